@@ -1,0 +1,23 @@
+"""Callbacks: hooks into the Trainer's loop, each with its config and resumable state."""
+
+from fitguard.train.callbacks.base import Callback
+from fitguard.train.callbacks.checkpoint import Checkpoint, latest_valid_checkpoint, list_checkpoints
+from fitguard.train.callbacks.early_stopping import EarlyStopping
+from fitguard.train.callbacks.event_logs import MetricsLog, TensorBoard, read_metrics_log
+from fitguard.train.callbacks.lr_schedule import ReduceLROnPlateau
+from fitguard.train.callbacks.monitor import Monitor
+from fitguard.train.callbacks.progress import ProgressBar
+
+__all__ = [
+    "Callback",
+    "Checkpoint",
+    "EarlyStopping",
+    "Monitor",
+    "MetricsLog",
+    "ProgressBar",
+    "ReduceLROnPlateau",
+    "TensorBoard",
+    "latest_valid_checkpoint",
+    "list_checkpoints",
+    "read_metrics_log",
+]

@@ -1,0 +1,41 @@
+"""The callback protocol: hooks the Trainer calls, and the state a resumed run needs.
+
+A callback overrides only the hooks it needs; the Trainer calls a hook only on the callbacks that override it,
+so idle callbacks cost nothing per step. Every stateful callback implements ``state_dict`` /
+``load_state_dict`` (mutable progress only; its constructor arguments are its config).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fitguard.train.trainer import Trainer
+
+
+class Callback:
+    """Base class. Hooks receive the trainer; epoch hooks also the epoch's ``logs`` (a dict of floats)."""
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        """Called once before the first epoch (also when resuming)."""
+
+    def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
+        """Called before each training epoch (``epoch`` counts from 1)."""
+
+    def on_batch_end(self, trainer: Trainer, step: int, loss: Any) -> None:
+        """Called after each optimizer step; ``loss`` is a 0-d tensor (calling ``.item()`` syncs the device)."""
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        """Called after validation; set ``trainer.stop_reason`` to stop the run after this epoch."""
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        """Called once after the last epoch, also when a callback stopped the run."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        del state
+
+    def get_config(self) -> dict[str, Any]:
+        return {}

@@ -1,0 +1,139 @@
+"""Resumable checkpoints (every N epochs / minutes, at the end) and the best model's weights.
+
+Layout of ``dirpath``::
+
+    ckpt-000005.safetensors / .json   full training state after epoch 5 (see fitguard.train.state_io)
+    best.safetensors / best.json      the best epoch's weights and its epoch/metric
+
+A kill during a write leaves the previous pair intact; ``keep_last`` bounds how many full checkpoints stay.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from safetensors.torch import save as save_safetensors
+
+from fitguard.errors import FitguardError
+from fitguard.train.callbacks.base import Callback
+from fitguard.train.callbacks.monitor import Monitor
+from fitguard.train.state_io import atomic_write_bytes, load_state, save_state
+
+if TYPE_CHECKING:
+    from fitguard.train.trainer import Trainer
+
+_CKPT = re.compile(r"^ckpt-(\d{6})\.json$")
+
+
+def list_checkpoints(dirpath: str | Path) -> list[Path]:
+    """The full checkpoints in ``dirpath``, newest first."""
+    dirpath = Path(dirpath)
+    if not dirpath.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in dirpath.iterdir() if (m := _CKPT.match(p.name))]
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def latest_valid_checkpoint(dirpath: str | Path) -> tuple[dict[str, Any] | None, list[str]]:
+    """Load the newest checkpoint that verifies; also return one message per corrupt one skipped."""
+    skipped: list[str] = []
+    for path in list_checkpoints(dirpath):
+        try:
+            return load_state(path), skipped
+        except FitguardError as error:
+            skipped.append(f"{error}; using the previous checkpoint")
+    return None, skipped
+
+
+class Checkpoint(Callback):
+    """Save training state to ``dirpath`` so a killed run resumes (``Trainer.fit(..., resume=dirpath)``).
+
+    Example:
+        >>> Checkpoint("runs/x", every_epochs=1, keep_last=2).get_config()["keep_last"]
+        2
+    """
+
+    order = 100  # after every other callback, so their state for this epoch is in the file
+
+    def __init__(
+        self,
+        dirpath: str | Path,
+        save_best: bool = True,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        every_epochs: int | None = None,
+        every_minutes: float | None = 5.0,
+        keep_last: int = 2,
+    ) -> None:
+        if every_epochs is not None and (isinstance(every_epochs, bool) or every_epochs < 1):
+            raise ValueError(f"`every_epochs` must be an integer >= 1 or None, got {every_epochs!r}")
+        if every_minutes is not None and not every_minutes > 0:
+            raise ValueError(f"`every_minutes` must be > 0 or None, got {every_minutes!r}")
+        if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1:
+            raise ValueError(f"`keep_last` must be an integer >= 1, got {keep_last!r}")
+        self.dirpath = str(dirpath)
+        self.save_best = save_best
+        self.monitor = monitor
+        self.mode = mode
+        self.every_epochs = every_epochs
+        self.every_minutes = every_minutes
+        self.keep_last = keep_last
+        self._monitor = Monitor(monitor, mode)
+        self._last_save_time = time.monotonic()
+        self.best_path: Path | None = None
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        Path(self.dirpath).mkdir(parents=True, exist_ok=True)
+        self._last_save_time = time.monotonic()
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        if self.save_best and self._monitor.update(self._monitor.value(logs), epoch):
+            self._save_best(trainer, epoch, logs)
+        due_epochs = self.every_epochs is not None and epoch % self.every_epochs == 0
+        due_minutes = (
+            self.every_minutes is not None and time.monotonic() - self._last_save_time >= 60 * self.every_minutes
+        )
+        if due_epochs or due_minutes:
+            self.save(trainer, epoch)
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        # the end state is always saved, so resuming a finished run returns at once with the same result
+        if trainer.epoch > 0:
+            self.save(trainer, trainer.epoch)
+
+    def save(self, trainer: Trainer, epoch: int) -> Path:
+        path = save_state(Path(self.dirpath) / f"ckpt-{epoch:06d}", trainer.training_state())
+        self._last_save_time = time.monotonic()
+        for old in list_checkpoints(self.dirpath)[self.keep_last :]:
+            old.with_suffix(".safetensors").unlink(missing_ok=True)
+            old.unlink(missing_ok=True)
+        return path
+
+    def _save_best(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        weights = {k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()}
+        directory = Path(self.dirpath)
+        atomic_write_bytes(directory / "best.safetensors", save_safetensors(weights))
+        meta = {"epoch": epoch, "monitor": self.monitor, "value": logs.get(self.monitor)}
+        atomic_write_bytes(directory / "best.json", json.dumps(meta, allow_nan=True).encode())
+        self.best_path = directory / "best.safetensors"
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "dirpath": self.dirpath,
+            "save_best": self.save_best,
+            "monitor": self.monitor,
+            "mode": self.mode,
+            "every_epochs": self.every_epochs,
+            "every_minutes": self.every_minutes,
+            "keep_last": self.keep_last,
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"monitor": self._monitor.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._monitor.load_state_dict(state["monitor"])

@@ -1,0 +1,99 @@
+"""Per-epoch logs: a JSONL file (one JSON object per epoch) and TensorBoard event files."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fitguard.train.callbacks.base import Callback
+
+if TYPE_CHECKING:
+    from fitguard.train.trainer import Trainer
+
+
+class MetricsLog(Callback):
+    """Append each epoch's logs to ``path`` as one JSON line, flushed to disk every epoch.
+
+    On resume the file is cut back to the checkpointed epoch, so no epoch appears twice.
+
+    Example:
+        >>> MetricsLog("runs/x/metrics.jsonl").get_config()
+        {'path': 'runs/x/metrics.jsonl'}
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._bytes_written = 0
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        path = Path(self.path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab") as handle:
+            # a resumed run cuts the lines written after its checkpoint; a fresh run starts an empty file
+            handle.truncate(self._bytes_written)
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        line = (json.dumps(logs, allow_nan=True) + "\n").encode()
+        with open(self.path, "ab") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+        self._bytes_written += len(line)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"path": self.path}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"bytes_written": self._bytes_written}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._bytes_written = int(state["bytes_written"])
+
+
+def read_metrics_log(path: str | Path) -> list[dict[str, float]]:
+    """Read a JSONL metrics log back (one dict per epoch)."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+class TensorBoard(Callback):
+    """Write each epoch's scalars (and optionally weight histograms) as TensorBoard event files.
+
+    Scalars are grouped as ``loss/train`` and ``loss/val`` etc., so train and validation share one chart.
+    """
+
+    def __init__(self, log_dir: str | Path, histograms: bool = False) -> None:
+        self.log_dir = str(log_dir)
+        self.histograms = histograms
+        self._writer: Any = None
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        from torch.utils.tensorboard import SummaryWriter  # imported here: tensorboard is slow to import
+
+        # purge_step drops events a killed run wrote after its last checkpoint
+        self._writer = SummaryWriter(self.log_dir, purge_step=trainer.epoch + 1 if trainer.epoch else None)
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        for name, value in logs.items():
+            if name == "epoch":
+                continue
+            if name.startswith("val_"):
+                tag = f"{name[4:]}/val"
+            elif name in ("lr", "time", "penalty"):
+                tag = f"train/{name}"
+            else:
+                tag = f"{name}/train"
+            self._writer.add_scalar(tag, value, epoch)
+        if self.histograms:
+            for name, parameter in trainer.model.named_parameters():
+                self._writer.add_histogram(f"weights/{name}", parameter.detach().cpu(), epoch)
+        self._writer.flush()
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"log_dir": self.log_dir, "histograms": self.histograms}

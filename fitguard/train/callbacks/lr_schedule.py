@@ -1,0 +1,99 @@
+"""Lower the learning rate when the monitored metric plateaus (the same :class:`Monitor` as early stopping)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fitguard.train.callbacks.base import Callback
+from fitguard.train.callbacks.monitor import Monitor
+
+if TYPE_CHECKING:
+    from fitguard.train.trainer import Trainer
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply every parameter group's learning rate by ``factor`` after ``patience`` epochs without improvement.
+
+    Example:
+        >>> ReduceLROnPlateau(factor=0.5, patience=2).get_config()["factor"]
+        0.5
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        factor: float = 0.1,
+        patience: int = 10,
+        min_delta: float = 0.0,
+        delta_mode: str = "absolute",
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+        smoothing: float = 0.0,
+    ) -> None:
+        if not 0 < factor < 1:
+            raise ValueError(f"`factor` must be in (0, 1), got {factor!r}")
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"`patience` must be an integer >= 0, got {patience!r}")
+        if isinstance(cooldown, bool) or not isinstance(cooldown, int) or cooldown < 0:
+            raise ValueError(f"`cooldown` must be an integer >= 0, got {cooldown!r}")
+        if min_lr < 0:
+            raise ValueError(f"`min_lr` must be >= 0, got {min_lr!r}")
+        self.monitor = monitor
+        self.mode = mode
+        self.factor = factor
+        self.patience = patience
+        self.min_delta = min_delta
+        self.delta_mode = delta_mode
+        self.cooldown = cooldown
+        self.min_lr = min_lr
+        self.smoothing = smoothing
+        self._monitor = Monitor(monitor, mode, min_delta, delta_mode, smoothing)
+        self.wait = 0
+        self.cooldown_left = 0
+        self.reductions: list[tuple[int, float]] = []
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        improved = self._monitor.update(self._monitor.value(logs), epoch)
+        if self.cooldown_left > 0:
+            self.cooldown_left -= 1
+            self.wait = 0
+        if improved:
+            self.wait = 0
+            return
+        if self.cooldown_left > 0:
+            return
+        self.wait += 1
+        if self.wait >= max(self.patience, 1):
+            for group in trainer.optimizer.param_groups:
+                group["lr"] = max(group["lr"] * self.factor, self.min_lr)
+            self.reductions.append((epoch, trainer.optimizer.param_groups[0]["lr"]))
+            self.cooldown_left = self.cooldown
+            self.wait = 0
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "monitor": self.monitor,
+            "mode": self.mode,
+            "factor": self.factor,
+            "patience": self.patience,
+            "min_delta": self.min_delta,
+            "delta_mode": self.delta_mode,
+            "cooldown": self.cooldown,
+            "min_lr": self.min_lr,
+            "smoothing": self.smoothing,
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "monitor": self._monitor.state_dict(),
+            "wait": self.wait,
+            "cooldown_left": self.cooldown_left,
+            "reductions": [list(r) for r in self.reductions],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._monitor.load_state_dict(state["monitor"])
+        self.wait = state["wait"]
+        self.cooldown_left = state["cooldown_left"]
+        self.reductions = [(int(e), float(lr)) for e, lr in state["reductions"]]

@@ -1,0 +1,356 @@
+"""The training loop: one place that runs epochs, applies remedies, logs, and hands control to callbacks.
+
+The hot loop does only what was asked: penalties, weight noise and augmentation are resolved once at fit start,
+metrics accumulate as device tensors (one sync per epoch), and a callback hook is called only on the callbacks
+that override it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from fitguard.data.tensors import TensorData
+from fitguard.errors import FitguardError
+from fitguard.train.callbacks.base import Callback
+from fitguard.train.callbacks.checkpoint import latest_valid_checkpoint
+from fitguard.train.callbacks.progress import ProgressBar
+from fitguard.train.history import History
+from fitguard.train.objectives import MetricSums, metric_names, resolve_loss
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+PRECISIONS = ("32", "bf16")
+_HOOKS = ("on_fit_start", "on_epoch_start", "on_batch_end", "on_epoch_end", "on_fit_end")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """'auto' is CUDA when available, else CPU; a CUDA request without CUDA is an error, not a silent CPU run."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"`device` must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("`device` is 'cuda' but no CUDA device is available; use device='cpu' or 'auto'")
+    return resolved
+
+
+def _overrides(callback: Callback, hook: str) -> bool:
+    return getattr(type(callback), hook) is not getattr(Callback, hook)
+
+
+class Trainer:
+    """Train a model with remedies, callbacks and resumable state; ``fit`` returns a :class:`History`.
+
+    Example:
+        >>> import torch
+        >>> from fitguard.data.tensors import TensorData
+        >>> data = TensorData(torch.randn(64, 4), torch.randint(0, 2, (64,)))
+        >>> model = torch.nn.Linear(4, 2)
+        >>> history = Trainer(model, max_epochs=2, batch_size=16, device="cpu").fit(data, data)
+        >>> len(history)
+        2
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: str | Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = "cross_entropy",
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        batch_size: int = 32,
+        max_epochs: int = 100,
+        weight_decay: float = 0.0,
+        momentum: float = 0.9,
+        label_smoothing: float = 0.0,
+        penalties: Sequence[Any] = (),
+        weight_noise: Any = None,
+        augment: Any = None,
+        callbacks: Sequence[Callback] = (),
+        clip_grad_norm: float | None = None,
+        device: str | torch.device = "auto",
+        precision: str = "32",
+        compile: bool = False,
+        channels_last: bool = False,
+        seed: int = 0,
+        quiet: bool = True,
+    ) -> None:
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"`optimizer` must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+        if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+            raise ValueError(f"`lr` must be a finite number > 0, got {lr!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"`batch_size` must be an integer >= 1, got {batch_size!r}")
+        if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
+            raise ValueError(f"`max_epochs` must be an integer >= 1, got {max_epochs!r}")
+        if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
+            raise ValueError(f"`weight_decay` must be >= 0, got {weight_decay!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"`precision` must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        if clip_grad_norm is not None and not clip_grad_norm > 0:
+            raise ValueError(f"`clip_grad_norm` must be > 0 or None, got {clip_grad_norm!r}")
+        self.model = model
+        self.loss = loss
+        self.optimizer_name = optimizer
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.weight_decay = weight_decay
+        self.momentum = momentum
+        self.label_smoothing = label_smoothing
+        self.penalties = list(penalties)
+        self.weight_noise = weight_noise
+        self.augment = augment
+        self.clip_grad_norm = clip_grad_norm
+        self.device = resolve_device(device)
+        self.precision = precision
+        self.compile = compile
+        self.channels_last = channels_last
+        self.seed = seed
+        self.quiet = quiet
+        self.callbacks = sorted([*callbacks, *([] if quiet else [ProgressBar()])], key=lambda c: getattr(c, "order", 0))
+        self._loss_fn, self.task = resolve_loss(loss, label_smoothing)
+        self.model.to(self.device)
+        if channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self._forward: Callable[..., torch.Tensor] = torch.compile(self.model) if compile else self.model
+        self._selected = [(p, p.select(self.model)) for p in self.penalties]
+        self._noise_params = self.weight_noise.select(self.model) if self.weight_noise is not None else None
+        self.optimizer = self._build_optimizer()
+        self.generator = torch.Generator().manual_seed(seed)
+        self._hooks = {hook: [c for c in self.callbacks if _overrides(c, hook)] for hook in _HOOKS}
+        self.history = History()
+        self.epoch = 0
+        self.step = 0
+        self.stop_reason: str | None = None
+        self.restored_epoch: int | None = None
+
+    # ----------------------------------------------------------------------------------------- set-up
+    def _build_optimizer(self) -> torch.optim.Optimizer:
+        decoupled = {id(param): penalty for penalty, params in self._selected if penalty.decoupled for _, param in params}
+        plain = [p for p in self.model.parameters() if p.requires_grad and id(p) not in decoupled]
+        groups: list[dict[str, Any]] = [{"params": plain, "weight_decay": self.weight_decay}] if plain else []
+        for penalty, params in self._selected:
+            if penalty.decoupled:
+                groups.append(
+                    {"params": [p for _, p in params], "weight_decay": penalty.param_group_weight_decay(self.optimizer_name)}
+                )
+        if self.optimizer_name == "sgd":
+            return torch.optim.SGD(groups, lr=self.lr, momentum=self.momentum)
+        if self.optimizer_name == "adamw":
+            return torch.optim.AdamW(groups, lr=self.lr)
+        return torch.optim.Adam(groups, lr=self.lr)
+
+    def logged_metrics(self, with_validation: bool) -> list[str]:
+        """The names each epoch's logs will hold (what callbacks may monitor)."""
+        names = ["loss", *metric_names(self.task)]
+        if any(not getattr(p, "decoupled", False) for p in self.penalties):
+            names.append("penalty")
+        if with_validation:
+            names += [f"val_{n}" for n in ["loss", *metric_names(self.task)]]
+        return [*names, "lr"]
+
+    def _check_monitors(self, with_validation: bool) -> None:
+        available = self.logged_metrics(with_validation)
+        for callback in self.callbacks:
+            metric = getattr(callback, "monitor", None)
+            if isinstance(metric, str) and metric not in available:
+                raise ValueError(
+                    f"{type(callback).__name__} cannot monitor {metric!r}: it is not logged; "
+                    f"available metrics: {', '.join(available)}"
+                )
+
+    def _prepare(self, data: TensorData | DataLoader | None) -> TensorData | DataLoader | None:
+        if data is None or isinstance(data, DataLoader):
+            return data
+        if isinstance(data, TensorData):
+            return data.to(self.device)
+        raise ValueError(f"training data must be a fitguard TensorData or a torch DataLoader, got {type(data).__name__}")
+
+    def _batches(self, data: TensorData | DataLoader, train: bool) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+        if isinstance(data, TensorData):
+            size = self.batch_size if train else max(self.batch_size, 1024)
+            return data.batches(size, shuffle=train, generator=self.generator)
+        return ((x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)) for x, y in data)
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.precision == "bf16":
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    # ----------------------------------------------------------------------------------------- the loop
+    def request_stop(self, reason: str) -> None:
+        """Callbacks call this to end the run after the current epoch."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+
+    def fit(
+        self,
+        train: TensorData | DataLoader,
+        val: TensorData | DataLoader | None = None,
+        resume: str | Path | None = None,
+    ) -> History:
+        """Train until ``max_epochs`` or a callback stops; resume from a checkpoint folder when given."""
+        train_data = self._prepare(train)
+        val_data = self._prepare(val)
+        self._check_monitors(with_validation=val_data is not None)
+        if resume is not None:
+            self._resume(Path(resume))
+        else:
+            torch.manual_seed(self.seed)
+        for callback in self._hooks["on_fit_start"]:
+            callback.on_fit_start(self)
+        try:
+            while self.epoch < self.max_epochs and self.stop_reason is None:
+                self._run_epoch(train_data, val_data)
+        finally:
+            for callback in self._hooks["on_fit_end"]:
+                callback.on_fit_end(self)
+        self.history.stop_reason = self.stop_reason or f"reached max_epochs={self.max_epochs}"
+        self.history.best_epoch = self.restored_epoch or self.history.best_epoch
+        return self.history
+
+    def _run_epoch(self, train_data: TensorData | DataLoader, val_data: TensorData | DataLoader | None) -> None:
+        epoch = self.epoch + 1
+        for callback in self._hooks["on_epoch_start"]:
+            callback.on_epoch_start(self, epoch)
+        started = time.perf_counter()
+        self.model.train()
+        sums = MetricSums(self.task)
+        penalty_sum: torch.Tensor | None = None
+        batch_hooks = self._hooks["on_batch_end"]
+        coupled = [(p, params) for p, params in self._selected if not p.decoupled and not getattr(p, "proximal", False)]
+        proximal = [(p, params) for p, params in self._selected if getattr(p, "proximal", False)]
+        steps = 0
+        for x, y in self._batches(train_data, train=True):
+            if self.augment is not None:
+                x, y = self.augment(x, y, self.generator)
+            if self.channels_last and x.ndim == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
+            if self._noise_params is not None:
+                self.weight_noise.perturb(self._noise_params, self.generator)
+            with self._autocast():
+                output = self._forward(x)
+                loss = self._loss_fn(output, y)
+            cost = loss
+            if coupled:
+                penalty = sum(p.term(params) for p, params in coupled)
+                cost = loss + penalty
+                penalty_sum = penalty.detach() if penalty_sum is None else penalty_sum + penalty.detach()
+            self.optimizer.zero_grad(set_to_none=True)
+            cost.backward()
+            if self._noise_params is not None:
+                self.weight_noise.restore(self._noise_params)
+            if self.clip_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+            self.optimizer.step()
+            for p, params in proximal:
+                p.after_step(params, self.optimizer.param_groups[0]["lr"])
+            sums.add(loss, output, y)
+            self.step += 1
+            steps += 1
+            for callback in batch_hooks:
+                callback.on_batch_end(self, self.step, loss)
+        logs: dict[str, float] = {"epoch": float(epoch), **sums.result()}
+        if penalty_sum is not None:
+            logs["penalty"] = float(penalty_sum) / steps
+        if val_data is not None:
+            logs.update(self.evaluate(val_data, prefix="val_", _prepared=True))
+        logs["lr"] = float(self.optimizer.param_groups[0]["lr"])
+        logs["time"] = time.perf_counter() - started
+        self.epoch = epoch
+        self.history.append(logs)
+        if not math.isfinite(logs.get("loss", 0.0)):
+            self.request_stop(f"diverged: training loss is {logs['loss']} at epoch {epoch}")
+        for callback in self._hooks["on_epoch_end"]:
+            callback.on_epoch_end(self, epoch, logs)
+
+    # ----------------------------------------------------------------------------------------- evaluation
+    @torch.no_grad()
+    def evaluate(self, data: TensorData | DataLoader, prefix: str = "", _prepared: bool = False) -> dict[str, float]:
+        """Loss and metrics on ``data`` in eval mode (dropout off, batch norm on running statistics)."""
+        data = data if _prepared else self._prepare(data)
+        was_training = self.model.training
+        self.model.eval()
+        sums = MetricSums(self.task)
+        try:
+            for x, y in self._batches(data, train=False):
+                if self.channels_last and x.ndim == 4:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with self._autocast():
+                    output = self._forward(x)
+                    loss = self._loss_fn(output, y)
+                sums.add(loss.float(), output.float(), y)
+        finally:
+            self.model.train(was_training)
+        return sums.result(prefix)
+
+    @torch.no_grad()
+    def predict(self, X: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+        """Raw model outputs (logits for classification) for ``X``, on CPU."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            outputs = [self._forward(X[i : i + batch_size].to(self.device)).float().cpu() for i in range(0, len(X), batch_size)]
+        finally:
+            self.model.train(was_training)
+        return torch.cat(outputs) if outputs else torch.empty(0)
+
+    # ----------------------------------------------------------------------------------------- state
+    def training_state(self) -> dict[str, Any]:
+        """Everything a resumed run needs to continue bit for bit: weights, optimizer, RNGs, history, callbacks."""
+        state: dict[str, Any] = {
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "rng": {"torch": torch.get_rng_state(), "generator": self.generator.get_state()},
+            "trainer": {"epoch": self.epoch, "step": self.step, "stop_reason": self.stop_reason},
+            "history": self.history.to_dict(),
+            "callbacks": [
+                {"type": type(c).__name__, "state": c.state_dict()} for c in self.callbacks
+            ],
+        }
+        if self.device.type == "cuda":
+            state["rng"]["cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def load_training_state(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.generator.set_state(state["rng"]["generator"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        self.epoch = int(state["trainer"]["epoch"])
+        self.step = int(state["trainer"]["step"])
+        self.stop_reason = state["trainer"]["stop_reason"]
+        self.history = History.from_dict(state["history"])
+        saved = state["callbacks"]
+        if [s["type"] for s in saved] != [type(c).__name__ for c in self.callbacks]:
+            raise FitguardError(
+                "the checkpoint was written with callbacks "
+                f"{[s['type'] for s in saved]} but this trainer has {[type(c).__name__ for c in self.callbacks]}; "
+                "resume with the same callbacks"
+            )
+        for callback, entry in zip(self.callbacks, saved):
+            callback.load_state_dict(entry["state"])
+
+    def _resume(self, directory: Path) -> None:
+        if not directory.exists():
+            raise FileNotFoundError(f"cannot resume: checkpoint folder {str(directory)!r} does not exist")
+        state, skipped = latest_valid_checkpoint(directory)
+        for message in skipped:
+            print(f"warning: {message}")
+        if state is None:
+            # killed before its first checkpoint: starting over gives the same result as resuming
+            torch.manual_seed(self.seed)
+            return
+        self.load_training_state(state)

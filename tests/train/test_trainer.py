@@ -1,0 +1,172 @@
+import copy
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from fitguard.data.tensors import TensorData
+from fitguard.train import Callback, EarlyStopping, Trainer
+
+
+def _data(n=200, features=8, classes=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, features, generator=g)
+    y = (X[:, :classes].argmax(dim=1)).long()
+    return TensorData(X, y)
+
+
+def _model(seed=0, features=8, classes=3):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(
+        torch.nn.Linear(features, 32), torch.nn.ReLU(), torch.nn.Dropout(0.3), torch.nn.Linear(32, classes)
+    )
+
+
+def _hand_written_loop(model, train, val, epochs, batch_size, lr, seed):
+    """The independent oracle: a plain PyTorch loop with the same seed discipline the Trainer documents."""
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    losses, val_losses = [], []
+    for _ in range(epochs):
+        model.train()
+        total = 0.0
+        order = torch.randperm(len(train), generator=generator)
+        for start in range(0, len(train), batch_size):
+            index = order[start : start + batch_size]
+            x, y = train.X[index], train.y[index]
+            loss = F.cross_entropy(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(index)
+        losses.append(total / len(train))
+        model.eval()
+        with torch.no_grad():
+            val_losses.append(F.cross_entropy(model(val.X), val.y).item())
+    return losses, val_losses
+
+
+def test_loss_sequence_equals_hand_written_loop():
+    train, val = _data(seed=0), _data(seed=1)
+    model = _model()
+    oracle_model = copy.deepcopy(model)
+    history = Trainer(model, lr=3e-3, batch_size=16, max_epochs=6, device="cpu", seed=5).fit(train, val)
+    losses, val_losses = _hand_written_loop(oracle_model, train, val, 6, 16, 3e-3, seed=5)
+    assert history["loss"] == pytest.approx(losses, rel=1e-6, abs=1e-7)
+    assert history["val_loss"] == pytest.approx(val_losses, rel=1e-6, abs=1e-7)
+    for a, b in zip(model.state_dict().values(), oracle_model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_same_seed_gives_bit_identical_weights_and_other_seed_does_not():
+    train = _data()
+    runs = []
+    for seed in (3, 3, 4):
+        model = _model()
+        Trainer(model, max_epochs=3, device="cpu", seed=seed).fit(train)
+        runs.append(torch.cat([p.flatten() for p in model.parameters()]))
+    assert torch.equal(runs[0], runs[1])
+    assert not torch.equal(runs[0], runs[2])
+
+
+def test_history_keys_and_accuracy_against_direct_computation():
+    train, val = _data(), _data(seed=1)
+    model = _model()
+    trainer = Trainer(model, max_epochs=2, device="cpu")
+    history = trainer.fit(train, val)
+    assert history.keys() == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "time"]
+    model.eval()
+    with torch.no_grad():
+        expected = (model(val.X).argmax(1) == val.y).float().mean().item()
+    assert history["val_accuracy"][-1] == pytest.approx(expected)
+    assert trainer.evaluate(val)["accuracy"] == pytest.approx(expected)
+
+
+def test_regression_metrics_match_numpy():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(100, 3, generator=g)
+    y = X @ torch.tensor([1.0, -2.0, 0.5]) + 0.1 * torch.randn(100, generator=g)
+    data = TensorData(X, y)
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    trainer = Trainer(model, loss="mse", lr=1e-2, max_epochs=3, device="cpu")
+    trainer.fit(data)
+    metrics = trainer.evaluate(data)
+    with torch.no_grad():
+        prediction = model(X)[:, 0]
+    residual = (prediction - y).numpy()
+    assert metrics["mae"] == pytest.approx(abs(residual).mean(), rel=1e-5)
+    assert metrics["rmse"] == pytest.approx(math.sqrt((residual**2).mean()), rel=1e-5)
+    total = ((y - y.mean()) ** 2).sum().item()
+    assert metrics["r2"] == pytest.approx(1 - (residual**2).sum() / total, rel=1e-4)
+
+
+def test_a_dataloader_works_like_tensor_data():
+    train = _data()
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(train.X, train.y), batch_size=32)
+    history = Trainer(_model(), max_epochs=2, device="cpu").fit(loader, loader)
+    assert len(history) == 2 and history["val_loss"][1] < history["val_loss"][0] + 1.0
+
+
+def test_unknown_monitor_lists_available_metrics():
+    with pytest.raises(ValueError) as error:
+        Trainer(_model(), max_epochs=1, device="cpu", callbacks=[EarlyStopping(monitor="val_acc")]).fit(
+            _data(), _data(seed=1)
+        )
+    assert str(error.value) == (
+        "EarlyStopping cannot monitor 'val_acc': it is not logged; available metrics: "
+        "loss, accuracy, val_loss, val_accuracy, lr"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"optimizer": "rmsprop"}, "`optimizer` must be one of adam, adamw, sgd, got 'rmsprop'"),
+        ({"lr": -1.0}, "`lr` must be a finite number > 0, got -1.0"),
+        ({"batch_size": 0}, "`batch_size` must be an integer >= 1, got 0"),
+        ({"max_epochs": 0}, "`max_epochs` must be an integer >= 1, got 0"),
+        ({"loss": "hinge"}, "`loss` must be one of cross_entropy, mse, bce or a callable, got 'hinge'"),
+        ({"label_smoothing": 1.0}, "`label_smoothing` must be in [0, 1), got 1.0"),
+        ({"precision": "fp16"}, "`precision` must be one of 32, bf16, got 'fp16'"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError) as error:
+        Trainer(_model(), device="cpu", **kwargs)
+    assert str(error.value) == message
+
+
+def test_diverging_training_stops_with_a_reason():
+    train = _data()
+    model = _model()
+    with torch.no_grad():
+        model[0].weight.fill_(float("nan"))
+    history = Trainer(model, max_epochs=5, device="cpu").fit(train)
+    assert len(history) == 1
+    assert history.stop_reason == "diverged: training loss is nan at epoch 1"
+
+
+def test_idle_callbacks_are_not_called_per_batch():
+    calls = []
+
+    class EpochOnly(Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            calls.append(epoch)
+
+    trainer = Trainer(_model(), max_epochs=2, device="cpu", callbacks=[EpochOnly()])
+    assert trainer._hooks["on_batch_end"] == []
+    trainer.fit(_data())
+    assert calls == [1, 2]
+
+
+def test_label_smoothing_changes_the_loss_as_torch_defines_it():
+    train = _data()
+    model = _model()
+    trainer = Trainer(copy.deepcopy(model), label_smoothing=0.1, max_epochs=1, device="cpu")
+    model.eval()
+    with torch.no_grad():
+        expected = F.cross_entropy(model(train.X), train.y, label_smoothing=0.1).item()
+    assert trainer.evaluate(train)["loss"] == pytest.approx(expected, rel=1e-6)
