@@ -1,0 +1,133 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from fitguard.data.tensors import TensorData
+from fitguard.errors import FitguardError
+from fitguard.train import Checkpoint, MetricsLog, ReduceLROnPlateau, Trainer
+from fitguard.train.callbacks import latest_valid_checkpoint, list_checkpoints, read_metrics_log
+from fitguard.train.history import History
+
+SCRIPT = Path(__file__).with_name("resumable_run.py")
+
+
+def _run(out: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(SCRIPT), str(out), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _without_time(history: History) -> list[dict]:
+    return [{k: v for k, v in epoch.items() if k != "time"} for epoch in history.epochs]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference")
+    assert _run(out).wait(timeout=120) == 0
+    return load_file(out / "final.safetensors"), History.load(out / "history.json"), out
+
+
+@pytest.mark.parametrize("kill_after_checkpoints", [1, 4, 9])
+def test_sigkill_then_resume_gives_bit_identical_weights_and_history(tmp_path, reference, kill_after_checkpoints):
+    weights, history, reference_dir = reference
+    process = _run(tmp_path, "--sleep", "0.15")
+    deadline = time.monotonic() + 60
+    checkpoints = tmp_path / "checkpoints"
+    while time.monotonic() < deadline:
+        found = list_checkpoints(checkpoints)
+        if found and int(found[0].stem.split("-")[1]) >= kill_after_checkpoints:
+            break
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (tmp_path / "final.safetensors").exists()  # really killed before the end
+    assert _run(tmp_path, "--resume").wait(timeout=120) == 0
+    resumed = load_file(tmp_path / "final.safetensors")
+    assert resumed.keys() == weights.keys()
+    for name in weights:
+        assert torch.equal(resumed[name], weights[name]), name
+    resumed_history = History.load(tmp_path / "history.json")
+    assert _without_time(resumed_history) == _without_time(history)
+    assert resumed_history.stop_reason == history.stop_reason
+    # the JSONL log has each epoch once, as in the uninterrupted run
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "time"} for r in rows]  # noqa: E731
+    assert strip(read_metrics_log(tmp_path / "metrics.jsonl")) == strip(read_metrics_log(reference_dir / "metrics.jsonl"))
+
+
+def _toy():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(64, 5, generator=g)
+    return TensorData(X, (X[:, 0] > 0).long())
+
+
+def _trainer(tmp_path, max_epochs):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+    callbacks = [ReduceLROnPlateau(patience=1, factor=0.5), Checkpoint(tmp_path, every_epochs=1, keep_last=3)]
+    return Trainer(model, optimizer="sgd", lr=0.1, max_epochs=max_epochs, device="cpu", callbacks=callbacks)
+
+
+def test_corrupt_newest_checkpoint_falls_back_to_previous_with_a_message(tmp_path, capsys):
+    _trainer(tmp_path, 4).fit(_toy(), _toy())
+    newest = list_checkpoints(tmp_path)[0]
+    blob = bytearray(newest.with_suffix(".safetensors").read_bytes())
+    blob[-1] ^= 0xFF
+    newest.with_suffix(".safetensors").write_bytes(bytes(blob))
+    state, skipped = latest_valid_checkpoint(tmp_path)
+    assert state["trainer"]["epoch"] == 3
+    assert skipped == [
+        f"checkpoint {str(newest.with_suffix('.safetensors'))!r} is corrupt: its SHA-256 does not match "
+        f"{newest.name}; using the previous checkpoint"
+    ]
+    trainer = _trainer(tmp_path, 4)
+    trainer.fit(_toy(), _toy(), resume=tmp_path)
+    assert "is corrupt" in capsys.readouterr().out
+    assert trainer.epoch == 4
+
+
+def test_keep_last_bounds_the_checkpoints_and_best_is_written(tmp_path):
+    _trainer(tmp_path, 6).fit(_toy(), _toy())
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["ckpt-000006.json", "ckpt-000005.json", "ckpt-000004.json"]
+    best = json.loads((tmp_path / "best.json").read_text())
+    assert best["monitor"] == "val_loss" and 1 <= best["epoch"] <= 6
+    assert set(load_file(tmp_path / "best.safetensors")) == {"0.weight", "0.bias", "2.weight", "2.bias"}
+
+
+def test_resume_from_a_missing_folder_is_an_error(tmp_path):
+    with pytest.raises(FileNotFoundError) as error:
+        _trainer(tmp_path / "a", 2).fit(_toy(), _toy(), resume=tmp_path / "nothing")
+    assert str(error.value) == f"cannot resume: checkpoint folder {str(tmp_path / 'nothing')!r} does not exist"
+
+
+def test_resume_with_other_callbacks_is_refused(tmp_path):
+    _trainer(tmp_path, 2).fit(_toy(), _toy())
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+    trainer = Trainer(model, optimizer="sgd", lr=0.1, max_epochs=3, device="cpu", callbacks=[MetricsLog(tmp_path / "m")])
+    with pytest.raises(FitguardError) as error:
+        trainer.fit(_toy(), _toy(), resume=tmp_path)
+    assert str(error.value) == (
+        "the checkpoint was written with callbacks ['ReduceLROnPlateau', 'Checkpoint'] but this trainer has "
+        "['MetricsLog']; resume with the same callbacks"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"every_epochs": 0}, "`every_epochs` must be an integer >= 1 or None, got 0"),
+        ({"every_minutes": -1}, "`every_minutes` must be > 0 or None, got -1"),
+        ({"keep_last": 0}, "`keep_last` must be an integer >= 1, got 0"),
+    ],
+)
+def test_checkpoint_arguments(tmp_path, kwargs, message):
+    with pytest.raises(ValueError) as error:
+        Checkpoint(tmp_path, **kwargs)
+    assert str(error.value) == message
