@@ -118,6 +118,10 @@ class Trainer:
         self.seed = seed
         self.quiet = quiet
         self.callbacks = sorted([*callbacks, *([] if quiet else [ProgressBar()])], key=lambda c: getattr(c, "order", 0))
+        if isinstance(weight_noise, (int, float)) and not isinstance(weight_noise, bool):
+            from fitguard.regularize import WeightNoise
+
+            self.weight_noise = WeightNoise(weight_noise)
         self._loss_fn, self.task = resolve_loss(loss, label_smoothing)
         self.model.to(self.device)
         if channels_last:
@@ -136,14 +140,13 @@ class Trainer:
 
     # ----------------------------------------------------------------------------------------- set-up
     def _build_optimizer(self) -> torch.optim.Optimizer:
-        decoupled = {id(param): penalty for penalty, params in self._selected if penalty.decoupled for _, param in params}
-        plain = [p for p in self.model.parameters() if p.requires_grad and id(p) not in decoupled]
-        groups: list[dict[str, Any]] = [{"params": plain, "weight_decay": self.weight_decay}] if plain else []
-        for penalty, params in self._selected:
-            if penalty.decoupled:
-                groups.append(
-                    {"params": [p for _, p in params], "weight_decay": penalty.param_group_weight_decay(self.optimizer_name)}
-                )
+        from fitguard.regularize import param_groups
+
+        groups = []
+        for group in param_groups(self.model, self.penalties, self.weight_decay):
+            trainable = [p for p in group["params"] if p.requires_grad]  # frozen layers never enter the optimizer
+            if trainable:
+                groups.append({**group, "params": trainable})
         if self.optimizer_name == "sgd":
             return torch.optim.SGD(groups, lr=self.lr, momentum=self.momentum)
         if self.optimizer_name == "adamw":

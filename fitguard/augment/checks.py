@@ -1,0 +1,78 @@
+"""Argument checks shared by the augmentations: one line naming the argument, what is allowed, what came in."""
+
+from __future__ import annotations
+
+import torch
+
+
+def _is_number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float))
+
+
+def check_rotate(rotate: object) -> tuple[float, float]:
+    """Degrees r >= 0 -> (-r, r); a (min, max) pair inside [-360, 360] is kept.
+
+    Example:
+        >>> check_rotate(15)
+        (-15.0, 15.0)
+    """
+    pair = rotate if isinstance(rotate, (tuple, list)) else None
+    if pair is None and _is_number(rotate) and 0 <= rotate <= 360:
+        return -float(rotate), float(rotate)
+    if pair is not None and len(pair) == 2 and all(_is_number(v) for v in pair) and -360 <= pair[0] <= pair[1] <= 360:
+        return float(pair[0]), float(pair[1])
+    raise ValueError(
+        f"`rotate` must be degrees r in [0, 360] (for [-r, r]) or a (min, max) pair with "
+        f"-360 <= min <= max <= 360, got {rotate!r}"
+    )
+
+
+def check_scale(scale: object) -> tuple[float, float]:
+    """Zoom s in [0, 1) -> (1 - s, 1 + s); a (min, max) pair with 0 < min <= max is kept.
+
+    Example:
+        >>> check_scale(0.25)
+        (0.75, 1.25)
+    """
+    pair = scale if isinstance(scale, (tuple, list)) else None
+    if pair is None and _is_number(scale) and 0 <= scale < 1:
+        return 1 - float(scale), 1 + float(scale)
+    if pair is not None and len(pair) == 2 and all(_is_number(v) for v in pair) and 0 < pair[0] <= pair[1]:
+        return float(pair[0]), float(pair[1])
+    raise ValueError(
+        f"`scale` must be None, s in [0, 1) (for [1 - s, 1 + s]) or a (min, max) pair with 0 < min <= max, "
+        f"got {scale!r}"
+    )
+
+
+def check_shift(shift: object) -> tuple[float, float]:
+    """A fraction of the size in [0, 1), or a (horizontal, vertical) pair of them.
+
+    Example:
+        >>> check_shift(0.1)
+        (0.1, 0.1)
+    """
+    pair = shift if isinstance(shift, (tuple, list)) else (shift, shift)
+    if len(pair) == 2 and all(_is_number(v) and 0 <= v < 1 for v in pair):
+        return float(pair[0]), float(pair[1])
+    raise ValueError(f"`shift` must be a fraction in [0, 1) or a (horizontal, vertical) pair of them, got {shift!r}")
+
+
+def check_fraction(name: str, value: object, upper_open: bool) -> None:
+    """``value`` in [0, 1] (or [0, 1) when ``upper_open``)."""
+    upper_ok = _is_number(value) and (value < 1 if upper_open else value <= 1)
+    if not (_is_number(value) and value >= 0 and upper_ok):
+        interval = "[0, 1)" if upper_open else "[0, 1]"
+        raise ValueError(f"`{name}` must be a number in {interval}, got {value!r}")
+
+
+def check_positive_alpha(alpha: object) -> None:
+    if not (_is_number(alpha) and alpha > 0):
+        raise ValueError(f"`alpha` must be a number > 0, got {alpha!r}")
+
+
+def check_images(x: object) -> None:
+    """A floating (B, C, H, W) tensor."""
+    if not isinstance(x, torch.Tensor) or x.ndim != 4 or not x.is_floating_point():
+        got = f"shape {tuple(x.shape)} and dtype {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"`x` must be a floating-point tensor of shape (B, C, H, W), got {got}")

@@ -1,0 +1,65 @@
+"""The ``fitguard`` command: a thin typer app over the library.
+
+Bad input never shows a traceback: ``main`` prints one line (``error: ...``) on stderr and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from typer.exceptions import Abort, Exit, TyperException
+
+from fitguard.commands import train as train_command
+
+app = typer.Typer(
+    name="fitguard",
+    help="Find out whether a PyTorch model overfits, why, and which remedy fixes it - measured, not guessed.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+train_command.register(app)
+for _module in ("linear", "augment"):
+    try:
+        __import__(f"fitguard.commands.{_module}")
+    except ModuleNotFoundError:
+        continue
+    sys.modules[f"fitguard.commands.{_module}"].register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except Exit as done:
+        return done.exit_code
+    except Abort:
+        print("error: aborted", file=sys.stderr)
+        return 130
+    except TyperException as error:  # usage errors: unknown option, bad value for a typed option, ...
+        if not error.format_message():  # `fitguard` alone: the help was printed
+            return 0
+        context = getattr(error, "ctx", None)
+        command = getattr(context, "info_name", None)
+        hint = f"fitguard {command} --help" if command and command != "fitguard" else "fitguard --help"
+        print(f"error: {error.format_message()} (see `{hint}`)", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+def run() -> None:
+    """Console-script wrapper: exit with :func:`main`'s code."""
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""``fitguard train``: train one model from a YAML/TOML spec and/or flags into a run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from fitguard.config import TrainConfig, parse_config, read_config_file
+
+
+def _parse_widths(text: str, option: str) -> list[int]:
+    try:
+        widths = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"`{option}` must be comma-separated integers such as 256,256, got {text!r}") from None
+    return widths
+
+
+def merge_flags(raw: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
+    """Overlay command-line flags (``section.key`` -> value, None = not given) on a spec mapping."""
+    merged = {section: (dict(value) if isinstance(value, dict) else value) for section, value in raw.items()}
+    for dotted, value in flags.items():
+        if value is None:
+            continue
+        section, key = dotted.split(".")
+        if not isinstance(merged.get(section), dict):
+            merged[section] = {}
+        merged[section][key] = value
+    return merged
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def train(
+        config: Annotated[Optional[Path], typer.Argument(help="YAML or TOML spec (flags override it).")] = None,
+        data: Annotated[Optional[str], typer.Option(help="Built-in dataset name or a .csv/.npz/image folder/.zip path.")] = None,
+        target: Annotated[Optional[str], typer.Option(help="Target column of a CSV file.")] = None,
+        model: Annotated[Optional[str], typer.Option(help="mlp, cnn, cnn1d or auto (by kind of data).")] = None,
+        hidden: Annotated[Optional[str], typer.Option(help="MLP hidden widths, e.g. 256,256.")] = None,
+        dropout: Annotated[Optional[float], typer.Option(help="Dropout rate in [0, 1).")] = None,
+        batchnorm: Annotated[Optional[bool], typer.Option("--batchnorm/--no-batchnorm", help="Batch normalization.")] = None,
+        epochs: Annotated[Optional[int], typer.Option(help="Maximum number of epochs.")] = None,
+        lr: Annotated[Optional[float], typer.Option(help="Learning rate.")] = None,
+        batch_size: Annotated[Optional[int], typer.Option(help="Batch size.")] = None,
+        optimizer: Annotated[Optional[str], typer.Option(help="adam, adamw or sgd.")] = None,
+        weight_decay: Annotated[Optional[float], typer.Option(help="Optimizer weight decay.")] = None,
+        patience: Annotated[Optional[int], typer.Option(help="Early-stopping patience in epochs.")] = None,
+        device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
+        seed: Annotated[Optional[int], typer.Option(help="Seed for the split, the initial weights and the batches.")] = None,
+        out: Annotated[Path, typer.Option(help="Run folder to write.")] = Path("runs/train"),
+        overwrite: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
+        resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
+        quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    ) -> None:
+        """Train one model and write a run folder: config, metrics.jsonl, history.json, checkpoints, tensorboard."""
+        from fitguard.commands.train_run import run_training
+
+        raw = read_config_file(config) if config is not None else {}
+        flags = {
+            "data.source": data, "data.target": target, "model.name": model,
+            "model.hidden": _parse_widths(hidden, "--hidden") if hidden is not None else None,
+            "model.dropout": dropout, "model.batchnorm": batchnorm,
+            "train.max_epochs": epochs, "train.lr": lr, "train.batch_size": batch_size, "train.optimizer": optimizer,
+            "train.weight_decay": weight_decay, "train.device": device, "train.seed": seed, "data.seed": seed,
+            "early_stopping.patience": patience,
+        }
+        spec: TrainConfig = parse_config(merge_flags(raw, flags), str(config) if config else "options")
+        run_training(spec, out, overwrite=overwrite, resume=resume, quiet=quiet)

@@ -1,0 +1,45 @@
+"""The work behind ``fitguard train``: build the run, train, evaluate, save, print a summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from fitguard.config import TrainConfig
+from fitguard.models import count
+from fitguard.recipe import build_run
+from fitguard.runs import MARKER, prepare_run_dir, save_model, write_json
+
+
+def run_training(spec: TrainConfig, out: Path, overwrite: bool = False, resume: bool = False, quiet: bool = False) -> Path:
+    console = Console(stderr=False)
+    directory = prepare_run_dir(out, overwrite=overwrite, resume=resume)
+    write_json(directory / MARKER, {"command": "train", "config": spec.model_dump(mode="json")})
+    run = build_run(spec, out=directory, quiet=quiet)
+    data, trainer = run.data, run.trainer
+    if not quiet:
+        console.print(f"[bold]{data!r}[/bold]  model: {run.model_name} {run.model_options or ''}")
+    history = trainer.fit(data.train, data.val, resume=directory / "checkpoints" if resume else None)
+    history.save(directory / "history.json")
+    save_model(directory, run.model, run.model_name, run.model_options, data)
+    scores = {"train": trainer.evaluate(data.train)}
+    if data.val is not None:
+        scores["val"] = trainer.evaluate(data.val)
+    if data.test is not None:
+        scores["test"] = trainer.evaluate(data.test)
+    parameters = count(run.model, data.input_shape).parameters
+    write_json(directory / "scores.json", {"scores": scores, "epochs": len(history), "stop_reason": history.stop_reason,
+                                          "best_epoch": history.best_epoch, "parameters": parameters})
+    table = Table(title=f"fitguard train: {data.name} -> {directory}")
+    table.add_column("split")
+    metrics = list(scores["train"])
+    for metric in metrics:
+        table.add_column(metric, justify="right")
+    for split, values in scores.items():
+        table.add_row(split, *(f"{values[m]:.4f}" for m in metrics))
+    console.print(table)
+    best = f"; kept the weights of epoch {history.best_epoch}" if history.best_epoch else ""
+    console.print(f"{len(history)} epochs ({history.stop_reason}{best}); {parameters:,} parameters")
+    return directory

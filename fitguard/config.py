@@ -1,0 +1,187 @@
+"""Pydantic models of every spec a user writes (YAML or TOML), and their one-line error messages.
+
+A training spec (``fitguard train spec.yaml``)::
+
+    data: {source: digits, val: 0.2, test: 0.2, seed: 0}
+    model: {name: mlp, hidden: [256, 256], dropout: 0.25, batchnorm: true}
+    train: {optimizer: adam, lr: 0.001, batch_size: 32, max_epochs: 200, seed: 0}
+    early_stopping: {monitor: val_loss, patience: 20, restore_best: true}
+    remedies:
+      penalties: [{kind: l2, lam: 0.0001}, {kind: l1, lam: 0.00001, proximal: true}]
+      weight_noise: {sigma: 0.01, relative: true}
+      augment: {rotate: 10, shift: 0.1}
+
+Every section and field is optional except ``data.source``; unknown keys are errors (a typo must not be
+silently ignored).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from fitguard.errors import FitguardError
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataSpec(_Spec):
+    source: str = "digits"
+    target: str | None = None
+    val: float = Field(0.2, ge=0, lt=1)
+    test: float = Field(0.2, ge=0, lt=1)
+    seed: int = 0
+    train_fraction: float = Field(1.0, gt=0, le=1)
+    standardize: bool = True
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModelSpec(_Spec):
+    model_config = ConfigDict(extra="allow")  # builder options (hidden, widths, dropout, ...) are checked by the builder
+    name: str = "auto"
+
+
+class TrainSpec(_Spec):
+    loss: Literal["auto", "cross_entropy", "mse", "bce"] = "auto"
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = Field(1e-3, gt=0)
+    batch_size: int = Field(32, ge=1)
+    max_epochs: int = Field(100, ge=1)
+    weight_decay: float = Field(0.0, ge=0)
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    clip_grad_norm: float | None = Field(None, gt=0)
+    device: str = "auto"
+    precision: Literal["32", "bf16"] = "32"
+    compile: bool = False
+    seed: int = 0
+
+
+class EarlyStoppingSpec(_Spec):
+    monitor: str = "val_loss"
+    mode: Literal["auto", "min", "max"] = "auto"
+    patience: int = Field(20, ge=0)
+    min_delta: float = Field(0.0, ge=0)
+    delta_mode: Literal["absolute", "relative"] = "absolute"
+    baseline: float | None = None
+    start_from_epoch: int = Field(0, ge=0)
+    restore_best: bool = True
+    smoothing: float = Field(0.0, ge=0, lt=1)
+
+
+class CheckpointSpec(_Spec):
+    every_epochs: int | None = Field(None, ge=1)
+    every_minutes: float | None = Field(5.0, gt=0)
+    keep_last: int = Field(2, ge=1)
+
+
+class PenaltySpec(_Spec):
+    kind: Literal["l1", "l2", "elastic_net"]
+    lam: float = Field(ge=0)
+    l1_ratio: float = Field(0.5, ge=0, le=1)
+    layers: str | list[str] | None = None
+    proximal: bool = False
+    decoupled: bool = False
+
+
+class WeightNoiseSpec(_Spec):
+    sigma: float = Field(gt=0)
+    relative: bool = False
+    layers: str | list[str] | None = None
+
+
+class RemediesSpec(_Spec):
+    penalties: list[PenaltySpec] = Field(default_factory=list)
+    weight_noise: WeightNoiseSpec | None = None
+    input_noise: float | None = Field(None, gt=0)
+    augment: dict[str, Any] | None = None
+    mixup: float | None = Field(None, gt=0)
+    cutmix: float | None = Field(None, gt=0)
+
+
+class TrainConfig(_Spec):
+    data: DataSpec = Field(default_factory=DataSpec)
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    early_stopping: EarlyStoppingSpec | None = Field(default_factory=EarlyStoppingSpec)
+    checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
+    remedies: RemediesSpec = Field(default_factory=RemediesSpec)
+    tensorboard: bool = True
+
+    @field_validator("early_stopping", mode="before")
+    @classmethod
+    def _false_means_off(cls, value: Any) -> Any:
+        return None if value is False else value
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            parts[-1] = f"{parts[-1]}[{part}]" if parts else f"[{part}]"
+        else:
+            parts.append(str(part))
+    return ".".join(parts)
+
+
+def explain(error: ValidationError, source: str) -> str:
+    """The first validation problem as one line: where, what is wrong, what was given."""
+    first = error.errors()[0]
+    where = _location(tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-"))))
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling; see `fitguard train --help` for the sections and keys)"
+        return f"{source}: {where}: {message}"
+    if first["type"] == "literal_error":
+        message = message.replace("Input should be", "must be")
+    else:
+        message = message.replace("Input should be", "must be")
+    given = first.get("input")
+    shown = "" if first["type"] == "missing" else f", got {given!r}"
+    return f"{source}: {where}: {message}{shown}"
+
+
+def parse_config(data: Any, source: str = "config") -> TrainConfig:
+    """Validate a mapping as a :class:`TrainConfig`; raise ``FitguardError`` with one line on the first problem."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise FitguardError(f"{source}: the top level must be a mapping of sections (data, model, train, ...), got {type(data).__name__}")
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as error:
+        raise FitguardError(explain(error, source)) from None
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read YAML (``.yaml``/``.yml``) or TOML (``.toml``) into a mapping, with syntax errors on one line."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {str(path)!r} does not exist")
+    text = path.read_text(errors="replace")
+    if path.suffix.lower() == ".toml":
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise FitguardError(f"{path}: TOML syntax error: {error}") from None
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        raise FitguardError(f"config file {str(path)!r} must end in .yaml, .yml or .toml")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise FitguardError(f"{path}: YAML syntax error{where}: {problem}") from None
+    if data is not None and not isinstance(data, dict):
+        raise FitguardError(f"{path}: the top level must be a mapping of sections (data, model, train, ...), got {type(data).__name__}")
+    return data or {}
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    return parse_config(read_config_file(path), str(path))

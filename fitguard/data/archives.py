@@ -1,0 +1,98 @@
+"""Read image trees from a folder or straight from a ``.zip`` (never extracted to disk), safely.
+
+A zip is untrusted input: an entry named ``../x`` or ``/etc/x`` is refused outright (even though nothing is
+written, such names mean a tampered archive), and the total uncompressed size of what will be read is bounded
+(a zip bomb expands a few kilobytes into gigabytes). Each entry is read with a bounded ``read`` so a header that
+lies about its size cannot expand further either.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from fitguard.errors import FitguardError
+
+DEFAULT_MAX_UNCOMPRESSED_BYTES = 4 * 1024**3
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+class FolderTree:
+    """Files under a folder, named by their POSIX path relative to it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.display = str(root)
+
+    def files(self) -> list[str]:
+        return sorted(p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file())
+
+    def where(self, name: str) -> str:
+        return str(self.root / name)
+
+    def check_size(self, names: Sequence[str], limit: int) -> None:
+        """Files on disk are already expanded; nothing to guard."""
+
+    def read(self, name: str) -> bytes:
+        return (self.root / name).read_bytes()
+
+    def close(self) -> None:
+        pass
+
+
+class ZipTree:
+    """Files inside a zip archive; unsafe entry names are refused when it is opened."""
+
+    def __init__(self, path: Path) -> None:
+        self.display = str(path)
+        try:
+            self._zip = zipfile.ZipFile(path)
+        except zipfile.BadZipFile:
+            raise FitguardError(f"{path} is not a readable zip archive") from None
+        self._infos = {info.filename: info for info in self._zip.infolist() if not info.is_dir()}
+        for name in self._infos:
+            check_entry_name(name, self.display)
+
+    def files(self) -> list[str]:
+        return sorted(self._infos)
+
+    def where(self, name: str) -> str:
+        return f"{self.display}:{name}"
+
+    def check_size(self, names: Sequence[str], limit: int) -> None:
+        total = sum(self._infos[name].file_size for name in names)
+        if total > limit:
+            raise FitguardError(
+                f"{self.display} would expand to {total} bytes, more than max_uncompressed_bytes={limit}; "
+                "refusing to read it (raise max_uncompressed_bytes if you trust this archive)"
+            )
+
+    def read(self, name: str) -> bytes:
+        info = self._infos[name]
+        with self._zip.open(info) as handle:
+            data = handle.read(info.file_size + 1)
+        if len(data) > info.file_size:
+            raise FitguardError(f"{self.where(name)} holds more data than its header declares; refusing to read it")
+        return data
+
+    def close(self) -> None:
+        self._zip.close()
+
+
+def check_entry_name(name: str, archive: str) -> None:
+    """Refuse absolute paths, drive letters and ``..`` components in a zip entry name."""
+    parts = name.replace("\\", "/").split("/")
+    if name.startswith(("/", "\\")) or _DRIVE.match(name) or ".." in parts:
+        raise FitguardError(
+            f"unsafe entry {name!r} in {archive}: zip entries must be relative paths without '..'; refusing to read it"
+        )
+
+
+def open_tree(path: Path) -> FolderTree | ZipTree:
+    if path.is_dir():
+        return FolderTree(path)
+    if path.suffix.lower() == ".zip":
+        return ZipTree(path)
+    raise FitguardError(f"{path} is neither a folder nor a .zip archive of one")

@@ -1,0 +1,292 @@
+"""The entry points: ``load(source)`` for a built-in name or a path, and one ``from_*`` function per format.
+
+All take the same split options — ``val``/``test`` fractions of all rows (a source's own val/test split is kept
+instead), ``seed``, ``stratify``, ``standardize`` — and return a ``Dataset``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fitguard.data.archives import DEFAULT_MAX_UNCOMPRESSED_BYTES
+from fitguard.data.builtin import BUILTIN, LOADERS
+from fitguard.data.csv_files import read_csv
+from fitguard.data.dataset import Dataset, build_dataset
+from fitguard.data.encoding import infer_columns, numeric_columns
+from fitguard.data.image_folders import normalize_image_size, read_image_folder
+from fitguard.data.source import RawData, RawSource, check_task, infer_task
+from fitguard.errors import FitguardError
+
+#: CSV targets that are whole numbers with at most this many distinct values are taken as classes.
+MAX_INTEGER_CLASSES = 20
+
+
+def load(
+    source: str | Path,
+    *,
+    target: str | None = None,
+    val: float = 0.2,
+    test: float = 0.2,
+    seed: int = 0,
+    stratify: bool = True,
+    standardize: bool = True,
+    **options: Any,
+) -> Dataset:
+    """Load a built-in dataset by name, or a ``.csv``, ``.npz``, image folder or ``.zip`` of one by path.
+
+    ``options`` go to the matching loader (e.g. ``limit_per_class=100`` for images, ``n_samples=`` for
+    ``synthetic_regression``).
+
+    Example:
+        >>> data = load("digits", val=0.2, test=0.2, seed=0)
+        >>> len(data.train), data.input_shape, data.num_classes
+        (1079, (1, 8, 8), 10)
+    """
+    split = dict(val=val, test=test, seed=seed, stratify=stratify, standardize=standardize)
+    if isinstance(source, str) and source in LOADERS:
+        if target is not None:
+            raise ValueError(f"`target` applies to CSV files only, got target={target!r} for built-in {source!r}")
+        loader = LOADERS[source]
+        _check_options(options, loader, f"built-in dataset {source!r}", by_path=False)
+        return build_dataset(loader(**options), **split)
+    path = Path(source).expanduser()
+    if not path.exists():
+        if isinstance(source, str) and "/" not in source and "\\" not in source and not path.suffix:
+            raise FitguardError(
+                f"unknown dataset {source!r}; built-in datasets: {', '.join(BUILTIN)} "
+                "(or give a path to a .csv, .npz, image folder or .zip)"
+            )
+        raise FileNotFoundError(f"{path} does not exist")
+    if path.suffix.lower() == ".csv":
+        _check_options(options, from_csv, "CSV files")
+        return from_csv(path, target, **split, **options)
+    if target is not None:
+        raise ValueError(f"`target` applies to CSV files only, got target={target!r} for {path}")
+    if path.suffix.lower() == ".npz":
+        _check_options(options, from_npz, "NPZ files")
+        return from_npz(path, **split, **options)
+    if path.is_dir() or path.suffix.lower() == ".zip":
+        _check_options(options, from_folder, "image folders")
+        return from_folder(path, **split, **options)
+    raise FitguardError(f"cannot load {path}: expected a .csv or .npz file, an image folder or a .zip of one")
+
+
+def _check_options(options: dict[str, Any], function: Callable[..., Any], what: str, by_path: bool = True) -> None:
+    taken = {"val", "test", "seed", "stratify", "standardize", "target"} | ({"path"} if by_path else set())
+    allowed = sorted(p for p in inspect.signature(function).parameters if p not in taken)
+    for name in options:
+        if name not in allowed:
+            raise ValueError(f"unknown option {name!r} for {what}; allowed: {', '.join(allowed) or 'none'}")
+
+
+def from_csv(
+    path: str | Path,
+    target: str | None,
+    *,
+    task: str | None = None,
+    delimiter: str = ",",
+    val: float = 0.2,
+    test: float = 0.2,
+    seed: int = 0,
+    stratify: bool = True,
+    standardize: bool = True,
+) -> Dataset:
+    """A CSV table; ``target`` names the label column, every other column is a feature.
+
+    Numeric columns stay numbers, the others become one-hot columns (categories from the training split).
+    The target is a class label unless it is numeric and not a small set of whole numbers (then regression);
+    ``task`` overrides.
+
+    Example:
+        >>> data = from_csv("patients.csv", target="outcome")  # doctest: +SKIP
+    """
+    check_task(task)
+    table = read_csv(path, delimiter)
+    if target is None:
+        available = ", ".join(repr(h) for h in table.header)
+        raise ValueError(f"`target` is required for CSV files; available columns: {available}")
+    target_index = table.column(target)
+    feature_index = [j for j in range(len(table.header)) if j != target_index]
+    if not feature_index:
+        raise FitguardError(f"CSV file {table.path} has no feature columns besides the target {target!r}")
+    names = [table.header[j] for j in feature_index]
+    cells = table.cells[:, feature_index]
+    labels = table.cells[:, target_index]
+    task = task or _csv_task(labels)
+    if task == "regression":
+        labels = _csv_numbers(labels, target, table.row_name)
+    source = RawSource(table.path.stem, "table", RawData(cells, labels), task, columns=infer_columns(names, cells),
+                       target=target, row_name=table.row_name)
+    return build_dataset(source, val=val, test=test, seed=seed, stratify=stratify, standardize=standardize)
+
+
+def _csv_task(labels: np.ndarray) -> str:
+    try:
+        values = np.asarray(labels, dtype=np.float64)
+    except ValueError:
+        return "classification"
+    whole = bool(np.all(np.isfinite(values)) and np.all(values == np.round(values)))
+    return "classification" if whole and len(np.unique(values)) <= MAX_INTEGER_CLASSES else "regression"
+
+
+def _csv_numbers(labels: np.ndarray, target: str, row_name: Callable[[int], str]) -> np.ndarray:
+    for i, value in enumerate(labels.tolist()):
+        try:
+            float(value)
+        except ValueError:
+            raise FitguardError(
+                f"target column {target!r} has {value!r} at {row_name(i)}; regression needs numbers"
+            ) from None
+    return np.asarray(labels, dtype=np.float64)
+
+
+def from_npz(
+    path: str | Path,
+    *,
+    task: str | None = None,
+    kind: str | None = None,
+    feature_names: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
+    val: float = 0.2,
+    test: float = 0.2,
+    seed: int = 0,
+    stratify: bool = True,
+    standardize: bool = True,
+) -> Dataset:
+    """An ``.npz`` holding arrays ``X`` and ``y`` (never unpickled); see ``from_arrays`` for the options."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"NPZ file {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if "X" not in archive.files or "y" not in archive.files:
+                found = ", ".join(repr(k) for k in archive.files) or "nothing"
+                raise FitguardError(f"NPZ file {path} must hold arrays 'X' and 'y'; found {found}")
+            X, y = archive["X"], archive["y"]
+    except ValueError as error:
+        if isinstance(error, FitguardError):
+            raise
+        raise FitguardError(f"NPZ file {path} holds object arrays, which fitguard never unpickles") from None
+    except OSError:
+        raise FitguardError(f"{path} is not a readable NPZ file") from None
+    return from_arrays(X, y, task=task, kind=kind, feature_names=feature_names, class_names=class_names,
+                       name=path.stem, val=val, test=test, seed=seed, stratify=stratify, standardize=standardize)
+
+
+def from_arrays(
+    X: Any,
+    y: Any,
+    *,
+    task: str | None = None,
+    kind: str | None = None,
+    feature_names: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
+    pixel_scale: float | None = None,
+    name: str = "arrays",
+    val: float = 0.2,
+    test: float = 0.2,
+    seed: int = 0,
+    stratify: bool = True,
+    standardize: bool = True,
+) -> Dataset:
+    """Arrays ``X`` (N, F) table, (N, C, L) signal or (N, C, H, W) image, and ``y`` (N,) or (N, k).
+
+    Float ``y`` means regression, anything else classification (``task`` overrides). With ``class_names``,
+    ``y`` holds class indices into it. Image pixels are scaled by ``pixel_scale`` (255 for uint8, else 1).
+
+    Example:
+        >>> data = from_arrays(np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2)
+        >>> data.task, data.in_features, len(data.train)
+        ('classification', 3, 24)
+    """
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim == 0 or y.ndim == 0 or X.shape[0] != y.shape[0]:
+        raise ValueError(f"`X` and `y` must have the same number of rows, got X: {X.shape} and y: {y.shape}")
+    kind = kind or {2: "table", 3: "signal", 4: "image"}.get(X.ndim)
+    if kind is None:
+        raise ValueError(f"`X` must be 2-D (table), 3-D (signal) or 4-D (image), got shape {X.shape}")
+    expected = {"table": (2,), "signal": (2, 3), "image": (3, 4)}
+    if kind not in expected:
+        raise ValueError(f"`kind` must be one of 'table', 'signal', 'image', got {kind!r}")
+    if X.ndim not in expected[kind]:
+        raise ValueError(f"`X` of shape {X.shape} cannot be a {kind}")
+    if X.ndim < {"table": 2, "signal": 3, "image": 4}[kind]:
+        X = X[:, None]  # a missing channel axis: (N, L) signals, (N, H, W) images
+    if y.ndim > 2:
+        raise ValueError(f"`y` must be 1-D (N,) or 2-D (N, k), got shape {y.shape}")
+    task = infer_task(y, task)
+    names: tuple[str, ...] = ()
+    if class_names is not None:
+        names = tuple(str(n) for n in class_names)
+        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= len(names):
+            raise ValueError(f"with `class_names`, `y` must hold integer indices in [0, {len(names)})")
+        y = np.asarray(names)[y]
+    columns = ()
+    if kind == "table":
+        feature_names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(X.shape[1])]
+        if len(feature_names) != X.shape[1]:
+            raise ValueError(f"`feature_names` must name all {X.shape[1]} columns, got {len(feature_names)} names")
+        numeric = np.issubdtype(X.dtype, np.number) or X.dtype == bool
+        columns = numeric_columns(feature_names) if numeric else infer_columns(feature_names, X.astype(object))
+    scale = pixel_scale if pixel_scale is not None else (255.0 if X.dtype == np.uint8 and kind == "image" else 1.0)
+    source = RawSource(name, kind, RawData(X, y), task, names, columns=columns, pixel_scale=scale)
+    return build_dataset(source, val=val, test=test, seed=seed, stratify=stratify, standardize=standardize)
+
+
+def from_folder(
+    path: str | Path,
+    *,
+    limit_per_class: int | None = None,
+    test_limit_per_class: int | None = None,
+    image_size: int | tuple[int, int] | None = None,
+    test_path: str | Path | None = None,
+    max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED_BYTES,
+    cache: bool = True,
+    val: float = 0.2,
+    test: float = 0.2,
+    seed: int = 0,
+    stratify: bool = True,
+    standardize: bool = True,
+) -> Dataset:
+    """Images in ``root/<class>/*`` or ``root/<split>/<class>/*`` (split: train/val/test), a folder or a .zip.
+
+    ``limit_per_class`` keeps the first N training images of each class (``test_limit_per_class`` the same
+    for a given val/test split); ``test_path`` names a separate folder/zip to use as the test split (e.g.
+    ``cifar10-test.zip`` beside ``cifar10-train.zip``). Decoded zips are cached (see ``image_cache``).
+
+    Example:
+        >>> data = from_folder("cifar10-train.zip", limit_per_class=100, test_path="cifar10-test.zip")  # doctest: +SKIP
+    """
+    size = normalize_image_size(image_size)
+    options = dict(image_size=size, max_uncompressed_bytes=max_uncompressed_bytes, cache=cache)
+    splits = read_image_folder(path, limit_per_class=limit_per_class, test_limit_per_class=test_limit_per_class,
+                               **options)
+    where = {name: str(path) for name in splits}
+    if test_path is not None:
+        if "test" in splits:
+            raise FitguardError(f"`test_path` was given, but {path} has its own test split")
+        splits["test"] = read_image_folder(test_path, limit_per_class=test_limit_per_class, **options)["pool"]
+        where["test"] = str(test_path)
+    shapes = {name: raw.inputs.shape[1:] for name, raw in splits.items()}
+    for name, shape in shapes.items():
+        if shape[1:] != shapes["pool"][1:]:
+            raise FitguardError(
+                f"images in {where[name]} ({name}) are {shape[1]}x{shape[2]}, but training images are "
+                f"{shapes['pool'][1]}x{shapes['pool'][2]}; pass image_size=(height, width) to resize all"
+            )
+    channels = max(shape[0] for shape in shapes.values())
+    splits = {name: _with_channels(raw, channels) for name, raw in splits.items()}
+    source = RawSource(Path(path).stem, "image", splits["pool"], "classification", pixel_scale=255.0,
+                       image_size=size, val=splits.get("val"), test=splits.get("test"))
+    return build_dataset(source, val=val, test=test, seed=seed, stratify=stratify, standardize=standardize)
+
+
+def _with_channels(raw: RawData, channels: int) -> RawData:
+    if raw.inputs.shape[1] == channels:
+        return raw
+    return RawData(np.repeat(raw.inputs, channels // raw.inputs.shape[1], axis=1), raw.labels)

@@ -1,0 +1,106 @@
+"""What every loader hands to the dataset builder: raw inputs and labels, before any split or preprocessing.
+
+A loader (built-in, CSV, NPZ, image folder) only reads; ``RawSource`` carries what it read, in the user's own
+units (strings for CSV cells, uint8 pixels, original labels), so the same raw rows can later be fed to
+``Preprocessor.transform`` and give exactly the model inputs the dataset was built with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from fitguard.data.encoding import Column
+from fitguard.errors import FitguardError
+
+KINDS = ("table", "signal", "image")
+TASKS = ("classification", "regression")
+
+
+@dataclass(frozen=True)
+class RawData:
+    """Raw inputs (N, ...) and raw labels (N,) or (N, k) of one split, in the units the user had them.
+
+    Example:
+        >>> RawData(np.zeros((2, 3)), np.array(["a", "b"])).inputs.shape
+        (2, 3)
+    """
+
+    inputs: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.inputs.shape[0])
+
+    def take(self, index: np.ndarray) -> RawData:
+        return RawData(self.inputs[index], self.labels[index])
+
+
+@dataclass(frozen=True)
+class Truth:
+    """The noiseless function behind a synthetic dataset and its noise level, for bias–variance.
+
+    ``function`` maps raw inputs (N, d) to noiseless targets (N,); ``sample(n, seed)`` draws a fresh training
+    set from the same distribution (the textbook way to measure variance across training sets).
+    """
+
+    function: Callable[[np.ndarray], np.ndarray]
+    noise_sigma: float
+    sample: Callable[[int, int], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class RawSource:
+    """Everything a loader read; ``test``/``val`` are set when the source has its own official split."""
+
+    name: str
+    kind: str
+    pool: RawData
+    task: str
+    class_names: tuple[str, ...] = ()
+    columns: tuple[Column, ...] = ()
+    pixel_scale: float = 1.0
+    image_size: tuple[int, int] | None = None
+    val: RawData | None = None
+    test: RawData | None = None
+    truth: Truth | None = None
+    target: str | None = None
+    row_name: Callable[[int], str] | None = None
+
+
+def check_task(task: str | None) -> None:
+    if task is not None and task not in TASKS:
+        raise ValueError(f"`task` must be 'classification' or 'regression', got {task!r}")
+
+
+def infer_task(labels: np.ndarray, task: str | None) -> str:
+    """Floats mean regression; integers, booleans and strings mean classification; ``task`` overrides."""
+    check_task(task)
+    if task is not None:
+        return task
+    return "regression" if np.issubdtype(labels.dtype, np.floating) else "classification"
+
+
+def label_key(value: object) -> str:
+    """Labels are matched by their text, so 3, np.int64(3) and "3" are the same class."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def class_names_of(labels: np.ndarray, target: str = "target") -> tuple[str, ...]:
+    """Sorted class names (numerically when every name is a number); at least two classes are required."""
+    names = sorted({label_key(v) for v in labels.tolist()}, key=_numeric_first)
+    if len(names) < 2:
+        shown = f" ({names[0]!r})" if names else ""
+        raise FitguardError(f"{target} has a single class{shown}; classification needs at least 2 classes")
+    return tuple(names)
+
+
+def _numeric_first(name: str) -> tuple[int, float, str]:
+    try:
+        return (0, float(name), name)
+    except ValueError:
+        return (1, 0.0, name)

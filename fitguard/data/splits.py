@@ -1,0 +1,174 @@
+"""Train/val/test holdout and k-fold splits (scikit-learn's splitters), deterministic from a seed.
+
+Standardization is refitted on every fold's training part: statistics taken from rows a fold validates on
+would leak them into training and make cross-validation look better than it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+from fitguard.data.source import RawData
+from fitguard.data.standardize import apply_standardization, fit_standardization
+from fitguard.data.tensors import TensorData
+from fitguard.errors import FitguardError
+
+if TYPE_CHECKING:
+    from fitguard.data.dataset import Dataset
+
+
+def check_fraction(name: str, value: float, *, allow_zero: bool = True) -> None:
+    low_ok = value >= 0 if allow_zero else value > 0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (low_ok and value < 1):
+        interval = "[0, 1)" if allow_zero else "(0, 1)"
+        raise ValueError(f"`{name}` must be a number in {interval}, got {value!r}")
+
+
+def holdout_indices(
+    n: int,
+    labels: np.ndarray | None = None,
+    *,
+    val: float = 0.2,
+    test: float = 0.2,
+    seed: int = 0,
+    class_names: Sequence[str] = (),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shuffled row indices (train, val, test); stratified on ``labels`` (class codes) when given.
+
+    ``val`` and ``test`` are fractions of all ``n`` rows, rounded to whole rows (at least one when > 0).
+
+    Example:
+        >>> train, val, test = holdout_indices(10, val=0.2, test=0.3, seed=0)
+        >>> len(train), len(val), len(test)
+        (5, 2, 3)
+    """
+    check_fraction("val", val)
+    check_fraction("test", test)
+    n_test, n_val = _count(test, n), _count(val, n)
+    if n - n_test - n_val < 1:
+        raise FitguardError(f"`val`={val} and `test`={test} of {n} samples leave no training samples")
+    rest, test_index = _split(np.arange(n), labels, n_test, "test", test, seed, class_names)
+    rest_labels = None if labels is None else labels[rest]
+    train_index, val_index = _split(rest, rest_labels, n_val, "val", val, seed, class_names)
+    return train_index, val_index, test_index
+
+
+def _count(fraction: float, n: int) -> int:
+    return max(1, round(fraction * n)) if fraction > 0 else 0
+
+
+def _split(index, labels, n_out, name, fraction, seed, class_names) -> tuple[np.ndarray, np.ndarray]:
+    if n_out == 0:
+        return index, index[:0]
+    if labels is not None:
+        codes, counts = np.unique(labels, return_counts=True)
+        if counts.min() < 2:
+            rare = class_names[codes[counts.argmin()]] if class_names else str(codes[counts.argmin()])
+            raise FitguardError(
+                f"a stratified split needs at least 2 samples of every class, but class {rare!r} has "
+                f"{counts.min()}; add samples or pass stratify=False"
+            )
+        if min(n_out, len(index) - n_out) < len(codes):
+            raise FitguardError(
+                f"`{name}`={fraction} of {len(index)} samples gives {n_out} {name} and {len(index) - n_out} other "
+                f"samples, fewer than the {len(codes)} classes a stratified split must place in each; "
+                f"change `{name}` or pass stratify=False"
+            )
+    kept, out = train_test_split(index, test_size=n_out, random_state=seed, stratify=labels)
+    return np.asarray(kept), np.asarray(out)
+
+
+def subsample_indices(labels: np.ndarray | None, n: int, fraction: float, seed: int) -> np.ndarray:
+    """A stratified (when ``labels``) random fraction of ``n`` rows, sorted; at least one row per class."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+        raise ValueError(f"`fraction` must be a number in (0, 1], got {fraction!r}")
+    if fraction == 1:
+        return np.arange(n)
+    keep = max(1, round(fraction * n))
+    if labels is not None:
+        classes = len(np.unique(labels))
+        if keep < classes:
+            raise FitguardError(
+                f"`fraction`={fraction} keeps {keep} of {n} training samples, fewer than the {classes} classes"
+            )
+        if keep > n - classes:
+            # train_test_split needs room for every class on the discarded side too
+            return np.arange(n)
+    kept, _ = train_test_split(np.arange(n), train_size=keep, random_state=seed, stratify=labels)
+    return np.sort(kept)
+
+
+def fold_indices(
+    n: int, k: int, labels: np.ndarray | None = None, *, seed: int = 0, class_names: Sequence[str] = ()
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, val) index pairs of a shuffled k-fold; stratified on ``labels`` when given."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+        raise ValueError(f"`k` must be an integer >= 2, got {k!r}")
+    if k > n:
+        raise FitguardError(f"`k`={k} folds need at least {k} samples, got {n}")
+    if labels is None:
+        return list(KFold(k, shuffle=True, random_state=seed).split(np.arange(n)))
+    codes, counts = np.unique(labels, return_counts=True)
+    if counts.min() < k:
+        rare = class_names[codes[counts.argmin()]] if class_names else str(codes[counts.argmin()])
+        raise FitguardError(
+            f"stratified {k}-fold needs at least {k} samples of every class, but class {rare!r} has "
+            f"{counts.min()}; lower `k` or pass stratified=False"
+        )
+    return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.arange(n), labels))
+
+
+def standardize_fold(train: TensorData, val: TensorData) -> tuple[TensorData, TensorData]:
+    """Standardize both parts with statistics of ``train`` only (per channel when X is (N, C, H, W))."""
+    X_train = train.X.detach().cpu().numpy()
+    mean, std = fit_standardization(X_train, per_channel=X_train.ndim == 4)
+
+    def apply(data: TensorData) -> TensorData:
+        X = torch.from_numpy(apply_standardization(data.X.detach().cpu().numpy(), mean, std)).to(data.X.device)
+        return TensorData(X, data.y)
+
+    return apply(train), apply(val)
+
+
+def kfold(
+    data: Dataset | TensorData, k: int = 5, *, stratified: bool = True, seed: int = 0, standardize: bool = True
+) -> Iterator[tuple[TensorData, TensorData]]:
+    """Yield (train, val) pairs of k-fold cross-validation.
+
+    On a ``Dataset`` the folds cover its train and val splits together (test stays untouched) and each fold's
+    preprocessing is refitted on its training part from the raw rows (``standardize`` then follows the
+    dataset's own setting). On a ``TensorData`` (classification when y is int64) ``standardize`` refits
+    mean/std on each training part.
+
+    Example:
+        >>> data = TensorData(torch.randn(20, 3), torch.arange(20) % 2)
+        >>> [len(v) for _, v in kfold(data, k=4)]
+        [5, 5, 5, 5]
+    """
+    if isinstance(data, TensorData):
+        classification = data.y.dtype == torch.int64 and data.y.ndim == 1
+        labels = data.y.cpu().numpy() if classification and stratified else None
+        for train_index, val_index in fold_indices(len(data), k, labels, seed=seed):
+            parts = data.subset(train_index.tolist()), data.subset(val_index.tolist())
+            yield standardize_fold(*parts) if standardize else parts
+        return
+    pool = _concat(data.raw_train, data.raw_val)
+    pre = data.preprocessor
+    codes = pre.encode_target(pool.labels).numpy() if data.task == "classification" and stratified else None
+    for train_index, val_index in fold_indices(len(pool), k, codes, seed=seed, class_names=data.class_names):
+        fold = pre.refit(pool.inputs[train_index])
+        yield tuple(  # type: ignore[misc]
+            TensorData(fold.transform(part.inputs), fold.encode_target(part.labels))
+            for part in (pool.take(train_index), pool.take(val_index))
+        )
+
+
+def _concat(first: RawData, second: RawData | None) -> RawData:
+    if second is None:
+        return first
+    return RawData(np.concatenate([first.inputs, second.inputs]), np.concatenate([first.labels, second.labels]))

@@ -1,0 +1,32 @@
+"""Standardization statistics, fitted on training rows only: z = (x - mean) / std.
+
+Per feature for tables and signals, per channel for images (N, C, H, W). A constant feature (std 0, e.g. the
+always-blank corner pixels of digits) keeps std 1 so it maps to 0 instead of NaN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def fit_standardization(X: np.ndarray, per_channel: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and population std of ``X`` (N, ...) in float64, shaped to broadcast against one sample.
+
+    Example:
+        >>> mean, std = fit_standardization(np.array([[0.0, 5.0], [2.0, 5.0]]))
+        >>> mean.tolist(), std.tolist()
+        ([1.0, 5.0], [1.0, 1.0])
+    """
+    if X.shape[0] == 0:
+        raise ValueError("cannot fit standardization on 0 rows")
+    X = np.asarray(X, dtype=np.float64)
+    axes = (0, *range(2, X.ndim)) if per_channel else (0,)
+    mean = X.mean(axis=axes, keepdims=True)[0]
+    std = X.std(axis=axes, keepdims=True)[0]
+    std = np.where(std > 0, std, 1.0)
+    return mean, std
+
+
+def apply_standardization(X: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """(X - mean) / std computed in float64, returned as float32 (the model's dtype)."""
+    return ((np.asarray(X, dtype=np.float64) - mean) / std).astype(np.float32)

@@ -1,0 +1,62 @@
+"""Diagnosis: epoch and learning curves, overfitting onset, verdict, bias–variance, complexity sweeps, weights.
+
+Example:
+    >>> from fitguard.diagnose import overfitting_onset, verdict
+    >>> from fitguard.train.history import History
+    >>> rows = [{"epoch": e, "loss": 1 / e, "val_loss": 1 / e + 0.02 * max(0, e - 10)} for e in range(1, 41)]
+    >>> overfitting_onset(History(rows)).epoch, verdict(History(rows)).kind
+    (10, 'overfit')
+"""
+
+from fitguard.diagnose.bias_variance import BiasVariance, bias_variance, sample_indices
+from fitguard.diagnose.curves import EpochCurves, LearningCurve, epoch_curves, learning_curve, trainer_fit_fn
+from fitguard.diagnose.decompose import (
+    MSEDecomposition,
+    VarianceSplit,
+    ZeroOneDecomposition,
+    decompose_01,
+    decompose_mse,
+    main_prediction,
+    split_variance,
+)
+from fitguard.diagnose.ensemble import Ensemble, train_ensemble
+from fitguard.diagnose.onset import Onset, mann_kendall, overfitting_onset, running_median
+from fitguard.diagnose.sweep import ComplexitySweep, SweepPoint, complexity_sweep, plot_sweep
+from fitguard.diagnose.verdict import Recommendation, Verdict, verdict
+from fitguard.diagnose.weights import LayerWeights, WeightChange, compare, layer_weights, weight_stats
+
+__all__ = [
+    "BiasVariance",
+    "ComplexitySweep",
+    "Ensemble",
+    "EpochCurves",
+    "LayerWeights",
+    "LearningCurve",
+    "MSEDecomposition",
+    "Onset",
+    "Recommendation",
+    "SweepPoint",
+    "VarianceSplit",
+    "Verdict",
+    "WeightChange",
+    "ZeroOneDecomposition",
+    "bias_variance",
+    "compare",
+    "complexity_sweep",
+    "decompose_01",
+    "decompose_mse",
+    "epoch_curves",
+    "layer_weights",
+    "learning_curve",
+    "main_prediction",
+    "mann_kendall",
+    "overfitting_onset",
+    "plot_sweep",
+    "running_median",
+    "sample_indices",
+    "split_variance",
+    "train_ensemble",
+    "trainer_fit_fn",
+    "verdict",
+    "weight_stats",
+]

@@ -1,0 +1,191 @@
+"""Underfit, good or overfit — with the evidence and ranked remedies, each with its reason in numbers.
+
+Measures (``gap`` is ``val_loss - loss`` at the last epoch):
+
+- ``train_error``: ``1 - accuracy`` (classification) or ``1 - r2`` (regression) at the last epoch; when the
+  history has neither, the fraction of the first training loss still left, ``loss[-1] / loss[0]``.
+
+Kind, first rule that fires:
+
+1. **overfit** — ``overfitting_onset`` finds an onset (validation loss rising while training loss falls).
+2. **overfit** — no onset yet, but the model memorizes: ``accuracy - val_accuracy > max_accuracy_gap`` (0.10),
+   or, without accuracy, ``val_loss > max_loss_ratio * loss`` (3x).
+3. **underfit** — ``train_error > max_train_error`` (0.10): the model cannot even fit its training data.
+4. **good** — otherwise.
+
+Remedies for overfit, in this order (priority 1 = try first):
+
+a. ``augmentation`` when ``kind_of_data == "image"`` and ``n_train < small_data`` (10,000): more (virtual) data
+   is the remedy that costs no capacity.
+b. ``shrink the network`` then ``dropout`` when ``n_params / n_train > params_per_sample`` (10).
+c. ``L2`` when a layer of ``weight_stats`` has large weights (``large_to_init >= large_weight_ratio``, 3x the
+   default init bound) of mixed sign (``large_sign_balance >= 0.5``): the article's symptom that L2 cures.
+d. ``early stopping`` when an onset was found: restore the weights of the onset epoch.
+e. ``L2`` (when c did not fire), ``dropout`` (when b did not fire), then ``more data``, as generic fallbacks.
+
+Remedies for underfit: ``train longer`` first when the training loss is still falling over the last quarter of
+the epochs (Mann–Kendall, p < 0.05); ``less regularization`` when the history logs a penalty > 0; then
+``bigger model``. A good fit gets no remedies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from fitguard.diagnose.onset import Onset, mann_kendall, overfitting_onset
+from fitguard.diagnose.weights import LayerWeights
+from fitguard.train.history import History
+
+KINDS_OF_DATA = ("table", "signal", "image")
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One remedy, why it is proposed, and its rank (1 = try first)."""
+
+    remedy: str
+    reason: str
+    priority: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The diagnosis: kind, where overfitting began, the last-epoch gap, the evidence and the remedies."""
+
+    kind: str
+    onset_epoch: int | None
+    gap: float
+    evidence: list[str]
+    recommendations: list[Recommendation]
+    onset: Onset | None = field(default=None, repr=False)
+
+
+def _train_error(history: History) -> tuple[float, str]:
+    keys = history.keys()
+    if "accuracy" in keys:
+        accuracy = history["accuracy"][-1]
+        return 1.0 - accuracy, f"training accuracy {accuracy:.3f} (error {1.0 - accuracy:.3f})"
+    if "r2" in keys:
+        r2 = history["r2"][-1]
+        return 1.0 - r2, f"training R² {r2:.3f} (unexplained {1.0 - r2:.3f})"
+    losses = history["loss"]
+    left = losses[-1] / losses[0] if losses[0] > 0 else 0.0
+    return left, f"training loss fell from {losses[0]:.4g} to {losses[-1]:.4g} ({left:.1%} of it left)"
+
+
+def _still_falling(values: list[float]) -> tuple[bool, float]:
+    tail = values[-max(3, len(values) // 4) :]
+    if len(tail) < 3:
+        return False, 0.0
+    slope, p_increasing = mann_kendall([-v for v in tail])
+    return p_increasing < 0.05, -slope
+
+
+def verdict(
+    history: History,
+    *,
+    n_train: int | None = None,
+    n_params: int | None = None,
+    kind_of_data: str | None = None,
+    weight_stats: Sequence[LayerWeights] | None = None,
+    monitor: str = "val_loss",
+    max_train_error: float = 0.10,
+    max_accuracy_gap: float = 0.10,
+    max_loss_ratio: float = 3.0,
+    small_data: int = 10_000,
+    params_per_sample: float = 10.0,
+    large_weight_ratio: float = 3.0,
+) -> Verdict:
+    """Diagnose one run from its ``history`` (and what is known of the data and model), see the module rules.
+
+    Example:
+        >>> rows = [{"epoch": e, "loss": 1 / e, "val_loss": 1 / e + 0.02 * max(0, e - 10)} for e in range(1, 41)]
+        >>> v = verdict(History(rows), n_train=100, n_params=50_000, kind_of_data="image")
+        >>> v.kind, v.onset_epoch, [r.remedy for r in v.recommendations][:3]
+        ('overfit', 10, ['augmentation', 'shrink the network', 'dropout'])
+    """
+    if kind_of_data is not None and kind_of_data not in KINDS_OF_DATA:
+        raise ValueError(f"`kind_of_data` must be one of {KINDS_OF_DATA} or None, got {kind_of_data!r}")
+    for name, value in (("n_train", n_train), ("n_params", n_params)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"`{name}` must be a positive integer or None, got {value!r}")
+    for name in ("loss", monitor):
+        if name not in history.keys():
+            raise ValueError(f"`history` must log {name!r} to be diagnosed; it has: {', '.join(history.keys()) or 'nothing'}")
+    if len(history) < 2:
+        raise ValueError(f"`history` must hold at least 2 epochs to be diagnosed, got {len(history)}")
+    onset = overfitting_onset(history, monitor=monitor)
+    gap = history[monitor][-1] - history["loss"][-1]
+    train_error, train_text = _train_error(history)
+    evidence = [f"generalization gap at the last epoch: {monitor} - loss = {gap:+.4g}", train_text]
+    keys = history.keys()
+    memorizes = False
+    if onset is not None:
+        evidence.insert(0, f"overfitting from epoch {onset.epoch} (confidence {onset.confidence:.2f}): {onset.reason()}")
+    if "accuracy" in keys and "val_accuracy" in keys:
+        accuracy_gap = history["accuracy"][-1] - history["val_accuracy"][-1]
+        memorizes = accuracy_gap > max_accuracy_gap
+        evidence.append(f"accuracy gap train - val = {accuracy_gap:+.3f} (limit {max_accuracy_gap})")
+    elif history["loss"][-1] > 0:
+        ratio = history[monitor][-1] / history["loss"][-1]
+        memorizes = ratio > max_loss_ratio
+        evidence.append(f"{monitor} is {ratio:.2f}x the training loss (limit {max_loss_ratio})")
+    if onset is not None or memorizes:
+        kind = "overfit"
+    elif train_error > max_train_error:
+        kind = "underfit"
+        evidence.append(f"training error {train_error:.3f} > {max_train_error}: the model does not fit its own data")
+    else:
+        kind = "good"
+    if kind == "overfit":
+        remedies = _overfit_remedies(onset, n_train, n_params, kind_of_data, weight_stats, small_data,
+                                     params_per_sample, large_weight_ratio)
+    elif kind == "underfit":
+        remedies = _underfit_remedies(history, train_error)
+    else:
+        remedies = []
+    recommendations = [Recommendation(remedy, reason, rank) for rank, (remedy, reason) in enumerate(remedies, start=1)]
+    return Verdict(kind, onset.epoch if onset else None, gap, evidence, recommendations, onset)
+
+
+def _overfit_remedies(onset: Onset | None, n_train: int | None, n_params: int | None, kind_of_data: str | None,
+                      weight_stats: Sequence[LayerWeights] | None, small_data: int, params_per_sample: float,
+                      large_weight_ratio: float) -> list[tuple[str, str]]:
+    remedies: list[tuple[str, str]] = []
+    if kind_of_data == "image" and n_train is not None and n_train < small_data:
+        remedies.append(("augmentation", f"images and only {n_train} training samples (< {small_data}): "
+                                         "rotations, flips and shifts multiply the data without costing capacity"))
+    if n_params is not None and n_train is not None and n_params / n_train > params_per_sample:
+        why = f"{n_params} parameters for {n_train} samples ({n_params / n_train:.0f} per sample > {params_per_sample:g})"
+        remedies.append(("shrink the network", f"{why}: fewer, narrower layers leave less room to memorize"))
+        remedies.append(("dropout", f"{why}: dropout keeps the capacity but stops units from co-adapting"))
+    suspects = [s for s in weight_stats or () if s.large_to_init >= large_weight_ratio and s.large_sign_balance >= 0.5]
+    if suspects:
+        worst = max(suspects, key=lambda s: s.large_to_init)
+        remedies.append(("L2", f"layer {worst.name!r}: its largest weights are {worst.large_to_init:.1f}x the init "
+                               f"bound with mixed signs (balance {worst.large_sign_balance:.2f}): weights cancelling "
+                               "each other, which an L2 penalty shrinks"))
+    if onset is not None:
+        remedies.append(("early stopping", f"validation loss was lowest at epoch {onset.epoch} "
+                                           f"({onset.min_val_loss:.4g}); stop there and restore those weights"))
+    named = {remedy for remedy, _ in remedies}
+    if "L2" not in named:
+        remedies.append(("L2", "a weight penalty is the cheapest general remedy; tune λ by cross-validation"))
+    if "dropout" not in named:
+        remedies.append(("dropout", "randomly dropping units regularizes wide layers"))
+    remedies.append(("more data", "variance falls as the training set grows; a learning curve shows how much"))
+    return remedies
+
+
+def _underfit_remedies(history: History, train_error: float) -> list[tuple[str, str]]:
+    remedies: list[tuple[str, str]] = []
+    falling, slope = _still_falling(history["loss"])
+    if falling:
+        remedies.append(("train longer", f"training loss still falls ({slope:.3g}/epoch over the last quarter) "
+                                         f"when the run ended at epoch {len(history)}"))
+    if "penalty" in history.keys() and history["penalty"][-1] > 0:
+        remedies.append(("less regularization", f"the penalty term is {history['penalty'][-1]:.4g} while the "
+                                                f"training error is {train_error:.3f}: λ holds the model back"))
+    remedies.append(("bigger model", f"training error {train_error:.3f}: more width or depth lowers the bias"))
+    return remedies

@@ -1,0 +1,86 @@
+"""Turning user input (numpy arrays or tensors) into validated float tensors for the linear solvers.
+
+Every solver in ``fitguard.linear`` takes ``X`` (n, p) and ``y`` (n,) or (n, k) as numpy arrays or tensors; this
+module is the one place that checks shapes and finiteness so that each error names the argument it is about.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def as_matrix(
+    value: Any, name: str, dtype: torch.dtype = torch.float64, device: torch.device | str | None = None
+) -> torch.Tensor:
+    """Return ``value`` as a finite 2-D tensor of ``dtype`` on ``device`` (default: where it already is).
+
+    Example:
+        >>> as_matrix(np.eye(2), "X").dtype
+        torch.float64
+    """
+    tensor = _as_tensor(value, name, dtype, device)
+    if tensor.ndim != 2:
+        raise ValueError(f"`{name}` must be 2-D (samples, features), got shape {tuple(tensor.shape)}")
+    _check_finite(tensor, name)
+    return tensor
+
+
+def as_targets(
+    value: Any, name: str, rows: int, dtype: torch.dtype = torch.float64, device: torch.device | str | None = None
+) -> torch.Tensor:
+    """Return ``value`` as a finite 1-D or 2-D tensor with ``rows`` rows.
+
+    Example:
+        >>> as_targets([1.0, 2.0], "y", rows=2).shape
+        torch.Size([2])
+    """
+    tensor = _as_tensor(value, name, dtype, device)
+    if tensor.ndim not in (1, 2):
+        raise ValueError(f"`{name}` must be 1-D (samples,) or 2-D (samples, outputs), got shape {tuple(tensor.shape)}")
+    if tensor.shape[0] != rows:
+        raise ValueError(f"`{name}` must have as many rows as `X` ({rows}), got {tensor.shape[0]}")
+    _check_finite(tensor, name)
+    return tensor
+
+
+def one_hot(labels: Any, num_classes: int | None = None, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """Integer class labels (n,) as a 0/1 target matrix (n, classes), so that ridge fits every class in one pass.
+
+    Example:
+        >>> one_hot([0, 2, 1]).tolist()
+        [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
+    """
+    codes = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
+    if codes.ndim != 1 or codes.is_floating_point() or codes.is_complex():
+        raise ValueError(f"`labels` must be a 1-D array of integer class codes, got {codes.dtype} of shape {tuple(codes.shape)}")
+    if codes.numel() and int(codes.min()) < 0:
+        raise ValueError(f"`labels` must be >= 0, got {int(codes.min())}")
+    needed = int(codes.max()) + 1 if codes.numel() else 0
+    classes = needed if num_classes is None else num_classes
+    if classes < needed:
+        raise ValueError(f"`num_classes` must be >= {needed} (largest label + 1), got {num_classes}")
+    return torch.nn.functional.one_hot(codes.long(), classes).to(dtype)
+
+
+def _as_tensor(value: Any, name: str, dtype: torch.dtype, device: torch.device | str | None) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach()
+    else:
+        try:
+            tensor = torch.from_numpy(np.array(value, dtype=np.float64))  # a copy: read-only arrays stay untouched
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"`{name}` must be a numeric array or tensor, got {type(value).__name__}: {error}") from None
+    if tensor.is_complex():
+        raise ValueError(f"`{name}` must be real, got {tensor.dtype}")
+    return tensor.to(device=device if device is not None else tensor.device, dtype=dtype)
+
+
+def _check_finite(tensor: torch.Tensor, name: str) -> None:
+    if tensor.numel() == 0:
+        raise ValueError(f"`{name}` must not be empty, got shape {tuple(tensor.shape)}")
+    bad = ~torch.isfinite(tensor)
+    if bool(bad.any()):
+        raise ValueError(f"`{name}` must be finite, got {int(bad.sum())} NaN/inf values")

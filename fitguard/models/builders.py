@@ -1,0 +1,261 @@
+"""Model builders: an MLP for tables (and anything flattened), small 1-D and 2-D CNNs for signals and images.
+
+Layers carry names (``linear1``, ``norm1``, ``dropout1``, ``output`` ...) so penalties and freezing read well:
+``L2(1e-3, layers="output.*")``. Weights come from torch's default initialization and so from its global seed;
+the Trainer seeds before it builds. Order inside a block is Linear/Conv -> BatchNorm -> activation -> Dropout:
+dropout placed right before batch norm shifts the variance batch norm sees between training and evaluation
+(Li et al., 2019), so it never comes first.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from torch import nn
+
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "elu": nn.ELU,
+    "leaky_relu": nn.LeakyReLU,
+}
+
+
+def _is_positive_int(value: object) -> bool:
+    # numpy integers count: shapes often come from arrays
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
+
+
+def _check_positive_int(name: str, value: object) -> int:
+    if not _is_positive_int(value):
+        raise ValueError(f"`{name}` must be a positive int, got {value!r}")
+    return int(value)  # type: ignore[call-overload]
+
+
+def _check_widths(name: str, values: object) -> tuple[int, ...]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise ValueError(f"`{name}` must be a list of positive ints, got {values!r}")
+    for index, value in enumerate(values):
+        if not _is_positive_int(value):
+            raise ValueError(f"`{name}[{index}]` = {value!r}, must be a positive int")
+    return tuple(int(value) for value in values)
+
+
+def _check_rate(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"`{name}` must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+def _activation(name: str) -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"`activation` must be one of {', '.join(map(repr, ACTIVATIONS))}, got {name!r}")
+    return ACTIVATIONS[name]()
+
+
+def mlp(
+    in_features: int,
+    out_features: int,
+    hidden: Sequence[int] = (256, 256),
+    *,
+    dropout: float = 0.0,
+    batchnorm: bool = False,
+    activation: str = "relu",
+) -> nn.Sequential:
+    """Flatten -> [linear -> batch norm -> activation -> dropout] per hidden layer -> output linear.
+
+    Example:
+        >>> model = mlp(64, 10, hidden=[32], dropout=0.25, batchnorm=True)
+        >>> [name for name, _ in model.named_children()]
+        ['flatten', 'linear1', 'norm1', 'activation1', 'dropout1', 'output']
+    """
+    in_features = _check_positive_int("in_features", in_features)
+    out_features = _check_positive_int("out_features", out_features)
+    widths = _check_widths("hidden", hidden)
+    rate = _check_rate("dropout", dropout)
+    _activation(activation)
+    layers: OrderedDict[str, nn.Module] = OrderedDict(flatten=nn.Flatten())
+    previous = in_features
+    for index, width in enumerate(widths, start=1):
+        # batch norm's own shift makes the linear bias redundant
+        layers[f"linear{index}"] = nn.Linear(previous, width, bias=not batchnorm)
+        if batchnorm:
+            layers[f"norm{index}"] = nn.BatchNorm1d(width)
+        layers[f"activation{index}"] = _activation(activation)
+        if rate > 0:
+            layers[f"dropout{index}"] = nn.Dropout(rate)
+        previous = width
+    layers["output"] = nn.Linear(previous, out_features)
+    return nn.Sequential(layers)
+
+
+def _conv_net(
+    dims: int,
+    in_channels: int,
+    out_features: int,
+    widths: Sequence[int],
+    dropout: float,
+    spatial_dropout: float,
+    batchnorm: bool,
+    input_size: tuple[int, ...] | None,
+    kernel_size: int,
+    head_hidden: int | None,
+    activation: str,
+) -> nn.Sequential:
+    in_channels = _check_positive_int("in_channels", in_channels)
+    out_features = _check_positive_int("out_features", out_features)
+    channels = _check_widths("widths", widths)
+    if not channels:
+        raise ValueError("`widths` must name at least one convolution block, got []")
+    rate = _check_rate("dropout", dropout)
+    spatial_rate = _check_rate("spatial_dropout", spatial_dropout)
+    kernel_size = _check_positive_int("kernel_size", kernel_size)
+    if kernel_size % 2 == 0:
+        raise ValueError(f"`kernel_size` must be odd (so 'same' padding keeps the size), got {kernel_size}")
+    if head_hidden is not None:
+        head_hidden = _check_positive_int("head_hidden", head_hidden)
+    _activation(activation)
+    if input_size is not None:
+        # each block halves every spatial side; below 1 pixel there is nothing left to pool
+        smallest = min(input_size)
+        blocks_allowed = int(math.floor(math.log2(smallest))) if smallest >= 1 else 0
+        if len(channels) > blocks_allowed:
+            raise ValueError(
+                f"`widths` has {len(channels)} blocks, each halving the input; `input_size` {tuple(input_size)} "
+                f"allows at most {blocks_allowed}"
+            )
+    conv = nn.Conv1d if dims == 1 else nn.Conv2d
+    norm = nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d
+    pool = nn.MaxPool1d if dims == 1 else nn.MaxPool2d
+    channel_dropout = nn.Dropout1d if dims == 1 else nn.Dropout2d
+    global_pool = nn.AdaptiveAvgPool1d if dims == 1 else nn.AdaptiveAvgPool2d
+
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    previous = in_channels
+    for index, width in enumerate(channels, start=1):
+        layers[f"conv{index}"] = conv(previous, width, kernel_size, padding=kernel_size // 2, bias=not batchnorm)
+        if batchnorm:
+            layers[f"norm{index}"] = norm(width)
+        layers[f"activation{index}"] = _activation(activation)
+        layers[f"pool{index}"] = pool(2)
+        if spatial_rate > 0:
+            layers[f"spatial_dropout{index}"] = channel_dropout(spatial_rate)
+        previous = width
+    # global average pooling keeps the head small whatever the input size
+    layers["global_pool"] = global_pool(1)
+    layers["flatten"] = nn.Flatten()
+    if head_hidden is not None:
+        layers["head"] = nn.Linear(previous, head_hidden)
+        layers["head_activation"] = _activation(activation)
+        previous = head_hidden
+    if rate > 0:
+        layers["dropout"] = nn.Dropout(rate)
+    layers["output"] = nn.Linear(previous, out_features)
+    return nn.Sequential(layers)
+
+
+def cnn(
+    in_channels: int,
+    out_features: int,
+    widths: Sequence[int] = (32, 64),
+    *,
+    dropout: float = 0.0,
+    spatial_dropout: float = 0.0,
+    batchnorm: bool = True,
+    input_size: tuple[int, int] | None = None,
+    kernel_size: int = 3,
+    head_hidden: int | None = None,
+    activation: str = "relu",
+) -> nn.Sequential:
+    """A small 2-D CNN for images (N, C, H, W): per width a conv -> batch norm -> activation -> 2x2 max pool
+    (-> spatial dropout) block, then global average pooling, an optional hidden head, dropout and the output.
+
+    ``input_size`` (H, W) is only checked: each block halves the image, so 8x8 digits allow 3 blocks.
+
+    Example:
+        >>> import torch
+        >>> cnn(1, 10, widths=[8, 16], input_size=(8, 8))(torch.zeros(2, 1, 8, 8)).shape
+        torch.Size([2, 10])
+    """
+    if input_size is not None:
+        input_size = tuple(_check_widths("input_size", input_size))  # type: ignore[assignment]
+        if len(input_size) != 2:
+            raise ValueError(f"`input_size` must be (height, width), got {input_size!r}")
+    return _conv_net(
+        2, in_channels, out_features, widths, dropout, spatial_dropout, batchnorm, input_size, kernel_size,
+        head_hidden, activation,
+    )
+
+
+def cnn1d(
+    in_channels: int,
+    out_features: int,
+    widths: Sequence[int] = (32, 64),
+    *,
+    dropout: float = 0.0,
+    spatial_dropout: float = 0.0,
+    batchnorm: bool = True,
+    input_size: int | None = None,
+    kernel_size: int = 5,
+    head_hidden: int | None = None,
+    activation: str = "relu",
+) -> nn.Sequential:
+    """The 1-D twin of :func:`cnn` for signals (N, C, L), e.g. MNIST-1D's (1, 40).
+
+    Example:
+        >>> import torch
+        >>> cnn1d(1, 10, input_size=40)(torch.zeros(2, 1, 40)).shape
+        torch.Size([2, 10])
+    """
+    size = None
+    if input_size is not None:
+        size = (_check_positive_int("input_size", input_size),)
+    return _conv_net(
+        1, in_channels, out_features, widths, dropout, spatial_dropout, batchnorm, size, kernel_size,
+        head_hidden, activation,
+    )
+
+
+def _options_of(builder: Callable[..., nn.Module], filled: set[str]) -> list[str]:
+    return sorted(name for name in inspect.signature(builder).parameters if name not in filled)
+
+
+_FILLED_BY_BUILD: dict[str, set[str]] = {
+    "mlp": {"in_features", "out_features"},
+    "cnn": {"in_channels", "out_features", "input_size"},
+    "cnn1d": {"in_channels", "out_features", "input_size"},
+}
+BUILDERS: dict[str, Callable[..., nn.Module]] = {"mlp": mlp, "cnn": cnn, "cnn1d": cnn1d}
+_SHAPES = {"cnn": "(channels, height, width)", "cnn1d": "(channels, length)"}
+
+
+def build(name: str, input_shape: Sequence[int], out_features: int, **options: Any) -> nn.Module:
+    """Build a model by name for inputs of ``input_shape`` (one sample, no batch dimension).
+
+    Example:
+        >>> build("mlp", (8, 8), 10, hidden=[16])(__import__("torch").zeros(3, 8, 8)).shape
+        torch.Size([3, 10])
+    """
+    if name not in BUILDERS:
+        raise ValueError(f"unknown model {name!r}; available: {', '.join(map(repr, BUILDERS))}")
+    shape = _check_widths("input_shape", input_shape)
+    allowed = _options_of(BUILDERS[name], _FILLED_BY_BUILD[name])
+    for option in options:
+        if option not in allowed:
+            raise ValueError(f"unknown option {option!r} for model {name!r}; allowed: {', '.join(allowed)}")
+    if name == "mlp":
+        return mlp(math.prod(shape), out_features, **options)
+    rank = 3 if name == "cnn" else 2
+    if len(shape) != rank:
+        raise ValueError(f"`input_shape` for {name!r} must be {_SHAPES[name]}, got {tuple(shape)}")
+    if name == "cnn":
+        return cnn(shape[0], out_features, input_size=(shape[1], shape[2]), **options)
+    return cnn1d(shape[0], out_features, input_size=shape[1], **options)

@@ -1,0 +1,137 @@
+"""Turn a validated :class:`~fitguard.config.TrainConfig` into data, a model and a configured Trainer.
+
+The CLI, ``fitguard doctor`` and the search all build runs through here, so a spec means the same thing
+everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from fitguard.config import PenaltySpec, RemediesSpec, TrainConfig
+from fitguard.data import Dataset, load
+from fitguard.models import build
+from fitguard.regularize import L1, L2, ElasticNet, InputNoise, WeightNoise
+from fitguard.train import Callback, Checkpoint, EarlyStopping, MetricsLog, TensorBoard, Trainer
+
+#: model family by kind of data when the spec says ``name: auto``
+AUTO_MODEL = {"table": "mlp", "signal": "cnn1d", "image": "cnn"}
+
+
+@dataclass
+class Run:
+    """What a spec builds: the data, the model (and how to rebuild it), and its trainer."""
+
+    config: TrainConfig
+    data: Dataset
+    model: nn.Module
+    model_name: str
+    model_options: dict[str, Any]
+    trainer: Trainer
+
+
+def load_data(config: TrainConfig) -> Dataset:
+    spec = config.data
+    data = load(
+        spec.source, target=spec.target, val=spec.val, test=spec.test, seed=spec.seed,
+        standardize=spec.standardize, **spec.options,
+    )
+    if spec.train_fraction < 1:
+        data = data.with_train_fraction(spec.train_fraction, seed=spec.seed)
+    return data
+
+
+def model_choice(config: TrainConfig, data: Dataset) -> tuple[str, dict[str, Any]]:
+    options = dict(config.model.model_extra or {})
+    name = AUTO_MODEL[data.kind] if config.model.name == "auto" else config.model.name
+    return name, options
+
+
+def build_model(name: str, options: dict[str, Any], data: Dataset, seed: int) -> nn.Module:
+    torch.manual_seed(seed)  # the same seed gives the same initial weights
+    return build(name, data.input_shape, data.out_features, **options)
+
+
+def make_penalty(spec: PenaltySpec) -> L1 | L2 | ElasticNet:
+    if spec.kind == "l2":
+        if spec.proximal:
+            raise ValueError("`proximal` applies to kind 'l1' only, got kind 'l2'")
+        return L2(spec.lam, layers=spec.layers, decoupled=spec.decoupled)
+    if spec.kind == "l1":
+        return L1(spec.lam, layers=spec.layers, proximal=spec.proximal)
+    return ElasticNet(spec.lam, spec.l1_ratio, layers=spec.layers)
+
+
+def make_augment(remedies: RemediesSpec, data: Dataset) -> Any:
+    from fitguard import augment  # kornia is imported only when augmentation is asked for
+
+    steps: list[Any] = []
+    if remedies.augment:
+        if data.kind != "image":
+            raise ValueError(f"`remedies.augment` applies to image data, but {data.name!r} is {data.kind} data")
+        steps.append(augment.images(**remedies.augment))
+    if remedies.input_noise:
+        steps.append(InputNoise(remedies.input_noise).augment)
+    for alpha, make in ((remedies.mixup, augment.mixup), (remedies.cutmix, augment.cutmix)):
+        if alpha:
+            if data.task != "classification":
+                raise ValueError("mixup and cutmix apply to classification data only")
+            steps.append(make(alpha, num_classes=data.num_classes))
+    if not steps:
+        return None
+    return steps[0] if len(steps) == 1 else augment.Compose(steps)
+
+
+def make_callbacks(config: TrainConfig, out: Path | None, has_val: bool) -> list[Callback]:
+    callbacks: list[Callback] = []
+    if config.early_stopping is not None:
+        spec = config.early_stopping.model_dump()
+        if not has_val and spec["monitor"].startswith("val_"):
+            spec["monitor"] = spec["monitor"][4:]
+        callbacks.append(EarlyStopping(**spec))
+    if out is not None:
+        callbacks.append(MetricsLog(out / "metrics.jsonl"))
+        if config.tensorboard:
+            callbacks.append(TensorBoard(out / "tensorboard"))
+        monitor = "val_loss" if has_val else "loss"
+        callbacks.append(Checkpoint(out / "checkpoints", monitor=monitor, **config.checkpoint.model_dump()))
+    return callbacks
+
+
+def build_run(config: TrainConfig, out: Path | None = None, data: Dataset | None = None, quiet: bool = True) -> Run:
+    """Load the data (unless given), build the model and a Trainer with the spec's remedies and callbacks."""
+    data = data if data is not None else load_data(config)
+    name, options = model_choice(config, data)
+    model = build_model(name, options, data, config.train.seed)
+    train = config.train
+    loss = train.loss
+    if loss == "auto":
+        loss = "cross_entropy" if data.task == "classification" else "mse"
+    remedies = config.remedies
+    noise = remedies.weight_noise
+    trainer = Trainer(
+        model,
+        loss=loss,
+        optimizer=train.optimizer,
+        lr=train.lr,
+        batch_size=train.batch_size,
+        max_epochs=train.max_epochs,
+        weight_decay=train.weight_decay,
+        label_smoothing=train.label_smoothing,
+        penalties=[make_penalty(p) for p in remedies.penalties],
+        weight_noise=WeightNoise(noise.sigma, noise.relative, noise.layers) if noise else None,
+        augment=make_augment(remedies, data),
+        callbacks=make_callbacks(config, out, has_val=data.val is not None),
+        clip_grad_norm=train.clip_grad_norm,
+        device=train.device,
+        precision=train.precision,
+        compile=train.compile,
+        seed=train.seed,
+        quiet=quiet,
+    )
+    return Run(config, data, model, name, options, trainer)

@@ -1,0 +1,229 @@
+"""cost = loss + λ·penalty: L2, L1 and elastic-net penalties on parameters chosen by name.
+
+Conventions (the gradients tests check against):
+
+* ``L2(lam)``: ``lam * Σ w²``, gradient ``2 * lam * w``.
+* ``L1(lam)``: ``lam * Σ |w|``, subgradient ``lam * sign(w)``; with ``proximal=True`` the term is not added to the
+  loss, ``after_step`` soft-thresholds the weights by ``lr * lam`` instead (exact zeros).
+* ``ElasticNet(lam, l1_ratio)``: ``lam * (l1_ratio * Σ |w| + (1 - l1_ratio) * Σ w²)``.
+
+How the Trainer uses a penalty::
+
+    params = penalty.select(model)              # once, at fit start
+    if penalty.decoupled:                       # L2 only: the optimizer does the work
+        group = penalty.param_group(params)     # {"params": [...], "weight_decay": 2 * lam}
+    ...
+    cost = loss + penalty.term(params)          # every step (0 when decoupled or proximal)
+    cost.backward(); optimizer.step()
+    penalty.after_step(params, lr)              # every step (proximal L1 soft-thresholds here)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from fitguard.regularize.proximal import soft_threshold_
+from fitguard.regularize.selection import NamedParameters, check_layers, check_nonnegative, select_parameters
+
+
+# The torch optimizers whose `weight_decay` means "add weight_decay * w to the step", the L2 gradient.
+DECOUPLED_OPTIMIZERS = ("sgd", "adam", "adamw")
+
+
+def squared_norm(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``Σ w²`` over all tensors (a 0-d tensor).
+
+    Example:
+        >>> squared_norm([torch.tensor([1.0, -2.0]), torch.tensor([[3.0]])]).item()
+        14.0
+    """
+    return torch.stack([t.square().sum() for t in tensors]).sum()
+
+
+def absolute_norm(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``Σ |w|`` over all tensors (a 0-d tensor).
+
+    Example:
+        >>> absolute_norm([torch.tensor([1.0, -2.0]), torch.tensor([[3.0]])]).item()
+        6.0
+    """
+    return torch.stack([t.abs().sum() for t in tensors]).sum()
+
+
+def _zero(params: NamedParameters) -> torch.Tensor:
+    if params:
+        return params[0][1].new_zeros(())
+    return torch.zeros(())
+
+
+class Penalty:
+    """Base class: parameter selection, config and the Trainer hooks. Subclasses define ``_value``."""
+
+    name = "penalty"
+
+    def __init__(self, lam: float, layers: str | Sequence[str] | None = None, decoupled: bool = False) -> None:
+        check_nonnegative("lam", lam)
+        if not isinstance(decoupled, bool):
+            raise ValueError(f"`decoupled` must be True or False, got {decoupled!r}")
+        self.lam = lam
+        self.layers = layers
+        self.decoupled = decoupled
+        self._globs = check_layers(layers)
+
+    def select(self, model: torch.nn.Module) -> NamedParameters:
+        """The ``(name, parameter)`` pairs this penalty acts on; raises if a glob matches nothing."""
+        return select_parameters(model, self._globs)
+
+    def value(self, params: NamedParameters) -> torch.Tensor:
+        """The unweighted penalty (without ``lam``), e.g. ``Σ w²`` for L2."""
+        raise NotImplementedError
+
+    def term(self, params: NamedParameters) -> torch.Tensor:
+        """``lam * value``: what the Trainer adds to the loss (0 when ``decoupled``)."""
+        if self.decoupled or not params:
+            return _zero(params)
+        return self.lam * self.value(params)
+
+    def after_step(self, params: NamedParameters, lr: float) -> None:
+        """Called after each optimizer step with the current learning rate; nothing to do by default."""
+        del params, lr
+
+    def get_config(self) -> dict[str, Any]:
+        return {"lam": self.lam, "layers": self.layers, "decoupled": self.decoupled}
+
+    def __repr__(self) -> str:
+        arguments = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({arguments})"
+
+
+class L2(Penalty):
+    """``lam * Σ w²`` on the selected weights, in the loss or (``decoupled=True``) as optimizer weight decay.
+
+    Decoupled, the Trainer puts the selected parameters in their own optimizer group with
+    ``weight_decay = 2 * lam``: torch's SGD/Adam add ``weight_decay * w`` to the gradient, the same ``2 * lam * w``
+    the loss term would give; AdamW subtracts ``lr * weight_decay * w`` from the weights, decoupled from Adam's
+    scaling (Loshchilov & Hutter), which is the point of asking for it.
+
+    Example:
+        >>> model = torch.nn.Linear(2, 1)
+        >>> with torch.no_grad():
+        ...     _ = model.weight.copy_(torch.tensor([[1.0, -2.0]]))
+        >>> penalty = L2(0.1)
+        >>> penalty.term(penalty.select(model)).item()
+        0.5
+    """
+
+    name = "l2"
+
+    def value(self, params: NamedParameters) -> torch.Tensor:
+        return squared_norm([p for _, p in params])
+
+    def param_group_weight_decay(self, optimizer: str | None = None) -> float:
+        """The optimizer ``weight_decay`` for this penalty's group: ``2 * lam`` (the gradient of ``lam·w²``).
+
+        The same for 'sgd', 'adam' and 'adamw': all three take ``weight_decay`` as the factor of ``w`` (added to
+        the gradient, or for AdamW subtracted times ``lr`` from the weight), so no learning rate enters here.
+        """
+        if optimizer is not None and optimizer not in DECOUPLED_OPTIMIZERS:
+            raise ValueError(
+                f"`optimizer` must be one of {', '.join(map(repr, DECOUPLED_OPTIMIZERS))}, got {optimizer!r}"
+            )
+        return 2.0 * self.lam
+
+    def param_group(self, params: NamedParameters) -> dict[str, Any]:
+        """An optimizer parameter group for the selected parameters (``decoupled=True``)."""
+        return {"params": [p for _, p in params], "weight_decay": self.param_group_weight_decay()}
+
+
+class L1(Penalty):
+    """``lam * Σ |w|``; with ``proximal=True`` applied as soft-thresholding after each step (exact zeros).
+
+    With plain SGD the proximal form is ISTA and converges to the lasso solution; with Adam the threshold
+    ``lr * lam`` still zeroes small weights but is not Adam's exact proximal step.
+
+    Example:
+        >>> model = torch.nn.Linear(2, 1)
+        >>> with torch.no_grad():
+        ...     _ = model.weight.copy_(torch.tensor([[0.05, -2.0]]))
+        >>> penalty = L1(1.0, proximal=True)
+        >>> params = penalty.select(model)
+        >>> penalty.after_step(params, lr=0.1)
+        >>> model.weight.tolist()
+        [[0.0, -1.899999976158142]]
+    """
+
+    name = "l1"
+
+    def __init__(
+        self,
+        lam: float,
+        layers: str | Sequence[str] | None = None,
+        proximal: bool = False,
+        decoupled: bool = False,
+    ) -> None:
+        super().__init__(lam, layers, decoupled)
+        if not isinstance(proximal, bool):
+            raise ValueError(f"`proximal` must be True or False, got {proximal!r}")
+        if decoupled:
+            raise ValueError(
+                "`decoupled=True` is only supported by L2 (weight decay is the gradient of an L2 penalty); "
+                "apply L1 in the loss or with `proximal=True`"
+            )
+        self.proximal = proximal
+
+    def value(self, params: NamedParameters) -> torch.Tensor:
+        return absolute_norm([p for _, p in params])
+
+    def term(self, params: NamedParameters) -> torch.Tensor:
+        if self.proximal:
+            return _zero(params)
+        return super().term(params)
+
+    def after_step(self, params: NamedParameters, lr: float) -> None:
+        if self.proximal and self.lam > 0:
+            soft_threshold_([p for _, p in params], lr * self.lam)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"lam": self.lam, "layers": self.layers, "proximal": self.proximal, "decoupled": self.decoupled}
+
+
+class ElasticNet(Penalty):
+    """``lam * (l1_ratio * Σ |w| + (1 - l1_ratio) * Σ w²)``, in the loss.
+
+    Example:
+        >>> model = torch.nn.Linear(2, 1)
+        >>> with torch.no_grad():
+        ...     _ = model.weight.copy_(torch.tensor([[1.0, -2.0]]))
+        >>> penalty = ElasticNet(0.1, l1_ratio=0.5)
+        >>> round(penalty.term(penalty.select(model)).item(), 6)
+        0.4
+    """
+
+    name = "elastic_net"
+
+    def __init__(
+        self,
+        lam: float,
+        l1_ratio: float = 0.5,
+        layers: str | Sequence[str] | None = None,
+        decoupled: bool = False,
+    ) -> None:
+        super().__init__(lam, layers, decoupled)
+        if isinstance(l1_ratio, bool) or not isinstance(l1_ratio, (int, float)) or not 0 <= l1_ratio <= 1:
+            raise ValueError(f"`l1_ratio` must be a number in [0, 1], got {l1_ratio!r}")
+        if decoupled:
+            raise ValueError(
+                "`decoupled=True` is only supported by L2 (weight decay is the gradient of an L2 penalty); "
+                "apply ElasticNet in the loss"
+            )
+        self.l1_ratio = l1_ratio
+
+    def value(self, params: NamedParameters) -> torch.Tensor:
+        tensors = [p for _, p in params]
+        return self.l1_ratio * absolute_norm(tensors) + (1 - self.l1_ratio) * squared_norm(tensors)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"lam": self.lam, "l1_ratio": self.l1_ratio, "layers": self.layers, "decoupled": self.decoupled}

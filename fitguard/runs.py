@@ -1,0 +1,142 @@
+"""Run folders: created without ever clobbering one by accident, and the saved model + its preprocessing.
+
+A run folder holds ``run.json`` (what made it), ``model.safetensors`` + ``model.json`` (the trained weights, how to
+rebuild the architecture, and the fitted preprocessing), ``history.json``, ``metrics.jsonl``, ``checkpoints/`` and
+``tensorboard/``. :func:`fitguard.load` turns it back into a predictor for raw data.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+from torch import nn
+
+from fitguard.data import Dataset, Preprocessor
+from fitguard.errors import FitguardError
+from fitguard.models import build
+from fitguard.train.state_io import atomic_write_bytes
+
+MARKER = "run.json"
+
+
+def prepare_run_dir(out: str | Path, overwrite: bool = False, resume: bool = False) -> Path:
+    """Create ``out`` for a new run; an existing non-empty folder needs ``overwrite`` (or ``resume``).
+
+    ``overwrite`` only ever deletes a folder that a fitguard run made (it holds ``run.json``).
+    """
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise FitguardError(f"--out {str(path)!r} is a file, not a folder; choose a folder path")
+    if path.is_dir() and any(path.iterdir()):
+        if resume:
+            return path
+        if not overwrite:
+            raise FitguardError(
+                f"run folder {str(path)!r} already exists; pass --overwrite to replace it or --resume to continue it"
+            )
+        if not (path / MARKER).is_file():
+            raise FitguardError(
+                f"refusing to overwrite {str(path)!r}: it is not a fitguard run folder (no {MARKER}); choose another --out"
+            )
+        shutil.rmtree(path)
+    elif resume:
+        raise FitguardError(f"cannot resume: run folder {str(path)!r} does not exist or is empty")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise FitguardError(f"cannot write to run folder {str(path)!r}: {error.strerror}; choose a writable --out") from None
+    return path
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write_bytes(path, json.dumps(data, indent=1, allow_nan=True, default=str).encode())
+
+
+def save_model(
+    directory: str | Path, model: nn.Module, name: str, options: dict[str, Any], data: Dataset, stem: str = "model"
+) -> Path:
+    """Write ``<stem>.safetensors`` (weights) and ``<stem>.json`` (architecture + preprocessing) atomically."""
+    directory = Path(directory)
+    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    atomic_write_bytes(directory / f"{stem}.safetensors", save_safetensors(weights))
+    spec = {
+        "format": "fitguard-model/1",
+        "model": {"name": name, "options": options},
+        "input_shape": list(data.input_shape),
+        "out_features": data.out_features,
+        "task": data.task,
+        "kind": data.kind,
+        "class_names": list(data.class_names),
+        "feature_names": list(data.feature_names) if data.feature_names is not None else None,
+        "preprocessor": data.preprocessor.to_dict(),
+    }
+    write_json(directory / f"{stem}.json", spec)
+    return directory / f"{stem}.safetensors"
+
+
+@dataclass
+class Predictor:
+    """A trained model with the preprocessing it was trained with; takes raw data in the user's units.
+
+    Example:
+        >>> predictor = fitguard.load("runs/demo")          # doctest: +SKIP
+        >>> predictor.predict(raw_rows)                      # doctest: +SKIP
+    """
+
+    model: nn.Module
+    preprocessor: Preprocessor
+    task: str
+    class_names: tuple[str, ...]
+    spec: dict[str, Any]
+
+    @torch.no_grad()
+    def _outputs(self, raw: Any) -> torch.Tensor:
+        X = self.preprocessor.transform(raw)
+        self.model.eval()
+        return torch.cat([self.model(X[i : i + 4096]) for i in range(0, len(X), 4096)]) if len(X) else torch.empty(0)
+
+    def predict_proba(self, raw: Any) -> np.ndarray:
+        if self.task != "classification":
+            raise FitguardError("predict_proba applies to classification models; this one does regression")
+        return torch.softmax(self._outputs(raw), dim=1).numpy()
+
+    def predict(self, raw: Any) -> np.ndarray:
+        """Class names (classification) or values (regression) for raw inputs."""
+        outputs = self._outputs(raw)
+        if self.task == "classification":
+            return np.asarray(self.class_names, dtype=object)[outputs.argmax(dim=1).numpy()]
+        return (outputs[:, 0] if outputs.shape[1] == 1 else outputs).numpy()
+
+
+def load(run_dir: str | Path, stem: str = "model") -> Predictor:
+    """Load the model a run saved (``best`` for ``fitguard doctor`` runs) as a :class:`Predictor`."""
+    directory = Path(run_dir)
+    spec_path = directory / f"{stem}.json"
+    if not spec_path.is_file():
+        raise FileNotFoundError(f"{str(directory)!r} holds no saved model ({spec_path.name} is missing)")
+    try:
+        spec = json.loads(spec_path.read_text())
+        weights = load_safetensors((directory / f"{stem}.safetensors").read_bytes())
+    except (OSError, json.JSONDecodeError) as error:
+        raise FitguardError(f"cannot read the model in {str(directory)!r}: {error}") from None
+    except Exception as error:  # safetensors' own error types for a damaged file
+        raise FitguardError(f"{stem}.safetensors in {str(directory)!r} is damaged: {error}") from None
+    if spec.get("format") != "fitguard-model/1":
+        raise FitguardError(f"{spec_path} is not a fitguard model description")
+    model = build(spec["model"]["name"], tuple(spec["input_shape"]), spec["out_features"], **spec["model"]["options"])
+    model.load_state_dict(weights)
+    model.eval()
+    return Predictor(
+        model, Preprocessor.from_dict(spec["preprocessor"]), spec["task"], tuple(spec["class_names"]), spec
+    )

@@ -1,0 +1,119 @@
+"""Model builders: layer order, shapes, determinism and every validation message."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from fitguard.models import build, cnn, cnn1d, lint, mlp
+
+
+def _kinds(model: nn.Module) -> list[str]:
+    return [type(m).__name__ for m in model.children()]
+
+
+def test_mlp_orders_linear_norm_activation_dropout() -> None:
+    model = mlp(64, 10, hidden=[32, 16], dropout=0.25, batchnorm=True, activation="gelu")
+    assert _kinds(model) == [
+        "Flatten",
+        "Linear", "BatchNorm1d", "GELU", "Dropout",
+        "Linear", "BatchNorm1d", "GELU", "Dropout",
+        "Linear",
+    ]  # fmt: skip
+    assert model.linear1.bias is None  # batch norm's shift replaces it
+    assert model(torch.zeros(4, 1, 8, 8)).shape == (4, 10)  # images are flattened
+    assert lint(model) == []
+
+
+def test_mlp_without_options_is_linear_activation_blocks() -> None:
+    model = mlp(3, 2, hidden=[4])
+    assert _kinds(model) == ["Flatten", "Linear", "ReLU", "Linear"]
+    assert model.linear1.bias is not None
+    assert _kinds(mlp(3, 2, hidden=[])) == ["Flatten", "Linear"]
+
+
+def test_initialization_follows_the_global_seed() -> None:
+    torch.manual_seed(0)
+    first = cnn(1, 10, widths=[4, 8]).state_dict()
+    torch.manual_seed(0)
+    second = cnn(1, 10, widths=[4, 8]).state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_cnn_blocks_and_head() -> None:
+    model = cnn(3, 10, widths=[8, 16], dropout=0.3, spatial_dropout=0.1, input_size=(32, 32), head_hidden=12)
+    assert [name for name, _ in model.named_children()] == [
+        "conv1", "norm1", "activation1", "pool1", "spatial_dropout1",
+        "conv2", "norm2", "activation2", "pool2", "spatial_dropout2",
+        "global_pool", "flatten", "head", "head_activation", "dropout", "output",
+    ]  # fmt: skip
+    assert isinstance(model.spatial_dropout1, nn.Dropout2d)
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    assert lint(model) == []
+    assert model.conv1.bias is None
+    assert cnn(1, 2, widths=[4], batchnorm=False).conv1.bias is not None
+
+
+def test_cnn1d_takes_mnist1d_signals() -> None:
+    model = cnn1d(1, 10, widths=[16, 32], spatial_dropout=0.1, input_size=40)
+    assert isinstance(model.conv1, nn.Conv1d) and isinstance(model.spatial_dropout1, nn.Dropout1d)
+    assert model.conv1.kernel_size == (5,)
+    assert model(torch.zeros(3, 1, 40)).shape == (3, 10)
+
+
+def test_build_dispatches_by_name() -> None:
+    assert build("mlp", (1, 8, 8), 10, hidden=[16])(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
+    assert build("cnn", (1, 8, 8), 10, widths=[4, 8, 8])(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
+    assert build("cnn1d", (1, 40), 10)(torch.zeros(2, 1, 40)).shape == (2, 10)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: build("resnet", (3, 32, 32), 10), "unknown model 'resnet'; available: 'mlp', 'cnn', 'cnn1d'"),
+        (
+            lambda: build("mlp", (4,), 2, width=3),
+            "unknown option 'width' for model 'mlp'; allowed: activation, batchnorm, dropout, hidden",
+        ),
+        (
+            lambda: build("cnn", (3, 32, 32), 2, input_size=(32, 32)),
+            "unknown option 'input_size' for model 'cnn'; allowed: activation, batchnorm, dropout, head_hidden, "
+            "kernel_size, spatial_dropout, widths",
+        ),
+        (lambda: build("cnn", (64,), 2), "`input_shape` for 'cnn' must be (channels, height, width), got (64,)"),
+        (lambda: build("cnn1d", (1, 8, 8), 2), "`input_shape` for 'cnn1d' must be (channels, length), got (1, 8, 8)"),
+        (lambda: build("mlp", (4, 0), 2), "`input_shape[1]` = 0, must be a positive int"),
+        (lambda: mlp(0, 2), "`in_features` must be a positive int, got 0"),
+        (lambda: mlp(4, 2.5), "`out_features` must be a positive int, got 2.5"),
+        (lambda: mlp(4, 2, hidden=[8, 0]), "`hidden[1]` = 0, must be a positive int"),
+        (lambda: mlp(4, 2, hidden=64), "`hidden` must be a list of positive ints, got 64"),
+        (lambda: mlp(4, 2, dropout=1.0), "`dropout` must be a number in [0, 1), got 1.0"),
+        (
+            lambda: mlp(4, 2, activation="swish"),
+            "`activation` must be one of 'relu', 'gelu', 'silu', 'tanh', 'sigmoid', 'elu', 'leaky_relu', "
+            "got 'swish'",
+        ),
+        (lambda: cnn(1, 2, widths=[]), "`widths` must name at least one convolution block, got []"),
+        (lambda: cnn(1, 2, spatial_dropout=-0.1), "`spatial_dropout` must be a number in [0, 1), got -0.1"),
+        (lambda: cnn(1, 2, kernel_size=4), "`kernel_size` must be odd (so 'same' padding keeps the size), got 4"),
+        (
+            lambda: cnn(1, 2, widths=[8, 8, 8, 8], input_size=(8, 8)),
+            "`widths` has 4 blocks, each halving the input; `input_size` (8, 8) allows at most 3",
+        ),
+        (lambda: cnn(1, 2, input_size=(8,)), "`input_size` must be (height, width), got (8,)"),
+        (lambda: cnn1d(1, 2, input_size=0), "`input_size` must be a positive int, got 0"),
+        (lambda: cnn1d(1, 2, head_hidden=0), "`head_hidden` must be a positive int, got 0"),
+    ],
+)
+def test_bad_arguments_raise_one_clear_line(make, message: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        make()
+    assert str(raised.value) == message
+
+
+def test_numpy_integer_shapes_are_accepted() -> None:
+    import numpy as np
+
+    shape = tuple(np.array([1, 8, 8]))
+    assert build("cnn", shape, np.int64(10), widths=[4])(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
