@@ -147,7 +147,8 @@ def main() -> None:
     out.write_text(json.dumps({
         "images": len(pixels), "batch_size": BATCH, "workers": args.workers, "device": device.type,
         "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None, "cpus": os.cpu_count(),
-        "torch_threads": threads, "load_average": os.getloadavg(), "torch": torch.__version__, "machine": platform.machine(),
+        "torch_threads": threads, "load_average": os.getloadavg(), "torch": torch.__version__,
+        "machine": platform.machine(),
         "transforms": {"rotate": ROTATE, "flip": True, "shift": SHIFT, "p": P},
         "images_per_second": rows, "ratio_vs_per_sample_pil": {k: v / base for k, v in rows.items()},
     }, indent=2))

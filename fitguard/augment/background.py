@@ -70,7 +70,9 @@ def uniform_noise(
     return low + (high - low) * torch.rand((n, *shape), generator=generator)
 
 
-def blank(n: int, shape: tuple[int, int, int], low: float, high: float, generator: torch.Generator | None) -> torch.Tensor:
+def blank(
+    n: int, shape: tuple[int, int, int], low: float, high: float, generator: torch.Generator | None
+) -> torch.Tensor:
     level = low + (high - low) * torch.rand((n, 1, 1, 1), generator=generator)
     return level.expand(n, *shape).clone()
 

@@ -43,7 +43,7 @@ def mix(x: torch.Tensor, targets: torch.Tensor, partner: torch.Tensor, lam: floa
 
 
 def cutmix_box(height: int, width: int, lam: float, center: tuple[float, float]) -> tuple[int, int, int, int]:
-    """The box (top, bottom, left, right) of area ≈ (1 − λ)·H·W around ``center`` (fractions), clipped to the image.
+    """Box (top, bottom, left, right) of area ≈ (1 − λ)·H·W around ``center`` (fractions), clipped to the image.
 
     Example:
         >>> cutmix_box(10, 10, 0.75, (0.5, 0.5))

@@ -88,7 +88,9 @@ class ImageAugment:
         if self.vflip:
             steps["vflip"] = K.RandomVerticalFlip(p=self.p)
         if self.brightness > 0:
-            steps["brightness"] = K.RandomBrightness((1 - self.brightness, 1 + self.brightness), clip_output=False, p=self.p)
+            steps["brightness"] = K.RandomBrightness(
+                (1 - self.brightness, 1 + self.brightness), clip_output=False, p=self.p
+            )
         if self.contrast > 0:
             steps["contrast"] = K.RandomContrast((1 - self.contrast, 1 + self.contrast), clip_output=False, p=self.p)
         return steps

@@ -59,7 +59,10 @@ def save_augmented(
     _check_arguments(X, y, augment, count, prefix, image_format, class_names, sources, seed, batch_size)
     out_dir = Path(out_dir)
     _prepare_folder(out_dir, overwrite)
-    pixel_scale = 255.0 if float(X.max()) > 1.0 else 1.0
+    largest = float(X.max())
+    if largest > 255 or float(X.min()) < 0:
+        raise ValueError(f"`X` must hold raw pixels in [0, 1] or [0, 255], got values from {float(X.min())} to {largest}")
+    pixel_scale = 255.0 if largest > 1.0 else 1.0
     generator = torch.Generator().manual_seed(seed)
     order = torch.cat([torch.randperm(len(X), generator=generator) for _ in range(-(-count // len(X)))])[:count]
     width = len(str(count - 1))
@@ -84,7 +87,8 @@ def save_augmented(
             if len(sheet_pairs) < 8:
                 sheet_pairs.append((to_uint8(originals[k : k + 1])[0], pixels[k]))
     manifest = {
-        "data": data, "augment": augment.get_config(), "seed": seed, "count": count, "format": image_format, "prefix": prefix,
+        "data": data, "augment": augment.get_config(), "seed": seed, "count": count, "format": image_format,
+        "prefix": prefix,
         "pixel_scale": pixel_scale, "batch_size": batch_size, "contact_sheet": CONTACT_SHEET, "outputs": outputs,
     }
     path = out_dir / MANIFEST

@@ -9,6 +9,7 @@ lies about its size cannot expand further either.
 from __future__ import annotations
 
 import re
+import threading
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,6 +50,7 @@ class ZipTree:
         self.display = str(path)
         try:
             self._zip = zipfile.ZipFile(path)
+            self._lock = threading.Lock()
         except zipfile.BadZipFile:
             raise FitguardError(f"{path} is not a readable zip archive") from None
         self._infos = {info.filename: info for info in self._zip.infolist() if not info.is_dir()}
@@ -71,7 +73,9 @@ class ZipTree:
 
     def read(self, name: str) -> bytes:
         info = self._infos[name]
-        with self._zip.open(info) as handle:
+        # one reader at a time: concurrent opens on a shared ZipFile race on its file position (Python 3.12
+        # then reports "Overlapped entries"); decoding, the slow part, still runs in parallel
+        with self._lock, self._zip.open(info) as handle:
             data = handle.read(info.file_size + 1)
         if len(data) > info.file_size:
             raise FitguardError(f"{self.where(name)} holds more data than its header declares; refusing to read it")

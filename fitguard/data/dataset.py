@@ -99,9 +99,12 @@ def build_dataset(
     class_names = source.class_names or (class_names_of(np.concatenate(every)) if classification else ())
     spec = Preprocessor(source.kind, source.task, (), source.columns, class_names)
     codes = spec.encode_target(source.pool.labels).numpy() if classification else None
-    for part in (source.val, source.test):
-        if part is not None:
-            spec.encode_target(part.labels)
+    for name, part in (("val", source.val), ("test", source.test)):
+        if part is not None and classification:
+            unseen = sorted(set(spec.encode_target(part.labels).tolist()) - set(codes.tolist()))
+            if unseen:
+                shown = ", ".join(repr(class_names[c]) for c in unseen)
+                raise FitguardError(f"classes {shown} appear in the {name} split but have no training samples")
     train_index, val_index, test_index = holdout_indices(
         len(source.pool),
         codes if stratify else None,

@@ -153,14 +153,16 @@ class Preprocessor:
     def _features(self, raw: np.ndarray, row_name: RowName) -> np.ndarray:
         if self.kind == "table":
             return encode_table(raw, self.columns, row_name)
-        features = np.asarray(raw, dtype=np.float64)
         if self.kind == "signal":
-            bad = np.argwhere(~np.isfinite(features.reshape(len(features), -1)))
+            features = np.asarray(raw, dtype=np.float64)
+            flat = features.reshape(len(features), -1)
+            bad = np.argwhere(~np.isfinite(flat))
             if bad.size:
-                raise FitguardError(f"signal has {features.reshape(len(features), -1)[tuple(bad[0])]} at row "
-                                    f"{bad[0][0]}, position {bad[0][1]}; every value must be a finite number")
+                raise FitguardError(f"signal has {flat[tuple(bad[0])]} at row {bad[0][0]}, position {bad[0][1]}; "
+                                    "every value must be a finite number")
             return features
-        return features / self.pixel_scale
+        # Pixels in float32: ample precision for 8-bit values, half the memory traffic of float64 on 60,000 images.
+        return np.asarray(raw, dtype=np.float32) / np.float32(self.pixel_scale)
 
     def _statistics(self) -> tuple[np.ndarray, np.ndarray]:
         shape = (len(self.mean), 1, 1) if self.kind == "image" else self.input_shape

@@ -19,14 +19,16 @@ def fit_standardization(X: np.ndarray, per_channel: bool = False) -> tuple[np.nd
     """
     if X.shape[0] == 0:
         raise ValueError("cannot fit standardization on 0 rows")
-    X = np.asarray(X, dtype=np.float64)
     axes = (0, *range(2, X.ndim)) if per_channel else (0,)
-    mean = X.mean(axis=axes, keepdims=True)[0]
-    std = X.std(axis=axes, keepdims=True)[0]
+    # Accumulate in float64 without copying X: images can be hundreds of megabytes.
+    mean = X.mean(axis=axes, dtype=np.float64, keepdims=True)[0]
+    std = X.std(axis=axes, dtype=np.float64, keepdims=True)[0]
     std = np.where(std > 0, std, 1.0)
     return mean, std
 
 
 def apply_standardization(X: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """(X - mean) / std computed in float64, returned as float32 (the model's dtype)."""
+    """(X - mean) / std in X's precision (float32 input stays float32), returned as float32 (the model's dtype)."""
+    if X.dtype == np.float32:
+        return (X - mean.astype(np.float32)) / std.astype(np.float32)
     return ((np.asarray(X, dtype=np.float64) - mean) / std).astype(np.float32)

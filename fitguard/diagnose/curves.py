@@ -111,7 +111,8 @@ def learning_curve(
     """Train and validation score against training-set size.
 
     ``data`` is a ``Dataset`` (or anything with ``.train`` and ``.val``); with ``folds=k`` the train and val
-    splits are pooled and cut into k folds (``fitguard.data.kfold``), and each fold's training part is subsampled.
+    splits are pooled and cut into k folds (``fitguard.data.kfold``; the first seed shuffles them), and each
+    fold's training part is subsampled.
     A ``Dataset`` subsamples with ``with_train_fraction`` (stratified, preprocessing refitted).
 
     Example:
@@ -135,7 +136,13 @@ def learning_curve(
     else:
         from fitguard.data.splits import kfold
 
-        splits = list(kfold(data, k=folds, seed=int(seeds[0])))
+        if hasattr(data, "raw_train"):
+            splits = list(kfold(data, k=folds, seed=int(seeds[0])))
+        else:
+            # the user's own tensors: pooled as given, no refitted standardization
+            parts = [p for p in (data.train, getattr(data, "val", None)) if p is not None]
+            pool = TensorData(torch.cat([p.X for p in parts]), torch.cat([p.y for p in parts]))
+            splits = list(kfold(pool, k=folds, seed=int(seeds[0]), standardize=False))
     train_scores: list[list[float]] = []
     val_scores: list[list[float]] = []
     sizes: list[int] = []

@@ -170,7 +170,7 @@ def overfitting_onset(
     return Onset(
         epoch=min_epoch,
         confidence=confidence,
-        min_val_loss=smooth[m],
+        min_val_loss=raw[m],
         min_epoch=min_epoch,
         rise=rise,
         slope=slope,

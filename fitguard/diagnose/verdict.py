@@ -8,8 +8,10 @@ Measures (``gap`` is ``val_loss - loss`` at the last epoch):
 Kind, first rule that fires:
 
 1. **overfit** — ``overfitting_onset`` finds an onset (validation loss rising while training loss falls).
-2. **overfit** — no onset yet, but the model memorizes: ``accuracy - val_accuracy > max_accuracy_gap`` (0.10),
-   or, without accuracy, ``val_loss > max_loss_ratio * loss`` (3x).
+2. **overfit** — no onset yet, but the model memorizes: its training loss fell to at most ``memorized``
+   (1%) of the first epoch's, and ``accuracy - val_accuracy > max_accuracy_gap`` (0.10) or, without accuracy,
+   ``val_loss > max_loss_ratio * loss`` (3x). A gap alone is not enough: with little data a regularized model
+   keeps a gap without memorizing (its penalty holds the training loss up).
 3. **underfit** — ``train_error > max_train_error`` (0.10): the model cannot even fit its training data.
 4. **good** — otherwise.
 
@@ -24,7 +26,7 @@ d. ``early stopping`` when an onset was found: restore the weights of the onset 
 e. ``L2`` (when c did not fire), ``dropout`` (when b did not fire), then ``more data``, as generic fallbacks.
 
 Remedies for underfit: ``train longer`` first when the training loss is still falling over the last quarter of
-the epochs (Mann–Kendall, p < 0.05); ``less regularization`` when the history logs a penalty > 0; then
+the epochs (Mann–Kendall, p < 0.05, and by at least 1% of the loss); ``less regularization`` when the history logs a penalty > 0; then
 ``bigger model``. A good fit gets no remedies.
 """
 
@@ -75,11 +77,12 @@ def _train_error(history: History) -> tuple[float, str]:
 
 
 def _still_falling(values: list[float]) -> tuple[bool, float]:
+    """A significant downward trend over the last quarter that still removes >= 1% of the loss."""
     tail = values[-max(3, len(values) // 4) :]
     if len(tail) < 3:
         return False, 0.0
-    slope, p_increasing = mann_kendall([-v for v in tail])
-    return p_increasing < 0.05, -slope
+    fall_rate, p_falling = mann_kendall([-v for v in tail])
+    return p_falling < 0.05 and tail[0] - tail[-1] >= 0.01 * abs(tail[-1]), fall_rate
 
 
 def verdict(
@@ -93,6 +96,7 @@ def verdict(
     max_train_error: float = 0.10,
     max_accuracy_gap: float = 0.10,
     max_loss_ratio: float = 3.0,
+    memorized: float = 0.01,
     small_data: int = 10_000,
     params_per_sample: float = 10.0,
     large_weight_ratio: float = 3.0,
@@ -120,6 +124,8 @@ def verdict(
     train_error, train_text = _train_error(history)
     evidence = [f"generalization gap at the last epoch: {monitor} - loss = {gap:+.4g}", train_text]
     keys = history.keys()
+    losses = history["loss"]
+    train_left = losses[-1] / losses[0] if losses[0] > 0 else 0.0
     memorizes = False
     if onset is not None:
         evidence.insert(0, f"overfitting from epoch {onset.epoch} (confidence {onset.confidence:.2f}): {onset.reason()}")
@@ -127,10 +133,13 @@ def verdict(
         accuracy_gap = history["accuracy"][-1] - history["val_accuracy"][-1]
         memorizes = accuracy_gap > max_accuracy_gap
         evidence.append(f"accuracy gap train - val = {accuracy_gap:+.3f} (limit {max_accuracy_gap})")
-    elif history["loss"][-1] > 0:
-        ratio = history[monitor][-1] / history["loss"][-1]
+    elif losses[-1] > 0:
+        ratio = history[monitor][-1] / losses[-1]
         memorizes = ratio > max_loss_ratio
         evidence.append(f"{monitor} is {ratio:.2f}x the training loss (limit {max_loss_ratio})")
+    memorizes = memorizes and train_left <= memorized
+    if memorizes:
+        evidence.append(f"training loss is {train_left:.2%} of its first value (<= {memorized:.0%}): memorized")
     if onset is not None or memorizes:
         kind = "overfit"
     elif train_error > max_train_error:
@@ -182,8 +191,8 @@ def _underfit_remedies(history: History, train_error: float) -> list[tuple[str, 
     remedies: list[tuple[str, str]] = []
     falling, slope = _still_falling(history["loss"])
     if falling:
-        remedies.append(("train longer", f"training loss still falls ({slope:.3g}/epoch over the last quarter) "
-                                         f"when the run ended at epoch {len(history)}"))
+        remedies.append(("train longer", f"training loss still falls by {slope:.3g}/epoch over the last quarter "
+                                         f"of the run, which ended at epoch {len(history)}"))
     if "penalty" in history.keys() and history["penalty"][-1] > 0:
         remedies.append(("less regularization", f"the penalty term is {history['penalty'][-1]:.4g} while the "
                                                 f"training error is {train_error:.3f}: λ holds the model back"))

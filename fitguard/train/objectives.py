@@ -7,7 +7,7 @@ the end of the epoch: ``MetricSums`` is that accumulator.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -64,57 +64,77 @@ def metric_names(task: str) -> tuple[str, ...]:
     return ()
 
 
+#: pending output elements after which an epoch's metrics are folded into running sums (bounds memory)
+_FOLD_ELEMENTS = 1 << 22
+
+
 @dataclass
 class MetricSums:
-    """Running sums for one epoch; ``add`` stays on the device, ``result`` syncs once."""
+    """Epoch metrics with no per-step work: ``add`` only keeps references to the batch's (detached) loss, outputs
+    and targets; they are reduced in a few vectorized ops when the epoch ends (or when they grow past
+    ``_FOLD_ELEMENTS``), and ``result`` syncs the device once.
+    """
 
     task: str
     count: int = 0
-    loss: torch.Tensor | None = None
-    correct: torch.Tensor | None = None
-    abs_error: torch.Tensor | None = None
-    sq_error: torch.Tensor | None = None
-    target_sum: torch.Tensor | None = None
-    target_sq_sum: torch.Tensor | None = None
+    _losses: list[torch.Tensor] = field(default_factory=list)
+    _sizes: list[int] = field(default_factory=list)
+    _outputs: list[torch.Tensor] = field(default_factory=list)
+    _targets: list[torch.Tensor] = field(default_factory=list)
+    _pending: int = 0
+    _sums: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def add(self, loss: torch.Tensor, output: torch.Tensor, target: torch.Tensor) -> None:
         n = target.shape[0]
         self.count += n
-        batch_loss = loss.detach() * n
-        self.loss = batch_loss if self.loss is None else self.loss + batch_loss
-        output = output.detach()
-        if self.task == "classification":
-            labels = target.argmax(dim=1) if target.ndim == 2 else target
-            correct = (output.argmax(dim=1) == labels).sum()
-            self.correct = correct if self.correct is None else self.correct + correct
-        elif self.task == "binary":
-            prediction = _match_regression_shape(output, target) > 0
-            correct = (prediction == (target > 0.5)).sum()
-            self.correct = correct if self.correct is None else self.correct + correct
-        elif self.task == "regression":
-            error = (_match_regression_shape(output, target).float() - target.float())
-            target = target.float()
-            sums = (error.abs().sum(), error.square().sum(), target.sum(), target.square().sum())
-            if self.abs_error is None:
-                self.abs_error, self.sq_error, self.target_sum, self.target_sq_sum = sums
+        self._losses.append(loss.detach())
+        self._sizes.append(n)
+        if self.task in ("classification", "binary", "regression"):
+            self._outputs.append(output.detach())
+            self._targets.append(target)
+            self._pending += output.numel()
+            if self._pending > _FOLD_ELEMENTS:
+                self._fold()
+
+    def _accumulate(self, name: str, value: torch.Tensor) -> None:
+        self._sums[name] = self._sums[name] + value if name in self._sums else value
+
+    def _fold(self) -> None:
+        if self._losses:
+            losses = torch.stack([l.float() for l in self._losses])
+            sizes = torch.tensor(self._sizes, dtype=losses.dtype, device=losses.device)
+            self._accumulate("loss", (losses * sizes).sum())
+        if self._outputs:
+            output = torch.cat(self._outputs).float()
+            target = torch.cat(self._targets)
+            if self.task == "classification":
+                labels = target.argmax(dim=1) if target.ndim == 2 else target
+                self._accumulate("correct", (output.argmax(dim=1) == labels).sum())
+            elif self.task == "binary":
+                prediction = _match_regression_shape(output, target) > 0
+                self._accumulate("correct", (prediction == (target > 0.5)).sum())
             else:
-                self.abs_error = self.abs_error + sums[0]
-                self.sq_error = self.sq_error + sums[1]
-                self.target_sum = self.target_sum + sums[2]
-                self.target_sq_sum = self.target_sq_sum + sums[3]
+                target = target.float()
+                error = _match_regression_shape(output, target) - target
+                self._accumulate("abs_error", error.abs().sum())
+                self._accumulate("sq_error", error.square().sum())
+                self._accumulate("target_sum", target.sum())
+                self._accumulate("target_sq_sum", target.square().sum())
+        self._losses, self._sizes, self._outputs, self._targets, self._pending = [], [], [], [], 0
 
     def result(self, prefix: str = "") -> dict[str, float]:
-        if self.count == 0 or self.loss is None:
+        self._fold()
+        if self.count == 0 or "loss" not in self._sums:
             return {}
         n = self.count
-        logs = {f"{prefix}loss": float(self.loss) / n}
-        if self.correct is not None:
-            logs[f"{prefix}accuracy"] = float(self.correct) / n
-        if self.abs_error is not None:
-            sq_error = float(self.sq_error)
-            logs[f"{prefix}mae"] = float(self.abs_error) / n
-            logs[f"{prefix}rmse"] = (sq_error / n) ** 0.5
+        sums = {name: float(value) for name, value in self._sums.items()}
+        logs = {f"{prefix}loss": sums["loss"] / n}
+        if "correct" in sums:
+            logs[f"{prefix}accuracy"] = sums["correct"] / n
+        if "abs_error" in sums:
+            logs[f"{prefix}mae"] = sums["abs_error"] / n
+            logs[f"{prefix}rmse"] = (sums["sq_error"] / n) ** 0.5
             # total sum of squares from the running sums: Σy² − (Σy)²/n
-            total = float(self.target_sq_sum) - float(self.target_sum) ** 2 / n
-            logs[f"{prefix}r2"] = 1.0 - sq_error / total if total > 0 else float("nan")
+            total = sums["target_sq_sum"] - sums["target_sum"] ** 2 / n
+            logs[f"{prefix}r2"] = 1.0 - sums["sq_error"] / total if total > 0 else float("nan")
         return logs

@@ -39,6 +39,17 @@ def split_tensors(tree: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> A
     return tree
 
 
+def clone_tensors(tree: Any) -> Any:
+    """A copy of a nested state in which every tensor is a private CPU copy (safe to write from another thread)."""
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().to("cpu", copy=True)
+    if isinstance(tree, dict):
+        return {k: clone_tensors(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(clone_tensors(v) for v in tree)
+    return tree
+
+
 def join_tensors(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
     """Inverse of :func:`split_tensors`."""
     if isinstance(tree, dict):

@@ -43,7 +43,8 @@ def test_same_generator_same_images() -> None:
         (dict(num_classes=2), "`y` holds label 2, but `num_classes` is 2; labels must be below it"),
         (dict(count=0), "`count` must be an integer >= 1, got 0"),
         (dict(kinds=("noise", "stripes")),
-         "`kinds` must be a non-empty list of distinct names from ('noise', 'blank', 'crops'), got ('noise', 'stripes')"),
+         "`kinds` must be a non-empty list of distinct names from ('noise', 'blank', 'crops'), "
+         "got ('noise', 'stripes')"),
         (dict(patches=9), "`patches` must be an integer from 1 to the image side 8, got 9"),
     ],
 )

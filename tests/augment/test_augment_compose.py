@@ -47,7 +47,9 @@ def test_errors_are_named() -> None:
     )
     with pytest.raises(ValueError) as error:
         Compose([lambda x, y, g: (x, y)]).get_config()
-    assert str(error.value) == "steps[0] is a function, which has no config; only images, mixup, cutmix steps can be saved"
+    assert str(error.value) == (
+        "steps[0] is a function, which has no config; only images, mixup, cutmix steps can be saved"
+    )
 
 
 class Counting:

@@ -124,6 +124,16 @@ def test_argument_errors(class_folder, tmp_path, make_images):
     assert str(error.value) == f"{only} has split folders 'test', 'val' but no 'train' folder to train on"
 
 
+def test_a_test_class_without_training_images_is_refused(tmp_path, make_images):
+    root = tmp_path / "split"
+    make_images(root / "train" / "a", 4)
+    make_images(root / "train" / "b", 4)
+    make_images(root / "test" / "c", 2)
+    with pytest.raises(ValueError) as error:
+        from_folder(root)
+    assert str(error.value) == "classes 'c' appear in the test split but have no training samples"
+
+
 def test_test_path_must_match_training_image_size(class_folder, tmp_path, make_images):
     other = tmp_path / "other"
     for name in ["cat", "dog", "fox"]:

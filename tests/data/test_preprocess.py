@@ -77,6 +77,9 @@ def test_signal_and_image_arrays_roundtrip_and_shape_errors():
     with pytest.raises(ValueError) as error:
         again.transform(np.zeros((2, 1, 5)))
     assert str(error.value) == "expected raw signal data of shape (N, 1, 6), got shape (2, 1, 5)"
+    with pytest.raises(ValueError) as error:
+        again.transform(np.array([[[0.0, 1.0, 2.0, np.nan, 4.0, 5.0]]]))
+    assert str(error.value) == "signal has nan at row 0, position 3; every value must be a finite number"
     digits = load("digits")
     with pytest.raises(ValueError) as error:
         digits.preprocessor.transform(np.zeros((2, 8, 8)))

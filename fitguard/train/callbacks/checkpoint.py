@@ -6,6 +6,8 @@ Layout of ``dirpath``::
     best.safetensors / best.json      the best epoch's weights and its epoch/metric
 
 A kill during a write leaves the previous pair intact; ``keep_last`` bounds how many full checkpoints stay.
+The state is copied in the training thread (a memcpy) and written by one background thread — serializing,
+hashing and fsync-ing never stall the training loop, and writes stay in order.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +24,7 @@ from safetensors.torch import save as save_safetensors
 from fitguard.errors import FitguardError
 from fitguard.train.callbacks.base import Callback
 from fitguard.train.callbacks.monitor import Monitor
-from fitguard.train.state_io import atomic_write_bytes, load_state, save_state
+from fitguard.train.state_io import atomic_write_bytes, clone_tensors, load_state, save_state
 
 if TYPE_CHECKING:
     from fitguard.train.trainer import Trainer
@@ -85,10 +88,27 @@ class Checkpoint(Callback):
         self._monitor = Monitor(monitor, mode)
         self._last_save_time = time.monotonic()
         self.best_path: Path | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: Future[Any] | None = None
 
     def on_fit_start(self, trainer: Trainer) -> None:
         Path(self.dirpath).mkdir(parents=True, exist_ok=True)
         self._last_save_time = time.monotonic()
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fitguard-checkpoint")
+
+    def _submit(self, write: Any, *args: Any) -> None:
+        """Queue a write behind the previous one; a failed write surfaces here, at the next save."""
+        self.flush()
+        if self._writer is None:  # used outside fit: write now
+            write(*args)
+            return
+        self._pending = self._writer.submit(write, *args)
+
+    def flush(self) -> None:
+        """Wait for the write in flight (and raise its error, if any)."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         if self.save_best and self._monitor.update(self._monitor.value(logs), epoch):
@@ -102,24 +122,38 @@ class Checkpoint(Callback):
 
     def on_fit_end(self, trainer: Trainer) -> None:
         # the end state is always saved, so resuming a finished run returns at once with the same result
-        if trainer.epoch > 0:
-            self.save(trainer, trainer.epoch)
+        try:
+            if trainer.epoch > 0:
+                self.save(trainer, trainer.epoch)
+            self.flush()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+                self._writer = None
 
     def save(self, trainer: Trainer, epoch: int) -> Path:
-        path = save_state(Path(self.dirpath) / f"ckpt-{epoch:06d}", trainer.training_state())
+        """Snapshot the full training state now; write it (in the background during fit)."""
+        path = Path(self.dirpath) / f"ckpt-{epoch:06d}"
+        self._submit(self._write_checkpoint, path, clone_tensors(trainer.training_state()))
         self._last_save_time = time.monotonic()
+        return path.with_suffix(".json")
+
+    def _write_checkpoint(self, path: Path, state: dict[str, Any]) -> None:
+        save_state(path, state)
         for old in list_checkpoints(self.dirpath)[self.keep_last :]:
             old.with_suffix(".safetensors").unlink(missing_ok=True)
             old.unlink(missing_ok=True)
-        return path
 
     def _save_best(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        weights = {k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()}
+        weights = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in trainer.model.state_dict().items()}
+        meta = {"epoch": epoch, "monitor": self.monitor, "value": logs.get(self.monitor)}
+        self._submit(self._write_best, weights, meta)
+        self.best_path = Path(self.dirpath) / "best.safetensors"
+
+    def _write_best(self, weights: dict[str, Any], meta: dict[str, Any]) -> None:
         directory = Path(self.dirpath)
         atomic_write_bytes(directory / "best.safetensors", save_safetensors(weights))
-        meta = {"epoch": epoch, "monitor": self.monitor, "value": logs.get(self.monitor)}
         atomic_write_bytes(directory / "best.json", json.dumps(meta, allow_nan=True).encode())
-        self.best_path = directory / "best.safetensors"
 
     def get_config(self) -> dict[str, Any]:
         return {

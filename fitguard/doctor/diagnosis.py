@@ -1,0 +1,71 @@
+"""The baseline's diagnosis as plain data for the summary: verdict, onset, gap, weight statistics, bias–variance.
+
+Bias–variance uses the validation split as its held-out set: the test split stays untouched until the end.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Any
+
+from torch import nn
+
+from fitguard.data import Dataset
+from fitguard.diagnose import bias_variance, verdict, weight_stats
+from fitguard.models import build
+from fitguard.train import History
+
+
+def diagnose(history: History, model: nn.Module, data: Dataset, parameters: int) -> dict[str, Any]:
+    """Verdict (kind, onset epoch, gap, evidence, ranked recommendations) and per-layer weight statistics."""
+    stats = weight_stats(model)
+    found = verdict(history, n_train=len(data.train), n_params=parameters, kind_of_data=data.kind, weight_stats=stats)
+    return {
+        "kind": found.kind,
+        "onset_epoch": found.onset_epoch,
+        "gap": float(found.gap),
+        "evidence": list(found.evidence),
+        "recommendations": [asdict(r) for r in found.recommendations],
+        "weights": [_layer(s) for s in stats],
+    }
+
+
+def _layer(stats: Any) -> dict[str, Any]:
+    row = asdict(stats)
+    row["shape"] = list(row["shape"])
+    return row
+
+
+def sentence(diagnosis: dict[str, Any]) -> str:
+    """The verdict in one sentence."""
+    kind, onset = diagnosis["kind"], diagnosis["onset_epoch"]
+    if kind == "overfit":
+        where = f"from epoch {onset}" if onset else "by the end of training"
+        return f"The baseline overfits {where}: validation loss exceeds training loss by {diagnosis['gap']:.3f}."
+    if kind == "underfit":
+        return "The baseline underfits: it does not fit even its own training data well."
+    return "The baseline generalizes well: no sign of overfitting or underfitting."
+
+
+def ensemble_decomposition(data: Dataset, model_name: str, options: dict[str, Any], *, rounds: int, epochs: int,
+                           lr: float, batch_size: int, seed: int) -> dict[str, Any]:
+    """0-1 (or MSE) bias and variance of the baseline architecture over ``rounds`` bootstrap samples."""
+    started = time.perf_counter()
+    classification = data.task == "classification"
+
+    def factory() -> nn.Module:
+        return build(model_name, data.input_shape, data.out_features, **options)
+
+    has_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in factory().modules())
+    result = bias_variance(
+        factory, (data.train, data.val, data.val), rounds=rounds, loss="0-1" if classification else "mse",
+        epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, batched=not has_norm,
+    )
+    variance = result.net_variance if classification else result.variance
+    return {
+        "loss": result.loss, "rounds": rounds, "epochs": epochs, "held_out": "validation split",
+        "expected_loss": float(result.expected_loss), "bias": float(result.bias2), "variance": float(result.variance),
+        "net_variance": float(variance), "noise": result.noise, "train_error": float(result.train_error),
+        "seconds": time.perf_counter() - started,
+    }

@@ -1,0 +1,88 @@
+"""What ``fitguard doctor`` was asked to do, validated once: data, model, budget, sizes of each phase."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from fitguard.errors import FitguardError
+
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
+FAMILIES = ("mlp", "cnn", "cnn1d")
+
+
+def parse_budget(text: str) -> float:
+    """Seconds in a budget such as ``90``, ``90s``, ``10m`` or ``1.5h``.
+
+    Example:
+        >>> parse_budget("10m"), parse_budget("45s"), parse_budget("2")
+        (600.0, 45.0, 2.0)
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(text))
+    if match is None or float(match.group(1)) <= 0:
+        raise FitguardError(f"`--budget` must be a positive time such as 90s, 10m or 1h, got {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+@dataclass(frozen=True)
+class DoctorOptions:
+    """Every knob of one doctor run; the defaults finish digits in a few minutes on 2 CPU cores.
+
+    ``budget`` (seconds) and ``trials`` (trainings) bound the remedy search; the baseline, its diagnosis and the
+    final training come on top.
+    """
+
+    data: str = "digits"
+    target: str | None = None
+    config: str | None = None
+    model: str | None = None
+    budget: float | None = 150.0
+    trials: int | None = None
+    device: str = "auto"
+    seed: int = 0
+    epochs: int = 150
+    search_epochs: int = 100
+    patience: int = 15
+    baseline_patience: int = 50
+    folds: int = 3
+    epsilon: float = 0.005
+    rounds: int = 5
+    train_fraction: float = 1.0
+    out: str = "runs/doctor"
+    overwrite: bool = False
+    quiet: bool = False
+
+    def __post_init__(self) -> None:
+        if self.model is not None and self.model not in FAMILIES:
+            raise FitguardError(f"`--model` must be one of {', '.join(FAMILIES)}, got {self.model!r}")
+        if self.trials is not None and self.trials < 1:
+            raise FitguardError(f"`--trials` must be >= 1, got {self.trials}")
+        for name in ("epochs", "search_epochs", "folds"):
+            if getattr(self, name) < (2 if name == "folds" else 1):
+                raise FitguardError(f"`--{name.replace('_', '-')}` must be >= {2 if name == 'folds' else 1}, got {getattr(self, name)}")
+        if self.rounds == 1 or self.rounds < 0:
+            raise FitguardError(f"`--rounds` must be 0 (skip bias-variance) or >= 2, got {self.rounds}")
+        if not 0 <= self.epsilon < 1:
+            raise FitguardError(f"`--epsilon` must be in [0, 1), got {self.epsilon}")
+        if not 0 < self.train_fraction <= 1:
+            raise FitguardError(f"`--train-fraction` must be in (0, 1], got {self.train_fraction}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def command(self) -> str:
+        """The shell command that reruns this doctor run."""
+        defaults = DoctorOptions()
+        parts = ["fitguard", "doctor"]
+        for name, value in asdict(self).items():
+            if value == getattr(defaults, name) or name in ("overwrite", "quiet"):
+                continue
+            flag = f"--{name.replace('_', '-')}"
+            parts += [flag, f"{value:g}s" if name == "budget" and value is not None else str(value)]
+        return " ".join(_quote(p) for p in parts)
+
+
+def _quote(text: str) -> str:
+    return text if re.fullmatch(r"[\w./:=,+-]+", text) else "'" + text.replace("'", "'\\''") + "'"

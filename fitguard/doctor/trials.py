@@ -1,0 +1,102 @@
+"""One candidate recipe trained and scored on validation data: the unit every search phase is made of.
+
+A recipe is a plain mapping of the spec sections it changes (``model``, ``remedies``, ``train``) laid over the
+doctor's base :class:`~fitguard.config.TrainConfig`, so whatever wins is a spec ``fitguard train`` can rerun.
+Scores are "higher is better": validation accuracy for classes, minus the validation loss for regression.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fitguard.config import TrainConfig, parse_config
+from fitguard.data import Dataset
+from fitguard.data.tensors import TensorData
+from fitguard.models import count_parameters
+from fitguard.recipe import Run, build_run
+from fitguard.train import Callback, History
+from fitguard.train.trainer import _HOOKS, _overrides
+
+
+@dataclass
+class Trial:
+    """What one recipe scored: validation score (higher is better), train - val gap, size and cost."""
+
+    name: str
+    phase: str
+    recipe: dict[str, Any]
+    val_score: float
+    gap: float
+    parameters: int
+    epochs: int
+    seconds: float
+    status: str = "done"
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def score_name(task: str) -> str:
+    return "accuracy" if task == "classification" else "-loss"
+
+
+def score_and_gap(task: str, train: dict[str, float], val: dict[str, float]) -> tuple[float, float]:
+    """(validation score, train - val gap) in the units the report shows: accuracy, or loss for regression."""
+    if task == "classification":
+        return val["val_accuracy"], train["accuracy"] - val["val_accuracy"]
+    return -val["val_loss"], val["val_loss"] - train["loss"]
+
+
+def overlay(base: TrainConfig, recipe: dict[str, Any], **train: Any) -> TrainConfig:
+    """The base spec with the recipe's sections replaced (model) or merged (train, remedies, early_stopping)."""
+    spec = base.model_dump(mode="json")
+    for section, value in recipe.items():
+        if section == "model" or value is None or not isinstance(spec.get(section), dict):
+            spec[section] = value
+        else:
+            spec[section] = {**spec[section], **value}
+    spec["train"] = {**spec["train"], **train}
+    return parse_config(spec, "doctor recipe")
+
+
+def attach(trainer: Any, callback: Callback) -> None:
+    """Add a callback to a built trainer (build_run takes none from outside); hooks are re-resolved."""
+    trainer.callbacks.append(callback)
+    trainer._hooks = {hook: [c for c in trainer.callbacks if _overrides(c, hook)] for hook in _HOOKS}
+
+
+def train_recipe(
+    base: TrainConfig,
+    recipe: dict[str, Any],
+    data: Dataset,
+    *,
+    name: str,
+    phase: str,
+    out: Path | None = None,
+    callbacks: tuple[Callback, ...] = (),
+    train: TensorData | None = None,
+    val: TensorData | None = None,
+    **train_options: Any,
+) -> tuple[Trial, Run, History]:
+    """Build the recipe through :func:`fitguard.recipe.build_run`, fit on train, score on validation."""
+    config = overlay(base, recipe, **train_options)
+    started = time.perf_counter()
+    run = build_run(config, out=out, data=data, quiet=True)
+    for callback in callbacks:
+        attach(run.trainer, callback)
+    train_part = train if train is not None else data.train
+    val_part = val if val is not None else data.val
+    history = run.trainer.fit(train_part, val_part)
+    train_scores = run.trainer.evaluate(train_part)
+    val_scores = run.trainer.evaluate(val_part, prefix="val_")
+    score, gap = score_and_gap(data.task, train_scores, val_scores)
+    trial = Trial(
+        name=name, phase=phase, recipe=recipe, val_score=float(score), gap=float(gap),
+        parameters=count_parameters(run.model), epochs=len(history), seconds=time.perf_counter() - started,
+        details={"best_epoch": history.best_epoch, "stop_reason": history.stop_reason},
+    )
+    return trial, run, history

@@ -1,0 +1,163 @@
+"""Transfer learning: load a pretrained backbone, give it a head sized to the target classes, freeze, probe.
+
+``load_backbone(source)`` takes an ``nn.Module``, a fitguard run folder, a weights file (safetensors, or a torch
+state dict read with ``weights_only=True``: a pickle that would run code is refused), or the name of a pretrained
+ImageNet network that loads offline from an installed package (see ``fitguard.models.transfer_sources``).
+Freezing is by layer blocks (``fitguard.models.transfer_blocks``); training helpers (discriminative learning
+rates, gradual unfreezing) are in ``fitguard.models.transfer_training``; the ridge linear probe in
+``fitguard.models.transfer_probe``.
+
+Example:
+    >>> from fitguard.models import cnn
+    >>> model = load_backbone(cnn(1, 10, widths=[4]), num_classes=3)
+    >>> model.output.out_features
+    3
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from fitguard.errors import FitguardError
+from fitguard.models.transfer_blocks import freeze, layer_blocks
+from fitguard.models.transfer_model import ImageAdapter, TransferModel
+from fitguard.models.transfer_sources import NAMED_BACKBONES, load_named, read_weights
+
+
+def last_linear(model: nn.Module) -> tuple[str, nn.Linear]:
+    """The model's last ``nn.Linear`` in registration order: the classifier a new head replaces."""
+    found = [(name, module) for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+    if not found:
+        raise ValueError(f"the model ({type(model).__name__}) has no nn.Linear layer to replace with a new head")
+    return found[-1]
+
+
+def new_head(model: nn.Module, num_classes: int) -> nn.Module:
+    """Replace the last linear layer by a freshly initialized one with ``num_classes`` outputs; returns ``model``.
+
+    Example:
+        >>> new_head(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)), 5)[2]
+        Linear(in_features=8, out_features=5, bias=True)
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"`num_classes` must be a positive integer, got {num_classes!r}")
+    name, old = last_linear(model)
+    parent_name, _, child = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    fresh = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
+    fresh.to(device=old.weight.device, dtype=old.weight.dtype)
+    if child == "":  # the model is itself a Linear
+        raise ValueError("the model is a single nn.Linear; there is no backbone left once its head is replaced")
+    setattr(parent, child, fresh)
+    return model
+
+
+@torch.no_grad()
+def extract_features(model: nn.Module, X: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """What the model feeds its classifier (the input of its last linear layer), in eval mode, on CPU.
+
+    Example:
+        >>> model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+        >>> extract_features(model, torch.zeros(5, 3)).shape
+        torch.Size([5, 4])
+    """
+    was_training = model.training
+    model.eval()
+    captured: list[torch.Tensor] = []
+    hook = None
+    if not isinstance(model, TransferModel):
+        hook = last_linear(model)[1].register_forward_pre_hook(lambda _m, args: captured.append(args[0].detach()))
+    device = next(model.parameters()).device
+    chunks = []
+    try:
+        for start in range(0, len(X), batch_size):
+            batch = X[start : start + batch_size].to(device)
+            if isinstance(model, TransferModel):
+                chunks.append(model.features(batch).float().cpu())
+            else:
+                model(batch)
+                chunks.append(captured.pop().float().flatten(1).cpu())
+    finally:
+        if hook is not None:
+            hook.remove()
+        model.train(was_training)
+    return torch.cat(chunks) if chunks else torch.empty(0)
+
+
+def _weights_into(architecture: nn.Module | None, state: dict[str, torch.Tensor], source: Path,
+                  num_classes: int | None) -> nn.Module:
+    if architecture is None:
+        raise ValueError(
+            f"{source} holds weights only; pass `architecture=` the nn.Module (or backbone name) they belong to"
+        )
+    model = load_named(architecture) if isinstance(architecture, str) else architecture
+    own = model.state_dict()
+    head_keys: set[str] = set()
+    if num_classes is not None:
+        # the source task's classifier is replaced anyway, so a different number of classes is no mismatch
+        name = last_linear(model)[0]
+        head_keys = {f"{name}.weight", f"{name}.bias"}
+        state = {k: v for k, v in state.items() if k not in head_keys or v.shape == own[k].shape}
+    missing = sorted(set(own) - set(state) - head_keys)
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(state) & set(own) if state[k].shape != own[k].shape)
+    if missing or unexpected or wrong:
+        detail = "; ".join(f"{label}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''} ({len(keys)})"
+                           for label, keys in (("missing", missing), ("unexpected", unexpected),
+                                               ("wrong shape", wrong)) if keys)
+        raise FitguardError(f"the weights in {source} do not fit the {type(model).__name__} architecture: {detail}")
+    model.load_state_dict(state, strict=False)
+    return model
+
+
+def load_backbone(
+    source: str | Path | nn.Module,
+    *,
+    architecture: nn.Module | str | None = None,
+    num_classes: int | None = None,
+    image_size: int | Sequence[int] | None = None,
+    trainable_last: int | None = None,
+) -> nn.Module:
+    """Load a backbone from ``source``; with ``num_classes`` give it a new head, with ``trainable_last`` freeze it.
+
+    ``source``: an ``nn.Module`` (used as is), a named backbone (``NAMED_BACKBONES``, e.g. 'efficientnet_lite0'),
+    a fitguard run folder (``model.safetensors`` + ``model.json``), or a weights file (.safetensors, or
+    .pt/.pth/.bin/.ckpt holding a state dict) loaded into ``architecture``. ``image_size`` resizes images for a
+    named backbone (default: the size it was trained at).
+
+    Example:
+        >>> model = load_backbone("efficientnet_lite0", num_classes=10, image_size=96)  # doctest: +SKIP
+    """
+    if isinstance(source, nn.Module):
+        model = source
+    elif isinstance(source, str) and (source in NAMED_BACKBONES or ":" in source and not Path(source).exists()):
+        model = load_named(source, image_size=image_size)
+    else:
+        path = Path(source).expanduser()
+        if not path.exists():
+            names = ", ".join(NAMED_BACKBONES)
+            raise FileNotFoundError(f"backbone {str(source)!r} is neither a file, a run folder nor a named backbone "
+                                    f"({names}, or timm:NAME / torchvision:NAME when installed)")
+        if path.is_dir() or (path.suffix == ".safetensors" and path.with_suffix(".json").is_file()):
+            from fitguard.runs import load  # runs depends on models: import at call time
+
+            folder, stem = (path, "model") if path.is_dir() else (path.parent, path.stem)
+            model = load(folder, stem=stem).model  # model.json says how to rebuild the architecture
+        else:
+            model = _weights_into(architecture, read_weights(path), path, num_classes)
+    if num_classes is not None:
+        new_head(model, num_classes)
+    if trainable_last is not None:
+        freeze(model, trainable_last=trainable_last)
+    return model
+
+
+def describe(model: nn.Module) -> list[dict[str, Any]]:
+    """One row per layer block: name, parameters, trainable (for reports and the CLI summary)."""
+    return [{"block": b.name, "parameters": sum(p.numel() for p in b.parameters()), "trainable": b.trainable}
+            for b in layer_blocks(model)]

@@ -1,0 +1,127 @@
+"""Layer blocks of any network, and freezing all but the last k of them.
+
+A *block* is one weighted layer (convolution, linear, a residual unit, ...) together with the normalization,
+activation, pooling and dropout that follow it: freezing "the last k layers" means the last k such blocks.
+Containers (``nn.Sequential``, ``nn.ModuleList``) are opened; any other module that holds parameters is a layer.
+
+Batch norm inside a frozen block is kept in eval mode even when the training loop calls ``model.train()``: a
+frozen block whose batch-norm statistics still moved would no longer be the pretrained block, and small target
+batches give noisy statistics (the classic fine-tuning pitfall). A forward pre-hook does it, so it works for
+any ``nn.Module`` without wrapping it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+_NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
+_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+_HOOK_ATTRIBUTE = "_fitguard_frozen_batchnorm_hook"
+
+
+@dataclass(frozen=True)
+class LayerBlock:
+    """A weighted layer and the parameter-free or normalization modules that go with it."""
+
+    name: str
+    modules: tuple[nn.Module, ...]
+
+    def parameters(self) -> list[nn.Parameter]:
+        return [p for module in self.modules for p in module.parameters()]
+
+    @property
+    def trainable(self) -> bool:
+        return any(p.requires_grad for p in self.parameters())
+
+
+def _leaves(module: nn.Module, prefix: str) -> list[tuple[str, nn.Module]]:
+    found: list[tuple[str, nn.Module]] = []
+    for name, child in module.named_children():
+        if isinstance(child, _CONTAINERS):
+            found += _leaves(child, f"{prefix}{name}.")
+        else:
+            found.append((f"{prefix}{name}", child))
+    return found
+
+
+def layer_blocks(model: nn.Module) -> list[LayerBlock]:
+    """The model's layer blocks in forward order (registration order, the convention of torch models).
+
+    A model may define ``transfer_blocks()`` returning ``(name, module)`` pairs to choose its own blocks (each
+    one that holds parameters is a block; parameter-free ones join their neighbour).
+
+    Example:
+        >>> from fitguard.models import cnn
+        >>> [b.name for b in layer_blocks(cnn(1, 10, widths=[4, 8]))]
+        ['conv1', 'conv2', 'output']
+    """
+    groups: list[tuple[str, list[nn.Module]]] = []
+    pending: list[nn.Module] = []  # parameter-free modules before the first weighted layer
+    explicit = callable(getattr(model, "transfer_blocks", None))
+    leaves = list(model.transfer_blocks()) if explicit else _leaves(model, "") or [("model", model)]
+    for name, module in leaves:
+        weighted = any(True for _ in module.parameters())
+        starts_block = weighted and (explicit or not isinstance(module, _NORMS) or not groups)
+        if starts_block:
+            groups.append((name, [*pending, module]))
+            pending = []
+        elif groups:
+            groups[-1][1].append(module)
+        else:
+            pending.append(module)
+    if not groups:
+        raise ValueError(f"the model ({type(model).__name__}) has no parameters, so it has no layer blocks to freeze")
+    return [LayerBlock(name, tuple(modules)) for name, modules in groups]
+
+
+def _keep_in_eval(module: nn.Module, inputs: object) -> None:
+    del inputs
+    module.training = False
+
+
+def _set_block(block: LayerBlock, trainable: bool) -> None:
+    for parameter in block.parameters():
+        parameter.requires_grad_(trainable)
+    for outer in block.modules:
+        for module in outer.modules():
+            if not isinstance(module, nn.modules.batchnorm._BatchNorm):
+                continue
+            handle = module.__dict__.pop(_HOOK_ATTRIBUTE, None)
+            if handle is not None:
+                handle.remove()
+            if not trainable:
+                module.__dict__[_HOOK_ATTRIBUTE] = module.register_forward_pre_hook(_keep_in_eval)
+                module.eval()
+
+
+def freeze(model: nn.Module, trainable_last: int) -> nn.Module:
+    """Freeze every layer block but the last ``trainable_last`` (0 freezes all); returns ``model``.
+
+    Frozen blocks get ``requires_grad=False`` (so the Trainer leaves them out of its optimizer) and their batch
+    norm stays in eval mode; the last blocks are made trainable again, so calling it twice is a re-freeze.
+
+    Example:
+        >>> from fitguard.models import mlp
+        >>> model = freeze(mlp(4, 2, hidden=[8, 8]), trainable_last=1)
+        >>> [b.trainable for b in layer_blocks(model)]
+        [False, False, True]
+    """
+    if isinstance(trainable_last, bool) or not isinstance(trainable_last, int) or trainable_last < 0:
+        raise ValueError(f"`trainable_last` must be an integer >= 0, got {trainable_last!r}")
+    blocks = layer_blocks(model)
+    first_trainable = max(len(blocks) - trainable_last, 0)
+    for index, block in enumerate(blocks):
+        _set_block(block, trainable=index >= first_trainable)
+    return model
+
+
+def trainable_block_count(model: nn.Module) -> int:
+    """How many blocks, counted from the end, are trainable (what ``freeze`` was last given, capped)."""
+    count = 0
+    for block in reversed(layer_blocks(model)):
+        if not block.trainable:
+            break
+        count += 1
+    return count

@@ -1,0 +1,126 @@
+"""``report.html`` from a doctor run folder alone: summary.json, the two histories, the two models' weights and
+the augmentation samples. Plots are inline base64 PNGs, styles inline, no URL anywhere: it works offline.
+
+Every string from the user's data (class and column names, paths) passes through jinja2's autoescape.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from safetensors.numpy import load_file
+
+from fitguard.doctor.summary import read_summary
+from fitguard.report import plots
+from fitguard.train.state_io import atomic_write_bytes
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+def _environment() -> Environment:
+    environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
+                              trim_blocks=True, lstrip_blocks=True)
+    environment.filters["pct"] = lambda v: "–" if v is None else f"{100 * v:.1f}%"
+    environment.filters["num"] = lambda v, digits=4: "–" if v is None else f"{v:.{digits}g}"
+    environment.filters["signed"] = lambda v: "–" if v is None else f"{v:+.4f}"
+    environment.filters["thousands"] = lambda v: "–" if v is None else f"{v:,}"
+    return environment
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def _history(run_dir: Path, name: str) -> dict[str, Any]:
+    record = json.loads((run_dir / name).read_text())
+    epochs = record["epochs"]
+    keys = [k for k in epochs[0]] if epochs else []
+    return {key: [float(e.get(key, float("nan"))) for e in epochs] for key in keys}
+
+
+def _weights(path: Path) -> np.ndarray:
+    tensors = load_file(str(path))
+    kept = [v.ravel() for k, v in sorted(tensors.items()) if k.endswith("weight") and v.ndim >= 2]
+    return np.concatenate(kept) if kept else np.zeros(0)
+
+
+def figures(run_dir: Path, summary: dict[str, Any]) -> dict[str, str]:
+    """Every plot of the report as a data URI, keyed by section."""
+    task = summary["data"]["task"]
+    metric = summary["metric"]
+    baseline, best = _history(run_dir, summary["baseline"]["history"]), _history(run_dir, summary["best"]["history"])
+    found: dict[str, str] = {
+        "baseline_curves": _data_uri(plots.learning_curves(baseline, task, summary["verdict"]["onset_epoch"])),
+        "compare_curves": _data_uri(plots.compare_curves(baseline, best, task, summary["best"]["best_epoch"])),
+        "weights": _data_uri(plots.weight_histograms(_weights(run_dir / "baseline.safetensors"),
+                                                     _weights(run_dir / summary["best"]["model_file"]))),
+        "architecture": _data_uri(plots.architecture_scatter(summary["remedies"]["architecture"], metric)),
+    }
+    if summary["bias_variance"]:
+        found["bias_variance"] = _data_uri(plots.bias_variance_bars(summary["bias_variance"]))
+    cv = summary["remedies"]["lambda_cv"]
+    if any(r["mean"] is not None for r in cv["rows"]):
+        found["lambda"] = _data_uri(plots.lambda_curve(cv["rows"], cv["best_lam"], metric))
+    samples = run_dir / "augmentation_samples.npz"
+    if samples.is_file():
+        with np.load(samples, allow_pickle=False) as npz:
+            found["augmentation"] = _data_uri(plots.augmentation_grid(npz["original"], npz["augmented"], list(npz["labels"])))
+    return found
+
+
+def render_report(run_dir: str | Path) -> str:
+    """The report's HTML for a doctor run folder."""
+    run_dir = Path(run_dir)
+    summary = read_summary(run_dir)
+    template = _environment().get_template("report.html")
+    config_yaml = json.dumps(summary["best"]["config"], indent=1)
+    return template.render(s=summary, fig=figures(run_dir, summary), best_config=config_yaml, advice=advice(summary))
+
+
+def advice(summary: dict[str, Any]) -> list[str]:
+    """Recommendations in plain words, from what the search measured (not from rules of thumb alone)."""
+    metric, best, baseline = summary["metric"], summary["best"], summary["baseline"]
+    test = summary["test"]
+    lines = []
+    show = (lambda v: f"{100 * v:.1f}%") if metric == "accuracy" else (lambda v: f"{v:.4g}")
+    change = test["best"][metric] - test["baseline"][metric]
+    better = change > 0 if metric == "accuracy" else change < 0
+    lines.append(
+        f"Use the recipe “{best['name']}”: on the untouched test split it scores {show(test['best'][metric])} "
+        f"against the baseline's {show(test['baseline'][metric])} "
+        f"({'better' if better else 'no better'}), with {best['parameters']:,} parameters instead of "
+        f"{baseline['parameters']:,}."
+    )
+    chosen = summary["remedies"]["chosen_architecture"]
+    lines.append(f"Network size: “{chosen}” was the smallest network within {summary['remedies']['epsilon']:g} of the best "
+                 "validation score; a larger one would not generalize better on this data.")
+    helped = [t["name"] for t in summary["remedies"]["ablation"][1:]
+              if t["status"] == "done" and t["val_score"] is not None
+              and t["val_score"] > summary["remedies"]["ablation"][0]["val_score"]]
+    hurt = [t["name"] for t in summary["remedies"]["ablation"][1:]
+            if t["status"] == "done" and t["val_score"] is not None
+            and t["val_score"] <= summary["remedies"]["ablation"][0]["val_score"]]
+    if helped:
+        lines.append(f"Remedies that earned their place on validation data: {', '.join(helped)}.")
+    if hurt:
+        lines.append(f"Remedies that did not help here (leave them out): {', '.join(hurt)}.")
+    if best["best_epoch"]:
+        lines.append(f"Keep early stopping: the best weights came from epoch {best['best_epoch']} of {best['epochs']}.")
+    kind = summary["verdict"]["kind"]
+    if kind == "overfit":
+        lines.append("More training data is the remedy no search can replace: the baseline memorized its training set.")
+    elif kind == "underfit":
+        lines.append("The baseline underfits: a bigger model or longer training comes before any regularization.")
+    return lines
+
+
+def build_report(run_dir: str | Path) -> Path:
+    """Write ``report.html`` into the run folder (atomically) and return its path."""
+    path = Path(run_dir) / "report.html"
+    atomic_write_bytes(path, render_report(run_dir).encode())
+    return path

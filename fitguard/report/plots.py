@@ -1,0 +1,172 @@
+"""The report's figures: matplotlib (Agg), labelled with units, returned as PNG bytes.
+
+PNGs carry no software/date metadata, so the same run folder always gives the same bytes (the report rebuilds
+identically).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+BASELINE, BEST, ACCENT = "#c0392b", "#1f77b4", "#7f7f7f"
+
+
+def _png(figure: Any) -> bytes:
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def _loss_label(task: str) -> str:
+    return "cross-entropy loss (nats)" if task == "classification" else "mean squared error (target units²)"
+
+
+def learning_curves(history: dict[str, list[float]], task: str, onset: int | None, best_epoch: int | None = None) -> bytes:
+    """Training vs validation loss (and accuracy) per epoch, the overfitting onset marked."""
+    has_accuracy = "accuracy" in history and "val_accuracy" in history
+    figure, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(11 if has_accuracy else 6.5, 3.8), squeeze=False)
+    epochs = history["epoch"]
+    left = axes[0][0]
+    left.plot(epochs, history["loss"], color=ACCENT, label="training loss")
+    left.plot(epochs, history["val_loss"], color=BASELINE, label="validation loss")
+    if onset is not None:
+        for ax in axes[0]:
+            ax.axvline(onset, color="black", linestyle="--", linewidth=1)
+        left.annotate(f"overfitting begins\n(epoch {onset})", xy=(onset, history["val_loss"][onset - 1]),
+                      xytext=(10, 25), textcoords="offset points", fontsize=9,
+                      arrowprops={"arrowstyle": "->", "color": "black"})
+    left.set_xlabel("epoch")
+    left.set_ylabel(_loss_label(task))
+    left.set_title("Loss per epoch")
+    left.grid(alpha=0.3)
+    left.legend()
+    if has_accuracy:
+        right = axes[0][1]
+        right.plot(epochs, [100 * a for a in history["accuracy"]], color=ACCENT, label="training accuracy")
+        right.plot(epochs, [100 * a for a in history["val_accuracy"]], color=BASELINE, label="validation accuracy")
+        right.set_xlabel("epoch")
+        right.set_ylabel("accuracy (%)")
+        right.set_title("Accuracy per epoch")
+        right.grid(alpha=0.3)
+        right.legend(loc="lower right")
+    return _png(figure)
+
+
+def compare_curves(baseline: dict[str, list[float]], best: dict[str, list[float]], task: str,
+                   best_epoch: int | None) -> bytes:
+    """Validation loss of the baseline and of the best recipe, with their training losses dotted."""
+    figure, ax = plt.subplots(figsize=(8, 3.8))
+    ax.plot(baseline["epoch"], baseline["val_loss"], color=BASELINE, label="baseline: validation")
+    ax.plot(baseline["epoch"], baseline["loss"], color=BASELINE, linestyle=":", label="baseline: training")
+    ax.plot(best["epoch"], best["val_loss"], color=BEST, label="best recipe: validation")
+    ax.plot(best["epoch"], best["loss"], color=BEST, linestyle=":", label="best recipe: training")
+    if best_epoch:
+        ax.axvline(best_epoch, color=BEST, linestyle="--", linewidth=1, label=f"weights kept (epoch {best_epoch})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(_loss_label(task))
+    ax.set_title("Baseline vs best recipe")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    return _png(figure)
+
+
+def bias_variance_bars(decomposition: dict[str, Any]) -> bytes:
+    """Expected loss, bias and variance of the baseline's ensemble, as bars."""
+    zero_one = decomposition["loss"] == "0-1"
+    names = ["expected loss", "bias" if zero_one else "bias²", "variance", "net variance" if zero_one else "noise"]
+    values = [decomposition["expected_loss"], decomposition["bias"], decomposition["variance"],
+              decomposition["net_variance"] if zero_one else (decomposition.get("noise") or 0.0)]
+    figure, ax = plt.subplots(figsize=(6.5, 3.5))
+    bars = ax.bar(names, values, color=[ACCENT, "#2ca02c", BASELINE, "#ff7f0e"])
+    ax.bar_label(bars, fmt="%.3f")
+    ax.set_ylabel("0-1 error (fraction of samples)" if zero_one else "squared error (target units²)")
+    ax.set_title(f"Bias–variance over {decomposition['rounds']} bootstrap models")
+    ax.set_ylim(0, max(values) * 1.2 if max(values) > 0 else 1)
+    ax.grid(axis="y", alpha=0.3)
+    return _png(figure)
+
+
+def weight_histograms(before: np.ndarray, after: np.ndarray) -> bytes:
+    """Distribution of every weight value, baseline vs best model (log counts)."""
+    figure, ax = plt.subplots(figsize=(7.5, 3.6))
+    limit = float(max(np.abs(before).max(initial=0), np.abs(after).max(initial=0))) or 1.0
+    bins = np.linspace(-limit, limit, 81)
+    ax.hist(before, bins=bins, alpha=0.55, color=BASELINE, label=f"baseline ({before.size:,} weights)")
+    ax.hist(after, bins=bins, alpha=0.55, color=BEST, label=f"best ({after.size:,} weights)")
+    ax.set_yscale("log")
+    ax.set_xlabel("weight value (dimensionless)")
+    ax.set_ylabel("number of weights (log scale)")
+    ax.set_title("Weights before and after the remedies")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _png(figure)
+
+
+def lambda_curve(rows: Sequence[dict[str, Any]], best_lam: float | None, metric: str) -> bytes:
+    """Cross-validated score against λ (log scale), ± one standard deviation across folds."""
+    measured = [r for r in rows if r["mean"] is not None]
+    figure, ax = plt.subplots(figsize=(6.5, 3.6))
+    lams = [r["lam"] for r in measured]
+    scale = 100.0 if metric == "accuracy" else 1.0
+    means = np.asarray([r["mean"] for r in measured]) * scale
+    stds = np.asarray([r["std"] or 0.0 for r in measured]) * scale
+    ax.errorbar(lams, means, yerr=stds, marker="o", color=BEST, capsize=4)
+    if best_lam is not None:
+        ax.axvline(best_lam, color="black", linestyle="--", linewidth=1, label=f"chosen λ = {best_lam:g}")
+        ax.legend()
+    ax.set_xscale("log")
+    ax.set_xlabel("λ (L2 strength, log scale)")
+    ax.set_ylabel("CV accuracy (%)" if metric == "accuracy" else "CV score (− validation loss)")
+    ax.set_title("Choosing λ by k-fold cross-validation")
+    ax.grid(alpha=0.3)
+    return _png(figure)
+
+
+def architecture_scatter(trials: Sequence[dict[str, Any]], metric: str) -> bytes:
+    """Validation score against parameter count per candidate network; the chosen one ringed."""
+    done = [t for t in trials if t["status"] == "done"]
+    scale = 100.0 if metric == "accuracy" else 1.0
+    figure, ax = plt.subplots(figsize=(7, 3.8))
+    for trial in done:
+        chosen = trial["details"].get("chosen", False)
+        ax.scatter(trial["parameters"], trial["val_score"] * scale, s=120 if chosen else 40,
+                   color=BEST if chosen else ACCENT, edgecolors="black" if chosen else "none", zorder=3)
+        ax.annotate(trial["name"], (trial["parameters"], trial["val_score"] * scale), xytext=(5, 4),
+                    textcoords="offset points", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters (log scale)")
+    ax.set_ylabel("validation accuracy (%)" if metric == "accuracy" else "− validation loss")
+    ax.set_title("Architecture: size vs validation score (chosen: ringed)")
+    ax.grid(alpha=0.3)
+    return _png(figure)
+
+
+def augmentation_grid(original: np.ndarray, augmented: np.ndarray, labels: Sequence[str]) -> bytes:
+    """Each sample image (first column) and its augmented views, in standardized pixel units."""
+    n, views = original.shape[0], augmented.shape[1]
+    figure, axes = plt.subplots(views + 1, n, figsize=(1.3 * n, 1.3 * (views + 1)), squeeze=False)
+    for i in range(n):
+        for row in range(views + 1):
+            image = original[i] if row == 0 else augmented[i, row - 1]
+            ax = axes[row][i]
+            ax.imshow(image[0] if image.shape[0] == 1 else np.clip(image.transpose(1, 2, 0), 0, 1),
+                      cmap="gray_r" if image.shape[0] == 1 else None)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(str(labels[i])[:12], fontsize=8)
+        axes[0][0].set_ylabel("original", fontsize=8)
+        for row in range(1, views + 1):
+            axes[row][0].set_ylabel(f"view {row}", fontsize=8)
+    figure.suptitle("Training images and augmented views", fontsize=10)
+    return _png(figure)

@@ -1,0 +1,49 @@
+"""Remedy search: spaces, k-fold cross-validated grids, Optuna studies with pruning and workers, ablation.
+
+Optuna and SQLAlchemy are imported only inside the functions that use them.
+
+Example:
+    >>> from fitguard.search import Choice, SearchSpace, expand_grid
+    >>> len(expand_grid(SearchSpace({"l2": Choice((0.0, 1e-4)), "dropout": Choice((0.0, 0.2, 0.4))})))
+    6
+"""
+
+from __future__ import annotations
+
+from fitguard.search.ablation import AblationResult, AblationRow, ablation
+from fitguard.search.grid import GridResult, GridRow, expand_grid, grid_cv
+from fitguard.search.pruning import PRUNERS, SAMPLERS, PruningCallback, make_pruner, make_sampler
+from fitguard.search.scoring import Score, fit_and_score, resolve_metric
+from fitguard.search.space import PARAMETERS, Choice, Float, Int, SearchSpace, apply_point
+from fitguard.search.storage import default_storage, open_storage
+from fitguard.search.study import StudyResult, prepare_study, study, summarize
+
+__all__ = [
+    "PARAMETERS",
+    "PRUNERS",
+    "SAMPLERS",
+    "AblationResult",
+    "AblationRow",
+    "Choice",
+    "Float",
+    "GridResult",
+    "GridRow",
+    "Int",
+    "PruningCallback",
+    "Score",
+    "SearchSpace",
+    "StudyResult",
+    "ablation",
+    "apply_point",
+    "default_storage",
+    "expand_grid",
+    "fit_and_score",
+    "grid_cv",
+    "make_pruner",
+    "make_sampler",
+    "open_storage",
+    "prepare_study",
+    "resolve_metric",
+    "study",
+    "summarize",
+]

@@ -1,0 +1,153 @@
+"""Grid search with k-fold cross-validation: every point scored as mean ± std over folds, the best refitted.
+
+The folds cover the dataset's train and val splits together (the test split stays untouched), each fold's
+preprocessing refitted on its own training part (``fitguard.data.kfold``), the same folds for every point.
+With ``shared_stopping`` the folds share one stopping epoch: each fold trains ``max_epochs`` without early
+stopping, and the epoch where the *mean* validation curve is best scores every fold and sets the refit's
+epochs — one decision from k curves instead of k noisy ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fitguard.config import TrainConfig
+from fitguard.data import Dataset, kfold
+from fitguard.recipe import Run, build_run, load_data
+from fitguard.search.scoring import Score, fit_and_score, resolve_metric
+from fitguard.search.space import Choice, SearchSpace, apply_point
+
+
+def expand_grid(grid: Mapping[str, Sequence[Any]] | SearchSpace) -> list[dict[str, Any]]:
+    """Every combination of the grid's values, first parameter slowest.
+
+    Example:
+        >>> expand_grid({"l2": [0, 1e-3], "dropout": [0.0, 0.5]})
+        [{'l2': 0, 'dropout': 0.0}, {'l2': 0, 'dropout': 0.5}, {'l2': 0.001, 'dropout': 0.0}, {'l2': 0.001, 'dropout': 0.5}]
+    """
+    if isinstance(grid, SearchSpace):
+        if not grid.is_grid():
+            ranges = [n for n, p in grid.params.items() if not isinstance(p, Choice)]
+            raise ValueError(f"a grid needs choices for every parameter; ranges given for: {', '.join(ranges)}")
+        grid = {name: param.values for name, param in grid.params.items()}  # type: ignore[union-attr]
+    space = SearchSpace({name: Choice(tuple(values)) for name, values in dict(grid).items()})
+    names = list(space.params)
+    values = [space.params[n].values for n in names]  # type: ignore[union-attr]
+    return [dict(zip(names, combo)) for combo in itertools.product(*values)]
+
+
+@dataclass(frozen=True)
+class GridRow:
+    """One grid point: its fold scores (validation metric per fold), mean and std, and per-fold details."""
+
+    point: dict[str, Any]
+    fold_scores: tuple[float, ...]
+    mean: float
+    std: float
+    gap: float
+    epochs: int
+    seconds: float
+
+
+@dataclass
+class GridResult:
+    """All rows in grid order; ``best_point_``/``best_score_`` by the metric's direction; ``refit_`` the refitted run."""
+
+    metric: str
+    mode: str
+    rows: list[GridRow]
+    best_point_: dict[str, Any]
+    best_score_: float
+    refit_: Run | None = None
+    refit_epochs_: int | None = None
+    folds: list[tuple[list[int], list[int]]] = field(default_factory=list)
+
+    def table(self) -> list[dict[str, Any]]:
+        """Rows as plain dicts ranked best first (what a report or a rich table shows)."""
+        ranked = sorted(self.rows, key=lambda r: -r.mean if self.mode == "max" else r.mean)
+        return [{**r.point, "mean": r.mean, "std": r.std, "gap": r.gap, "epochs": r.epochs, "seconds": r.seconds}
+                for r in ranked]
+
+
+def _without_early_stopping(config: TrainConfig, epochs: int | None = None) -> TrainConfig:
+    raw = config.model_dump()
+    raw["early_stopping"] = None
+    if epochs is not None:
+        raw["train"]["max_epochs"] = epochs
+    return TrainConfig.model_validate(raw)
+
+
+def _shared_epoch(curves: list[list[float]], mode: str) -> int:
+    """The epoch (1-based) where the mean of the folds' validation curves is best (earliest on ties)."""
+    length = min(len(c) for c in curves)
+    means = [statistics.fmean(c[e] for c in curves) for e in range(length)]
+    best = max(means) if mode == "max" else min(means)
+    return means.index(best) + 1
+
+
+def grid_cv(
+    recipe: TrainConfig,
+    grid: Mapping[str, Sequence[Any]] | SearchSpace,
+    folds: int = 5,
+    stratified: bool = True,
+    *,
+    metric: str = "auto",
+    seed: int | None = None,
+    shared_stopping: bool = False,
+    refit: bool = True,
+    data: Dataset | None = None,
+) -> GridResult:
+    """Score every grid point of remedies on the recipe by k-fold CV; refit the best on the train split.
+
+    ``seed`` (default: the recipe's ``data.seed``) fixes the folds; the recipe's ``train.seed`` fixes the
+    initial weights and batches, so the fold scores are reproducible.
+
+    Example:
+        >>> result = grid_cv(TrainConfig(), {"l2": [0.0, 1e-3]}, folds=3)   # doctest: +SKIP
+        >>> result.best_point_                                              # doctest: +SKIP
+        {'l2': 0.001}
+    """
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise ValueError(f"`folds` must be an integer >= 2, got {folds!r}")
+    points = expand_grid(grid)
+    data = data if data is not None else load_data(recipe)
+    name, mode = resolve_metric(metric, data.task)
+    seed = recipe.data.seed if seed is None else seed
+    parts = list(kfold(data, folds, stratified=stratified and data.task == "classification", seed=seed))
+    rows: list[GridRow] = []
+    epochs_of: dict[int, int] = {}
+    for index, point in enumerate(points):
+        config = apply_point(recipe, point, data.kind)
+        if shared_stopping:
+            config = _without_early_stopping(config)
+        scores: list[Score] = []
+        curves: list[list[float]] = []
+        for train, val in parts:
+            score, history = fit_and_score(config, data, train, val, name)
+            scores.append(score)
+            curves.append(history[name])
+        values = [s.value for s in scores]
+        gaps = [s.gap for s in scores]
+        epochs = round(statistics.fmean(s.epochs for s in scores))
+        if shared_stopping:
+            epochs = _shared_epoch(curves, mode)
+            values = [c[epochs - 1] for c in curves]
+        epochs_of[index] = epochs
+        rows.append(GridRow(point, tuple(values), statistics.fmean(values), statistics.pstdev(values),
+                            statistics.fmean(gaps), epochs, sum(s.seconds for s in scores)))
+    means = [r.mean if math.isfinite(r.mean) else (-math.inf if mode == "max" else math.inf) for r in rows]
+    best = means.index(max(means) if mode == "max" else min(means))
+    result = GridResult(name, mode, rows, dict(rows[best].point), rows[best].mean)
+    if refit:
+        config = apply_point(recipe, rows[best].point, data.kind)
+        if shared_stopping:
+            config = _without_early_stopping(config, epochs_of[best])
+        run = build_run(config, data=data)
+        run.trainer.fit(data.train, data.val)
+        result.refit_, result.refit_epochs_ = run, len(run.trainer.history)
+    return result

@@ -1,0 +1,86 @@
+"""Train one configuration and score it: the validation metric, the generalization gap, size and time.
+
+Every search (grid, study, ablation) scores runs here, so "score" means one thing: the metric measured in
+eval mode on the validation part after training (with ``restore_best`` early stopping, of the best epoch).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from fitguard.config import TrainConfig
+from fitguard.data import Dataset, TensorData
+from fitguard.models import count_parameters
+from fitguard.recipe import build_run
+from fitguard.train import Callback, History, Trainer
+from fitguard.train.callbacks.monitor import resolve_mode
+
+
+@dataclass(frozen=True)
+class Score:
+    """What one training run measured. ``gap`` > 0 means validation is worse than training."""
+
+    value: float
+    train_value: float
+    gap: float
+    epochs: int
+    parameters: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_metric(metric: str, task: str) -> tuple[str, str]:
+    """``(name, mode)`` of a validation metric; 'auto' is val_accuracy for classes, val_loss otherwise."""
+    if metric == "auto":
+        metric = "val_accuracy" if task == "classification" else "val_loss"
+    if not isinstance(metric, str) or not metric.startswith("val_"):
+        raise ValueError(f"`metric` must be 'auto' or a validation metric such as 'val_loss', got {metric!r}")
+    return metric, resolve_mode(metric, "auto")
+
+
+def gap_of(train_value: float, val_value: float, mode: str) -> float:
+    """How much worse validation is than training, in the metric's units (positive = overfitting)."""
+    return train_value - val_value if mode == "max" else val_value - train_value
+
+
+def add_callbacks(trainer: Trainer, callbacks: Sequence[Callback]) -> None:
+    """Attach callbacks to a trainer built by the recipe (before ``fit``)."""
+    if not callbacks:
+        return
+    from fitguard.train.trainer import _HOOKS, _overrides  # the hook table is derived once in __init__
+
+    trainer.callbacks = sorted([*trainer.callbacks, *callbacks], key=lambda c: getattr(c, "order", 0))
+    trainer._hooks = {hook: [c for c in trainer.callbacks if _overrides(c, hook)] for hook in _HOOKS}
+
+
+def fit_and_score(
+    config: TrainConfig,
+    data: Dataset,
+    train: TensorData,
+    val: TensorData,
+    metric: str = "auto",
+    callbacks: Sequence[Callback] = (),
+) -> tuple[Score, History]:
+    """Build the run from ``config`` (model shapes from ``data``), fit on ``train``, score on ``val``."""
+    name, mode = resolve_metric(metric, data.task)
+    started = time.perf_counter()
+    run = build_run(config, data=data)
+    add_callbacks(run.trainer, callbacks)
+    history = run.trainer.fit(train, val)
+    key = name[len("val_"):]
+    val_value = run.trainer.evaluate(val)[key]
+    train_value = run.trainer.evaluate(train)[key]
+    score = Score(
+        value=val_value,
+        train_value=train_value,
+        gap=gap_of(train_value, val_value, mode),
+        epochs=len(history),
+        parameters=count_parameters(run.model),
+        seconds=time.perf_counter() - started,
+    )
+    return score, history

@@ -1,0 +1,52 @@
+"""Where a study lives: a SQLite file in the run folder by default, or any SQLAlchemy URL (PostgreSQL).
+
+Storage is Optuna's RDB storage with heartbeats: a worker records a heartbeat every ``heartbeat_interval``
+seconds while it runs a trial; a trial whose heartbeat is older than ``grace_period`` belonged to a dead
+worker, is marked FAIL and re-queued by ``RetryFailedTrialCallback`` with the same parameters.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+STUDY_FILE = "study.db"
+_SCHEMES = ("sqlite", "postgresql", "mysql")
+
+
+def default_storage(out: str | Path) -> str:
+    """The SQLite URL of the study file inside the run folder ``out``."""
+    return f"sqlite:///{(Path(out) / STUDY_FILE).resolve()}"
+
+
+def engine_url(url: str) -> str:
+    """The URL SQLAlchemy is given: ``postgresql://`` uses psycopg (v3), the driver fitguard installs."""
+    if not isinstance(url, str) or url.split(":", 1)[0].split("+", 1)[0] not in _SCHEMES or "://" not in url:
+        raise ValueError(
+            f"`storage` must be a database URL such as sqlite:///runs/x/study.db or "
+            f"postgresql+psycopg://user@host/db, got {url!r}"
+        )
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def open_storage(url: str, heartbeat_interval: int = 10, grace_period: int | None = None, max_retry: int = 3) -> Any:
+    """Optuna RDB storage with heartbeats and retry of dead workers' trials."""
+    import optuna
+    from optuna.storages import RetryFailedTrialCallback
+
+    if isinstance(heartbeat_interval, bool) or not isinstance(heartbeat_interval, int) or heartbeat_interval < 1:
+        raise ValueError(f"`heartbeat_interval` must be an integer >= 1 (seconds), got {heartbeat_interval!r}")
+    url = engine_url(url)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeats are stable in use
+    # SQLite serializes writers; a generous busy timeout keeps local workers from failing on a locked file
+    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    return optuna.storages.RDBStorage(
+        url,
+        engine_kwargs=engine,
+        heartbeat_interval=heartbeat_interval,
+        grace_period=grace_period if grace_period is not None else 3 * heartbeat_interval,
+        failed_trial_callback=RetryFailedTrialCallback(max_retry=max_retry),
+    )

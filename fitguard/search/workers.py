@@ -1,0 +1,212 @@
+"""The worker loop: take a queued trial, train it with heartbeats, tell the study; until the queue is empty.
+
+A study plans its trials up front as queued (WAITING) slots 0..N-1. Workers only ever take a queued trial
+(an atomic WAITING -> RUNNING update in the database), never create one, so any number of processes on any
+number of machines finish exactly N slots between them. A worker that dies leaves its trial RUNNING with a
+stale heartbeat; the next worker to look marks it FAIL and the storage's ``RetryFailedTrialCallback`` queues a
+copy with the same slot and parameters. Ctrl-C does the same at once: FAIL and re-queue, so nothing is lost.
+
+Run a worker by hand on another machine with ``fitguard search CONFIG --storage URL --resume``, or as
+``python -m fitguard.search.workers URL STUDY`` (what ``--workers N`` starts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fitguard.search.pruning import PruningCallback, make_pruner, make_sampler
+from fitguard.search.scoring import fit_and_score
+
+SLOT = "fitguard_slot"
+SPEC = "fitguard_spec"
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """What every worker needs to run a study's trials, stored in the study (user attr ``fitguard_spec``)."""
+
+    config: dict[str, Any]
+    space: dict[str, Any]
+    metric: str
+    sampler: str
+    pruner: str
+    seed: int
+    min_epochs: int
+    heartbeat_interval: int
+    grace_period: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Heartbeat:
+    """Record a trial's heartbeat every ``interval`` seconds on a daemon thread until stopped."""
+
+    def __init__(self, storage: Any, trial_id: int, interval: float) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, args=(storage, trial_id, interval), daemon=True)
+        self._thread.start()
+
+    def _beat(self, storage: Any, trial_id: int, interval: float) -> None:
+        while True:
+            storage.record_heartbeat(trial_id)
+            if self._stop.wait(interval):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def take_queued(storage: Any, study_id: int) -> int | None:
+    """Atomically move one queued trial to RUNNING; its id, or None when the queue is empty."""
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.trial import TrialState
+
+    for frozen in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)):
+        try:
+            if storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
+                return frozen._trial_id
+        except UpdateFinishedTrialError:
+            continue
+    return None
+
+
+def requeue(study: Any, frozen: Any) -> None:
+    """Queue a copy of an interrupted trial (same slot and parameters), as the retry callback would."""
+    import optuna
+    from optuna.trial import TrialState
+
+    history = [*frozen.system_attrs.get("retry_history", []), frozen.number]
+    study.add_trial(optuna.trial.create_trial(
+        state=TrialState.WAITING, params=frozen.params, distributions=frozen.distributions,
+        user_attrs=frozen.user_attrs,
+        system_attrs={**frozen.system_attrs, "failed_trial": frozen.number, "retry_history": history},
+    ))
+
+
+def run_one(study: Any, trial_id: int, spec: TrialSpec, data: Any, storage: Any) -> str:
+    """Train one trial and tell the study; returns the final state's name."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from fitguard.config import TrainConfig
+    from fitguard.search.space import SearchSpace, apply_point
+
+    trial = optuna.Trial(study, trial_id)
+    heartbeat = Heartbeat(storage, trial_id, spec.heartbeat_interval)
+    try:
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        point = SearchSpace.from_dict(spec.space).sample(trial)
+        config = apply_point(TrainConfig.model_validate(spec.config), point, data.kind)
+        pruning = PruningCallback(trial, spec.metric)
+        score, _ = fit_and_score(config, data, data.train, data.val, spec.metric, callbacks=[pruning])
+        for key, value in score.to_dict().items():
+            trial.set_user_attr(key, value)
+        if pruning.pruned:
+            trial.set_user_attr("reason", pruning.reason)
+            study.tell(trial, state=TrialState.PRUNED)
+            return "PRUNED"
+        study.tell(trial, score.value)
+        return "COMPLETE"
+    except (KeyboardInterrupt, SystemExit):
+        frozen = study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+        requeue(study, frozen)
+        raise
+    except Exception as error:  # a trial's own failure is recorded with its reason, never retried blindly
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        trial.set_user_attr("error", f"{type(error).__name__}: {message}")
+        study.tell(trial, state=TrialState.FAIL)
+        return "FAIL"
+    finally:
+        heartbeat.stop()
+
+
+def connect(url: str, name: str) -> Any:
+    """Open the storage with the heartbeat settings the study was created with."""
+    import optuna
+
+    from fitguard.search.storage import engine_url, open_storage
+
+    plain = optuna.storages.RDBStorage(engine_url(url))
+    summary = next((s for s in plain.get_all_studies() if s.study_name == name), None)
+    plain.remove_session()
+    if summary is None or SPEC not in summary.user_attrs:
+        raise ValueError(f"no fitguard study named {name!r} in {url}")
+    spec = summary.user_attrs[SPEC]
+    return open_storage(url, spec["heartbeat_interval"], spec["grace_period"])
+
+
+def open_study(storage: Any, name: str, worker: int = 0) -> tuple[Any, TrialSpec]:
+    """Load a study created by ``fitguard.search.study`` with its sampler (seeded per worker) and pruner."""
+    import optuna
+
+    summary = next((s for s in storage.get_all_studies() if s.study_name == name), None)
+    if summary is None or SPEC not in summary.user_attrs:
+        raise ValueError(f"no fitguard study named {name!r} in this storage")
+    spec = TrialSpec(**summary.user_attrs[SPEC])
+    max_epochs = int(spec.config.get("train", {}).get("max_epochs", 100))
+    study = optuna.load_study(
+        study_name=name, storage=storage, sampler=make_sampler(spec.sampler, spec.seed + worker),
+        pruner=make_pruner(spec.pruner, max_epochs, spec.min_epochs),
+    )
+    return study, spec
+
+
+def work(
+    study: Any,
+    spec: TrialSpec,
+    data: Any,
+    storage: Any,
+    deadline: float | None = None,
+    on_trial: Callable[[str], None] | None = None,
+) -> int:
+    """Run queued trials until none is queued or running (a running one may yet die and come back), or the
+    deadline passes; returns how many this worker ran."""
+    from optuna.storages import fail_stale_trials
+    from optuna.trial import TrialState
+
+    study_id = storage.get_study_id_from_name(study.study_name)
+    done = 0
+    while deadline is None or time.time() < deadline:
+        fail_stale_trials(study)
+        trial_id = take_queued(storage, study_id)
+        if trial_id is None:
+            if not storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+                break
+            time.sleep(min(1.0, spec.heartbeat_interval))
+            continue
+        state = run_one(study, trial_id, spec, data, storage)
+        done += 1
+        if on_trial is not None:
+            on_trial(state)
+    return done
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m fitguard.search.workers URL STUDY [--worker I] [--deadline UNIX_TIME]``"""
+    parser = argparse.ArgumentParser(prog="python -m fitguard.search.workers")
+    parser.add_argument("storage")
+    parser.add_argument("study")
+    parser.add_argument("--worker", type=int, default=0)
+    parser.add_argument("--deadline", type=float, default=None)
+    args = parser.parse_args(argv)
+    from fitguard.config import TrainConfig
+    from fitguard.recipe import load_data
+
+    storage = connect(args.storage, args.study)
+    study, spec = open_study(storage, args.study, args.worker)
+    data = load_data(TrainConfig.model_validate(spec.config))
+    work(study, spec, data, storage, args.deadline)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
