@@ -7,15 +7,36 @@ Example:
     ('image', (1, 8, 8), 10)
 """
 
-from fitguard.data.builtin import BUILTIN
-from fitguard.data.dataset import Dataset
-from fitguard.data.encoding import Column
-from fitguard.data.image_folders import read_image_folder
-from fitguard.data.loaders import from_arrays, from_csv, from_folder, from_npz, load
-from fitguard.data.preprocess import Preprocessor
-from fitguard.data.source import RawData, Truth
-from fitguard.data.splits import fold_indices, holdout_indices, kfold, standardize_fold
-from fitguard.data.tensors import TensorData
+from importlib import import_module
+from typing import Any
+
+# names load on first use: `fitguard.data.tensors` (all the Trainer needs) must not pay for scikit-learn
+_NAMES = {
+    "BUILTIN": "fitguard.data.builtin",
+    "Dataset": "fitguard.data.dataset",
+    "Column": "fitguard.data.encoding",
+    "read_image_folder": "fitguard.data.image_folders",
+    "from_arrays": "fitguard.data.loaders",
+    "from_csv": "fitguard.data.loaders",
+    "from_folder": "fitguard.data.loaders",
+    "from_npz": "fitguard.data.loaders",
+    "load": "fitguard.data.loaders",
+    "Preprocessor": "fitguard.data.preprocess",
+    "RawData": "fitguard.data.source",
+    "Truth": "fitguard.data.source",
+    "fold_indices": "fitguard.data.splits",
+    "holdout_indices": "fitguard.data.splits",
+    "kfold": "fitguard.data.splits",
+    "standardize_fold": "fitguard.data.splits",
+    "TensorData": "fitguard.data.tensors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        return getattr(import_module(_NAMES[name]), name)
+    raise AttributeError(f"module 'fitguard.data' has no attribute {name!r}")
+
 
 __all__ = [
     "BUILTIN",
