@@ -30,6 +30,8 @@ from fitguard.linear import lasso_path, ridge_path
 RIDGE_SHAPES = [(2000, 100), (5000, 500), (1000, 2000)]
 LASSO_SHAPES = [(2000, 100), (1000, 500)]
 LAMBDAS = np.logspace(-3, 5, 50)
+# scikit-learn >= 1.7 takes the grid size as `alphas`; older versions as `n_alphas`.
+LASSOCV_GRID = {"alphas": 100} if tuple(map(int, sklearn.__version__.split(".")[:2])) >= (1, 7) else {"n_alphas": 100}
 
 
 def ridge_problem(n: int, p: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +120,7 @@ def lasso_rows(repeats: int) -> list[dict]:
         X, y = lasso_problem(n, p, seed=n * p)
         ours_times, theirs_times, ours_choice, theirs_choice = alternate(
             lambda X=X, y=y: lasso_path(X, y, n_lambdas=100, cv=5).best_lambda_,
-            lambda X=X, y=y: float(LassoCV(alphas=100, cv=KFold(5)).fit(X, y).alpha_),
+            lambda X=X, y=y: float(LassoCV(**LASSOCV_GRID, cv=KFold(5)).fit(X, y).alpha_),
             repeats,
         )
         row = {

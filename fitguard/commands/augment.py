@@ -8,8 +8,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from fitguard.augment.pipeline import images
-from fitguard.augment.save import CONTACT_SHEET, MANIFEST, save_augmented
 
 #: How DATA is read, so a manifest reader can get the very same source images back by index.
 LOAD_OPTIONS = {"val": 0.0, "test": 0.0, "standardize": False}
@@ -39,7 +37,9 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(False, help="Replace what an earlier run wrote in --save-to-dir."),
     ) -> None:
         """Write augmented images, manifest.json (source, label, exact parameters per file) and a contact sheet."""
-        from fitguard.data import load  # imported here: loading the data layer is not needed for --help
+        from fitguard.augment.pipeline import images  # imported here: --help needs neither kornia nor the data layer
+        from fitguard.augment.save import CONTACT_SHEET, MANIFEST, save_augmented
+        from fitguard.data import load
 
         augmenter = images(
             rotate=rotate, flip=flip, vflip=vflip, scale=scale or None, shift=shift, crop=crop or None,

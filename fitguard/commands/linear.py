@@ -9,19 +9,14 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import torch
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from fitguard.linear.inputs import one_hot
-from fitguard.linear.lambdas import parse_lambdas
-from fitguard.linear.lasso import elastic_net_path
-from fitguard.linear.plots import plot_coefficient_paths, plot_cv_curve
-from fitguard.linear.ridge import ridge_path
-from fitguard.linear.spectrum import condition_numbers, decompose
+if TYPE_CHECKING:
+    import torch
 
 DataArgument = Annotated[str, typer.Argument(help="Built-in dataset name or path to a .csv/.npz file.")]
 TargetOption = Annotated[str | None, typer.Option("--target", help="Target column (CSV files).")]
@@ -51,6 +46,12 @@ def ridge(
     overwrite: OverwriteOption = False,
 ) -> None:
     """Ridge path from one decomposition; λ by closed-form leave-one-out, GCV or k-fold CV."""
+    import torch  # heavy imports wait until the command runs, so `fitguard --help` stays fast
+
+    from fitguard.linear.inputs import one_hot
+    from fitguard.linear.lambdas import parse_lambdas
+    from fitguard.linear.ridge import ridge_path
+
     grid = parse_lambdas(lambdas)
     folds = _parse_cv(cv)
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -93,6 +94,12 @@ def lasso(
     overwrite: OverwriteOption = False,
 ) -> None:
     """Lasso / elastic-net path (coordinate descent with warm starts), λ by k-fold CV, with sparsity."""
+    import torch
+
+    from fitguard.linear.lambdas import parse_lambdas
+    from fitguard.linear.lasso import elastic_net_path
+    from fitguard.linear.spectrum import condition_numbers, decompose
+
     grid = parse_lambdas(lambdas) if lambdas is not None else None
     files = _outputs(out, "lasso", overwrite)
     X, y, names, task = _load(data, target, standardize)
@@ -149,6 +156,8 @@ def _outputs(out: Path, name: str, overwrite: bool) -> dict[str, Path]:
 
 def _load(data: str, target: str | None, standardize: bool) -> tuple[torch.Tensor, torch.Tensor, list[str], str]:
     # Imported here so that `fitguard --help` does not pay for the data layer.
+    import torch
+
     from fitguard.data import load
 
     dataset = load(data, target=target, val=0, test=0, standardize=standardize)
@@ -160,6 +169,8 @@ def _load(data: str, target: str | None, standardize: bool) -> tuple[torch.Tenso
 def _write(
     result: Any, summary: dict[str, Any], files: dict[str, Path], names: list[str], title: str, condition_label: str
 ) -> None:
+    from fitguard.linear.plots import plot_coefficient_paths, plot_cv_curve
+
     files["summary"].parent.mkdir(parents=True, exist_ok=True)
     plot_cv_curve(result, files["cv_curve"], title=f"{title}: cross-validated error")
     plot_coefficient_paths(result, files["coefficient_paths"], names, title=f"{title}: coefficient paths")

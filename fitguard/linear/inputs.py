@@ -39,11 +39,48 @@ def as_targets(
     """
     tensor = _as_tensor(value, name, dtype, device)
     if tensor.ndim not in (1, 2):
-        raise ValueError(f"`{name}` must be 1-D (samples,) or 2-D (samples, outputs), got shape {tuple(tensor.shape)}")
+        raise ValueError(
+            f"`{name}` must be 1-D (samples,) or 2-D (samples, outputs), got shape {tuple(tensor.shape)}"
+        )
     if tensor.shape[0] != rows:
         raise ValueError(f"`{name}` must have as many rows as `X` ({rows}), got {tensor.shape[0]}")
     _check_finite(tensor, name)
     return tensor
+
+
+def as_numpy(value: Any, name: str, rows: int | None = None) -> np.ndarray:
+    """The CPU/numpy twin of ``as_matrix`` (``rows is None``) and ``as_targets`` (``rows`` given), same messages.
+
+    For solvers that run in numpy (scikit-learn's coordinate descent), where a round trip through torch would
+    cost more than the checks.
+
+    Example:
+        >>> as_numpy([[1, 2]], "X").dtype
+        dtype('float64')
+    """
+    if isinstance(value, torch.Tensor):
+        array = value.detach().cpu().to(torch.float64).numpy()
+    else:
+        try:
+            array = np.array(value, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            kind = type(value).__name__
+            raise ValueError(f"`{name}` must be a numeric array or tensor, got {kind}: {error}") from None
+    if rows is None and array.ndim != 2:
+        raise ValueError(f"`{name}` must be 2-D (samples, features), got shape {tuple(array.shape)}")
+    if rows is not None:
+        if array.ndim not in (1, 2):
+            raise ValueError(
+                f"`{name}` must be 1-D (samples,) or 2-D (samples, outputs), got shape {tuple(array.shape)}"
+            )
+        if array.shape[0] != rows:
+            raise ValueError(f"`{name}` must have as many rows as `X` ({rows}), got {array.shape[0]}")
+    if array.size == 0:
+        raise ValueError(f"`{name}` must not be empty, got shape {tuple(array.shape)}")
+    finite = np.isfinite(array)
+    if not finite.all():
+        raise ValueError(f"`{name}` must be finite, got {int(array.size - finite.sum())} NaN/inf values")
+    return array
 
 
 def one_hot(labels: Any, num_classes: int | None = None, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -55,7 +92,9 @@ def one_hot(labels: Any, num_classes: int | None = None, dtype: torch.dtype = to
     """
     codes = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
     if codes.ndim != 1 or codes.is_floating_point() or codes.is_complex():
-        raise ValueError(f"`labels` must be a 1-D array of integer class codes, got {codes.dtype} of shape {tuple(codes.shape)}")
+        raise ValueError(
+            f"`labels` must be a 1-D array of integer class codes, got {codes.dtype} of shape {tuple(codes.shape)}"
+        )
     if codes.numel() and int(codes.min()) < 0:
         raise ValueError(f"`labels` must be >= 0, got {int(codes.min())}")
     needed = int(codes.max()) + 1 if codes.numel() else 0
@@ -70,9 +109,11 @@ def _as_tensor(value: Any, name: str, dtype: torch.dtype, device: torch.device |
         tensor = value.detach()
     else:
         try:
-            tensor = torch.from_numpy(np.array(value, dtype=np.float64))  # a copy: read-only arrays stay untouched
+            # A copy, so that read-only arrays stay untouched.
+            tensor = torch.from_numpy(np.array(value, dtype=np.float64))
         except (TypeError, ValueError) as error:
-            raise ValueError(f"`{name}` must be a numeric array or tensor, got {type(value).__name__}: {error}") from None
+            kind = type(value).__name__
+            raise ValueError(f"`{name}` must be a numeric array or tensor, got {kind}: {error}") from None
     if tensor.is_complex():
         raise ValueError(f"`{name}` must be real, got {tensor.dtype}")
     return tensor.to(device=device if device is not None else tensor.device, dtype=dtype)

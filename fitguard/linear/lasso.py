@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from sklearn.linear_model import enet_path
 
-from fitguard.linear.inputs import as_matrix, as_targets
+from fitguard.linear.inputs import as_numpy
 from fitguard.linear.lambdas import check_lambdas
 
 
@@ -92,8 +92,8 @@ def elastic_net_path(
         raise ValueError(f"`n_lambdas` must be an integer >= 1, got {n_lambdas!r}")
     if not isinstance(eps, (int, float)) or not 0 < eps < 1:
         raise ValueError(f"`eps` must be in (0, 1), got {eps!r}")
-    features = as_matrix(X, "X").cpu().numpy()
-    targets = as_targets(y, "y", rows=features.shape[0]).cpu().numpy()
+    features = as_numpy(X, "X")
+    targets = as_numpy(y, "y", rows=features.shape[0])
     if targets.ndim == 2:
         if targets.shape[1] != 1:
             raise ValueError(f"`y` must have one output for lasso/elastic net, got {targets.shape[1]} columns")
@@ -178,12 +178,15 @@ def _fit_path(
     x_mean = X.mean(axis=0) if fit_intercept else np.zeros(X.shape[1])
     y_mean = float(y.mean()) if fit_intercept else 0.0
     centered = np.asfortranarray(X - x_mean)
-    centered_y = y - y_mean
+    centered_y = np.ascontiguousarray(y - y_mean)
     gram, xy = None, None
     if X.shape[0] > X.shape[1]:
         # Like LassoCV's precompute="auto": with more samples than features the Gram matrix is cheaper to sweep.
-        gram, xy = centered.T @ centered, centered.T @ centered_y
+        gram, xy = np.ascontiguousarray(centered.T @ centered), np.ascontiguousarray(centered.T @ centered_y)
+    # Inputs are already validated, float64 and laid out as the solver wants; re-checking them costs a
+    # validation of the Gram matrix per λ.
     _, weights, _ = enet_path(
-        centered, centered_y, alphas=grid, precompute=gram if gram is not None else False, Xy=xy, **settings
+        centered, centered_y, alphas=grid, precompute=gram if gram is not None else False, Xy=xy,
+        check_input=False, **settings,
     )
     return weights, y_mean - x_mean @ weights

@@ -16,7 +16,15 @@ import torch
 
 from fitguard.linear.inputs import as_matrix, as_targets
 from fitguard.linear.lambdas import check_lambdas
-from fitguard.linear.spectrum import Spectrum, coefficients, condition_numbers, decompose, intercepts, shrinkage
+from fitguard.linear.spectrum import (
+    Spectrum,
+    coefficients,
+    condition_numbers,
+    decompose,
+    fitted,
+    intercepts,
+    shrinkage,
+)
 
 # (λ × samples × outputs) entries handled at once: bounds memory for long grids and many one-hot classes.
 _CHUNK_ENTRIES = 1 << 22
@@ -151,8 +159,7 @@ def _closed_form_errors(spectrum: Spectrum, lambdas: torch.Tensor, leave_one_out
     errors = []
     for start in range(0, lambdas.shape[0], chunk):
         factors = shrinkage(spectrum, lambdas[start : start + chunk])  # (c, r)
-        fitted = spectrum.basis @ (factors[:, :, None] * spectrum.projected[None])  # (c, n, k)
-        residuals = spectrum.centered_targets[None] - fitted
+        residuals = spectrum.centered_targets[None] - fitted(spectrum, factors)  # (c, n, k)
         if leave_one_out:
             leverage = (squared_basis @ factors.mT).mT + offset  # (c, n)
         else:

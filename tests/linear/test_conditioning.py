@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import statsmodels.api as sm
+from sklearn.linear_model import Ridge
 from statsmodels.datasets import longley
 
 from fitguard.linear import conditioning, ridge_path
@@ -55,3 +56,12 @@ def test_wide_design_is_singular_and_lambda_makes_it_invertible() -> None:
     result = conditioning(X, [1.0], intercept_column=False)
     assert result.gram == float("inf") and result.design == float("inf")
     assert np.isfinite(float(result.regularized[0]))
+
+
+def test_multicollinear_coefficients_stay_exact(longley_data: tuple[np.ndarray, np.ndarray]) -> None:
+    # cond(XᵀX) ~ 3e11 sends the decomposition through the SVD itself rather than the Gram matrix.
+    X, y = longley_data
+    path = ridge_path(X, y, [1e-2, 1.0, 100.0])
+    for index, lam in enumerate([1e-2, 1.0, 100.0]):
+        reference = Ridge(alpha=lam, solver="svd").fit(X, y)
+        np.testing.assert_allclose(path.coefs_[index].numpy(), reference.coef_, rtol=1e-8)

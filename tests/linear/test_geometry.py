@@ -55,7 +55,10 @@ def test_minima_equal_a_generic_constrained_solver(center: tuple, curvature: tup
     [
         ({"budget": 0.0}, "`budget` must be a finite number > 0, got 0.0"),
         ({"center": (1.0,)}, "`center` must be two finite numbers, got (1.0,)"),
-        ({"curvature": ((1.0, 2.0), (0.0, 1.0))}, "`curvature` must be a symmetric 2x2 matrix, got ((1.0, 2.0), (0.0, 1.0))"),
+        (
+            {"curvature": ((1.0, 2.0), (0.0, 1.0))},
+            "`curvature` must be a symmetric 2x2 matrix, got ((1.0, 2.0), (0.0, 1.0))",
+        ),
         (
             {"curvature": ((1.0, 0.0), (0.0, -1.0))},
             "`curvature` must be positive definite (level curves are ellipses), got ((1.0, 0.0), (0.0, -1.0))",

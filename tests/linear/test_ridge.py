@@ -136,7 +136,8 @@ def test_predict_uses_the_best_lambda_by_default() -> None:
     path = ridge_path(X, y, LAMBDAS)
     reference = Ridge(alpha=path.best_lambda_).fit(X, y)
     np.testing.assert_allclose(path.predict(X).numpy(), reference.predict(X), rtol=1e-9)
-    np.testing.assert_allclose(path.predict(X, index=0).numpy(), Ridge(alpha=LAMBDAS[0]).fit(X, y).predict(X), rtol=1e-9)
+    first = Ridge(alpha=LAMBDAS[0]).fit(X, y)
+    np.testing.assert_allclose(path.predict(X, index=0).numpy(), first.predict(X), rtol=1e-9)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,98 @@
+"""``fitguard doctor``, ``fitguard report RUN_DIR`` and ``fitguard predict RUN_DIR DATA``."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from fitguard.errors import FitguardError
+
+
+def read_inputs(path: Path) -> Any:
+    """Raw inputs for a predictor: a CSV path (tables), the ``X`` array of an .npz, an .npy array, or an image folder."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    if path.is_dir():
+        return sorted(str(p) for p in path.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".gif"))
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return str(path)
+    import numpy as np
+
+    if suffix == ".npy":
+        return np.load(path, allow_pickle=False)
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as arrays:
+            key = "X" if "X" in arrays.files else arrays.files[0]
+            return arrays[key]
+    raise FitguardError(f"DATA must be a .csv, .npz, .npy file or a folder of images, got {str(path)!r}")
+
+
+def write_predictions(path: Path, predictions: Any, probabilities: Any, class_names: tuple[str, ...]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["row", "prediction", *(f"p_{name}" for name in class_names)] if probabilities is not None
+                        else ["row", "prediction"])
+        for index, value in enumerate(predictions):
+            extra = [f"{p:.6g}" for p in probabilities[index]] if probabilities is not None else []
+            writer.writerow([index, value, *extra])
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def doctor(
+        data: Annotated[str, typer.Option(help="Built-in dataset name or a .csv/.npz/image folder/.zip path.")] = "digits",
+        target: Annotated[Optional[str], typer.Option(help="Target column of a CSV file.")] = None,
+        config: Annotated[Optional[str], typer.Option(help="YAML/TOML spec of the data and training (flags override it).")] = None,
+        model: Annotated[Optional[str], typer.Option(help="Model family: mlp, cnn or cnn1d (default: by kind of data).")] = None,
+        budget: Annotated[str, typer.Option(help="Time for the remedy search, e.g. 90s, 10m.")] = "150s",
+        trials: Annotated[Optional[int], typer.Option(help="At most this many search trainings.")] = None,
+        device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+        seed: Annotated[int, typer.Option(help="Seed of the split, the weights and the batches.")] = 0,
+        epochs: Annotated[int, typer.Option(help="Maximum epochs of the baseline.")] = 150,
+        search_epochs: Annotated[int, typer.Option(help="Maximum epochs of each search training.")] = 100,
+        patience: Annotated[int, typer.Option(help="Early-stopping patience of the search and final trainings.")] = 15,
+        folds: Annotated[int, typer.Option(help="Folds of the λ cross-validation.")] = 3,
+        rounds: Annotated[int, typer.Option(help="Bootstrap models for bias-variance (0 skips it).")] = 5,
+        train_fraction: Annotated[float, typer.Option(help="Keep this fraction of the training split.")] = 1.0,
+        out: Annotated[str, typer.Option(help="Run folder to write.")] = "runs/doctor",
+        overwrite: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
+        quiet: Annotated[bool, typer.Option(help="No progress bars or table.")] = False,
+    ) -> None:
+        """Train a baseline, diagnose it, search the remedies, keep the best model and write an HTML report."""
+        from fitguard.doctor import DoctorOptions, parse_budget, run_doctor
+
+        options = DoctorOptions(
+            data=data, target=target, config=config, model=model, budget=parse_budget(budget), trials=trials,
+            device=device, seed=seed, epochs=epochs, search_epochs=search_epochs, patience=patience, folds=folds,
+            rounds=rounds, train_fraction=train_fraction, out=out, overwrite=overwrite, quiet=quiet,
+        )
+        run_doctor(options)
+
+    @app.command()
+    def report(run_dir: Annotated[Path, typer.Argument(help="A `fitguard doctor` run folder.")]) -> None:
+        """Rebuild report.html from a doctor run folder alone."""
+        from fitguard.report import build_report
+
+        typer.echo(str(build_report(run_dir)))
+
+    @app.command()
+    def predict(
+        run_dir: Annotated[Path, typer.Argument(help="A run folder holding a saved model.")],
+        data: Annotated[Path, typer.Argument(help="Raw inputs: .csv, .npz (X), .npy or a folder of images.")],
+        out: Annotated[Path, typer.Option(help="CSV file to write.")] = Path("predictions.csv"),
+    ) -> None:
+        """Predict raw data with a saved model (the best one of a doctor run) and write a CSV."""
+        from fitguard.runs import load
+
+        stem = "best" if (run_dir / "best.json").is_file() else "model"
+        predictor = load(run_dir, stem=stem)
+        inputs = read_inputs(data)
+        predictions = predictor.predict(inputs)
+        probabilities = predictor.predict_proba(inputs) if predictor.task == "classification" else None
+        write_predictions(out, predictions, probabilities, predictor.class_names)
+        typer.echo(f"{len(predictions)} predictions -> {out}")
