@@ -6,11 +6,11 @@ Bad input never shows a traceback: ``main`` prints one line (``error: ...``) on 
 from __future__ import annotations
 
 import sys
+from importlib import import_module
 
 import typer
 from typer.exceptions import Abort, Exit, TyperException
 
-from fitguard.commands import train as train_command
 
 app = typer.Typer(
     name="fitguard",
@@ -20,13 +20,9 @@ app = typer.Typer(
     add_completion=False,
 )
 
-train_command.register(app)
-for _module in ("linear", "augment"):
-    try:
-        __import__(f"fitguard.commands.{_module}")
-    except ModuleNotFoundError:
-        continue
-    sys.modules[f"fitguard.commands.{_module}"].register(app)
+# the order here is the order in `fitguard --help`: the main job first
+for _module in ("doctor", "train", "search", "linear", "augment"):
+    import_module(f"fitguard.commands.{_module}").register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,12 +50,7 @@ def gap_of(train_value: float, val_value: float, mode: str) -> float:
 
 def add_callbacks(trainer: Trainer, callbacks: Sequence[Callback]) -> None:
     """Attach callbacks to a trainer built by the recipe (before ``fit``)."""
-    if not callbacks:
-        return
-    from fitguard.train.trainer import _HOOKS, _overrides  # the hook table is derived once in __init__
-
-    trainer.callbacks = sorted([*trainer.callbacks, *callbacks], key=lambda c: getattr(c, "order", 0))
-    trainer._hooks = {hook: [c for c in trainer.callbacks if _overrides(c, hook)] for hook in _HOOKS}
+    trainer.add_callbacks(callbacks)
 
 
 def fit_and_score(

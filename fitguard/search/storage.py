@@ -2,7 +2,7 @@
 
 Storage is Optuna's RDB storage with heartbeats: a worker records a heartbeat every ``heartbeat_interval``
 seconds while it runs a trial; a trial whose heartbeat is older than ``grace_period`` belonged to a dead
-worker, is marked FAIL and re-queued by ``RetryFailedTrialCallback`` with the same parameters.
+worker, is marked FAIL and re-queued by ``RetryHeartbeatStaleTrialCallback`` with the same parameters.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def engine_url(url: str) -> str:
 def open_storage(url: str, heartbeat_interval: int = 10, grace_period: int | None = None, max_retry: int = 3) -> Any:
     """Optuna RDB storage with heartbeats and retry of dead workers' trials."""
     import optuna
-    from optuna.storages import RetryFailedTrialCallback
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
 
     if isinstance(heartbeat_interval, bool) or not isinstance(heartbeat_interval, int) or heartbeat_interval < 1:
         raise ValueError(f"`heartbeat_interval` must be an integer >= 1 (seconds), got {heartbeat_interval!r}")
@@ -48,5 +48,5 @@ def open_storage(url: str, heartbeat_interval: int = 10, grace_period: int | Non
         engine_kwargs=engine,
         heartbeat_interval=heartbeat_interval,
         grace_period=grace_period if grace_period is not None else 3 * heartbeat_interval,
-        failed_trial_callback=RetryFailedTrialCallback(max_retry=max_retry),
+        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
     )

@@ -3,7 +3,7 @@
 A study plans its trials up front as queued (WAITING) slots 0..N-1. Workers only ever take a queued trial
 (an atomic WAITING -> RUNNING update in the database), never create one, so any number of processes on any
 number of machines finish exactly N slots between them. A worker that dies leaves its trial RUNNING with a
-stale heartbeat; the next worker to look marks it FAIL and the storage's ``RetryFailedTrialCallback`` queues a
+stale heartbeat; the next worker to look marks it FAIL and the storage's retry callback queues a
 copy with the same slot and parameters. Ctrl-C does the same at once: FAIL and re-queue, so nothing is lost.
 
 Run a worker by hand on another machine with ``fitguard search CONFIG --storage URL --resume``, or as
@@ -73,6 +73,7 @@ def take_queued(storage: Any, study_id: int) -> int | None:
     for frozen in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)):
         try:
             if storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
+                storage.record_heartbeat(frozen._trial_id)  # a trial without any heartbeat is never seen as stale
                 return frozen._trial_id
         except UpdateFinishedTrialError:
             continue

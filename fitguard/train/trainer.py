@@ -117,7 +117,7 @@ class Trainer:
         self.channels_last = channels_last
         self.seed = seed
         self.quiet = quiet
-        self.callbacks = sorted([*callbacks, *([] if quiet else [ProgressBar()])], key=lambda c: getattr(c, "order", 0))
+        self.callbacks: list[Callback] = []
         if isinstance(weight_noise, (int, float)) and not isinstance(weight_noise, bool):
             from fitguard.regularize import WeightNoise
 
@@ -131,7 +131,7 @@ class Trainer:
         self._noise_params = self.weight_noise.select(self.model) if self.weight_noise is not None else None
         self.optimizer = self._build_optimizer()
         self.generator = torch.Generator().manual_seed(seed)
-        self._hooks = {hook: [c for c in self.callbacks if _overrides(c, hook)] for hook in _HOOKS}
+        self.add_callbacks([*callbacks, *([] if quiet else [ProgressBar()])])
         self.history = History()
         self.epoch = 0
         self.step = 0
@@ -139,6 +139,11 @@ class Trainer:
         self.restored_epoch: int | None = None
 
     # ----------------------------------------------------------------------------------------- set-up
+    def add_callbacks(self, callbacks: Sequence[Callback]) -> None:
+        """Attach callbacks before ``fit`` (ordered by their ``order`` attribute; checkpoints run last)."""
+        self.callbacks = sorted([*self.callbacks, *callbacks], key=lambda c: getattr(c, "order", 0))
+        self._hooks = {hook: [c for c in self.callbacks if _overrides(c, hook)] for hook in _HOOKS}
+
     def _build_optimizer(self) -> torch.optim.Optimizer:
         from fitguard.regularize import param_groups
 

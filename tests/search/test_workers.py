@@ -23,16 +23,16 @@ def storage_url(request, tmp_path) -> str:
 
 def test_two_worker_processes_finish_n_trials_with_none_lost_or_done_twice(tiny_recipe, postgres_url, study_name) -> None:
     space = SearchSpace({"lr": Float(1e-3, 3e-2, log=True), "dropout": Choice((0.0, 0.2))})
-    result = study(tiny_recipe, space, trials=6, storage=postgres_url, name=study_name, workers=2, pruner="none")
+    result = study(tiny_recipe, space, trials=4, storage=postgres_url, name=study_name, workers=2, pruner="none")
     finished = [r for r in result.rows if r["state"] in ("COMPLETE", "PRUNED")]
-    assert len(result.rows) == 6 and len(finished) == 6
-    assert sorted(r["slot"] for r in finished) == list(range(6))
+    assert len(result.rows) == 4 and len(finished) == 4
+    assert sorted(r["slot"] for r in finished) == list(range(4))
 
 
 def _slow_recipe():
     return parse_config({
         "data": {"source": "wine"}, "model": {"name": "mlp", "hidden": [8]},
-        "train": {"max_epochs": 150, "batch_size": 4, "device": "cpu"},
+        "train": {"max_epochs": 40, "batch_size": 16, "device": "cpu"},
         "early_stopping": False, "tensorboard": False,
     })
 
@@ -44,15 +44,14 @@ def test_a_sigkilled_worker_leaves_its_trial_failed_then_retried(storage_url, st
     command = [sys.executable, "-m", "fitguard.search.workers", storage_url, study_name]
     victim = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     started = time.monotonic()
-    while not optuna_study.get_trials(states=(TrialState.RUNNING,)):
+    while not [t for t in optuna_study.get_trials(states=(TrialState.RUNNING,)) if "worker" in t.user_attrs]:
         assert time.monotonic() - started < 60 and victim.poll() is None, "the worker never started a trial"
         time.sleep(0.1)
-    time.sleep(0.5)
     victim.kill()  # SIGKILL: no handler runs, the trial stays RUNNING with a heartbeat that goes stale
     victim.wait()
     killed = optuna_study.get_trials(states=(TrialState.RUNNING,))
     assert len(killed) == 1
-    subprocess.run([*command, "--worker", "1"], check=True, stderr=subprocess.DEVNULL, timeout=120)
+    subprocess.run([*command, "--worker", "1"], check=True, stderr=subprocess.DEVNULL, timeout=300)
     rows = trial_rows(optuna_study)
     failed = [r for r in rows if r["state"] == "FAIL"]
     complete = [r for r in rows if r["state"] == "COMPLETE"]
