@@ -10,6 +10,7 @@ A training spec (``fitguard train spec.yaml``)::
       penalties: [{kind: l2, lam: 0.0001}, {kind: l1, lam: 0.00001, proximal: true}]
       weight_noise: {sigma: 0.01, relative: true}
       augment: {rotate: 10, shift: 0.1}
+    transfer: {backbone: runs/pretrained, freeze_all_but: 1, unfreeze_every: 5}
 
 Every section and field is optional except ``data.source``; unknown keys are errors (a typo must not be
 silently ignored).
@@ -104,6 +105,14 @@ class RemediesSpec(_Spec):
     cutmix: float | None = Field(None, gt=0)
 
 
+class TransferSpec(_Spec):
+    backbone: str | None = None
+    freeze_all_but: int | None = Field(None, ge=0)
+    unfreeze_every: int | None = Field(None, ge=1)
+    body_lr_factor: float = Field(0.1, gt=0, le=1)
+    image_size: int | None = Field(None, ge=8)
+
+
 class TrainConfig(_Spec):
     data: DataSpec = Field(default_factory=DataSpec)
     model: ModelSpec = Field(default_factory=ModelSpec)
@@ -111,6 +120,7 @@ class TrainConfig(_Spec):
     early_stopping: EarlyStoppingSpec | None = Field(default_factory=EarlyStoppingSpec)
     checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
     remedies: RemediesSpec = Field(default_factory=RemediesSpec)
+    transfer: TransferSpec = Field(default_factory=TransferSpec)
     tensorboard: bool = True
 
     @field_validator("early_stopping", mode="before")

@@ -33,6 +33,7 @@ class Run:
     model_name: str
     model_options: dict[str, Any]
     trainer: Trainer
+    architecture: dict[str, Any] | None = None  # how fitguard.load rebuilds a transferred model (see runs.py)
 
 
 def load_data(config: TrainConfig) -> Dataset:
@@ -103,11 +104,35 @@ def make_callbacks(config: TrainConfig, out: Path | None, has_val: bool) -> list
     return callbacks
 
 
+def transferred_architecture(backbone: str) -> dict[str, Any]:
+    """What ``fitguard.load`` needs to rebuild a model made from ``backbone`` before loading its weights."""
+    path = Path(backbone).expanduser()
+    if path.is_dir() and (path / "model.json").is_file():
+        import json
+
+        source = json.loads((path / "model.json").read_text())
+        return {"kind": "run", "model": source["model"], "input_shape": source["input_shape"],
+                "out_features": source["out_features"], "architecture": source.get("architecture")}
+    return {"kind": "named", "name": backbone}
+
+
 def build_run(config: TrainConfig, out: Path | None = None, data: Dataset | None = None, quiet: bool = True) -> Run:
     """Load the data (unless given), build the model and a Trainer with the spec's remedies and callbacks."""
     data = data if data is not None else load_data(config)
     name, options = model_choice(config, data)
     model = build_model(name, options, data, config.train.seed)
+    transfer = config.transfer
+    setup = None
+    if transfer.backbone is not None:
+        from fitguard.models.transfer_training import apply_backbone  # pretrained backbones are optional
+
+        setup = apply_backbone(
+            transfer.backbone, data, transfer.freeze_all_but, transfer.unfreeze_every, architecture=model,
+            body_lr_factor=transfer.body_lr_factor, image_size=transfer.image_size,
+        )
+        model = setup.model
+    elif transfer.freeze_all_but is not None or transfer.unfreeze_every is not None:
+        raise ValueError("`freeze_all_but` and `unfreeze_every` need a `backbone` (--backbone NAME|PATH)")
     train = config.train
     loss = train.loss
     if loss == "auto":
@@ -126,7 +151,7 @@ def build_run(config: TrainConfig, out: Path | None = None, data: Dataset | None
         penalties=[make_penalty(p) for p in remedies.penalties],
         weight_noise=WeightNoise(noise.sigma, noise.relative, noise.layers) if noise else None,
         augment=make_augment(remedies, data),
-        callbacks=make_callbacks(config, out, has_val=data.val is not None),
+        callbacks=make_callbacks(config, out, has_val=data.val is not None) + (setup.callbacks if setup else []),
         clip_grad_norm=train.clip_grad_norm,
         device=train.device,
         precision=train.precision,
@@ -134,4 +159,11 @@ def build_run(config: TrainConfig, out: Path | None = None, data: Dataset | None
         seed=train.seed,
         quiet=quiet,
     )
-    return Run(config, data, model, name, options, trainer)
+    architecture = None
+    if setup is not None:
+        setup.configure(trainer)  # the body learns at body_lr_factor × lr
+        backbone = transfer.backbone
+        architecture = (transferred_architecture(backbone) if not Path(backbone).suffix
+                        else {"kind": "weights", "model": {"name": name, "options": options}})
+        architecture["image_size"] = transfer.image_size
+    return Run(config, data, model, name, options, trainer, architecture)

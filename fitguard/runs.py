@@ -64,7 +64,13 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def save_model(
-    directory: str | Path, model: nn.Module, name: str, options: dict[str, Any], data: Dataset, stem: str = "model"
+    directory: str | Path,
+    model: nn.Module,
+    name: str,
+    options: dict[str, Any],
+    data: Dataset,
+    stem: str = "model",
+    architecture: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``<stem>.safetensors`` (weights) and ``<stem>.json`` (architecture + preprocessing) atomically."""
     directory = Path(directory)
@@ -80,6 +86,7 @@ def save_model(
         "class_names": list(data.class_names),
         "feature_names": list(data.feature_names) if data.feature_names is not None else None,
         "preprocessor": data.preprocessor.to_dict(),
+        "architecture": architecture,  # set when the model came from a pretrained backbone
     }
     write_json(directory / f"{stem}.json", spec)
     return directory / f"{stem}.safetensors"
@@ -119,6 +126,24 @@ class Predictor:
         return (outputs[:, 0] if outputs.shape[1] == 1 else outputs).numpy()
 
 
+def rebuild(spec: dict[str, Any]) -> nn.Module:
+    """The architecture a saved model description names (weights not loaded)."""
+    architecture = spec.get("architecture")
+    if not architecture:
+        return build(spec["model"]["name"], tuple(spec["input_shape"]), spec["out_features"], **spec["model"]["options"])
+    from fitguard.models.transfer import load_backbone, new_head
+
+    if architecture["kind"] == "named":
+        return load_backbone(architecture["name"], num_classes=spec["out_features"],
+                             image_size=architecture.get("image_size"))
+    if architecture["kind"] == "run":  # a backbone pretrained by another fitguard run
+        model = rebuild({"model": architecture["model"], "input_shape": architecture["input_shape"],
+                         "out_features": architecture["out_features"], "architecture": architecture.get("architecture")})
+        return new_head(model, spec["out_features"])
+    return new_head(build(architecture["model"]["name"], tuple(spec["input_shape"]), spec["out_features"],
+                          **architecture["model"]["options"]), spec["out_features"])
+
+
 def load(run_dir: str | Path, stem: str = "model") -> Predictor:
     """Load the model a run saved (``best`` for ``fitguard doctor`` runs) as a :class:`Predictor`."""
     directory = Path(run_dir)
@@ -134,7 +159,7 @@ def load(run_dir: str | Path, stem: str = "model") -> Predictor:
         raise FitguardError(f"{stem}.safetensors in {str(directory)!r} is damaged: {error}") from None
     if spec.get("format") != "fitguard-model/1":
         raise FitguardError(f"{spec_path} is not a fitguard model description")
-    model = build(spec["model"]["name"], tuple(spec["input_shape"]), spec["out_features"], **spec["model"]["options"])
+    model = rebuild(spec)
     model.load_state_dict(weights)
     model.eval()
     return Predictor(

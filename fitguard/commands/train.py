@@ -47,6 +47,9 @@ def register(app: typer.Typer) -> None:
         optimizer: Annotated[Optional[str], typer.Option(help="adam, adamw or sgd.")] = None,
         weight_decay: Annotated[Optional[float], typer.Option(help="Optimizer weight decay.")] = None,
         patience: Annotated[Optional[int], typer.Option(help="Early-stopping patience in epochs.")] = None,
+        backbone: Annotated[Optional[str], typer.Option(help="Pretrained backbone: efficientnet_lite0, a run folder or a weights file.")] = None,
+        freeze_all_but: Annotated[Optional[int], typer.Option("--freeze-all-but", help="Train only the last K layer blocks of the backbone.")] = None,
+        unfreeze_every: Annotated[Optional[int], typer.Option("--unfreeze-every", help="Unfreeze one more block every N epochs.")] = None,
         device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
         seed: Annotated[Optional[int], typer.Option(help="Seed for the split, the initial weights and the batches.")] = None,
         out: Annotated[Path, typer.Option(help="Run folder to write.")] = Path("runs/train"),
@@ -64,7 +67,8 @@ def register(app: typer.Typer) -> None:
             "model.dropout": dropout, "model.batchnorm": batchnorm,
             "train.max_epochs": epochs, "train.lr": lr, "train.batch_size": batch_size, "train.optimizer": optimizer,
             "train.weight_decay": weight_decay, "train.device": device, "train.seed": seed, "data.seed": seed,
-            "early_stopping.patience": patience,
+            "early_stopping.patience": patience, "transfer.backbone": backbone,
+            "transfer.freeze_all_but": freeze_all_but, "transfer.unfreeze_every": unfreeze_every,
         }
         spec: TrainConfig = parse_config(merge_flags(raw, flags), str(config) if config else "options")
         run_training(spec, out, overwrite=overwrite, resume=resume, quiet=quiet)

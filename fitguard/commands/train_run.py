@@ -23,7 +23,7 @@ def run_training(spec: TrainConfig, out: Path, overwrite: bool = False, resume: 
         console.print(f"[bold]{data!r}[/bold]  model: {run.model_name} {run.model_options or ''}")
     history = trainer.fit(data.train, data.val, resume=directory / "checkpoints" if resume else None)
     history.save(directory / "history.json")
-    save_model(directory, run.model, run.model_name, run.model_options, data)
+    save_model(directory, run.model, run.model_name, run.model_options, data, architecture=run.architecture)
     scores = {"train": trainer.evaluate(data.train)}
     if data.val is not None:
         scores["val"] = trainer.evaluate(data.val)

@@ -51,8 +51,8 @@ class Clock:
         return math.inf if self.seconds is None else self.seconds - (time.perf_counter() - self.started)
 
     def spend(self, share: float = 1.0) -> bool:
-        """True (and count it) when one more training fits; ``share`` of the total time is this phase's limit."""
-        if self.trials is not None and self.used >= self.trials:
+        """True (and count it) when one more training fits; a phase may use up to ``share`` of the time and trials."""
+        if self.trials is not None and self.used >= max(1, math.floor(share * self.trials)):
             return False
         if self.seconds is not None and time.perf_counter() - self.started >= share * self.seconds:
             return False
@@ -70,7 +70,8 @@ def architecture(base: TrainConfig, data: Dataset, clock: Clock, candidates: lis
     """Train each candidate (always at least two); return them all and the smallest within ``epsilon``."""
     trials: list[Trial] = []
     for index, model in enumerate(candidates):
-        if index >= 2 and not clock.spend(share):
+        allowed = clock.spend(share)  # the first two always run: a choice needs something to compare
+        if index >= 2 and not allowed:
             trials.append(Trial(describe(model), "architecture", {"model": model}, math.nan, math.nan, 0, 0, 0.0, "skipped: budget"))
             continue
         trial, _, _ = train_recipe(base, {"model": model}, data, name=describe(model), phase="architecture", **train)

@@ -99,7 +99,8 @@ def run_doctor(options: DoctorOptions, console: Console | None = None) -> Path:
         raise ValueError("`fitguard doctor` needs validation and test splits: use val > 0 and test > 0 in the data spec")
     timings["load"] = time.perf_counter() - started
     family = options.model or AUTO_MODEL[data.kind]
-    baseline_model = {"name": family, **BASELINE_MODELS[family]}
+    # the article's first try, whatever the data: a wide MLP that can memorize small data, cheap to diagnose
+    baseline_model = {"name": options.model or "mlp", **BASELINE_MODELS[options.model or "mlp"]}
     bars = _Phases(options.quiet)
     search: dict[str, Any] = {}
     with bars.progress:
@@ -132,7 +133,7 @@ def run_doctor(options: DoctorOptions, console: Console | None = None) -> Path:
         budget = phases.Clock(options.budget, options.trials)
         train = {"max_epochs": options.search_epochs}
         clock = time.perf_counter()
-        candidates = ([{"name": family, **m} for m in (BASELINE_MODELS[family],)] if options.model else [])
+        candidates = [{"name": family, **BASELINE_MODELS[family]}] if options.model else []
         candidates += [m for m in phases.ARCHITECTURES[data.kind] if not options.model or m["name"] == family]
         candidates = [dict(c) for i, c in enumerate(candidates) if c not in candidates[:i]]
         bars.start("architecture", len(candidates))

@@ -28,6 +28,8 @@ from fitguard.models.transfer_blocks import freeze, layer_blocks
 from fitguard.models.transfer_model import ImageAdapter, TransferModel
 from fitguard.models.transfer_sources import NAMED_BACKBONES, load_named, read_weights
 
+__all__ = ["ImageAdapter", "TransferModel", "describe", "extract_features", "last_linear", "load_backbone", "new_head"]
+
 
 def last_linear(model: nn.Module) -> tuple[str, nn.Linear]:
     """The model's last ``nn.Linear`` in registration order: the classifier a new head replaces."""

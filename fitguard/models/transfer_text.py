@@ -51,7 +51,8 @@ class SentenceEncoder:
 
     @property
     def dimension(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(get())
 
     @torch.no_grad()
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:

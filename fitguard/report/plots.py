@@ -91,7 +91,9 @@ def bias_variance_bars(decomposition: dict[str, Any]) -> bytes:
     ax.bar_label(bars, fmt="%.3f")
     ax.set_ylabel("0-1 error (fraction of samples)" if zero_one else "squared error (target units²)")
     ax.set_title(f"Bias–variance over {decomposition['rounds']} bootstrap models")
-    ax.set_ylim(0, max(values) * 1.2 if max(values) > 0 else 1)
+    low, high = min(0.0, min(values)), max(values)
+    ax.set_ylim(low * 1.3, high * 1.2 if high > 0 else 1)
+    ax.axhline(0, color="black", linewidth=0.8)
     ax.grid(axis="y", alpha=0.3)
     return _png(figure)
 
@@ -144,6 +146,7 @@ def architecture_scatter(trials: Sequence[dict[str, Any]], metric: str) -> bytes
         ax.annotate(trial["name"], (trial["parameters"], trial["val_score"] * scale), xytext=(5, 4),
                     textcoords="offset points", fontsize=8)
     ax.set_xscale("log")
+    ax.margins(x=0.3, y=0.15)  # room for the names written right of each point
     ax.set_xlabel("parameters (log scale)")
     ax.set_ylabel("validation accuracy (%)" if metric == "accuracy" else "− validation loss")
     ax.set_title("Architecture: size vs validation score (chosen: ringed)")

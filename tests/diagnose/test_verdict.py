@@ -115,7 +115,7 @@ def _digits_run(weight_decay: float, dropout: float) -> tuple:
     data = fd.load("digits", val=0.2, test=0.2, seed=0).with_train_fraction(0.05, seed=0)
     torch.manual_seed(0)
     model = mlp(data.in_features, data.num_classes, hidden=[256, 256], dropout=dropout)
-    history = Trainer(model, lr=1e-3, batch_size=32, max_epochs=60, weight_decay=weight_decay, device="cpu", seed=0).fit(data.train, data.val)
+    history = Trainer(model, lr=1e-3, batch_size=32, max_epochs=40, weight_decay=weight_decay, device="cpu", seed=0).fit(data.train, data.val)
     n_params = sum(p.numel() for p in model.parameters())
     return history, verdict(history, n_train=len(data.train), n_params=n_params, kind_of_data=data.kind, weight_stats=weight_stats(model))
 

@@ -1,0 +1,26 @@
+import pytest
+
+from fitguard.commands.doctor import register
+
+import typer
+
+
+def doctor_app() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+# tiny on purpose: every phase runs, on 30% of digits' training split, with a handful of epochs
+TINY = ["--model", "mlp", "--budget", "120s", "--trials", "12", "--epochs", "10", "--search-epochs", "8",
+        "--folds", "2", "--rounds", "2", "--train-fraction", "0.3", "--quiet"]
+
+
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory):
+    from typer.testing import CliRunner
+
+    out = tmp_path_factory.mktemp("doctor") / "digits"
+    result = CliRunner().invoke(doctor_app(), ["doctor", *TINY, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out

@@ -1,0 +1,78 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import fitguard
+from fitguard.data import load
+from fitguard.doctor import read_summary
+from fitguard.doctor.summary import schema
+from fitguard.doctor.schema import errors
+
+from tests.doctor.conftest import doctor_app
+
+
+def test_the_run_folder_holds_every_file(digits_run):
+    names = {p.name for p in digits_run.iterdir()}
+    assert {"report.html", "summary.json", "best.safetensors", "best.json", "metrics.jsonl", "tensorboard",
+            "study.db", "baseline_history.json", "best_history.json", "run.json"} <= names
+    assert any(p.name.startswith("events.out.tfevents") for p in (digits_run / "tensorboard").iterdir())
+    assert len((digits_run / "metrics.jsonl").read_text().splitlines()) >= 1
+
+
+def test_summary_validates_against_its_schema_and_every_phase_ran(digits_run):
+    summary = json.loads((digits_run / "summary.json").read_text())
+    assert errors(summary, schema()) == []
+    remedies = summary["remedies"]
+    assert remedies["trainings"] <= 12
+    assert [t for t in remedies["architecture"] if t["details"].get("chosen")]
+    assert any(row["scores"] for row in remedies["lambda_cv"]["rows"])
+    assert len(remedies["ablation"]) >= 2 and remedies["study"]["trials"]
+    # broken on purpose: the schema notices
+    del summary["test"]
+    assert errors(summary, schema()) == ["$: missing required key 'test'"]
+
+
+def test_best_recipe_is_at_least_as_good_as_the_baseline_on_test(digits_run):
+    summary = read_summary(digits_run)
+    assert summary["test"]["best"]["accuracy"] >= summary["test"]["baseline"]["accuracy"]
+
+
+def test_loaded_model_on_raw_test_rows_reproduces_the_summary(digits_run):
+    summary = read_summary(digits_run)
+    data = load("digits", val=0.2, test=0.2, seed=0)  # the test split does not depend on the train fraction
+    predictor = fitguard.load(digits_run, stem="best")
+    truth = np.asarray([data.class_names[i] for i in data.test.y.tolist()], dtype=object)
+    accuracy = float(np.mean(predictor.predict(data.raw_test.inputs) == truth))
+    assert accuracy == pytest.approx(summary["test"]["best"]["accuracy"], abs=1e-9)
+
+
+def test_predict_command_writes_the_same_predictions(digits_run, tmp_path):
+    data = load("digits", val=0.2, test=0.2, seed=0)
+    np.savez(tmp_path / "rows.npz", X=data.raw_test.inputs)
+    out = tmp_path / "predictions.csv"
+    result = CliRunner().invoke(doctor_app(), ["predict", str(digits_run), str(tmp_path / "rows.npz"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    expected = fitguard.load(digits_run, stem="best").predict(data.raw_test.inputs)
+    assert [r["prediction"] for r in rows] == list(expected)
+    assert abs(sum(float(rows[0][f"p_{c}"]) for c in data.class_names) - 1) < 1e-4
+
+
+def test_report_command_rebuilds_an_identical_report(digits_run):
+    before = (digits_run / "report.html").read_bytes()
+    (digits_run / "report.html").unlink()
+    result = CliRunner().invoke(doctor_app(), ["report", str(digits_run)])
+    assert result.exit_code == 0, result.output
+    assert (digits_run / "report.html").read_bytes() == before
+
+
+def test_report_is_self_contained(digits_run):
+    html = (digits_run / "report.html").read_text()
+    assert "http://" not in html and "https://" not in html and "<link" not in html and "<script" not in html
+    assert html.count('src="data:image/png;base64,') >= 6
+    for section in ("data-model", "baseline", "verdict", "bias-variance", "weights", "augmentation", "search",
+                    "best", "test", "recommendations", "reproduce"):
+        assert f'<section id="{section}">' in html
