@@ -113,6 +113,14 @@ class UnfreezeSchedule(Callback):
                 trainer.optimizer.add_param_group({**template, "params": fresh, "weight_decay": group["weight_decay"],
                                                    "lr": trainer.lr * scale * self.body_lr_factor})
 
+    def on_resume(self, trainer: Trainer) -> None:
+        # unfreeze what the interrupted run had unfrozen by its last epoch, so its optimizer groups exist again
+        # epoch by epoch, so each unfreeze adds its own optimizer group, as it did the first time
+        unfrozen = list(self.unfrozen)
+        for epoch in range(1, trainer.epoch + 1):
+            self.on_epoch_start(trainer, epoch)
+        self.unfrozen = unfrozen
+
     def state_dict(self) -> dict[str, Any]:
         return {"initial_trainable": self.initial_trainable, "unfrozen": [list(u) for u in self.unfrozen]}
 

@@ -28,7 +28,7 @@ from fitguard.train.objectives import MetricSums, metric_names, resolve_loss
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 PRECISIONS = ("32", "bf16")
-_HOOKS = ("on_fit_start", "on_epoch_start", "on_batch_end", "on_epoch_end", "on_fit_end")
+_HOOKS = ("on_fit_start", "on_epoch_start", "on_batch_end", "on_epoch_end", "on_fit_end", "on_resume")
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -331,16 +331,6 @@ class Trainer:
         return state
 
     def load_training_state(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"]["torch"])
-        self.generator.set_state(state["rng"]["generator"])
-        if "cuda" in state["rng"] and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
-        self.epoch = int(state["trainer"]["epoch"])
-        self.step = int(state["trainer"]["step"])
-        self.stop_reason = state["trainer"]["stop_reason"]
-        self.history = History.from_dict(state["history"])
         saved = state["callbacks"]
         if [s["type"] for s in saved] != [type(c).__name__ for c in self.callbacks]:
             raise FitguardError(
@@ -348,8 +338,20 @@ class Trainer:
                 f"{[s['type'] for s in saved]} but this trainer has {[type(c).__name__ for c in self.callbacks]}; "
                 "resume with the same callbacks"
             )
+        self.model.load_state_dict(state["model"])
+        self.epoch = int(state["trainer"]["epoch"])
+        self.step = int(state["trainer"]["step"])
+        self.stop_reason = state["trainer"]["stop_reason"]
+        self.history = History.from_dict(state["history"])
         for callback, entry in zip(self.callbacks, saved):
             callback.load_state_dict(entry["state"])
+        for callback in self._hooks["on_resume"]:
+            callback.on_resume(self)  # e.g. re-unfreeze layers, so the optimizer's saved groups fit
+        self.optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.generator.set_state(state["rng"]["generator"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
 
     def _resume(self, directory: Path) -> None:
         if not directory.exists():

@@ -28,6 +28,10 @@ class Callback:
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         """Called after validation; set ``trainer.stop_reason`` to stop the run after this epoch."""
 
+    def on_resume(self, trainer: Trainer) -> None:
+        """Called when resuming, after this callback's state is loaded and before the optimizer's: rebuild any
+        structure the saved optimizer state assumes (unfrozen layers, extra parameter groups)."""
+
     def on_fit_end(self, trainer: Trainer) -> None:
         """Called once after the last epoch, also when a callback stopped the run."""
 
