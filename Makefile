@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/fitguard train --data digits --out runs/demo --overwrite
+	$(VENV)/bin/fitguard doctor --out runs/demo --overwrite
 
 test: $(STAMP)
 	$(PY) -m pytest tests

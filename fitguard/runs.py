@@ -145,8 +145,11 @@ def rebuild(spec: dict[str, Any]) -> nn.Module:
 
 
 def load(run_dir: str | Path, stem: str = "model") -> Predictor:
-    """Load the model a run saved (``best`` for ``fitguard doctor`` runs) as a :class:`Predictor`."""
+    """Load the model a run saved as a :class:`Predictor`: ``model`` for ``fitguard train`` runs, and the best
+    model (``best``) for ``fitguard doctor`` runs, which hold no ``model.json``."""
     directory = Path(run_dir)
+    if stem == "model" and not (directory / "model.json").is_file() and (directory / "best.json").is_file():
+        stem = "best"
     spec_path = directory / f"{stem}.json"
     if not spec_path.is_file():
         raise FileNotFoundError(f"{str(directory)!r} holds no saved model ({spec_path.name} is missing)")
@@ -157,11 +160,18 @@ def load(run_dir: str | Path, stem: str = "model") -> Predictor:
         raise FitguardError(f"cannot read the model in {str(directory)!r}: {error}") from None
     except Exception as error:  # safetensors' own error types for a damaged file
         raise FitguardError(f"{stem}.safetensors in {str(directory)!r} is damaged: {error}") from None
-    if spec.get("format") != "fitguard-model/1":
+    if not isinstance(spec, dict) or spec.get("format") != "fitguard-model/1":
         raise FitguardError(f"{spec_path} is not a fitguard model description")
-    model = rebuild(spec)
-    model.load_state_dict(weights)
+    try:
+        model = rebuild(spec)
+        model.load_state_dict(weights)
+        preprocessor = Preprocessor.from_dict(spec["preprocessor"])
+        task, class_names = spec["task"], tuple(spec["class_names"])
+    except (KeyError, TypeError, AttributeError, IndexError) as error:  # a hand-edited or truncated description
+        raise FitguardError(f"{spec_path} is incomplete or damaged ({type(error).__name__}: {error})") from None
+    except RuntimeError as error:  # load_state_dict lists every mismatch; the first says enough
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        raise FitguardError(f"{stem}.safetensors in {str(directory)!r} does not fit the architecture in "
+                            f"{spec_path.name}: {lines[1] if len(lines) > 1 else lines[0]}") from None
     model.eval()
-    return Predictor(
-        model, Preprocessor.from_dict(spec["preprocessor"]), spec["task"], tuple(spec["class_names"]), spec
-    )
+    return Predictor(model, preprocessor, task, class_names, spec)

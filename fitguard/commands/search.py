@@ -58,7 +58,11 @@ def register(app: typer.Typer) -> None:
         space = SearchSpace.from_dict(raw.pop("search"))
         recipe = parse_config(raw, str(config))
         seconds = parse_duration(timeout) if timeout is not None else None
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise FitguardError(f"cannot create the run folder {str(out)!r}: {error.strerror}; "
+                                "choose a writable --out") from None
         with _Display(trials, quiet) as display:
             result = study(recipe, space, trials=trials, timeout=seconds, storage=storage, out=out, name=study_name,
                            workers=workers, metric=metric, sampler=sampler, pruner=pruner, seed=seed, resume=resume,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from rich.console import Console
@@ -16,12 +17,19 @@ from fitguard.runs import MARKER, prepare_run_dir, save_model, write_json
 def run_training(spec: TrainConfig, out: Path, overwrite: bool = False, resume: bool = False, quiet: bool = False) -> Path:
     console = Console(stderr=False)
     directory = prepare_run_dir(out, overwrite=overwrite, resume=resume)
-    write_json(directory / MARKER, {"command": "train", "config": spec.model_dump(mode="json")})
-    run = build_run(spec, out=directory, quiet=quiet)
-    data, trainer = run.data, run.trainer
-    if not quiet:
-        console.print(f"[bold]{data!r}[/bold]  model: {run.model_name} {run.model_options or ''}")
-    history = trainer.fit(data.train, data.val, resume=directory / "checkpoints" if resume else None)
+    run = None
+    try:
+        write_json(directory / MARKER, {"command": "train", "config": spec.model_dump(mode="json")})
+        run = build_run(spec, out=directory, quiet=quiet)
+        data, trainer = run.data, run.trainer
+        if not quiet:
+            console.print(f"[bold]{data!r}[/bold]  model: {run.model_name} {run.model_options or ''}")
+        history = trainer.fit(data.train, data.val, resume=directory / "checkpoints" if resume else None)
+    except Exception:
+        # bad input found before any epoch ran: a half-made folder would only block the corrected rerun
+        if not resume and (run is None or run.trainer.epoch == 0):
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
     history.save(directory / "history.json")
     save_model(directory, run.model, run.model_name, run.model_options, data, architecture=run.architecture)
     scores = {"train": trainer.evaluate(data.train)}

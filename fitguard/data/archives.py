@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -75,8 +76,12 @@ class ZipTree:
         info = self._infos[name]
         # one reader at a time: concurrent opens on a shared ZipFile race on its file position (Python 3.12
         # then reports "Overlapped entries"); decoding, the slow part, still runs in parallel
-        with self._lock, self._zip.open(info) as handle:
-            data = handle.read(info.file_size + 1)
+        try:
+            with self._lock, self._zip.open(info) as handle:
+                data = handle.read(info.file_size + 1)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as error:  # a damaged entry: bad CRC, broken stream
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise FitguardError(f"{self.where(name)} is damaged ({reason}); repair or re-create the archive") from None
         if len(data) > info.file_size:
             raise FitguardError(f"{self.where(name)} holds more data than its header declares; refusing to read it")
         return data

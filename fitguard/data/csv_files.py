@@ -47,14 +47,22 @@ def read_csv(path: str | Path, delimiter: str = ",") -> CsvTable:
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"CSV file {path} does not exist")
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        header = next(reader, None)
-        rows, lines = [], []
-        for row in reader:
-            if row:
-                rows.append([cell.strip() for cell in row])
-                lines.append(reader.line_num)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle, delimiter=delimiter)
+            header = next(reader, None)
+            rows, lines = [], []
+            for row in reader:
+                if row:
+                    rows.append([cell.strip() for cell in row])
+                    lines.append(reader.line_num)
+    except UnicodeDecodeError as error:
+        raise FitguardError(
+            f"CSV file {path} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset {error.start}); "
+            "save it as UTF-8"
+        ) from None
+    except csv.Error as error:  # e.g. a field over the csv module's size limit
+        raise FitguardError(f"CSV file {path} cannot be parsed: {error}") from None
     if header is None:
         raise FitguardError(f"CSV file {path} is empty; expected a header row and data rows")
     header = [name.strip() for name in header]

@@ -18,7 +18,6 @@ from fitguard.data.tensors import TensorData
 from fitguard.models import count_parameters
 from fitguard.recipe import Run, build_run
 from fitguard.train import Callback, History
-from fitguard.train.trainer import _HOOKS, _overrides
 
 
 @dataclass
@@ -63,12 +62,6 @@ def overlay(base: TrainConfig, recipe: dict[str, Any], **train: Any) -> TrainCon
     return parse_config(spec, "doctor recipe")
 
 
-def attach(trainer: Any, callback: Callback) -> None:
-    """Add a callback to a built trainer (build_run takes none from outside); hooks are re-resolved."""
-    trainer.callbacks.append(callback)
-    trainer._hooks = {hook: [c for c in trainer.callbacks if _overrides(c, hook)] for hook in _HOOKS}
-
-
 def train_recipe(
     base: TrainConfig,
     recipe: dict[str, Any],
@@ -87,7 +80,7 @@ def train_recipe(
     started = time.perf_counter()
     run = build_run(config, out=out, data=data, quiet=True)
     for callback in callbacks:
-        attach(run.trainer, callback)
+        run.trainer.add_callbacks([callback])
     train_part = train if train is not None else data.train
     val_part = val if val is not None else data.val
     history = run.trainer.fit(train_part, val_part)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,9 @@ def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
         except Exception as error:  # safetensors raises its own error types for a damaged file
             raise FitguardError(f"{path} is not a readable safetensors file: {error}") from None
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns (several lines) about pickle protocols it then refuses anyway
+            warnings.simplefilter("ignore", UserWarning)
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise FitguardError(
             f"refusing to load {path}: it is a pickle holding Python objects besides tensors, which could run code "

@@ -126,6 +126,7 @@ def lambda_curve(rows: Sequence[dict[str, Any]], best_lam: float | None, metric:
     if best_lam is not None:
         ax.axvline(best_lam, color="black", linestyle="--", linewidth=1, label=f"chosen λ = {best_lam:g}")
         ax.legend()
+    ax.set_xlim(min(lams) / 3, max(lams) * 3)  # one measured λ would give an empty range
     ax.set_xscale("log")
     ax.set_xlabel("λ (L2 strength, log scale)")
     ax.set_ylabel("CV accuracy (%)" if metric == "accuracy" else "CV score (− validation loss)")
@@ -145,8 +146,10 @@ def architecture_scatter(trials: Sequence[dict[str, Any]], metric: str) -> bytes
                    color=BEST if chosen else ACCENT, edgecolors="black" if chosen else "none", zorder=3)
         ax.annotate(trial["name"], (trial["parameters"], trial["val_score"] * scale), xytext=(5, 4),
                     textcoords="offset points", fontsize=8)
+    sizes = [t["parameters"] for t in done]
+    ax.set_xlim(min(sizes) / 2, max(sizes) * 4)  # room for the names written right of each point
     ax.set_xscale("log")
-    ax.margins(x=0.3, y=0.15)  # room for the names written right of each point
+    ax.margins(y=0.15)
     ax.set_xlabel("parameters (log scale)")
     ax.set_ylabel("validation accuracy (%)" if metric == "accuracy" else "− validation loss")
     ax.set_title("Architecture: size vs validation score (chosen: ringed)")

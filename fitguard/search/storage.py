@@ -8,8 +8,12 @@ worker, is marked FAIL and re-queued by ``RetryHeartbeatStaleTrialCallback`` wit
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from fitguard.errors import FitguardError
 
 STUDY_FILE = "study.db"
 _SCHEMES = ("sqlite", "postgresql", "mysql")
@@ -43,10 +47,41 @@ def open_storage(url: str, heartbeat_interval: int = 10, grace_period: int | Non
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeats are stable in use
     # SQLite serializes writers; a generous busy timeout keeps local workers from failing on a locked file
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
-    return optuna.storages.RDBStorage(
-        url,
-        engine_kwargs=engine,
-        heartbeat_interval=heartbeat_interval,
-        grace_period=grace_period if grace_period is not None else 3 * heartbeat_interval,
-        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
-    )
+    with storage_errors(url, lost=False):
+        return optuna.storages.RDBStorage(
+            url,
+            engine_kwargs=engine,
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period if grace_period is not None else 3 * heartbeat_interval,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
+        )
+
+
+@contextmanager
+def storage_errors(url: str, lost: bool = True) -> Iterator[None]:
+    """Turn a database that cannot be reached (``lost=False``) or went away mid-study into one clear line."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except SQLAlchemyError as error:
+        cause = getattr(error, "orig", None) or error
+        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        where = _shown(url)
+        if lost:
+            raise FitguardError(
+                f"lost the study storage {where} ({reason}); finished trials are kept there: once the database "
+                "is back, continue with `fitguard search CONFIG --storage URL --resume`"
+            ) from None
+        raise FitguardError(f"cannot open the study storage {where} ({reason}); check that the database "
+                            "server is running and the URL is right") from None
+
+
+def _shown(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is shown as given: it holds no recognisable password
+        return url

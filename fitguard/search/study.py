@@ -26,7 +26,7 @@ from fitguard.errors import FitguardError
 from fitguard.search.pruning import make_pruner, make_sampler
 from fitguard.search.scoring import resolve_metric
 from fitguard.search.space import SearchSpace
-from fitguard.search.storage import default_storage, open_storage
+from fitguard.search.storage import default_storage, open_storage, storage_errors
 from fitguard.search.workers import SLOT, SPEC, TrialSpec, open_study, work
 
 
@@ -212,12 +212,13 @@ def study(
             pick = max if mode == "max" else min
             progress(count_states(rows), pick(done, key=lambda r: r["value"]) if done else None)
 
-    report()
-    if workers == 1:
-        work(optuna_study, spec, data, rdb, deadline, on_trial=report)
-    else:
-        _run_processes(storage, name, workers, deadline, report)
-    return summarize(optuna_study, storage, metric_name)
+    with storage_errors(storage):
+        report()
+        if workers == 1:
+            work(optuna_study, spec, data, rdb, deadline, on_trial=report)
+        else:
+            _run_processes(storage, name, workers, deadline, report)
+        return summarize(optuna_study, storage, metric_name)
 
 
 def _run_processes(url: str, name: str, workers: int, deadline: float | None, report: Callable[[], None]) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -56,7 +57,10 @@ class Heartbeat:
 
     def _beat(self, storage: Any, trial_id: int, interval: float) -> None:
         while True:
-            storage.record_heartbeat(trial_id)
+            try:
+                storage.record_heartbeat(trial_id)
+            except Exception:  # storage lost: the worker's own next call reports it; a thread traceback would not
+                return
             if self._stop.wait(interval):
                 return
 
@@ -134,11 +138,12 @@ def connect(url: str, name: str) -> Any:
     """Open the storage with the heartbeat settings the study was created with."""
     import optuna
 
-    from fitguard.search.storage import engine_url, open_storage
+    from fitguard.search.storage import engine_url, open_storage, storage_errors
 
-    plain = optuna.storages.RDBStorage(engine_url(url))
-    summary = next((s for s in plain.get_all_studies() if s.study_name == name), None)
-    plain.remove_session()
+    with storage_errors(url, lost=False):
+        plain = optuna.storages.RDBStorage(engine_url(url))
+        summary = next((s for s in plain.get_all_studies() if s.study_name == name), None)
+        plain.remove_session()
     if summary is None or SPEC not in summary.user_attrs:
         raise ValueError(f"no fitguard study named {name!r} in {url}")
     spec = summary.user_attrs[SPEC]
@@ -202,10 +207,17 @@ def main(argv: list[str] | None = None) -> int:
     from fitguard.config import TrainConfig
     from fitguard.recipe import load_data
 
-    storage = connect(args.storage, args.study)
-    study, spec = open_study(storage, args.study, args.worker)
-    data = load_data(TrainConfig.model_validate(spec.config))
-    work(study, spec, data, storage, args.deadline)
+    from fitguard.search.storage import storage_errors
+
+    try:
+        storage = connect(args.storage, args.study)
+        with storage_errors(args.storage):
+            study, spec = open_study(storage, args.study, args.worker)
+            data = load_data(TrainConfig.model_validate(spec.config))
+            work(study, spec, data, storage, args.deadline)
+    except (ValueError, FileNotFoundError) as error:  # one line, as the fitguard command prints it
+        print(f"error: {str(error).splitlines()[0] if str(error) else type(error).__name__}", file=sys.stderr)
+        return 2
     return 0
 
 

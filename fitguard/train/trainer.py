@@ -239,6 +239,7 @@ class Trainer:
         coupled = [(p, params) for p, params in self._selected if not p.decoupled and not getattr(p, "proximal", False)]
         proximal = [(p, params) for p, params in self._selected if getattr(p, "proximal", False)]
         steps = 0
+        gradients_finite: torch.Tensor | None = None  # with clipping the norm is computed anyway: kept on device
         for x, y in self._batches(train_data, train=True):
             if self.augment is not None:
                 x, y = self.augment(x, y, self.generator)
@@ -259,7 +260,8 @@ class Trainer:
             if self._noise_params is not None:
                 self.weight_noise.restore(self._noise_params)
             if self.clip_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+                finite = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm).isfinite()
+                gradients_finite = finite if gradients_finite is None else gradients_finite & finite
             self.optimizer.step()
             for p, params in proximal:
                 p.after_step(params, self.optimizer.param_groups[0]["lr"])
@@ -279,8 +281,18 @@ class Trainer:
         self.history.append(logs)
         if not math.isfinite(logs.get("loss", 0.0)):
             self.request_stop(f"diverged: training loss is {logs['loss']} at epoch {epoch}")
+        elif not self._gradients_finite(gradients_finite):
+            remedy = "lower `lr`" if self.clip_grad_norm is not None else "lower `lr` or set `clip_grad_norm`"
+            self.request_stop(f"diverged: the gradient norm became non-finite (exploding gradients) at epoch {epoch}; {remedy}")
         for callback in self._hooks["on_epoch_end"]:
             callback.on_epoch_end(self, epoch, logs)
+
+    def _gradients_finite(self, flags: torch.Tensor | None) -> bool:
+        """One check per epoch: every clipped step's norm (when clipping), else the last step's gradients."""
+        if flags is not None:
+            return bool(flags)
+        gradients = [p.grad for p in self.model.parameters() if p.grad is not None]
+        return not gradients or bool(torch.nn.utils.get_total_norm(gradients).isfinite())
 
     # ----------------------------------------------------------------------------------------- evaluation
     @torch.no_grad()

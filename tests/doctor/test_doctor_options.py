@@ -1,0 +1,43 @@
+import pytest
+
+from fitguard.doctor import DoctorOptions, parse_budget
+from fitguard.doctor.schema import errors
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90", 90.0), ("90s", 90.0), ("10m", 600.0), ("1.5h", 5400.0)])
+def test_budget_units(text, seconds):
+    assert parse_budget(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "ten", "-5m", "0s", "5d"])
+def test_bad_budget_names_the_option(text):
+    with pytest.raises(ValueError) as error:
+        parse_budget(text)
+    assert str(error.value) == f"`--budget` must be a positive time such as 90s, 10m or 1h, got {text!r}"
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"model": "resnet"}, "`--model` must be one of mlp, cnn, cnn1d, got 'resnet'"),
+    ({"trials": 0}, "`--trials` must be >= 1, got 0"),
+    ({"folds": 1}, "`--folds` must be >= 2, got 1"),
+    ({"rounds": 1}, "`--rounds` must be 0 (skip bias-variance) or >= 2, got 1"),
+    ({"train_fraction": 0.0}, "`--train-fraction` must be in (0, 1], got 0.0"),
+])
+def test_bad_options(options, message):
+    with pytest.raises(ValueError) as error:
+        DoctorOptions(**options)
+    assert str(error.value) == message
+
+
+def test_command_reruns_only_what_differs_from_the_defaults():
+    assert DoctorOptions().command() == "fitguard doctor"
+    assert DoctorOptions(data="my data.csv", target="y", budget=600.0, seed=3).command() == (
+        "fitguard doctor --data 'my data.csv' --target y --budget 600s --seed 3")
+
+
+def test_schema_validator_reports_every_problem_with_its_path():
+    schema = {"type": "object", "required": ["a"], "additionalProperties": False,
+              "properties": {"a": {"type": "array", "items": {"$ref": "#/$defs/n"}}}, "$defs": {"n": {"type": "integer", "minimum": 0}}}
+    assert errors({"a": [1, -1, "x"], "b": 2}, schema) == [
+        "$.a[1]: must be >= 0, got -1", "$.a[2]: must be integer, got str", "$: unexpected key 'b'"]
+    assert errors({"a": [0]}, schema) == []
