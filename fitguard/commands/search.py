@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
         storage: Annotated[Optional[str], typer.Option(help="Study database URL (default: OUT/study.db).")] = None,
         workers: Annotated[int, typer.Option(help="Local worker processes.")] = 1,
         study_name: Annotated[str, typer.Option("--study", help="Study name inside the storage.")] = "fitguard",
-        pruner: Annotated[str, typer.Option(help="hyperband, median (patient) or none.")] = "hyperband",
+        pruner: Annotated[str, typer.Option(help="catchup (default), hyperband, median (patient) or none.")] = "catchup",
         sampler: Annotated[str, typer.Option(help="tpe or random.")] = "tpe",
         metric: Annotated[str, typer.Option(help="Validation metric to optimize (auto: val_accuracy or val_loss).")] = "auto",
         seed: Annotated[int, typer.Option(help="Sampler seed.")] = 0,

@@ -60,11 +60,14 @@ def open_storage(url: str, heartbeat_interval: int = 10, grace_period: int | Non
 @contextmanager
 def storage_errors(url: str, lost: bool = True) -> Iterator[None]:
     """Turn a database that cannot be reached (``lost=False``) or went away mid-study into one clear line."""
+    from optuna.exceptions import StorageInternalError
     from sqlalchemy.exc import SQLAlchemyError
 
     try:
         yield
-    except SQLAlchemyError as error:
+    except (SQLAlchemyError, StorageInternalError) as error:
+        if isinstance(error, StorageInternalError) and isinstance(error.__cause__, SQLAlchemyError):
+            error = error.__cause__  # Optuna wraps the database's own error, which says what happened
         cause = getattr(error, "orig", None) or error
         reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
         where = _shown(url)
