@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         hint = f"fitguard {command} --help" if command and command != "fitguard" else "fitguard --help"
         print(f"error: {error.format_message()} (see `{hint}`)", file=sys.stderr)
         return 2
-    except (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as error:
+    except (ValueError, OSError) as error:  # OSError: missing, unreadable or unwritable paths
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"error: {message}", file=sys.stderr)
         return 2

@@ -27,6 +27,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from fitguard.errors import FitguardError
 
+#: more values than any real spec holds; bounds what YAML aliases may expand to
+MAX_SPEC_VALUES = 100_000
+
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -176,13 +179,17 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     text = path.read_text(errors="replace")
     if path.suffix.lower() == ".toml":
         try:
-            return tomllib.loads(text)
+            return _bounded(tomllib.loads(text), path)
         except tomllib.TOMLDecodeError as error:
             raise FitguardError(f"{path}: TOML syntax error: {error}") from None
+        except RecursionError:
+            raise FitguardError(f"{path}: nested too deeply to be a fitguard spec") from None
     if path.suffix.lower() not in (".yaml", ".yml"):
         raise FitguardError(f"config file {str(path)!r} must end in .yaml, .yml or .toml")
     try:
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise FitguardError(f"{path}: nested too deeply to be a fitguard spec") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -190,7 +197,22 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise FitguardError(f"{path}: YAML syntax error{where}: {problem}") from None
     if data is not None and not isinstance(data, dict):
         raise FitguardError(f"{path}: the top level must be a mapping of sections (data, model, train, ...), got {type(data).__name__}")
-    return data or {}
+    return _bounded(data or {}, path)
+
+
+def _bounded(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Refuse a spec that expands to a huge tree: YAML aliases of aliases (a "billion laughs" file) or a cycle."""
+    stack: list[Any] = [data]
+    for _ in range(MAX_SPEC_VALUES):
+        if not stack:
+            return data
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    raise FitguardError(f"{path}: expands to more than {MAX_SPEC_VALUES} values (YAML aliases of aliases?); "
+                        "a fitguard spec is far smaller")
 
 
 def load_config(path: str | Path) -> TrainConfig:

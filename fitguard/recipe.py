@@ -55,6 +55,10 @@ def model_choice(config: TrainConfig, data: Dataset) -> tuple[str, dict[str, Any
 
 def build_model(name: str, options: dict[str, Any], data: Dataset, seed: int) -> nn.Module:
     torch.manual_seed(seed)  # the same seed gives the same initial weights
+    if ":" in name:  # a user's package.module:function
+        from fitguard.models.imported import build_imported
+
+        return build_imported(name, data.input_shape, data.out_features, **options)
     return build(name, data.input_shape, data.out_features, **options)
 
 

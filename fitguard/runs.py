@@ -130,7 +130,12 @@ def rebuild(spec: dict[str, Any]) -> nn.Module:
     """The architecture a saved model description names (weights not loaded)."""
     architecture = spec.get("architecture")
     if not architecture:
-        return build(spec["model"]["name"], tuple(spec["input_shape"]), spec["out_features"], **spec["model"]["options"])
+        name = spec["model"]["name"]
+        if ":" in name:  # a user's package.module:function, recorded by its import path
+            from fitguard.models.imported import build_imported
+
+            return build_imported(name, tuple(spec["input_shape"]), spec["out_features"], **spec["model"]["options"])
+        return build(name, tuple(spec["input_shape"]), spec["out_features"], **spec["model"]["options"])
     from fitguard.models.transfer import load_backbone, new_head
 
     if architecture["kind"] == "named":

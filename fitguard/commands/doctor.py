@@ -48,7 +48,15 @@ def register(app: typer.Typer) -> None:
         data: Annotated[str, typer.Option(help="Built-in dataset name or a .csv/.npz/image folder/.zip path.")] = "digits",
         target: Annotated[Optional[str], typer.Option(help="Target column of a CSV file.")] = None,
         config: Annotated[Optional[str], typer.Option(help="YAML/TOML spec of the data and training (flags override it).")] = None,
-        model: Annotated[Optional[str], typer.Option(help="Model family: mlp, cnn or cnn1d (default: by kind of data).")] = None,
+        model: Annotated[Optional[str], typer.Option(
+            help="Model family mlp, cnn or cnn1d (default: by kind of data), or package.module:function returning an "
+                 "nn.Module, called as function(input_shape=..., out_features=...).")] = None,
+        data_option: Annotated[Optional[list[str]], typer.Option(
+            help="Loader option KEY=VALUE, repeatable, e.g. limit_per_class=100.")] = None,
+        backbone: Annotated[Optional[str], typer.Option(
+            help="Pretrained backbone (a name, a fitguard run folder or a weights file) competing as an architecture.")] = None,
+        freeze_all_but: Annotated[Optional[int], typer.Option(help="Train only the backbone's last K layer blocks.")] = None,
+        unfreeze_every: Annotated[Optional[int], typer.Option(help="Unfreeze one more backbone block every N epochs.")] = None,
         budget: Annotated[str, typer.Option(help="Time for the remedy search, e.g. 90s, 10m.")] = "150s",
         trials: Annotated[Optional[int], typer.Option(help="At most this many search trainings.")] = None,
         device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -59,17 +67,22 @@ def register(app: typer.Typer) -> None:
         folds: Annotated[int, typer.Option(help="Folds of the λ cross-validation.")] = 3,
         rounds: Annotated[int, typer.Option(help="Bootstrap models for bias-variance (0 skips it).")] = 5,
         train_fraction: Annotated[float, typer.Option(help="Keep this fraction of the training split.")] = 1.0,
+        refit: Annotated[bool, typer.Option(
+            help="Train the kept model afresh on train + val for the epochs early stopping chose.")] = True,
         out: Annotated[str, typer.Option(help="Run folder to write.")] = "runs/doctor",
         overwrite: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
         quiet: Annotated[bool, typer.Option(help="No progress bars or table.")] = False,
     ) -> None:
         """Train a baseline, diagnose it, search the remedies, keep the best model and write an HTML report."""
         from fitguard.doctor import DoctorOptions, parse_budget, run_doctor
+        from fitguard.doctor.options import parse_data_options
 
         options = DoctorOptions(
-            data=data, target=target, config=config, model=model, budget=parse_budget(budget), trials=trials,
-            device=device, seed=seed, epochs=epochs, search_epochs=search_epochs, patience=patience, folds=folds,
-            rounds=rounds, train_fraction=train_fraction, out=out, overwrite=overwrite, quiet=quiet,
+            data=data, target=target, config=config, model=model, data_options=parse_data_options(data_option or []),
+            backbone=backbone, freeze_all_but=freeze_all_but, unfreeze_every=unfreeze_every,
+            budget=parse_budget(budget), trials=trials, device=device, seed=seed, epochs=epochs,
+            search_epochs=search_epochs, patience=patience, folds=folds, rounds=rounds, train_fraction=train_fraction,
+            refit=refit, out=out, overwrite=overwrite, quiet=quiet,
         )
         run_doctor(options)
 

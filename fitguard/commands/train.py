@@ -58,8 +58,6 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     ) -> None:
         """Train one model and write a run folder: config, metrics.jsonl, history.json, checkpoints, tensorboard."""
-        from fitguard.commands.train_run import run_training
-
         raw = read_config_file(config) if config is not None else {}
         flags = {
             "data.source": data, "data.target": target, "model.name": model,
@@ -71,4 +69,6 @@ def register(app: typer.Typer) -> None:
             "transfer.freeze_all_but": freeze_all_but, "transfer.unfreeze_every": unfreeze_every,
         }
         spec: TrainConfig = parse_config(merge_flags(raw, flags), str(config) if config else "options")
+        from fitguard.commands.train_run import run_training  # torch and friends: only once the spec is valid
+
         run_training(spec, out, overwrite=overwrite, resume=resume, quiet=quiet)

@@ -13,6 +13,7 @@ from torch import nn
 
 from fitguard.data import Dataset
 from fitguard.diagnose import bias_variance, verdict, weight_stats
+from fitguard.models.imported import build_imported, is_import_path
 from fitguard.models import build
 from fitguard.train import History
 
@@ -54,13 +55,18 @@ def ensemble_decomposition(data: Dataset, model_name: str, options: dict[str, An
     started = time.perf_counter()
     classification = data.task == "classification"
 
+    imported = is_import_path(model_name)
+
     def factory() -> nn.Module:
+        if imported:
+            return build_imported(model_name, data.input_shape, data.out_features, **options)
         return build(model_name, data.input_shape, data.out_features, **options)
 
     has_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in factory().modules())
+    # a user's network may not survive torch.func's stacked (batched) training: train it one model at a time
     result = bias_variance(
         factory, (data.train, data.val, data.val), rounds=rounds, loss="0-1" if classification else "mse",
-        epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, batched=not has_norm,
+        epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, batched=not (has_norm or imported),
     )
     variance = result.net_variance if classification else result.variance
     return {

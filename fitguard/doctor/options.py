@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import yaml
+
+from fitguard.models.imported import check_import_path, is_import_path
 from fitguard.errors import FitguardError
 
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -26,6 +29,25 @@ def parse_budget(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
+def parse_data_options(items: Iterable[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` loader options (values read as YAML scalars: ``100`` is an int, ``true`` a bool).
+
+    Example:
+        >>> parse_data_options(["limit_per_class=100", "image_size=16"])
+        {'limit_per_class': 100, 'image_size': 16}
+    """
+    options: dict[str, Any] = {}
+    for item in items:
+        key, equals, text = item.partition("=")
+        if not equals or not key.strip().isidentifier():
+            raise FitguardError(f"`--data-option` must be KEY=VALUE (e.g. limit_per_class=100), got {item!r}")
+        try:
+            options[key.strip()] = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            options[key.strip()] = text
+    return options
+
+
 @dataclass(frozen=True)
 class DoctorOptions:
     """Every knob of one doctor run; the defaults finish digits in a few minutes on 2 CPU cores.
@@ -38,6 +60,10 @@ class DoctorOptions:
     target: str | None = None
     config: str | None = None
     model: str | None = None
+    data_options: dict[str, Any] = field(default_factory=dict)
+    backbone: str | None = None
+    freeze_all_but: int | None = None
+    unfreeze_every: int | None = None
     budget: float | None = 150.0
     trials: int | None = None
     device: str = "auto"
@@ -50,13 +76,30 @@ class DoctorOptions:
     epsilon: float = 0.005
     rounds: int = 5
     train_fraction: float = 1.0
+    refit: bool = True
     out: str = "runs/doctor"
     overwrite: bool = False
     quiet: bool = False
 
     def __post_init__(self) -> None:
-        if self.model is not None and self.model not in FAMILIES:
-            raise FitguardError(f"`--model` must be one of {', '.join(FAMILIES)}, got {self.model!r}")
+        if self.model is not None:
+            if is_import_path(self.model):
+                check_import_path(self.model)
+            elif self.model not in FAMILIES:
+                raise FitguardError(
+                    f"`--model` must be one of {', '.join(FAMILIES)} or package.module:function, got {self.model!r}")
+        if self.backbone is None:
+            for name in ("freeze_all_but", "unfreeze_every"):
+                if getattr(self, name) is not None:
+                    raise FitguardError(f"`--{name.replace('_', '-')}` needs `--backbone NAME|PATH`")
+        if self.freeze_all_but is not None and self.freeze_all_but < 0:
+            raise FitguardError(f"`--freeze-all-but` must be >= 0, got {self.freeze_all_but}")
+        if self.unfreeze_every is not None:
+            if self.unfreeze_every < 1:
+                raise FitguardError(f"`--unfreeze-every` must be >= 1, got {self.unfreeze_every}")
+            if self.freeze_all_but is None:
+                raise FitguardError("`--unfreeze-every` needs `--freeze-all-but K`: with nothing frozen there is "
+                                    "nothing to unfreeze")
         if self.trials is not None and self.trials < 1:
             raise FitguardError(f"`--trials` must be >= 1, got {self.trials}")
         for name in ("epochs", "search_epochs", "folds"):
@@ -80,8 +123,18 @@ class DoctorOptions:
             if value == getattr(defaults, name) or name in ("overwrite", "quiet"):
                 continue
             flag = f"--{name.replace('_', '-')}"
-            parts += [flag, f"{value:g}s" if name == "budget" and value is not None else str(value)]
+            if name == "data_options":
+                for key, option in value.items():
+                    parts += ["--data-option", f"{key}={_scalar(option)}"]
+            elif isinstance(value, bool):
+                parts.append(flag if value else f"--no-{flag[2:]}")
+            else:
+                parts += [flag, f"{value:g}s" if name == "budget" and value is not None else str(value)]
         return " ".join(_quote(p) for p in parts)
+
+
+def _scalar(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
 
 
 def _quote(text: str) -> str:

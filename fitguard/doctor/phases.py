@@ -21,6 +21,7 @@ import numpy as np
 
 from fitguard.config import TrainConfig
 from fitguard.data import Dataset, kfold
+from fitguard.doctor.options import FAMILIES
 from fitguard.doctor.trials import Trial, train_recipe
 from fitguard.train import Callback
 
@@ -60,21 +61,31 @@ class Clock:
         return True
 
 
-def describe(model: dict[str, Any]) -> str:
+def describe(recipe: dict[str, Any]) -> str:
+    """A candidate's short name: ``mlp 256x256``, ``cnn 16x32``, ``my_nets:small_cnn``, ``backbone runs/pre``."""
+    backbone = (recipe.get("transfer") or {}).get("backbone")
+    if backbone is not None:
+        return f"backbone {backbone}"
+    model = recipe["model"]
     sizes = model.get("hidden", model.get("widths"))
     return f"{model['name']} {'x'.join(map(str, sizes))}" if sizes is not None else model["name"]
 
 
+def tunable(recipe: dict[str, Any]) -> bool:
+    """Whether the recipe's network is a built-in one whose dropout and batch norm the search may set."""
+    return recipe["model"]["name"] in FAMILIES and not (recipe.get("transfer") or {}).get("backbone")
+
+
 def architecture(base: TrainConfig, data: Dataset, clock: Clock, candidates: list[dict[str, Any]], *,
                  epsilon: float, tick: Callable[[], None], share: float, **train: Any) -> tuple[list[Trial], Trial]:
-    """Train each candidate (always at least two); return them all and the smallest within ``epsilon``."""
+    """Train each candidate recipe (always at least two); return them all and the smallest within ``epsilon``."""
     trials: list[Trial] = []
-    for index, model in enumerate(candidates):
+    for index, recipe in enumerate(candidates):
         allowed = clock.spend(share)  # the first two always run: a choice needs something to compare
         if index >= 2 and not allowed:
-            trials.append(Trial(describe(model), "architecture", {"model": model}, math.nan, math.nan, 0, 0, 0.0, "skipped: budget"))
+            trials.append(Trial(describe(recipe), "architecture", recipe, math.nan, math.nan, 0, 0, 0.0, "skipped: budget"))
             continue
-        trial, _, _ = train_recipe(base, {"model": model}, data, name=describe(model), phase="architecture", **train)
+        trial, _, _ = train_recipe(base, recipe, data, name=describe(recipe), phase="architecture", **train)
         trials.append(trial)
         tick()
     done = [t for t in trials if t.status == "done"]
@@ -84,14 +95,21 @@ def architecture(base: TrainConfig, data: Dataset, clock: Clock, candidates: lis
     return trials, chosen
 
 
-def lambda_cv(base: TrainConfig, data: Dataset, clock: Clock, model: dict[str, Any], *, folds: int,
+def _l2(lam: float) -> dict[str, Any]:
+    return {"penalties": [{"kind": "l2", "lam": lam, "layers": "*.weight"}]}
+
+
+def lambda_cv(base: TrainConfig, data: Dataset, clock: Clock, network: dict[str, Any], *, folds: int,
               tick: Callable[[], None], share: float, lambdas: tuple[float, ...] = LAMBDAS,
               **train: Any) -> dict[str, Any]:
-    """Mean and spread of the validation score over ``folds`` folds for each λ of an L2 penalty on every weight."""
+    """Mean and spread of the validation score over ``folds`` folds for each λ of an L2 penalty on every weight.
+
+    ``network`` is the chosen architecture's recipe (its ``model`` and, for a backbone, ``transfer`` sections).
+    """
     parts = list(kfold(data, k=folds, seed=base.data.seed))
     rows = []
     for lam in lambdas:
-        recipe = {"model": model, "remedies": {"penalties": [{"kind": "l2", "lam": lam, "layers": "*.weight"}]}}
+        recipe = {**network, "remedies": _l2(lam)}
         scores = []
         for fold, (fold_train, fold_val) in enumerate(parts):
             if not clock.spend(share):
@@ -107,36 +125,38 @@ def lambda_cv(base: TrainConfig, data: Dataset, clock: Clock, model: dict[str, A
     return {"folds": folds, "rows": rows, "best_lam": best}
 
 
-def remedies_for(data: Dataset, model: dict[str, Any], lam: float | None) -> list[tuple[str, dict[str, Any]]]:
+def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None) -> list[tuple[str, dict[str, Any]]]:
     """Single remedies that apply to this data and network, as (name, recipe change)."""
+    model = network["model"]
     options: list[tuple[str, dict[str, Any]]] = []
     if lam is not None:
-        options.append((f"L2 λ={lam:g}", {"remedies": {"penalties": [{"kind": "l2", "lam": lam, "layers": "*.weight"}]}}))
-    options.append(("dropout 0.25", {"model": {**model, "dropout": 0.25}}))
-    if model["name"] == "mlp" and not model.get("batchnorm"):
-        options.append(("batch norm", {"model": {**model, "batchnorm": True}}))
+        options.append((f"L2 λ={lam:g}", {"remedies": _l2(lam)}))
+    if tunable(network):
+        options.append(("dropout 0.25", {"model": {**model, "dropout": 0.25}}))
+        if model["name"] == "mlp" and not model.get("batchnorm"):
+            options.append(("batch norm", {"model": {**model, "batchnorm": True}}))
     if data.kind == "image":
         options.append(("augmentation", {"remedies": {"augment": {"rotate": 10.0, "shift": 0.1, "scale": 0.1}}}))
     options.append(("weight noise σ=0.01·|w|", {"remedies": {"weight_noise": {"sigma": 0.01, "relative": True}}}))
     return options
 
 
-def combine(model: dict[str, Any], changes: list[dict[str, Any]]) -> dict[str, Any]:
-    recipe: dict[str, Any] = {"model": dict(model), "remedies": {}}
+def combine(network: dict[str, Any], changes: list[dict[str, Any]]) -> dict[str, Any]:
+    recipe: dict[str, Any] = {**network, "model": dict(network["model"]), "remedies": {}}
     for change in changes:
         recipe["model"].update(change.get("model", {}))
         recipe["remedies"].update(change.get("remedies", {}))
     return recipe
 
 
-def ablation(base: TrainConfig, data: Dataset, clock: Clock, reference: Trial, model: dict[str, Any],
+def ablation(base: TrainConfig, data: Dataset, clock: Clock, reference: Trial, network: dict[str, Any],
              lam: float | None, *, tick: Callable[[], None], share: float, **train: Any) -> list[Trial]:
     """Each remedy alone against ``reference`` (the chosen network with early stopping), then the helpful ones combined."""
-    rows = [Trial("early stopping only", "ablation", {"model": model}, reference.val_score, reference.gap,
+    rows = [Trial("early stopping only", "ablation", dict(network), reference.val_score, reference.gap,
                   reference.parameters, reference.epochs, reference.seconds, details={"remedies": []})]
     helpful: list[tuple[str, dict[str, Any]]] = []
-    for name, change in remedies_for(data, model, lam):
-        recipe = combine(model, [change])
+    for name, change in remedies_for(data, network, lam):
+        recipe = combine(network, [change])
         if not clock.spend(share):
             rows.append(Trial(name, "ablation", recipe, math.nan, math.nan, 0, 0, 0.0, "skipped: budget"))
             continue
@@ -148,7 +168,7 @@ def ablation(base: TrainConfig, data: Dataset, clock: Clock, reference: Trial, m
             helpful.append((name, change))
     if len(helpful) >= 2 and clock.spend(share):
         names = [n for n, _ in helpful]
-        trial, _, _ = train_recipe(base, combine(model, [c for _, c in helpful]), data,
+        trial, _, _ = train_recipe(base, combine(network, [c for _, c in helpful]), data,
                                    name=" + ".join(names), phase="ablation", **train)
         trial.details["remedies"] = names
         rows.append(trial)
@@ -181,20 +201,23 @@ def study(base: TrainConfig, data: Dataset, clock: Clock, best: Trial, storage: 
         study_name="doctor", storage=f"sqlite:///{storage}", direction="maximize", load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=seed), pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=5),
     )
-    model = dict(best.recipe.get("model", {}))
+    with_dropout = tunable(best.recipe)  # a user's or pretrained network takes no dropout option
     trials: list[Trial] = []
     while clock.spend():
         optuna_trial = handle.ask()
         lam = optuna_trial.suggest_float("lam", 1e-6, 1e-1, log=True)
-        dropout = optuna_trial.suggest_float("dropout", 0.0, 0.5)
-        lr = optuna_trial.suggest_float("lr", 3e-4, 3e-3, log=True)
-        recipe = {"model": {**model, "dropout": round(dropout, 4)},
-                  "remedies": {**best.recipe.get("remedies", {}),
-                               "penalties": [{"kind": "l2", "lam": lam, "layers": "*.weight"}]}}
+        params = {"lam": lam}
+        recipe = {**best.recipe, "model": dict(best.recipe["model"]),
+                  "remedies": {**best.recipe.get("remedies", {}), **_l2(lam)}}
+        if with_dropout:
+            params["dropout"] = optuna_trial.suggest_float("dropout", 0.0, 0.5)
+            recipe["model"]["dropout"] = round(params["dropout"], 4)
+        lr = params["lr"] = optuna_trial.suggest_float("lr", 3e-4, 3e-3, log=True)
+        recipe.pop("train", None)
         pruner = _PruneOnValidation(optuna_trial, metric, sign)
         trial, _, _ = train_recipe(base, recipe, data, name=f"study #{optuna_trial.number}", phase="study",
                                    callbacks=(pruner,), **{**train, "lr": lr})
-        trial.details.update(params={"lam": lam, "dropout": dropout, "lr": lr}, recipe_lr=lr)
+        trial.details.update(params=params, recipe_lr=lr)
         trial.recipe = {**recipe, "train": {"lr": lr}}
         if pruner.pruned:
             trial.status = "pruned"

@@ -21,9 +21,10 @@ from fitguard.doctor import phases
 from fitguard.doctor.diagnosis import diagnose, ensemble_decomposition, sentence
 from fitguard.doctor.options import DoctorOptions
 from fitguard.doctor.summary import layer_table, versions, write_summary
-from fitguard.doctor.trials import Trial, score_and_gap, train_recipe
+from fitguard.doctor.trials import Trial, joined, refit_epochs, refit_recipe, score_and_gap, train_recipe
+from fitguard.models.imported import is_import_path
 from fitguard.models import count
-from fitguard.recipe import AUTO_MODEL, load_data
+from fitguard.recipe import load_data
 from fitguard.runs import MARKER, prepare_run_dir, save_model, write_json
 
 #: the baseline network per family: big enough to overfit small data, the usual first try
@@ -43,6 +44,8 @@ def base_config(options: DoctorOptions) -> TrainConfig:
     data.setdefault("seed", options.seed)
     if options.train_fraction < 1:
         data["train_fraction"] = options.train_fraction
+    if options.data_options:
+        data["options"] = {**(data.get("options") or {}), **options.data_options}
     raw.setdefault("train", {}).update(device=options.device, seed=options.seed)
     raw["early_stopping"] = {"monitor": "val_loss", "patience": options.patience, "restore_best": True}
     raw["checkpoint"] = {"every_minutes": None, "every_epochs": None, "keep_last": 1}
@@ -86,21 +89,49 @@ def _augmentation_samples(run_dir: Path, data: Dataset, recipe: dict[str, Any], 
                         spec=np.asarray([repr(spec)]))
 
 
-def run_doctor(options: DoctorOptions, console: Console | None = None) -> Path:
-    """Run every phase and write the run folder; return its path."""
+def candidates(options: DoctorOptions, kind: str) -> list[dict[str, Any]]:
+    """The architecture phase's recipes: the backbone first (when given), then the networks that fit the data."""
+    found: list[dict[str, Any]] = []
+    if options.backbone is not None:
+        found.append({"model": {"name": options.model or "auto"},
+                      "transfer": {"backbone": options.backbone, "freeze_all_but": options.freeze_all_but,
+                                   "unfreeze_every": options.unfreeze_every}})
+    if options.model is not None and is_import_path(options.model):
+        found.append({"model": {"name": options.model}})
+    elif options.model is not None:
+        found.append({"model": {"name": options.model, **BASELINE_MODELS[options.model]}})
+        found += [{"model": dict(m)} for m in phases.ARCHITECTURES[kind] if m["name"] == options.model]
+    else:
+        found += [{"model": dict(m)} for m in phases.ARCHITECTURES[kind]]
+    return [c for i, c in enumerate(found) if c not in found[:i]]
+
+
+def baseline_network(model: str | None) -> dict[str, Any]:
+    """The article's first try, whatever the data: a wide MLP that can memorize small data, cheap to diagnose;
+    the user's own network (``--model``) as it comes."""
+    if model is not None and is_import_path(model):
+        return {"name": model}
+    return {"name": model or "mlp", **BASELINE_MODELS[model or "mlp"]}
+
+
+def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dataset | None = None) -> Path:
+    """Run every phase and write the run folder; return its path.
+
+    ``data``: an already split :class:`~fitguard.data.Dataset` to use instead of loading ``options.data`` (e.g.
+    fixed benchmark splits); it needs validation and test splits.
+    """
     console = console or Console()
     timings: dict[str, float] = {}
     started = time.perf_counter()
     run_dir = prepare_run_dir(options.out, overwrite=options.overwrite)
     base = base_config(options)
     write_json(run_dir / MARKER, {"command": "doctor", "options": options.to_dict(), "config": base.model_dump(mode="json")})
-    data = load_data(base)
+    given = data is not None
+    data = data if data is not None else load_data(base)
     if data.val is None or data.test is None:
         raise ValueError("`fitguard doctor` needs validation and test splits: use val > 0 and test > 0 in the data spec")
     timings["load"] = time.perf_counter() - started
-    family = options.model or AUTO_MODEL[data.kind]
-    # the article's first try, whatever the data: a wide MLP that can memorize small data, cheap to diagnose
-    baseline_model = {"name": options.model or "mlp", **BASELINE_MODELS[options.model or "mlp"]}
+    baseline_model = baseline_network(options.model)
     bars = _Phases(options.quiet)
     search: dict[str, Any] = {}
     with bars.progress:
@@ -113,7 +144,8 @@ def run_doctor(options: DoctorOptions, console: Console | None = None) -> Path:
             base, baseline_recipe, data, name="baseline", phase="baseline", out=run_dir / "baseline",
             max_epochs=options.epochs)
         baseline_history.save(run_dir / "baseline_history.json")
-        save_model(run_dir, baseline_run.model, baseline_run.model_name, baseline_run.model_options, data, stem="baseline")
+        save_model(run_dir, baseline_run.model, baseline_run.model_name, baseline_run.model_options, data,
+                   stem="baseline", architecture=baseline_run.architecture)
         bars.tick()
         timings["baseline"] = time.perf_counter() - clock
 
@@ -133,14 +165,12 @@ def run_doctor(options: DoctorOptions, console: Console | None = None) -> Path:
         budget = phases.Clock(options.budget, options.trials)
         train = {"max_epochs": options.search_epochs}
         clock = time.perf_counter()
-        candidates = [{"name": family, **BASELINE_MODELS[family]}] if options.model else []
-        candidates += [m for m in phases.ARCHITECTURES[data.kind] if not options.model or m["name"] == family]
-        candidates = [dict(c) for i, c in enumerate(candidates) if c not in candidates[:i]]
-        bars.start("architecture", len(candidates))
+        networks = candidates(options, data.kind)
+        bars.start("architecture", len(networks))
         search["architecture"], chosen = phases.architecture(
-            base, data, budget, candidates, epsilon=options.epsilon, tick=bars.tick, share=SHARES["architecture"], **train)
+            base, data, budget, networks, epsilon=options.epsilon, tick=bars.tick, share=SHARES["architecture"], **train)
         timings["architecture"] = time.perf_counter() - clock
-        model = chosen.recipe["model"]
+        model = chosen.recipe
 
         clock = time.perf_counter()
         bars.start("λ cross-validation", len(phases.LAMBDAS) * options.folds)
@@ -169,12 +199,20 @@ def run_doctor(options: DoctorOptions, console: Console | None = None) -> Path:
         final, final_run, final_history = train_recipe(base, best.recipe, data, name=best.name, phase="final",
                                                        out=run_dir, **train)
         final_history.save(run_dir / "best_history.json")
-        save_model(run_dir, final_run.model, final_run.model_name, final_run.model_options, data, stem="best")
+        kept, refit = final_run, None
+        if options.refit:
+            # validation chose the recipe and the epoch count; now every labelled row trains the kept model
+            epochs = refit_epochs(final_history)
+            kept, refit_history = refit_recipe(base, best.recipe, data, epochs=epochs, **train)
+            refit = {"epochs": len(refit_history), "rows": len(data.train) + len(data.val),
+                     "scores": kept.trainer.evaluate(joined(data.train, data.val))}
+        save_model(run_dir, kept.model, kept.model_name, kept.model_options, data, stem="best",
+                   architecture=kept.architecture)
         bars.tick()
         timings["final"] = time.perf_counter() - clock
 
     # the only time the test split is looked at
-    test = {"baseline": baseline_run.trainer.evaluate(data.test), "best": final_run.trainer.evaluate(data.test)}
+    test = {"baseline": baseline_run.trainer.evaluate(data.test), "best": kept.trainer.evaluate(data.test)}
     if data.kind == "image":
         _augmentation_samples(run_dir, data, best.recipe, options.seed)
     timings["total"] = time.perf_counter() - started
@@ -186,7 +224,7 @@ def run_doctor(options: DoctorOptions, console: Console | None = None) -> Path:
         "options": options.to_dict(),
         "config": base.model_dump(mode="json"),
         "seed": options.seed,
-        "data": {"source": base.data.source, "name": data.name, "task": data.task, "kind": data.kind,
+        "data": {"source": "given Dataset" if given else base.data.source, "name": data.name, "task": data.task, "kind": data.kind,
                  "input_shape": list(data.input_shape), "class_names": list(data.class_names),
                  "feature_names": list(data.feature_names) if data.feature_names else None,
                  "n_train": len(data.train), "n_val": len(data.val), "n_test": len(data.test),
@@ -208,7 +246,7 @@ def run_doctor(options: DoctorOptions, console: Console | None = None) -> Path:
         },
         "best": {**_run_record(final, final_run, final_history, data), "name": best.name, "recipe": best.recipe,
                  "config": final_run.config.model_dump(mode="json"), "history": "best_history.json",
-                 "model_file": "best.safetensors"},
+                 "model_file": "best.safetensors", "refit": refit},
         "test": test,
         "timings": timings,
         "versions": versions(),

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from fitguard.config import TrainConfig, parse_config
 from fitguard.data import Dataset
 from fitguard.data.tensors import TensorData
@@ -93,3 +95,28 @@ def train_recipe(
         details={"best_epoch": history.best_epoch, "stop_reason": history.stop_reason},
     )
     return trial, run, history
+
+
+def joined(first: TensorData, second: TensorData) -> TensorData:
+    """Rows of ``first`` then ``second`` (train + val for the final refit)."""
+    return TensorData(torch.cat([first.X, second.X.to(first.X.device)]), torch.cat([first.y, second.y.to(first.y.device)]))
+
+
+def refit_epochs(history: History) -> int:
+    """The epoch count early stopping chose on validation: its best epoch, else every epoch that ran."""
+    return int(history.best_epoch or len(history))
+
+
+def refit_recipe(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, epochs: int,
+                 **train_options: Any) -> tuple[Run, History]:
+    """Train ``recipe`` afresh on train + val for ``epochs`` epochs, with no early stopping.
+
+    Why: the validation rows have done their job (choosing the recipe and the epoch count); training on them too
+    uses every labelled row, as scikit-learn's ``GridSearchCV(refit=True)`` does. The test split stays untouched.
+    """
+    if data.val is None:
+        raise ValueError("refitting on train + val needs a validation split")
+    config = overlay(base, {**recipe, "early_stopping": None}, **{**train_options, "max_epochs": epochs})
+    run = build_run(config, out=None, data=data, quiet=True)
+    history = run.trainer.fit(joined(data.train, data.val))
+    return run, history

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
 from safetensors.numpy import load_file
 
 from fitguard.doctor.summary import read_summary
@@ -25,10 +25,12 @@ TEMPLATES = Path(__file__).with_name("templates")
 def _environment() -> Environment:
     environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
                               trim_blocks=True, lstrip_blocks=True)
-    environment.filters["pct"] = lambda v: "–" if v is None else f"{100 * v:.1f}%"
-    environment.filters["num"] = lambda v, digits=4: "–" if v is None else f"{v:.{digits}g}"
-    environment.filters["signed"] = lambda v: "–" if v is None else f"{v:+.4f}"
-    environment.filters["thousands"] = lambda v: "–" if v is None else f"{v:,}"
+    # a value a row lacks (a study without dropout, a skipped trial) shows as a dash
+    missing = lambda v: v is None or isinstance(v, Undefined)  # noqa: E731
+    environment.filters["pct"] = lambda v: "–" if missing(v) else f"{100 * v:.1f}%"
+    environment.filters["num"] = lambda v, digits=4: "–" if missing(v) else f"{v:.{digits}g}"
+    environment.filters["signed"] = lambda v: "–" if missing(v) else f"{v:+.4f}"
+    environment.filters["thousands"] = lambda v: "–" if missing(v) else f"{v:,}"
     return environment
 
 

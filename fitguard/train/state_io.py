@@ -104,4 +104,9 @@ def load_state(json_path: str | Path) -> dict[str, Any]:
         tensors = load_safetensors(blob)
     except Exception as error:  # safetensors raises its own error types for malformed headers
         raise FitguardError(f"checkpoint {str(tensor_path)!r} is not a valid safetensors file: {error}") from None
-    return join_tensors(meta["state"], tensors)
+    try:
+        return join_tensors(meta["state"], tensors)
+    except (KeyError, TypeError, ValueError) as error:  # a JSON that names tensors the file does not hold
+        raise FitguardError(
+            f"checkpoint {str(json_path)!r} does not match its tensor file ({type(error).__name__}: {error})"
+        ) from None

@@ -42,16 +42,10 @@ CASES = [
     # ------------------------------------------------------------------ CSV files
     Case("csv_empty", ("train", "--data", "t.csv", "--target", "y", "--out", "run"),
          "CSV file t.csv is empty; expected a header row and data rows", {"t.csv": ""}),
-    Case("csv_header_only", ("train", "--data", "t.csv", "--target", "y", "--out", "run"),
-         "CSV file t.csv has a header but no data rows", {"t.csv": "a,b,y\n"}),
     Case("csv_ragged_row", ("train", "--data", "t.csv", "--target", "y", "--out", "run"),
          "line 3 of t.csv has 2 fields, but the header has 3", {"t.csv": "a,b,y\n1,2,0\n3,4\n"}),
     Case("csv_missing_value", ("train", "--data", "t.csv", "--target", "y", "--out", "run"),
          "column 'b' is empty at line 3 of t.csv; every value must be filled in", {"t.csv": "a,b,y\n1,2,0\n3,,1\n"}),
-    Case("csv_duplicate_header", ("train", "--data", "t.csv", "--target", "y", "--out", "run"),
-         "CSV file t.csv has duplicate column names: 'a'", {"t.csv": "a,a,y\n1,2,0\n"}),
-    Case("csv_unnamed_column", ("train", "--data", "t.csv", "--target", "y", "--out", "run"),
-         "CSV file t.csv has an unnamed column (number 2) in its header", {"t.csv": "a,,y\n1,2,0\n"}),
     Case("csv_not_utf8", ("train", "--data", "t.csv", "--target", "y", "--out", "run"),
          "CSV file t.csv is not UTF-8 text (byte 0xff at offset 0); save it as UTF-8", {"t.csv": b"\xff\xfea,y\n1,0\n"}),
     Case("csv_field_too_large", ("train", "--data", "t.csv", "--target", "y", "--out", "run"),
@@ -61,8 +55,6 @@ CASES = [
          "column 'label' not found in t.csv; available columns: 'a', 'b', 'y'", {"t.csv": TABLE}),
     Case("csv_target_not_given", ("train", "--data", "t.csv", "--out", "run"),
          "`target` is required for CSV files; available columns: 'a', 'b', 'y'", {"t.csv": TABLE}),
-    Case("csv_only_target", ("train", "--data", "t.csv", "--target", "y", "--out", "run"),
-         "CSV file t.csv has no feature columns besides the target 'y'", {"t.csv": "y\n0\n1\n"}),
     Case("csv_nan", ("train", "--data", "t.csv", "--target", "y", "--out", "run"),
          "column 'b' has nan at line 3 of t.csv; every value must be a finite number",
          {"t.csv": TABLE.replace("3,4,1", "3,nan,1")}),
@@ -75,8 +67,6 @@ CASES = [
     Case("csv_more_classes_than_samples", ("train", "--data", "t.csv", "--target", "y", "--out", "run"),
          "a stratified split needs at least 2 samples of every class, but class 'a' has 1; add samples or pass "
          "stratify=False", {"t.csv": "x,y\n1,a\n2,b\n3,c\n4,d\n5,e\n"}),
-    Case("csv_too_few_rows", ("train", "--data", "t.csv", "--target", "y", "--out", "run"),
-         "`val`=0.2 and `test`=0.2 of 2 samples leave no training samples", {"t.csv": "x,y\n1,a\n2,b\n"}),
     # ------------------------------------------------------------------ image folders and zips
     Case("images_mixed_sizes", ("train", "--data", "images", "--out", "run"),
          "images differ in size: images/a/0.png is 8x8 but images/b/0.png is 9x9 (height x width); "
@@ -88,17 +78,9 @@ CASES = [
     Case("images_non_image_file", ("train", "--data", "images", "--out", "run"),
          "b/notes.txt in images is not an image; only .png, .jpg and .jpeg files may be there",
          _images(two_classes({"b/notes.txt": b"hello"}))),
-    Case("images_single_class", ("train", "--data", "images", "--out", "run"),
-         "target has a single class ('a'); classification needs at least 2 classes",
-         _images({"a/0.png": png(), "a/1.png": png()})),
-    Case("images_empty_folder", ("train", "--data", "images", "--out", "run"),
-         "no images found in images; expected <class>/<image> (.png, .jpg, .jpeg)", {"images/.keep": b""}),
     Case("zip_flat_layout", ("train", "--data", "d.zip", "--out", "run"),
          "unexpected path '0.png' in d.zip; expected <class>/<image> or <split>/<class>/<image> with split in "
          "train/val/test", {"d.zip": lambda: zip_of({"0.png": png(), "1.png": png()})}),
-    Case("zip_too_deep", ("train", "--data", "d.zip", "--out", "run"),
-         "unexpected path 'a/x/y/0.png' in d.zip; expected <class>/<image> or <split>/<class>/<image> with split "
-         "in train/val/test", {"d.zip": lambda: zip_of({"a/x/y/0.png": png(), "b/1.png": png()})}),
     Case("zip_not_a_zip", ("train", "--data", "d.zip", "--out", "run"),
          "d.zip is not a readable zip archive", {"d.zip": b"PK but not really"}),
     Case("zip_damaged_entry", ("train", "--data", "d.zip", "--out", "run"),
@@ -115,8 +97,6 @@ CASES = [
     Case("unknown_monitor", ("train", "spec.yaml", "--out", "run"),
          "EarlyStopping cannot monitor 'val_f1': it is not logged; available metrics: loss, accuracy, val_loss, "
          "val_accuracy, lr", {"spec.yaml": "data: {source: wine}\nearly_stopping: {monitor: val_f1}\n"}),
-    Case("target_for_builtin", ("train", "--data", "wine", "--target", "y", "--out", "run"),
-         "`target` applies to CSV files only, got target='y' for built-in 'wine'"),
     # ------------------------------------------------------------------ numbers out of range
     Case("negative_lambda", ("train", "spec.yaml", "--out", "run"),
          "spec.yaml: remedies.penalties[0].lam: must be greater than or equal to 0, got -0.1",
@@ -157,6 +137,14 @@ CASES = [
          {"spec.yaml": "- data\n- model\n"}),
     Case("yaml_unknown_key", ("train", "spec.yaml", "--out", "run"),
          f"spec.yaml: trian: unknown key (check the spelling; {SPACE_HINT})", {"spec.yaml": "trian: {lr: 0.1}\n"}),
+    Case("yaml_billion_laughs", ("train", "spec.yaml", "--out", "run"),
+         "spec.yaml: expands to more than 100000 values (YAML aliases of aliases?); a fitguard spec is far smaller",
+         {"spec.yaml": "data: {source: wine}\nmodel:\n  name: mlp\n  x0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+          + "".join(f"  x{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9))}),
+    Case("yaml_nested_too_deep", ("train", "spec.yaml", "--out", "run"),
+         "spec.yaml: nested too deeply to be a fitguard spec", {"spec.yaml": "data: " + "[" * 5000 + "]" * 5000}),
+    Case("toml_nested_too_deep", ("train", "spec.toml", "--out", "run"),
+         "spec.toml: nested too deeply to be a fitguard spec", {"spec.toml": "a = " + "[" * 5000 + "]" * 5000}),
     Case("config_wrong_suffix", ("train", "spec.json", "--out", "run"),
          "config file 'spec.json' must end in .yaml, .yml or .toml", {"spec.json": "{}"}),
     # ------------------------------------------------------------------ paths and folders
@@ -167,34 +155,18 @@ CASES = [
          "cannot write to run folder 'file/run': Not a directory; choose a writable --out", {"file": "x"}),
     Case("out_in_proc", ("train", "--data", "wine", "--out", "/proc/fitguard-run"),
          "cannot write to run folder '/proc/fitguard-run': No such file or directory; choose a writable --out"),
-    Case("out_is_a_file", ("train", "--data", "wine", "--out", "file"),
-         "--out 'file' is a file, not a folder; choose a folder path", {"file": "x"}),
     Case("existing_run_folder", ("train", "--data", "wine", "--out", "old"),
          "run folder 'old' already exists; pass --overwrite to replace it or --resume to continue it",
          {"old/run.json": "{}", "old/metrics.jsonl": ""}),
     Case("overwrite_foreign_folder", ("train", "--data", "wine", "--out", "mine", "--overwrite"),
          "refusing to overwrite 'mine': it is not a fitguard run folder (no run.json); choose another --out",
          {"mine/thesis.tex": "precious"}),
-    Case("resume_without_run", ("train", "--data", "wine", "--out", "run", "--resume"),
-         "cannot resume: run folder 'run' does not exist or is empty"),
     # ------------------------------------------------------------------ fitguard search
     Case("search_unreachable_storage",
          ("search", "s.yaml", "--storage", "postgresql+psycopg://nobody@127.0.0.1:1/x", "--quiet", "--out", "so"),
          "cannot open the study storage postgresql+psycopg://nobody@127.0.0.1:1/x (connection failed: connection "
          "to server at \"127.0.0.1\", port 1 failed: Connection refused); check that the database server is "
          "running and the URL is right", {"s.yaml": SEARCH}),
-    Case("search_storage_scheme", ("search", "s.yaml", "--storage", "mongodb://db/x", "--quiet", "--out", "so"),
-         "`storage` must be a database URL such as sqlite:///runs/x/study.db or postgresql+psycopg://user@host/db, "
-         "got 'mongodb://db/x'", {"s.yaml": SEARCH}),
-    Case("search_without_space", ("search", "s.yaml", "--quiet", "--out", "so"),
-         "s.yaml: a `search:` section (the search space) is required for fitguard search",
-         {"s.yaml": "data: {source: wine}\n"}),
-    Case("search_unknown_parameter", ("search", "s.yaml", "--quiet", "--out", "so"),
-         "unknown search parameter 'bogus'; known: l1, l2, elastic_net, l1_ratio, proximal, dropout, weight_noise, "
-         "batchnorm, augment, mixup, width, depth, batch_size, lr, label_smoothing",
-         {"s.yaml": "data: {source: wine}\nsearch:\n  bogus: [1, 2]\n"}),
-    Case("search_bad_timeout", ("search", "s.yaml", "--timeout", "soon", "--quiet", "--out", "so"),
-         "`--timeout` must be a duration such as 90s, 10m or 1h, got 'soon'", {"s.yaml": SEARCH}),
     Case("search_resume_missing", ("search", "s.yaml", "--resume", "--quiet", "--out", "so"),
          "cannot resume: no study named 'fitguard' in sqlite:///{cwd}/so/study.db", {"s.yaml": SEARCH}),
     Case("search_out_under_a_file", ("search", "s.yaml", "--quiet", "--out", "file/so"),
@@ -214,7 +186,7 @@ CASES += [
          "d.zip would expand to 25769803680 bytes, more than max_uncompressed_bytes=4294967296; refusing to read "
          "it (raise max_uncompressed_bytes if you trust this archive)", {"d.zip": zip_declaring_huge_sizes}),
     Case("zip_bomb", ("train", "spec.yaml", "--out", "run"),
-         "d.zip would expand to 16778542 bytes, more than max_uncompressed_bytes=1000000; refusing to read it "
+         "d.zip would expand to 16777630 bytes, more than max_uncompressed_bytes=1000000; refusing to read it "
          "(raise max_uncompressed_bytes if you trust this archive)",
          {"d.zip": zip_bomb, "spec.yaml": "data: {source: d.zip, options: {max_uncompressed_bytes: 1000000}}\n"}),
 ]

@@ -1,6 +1,8 @@
 import pytest
 
 from fitguard.doctor import DoctorOptions, parse_budget
+from fitguard.doctor.options import parse_data_options
+from fitguard.doctor.pipeline import base_config
 from fitguard.doctor.schema import errors
 
 
@@ -17,7 +19,12 @@ def test_bad_budget_names_the_option(text):
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"model": "resnet"}, "`--model` must be one of mlp, cnn, cnn1d, got 'resnet'"),
+    ({"model": "resnet"}, "`--model` must be one of mlp, cnn, cnn1d or package.module:function, got 'resnet'"),
+    ({"model": "my nets:net"}, "`--model` 'my nets:net' must look like package.module:function"),
+    ({"freeze_all_but": 1}, "`--freeze-all-but` needs `--backbone NAME|PATH`"),
+    ({"backbone": "runs/pre", "freeze_all_but": -1}, "`--freeze-all-but` must be >= 0, got -1"),
+    ({"backbone": "runs/pre", "unfreeze_every": 2},
+     "`--unfreeze-every` needs `--freeze-all-but K`: with nothing frozen there is nothing to unfreeze"),
     ({"trials": 0}, "`--trials` must be >= 1, got 0"),
     ({"folds": 1}, "`--folds` must be >= 2, got 1"),
     ({"rounds": 1}, "`--rounds` must be 0 (skip bias-variance) or >= 2, got 1"),
@@ -33,6 +40,24 @@ def test_command_reruns_only_what_differs_from_the_defaults():
     assert DoctorOptions().command() == "fitguard doctor"
     assert DoctorOptions(data="my data.csv", target="y", budget=600.0, seed=3).command() == (
         "fitguard doctor --data 'my data.csv' --target y --budget 600s --seed 3")
+    options = DoctorOptions(data="fashion_mnist", data_options={"limit_per_class": 100, "image_size": [16, 16]},
+                            backbone="runs/pre", freeze_all_but=1, refit=False)
+    assert options.command() == ("fitguard doctor --data fashion_mnist --data-option limit_per_class=100 "
+                                 "--data-option 'image_size=[16, 16]' --backbone runs/pre --freeze-all-but 1 --no-refit")
+
+
+def test_data_options_are_yaml_scalars_and_reach_the_loader_spec():
+    assert parse_data_options(["limit_per_class=100", "cache=false", "path=/data/fm", "image_size=[16, 16]"]) == {
+        "limit_per_class": 100, "cache": False, "path": "/data/fm", "image_size": [16, 16]}
+    config = base_config(DoctorOptions(data="fashion_mnist", data_options={"limit_per_class": 100}))
+    assert config.data.source == "fashion_mnist" and config.data.options == {"limit_per_class": 100}
+
+
+@pytest.mark.parametrize("item", ["limit_per_class", "=3", "two words=1"])
+def test_bad_data_option(item):
+    with pytest.raises(ValueError) as error:
+        parse_data_options([item])
+    assert str(error.value) == f"`--data-option` must be KEY=VALUE (e.g. limit_per_class=100), got {item!r}"
 
 
 def test_schema_validator_reports_every_problem_with_its_path():

@@ -1,0 +1,74 @@
+"""A user's own network named by import path, ``--model package.module:function``.
+
+The function is called as ``function(input_shape=(C, H, W) | (C, L) | (F,), out_features=K, **options)`` and must
+return an ``nn.Module`` mapping a batch ``(N, *input_shape)`` to ``(N, K)`` logits (or values for regression).
+The import path is what a saved model records, so ``fitguard.load`` rebuilds the same network later; the module
+must then be importable again (installed, or on ``PYTHONPATH``).
+
+Example (``my_nets.py`` on ``PYTHONPATH``)::
+
+    def small_cnn(input_shape, out_features, width=16):
+        channels = input_shape[0]
+        return nn.Sequential(nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                             nn.Flatten(), nn.Linear(width, out_features))
+
+    $ fitguard doctor --data digits --model my_nets:small_cnn
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from torch import nn
+
+from fitguard.errors import FitguardError
+
+_IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
+
+
+def is_import_path(name: str) -> bool:
+    """True for ``module:function`` names (a built-in model name never holds a colon)."""
+    return ":" in name
+
+
+def check_import_path(name: str) -> str:
+    if not _IMPORT_PATH.fullmatch(name):
+        raise FitguardError(f"`--model` {name!r} must look like package.module:function")
+    return name
+
+
+def import_builder(name: str) -> Callable[..., Any]:
+    """The callable ``module:function`` names, with one clear line when it cannot be imported."""
+    module_name, _, attribute = check_import_path(name).partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise FitguardError(
+            f"`--model` {name!r}: cannot import module {module_name!r} ({error}); install it or add its folder "
+            "to PYTHONPATH"
+        ) from None
+    target: Any = module
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise FitguardError(f"`--model` {name!r}: module {module_name!r} has no attribute {attribute!r}")
+        target = getattr(target, part)
+    if not callable(target):
+        raise FitguardError(f"`--model` {name!r} is not callable, got {type(target).__name__}")
+    return target
+
+
+def build_imported(name: str, input_shape: Sequence[int], out_features: int, **options: Any) -> nn.Module:
+    """Call the user's builder with ``input_shape`` and ``out_features`` (and ``options``); check it gave a Module."""
+    builder = import_builder(name)
+    shape = tuple(int(s) for s in input_shape)
+    try:
+        model = builder(input_shape=shape, out_features=int(out_features), **options)
+    except TypeError as error:
+        call = f"{getattr(builder, '__name__', name)}(input_shape={shape}, out_features={out_features})"
+        raise FitguardError(f"`--model` {name!r} could not be called as {call}: {error}") from None
+    if not isinstance(model, nn.Module):
+        raise FitguardError(f"`--model` {name!r} must return a torch.nn.Module, got {type(model).__name__}")
+    return model
