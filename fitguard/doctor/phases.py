@@ -191,15 +191,18 @@ class _PruneOnValidation(Callback):
 
 def study(base: TrainConfig, data: Dataset, clock: Clock, best: Trial, storage: Path, *, seed: int,
           tick: Callable[[], None], **train: Any) -> list[Trial]:
-    """Tune λ, dropout and the learning rate around ``best``'s recipe with TPE + median pruning (SQLite storage)."""
+    """Tune λ, dropout and the learning rate around ``best``'s recipe with fitguard.search's sampler and
+    catch-up pruner (SQLite storage)."""
     import optuna
+
+    from fitguard.search.pruning import CatchUpPruner, make_sampler
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     classification = data.task == "classification"
     metric, sign = ("val_accuracy", 1.0) if classification else ("val_loss", -1.0)
     handle = optuna.create_study(
         study_name="doctor", storage=f"sqlite:///{storage}", direction="maximize", load_if_exists=True,
-        sampler=optuna.samplers.TPESampler(seed=seed), pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=5),
+        sampler=make_sampler("tpe", seed), pruner=CatchUpPruner(min_epochs=5),
     )
     with_dropout = tunable(best.recipe)  # a user's or pretrained network takes no dropout option
     trials: list[Trial] = []
