@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,10 +68,9 @@ class History:
 
     def save(self, path: str | Path) -> None:
         """Write JSON atomically (temp file + rename), so a kill never leaves half a file."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=True))
-        os.replace(tmp, path)
+        from fitguard.train.state_io import atomic_write_bytes
+
+        atomic_write_bytes(Path(path), json.dumps(self.to_dict(), indent=1, allow_nan=True).encode())
 
     @classmethod
     def load(cls, path: str | Path) -> History:

@@ -128,6 +128,9 @@ class Trainer:
             self.model.to(memory_format=torch.channels_last)
         self._forward: Callable[..., torch.Tensor] = torch.compile(self.model) if compile else self.model
         self._selected = [(p, p.select(self.model)) for p in self.penalties]
+        # split once: penalties in the loss, proximal steps after the optimizer (decoupled ones live in its groups)
+        self._coupled = [(p, ps) for p, ps in self._selected if not p.decoupled and not getattr(p, "proximal", False)]
+        self._proximal = [(p, ps) for p, ps in self._selected if getattr(p, "proximal", False)]
         self._noise_params = self.weight_noise.select(self.model) if self.weight_noise is not None else None
         self.optimizer = self._build_optimizer()
         self.generator = torch.Generator().manual_seed(seed)
@@ -236,8 +239,7 @@ class Trainer:
         sums = MetricSums(self.task)
         penalty_sum: torch.Tensor | None = None
         batch_hooks = self._hooks["on_batch_end"]
-        coupled = [(p, params) for p, params in self._selected if not p.decoupled and not getattr(p, "proximal", False)]
-        proximal = [(p, params) for p, params in self._selected if getattr(p, "proximal", False)]
+        coupled, proximal = self._coupled, self._proximal
         steps = 0
         gradients_finite: torch.Tensor | None = None  # with clipping the norm is computed anyway: kept on device
         for x, y in self._batches(train_data, train=True):
