@@ -7,7 +7,9 @@ Containers (``nn.Sequential``, ``nn.ModuleList``) are opened; any other module t
 Batch norm inside a frozen block is kept in eval mode even when the training loop calls ``model.train()``: a
 frozen block whose batch-norm statistics still moved would no longer be the pretrained block, and small target
 batches give noisy statistics (the classic fine-tuning pitfall). A forward pre-hook does it, so it works for
-any ``nn.Module`` without wrapping it.
+any ``nn.Module`` without wrapping it. :func:`hold_batchnorm` extends this to the batch norms of trainable
+blocks too (their scale and shift still learn, their running statistics stay the pretrained ones): what
+``load_backbone`` does by default, and it survives later ``freeze`` calls such as gradual unfreezing.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from torch import nn
 _NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 _HOOK_ATTRIBUTE = "_fitguard_frozen_batchnorm_hook"
+_FROZEN_ATTRIBUTE = "_fitguard_batchnorm_in_frozen_block"
+_HELD_ATTRIBUTE = "_fitguard_batchnorm_held"
 
 
 @dataclass(frozen=True)
@@ -81,19 +85,49 @@ def _keep_in_eval(module: nn.Module, inputs: object) -> None:
     module.training = False
 
 
+def _batchnorms(modules: tuple[nn.Module, ...] | list[nn.Module]) -> list[nn.modules.batchnorm._BatchNorm]:
+    return [m for outer in modules for m in outer.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+def _sync_hook(module: nn.modules.batchnorm._BatchNorm) -> None:
+    """Keep ``module`` in eval mode while its block is frozen or it is held; otherwise let it follow ``train()``."""
+    keep = module.__dict__.get(_FROZEN_ATTRIBUTE, False) or module.__dict__.get(_HELD_ATTRIBUTE, False)
+    handle = module.__dict__.pop(_HOOK_ATTRIBUTE, None)
+    if handle is not None:
+        handle.remove()
+    if keep:
+        module.__dict__[_HOOK_ATTRIBUTE] = module.register_forward_pre_hook(_keep_in_eval)
+        module.eval()
+
+
 def _set_block(block: LayerBlock, trainable: bool) -> None:
     for parameter in block.parameters():
         parameter.requires_grad_(trainable)
-    for outer in block.modules:
-        for module in outer.modules():
-            if not isinstance(module, nn.modules.batchnorm._BatchNorm):
-                continue
-            handle = module.__dict__.pop(_HOOK_ATTRIBUTE, None)
-            if handle is not None:
-                handle.remove()
-            if not trainable:
-                module.__dict__[_HOOK_ATTRIBUTE] = module.register_forward_pre_hook(_keep_in_eval)
-                module.eval()
+    for module in _batchnorms(block.modules):
+        module.__dict__[_FROZEN_ATTRIBUTE] = not trainable
+        _sync_hook(module)
+
+
+def hold_batchnorm(model: nn.Module, hold: bool = True) -> nn.Module:
+    """Keep every batch norm of ``model`` in eval mode (``hold=False`` undoes it); returns ``model``.
+
+    Running statistics then stay the pretrained ones and training normalizes with them, while the scale and
+    shift of trainable blocks still learn. Fine-tuning a pretrained backbone on little data wants this: batch
+    statistics of a few small target batches are noisy, and running averages with a slow momentum (0.01 in
+    EfficientNet, the TensorFlow convention) lag far behind the weights after a few hundred steps, so a model
+    trained on batch statistics is evaluated with stale ones. Frozen blocks stay in eval mode either way.
+
+    Example:
+        >>> import torch
+        >>> from fitguard.models import mlp
+        >>> model = hold_batchnorm(mlp(4, 2, hidden=[8], batchnorm=True)).train()
+        >>> _ = model(torch.randn(16, 4)); model.norm1.running_mean.abs().sum().item()
+        0.0
+    """
+    for module in _batchnorms([model]):
+        module.__dict__[_HELD_ATTRIBUTE] = bool(hold)
+        _sync_hook(module)
+    return model
 
 
 def freeze(model: nn.Module, trainable_last: int) -> nn.Module:

@@ -154,11 +154,13 @@ def apply_backbone(
     architecture: nn.Module | None = None,
     body_lr_factor: float = 0.1,
     image_size: int | None = None,
+    batchnorm: str = "eval",
 ) -> BackboneSetup:
     """The model for ``--backbone SOURCE --freeze-all-but K [--unfreeze-every N]`` on ``data``.
 
     The backbone gets a new head with ``data.out_features`` outputs; ``freeze_all_but=K`` leaves the last K layer
-    blocks trainable (None: all); ``unfreeze_every=N`` unfreezes one more block every N epochs.
+    blocks trainable (None: all); ``unfreeze_every=N`` unfreezes one more block every N epochs; ``batchnorm``
+    as in :func:`~fitguard.models.transfer.load_backbone` (default 'eval': pretrained statistics stay fixed).
 
     Example:
         >>> setup = apply_backbone("runs/pretrained", data, freeze_all_but=1, unfreeze_every=5)  # doctest: +SKIP
@@ -170,6 +172,6 @@ def apply_backbone(
     if unfreeze_every is not None and freeze_all_but is None:
         raise ValueError("`unfreeze_every` needs `freeze_all_but`: with nothing frozen there is nothing to unfreeze")
     model = load_backbone(source, architecture=architecture, num_classes=data.out_features, image_size=image_size,
-                          trainable_last=freeze_all_but)
+                          trainable_last=freeze_all_but, batchnorm=batchnorm)
     callbacks: list[Callback] = [] if unfreeze_every is None else [UnfreezeSchedule(unfreeze_every, factor)]
     return BackboneSetup(model, callbacks, factor)

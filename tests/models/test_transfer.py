@@ -136,3 +136,17 @@ def test_efficientnet_lite0_loads_offline_and_matches_the_package_model():
         assert torch.equal(model.eval()(x), reference.eval()(x))
     assert len(layer_blocks(model)) == 19  # stem, 16 inverted residual blocks, conv head, classifier
     assert extract_features(model, torch.zeros(2, 1, 20, 20)).shape == (2, 1280)  # grey images adapted
+
+
+def test_a_loaded_backbone_keeps_its_batchnorm_statistics_unless_asked_to_train_them():
+    x = torch.randn(16, 1, 8, 8, generator=torch.Generator().manual_seed(2))
+    held = load_backbone(trained_cnn(), num_classes=3).train()  # full fine-tuning: every block trainable
+    pretrained = held.norm1.running_mean.clone()
+    held(x)
+    assert torch.equal(held.norm1.running_mean, pretrained) and held.norm1.weight.requires_grad
+    retrained = load_backbone(trained_cnn(), num_classes=3, batchnorm="train").train()
+    retrained(x)
+    assert not torch.equal(retrained.norm1.running_mean, pretrained)
+    with pytest.raises(ValueError) as error:
+        load_backbone(trained_cnn(), batchnorm="frozen")
+    assert str(error.value) == "`batchnorm` must be one of 'eval', 'train', got 'frozen'"

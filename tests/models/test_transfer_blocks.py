@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch import nn
 
 from fitguard.data.tensors import TensorData
 from fitguard.models import cnn, mlp
-from fitguard.models.transfer_blocks import freeze, layer_blocks, trainable_block_count
+from fitguard.models.transfer_blocks import freeze, hold_batchnorm, layer_blocks, trainable_block_count
 from fitguard.train import Trainer
 
 
@@ -84,6 +86,45 @@ def test_batchnorm_of_trainable_blocks_still_updates_and_unfreezing_restores_tra
     model(x)
     assert torch.equal(model.norm1.running_mean, torch.zeros(8))
     assert not torch.equal(model.norm2.running_mean, torch.zeros(8))
+    freeze(model, trainable_last=3)
+    model.train()
+    model(x)
+    assert model.norm1.training and not torch.equal(model.norm1.running_mean, torch.zeros(8))
+
+
+def test_held_batchnorm_normalizes_with_running_statistics_in_train_mode_while_its_affine_weights_learn():
+    torch.manual_seed(0)
+    model = hold_batchnorm(cnn(1, 3, widths=[4, 8], batchnorm=True))
+    model.norm2.running_mean.fill_(0.5)  # pretrained statistics, not the defaults
+    model.norm2.running_var.fill_(2.0)
+    buffers = {n: b.clone() for n, b in model.named_buffers()}
+    affine = {n: p.detach().clone() for n, p in model.named_parameters() if n.startswith("norm")}
+    x = images(8).X
+    reference = copy.deepcopy(model)  # the deep copy carries no hooks: switched to eval mode by hand below
+    for module in reference.modules():
+        module._forward_pre_hooks.clear()
+    model.train()
+    assert torch.equal(model(x), reference.eval()(x))  # same as inference, although the model is in train mode
+    trainer = Trainer(model, lr=0.05, batch_size=8, max_epochs=3, device="cpu")
+    trainer.fit(images())
+    for name, before in buffers.items():
+        assert torch.equal(model.get_buffer(name), before), name
+    for name, before in affine.items():
+        assert not torch.equal(model.get_parameter(name), before), name
+
+
+def test_held_batchnorm_survives_gradual_unfreezing_and_releasing_it_restores_train_mode():
+    model = freeze(hold_batchnorm(mlp(4, 2, hidden=[8, 8], batchnorm=True)), trainable_last=1)
+    freeze(model, trainable_last=3)  # what UnfreezeSchedule does: every block trainable now, still held
+    x = torch.randn(16, 4)
+    model.train()
+    model(x)
+    assert torch.equal(model.norm1.running_mean, torch.zeros(8)) and not model.norm1.training
+    freeze(model, trainable_last=1)
+    hold_batchnorm(model, hold=False)  # released, but the frozen blocks still keep their statistics
+    model.train()
+    model(x)
+    assert torch.equal(model.norm1.running_mean, torch.zeros(8))
     freeze(model, trainable_last=3)
     model.train()
     model(x)
