@@ -57,6 +57,7 @@ class TrainSpec(_Spec):
     lr: float = Field(1e-3, gt=0)
     batch_size: int = Field(32, ge=1)
     max_epochs: int = Field(100, ge=1)
+    repeat: int = Field(1, ge=1)
     weight_decay: float = Field(0.0, ge=0)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     clip_grad_norm: float | None = Field(None, gt=0)
@@ -114,6 +115,7 @@ class TransferSpec(_Spec):
     unfreeze_every: int | None = Field(None, ge=1)
     body_lr_factor: float = Field(0.1, gt=0, le=1)
     image_size: int | None = Field(None, ge=8)
+    batchnorm: Literal["eval", "train"] = "eval"
 
 
 class TrainConfig(_Spec):

@@ -6,6 +6,8 @@ everywhere.
 
 from __future__ import annotations
 
+import inspect
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +81,10 @@ def make_augment(remedies: RemediesSpec, data: Dataset) -> Any:
     if remedies.augment:
         if data.kind != "image":
             raise ValueError(f"`remedies.augment` applies to image data, but {data.name!r} is {data.kind} data")
+        allowed = sorted(p for p in inspect.signature(augment.images).parameters if p != "seed")
+        unknown = sorted(set(remedies.augment) - set(allowed))
+        if unknown:
+            raise ValueError(f"`remedies.augment` has unknown option {unknown[0]!r}; allowed: {', '.join(allowed)}")
         steps.append(augment.images(**remedies.augment))
     if remedies.input_noise:
         steps.append(InputNoise(remedies.input_noise).augment)
@@ -132,7 +138,7 @@ def build_run(config: TrainConfig, out: Path | None = None, data: Dataset | None
 
         setup = apply_backbone(
             transfer.backbone, data, transfer.freeze_all_but, transfer.unfreeze_every, architecture=model,
-            body_lr_factor=transfer.body_lr_factor, image_size=transfer.image_size,
+            body_lr_factor=transfer.body_lr_factor, image_size=transfer.image_size, batchnorm=transfer.batchnorm,
         )
         model = setup.model
     elif transfer.freeze_all_but is not None or transfer.unfreeze_every is not None:
@@ -150,6 +156,7 @@ def build_run(config: TrainConfig, out: Path | None = None, data: Dataset | None
         lr=train.lr,
         batch_size=train.batch_size,
         max_epochs=train.max_epochs,
+        repeat=train.repeat,
         weight_decay=train.weight_decay,
         label_smoothing=train.label_smoothing,
         penalties=[make_penalty(p) for p in remedies.penalties],

@@ -50,17 +50,21 @@ class TensorData:
         return TensorData(self.X[index], self.y[index.to(self.y.device)])
 
     def batches(
-        self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
+        self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None, repeat: int = 1
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield ``(X_batch, y_batch)``; with ``shuffle`` the order comes from ``generator`` (CPU)."""
+        """Yield ``(X_batch, y_batch)``; with ``shuffle`` the order comes from ``generator`` (CPU), and ``repeat``
+        passes over the rows (each its own permutation) make one stream of batches."""
         if batch_size < 1:
             raise ValueError(f"`batch_size` must be >= 1, got {batch_size}")
+        if repeat < 1:
+            raise ValueError(f"`repeat` must be >= 1, got {repeat}")
         n = len(self)
         if shuffle:
-            order = torch.randperm(n, generator=generator).to(self.X.device)
-            for start in range(0, n, batch_size):
+            order = torch.cat([torch.randperm(n, generator=generator) for _ in range(repeat)]).to(self.X.device)
+            for start in range(0, n * repeat, batch_size):
                 index = order[start : start + batch_size]
                 yield self.X[index], self.y[index]
         else:
-            for start in range(0, n, batch_size):
-                yield self.X[start : start + batch_size], self.y[start : start + batch_size]
+            for _ in range(repeat):
+                for start in range(0, n, batch_size):
+                    yield self.X[start : start + batch_size], self.y[start : start + batch_size]

@@ -73,6 +73,8 @@ class DoctorOptions:
     patience: int = 15
     baseline_patience: int = 50
     folds: int = 3
+    cv_max_rows: int = 600
+    min_steps: int = 1500
     epsilon: float = 0.005
     rounds: int = 5
     train_fraction: float = 1.0
@@ -102,6 +104,9 @@ class DoctorOptions:
                                     "nothing to unfreeze")
         if self.trials is not None and self.trials < 1:
             raise FitguardError(f"`--trials` must be >= 1, got {self.trials}")
+        for name in ("cv_max_rows", "min_steps"):
+            if getattr(self, name) < 0:
+                raise FitguardError(f"`--{name.replace('_', '-')}` must be >= 0, got {getattr(self, name)}")
         for name in ("epochs", "search_epochs", "folds"):
             if getattr(self, name) < (2 if name == "folds" else 1):
                 raise FitguardError(f"`--{name.replace('_', '-')}` must be >= {2 if name == 'folds' else 1}, got {getattr(self, name)}")

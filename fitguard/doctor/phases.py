@@ -1,11 +1,17 @@
 """The remedy search, phase by phase; every remedy earns its place on validation data, never on the test split.
 
+Every phase scores recipes through one :class:`Scorer`: trained on the training split and scored on the
+validation split, or -- when the labelled rows are few -- k-fold cross-validated over train + val (test untouched),
+because a validation split of a few dozen rows moves accuracy in steps of several points and one row then decides.
+Ties in the score go to the lower validation loss.
+
 1. ``architecture``: the model families that fit the kind of data, at several widths/depths, each with early
    stopping; the chosen network is the *smallest* within ``epsilon`` of the best validation score.
-2. ``lambda_cv``: k-fold cross-validation (over train + val, test untouched) of the L2 strength λ.
+2. ``lambda_cv``: k-fold cross-validation of the L2 strength λ.
 3. ``ablation``: each remedy alone on the chosen network, then the ones that helped, combined.
-4. ``study``: an Optuna study (SQLite in the run folder, median pruning on the per-epoch validation score) over
-   λ, dropout and learning rate around the best recipe, for whatever budget is left.
+4. ``study``: an Optuna study (SQLite in the run folder, fitguard.search's sampler, the catch-up pruner on the
+   per-epoch validation score of holdout trials) over λ, dropout and learning rate around the best recipe, for
+   whatever budget is left.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from fitguard.config import TrainConfig
-from fitguard.data import Dataset, kfold
+from fitguard.data import Dataset, TensorData, kfold
 from fitguard.doctor.options import FAMILIES
 from fitguard.doctor.trials import Trial, train_recipe
 from fitguard.train import Callback
@@ -29,14 +35,17 @@ from fitguard.train import Callback
 ARCHITECTURES: dict[str, list[dict[str, Any]]] = {
     "table": [{"name": "mlp", "hidden": [64]}, {"name": "mlp", "hidden": [256, 256]}, {"name": "mlp", "hidden": [16]},
               {"name": "mlp", "hidden": [256]}, {"name": "mlp", "hidden": [64, 64]}],
-    "image": [{"name": "cnn", "widths": [16, 32]}, {"name": "mlp", "hidden": [256]},
-              {"name": "cnn", "widths": [32, 64]}, {"name": "mlp", "hidden": [64]},
-              {"name": "mlp", "hidden": [256, 256]}, {"name": "cnn", "widths": [8, 16]}],
+    "image": [{"name": "cnn", "widths": [16, 32]}, {"name": "cnn", "widths": [32, 64], "pool_to": 4},
+              {"name": "mlp", "hidden": [256]}, {"name": "cnn", "widths": [32, 64]},
+              {"name": "cnn", "widths": [16, 32], "pool_to": 4}, {"name": "mlp", "hidden": [256, 256]},
+              {"name": "cnn", "widths": [8, 16]}],
     "signal": [{"name": "cnn1d", "widths": [32, 64]}, {"name": "mlp", "hidden": [256, 256]},
                {"name": "cnn1d", "widths": [16, 32]}, {"name": "cnn1d", "widths": [64, 128]},
                {"name": "mlp", "hidden": [64]}],
 }
 LAMBDAS = (1e-5, 1e-4, 1e-3, 1e-2)
+#: the image augmentation the ablation tries: small rotations, shifts and zooms keep every class what it is
+AUGMENT = {"rotate": 10.0, "shift": 0.1, "scale": 0.1}
 
 
 @dataclass
@@ -51,14 +60,84 @@ class Clock:
     def left(self) -> float:
         return math.inf if self.seconds is None else self.seconds - (time.perf_counter() - self.started)
 
-    def spend(self, share: float = 1.0) -> bool:
-        """True (and count it) when one more training fits; a phase may use up to ``share`` of the time and trials."""
-        if self.trials is not None and self.used >= max(1, math.floor(share * self.trials)):
+    def spend(self, share: float = 1.0, trainings: int = 1, *, always: bool = False) -> bool:
+        """True (and count them) when ``trainings`` more fit; a phase may use up to ``share`` of the time and trials.
+        ``always``: count them and say yes whatever is left (a choice needs at least two candidates)."""
+        if always:
+            self.used += trainings
+            return True
+        if self.trials is not None and self.used + trainings > max(trainings, math.floor(share * self.trials)):
             return False
         if self.seconds is not None and time.perf_counter() - self.started >= share * self.seconds:
             return False
-        self.used += 1
+        self.used += trainings
         return True
+
+
+def schedule(rows: int, batch_size: int, epochs: int, min_steps: int) -> int:
+    """Passes over the training rows per epoch (``repeat``, at most 20) so that ``epochs`` epochs can take
+    ``min_steps`` optimizer steps.
+
+    Why: an epoch of 60 rows is two steps; 100 epochs of it are too few for a network (let alone one that sees
+    augmented images) to converge, and a patience of 15 epochs is then 30 steps of noise. Repeating the rows
+    within an epoch keeps the epoch count and the patience meaningful and pays for one validation per epoch.
+
+    Example:
+        >>> schedule(60, 32, 100, 1500), schedule(5000, 32, 100, 1500)
+        (8, 1)
+    """
+    steps = epochs * math.ceil(rows / batch_size)
+    return min(20, max(1, math.ceil(min_steps / steps))) if steps else 1
+
+
+def rank(trial: Trial) -> tuple[float, float]:
+    """Sort key of a scored trial: the validation score, then the lower validation loss on ties."""
+    loss = trial.details.get("val_loss")
+    return trial.val_score, -(loss if loss is not None and math.isfinite(loss) else math.inf)
+
+
+@dataclass
+class Scorer:
+    """Scores a recipe the same way in every phase: on the validation split (``folds`` is None), or by k-fold
+    cross-validation over train + val -- the mean of the folds' scores, the median of their best epochs.
+
+    ``train``: options laid over the spec's ``train`` section for every training (e.g. ``max_epochs``).
+    """
+
+    base: TrainConfig
+    data: Dataset
+    folds: list[tuple[TensorData, TensorData]] | None
+    train: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def trainings(self) -> int:
+        """Trainings one score costs."""
+        return len(self.folds) if self.folds else 1
+
+    @property
+    def method(self) -> dict[str, Any]:
+        return {"method": "cross-validation", "folds": len(self.folds)} if self.folds else {"method": "holdout"}
+
+    def __call__(self, recipe: dict[str, Any], *, name: str, phase: str, callbacks: tuple[Callback, ...] = (),
+                 **train: Any) -> Trial:
+        options = {**self.train, **train}
+        if not self.folds:
+            trial, _, _ = train_recipe(self.base, recipe, self.data, name=name, phase=phase, callbacks=callbacks,
+                                       **options)
+            return trial
+        trials = [train_recipe(self.base, recipe, self.data, name=f"{name} fold {index + 1}", phase=phase,
+                               train=fold_train, val=fold_val, callbacks=callbacks, **options)[0]
+                  for index, (fold_train, fold_val) in enumerate(self.folds)]
+        losses = [t.details["val_loss"] for t in trials]
+        best_epochs = [t.details["best_epoch"] or t.epochs for t in trials]
+        return Trial(
+            name=name, phase=phase, recipe=recipe, val_score=float(np.mean([t.val_score for t in trials])),
+            gap=float(np.mean([t.gap for t in trials])), parameters=trials[0].parameters,
+            epochs=int(np.median([t.epochs for t in trials])), seconds=sum(t.seconds for t in trials),
+            details={"folds": [t.val_score for t in trials], "val_loss": float(np.mean(losses)),
+                     "best_epoch": int(np.median(best_epochs)), "best_epochs": best_epochs,
+                     "stop_reason": trials[-1].details["stop_reason"]},
+        )
 
 
 def describe(recipe: dict[str, Any]) -> str:
@@ -68,7 +147,8 @@ def describe(recipe: dict[str, Any]) -> str:
         return f"backbone {backbone}"
     model = recipe["model"]
     sizes = model.get("hidden", model.get("widths"))
-    return f"{model['name']} {'x'.join(map(str, sizes))}" if sizes is not None else model["name"]
+    name = f"{model['name']} {'x'.join(map(str, sizes))}" if sizes is not None else model["name"]
+    return f"{name}, pooled to {model['pool_to']}" if model.get("pool_to", 1) != 1 else name
 
 
 def tunable(recipe: dict[str, Any]) -> bool:
@@ -76,21 +156,19 @@ def tunable(recipe: dict[str, Any]) -> bool:
     return recipe["model"]["name"] in FAMILIES and not (recipe.get("transfer") or {}).get("backbone")
 
 
-def architecture(base: TrainConfig, data: Dataset, clock: Clock, candidates: list[dict[str, Any]], *,
-                 epsilon: float, tick: Callable[[], None], share: float, **train: Any) -> tuple[list[Trial], Trial]:
-    """Train each candidate recipe (always at least two); return them all and the smallest within ``epsilon``."""
+def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], *, epsilon: float,
+                 tick: Callable[[], None], share: float) -> tuple[list[Trial], Trial]:
+    """Score each candidate recipe (always at least two); return them all and the smallest within ``epsilon``."""
     trials: list[Trial] = []
     for index, recipe in enumerate(candidates):
-        allowed = clock.spend(share)  # the first two always run: a choice needs something to compare
-        if index >= 2 and not allowed:
+        if not clock.spend(share, score.trainings, always=index < 2):
             trials.append(Trial(describe(recipe), "architecture", recipe, math.nan, math.nan, 0, 0, 0.0, "skipped: budget"))
             continue
-        trial, _, _ = train_recipe(base, recipe, data, name=describe(recipe), phase="architecture", **train)
-        trials.append(trial)
+        trials.append(score(recipe, name=describe(recipe), phase="architecture"))
         tick()
     done = [t for t in trials if t.status == "done"]
     best = max(t.val_score for t in done)
-    chosen = min((t for t in done if t.val_score >= best - epsilon), key=lambda t: (t.parameters, -t.val_score))
+    chosen = min((t for t in done if t.val_score >= best - epsilon), key=lambda t: (t.parameters, *(-v for v in rank(t))))
     chosen.details["chosen"] = True
     return trials, chosen
 
@@ -99,30 +177,26 @@ def _l2(lam: float) -> dict[str, Any]:
     return {"penalties": [{"kind": "l2", "lam": lam, "layers": "*.weight"}]}
 
 
-def lambda_cv(base: TrainConfig, data: Dataset, clock: Clock, network: dict[str, Any], *, folds: int,
-              tick: Callable[[], None], share: float, lambdas: tuple[float, ...] = LAMBDAS,
-              **train: Any) -> dict[str, Any]:
-    """Mean and spread of the validation score over ``folds`` folds for each λ of an L2 penalty on every weight.
+def lambda_cv(score: Scorer, clock: Clock, network: dict[str, Any], *, folds: int, tick: Callable[[], None],
+              share: float, lambdas: tuple[float, ...] = LAMBDAS) -> dict[str, Any]:
+    """Mean and spread of the validation score over k folds for each λ of an L2 penalty on every weight.
 
-    ``network`` is the chosen architecture's recipe (its ``model`` and, for a backbone, ``transfer`` sections).
+    ``network`` is the chosen architecture's recipe (its ``model`` and, for a backbone, ``transfer`` sections);
+    the folds are ``score``'s when it cross-validates, else ``folds`` folds of train + val.
     """
-    parts = list(kfold(data, k=folds, seed=base.data.seed))
+    if not score.folds:
+        score = Scorer(score.base, score.data, list(kfold(score.data, k=folds, seed=score.base.data.seed)), score.train)
     rows = []
     for lam in lambdas:
-        recipe = {**network, "remedies": _l2(lam)}
-        scores = []
-        for fold, (fold_train, fold_val) in enumerate(parts):
-            if not clock.spend(share):
-                break
-            trial, _, _ = train_recipe(base, recipe, data, name=f"λ={lam:g} fold {fold + 1}", phase="lambda_cv",
-                                       train=fold_train, val=fold_val, **train)
-            scores.append(trial.val_score)
+        scores: list[float] = []
+        if clock.spend(share, score.trainings):
+            scores = score({**network, "remedies": _l2(lam)}, name=f"λ={lam:g}", phase="lambda_cv").details["folds"]
             tick()
         rows.append({"lam": lam, "scores": scores, "mean": float(np.mean(scores)) if scores else None,
                      "std": float(np.std(scores)) if len(scores) > 1 else None})
     measured = [r for r in rows if r["mean"] is not None]
     best = max(measured, key=lambda r: r["mean"])["lam"] if measured else None
-    return {"folds": folds, "rows": rows, "best_lam": best}
+    return {"folds": score.trainings, "rows": rows, "best_lam": best}
 
 
 def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None) -> list[tuple[str, dict[str, Any]]]:
@@ -136,7 +210,9 @@ def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None) -> l
         if model["name"] == "mlp" and not model.get("batchnorm"):
             options.append(("batch norm", {"model": {**model, "batchnorm": True}}))
     if data.kind == "image":
-        options.append(("augmentation", {"remedies": {"augment": {"rotate": 10.0, "shift": 0.1, "scale": 0.1}}}))
+        # mirrored images are the same class for photos of objects, not for digits or text: validation decides
+        options.append(("augmentation", {"remedies": {"augment": dict(AUGMENT)}}))
+        options.append(("augmentation with flips", {"remedies": {"augment": {**AUGMENT, "flip": True}}}))
     options.append(("weight noise σ=0.01·|w|", {"remedies": {"weight_noise": {"sigma": 0.01, "relative": True}}}))
     return options
 
@@ -149,31 +225,45 @@ def combine(network: dict[str, Any], changes: list[dict[str, Any]]) -> dict[str,
     return recipe
 
 
-def ablation(base: TrainConfig, data: Dataset, clock: Clock, reference: Trial, network: dict[str, Any],
-             lam: float | None, *, tick: Callable[[], None], share: float, **train: Any) -> list[Trial]:
-    """Each remedy alone against ``reference`` (the chosen network with early stopping), then the helpful ones combined."""
+def ablation(score: Scorer, clock: Clock, reference: Trial, network: dict[str, Any], lam: float | None, *,
+             tick: Callable[[], None], share: float) -> list[Trial]:
+    """Each remedy alone against ``reference`` (the chosen network with early stopping), then the helpful ones
+    combined; a remedy helps when it ranks above the reference (score, then validation loss)."""
     rows = [Trial("early stopping only", "ablation", dict(network), reference.val_score, reference.gap,
-                  reference.parameters, reference.epochs, reference.seconds, details={"remedies": []})]
+                  reference.parameters, reference.epochs, reference.seconds,
+                  details={**reference.details, "remedies": []})]
     helpful: list[tuple[str, dict[str, Any]]] = []
-    for name, change in remedies_for(data, network, lam):
+    for name, change in remedies_for(score.data, network, lam):
         recipe = combine(network, [change])
-        if not clock.spend(share):
+        if not clock.spend(share, score.trainings):
             rows.append(Trial(name, "ablation", recipe, math.nan, math.nan, 0, 0, 0.0, "skipped: budget"))
             continue
-        trial, _, _ = train_recipe(base, recipe, data, name=name, phase="ablation", **train)
-        trial.details["remedies"] = [name]
+        trial = score(recipe, name=name, phase="ablation")
+        trial.details.update(remedies=[name], helped=rank(trial) > rank(reference))
         rows.append(trial)
         tick()
-        if trial.val_score > reference.val_score:
+        if trial.details["helped"]:
             helpful.append((name, change))
-    if len(helpful) >= 2 and clock.spend(share):
+    helpful = _compatible(helpful, {name: trial for trial in rows for name in trial.details.get("remedies", [])[:1]})
+    if len(helpful) >= 2 and clock.spend(share, score.trainings):
         names = [n for n, _ in helpful]
-        trial, _, _ = train_recipe(base, combine(network, [c for _, c in helpful]), data,
-                                   name=" + ".join(names), phase="ablation", **train)
-        trial.details["remedies"] = names
+        trial = score(combine(network, [c for _, c in helpful]), name=" + ".join(names), phase="ablation")
+        trial.details.update(remedies=names, helped=rank(trial) > rank(reference))
         rows.append(trial)
         tick()
     return rows
+
+
+def _compatible(helpful: list[tuple[str, dict[str, Any]]], trials: dict[str, Trial]) -> list[tuple[str, dict[str, Any]]]:
+    """The helpful remedies that can be combined, in their order: of alternatives that set the same thing (two
+    augmentations, two penalties), only the best-ranked one."""
+    kept: dict[tuple[str, ...], tuple[str, dict[str, Any]]] = {}
+    for name, change in helpful:
+        key = tuple(sorted(f"{section}.{option}" for section, options in change.items() for option in options))
+        if key not in kept or rank(trials[name]) > rank(trials[kept[key][0]]):
+            kept[key] = (name, change)
+    chosen = {name for name, _ in kept.values()}
+    return [(name, change) for name, change in helpful if name in chosen]
 
 
 class _PruneOnValidation(Callback):
@@ -189,24 +279,24 @@ class _PruneOnValidation(Callback):
             trainer.request_stop(f"pruned by the study at epoch {epoch}")
 
 
-def study(base: TrainConfig, data: Dataset, clock: Clock, best: Trial, storage: Path, *, seed: int,
-          tick: Callable[[], None], **train: Any) -> list[Trial]:
-    """Tune λ, dropout and the learning rate around ``best``'s recipe with fitguard.search's sampler and
-    catch-up pruner (SQLite storage)."""
+def study(score: Scorer, clock: Clock, best: Trial, storage: Path, *, seed: int,
+          tick: Callable[[], None]) -> list[Trial]:
+    """Tune λ, dropout and the learning rate around ``best``'s recipe with fitguard.search's sampler (SQLite
+    storage) and, for holdout trials, its catch-up pruner; a cross-validated trial runs all its folds."""
     import optuna
 
     from fitguard.search.pruning import CatchUpPruner, make_sampler
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    classification = data.task == "classification"
-    metric, sign = ("val_accuracy", 1.0) if classification else ("val_loss", -1.0)
+    metric, sign = ("val_accuracy", 1.0) if score.data.task == "classification" else ("val_loss", -1.0)
     handle = optuna.create_study(
         study_name="doctor", storage=f"sqlite:///{storage}", direction="maximize", load_if_exists=True,
-        sampler=make_sampler("tpe", seed), pruner=CatchUpPruner(min_epochs=5),
+        sampler=make_sampler("tpe", seed),
+        pruner=optuna.pruners.NopPruner() if score.folds else CatchUpPruner(min_epochs=5),
     )
     with_dropout = tunable(best.recipe)  # a user's or pretrained network takes no dropout option
     trials: list[Trial] = []
-    while clock.spend():
+    while clock.spend(1.0, score.trainings):
         optuna_trial = handle.ask()
         lam = optuna_trial.suggest_float("lam", 1e-6, 1e-1, log=True)
         params = {"lam": lam}
@@ -218,8 +308,8 @@ def study(base: TrainConfig, data: Dataset, clock: Clock, best: Trial, storage: 
         lr = params["lr"] = optuna_trial.suggest_float("lr", 3e-4, 3e-3, log=True)
         recipe.pop("train", None)
         pruner = _PruneOnValidation(optuna_trial, metric, sign)
-        trial, _, _ = train_recipe(base, recipe, data, name=f"study #{optuna_trial.number}", phase="study",
-                                   callbacks=(pruner,), **{**train, "lr": lr})
+        trial = score(recipe, name=f"study #{optuna_trial.number}", phase="study",
+                      callbacks=() if score.folds else (pruner,), lr=lr)
         trial.details.update(params=params, recipe_lr=lr)
         trial.recipe = {**recipe, "train": {"lr": lr}}
         if pruner.pruned:

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fitguard.config import TrainConfig, parse_config, read_config_file
-from fitguard.data import Dataset
+from fitguard.data import Dataset, kfold
 from fitguard.doctor import phases
 from fitguard.doctor.diagnosis import diagnose, ensemble_decomposition, sentence
 from fitguard.doctor.options import DoctorOptions
@@ -163,47 +163,47 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
         timings["diagnosis"] = time.perf_counter() - clock
 
         budget = phases.Clock(options.budget, options.trials)
-        train = {"max_epochs": options.search_epochs}
+        score, selection = _scorer(base, data, options)
         clock = time.perf_counter()
         networks = candidates(options, data.kind)
         bars.start("architecture", len(networks))
         search["architecture"], chosen = phases.architecture(
-            base, data, budget, networks, epsilon=options.epsilon, tick=bars.tick, share=SHARES["architecture"], **train)
+            score, budget, networks, epsilon=options.epsilon, tick=bars.tick, share=SHARES["architecture"])
         timings["architecture"] = time.perf_counter() - clock
         model = chosen.recipe
 
         clock = time.perf_counter()
-        bars.start("λ cross-validation", len(phases.LAMBDAS) * options.folds)
-        search["lambda_cv"] = phases.lambda_cv(base, data, budget, model, folds=options.folds, tick=bars.tick,
-                                               share=SHARES["lambda_cv"], **train)
+        bars.start("λ cross-validation", len(phases.LAMBDAS))
+        search["lambda_cv"] = phases.lambda_cv(score, budget, model, folds=options.folds, tick=bars.tick,
+                                               share=SHARES["lambda_cv"])
         timings["lambda_cv"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
         singles = phases.remedies_for(data, model, search["lambda_cv"]["best_lam"])
         bars.start("ablation", len(singles) + 1)
-        search["ablation"] = phases.ablation(base, data, budget, chosen, model, search["lambda_cv"]["best_lam"],
-                                             tick=bars.tick, share=SHARES["ablation"], **train)
+        search["ablation"] = phases.ablation(score, budget, chosen, model, search["lambda_cv"]["best_lam"],
+                                             tick=bars.tick, share=SHARES["ablation"])
         timings["ablation"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
         ranked = [t for t in search["ablation"] if t.status == "done"]
-        leader = max(ranked, key=lambda t: t.val_score)  # first (fewest remedies) on ties
-        bars.start("study (pruned)", options.trials and max(0, options.trials - budget.used))
-        search["study"] = phases.study(base, data, budget, leader, run_dir / "study.db", seed=options.seed,
-                                       tick=bars.tick, **train)
+        leader = max(ranked, key=phases.rank)  # first (fewest remedies) on ties
+        bars.start("study", options.trials and max(0, (options.trials - budget.used) // score.trainings))
+        search["study"] = phases.study(score, budget, leader, run_dir / "study.db", seed=options.seed, tick=bars.tick)
         timings["study"] = time.perf_counter() - clock
 
-        best = max([*ranked, *[t for t in search["study"] if t.status == "done"]], key=lambda t: t.val_score)
+        best = max([*ranked, *[t for t in search["study"] if t.status == "done"]], key=phases.rank)
         clock = time.perf_counter()
         bars.start("final training", 1)
-        final, final_run, final_history = train_recipe(base, best.recipe, data, name=best.name, phase="final",
-                                                       out=run_dir, **train)
+        final, final_run, final_history = train_recipe(score.base, best.recipe, data, name=best.name, phase="final",
+                                                       out=run_dir, **score.train)
         final_history.save(run_dir / "best_history.json")
         kept, refit = final_run, None
         if options.refit:
-            # validation chose the recipe and the epoch count; now every labelled row trains the kept model
-            epochs = refit_epochs(final_history)
-            kept, refit_history = refit_recipe(base, best.recipe, data, epochs=epochs, **train)
+            # validation chose the recipe and the epoch count (the folds' median best epoch when cross-validated);
+            # now every labelled row trains the kept model
+            epochs = best.details["best_epoch"] if score.folds else refit_epochs(final_history)
+            kept, refit_history = refit_recipe(score.base, best.recipe, data, epochs=epochs, **score.train)
             refit = {"epochs": len(refit_history), "rows": len(data.train) + len(data.val),
                      "scores": kept.trainer.evaluate(joined(data.train, data.val))}
         save_model(run_dir, kept.model, kept.model_name, kept.model_options, data, stem="best",
@@ -243,6 +243,7 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
             "ablation": [t.to_dict() for t in search["ablation"]],
             "study": {"storage": "study.db", "trials": [t.to_dict() for t in search["study"]]},
             "trainings": budget.used,
+            "selection": selection,
         },
         "best": {**_run_record(final, final_run, final_history, data), "name": best.name, "recipe": best.recipe,
                  "config": final_run.config.model_dump(mode="json"), "history": "best_history.json",
@@ -258,6 +259,18 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
     if not options.quiet:
         _print_outcome(console, summary, report)
     return run_dir
+
+
+def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions) -> tuple[phases.Scorer, dict[str, Any]]:
+    """How the search scores recipes: cross-validated when the labelled rows are at most ``cv_max_rows``, each
+    epoch repeating the (fold's) training rows until ``search_epochs`` epochs can take ``min_steps`` steps."""
+    labelled = len(data.train) + len(data.val)
+    folds = list(kfold(data, k=options.folds, seed=base.data.seed)) if labelled <= options.cv_max_rows else None
+    rows = min(len(train) for train, _ in folds) if folds else len(data.train)
+    repeat = phases.schedule(rows, base.train.batch_size, options.search_epochs, options.min_steps)
+    score = phases.Scorer(base, data, folds, {"max_epochs": options.search_epochs, "repeat": repeat})
+    return score, {**score.method, "labelled_rows": labelled, "max_epochs": options.search_epochs,
+                   "patience": options.patience, "repeat": repeat, "min_steps": options.min_steps}
 
 
 def _run_record(trial: Trial, run: Any, history: Any, data: Dataset) -> dict[str, Any]:

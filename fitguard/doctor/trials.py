@@ -92,7 +92,8 @@ def train_recipe(
     trial = Trial(
         name=name, phase=phase, recipe=recipe, val_score=float(score), gap=float(gap),
         parameters=count_parameters(run.model), epochs=len(history), seconds=time.perf_counter() - started,
-        details={"best_epoch": history.best_epoch, "stop_reason": history.stop_reason},
+        details={"best_epoch": history.best_epoch, "stop_reason": history.stop_reason,
+                 "val_loss": float(val_scores["val_loss"])},
     )
     return trial, run, history
 

@@ -109,6 +109,7 @@ def _conv_net(
     kernel_size: int,
     head_hidden: int | None,
     activation: str,
+    pool_to: int = 1,
 ) -> nn.Sequential:
     in_channels = _check_positive_int("in_channels", in_channels)
     out_features = _check_positive_int("out_features", out_features)
@@ -123,6 +124,7 @@ def _conv_net(
     if head_hidden is not None:
         head_hidden = _check_positive_int("head_hidden", head_hidden)
     _activation(activation)
+    pool_to = _check_positive_int("pool_to", pool_to)
     if input_size is not None:
         # each block halves every spatial side; below 1 pixel there is nothing left to pool
         smallest = min(input_size)
@@ -132,6 +134,8 @@ def _conv_net(
                 f"`widths` has {len(channels)} blocks, each halving the input; `input_size` {tuple(input_size)} "
                 f"allows at most {blocks_allowed}"
             )
+        # a grid finer than the last feature map would only copy cells: cap it there
+        pool_to = min(pool_to, max(1, smallest >> len(channels)))
     conv = nn.Conv1d if dims == 1 else nn.Conv2d
     norm = nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d
     pool = nn.MaxPool1d if dims == 1 else nn.MaxPool2d
@@ -149,9 +153,11 @@ def _conv_net(
         if spatial_rate > 0:
             layers[f"spatial_dropout{index}"] = channel_dropout(spatial_rate)
         previous = width
-    # global average pooling keeps the head small whatever the input size
-    layers["global_pool"] = global_pool(1)
+    # average pooling to a fixed grid keeps the head's size independent of the input size; a 1-cell grid (global
+    # average pooling) is the smallest head, a larger one keeps where in the image each feature was
+    layers["global_pool"] = global_pool(pool_to)
     layers["flatten"] = nn.Flatten()
+    previous *= pool_to**dims
     if head_hidden is not None:
         layers["head"] = nn.Linear(previous, head_hidden)
         layers["head_activation"] = _activation(activation)
@@ -174,6 +180,7 @@ def cnn(
     kernel_size: int = 3,
     head_hidden: int | None = None,
     activation: str = "relu",
+    pool_to: int = 1,
 ) -> nn.Sequential:
     """A small 2-D CNN for images (N, C, H, W): per width a conv -> batch norm -> activation -> 2x2 max pool
     (-> spatial dropout) block, then global average pooling, an optional hidden head, dropout and the output.
@@ -191,7 +198,7 @@ def cnn(
             raise ValueError(f"`input_size` must be (height, width), got {input_size!r}")
     return _conv_net(
         2, in_channels, out_features, widths, dropout, spatial_dropout, batchnorm, input_size, kernel_size,
-        head_hidden, activation,
+        head_hidden, activation, pool_to,
     )
 
 
@@ -207,6 +214,7 @@ def cnn1d(
     kernel_size: int = 5,
     head_hidden: int | None = None,
     activation: str = "relu",
+    pool_to: int = 1,
 ) -> nn.Sequential:
     """The 1-D twin of :func:`cnn` for signals (N, C, L), e.g. MNIST-1D's (1, 40).
 
@@ -220,7 +228,7 @@ def cnn1d(
         size = (_check_positive_int("input_size", input_size),)
     return _conv_net(
         1, in_channels, out_features, widths, dropout, spatial_dropout, batchnorm, size, kernel_size,
-        head_hidden, activation,
+        head_hidden, activation, pool_to,
     )
 
 

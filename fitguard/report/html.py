@@ -34,6 +34,11 @@ def _environment() -> Environment:
     return environment
 
 
+def _helped(trial: dict[str, Any], reference: dict[str, Any]) -> bool:
+    """The ablation's own call (score, then validation loss on ties), or the score alone in older summaries."""
+    return trial["details"].get("helped", trial["val_score"] > reference["val_score"])
+
+
 def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
@@ -101,12 +106,9 @@ def advice(summary: dict[str, Any]) -> list[str]:
     chosen = summary["remedies"]["chosen_architecture"]
     lines.append(f"Network size: “{chosen}” was the smallest network within {summary['remedies']['epsilon']:g} of the best "
                  "validation score; a larger one would not generalize better on this data.")
-    helped = [t["name"] for t in summary["remedies"]["ablation"][1:]
-              if t["status"] == "done" and t["val_score"] is not None
-              and t["val_score"] > summary["remedies"]["ablation"][0]["val_score"]]
-    hurt = [t["name"] for t in summary["remedies"]["ablation"][1:]
-            if t["status"] == "done" and t["val_score"] is not None
-            and t["val_score"] <= summary["remedies"]["ablation"][0]["val_score"]]
+    scored = [t for t in summary["remedies"]["ablation"][1:] if t["status"] == "done" and t["val_score"] is not None]
+    helped = [t["name"] for t in scored if _helped(t, summary["remedies"]["ablation"][0])]
+    hurt = [t["name"] for t in scored if not _helped(t, summary["remedies"]["ablation"][0])]
     if helped:
         lines.append(f"Remedies that earned their place on validation data: {', '.join(helped)}.")
     if hurt:

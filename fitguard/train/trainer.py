@@ -51,6 +51,10 @@ def _overrides(callback: Callback, hook: str) -> bool:
 class Trainer:
     """Train a model with remedies, callbacks and resumable state; ``fit`` returns a :class:`History`.
 
+    ``repeat``: passes over the training rows in one epoch, each reshuffled (Keras' ``steps_per_epoch`` for data
+    smaller than a few batches): with 60 rows an epoch is two steps, and the epoch's end (validation, callbacks,
+    history) would cost more than the steps themselves.
+
     Example:
         >>> import torch
         >>> from fitguard.data.tensors import TensorData
@@ -69,6 +73,7 @@ class Trainer:
         lr: float = 1e-3,
         batch_size: int = 32,
         max_epochs: int = 100,
+        repeat: int = 1,
         weight_decay: float = 0.0,
         momentum: float = 0.9,
         label_smoothing: float = 0.0,
@@ -92,6 +97,8 @@ class Trainer:
             raise ValueError(f"`batch_size` must be an integer >= 1, got {batch_size!r}")
         if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
             raise ValueError(f"`max_epochs` must be an integer >= 1, got {max_epochs!r}")
+        if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+            raise ValueError(f"`repeat` must be an integer >= 1, got {repeat!r}")
         if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
             raise ValueError(f"`weight_decay` must be >= 0, got {weight_decay!r}")
         if precision not in PRECISIONS:
@@ -104,6 +111,7 @@ class Trainer:
         self.lr = lr
         self.batch_size = batch_size
         self.max_epochs = max_epochs
+        self.repeat = repeat
         self.weight_decay = weight_decay
         self.momentum = momentum
         self.label_smoothing = label_smoothing
@@ -190,8 +198,10 @@ class Trainer:
     def _batches(self, data: TensorData | DataLoader, train: bool) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
         if isinstance(data, TensorData):
             size = self.batch_size if train else max(self.batch_size, 1024)
-            return data.batches(size, shuffle=train, generator=self.generator)
-        return ((x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)) for x, y in data)
+            return data.batches(size, shuffle=train, generator=self.generator, repeat=self.repeat if train else 1)
+        passes = self.repeat if train else 1
+        return ((x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
+                for _ in range(passes) for x, y in data)
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.precision == "bf16":

@@ -114,6 +114,13 @@ CASES = [
     Case("epochs_not_a_number", ("train", "--data", "wine", "--epochs", "many", "--out", "run"),
          "Invalid value for '--epochs': Input should be a valid integer, unable to parse string as an integer "
          "(see `fitguard train --help`)"),
+    Case("augment_unknown_option", ("train", "spec.yaml", "--out", "run"),
+         "`remedies.augment` has unknown option 'hflip'; allowed: brightness, contrast, crop, flip, noise, p, "
+         "rotate, scale, shift, vflip",
+         {"spec.yaml": "data: {source: digits}\nremedies: {augment: {hflip: true}}\n"}),
+    Case("transfer_batchnorm_unknown", ("train", "spec.yaml", "--out", "run"),
+         "spec.yaml: transfer.batchnorm: must be 'eval' or 'train', got 'frozen'",
+         {"spec.yaml": "data: {source: digits}\ntransfer: {backbone: x, batchnorm: frozen}\n"}),
     Case("freeze_without_backbone", ("train", "--data", "wine", "--freeze-all-but", "1", "--out", "run"),
          "`freeze_all_but` and `unfreeze_every` need a `backbone` (--backbone NAME|PATH)"),
     # ------------------------------------------------------------------ spec files

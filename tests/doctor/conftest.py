@@ -13,7 +13,7 @@ def doctor_app() -> typer.Typer:
 
 # tiny on purpose: every phase runs, on 30% of digits' training split, with a handful of epochs
 TINY = ["--model", "mlp", "--budget", "120s", "--trials", "12", "--epochs", "10", "--search-epochs", "8",
-        "--folds", "2", "--rounds", "2", "--train-fraction", "0.3", "--quiet"]
+        "--folds", "2", "--rounds", "2", "--train-fraction", "0.3", "--min-steps", "0", "--quiet"]
 
 
 @pytest.fixture(scope="session")

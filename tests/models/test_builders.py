@@ -55,6 +55,21 @@ def test_cnn_blocks_and_head() -> None:
     assert cnn(1, 2, widths=[4], batchnorm=False).conv1.bias is not None
 
 
+def test_pool_to_keeps_a_grid_of_the_last_feature_map() -> None:
+    x = torch.randn(2, 1, 28, 28)
+    torch.manual_seed(0)
+    grid = cnn(1, 10, widths=[4, 8], pool_to=4, input_size=(28, 28))
+    assert grid.output.in_features == 8 * 4 * 4 and grid(x).shape == (2, 10)
+    # the oracle: the same convolutions, then torch's average pooling of the 7x7 map to 4x4 by hand
+    features = grid[: list(dict(grid.named_children())).index("global_pool")].eval()(x)
+    expected = grid.output(nn.functional.adaptive_avg_pool2d(features, 4).flatten(1))
+    assert torch.equal(grid.eval()(x), expected)
+    # a grid finer than the map (8x8 digits: 2x2 after two blocks) is capped at the map's side
+    assert cnn(1, 10, widths=[4, 8], pool_to=4, input_size=(8, 8)).output.in_features == 8 * 2 * 2
+    assert cnn1d(1, 10, widths=[4], pool_to=5, input_size=40).output.in_features == 4 * 5
+    assert cnn(1, 10, widths=[4, 8]).output.in_features == 8  # default: global average pooling
+
+
 def test_cnn1d_takes_mnist1d_signals() -> None:
     model = cnn1d(1, 10, widths=[16, 32], spatial_dropout=0.1, input_size=40)
     assert isinstance(model.conv1, nn.Conv1d) and isinstance(model.spatial_dropout1, nn.Dropout1d)
@@ -79,7 +94,7 @@ def test_build_dispatches_by_name() -> None:
         (
             lambda: build("cnn", (3, 32, 32), 2, input_size=(32, 32)),
             "unknown option 'input_size' for model 'cnn'; allowed: activation, batchnorm, dropout, head_hidden, "
-            "kernel_size, spatial_dropout, widths",
+            "kernel_size, pool_to, spatial_dropout, widths",
         ),
         (lambda: build("cnn", (64,), 2), "`input_shape` for 'cnn' must be (channels, height, width), got (64,)"),
         (lambda: build("cnn1d", (1, 8, 8), 2), "`input_shape` for 'cnn1d' must be (channels, length), got (1, 8, 8)"),
@@ -104,6 +119,7 @@ def test_build_dispatches_by_name() -> None:
         (lambda: cnn(1, 2, input_size=(8,)), "`input_size` must be (height, width), got (8,)"),
         (lambda: cnn1d(1, 2, input_size=0), "`input_size` must be a positive int, got 0"),
         (lambda: cnn1d(1, 2, head_hidden=0), "`head_hidden` must be a positive int, got 0"),
+        (lambda: cnn(1, 2, pool_to=0), "`pool_to` must be a positive int, got 0"),
     ],
 )
 def test_bad_arguments_raise_one_clear_line(make, message: str) -> None:

@@ -17,7 +17,7 @@ def test_user_strings_are_escaped(tmp_path):
     out = tmp_path / "run"
     result = CliRunner().invoke(doctor_app(), [
         "doctor", "--data", str(path), "--target", "label", "--budget", "60s", "--trials", "6", "--epochs", "6",
-        "--search-epochs", "4", "--folds", "2", "--rounds", "0", "--quiet", "--out", str(out)])
+        "--search-epochs", "4", "--folds", "2", "--rounds", "0", "--min-steps", "0", "--quiet", "--out", str(out)])
     assert result.exit_code == 0, result.output
     html = (out / "report.html").read_text()
     assert EVIL not in html and "<b>bold</b>" not in html

@@ -23,7 +23,7 @@ def _model(seed=0, features=8, classes=3):
     )
 
 
-def _hand_written_loop(model, train, val, epochs, batch_size, lr, seed):
+def _hand_written_loop(model, train, val, epochs, batch_size, lr, seed, repeat=1):
     """The independent oracle: a plain PyTorch loop with the same seed discipline the Trainer documents."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -32,8 +32,8 @@ def _hand_written_loop(model, train, val, epochs, batch_size, lr, seed):
     for _ in range(epochs):
         model.train()
         total = 0.0
-        order = torch.randperm(len(train), generator=generator)
-        for start in range(0, len(train), batch_size):
+        order = torch.cat([torch.randperm(len(train), generator=generator) for _ in range(repeat)])
+        for start in range(0, len(order), batch_size):
             index = order[start : start + batch_size]
             x, y = train.X[index], train.y[index]
             loss = F.cross_entropy(model(x), y)
@@ -41,7 +41,7 @@ def _hand_written_loop(model, train, val, epochs, batch_size, lr, seed):
             loss.backward()
             optimizer.step()
             total += loss.item() * len(index)
-        losses.append(total / len(train))
+        losses.append(total / len(order))
         model.eval()
         with torch.no_grad():
             val_losses.append(F.cross_entropy(model(val.X), val.y).item())
@@ -56,6 +56,19 @@ def test_loss_sequence_equals_hand_written_loop():
     losses, val_losses = _hand_written_loop(oracle_model, train, val, 6, 16, 3e-3, seed=5)
     assert history["loss"] == losses  # exactly: same batches, same arithmetic, same order
     assert history["val_loss"] == pytest.approx(val_losses, rel=1e-6, abs=1e-7)
+    for a, b in zip(model.state_dict().values(), oracle_model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_repeat_passes_over_the_rows_within_one_epoch_like_the_hand_written_loop():
+    train, val = _data(seed=0), _data(seed=1)
+    model = _model()
+    oracle_model = copy.deepcopy(model)
+    trainer = Trainer(model, lr=3e-3, batch_size=16, max_epochs=2, repeat=3, device="cpu", seed=5)
+    history = trainer.fit(train, val)
+    losses, _ = _hand_written_loop(oracle_model, train, val, 2, 16, 3e-3, seed=5, repeat=3)
+    assert history["loss"] == pytest.approx(losses, rel=1e-12)
+    assert trainer.step == 2 * math.ceil(3 * len(train) / 16)
     for a, b in zip(model.state_dict().values(), oracle_model.state_dict().values()):
         assert torch.equal(a, b)
 

@@ -1,0 +1,97 @@
+"""The search phases' building blocks: the training schedule, the ranking, the budget and the cross-validating
+scorer, checked against trainings run by hand."""
+
+import math
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from fitguard.data import kfold, load
+from fitguard.doctor import DoctorOptions, read_summary
+from fitguard.doctor.phases import Clock, Scorer, _compatible, describe, rank, schedule
+from fitguard.doctor.pipeline import base_config
+from fitguard.doctor.trials import Trial, train_recipe
+
+from tests.doctor.conftest import doctor_app
+
+
+def trial(score: float, loss: float | None) -> Trial:
+    return Trial("t", "ablation", {}, score, 0.0, 10, 5, 1.0, details={} if loss is None else {"val_loss": loss})
+
+
+@pytest.mark.parametrize(
+    ("rows", "min_steps", "expected"),
+    [
+        (60, 1500, 8),  # 2 steps an epoch: 200 steps in 100 epochs -> 8 passes an epoch
+        (5000, 1500, 1),  # 157 steps an epoch: already enough
+        (10, 10**6, 20),  # capped
+        (60, 0, 1),  # 0 turns it off
+    ],
+)
+def test_schedule_repeats_the_rows_until_the_epochs_take_min_steps(rows, min_steps, expected):
+    assert schedule(rows, 32, 100, min_steps) == expected
+
+
+def test_rank_breaks_ties_on_the_lower_validation_loss():
+    assert rank(trial(0.9, 0.30)) > rank(trial(0.9, 0.35))
+    assert rank(trial(0.91, 0.50)) > rank(trial(0.9, 0.10))  # the score comes first
+    assert rank(trial(0.9, 0.35)) > rank(trial(0.9, None)) == rank(trial(0.9, math.nan))
+
+
+def test_only_the_best_of_alternative_remedies_is_combined():
+    changes = [("augmentation", {"remedies": {"augment": {"rotate": 10.0}}}),
+               ("augmentation with flips", {"remedies": {"augment": {"rotate": 10.0, "flip": True}}}),
+               ("dropout 0.25", {"model": {"name": "cnn", "dropout": 0.25}}),
+               ("L2", {"remedies": {"penalties": []}})]
+    scores = {"augmentation": trial(0.95, 0.2), "augmentation with flips": trial(0.96, 0.3),
+              "dropout 0.25": trial(0.93, 0.2), "L2": trial(0.93, 0.1)}
+    assert [n for n, _ in _compatible(changes, scores)] == ["augmentation with flips", "dropout 0.25", "L2"]
+    scores["augmentation"] = trial(0.96, 0.25)  # a tie on the score goes to the lower loss
+    assert [n for n, _ in _compatible(changes, scores)] == ["augmentation", "dropout 0.25", "L2"]
+
+
+def test_candidate_names_say_the_pooling_grid():
+    assert describe({"model": {"name": "cnn", "widths": [32, 64], "pool_to": 4}}) == "cnn 32x64, pooled to 4"
+    assert describe({"model": {"name": "cnn", "widths": [32, 64], "pool_to": 1}}) == "cnn 32x64"
+
+
+def test_clock_counts_trainings_against_each_share():
+    clock = Clock(seconds=None, trials=10)
+    assert clock.spend(0.5, 3) and not clock.spend(0.5, 3)  # 3 of 5 used; 6 > 5
+    assert clock.spend(0.5, 3, always=True) and clock.used == 6
+    assert clock.spend(1.0, 3) and clock.used == 9 and not clock.spend(1.0, 3)
+
+
+def test_cross_validated_score_is_the_mean_of_the_folds_trained_by_hand():
+    data = load("digits", val=0.2, test=0.2, seed=0).with_train_fraction(0.1)
+    base = base_config(DoctorOptions(device="cpu", patience=3))
+    folds = list(kfold(data, k=3, seed=0))
+    recipe = {"model": {"name": "mlp", "hidden": [16]}}
+    scored = Scorer(base, data, folds, {"max_epochs": 6})(recipe, name="mlp 16", phase="architecture")
+    by_hand = [train_recipe(base, recipe, data, name="f", phase="architecture", train=t, val=v, max_epochs=6)[0]
+               for t, v in folds]
+    assert scored.details["folds"] == [t.val_score for t in by_hand]
+    assert scored.val_score == pytest.approx(np.mean([t.val_score for t in by_hand]), abs=1e-12)
+    assert scored.details["val_loss"] == pytest.approx(np.mean([t.details["val_loss"] for t in by_hand]), abs=1e-12)
+    assert scored.details["best_epoch"] == int(np.median([t.details["best_epoch"] or t.epochs for t in by_hand]))
+    holdout = Scorer(base, data, None, {"max_epochs": 6})
+    assert (holdout.trainings, Scorer(base, data, folds).trainings) == (1, 3)
+    assert "folds" not in holdout(recipe, name="mlp 16", phase="architecture").details
+
+
+def test_small_data_is_cross_validated_end_to_end(tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(doctor_app(), [
+        "doctor", "--model", "mlp", "--train-fraction", "0.1", "--budget", "60s", "--trials", "8", "--epochs", "4",
+        "--search-epochs", "3", "--folds", "2", "--rounds", "0", "--min-steps", "0", "--quiet", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = read_summary(out)
+    selection = summary["remedies"]["selection"]
+    assert selection["method"] == "cross-validation" and selection["folds"] == 2
+    assert selection["labelled_rows"] == summary["data"]["n_train"] + summary["data"]["n_val"] <= 600
+    scored = [t for t in summary["remedies"]["architecture"] if t["status"] == "done"]
+    assert scored and all(len(t["details"]["folds"]) == 2 for t in scored)
+    assert all(t["val_score"] == pytest.approx(np.mean(t["details"]["folds"])) for t in scored)
+    assert summary["remedies"]["trainings"] % 2 == 0
+    assert "2-fold cross-validation over the" in (out / "report.html").read_text()
