@@ -27,6 +27,7 @@ import dataclasses
 import json
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,7 @@ def flat(part) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sklearn_mlp(data: Dataset) -> dict:
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import GridSearchCV
     from sklearn.neural_network import MLPClassifier
 
@@ -77,7 +79,9 @@ def sklearn_mlp(data: Dataset) -> dict:
     started = time.perf_counter()
     search = GridSearchCV(MLPClassifier(hidden_layer_sizes=(256, 256), max_iter=300, random_state=0),
                           {"alpha": [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]}, cv=5, n_jobs=1)
-    search.fit(X, y)
+    with warnings.catch_warnings():  # "maximum iterations reached" on every fold: as a user would see it, once
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X, y)
     Xt, yt = flat(data.test)
     return {"test": float(search.score(Xt, yt)), "gap": float(search.score(X, y) - search.best_score_),
             "seconds": time.perf_counter() - started, "alpha": search.best_params_["alpha"]}
@@ -134,11 +138,11 @@ def keras_recipe(data: Dataset, max_epochs: int) -> dict:
         return {"test": accuracy(Xt, yt), "gap": accuracy(X, y) - accuracy(Xv, yv), "seconds": time.perf_counter() - started}
 
 
-def doctor(name: str, data: Dataset, budget: float, epochs: int, out: Path) -> dict:
+def doctor(name: str, data: Dataset, budget: float, epochs: int, out: Path, keep: str = "best") -> dict:
     """``fitguard doctor`` as a user runs it (defaults: refit on train + val), on the benchmark's split."""
     started = time.perf_counter()
     options = DoctorOptions(data=DATASETS[name]["source"], budget=budget, epochs=epochs, out=str(out), quiet=True,
-                            device="cpu")
+                            device="cpu", keep=keep)
     summary = read_summary(run_doctor(options, data=data))
     return {"baseline_test": summary["test"]["baseline"]["accuracy"], "test": summary["test"]["best"]["accuracy"],
             "refit_epochs": summary["best"]["refit"]["epochs"], "baseline_gap": summary["baseline"]["gap"],
@@ -154,6 +158,7 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="*", default=None)
     parser.add_argument("--budget", type=float, default=None, help="search seconds per dataset")
     parser.add_argument("--epochs", type=int, default=None, help="baseline epochs (search: at most 100)")
+    parser.add_argument("--keep", default="best", help="doctor's --keep rule: best or simplest")
     args = parser.parse_args()
     names = args.datasets or (["digits 10%"] if args.quick else list(DATASETS))
     budget = args.budget or (60.0 if args.quick else 300.0)
@@ -165,7 +170,7 @@ def main() -> None:
     for name in names:
         data = dataset(DATASETS[name])
         with tempfile.TemporaryDirectory() as tmp:
-            row = {"doctor": doctor(name, data, budget, epochs, Path(tmp) / "run")}
+            row = {"doctor": doctor(name, data, budget, epochs, Path(tmp) / "run", args.keep)}
         row["sklearn_mlp_gridsearch"] = sklearn_mlp(data)
         row["sklearn_svc_gridsearch"] = sklearn_svc(data)
         row["keras_recipe_pytorch"] = keras_recipe(data, 500 if not args.quick else 200)

@@ -69,6 +69,9 @@ def register(app: typer.Typer) -> None:
             help="Cross-validate every candidate when train + val hold at most this many rows (0: never).")] = 600,
         min_steps: Annotated[int, typer.Option(
             help="Repeat the training rows within an epoch (up to 20x) until a search training can take this many steps.")] = 1500,
+        keep: Annotated[str, typer.Option(
+            help="best: the best validation score; simplest: fewest remedies within one standard error of it "
+                 "(cross-validated runs).")] = "best",
         rounds: Annotated[int, typer.Option(help="Bootstrap models for bias-variance (0 skips it).")] = 5,
         train_fraction: Annotated[float, typer.Option(help="Keep this fraction of the training split.")] = 1.0,
         refit: Annotated[bool, typer.Option(
@@ -85,7 +88,7 @@ def register(app: typer.Typer) -> None:
             data=data, target=target, config=config, model=model, data_options=parse_data_options(data_option or []),
             backbone=backbone, freeze_all_but=freeze_all_but, unfreeze_every=unfreeze_every,
             budget=parse_budget(budget), trials=trials, device=device, seed=seed, epochs=epochs,
-            search_epochs=search_epochs, patience=patience, folds=folds, cv_max_rows=cv_max_rows, min_steps=min_steps,
+            search_epochs=search_epochs, patience=patience, folds=folds, cv_max_rows=cv_max_rows, min_steps=min_steps, keep=keep,
             rounds=rounds, train_fraction=train_fraction,
             refit=refit, out=out, overwrite=overwrite, quiet=quiet,
         )

@@ -44,12 +44,16 @@ def register(app: typer.Typer) -> None:
         epochs: Annotated[Optional[int], typer.Option(help="Maximum number of epochs.")] = None,
         lr: Annotated[Optional[float], typer.Option(help="Learning rate.")] = None,
         batch_size: Annotated[Optional[int], typer.Option(help="Batch size.")] = None,
+        repeat: Annotated[Optional[int], typer.Option(
+            help="Passes over the training rows in one epoch, each reshuffled (for data of a few batches).")] = None,
         optimizer: Annotated[Optional[str], typer.Option(help="adam, adamw or sgd.")] = None,
         weight_decay: Annotated[Optional[float], typer.Option(help="Optimizer weight decay.")] = None,
         patience: Annotated[Optional[int], typer.Option(help="Early-stopping patience in epochs.")] = None,
         backbone: Annotated[Optional[str], typer.Option(help="Pretrained backbone: efficientnet_lite0, a run folder or a weights file.")] = None,
         freeze_all_but: Annotated[Optional[int], typer.Option("--freeze-all-but", help="Train only the last K layer blocks of the backbone.")] = None,
         unfreeze_every: Annotated[Optional[int], typer.Option("--unfreeze-every", help="Unfreeze one more block every N epochs.")] = None,
+        backbone_batchnorm: Annotated[Optional[str], typer.Option(
+            help="eval (default: keep the backbone's batch-norm statistics) or train (re-estimate them).")] = None,
         device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
         seed: Annotated[Optional[int], typer.Option(help="Seed for the split, the initial weights and the batches.")] = None,
         out: Annotated[Path, typer.Option(help="Run folder to write.")] = Path("runs/train"),
@@ -64,9 +68,11 @@ def register(app: typer.Typer) -> None:
             "model.hidden": _parse_widths(hidden, "--hidden") if hidden is not None else None,
             "model.dropout": dropout, "model.batchnorm": batchnorm,
             "train.max_epochs": epochs, "train.lr": lr, "train.batch_size": batch_size, "train.optimizer": optimizer,
+            "train.repeat": repeat,
             "train.weight_decay": weight_decay, "train.device": device, "train.seed": seed, "data.seed": seed,
             "early_stopping.patience": patience, "transfer.backbone": backbone,
             "transfer.freeze_all_but": freeze_all_but, "transfer.unfreeze_every": unfreeze_every,
+            "transfer.batchnorm": backbone_batchnorm,
         }
         spec: TrainConfig = parse_config(merge_flags(raw, flags), str(config) if config else "options")
         from fitguard.commands.train_run import run_training  # torch and friends: only once the spec is valid

@@ -14,6 +14,8 @@ from fitguard.errors import FitguardError
 
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
 FAMILIES = ("mlp", "cnn", "cnn1d")
+#: which scored recipe the doctor keeps: the best-ranked, or (cross-validated) the simplest within one standard error
+KEEP_RULES = ("best", "simplest")
 
 
 def parse_budget(text: str) -> float:
@@ -75,6 +77,7 @@ class DoctorOptions:
     folds: int = 3
     cv_max_rows: int = 600
     min_steps: int = 1500
+    keep: str = "best"
     epsilon: float = 0.005
     rounds: int = 5
     train_fraction: float = 1.0
@@ -104,6 +107,8 @@ class DoctorOptions:
                                     "nothing to unfreeze")
         if self.trials is not None and self.trials < 1:
             raise FitguardError(f"`--trials` must be >= 1, got {self.trials}")
+        if self.keep not in KEEP_RULES:
+            raise FitguardError(f"`--keep` must be one of {', '.join(KEEP_RULES)}, got {self.keep!r}")
         for name in ("cv_max_rows", "min_steps"):
             if getattr(self, name) < 0:
                 raise FitguardError(f"`--{name.replace('_', '-')}` must be >= 0, got {getattr(self, name)}")

@@ -96,6 +96,30 @@ def rank(trial: Trial) -> tuple[float, float]:
     return trial.val_score, -(loss if loss is not None and math.isfinite(loss) else math.inf)
 
 
+def simplest_within_one_se(trials: list[Trial]) -> Trial:
+    """The recipe to keep: the best-ranked one, or -- when its score comes from cross-validation -- the one with
+    the fewest remedies among those within one standard error of it (Breiman's one-standard-error rule).
+
+    Why: the study tries dozens of recipes on the same folds, and the top score among many noisy ones is partly
+    luck; a simpler recipe that is statistically as good generalizes at least as well. Complexity: the number of
+    remedies a trial added (``details["remedies"]``), three for a study trial (λ, dropout and learning rate tuned).
+
+    Example:
+        >>> plain = Trial("early stopping only", "ablation", {}, 0.95, 0, 1, 1, 1.0,
+        ...               details={"remedies": [], "folds": [0.93, 0.95, 0.97]})
+        >>> tuned = Trial("study #7", "study", {}, 0.96, 0, 1, 1, 1.0, details={"folds": [0.95, 0.96, 0.97]})
+        >>> simplest_within_one_se([plain, tuned]).name  # 0.95 >= 0.96 - 0.01 / sqrt(3)? no
+        'study #7'
+    """
+    best = max(trials, key=rank)
+    folds = best.details.get("folds") or []
+    if len(folds) < 2:
+        return best
+    margin = float(np.std(folds, ddof=1)) / math.sqrt(len(folds))
+    close = [t for t in trials if t.val_score >= best.val_score - margin]
+    return min(close, key=lambda t: (len(t.details.get("remedies", [None] * 3)), *(-v for v in rank(t))))
+
+
 @dataclass
 class Scorer:
     """Scores a recipe the same way in every phase: on the validation split (``folds`` is None), or by k-fold

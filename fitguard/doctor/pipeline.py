@@ -192,7 +192,8 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
         search["study"] = phases.study(score, budget, leader, run_dir / "study.db", seed=options.seed, tick=bars.tick)
         timings["study"] = time.perf_counter() - clock
 
-        best = max([*ranked, *[t for t in search["study"] if t.status == "done"]], key=phases.rank)
+        scored = [*ranked, *[t for t in search["study"] if t.status == "done"]]
+        best = phases.simplest_within_one_se(scored) if options.keep == "simplest" else max(scored, key=phases.rank)
         clock = time.perf_counter()
         bars.start("final training", 1)
         final, final_run, final_history = train_recipe(score.base, best.recipe, data, name=best.name, phase="final",
@@ -269,8 +270,10 @@ def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions) -> tuple[p
     rows = min(len(train) for train, _ in folds) if folds else len(data.train)
     repeat = phases.schedule(rows, base.train.batch_size, options.search_epochs, options.min_steps)
     score = phases.Scorer(base, data, folds, {"max_epochs": options.search_epochs, "repeat": repeat})
+    rule = ("fewest remedies within one standard error of the best" if folds and options.keep == "simplest"
+            else "best validation score")
     return score, {**score.method, "labelled_rows": labelled, "max_epochs": options.search_epochs,
-                   "patience": options.patience, "repeat": repeat, "min_steps": options.min_steps}
+                   "patience": options.patience, "repeat": repeat, "min_steps": options.min_steps, "kept": rule}
 
 
 def _run_record(trial: Trial, run: Any, history: Any, data: Dataset) -> dict[str, Any]:

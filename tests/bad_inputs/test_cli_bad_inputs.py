@@ -107,6 +107,8 @@ CASES = [
          "options: early_stopping.patience: must be greater than or equal to 0, got -1"),
     Case("lr_negative", ("train", "--data", "wine", "--lr", "-0.1", "--out", "run"),
          "options: train.lr: must be greater than 0, got -0.1"),
+    Case("repeat_zero", ("train", "--data", "wine", "--repeat", "0", "--out", "run"),
+         "options: train.repeat: must be greater than or equal to 1, got 0"),
     Case("epochs_zero", ("train", "--data", "wine", "--epochs", "0", "--out", "run"),
          "options: train.max_epochs: must be greater than or equal to 1, got 0"),
     Case("hidden_not_integers", ("train", "--data", "wine", "--hidden", "16,x", "--out", "run"),

@@ -29,6 +29,9 @@ def test_bad_budget_names_the_option(text):
     ({"folds": 1}, "`--folds` must be >= 2, got 1"),
     ({"rounds": 1}, "`--rounds` must be 0 (skip bias-variance) or >= 2, got 1"),
     ({"train_fraction": 0.0}, "`--train-fraction` must be in (0, 1], got 0.0"),
+    ({"keep": "all"}, "`--keep` must be one of best, simplest, got 'all'"),
+    ({"min_steps": -1}, "`--min-steps` must be >= 0, got -1"),
+    ({"cv_max_rows": -5}, "`--cv-max-rows` must be >= 0, got -5"),
 ])
 def test_bad_options(options, message):
     with pytest.raises(ValueError) as error:

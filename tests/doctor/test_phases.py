@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from fitguard.data import kfold, load
 from fitguard.doctor import DoctorOptions, read_summary
-from fitguard.doctor.phases import Clock, Scorer, _compatible, describe, rank, schedule
+from fitguard.doctor.phases import Clock, Scorer, _compatible, describe, rank, schedule, simplest_within_one_se
 from fitguard.doctor.pipeline import base_config
 from fitguard.doctor.trials import Trial, train_recipe
 
@@ -54,6 +54,25 @@ def test_only_the_best_of_alternative_remedies_is_combined():
 def test_candidate_names_say_the_pooling_grid():
     assert describe({"model": {"name": "cnn", "widths": [32, 64], "pool_to": 4}}) == "cnn 32x64, pooled to 4"
     assert describe({"model": {"name": "cnn", "widths": [32, 64], "pool_to": 1}}) == "cnn 32x64"
+
+
+def test_the_simplest_recipe_within_one_standard_error_is_kept():
+    def scored(name, score, remedies, folds, loss=0.2):
+        details = {"folds": folds, "val_loss": loss, **({"remedies": remedies} if remedies is not None else {})}
+        return Trial(name, "ablation" if remedies is not None else "study", {}, score, 0.0, 1, 1, 1.0, details=details)
+
+    folds = [0.90, 0.94, 0.98]  # the best's standard error: 0.04 / sqrt(3) = 0.0231
+    plain = scored("early stopping only", 0.93, [], [0.9, 0.93, 0.96])
+    single = scored("augmentation", 0.925, ["augmentation"], [0.9, 0.92, 0.955])
+    study = scored("study #3", 0.94, None, folds)
+    assert simplest_within_one_se([plain, single, study]).name == "early stopping only"  # 0.93 >= 0.9169
+    plain.val_score = 0.91  # now out of reach: the single remedy is the simplest left
+    assert simplest_within_one_se([plain, single, study]).name == "augmentation"
+    single.val_score = 0.91
+    assert simplest_within_one_se([plain, single, study]).name == "study #3"
+    # holdout scores carry no spread: the best-ranked trial, as before
+    holdout = [trial(0.9, 0.2), trial(0.95, 0.3)]
+    assert simplest_within_one_se(holdout) is holdout[1]
 
 
 def test_clock_counts_trainings_against_each_share():
