@@ -202,25 +202,40 @@ def _l2(lam: float) -> dict[str, Any]:
 
 
 def lambda_cv(score: Scorer, clock: Clock, network: dict[str, Any], *, folds: int, tick: Callable[[], None],
-              share: float, lambdas: tuple[float, ...] = LAMBDAS) -> dict[str, Any]:
+              share: float, lambdas: tuple[float, ...] = LAMBDAS, extend: int = 2) -> dict[str, Any]:
     """Mean and spread of the validation score over k folds for each λ of an L2 penalty on every weight.
 
     ``network`` is the chosen architecture's recipe (its ``model`` and, for a backbone, ``transfer`` sections);
-    the folds are ``score``'s when it cross-validates, else ``folds`` folds of train + val.
+    the folds are ``score``'s when it cross-validates, else ``folds`` folds of train + val. When the best λ
+    sits at an end of the grid the optimum may lie beyond it: up to ``extend`` more λ, ten times further out
+    each, while the budget lasts. Rows come back sorted by λ.
     """
     if not score.folds:
         score = Scorer(score.base, score.data, list(kfold(score.data, k=folds, seed=score.base.data.seed)), score.train)
-    rows = []
-    for lam in lambdas:
+    rows: list[dict[str, Any]] = []
+
+    def measure(lam: float) -> None:
         scores: list[float] = []
         if clock.spend(share, score.trainings):
             scores = score({**network, "remedies": _l2(lam)}, name=f"λ={lam:g}", phase="lambda_cv").details["folds"]
             tick()
         rows.append({"lam": lam, "scores": scores, "mean": float(np.mean(scores)) if scores else None,
                      "std": float(np.std(scores)) if len(scores) > 1 else None})
-    measured = [r for r in rows if r["mean"] is not None]
-    best = max(measured, key=lambda r: r["mean"])["lam"] if measured else None
-    return {"folds": score.trainings, "rows": rows, "best_lam": best}
+
+    def best() -> float | None:
+        measured = [r for r in rows if r["mean"] is not None]
+        return max(measured, key=lambda r: r["mean"])["lam"] if measured else None
+
+    for lam in lambdas:
+        measure(lam)
+    for _ in range(extend):
+        ends = [r["lam"] for r in rows]
+        chosen = best()
+        if chosen is None or len(rows) < 2 or chosen not in (min(ends), max(ends)) or rows[-1]["mean"] is None:
+            break
+        measure(chosen * 10 if chosen == max(ends) else chosen / 10)
+    rows.sort(key=lambda r: r["lam"])
+    return {"folds": score.trainings, "rows": rows, "best_lam": best()}
 
 
 def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None) -> list[tuple[str, dict[str, Any]]]:

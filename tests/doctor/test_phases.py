@@ -9,7 +9,9 @@ from typer.testing import CliRunner
 
 from fitguard.data import kfold, load
 from fitguard.doctor import DoctorOptions, read_summary
-from fitguard.doctor.phases import Clock, Scorer, _compatible, describe, rank, schedule, simplest_within_one_se
+from fitguard.doctor.phases import (
+    Clock, Scorer, _compatible, describe, lambda_cv, rank, schedule, simplest_within_one_se,
+)
 from fitguard.doctor.pipeline import base_config
 from fitguard.doctor.trials import Trial, train_recipe
 
@@ -73,6 +75,35 @@ def test_the_simplest_recipe_within_one_standard_error_is_kept():
     # holdout scores carry no spread: the best-ranked trial, as before
     holdout = [trial(0.9, 0.2), trial(0.95, 0.3)]
     assert simplest_within_one_se(holdout) is holdout[1]
+
+
+class _Curve(Scorer):
+    """A scorer whose cross-validated score is a known function of λ: no training."""
+
+    def __init__(self, curve):
+        super().__init__(base=None, data=None, folds=[None, None, None])
+        self.curve, self.asked = curve, []
+
+    def __call__(self, recipe, *, name, phase, callbacks=(), **train):
+        lam = recipe["remedies"]["penalties"][0]["lam"]
+        self.asked.append(lam)
+        return Trial(name, phase, recipe, self.curve(lam), 0.0, 1, 1, 0.0, details={"folds": [self.curve(lam)] * 3})
+
+
+@pytest.mark.parametrize(
+    ("curve", "asked", "best"),
+    [
+        (lambda lam: -abs(math.log10(lam) + 3), [1e-5, 1e-4, 1e-3, 1e-2], 1e-3),  # optimum inside: no extension
+        (lambda lam: math.log10(lam), [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0], 1.0),  # rising: two steps up
+        # optimum just below the grid: found, then confirmed by one more step that scores lower
+        (lambda lam: -abs(math.log10(lam) + 6), [1e-5, 1e-4, 1e-3, 1e-2, 1e-6, 1e-7], 1e-6),
+    ],
+)
+def test_lambda_grid_extends_past_an_edge_optimum(curve, asked, best):
+    scorer = _Curve(curve)
+    result = lambda_cv(scorer, Clock(None, None), {"model": {"name": "mlp"}}, folds=3, tick=lambda: None, share=1.0)
+    assert scorer.asked == pytest.approx(asked) and result["best_lam"] == pytest.approx(best)
+    assert [r["lam"] for r in result["rows"]] == sorted(scorer.asked)
 
 
 def test_clock_counts_trainings_against_each_share():
