@@ -140,7 +140,8 @@ def _location(loc: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             parts[-1] = f"{parts[-1]}[{part}]" if parts else f"[{part}]"
         else:
-            parts.append(str(part))
+            text = str(part)  # a key with a line break or other unprintable text is shown quoted, on one line
+            parts.append(text if text.isprintable() and text.strip() else repr(text))
     return ".".join(parts)
 
 
@@ -152,10 +153,7 @@ def explain(error: ValidationError, source: str) -> str:
     if first["type"] == "extra_forbidden":
         message = "unknown key (check the spelling; see `fitguard train --help` for the sections and keys)"
         return f"{source}: {where}: {message}"
-    if first["type"] == "literal_error":
-        message = message.replace("Input should be", "must be")
-    else:
-        message = message.replace("Input should be", "must be")
+    message = message.replace("Input should be", "must be")
     given = first.get("input")
     shown = "" if first["type"] == "missing" else f", got {given!r}"
     return f"{source}: {where}: {message}{shown}"

@@ -96,6 +96,17 @@ def test_config_errors_name_the_file_and_key(tmp_path, capsys):
     assert err.strip() == f"error: {toml}: train.lr: must be a valid number, unable to parse string as a number, got 'fast'"
 
 
+@pytest.mark.parametrize(("text", "where"), [('"\\n": 1\n', "'\\n'"), ('train: {" ": 2}\n', "train.' '")])
+def test_an_unprintable_key_is_quoted_on_the_one_error_line(tmp_path, capsys, text, where):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text)
+    code, _, err = _cli(capsys, "train", str(spec))
+    assert code == 2 and err == (
+        f"error: {spec}: {where}: unknown key (check the spelling; see `fitguard train --help` for the sections and "
+        "keys)\n"
+    )
+
+
 def test_existing_run_folder_is_never_overwritten_without_the_flag(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
