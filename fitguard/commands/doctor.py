@@ -88,9 +88,9 @@ def register(app: typer.Typer) -> None:
             data=data, target=target, config=config, model=model, data_options=parse_data_options(data_option or []),
             backbone=backbone, freeze_all_but=freeze_all_but, unfreeze_every=unfreeze_every,
             budget=parse_budget(budget), trials=trials, device=device, seed=seed, epochs=epochs,
-            search_epochs=search_epochs, patience=patience, folds=folds, cv_max_rows=cv_max_rows, min_steps=min_steps, keep=keep,
-            rounds=rounds, train_fraction=train_fraction,
-            refit=refit, out=out, overwrite=overwrite, quiet=quiet,
+            search_epochs=search_epochs, patience=patience, folds=folds, cv_max_rows=cv_max_rows, min_steps=min_steps,
+            keep=keep, rounds=rounds, train_fraction=train_fraction, refit=refit, out=out, overwrite=overwrite,
+            quiet=quiet,
         )
         run_doctor(options)
 

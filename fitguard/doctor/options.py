@@ -109,12 +109,9 @@ class DoctorOptions:
             raise FitguardError(f"`--trials` must be >= 1, got {self.trials}")
         if self.keep not in KEEP_RULES:
             raise FitguardError(f"`--keep` must be one of {', '.join(KEEP_RULES)}, got {self.keep!r}")
-        for name in ("cv_max_rows", "min_steps"):
-            if getattr(self, name) < 0:
-                raise FitguardError(f"`--{name.replace('_', '-')}` must be >= 0, got {getattr(self, name)}")
-        for name in ("epochs", "search_epochs", "folds"):
-            if getattr(self, name) < (2 if name == "folds" else 1):
-                raise FitguardError(f"`--{name.replace('_', '-')}` must be >= {2 if name == 'folds' else 1}, got {getattr(self, name)}")
+        for name, least in (("cv_max_rows", 0), ("min_steps", 0), ("epochs", 1), ("search_epochs", 1), ("folds", 2)):
+            if getattr(self, name) < least:
+                raise FitguardError(f"`--{name.replace('_', '-')}` must be >= {least}, got {getattr(self, name)}")
         if self.rounds == 1 or self.rounds < 0:
             raise FitguardError(f"`--rounds` must be 0 (skip bias-variance) or >= 2, got {self.rounds}")
         if not 0 <= self.epsilon < 1:

@@ -271,7 +271,7 @@ def ablation(score: Scorer, clock: Clock, reference: Trial, network: dict[str, A
     rows = [Trial("early stopping only", "ablation", dict(network), reference.val_score, reference.gap,
                   reference.parameters, reference.epochs, reference.seconds,
                   details={**reference.details, "remedies": []})]
-    helpful: list[tuple[str, dict[str, Any]]] = []
+    helpful: list[tuple[str, dict[str, Any], Trial]] = []
     for name, change in remedies_for(score.data, network, lam):
         recipe = combine(network, [change])
         if not clock.spend(share, score.trainings):
@@ -282,27 +282,27 @@ def ablation(score: Scorer, clock: Clock, reference: Trial, network: dict[str, A
         rows.append(trial)
         tick()
         if trial.details["helped"]:
-            helpful.append((name, change))
-    helpful = _compatible(helpful, {name: trial for trial in rows for name in trial.details.get("remedies", [])[:1]})
-    if len(helpful) >= 2 and clock.spend(share, score.trainings):
-        names = [n for n, _ in helpful]
-        trial = score(combine(network, [c for _, c in helpful]), name=" + ".join(names), phase="ablation")
+            helpful.append((name, change, trial))
+    combinable = _compatible(helpful)
+    if len(combinable) >= 2 and clock.spend(share, score.trainings):
+        names = [n for n, _ in combinable]
+        trial = score(combine(network, [c for _, c in combinable]), name=" + ".join(names), phase="ablation")
         trial.details.update(remedies=names, helped=rank(trial) > rank(reference))
         rows.append(trial)
         tick()
     return rows
 
 
-def _compatible(helpful: list[tuple[str, dict[str, Any]]], trials: dict[str, Trial]) -> list[tuple[str, dict[str, Any]]]:
-    """The helpful remedies that can be combined, in their order: of alternatives that set the same thing (two
-    augmentations, two penalties), only the best-ranked one."""
-    kept: dict[tuple[str, ...], tuple[str, dict[str, Any]]] = {}
-    for name, change in helpful:
+def _compatible(helpful: list[tuple[str, dict[str, Any], Trial]]) -> list[tuple[str, dict[str, Any]]]:
+    """The helpful remedies (name, change, its trial) that can be combined, in their order: of alternatives that
+    set the same thing (two augmentations, two penalties), only the best-ranked one."""
+    kept: dict[tuple[str, ...], tuple[str, Trial]] = {}
+    for name, change, trial in helpful:
         key = tuple(sorted(f"{section}.{option}" for section, options in change.items() for option in options))
-        if key not in kept or rank(trials[name]) > rank(trials[kept[key][0]]):
-            kept[key] = (name, change)
+        if key not in kept or rank(trial) > rank(kept[key][1]):
+            kept[key] = (name, trial)
     chosen = {name for name, _ in kept.values()}
-    return [(name, change) for name, change in helpful if name in chosen]
+    return [(name, change) for name, change, _ in helpful if name in chosen]
 
 
 class _PruneOnValidation(Callback):

@@ -109,7 +109,7 @@ def _conv_net(
     kernel_size: int,
     head_hidden: int | None,
     activation: str,
-    pool_to: int = 1,
+    pool_to: int,
 ) -> nn.Sequential:
     in_channels = _check_positive_int("in_channels", in_channels)
     out_features = _check_positive_int("out_features", out_features)

@@ -78,19 +78,12 @@ def scratch(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("fuzz")
 
 
+@pytest.mark.parametrize("suffix", ["yaml", "toml"])
 @FUZZ
-@given(text=pieces(YAML_PIECES) | st.text(max_size=200))
-def test_read_config_file_yaml_gives_a_mapping_or_one_clean_line(scratch, text):
-    path = scratch / "spec.yaml"
-    path.write_text(text, encoding="utf-8", errors="surrogatepass")
-    with clean_outcome():
-        assert isinstance(read_config_file(path), dict)
-
-
-@FUZZ
-@given(text=pieces(TOML_PIECES) | st.text(max_size=200))
-def test_read_config_file_toml_gives_a_mapping_or_one_clean_line(scratch, text):
-    path = scratch / "spec.toml"
+@given(data=st.data())
+def test_read_config_file_gives_a_mapping_or_one_clean_line(scratch, suffix, data):
+    text = data.draw(pieces(YAML_PIECES if suffix == "yaml" else TOML_PIECES) | st.text(max_size=200))
+    path = scratch / f"spec.{suffix}"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
     with clean_outcome():
         assert isinstance(read_config_file(path), dict)
