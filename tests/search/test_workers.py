@@ -44,7 +44,9 @@ def test_a_sigkilled_worker_leaves_its_trial_failed_then_retried(storage_url, st
     command = [sys.executable, "-m", "fitguard.search.workers", storage_url, study_name]
     victim = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     started = time.monotonic()
-    while not [t for t in optuna_study.get_trials(states=(TrialState.RUNNING,)) if "worker" in t.user_attrs]:
+    # training has begun once the worker has drawn the trial's parameters (it names itself just before that)
+    running = (TrialState.RUNNING,)
+    while not [t for t in optuna_study.get_trials(states=running) if "worker" in t.user_attrs and t.params]:
         assert time.monotonic() - started < 60 and victim.poll() is None, "the worker never started a trial"
         time.sleep(0.1)
     victim.kill()  # SIGKILL: no handler runs, the trial stays RUNNING with a heartbeat that goes stale
