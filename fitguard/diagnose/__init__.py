@@ -1,4 +1,5 @@
-"""Diagnosis: epoch and learning curves, overfitting onset, verdict, bias–variance, complexity sweeps, weights.
+"""Diagnosis: epoch and learning curves, overfitting onset, verdict, bias–variance, complexity sweeps, weights,
+and how sure a comparison is (intervals and paired tests).
 
 Example:
     >>> from fitguard.diagnose import overfitting_onset, verdict
@@ -21,6 +22,14 @@ from fitguard.diagnose.decompose import (
 )
 from fitguard.diagnose.ensemble import Ensemble, train_ensemble
 from fitguard.diagnose.onset import Onset, mann_kendall, overfitting_onset, running_median
+from fitguard.diagnose.significance import (
+    McNemar,
+    PairedDifference,
+    decide,
+    mcnemar_exact,
+    paired_bootstrap,
+    wilson_interval,
+)
 from fitguard.diagnose.sweep import ComplexitySweep, SweepPoint, complexity_sweep, plot_sweep
 from fitguard.diagnose.verdict import Recommendation, Verdict, verdict
 from fitguard.diagnose.weights import LayerWeights, WeightChange, compare, layer_weights, weight_stats
@@ -33,7 +42,9 @@ __all__ = [
     "LayerWeights",
     "LearningCurve",
     "MSEDecomposition",
+    "McNemar",
     "Onset",
+    "PairedDifference",
     "Recommendation",
     "SweepPoint",
     "VarianceSplit",
@@ -43,6 +54,7 @@ __all__ = [
     "bias_variance",
     "compare",
     "complexity_sweep",
+    "decide",
     "decompose_01",
     "decompose_mse",
     "epoch_curves",
@@ -50,7 +62,9 @@ __all__ = [
     "learning_curve",
     "main_prediction",
     "mann_kendall",
+    "mcnemar_exact",
     "overfitting_onset",
+    "paired_bootstrap",
     "plot_sweep",
     "running_median",
     "sample_indices",
@@ -59,4 +73,5 @@ __all__ = [
     "trainer_fit_fn",
     "verdict",
     "weight_stats",
+    "wilson_interval",
 ]

@@ -1,0 +1,237 @@
+"""How sure a comparison is: intervals and paired tests for the numbers fitguard compares.
+
+A test accuracy of 0.93 on 150 rows could be 0.88 or 0.96 on another 150 rows; two models scored on the same
+rows differ by less than two independent scores suggest, because most rows are easy for both. These functions
+say how much a number moves (``wilson_interval``) and whether a difference between two models on the *same*
+rows is more than noise (``mcnemar_exact`` for right/wrong per row, ``paired_bootstrap`` for per-row losses),
+so that a report says "better" only when the data support it (``decide``).
+
+Example:
+    >>> low, high = wilson_interval(140, 150)  # 93.3% right of 150 test rows
+    >>> round(low, 3), round(high, 3)
+    (0.882, 0.963)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import binom, norm
+
+#: most row indices one bootstrap chunk draws at once (8 MB of int64), so memory stays flat for big test sets
+_CHUNK_INDICES = 1_000_000
+
+
+@dataclass(frozen=True)
+class McNemar:
+    """Discordant rows of two classifiers scored on the same rows, and the exact two-sided McNemar p-value."""
+
+    only_first: int
+    only_second: int
+    p_value: float
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """``mean(second - first)`` over the rows, its bootstrap percentile interval and two-sided p-value."""
+
+    mean_difference: float
+    low: float
+    high: float
+    p_value: float
+
+
+def wilson_interval(successes: int, total: int, *, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion, e.g. a test accuracy of ``successes`` right out of ``total`` rows.
+
+    Why Wilson: the normal ("Wald") interval collapses to a point at 0/n and n/n and undercovers near them, which
+    is exactly where a good model's accuracy lives.
+
+    Args:
+        successes: rows right, 0 <= successes <= total.
+        total: rows scored, >= 1.
+        confidence: coverage of the interval, in (0, 1); default 0.95.
+
+    Returns:
+        ``(low, high)``, with low = 0 when successes = 0 and high = 1 when successes = total.
+
+    Raises:
+        ValueError: an argument outside the ranges above.
+
+    Example:
+        >>> low, high = wilson_interval(45, 50)
+        >>> round(low, 4), round(high, 4)
+        (0.7864, 0.9565)
+        >>> wilson_interval(0, 10)[0], wilson_interval(10, 10)[1]
+        (0.0, 1.0)
+    """
+    _check_confidence(confidence)
+    if isinstance(total, bool) or not isinstance(total, (int, np.integer)) or total < 1:
+        raise ValueError(f"`total` must be an integer >= 1, got {total!r}")
+    if isinstance(successes, bool) or not isinstance(successes, (int, np.integer)) or not 0 <= successes <= total:
+        raise ValueError(f"`successes` must be an integer in [0, total] = [0, {total}], got {successes!r}")
+    z = float(norm.ppf(0.5 + confidence / 2))
+    p = successes / total
+    # center and half-width of the Wilson interval: (p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)
+    shrink = 1 + z * z / total
+    center = (p + z * z / (2 * total)) / shrink
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / shrink
+    low = 0.0 if successes == 0 else max(0.0, center - half)
+    high = 1.0 if successes == total else min(1.0, center + half)
+    return low, high
+
+
+def mcnemar_exact(first_correct: np.ndarray, second_correct: np.ndarray) -> McNemar:
+    """Exact two-sided McNemar test: do two classifiers, scored on the same rows, differ in accuracy?
+
+    Only the rows exactly one of them got right carry evidence; under "no difference" each such row is a fair
+    coin, so the p-value is the two-sided binomial test of ``only_first`` out of the discordant rows at 1/2.
+
+    Args:
+        first_correct: 1-D boolean array, True where the first model was right.
+        second_correct: 1-D boolean array of the same length, for the second model.
+
+    Returns:
+        ``McNemar(only_first, only_second, p_value)``; p_value is 1.0 when no row is discordant.
+
+    Raises:
+        ValueError: an array that is not 1-D or not boolean, or the two of different lengths.
+
+    Example:
+        >>> first = np.array([True] * 40 + [False] * 10)
+        >>> second = np.array([True] * 30 + [False] * 10 + [True] * 10)
+        >>> mcnemar_exact(first, second)
+        McNemar(only_first=10, only_second=10, p_value=1.0)
+        >>> round(mcnemar_exact(first, np.ones(50, dtype=bool)).p_value, 5)  # 0 against 10: 2 / 2**10
+        0.00195
+    """
+    first = _check_rows("first_correct", first_correct, boolean=True)
+    second = _check_rows("second_correct", second_correct, boolean=True)
+    _check_same_length("first_correct", first, "second_correct", second)
+    only_first = int(np.count_nonzero(first & ~second))
+    only_second = int(np.count_nonzero(second & ~first))
+    discordant = only_first + only_second
+    if discordant == 0:
+        return McNemar(only_first, only_second, 1.0)
+    # the binomial at 1/2 is symmetric: the two-sided p is twice the smaller tail
+    p_value = min(1.0, 2.0 * float(binom.cdf(min(only_first, only_second), discordant, 0.5)))
+    return McNemar(only_first, only_second, p_value)
+
+
+def paired_bootstrap(
+    first_losses: np.ndarray,
+    second_losses: np.ndarray,
+    *,
+    rounds: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> PairedDifference:
+    """Bootstrap the mean per-row difference ``second - first`` of two models' losses on the same rows.
+
+    Each round resamples the rows with replacement -- the same rows for both models, so what they share
+    (hard rows, easy rows) cancels -- and takes the mean difference. Round ``r`` uses the rows
+    ``rng.integers(0, n, size=n)`` of ``rng = numpy.random.default_rng(seed)``, drawn round after round.
+
+    Args:
+        first_losses: 1-D per-row losses (or any per-row score) of the first model.
+        second_losses: 1-D, same length, of the second model on the same rows.
+        rounds: bootstrap resamples, >= 1; default 2000.
+        confidence: coverage of the percentile interval, in (0, 1); default 0.95.
+        seed: seed of the numpy Generator that draws the resamples; default 0.
+
+    Returns:
+        ``PairedDifference(mean_difference, low, high, p_value)``: the observed mean difference, the percentile
+        interval of the resampled means, and the two-sided p-value ``2 * min(share <= 0, share >= 0)`` capped at 1.
+
+    Raises:
+        ValueError: an array that is not 1-D, empty or not finite, arrays of different lengths, ``rounds`` < 1
+            or ``confidence`` outside (0, 1).
+
+    Example:
+        >>> first = np.linspace(0.0, 1.0, 200)
+        >>> result = paired_bootstrap(first, first + 0.1, rounds=500)
+        >>> round(result.mean_difference, 6), round(result.low, 6), round(result.high, 6), result.p_value
+        (0.1, 0.1, 0.1, 0.0)
+        >>> paired_bootstrap(first, first).p_value
+        1.0
+    """
+    first = _check_rows("first_losses", first_losses, boolean=False)
+    second = _check_rows("second_losses", second_losses, boolean=False)
+    _check_same_length("first_losses", first, "second_losses", second)
+    if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or rounds < 1:
+        raise ValueError(f"`rounds` must be an integer >= 1, got {rounds!r}")
+    _check_confidence(confidence)
+    differences = second.astype(np.float64) - first.astype(np.float64)
+    n = len(differences)
+    rng = np.random.default_rng(seed)
+    means = np.empty(rounds)
+    step = max(1, _CHUNK_INDICES // n)
+    for start in range(0, rounds, step):
+        count = min(step, rounds - start)
+        # one (count, n) draw is the same stream as `count` draws of n, so chunking does not change the result
+        means[start : start + count] = differences[rng.integers(0, n, size=(count, n))].mean(axis=1)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    p_value = min(1.0, 2.0 * min(float(np.mean(means <= 0)), float(np.mean(means >= 0))))
+    return PairedDifference(float(differences.mean()), float(low), float(high), p_value)
+
+
+def decide(p_value: float, difference: float, *, higher_is_better: bool, alpha: float = 0.05) -> str:
+    """Say whether the second model is "better", "worse" or "not distinguishable" from the first.
+
+    Args:
+        p_value: of a paired test of the two, in [0, 1].
+        difference: second minus first, in the metric's units (an accuracy or a loss).
+        higher_is_better: True for accuracy-like metrics, False for losses.
+        alpha: significance level, in (0, 1); default 0.05.
+
+    Returns:
+        "better" or "worse" when ``p_value < alpha`` and ``difference`` is not 0, else "not distinguishable".
+
+    Raises:
+        ValueError: ``p_value`` outside [0, 1] or ``alpha`` outside (0, 1).
+
+    Example:
+        >>> decide(0.01, -0.02, higher_is_better=False), decide(0.01, -0.02, higher_is_better=True)
+        ('better', 'worse')
+        >>> decide(0.2, 0.05, higher_is_better=True)
+        'not distinguishable'
+    """
+    if isinstance(p_value, bool) or not isinstance(p_value, (int, float)) or not 0 <= p_value <= 1:
+        raise ValueError(f"`p_value` must be a number in [0, 1], got {p_value!r}")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise ValueError(f"`alpha` must be a number in (0, 1), got {alpha!r}")
+    if p_value >= alpha or difference == 0:
+        return "not distinguishable"
+    return "better" if (difference > 0) == higher_is_better else "worse"
+
+
+def _check_confidence(confidence: float) -> None:
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
+        raise ValueError(f"`confidence` must be a number in (0, 1), got {confidence!r}")
+
+
+def _check_rows(name: str, values: np.ndarray, *, boolean: bool) -> np.ndarray:
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise ValueError(f"`{name}` must be 1-D, got shape {array.shape}")
+    if boolean and array.dtype != np.bool_:
+        raise ValueError(f"`{name}` must be a boolean array, got dtype {array.dtype}")
+    if not boolean:
+        if len(array) == 0:
+            raise ValueError(f"`{name}` must have at least one row, got 0")
+        if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+            raise ValueError(f"`{name}` must be real numbers, got dtype {array.dtype}")
+        bad = np.flatnonzero(~np.isfinite(array))
+        if len(bad):
+            raise ValueError(f"`{name}` must be finite, got {name}[{bad[0]}] = {array[bad[0]].item()!r}")
+    return array
+
+
+def _check_same_length(first_name: str, first: np.ndarray, second_name: str, second: np.ndarray) -> None:
+    if len(first) != len(second):
+        raise ValueError(
+            f"`{first_name}` and `{second_name}` must have the same length, got {len(first)} and {len(second)}"
+        )

@@ -1,0 +1,212 @@
+"""Intervals and paired tests against scipy, statsmodels and a brute-force bootstrap loop."""
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest
+from statsmodels.stats.contingency_tables import mcnemar
+
+from fitguard.diagnose import decide, mcnemar_exact, paired_bootstrap, wilson_interval
+from fitguard.diagnose.significance import McNemar, PairedDifference
+
+CASES = [(k, n) for n in (1, 2, 5, 17, 50, 150, 1000) for k in sorted({0, 1, n // 3, n // 2, n - 1, n})]
+
+
+@pytest.mark.parametrize("confidence", [0.5, 0.9, 0.95, 0.99])
+@pytest.mark.parametrize(("successes", "total"), CASES)
+def test_wilson_interval_matches_scipy(successes, total, confidence):
+    expected = binomtest(successes, total).proportion_ci(confidence_level=confidence, method="wilson")
+    low, high = wilson_interval(successes, total, confidence=confidence)
+    assert low == pytest.approx(expected.low, rel=1e-12, abs=1e-14)
+    assert high == pytest.approx(expected.high, rel=1e-12, abs=1e-14)
+    assert 0.0 <= low <= successes / total <= high <= 1.0
+
+
+def test_wilson_interval_is_exact_at_the_ends():
+    assert wilson_interval(0, 30)[0] == 0.0
+    assert wilson_interval(30, 30)[1] == 1.0
+
+
+def test_wilson_interval_accepts_numpy_integers():
+    assert wilson_interval(np.int64(3), np.int64(10)) == wilson_interval(3, 10)
+
+
+@pytest.mark.parametrize(
+    ("successes", "total", "confidence", "message"),
+    [
+        (1, 0, 0.95, "`total` must be an integer >= 1, got 0"),
+        (1, 2.0, 0.95, "`total` must be an integer >= 1, got 2.0"),
+        (1, True, 0.95, "`total` must be an integer >= 1, got True"),
+        (-1, 5, 0.95, "`successes` must be an integer in [0, total] = [0, 5], got -1"),
+        (6, 5, 0.95, "`successes` must be an integer in [0, total] = [0, 5], got 6"),
+        (2.5, 5, 0.95, "`successes` must be an integer in [0, total] = [0, 5], got 2.5"),
+        (1, 5, 0.0, "`confidence` must be a number in (0, 1), got 0.0"),
+        (1, 5, 1, "`confidence` must be a number in (0, 1), got 1"),
+        (1, 5, "0.9", "`confidence` must be a number in (0, 1), got '0.9'"),
+    ],
+)
+def test_wilson_interval_rejects_bad_arguments(successes, total, confidence, message):
+    with pytest.raises(ValueError) as error:
+        wilson_interval(successes, total, confidence=confidence)
+    assert str(error.value) == message
+
+
+def _pairs(only_first: int, only_second: int, both: int, neither: int) -> tuple[np.ndarray, np.ndarray]:
+    first = np.array([True] * only_first + [False] * only_second + [True] * both + [False] * neither)
+    second = np.array([False] * only_first + [True] * only_second + [True] * both + [False] * neither)
+    order = np.random.default_rng(only_first * 100 + only_second).permutation(len(first))
+    return first[order], second[order]
+
+
+@pytest.mark.parametrize(
+    ("only_first", "only_second"), [(0, 1), (1, 0), (3, 3), (0, 10), (2, 9), (12, 4), (25, 40), (100, 131)]
+)
+def test_mcnemar_exact_matches_scipy_and_statsmodels(only_first, only_second):
+    first, second = _pairs(only_first, only_second, both=60, neither=7)
+    result = mcnemar_exact(first, second)
+    assert (result.only_first, result.only_second) == (only_first, only_second)
+    binomial = binomtest(only_first, only_first + only_second, 0.5).pvalue
+    table = [[60, only_first], [only_second, 7]]  # rows: first right / wrong; columns: second right / wrong
+    assert result.p_value == pytest.approx(binomial, rel=1e-9)
+    assert result.p_value == pytest.approx(mcnemar(table, exact=True).pvalue, rel=1e-9)
+
+
+def test_mcnemar_exact_without_discordant_rows_is_one():
+    first, second = _pairs(0, 0, both=20, neither=5)
+    assert mcnemar_exact(first, second) == McNemar(only_first=0, only_second=0, p_value=1.0)
+    assert mcnemar_exact(np.array([], dtype=bool), np.array([], dtype=bool)).p_value == 1.0
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "message"),
+    [
+        (np.ones((2, 2), dtype=bool), np.ones(4, dtype=bool), "`first_correct` must be 1-D, got shape (2, 2)"),
+        (np.ones(3, dtype=bool), np.ones(3), "`second_correct` must be a boolean array, got dtype float64"),
+        (np.ones(3, dtype=bool), np.ones(4, dtype=bool),
+         "`first_correct` and `second_correct` must have the same length, got 3 and 4"),
+    ],
+)
+def test_mcnemar_exact_rejects_bad_arrays(first, second, message):
+    with pytest.raises(ValueError) as error:
+        mcnemar_exact(first, second)
+    assert str(error.value) == message
+
+
+def _brute_force_bootstrap(first, second, rounds, confidence, seed):
+    """The definition, one row at a time, with the draws the docstring promises."""
+    rng = np.random.default_rng(seed)
+    n = len(first)
+    means = []
+    for _ in range(rounds):
+        rows = rng.integers(0, n, size=n)
+        total = 0.0
+        for row in rows:
+            total += float(second[row]) - float(first[row])
+        means.append(total / n)
+    means.sort()
+    below = sum(m <= 0 for m in means) / rounds
+    above = sum(m >= 0 for m in means) / rounds
+    low, high = np.quantile(means, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(np.mean(np.asarray(second) - np.asarray(first))), low, high, min(1.0, 2 * min(below, above))
+
+
+@pytest.mark.parametrize(("n", "rounds", "confidence", "seed"), [(1, 5, 0.9, 0), (30, 300, 0.95, 1), (7, 64, 0.5, 7)])
+def test_paired_bootstrap_matches_a_brute_force_loop(n, rounds, confidence, seed):
+    rng = np.random.default_rng(100 + n)
+    first = rng.exponential(size=n)
+    second = first + rng.normal(0.05, 0.3, size=n)
+    expected = _brute_force_bootstrap(first, second, rounds, confidence, seed)
+    result = paired_bootstrap(first, second, rounds=rounds, confidence=confidence, seed=seed)
+    assert (result.mean_difference, result.low, result.high, result.p_value) == pytest.approx(expected, rel=1e-12)
+
+
+def test_paired_bootstrap_chunks_give_the_same_draws(monkeypatch):
+    import fitguard.diagnose.significance as significance
+
+    first, second = np.arange(50.0), np.arange(50.0)[::-1]
+    whole = paired_bootstrap(first, second, rounds=333, seed=3)
+    monkeypatch.setattr(significance, "_CHUNK_INDICES", 120)  # two rounds per chunk, the last chunk short
+    assert paired_bootstrap(first, second, rounds=333, seed=3) == whole
+
+
+def test_paired_bootstrap_interval_covers_a_known_shift():
+    rng = np.random.default_rng(0)
+    first = rng.exponential(size=400)
+    second = first - 0.2 + rng.normal(0, 0.5, size=400)  # the second model's losses are 0.2 lower on average
+    result = paired_bootstrap(first, second, seed=1)
+    assert result.low < -0.2 < result.high
+    assert result.high < 0 and result.p_value < 0.01
+    assert abs(result.mean_difference - (-0.2)) < 3 * 0.5 / np.sqrt(400)
+
+
+def test_paired_bootstrap_of_identical_losses_finds_no_difference():
+    losses = np.random.default_rng(0).exponential(size=80)
+    assert paired_bootstrap(losses, losses.copy()) == PairedDifference(0.0, 0.0, 0.0, 1.0)
+
+
+def test_paired_bootstrap_without_a_shift_is_not_significant():
+    rng = np.random.default_rng(5)
+    first = rng.normal(size=300)
+    noise = rng.normal(size=300)
+    result = paired_bootstrap(first, first + noise - noise.mean(), seed=2)  # noise only, mean difference 0
+    assert result.low < 0 < result.high and result.p_value > 0.5
+
+
+def test_paired_bootstrap_is_reproducible_from_its_seed():
+    first, second = np.linspace(0, 1, 40), np.linspace(0, 1, 40) ** 2
+    assert paired_bootstrap(first, second, seed=4) == paired_bootstrap(first, second, seed=4)
+    assert paired_bootstrap(first, second, seed=4) != paired_bootstrap(first, second, seed=5)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "options", "message"),
+    [
+        (np.ones((3, 1)), np.ones(3), {}, "`first_losses` must be 1-D, got shape (3, 1)"),
+        (np.ones(3), np.ones(2), {}, "`first_losses` and `second_losses` must have the same length, got 3 and 2"),
+        (np.ones(0), np.ones(0), {}, "`first_losses` must have at least one row, got 0"),
+        (np.ones(3), np.array([1.0, np.nan, 2.0]), {}, "`second_losses` must be finite, got second_losses[1] = nan"),
+        (np.array(["a", "b"]), np.ones(2), {}, "`first_losses` must be real numbers, got dtype <U1"),
+        (np.ones(3), np.ones(3), {"rounds": 0}, "`rounds` must be an integer >= 1, got 0"),
+        (np.ones(3), np.ones(3), {"rounds": 10.0}, "`rounds` must be an integer >= 1, got 10.0"),
+        (np.ones(3), np.ones(3), {"confidence": 1.5}, "`confidence` must be a number in (0, 1), got 1.5"),
+    ],
+)
+def test_paired_bootstrap_rejects_bad_arguments(first, second, options, message):
+    with pytest.raises(ValueError) as error:
+        paired_bootstrap(first, second, **options)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize(
+    ("p_value", "difference", "higher_is_better", "expected"),
+    [
+        (0.01, 0.03, True, "better"),
+        (0.01, -0.03, True, "worse"),
+        (0.01, -0.03, False, "better"),
+        (0.01, 0.03, False, "worse"),
+        (0.05, 0.03, True, "not distinguishable"),  # p must be below alpha
+        (0.30, -0.5, False, "not distinguishable"),
+        (0.0, 0.0, True, "not distinguishable"),
+    ],
+)
+def test_decide(p_value, difference, higher_is_better, expected):
+    assert decide(p_value, difference, higher_is_better=higher_is_better) == expected
+
+
+def test_decide_uses_alpha():
+    assert decide(0.03, 1.0, higher_is_better=True, alpha=0.01) == "not distinguishable"
+    assert decide(0.03, 1.0, higher_is_better=True, alpha=0.1) == "better"
+
+
+@pytest.mark.parametrize(
+    ("p_value", "alpha", "message"),
+    [
+        (1.5, 0.05, "`p_value` must be a number in [0, 1], got 1.5"),
+        (float("nan"), 0.05, "`p_value` must be a number in [0, 1], got nan"),
+        (0.5, 0.0, "`alpha` must be a number in (0, 1), got 0.0"),
+        (0.5, 1, "`alpha` must be a number in (0, 1), got 1"),
+    ],
+)
+def test_decide_rejects_bad_arguments(p_value, alpha, message):
+    with pytest.raises(ValueError) as error:
+        decide(p_value, 0.1, higher_is_better=True, alpha=alpha)
+    assert str(error.value) == message
