@@ -22,6 +22,7 @@ from fitguard.diagnose.decompose import (
 )
 from fitguard.diagnose.ensemble import Ensemble, train_ensemble
 from fitguard.diagnose.onset import Onset, mann_kendall, overfitting_onset, running_median
+from fitguard.diagnose.scaling import PowerLaw, ScalingCurve, fit_power_law, rows_to_close, scaling_curve
 from fitguard.diagnose.significance import (
     McNemar,
     PairedDifference,
@@ -45,7 +46,9 @@ __all__ = [
     "McNemar",
     "Onset",
     "PairedDifference",
+    "PowerLaw",
     "Recommendation",
+    "ScalingCurve",
     "SweepPoint",
     "VarianceSplit",
     "Verdict",
@@ -58,6 +61,7 @@ __all__ = [
     "decompose_01",
     "decompose_mse",
     "epoch_curves",
+    "fit_power_law",
     "layer_weights",
     "learning_curve",
     "main_prediction",
@@ -66,8 +70,10 @@ __all__ = [
     "overfitting_onset",
     "paired_bootstrap",
     "plot_sweep",
+    "rows_to_close",
     "running_median",
     "sample_indices",
+    "scaling_curve",
     "split_variance",
     "train_ensemble",
     "trainer_fit_fn",
