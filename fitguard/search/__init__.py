@@ -1,4 +1,4 @@
-"""Remedy search: spaces, k-fold cross-validated grids, Optuna studies with pruning and workers, ablation.
+"""Remedy search: spaces, k-fold cross-validated grids, Optuna studies (pruning opt-in) and workers, ablation.
 
 Optuna and SQLAlchemy are imported only inside the functions that use them.
 
@@ -12,13 +12,23 @@ from __future__ import annotations
 
 from fitguard.search.ablation import AblationResult, AblationRow, ablation
 from fitguard.search.grid import GridResult, GridRow, expand_grid, grid_cv
-from fitguard.search.pruning import PRUNERS, SAMPLERS, PruningCallback, make_pruner, make_sampler
+from fitguard.search.pruning import (
+    DEFAULT_PRUNER,
+    DEFAULT_SAMPLER,
+    PRUNERS,
+    SAMPLERS,
+    PruningCallback,
+    make_pruner,
+    make_sampler,
+)
 from fitguard.search.scoring import Score, fit_and_score, resolve_metric
 from fitguard.search.space import PARAMETERS, Choice, Float, Int, SearchSpace, apply_point
 from fitguard.search.storage import default_storage, open_storage
 from fitguard.search.study import StudyResult, prepare_study, study, summarize
 
 __all__ = [
+    "DEFAULT_PRUNER",
+    "DEFAULT_SAMPLER",
     "PARAMETERS",
     "PRUNERS",
     "SAMPLERS",

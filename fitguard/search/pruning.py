@@ -1,11 +1,14 @@
 """Pruning: a Trainer callback that reports every epoch to an Optuna trial, and pruners for jittery curves.
 
-Neural-net validation curves are noisy; a plain median pruner cuts good trials on one bad epoch. The default
-is Hyperband (successive halving over epochs); 'median' is wrapped in ``PatientPruner`` so a trial is cut only
-after ``patience`` epochs in a row without improvement *and* below the median. :class:`CatchUpPruner` cuts a
-trial only when even the largest late gain any trial has shown could not lift it to the best completed trial
-(``benchmarks/search.py`` measures it against Hyperband). The 'tpe' sampler never repeats a configuration of a
-finite grid (:mod:`fitguard.search.gridtpe`).
+The default is no pruning (``DEFAULT_PRUNER = 'none'``: every trial runs all its epochs) with the grid-aware
+'tpe' sampler, which never repeats a configuration of a finite grid (:mod:`fitguard.search.gridtpe`). In
+``benchmarks/search.py`` (MNIST-1D, a 60-configuration grid, 200 study seeds, a seed that never gets there
+counted at the grid's full cost) it came within 0.5 points of the grid's best on every seed, for 18.1% of the
+grid's epochs on average (95% interval 17.1-19.2%), against 26.7% (21.5-32.5%) with :class:`CatchUpPruner`,
+which cut the winning configuration for good on 23 seeds of 200. Pruning is opt-in: 'catchup' was cheaper on
+a typical seed and picked better under a budget of about ten unpruned trials; 'hyperband' (successive halving
+over epochs); 'median', wrapped in ``PatientPruner`` so a trial is cut only after ``patience`` epochs in a row
+without improvement *and* below the median.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ if TYPE_CHECKING:
 
 PRUNERS = ("catchup", "hyperband", "median", "none")
 SAMPLERS = ("tpe", "random")
+DEFAULT_PRUNER = "none"  # see the module docstring for the measurements behind it
+DEFAULT_SAMPLER = "tpe"
 
 
 class PruningCallback(Callback):
@@ -86,7 +91,9 @@ class CatchUpPruner:
 
     Rank pruners (median, successive halving) cut a slow starter that would have won; this rule asks how much
     trials of this very study still gained after the same epoch, the largest such gain, so a late bloomer
-    survives while the gains seen say it could still win. An Optuna pruner (``prune(study, trial)``).
+    survives while the gains seen say it could still win. An Optuna pruner (``prune(study, trial)``); not the
+    default (see the module docstring): it is cheap on a typical study, but when it cuts the best configuration
+    the study never finds it.
 
     Example:
         >>> import optuna
@@ -127,10 +134,21 @@ class CatchUpPruner:
 
 
 def make_pruner(name: str, max_epochs: int, min_epochs: int = 4, patience: int = 3) -> Any:
-    """An Optuna pruner by name: 'catchup' (default), 'hyperband', 'median' (patient), or 'none'.
+    """An Optuna pruner by name: 'none' (the default of :func:`~fitguard.search.study`, see the module
+    docstring), 'catchup' (:class:`CatchUpPruner`), 'hyperband' or 'median' (patient).
 
-    'catchup' (see :class:`CatchUpPruner`) needed 11% of an exhaustive grid's epochs to get within 0.5 points
-    of its best on MNIST-1D, against 47% for TPE + Hyperband (benchmarks/search.py, 30 seeds).
+    Args:
+        name: one of ``PRUNERS``.
+        max_epochs: the epochs of a full trial (Hyperband's maximum resource).
+        min_epochs: epochs before a trial may be cut (default 4; a pruner's, unused by 'none').
+        patience: epochs in a row without improvement before 'median' may cut (default 3).
+
+    Raises:
+        ValueError: ``name`` is not one of ``PRUNERS``.
+
+    Example:
+        >>> type(make_pruner(DEFAULT_PRUNER, max_epochs=40)).__name__
+        'NopPruner'
     """
     import optuna
 
@@ -149,8 +167,12 @@ def make_pruner(name: str, max_epochs: int, min_epochs: int = 4, patience: int =
 
 
 def make_sampler(name: str, seed: int) -> Any:
-    """An Optuna sampler by name: 'tpe' (default; constant liar so parallel workers spread out, and on a
-    finite grid never a configuration twice: :class:`~fitguard.search.gridtpe.GridTPESampler`) or 'random'."""
+    """An Optuna sampler by name: 'tpe' (the default of :func:`~fitguard.search.study`; constant liar so parallel
+    workers spread out, and on a finite grid never a configuration twice:
+    :class:`~fitguard.search.gridtpe.GridTPESampler`) or 'random'.
+
+    Without pruning, grid-aware TPE came within 0.5 points of the grid's best for 18.1% of the grid's epochs
+    against 33.4% for untried grid points in random order (``benchmarks/search.py``, 200 seeds)."""
     import optuna
 
     if name == "tpe":

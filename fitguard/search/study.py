@@ -1,4 +1,4 @@
-"""``study``: an Optuna search over remedies with pruning, on SQLite or PostgreSQL, with one or many workers.
+"""``study``: an Optuna search over remedies (pruning opt-in), on SQLite or PostgreSQL, with one or many workers.
 
 Example:
     >>> from fitguard.config import TrainConfig
@@ -23,7 +23,7 @@ from typing import Any
 from fitguard.config import TrainConfig
 from fitguard.data import Dataset
 from fitguard.errors import FitguardError
-from fitguard.search.pruning import make_pruner, make_sampler
+from fitguard.search.pruning import DEFAULT_PRUNER, DEFAULT_SAMPLER, make_pruner, make_sampler
 from fitguard.search.scoring import resolve_metric
 from fitguard.search.space import SearchSpace
 from fitguard.search.storage import default_storage, open_storage, storage_errors
@@ -128,8 +128,8 @@ def prepare_study(
     storage: str,
     name: str = "fitguard",
     metric: str = "auto",
-    sampler: str = "tpe",
-    pruner: str = "catchup",
+    sampler: str = DEFAULT_SAMPLER,
+    pruner: str = DEFAULT_PRUNER,
     min_epochs: int = 4,
     seed: int = 0,
     resume: bool = False,
@@ -166,8 +166,8 @@ def study(
     name: str = "fitguard",
     workers: int = 1,
     metric: str = "auto",
-    sampler: str = "tpe",
-    pruner: str = "catchup",
+    sampler: str = DEFAULT_SAMPLER,
+    pruner: str = DEFAULT_PRUNER,
     min_epochs: int = 4,
     seed: int = 0,
     resume: bool = False,
@@ -176,8 +176,11 @@ def study(
     data: Dataset | None = None,
     progress: Callable[[dict[str, int], dict[str, Any] | None], None] | None = None,
 ) -> StudyResult:
-    """Search ``space`` on ``recipe``: ``trials`` trials, each pruned on its per-epoch validation metric.
+    """Search ``space`` on ``recipe``: ``trials`` trials, scored on their per-epoch validation metric.
 
+    ``sampler`` (default 'tpe', grid-aware: no configuration twice) and ``pruner`` (default 'none': every
+    trial runs all its epochs; 'catchup', 'hyperband' or 'median' cut trials after ``min_epochs`` epochs) are
+    named as in :func:`~fitguard.search.pruning.make_pruner`, whose module says why no pruning is the default.
     ``storage`` (default: ``out/study.db``) may be PostgreSQL; ``workers`` > 1 starts that many local
     processes; ``resume`` continues (or joins) the study ``name``. ``progress(counts, best_row)`` is called as
     trials end.
