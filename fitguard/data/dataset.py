@@ -70,7 +70,9 @@ class Dataset:
         """
         labels = self.preprocessor.encode_target(self.raw_train.labels).numpy()
         stratify = labels if self.task == "classification" else None
-        raw_train = self.raw_train.take(subsample_indices(stratify, len(self.raw_train), fraction, seed))
+        raw_train = self.raw_train.take(
+            subsample_indices(stratify, len(self.raw_train), fraction, seed, class_names=self.class_names)
+        )
         preprocessor = self.preprocessor.refit(raw_train.inputs)
         train, val, test = _tensors(preprocessor, raw_train, self.raw_val, self.raw_test)
         return replace(self, train=train, val=val, test=test, preprocessor=preprocessor, raw_train=raw_train)

@@ -6,6 +6,7 @@ would leak them into training and make cross-validation look better than it is.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,9 @@ def holdout_indices(
     """Shuffled row indices (train, val, test); stratified on ``labels`` (class codes) when given.
 
     ``val`` and ``test`` are fractions of all ``n`` rows, rounded to whole rows (at least one when > 0).
+    Every class needs 2 rows, so it can be both trained on and tested. A class left with a single row once
+    the test split is cut (2 rows, one of them tested) keeps it in train, with a warning that says so:
+    moving its last row to val would train a model that never saw the class.
 
     Example:
         >>> train, val, test = holdout_indices(10, val=0.2, test=0.3, seed=0)
@@ -52,6 +56,13 @@ def holdout_indices(
     n_test, n_val = _count(test, n), _count(val, n)
     if n - n_test - n_val < 1:
         raise FitguardError(f"`val`={val} and `test`={test} of {n} samples leave no training samples")
+    if labels is not None and n_test + n_val > 0:
+        codes, counts = np.unique(labels, return_counts=True)
+        if counts.min() < 2:
+            raise FitguardError(
+                f"a stratified split needs at least 2 samples of every class, but class "
+                f"{_name(codes[counts.argmin()], class_names)!r} has {counts.min()}; add samples or pass stratify=False"
+            )
     rest, test_index = _split(np.arange(n), labels, n_test, "test", test, seed, class_names)
     rest_labels = None if labels is None else labels[rest]
     train_index, val_index = _split(rest, rest_labels, n_val, "val", val, seed, class_names)
@@ -62,51 +73,77 @@ def _count(fraction: float, n: int) -> int:
     return max(1, round(fraction * n)) if fraction > 0 else 0
 
 
+def _name(code: int, class_names: Sequence[str]) -> str:
+    return class_names[code] if class_names else str(code)
+
+
+def _hold_single_rows(index, labels, class_names, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Set aside the rows of classes with one row (a stratified split cannot place it on both sides): they
+    stay on the training side. Returns (index, labels) of the rest, and the rows set aside."""
+    codes, counts = np.unique(labels, return_counts=True)
+    single = codes[counts < 2]
+    for code in single:
+        warnings.warn(f"class {_name(code, class_names)!r} has 1 sample left when {what}; it stays in training",
+                      stacklevel=3)
+    held = np.isin(labels, single)
+    return index[~held], labels[~held], index[held]
+
+
 def _split(index, labels, n_out, name, fraction, seed, class_names) -> tuple[np.ndarray, np.ndarray]:
     if n_out == 0:
         return index, index[:0]
+    held = index[:0]
     if labels is not None:
-        codes, counts = np.unique(labels, return_counts=True)
-        if counts.min() < 2:
-            rare = class_names[codes[counts.argmin()]] if class_names else str(codes[counts.argmin()])
-            raise FitguardError(
-                f"a stratified split needs at least 2 samples of every class, but class {rare!r} has "
-                f"{counts.min()}; add samples or pass stratify=False"
-            )
-        if min(n_out, len(index) - n_out) < len(codes):
+        index, labels, held = _hold_single_rows(index, labels, class_names, f"the {name} split is cut")
+        classes = len(np.unique(labels))
+        if min(n_out, len(index) - n_out) < classes:
             raise FitguardError(
                 f"`{name}`={fraction} of {len(index)} samples gives {n_out} {name} and {len(index) - n_out} other "
-                f"samples, fewer than the {len(codes)} classes a stratified split must place in each; "
+                f"samples, fewer than the {classes} classes a stratified split must place in each; "
                 f"change `{name}` or pass stratify=False"
             )
     kept, out = train_test_split(index, test_size=n_out, random_state=seed, stratify=labels)
-    return np.asarray(kept), np.asarray(out)
+    return np.concatenate([np.asarray(kept), held]), np.asarray(out)
 
 
-def subsample_indices(labels: np.ndarray | None, n: int, fraction: float, seed: int) -> np.ndarray:
-    """A stratified (when ``labels``) random fraction of ``n`` rows, sorted; at least one row per class."""
+def subsample_indices(
+    labels: np.ndarray | None, n: int, fraction: float, seed: int, class_names: Sequence[str] = ()
+) -> np.ndarray:
+    """A stratified (when ``labels``) random fraction of ``n`` rows, sorted; at least one row per class.
+
+    A class with a single training row keeps it (with a warning), the rest is sampled.
+    """
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
         raise ValueError(f"`fraction` must be a number in (0, 1], got {fraction!r}")
     if fraction == 1:
         return np.arange(n)
-    keep = max(1, round(fraction * n))
+    index, held = np.arange(n), np.arange(0)
+    if labels is not None:
+        index, labels, held = _hold_single_rows(index, labels, class_names, "the training split is subsampled")
+    keep = max(1, round(fraction * len(index)))
     if labels is not None:
         classes = len(np.unique(labels))
         if keep < classes:
             raise FitguardError(
-                f"`fraction`={fraction} keeps {keep} of {n} training samples, fewer than the {classes} classes"
+                f"`fraction`={fraction} keeps {keep} of {len(index)} training samples, fewer than the {classes} classes"
             )
-        if keep > n - classes:
+        if keep > len(index) - classes:
             # train_test_split needs room for every class on the discarded side too
             return np.arange(n)
-    kept, _ = train_test_split(np.arange(n), train_size=keep, random_state=seed, stratify=labels)
-    return np.sort(kept)
+    if keep == len(index):
+        return np.arange(n)
+    kept, _ = train_test_split(index, train_size=keep, random_state=seed, stratify=labels)
+    return np.sort(np.concatenate([kept, held]))
 
 
 def fold_indices(
     n: int, k: int, labels: np.ndarray | None = None, *, seed: int = 0, class_names: Sequence[str] = ()
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(train, val) index pairs of a shuffled k-fold; stratified on ``labels`` when given."""
+    """(train, val) index pairs of a shuffled k-fold; stratified on ``labels`` when given.
+
+    A class with fewer than ``k`` rows is dealt one row per fold, so some validation parts miss it; a warning
+    names how many. Only a split where no class has ``k`` rows is refused.
+    """
     if isinstance(k, bool) or not isinstance(k, int) or k < 2:
         raise ValueError(f"`k` must be an integer >= 2, got {k!r}")
     if k > n:
@@ -114,13 +151,22 @@ def fold_indices(
     if labels is None:
         return list(KFold(k, shuffle=True, random_state=seed).split(np.arange(n)))
     codes, counts = np.unique(labels, return_counts=True)
-    if counts.min() < k:
-        rare = class_names[codes[counts.argmin()]] if class_names else str(codes[counts.argmin()])
+    if counts.max() < k:
         raise FitguardError(
-            f"stratified {k}-fold needs at least {k} samples of every class, but class {rare!r} has "
-            f"{counts.min()}; lower `k` or pass stratified=False"
+            f"stratified {k}-fold needs at least {k} samples of some class, but the largest class "
+            f"{_name(codes[counts.argmax()], class_names)!r} has {counts.max()}; lower `k` or pass stratified=False"
         )
-    return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.arange(n), labels))
+    for code, count in zip(codes, counts):
+        if count < k:
+            # StratifiedKFold deals a class's rows one per fold: no row is dropped, some folds validate none
+            lacking = "" if count > 1 else ", and from the training part of the fold that validates it"
+            warnings.warn(
+                f"class {_name(code, class_names)!r} has {count} sample{'s' if count > 1 else ''}, fewer than the {k} "
+                f"folds: it is missing from {k - count} of the {k} validation parts{lacking}", stacklevel=2
+            )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The least populated class", UserWarning)  # said above, in our terms
+        return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.arange(n), labels))
 
 
 def standardize_fold(train: TensorData, val: TensorData) -> tuple[TensorData, TensorData]:

@@ -53,7 +53,8 @@ class TensorData:
         self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None, repeat: int = 1
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield ``(X_batch, y_batch)``; with ``shuffle`` the order comes from ``generator`` (CPU), and ``repeat``
-        passes over the rows (each its own permutation) make one stream of batches."""
+        passes over the rows (each its own permutation) make one stream of batches. A last batch of one row
+        joins the batch before it (see :func:`batch_bounds`)."""
         if batch_size < 1:
             raise ValueError(f"`batch_size` must be >= 1, got {batch_size}")
         if repeat < 1:
@@ -61,10 +62,30 @@ class TensorData:
         n = len(self)
         if shuffle:
             order = torch.cat([torch.randperm(n, generator=generator) for _ in range(repeat)]).to(self.X.device)
-            for start in range(0, n * repeat, batch_size):
-                index = order[start : start + batch_size]
+            for start, stop in batch_bounds(n * repeat, batch_size):
+                index = order[start:stop]
                 yield self.X[index], self.y[index]
         else:
+            bounds = batch_bounds(n, batch_size)
             for _ in range(repeat):
-                for start in range(0, n, batch_size):
-                    yield self.X[start : start + batch_size], self.y[start : start + batch_size]
+                for start, stop in bounds:
+                    yield self.X[start:stop], self.y[start:stop]
+
+
+def batch_bounds(rows: int, batch_size: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of consecutive batches of ``batch_size`` over ``rows`` rows; a last batch of a single
+    row joins the one before it (so that batch holds ``batch_size + 1`` rows).
+
+    Why fold rather than drop: batch norm in training mode cannot normalize a single row (torch raises
+    "Expected more than 1 value per channel when training"), and a one-row step is a full-size update from one
+    sample. Dropping the row (``drop_last``) would leave it out of the epoch; folding keeps every row, once.
+    With ``batch_size=1`` every batch is one row, so nothing is folded.
+
+    Example:
+        >>> batch_bounds(33, 32), batch_bounds(34, 32), batch_bounds(3, 1)
+        ([(0, 33)], [(0, 32), (32, 34)], [(0, 1), (1, 2), (2, 3)])
+    """
+    bounds = [(start, min(start + batch_size, rows)) for start in range(0, rows, batch_size)]
+    if batch_size > 1 and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], rows)]
+    return bounds

@@ -28,6 +28,8 @@ from fitguard.train.objectives import MetricSums, metric_names, resolve_loss
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 PRECISIONS = ("32", "bf16")
+# the start of torch's error for a batch norm in training mode given one value per channel (a 1-row batch)
+_ONE_ROW_BATCH_NORM = "Expected more than 1 value per channel when training"
 _HOOKS = ("on_fit_start", "on_epoch_start", "on_batch_end", "on_epoch_end", "on_fit_end", "on_resume")
 
 
@@ -53,7 +55,8 @@ class Trainer:
 
     ``repeat``: passes over the training rows in one epoch, each reshuffled (Keras' ``steps_per_epoch`` for data
     smaller than a few batches): with 60 rows an epoch is two steps, and the epoch's end (validation, callbacks,
-    history) would cost more than the steps themselves.
+    history) would cost more than the steps themselves. A last batch of one row joins the batch before it
+    (:func:`~fitguard.data.tensors.batch_bounds`): batch norm cannot train on one row, and no row is dropped.
 
     Example:
         >>> import torch
@@ -203,6 +206,19 @@ class Trainer:
         return ((x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
                 for _ in range(passes) for x, y in data)
 
+    def _one_row_batch_message(self, data: TensorData | DataLoader) -> str:
+        """Why torch's batch norm error happened here, and what to change (TensorData batches fold a last
+        1-row batch, so only these cases are left)."""
+        cannot = "which batch norm cannot normalize in training mode"
+        if isinstance(data, DataLoader):
+            return (f"the training DataLoader yielded a batch of 1 row, {cannot}; "
+                    "pass drop_last=True to the DataLoader (or pick a batch_size that leaves no 1-row remainder)")
+        if self.batch_size == 1:
+            return f"`batch_size`=1 makes every training batch 1 row, {cannot}; use batch_size >= 2"
+        if len(data) == 1:
+            return f"the training data has 1 row, {cannot}; train on at least 2 rows"
+        return f"a training batch had 1 row, {cannot}"  # e.g. an augmentation that returned fewer rows
+
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.precision == "bf16":
             return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
@@ -233,6 +249,10 @@ class Trainer:
         try:
             while self.epoch < self.max_epochs and self.stop_reason is None:
                 self._run_epoch(train_data, val_data)
+        except ValueError as error:
+            if not str(error).startswith(_ONE_ROW_BATCH_NORM):
+                raise
+            raise ValueError(self._one_row_batch_message(train_data)) from error
         finally:
             for callback in self._hooks["on_fit_end"]:
                 callback.on_fit_end(self)

@@ -64,11 +64,56 @@ def test_fold_errors():
         fold_indices(3, 4)
     assert str(error.value) == "`k`=4 folds need at least 4 samples, got 3"
     with pytest.raises(ValueError) as error:
-        fold_indices(10, 3, np.array([0] * 8 + [1] * 2), class_names=("no", "yes"))
+        fold_indices(5, 3, np.array([0, 0, 1, 1, 2]), class_names=("a", "b", "c"))
     assert str(error.value) == (
-        "stratified 3-fold needs at least 3 samples of every class, but class 'yes' has 2; "
+        "stratified 3-fold needs at least 3 samples of some class, but the largest class 'a' has 2; "
         "lower `k` or pass stratified=False"
     )
+
+
+@pytest.mark.parametrize(
+    ("small", "message"),
+    [
+        (2, "class 'yes' has 2 samples, fewer than the 3 folds: it is missing from 1 of the 3 validation parts"),
+        (1, "class 'yes' has 1 sample, fewer than the 3 folds: it is missing from 2 of the 3 validation parts, and "
+            "from the training part of the fold that validates it"),
+    ],
+)
+def test_fold_indices_deal_a_class_smaller_than_k_one_row_per_fold_and_say_so(small, message):
+    labels = np.array([0] * 9 + [1] * small)
+    with pytest.warns(UserWarning) as record:
+        folds = fold_indices(len(labels), 3, labels, seed=0, class_names=("no", "yes"))
+    assert [str(w.message) for w in record] == [message]
+    assert sorted(np.concatenate([v for _, v in folds]).tolist()) == list(range(len(labels)))  # no row lost
+    assert sorted(int((labels[v] == 1).sum()) for _, v in folds) == [0] * (3 - small) + [1] * small
+    assert sorted(int((labels[t] == 1).sum()) for t, _ in folds) == [small - 1] * small + [small] * (3 - small)
+    assert [np.bincount(labels[v])[0] for _, v in folds] == [3, 3, 3]  # the large class stays stratified
+
+
+def test_holdout_keeps_a_class_left_with_one_row_after_the_test_split_in_train():
+    labels = np.repeat([0, 1, 2], [30, 28, 2])
+    with pytest.warns(UserWarning) as record:
+        train, val, test = holdout_indices(60, labels, val=0.2, test=0.3, seed=0, class_names=("a", "b", "c"))
+    assert [str(w.message) for w in record] == [
+        "class 'c' has 1 sample left when the val split is cut; it stays in training"
+    ]
+    assert sorted(np.concatenate([train, val, test]).tolist()) == list(range(60))
+    assert (len(train), len(val), len(test)) == (30, 12, 18)
+    assert [int((labels[part] == 2).sum()) for part in (train, val, test)] == [1, 0, 1]
+    for seed in range(10):  # whichever row the test split takes, the class keeps one to train on
+        with pytest.warns(UserWarning):
+            train, _, _ = holdout_indices(60, labels, val=0.2, test=0.3, seed=seed)
+        assert (labels[train] == 2).sum() == 1
+
+
+def test_subsample_keeps_a_class_with_one_training_row():
+    labels = np.repeat([0, 1, 2], [20, 19, 1])
+    with pytest.warns(UserWarning) as record:
+        kept = subsample_indices(labels, 40, 0.5, seed=0, class_names=("a", "b", "c"))
+    assert [str(w.message) for w in record] == [
+        "class 'c' has 1 sample left when the training split is subsampled; it stays in training"
+    ]
+    assert np.bincount(labels[kept]).tolist() == [10, 10, 1] and kept.tolist() == sorted(set(kept.tolist()))
 
 
 def test_kfold_on_tensors_refits_standardization_on_each_training_part():

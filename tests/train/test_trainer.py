@@ -183,3 +183,71 @@ def test_label_smoothing_changes_the_loss_as_torch_defines_it():
     with torch.no_grad():
         expected = F.cross_entropy(model(train.X), train.y, label_smoothing=0.1).item()
     assert trainer.evaluate(train)["loss"] == pytest.approx(expected, rel=1e-6)
+
+
+def _numbered_rows(n, features=4, seed=0):
+    """Column 0 holds the row's number, so a hook on the model sees which rows each training batch held."""
+    g = torch.Generator().manual_seed(seed)
+    X = torch.cat([torch.arange(n, dtype=torch.float32)[:, None], torch.randn(n, features - 1, generator=g)], 1)
+    return TensorData(X, torch.arange(n) % 2)
+
+
+def _record_training_batches(model):
+    batches = []
+    model.register_forward_pre_hook(lambda m, args: batches.append(args[0][:, 0].long().tolist()) if m.training else None)
+    return batches
+
+
+@pytest.mark.parametrize(("rows", "repeat", "sizes"), [(33, 1, [33]), (65, 1, [32, 33]), (11, 3, [33])])
+def test_a_last_batch_of_one_row_joins_the_one_before_so_batch_norm_trains(rows, repeat, sizes):
+    from fitguard.models import mlp
+
+    torch.manual_seed(0)
+    model = mlp(4, 2, hidden=[8], batchnorm=True)
+    batches = _record_training_batches(model)
+    data = _numbered_rows(rows)
+    epochs = 3
+    trainer = Trainer(model, batch_size=32, max_epochs=epochs, repeat=repeat, device="cpu")
+    history = trainer.fit(data, data)
+    assert len(history) == epochs and trainer.step == epochs * len(sizes)
+    assert [len(b) for b in batches] == sizes * epochs
+    for epoch in range(epochs):
+        seen = [i for b in batches[epoch * len(sizes) : (epoch + 1) * len(sizes)] for i in b]
+        assert sorted(seen) == sorted(list(range(rows)) * repeat)  # every row, `repeat` times, none dropped
+
+
+def test_a_dataloader_with_a_one_row_batch_and_batch_norm_is_told_to_drop_it():
+    from fitguard.models import mlp
+
+    data = _numbered_rows(33)
+    rows = torch.utils.data.TensorDataset(data.X, data.y)
+    with pytest.raises(ValueError) as error:
+        Trainer(mlp(4, 2, hidden=[8], batchnorm=True), batch_size=32, max_epochs=1, device="cpu").fit(
+            torch.utils.data.DataLoader(rows, batch_size=32)
+        )
+    assert str(error.value) == (
+        "the training DataLoader yielded a batch of 1 row, which batch norm cannot normalize in training mode; "
+        "pass drop_last=True to the DataLoader (or pick a batch_size that leaves no 1-row remainder)"
+    )
+    model = mlp(4, 2, hidden=[8], batchnorm=True)
+    batches = _record_training_batches(model)
+    Trainer(model, max_epochs=1, device="cpu").fit(torch.utils.data.DataLoader(rows, batch_size=32, drop_last=True))
+    assert [len(b) for b in batches] == [32]  # the user's loader is left as it is
+
+
+@pytest.mark.parametrize(
+    ("rows", "batch_size", "message"),
+    [
+        (10, 1, "`batch_size`=1 makes every training batch 1 row, which batch norm cannot normalize in training mode; "
+                "use batch_size >= 2"),
+        (1, 32, "the training data has 1 row, which batch norm cannot normalize in training mode; train on at least 2 rows"),
+    ],
+)
+def test_batch_norm_on_one_row_batches_says_what_to_change(rows, batch_size, message):
+    from fitguard.models import mlp
+
+    with pytest.raises(ValueError) as error:
+        Trainer(mlp(4, 2, hidden=[8], batchnorm=True), batch_size=batch_size, max_epochs=1, device="cpu").fit(
+            _numbered_rows(rows)
+        )
+    assert str(error.value) == message
