@@ -42,11 +42,25 @@ def write_predictions(path: Path, predictions: Any, probabilities: Any, class_na
             writer.writerow([index, value, *extra])
 
 
+def options_from_cli(**params: Any) -> Any:
+    """The :class:`~fitguard.doctor.DoctorOptions` of ``fitguard doctor``'s parsed parameters (one place, so
+    that ``DoctorOptions.command()`` round-trips through the command line)."""
+    from fitguard.doctor import DoctorOptions, parse_budget
+    from fitguard.doctor.options import parse_data_options
+
+    params = dict(params)
+    params["data_options"] = parse_data_options(params.pop("data_option") or [])
+    params["budget"] = parse_budget(params["budget"])
+    return DoctorOptions(**params)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def doctor(
         data: Annotated[str, typer.Option(help="Built-in dataset name or a .csv/.npz/image folder/.zip path.")] = "digits",
         target: Annotated[Optional[str], typer.Option(help="Target column of a CSV file.")] = None,
+        test_data: Annotated[Optional[str], typer.Option(
+            help="External test set (same format as --data); then nothing of --data is held back for testing.")] = None,
         config: Annotated[Optional[str], typer.Option(help="YAML/TOML spec of the data and training (flags override it).")] = None,
         model: Annotated[Optional[str], typer.Option(
             help="Model family mlp, cnn or cnn1d (default: by kind of data), or package.module:function returning an "
@@ -57,41 +71,41 @@ def register(app: typer.Typer) -> None:
             help="Pretrained backbone (a name, a fitguard run folder or a weights file) competing as an architecture.")] = None,
         freeze_all_but: Annotated[Optional[int], typer.Option(help="Train only the backbone's last K layer blocks.")] = None,
         unfreeze_every: Annotated[Optional[int], typer.Option(help="Unfreeze one more backbone block every N epochs.")] = None,
-        budget: Annotated[str, typer.Option(help="Time for the remedy search, e.g. 90s, 10m.")] = "150s",
+        budget: Annotated[str, typer.Option(
+            help="Wall time of the whole run, e.g. 90s, 10m (a hard deadline); none: only --trials bounds it.")] = "180s",
         trials: Annotated[Optional[int], typer.Option(help="At most this many search trainings.")] = None,
         device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
         seed: Annotated[int, typer.Option(help="Seed of the split, the weights and the batches.")] = 0,
         epochs: Annotated[int, typer.Option(help="Maximum epochs of the baseline.")] = 150,
         search_epochs: Annotated[int, typer.Option(help="Maximum epochs of each search training.")] = 100,
-        patience: Annotated[int, typer.Option(help="Early-stopping patience of the search and final trainings.")] = 15,
+        patience: Annotated[int, typer.Option(help="Early-stopping patience of the search trainings.")] = 15,
+        baseline_patience: Annotated[int, typer.Option(help="Early-stopping patience of the baseline.")] = 50,
         folds: Annotated[int, typer.Option(help="Folds of the cross-validation (λ; every candidate on small data).")] = 3,
         cv_max_rows: Annotated[int, typer.Option(
             help="Cross-validate every candidate when train + val hold at most this many rows (0: never).")] = 600,
         min_steps: Annotated[int, typer.Option(
-            help="Repeat the training rows within an epoch (up to 20x) until a search training can take this many steps.")] = 1500,
+            help="Repeat the training rows within an epoch (up to 20x) until a training can take this many steps.")] = 1500,
         keep: Annotated[str, typer.Option(
             help="best: the best validation score; simplest: fewest remedies within one standard error of it "
                  "(cross-validated runs).")] = "best",
+        epsilon: Annotated[float, typer.Option(
+            help="Keep the smallest network within this much of the best validation score.")] = 0.005,
         rounds: Annotated[int, typer.Option(help="Bootstrap models for bias-variance (0 skips it).")] = 5,
         train_fraction: Annotated[float, typer.Option(help="Keep this fraction of the training split.")] = 1.0,
-        refit: Annotated[bool, typer.Option(
-            help="Train the kept model afresh on train + val for the epochs early stopping chose.")] = True,
+        refit: Annotated[str, typer.Option(
+            help="Rows the shipped model trains on, for the epochs validation chose: all (train + val + test, after "
+                 "the one test evaluation), trainval (the model that was tested) or none.")] = "all",
+        references: Annotated[bool, typer.Option(
+            help="Cross-validate scikit-learn reference models (logistic regression, RBF SVC, gradient boosting) "
+                 "on the same rows.")] = True,
         out: Annotated[str, typer.Option(help="Run folder to write.")] = "runs/doctor",
         overwrite: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
-        quiet: Annotated[bool, typer.Option(help="No progress bars or table.")] = False,
+        quiet: Annotated[bool, typer.Option(help="No progress display or table.")] = False,
     ) -> None:
         """Train a baseline, diagnose it, search the remedies, keep the best model and write an HTML report."""
-        from fitguard.doctor import DoctorOptions, parse_budget, run_doctor
-        from fitguard.doctor.options import parse_data_options
+        options = options_from_cli(**locals())
+        from fitguard.doctor import run_doctor
 
-        options = DoctorOptions(
-            data=data, target=target, config=config, model=model, data_options=parse_data_options(data_option or []),
-            backbone=backbone, freeze_all_but=freeze_all_but, unfreeze_every=unfreeze_every,
-            budget=parse_budget(budget), trials=trials, device=device, seed=seed, epochs=epochs,
-            search_epochs=search_epochs, patience=patience, folds=folds, cv_max_rows=cv_max_rows, min_steps=min_steps,
-            keep=keep, rounds=rounds, train_fraction=train_fraction, refit=refit, out=out, overwrite=overwrite,
-            quiet=quiet,
-        )
         run_doctor(options)
 
     @app.command()

@@ -23,6 +23,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state
 
+from fitguard.data.tensors import batch_bounds
+
 LOSSES = ("cross_entropy", "mse")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 
@@ -159,8 +161,8 @@ def _train_one(model: nn.Module, X: torch.Tensor, y: torch.Tensor, rows: torch.T
     model.train()
     for _ in range(epochs):
         order = rows[torch.randperm(rows.shape[0], generator=generator).to(rows.device)]
-        for start in range(0, order.shape[0], batch_size):
-            batch = order[start : start + batch_size]
+        for start, stop in batch_bounds(order.shape[0], batch_size):  # no 1-row batch for batch norm
+            batch = order[start:stop]
             step.zero_grad(set_to_none=True)
             _criterion(loss, model(X[batch]), y[batch]).backward()
             step.step()
@@ -185,8 +187,8 @@ def _train_batched(members: list[nn.Module], X: torch.Tensor, y: torch.Tensor, i
     for _ in range(epochs):
         perms = torch.stack([torch.randperm(rows, generator=g) for g in generators]).to(indices.device)
         order = indices.gather(1, perms)
-        for start in range(0, rows, batch_size):
-            batch = order[:, start : start + batch_size]
+        for start, stop in batch_bounds(rows, batch_size):
+            batch = order[:, start:stop]
             step.zero_grad(set_to_none=True)
             batched_loss(params, ensemble.buffers, X[batch], y[batch]).sum().backward()
             step.step()

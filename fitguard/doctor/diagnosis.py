@@ -21,7 +21,8 @@ from fitguard.train import History
 def diagnose(history: History, model: nn.Module, data: Dataset, parameters: int) -> dict[str, Any]:
     """Verdict (kind, onset epoch, gap, evidence, ranked recommendations) and per-layer weight statistics."""
     stats = weight_stats(model)
-    found = verdict(history, n_train=len(data.train), n_params=parameters, kind_of_data=data.kind, weight_stats=stats)
+    found = verdict(history, n_train=len(data.train), n_params=parameters, n_val=len(data.val), kind_of_data=data.kind,
+                    weight_stats=stats)
     return {
         "kind": found.kind,
         "onset_epoch": found.onset_epoch,

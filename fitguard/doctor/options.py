@@ -16,15 +16,21 @@ _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
 FAMILIES = ("mlp", "cnn", "cnn1d")
 #: which scored recipe the doctor keeps: the best-ranked, or (cross-validated) the simplest within one standard error
 KEEP_RULES = ("best", "simplest")
+#: the rows the shipped model is finally trained on: every labelled row (after the one test evaluation), train +
+#: validation (the model that was tested), or none (the search's own training on the training split)
+REFITS = ("all", "trainval", "none")
 
 
-def parse_budget(text: str) -> float:
-    """Seconds in a budget such as ``90``, ``90s``, ``10m`` or ``1.5h``.
+def parse_budget(text: str) -> float | None:
+    """Seconds in a budget such as ``90``, ``90s``, ``10m`` or ``1.5h``; ``none``: no time limit (``--trials``
+    then bounds the run).
 
     Example:
-        >>> parse_budget("10m"), parse_budget("45s"), parse_budget("2")
-        (600.0, 45.0, 2.0)
+        >>> parse_budget("10m"), parse_budget("45s"), parse_budget("2"), parse_budget("none")
+        (600.0, 45.0, 2.0, None)
     """
+    if str(text).strip().lower() == "none":
+        return None
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(text))
     if match is None or float(match.group(1)) <= 0:
         raise FitguardError(f"`--budget` must be a positive time such as 90s, 10m or 1h, got {text!r}")
@@ -52,10 +58,13 @@ def parse_data_options(items: Iterable[str]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class DoctorOptions:
-    """Every knob of one doctor run; the defaults finish digits in a few minutes on 2 CPU cores.
+    """Every knob of one doctor run; the defaults finish digits in three minutes on 2 CPU cores.
 
-    ``budget`` (seconds) and ``trials`` (trainings) bound the remedy search; the baseline, its diagnosis and the
-    final training come on top.
+    ``budget`` is the wall time of the whole run in seconds (baseline, diagnosis, reference models, search, final
+    trainings and report): a hard deadline that stops a training in flight. ``trials`` bounds the search's
+    trainings instead of (or as well as) the time; one of the two must be given. ``refit`` says which rows train
+    the shipped model (see :data:`REFITS`); ``test_data`` is an external test set, in which case nothing of
+    ``data`` is held back for testing.
     """
 
     data: str = "digits"
@@ -66,7 +75,8 @@ class DoctorOptions:
     backbone: str | None = None
     freeze_all_but: int | None = None
     unfreeze_every: int | None = None
-    budget: float | None = 150.0
+    test_data: str | None = None
+    budget: float | None = 180.0
     trials: int | None = None
     device: str = "auto"
     seed: int = 0
@@ -81,7 +91,8 @@ class DoctorOptions:
     epsilon: float = 0.005
     rounds: int = 5
     train_fraction: float = 1.0
-    refit: bool = True
+    refit: str = "all"
+    references: bool = True
     out: str = "runs/doctor"
     overwrite: bool = False
     quiet: bool = False
@@ -105,11 +116,18 @@ class DoctorOptions:
             if self.freeze_all_but is None:
                 raise FitguardError("`--unfreeze-every` needs `--freeze-all-but K`: with nothing frozen there is "
                                     "nothing to unfreeze")
+        if self.budget is None and self.trials is None:
+            raise FitguardError("give `--budget` or `--trials` (or both): with neither the search would never end")
+        if self.budget is not None and not self.budget > 0:
+            raise FitguardError(f"`--budget` must be a positive time such as 90s, 10m or 1h, got {self.budget!r}")
+        if self.refit not in REFITS:
+            raise FitguardError(f"`--refit` must be one of {', '.join(REFITS)}, got {self.refit!r}")
         if self.trials is not None and self.trials < 1:
             raise FitguardError(f"`--trials` must be >= 1, got {self.trials}")
         if self.keep not in KEEP_RULES:
             raise FitguardError(f"`--keep` must be one of {', '.join(KEEP_RULES)}, got {self.keep!r}")
-        for name, least in (("cv_max_rows", 0), ("min_steps", 0), ("epochs", 1), ("search_epochs", 1), ("folds", 2)):
+        for name, least in (("cv_max_rows", 0), ("min_steps", 0), ("epochs", 1), ("search_epochs", 1), ("folds", 2),
+                            ("patience", 1), ("baseline_patience", 1)):
             if getattr(self, name) < least:
                 raise FitguardError(f"`--{name.replace('_', '-')}` must be >= {least}, got {getattr(self, name)}")
         if self.rounds == 1 or self.rounds < 0:
@@ -136,8 +154,12 @@ class DoctorOptions:
             elif isinstance(value, bool):
                 parts.append(flag if value else f"--no-{flag[2:]}")
             else:
-                parts += [flag, f"{value:g}s" if name == "budget" and value is not None else str(value)]
+                parts += [flag, _budget_text(value) if name == "budget" else str(value)]
         return " ".join(_quote(p) for p in parts)
+
+
+def _budget_text(seconds: float | None) -> str:
+    return "none" if seconds is None else f"{seconds:g}s"
 
 
 def _scalar(value: Any) -> str:

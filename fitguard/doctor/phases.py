@@ -50,28 +50,60 @@ AUGMENT = {"rotate": 10.0, "shift": 0.1, "scale": 0.1}
 
 @dataclass
 class Clock:
-    """The search budget: seconds and/or a number of trainings; ``spend`` says whether one more fits."""
+    """The run's budget: a wall-clock deadline for the whole run (``seconds`` from ``started``) and/or a number of
+    search trainings; ``spend`` says whether one more training fits.
+
+    ``reserve`` is kept back at the end of the run for the final trainings and the report: the search's own
+    deadline is ``deadline - reserve``, and the search learns ``reserve`` as it measures what a training costs.
+    Phase shares are measured from ``search_started`` (set when the search begins) to the search's deadline.
+    """
 
     seconds: float | None
     trials: int | None
     started: float = field(default_factory=time.perf_counter)
     used: int = 0
+    reserve: float = 0.0
+    search_started: float | None = None
+
+    @property
+    def deadline(self) -> float:
+        """When the whole run must be over (``time.perf_counter`` units; inf without a time budget)."""
+        return math.inf if self.seconds is None else self.started + self.seconds
+
+    def search_deadline(self) -> float:
+        """When the search must stop, trainings in flight included."""
+        return self.deadline - self.reserve
 
     def left(self) -> float:
-        return math.inf if self.seconds is None else self.seconds - (time.perf_counter() - self.started)
+        return self.search_deadline() - time.perf_counter()
 
     def spend(self, share: float = 1.0, trainings: int = 1, *, always: bool = False) -> bool:
-        """True (and count them) when ``trainings`` more fit; a phase may use up to ``share`` of the time and trials.
-        ``always``: count them and say yes whatever is left (a choice needs at least two candidates)."""
+        """True (and count them) when ``trainings`` more fit; a phase may use up to ``share`` of the search's time
+        and trials. ``always``: count them and say yes whatever is left (a choice needs at least two candidates)."""
         if always:
             self.used += trainings
             return True
         if self.trials is not None and self.used + trainings > max(trainings, math.floor(share * self.trials)):
             return False
-        if self.seconds is not None and time.perf_counter() - self.started >= share * self.seconds:
-            return False
+        if self.seconds is not None:
+            now, begun = time.perf_counter(), self.search_started or self.started
+            if now >= begun + share * (self.search_deadline() - begun):
+                return False
         self.used += trainings
         return True
+
+
+class StopAtDeadline(Callback):
+    """Stop a training after the epoch in which ``deadline()`` passed (but not before ``min_epochs``); with
+    ``restore_best`` the run keeps its best epoch so far. ``deadline`` is a function so that a moving deadline (the search's) is read when it matters."""
+
+    def __init__(self, deadline: Callable[[], float], min_epochs: int = 1) -> None:
+        self.deadline = deadline
+        self.min_epochs = min_epochs
+
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
+        if epoch >= self.min_epochs and time.perf_counter() >= self.deadline():
+            trainer.request_stop(f"stopped at the run's deadline (--budget) after epoch {epoch}")
 
 
 def schedule(rows: int, batch_size: int, epochs: int, min_steps: int) -> int:
@@ -126,12 +158,18 @@ class Scorer:
     cross-validation over train + val -- the mean of the folds' scores, the median of their best epochs.
 
     ``train``: options laid over the spec's ``train`` section for every training (e.g. ``max_epochs``).
+    ``callbacks``: given to every training (the run's deadline, the progress display). ``progress``: told which
+    candidate and fold is training (anything with ``candidate(name, fold, folds)``). ``on_scored``: called with
+    every scored trial (the pipeline learns from it what a training costs).
     """
 
     base: TrainConfig
     data: Dataset
     folds: list[tuple[TensorData, TensorData]] | None
     train: dict[str, Any] = field(default_factory=dict)
+    callbacks: tuple[Callback, ...] = ()
+    progress: Any = None
+    on_scored: Callable[[Trial], None] | None = None
 
     @property
     def trainings(self) -> int:
@@ -139,19 +177,40 @@ class Scorer:
         return len(self.folds) if self.folds else 1
 
     @property
+    def rows(self) -> int:
+        """Training rows of one of its trainings (the smallest fold's)."""
+        return min(len(train) for train, _ in self.folds) if self.folds else len(self.data.train)
+
+    @property
     def method(self) -> dict[str, Any]:
         return {"method": "cross-validation", "folds": len(self.folds)} if self.folds else {"method": "holdout"}
+
+    def _train(self, recipe: dict[str, Any], name: str, phase: str, callbacks: tuple[Callback, ...], fold: int | None,
+               parts: tuple[TensorData, TensorData] | None, options: dict[str, Any]) -> Trial:
+        if self.progress is not None:
+            self.progress.candidate(name, fold, self.trainings if fold is not None else None)
+        train, val = parts if parts is not None else (None, None)
+        label = name if fold is None else f"{name} fold {fold}"
+        trial, _, history = train_recipe(self.base, recipe, self.data, name=label, phase=phase, train=train, val=val,
+                                         callbacks=(*self.callbacks, *callbacks), **options)
+        trial.history = history
+        return trial
 
     def __call__(self, recipe: dict[str, Any], *, name: str, phase: str, callbacks: tuple[Callback, ...] = (),
                  **train: Any) -> Trial:
         options = {**self.train, **train}
         if not self.folds:
-            trial, _, _ = train_recipe(self.base, recipe, self.data, name=name, phase=phase, callbacks=callbacks,
-                                       **options)
-            return trial
-        trials = [train_recipe(self.base, recipe, self.data, name=f"{name} fold {index + 1}", phase=phase,
-                               train=fold_train, val=fold_val, callbacks=callbacks, **options)[0]
-                  for index, (fold_train, fold_val) in enumerate(self.folds)]
+            trial = self._train(recipe, name, phase, callbacks, None, None, options)
+        else:
+            trial = self._fold_mean(recipe, name, phase, [
+                self._train(recipe, name, phase, callbacks, index + 1, part, options)
+                for index, part in enumerate(self.folds)])
+        if self.on_scored is not None:
+            self.on_scored(trial)
+        return trial
+
+    @staticmethod
+    def _fold_mean(recipe: dict[str, Any], name: str, phase: str, trials: list[Trial]) -> Trial:
         losses = [t.details["val_loss"] for t in trials]
         best_epochs = [t.details["best_epoch"] or t.epochs for t in trials]
         return Trial(
@@ -161,6 +220,7 @@ class Scorer:
             details={"folds": [t.val_score for t in trials], "val_loss": float(np.mean(losses)),
                      "best_epoch": int(np.median(best_epochs)), "best_epochs": best_epochs,
                      "stop_reason": trials[-1].details["stop_reason"]},
+            history=trials[0].history,
         )
 
 
@@ -238,22 +298,42 @@ def lambda_cv(score: Scorer, clock: Clock, network: dict[str, Any], *, folds: in
     return {"folds": score.trainings, "rows": rows, "best_lam": best()}
 
 
-def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None) -> list[tuple[str, dict[str, Any]]]:
-    """Single remedies that apply to this data and network, as (name, recipe change)."""
+def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None,
+                 allowed: tuple[str, ...] | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """Single remedies that apply to this data and network, as (name, recipe change); ``allowed`` keeps only those
+    of :data:`fitguard.doctor.plan.REMEDIES` it names (the plan's choice), in their order."""
     model = network["model"]
-    options: list[tuple[str, dict[str, Any]]] = []
+    options: list[tuple[str, str, dict[str, Any]]] = []
     if lam is not None:
-        options.append((f"L2 λ={lam:g}", {"remedies": _l2(lam)}))
+        options.append(("L2", f"L2 λ={lam:g}", {"remedies": _l2(lam)}))
     if tunable(network):
-        options.append(("dropout 0.25", {"model": {**model, "dropout": 0.25}}))
+        options.append(("dropout 0.25", "dropout 0.25", {"model": {**model, "dropout": 0.25}}))
         if model["name"] == "mlp" and not model.get("batchnorm"):
-            options.append(("batch norm", {"model": {**model, "batchnorm": True}}))
+            options.append(("batch norm", "batch norm", {"model": {**model, "batchnorm": True}}))
     if data.kind == "image":
         # mirrored images are the same class for photos of objects, not for digits or text: validation decides
-        options.append(("augmentation", {"remedies": {"augment": dict(AUGMENT)}}))
-        options.append(("augmentation with flips", {"remedies": {"augment": {**AUGMENT, "flip": True}}}))
-    options.append(("weight noise σ=0.01·|w|", {"remedies": {"weight_noise": {"sigma": 0.01, "relative": True}}}))
-    return options
+        options.append(("augmentation", "augmentation", {"remedies": {"augment": dict(AUGMENT)}}))
+        options.append(("augmentation with flips", "augmentation with flips",
+                        {"remedies": {"augment": {**AUGMENT, "flip": True}}}))
+    options.append(("weight noise", "weight noise σ=0.01·|w|",
+                    {"remedies": {"weight_noise": {"sigma": 0.01, "relative": True}}}))
+    return [(name, change) for key, name, change in options if allowed is None or key in allowed]
+
+
+def train_longer(score: Scorer, clock: Clock, reference: Trial, *, factor: int = 3, share: float,
+                 tick: Callable[[], None]) -> list[Trial]:
+    """The chosen network trained ``factor`` times longer with twice the patience (the underfit verdict's first
+    remedy after capacity); helped when it ranks above ``reference``."""
+    name = f"train {factor}x longer"
+    if not clock.spend(share, score.trainings):
+        return [Trial(name, "train_longer", reference.recipe, math.nan, math.nan, 0, 0, 0.0, "skipped: budget")]
+    epochs = factor * int(score.train.get("max_epochs", score.base.train.max_epochs))
+    patience = 2 * int(score.base.early_stopping.patience if score.base.early_stopping else 15)
+    recipe = {**reference.recipe, "early_stopping": {"patience": patience}}
+    trial = score(recipe, name=name, phase="train_longer", max_epochs=epochs)
+    trial.details.update(remedies=[name], helped=rank(trial) > rank(reference), max_epochs=epochs, patience=patience)
+    tick()
+    return [trial]
 
 
 def combine(network: dict[str, Any], changes: list[dict[str, Any]]) -> dict[str, Any]:
@@ -265,14 +345,14 @@ def combine(network: dict[str, Any], changes: list[dict[str, Any]]) -> dict[str,
 
 
 def ablation(score: Scorer, clock: Clock, reference: Trial, network: dict[str, Any], lam: float | None, *,
-             tick: Callable[[], None], share: float) -> list[Trial]:
+             tick: Callable[[], None], share: float, allowed: tuple[str, ...] | None = None) -> list[Trial]:
     """Each remedy alone against ``reference`` (the chosen network with early stopping), then the helpful ones
     combined; a remedy helps when it ranks above the reference (score, then validation loss)."""
     rows = [Trial("early stopping only", "ablation", dict(network), reference.val_score, reference.gap,
                   reference.parameters, reference.epochs, reference.seconds,
-                  details={**reference.details, "remedies": []})]
+                  details={**reference.details, "remedies": []}, history=reference.history)]
     helpful: list[tuple[str, dict[str, Any], Trial]] = []
-    for name, change in remedies_for(score.data, network, lam):
+    for name, change in remedies_for(score.data, network, lam, allowed):
         recipe = combine(network, [change])
         if not clock.spend(share, score.trainings):
             rows.append(Trial(name, "ablation", recipe, math.nan, math.nan, 0, 0, 0.0, "skipped: budget"))
@@ -318,10 +398,11 @@ class _PruneOnValidation(Callback):
             trainer.request_stop(f"pruned by the study at epoch {epoch}")
 
 
-def study(score: Scorer, clock: Clock, best: Trial, storage: Path, *, seed: int,
-          tick: Callable[[], None]) -> list[Trial]:
-    """Tune λ, dropout and the learning rate around ``best``'s recipe with fitguard.search's sampler (SQLite
-    storage) and, for holdout trials, its catch-up pruner; a cross-validated trial runs all its folds."""
+def study(score: Scorer, clock: Clock, best: Trial, storage: Path, *, seed: int, tick: Callable[[], None],
+          dropout: bool = True, lam_range: tuple[float, float] = (1e-6, 1e-1)) -> list[Trial]:
+    """Tune λ (in ``lam_range``), dropout (when ``dropout`` and the network takes it) and the learning rate around
+    ``best``'s recipe with fitguard.search's sampler (SQLite storage) and, for holdout trials, its catch-up pruner;
+    a cross-validated trial runs all its folds."""
     import optuna
 
     from fitguard.search.pruning import CatchUpPruner, make_sampler
@@ -333,11 +414,11 @@ def study(score: Scorer, clock: Clock, best: Trial, storage: Path, *, seed: int,
         sampler=make_sampler("tpe", seed),
         pruner=optuna.pruners.NopPruner() if score.folds else CatchUpPruner(min_epochs=5),
     )
-    with_dropout = tunable(best.recipe)  # a user's or pretrained network takes no dropout option
+    with_dropout = dropout and tunable(best.recipe)  # a user's or pretrained network takes no dropout option
     trials: list[Trial] = []
     while clock.spend(1.0, score.trainings):
         optuna_trial = handle.ask()
-        lam = optuna_trial.suggest_float("lam", 1e-6, 1e-1, log=True)
+        lam = optuna_trial.suggest_float("lam", *lam_range, log=True)
         params = {"lam": lam}
         recipe = {**best.recipe, "model": dict(best.recipe["model"]),
                   "remedies": {**best.recipe.get("remedies", {}), **_l2(lam)}}

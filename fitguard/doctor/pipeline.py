@@ -1,11 +1,21 @@
-"""``fitguard doctor``: split -> baseline -> diagnosis -> remedy search -> final training -> one test evaluation.
+"""``fitguard doctor``: split -> baseline -> diagnosis -> reference models -> the search the diagnosis asks for ->
+final trainings -> one test evaluation -> the shipped model, all within one wall-clock budget.
 
-Everything the report shows is written to the run folder (``summary.json``, the histories, the two models,
-augmentation samples), so ``fitguard report RUN_DIR`` can rebuild it without the data.
+Like for like: the baseline and the kept recipe are each trained afresh, on the same rows (train + val unless
+``--refit none``), for the epoch count validation chose for them, with the same step rule; those two models are
+the ones evaluated on the test split (once), compared with a paired test, and whose gaps (training rows - test)
+the summary reports. With ``--refit all`` (the default) the kept recipe is then trained once more on every
+labelled row, test included, for the same epochs: that is the shipped model, and the test figure is the honest
+estimate for it (it was measured on the same recipe trained on fewer rows).
+
+Everything the report shows is written to the run folder (``summary.json``, the histories, the two models, the
+test predictions, augmentation samples), so ``fitguard report RUN_DIR`` can rebuild it without the data.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -13,24 +23,32 @@ from typing import Any
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fitguard.config import TrainConfig, parse_config, read_config_file
-from fitguard.data import Dataset, kfold
-from fitguard.doctor import phases
+from fitguard.data import Dataset, TensorData, kfold, load
+from fitguard.doctor import evidence, phases
 from fitguard.doctor.diagnosis import diagnose, ensemble_decomposition, sentence
 from fitguard.doctor.options import DoctorOptions
+from fitguard.doctor.plan import Plan, plan_for
+from fitguard.doctor.progress import DoctorProgress
+from fitguard.doctor.suggestions import learning_curve_phase, outcomes
 from fitguard.doctor.summary import layer_table, versions, write_summary
 from fitguard.doctor.trials import Trial, joined, refit_epochs, refit_recipe, score_and_gap, train_recipe
+from fitguard.errors import FitguardError
+from fitguard.models import build, count
 from fitguard.models.imported import is_import_path
-from fitguard.models import count
 from fitguard.recipe import load_data
 from fitguard.runs import MARKER, prepare_run_dir, save_model, write_json
 
 #: the baseline network per family: big enough to overfit small data, the usual first try
 BASELINE_MODELS = {"mlp": {"hidden": [256, 256]}, "cnn": {"widths": [32, 64]}, "cnn1d": {"widths": [32, 64]}}
-#: shares of the search budget at which each phase must stop starting new trainings
-SHARES = {"architecture": 0.4, "lambda_cv": 0.65, "ablation": 0.9}
+#: the baseline may use at most this share of a time budget (it is stopped in flight past it)
+BASELINE_SHARE = 0.2
+#: the reference models may use at most this share of a time budget
+REFERENCE_SHARE = 0.1
+#: the final trainings' estimated cost is multiplied by this, plus REPORT_SECONDS, to reserve their time
+RESERVE_FACTOR = 1.3
+REPORT_SECONDS = 5.0
 
 
 def base_config(options: DoctorOptions) -> TrainConfig:
@@ -42,6 +60,8 @@ def base_config(options: DoctorOptions) -> TrainConfig:
     if options.target is not None:
         data["target"] = options.target
     data.setdefault("seed", options.seed)
+    if options.test_data is not None:
+        data["test"] = 0.0  # the external test set replaces the held-back rows
     if options.train_fraction < 1:
         data["train_fraction"] = options.train_fraction
     if options.data_options:
@@ -53,40 +73,21 @@ def base_config(options: DoctorOptions) -> TrainConfig:
     return parse_config(raw, options.config or "doctor options")
 
 
-class _Phases:
-    """Rich progress bars, one per phase (silent when quiet)."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.progress = Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), disable=quiet)
-        self.task: Any = None
-
-    def start(self, name: str, total: int | None) -> None:
-        if self.task is not None:
-            self.progress.update(self.task, total=self.progress.tasks[self.task].completed)
-        self.task = self.progress.add_task(name, total=total)
-
-    def tick(self) -> None:
-        self.progress.advance(self.task)
-
-
-def _scores(trainer: Any, data: Dataset) -> dict[str, dict[str, float]]:
-    return {"train": trainer.evaluate(data.train), "val": trainer.evaluate(data.val)}
-
-
-def _augmentation_samples(run_dir: Path, data: Dataset, recipe: dict[str, Any], seed: int) -> None:
-    from fitguard import augment
-
-    spec = next((c["remedies"]["augment"] for c in [recipe] if c.get("remedies", {}).get("augment")), None)
-    spec = spec or {"rotate": 10.0, "shift": 0.1, "scale": 0.1}
-    originals = data.train.X[:8].cpu()
-    labels = data.train.y[:8].cpu()
-    pipeline = augment.images(**spec)
-    generator = torch.Generator().manual_seed(seed)
-    views = [pipeline(originals.clone(), labels, generator)[0] for _ in range(3)]
-    np.savez_compressed(run_dir / "augmentation_samples.npz", original=originals.numpy(),
-                        augmented=torch.stack(views, 1).numpy(), labels=np.asarray([data.class_names[i] for i in labels]),
-                        spec=np.asarray([repr(spec)]))
+def with_test_data(data: Dataset, options: DoctorOptions, base: TrainConfig) -> Dataset:
+    """``data`` with its test split read from ``options.test_data``, transformed by ``data``'s own preprocessing."""
+    external = load(options.test_data, target=base.data.target, val=0.0, test=0.0, seed=base.data.seed,
+                    standardize=base.data.standardize, **base.data.options)
+    raw = external.raw_train
+    if data.task == "classification":
+        unseen = sorted({str(v) for v in raw.labels.tolist()} - {str(c) for c in data.class_names})
+        if unseen:
+            raise FitguardError(f"--test-data has classes the training data lacks: {', '.join(map(repr, unseen[:5]))}; "
+                                f"expected only {', '.join(map(repr, data.class_names[:10]))}")
+    if external.input_shape != data.input_shape:
+        raise FitguardError(f"--test-data rows have shape {tuple(external.input_shape)}, the training data's have "
+                            f"{tuple(data.input_shape)}: give a test set in the same format")
+    test = TensorData(data.preprocessor.transform(raw.inputs), data.preprocessor.encode_target(raw.labels))
+    return dataclasses.replace(data, test=test, raw_test=raw)
 
 
 def candidates(options: DoctorOptions, kind: str) -> list[dict[str, Any]]:
@@ -106,12 +107,34 @@ def candidates(options: DoctorOptions, kind: str) -> list[dict[str, Any]]:
     return [c for i, c in enumerate(found) if c not in found[:i]]
 
 
+def by_size(recipes: list[dict[str, Any]], data: Dataset, *, descending: bool) -> list[dict[str, Any]]:
+    """Built-in networks ordered by parameter count (a backbone or a user's network keeps its place first)."""
+    def size(recipe: dict[str, Any]) -> float:
+        model = recipe["model"]
+        if recipe.get("transfer") or is_import_path(model["name"]):
+            return math.inf if descending else -math.inf
+        options = {k: v for k, v in model.items() if k != "name"}
+        return sum(p.numel() for p in build(model["name"], data.input_shape, data.out_features, **options).parameters())
+
+    return sorted(recipes, key=size, reverse=descending)
+
+
 def baseline_network(model: str | None) -> dict[str, Any]:
     """The article's first try, whatever the data: a wide MLP that can memorize small data, cheap to diagnose;
     the user's own network (``--model``) as it comes."""
     if model is not None and is_import_path(model):
         return {"name": model}
     return {"name": model or "mlp", **BASELINE_MODELS[model or "mlp"]}
+
+
+def _load(options: DoctorOptions, base: TrainConfig, data: Dataset | None) -> Dataset:
+    data = data if data is not None else load_data(base)
+    if options.test_data is not None:
+        data = with_test_data(data, options, base)
+    if data.val is None or data.test is None:
+        raise ValueError("`fitguard doctor` needs validation and test splits: use val > 0 and test > 0 in the data "
+                         "spec, or give --test-data")
+    return data
 
 
 def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dataset | None = None) -> Path:
@@ -121,138 +144,143 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
     fixed benchmark splits); it needs validation and test splits.
     """
     console = console or Console()
+    clock = phases.Clock(options.budget, options.trials)
     timings: dict[str, float] = {}
-    started = time.perf_counter()
     run_dir = prepare_run_dir(options.out, overwrite=options.overwrite)
     base = base_config(options)
     write_json(run_dir / MARKER, {"command": "doctor", "options": options.to_dict(), "config": base.model_dump(mode="json")})
     given = data is not None
-    data = data if data is not None else load_data(base)
-    if data.val is None or data.test is None:
-        raise ValueError("`fitguard doctor` needs validation and test splits: use val > 0 and test > 0 in the data spec")
-    timings["load"] = time.perf_counter() - started
-    baseline_model = baseline_network(options.model)
-    bars = _Phases(options.quiet)
+    data = _load(options, base, data)
+    timings["load"] = time.perf_counter() - clock.started
+    display = DoctorProgress(console, quiet=options.quiet, started=clock.started, deadline=clock.deadline)
+    score, selection = _scorer(base, data, options, clock, display)
+    tested_rows = joined(data.train, data.val) if options.refit != "none" else data.train
     search: dict[str, Any] = {}
-    with bars.progress:
-        # baseline: no remedies, long enough to show what it does; its last weights are what a user would keep
-        clock = time.perf_counter()
-        bars.start("baseline", 1)
-        baseline_recipe = {"model": baseline_model,
+    with display:
+        # baseline: no remedies, long enough to show what it does (its last weights are what the diagnosis reads)
+        clock_at = time.perf_counter()
+        display.phase("baseline", 1)
+        baseline_deadline = clock.started + BASELINE_SHARE * options.budget if options.budget else math.inf
+        baseline_train = {"max_epochs": options.epochs, "repeat": phases.schedule(
+            len(data.train), base.train.batch_size, options.epochs, options.min_steps)}
+        baseline_recipe = {"model": baseline_network(options.model),
                            "early_stopping": {"patience": options.baseline_patience, "restore_best": False}}
         baseline, baseline_run, baseline_history = train_recipe(
             base, baseline_recipe, data, name="baseline", phase="baseline", out=run_dir / "baseline",
-            max_epochs=options.epochs)
+            callbacks=(phases.StopAtDeadline(lambda: baseline_deadline, min_epochs=3), display.ticker),
+            **baseline_train)
         baseline_history.save(run_dir / "baseline_history.json")
-        save_model(run_dir, baseline_run.model, baseline_run.model_name, baseline_run.model_options, data,
-                   stem="baseline", architecture=baseline_run.architecture)
-        bars.tick()
-        timings["baseline"] = time.perf_counter() - clock
+        baseline.history = baseline_history
+        display.tick()
+        timings["baseline"] = time.perf_counter() - clock_at
 
-        clock = time.perf_counter()
-        bars.start("diagnosis", 1 + (options.rounds > 0))
+        clock_at = time.perf_counter()
+        display.phase("diagnosis", 2)
         diagnosis = diagnose(baseline_history, baseline_run.model, data, baseline.parameters)
-        bars.tick()
-        bias_variance = None
-        if options.rounds:
-            bias_variance = ensemble_decomposition(
-                data, baseline_run.model_name, baseline_run.model_options, rounds=options.rounds,
-                epochs=max(2, min(30, baseline.details["best_epoch"] or len(baseline_history))),
-                lr=base.train.lr, batch_size=base.train.batch_size, seed=options.seed)
-            bars.tick()
-        timings["diagnosis"] = time.perf_counter() - clock
+        plan = plan_for(diagnosis["kind"])
+        display.tick()
+        # the baseline as it will be tested: afresh on the tested rows for the epochs validation chose for it
+        baseline_epochs = refit_epochs(baseline_history)
+        baseline_tested, _ = refit_recipe(base, baseline_recipe, data, rows=tested_rows, epochs=baseline_epochs,
+                                          callbacks=(phases.StopAtDeadline(lambda: clock.deadline),), **baseline_train)
+        display.tick()
+        bias_variance = _bias_variance(options, data, base, baseline, baseline_run, baseline_history, clock)
+        timings["diagnosis"] = time.perf_counter() - clock_at
 
-        budget = phases.Clock(options.budget, options.trials)
-        score, selection = _scorer(base, data, options)
-        clock = time.perf_counter()
-        networks = candidates(options, data.kind)
-        bars.start("architecture", len(networks))
-        search["architecture"], chosen = phases.architecture(
-            score, budget, networks, epsilon=options.epsilon, tick=bars.tick, share=SHARES["architecture"])
-        timings["architecture"] = time.perf_counter() - clock
-        model = chosen.recipe
+        references: list[dict[str, Any]] = []
+        if options.references:
+            clock_at = time.perf_counter()
+            display.phase("reference models", None)
+            from fitguard.doctor.references import reference_models
 
-        clock = time.perf_counter()
-        bars.start("λ cross-validation", len(phases.LAMBDAS))
-        search["lambda_cv"] = phases.lambda_cv(score, budget, model, folds=options.folds, tick=bars.tick,
-                                               share=SHARES["lambda_cv"])
-        timings["lambda_cv"] = time.perf_counter() - clock
+            deadline = clock_at + REFERENCE_SHARE * options.budget if options.budget else None
+            references = reference_models(data.task, score.folds, data.train, data.val, data.test, deadline=deadline,
+                                          seed=options.seed)
+            display.tick()
+            timings["references"] = time.perf_counter() - clock_at
 
-        clock = time.perf_counter()
-        singles = phases.remedies_for(data, model, search["lambda_cv"]["best_lam"])
-        bars.start("ablation", len(singles) + 1)
-        search["ablation"] = phases.ablation(score, budget, chosen, model, search["lambda_cv"]["best_lam"],
-                                             tick=bars.tick, share=SHARES["ablation"])
-        timings["ablation"] = time.perf_counter() - clock
-
-        clock = time.perf_counter()
-        ranked = [t for t in search["ablation"] if t.status == "done"]
-        leader = max(ranked, key=phases.rank)  # first (fewest remedies) on ties
-        bars.start("study", options.trials and max(0, (options.trials - budget.used) // score.trainings))
-        search["study"] = phases.study(score, budget, leader, run_dir / "study.db", seed=options.seed, tick=bars.tick)
-        timings["study"] = time.perf_counter() - clock
-
-        scored = [*ranked, *[t for t in search["study"] if t.status == "done"]]
+        clock.search_started = time.perf_counter()
+        search = _search(plan, options, score, clock, display, data, run_dir, timings)
+        scored = [t for phase in ("ablation", "train_longer", "study") for t in search.get(phase, []) if t.status == "done"]
         best = phases.simplest_within_one_se(scored) if options.keep == "simplest" else max(scored, key=phases.rank)
-        clock = time.perf_counter()
-        bars.start("final training", 1)
-        final, final_run, final_history = train_recipe(score.base, best.recipe, data, name=best.name, phase="final",
-                                                       out=run_dir, **score.train)
-        final_history.save(run_dir / "best_history.json")
-        kept, refit = final_run, None
-        if options.refit:
-            # validation chose the recipe and the epoch count (the folds' median best epoch when cross-validated);
-            # now every labelled row trains the kept model
-            epochs = best.details["best_epoch"] if score.folds else refit_epochs(final_history)
-            kept, refit_history = refit_recipe(score.base, best.recipe, data, epochs=epochs, **score.train)
-            refit = {"epochs": len(refit_history), "rows": len(data.train) + len(data.val),
-                     "scores": kept.trainer.evaluate(joined(data.train, data.val))}
-        save_model(run_dir, kept.model, kept.model_name, kept.model_options, data, stem="best",
-                   architecture=kept.architecture)
-        bars.tick()
-        timings["final"] = time.perf_counter() - clock
 
-    # the only time the test split is looked at
-    test = {"baseline": baseline_run.trainer.evaluate(data.test), "best": kept.trainer.evaluate(data.test)}
+        clock_at = time.perf_counter()
+        display.phase("final training", 2 if options.refit == "all" else 1)
+        epochs = _chosen_epochs(best)
+        final_train = dict(score.train)
+        hard = (phases.StopAtDeadline(lambda: clock.deadline),)
+        kept, kept_history = refit_recipe(score.base, best.recipe, data, rows=tested_rows, epochs=epochs,
+                                          callbacks=hard, out=run_dir, **final_train)
+        display.tick()
+        # the only time the test split is looked at
+        test = _test_evidence(data, baseline_tested, kept, references, options.seed)
+        np.savez_compressed(run_dir / "test_predictions.npz", **test.pop("arrays"))
+        shipped, shipped_history = kept, kept_history
+        if options.refit == "all":
+            every_row = joined(tested_rows, data.test)
+            shipped, shipped_history = refit_recipe(score.base, best.recipe, data, rows=every_row, epochs=epochs,
+                                                    callbacks=hard, **final_train)
+            display.tick()
+        save_model(run_dir, baseline_tested.model, baseline_tested.model_name, baseline_tested.model_options, data,
+                   stem="baseline", architecture=baseline_tested.architecture)
+        save_model(run_dir, shipped.model, shipped.model_name, shipped.model_options, data, stem="best",
+                   architecture=shipped.architecture)
+        (best.history or kept_history).save(run_dir / "best_history.json")
+        timings["final"] = time.perf_counter() - clock_at
+
     if data.kind == "image":
         _augmentation_samples(run_dir, data, best.recipe, options.seed)
-    timings["total"] = time.perf_counter() - started
-    baseline_counts = count(baseline_run.model, data.input_shape)
-    best_counts = count(final_run.model, data.input_shape)
     summary = {
-        "format": "fitguard-doctor/1",
+        "format": "fitguard-doctor/2",
         "command": options.command(),
         "options": options.to_dict(),
         "config": base.model_dump(mode="json"),
         "seed": options.seed,
-        "data": {"source": "given Dataset" if given else base.data.source, "name": data.name, "task": data.task, "kind": data.kind,
-                 "input_shape": list(data.input_shape), "class_names": list(data.class_names),
+        "data": {"source": "given Dataset" if given else base.data.source, "name": data.name, "task": data.task,
+                 "kind": data.kind, "input_shape": list(data.input_shape), "class_names": list(data.class_names),
                  "feature_names": list(data.feature_names) if data.feature_names else None,
                  "n_train": len(data.train), "n_val": len(data.val), "n_test": len(data.test),
+                 "test_source": options.test_data or "held-out split of --data",
                  "train_fraction": base.data.train_fraction, "split_seed": base.data.seed},
         "metric": "accuracy" if data.task == "classification" else "loss",
-        "model": {"baseline": layer_table(baseline_run.model_name, baseline_run.model_options, baseline_counts),
-                  "best": layer_table(final_run.model_name, final_run.model_options, best_counts)},
-        "baseline": {**_run_record(baseline, baseline_run, baseline_history, data), "history": "baseline_history.json"},
+        "model": {"baseline": layer_table(baseline_tested.model_name, baseline_tested.model_options,
+                                          count(baseline_tested.model, data.input_shape)),
+                  "best": layer_table(kept.model_name, kept.model_options, count(kept.model, data.input_shape))},
+        "baseline": {**_tested_record(baseline, baseline_tested, tested_rows, data, baseline_epochs),
+                     "diagnosis_run": {"epochs": len(baseline_history), "best_epoch": baseline_history.best_epoch,
+                                       "stop_reason": baseline_history.stop_reason,
+                                       "scores": _scores(baseline_run.trainer, data), "repeat": baseline_train["repeat"]},
+                     "history": "baseline_history.json"},
         "verdict": {**diagnosis, "sentence": sentence(diagnosis)},
+        "plan": {**plan.to_dict(), "outcomes": outcomes(diagnosis, search, data, baseline)},
         "bias_variance": bias_variance,
         "remedies": {
             "epsilon": options.epsilon,
             "architecture": [t.to_dict() for t in search["architecture"]],
-            "chosen_architecture": chosen.name,
+            "chosen_architecture": search["chosen"].name,
+            "train_longer": [t.to_dict() for t in search.get("train_longer", [])],
             "lambda_cv": search["lambda_cv"],
             "ablation": [t.to_dict() for t in search["ablation"]],
+            "learning_curve": search.get("learning_curve"),
             "study": {"storage": "study.db", "trials": [t.to_dict() for t in search["study"]]},
-            "trainings": budget.used,
+            "trainings": clock.used,
             "selection": selection,
         },
-        "best": {**_run_record(final, final_run, final_history, data), "name": best.name, "recipe": best.recipe,
-                 "config": final_run.config.model_dump(mode="json"), "history": "best_history.json",
-                 "model_file": "best.safetensors", "refit": refit},
+        "references": references,
+        "best": {**_tested_record(best, kept, tested_rows, data, epochs), "name": best.name, "recipe": best.recipe,
+                 "search_val_score": best.val_score,
+                 "search_val_score_note": "optimistic: this score chose the recipe among all that were tried",
+                 "config": kept.config.model_dump(mode="json"), "history": "best_history.json",
+                 "model_file": "best.safetensors",
+                 "shipped": {"refit": options.refit, "rows": _rows(options.refit, tested_rows, data),
+                             "epochs": len(shipped_history), "stop_reason": shipped_history.stop_reason,
+                             "note": _shipped_note(options.refit)}},
         "test": test,
+        "budget": {"seconds": options.budget, "trials": options.trials, "reserve": clock.reserve},
         "timings": timings,
         "versions": versions(),
     }
+    timings["total"] = time.perf_counter() - clock.started  # the report (a second or two) comes after
     write_summary(run_dir, summary)
     from fitguard.report import build_report
 
@@ -262,39 +290,208 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
     return run_dir
 
 
-def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions) -> tuple[phases.Scorer, dict[str, Any]]:
+def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: phases.Clock, display: DoctorProgress,
+            data: Dataset, run_dir: Path, timings: dict[str, float]) -> dict[str, Any]:
+    """The phases ``plan`` asks for, in its order, each within its share of the search's budget."""
+    found: dict[str, Any] = {}
+    chosen: Trial | None = None
+    for step in plan.steps:
+        started = time.perf_counter()
+        tick = _ticker(display, score.data.task, found)
+        if step.phase == "architecture":
+            networks = candidates(options, data.kind)
+            networks = by_size(networks, data, descending=True) if plan.bigger_first else networks
+            display.phase("architecture", len(networks))
+            found["architecture"], chosen = phases.architecture(score, clock, networks, epsilon=options.epsilon,
+                                                                tick=tick, share=step.until)
+            found["chosen"] = chosen
+        elif step.phase == "train_longer":
+            display.phase("train longer", 1)
+            found["train_longer"] = phases.train_longer(score, clock, chosen, share=step.until, tick=tick)
+        elif step.phase == "lambda_cv":
+            display.phase("λ cross-validation", len(plan.lambdas))
+            found["lambda_cv"] = phases.lambda_cv(score, clock, chosen.recipe, folds=options.folds, tick=tick,
+                                                  share=step.until, lambdas=plan.lambdas)
+        elif step.phase == "ablation":
+            lam = found["lambda_cv"]["best_lam"]
+            singles = phases.remedies_for(data, chosen.recipe, lam, plan.remedies)
+            display.phase("ablation", len(singles) + 1)
+            found["ablation"] = phases.ablation(score, clock, chosen, chosen.recipe, lam, tick=tick,
+                                                share=step.until, allowed=plan.remedies)
+        elif step.phase == "learning_curve":
+            display.phase("learning curve", 4)
+            found["learning_curve"] = learning_curve_phase(score, clock, chosen, share=step.until, tick=tick)
+        elif step.phase == "study":
+            ranked = [t for t in (*found["ablation"], *found.get("train_longer", [])) if t.status == "done"]
+            leader = max(ranked, key=phases.rank)  # first (fewest remedies) on ties
+            display.phase("study", options.trials and max(0, (options.trials - clock.used) // score.trainings))
+            found["study"] = phases.study(score, clock, leader, run_dir / "study.db", seed=options.seed, tick=tick,
+                                          dropout=plan.study_dropout, lam_range=plan.study_lambda)
+        timings[step.phase] = time.perf_counter() - started
+    return found
+
+
+def _ticker(display: DoctorProgress, task: str, found: dict[str, Any]) -> Any:
+    """The phases' ``tick``: advance the display and show the best validation score so far."""
+    def tick() -> None:
+        trials = [t for value in found.values() if isinstance(value, list) for t in value
+                  if isinstance(t, Trial) and t.status == "done"]
+        best = max(trials, key=phases.rank, default=None)
+        display.tick(None if best is None else (f"{best.val_score:.3f}" if task == "classification"
+                                                else f"val loss {-best.val_score:.4g}"))
+    return tick
+
+
+def _chosen_epochs(trial: Trial) -> int:
+    """The epoch count validation chose: the folds' median best epoch, or the holdout run's best epoch."""
+    return int(trial.details.get("best_epoch") or trial.epochs or 1)
+
+
+def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: phases.Clock,
+            display: DoctorProgress) -> tuple[phases.Scorer, dict[str, Any]]:
     """How the search scores recipes: cross-validated when the labelled rows are at most ``cv_max_rows``, each
-    epoch repeating the (fold's) training rows until ``search_epochs`` epochs can take ``min_steps`` steps."""
+    epoch repeating the (fold's) training rows until ``search_epochs`` epochs can take ``min_steps`` steps. Each
+    scored trial updates the time the clock keeps back for the final trainings."""
     labelled = len(data.train) + len(data.val)
     folds = list(kfold(data, k=options.folds, seed=base.data.seed)) if labelled <= options.cv_max_rows else None
     rows = min(len(train) for train, _ in folds) if folds else len(data.train)
     repeat = phases.schedule(rows, base.train.batch_size, options.search_epochs, options.min_steps)
-    score = phases.Scorer(base, data, folds, {"max_epochs": options.search_epochs, "repeat": repeat})
+    tested = labelled if options.refit != "none" else len(data.train)
+    final_rows = tested + (tested + len(data.test) if options.refit == "all" else 0)
+    scored: list[Trial] = []
+
+    def learn_cost(trial: Trial) -> None:
+        # the final trainings cost what the best recipe's trainings cost per row and epoch, on their rows
+        scored.append(trial)
+        leader = max((t for t in scored if t.status == "done" and t.epochs), key=phases.rank, default=None)
+        if leader is None or clock.seconds is None:
+            return
+        per_row_epoch = leader.seconds / max(1, score.trainings) / max(1, leader.epochs) / max(1, rows)
+        epochs = _chosen_epochs(leader)
+        final = per_row_epoch * epochs * final_rows
+        clock.reserve = RESERVE_FACTOR * final + REPORT_SECONDS
+
+    score = phases.Scorer(base, data, folds, {"max_epochs": options.search_epochs, "repeat": repeat},
+                          callbacks=(phases.StopAtDeadline(clock.search_deadline), display.ticker), progress=display,
+                          on_scored=learn_cost)
     rule = ("fewest remedies within one standard error of the best" if folds and options.keep == "simplest"
             else "best validation score")
     return score, {**score.method, "labelled_rows": labelled, "max_epochs": options.search_epochs,
                    "patience": options.patience, "repeat": repeat, "min_steps": options.min_steps, "kept": rule}
 
 
-def _run_record(trial: Trial, run: Any, history: Any, data: Dataset) -> dict[str, Any]:
-    scores = _scores(run.trainer, data)
-    score, gap = score_and_gap(data.task, scores["train"], {f"val_{k}": v for k, v in scores["val"].items()})
-    return {"val_score": score, "gap": gap, "parameters": trial.parameters, "epochs": len(history),
-            "best_epoch": history.best_epoch, "stop_reason": history.stop_reason, "scores": scores,
+def _bias_variance(options: DoctorOptions, data: Dataset, base: TrainConfig, baseline: Trial, run: Any,
+                   history: Any, clock: phases.Clock) -> dict[str, Any] | None:
+    """The baseline architecture's bias and variance over ``options.rounds`` bootstrap models, unless that would
+    take more than a tenth of the time budget (estimated from the baseline's own epochs)."""
+    if not options.rounds:
+        return None
+    epochs = max(2, min(30, baseline.details["best_epoch"] or len(history)))
+    per_epoch = baseline.seconds / max(1, len(history))
+    if options.budget is not None and options.rounds * epochs * per_epoch > 0.1 * options.budget:
+        return {"skipped": f"estimated {options.rounds * epochs * per_epoch:.0f} s, more than a tenth of the budget"}
+    return ensemble_decomposition(data, run.model_name, run.model_options, rounds=options.rounds, epochs=epochs,
+                                  lr=base.train.lr, batch_size=base.train.batch_size, seed=options.seed)
+
+
+def _test_evidence(data: Dataset, baseline: Any, kept: Any, references: list[dict[str, Any]],
+                   seed: int) -> dict[str, Any]:
+    """Both models' test figures with intervals, the paired verdicts, and the arrays behind them."""
+    task = data.task
+    y = data.test.y.numpy()
+    first = evidence.predictions(baseline.trainer, data.test.X, task)
+    second = evidence.predictions(kept.trainer, data.test.X, task)
+    y = y.reshape(first.shape) if task != "classification" else y
+    arrays = {"y": y, "baseline": first, "best": second}
+    found: dict[str, Any] = {
+        "rows": len(y),
+        "baseline": {**baseline.trainer.evaluate(data.test), **{"figure": evidence.figure(task, y, first, seed=seed)}},
+        "best": {**kept.trainer.evaluate(data.test), **{"figure": evidence.figure(task, y, second, seed=seed)}},
+        "best_vs_baseline": evidence.paired(task, y, first, second, seed=seed),
+        "references": [],
+    }
+    for reference in references:
+        if reference["status"] != "done":
+            continue
+        theirs = np.asarray(reference["predictions"]).reshape(second.shape)
+        arrays[f"reference {reference['name']}"] = theirs
+        found["references"].append({"name": reference["name"], "figure": evidence.figure(task, y, theirs, seed=seed),
+                                    "best_vs_reference": evidence.paired(task, y, theirs, second, seed=seed)})
+    found["arrays"] = arrays
+    return found
+
+
+def _scores(trainer: Any, data: Dataset) -> dict[str, dict[str, float]]:
+    return {"train": trainer.evaluate(data.train), "val": trainer.evaluate(data.val)}
+
+
+def _tested_record(trial: Trial, run: Any, rows: TensorData, data: Dataset, epochs: int) -> dict[str, Any]:
+    """A tested model's record: its training rows' and test scores, and the gap between them (measured the same
+    way for the baseline and the kept model)."""
+    trained = run.trainer.evaluate(rows)
+    tested = run.trainer.evaluate(data.test)
+    score, gap = score_and_gap(data.task, trained, {f"val_{k}": v for k, v in tested.items()})
+    return {"val_score": trial.val_score, "gap": gap,
+            "gap_note": "training rows - test, on the model that was tested (trained afresh on "
+                        f"{len(rows)} rows for {epochs} epochs)",
+            "parameters": trial.parameters, "epochs": epochs, "best_epoch": trial.details.get("best_epoch"),
+            "stop_reason": trial.details.get("stop_reason"), "scores": {"train": trained, "test": tested},
             "seconds": trial.seconds}
+
+
+def _rows(refit: str, tested: TensorData, data: Dataset) -> int:
+    return len(tested) + (len(data.test) if refit == "all" else 0)
+
+
+def _shipped_note(refit: str) -> str:
+    if refit == "all":
+        return ("trained on every labelled row (train + val + test) after the test evaluation; the test figure is "
+                "the estimate for it, measured on the same recipe trained on train + val")
+    if refit == "trainval":
+        return "the model that was tested: trained on train + val"
+    return "the model that was tested: trained on the training split only"
+
+
+def _augmentation_samples(run_dir: Path, data: Dataset, recipe: dict[str, Any], seed: int) -> None:
+    from fitguard import augment
+
+    spec = (recipe.get("remedies") or {}).get("augment") or {"rotate": 10.0, "shift": 0.1, "scale": 0.1}
+    originals = data.train.X[:8].cpu()
+    labels = data.train.y[:8].cpu()
+    pipeline = augment.images(**spec)
+    generator = torch.Generator().manual_seed(seed)
+    views = [pipeline(originals.clone(), labels, generator)[0] for _ in range(3)]
+    np.savez_compressed(run_dir / "augmentation_samples.npz", original=originals.numpy(),
+                        augmented=torch.stack(views, 1).numpy(), labels=np.asarray([data.class_names[i] for i in labels]),
+                        spec=np.asarray([repr(spec)]))
 
 
 def _print_outcome(console: Console, summary: dict[str, Any], report: Path) -> None:
     from rich.table import Table
 
-    metric = summary["metric"]
-    table = Table(title=f"fitguard doctor: {summary['data']['name']}")
-    for header in ("", f"test {metric}", "train - val gap", "parameters"):
+    test = summary["test"]
+    table = Table(title=f"fitguard doctor: {summary['data']['name']} ({test['rows']} test rows, read once)")
+    for header in ("", "test (95% interval)", "training rows - test", "parameters"):
         table.add_column(header, justify="left" if not header else "right")
-    for who in ("baseline", "best"):
-        table.add_row(who if who == "baseline" else f"best: {summary['best']['name']}",
-                      f"{summary['test'][who][metric]:.4f}", f"{summary[who]['gap']:+.4f}",
-                      f"{summary[who]['parameters']:,}")
+    for who, label in (("baseline", "baseline"), ("best", f"kept: {summary['best']['name']}")):
+        figure = test[who]["figure"]
+        table.add_row(label, _figure_text(figure), f"{summary[who]['gap']:+.4f}", f"{summary[who]['parameters']:,}")
+    for reference in test["references"]:
+        table.add_row(f"reference: {reference['name']}", _figure_text(reference["figure"]), "", "")
     console.print(table)
+    comparison = test["best_vs_baseline"]
+    console.print(f"kept vs baseline: {comparison['verdict']} ({comparison['test']}, p = {comparison['p_value']:.3g})")
+    for reference in test["references"]:
+        versus = reference["best_vs_reference"]
+        console.print(f"kept vs {reference['name']}: {versus['verdict']} (p = {versus['p_value']:.3g})")
     console.print(summary["verdict"]["sentence"])
+    console.print(f"shipped model: {summary['best']['shipped']['note']}")
+    console.print(f"wall time {summary['timings']['total']:.0f} s"
+                  + (f" of a {summary['budget']['seconds']:g} s budget" if summary["budget"]["seconds"] else ""))
     console.print(f"report: {report}")
+
+
+def _figure_text(figure: dict[str, Any]) -> str:
+    if figure["metric"] == "accuracy":
+        return f"{figure['value']:.3f} ({figure['low']:.3f}–{figure['high']:.3f})"
+    return f"MSE {figure['value']:.4g} ({figure['low']:.4g}–{figure['high']:.4g})"

@@ -7,8 +7,10 @@ Scores are "higher is better": validation accuracy for classes, minus the valida
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +38,11 @@ class Trial:
     seconds: float
     status: str = "done"
     details: dict[str, Any] = field(default_factory=dict)
+    #: the training's History (the first fold's when cross-validated): the kept recipe's curves in the report
+    history: History | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return copy.deepcopy({f.name: getattr(self, f.name) for f in fields(self) if f.name != "history"})
 
 
 def score_name(task: str) -> str:
@@ -108,16 +112,20 @@ def refit_epochs(history: History) -> int:
     return int(history.best_epoch or len(history))
 
 
-def refit_recipe(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, epochs: int,
+def refit_recipe(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, rows: TensorData, epochs: int,
+                 callbacks: tuple[Callback, ...] = (), out: Path | None = None,
                  **train_options: Any) -> tuple[Run, History]:
-    """Train ``recipe`` afresh on train + val for ``epochs`` epochs, with no early stopping.
+    """Train ``recipe`` afresh on ``rows`` for ``epochs`` epochs, with no early stopping.
 
-    Why: the validation rows have done their job (choosing the recipe and the epoch count); training on them too
-    uses every labelled row, as scikit-learn's ``GridSearchCV(refit=True)`` does. The test split stays untouched.
+    Why: validation rows that have done their job (choosing the recipe and the epoch count) can train the model
+    too, as scikit-learn's ``GridSearchCV(refit=True)`` does; the doctor refits the baseline and the kept recipe
+    the same way, on the same rows, so that their test figures compare like for like. ``out``: a folder for its
+    logs (metrics.jsonl, tensorboard/).
     """
-    if data.val is None:
-        raise ValueError("refitting on train + val needs a validation split")
     config = overlay(base, {**recipe, "early_stopping": None}, **{**train_options, "max_epochs": epochs})
-    run = build_run(config, out=None, data=data, quiet=True)
-    history = run.trainer.fit(joined(data.train, data.val))
+    # no validation rows: its logs and checkpoints monitor the training loss
+    run = build_run(config, out=out, data=dataclasses.replace(data, val=None), quiet=True)
+    for callback in callbacks:
+        run.trainer.add_callbacks([callback])
+    history = run.trainer.fit(rows)
     return run, history

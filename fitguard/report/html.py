@@ -31,6 +31,9 @@ def _environment() -> Environment:
     environment.filters["num"] = lambda v, digits=4: "–" if missing(v) else f"{v:.{digits}g}"
     environment.filters["signed"] = lambda v: "–" if missing(v) else f"{v:+.4f}"
     environment.filters["thousands"] = lambda v: "–" if missing(v) else f"{v:,}"
+    environment.filters["figure"] = lambda f: "–" if missing(f) else (
+        f"{100 * f['value']:.1f}% ({100 * f['low']:.1f}–{100 * f['high']:.1f})" if f["metric"] == "accuracy"
+        else f"MSE {f['value']:.4g} ({f['low']:.4g}–{f['high']:.4g})")
     return environment
 
 
@@ -68,7 +71,7 @@ def figures(run_dir: Path, summary: dict[str, Any]) -> dict[str, str]:
                                                      _weights(run_dir / summary["best"]["model_file"]))),
         "architecture": _data_uri(plots.architecture_scatter(summary["remedies"]["architecture"], metric)),
     }
-    if summary["bias_variance"]:
+    if summary["bias_variance"] and "skipped" not in summary["bias_variance"]:
         found["bias_variance"] = _data_uri(plots.bias_variance_bars(summary["bias_variance"]))
     cv = summary["remedies"]["lambda_cv"]
     if any(r["mean"] is not None for r in cv["rows"]):
@@ -86,7 +89,21 @@ def render_report(run_dir: str | Path) -> str:
     summary = read_summary(run_dir)
     template = _environment().get_template("report.html")
     config_yaml = json.dumps(summary["best"]["config"], indent=1)
-    return template.render(s=summary, fig=figures(run_dir, summary), best_config=config_yaml, advice=advice(summary))
+    return template.render(s=summary, fig=figures(run_dir, summary), best_config=config_yaml, advice=advice(summary),
+                           reference_sentence=reference_sentence(summary))
+
+
+def reference_sentence(summary: dict[str, Any]) -> str:
+    """Whether the kept network beats the reference models, in plain words, from the paired tests alone."""
+    rows = summary["test"]["references"]
+    if not rows:
+        return "No reference model finished within the budget."
+    words = {"better": "beats", "worse": "loses to", "not distinguishable": "cannot be told apart from"}
+    parts = [f"{words[r['best_vs_reference']['verdict']]} {r['name']} (p = {r['best_vs_reference']['p_value']:.2g})"
+             for r in rows]
+    beaten = all(r["best_vs_reference"]["verdict"] == "better" for r in rows)
+    return (f"The kept network {', '.join(parts)} on the same test rows"
+            + (": it beats every reference." if beaten else ": it does not beat every reference."))
 
 
 def advice(summary: dict[str, Any]) -> list[str]:
@@ -95,13 +112,11 @@ def advice(summary: dict[str, Any]) -> list[str]:
     test = summary["test"]
     lines = []
     show = (lambda v: f"{100 * v:.1f}%") if metric == "accuracy" else (lambda v: f"{v:.4g}")
-    change = test["best"][metric] - test["baseline"][metric]
-    better = change > 0 if metric == "accuracy" else change < 0
+    verdict = test["best_vs_baseline"]["verdict"]
     lines.append(
         f"Use the recipe “{best['name']}”: on the untouched test split it scores {show(test['best'][metric])} "
-        f"against the baseline's {show(test['baseline'][metric])} "
-        f"({'better' if better else 'no better'}), with {best['parameters']:,} parameters instead of "
-        f"{baseline['parameters']:,}."
+        f"against the baseline's {show(test['baseline'][metric])} ({verdict} by a paired test on the same rows), "
+        f"with {best['parameters']:,} parameters instead of {baseline['parameters']:,}."
     )
     chosen = summary["remedies"]["chosen_architecture"]
     lines.append(f"Network size: “{chosen}” was the smallest network within {summary['remedies']['epsilon']:g} of the best "
@@ -117,7 +132,10 @@ def advice(summary: dict[str, Any]) -> list[str]:
         lines.append(f"Keep early stopping: the best weights came from epoch {best['best_epoch']} of {best['epochs']}.")
     kind = summary["verdict"]["kind"]
     if kind == "overfit":
-        lines.append("More training data is the remedy no search can replace: the baseline memorized its training set.")
+        memorized = any(line.endswith("memorized") for line in summary["verdict"]["evidence"])
+        why = "the baseline memorized its training set" if memorized else \
+            "the baseline fits its training rows clearly better than new ones"
+        lines.append(f"More training data is the remedy no search can replace: {why}.")
     elif kind == "underfit":
         lines.append("The baseline underfits: a bigger model or longer training comes before any regularization.")
     return lines

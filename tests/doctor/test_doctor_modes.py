@@ -41,11 +41,24 @@ def test_yaml_spec_end_to_end(tmp_path):
     assert summary["best"]["config"]["train"]["batch_size"] == 16 and summary["best"]["config"]["train"]["lr"] == 0.003
     data = load("wine", val=0.25, test=0.3, seed=1)
     assert summary["data"]["n_test"] == len(data.test)
+    # --refit all (the default): the tested model's predictions are kept; the shipped one learned every row
+    with np.load(tmp_path / "run" / "test_predictions.npz") as tested:
+        assert np.mean(tested["best"] == tested["y"]) == pytest.approx(summary["test"]["best"]["accuracy"], abs=1e-9)
+        assert np.array_equal(tested["y"], data.test.y.numpy())
+    shipped = summary["best"]["shipped"]
+    assert shipped["refit"] == "all" and shipped["rows"] == len(data.train) + len(data.val) + len(data.test)
+
+
+def test_the_shipped_model_is_the_tested_one_with_refit_trainval(tmp_path):
+    doctor("--data", "wine", "--refit", "trainval", *SMALL, "--out", str(tmp_path / "run"))
+    summary = read_summary(tmp_path / "run")
+    data = load("wine", val=0.2, test=0.2, seed=0)
+    assert summary["best"]["shipped"]["rows"] == len(data.train) + len(data.val)
     assert accuracy_of_loaded(tmp_path / "run", data) == pytest.approx(summary["test"]["best"]["accuracy"], abs=1e-9)
 
 
 def test_regression_end_to_end_on_diabetes(tmp_path):
-    doctor("--data", "diabetes", *SMALL, "--out", str(tmp_path / "run"))
+    doctor("--data", "diabetes", "--refit", "trainval", *SMALL, "--out", str(tmp_path / "run"))
     summary = read_summary(tmp_path / "run")
     assert summary["data"]["task"] == "regression" and summary["metric"] == "loss"
     assert summary["best"]["val_score"] <= 0  # minus the validation MSE
@@ -67,7 +80,7 @@ def test_loader_options_from_the_command_line(tmp_path):
 
 
 def test_users_own_network_end_to_end_and_reloaded(tmp_path):
-    doctor("--model", "tests.doctor.user_models:tiny_net", "--train-fraction", "0.3", *SMALL,
+    doctor("--model", "tests.doctor.user_models:tiny_net", "--train-fraction", "0.3", "--refit", "trainval", *SMALL,
            "--out", str(tmp_path / "run"))
     summary = read_summary(tmp_path / "run")
     assert [t["name"] for t in summary["remedies"]["architecture"]] == ["tests.doctor.user_models:tiny_net"]
@@ -95,7 +108,7 @@ def test_pretrained_backbone_competes_as_an_architecture(tmp_path, pretrained):
     spec = tmp_path / "spec.yaml"
     spec.write_text("data: {source: digits}\ntrain: {lr: 0.02}\n")
     doctor("--config", str(spec), "--backbone", str(pretrained), "--freeze-all-but", "1", "--unfreeze-every", "2",
-           "--model", "mlp", "--train-fraction", "0.3", *SMALL, "--out", str(tmp_path / "run"))
+           "--model", "mlp", "--train-fraction", "0.3", "--refit", "trainval", *SMALL, "--out", str(tmp_path / "run"))
     summary = read_summary(tmp_path / "run")
     first = summary["remedies"]["architecture"][0]
     assert first["name"] == f"backbone {pretrained}" and first["status"] == "done"

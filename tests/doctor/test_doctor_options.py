@@ -44,9 +44,9 @@ def test_command_reruns_only_what_differs_from_the_defaults():
     assert DoctorOptions(data="my data.csv", target="y", budget=600.0, seed=3).command() == (
         "fitguard doctor --data 'my data.csv' --target y --budget 600s --seed 3")
     options = DoctorOptions(data="fashion_mnist", data_options={"limit_per_class": 100, "image_size": [16, 16]},
-                            backbone="runs/pre", freeze_all_but=1, refit=False)
+                            backbone="runs/pre", freeze_all_but=1, refit="none")
     assert options.command() == ("fitguard doctor --data fashion_mnist --data-option limit_per_class=100 "
-                                 "--data-option 'image_size=[16, 16]' --backbone runs/pre --freeze-all-but 1 --no-refit")
+                                 "--data-option 'image_size=[16, 16]' --backbone runs/pre --freeze-all-but 1 --refit none")
 
 
 def test_data_options_are_yaml_scalars_and_reach_the_loader_spec():

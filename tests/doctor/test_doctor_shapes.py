@@ -106,10 +106,6 @@ def test_doctor_on_the_reported_208_row_table_with_batch_norm(tmp_path):
     assert (summary["data"]["n_train"], summary["data"]["n_val"], summary["data"]["n_test"]) == (124, 42, 42)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "fitguard/diagnose/ensemble.py batches by itself (_train_one, range(0, rows, batch_size)), not through "
-    "TensorData.batches: a bootstrap sample of 33 rows ends on a batch of one row, and a network with batch norm "
-    "is trained there one member at a time; fix: iterate fitguard.data.tensors.batch_bounds(rows, batch_size)"))
 def test_doctor_bias_variance_with_batch_norm_when_the_last_batch_has_one_row(tmp_path):
     table = write_table(tmp_path / "t.csv", 55, 4)
     doctor(tmp_path / "run", "--data", str(table), "--target", "label", "--model", BATCH_NORM_NET, "--rounds", "2")

@@ -1,0 +1,97 @@
+"""What the doctor is doing now: phase, candidate, fold and epoch, the best score so far and the time left.
+
+On a terminal this is one live rich display (a bar per phase, a status line under it). When the output is not a
+terminal (a log file, CI) it is one line per finished phase; ``quiet`` silences both.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from fitguard.train import Callback
+
+
+class EpochTicker(Callback):
+    """Tells the display every finished epoch of whatever is training."""
+
+    def __init__(self, display: DoctorProgress) -> None:
+        self.display = display
+
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
+        self.display.epoch(epoch, trainer.max_epochs)
+
+
+class DoctorProgress:
+    """The live display of one doctor run (a context manager). ``deadline()`` gives the run's deadline
+    (``time.perf_counter`` units, inf without a time budget) for the time-left column."""
+
+    def __init__(self, console: Console, *, quiet: bool, started: float, deadline: float) -> None:
+        self.console, self.quiet, self.started, self.deadline = console, quiet, started, deadline
+        self.live = not quiet and console.is_terminal
+        self.progress = Progress(TextColumn("{task.description:<20}"), BarColumn(bar_width=24), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TextColumn("{task.fields[status]}"), console=console,
+                                 disable=not self.live)
+        self.task: Any = None
+        self.name = ""
+        self.phase_started = started
+        self.best: str = ""
+        self.where = ""
+        self.ticker = EpochTicker(self)
+
+    def __enter__(self) -> DoctorProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._close_phase()
+        self.progress.__exit__(*exc)
+
+    def _left(self) -> str:
+        if math.isinf(self.deadline):
+            return ""
+        left = max(0.0, self.deadline - time.perf_counter())
+        return f" · {left:.0f} s left"
+
+    def _close_phase(self) -> None:
+        if self.task is None:
+            return
+        task = self.progress.tasks[self.task]
+        self.progress.update(self.task, total=task.completed, status=f"done{self._best_text()}")
+        if not self.quiet and not self.live:
+            seconds = time.perf_counter() - self.phase_started
+            self.console.print(f"{self.name}: {task.completed:g} done in {seconds:.0f} s{self._best_text()}"
+                               f"{self._left()}", highlight=False)
+        self.task = None
+
+    def _best_text(self) -> str:
+        return f" · best so far {self.best}" if self.best else ""
+
+    def phase(self, name: str, total: int | None) -> None:
+        """A new phase of ``total`` steps (None: unknown) begins; the previous one is done."""
+        self._close_phase()
+        self.name, self.phase_started, self.where = name, time.perf_counter(), ""
+        self.task = self.progress.add_task(name, total=total, status="")
+
+    def candidate(self, name: str, fold: int | None = None, folds: int | None = None) -> None:
+        """Which recipe (and fold) trains now."""
+        self.where = name if fold is None else f"{name} · fold {fold}/{folds}"
+        self._show("")
+
+    def epoch(self, epoch: int, max_epochs: int) -> None:
+        self._show(f" · epoch {epoch}/{max_epochs}")
+
+    def _show(self, tail: str) -> None:
+        if self.task is not None and self.live:
+            self.progress.update(self.task, status=f"{self.where}{tail}{self._best_text()}{self._left()}")
+
+    def tick(self, best: str | None = None) -> None:
+        """One step of the phase done; ``best``: the best score so far, as it should be shown."""
+        if best:
+            self.best = best
+        if self.task is not None:
+            self.progress.advance(self.task)

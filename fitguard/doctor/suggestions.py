@@ -1,0 +1,146 @@
+"""What each of the diagnosis' suggestions did when the search tried it -- measured, including those that did not
+help -- and the learning curve behind "more data".
+
+Each recommendation of the verdict maps to the trials that test it:
+
+- ``augmentation``, ``dropout``, ``L2``, batch norm, weight noise: the ablation's single-remedy rows against the
+  chosen network with early stopping only;
+- ``shrink the network`` / ``bigger model``: the best architecture smaller / bigger than the baseline network
+  against the baseline network's own architecture trial (when the search scored it);
+- ``early stopping``: the baseline's own validation curve, at its best epoch against its last;
+- ``train longer``: the chosen network trained three times longer against it;
+- ``less regularization``: the smallest λ of the cross-validation against the largest;
+- ``more data``: the learning curve's estimate of the rows that would close half the train - validation gap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fitguard.data import Dataset, TensorData
+from fitguard.data.splits import subsample_indices
+from fitguard.doctor.phases import Clock, Scorer, rank
+from fitguard.doctor.trials import Trial, train_recipe
+
+#: training fractions of the learning curve
+FRACTIONS = (0.25, 0.5, 0.75, 1.0)
+
+
+def learning_curve_phase(score: Scorer, clock: Clock, chosen: Trial, *, share: float, tick: Any,
+                         fractions: tuple[float, ...] = FRACTIONS) -> dict[str, Any]:
+    """Train the chosen network on growing stratified fractions of the training split (scored on validation), fit
+    error(n) = a·n^-b + c, and say how many more rows would close half of the train - validation gap."""
+    from fitguard.diagnose.scaling import fit_power_law, rows_to_close
+
+    data = score.data
+    points: list[dict[str, Any]] = []
+    for fraction in fractions:
+        if not clock.spend(share, 1):
+            break
+        rows = _fraction(data, fraction, score.base.data.seed)
+        if points and len(rows) <= points[-1]["rows"]:
+            continue  # tiny data: two fractions can round to the same rows
+        trial, _, _ = train_recipe(score.base, chosen.recipe, data, name=f"{fraction:.0%} of the rows",
+                                   phase="learning_curve", train=rows, callbacks=score.callbacks, **score.train)
+        train_error, val_error = _errors(data.task, trial)
+        points.append({"rows": len(rows), "train_error": train_error, "val_error": val_error,
+                       "seconds": trial.seconds})
+        tick()
+    found: dict[str, Any] = {"points": points, "error": "1 - accuracy" if data.task == "classification" else "loss",
+                             "fit": None, "more_rows_for_half_the_gap": None}
+    if len(points) < 3:
+        found["note"] = "fewer than 3 points fit the budget: no curve"
+        return found
+    try:
+        curve = fit_power_law([p["rows"] for p in points], [p["val_error"] for p in points])
+    except (ValueError, RuntimeError) as error:
+        found["note"] = f"the power law did not fit: {str(error).splitlines()[0]}"
+        return found
+    last = points[-1]
+    more = rows_to_close(curve, last["rows"], last["train_error"], last["val_error"])
+    found.update(fit={"a": curve.a, "b": curve.b, "c": curve.c},
+                 more_rows_for_half_the_gap=more,
+                 note=("more data alone would not close half the gap: the curve levels off above it" if more is None
+                       else f"about {more:,} more rows would close half of the train - validation gap"))
+    return found
+
+
+def _fraction(data: Dataset, fraction: float, seed: int) -> TensorData:
+    labels = data.train.y.numpy() if data.task == "classification" else None
+    index = subsample_indices(labels, len(data.train), fraction, seed)
+    return TensorData(data.train.X[index], data.train.y[index])
+
+
+def _errors(task: str, trial: Trial) -> tuple[float, float]:
+    """(train error, validation error) of a holdout trial: 1 - accuracy, or the losses for regression."""
+    if task == "classification":
+        val_accuracy = trial.val_score
+        return max(0.0, 1.0 - val_accuracy - trial.gap), 1.0 - val_accuracy
+    val_loss = -trial.val_score
+    return max(0.0, val_loss - trial.gap), val_loss
+
+
+def outcomes(diagnosis: dict[str, Any], search: dict[str, Any], data: Dataset, baseline: Trial) -> list[dict[str, Any]]:
+    """For each recommendation of the diagnosis (in its order): what the search measured when it tried it."""
+    rows = []
+    for recommendation in diagnosis["recommendations"]:
+        measured = _measure(recommendation["remedy"], search, data, baseline)
+        rows.append({**recommendation, **measured})
+    return rows
+
+
+def _ablation_row(search: dict[str, Any], prefix: str) -> dict[str, Any] | None:
+    rows = [t for t in search.get("ablation", [])[1:] if t.name.startswith(prefix) and t.status == "done"]
+    return max(rows, key=rank, default=None)
+
+
+def _result(trial: Trial | None, reference: Trial | None, what: str) -> dict[str, Any]:
+    if trial is None or reference is None:
+        return {"tried": False, "helped": None, "measured": f"not tried: {what} did not fit the budget or the plan"}
+    helped = rank(trial) > rank(reference)
+    return {"tried": True, "helped": helped, "trial": trial.name, "score": trial.val_score,
+            "reference": reference.name, "reference_score": reference.val_score,
+            "measured": f"{trial.name}: {trial.val_score:.4f} against {reference.name}: {reference.val_score:.4f} "
+                        f"({'helped' if helped else 'did not help'})"}
+
+
+def _measure(remedy: str, search: dict[str, Any], data: Dataset, baseline: Trial) -> dict[str, Any]:
+    reference = search["ablation"][0] if search.get("ablation") else None
+    if remedy in ("augmentation", "dropout", "L2", "batch norm", "weight noise"):
+        return _result(_ablation_row(search, remedy), reference, remedy)
+    if remedy in ("shrink the network", "bigger model"):
+        done = [t for t in search.get("architecture", []) if t.status == "done"]
+        own = next((t for t in done if t.recipe.get("model", {}).get("name") == baseline.recipe["model"]["name"]
+                    and t.parameters == baseline.parameters), None)
+        smaller = remedy == "shrink the network"
+        others = [t for t in done if (t.parameters < baseline.parameters) == smaller and t is not own
+                  and t.parameters != baseline.parameters]
+        return _result(max(others, key=rank, default=None), own, "the baseline's architecture")
+    if remedy == "early stopping":
+        history = baseline.history
+        if history is None or not history.best_epoch:
+            return {"tried": False, "helped": None, "measured": "no validation curve to read"}
+        key = "val_accuracy" if data.task == "classification" else "val_loss"
+        values = history[key]
+        at_best, at_last = values[history.best_epoch - 1], values[-1]
+        helped = at_best > at_last if data.task == "classification" else at_best < at_last
+        return {"tried": True, "helped": helped, "score": at_best, "reference_score": at_last,
+                "measured": f"baseline {key} {at_best:.4f} at its best epoch {history.best_epoch} against "
+                            f"{at_last:.4f} at its last ({len(history)}); every search training stops early"}
+    if remedy == "train longer":
+        longer = [t for t in search.get("train_longer", []) if t.status == "done"]
+        return _result(longer[0] if longer else None, search.get("chosen"), "training longer")
+    if remedy == "less regularization":
+        rows = [r for r in search.get("lambda_cv", {}).get("rows", []) if r["mean"] is not None]
+        if len(rows) < 2:
+            return {"tried": False, "helped": None, "measured": "the λ grid did not fit the budget"}
+        low, high = rows[0], rows[-1]
+        return {"tried": True, "helped": low["mean"] >= high["mean"], "score": low["mean"],
+                "reference_score": high["mean"],
+                "measured": f"λ={low['lam']:g}: {low['mean']:.4f} against λ={high['lam']:g}: {high['mean']:.4f}"}
+    if remedy == "more data":
+        curve = search.get("learning_curve")
+        if not curve:
+            return {"tried": False, "helped": None, "measured": "no learning curve (not in the plan or the budget)"}
+        return {"tried": True, "helped": None, "measured": curve.get("note", "")}
+    return {"tried": False, "helped": None, "measured": "the search has no trial for this suggestion"}
