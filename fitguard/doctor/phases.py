@@ -9,9 +9,13 @@ Ties in the score go to the lower validation loss.
    stopping; the chosen network is the *smallest* within ``epsilon`` of the best validation score.
 2. ``lambda_cv``: k-fold cross-validation of the L2 strength λ.
 3. ``ablation``: each remedy alone on the chosen network, then the ones that helped, combined.
-4. ``study``: an Optuna study (SQLite in the run folder, fitguard.search's sampler, the catch-up pruner on the
-   per-epoch validation score of holdout trials) over λ, dropout and learning rate around the best recipe, for
-   whatever budget is left.
+4. ``study``: an Optuna study (SQLite in the run folder, fitguard.search's default sampler and pruner -- no
+   pruning, see ``benchmarks/search.py``) over λ, dropout and learning rate around the best recipe, for whatever
+   budget is left.
+
+Which phases run, in what order and with what share of the budget, is the diagnosis' call
+(:mod:`fitguard.doctor.plan`); ``train_longer`` and the learning curve (:mod:`fitguard.doctor.suggestions`) join
+them when the verdict asks.
 """
 
 from __future__ import annotations
@@ -401,18 +405,21 @@ class _PruneOnValidation(Callback):
 def study(score: Scorer, clock: Clock, best: Trial, storage: Path, *, seed: int, tick: Callable[[], None],
           dropout: bool = True, lam_range: tuple[float, float] = (1e-6, 1e-1)) -> list[Trial]:
     """Tune λ (in ``lam_range``), dropout (when ``dropout`` and the network takes it) and the learning rate around
-    ``best``'s recipe with fitguard.search's sampler (SQLite storage) and, for holdout trials, its catch-up pruner;
-    a cross-validated trial runs all its folds."""
+    ``best``'s recipe with fitguard.search's default sampler and pruner (SQLite storage); a cross-validated trial
+    runs all its folds and is never pruned."""
     import optuna
 
-    from fitguard.search.pruning import CatchUpPruner, make_sampler
+    from fitguard.search.pruning import DEFAULT_PRUNER, DEFAULT_SAMPLER, make_pruner, make_sampler
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     metric, sign = ("val_accuracy", 1.0) if score.data.task == "classification" else ("val_loss", -1.0)
     handle = optuna.create_study(
         study_name="doctor", storage=f"sqlite:///{storage}", direction="maximize", load_if_exists=True,
-        sampler=make_sampler("tpe", seed),
-        pruner=optuna.pruners.NopPruner() if score.folds else CatchUpPruner(min_epochs=5),
+        sampler=make_sampler(DEFAULT_SAMPLER, seed),
+        # fitguard.search's default (no pruning, measured in benchmarks/search.py); a cross-validated trial's
+        # per-epoch reports mix folds, so it is never pruned
+        pruner=optuna.pruners.NopPruner() if score.folds else make_pruner(
+            DEFAULT_PRUNER, max_epochs=int(score.train.get("max_epochs", 100))),
     )
     with_dropout = dropout and tunable(best.recipe)  # a user's or pretrained network takes no dropout option
     trials: list[Trial] = []
