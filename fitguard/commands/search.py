@@ -39,7 +39,8 @@ def register(app: typer.Typer) -> None:
         storage: Annotated[Optional[str], typer.Option(help="Study database URL (default: OUT/study.db).")] = None,
         workers: Annotated[int, typer.Option(help="Local worker processes.")] = 1,
         study_name: Annotated[str, typer.Option("--study", help="Study name inside the storage.")] = "fitguard",
-        pruner: Annotated[str, typer.Option(help="catchup (default), hyperband, median (patient) or none.")] = "catchup",
+        pruner: Annotated[str, typer.Option(help="none (default, measured in benchmarks/search.py), catchup, hyperband "
+                                                  "or median (patient).")] = "none",
         sampler: Annotated[str, typer.Option(help="tpe or random.")] = "tpe",
         metric: Annotated[str, typer.Option(help="Validation metric to optimize (auto: val_accuracy or val_loss).")] = "auto",
         seed: Annotated[int, typer.Option(help="Sampler seed.")] = 0,
@@ -47,7 +48,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option(help="Run folder (holds study.db and results.json).")] = Path("runs/search"),
         quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
     ) -> None:
-        """Search remedies with an Optuna study (pruned per epoch); print the trials ranked and the best."""
+        """Search remedies with an Optuna study; print the trials ranked and the best."""
         from fitguard.config import parse_config, read_config_file
         from fitguard.runs import write_json
         from fitguard.search import SearchSpace, study

@@ -247,7 +247,7 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
                                           count(baseline_tested.model, data.input_shape)),
                   "best": layer_table(kept.model_name, kept.model_options, count(kept.model, data.input_shape))},
         "baseline": {**_tested_record(baseline, baseline_tested, tested_rows, data, baseline_epochs),
-                     "diagnosis_run": {"epochs": len(baseline_history), "best_epoch": baseline_history.best_epoch,
+                     "diagnosis_run": {"epochs": len(baseline_history), "best_epoch": baseline_epochs,
                                        "stop_reason": baseline_history.stop_reason,
                                        "scores": _scores(baseline_run.trainer, data), "repeat": baseline_train["repeat"]},
                      "history": "baseline_history.json"},

@@ -20,7 +20,7 @@ from typing import Any
 from fitguard.data import Dataset, TensorData
 from fitguard.data.splits import subsample_indices
 from fitguard.doctor.phases import Clock, Scorer, rank
-from fitguard.doctor.trials import Trial, train_recipe
+from fitguard.doctor.trials import Trial, refit_epochs, train_recipe
 
 #: training fractions of the learning curve
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
@@ -115,18 +115,20 @@ def _measure(remedy: str, search: dict[str, Any], data: Dataset, baseline: Trial
         smaller = remedy == "shrink the network"
         others = [t for t in done if (t.parameters < baseline.parameters) == smaller and t is not own
                   and t.parameters != baseline.parameters]
-        return _result(max(others, key=rank, default=None), own, "the baseline's architecture")
+        # without the baseline network's own search trial, its diagnosis run (last epoch, no early stopping) is
+        # the reference: a weaker one, and the row says so
+        return _result(max(others, key=rank, default=None), own or baseline, "a network of another size")
     if remedy == "early stopping":
         history = baseline.history
-        if history is None or not history.best_epoch:
-            return {"tried": False, "helped": None, "measured": "no validation curve to read"}
         key = "val_accuracy" if data.task == "classification" else "val_loss"
-        values = history[key]
-        at_best, at_last = values[history.best_epoch - 1], values[-1]
+        if history is None or key not in history.keys():
+            return {"tried": False, "helped": None, "measured": "no validation curve to read"}
+        best_epoch, values = refit_epochs(history), history[key]
+        at_best, at_last = values[best_epoch - 1], values[-1]
         helped = at_best > at_last if data.task == "classification" else at_best < at_last
         return {"tried": True, "helped": helped, "score": at_best, "reference_score": at_last,
-                "measured": f"baseline {key} {at_best:.4f} at its best epoch {history.best_epoch} against "
-                            f"{at_last:.4f} at its last ({len(history)}); every search training stops early"}
+                "measured": f"baseline {key} {at_best:.4f} at its lowest validation loss (epoch {best_epoch}) "
+                            f"against {at_last:.4f} at its last ({len(history)}); every later training stops early"}
     if remedy == "train longer":
         longer = [t for t in search.get("train_longer", []) if t.status == "done"]
         return _result(longer[0] if longer else None, search.get("chosen"), "training longer")

@@ -108,8 +108,14 @@ def joined(first: TensorData, second: TensorData) -> TensorData:
 
 
 def refit_epochs(history: History) -> int:
-    """The epoch count early stopping chose on validation: its best epoch, else every epoch that ran."""
-    return int(history.best_epoch or len(history))
+    """The epoch count validation chose: early stopping's best epoch, else the epoch of the lowest validation loss
+    (a run that kept its last weights), else every epoch that ran."""
+    if history.best_epoch:
+        return int(history.best_epoch)
+    if "val_loss" in history.keys() and len(history):
+        losses = history["val_loss"]
+        return 1 + min(range(len(losses)), key=losses.__getitem__)
+    return len(history)
 
 
 def refit_recipe(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, rows: TensorData, epochs: int,
