@@ -297,7 +297,7 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
     chosen: Trial | None = None
     for step in plan.steps:
         started = time.perf_counter()
-        tick = _ticker(display, score.data.task, found)
+        tick = display.tick
         if step.phase == "architecture":
             networks = candidates(options, data.kind)
             networks = by_size(networks, data, descending=True) if plan.bigger_first else networks
@@ -331,17 +331,6 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
     return found
 
 
-def _ticker(display: DoctorProgress, task: str, found: dict[str, Any]) -> Any:
-    """The phases' ``tick``: advance the display and show the best validation score so far."""
-    def tick() -> None:
-        trials = [t for value in found.values() if isinstance(value, list) for t in value
-                  if isinstance(t, Trial) and t.status == "done"]
-        best = max(trials, key=phases.rank, default=None)
-        display.tick(None if best is None else (f"{best.val_score:.3f}" if task == "classification"
-                                                else f"val loss {-best.val_score:.4g}"))
-    return tick
-
-
 def _chosen_epochs(trial: Trial) -> int:
     """The epoch count validation chose: the folds' median best epoch, or the holdout run's best epoch."""
     return int(trial.details.get("best_epoch") or trial.epochs or 1)
@@ -364,7 +353,11 @@ def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: pha
         # the final trainings cost what the best recipe's trainings cost per row and epoch, on their rows
         scored.append(trial)
         leader = max((t for t in scored if t.status == "done" and t.epochs), key=phases.rank, default=None)
-        if leader is None or clock.seconds is None:
+        if leader is None:
+            return
+        display.best = (f"{leader.val_score:.3f}" if data.task == "classification"
+                        else f"val loss {-leader.val_score:.4g}")
+        if clock.seconds is None:
             return
         per_row_epoch = leader.seconds / max(1, score.trainings) / max(1, leader.epochs) / max(1, rows)
         epochs = _chosen_epochs(leader)
@@ -435,6 +428,7 @@ def _tested_record(trial: Trial, run: Any, rows: TensorData, data: Dataset, epoc
             "gap_note": "training rows - test, on the model that was tested (trained afresh on "
                         f"{len(rows)} rows for {epochs} epochs)",
             "parameters": trial.parameters, "epochs": epochs, "best_epoch": trial.details.get("best_epoch"),
+            "search_epochs": trial.epochs,
             "stop_reason": trial.details.get("stop_reason"), "scores": {"train": trained, "test": tested},
             "seconds": trial.seconds}
 

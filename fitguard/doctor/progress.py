@@ -61,10 +61,12 @@ class DoctorProgress:
         if self.task is None:
             return
         task = self.progress.tasks[self.task]
-        self.progress.update(self.task, total=task.completed, status=f"done{self._best_text()}")
+        outcome = f"done{self._best_text()}" if task.completed else "skipped: no time left in its share of the budget"
+        self.progress.update(self.task, total=task.completed, status=outcome)
         if not self.quiet and not self.live:
             seconds = time.perf_counter() - self.phase_started
-            self.console.print(f"{self.name}: {task.completed:g} done in {seconds:.0f} s{self._best_text()}"
+            self.console.print(f"{self.name}: {task.completed:g} done in {seconds:.0f} s"
+                               f"{self._best_text() if task.completed else ' (no time left in its share)'}"
                                f"{self._left()}", highlight=False)
         self.task = None
 
@@ -89,9 +91,8 @@ class DoctorProgress:
         if self.task is not None and self.live:
             self.progress.update(self.task, status=f"{self.where}{tail}{self._best_text()}{self._left()}")
 
-    def tick(self, best: str | None = None) -> None:
-        """One step of the phase done; ``best``: the best score so far, as it should be shown."""
-        if best:
-            self.best = best
+    def tick(self) -> None:
+        """One step of the phase done (``best``, the best score so far as it should be shown, is set by the
+        caller as scores come in)."""
         if self.task is not None:
             self.progress.advance(self.task)

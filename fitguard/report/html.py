@@ -129,7 +129,8 @@ def advice(summary: dict[str, Any]) -> list[str]:
     if hurt:
         lines.append(f"Remedies that did not help here (leave them out): {', '.join(hurt)}.")
     if best["best_epoch"]:
-        lines.append(f"Keep early stopping: the best weights came from epoch {best['best_epoch']} of {best['epochs']}.")
+        lines.append(f"Keep early stopping: the search run of this recipe kept its weights of epoch {best['best_epoch']} "
+                     f"of {best.get('search_epochs', best['epochs'])}, and the refit trains that many epochs.")
     kind = summary["verdict"]["kind"]
     if kind == "overfit":
         memorized = any(line.endswith("memorized") for line in summary["verdict"]["evidence"])
