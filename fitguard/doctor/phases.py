@@ -39,9 +39,11 @@ from fitguard.train import Callback
 ARCHITECTURES: dict[str, list[dict[str, Any]]] = {
     "table": [{"name": "mlp", "hidden": [64]}, {"name": "mlp", "hidden": [256, 256]}, {"name": "mlp", "hidden": [16]},
               {"name": "mlp", "hidden": [256]}, {"name": "mlp", "hidden": [64, 64]}],
-    "image": [{"name": "cnn", "widths": [16, 32]}, {"name": "cnn", "widths": [32, 64], "pool_to": 4},
-              {"name": "mlp", "hidden": [256]}, {"name": "cnn", "widths": [32, 64]},
-              {"name": "cnn", "widths": [16, 32], "pool_to": 4}, {"name": "mlp", "hidden": [256, 256]},
+    # pooled grids first: global average pooling discards where a feature is, which costs 8 points on
+    # Fashion-MNIST 100/class (0.75 against 0.83) and learns far slower on 28x28 digits
+    "image": [{"name": "cnn", "widths": [16, 32], "pool_to": 4}, {"name": "cnn", "widths": [32, 64], "pool_to": 4},
+              {"name": "mlp", "hidden": [256]}, {"name": "cnn", "widths": [16, 32]},
+              {"name": "cnn", "widths": [32, 64]}, {"name": "mlp", "hidden": [256, 256]},
               {"name": "cnn", "widths": [8, 16]}],
     "signal": [{"name": "cnn1d", "widths": [32, 64]}, {"name": "mlp", "hidden": [256, 256]},
                {"name": "cnn1d", "widths": [16, 32]}, {"name": "cnn1d", "widths": [64, 128]},

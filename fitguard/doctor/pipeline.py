@@ -49,6 +49,8 @@ REFERENCE_SHARE = 0.1
 #: the final trainings' estimated cost is multiplied by this, plus REPORT_SECONDS, to reserve their time
 RESERVE_FACTOR = 1.3
 REPORT_SECONDS = 5.0
+#: the most of a time budget kept back for the final trainings including the refit on every row
+REFIT_ALL_SHARE = 0.4
 
 
 def base_config(options: DoctorOptions) -> TrainConfig:
@@ -215,11 +217,19 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
         # the only time the test split is looked at
         test = _test_evidence(data, baseline_tested, kept, references, options.seed)
         np.savez_compressed(run_dir / "test_predictions.npz", **test.pop("arrays"))
-        shipped, shipped_history = kept, kept_history
+        shipped, shipped_history, shipped_note = kept, kept_history, _shipped_note(options.refit)
+        shipped_rows = len(tested_rows)
         if options.refit == "all":
             every_row = joined(tested_rows, data.test)
-            shipped, shipped_history = refit_recipe(score.base, best.recipe, data, rows=every_row, epochs=epochs,
-                                                    callbacks=hard, **final_train)
+            # what the tested refit took, scaled to every row: start it only when it fits in what is left
+            needed = (time.perf_counter() - clock_at) * len(every_row) / len(tested_rows)
+            if clock.seconds is None or clock.deadline - time.perf_counter() >= RESERVE_FACTOR * needed + REPORT_SECONDS:
+                shipped, shipped_history = refit_recipe(score.base, best.recipe, data, rows=every_row, epochs=epochs,
+                                                        callbacks=hard, **final_train)
+                shipped_rows = len(every_row)
+            else:
+                shipped_note = (f"the model that was tested (train + val): the refit on every row would take about "
+                                f"{needed:.0f} s, more than the budget left, so it was not started")
             display.tick()
         save_model(run_dir, baseline_tested.model, baseline_tested.model_name, baseline_tested.model_options, data,
                    stem="baseline", architecture=baseline_tested.architecture)
@@ -272,9 +282,8 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
                  "search_val_score_note": "optimistic: this score chose the recipe among all that were tried",
                  "config": kept.config.model_dump(mode="json"), "history": "best_history.json",
                  "model_file": "best.safetensors",
-                 "shipped": {"refit": options.refit, "rows": _rows(options.refit, tested_rows, data),
-                             "epochs": len(shipped_history), "stop_reason": shipped_history.stop_reason,
-                             "note": _shipped_note(options.refit)}},
+                 "shipped": {"refit": options.refit, "rows": shipped_rows, "epochs": len(shipped_history),
+                             "stop_reason": shipped_history.stop_reason, "note": shipped_note}},
         "test": test,
         "budget": {"seconds": options.budget, "trials": options.trials, "reserve": clock.reserve},
         "timings": timings,
@@ -346,7 +355,6 @@ def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: pha
     rows = min(len(train) for train, _ in folds) if folds else len(data.train)
     repeat = phases.schedule(rows, base.train.batch_size, options.search_epochs, options.min_steps)
     tested = labelled if options.refit != "none" else len(data.train)
-    final_rows = tested + (tested + len(data.test) if options.refit == "all" else 0)
     scored: list[Trial] = []
 
     def learn_cost(trial: Trial) -> None:
@@ -359,10 +367,14 @@ def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: pha
                         else f"val loss {-leader.val_score:.4g}")
         if clock.seconds is None:
             return
-        per_row_epoch = leader.seconds / max(1, score.trainings) / max(1, leader.epochs) / max(1, rows)
-        epochs = _chosen_epochs(leader)
-        final = per_row_epoch * epochs * final_rows
-        clock.reserve = RESERVE_FACTOR * final + REPORT_SECONDS
+        per_epoch_row = leader.seconds / max(1, score.trainings) / max(1, leader.epochs) / max(1, rows)
+        tested_cost = per_epoch_row * _chosen_epochs(leader) * tested
+        every_cost = per_epoch_row * _chosen_epochs(leader) * (tested + len(data.test)) if options.refit == "all" else 0
+        # the refit on every row is kept in reserve only while it is a modest share of the budget (a test split
+        # many times the labelled rows would starve the search); the final phase starts it only when it fits
+        if RESERVE_FACTOR * (tested_cost + every_cost) > REFIT_ALL_SHARE * clock.seconds:
+            every_cost = 0
+        clock.reserve = RESERVE_FACTOR * (tested_cost + every_cost) + REPORT_SECONDS
 
     score = phases.Scorer(base, data, folds, {"max_epochs": options.search_epochs, "repeat": repeat},
                           callbacks=(phases.StopAtDeadline(clock.search_deadline), display.ticker), progress=display,
@@ -431,10 +443,6 @@ def _tested_record(trial: Trial, run: Any, rows: TensorData, data: Dataset, epoc
             "search_epochs": trial.epochs,
             "stop_reason": trial.details.get("stop_reason"), "scores": {"train": trained, "test": tested},
             "seconds": trial.seconds}
-
-
-def _rows(refit: str, tested: TensorData, data: Dataset) -> int:
-    return len(tested) + (len(data.test) if refit == "all" else 0)
 
 
 def _shipped_note(refit: str) -> str:

@@ -1,5 +1,9 @@
 """Reference models: what off-the-shelf scikit-learn reaches on the same rows, so the doctor's network has a bar.
 
+The inputs arrive preprocessed the way the doctor's networks see them (tables standardized on the training rows,
+pixels scaled), so no scaler is added: a per-pixel standardization would blow up the near-constant border pixels of
+images and cost an RBF kernel 7 points (test accuracy 0.834 against 0.903 on 50 MNIST digits a class, seed 1).
+
 A network that overfits less than it did is not yet a good model; a logistic regression, an RBF SVM and gradient
 boosting say what a few seconds of standard tools reach. To be comparable they are chosen exactly like the
 doctor's recipes -- a small grid scored on the *same* folds (or the same train -> val holdout), best mean score
@@ -25,7 +29,6 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, mean_squared_error, r2_score
 from sklearn.multioutput import MultiOutputRegressor
-from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR
 from threadpoolctl import threadpool_limits
@@ -56,21 +59,20 @@ def _boosting_cost(rows: int, features: int, classes: int) -> float:
 
 
 def _logistic(seed: int, C: float) -> Any:
-    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=1000))
+    return LogisticRegression(C=C, max_iter=1000)
 
 
 def _svc(seed: int, C: float, gamma: str) -> Any:
-    return make_pipeline(StandardScaler(), SVC(C=C, gamma=gamma))
+    return SVC(C=C, gamma=gamma)
 
 
 def _svr(seed: int, C: float, gamma: str) -> Any:
     # SVR's C and epsilon (0.1) are in target units: on a standardized target one grid fits every target's scale
-    return TransformedTargetRegressor(make_pipeline(StandardScaler(), SVR(C=C, gamma=gamma)),
-                                      transformer=StandardScaler())
+    return TransformedTargetRegressor(SVR(C=C, gamma=gamma), transformer=StandardScaler())
 
 
 def _ridge(seed: int, alpha: float) -> Any:
-    return make_pipeline(StandardScaler(), Ridge(alpha=alpha))
+    return Ridge(alpha=alpha)
 
 
 def _boosting(seed: int, *, regression: bool, max_iter: int, early_stopping: str) -> Any:
