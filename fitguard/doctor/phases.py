@@ -32,6 +32,7 @@ import numpy as np
 from fitguard.config import TrainConfig
 from fitguard.data import Dataset, TensorData, kfold
 from fitguard.doctor.options import FAMILIES
+from fitguard.doctor.plan import DEFAULT_LAMBDAS as LAMBDAS
 from fitguard.doctor.trials import Trial, train_recipe
 from fitguard.train import Callback
 
@@ -49,7 +50,6 @@ ARCHITECTURES: dict[str, list[dict[str, Any]]] = {
                {"name": "cnn1d", "widths": [16, 32]}, {"name": "cnn1d", "widths": [64, 128]},
                {"name": "mlp", "hidden": [64]}],
 }
-LAMBDAS = (1e-5, 1e-4, 1e-3, 1e-2)
 #: the image augmentation the ablation tries: small rotations, shifts and zooms keep every class what it is
 AUGMENT = {"rotate": 10.0, "shift": 0.1, "scale": 0.1}
 
