@@ -25,6 +25,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from fitguard.data.encoding import DEFAULT_MAX_CATEGORIES
 from fitguard.errors import FitguardError
 
 #: more values than any real spec holds; bounds what YAML aliases may expand to
@@ -43,6 +44,10 @@ class DataSpec(_Spec):
     seed: int = 0
     train_fraction: float = Field(1.0, gt=0, le=1)
     standardize: bool = True
+    #: tables: "impute" fills missing cells from the training rows (median / most frequent + indicator); "error"
+    missing: Literal["impute", "error"] = "impute"
+    #: tables: categories a column keeps before the rarer share one "<other>" column (fitguard.data.encoding)
+    max_categories: int | None = Field(DEFAULT_MAX_CATEGORIES, ge=2)
     options: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -42,7 +42,7 @@ def load_data(config: TrainConfig) -> Dataset:
     spec = config.data
     data = load(
         spec.source, target=spec.target, val=spec.val, test=spec.test, seed=spec.seed,
-        standardize=spec.standardize, **spec.options,
+        standardize=spec.standardize, missing=spec.missing, max_categories=spec.max_categories, **spec.options,
     )
     if spec.train_fraction < 1:
         data = data.with_train_fraction(spec.train_fraction, seed=spec.seed)

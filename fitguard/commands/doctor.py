@@ -12,13 +12,14 @@ from fitguard.errors import FitguardError
 
 
 def read_inputs(path: Path) -> Any:
-    """Raw inputs for a predictor: a CSV path (tables), the ``X`` array of an .npz, an .npy array, or an image folder."""
+    """Raw inputs for a predictor: a CSV or Parquet path (tables), the ``X`` array of an .npz, an .npy array, or an
+    image folder."""
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
     if path.is_dir():
         return sorted(str(p) for p in path.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".gif"))
     suffix = path.suffix.lower()
-    if suffix == ".csv":
+    if suffix in (".csv", ".parquet"):
         return str(path)
     import numpy as np
 
@@ -28,7 +29,7 @@ def read_inputs(path: Path) -> Any:
         with np.load(path, allow_pickle=False) as arrays:
             key = "X" if "X" in arrays.files else arrays.files[0]
             return arrays[key]
-    raise FitguardError(f"DATA must be a .csv, .npz, .npy file or a folder of images, got {str(path)!r}")
+    raise FitguardError(f"DATA must be a .csv, .parquet, .npz, .npy file or a folder of images, got {str(path)!r}")
 
 
 def write_predictions(path: Path, predictions: Any, probabilities: Any, class_names: tuple[str, ...]) -> None:
@@ -67,6 +68,9 @@ def register(app: typer.Typer) -> None:
                  "nn.Module, called as function(input_shape=..., out_features=...).")] = None,
         data_option: Annotated[Optional[list[str]], typer.Option(
             help="Loader option KEY=VALUE, repeatable, e.g. limit_per_class=100.")] = None,
+        missing: Annotated[str, typer.Option(
+            help="Missing table cells: impute (median / most frequent category of the training rows, plus a "
+                 "missing-indicator column) or error (refuse them).")] = "impute",
         backbone: Annotated[Optional[str], typer.Option(
             help="Pretrained backbone (a name, a fitguard run folder or a weights file) competing as an architecture.")] = None,
         freeze_all_but: Annotated[Optional[int], typer.Option(help="Train only the backbone's last K layer blocks.")] = None,
@@ -118,7 +122,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def predict(
         run_dir: Annotated[Path, typer.Argument(help="A run folder holding a saved model.")],
-        data: Annotated[Path, typer.Argument(help="Raw inputs: .csv, .npz (X), .npy or a folder of images.")],
+        data: Annotated[Path, typer.Argument(help="Raw inputs: .csv, .parquet, .npz (X), .npy or a folder of images.")],
         out: Annotated[Path, typer.Option(help="CSV file to write.")] = Path("predictions.csv"),
     ) -> None:
         """Predict raw data with a saved model (the best one of a doctor run) and write a CSV."""

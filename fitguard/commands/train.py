@@ -37,6 +37,9 @@ def register(app: typer.Typer) -> None:
         config: Annotated[Optional[Path], typer.Argument(help="YAML or TOML spec (flags override it).")] = None,
         data: Annotated[Optional[str], typer.Option(help="Built-in dataset name or a .csv/.npz/image folder/.zip path.")] = None,
         target: Annotated[Optional[str], typer.Option(help="Target column of a CSV file.")] = None,
+        missing: Annotated[Optional[str], typer.Option(
+            help="Missing table cells: impute (the default: median / most frequent category of the training rows, "
+                 "plus a missing-indicator column) or error (refuse them).")] = None,
         model: Annotated[Optional[str], typer.Option(help="mlp, cnn, cnn1d or auto (by kind of data).")] = None,
         hidden: Annotated[Optional[str], typer.Option(help="MLP hidden widths, e.g. 256,256.")] = None,
         dropout: Annotated[Optional[float], typer.Option(help="Dropout rate in [0, 1).")] = None,
@@ -64,7 +67,7 @@ def register(app: typer.Typer) -> None:
         """Train one model and write a run folder: config, metrics.jsonl, history.json, checkpoints, tensorboard."""
         raw = read_config_file(config) if config is not None else {}
         flags = {
-            "data.source": data, "data.target": target, "model.name": model,
+            "data.source": data, "data.target": target, "data.missing": missing, "model.name": model,
             "model.hidden": _parse_widths(hidden, "--hidden") if hidden is not None else None,
             "model.dropout": dropout, "model.batchnorm": batchnorm,
             "train.max_epochs": epochs, "train.lr": lr, "train.batch_size": batch_size, "train.optimizer": optimizer,

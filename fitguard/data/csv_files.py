@@ -1,7 +1,8 @@
-"""Read a CSV file into a header and a grid of text cells (the csv module and numpy, no pandas).
+"""Read a CSV file into a header and a grid of text cells (the csv module and numpy, no pandas); Parquet too, when
+the optional ``pyarrow`` is installed.
 
-Cells stay text here; ``encoding.infer_columns`` decides which columns are numbers. Every cell must be filled:
-a missing value is reported with its column and line rather than guessed (imputation is a modelling choice).
+Cells stay as read here: ``encoding.infer_columns`` decides which columns are numbers, and blank cells stay blank
+for the preprocessing to fill or refuse (``missing="impute"`` or ``"error"``), with the line they came from.
 """
 
 from __future__ import annotations
@@ -17,15 +18,16 @@ from fitguard.errors import FitguardError
 
 @dataclass(frozen=True)
 class CsvTable:
-    """Header names, text cells (N, C) and the file line of each row, for error messages."""
+    """Header names, cells (N, C) and where each row is in the file (a CSV line, a Parquet row), for messages."""
 
     path: Path
     header: tuple[str, ...]
     cells: np.ndarray
     lines: tuple[int, ...]
+    kind: str = "CSV"
 
     def row_name(self, index: int) -> str:
-        return f"line {self.lines[index]} of {self.path}"
+        return f"{'line' if self.kind == 'CSV' else 'row'} {self.lines[index]} of {self.path}"
 
     def column(self, name: str) -> int:
         if name not in self.header:
@@ -72,14 +74,47 @@ def read_csv(path: str | Path, delimiter: str = ",") -> CsvTable:
     for row, line in zip(rows, lines):
         if len(row) != len(header):
             raise FitguardError(f"line {line} of {path} has {len(row)} fields, but the header has {len(header)}")
-    cells = np.asarray(rows, dtype=object)
-    empty = np.argwhere(cells == "")
-    if empty.size:
-        i, j = (int(v) for v in empty[0])
-        raise FitguardError(
-            f"column {header[j]!r} is empty at line {lines[i]} of {path}; every value must be filled in"
-        )
-    return CsvTable(path, tuple(header), cells, tuple(lines))
+    return CsvTable(path, tuple(header), np.asarray(rows, dtype=object), tuple(lines))
+
+
+def read_parquet(path: str | Path) -> CsvTable:
+    """Read a Parquet file with ``pyarrow`` (an optional extra: ``pip install pyarrow``); nulls become ``None``.
+
+    Args:
+        path: the ``.parquet`` file.
+
+    Raises:
+        FitguardError: pyarrow is not installed, or the file is not readable Parquet.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"Parquet file {path} does not exist")
+    try:
+        import pyarrow.parquet as parquet
+    except ImportError:
+        raise FitguardError(f"reading the Parquet file {path} needs pyarrow: pip install pyarrow") from None
+    try:
+        columns = parquet.read_table(path).to_pydict()
+    except Exception as error:  # pyarrow's own error types for a damaged or foreign file
+        raise FitguardError(f"Parquet file {path} cannot be read: {str(error).splitlines()[0]}") from None
+    header = [str(name) for name in columns]
+    _check_header(header, path)
+    rows = len(next(iter(columns.values()), []))
+    if not rows:
+        raise FitguardError(f"Parquet file {path} has no data rows")
+    cells = np.empty((rows, len(header)), dtype=object)
+    for j, values in enumerate(columns.values()):
+        cells[:, j] = values
+    return CsvTable(path, tuple(header), cells, tuple(range(1, rows + 1)), kind="Parquet")
+
+
+def read_table(path: str | Path) -> CsvTable:
+    """A ``.parquet`` file with :func:`read_parquet`, anything else as CSV with :func:`read_csv`.
+
+    Args:
+        path: the file.
+    """
+    return read_parquet(path) if Path(path).suffix.lower() == ".parquet" else read_csv(path)
 
 
 def _check_header(header: list[str], path: Path) -> None:

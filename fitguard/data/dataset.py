@@ -1,7 +1,8 @@
 """``Dataset``: train/val/test tensors plus the fitted preprocessing and the raw rows they came from.
 
 ``build_dataset`` turns what a loader read (a ``RawSource``) into a ``Dataset``: check the values, encode the
-classes, split (stratified), fit the preprocessing on the training split only, transform every split.
+classes, split (stratified), fit the preprocessing on the training split only (a table's fills for missing cells
+too), transform every split.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from fitguard.data.encoding import encode_table, encoded_names, learn_categories
+from fitguard.data.encoding import DEFAULT_MAX_CATEGORIES, check_max_categories, check_table, encoded_names
+from fitguard.data.missing import check_missing, missing_mask
 from fitguard.data.preprocess import Preprocessor
 from fitguard.data.source import RawData, RawSource, Truth, class_names_of
 from fitguard.data.splits import holdout_indices, subsample_indices
@@ -91,11 +93,30 @@ def build_dataset(
     seed: int = 0,
     stratify: bool = True,
     standardize: bool = True,
+    missing: str = "impute",
+    max_categories: int | None = DEFAULT_MAX_CATEGORIES,
 ) -> Dataset:
-    """Split ``source`` (its own val/test splits are kept; ``val``/``test`` fractions cut the rest), fit, transform."""
+    """Split ``source`` (its own val/test splits are kept; ``val``/``test`` fractions cut the rest), fit, transform.
+
+    Args:
+        source: what a loader read.
+        val: share of all rows for validation (unless the source has its own validation split).
+        test: share of all rows for testing (unless the source has its own test split).
+        seed: seed of the split.
+        stratify: keep the class proportions in every split (classification).
+        standardize: standardize the inputs with training statistics.
+        missing: tables: ``"impute"`` (default) fills missing cells from the training rows (median, most frequent
+            category, plus a missing indicator); ``"error"`` refuses them with their column and row.
+        max_categories: tables: categories a column keeps before rarer ones share ``<other>``; ``None``: all.
+
+    Raises:
+        FitguardError: values no preprocessing can take, named with their row.
+    """
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ValueError(f"`seed` must be an integer, got {seed!r}")
-    _check_values(source)
+    check_missing(missing)
+    check_max_categories(max_categories)
+    _check_values(source, missing)
     classification = source.task == "classification"
     every = [part.labels for part in (source.pool, source.val, source.test) if part is not None]
     class_names = source.class_names or (class_names_of(np.concatenate(every)) if classification else ())
@@ -121,6 +142,7 @@ def build_dataset(
     preprocessor = Preprocessor.fit(
         raw_train.inputs, kind=source.kind, task=source.task, columns=source.columns, class_names=class_names,
         target=source.target, pixel_scale=source.pixel_scale, image_size=source.image_size, standardize=standardize,
+        missing=missing, max_categories=max_categories,
     )
     train, val_data, test_data = _tensors(preprocessor, raw_train, raw_val, raw_test)
     return Dataset(
@@ -139,14 +161,20 @@ def _tensors(preprocessor: Preprocessor, *parts: RawData | None) -> tuple[Tensor
     )
 
 
-def _check_values(source: RawSource) -> None:
-    """Refuse NaN/inf before shuffling, while row numbers still mean something to the user."""
+def _check_values(source: RawSource, missing: str) -> None:
+    """Refuse bad values (and, with ``missing="error"``, missing cells) before shuffling, while row numbers still
+    mean something to the user. A row needs its target whatever ``missing`` says: no label, nothing to learn."""
     for split, part in (("", source.pool), ("val ", source.val), ("test ", source.test)):
         if part is None:
             continue
         names = source.row_name if (source.row_name is not None and not split) else (lambda i, s=split: f"{s}row {i}")
+        if source.task == "classification":
+            gaps = missing_mask(np.asarray(part.labels).reshape(-1))
+            if gaps.any():
+                raise FitguardError(f"target has no value at {names(int(np.flatnonzero(gaps)[0]))}; every row needs "
+                                    "one: fill it in or remove the row")
         if source.kind == "table":
-            encode_table(part.inputs, learn_categories(source.columns, part.inputs), names)
+            check_table(part.inputs, source.columns, missing=missing, row_name=names)
         elif np.issubdtype(part.inputs.dtype, np.floating):
             _check_finite(part.inputs.reshape(len(part), -1), "inputs", names)
         if source.task == "regression":

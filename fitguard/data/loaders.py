@@ -1,7 +1,9 @@
 """The entry points: ``load(source)`` for a built-in name or a path, and one ``from_*`` function per format.
 
 All take the same split options — ``val``/``test`` fractions of all rows (a source's own val/test split is kept
-instead), ``seed``, ``stratify``, ``standardize`` — and return a ``Dataset``.
+instead), ``seed``, ``stratify``, ``standardize`` — and the table options ``missing`` (``"impute"``: fill missing
+cells from the training rows, the default; ``"error"``: refuse them) and ``max_categories`` (see
+``encoding.py``), and return a ``Dataset``.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ import numpy as np
 
 from fitguard.data.archives import DEFAULT_MAX_UNCOMPRESSED_BYTES
 from fitguard.data.builtin import BUILTIN, LOADERS
-from fitguard.data.csv_files import read_csv
+from fitguard.data.csv_files import CsvTable, read_csv, read_parquet
 from fitguard.data.dataset import Dataset, build_dataset
-from fitguard.data.encoding import infer_columns, numeric_columns
+from fitguard.data.encoding import DEFAULT_MAX_CATEGORIES, infer_columns, numeric_columns
 from fitguard.data.image_folders import normalize_image_size, read_image_folder
 from fitguard.data.source import RawData, RawSource, check_task, infer_task
 from fitguard.errors import FitguardError
@@ -35,19 +37,23 @@ def load(
     seed: int = 0,
     stratify: bool = True,
     standardize: bool = True,
+    missing: str = "impute",
+    max_categories: int | None = DEFAULT_MAX_CATEGORIES,
     **options: Any,
 ) -> Dataset:
-    """Load a built-in dataset by name, or a ``.csv``, ``.npz``, image folder or ``.zip`` of one by path.
+    """Load a built-in dataset by name, or a ``.csv``, ``.parquet`` (with pyarrow), ``.npz``, image folder or
+    ``.zip`` of one by path.
 
     ``options`` go to the matching loader (e.g. ``limit_per_class=100`` for images, ``n_samples=`` for
-    ``synthetic_regression``).
+    ``synthetic_regression``). ``missing`` and ``max_categories`` apply to tables (see the module docstring).
 
     Example:
         >>> data = load("digits", val=0.2, test=0.2, seed=0)
         >>> len(data.train), data.input_shape, data.num_classes
         (1079, (1, 8, 8), 10)
     """
-    split = dict(val=val, test=test, seed=seed, stratify=stratify, standardize=standardize)
+    split = dict(val=val, test=test, seed=seed, stratify=stratify, standardize=standardize, missing=missing,
+                 max_categories=max_categories)
     if isinstance(source, str) and source in LOADERS:
         if target is not None:
             raise ValueError(f"`target` applies to CSV files only, got target={target!r} for built-in {source!r}")
@@ -65,6 +71,9 @@ def load(
     if path.suffix.lower() == ".csv":
         _check_options(options, from_csv, "CSV files")
         return from_csv(path, target, **split, **options)
+    if path.suffix.lower() == ".parquet":
+        _check_options(options, from_parquet, "Parquet files")
+        return from_parquet(path, target, **split, **options)
     if target is not None:
         raise ValueError(f"`target` applies to CSV files only, got target={target!r} for {path}")
     if path.suffix.lower() == ".npz":
@@ -73,11 +82,12 @@ def load(
     if path.is_dir() or path.suffix.lower() == ".zip":
         _check_options(options, from_folder, "image folders")
         return from_folder(path, **split, **options)
-    raise FitguardError(f"cannot load {path}: expected a .csv or .npz file, an image folder or a .zip of one")
+    raise FitguardError(f"cannot load {path}: expected a .csv, .parquet or .npz file, an image folder or a .zip of one")
 
 
 def _check_options(options: dict[str, Any], function: Callable[..., Any], what: str, by_path: bool = True) -> None:
-    taken = {"val", "test", "seed", "stratify", "standardize", "target"} | ({"path"} if by_path else set())
+    taken = ({"val", "test", "seed", "stratify", "standardize", "missing", "max_categories", "target"}
+             | ({"path"} if by_path else set()))
     allowed = sorted(p for p in inspect.signature(function).parameters if p not in taken)
     for name in options:
         if name not in allowed:
@@ -95,25 +105,55 @@ def from_csv(
     seed: int = 0,
     stratify: bool = True,
     standardize: bool = True,
+    missing: str = "impute",
+    max_categories: int | None = DEFAULT_MAX_CATEGORIES,
 ) -> Dataset:
     """A CSV table; ``target`` names the label column, every other column is a feature.
 
-    Numeric columns stay numbers, the others become one-hot columns (categories from the training split).
-    The target is a class label unless it is numeric and not a small set of whole numbers (then regression);
-    ``task`` overrides.
+    Numeric columns stay numbers, the others become one-hot columns (categories from the training split). Blank
+    cells (and NA, NaN, ?) are missing: filled from the training split with a missing indicator, or refused with
+    ``missing="error"``. The target is a class label unless it is numeric and not a small set of whole numbers
+    (then regression); ``task`` overrides.
 
     Example:
         >>> data = from_csv("patients.csv", target="outcome")  # doctest: +SKIP
     """
     check_task(task)
-    table = read_csv(path, delimiter)
+    return _from_table(read_csv(path, delimiter), target, task, val=val, test=test, seed=seed, stratify=stratify,
+                       standardize=standardize, missing=missing, max_categories=max_categories)
+
+
+def from_parquet(
+    path: str | Path,
+    target: str | None,
+    *,
+    task: str | None = None,
+    val: float = 0.2,
+    test: float = 0.2,
+    seed: int = 0,
+    stratify: bool = True,
+    standardize: bool = True,
+    missing: str = "impute",
+    max_categories: int | None = DEFAULT_MAX_CATEGORIES,
+) -> Dataset:
+    """A Parquet table, read with the optional ``pyarrow`` (``pip install pyarrow``); otherwise as :func:`from_csv`.
+
+    Example:
+        >>> data = from_parquet("patients.parquet", target="outcome")  # doctest: +SKIP
+    """
+    check_task(task)
+    return _from_table(read_parquet(path), target, task, val=val, test=test, seed=seed, stratify=stratify,
+                       standardize=standardize, missing=missing, max_categories=max_categories)
+
+
+def _from_table(table: CsvTable, target: str | None, task: str | None, **split: Any) -> Dataset:
     if target is None:
         available = ", ".join(repr(h) for h in table.header)
-        raise ValueError(f"`target` is required for CSV files; available columns: {available}")
+        raise ValueError(f"`target` is required for {table.kind} files; available columns: {available}")
     target_index = table.column(target)
     feature_index = [j for j in range(len(table.header)) if j != target_index]
     if not feature_index:
-        raise FitguardError(f"CSV file {table.path} has no feature columns besides the target {target!r}")
+        raise FitguardError(f"{table.kind} file {table.path} has no feature columns besides the target {target!r}")
     names = [table.header[j] for j in feature_index]
     cells = table.cells[:, feature_index]
     labels = table.cells[:, target_index]
@@ -122,13 +162,13 @@ def from_csv(
         labels = _csv_numbers(labels, target, table.row_name)
     source = RawSource(table.path.stem, "table", RawData(cells, labels), task, columns=infer_columns(names, cells),
                        target=target, row_name=table.row_name)
-    return build_dataset(source, val=val, test=test, seed=seed, stratify=stratify, standardize=standardize)
+    return build_dataset(source, **split)
 
 
 def _csv_task(labels: np.ndarray) -> str:
     try:
         values = np.asarray(labels, dtype=np.float64)
-    except ValueError:
+    except (ValueError, TypeError):  # text, or a Parquet null
         return "classification"
     whole = bool(np.all(np.isfinite(values)) and np.all(values == np.round(values)))
     return "classification" if whole and len(np.unique(values)) <= MAX_INTEGER_CLASSES else "regression"
@@ -138,7 +178,7 @@ def _csv_numbers(labels: np.ndarray, target: str, row_name: Callable[[int], str]
     for i, value in enumerate(labels.tolist()):
         try:
             float(value)
-        except ValueError:
+        except (ValueError, TypeError):
             raise FitguardError(
                 f"target column {target!r} has {value!r} at {row_name(i)}; regression needs numbers"
             ) from None
@@ -157,6 +197,8 @@ def from_npz(
     seed: int = 0,
     stratify: bool = True,
     standardize: bool = True,
+    missing: str = "impute",
+    max_categories: int | None = DEFAULT_MAX_CATEGORIES,
 ) -> Dataset:
     """An ``.npz`` holding arrays ``X`` and ``y`` (never unpickled); see ``from_arrays`` for the options."""
     path = Path(path).expanduser()
@@ -175,7 +217,8 @@ def from_npz(
     except OSError:
         raise FitguardError(f"{path} is not a readable NPZ file") from None
     return from_arrays(X, y, task=task, kind=kind, feature_names=feature_names, class_names=class_names,
-                       name=path.stem, val=val, test=test, seed=seed, stratify=stratify, standardize=standardize)
+                       name=path.stem, val=val, test=test, seed=seed, stratify=stratify, standardize=standardize,
+                       missing=missing, max_categories=max_categories)
 
 
 def from_arrays(
@@ -193,17 +236,23 @@ def from_arrays(
     seed: int = 0,
     stratify: bool = True,
     standardize: bool = True,
+    missing: str = "impute",
+    max_categories: int | None = DEFAULT_MAX_CATEGORIES,
 ) -> Dataset:
     """Arrays ``X`` (N, F) table, (N, C, L) signal or (N, C, H, W) image, and ``y`` (N,) or (N, k).
 
     Float ``y`` means regression, anything else classification (``task`` overrides). With ``class_names``,
     ``y`` holds class indices into it. Image pixels are scaled by ``pixel_scale`` (255 for uint8, else 1).
+    A table may be a pandas DataFrame (its column names become ``feature_names``); NaN and None cells are
+    missing values (see ``missing`` in the module docstring).
 
     Example:
         >>> data = from_arrays(np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2)
         >>> data.task, data.in_features, len(data.train)
         ('classification', 3, 24)
     """
+    if feature_names is None and hasattr(X, "columns") and hasattr(X, "to_numpy"):  # a DataFrame, pandas not imported
+        feature_names = [str(c) for c in X.columns]
     X, y = np.asarray(X), np.asarray(y)
     if X.ndim == 0 or y.ndim == 0 or X.shape[0] != y.shape[0]:
         raise ValueError(f"`X` and `y` must have the same number of rows, got X: {X.shape} and y: {y.shape}")
@@ -235,7 +284,8 @@ def from_arrays(
         columns = numeric_columns(feature_names) if numeric else infer_columns(feature_names, X.astype(object))
     scale = pixel_scale if pixel_scale is not None else (255.0 if X.dtype == np.uint8 and kind == "image" else 1.0)
     source = RawSource(name, kind, RawData(X, y), task, names, columns=columns, pixel_scale=scale)
-    return build_dataset(source, val=val, test=test, seed=seed, stratify=stratify, standardize=standardize)
+    return build_dataset(source, val=val, test=test, seed=seed, stratify=stratify, standardize=standardize,
+                         missing=missing, max_categories=max_categories)
 
 
 def from_folder(
@@ -252,12 +302,15 @@ def from_folder(
     seed: int = 0,
     stratify: bool = True,
     standardize: bool = True,
+    missing: str = "impute",
+    max_categories: int | None = DEFAULT_MAX_CATEGORIES,
 ) -> Dataset:
     """Images in ``root/<class>/*`` or ``root/<split>/<class>/*`` (split: train/val/test), a folder or a .zip.
 
     ``limit_per_class`` keeps the first N training images of each class (``test_limit_per_class`` the same
     for a given val/test split); ``test_path`` names a separate folder/zip to use as the test split (e.g.
     ``cifar10-test.zip`` beside ``cifar10-train.zip``). Decoded zips are cached (see ``image_cache``).
+    ``missing`` and ``max_categories`` are checked but apply to tables only: images have no columns.
 
     Example:
         >>> data = from_folder("cifar10-train.zip", limit_per_class=100, test_path="cifar10-test.zip")  # doctest: +SKIP
@@ -283,7 +336,8 @@ def from_folder(
     splits = {name: _with_channels(raw, channels) for name, raw in splits.items()}
     source = RawSource(Path(path).stem, "image", splits["pool"], "classification", pixel_scale=255.0,
                        image_size=size, val=splits.get("val"), test=splits.get("test"))
-    return build_dataset(source, val=val, test=test, seed=seed, stratify=stratify, standardize=standardize)
+    return build_dataset(source, val=val, test=test, seed=seed, stratify=stratify, standardize=standardize,
+                         missing=missing, max_categories=max_categories)
 
 
 def _with_channels(raw: RawData, channels: int) -> RawData:

@@ -1,8 +1,12 @@
 """The fitted preprocessing from raw data to model input, saved as JSON next to a trained model.
 
-It holds everything fitted on the training split only — column order, one-hot categories, pixel scale,
-standardization mean/std — so ``transform`` maps new raw data (arrays, CSV rows or a CSV path, image files)
-to exactly the tensors the model was trained on, and refuses data whose columns or image shape differ.
+It holds everything fitted on the training split only — column order, one-hot categories, fills for missing cells
+and indicators, pixel scale, standardization mean/std — so ``transform`` maps new raw data (arrays, rows with
+blanks, a pandas DataFrame, a CSV or Parquet path, image arrays or files) to exactly the tensors the model was
+trained on, and refuses data whose columns or image shape differ.
+
+Format 2 added missing values and ``max_categories`` (see ``encoding.py``); a format 1 file (written before) still
+loads and transforms as it did: it learned no fills, so it refuses gaps.
 """
 
 from __future__ import annotations
@@ -15,14 +19,25 @@ from typing import Any
 import numpy as np
 import torch
 
-from fitguard.data.csv_files import read_csv
-from fitguard.data.encoding import Column, RowName, encode_table, learn_categories, row_label
+from fitguard.data.csv_files import read_table
+from fitguard.data.encoding import (
+    DEFAULT_MAX_CATEGORIES,
+    Column,
+    RowName,
+    check_max_categories,
+    encode_table,
+    fit_columns,
+    row_label,
+    standardized_features,
+)
 from fitguard.data.images import decode_image
+from fitguard.data.missing import check_missing
 from fitguard.data.source import KINDS, label_key
 from fitguard.data.standardize import apply_standardization, fit_standardization
 from fitguard.errors import FitguardError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -47,6 +62,8 @@ class Preprocessor:
     standardize: bool = True
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
+    missing: str = "impute"
+    max_categories: int | None = DEFAULT_MAX_CATEGORIES
 
     @classmethod
     def fit(
@@ -61,30 +78,53 @@ class Preprocessor:
         pixel_scale: float = 1.0,
         image_size: tuple[int, int] | None = None,
         standardize: bool = True,
+        missing: str = "impute",
+        max_categories: int | None = DEFAULT_MAX_CATEGORIES,
         row_name: RowName = row_label,
     ) -> Preprocessor:
-        """Learn categories and standardization from ``raw_inputs`` (the training rows)."""
+        """Learn columns (categories, fills, indicators) and standardization from ``raw_inputs``, the training rows.
+
+        Args:
+            raw_inputs: the training rows, raw.
+            kind: ``"table"``, ``"signal"`` or ``"image"``.
+            task: ``"classification"`` or ``"regression"``.
+            columns: a table's columns, in the order of ``raw_inputs``' cells.
+            class_names: the classes, in the order of the model's outputs.
+            target: the target column's name (a CSV's; ignored when new rows still hold it).
+            pixel_scale: images are divided by it (255 for 8-bit pixels).
+            image_size: the (height, width) images were resized to, if any.
+            standardize: fit a mean and standard deviation (per feature; per channel for images).
+            missing: tables: ``"impute"`` (default) fills gaps from these rows; ``"error"`` refuses them.
+            max_categories: tables: categories a column keeps before rarer ones share ``<other>`` (default 20).
+            row_name: names a row in error messages.
+        """
         if kind not in KINDS:
             raise ValueError(f"`kind` must be one of 'table', 'signal', 'image', got {kind!r}")
+        check_missing(missing)
+        check_max_categories(max_categories)
         if kind == "table":
-            columns = learn_categories(columns, raw_inputs)
+            columns = fit_columns(columns, raw_inputs, missing=missing, max_categories=max_categories,
+                                  row_name=row_name)
+            if columns and all(c.dropped for c in columns):
+                raise FitguardError("every feature column is empty in the training rows; there is nothing to learn from")
         raw_shape = (len(columns),) if kind == "table" else tuple(int(s) for s in raw_inputs.shape[1:])
         spec = cls(kind, task, raw_shape, tuple(columns), tuple(class_names), target, float(pixel_scale),
-                   image_size, standardize)
+                   image_size, standardize, missing=missing, max_categories=max_categories)
         if not standardize:
             return spec
         features = spec._features(raw_inputs, row_name)
         mean, std = fit_standardization(features, per_channel=kind == "image")
         if kind == "table":
-            onehot = np.concatenate([np.full(c.width, c.categorical) for c in columns] or [np.zeros(0, bool)])
-            mean, std = np.where(onehot, 0.0, mean), np.where(onehot, 1.0, std)
+            scaled = standardized_features(columns)
+            mean, std = np.where(scaled, mean, 0.0), np.where(scaled, std, 1.0)
         return replace(spec, mean=tuple(mean.ravel().tolist()), std=tuple(std.ravel().tolist()))
 
     def refit(self, raw_inputs: np.ndarray) -> Preprocessor:
-        """The same preprocessing, with categories and statistics learned anew from ``raw_inputs``."""
+        """The same preprocessing, with columns and statistics learned anew from ``raw_inputs``."""
         return Preprocessor.fit(raw_inputs, kind=self.kind, task=self.task, columns=self.columns,
                                 class_names=self.class_names, target=self.target, pixel_scale=self.pixel_scale,
-                                image_size=self.image_size, standardize=self.standardize)
+                                image_size=self.image_size, standardize=self.standardize, missing=self.missing,
+                                max_categories=self.max_categories)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -95,8 +135,10 @@ class Preprocessor:
     def transform(self, raw: Any) -> torch.Tensor:
         """Raw inputs -> float32 model input (N, *input_shape).
 
-        Tables take an array/list of rows in column order, a list of dicts keyed by column name, or a CSV path;
-        signals an array (N, *raw_shape); images an array (N, C, H, W) of raw pixels or a list of image files.
+        Tables take an array/list of rows in column order, a list of dicts keyed by column name, a pandas
+        DataFrame (columns matched by name), or a CSV or Parquet path; missing cells (blank, NA, NaN, None) are
+        filled as learned. Signals take an array (N, *raw_shape); images an array (N, C, H, W) of raw pixels
+        ((N, H, W) for one channel) or a list of image files.
         """
         row_name: RowName = row_label
         if self.kind == "table":
@@ -134,11 +176,22 @@ class Preprocessor:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Preprocessor:
+        """The preprocessor a :meth:`to_dict` wrote (format 1 or 2).
+
+        Args:
+            data: the decoded JSON.
+
+        Raises:
+            FitguardError: an unknown ``format_version``.
+        """
         data = dict(data)
         version = data.pop("format_version", None)
-        if version != FORMAT_VERSION:
-            raise FitguardError(f"preprocessor format_version must be {FORMAT_VERSION}, got {version!r}")
-        columns = tuple(Column(c["name"], bool(c["categorical"]), tuple(c["categories"])) for c in data.pop("columns"))
+        if version not in READABLE_VERSIONS:
+            raise FitguardError(f"preprocessor format_version must be 1 or 2, got {version!r}")
+        if version == 1:  # written before imputation: no fills (gaps refused), every category kept
+            data.update(missing="error", max_categories=None)
+        columns = tuple(Column(**{**c, "categorical": bool(c["categorical"]), "categories": tuple(c["categories"])})
+                        for c in data.pop("columns"))
         image_size = data.pop("image_size")
         return cls(
             columns=columns,
@@ -171,9 +224,13 @@ class Preprocessor:
     def _table_cells(self, raw: Any) -> tuple[np.ndarray, RowName]:
         names = [c.name for c in self.columns]
         if isinstance(raw, (str, Path)):
-            table = read_csv(raw)
-            self._check_names(list(table.header), f"CSV file {table.path}")
+            table = read_table(raw)
+            self._check_names(list(table.header), f"{table.kind} file {table.path}")
             return table.cells[:, [table.header.index(n) for n in names]], table.row_name
+        if hasattr(raw, "columns") and hasattr(raw, "to_numpy"):  # a pandas DataFrame, without importing pandas
+            header = [str(c) for c in raw.columns]
+            self._check_names(header, "the DataFrame")
+            return raw.to_numpy(dtype=object)[:, [header.index(n) for n in names]], row_label
         if isinstance(raw, Sequence) and raw and all(isinstance(r, Mapping) for r in raw):
             for i, row in enumerate(raw):
                 self._check_names(list(row), f"row {i}")
@@ -196,6 +253,8 @@ class Preprocessor:
     def _check_array(self, raw: np.ndarray) -> np.ndarray:
         if self.kind == "signal" and raw.ndim == 2 and raw.shape[1:] == (int(np.prod(self.raw_shape)),):
             raw = raw.reshape(len(raw), *self.raw_shape)
+        if self.kind == "image" and self.raw_shape[0] == 1 and raw.ndim == 3 and raw.shape[1:] == self.raw_shape[1:]:
+            raw = raw[:, None]  # (N, H, W) grayscale for a one-channel model
         if raw.ndim == 0 or raw.shape[1:] != self.raw_shape:
             raise FitguardError(
                 f"expected raw {self.kind} data of shape (N, {', '.join(map(str, self.raw_shape))}), "

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from fitguard.data.missing import MISSING_CHOICES
 from fitguard.models.imported import check_import_path, is_import_path
 from fitguard.errors import FitguardError
 
@@ -72,6 +73,7 @@ class DoctorOptions:
     config: str | None = None
     model: str | None = None
     data_options: dict[str, Any] = field(default_factory=dict)
+    missing: str = "impute"
     backbone: str | None = None
     freeze_all_but: int | None = None
     unfreeze_every: int | None = None
@@ -116,6 +118,8 @@ class DoctorOptions:
             if self.freeze_all_but is None:
                 raise FitguardError("`--unfreeze-every` needs `--freeze-all-but K`: with nothing frozen there is "
                                     "nothing to unfreeze")
+        if self.missing not in MISSING_CHOICES:
+            raise FitguardError(f"`--missing` must be one of {', '.join(MISSING_CHOICES)}, got {self.missing!r}")
         if self.budget is None and self.trials is None:
             raise FitguardError("give `--budget` or `--trials` (or both): with neither the search would never end")
         if self.budget is not None and not self.budget > 0:

@@ -68,6 +68,8 @@ def base_config(options: DoctorOptions) -> TrainConfig:
         data["train_fraction"] = options.train_fraction
     if options.data_options:
         data["options"] = {**(data.get("options") or {}), **options.data_options}
+    if options.missing != DoctorOptions.missing:  # else the spec's own data.missing (default impute) stands
+        data["missing"] = options.missing
     raw.setdefault("train", {}).update(device=options.device, seed=options.seed)
     raw["early_stopping"] = {"monitor": "val_loss", "patience": options.patience, "restore_best": True}
     raw["checkpoint"] = {"every_minutes": None, "every_epochs": None, "keep_last": 1}

@@ -90,7 +90,22 @@ def render_report(run_dir: str | Path) -> str:
     template = _environment().get_template("report.html")
     config_yaml = json.dumps(summary["best"]["config"], indent=1)
     return template.render(s=summary, fig=figures(run_dir, summary), best_config=config_yaml, advice=advice(summary),
-                           reference_sentence=reference_sentence(summary))
+                           reference_sentence=reference_sentence(summary),
+                           columns=column_rows(run_dir))
+
+
+def column_rows(run_dir: Path) -> list[tuple[str, str]]:
+    """What the shipped model's preprocessing does to each raw column of a table (name, description), read from
+    ``best.json``; empty for images and signals, or a run without a saved model."""
+    path = run_dir / "best.json"
+    if not path.is_file():
+        return []
+    preprocessor = json.loads(path.read_text()).get("preprocessor") or {}
+    if preprocessor.get("kind") != "table":
+        return []
+    from fitguard.data import Preprocessor
+
+    return [(c.name, c.describe()) for c in Preprocessor.from_dict(preprocessor).columns]
 
 
 def reference_sentence(summary: dict[str, Any]) -> str:

@@ -46,8 +46,17 @@ def test_csv_target_task_inference_and_override(tmp_path):
         ("label\n1\n2\n", {"target": "label"}, "CSV file {p} has no feature columns besides the target 'label'"),
         ("a,label\n1,x\n2,x\n3,x\n", {"target": "label"},
          "target has a single class ('x'); classification needs at least 2 classes"),
-        ("a,label\n1,x\nnan,y\n", {"target": "label"},
-         "column 'a' has nan at line 3 of {p}; every value must be a finite number"),
+        ("a,label\n1,x\nnan,y\n", {"target": "label", "missing": "error"},
+         "column 'a' has no value at line 3 of {p}; with missing='error' every value must be filled in "
+         "(missing='impute' fills gaps from the training rows)"),
+        ("a,label\n1,x\ninf,y\n", {"target": "label"},
+         "column 'a' has inf at line 3 of {p}; every value must be a finite number"),
+        ("a,label\n1,x\n2,\n", {"target": "label"},
+         "target has no value at line 3 of {p}; every row needs one: fill it in or remove the row"),
+        ("a,label\n1,x\n2,y\n", {"target": "label", "missing": "drop"},
+         "`missing` must be 'impute' or 'error', got 'drop'"),
+        ("a,label\n1,x\n2,y\n", {"target": "label", "max_categories": 1},
+         "`max_categories` must be an integer >= 2 or None, got 1"),
         ("a,label\n1,0.5\n2,oops\n", {"target": "label", "task": "regression"},
          "target column 'label' has 'oops' at line 3 of {p}; regression needs numbers"),
         ("a,label\n1,0.5\n2,x\n", {"target": "label", "task": "ordinal"},
@@ -137,7 +146,7 @@ def test_load_dispatch_errors(tmp_path):
     other = write_csv(tmp_path, "x", "notes.txt")
     with pytest.raises(ValueError) as error:
         load(other)
-    assert str(error.value) == f"cannot load {other}: expected a .csv or .npz file, an image folder or a .zip of one"
+    assert str(error.value) == f"cannot load {other}: expected a .csv, .parquet or .npz file, an image folder or a .zip of one"
     with pytest.raises(ValueError) as error:
         load("digits", limit_per_class=3)
     assert str(error.value) == "unknown option 'limit_per_class' for built-in dataset 'digits'; allowed: none"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -82,8 +83,8 @@ def test_signal_and_image_arrays_roundtrip_and_shape_errors():
     assert str(error.value) == "signal has nan at row 0, position 3; every value must be a finite number"
     digits = load("digits")
     with pytest.raises(ValueError) as error:
-        digits.preprocessor.transform(np.zeros((2, 8, 8)))
-    assert str(error.value) == "expected raw image data of shape (N, 1, 8, 8), got shape (2, 8, 8)"
+        digits.preprocessor.transform(np.zeros((2, 8, 7)))
+    assert str(error.value) == "expected raw image data of shape (N, 1, 8, 8), got shape (2, 8, 7)"
     assert torch.equal(roundtrip(digits.preprocessor).transform(digits.raw_test.inputs), digits.test.X)
 
 
@@ -114,4 +115,112 @@ def test_unknown_label_and_format_version(table):
     data["format_version"] = 99
     with pytest.raises(ValueError) as error:
         Preprocessor.from_dict(data)
-    assert str(error.value) == "preprocessor format_version must be 1, got 99"
+    assert str(error.value) == "preprocessor format_version must be 1 or 2, got 99"
+
+
+# ------------------------------------------------------------------ missing values, formats and inputs people pass
+FIXTURES = Path(__file__).with_name("fixtures")
+GAPS_CSV = "age,color,income,label\n" + "".join(
+    f"{'' if i % 5 == 0 else 20 + i},{'NA' if i % 7 == 0 else ['red', 'blue', 'green'][i % 3]},"
+    f"{'' if i % 4 == 1 else (i * 37) % 50 * 1000},{['no', 'yes'][i % 2]}\n" for i in range(40)
+)
+
+
+@pytest.fixture
+def gaps(tmp_path: Path):
+    path = tmp_path / "gaps.csv"
+    path.write_text(GAPS_CSV)
+    return from_csv(path, target="label", val=0.2, test=0.2, seed=0)
+
+
+def test_imputation_through_the_preprocessor_equals_scikit_learn(gaps):
+    """SimpleImputer(median | most_frequent, add_indicator=True) and OneHotEncoder fitted on the same training rows,
+    then standardized on them: the model inputs of the test rows are the same numbers."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    def numbers(cells):
+        return np.where(cells == "", np.nan, cells).astype(float)
+
+    train, test = gaps.raw_train.inputs, gaps.raw_test.inputs
+    ages = make_pipeline(SimpleImputer(strategy="median", add_indicator=True)).fit(numbers(train[:, [0]]))
+    colors = make_pipeline(SimpleImputer(strategy="most_frequent", missing_values="NA", add_indicator=True))
+    colors.fit(train[:, [1]])
+    onehot = OneHotEncoder(handle_unknown="ignore", sparse_output=False).fit(colors.transform(train[:, [1]])[:, :1])
+    incomes = SimpleImputer(strategy="median", add_indicator=True).fit(numbers(train[:, [2]]))
+
+    def oracle(cells):
+        age, color, income = ages.transform(numbers(cells[:, [0]])), colors.transform(cells[:, [1]]), \
+            incomes.transform(numbers(cells[:, [2]]))
+        return np.column_stack([age[:, 0], age[:, 1], onehot.transform(color[:, :1]), color[:, 1].astype(float),
+                                income[:, 0], income[:, 1]])
+
+    assert gaps.feature_names == ("age", "age=<missing>", "color=blue", "color=green", "color=red", "color=<missing>",
+                                  "income", "income=<missing>")
+    scaler = ColumnTransformer([("numbers", StandardScaler(), [0, 6])], remainder="passthrough").fit(oracle(train))
+    expected = scaler.transform(oracle(test))[:, [0, 2, 3, 4, 5, 6, 1, 7]]  # back to fitguard's column order
+    np.testing.assert_allclose(gaps.test.X.numpy(), expected, rtol=1e-5, atol=1e-6)
+    assert roundtrip(gaps.preprocessor) == gaps.preprocessor
+
+
+def test_a_format_1_file_still_loads_and_transforms_as_it_did():
+    stored = json.loads((FIXTURES / "preprocessor_v1.json").read_text())
+    old = Preprocessor.from_dict(stored["preprocessor"])
+    assert old.missing == "error" and old.max_categories is None
+    raw = np.asarray(stored["raw"], dtype=object)
+    np.testing.assert_array_equal(old.transform(raw).numpy(), np.asarray(stored["transformed"], dtype=np.float32))
+    raw[0, 0] = ""
+    with pytest.raises(ValueError) as error:
+        old.transform(raw)
+    assert str(error.value) == ("column 'age' has no value at row 0; with missing='error' every value must be filled "
+                                "in (missing='impute' fills gaps from the training rows)")
+    assert roundtrip(old).to_dict()["format_version"] == 2 and roundtrip(old) == old
+
+
+def test_a_dataframe_is_matched_by_column_name_not_position(gaps):
+    pandas = pytest.importorskip("pandas")
+    rows = gaps.raw_test.inputs
+    frame = pandas.DataFrame({"income": [np.nan if v == "" else float(v) for v in rows[:, 2]],
+                              "label": "yes",  # the target column is ignored, as in a CSV
+                              "color": [None if v == "NA" else v for v in rows[:, 1]],
+                              "age": pandas.array([None if v == "" else int(v) for v in rows[:, 0]], dtype="Int64")})
+    assert torch.equal(gaps.preprocessor.transform(frame), gaps.test.X)
+    with pytest.raises(ValueError) as error:
+        gaps.preprocessor.transform(frame.drop(columns="color"))
+    assert str(error.value) == "the DataFrame does not match the fitted columns: missing columns 'color'"
+
+
+def test_grayscale_images_without_a_channel_axis_equal_those_with_one():
+    digits = load("digits", val=0.2, test=0.2, seed=0)
+    raw = digits.raw_test.inputs
+    assert raw.shape[1] == 1
+    assert torch.equal(digits.preprocessor.transform(raw[:, 0]), digits.preprocessor.transform(raw))
+
+
+def test_parquet_without_pyarrow_is_refused_in_one_line_naming_the_install(gaps, tmp_path, monkeypatch):
+    path = tmp_path / "rows.parquet"
+    path.write_bytes(b"PAR1")
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as on a machine without the optional extra
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    for call in (lambda: gaps.preprocessor.transform(path), lambda: load(path, target="label")):
+        with pytest.raises(ValueError) as error:
+            call()
+        assert str(error.value) == f"reading the Parquet file {path} needs pyarrow: pip install pyarrow"
+
+
+def test_parquet_rows_transform_like_the_same_csv_rows(gaps, tmp_path):
+    pyarrow = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as parquet
+
+    rows = gaps.raw_test.inputs
+    table = pyarrow.table({"color": [None if v == "NA" else v for v in rows[:, 1]],
+                           "age": [None if v == "" else int(v) for v in rows[:, 0]],
+                           "income": [None if v == "" else float(v) for v in rows[:, 2]]})
+    parquet.write_table(table, tmp_path / "rows.parquet")
+    assert torch.equal(gaps.preprocessor.transform(tmp_path / "rows.parquet"), gaps.test.X)
+    labelled = table.append_column("label", pyarrow.array(gaps.raw_test.labels.tolist()))
+    parquet.write_table(labelled, tmp_path / "labelled.parquet")
+    data = load(tmp_path / "labelled.parquet", target="label", val=0.0, test=0.0)
+    assert data.feature_names[:2] == ("color=blue", "color=green") and data.class_names == ("no", "yes")
