@@ -10,6 +10,7 @@ A training spec (``fitguard train spec.yaml``)::
       penalties: [{kind: l2, lam: 0.0001}, {kind: l1, lam: 0.00001, proximal: true}]
       weight_noise: {sigma: 0.01, relative: true}
       augment: {rotate: 10, shift: 0.1}
+      class_weight: balanced      # or one weight per class, e.g. [1.0, 4.0]
     transfer: {backbone: runs/pretrained, freeze_all_but: 1, unfreeze_every: 5}
 
 Every section and field is optional except ``data.source``; unknown keys are errors (a typo must not be
@@ -112,6 +113,16 @@ class RemediesSpec(_Spec):
     augment: dict[str, Any] | None = None
     mixup: float | None = Field(None, gt=0)
     cutmix: float | None = Field(None, gt=0)
+    #: classification: "balanced" (n_samples / (n_classes * count) on the training rows) or one weight per class
+    class_weight: Literal["balanced"] | list[float] | None = None
+
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _one_weight_per_class(cls, value: Any) -> Any:
+        from fitguard.regularize.class_weights import check_class_weight  # torch only when a spec asks for it
+
+        check_class_weight(value)
+        return value
 
 
 class TransferSpec(_Spec):
@@ -158,6 +169,8 @@ def explain(error: ValidationError, source: str) -> str:
     if first["type"] == "extra_forbidden":
         message = "unknown key (check the spelling; see `fitguard train --help` for the sections and keys)"
         return f"{source}: {where}: {message}"
+    if first["type"] == "value_error":  # a validator's own message already names what was given
+        return f"{source}: {where}: {first['ctx']['error']}"
     message = message.replace("Input should be", "must be")
     given = first.get("input")
     shown = "" if first["type"] == "missing" else f", got {given!r}"

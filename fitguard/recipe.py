@@ -169,6 +169,7 @@ def build_run(config: TrainConfig, out: Path | None = None, data: Dataset | None
         compile=train.compile,
         seed=train.seed,
         quiet=quiet,
+        class_weight=remedies.class_weight,
     )
     architecture = None
     if setup is not None:

@@ -119,11 +119,12 @@ class Predictor:
         return torch.softmax(self._outputs(raw), dim=1).numpy()
 
     def predict(self, raw: Any) -> np.ndarray:
-        """Class names (classification) or values (regression) for raw inputs."""
+        """Class names (classification) or values (regression, in the target's own units: the network's
+        standardized outputs are mapped back with the training rows' target mean and std) for raw inputs."""
         outputs = self._outputs(raw)
         if self.task == "classification":
             return np.asarray(self.class_names, dtype=object)[outputs.argmax(dim=1).numpy()]
-        return (outputs[:, 0] if outputs.shape[1] == 1 else outputs).numpy()
+        return self.preprocessor.decode_target(outputs[:, 0] if outputs.shape[1] == 1 else outputs)
 
 
 def rebuild(spec: dict[str, Any]) -> nn.Module:

@@ -156,6 +156,7 @@ def _outputs(out: Path, name: str, overwrite: bool) -> dict[str, Path]:
 
 def _load(data: str, target: str | None, standardize: bool) -> tuple[torch.Tensor, torch.Tensor, list[str], str]:
     # Imported here so that `fitguard --help` does not pay for the data layer.
+    import numpy as np
     import torch
 
     from fitguard.data import load
@@ -163,7 +164,10 @@ def _load(data: str, target: str | None, standardize: bool) -> tuple[torch.Tenso
     dataset = load(data, target=target, val=0, test=0, standardize=standardize)
     X = dataset.train.X.reshape(len(dataset.train), -1).to(torch.float64)
     names = list(dataset.feature_names) if dataset.feature_names else [f"x{i}" for i in range(X.shape[1])]
-    return X, dataset.train.y, names, dataset.task
+    if dataset.task == "classification":
+        return X, dataset.train.y, names, dataset.task
+    # the closed forms fit the target in its own units: the raw rows', not the standardized ones networks learn
+    return X, torch.from_numpy(np.asarray(dataset.raw_train.labels, dtype=np.float32)), names, dataset.task
 
 
 def _write(

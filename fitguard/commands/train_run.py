@@ -38,8 +38,12 @@ def run_training(spec: TrainConfig, out: Path, overwrite: bool = False, resume: 
     if data.test is not None:
         scores["test"] = trainer.evaluate(data.test)
     parameters = count(run.model, data.input_shape).parameters
+    pre = data.preprocessor
+    # a standardized regression target: the losses above are in its training units, predictions in its own
+    scale = {"mean": list(pre.target_mean), "std": list(pre.target_std)} if pre.target_mean else None
     write_json(directory / "scores.json", {"scores": scores, "epochs": len(history), "stop_reason": history.stop_reason,
-                                          "best_epoch": history.best_epoch, "parameters": parameters})
+                                          "best_epoch": history.best_epoch, "parameters": parameters,
+                                          "target_scale": scale})
     table = Table(title=f"fitguard train: {data.name} -> {directory}")
     table.add_column("split")
     metrics = list(scores["train"])
@@ -50,4 +54,9 @@ def run_training(spec: TrainConfig, out: Path, overwrite: bool = False, resume: 
     console.print(table)
     best = f"; kept the weights of epoch {history.best_epoch}" if history.best_epoch else ""
     console.print(f"{len(history)} epochs ({history.stop_reason}{best}); {parameters:,} parameters")
+    if scale is not None:
+        console.print("regression target standardized on the training rows (mean "
+                      f"{', '.join(f'{m:.4g}' for m in scale['mean'])}, std {', '.join(f'{s:.4g}' for s in scale['std'])}): "
+                      "loss, mae and rmse above are in those units (times std for the target's; MSE times std²); "
+                      "fitguard.load(run).predict returns the target's own units")
     return directory

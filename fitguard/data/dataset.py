@@ -24,6 +24,9 @@ from fitguard.errors import FitguardError
 class Dataset:
     """Splits as tensors (float32 X; int64 y for classes, float32 y for regression) and how they were made.
 
+    A regression ``y`` is standardized with the training rows' target mean and std (unless ``standardize`` was
+    off): ``preprocessor.decode_target(test.y)`` is ``raw_test.labels`` again, up to float32 rounding.
+
     ``raw_train``/``raw_val``/``raw_test`` keep the rows in the user's own units:
     ``preprocessor.transform(raw_test.inputs)`` equals ``test.X``.
 
@@ -75,7 +78,7 @@ class Dataset:
         raw_train = self.raw_train.take(
             subsample_indices(stratify, len(self.raw_train), fraction, seed, class_names=self.class_names)
         )
-        preprocessor = self.preprocessor.refit(raw_train.inputs)
+        preprocessor = self.preprocessor.refit(raw_train.inputs, raw_train.labels)
         train, val, test = _tensors(preprocessor, raw_train, self.raw_val, self.raw_test)
         return replace(self, train=train, val=val, test=test, preprocessor=preprocessor, raw_train=raw_train)
 
@@ -140,7 +143,7 @@ def build_dataset(
     raw_val = source.val if source.val is not None else (source.pool.take(val_index) if len(val_index) else None)
     raw_test = source.test if source.test is not None else (source.pool.take(test_index) if len(test_index) else None)
     preprocessor = Preprocessor.fit(
-        raw_train.inputs, kind=source.kind, task=source.task, columns=source.columns, class_names=class_names,
+        raw_train.inputs, targets=raw_train.labels, kind=source.kind, task=source.task, columns=source.columns, class_names=class_names,
         target=source.target, pixel_scale=source.pixel_scale, image_size=source.image_size, standardize=standardize,
         missing=missing, max_categories=max_categories,
     )

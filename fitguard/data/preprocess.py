@@ -6,7 +6,9 @@ blanks, a pandas DataFrame, a CSV or Parquet path, image arrays or files) to exa
 trained on, and refuses data whose columns or image shape differ.
 
 Format 2 added missing values and ``max_categories`` (see ``encoding.py``); a format 1 file (written before) still
-loads and transforms as it did: it learned no fills, so it refuses gaps.
+loads and transforms as it did: it learned no fills, so it refuses gaps. Format 3 added a regression target's
+training mean and std (``target_mean``/``target_std``); format 1 and 2 files hold none, and their models, which
+learned the raw targets, keep them raw.
 """
 
 from __future__ import annotations
@@ -36,13 +38,20 @@ from fitguard.data.source import KINDS, label_key
 from fitguard.data.standardize import apply_standardization, fit_standardization
 from fitguard.errors import FitguardError
 
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 
 @dataclass(frozen=True)
 class Preprocessor:
     """Raw data -> model input; statistics (``mean``/``std``, flattened) come from the training split.
+
+    Regression targets are standardized too (format 3): ``target_mean``/``target_std`` (one per target column,
+    fitted on the training rows' targets) make ``encode_target`` return ``(y - mean) / std``, the units the
+    network trains in, and ``decode_target`` maps its outputs back to the target's own units. Why: a target in
+    the hundreds (diabetes' disease progression, prices) starts a freshly initialized network hundreds of units
+    off, and the learning rate, weight decay and early stopping's ``min_delta`` that suit one target suit none of
+    the others. Empty (classification, ``standardize=False``, or a format 1 file): targets as they are.
 
     Example:
         >>> p = Preprocessor.fit(np.array([[1.0], [3.0]]), kind="table", task="regression",
@@ -62,6 +71,8 @@ class Preprocessor:
     standardize: bool = True
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
+    target_mean: tuple[float, ...] = ()
+    target_std: tuple[float, ...] = ()
     missing: str = "impute"
     max_categories: int | None = DEFAULT_MAX_CATEGORIES
 
@@ -81,6 +92,7 @@ class Preprocessor:
         missing: str = "impute",
         max_categories: int | None = DEFAULT_MAX_CATEGORIES,
         row_name: RowName = row_label,
+        targets: Any = None,
     ) -> Preprocessor:
         """Learn columns (categories, fills, indicators) and standardization from ``raw_inputs``, the training rows.
 
@@ -97,6 +109,8 @@ class Preprocessor:
             missing: tables: ``"impute"`` (default) fills gaps from these rows; ``"error"`` refuses them.
             max_categories: tables: categories a column keeps before rarer ones share ``<other>`` (default 20).
             row_name: names a row in error messages.
+            targets: regression: the training rows' targets, whose mean and standard deviation (per column)
+                ``encode_target`` standardizes with when ``standardize``; None (default): targets as they are.
         """
         if kind not in KINDS:
             raise ValueError(f"`kind` must be one of 'table', 'signal', 'image', got {kind!r}")
@@ -110,6 +124,8 @@ class Preprocessor:
         raw_shape = (len(columns),) if kind == "table" else tuple(int(s) for s in raw_inputs.shape[1:])
         spec = cls(kind, task, raw_shape, tuple(columns), tuple(class_names), target, float(pixel_scale),
                    image_size, standardize, missing=missing, max_categories=max_categories)
+        if standardize and task == "regression" and targets is not None:
+            spec = replace(spec, **_target_statistics(targets))
         if not standardize:
             return spec
         features = spec._features(raw_inputs, row_name)
@@ -119,7 +135,15 @@ class Preprocessor:
             mean, std = np.where(scaled, mean, 0.0), np.where(scaled, std, 1.0)
         return replace(spec, mean=tuple(mean.ravel().tolist()), std=tuple(std.ravel().tolist()))
 
-    def refit(self, raw_inputs: np.ndarray) -> Preprocessor:
+    def refit(self, raw_inputs: np.ndarray, targets: Any = None) -> Preprocessor:
+        """The same preprocessing learned anew from ``raw_inputs`` and, for a standardized regression target, from
+        ``targets`` (the same rows' targets; None keeps the target statistics fitted before)."""
+        fitted = self._refit_inputs(raw_inputs)
+        if self.target_mean and targets is not None:
+            return replace(fitted, **_target_statistics(targets))
+        return replace(fitted, target_mean=self.target_mean, target_std=self.target_std)
+
+    def _refit_inputs(self, raw_inputs: np.ndarray) -> Preprocessor:
         """The same preprocessing, with columns and statistics learned anew from ``raw_inputs``."""
         return Preprocessor.fit(raw_inputs, kind=self.kind, task=self.task, columns=self.columns,
                                 class_names=self.class_names, target=self.target, pixel_scale=self.pixel_scale,
@@ -156,7 +180,11 @@ class Preprocessor:
         """Raw labels -> int64 class indices (classification) or float32 values (regression)."""
         labels = np.asarray(labels)
         if self.task == "regression":
-            return torch.from_numpy(labels.astype(np.float32))
+            if not self.target_mean:
+                return torch.from_numpy(labels.astype(np.float32))
+            columns = self._target_columns(labels.astype(np.float64))
+            scaled = apply_standardization(columns, np.asarray(self.target_mean), np.asarray(self.target_std))
+            return torch.from_numpy(scaled.reshape(labels.shape))
         index = {name: i for i, name in enumerate(self.class_names)}
         # Map each distinct label once: 60,000 labels hold only a handful of distinct values.
         values, inverse = np.unique(labels.reshape(-1), return_inverse=True)
@@ -168,6 +196,34 @@ class Preprocessor:
             codes[k] = index[label_key(value)]
         return torch.from_numpy(codes[inverse.reshape(-1)])
 
+    def decode_target(self, values: Any) -> np.ndarray:
+        """Regression outputs in training units -> the target's own units: ``values * target_std + target_mean``
+        per target column, as float64 (unchanged values when the target was not standardized).
+
+        Args:
+            values: (N,) or (N, columns) model outputs or encoded targets (a tensor or an array).
+
+        Example:
+            >>> p = Preprocessor.fit(np.array([[0.0], [1.0]]), kind="table", task="regression", columns=(Column("x"),),
+            ...                      targets=np.array([100.0, 300.0]))
+            >>> p.encode_target([300.0, 200.0]).tolist(), p.decode_target([1.0, 0.0]).tolist()
+            ([1.0, 0.0], [300.0, 200.0])
+        """
+        array = values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
+        array = array.astype(np.float64)
+        if not self.target_mean:
+            return array
+        columns = self._target_columns(array)
+        return (columns * np.asarray(self.target_std) + np.asarray(self.target_mean)).reshape(array.shape)
+
+    def _target_columns(self, values: np.ndarray) -> np.ndarray:
+        width = len(self.target_mean)
+        if values.size != len(values) * width:
+            shape = values.shape[1:] or (1,)
+            raise FitguardError(f"regression targets of shape (N, {', '.join(map(str, shape))}) do not fit the "
+                                f"{width} target column(s) the model was fitted on")
+        return values.reshape(len(values), width)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able description; ``Preprocessor.from_dict(p.to_dict())`` transforms identically."""
         data = asdict(self)
@@ -176,7 +232,7 @@ class Preprocessor:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Preprocessor:
-        """The preprocessor a :meth:`to_dict` wrote (format 1 or 2).
+        """The preprocessor a :meth:`to_dict` wrote (format 1, 2 or 3).
 
         Args:
             data: the decoded JSON.
@@ -187,7 +243,8 @@ class Preprocessor:
         data = dict(data)
         version = data.pop("format_version", None)
         if version not in READABLE_VERSIONS:
-            raise FitguardError(f"preprocessor format_version must be 1 or 2, got {version!r}")
+            raise FitguardError(f"preprocessor format_version must be one of {', '.join(map(str, READABLE_VERSIONS))}, "
+                                f"got {version!r}")
         if version == 1:  # written before imputation: no fills (gaps refused), every category kept
             data.update(missing="error", max_categories=None)
         columns = tuple(Column(**{**c, "categorical": bool(c["categorical"]), "categories": tuple(c["categories"])})
@@ -200,6 +257,8 @@ class Preprocessor:
             class_names=tuple(data.pop("class_names")),
             mean=tuple(data.pop("mean")),
             std=tuple(data.pop("std")),
+            target_mean=tuple(data.pop("target_mean", ())),
+            target_std=tuple(data.pop("target_std", ())),
             **data,
         )
 
@@ -278,6 +337,13 @@ class Preprocessor:
                 )
             arrays.append(image)
         return np.stack(arrays).transpose(0, 3, 1, 2) if arrays else np.zeros((0, *self.raw_shape), np.uint8)
+
+
+def _target_statistics(targets: Any) -> dict[str, tuple[float, ...]]:
+    """Mean and population std of each target column (std 0 -> 1, as for inputs)."""
+    values = np.asarray(targets, dtype=np.float64)
+    mean, std = fit_standardization(values.reshape(len(values), -1))
+    return {"target_mean": tuple(mean.ravel().tolist()), "target_std": tuple(std.ravel().tolist())}
 
 
 def _is_paths(raw: Any) -> bool:

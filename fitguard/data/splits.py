@@ -207,7 +207,7 @@ def kfold(
     pre = data.preprocessor
     codes = pre.encode_target(pool.labels).numpy() if data.task == "classification" and stratified else None
     for train_index, val_index in fold_indices(len(pool), k, codes, seed=seed, class_names=data.class_names):
-        fold = pre.refit(pool.inputs[train_index])
+        fold = pre.refit(pool.inputs[train_index], pool.labels[train_index])  # a regression target's scale too
         yield tuple(  # type: ignore[misc]
             TensorData(fold.transform(part.inputs), fold.encode_target(part.labels))
             for part in (pool.take(train_index), pool.take(val_index))

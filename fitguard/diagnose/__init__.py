@@ -26,6 +26,8 @@ from fitguard.diagnose.scaling import PowerLaw, ScalingCurve, fit_power_law, row
 from fitguard.diagnose.significance import (
     McNemar,
     PairedDifference,
+    bootstrap_interval,
+    bootstrap_statistics,
     decide,
     mcnemar_exact,
     paired_bootstrap,
@@ -55,6 +57,8 @@ __all__ = [
     "WeightChange",
     "ZeroOneDecomposition",
     "bias_variance",
+    "bootstrap_interval",
+    "bootstrap_statistics",
     "compare",
     "complexity_sweep",
     "decide",

@@ -119,7 +119,17 @@ def _true_values(data: Any, test: Any, true_function: Any, shape: torch.Size) ->
     truth = getattr(data, "truth", None)
     if truth is None or getattr(data, "raw_test", None) is None:
         return None
-    return torch.as_tensor(truth.function(data.raw_test.inputs)).double().reshape(shape)
+    values = truth.function(data.raw_test.inputs)
+    preprocessor = getattr(data, "preprocessor", None)
+    if preprocessor is not None and preprocessor.target_mean:  # the targets the models learned are standardized
+        values = preprocessor.encode_target(values).numpy()
+    return torch.as_tensor(values).double().reshape(shape)
+
+
+def _target_variance_scale(data: Any) -> float:
+    """std² of a Dataset's standardized target (what a variance in the target's units is divided by), else 1."""
+    preprocessor = getattr(data, "preprocessor", None)
+    return float(preprocessor.target_std[0]) ** 2 if preprocessor is not None and preprocessor.target_mean else 1.0
 
 
 def bias_variance(
@@ -146,7 +156,8 @@ def bias_variance(
     ``loss="0-1"``, MSE for ``loss="mse"``) or a scikit-learn estimator (cloned and fitted per member).
     ``sampling`` may also be an explicit index tensor (rounds, m). ``true_function`` maps test inputs to the
     noise-free target; ``noise_var`` is the known noise variance (reported as ``noise``). A synthetic
-    ``Dataset`` whose ``truth`` is known (``load("synthetic_regression")``) supplies both by itself.
+    ``Dataset`` whose ``truth`` is known (``load("synthetic_regression")``) supplies both by itself, in the units
+    its models learn (a standardized target's: f and σ² are mapped as the targets were).
 
     Example:
         >>> from fitguard.data.tensors import TensorData
@@ -204,7 +215,7 @@ def bias_variance(
         f_true = _true_values(data, test, true_function, y_test.shape)
         truth = getattr(data, "truth", None)
         if true_function is None and truth is not None and noise_var is None:
-            noise_var = float(truth.noise_sigma) ** 2
+            noise_var = float(truth.noise_sigma) ** 2 / _target_variance_scale(data)  # in the models' target units
         decomposition = decompose_mse(preds, y_test, f_true)
         bias2, noise, net_variance = decomposition.bias2, decomposition.noise, None
         if noise_var is not None:

@@ -4,7 +4,8 @@ A test accuracy of 0.93 on 150 rows could be 0.88 or 0.96 on another 150 rows; t
 rows differ by less than two independent scores suggest, because most rows are easy for both. These functions
 say how much a number moves (``wilson_interval``) and whether a difference between two models on the *same*
 rows is more than noise (``mcnemar_exact`` for right/wrong per row, ``paired_bootstrap`` for per-row losses),
-so that a report says "better" only when the data support it (``decide``).
+so that a report says "better" only when the data support it (``decide``). ``bootstrap_interval`` gives any
+per-row statistic (a balanced accuracy, an RMSE, an R²) its percentile interval over resampled rows.
 
 Example:
     >>> low, high = wilson_interval(140, 150)  # 93.3% right of 150 test rows
@@ -15,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -164,18 +166,92 @@ def paired_bootstrap(
         raise ValueError(f"`rounds` must be an integer >= 1, got {rounds!r}")
     _check_confidence(confidence)
     differences = second.astype(np.float64) - first.astype(np.float64)
-    n = len(differences)
-    rng = np.random.default_rng(seed)
-    means = np.empty(rounds)
-    step = max(1, _CHUNK_INDICES // n)
-    for start in range(0, rounds, step):
-        count = min(step, rounds - start)
-        # one (count, n) draw is the same stream as `count` draws of n, so chunking does not change the result
-        means[start : start + count] = differences[rng.integers(0, n, size=(count, n))].mean(axis=1)
+    means = bootstrap_statistics(lambda rows: differences[rows].mean(axis=1), len(differences), rounds=rounds,
+                                 seed=seed)
     tail = (1 - confidence) / 2
     low, high = np.quantile(means, [tail, 1 - tail])
     p_value = min(1.0, 2.0 * min(float(np.mean(means <= 0)), float(np.mean(means >= 0))))
     return PairedDifference(float(differences.mean()), float(low), float(high), p_value)
+
+
+def bootstrap_statistics(
+    statistic: Callable[[np.ndarray], np.ndarray], rows: int, *, rounds: int = 2000, seed: int = 0
+) -> np.ndarray:
+    """``statistic`` of ``rounds`` resamples (with replacement) of ``rows`` rows.
+
+    Round ``r`` uses the rows ``rng.integers(0, rows, size=rows)`` of ``rng = numpy.random.default_rng(seed)``,
+    drawn round after round -- the same resamples :func:`paired_bootstrap` draws with the same seed. The rounds
+    are handed to ``statistic`` in chunks of at most a million row indices, so memory stays flat for big test sets.
+
+    Args:
+        statistic: maps a ``(count, rows)`` int64 array of resampled row indices (one resample per line) to
+            ``(count,)`` values, or ``(count, k)`` for k statistics of the same resamples; vectorized over lines.
+        rows: rows to resample, >= 1.
+        rounds: bootstrap resamples, >= 1; default 2000.
+        seed: seed of the numpy Generator that draws the resamples; default 0.
+
+    Returns:
+        float64 array of shape ``(rounds,)`` or ``(rounds, k)``.
+
+    Raises:
+        ValueError: ``rows`` or ``rounds`` not an integer >= 1.
+
+    Example:
+        >>> values = np.arange(10.0)
+        >>> means = bootstrap_statistics(lambda rows: values[rows].mean(axis=1), 10, rounds=4, seed=1)
+        >>> means.shape, bool(np.all((0 <= means) & (means <= 9)))
+        ((4,), True)
+    """
+    for name, value in (("rows", rows), ("rounds", rounds)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}")
+    rng = np.random.default_rng(seed)
+    chunks = []
+    step = max(1, _CHUNK_INDICES // rows)
+    for start in range(0, rounds, step):
+        count = min(step, rounds - start)
+        # one (count, rows) draw is the same stream as `count` draws of `rows`, so chunking does not change the result
+        chunks.append(np.asarray(statistic(rng.integers(0, rows, size=(count, rows))), dtype=np.float64))
+    return np.concatenate(chunks)
+
+
+def bootstrap_interval(
+    statistic: Callable[[np.ndarray], np.ndarray],
+    rows: int,
+    *,
+    rounds: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> np.ndarray:
+    """Percentile bootstrap interval of ``statistic`` over resampled rows (see :func:`bootstrap_statistics`).
+
+    Why the percentile interval: it needs no formula for the statistic's standard error (a balanced accuracy or an
+    R² has none simple), and it stays inside the statistic's range.
+
+    Args:
+        statistic: as in :func:`bootstrap_statistics`: ``(count, rows)`` row indices -> ``(count,)`` or
+            ``(count, k)`` values. Resamples whose value is NaN (undefined on that resample) are left out.
+        rows: rows to resample, >= 1.
+        rounds: bootstrap resamples, >= 1; default 2000.
+        confidence: coverage of the interval, in (0, 1); default 0.95.
+        seed: seed of the numpy Generator that draws the resamples; default 0.
+
+    Returns:
+        ``[low, high]`` (shape (2,)), or shape (2, k) for k statistics.
+
+    Raises:
+        ValueError: an argument outside the ranges above.
+
+    Example:
+        >>> values = np.linspace(0.0, 1.0, 200)
+        >>> low, high = bootstrap_interval(lambda rows: values[rows].mean(axis=1), 200, rounds=500)
+        >>> bool(low < 0.5 < high), round(float(high - low), 1)
+        (True, 0.1)
+    """
+    _check_confidence(confidence)
+    values = bootstrap_statistics(statistic, rows, rounds=rounds, seed=seed)
+    tail = (1 - confidence) / 2
+    return np.nanquantile(values, [tail, 1 - tail], axis=0)
 
 
 def decide(p_value: float, difference: float, *, higher_is_better: bool, alpha: float = 0.05) -> str:

@@ -32,6 +32,7 @@ import numpy as np
 from fitguard.config import TrainConfig
 from fitguard.data import Dataset, TensorData, kfold
 from fitguard.doctor.options import FAMILIES
+from fitguard.doctor.plan import CLASS_WEIGHTS
 from fitguard.doctor.plan import DEFAULT_LAMBDAS as LAMBDAS
 from fitguard.doctor.trials import Trial, train_recipe
 from fitguard.train import Callback
@@ -310,6 +311,8 @@ def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None,
     of :data:`fitguard.doctor.plan.REMEDIES` it names (the plan's choice), in their order."""
     model = network["model"]
     options: list[tuple[str, str, dict[str, Any]]] = []
+    if data.task == "classification":  # first: the plan allows it only when the classes are skewed
+        options.append((CLASS_WEIGHTS, "class weights (balanced)", {"remedies": {"class_weight": "balanced"}}))
     if lam is not None:
         options.append(("L2", f"L2 λ={lam:g}", {"remedies": _l2(lam)}))
     if tunable(network):

@@ -38,6 +38,7 @@ from fitguard.errors import FitguardError
 from fitguard.models import build, count
 from fitguard.models.imported import is_import_path
 from fitguard.recipe import load_data
+from fitguard.regularize.class_weights import class_counts
 from fitguard.runs import MARKER, prepare_run_dir, save_model, write_json
 
 #: the baseline network per family: big enough to overfit small data, the usual first try
@@ -49,6 +50,8 @@ REFERENCE_SHARE = 0.1
 #: the final trainings' estimated cost is multiplied by this, plus REPORT_SECONDS, to reserve their time
 RESERVE_FACTOR = 1.3
 REPORT_SECONDS = 5.0
+#: classes whose recall the terminal lists (the report lists every one)
+RECALL_CLASSES = 10
 #: the most of a time budget kept back for the final trainings including the refit on every row
 REFIT_ALL_SHARE = 0.4
 
@@ -181,7 +184,8 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
         clock_at = time.perf_counter()
         display.phase("diagnosis", 2)
         diagnosis = diagnose(baseline_history, baseline_run.model, data, baseline.parameters)
-        plan = plan_for(diagnosis["kind"])
+        plan = plan_for(diagnosis["kind"], class_counts=class_counts(data.train.y, data.num_classes)
+                        if data.task == "classification" else None)
         display.tick()
         # the baseline as it will be tested: afresh on the tested rows for the epochs validation chose for it
         baseline_epochs = refit_epochs(baseline_history)
@@ -199,7 +203,7 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
 
             deadline = clock_at + REFERENCE_SHARE * options.budget if options.budget else None
             references = reference_models(data.task, score.folds, data.train, data.val, data.test, deadline=deadline,
-                                          seed=options.seed)
+                                          seed=options.seed, target_decode=data.preprocessor.decode_target)
             display.tick()
             timings["references"] = time.perf_counter() - clock_at
 
@@ -253,7 +257,8 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
                  "feature_names": list(data.feature_names) if data.feature_names else None,
                  "n_train": len(data.train), "n_val": len(data.val), "n_test": len(data.test),
                  "test_source": options.test_data or "held-out split of --data",
-                 "train_fraction": base.data.train_fraction, "split_seed": base.data.seed},
+                 "train_fraction": base.data.train_fraction, "split_seed": base.data.seed,
+                 "target_scale": _target_scale(data)},
         "metric": "accuracy" if data.task == "classification" else "loss",
         "model": {"baseline": layer_table(baseline_tested.model_name, baseline_tested.model_options,
                                           count(baseline_tested.model, data.input_shape)),
@@ -264,7 +269,8 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
                                        "scores": _scores(baseline_run.trainer, data), "repeat": baseline_train["repeat"]},
                      "history": "baseline_history.json"},
         "verdict": {**diagnosis, "sentence": sentence(diagnosis)},
-        "plan": {**plan.to_dict(), "outcomes": outcomes(diagnosis, search, data, baseline)},
+        "plan": {**plan.to_dict(), "outcomes": outcomes(diagnosis, search, data, baseline,
+                                                        plan.proposals(len(diagnosis["recommendations"]) + 1))},
         "bias_variance": bias_variance,
         "remedies": {
             "epsilon": options.epsilon,
@@ -403,29 +409,19 @@ def _bias_variance(options: DoctorOptions, data: Dataset, base: TrainConfig, bas
 
 def _test_evidence(data: Dataset, baseline: Any, kept: Any, references: list[dict[str, Any]],
                    seed: int) -> dict[str, Any]:
-    """Both models' test figures with intervals, the paired verdicts, and the arrays behind them."""
-    task = data.task
-    y = data.test.y.numpy()
-    first = evidence.predictions(baseline.trainer, data.test.X, task)
-    second = evidence.predictions(kept.trainer, data.test.X, task)
-    y = y.reshape(first.shape) if task != "classification" else y
-    arrays = {"y": y, "baseline": first, "best": second}
-    found: dict[str, Any] = {
-        "rows": len(y),
-        "baseline": {**baseline.trainer.evaluate(data.test), **{"figure": evidence.figure(task, y, first, seed=seed)}},
-        "best": {**kept.trainer.evaluate(data.test), **{"figure": evidence.figure(task, y, second, seed=seed)}},
-        "best_vs_baseline": evidence.paired(task, y, first, second, seed=seed),
-        "references": [],
-    }
-    for reference in references:
-        if reference["status"] != "done":
-            continue
-        theirs = np.asarray(reference["predictions"]).reshape(second.shape)
-        arrays[f"reference {reference['name']}"] = theirs
-        found["references"].append({"name": reference["name"], "figure": evidence.figure(task, y, theirs, seed=seed),
-                                    "best_vs_reference": evidence.paired(task, y, theirs, second, seed=seed)})
-    found["arrays"] = arrays
-    return found
+    """Both models' test figures with intervals, the paired verdicts, and the arrays behind them (regression in the
+    target's own units): :func:`fitguard.doctor.evidence.test_section`."""
+    return evidence.test_section(data, baseline.trainer, kept.trainer, references, seed=seed)
+
+
+def _target_scale(data: Dataset) -> dict[str, Any] | None:
+    """A standardized regression target's training mean and std, and what they mean for the summary's units."""
+    pre = data.preprocessor
+    if data.task != "regression" or not pre.target_mean:
+        return None
+    return {"mean": list(pre.target_mean), "std": list(pre.target_std),
+            "note": "the networks train on (target - mean) / std: losses, gaps and validation scores are in those "
+                    "units (MSE times std² for the target's); test figures and predictions are in the target's own"}
 
 
 def _scores(trainer: Any, data: Dataset) -> dict[str, dict[str, float]]:
@@ -475,14 +471,23 @@ def _print_outcome(console: Console, summary: dict[str, Any], report: Path) -> N
 
     test = summary["test"]
     table = Table(title=f"fitguard doctor: {summary['data']['name']} ({test['rows']} test rows, read once)")
-    for header in ("", "test (95% interval)", "training rows - test", "parameters"):
+    second = "balanced accuracy" if summary["data"]["task"] == "classification" else "R²"
+    for header in ("", "test (95% interval)", second, "training rows - test", "parameters"):
         table.add_column(header, justify="left" if not header else "right")
     for who, label in (("baseline", "baseline"), ("best", f"kept: {summary['best']['name']}")):
         figure = test[who]["figure"]
-        table.add_row(label, _figure_text(figure), f"{summary[who]['gap']:+.4f}", f"{summary[who]['parameters']:,}")
+        table.add_row(label, _figure_text(figure), _second_figure_text(figure), f"{summary[who]['gap']:+.4f}",
+                      f"{summary[who]['parameters']:,}")
     for reference in test["references"]:
-        table.add_row(f"reference: {reference['name']}", _figure_text(reference["figure"]), "", "")
+        figure = reference["figure"]
+        table.add_row(f"reference: {reference['name']}", _figure_text(figure), _second_figure_text(figure), "", "")
     console.print(table)
+    recall = test["best"]["figure"].get("recall")
+    if recall:
+        shown = ", ".join(f"{r['class']} {r['value']:.2f}" if r["value"] is not None else f"{r['class']} –"
+                          for r in recall[:RECALL_CLASSES])
+        more = f", … ({len(recall) - RECALL_CLASSES} more in the report)" if len(recall) > RECALL_CLASSES else ""
+        console.print(f"kept model's recall per class: {shown}{more}")
     comparison = test["best_vs_baseline"]
     console.print(f"kept vs baseline: {comparison['verdict']} ({comparison['test']}, p = {comparison['p_value']:.3g})")
     for reference in test["references"]:
@@ -498,4 +503,13 @@ def _print_outcome(console: Console, summary: dict[str, Any], report: Path) -> N
 def _figure_text(figure: dict[str, Any]) -> str:
     if figure["metric"] == "accuracy":
         return f"{figure['value']:.3f} ({figure['low']:.3f}–{figure['high']:.3f})"
+    if "rmse" in figure:
+        rmse = figure["rmse"]
+        return f"RMSE {rmse['value']:.4g} ({rmse['low']:.4g}–{rmse['high']:.4g})"
     return f"MSE {figure['value']:.4g} ({figure['low']:.4g}–{figure['high']:.4g})"
+
+
+def _second_figure_text(figure: dict[str, Any]) -> str:
+    """Balanced accuracy (classification) or R² (regression) with its interval; a dash in older summaries."""
+    second = figure.get("balanced_accuracy") or figure.get("r2")
+    return "–" if second is None else f"{second['value']:.3f} ({second['low']:.3f}–{second['high']:.3f})"

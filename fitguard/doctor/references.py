@@ -110,6 +110,7 @@ def reference_models(
     *,
     deadline: float | None = None,
     seed: int = 0,
+    target_decode: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> list[dict[str, Any]]:
     """Choose, refit and test each reference model of ``task`` on the rows the doctor used.
 
@@ -122,6 +123,9 @@ def reference_models(
         deadline: a ``time.perf_counter()`` value; once reached before a model or one of its grid points, that
             model and every later one are ``"skipped: budget"``. None (default): no limit.
         seed: random state of the models that draw (gradient boosting); default 0.
+        target_decode: regression: maps targets in the units the models are fitted in (the doctor's standardized
+            ones) to the target's own units (``Dataset.preprocessor.decode_target``); the test predictions and
+            scores are then in the target's own units, the ``cv_scores`` stay in the fitted units. None: no mapping.
 
     Returns:
         One dict per model, in ``REFERENCES[task]`` order: ``name``, ``params`` (the chosen grid point),
@@ -155,7 +159,8 @@ def reference_models(
         for reference in REFERENCES[task]:
             started = time.perf_counter()
             done = None if (results and results[-1]["status"] == SKIPPED) or _too_slow(
-                reference, task, splits, refit, deadline) else _run(reference, task, splits, refit, held_out, deadline, seed)
+                reference, task, splits, refit, deadline) else _run(reference, task, splits, refit, held_out, deadline,
+                                                                    seed, target_decode)
             results.append({**(done or _skipped(reference.name, task)), "seconds": time.perf_counter() - started})
     return results
 
@@ -172,7 +177,8 @@ def _too_slow(reference: Reference, task: str, splits: list, refit: tuple[np.nda
 
 
 def _run(reference: Reference, task: str, splits: list, refit: tuple[np.ndarray, np.ndarray],
-         test: tuple[np.ndarray, np.ndarray], deadline: float | None, seed: int) -> dict[str, Any] | None:
+         test: tuple[np.ndarray, np.ndarray], deadline: float | None, seed: int,
+         decode: Callable[[np.ndarray], np.ndarray] | None = None) -> dict[str, Any] | None:
     """The model chosen on ``splits``, refit and tested; None when ``deadline`` came before a grid point."""
     scored = []
     for params in reference.grid:
@@ -183,6 +189,8 @@ def _run(reference: Reference, task: str, splits: list, refit: tuple[np.ndarray,
     best_params, best_scores = max(scored, key=lambda item: np.mean(item[1]))  # max keeps the first of ties
     X_test, y_test = test
     predictions = _fit(reference.build(seed, **best_params), *refit).predict(X_test).reshape(y_test.shape)
+    if decode is not None and task == "regression":
+        y_test, predictions = decode(y_test), decode(predictions)
     return {"name": reference.name, "params": dict(best_params), "cv_scores": [float(s) for s in best_scores],
             "cv_mean": float(np.mean(best_scores)), **_test_scores(task, y_test, predictions),
             "predictions": predictions.tolist(), "status": "done"}

@@ -3,8 +3,8 @@ help -- and the learning curve behind "more data".
 
 Each recommendation of the verdict maps to the trials that test it:
 
-- ``augmentation``, ``dropout``, ``L2``, batch norm, weight noise: the ablation's single-remedy rows against the
-  chosen network with early stopping only;
+- ``augmentation``, ``dropout``, ``L2``, batch norm, weight noise, class weights (the plan's proposal for skewed
+  classes): the ablation's single-remedy rows against the chosen network with early stopping only;
 - ``shrink the network`` / ``bigger model``: the best architecture smaller / bigger than the baseline network
   against the baseline network's own architecture trial (when the search scored it);
 - ``early stopping``: the baseline's own validation curve, at its best epoch against its last;
@@ -80,10 +80,12 @@ def _errors(task: str, trial: Trial) -> tuple[float, float]:
     return max(0.0, val_loss - trial.gap), val_loss
 
 
-def outcomes(diagnosis: dict[str, Any], search: dict[str, Any], data: Dataset, baseline: Trial) -> list[dict[str, Any]]:
-    """For each recommendation of the diagnosis (in its order): what the search measured when it tried it."""
+def outcomes(diagnosis: dict[str, Any], search: dict[str, Any], data: Dataset, baseline: Trial,
+             proposals: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """For each recommendation of the diagnosis (in its order), then each of the plan's own ``proposals``
+    (:meth:`fitguard.doctor.plan.Plan.proposals`): what the search measured when it tried it."""
     rows = []
-    for recommendation in diagnosis["recommendations"]:
+    for recommendation in [*diagnosis["recommendations"], *proposals]:
         measured = _measure(recommendation["remedy"], search, data, baseline)
         rows.append({**recommendation, **measured})
     return rows
@@ -106,7 +108,7 @@ def _result(trial: Trial | None, reference: Trial | None, what: str) -> dict[str
 
 def _measure(remedy: str, search: dict[str, Any], data: Dataset, baseline: Trial) -> dict[str, Any]:
     reference = search["ablation"][0] if search.get("ablation") else None
-    if remedy in ("augmentation", "dropout", "L2", "batch norm", "weight noise"):
+    if remedy in ("augmentation", "dropout", "L2", "batch norm", "weight noise", "class weights"):
         return _result(_ablation_row(search, remedy), reference, remedy)
     if remedy in ("shrink the network", "bigger model"):
         done = [t for t in search.get("architecture", []) if t.status == "done"]

@@ -1,4 +1,5 @@
-"""Regularizers as PyTorch building blocks: penalties (L1/L2/elastic net, proximal L1), weight and input noise.
+"""Regularizers as PyTorch building blocks: penalties (L1/L2/elastic net, proximal L1), weight and input noise,
+class weights for skewed classes.
 
 Example:
     >>> import torch
@@ -10,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+from fitguard.regularize.class_weights import balanced_class_weights, class_counts
 from fitguard.regularize.groups import param_groups
 from fitguard.regularize.noise import InputNoise, WeightNoise
 from fitguard.regularize.penalties import L1, L2, ElasticNet, Penalty, absolute_norm, squared_norm
@@ -27,6 +29,8 @@ __all__ = [
     "SparsityReport",
     "WeightNoise",
     "absolute_norm",
+    "balanced_class_weights",
+    "class_counts",
     "param_groups",
     "select_parameters",
     "soft_threshold",

@@ -33,7 +33,13 @@ def _environment() -> Environment:
     environment.filters["thousands"] = lambda v: "–" if missing(v) else f"{v:,}"
     environment.filters["figure"] = lambda f: "–" if missing(f) else (
         f"{100 * f['value']:.1f}% ({100 * f['low']:.1f}–{100 * f['high']:.1f})" if f["metric"] == "accuracy"
+        else f"RMSE {f['rmse']['value']:.4g} ({f['rmse']['low']:.4g}–{f['rmse']['high']:.4g})" if "rmse" in f
         else f"MSE {f['value']:.4g} ({f['low']:.4g}–{f['high']:.4g})")
+    # an estimate with its interval (balanced accuracy, RMSE, R²); a dash where an older summary has none
+    environment.filters["estimate"] = lambda e, style="num": "–" if missing(e) else (
+        f"{100 * e['value']:.1f}% ({100 * e['low']:.1f}–{100 * e['high']:.1f})" if style == "pct"
+        else f"{e['value']:.3f} ({e['low']:.3f}–{e['high']:.3f})" if style == "fixed"
+        else f"{e['value']:.4g} ({e['low']:.4g}–{e['high']:.4g})")
     return environment
 
 
@@ -90,8 +96,21 @@ def render_report(run_dir: str | Path) -> str:
     template = _environment().get_template("report.html")
     config_yaml = json.dumps(summary["best"]["config"], indent=1)
     return template.render(s=summary, fig=figures(run_dir, summary), best_config=config_yaml, advice=advice(summary),
-                           reference_sentence=reference_sentence(summary),
+                           reference_sentence=reference_sentence(summary), recall=recall_rows(summary),
                            columns=column_rows(run_dir))
+
+
+def recall_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per class: its test rows and each tested model's recall (kept, baseline, then the references), from the
+    test figures; empty for regression or an older summary without recalls."""
+    test = summary["test"]
+    models = [("kept", test["best"]["figure"]), ("baseline", test["baseline"]["figure"]),
+              *((f"reference: {r['name']}", r["figure"]) for r in test["references"])]
+    if "recall" not in models[0][1]:
+        return []
+    return [{"class": row["class"], "rows": row["rows"],
+             "recall": [(name, figure["recall"][index]["value"]) for name, figure in models]}
+            for index, row in enumerate(models[0][1]["recall"])]
 
 
 def column_rows(run_dir: Path) -> list[tuple[str, str]]:

@@ -23,19 +23,24 @@ def _match_regression_shape(output: torch.Tensor, target: torch.Tensor) -> torch
     return output
 
 
-def resolve_loss(loss: str | LossFunction, label_smoothing: float = 0.0) -> tuple[LossFunction, str]:
+def resolve_loss(loss: str | LossFunction, label_smoothing: float = 0.0,
+                 class_weight: torch.Tensor | None = None) -> tuple[LossFunction, str]:
     """Return ``(loss_fn, task)`` where task is 'classification', 'binary' or 'regression'.
 
     Cross-entropy accepts class indices or soft targets (float (B, C) rows summing to 1, e.g. from mixup).
+    ``class_weight``: one weight per class for cross-entropy (``F.cross_entropy``'s ``weight``: the batch loss is
+    the weighted mean over its rows), e.g. :func:`fitguard.regularize.balanced_class_weights`; None: unweighted.
     """
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"`label_smoothing` must be in [0, 1), got {label_smoothing!r}")
+    if class_weight is not None:
+        check_weighted_loss(loss)
     if callable(loss):
         return loss, "custom"
     if loss == "cross_entropy":
 
         def cross_entropy(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-            return F.cross_entropy(output, target, label_smoothing=label_smoothing)
+            return F.cross_entropy(output, target, weight=class_weight, label_smoothing=label_smoothing)
 
         return cross_entropy, "classification"
     if label_smoothing:
@@ -53,6 +58,17 @@ def resolve_loss(loss: str | LossFunction, label_smoothing: float = 0.0) -> tupl
 
         return bce, "binary"
     raise ValueError(f"`loss` must be one of {', '.join(LOSSES)} or a callable, got {loss!r}")
+
+
+def check_weighted_loss(loss: str | LossFunction) -> None:
+    """Refuse class weights with a loss that cannot take them (only cross-entropy does).
+
+    Raises:
+        ValueError: ``loss`` is not "cross_entropy".
+    """
+    if loss != "cross_entropy":
+        shown = "a callable" if callable(loss) else repr(loss)
+        raise ValueError(f"`class_weight` applies to loss='cross_entropy' only, got loss={shown}")
 
 
 def metric_names(task: str) -> tuple[str, ...]:

@@ -20,11 +20,12 @@ from torch.utils.data import DataLoader
 
 from fitguard.data.tensors import TensorData
 from fitguard.errors import FitguardError
+from fitguard.regularize.class_weights import check_class_weight, resolve_class_weight
 from fitguard.train.callbacks.base import Callback
 from fitguard.train.callbacks.checkpoint import latest_valid_checkpoint
 from fitguard.train.callbacks.progress import ProgressBar
 from fitguard.train.history import History
-from fitguard.train.objectives import MetricSums, metric_names, resolve_loss
+from fitguard.train.objectives import MetricSums, check_weighted_loss, metric_names, resolve_loss
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 PRECISIONS = ("32", "bf16")
@@ -57,6 +58,12 @@ class Trainer:
     smaller than a few batches): with 60 rows an epoch is two steps, and the epoch's end (validation, callbacks,
     history) would cost more than the steps themselves. A last batch of one row joins the batch before it
     (:func:`~fitguard.data.tensors.batch_bounds`): batch norm cannot train on one row, and no row is dropped.
+
+    ``class_weight`` (cross-entropy only): ``"balanced"`` weighs each class's training rows by
+    ``n_samples / (n_classes * count)``, counted on the rows ``fit`` is given (scikit-learn's
+    ``class_weight="balanced"``), or a list of one positive weight per class; the weights fitted are
+    ``class_weight_``. Only the training loss is weighted: validation loss and metrics stay unweighted (as Keras'
+    ``class_weight``), so they compare with an unweighted run's.
 
     Example:
         >>> import torch
@@ -91,6 +98,7 @@ class Trainer:
         channels_last: bool = False,
         seed: int = 0,
         quiet: bool = True,
+        class_weight: str | Sequence[float] | torch.Tensor | None = None,
     ) -> None:
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"`optimizer` must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
@@ -108,6 +116,9 @@ class Trainer:
             raise ValueError(f"`precision` must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         if clip_grad_norm is not None and not clip_grad_norm > 0:
             raise ValueError(f"`clip_grad_norm` must be > 0 or None, got {clip_grad_norm!r}")
+        if class_weight is not None:
+            check_class_weight(class_weight)
+            check_weighted_loss(loss)
         self.model = model
         self.loss = loss
         self.optimizer_name = optimizer
@@ -118,6 +129,8 @@ class Trainer:
         self.weight_decay = weight_decay
         self.momentum = momentum
         self.label_smoothing = label_smoothing
+        self.class_weight = class_weight
+        self.class_weight_: torch.Tensor | None = None
         self.penalties = list(penalties)
         self.weight_noise = weight_noise
         self.augment = augment
@@ -134,6 +147,7 @@ class Trainer:
 
             self.weight_noise = WeightNoise(weight_noise)
         self._loss_fn, self.task = resolve_loss(loss, label_smoothing)
+        self._train_loss_fn = self._loss_fn  # the class-weighted one once `fit` has counted the classes
         self.model.to(self.device)
         if channels_last:
             self.model.to(memory_format=torch.channels_last)
@@ -240,6 +254,8 @@ class Trainer:
         train_data = self._prepare(train)
         val_data = self._prepare(val)
         self._check_monitors(with_validation=val_data is not None)
+        if self.class_weight is not None:
+            self._weigh_classes(train_data)
         if resume is not None:
             self._resume(Path(resume))
         else:
@@ -281,7 +297,7 @@ class Trainer:
                 self.weight_noise.perturb(self._noise_params, self.generator)
             with self._autocast():
                 output = self._forward(x)
-                loss = self._loss_fn(output, y)
+                loss = self._train_loss_fn(output, y)
             cost = loss
             if coupled:
                 penalty = sum(p.term(params) for p, params in coupled)
@@ -318,6 +334,30 @@ class Trainer:
             self.request_stop(f"diverged: the gradient norm became non-finite (exploding gradients) at epoch {epoch}; {remedy}")
         for callback in self._hooks["on_epoch_end"]:
             callback.on_epoch_end(self, epoch, logs)
+
+    def _weigh_classes(self, train_data: TensorData | DataLoader) -> None:
+        """Fit ``class_weight_`` on the training rows' labels (one pass over a DataLoader) and weigh the training
+        loss with it. The model's class count comes from one forward pass on a training row."""
+        if isinstance(train_data, TensorData):
+            first, labels = train_data.X[:1], train_data.y
+        else:
+            first, parts = None, []
+            for x, y in train_data:  # only the labels are kept: images would not fit in memory at once
+                first = x[:1] if first is None else first
+                parts.append(y.cpu())
+                if not isinstance(self.class_weight, str):
+                    break  # explicit weights need the class count only
+            if first is None:
+                raise ValueError("the training DataLoader yielded no batch; class weights need training rows")
+            labels = torch.cat(parts)
+        was_training = self.model.training
+        self.model.eval()
+        with torch.no_grad():
+            classes = int(self.model(first.to(self.device)).shape[-1])
+        self.model.train(was_training)
+        self.class_weight_ = resolve_class_weight(self.class_weight, labels, classes)
+        self._train_loss_fn = resolve_loss(self.loss, self.label_smoothing,
+                                           class_weight=self.class_weight_.to(self.device))[0]
 
     def _gradients_finite(self, flags: torch.Tensor | None) -> bool:
         """One check per epoch: every clipped step's norm (when clipping), else the last step's gradients."""
