@@ -22,6 +22,7 @@ from torch import nn
 from fitguard.data import Dataset, Preprocessor
 from fitguard.errors import FitguardError
 from fitguard.models import build
+from fitguard.models.ensemble import MeanEnsemble
 from fitguard.train.state_io import atomic_write_bytes
 
 MARKER = "run.json"
@@ -87,6 +88,8 @@ def save_model(
         "feature_names": list(data.feature_names) if data.feature_names is not None else None,
         "preprocessor": data.preprocessor.to_dict(),
         "architecture": architecture,  # set when the model came from a pretrained backbone
+        # a MeanEnsemble of networks that each are what "model" / "architecture" describe
+        "ensemble": {"members": len(model.members)} if isinstance(model, MeanEnsemble) else None,
     }
     write_json(directory / f"{stem}.json", spec)
     return directory / f"{stem}.safetensors"
@@ -129,6 +132,10 @@ class Predictor:
 
 def rebuild(spec: dict[str, Any]) -> nn.Module:
     """The architecture a saved model description names (weights not loaded)."""
+    ensemble = spec.get("ensemble")
+    if ensemble:
+        member = {**spec, "ensemble": None}
+        return MeanEnsemble([rebuild(member) for _ in range(int(ensemble["members"]))], spec["task"])
     architecture = spec.get("architecture")
     if not architecture:
         name = spec["model"]["name"]

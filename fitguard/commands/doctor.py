@@ -83,6 +83,9 @@ def register(app: typer.Typer) -> None:
         epochs: Annotated[int, typer.Option(help="Maximum epochs of the baseline.")] = 150,
         search_epochs: Annotated[int, typer.Option(help="Maximum epochs of each search training.")] = 100,
         patience: Annotated[int, typer.Option(help="Early-stopping patience of the search trainings.")] = 15,
+        monitor: Annotated[str, typer.Option(
+            help="What early stopping watches, and so the epoch every refit trains for: val_loss or "
+                 "val_accuracy (classification).")] = "val_loss",
         baseline_patience: Annotated[int, typer.Option(help="Early-stopping patience of the baseline.")] = 50,
         folds: Annotated[int, typer.Option(help="Folds of the cross-validation (λ; every candidate on small data).")] = 3,
         cv_max_rows: Annotated[int, typer.Option(
@@ -99,6 +102,9 @@ def register(app: typer.Typer) -> None:
         refit: Annotated[str, typer.Option(
             help="Rows the shipped model trains on, for the epochs validation chose: all (train + val + test, after "
                  "the one test evaluation), trainval (the model that was tested) or none.")] = "all",
+        ensemble: Annotated[int, typer.Option(
+            help="Ship the mean of up to this many refits of the kept recipe, each with its own seed (a deep "
+                 "ensemble; fewer when the budget left cannot pay for them; 1: a single network).")] = 5,
         references: Annotated[bool, typer.Option(
             help="Cross-validate scikit-learn reference models (logistic regression, RBF SVC, gradient boosting) "
                  "on the same rows.")] = True,

@@ -33,7 +33,8 @@ from fitguard.doctor.plan import Plan, plan_for
 from fitguard.doctor.progress import DoctorProgress
 from fitguard.doctor.suggestions import learning_curve_phase, outcomes
 from fitguard.doctor.summary import layer_table, versions, write_summary
-from fitguard.doctor.trials import Trial, joined, refit_epochs, refit_recipe, score_and_gap, train_recipe
+from fitguard.doctor.trials import (Trial, joined, refit_epochs, refit_members, refit_recipe, score_and_gap,
+                                    train_recipe)
 from fitguard.errors import FitguardError
 from fitguard.models import build, count
 from fitguard.models.imported import is_import_path
@@ -54,6 +55,8 @@ REPORT_SECONDS = 5.0
 RECALL_CLASSES = 10
 #: the most of a time budget kept back for the final trainings including the refit on every row
 REFIT_ALL_SHARE = 0.4
+#: the most of a time budget kept back for the ensemble's members beyond the first (``--ensemble``)
+ENSEMBLE_SHARE = 0.15
 
 
 def base_config(options: DoctorOptions) -> TrainConfig:
@@ -74,10 +77,17 @@ def base_config(options: DoctorOptions) -> TrainConfig:
     if options.missing != DoctorOptions.missing:  # else the spec's own data.missing (default impute) stands
         data["missing"] = options.missing
     raw.setdefault("train", {}).update(device=options.device, seed=options.seed)
-    raw["early_stopping"] = {"monitor": "val_loss", "patience": options.patience, "restore_best": True}
+    raw["early_stopping"] = {"monitor": options.monitor, "patience": options.patience, "restore_best": True}
     raw["checkpoint"] = {"every_minutes": None, "every_epochs": None, "keep_last": 1}
     raw["tensorboard"] = True
     return parse_config(raw, options.config or "doctor options")
+
+
+def check_monitor(options: DoctorOptions, task: str) -> None:
+    """Refuse ``--monitor val_accuracy`` for a regression (there is no accuracy to watch)."""
+    if options.monitor == "val_accuracy" and task != "classification":
+        raise FitguardError("`--monitor val_accuracy` needs a classification target; this data is a regression: "
+                            "use val_loss")
 
 
 def with_test_data(data: Dataset, options: DoctorOptions, base: TrainConfig) -> Dataset:
@@ -158,6 +168,7 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
     write_json(run_dir / MARKER, {"command": "doctor", "options": options.to_dict(), "config": base.model_dump(mode="json")})
     given = data is not None
     data = _load(options, base, data)
+    check_monitor(options, data.task)
     timings["load"] = time.perf_counter() - clock.started
     display = DoctorProgress(console, quiet=options.quiet, started=clock.started, deadline=clock.deadline)
     score, selection = _scorer(base, data, options, clock, display)
@@ -188,7 +199,7 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
                         if data.task == "classification" else None)
         display.tick()
         # the baseline as it will be tested: afresh on the tested rows for the epochs validation chose for it
-        baseline_epochs = refit_epochs(baseline_history)
+        baseline_epochs = refit_epochs(baseline_history, base.early_stopping.monitor)
         baseline_tested, _ = refit_recipe(base, baseline_recipe, data, rows=tested_rows, epochs=baseline_epochs,
                                           callbacks=(phases.StopAtDeadline(lambda: clock.deadline),), **baseline_train)
         display.tick()
@@ -217,21 +228,24 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
         epochs = _chosen_epochs(best)
         final_train = dict(score.train)
         hard = (phases.StopAtDeadline(lambda: clock.deadline),)
-        kept, kept_history = refit_recipe(score.base, best.recipe, data, rows=tested_rows, epochs=epochs,
-                                          callbacks=hard, out=run_dir, **final_train)
+        every_row = joined(tested_rows, data.test) if options.refit == "all" else None
+        kept, kept_history, seeds = refit_members(
+            score.base, best.recipe, data, rows=tested_rows, epochs=epochs, callbacks=hard, out=run_dir,
+            members=lambda first: _members_that_fit(options, clock, first, tested_rows, every_row),
+            seed=options.seed, **final_train)
         display.tick()
         # the only time the test split is looked at
         test = _test_evidence(data, baseline_tested, kept, references, options.seed)
         np.savez_compressed(run_dir / "test_predictions.npz", **test.pop("arrays"))
         shipped, shipped_history, shipped_note = kept, kept_history, _shipped_note(options.refit)
         shipped_rows = len(tested_rows)
-        if options.refit == "all":
-            every_row = joined(tested_rows, data.test)
+        if every_row is not None:
             # what the tested refit took, scaled to every row: start it only when it fits in what is left
             needed = (time.perf_counter() - clock_at) * len(every_row) / len(tested_rows)
             if clock.seconds is None or clock.deadline - time.perf_counter() >= RESERVE_FACTOR * needed + REPORT_SECONDS:
-                shipped, shipped_history = refit_recipe(score.base, best.recipe, data, rows=every_row, epochs=epochs,
-                                                        callbacks=hard, **final_train)
+                shipped, shipped_history, _ = refit_members(score.base, best.recipe, data, rows=every_row,
+                                                            epochs=epochs, callbacks=hard, members=len(seeds),
+                                                            seed=options.seed, **final_train)
                 shipped_rows = len(every_row)
             else:
                 shipped_note = (f"the model that was tested (train + val): the refit on every row would take about "
@@ -290,6 +304,7 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
                  "search_val_score_note": "optimistic: this score chose the recipe among all that were tried",
                  "config": kept.config.model_dump(mode="json"), "history": "best_history.json",
                  "model_file": "best.safetensors",
+                 "members": len(seeds), "member_seeds": seeds,
                  "shipped": {"refit": options.refit, "rows": shipped_rows, "epochs": len(shipped_history),
                              "stop_reason": shipped_history.stop_reason, "note": shipped_note}},
         "test": test,
@@ -382,7 +397,10 @@ def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: pha
         # many times the labelled rows would starve the search); the final phase starts it only when it fits
         if RESERVE_FACTOR * (tested_cost + every_cost) > REFIT_ALL_SHARE * clock.seconds:
             every_cost = 0
-        clock.reserve = RESERVE_FACTOR * (tested_cost + every_cost) + REPORT_SECONDS
+        # the ensemble's further members are kept in reserve up to ENSEMBLE_SHARE of the budget
+        member = RESERVE_FACTOR * (tested_cost + every_cost)
+        members = min(options.ensemble, 1 + int(ENSEMBLE_SHARE * clock.seconds / member)) if member > 0 else 1
+        clock.reserve = member * members + REPORT_SECONDS
 
     score = phases.Scorer(base, data, folds, {"max_epochs": options.search_epochs, "repeat": repeat},
                           callbacks=(phases.StopAtDeadline(clock.search_deadline), display.ticker), progress=display,
@@ -390,7 +408,8 @@ def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: pha
     rule = ("fewest remedies within one standard error of the best" if folds and options.keep == "simplest"
             else "best validation score")
     return score, {**score.method, "labelled_rows": labelled, "max_epochs": options.search_epochs,
-                   "patience": options.patience, "repeat": repeat, "min_steps": options.min_steps, "kept": rule}
+                   "patience": options.patience, "repeat": repeat, "min_steps": options.min_steps, "kept": rule,
+                   "monitor": base.early_stopping.monitor}
 
 
 def _bias_variance(options: DoctorOptions, data: Dataset, base: TrainConfig, baseline: Trial, run: Any,
@@ -443,6 +462,24 @@ def _tested_record(trial: Trial, run: Any, rows: TensorData, data: Dataset, epoc
             "seconds": trial.seconds}
 
 
+def _members_that_fit(options: DoctorOptions, clock: phases.Clock, first: float, tested: TensorData,
+                      every_row: TensorData | None) -> int:
+    """How many members the kept recipe's ensemble gets, once member 0 took ``first`` seconds: the most, up to
+    ``options.ensemble``, whose remaining trainings fit in the time left (times ``RESERVE_FACTOR``, less
+    ``REPORT_SECONDS``): the other members on the tested rows, and every member again on every row when that
+    refit will run (it runs only when one member's refit fits, see the final phase)."""
+    if clock.seconds is None:
+        return options.ensemble
+    left = clock.deadline - time.perf_counter() - REPORT_SECONDS
+    every = first * len(every_row) / len(tested) if every_row is not None else 0.0
+    if RESERVE_FACTOR * every > left:
+        every = 0.0  # the refit on every row will not run: only the tested members count
+    members = 1
+    while members < options.ensemble and RESERVE_FACTOR * (members * first + (members + 1) * every) <= left:
+        members += 1
+    return members
+
+
 def _shipped_note(refit: str) -> str:
     if refit == "all":
         return ("trained on every labelled row (train + val + test) after the test evaluation; the test figure is "
@@ -474,7 +511,9 @@ def _print_outcome(console: Console, summary: dict[str, Any], report: Path) -> N
     second = "balanced accuracy" if summary["data"]["task"] == "classification" else "R²"
     for header in ("", "test (95% interval)", second, "training rows - test", "parameters"):
         table.add_column(header, justify="left" if not header else "right")
-    for who, label in (("baseline", "baseline"), ("best", f"kept: {summary['best']['name']}")):
+    members = summary["best"]["members"]
+    kept = f"kept: {summary['best']['name']}" + (f" (mean of {members} seeds)" if members > 1 else "")
+    for who, label in (("baseline", "baseline"), ("best", kept)):
         figure = test[who]["figure"]
         table.add_row(label, _figure_text(figure), _second_figure_text(figure), f"{summary[who]['gap']:+.4f}",
                       f"{summary[who]['parameters']:,}")

@@ -125,11 +125,13 @@ def _measure(remedy: str, search: dict[str, Any], data: Dataset, baseline: Trial
         key = "val_accuracy" if data.task == "classification" else "val_loss"
         if history is None or key not in history.keys():
             return {"tried": False, "helped": None, "measured": "no validation curve to read"}
-        best_epoch, values = refit_epochs(history), history[key]
+        monitor = history.monitor or "val_loss"
+        best_epoch, values = refit_epochs(history, monitor), history[key]
         at_best, at_last = values[best_epoch - 1], values[-1]
         helped = at_best > at_last if data.task == "classification" else at_best < at_last
         return {"tried": True, "helped": helped, "score": at_best, "reference_score": at_last,
-                "measured": f"baseline {key} {at_best:.4f} at its lowest validation loss (epoch {best_epoch}) "
+                "measured": f"baseline {key} {at_best:.4f} at the epoch early stopping chose by {monitor} "
+                            f"(epoch {best_epoch}) "
                             f"against {at_last:.4f} at its last ({len(history)}); every later training stops early"}
     if remedy == "train longer":
         longer = [t for t in search.get("train_longer", []) if t.status == "done"]

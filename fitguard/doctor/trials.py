@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,9 @@ from fitguard.config import TrainConfig, parse_config
 from fitguard.data import Dataset
 from fitguard.data.tensors import TensorData
 from fitguard.models import count_parameters
+from fitguard.models.ensemble import MeanEnsemble
 from fitguard.recipe import Run, build_run
-from fitguard.train import Callback, History
+from fitguard.train import Callback, History, Trainer
 
 
 @dataclass
@@ -107,14 +109,24 @@ def joined(first: TensorData, second: TensorData) -> TensorData:
     return TensorData(torch.cat([first.X, second.X.to(first.X.device)]), torch.cat([first.y, second.y.to(first.y.device)]))
 
 
-def refit_epochs(history: History) -> int:
-    """The epoch count validation chose: early stopping's best epoch, else the epoch of the lowest validation loss
-    (a run that kept its last weights), else every epoch that ran."""
+def refit_epochs(history: History, monitor: str = "val_loss") -> int:
+    """The epoch count validation chose: early stopping's restored epoch, else the first epoch of the best
+    ``monitor`` value (highest for an accuracy, lowest for a loss; a run that kept its last weights), else every
+    epoch that ran.
+
+    Example:
+        >>> from fitguard.train import History
+        >>> h = History([{"epoch": 1, "val_loss": 0.5, "val_accuracy": 0.7}, {"epoch": 2, "val_loss": 0.4,
+        ...              "val_accuracy": 0.7}, {"epoch": 3, "val_loss": 0.45, "val_accuracy": 0.8}])
+        >>> refit_epochs(h), refit_epochs(h, "val_accuracy")
+        (2, 3)
+    """
     if history.best_epoch:
         return int(history.best_epoch)
-    if "val_loss" in history.keys() and len(history):
-        losses = history["val_loss"]
-        return 1 + min(range(len(losses)), key=losses.__getitem__)
+    if monitor in history.keys() and len(history):
+        values = history[monitor]
+        best = max if "accuracy" in monitor else min
+        return 1 + best(range(len(values)), key=values.__getitem__)
     return len(history)
 
 
@@ -135,3 +147,38 @@ def refit_recipe(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, ro
         run.trainer.add_callbacks([callback])
     history = run.trainer.fit(rows)
     return run, history
+
+
+#: member ``i`` of a refit ensemble trains with seed ``seed + MEMBER_SEED_STEP * i`` (member 0: the run's own seed)
+MEMBER_SEED_STEP = 1000
+
+
+def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, rows: TensorData, epochs: int,
+                  members: int | Callable[[float], int], seed: int, callbacks: tuple[Callback, ...] = (),
+                  out: Path | None = None, **train_options: Any) -> tuple[Run, History, list[int]]:
+    """:func:`refit_recipe` repeated with different seeds, the members averaged into one
+    :class:`~fitguard.models.ensemble.MeanEnsemble` (a deep ensemble).
+
+    Member 0 trains with ``seed`` (so one member is exactly :func:`refit_recipe`), member ``i`` with
+    ``seed + MEMBER_SEED_STEP * i``; all train on ``rows`` for ``epochs`` epochs. ``members`` is the count, or a
+    function of member 0's seconds that returns it (how many fit in the time left; at least 1). ``out`` receives
+    member 0's logs.
+
+    Returns:
+        The Run (with more than one member its ``model`` is the ensemble and its ``trainer`` one that evaluates
+        and predicts with it, with the members' loss), member 0's History, and the seeds that trained.
+    """
+    started = time.perf_counter()
+    first, history = refit_recipe(base, recipe, data, rows=rows, epochs=epochs, callbacks=callbacks, out=out,
+                                  **{**train_options, "seed": seed})
+    count = members(time.perf_counter() - started) if callable(members) else members
+    seeds = [seed + MEMBER_SEED_STEP * i for i in range(max(1, int(count)))]
+    if len(seeds) == 1:
+        return first, history, seeds
+    models = [first.model] + [refit_recipe(base, recipe, data, rows=rows, epochs=epochs, callbacks=callbacks,
+                                           **{**train_options, "seed": s})[0].model for s in seeds[1:]]
+    ensemble = MeanEnsemble(models, data.task)
+    trainer = first.trainer
+    evaluator = Trainer(ensemble, loss=trainer.loss, batch_size=trainer.batch_size, device=str(trainer.device),
+                        label_smoothing=trainer.label_smoothing)
+    return dataclasses.replace(first, model=ensemble, trainer=evaluator), history, seeds

@@ -23,6 +23,7 @@ from fitguard.errors import FitguardError
 from fitguard.regularize.class_weights import check_class_weight, resolve_class_weight
 from fitguard.train.callbacks.base import Callback
 from fitguard.train.callbacks.checkpoint import latest_valid_checkpoint
+from fitguard.train.callbacks.early_stopping import EarlyStopping
 from fitguard.train.callbacks.progress import ProgressBar
 from fitguard.train.history import History
 from fitguard.train.objectives import MetricSums, check_weighted_loss, metric_names, resolve_loss
@@ -274,6 +275,8 @@ class Trainer:
                 callback.on_fit_end(self)
         self.history.stop_reason = self.stop_reason or f"reached max_epochs={self.max_epochs}"
         self.history.best_epoch = self.restored_epoch or self.history.best_epoch
+        stoppers = [c.monitor for c in self.callbacks if isinstance(c, EarlyStopping)]
+        self.history.monitor = self.history.monitor or (stoppers[0] if stoppers else None)
         return self.history
 
     def _run_epoch(self, train_data: TensorData | DataLoader, val_data: TensorData | DataLoader | None) -> None:

@@ -36,7 +36,8 @@ def parsed(command: str) -> DoctorOptions:
 @pytest.mark.parametrize("options", [
     DoctorOptions(),
     DoctorOptions(data="my data.csv", target="y", test_data="held out.csv", budget=90.0, seed=3, refit="trainval",
-                  epsilon=0.01, baseline_patience=20, patience=7, references=False, keep="simplest"),
+                  epsilon=0.01, baseline_patience=20, patience=7, references=False, keep="simplest",
+                  monitor="val_accuracy", ensemble=3),
     DoctorOptions(budget=None, trials=12, refit="none", data_options={"limit_per_class": 5, "image_size": [16, 16]},
                   folds=5, cv_max_rows=0, min_steps=0, rounds=0, train_fraction=0.5, search_epochs=9, epochs=11),
     DoctorOptions(backbone="runs/pre", freeze_all_but=1, unfreeze_every=2, model="cnn", device="cpu"),
@@ -50,6 +51,8 @@ def test_every_option_round_trips_through_the_command_line(options):
     ({"refit": "test"}, "`--refit` must be one of all, trainval, none, got 'test'"),
     ({"budget": -3.0}, "`--budget` must be a positive time such as 90s, 10m or 1h, got -3.0"),
     ({"patience": 0}, "`--patience` must be >= 1, got 0"),
+    ({"ensemble": 0}, "`--ensemble` must be >= 1, got 0"),
+    ({"monitor": "accuracy"}, "`--monitor` must be one of val_loss, val_accuracy, got 'accuracy'"),
 ])
 def test_bad_options(options, message):
     with pytest.raises(ValueError) as error:

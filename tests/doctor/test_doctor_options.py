@@ -69,3 +69,15 @@ def test_schema_validator_reports_every_problem_with_its_path():
     assert errors({"a": [1, -1, "x"], "b": 2}, schema) == [
         "$.a[1]: must be >= 0, got -1", "$.a[2]: must be integer, got str", "$: unexpected key 'b'"]
     assert errors({"a": [0]}, schema) == []
+
+
+def test_monitor_reaches_early_stopping_and_accuracy_needs_classes():
+    from fitguard.doctor.pipeline import check_monitor
+
+    assert base_config(DoctorOptions()).early_stopping.monitor == "val_loss"
+    assert base_config(DoctorOptions(monitor="val_accuracy")).early_stopping.monitor == "val_accuracy"
+    check_monitor(DoctorOptions(monitor="val_accuracy"), "classification")
+    with pytest.raises(ValueError) as error:
+        check_monitor(DoctorOptions(monitor="val_accuracy"), "regression")
+    assert str(error.value) == ("`--monitor val_accuracy` needs a classification target; this data is a regression: "
+                                "use val_loss")

@@ -35,6 +35,15 @@ def test_summary_validates_against_its_schema_and_every_phase_ran(digits_run):
     assert errors(summary, schema()) == ["$: missing required key 'test'"]
 
 
+def test_the_baseline_is_refit_for_the_epoch_of_its_lowest_validation_loss(digits_run):
+    summary = read_summary(digits_run)
+    assert summary["remedies"]["selection"]["monitor"] == "val_loss"
+    history = json.loads((digits_run / "baseline_history.json").read_text())
+    assert history["monitor"] == "val_loss" and history["best_epoch"] is None  # it kept its last weights
+    losses = [epoch["val_loss"] for epoch in history["epochs"]]
+    assert summary["baseline"]["epochs"] == 1 + losses.index(min(losses))
+
+
 def test_best_recipe_is_at_least_as_good_as_the_baseline_on_test(digits_run):
     summary = read_summary(digits_run)
     # the paired test on the same rows, not the raw difference, decides what the report may call better
@@ -55,6 +64,19 @@ def test_the_tested_models_reproduce_the_summary(digits_run):
     # the shipped model learned every labelled row: train + val + test
     shipped = summary["best"]["shipped"]
     assert shipped["refit"] == "all" and shipped["rows"] == summary["data"]["n_train"] + summary["data"]["n_val"] + len(data.test)
+
+
+def test_the_shipped_model_is_the_ensemble_the_summary_describes(digits_run):
+    from fitguard.models.ensemble import MeanEnsemble
+
+    best = read_summary(digits_run)["best"]
+    assert 1 <= best["members"] <= 5 and len(best["member_seeds"]) == best["members"]
+    assert best["member_seeds"][0] == 0  # member 0 trains with the run's seed
+    model = fitguard.load(digits_run).model
+    if best["members"] > 1:
+        assert isinstance(model, MeanEnsemble) and len(model.members) == best["members"]
+    else:
+        assert not isinstance(model, MeanEnsemble)
 
 
 def test_predict_command_writes_the_same_predictions(digits_run, tmp_path):

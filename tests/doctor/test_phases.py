@@ -149,3 +149,28 @@ def test_small_data_is_cross_validated_end_to_end(tmp_path):
     assert all(t["val_score"] == pytest.approx(np.mean(t["details"]["folds"])) for t in scored)
     assert summary["remedies"]["trainings"] % 2 == 0
     assert "2-fold cross-validation over the" in (out / "report.html").read_text()
+
+
+def test_refit_members_is_the_mean_of_refits_with_their_own_seeds():
+    import torch
+
+    from fitguard.doctor.trials import MEMBER_SEED_STEP, refit_members, refit_recipe
+    from fitguard.models.ensemble import MeanEnsemble
+
+    data = load("digits", val=0.2, test=0.2, seed=0).with_train_fraction(0.1)
+    base = base_config(DoctorOptions(device="cpu"))
+    recipe = {"model": {"name": "mlp", "hidden": [16]}}
+    asked = []
+    run, history, seeds = refit_members(base, recipe, data, rows=data.train, epochs=3, seed=7,
+                                        members=lambda seconds: asked.append(seconds) or 3)
+    assert seeds == [7, 7 + MEMBER_SEED_STEP, 7 + 2 * MEMBER_SEED_STEP] and len(asked) == 1 and asked[0] > 0
+    assert isinstance(run.model, MeanEnsemble) and len(history) == 3
+    by_hand = [refit_recipe(base, recipe, data, rows=data.train, epochs=3, seed=s)[0].model.eval() for s in seeds]
+    with torch.no_grad():
+        mean = torch.stack([torch.softmax(m(data.test.X), 1) for m in by_hand]).mean(0)
+    assert torch.allclose(torch.softmax(run.trainer.predict(data.test.X), 1), mean, atol=1e-5)
+    loss = torch.nn.functional.nll_loss(mean.log(), data.test.y).item()
+    assert run.trainer.evaluate(data.test)["loss"] == pytest.approx(loss, rel=1e-4)
+    single, _, one = refit_members(base, recipe, data, rows=data.train, epochs=3, seed=7, members=1)
+    assert one == [7] and not isinstance(single.model, MeanEnsemble)
+    assert torch.allclose(single.trainer.predict(data.test.X), by_hand[0](data.test.X).detach(), atol=1e-6)

@@ -122,3 +122,15 @@ def test_restore_best_loads_the_best_epochs_weights_in_a_real_run():
     assert stopper.restored_epoch == best == history.best_epoch
     assert history.stop_reason.startswith("early stopping: val_loss did not improve")
     assert trainer.evaluate(val)["loss"] == pytest.approx(history["val_loss"][best - 1], rel=1e-6)
+
+
+@pytest.mark.parametrize("monitor", ["val_loss", "val_accuracy"])
+def test_the_history_records_what_early_stopping_watched(monitor):
+    g = torch.Generator().manual_seed(1)
+    data = TensorData(torch.randn(40, 5, generator=g), torch.randint(0, 2, (40,), generator=g))
+    stopper = EarlyStopping(monitor=monitor, patience=2, restore_best=False)
+    trainer = Trainer(torch.nn.Linear(5, 2), max_epochs=3, device="cpu", callbacks=[stopper])
+    history = trainer.fit(data, data)
+    assert history.monitor == monitor
+    assert history.best_epoch is None  # nothing was restored
+    assert Trainer(torch.nn.Linear(5, 2), max_epochs=1, device="cpu").fit(data, data).monitor is None
