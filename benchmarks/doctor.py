@@ -98,7 +98,8 @@ def doctor(data: Dataset, budget: float, seed: int, out: Path) -> dict:
     test, baseline_test, total, best = (_required(summary, path, run_dir) for path in keys)
     arrays = _test_predictions(run_dir, data)
     return {"test": float(test), "seconds": float(total), "wall_seconds": wall, "budget": budget, "best": best,
-            "baseline_test": float(baseline_test), "predictions": arrays["best"],
+            "baseline_test": float(baseline_test), "members": summary["best"].get("members", 1),
+            "predictions": arrays["best"],
             "baseline_predictions": arrays["baseline"], "timings": summary["timings"]}
 
 

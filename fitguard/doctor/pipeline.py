@@ -37,6 +37,7 @@ from fitguard.doctor.trials import (Trial, joined, refit_epochs, refit_members, 
                                     train_recipe)
 from fitguard.errors import FitguardError
 from fitguard.models import build, count
+from fitguard.models.ensemble import MeanEnsemble
 from fitguard.models.imported import is_import_path
 from fitguard.recipe import load_data
 from fitguard.regularize.class_weights import class_counts
@@ -276,7 +277,9 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
         "metric": "accuracy" if data.task == "classification" else "loss",
         "model": {"baseline": layer_table(baseline_tested.model_name, baseline_tested.model_options,
                                           count(baseline_tested.model, data.input_shape)),
-                  "best": layer_table(kept.model_name, kept.model_options, count(kept.model, data.input_shape))},
+                  # one member's layers: an ensemble's members share them (``best.members`` says how many)
+                  "best": layer_table(kept.model_name, kept.model_options, count(one_network(kept.model),
+                                                                                 data.input_shape))},
         "baseline": {**_tested_record(baseline, baseline_tested, tested_rows, data, baseline_epochs),
                      "diagnosis_run": {"epochs": len(baseline_history), "best_epoch": baseline_epochs,
                                        "stop_reason": baseline_history.stop_reason,
@@ -478,6 +481,11 @@ def _members_that_fit(options: DoctorOptions, clock: phases.Clock, first: float,
     while members < options.ensemble and RESERVE_FACTOR * (members * first + (members + 1) * every) <= left:
         members += 1
     return members
+
+
+def one_network(model: torch.nn.Module) -> torch.nn.Module:
+    """``model``, or the first member of a :class:`~fitguard.models.ensemble.MeanEnsemble`."""
+    return model.members[0] if isinstance(model, MeanEnsemble) else model
 
 
 def _shipped_note(refit: str) -> str:

@@ -37,7 +37,7 @@ def parsed(command: str) -> DoctorOptions:
     DoctorOptions(),
     DoctorOptions(data="my data.csv", target="y", test_data="held out.csv", budget=90.0, seed=3, refit="trainval",
                   epsilon=0.01, baseline_patience=20, patience=7, references=False, keep="simplest",
-                  monitor="val_accuracy", ensemble=3),
+                  monitor="val_accuracy", ensemble=3, missing="error"),
     DoctorOptions(budget=None, trials=12, refit="none", data_options={"limit_per_class": 5, "image_size": [16, 16]},
                   folds=5, cv_max_rows=0, min_steps=0, rounds=0, train_fraction=0.5, search_epochs=9, epochs=11),
     DoctorOptions(backbone="runs/pre", freeze_all_but=1, unfreeze_every=2, model="cnn", device="cpu"),
