@@ -24,6 +24,7 @@ from fitguard.models import count_parameters
 from fitguard.models.ensemble import MeanEnsemble
 from fitguard.recipe import Run, build_run
 from fitguard.train import Callback, History, Trainer
+from fitguard.train.callbacks.monitor import resolve_mode
 
 
 @dataclass
@@ -125,7 +126,7 @@ def refit_epochs(history: History, monitor: str = "val_loss") -> int:
         return int(history.best_epoch)
     if monitor in history.keys() and len(history):
         values = history[monitor]
-        best = max if "accuracy" in monitor else min
+        best = min if resolve_mode(monitor, "auto") == "min" else max  # early stopping's own rule
         return 1 + best(range(len(values)), key=values.__getitem__)
     return len(history)
 
