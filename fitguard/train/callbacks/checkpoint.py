@@ -111,7 +111,7 @@ class Checkpoint(Callback):
             pending.result()
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        if self.save_best and self._monitor.update(self._monitor.value(logs), epoch):
+        if self.save_best and self._improved(trainer, epoch, logs):
             self._save_best(trainer, epoch, logs)
         due_epochs = self.every_epochs is not None and epoch % self.every_epochs == 0
         due_minutes = (
@@ -119,6 +119,17 @@ class Checkpoint(Callback):
         )
         if due_epochs or due_minutes:
             self.save(trainer, epoch)
+
+    def _improved(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> bool:
+        """Whether ``epoch`` is the best so far: early stopping on the same metric and direction decides when there
+        is one (it ran before this callback, ``order``), so ``best.safetensors`` holds the weights it restores,
+        smoothed or not; otherwise this callback's own raw monitor does."""
+        from fitguard.train.callbacks.early_stopping import EarlyStopping
+
+        for callback in trainer.callbacks:
+            if isinstance(callback, EarlyStopping) and callback.watches(self.monitor, self.mode):
+                return callback.best_epoch == epoch
+        return self._monitor.update(self._monitor.value(logs), epoch)
 
     def on_fit_end(self, trainer: Trainer) -> None:
         # the end state is always saved, so resuming a finished run returns at once with the same result

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from fitguard.train.callbacks.base import Callback
-from fitguard.train.callbacks.monitor import Monitor
+from fitguard.train.callbacks.monitor import Monitor, resolve_mode
 
 if TYPE_CHECKING:
     from fitguard.train.trainer import Trainer
@@ -78,6 +78,20 @@ class EarlyStopping(Callback):
     @property
     def best_epoch(self) -> int | None:
         return self._monitor.best_epoch
+
+    def watches(self, metric: str, mode: str) -> bool:
+        """Whether this stopper judges ``metric`` in the direction ``mode`` asks for ('auto' resolved for both).
+
+        A :class:`Checkpoint` that watches the same then takes its "best" from here, so the weights restored and
+        ``best.safetensors`` come from the same epoch even with ``smoothing``, ``min_delta`` or ``baseline``.
+
+        Example:
+            >>> EarlyStopping(monitor="val_loss").watches("val_loss", "min")
+            True
+            >>> EarlyStopping(monitor="val_loss").watches("val_loss", "max")
+            False
+        """
+        return metric == self.monitor and resolve_mode(metric, mode) == resolve_mode(self.monitor, self.mode)
 
     def decide(self, epoch: int, value: float) -> tuple[bool, bool, str | None]:
         """Feed one epoch's value; return ``(improved, should_stop, reason)``. Pure of the trainer."""
