@@ -2,9 +2,12 @@
 
 A checkpoint is two files written in order — ``NAME.safetensors`` (every tensor: weights, optimizer moments,
 RNG states, tensors held by callbacks) then ``NAME.json`` (the rest, plus the SHA-256 of the tensor file).
-Each is written to a temporary file, flushed to disk and renamed over the target, so a kill leaves either the
-old pair or the new pair; a tensor file whose hash does not match its JSON is refused. Nothing is ever
-unpickled: safetensors holds raw tensors only.
+Each is written to a temporary file and renamed over the target, so a kill leaves either the old pair or the new
+pair; a tensor file whose hash does not match its JSON is refused. Nothing is ever unpickled: safetensors holds
+raw tensors only.
+
+Saving is split in two so a caller can run the second half in another thread: :func:`encode_state` (the hash and
+the file contents, straight from the tensors' memory: no copy into one big ``bytes``) and :func:`write_encoded`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +33,7 @@ def split_tensors(tree: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> A
     """Replace every tensor in a nested dict/list by a ``{"__tensor__": key}`` reference collected in ``tensors``."""
     if isinstance(tree, torch.Tensor):
         key = prefix
-        tensors[key] = tree.detach().cpu().contiguous()
+        tensors[key] = tree.detach().cpu().contiguous()  # a no-op for a CPU snapshot from clone_tensors
         return {_TENSOR: key}
     if isinstance(tree, dict):
         return {str(k): split_tensors(v, f"{prefix}.{k}", tensors) for k, v in tree.items()} | (
@@ -40,9 +45,10 @@ def split_tensors(tree: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> A
 
 
 def clone_tensors(tree: Any) -> Any:
-    """A copy of a nested state in which every tensor is a private CPU copy (safe to write from another thread)."""
+    """A copy of a nested state in which every tensor is a private copy on its own device (safe to write from
+    another thread; a GPU tensor is cloned on the GPU, without waiting for a copy to the host)."""
     if isinstance(tree, torch.Tensor):
-        return tree.detach().to("cpu", copy=True)
+        return tree.detach().clone(memory_format=torch.contiguous_format)
     if isinstance(tree, dict):
         return {k: clone_tensors(v) for k, v in tree.items()}
     if isinstance(tree, (list, tuple)):
@@ -64,27 +70,111 @@ def join_tensors(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return tree
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes | Sequence[Any], fsync: bool = True) -> None:
+    """Write ``data`` (bytes, or a sequence of buffers written one after another) to ``path`` through a temporary
+    file renamed over it: a reader sees the old content or the new, never a part.
+
+    Args:
+        path: the file to (re)place.
+        data: the content; a sequence of bytes-like buffers (e.g. numpy views of tensors) avoids joining them.
+        fsync: True (default) flushes the file to the disk before the rename, and the folder after it, so the
+            new content survives a power loss; False leaves that to the OS (a killed process still loses nothing,
+            a crashed machine may lose the last seconds of writes).
+    """
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+        for part in [data] if isinstance(data, (bytes, bytearray, memoryview)) else data:
+            handle.write(part)
+        if fsync:
+            handle.flush()
+            os.fsync(handle.fileno())
     os.replace(tmp, path)
+    if fsync and hasattr(os, "O_DIRECTORY"):  # the rename itself is durable only once the folder is flushed
+        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
 
-def save_state(path_stem: str | Path, state: dict[str, Any]) -> Path:
-    """Write ``state`` (nested dicts/lists of tensors and JSON values) as a checksummed pair; return the JSON path."""
-    stem = Path(path_stem)
+# safetensors' names for torch dtypes (its format specification); others go through safetensors' own writer
+_SAFETENSORS_DTYPES = {
+    torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
+    torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8",
+    torch.bool: "BOOL",
+}
+
+
+def safetensors_parts(tensors: dict[str, torch.Tensor]) -> list[Any]:
+    """The bytes of a safetensors file holding ``tensors`` (contiguous CPU tensors), as a list of buffers: the
+    header, then each tensor's memory as a view (no copy). Joined, they are a file ``safetensors.torch.load``
+    reads back; the layout follows the format: 8-byte little-endian header size, JSON header padded with spaces
+    to a multiple of 8, the tensors' bytes back to back."""
+    if any(t.dtype not in _SAFETENSORS_DTYPES for t in tensors.values()):
+        return [save_safetensors(tensors)]
+    header: dict[str, Any] = {}
+    views = []
+    offset = 0
+    for name in sorted(tensors):
+        tensor = tensors[name]
+        view = tensor.reshape(-1).view(torch.uint8).numpy()
+        header[name] = {"dtype": _SAFETENSORS_DTYPES[tensor.dtype], "shape": list(tensor.shape),
+                        "data_offsets": [offset, offset + view.nbytes]}
+        offset += view.nbytes
+        views.append(view)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return [len(text).to_bytes(8, "little") + text, *views]
+
+
+@dataclass(frozen=True)
+class EncodedState:
+    """A state ready to be written: the tensor file's buffers, their SHA-256 and the JSON file's bytes."""
+
+    tensor_parts: list[Any]
+    sha256: str
+    meta: bytes
+
+
+def encode_state(state: dict[str, Any]) -> EncodedState:
+    """Split ``state`` into tensors and JSON, and hash the tensor file (hashlib releases the GIL on large buffers,
+    so a background thread does this without stalling training)."""
     tensors: dict[str, torch.Tensor] = {}
     tree = split_tensors(state, "state", tensors)
-    blob = save_safetensors(tensors) if tensors else save_safetensors({"_empty": torch.zeros(0)})
-    tensor_path = stem.with_suffix(".safetensors")
-    atomic_write_bytes(tensor_path, blob)
-    meta = {"format": "fitguard-state/1", "sha256": hashlib.sha256(blob).hexdigest(), "state": tree}
+    parts = safetensors_parts(tensors if tensors else {"_empty": torch.zeros(0)})
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part)
+    sha256 = digest.hexdigest()
+    meta = {"format": "fitguard-state/1", "sha256": sha256, "state": tree}
+    return EncodedState(parts, sha256, json.dumps(meta, allow_nan=True).encode())
+
+
+def write_encoded(path_stem: str | Path, encoded: EncodedState, fsync: bool = True) -> Path:
+    """Write an :func:`encode_state` result as ``STEM.safetensors`` then ``STEM.json``; return the JSON path."""
+    stem = Path(path_stem)
+    atomic_write_bytes(stem.with_suffix(".safetensors"), encoded.tensor_parts, fsync=fsync)
     json_path = stem.with_suffix(".json")
-    atomic_write_bytes(json_path, json.dumps(meta, allow_nan=True).encode())
+    atomic_write_bytes(json_path, encoded.meta, fsync=fsync)
     return json_path
+
+
+def save_state(path_stem: str | Path, state: dict[str, Any], fsync: bool = True) -> Path:
+    """Write ``state`` (nested dicts/lists of tensors and JSON values) as a checksummed pair; return the JSON path.
+
+    Args:
+        path_stem: the pair's path without suffix (``runs/x/ckpt-000005``).
+        state: nested dicts and lists of tensors and JSON values.
+        fsync: flush both files to the disk before renaming them (see :func:`atomic_write_bytes`).
+
+    Example:
+        >>> import tempfile, torch
+        >>> folder = tempfile.mkdtemp()
+        >>> path = save_state(f"{folder}/ckpt", {"w": torch.arange(3.0), "epoch": 2}, fsync=False)
+        >>> load_state(path)["w"].tolist()
+        [0.0, 1.0, 2.0]
+    """
+    return write_encoded(path_stem, encode_state(state), fsync=fsync)
 
 
 def load_state(json_path: str | Path) -> dict[str, Any]:

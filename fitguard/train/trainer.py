@@ -402,9 +402,12 @@ class Trainer:
 
     # ----------------------------------------------------------------------------------------- state
     def training_state(self) -> dict[str, Any]:
-        """Everything a resumed run needs to continue bit for bit: weights, optimizer, RNGs, history, callbacks."""
+        """Everything a resumed run needs to continue bit for bit: weights, optimizer, RNGs, history, callbacks.
+
+        Tensors are the live ones, on their devices (no copy): clone them (``state_io.clone_tensors``) before
+        training goes on; writing moves them to the CPU."""
         state: dict[str, Any] = {
-            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "model": {k: v.detach() for k, v in self.model.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "generator": self.generator.get_state()},
             "trainer": {"epoch": self.epoch, "step": self.step, "stop_reason": self.stop_reason},

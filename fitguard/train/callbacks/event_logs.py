@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from fitguard.train.callbacks.base import Callback
 
@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 class MetricsLog(Callback):
     """Append each epoch's logs to ``path`` as one JSON line, flushed to the OS every epoch (a killed process loses
-    nothing; no fsync, which would cost more than a small epoch).
+    nothing; no fsync, which would cost more than a small epoch). The file stays open from ``on_fit_start`` to
+    ``on_fit_end`` (an epoch costs one ``write`` call, not an open and a close).
 
     On resume the file is cut back to the checkpointed epoch, so no epoch appears twice.
 
@@ -26,19 +27,33 @@ class MetricsLog(Callback):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._bytes_written = 0
+        self._handle: BinaryIO | None = None
 
     def on_fit_start(self, trainer: Trainer) -> None:
         path = Path(self.path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "ab") as handle:
-            # a resumed run cuts the lines written after its checkpoint; a fresh run starts an empty file
-            handle.truncate(self._bytes_written)
+        self._close()
+        self._handle = open(path, "ab")  # noqa: SIM115 - closed in on_fit_end
+        # a resumed run cuts the lines written after its checkpoint; a fresh run starts an empty file
+        self._handle.truncate(self._bytes_written)
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         line = (json.dumps(logs, allow_nan=True) + "\n").encode()
-        with open(self.path, "ab") as handle:
-            handle.write(line)
+        if self._handle is None:  # called outside fit
+            with open(self.path, "ab") as handle:
+                handle.write(line)
+        else:
+            self._handle.write(line)
+            self._handle.flush()  # in the OS's hands when the epoch ends
         self._bytes_written += len(line)
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
 
     def get_config(self) -> dict[str, Any]:
         return {"path": self.path}
