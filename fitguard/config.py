@@ -49,6 +49,10 @@ class DataSpec(_Spec):
     missing: Literal["impute", "error"] = "impute"
     #: tables: categories a column keeps before the rarer share one "<other>" column (fitguard.data.encoding)
     max_categories: int | None = Field(DEFAULT_MAX_CATEGORIES, ge=2)
+    #: tables: a column with more categories becomes the code of a learned embedding; false: rarer share "<other>"
+    embed: bool = True
+    #: tables: column -> its categories, lowest first; such a column is one number, the category's position
+    ordinal: dict[str, list[str]] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
 
 

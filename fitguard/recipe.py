@@ -17,7 +17,7 @@ from torch import nn
 
 from fitguard.config import PenaltySpec, RemediesSpec, TrainConfig
 from fitguard.data import Dataset, load
-from fitguard.models import build
+from fitguard.models import build_network
 from fitguard.regularize import L1, L2, ElasticNet, InputNoise, WeightNoise
 from fitguard.train import Callback, Checkpoint, EarlyStopping, MetricsLog, TensorBoard, Trainer
 
@@ -42,7 +42,8 @@ def load_data(config: TrainConfig) -> Dataset:
     spec = config.data
     data = load(
         spec.source, target=spec.target, val=spec.val, test=spec.test, seed=spec.seed,
-        standardize=spec.standardize, missing=spec.missing, max_categories=spec.max_categories, **spec.options,
+        standardize=spec.standardize, missing=spec.missing, max_categories=spec.max_categories, embed=spec.embed,
+        ordinal=spec.ordinal or None, **spec.options,
     )
     if spec.train_fraction < 1:
         data = data.with_train_fraction(spec.train_fraction, seed=spec.seed)
@@ -57,11 +58,7 @@ def model_choice(config: TrainConfig, data: Dataset) -> tuple[str, dict[str, Any
 
 def build_model(name: str, options: dict[str, Any], data: Dataset, seed: int) -> nn.Module:
     torch.manual_seed(seed)  # the same seed gives the same initial weights
-    if ":" in name:  # a user's package.module:function
-        from fitguard.models.imported import build_imported
-
-        return build_imported(name, data.input_shape, data.out_features, **options)
-    return build(name, data.input_shape, data.out_features, **options)
+    return build_network(name, data.input_shape, data.out_features, options, data.preprocessor.embeddings)
 
 
 def make_penalty(spec: PenaltySpec) -> L1 | L2 | ElasticNet:

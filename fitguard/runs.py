@@ -21,7 +21,7 @@ from torch import nn
 
 from fitguard.data import Dataset, Preprocessor
 from fitguard.errors import FitguardError
-from fitguard.models import build
+from fitguard.models import build, build_network
 from fitguard.models.ensemble import MeanEnsemble
 from fitguard.train.state_io import atomic_write_bytes
 
@@ -138,12 +138,10 @@ def rebuild(spec: dict[str, Any]) -> nn.Module:
         return MeanEnsemble([rebuild(member) for _ in range(int(ensemble["members"]))], spec["task"])
     architecture = spec.get("architecture")
     if not architecture:
-        name = spec["model"]["name"]
-        if ":" in name:  # a user's package.module:function, recorded by its import path
-            from fitguard.models.imported import build_imported
-
-            return build_imported(name, tuple(spec["input_shape"]), spec["out_features"], **spec["model"]["options"])
-        return build(name, tuple(spec["input_shape"]), spec["out_features"], **spec["model"]["options"])
+        # a table's embedded columns get their lookup layer back from the preprocessing saved beside the model
+        embeddings = Preprocessor.from_dict(spec["preprocessor"]).embeddings if spec.get("preprocessor") else ()
+        return build_network(spec["model"]["name"], tuple(spec["input_shape"]), spec["out_features"],
+                             spec["model"]["options"], embeddings)
     from fitguard.models.transfer import load_backbone, new_head
 
     if architecture["kind"] == "named":

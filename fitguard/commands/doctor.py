@@ -52,6 +52,7 @@ def options_from_cli(**params: Any) -> Any:
     params = dict(params)
     params["data_options"] = parse_data_options(params.pop("data_option") or [])
     params["budget"] = parse_budget(params["budget"])
+    params["ordinal"] = tuple(params.get("ordinal") or ())
     return DoctorOptions(**params)
 
 
@@ -71,6 +72,12 @@ def register(app: typer.Typer) -> None:
         missing: Annotated[str, typer.Option(
             help="Missing table cells: impute (median / most frequent category of the training rows, plus a "
                  "missing-indicator column) or error (refuse them).")] = "impute",
+        embed: Annotated[bool, typer.Option(
+            help="A table column with more than 20 categories becomes a learned embedding (--no-embed: the 19 most "
+                 "frequent keep a one-hot column, the rarer share one).")] = True,
+        ordinal: Annotated[Optional[list[str]], typer.Option(
+            help="An ordered table column as NAME=LOWEST,...,HIGHEST (repeatable): one number, the category's "
+                 "position, instead of a one-hot.")] = None,
         backbone: Annotated[Optional[str], typer.Option(
             help="Pretrained backbone (a name, a fitguard run folder or a weights file) competing as an architecture.")] = None,
         freeze_all_but: Annotated[Optional[int], typer.Option(help="Train only the backbone's last K layer blocks.")] = None,

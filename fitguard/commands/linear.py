@@ -162,8 +162,10 @@ def _load(data: str, target: str | None, standardize: bool) -> tuple[torch.Tenso
     from fitguard.data import load
 
     dataset = load(data, target=target, val=0, test=0, standardize=standardize)
-    X = dataset.train.X.reshape(len(dataset.train), -1).to(torch.float64)
-    names = list(dataset.feature_names) if dataset.feature_names else [f"x{i}" for i in range(X.shape[1])]
+    # a linear model has no lookup layer: an embedded column's codes become one-hot columns
+    features, expanded = dataset.preprocessor.expand(dataset.train.X)
+    X = torch.from_numpy(features)
+    names = list(expanded) if expanded else [f"x{i}" for i in range(X.shape[1])]
     if dataset.task == "classification":
         return X, dataset.train.y, names, dataset.task
     # the closed forms fit the target in its own units: the raw rows', not the standardized ones networks learn

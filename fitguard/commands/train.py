@@ -40,6 +40,11 @@ def register(app: typer.Typer) -> None:
         missing: Annotated[Optional[str], typer.Option(
             help="Missing table cells: impute (the default: median / most frequent category of the training rows, "
                  "plus a missing-indicator column) or error (refuse them).")] = None,
+        embed: Annotated[Optional[bool], typer.Option(
+            "--embed/--no-embed", help="A table column with more than 20 categories becomes a learned embedding "
+                                       "(the default; --no-embed: the rarer categories share one one-hot column).")] = None,
+        ordinal: Annotated[Optional[list[str]], typer.Option(
+            help="An ordered table column as NAME=LOWEST,...,HIGHEST (repeatable): one number, its position.")] = None,
         model: Annotated[Optional[str], typer.Option(help="mlp, cnn, cnn1d or auto (by kind of data).")] = None,
         hidden: Annotated[Optional[str], typer.Option(help="MLP hidden widths, e.g. 256,256.")] = None,
         dropout: Annotated[Optional[float], typer.Option(help="Dropout rate in [0, 1).")] = None,
@@ -65,9 +70,12 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     ) -> None:
         """Train one model and write a run folder: config, metrics.jsonl, history.json, checkpoints, tensorboard."""
+        from fitguard.data.encoding import parse_ordinal
+
         raw = read_config_file(config) if config is not None else {}
         flags = {
-            "data.source": data, "data.target": target, "data.missing": missing, "model.name": model,
+            "data.source": data, "data.target": target, "data.missing": missing, "data.embed": embed,
+            "data.ordinal": parse_ordinal(ordinal) if ordinal else None, "model.name": model,
             "model.hidden": _parse_widths(hidden, "--hidden") if hidden is not None else None,
             "model.dropout": dropout, "model.batchnorm": batchnorm,
             "train.max_epochs": epochs, "train.lr": lr, "train.batch_size": batch_size, "train.optimizer": optimizer,

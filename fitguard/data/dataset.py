@@ -7,11 +7,13 @@ too), transform every split.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from fitguard.data.encoding import DEFAULT_MAX_CATEGORIES, check_max_categories, check_table, encoded_names
+from fitguard.data.encoding import (DEFAULT_MAX_CATEGORIES, check_max_categories, check_table, encoded_names,
+                                    ordered_columns)
 from fitguard.data.missing import check_missing, missing_mask
 from fitguard.data.preprocess import Preprocessor
 from fitguard.data.source import RawData, RawSource, Truth, class_names_of
@@ -98,6 +100,8 @@ def build_dataset(
     standardize: bool = True,
     missing: str = "impute",
     max_categories: int | None = DEFAULT_MAX_CATEGORIES,
+    embed: bool = True,
+    ordinal: Mapping[str, Sequence[str]] | None = None,
 ) -> Dataset:
     """Split ``source`` (its own val/test splits are kept; ``val``/``test`` fractions cut the rest), fit, transform.
 
@@ -110,7 +114,11 @@ def build_dataset(
         standardize: standardize the inputs with training statistics.
         missing: tables: ``"impute"`` (default) fills missing cells from the training rows (median, most frequent
             category, plus a missing indicator); ``"error"`` refuses them with their column and row.
-        max_categories: tables: categories a column keeps before rarer ones share ``<other>``; ``None``: all.
+        max_categories: tables: categories a column one-hot encodes; ``None``: all of them.
+        embed: tables: a column with more categories becomes the code of a learned embedding (default); ``False``:
+            its rarer categories share an ``<other>`` column.
+        ordinal: tables: column name -> its categories, lowest first; such a column becomes one number, the
+            category's position (see ``encoding.py``).
 
     Raises:
         FitguardError: values no preprocessing can take, named with their row.
@@ -119,6 +127,10 @@ def build_dataset(
         raise ValueError(f"`seed` must be an integer, got {seed!r}")
     check_missing(missing)
     check_max_categories(max_categories)
+    if ordinal:
+        if source.kind != "table":
+            raise ValueError(f"`ordinal` applies to tables only, got {source.kind} data")
+        source = replace(source, columns=ordered_columns(source.columns, ordinal))
     _check_values(source, missing)
     classification = source.task == "classification"
     every = [part.labels for part in (source.pool, source.val, source.test) if part is not None]
@@ -145,7 +157,7 @@ def build_dataset(
     preprocessor = Preprocessor.fit(
         raw_train.inputs, targets=raw_train.labels, kind=source.kind, task=source.task, columns=source.columns, class_names=class_names,
         target=source.target, pixel_scale=source.pixel_scale, image_size=source.image_size, standardize=standardize,
-        missing=missing, max_categories=max_categories,
+        missing=missing, max_categories=max_categories, embed=embed,
     )
     train, val_data, test_data = _tensors(preprocessor, raw_train, raw_val, raw_test)
     return Dataset(

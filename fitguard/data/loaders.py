@@ -9,7 +9,7 @@ cells from the training rows, the default; ``"error"``: refuse them) and ``max_c
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +39,16 @@ def load(
     standardize: bool = True,
     missing: str = "impute",
     max_categories: int | None = DEFAULT_MAX_CATEGORIES,
+    embed: bool = True,
+    ordinal: Mapping[str, Sequence[str]] | None = None,
     **options: Any,
 ) -> Dataset:
     """Load a built-in dataset by name, or a ``.csv``, ``.parquet`` (with pyarrow), ``.npz``, image folder or
     ``.zip`` of one by path.
 
     ``options`` go to the matching loader (e.g. ``limit_per_class=100`` for images, ``n_samples=`` for
-    ``synthetic_regression``). ``missing`` and ``max_categories`` apply to tables (see the module docstring).
+    ``synthetic_regression``). ``missing``, ``max_categories``, ``embed`` and ``ordinal`` apply to tables (see the
+    module docstring and :func:`fitguard.data.build_dataset`).
 
     Example:
         >>> data = load("digits", val=0.2, test=0.2, seed=0)
@@ -54,12 +57,13 @@ def load(
     """
     split = dict(val=val, test=test, seed=seed, stratify=stratify, standardize=standardize, missing=missing,
                  max_categories=max_categories)
+    table = dict(embed=embed, ordinal=ordinal)
     if isinstance(source, str) and source in LOADERS:
         if target is not None:
             raise ValueError(f"`target` applies to CSV files only, got target={target!r} for built-in {source!r}")
         loader = LOADERS[source]
         _check_options(options, loader, f"built-in dataset {source!r}", by_path=False)
-        return build_dataset(loader(**options), **split)
+        return build_dataset(loader(**options), **split, **table)
     path = Path(source).expanduser()
     if not path.exists():
         if isinstance(source, str) and "/" not in source and "\\" not in source and not path.suffix:
@@ -70,10 +74,12 @@ def load(
         raise FileNotFoundError(f"{path} does not exist")
     if path.suffix.lower() == ".csv":
         _check_options(options, from_csv, "CSV files")
-        return from_csv(path, target, **split, **options)
+        return from_csv(path, target, **split, **table, **options)
     if path.suffix.lower() == ".parquet":
         _check_options(options, from_parquet, "Parquet files")
-        return from_parquet(path, target, **split, **options)
+        return from_parquet(path, target, **split, **table, **options)
+    if ordinal:
+        raise ValueError(f"`ordinal` applies to tables (CSV and Parquet files) only, got {path}")
     if target is not None:
         raise ValueError(f"`target` applies to CSV files only, got target={target!r} for {path}")
     if path.suffix.lower() == ".npz":
@@ -86,7 +92,7 @@ def load(
 
 
 def _check_options(options: dict[str, Any], function: Callable[..., Any], what: str, by_path: bool = True) -> None:
-    taken = ({"val", "test", "seed", "stratify", "standardize", "missing", "max_categories", "target"}
+    taken = ({"val", "test", "seed", "stratify", "standardize", "missing", "max_categories", "embed", "ordinal", "target"}
              | ({"path"} if by_path else set()))
     allowed = sorted(p for p in inspect.signature(function).parameters if p not in taken)
     for name in options:
@@ -107,10 +113,14 @@ def from_csv(
     standardize: bool = True,
     missing: str = "impute",
     max_categories: int | None = DEFAULT_MAX_CATEGORIES,
+    embed: bool = True,
+    ordinal: Mapping[str, Sequence[str]] | None = None,
 ) -> Dataset:
     """A CSV table; ``target`` names the label column, every other column is a feature.
 
-    Numeric columns stay numbers, the others become one-hot columns (categories from the training split). Blank
+    Numeric columns stay numbers, the others become one-hot columns (categories from the training split), or the
+    code of a learned embedding past ``max_categories`` categories (``embed``), or one number when ``ordinal``
+    gives their order. Blank
     cells (and NA, NaN, ?) are missing: filled from the training split with a missing indicator, or refused with
     ``missing="error"``. The target is a class label unless it is numeric and not a small set of whole numbers
     (then regression); ``task`` overrides.
@@ -120,7 +130,8 @@ def from_csv(
     """
     check_task(task)
     return _from_table(read_csv(path, delimiter), target, task, val=val, test=test, seed=seed, stratify=stratify,
-                       standardize=standardize, missing=missing, max_categories=max_categories)
+                       standardize=standardize, missing=missing, max_categories=max_categories, embed=embed,
+                       ordinal=ordinal)
 
 
 def from_parquet(
@@ -135,6 +146,8 @@ def from_parquet(
     standardize: bool = True,
     missing: str = "impute",
     max_categories: int | None = DEFAULT_MAX_CATEGORIES,
+    embed: bool = True,
+    ordinal: Mapping[str, Sequence[str]] | None = None,
 ) -> Dataset:
     """A Parquet table, read with the optional ``pyarrow`` (``pip install pyarrow``); otherwise as :func:`from_csv`.
 
@@ -143,7 +156,8 @@ def from_parquet(
     """
     check_task(task)
     return _from_table(read_parquet(path), target, task, val=val, test=test, seed=seed, stratify=stratify,
-                       standardize=standardize, missing=missing, max_categories=max_categories)
+                       standardize=standardize, missing=missing, max_categories=max_categories, embed=embed,
+                       ordinal=ordinal)
 
 
 def _from_table(table: CsvTable, target: str | None, task: str | None, **split: Any) -> Dataset:

@@ -8,7 +8,8 @@ trained on, and refuses data whose columns or image shape differ.
 Format 2 added missing values and ``max_categories`` (see ``encoding.py``); a format 1 file (written before) still
 loads and transforms as it did: it learned no fills, so it refuses gaps. Format 3 added a regression target's
 training mean and std (``target_mean``/``target_std``); format 1 and 2 files hold none, and their models, which
-learned the raw targets, keep them raw.
+learned the raw targets, keep them raw. Format 4 added embedded and ordered columns (``embed``, and a column's
+``embedding``/``ordered``); an earlier file's columns are one-hot, and a refit keeps them so (``embed=False``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from fitguard.data.encoding import (
     Column,
     RowName,
     check_max_categories,
+    embedded_features,
     encode_table,
+    expand_codes,
     fit_columns,
     row_label,
     standardized_features,
@@ -38,8 +41,8 @@ from fitguard.data.source import KINDS, label_key
 from fitguard.data.standardize import apply_standardization, fit_standardization
 from fitguard.errors import FitguardError
 
-FORMAT_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+FORMAT_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class Preprocessor:
     target_std: tuple[float, ...] = ()
     missing: str = "impute"
     max_categories: int | None = DEFAULT_MAX_CATEGORIES
+    embed: bool = True
 
     @classmethod
     def fit(
@@ -91,6 +95,7 @@ class Preprocessor:
         standardize: bool = True,
         missing: str = "impute",
         max_categories: int | None = DEFAULT_MAX_CATEGORIES,
+        embed: bool = True,
         row_name: RowName = row_label,
         targets: Any = None,
     ) -> Preprocessor:
@@ -107,7 +112,9 @@ class Preprocessor:
             image_size: the (height, width) images were resized to, if any.
             standardize: fit a mean and standard deviation (per feature; per channel for images).
             missing: tables: ``"impute"`` (default) fills gaps from these rows; ``"error"`` refuses them.
-            max_categories: tables: categories a column keeps before rarer ones share ``<other>`` (default 20).
+            max_categories: tables: categories a column one-hot encodes (default 20); ``None``: every category.
+            embed: tables: a column with more categories becomes a code for a learned embedding (default);
+                ``False``: its rarer categories share an ``<other>`` column (see ``encoding.py``).
             row_name: names a row in error messages.
             targets: regression: the training rows' targets, whose mean and standard deviation (per column)
                 ``encode_target`` standardizes with when ``standardize``; None (default): targets as they are.
@@ -118,12 +125,12 @@ class Preprocessor:
         check_max_categories(max_categories)
         if kind == "table":
             columns = fit_columns(columns, raw_inputs, missing=missing, max_categories=max_categories,
-                                  row_name=row_name)
+                                  embed=embed, row_name=row_name)
             if columns and all(c.dropped for c in columns):
                 raise FitguardError("every feature column is empty in the training rows; there is nothing to learn from")
         raw_shape = (len(columns),) if kind == "table" else tuple(int(s) for s in raw_inputs.shape[1:])
         spec = cls(kind, task, raw_shape, tuple(columns), tuple(class_names), target, float(pixel_scale),
-                   image_size, standardize, missing=missing, max_categories=max_categories)
+                   image_size, standardize, missing=missing, max_categories=max_categories, embed=embed)
         if standardize and task == "regression" and targets is not None:
             spec = replace(spec, **_target_statistics(targets))
         if not standardize:
@@ -148,13 +155,33 @@ class Preprocessor:
         return Preprocessor.fit(raw_inputs, kind=self.kind, task=self.task, columns=self.columns,
                                 class_names=self.class_names, target=self.target, pixel_scale=self.pixel_scale,
                                 image_size=self.image_size, standardize=self.standardize, missing=self.missing,
-                                max_categories=self.max_categories)
+                                max_categories=self.max_categories, embed=self.embed)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         if self.kind == "table":
             return (sum(c.width for c in self.columns),)
         return self.raw_shape
+
+    @property
+    def embeddings(self) -> tuple[tuple[int, int, int], ...]:
+        """``(feature index, codes, width)`` per embedded column: what
+        :func:`fitguard.models.embedding.with_embeddings` puts in front of a table network (empty: none)."""
+        return embedded_features(self.columns) if self.kind == "table" else ()
+
+    def expand(self, features: Any) -> tuple[np.ndarray, tuple[str, ...]]:
+        """Transformed features (N, *input_shape) as a float64 matrix for a model without a lookup layer
+        (scikit-learn's, the linear tools): embedded columns' codes become one-hot columns. Returns it with its
+        feature names (None for images and signals).
+
+        Args:
+            features: what :meth:`transform` returned (a tensor or an array).
+        """
+        array = features.detach().cpu().numpy() if isinstance(features, torch.Tensor) else np.asarray(features)
+        array = array.reshape(len(array), -1).astype(np.float64)
+        if self.kind != "table":
+            return array, None
+        return expand_codes(array, self.columns)
 
     def transform(self, raw: Any) -> torch.Tensor:
         """Raw inputs -> float32 model input (N, *input_shape).
@@ -232,7 +259,7 @@ class Preprocessor:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Preprocessor:
-        """The preprocessor a :meth:`to_dict` wrote (format 1, 2 or 3).
+        """The preprocessor a :meth:`to_dict` wrote (format 1 to 4).
 
         Args:
             data: the decoded JSON.
@@ -247,6 +274,8 @@ class Preprocessor:
                                 f"got {version!r}")
         if version == 1:  # written before imputation: no fills (gaps refused), every category kept
             data.update(missing="error", max_categories=None)
+        if version in (1, 2, 3):  # written before embeddings: columns past max_categories pooled into <other>
+            data["embed"] = False
         columns = tuple(Column(**{**c, "categorical": bool(c["categorical"]), "categories": tuple(c["categories"])})
                         for c in data.pop("columns"))
         image_size = data.pop("image_size")

@@ -13,8 +13,8 @@ from torch import nn
 
 from fitguard.data import Dataset
 from fitguard.diagnose import bias_variance, verdict, weight_stats
-from fitguard.models.imported import build_imported, is_import_path
-from fitguard.models import build
+from fitguard.models import build_network
+from fitguard.models.imported import is_import_path
 from fitguard.train import History
 
 
@@ -59,9 +59,7 @@ def ensemble_decomposition(data: Dataset, model_name: str, options: dict[str, An
     imported = is_import_path(model_name)
 
     def factory() -> nn.Module:
-        if imported:
-            return build_imported(model_name, data.input_shape, data.out_features, **options)
-        return build(model_name, data.input_shape, data.out_features, **options)
+        return build_network(model_name, data.input_shape, data.out_features, options, data.preprocessor.embeddings)
 
     has_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in factory().modules())
     # a user's network may not survive torch.func's stacked (batched) training: train it one model at a time

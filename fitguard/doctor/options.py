@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from fitguard.data.encoding import parse_ordinal
 from fitguard.data.missing import MISSING_CHOICES
 from fitguard.models.imported import check_import_path, is_import_path
 from fitguard.errors import FitguardError
@@ -82,6 +83,8 @@ class DoctorOptions:
     model: str | None = None
     data_options: dict[str, Any] = field(default_factory=dict)
     missing: str = "impute"
+    embed: bool = True
+    ordinal: tuple[str, ...] = ()
     backbone: str | None = None
     freeze_all_but: int | None = None
     unfreeze_every: int | None = None
@@ -130,6 +133,10 @@ class DoctorOptions:
                                     "nothing to unfreeze")
         if self.missing not in MISSING_CHOICES:
             raise FitguardError(f"`--missing` must be one of {', '.join(MISSING_CHOICES)}, got {self.missing!r}")
+        try:
+            parse_ordinal(self.ordinal)
+        except ValueError as error:
+            raise FitguardError(f"`--ordinal`: {error}") from None
         if self.budget is None and self.trials is None:
             raise FitguardError("give `--budget` or `--trials` (or both): with neither the search would never end")
         if self.budget is not None and not self.budget > 0:
@@ -167,6 +174,9 @@ class DoctorOptions:
             if name == "data_options":
                 for key, option in value.items():
                     parts += ["--data-option", f"{key}={_scalar(option)}"]
+            elif name == "ordinal":
+                for text in value:
+                    parts += [flag, text]
             elif isinstance(value, bool):
                 parts.append(flag if value else f"--no-{flag[2:]}")
             else:

@@ -26,6 +26,7 @@ from rich.console import Console
 
 from fitguard.config import TrainConfig, parse_config, read_config_file
 from fitguard.data import Dataset, TensorData, kfold, load
+from fitguard.data.encoding import parse_ordinal
 from fitguard.doctor import evidence, phases
 from fitguard.doctor.diagnosis import diagnose, ensemble_decomposition, sentence
 from fitguard.doctor.options import DoctorOptions
@@ -36,7 +37,7 @@ from fitguard.doctor.summary import layer_table, versions, write_summary
 from fitguard.doctor.trials import (Trial, joined, refit_epochs, refit_members, refit_recipe, score_and_gap,
                                     train_recipe)
 from fitguard.errors import FitguardError
-from fitguard.models import build, count
+from fitguard.models import build_network, count
 from fitguard.models.ensemble import MeanEnsemble
 from fitguard.models.imported import is_import_path
 from fitguard.recipe import load_data
@@ -77,6 +78,10 @@ def base_config(options: DoctorOptions) -> TrainConfig:
         data["options"] = {**(data.get("options") or {}), **options.data_options}
     if options.missing != DoctorOptions.missing:  # else the spec's own data.missing (default impute) stands
         data["missing"] = options.missing
+    if not options.embed:
+        data["embed"] = False
+    if options.ordinal:
+        data["ordinal"] = {**(data.get("ordinal") or {}), **parse_ordinal(options.ordinal)}
     raw.setdefault("train", {}).update(device=options.device, seed=options.seed)
     raw["early_stopping"] = {"monitor": options.monitor, "patience": options.patience, "restore_best": True}
     raw["checkpoint"] = {"every_minutes": None, "every_epochs": None, "keep_last": 1}
@@ -132,7 +137,9 @@ def by_size(recipes: list[dict[str, Any]], data: Dataset, *, descending: bool) -
         if recipe.get("transfer") or is_import_path(model["name"]):
             return math.inf if descending else -math.inf
         options = {k: v for k, v in model.items() if k != "name"}
-        return sum(p.numel() for p in build(model["name"], data.input_shape, data.out_features, **options).parameters())
+        network = build_network(model["name"], data.input_shape, data.out_features, options,
+                                data.preprocessor.embeddings)
+        return sum(p.numel() for p in network.parameters())
 
     return sorted(recipes, key=size, reverse=descending)
 
@@ -215,7 +222,8 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
 
             deadline = clock_at + REFERENCE_SHARE * options.budget if options.budget else None
             references = reference_models(data.task, score.folds, data.train, data.val, data.test, deadline=deadline,
-                                          seed=options.seed, target_decode=data.preprocessor.decode_target)
+                                          seed=options.seed, target_decode=data.preprocessor.decode_target,
+                                          features=lambda X: data.preprocessor.expand(X)[0])
             display.tick()
             timings["references"] = time.perf_counter() - clock_at
 

@@ -111,6 +111,7 @@ def reference_models(
     deadline: float | None = None,
     seed: int = 0,
     target_decode: Callable[[np.ndarray], np.ndarray] | None = None,
+    features: Callable[[Any], np.ndarray] | None = None,
 ) -> list[dict[str, Any]]:
     """Choose, refit and test each reference model of ``task`` on the rows the doctor used.
 
@@ -126,6 +127,9 @@ def reference_models(
         target_decode: regression: maps targets in the units the models are fitted in (the doctor's standardized
             ones) to the target's own units (``Dataset.preprocessor.decode_target``); the test predictions and
             scores are then in the target's own units, the ``cv_scores`` stay in the fitted units. None: no mapping.
+        features: maps a split's inputs to the (rows, features) matrix the models fit: for a table with embedded
+            columns, their codes as one-hot columns (``lambda X: data.preprocessor.expand(X)[0]``). None: the
+            inputs flattened.
 
     Returns:
         One dict per model, in ``REFERENCES[task]`` order: ``name``, ``params`` (the chosen grid point),
@@ -149,9 +153,10 @@ def reference_models(
         raise ValueError("`folds` must be None or a non-empty list of (train, val) pairs, got []")
     if len(test) == 0:
         raise ValueError("`test` must have at least one row, got 0")
-    splits = [(_arrays(t), _arrays(v)) for t, v in folds] if folds is not None else [(_arrays(train), _arrays(val))]
-    (X_train, y_train), (X_val, y_val) = _arrays(train), _arrays(val)
-    refit, held_out = (np.concatenate([X_train, X_val]), np.concatenate([y_train, y_val])), _arrays(test)
+    arrays = partial(_arrays, features=features)
+    splits = [(arrays(t), arrays(v)) for t, v in folds] if folds is not None else [(arrays(train), arrays(val))]
+    (X_train, y_train), (X_val, y_val) = arrays(train), arrays(val)
+    refit, held_out = (np.concatenate([X_train, X_val]), np.concatenate([y_train, y_val])), arrays(test)
     results: list[dict[str, Any]] = []
     # One BLAS/OpenMP thread on small data: the fits are short, and a thread pool's synchronisation dominates them
     # (gradient boosting on 1,400 digits took 15x longer with 2 threads than with 1 on a busy 2-core machine).
@@ -223,7 +228,8 @@ def _skipped(name: str, task: str) -> dict[str, Any]:
             "predictions": [], "status": SKIPPED}
 
 
-def _arrays(data: TensorData) -> tuple[np.ndarray, np.ndarray]:
+def _arrays(data: TensorData, features: Callable[[Any], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(rows, features) float64 inputs; int64 classes or float64 regression targets (float32 would round the MSE)."""
     X, y = data.X.detach().cpu().numpy(), data.y.detach().cpu().numpy()
+    X = features(X) if features is not None else X
     return X.reshape(len(X), -1).astype(np.float64), y.astype(np.float64) if y.dtype.kind == "f" else y

@@ -8,7 +8,8 @@ Example:
 
 from __future__ import annotations
 
-from fitguard.models.builders import ACTIVATIONS, BUILDERS, build, cnn, cnn1d, mlp
+from fitguard.models.builders import ACTIVATIONS, BUILDERS, build, build_network, cnn, cnn1d, mlp
+from fitguard.models.embedding import EmbeddedNet, TableEmbedding, with_embeddings
 from fitguard.models.counting import CountReport, LayerCount, count, count_parameters, summary
 from fitguard.models.lint import TINY_NETWORK_HIDDEN_UNITS, LintWarning, lint
 
@@ -19,7 +20,10 @@ __all__ = [
     "CountReport",
     "LayerCount",
     "LintWarning",
+    "EmbeddedNet",
+    "TableEmbedding",
     "build",
+    "build_network",
     "cnn",
     "cnn1d",
     "count",
@@ -27,6 +31,7 @@ __all__ = [
     "lint",
     "mlp",
     "summary",
+    "with_embeddings",
 ]
 
 from fitguard.models.transfer import ImageAdapter, TransferModel, extract_features, load_backbone, new_head  # noqa: E402

@@ -18,6 +18,9 @@ from typing import Any
 
 from torch import nn
 
+from fitguard.models.embedding import with_embeddings
+from fitguard.models.imported import build_imported, is_import_path
+
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
     "gelu": nn.GELU,
@@ -267,3 +270,30 @@ def build(name: str, input_shape: Sequence[int], out_features: int, **options: A
     if name == "cnn":
         return cnn(shape[0], out_features, input_size=(shape[1], shape[2]), **options)
     return cnn1d(shape[0], out_features, input_size=shape[1], **options)
+
+
+def build_network(name: str, input_shape: Sequence[int], out_features: int, options: dict[str, Any] | None = None,
+                  embeddings: Sequence[Sequence[int]] = ()) -> nn.Module:
+    """The one place a network is made from its recipe: a built-in (:func:`build`) or a user's
+    ``package.module:function`` (``fitguard.models.imported``), behind a lookup layer for a table's embedded columns.
+
+    Args:
+        name: ``"mlp"``, ``"cnn"``, ``"cnn1d"`` or an import path.
+        input_shape: one sample's shape as the data gives it.
+        out_features: classes, or regression targets.
+        options: the builder's options.
+        embeddings: ``(feature index, codes, width)`` per embedded column (``Preprocessor.embeddings``); the
+            builder is then called for the widened input (see ``fitguard.models.embedding``).
+
+    Example:
+        >>> build_network("mlp", (3,), 2, {"hidden": [4]}, embeddings=[(0, 10, 5)])(__import__("torch").zeros(2, 3)).shape
+        torch.Size([2, 2])
+    """
+    options = dict(options or {})
+
+    def make(shape: tuple[int, ...]) -> nn.Module:
+        if is_import_path(name):
+            return build_imported(name, shape, out_features, **options)
+        return build(name, shape, out_features, **options)
+
+    return with_embeddings(make, input_shape, embeddings)

@@ -65,7 +65,7 @@ def trained(tmp_path_factory):
 def test_blank_cells_are_imputed_and_recorded_in_the_saved_preprocessing(trained):
     _, out, _ = trained
     spec = json.loads((out / "model.json").read_text())
-    assert spec["preprocessor"]["format_version"] == 3
+    assert spec["preprocessor"]["format_version"] == 4
     columns = {c["name"]: c for c in spec["preprocessor"]["columns"]}
     assert columns["age"]["indicator"] and isinstance(columns["age"]["fill"], float)
     assert columns["color"]["categories"] == ["blue", "red"] and columns["color"]["indicator"]

@@ -115,7 +115,7 @@ def test_unknown_label_and_format_version(table):
     data["format_version"] = 99
     with pytest.raises(ValueError) as error:
         Preprocessor.from_dict(data)
-    assert str(error.value) == "preprocessor format_version must be one of 1, 2, 3, got 99"
+    assert str(error.value) == "preprocessor format_version must be one of 1, 2, 3, 4, got 99"
 
 
 # ------------------------------------------------------------------ missing values, formats and inputs people pass
@@ -176,7 +176,7 @@ def test_a_format_1_file_still_loads_and_transforms_as_it_did():
         old.transform(raw)
     assert str(error.value) == ("column 'age' has no value at row 0; with missing='error' every value must be filled "
                                 "in (missing='impute' fills gaps from the training rows)")
-    assert roundtrip(old).to_dict()["format_version"] == 3 and roundtrip(old) == old
+    assert roundtrip(old).to_dict()["format_version"] == 4 and roundtrip(old) == old
 
 
 def test_a_dataframe_is_matched_by_column_name_not_position(gaps):

@@ -54,7 +54,7 @@ def test_saved_and_read_back_as_json_with_the_same_scale():
     data = load("diabetes", seed=0)
     written = json.dumps(data.preprocessor.to_dict())
     again = Preprocessor.from_dict(json.loads(written))
-    assert json.loads(written)["format_version"] == 3
+    assert json.loads(written)["format_version"] == 4
     assert again == data.preprocessor
     np.testing.assert_array_equal(again.encode_target(data.raw_test.labels).numpy(), data.test.y.numpy())
 
@@ -71,7 +71,7 @@ def test_older_files_still_load_and_leave_targets_as_they_are(version):
     assert pre.target_mean == () and pre.transform(np.array([[6.0]])).tolist() == [[1.0]]
     assert pre.encode_target([150.0]).tolist() == [150.0]
     assert pre.decode_target(np.array([150.0])).tolist() == [150.0]
-    assert pre.to_dict()["format_version"] == 3 and Preprocessor.from_dict(pre.to_dict()) == pre
+    assert pre.to_dict()["format_version"] == 4 and Preprocessor.from_dict(pre.to_dict()) == pre
 
 
 def test_a_target_of_another_width_is_one_clear_line():
