@@ -61,7 +61,8 @@ MLBENCH = Path("/usr/lib/R/site-library/mlbench/data")
 AEON_WHEEL = "aeon-1.6.0-py3-none-any.whl"
 
 
-def split(source: RawSource, *, seed: int, test: float | None = None, keep: float = 1.0, val: float = VAL) -> Dataset:
+def split(source: RawSource, *, seed: int, test: float | None = None, keep: float = 1.0, val: float = VAL,
+          **table: Any) -> Dataset:
     """Fixed test rows, a seed-drawn stratified ``keep`` share of the rest as labelled rows, ``val`` of them validation.
 
     Args:
@@ -70,6 +71,7 @@ def split(source: RawSource, *, seed: int, test: float | None = None, keep: floa
         test: share of ``source.pool`` cut (stratified, seed 0) as the test rows when the source has none.
         keep: share of the remaining pool kept as labelled rows, stratified; default 1 (all).
         val: share of the labelled rows doctor validates on; default ``VAL``.
+        table: table options of :func:`fitguard.data.build_dataset` (``embed``, ``ordinal``, ...).
 
     Raises:
         ValueError: ``test`` missing for a source without a test split, or given for one with its own.
@@ -85,7 +87,8 @@ def split(source: RawSource, *, seed: int, test: float | None = None, keep: floa
         pool, test_rows, codes = pool.take(labelled_index), pool.take(test_index), codes[labelled_index]
     if keep < 1:
         pool = pool.take(subsample_indices(codes, len(pool), keep, seed=seed))
-    return build_dataset(dataclasses.replace(source, pool=pool, test=test_rows, val=None), val=val, test=0.0, seed=seed)
+    return build_dataset(dataclasses.replace(source, pool=pool, test=test_rows, val=None), val=val, test=0.0, seed=seed,
+                         **table)
 
 
 def mnist_digits(seed: int) -> Dataset:

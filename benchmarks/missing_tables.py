@@ -127,8 +127,9 @@ def logistic_regression_cv(data: Dataset, seed: int) -> dict:
                                  max_iter=5000)
     with warnings.catch_warnings():  # scikit-learn 1.9 announces new defaults (scoring, l1_ratios); these are fixed
         warnings.simplefilter("ignore", FutureWarning)
-        model.fit(preprocessor.transform(inputs).numpy(), y)
-    return _scored(model, preprocessor.transform(data.raw_test.inputs).numpy(), data, started,
+        model.fit(preprocessor.expand(preprocessor.transform(inputs))[0], y)
+    # expand: an embedded column's codes as one-hot columns, what a linear model can use
+    return _scored(model, preprocessor.expand(preprocessor.transform(data.raw_test.inputs))[0], data, started,
                    C=float(np.ravel(model.C_)[0]))
 
 
