@@ -27,6 +27,8 @@ from safetensors.torch import save as save_safetensors
 from fitguard.errors import FitguardError
 
 _TENSOR = "__tensor__"
+# JSON values kept as they are without a call each: a checkpoint holds every epoch's logged floats
+_LEAVES = frozenset({float, int, str, bool, type(None)})
 
 
 def split_tensors(tree: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
@@ -36,11 +38,14 @@ def split_tensors(tree: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> A
         tensors[key] = tree.detach().cpu().contiguous()  # a no-op for a CPU snapshot from clone_tensors
         return {_TENSOR: key}
     if isinstance(tree, dict):
-        return {str(k): split_tensors(v, f"{prefix}.{k}", tensors) for k, v in tree.items()} | (
-            {"__int_keys__": True} if tree and all(isinstance(k, int) for k in tree) else {}
-        )
+        split = {
+            str(k): v if type(v) in _LEAVES else split_tensors(v, f"{prefix}.{k}", tensors) for k, v in tree.items()
+        }
+        if tree and all(isinstance(k, int) for k in tree):
+            split["__int_keys__"] = True
+        return split
     if isinstance(tree, (list, tuple)):
-        return [split_tensors(v, f"{prefix}.{i}", tensors) for i, v in enumerate(tree)]
+        return [v if type(v) in _LEAVES else split_tensors(v, f"{prefix}.{i}", tensors) for i, v in enumerate(tree)]
     return tree
 
 
@@ -50,9 +55,9 @@ def clone_tensors(tree: Any) -> Any:
     if isinstance(tree, torch.Tensor):
         return tree.detach().clone(memory_format=torch.contiguous_format)
     if isinstance(tree, dict):
-        return {k: clone_tensors(v) for k, v in tree.items()}
+        return {k: v if type(v) in _LEAVES else clone_tensors(v) for k, v in tree.items()}
     if isinstance(tree, (list, tuple)):
-        return type(tree)(clone_tensors(v) for v in tree)
+        return type(tree)(v if type(v) in _LEAVES else clone_tensors(v) for v in tree)
     return tree
 
 
