@@ -315,7 +315,7 @@ class Trainer:
                 gradients_finite = finite if gradients_finite is None else gradients_finite & finite
             self.optimizer.step()
             for p, params in proximal:
-                p.after_step(params, self.optimizer.param_groups[0]["lr"])
+                p.after_step(params, self.optimizer)  # each group's own lr and state
             sums.add(loss, output, y)
             self.step += 1
             steps += 1
