@@ -1,0 +1,77 @@
+"""state_io writes safetensors files from the tensors' memory; safetensors' own reader is the oracle."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+import torch
+from safetensors.torch import load as load_safetensors
+
+from fitguard.train.state_io import (
+    atomic_write_bytes,
+    clone_tensors,
+    encode_state,
+    load_state,
+    safetensors_parts,
+    save_state,
+)
+
+TENSORS = {
+    "weight": torch.randn(3, 4, generator=torch.Generator().manual_seed(0)),
+    "step": torch.tensor(7.0),
+    "count": torch.tensor(5, dtype=torch.int64),
+    "empty": torch.zeros(0, 3),
+    "mask": torch.tensor([True, False, True]),
+    "half": torch.linspace(-2, 2, 5).to(torch.bfloat16),
+    "double": torch.arange(4, dtype=torch.float64),
+    "bytes": torch.arange(6, dtype=torch.uint8).reshape(2, 3),
+    "complex": torch.tensor([1 + 2j], dtype=torch.complex64),  # not in the fast path: safetensors' own writer
+}
+
+
+@pytest.mark.parametrize("names", [list(TENSORS), [n for n in TENSORS if n != "complex"]])
+def test_the_parts_joined_are_a_file_safetensors_reads_back_exactly(names):
+    tensors = {n: TENSORS[n] for n in names}
+    back = load_safetensors(b"".join(bytes(part) for part in safetensors_parts(tensors)))
+    assert back.keys() == tensors.keys()
+    for name, tensor in tensors.items():
+        assert back[name].dtype == tensor.dtype and back[name].shape == tensor.shape, name
+        assert torch.equal(back[name], tensor), name
+
+
+def test_the_hash_in_the_json_is_the_sha256_of_the_tensor_file_on_disk(tmp_path):
+    state = {"model": {"w": TENSORS["weight"]}, "history": {"epochs": [{"loss": 1.5}]}, "rng": TENSORS["bytes"]}
+    json_path = save_state(tmp_path / "ckpt", state, fsync=False)
+    written = (tmp_path / "ckpt.safetensors").read_bytes()
+    assert encode_state(state).sha256 == hashlib.sha256(written).hexdigest()
+    loaded = load_state(json_path)
+    assert torch.equal(loaded["model"]["w"], state["model"]["w"]) and torch.equal(loaded["rng"], state["rng"])
+    assert loaded["history"] == state["history"]
+
+
+def test_int_keys_lists_and_leaves_round_trip(tmp_path):
+    state = {"optimizer": {"state": {0: {"step": torch.tensor(3.0)}, 1: {}}, "param_groups": [{"lr": 0.1,
+             "params": [0, 1], "nesterov": False, "name": None}]}, "stop_reason": "early stopping: …"}
+    loaded = load_state(save_state(tmp_path / "ckpt", state, fsync=False))
+    assert list(loaded["optimizer"]["state"]) == [0, 1]
+    assert torch.equal(loaded["optimizer"]["state"][0]["step"], torch.tensor(3.0))
+    assert loaded["optimizer"]["param_groups"] == state["optimizer"]["param_groups"]
+    assert loaded["stop_reason"] == state["stop_reason"]
+
+
+def test_a_clone_does_not_change_when_the_original_is_trained_on():
+    original = {"w": torch.zeros(3), "nested": [{"m": torch.ones(2)}], "epoch": 4}
+    snapshot = clone_tensors(original)
+    original["w"].add_(1.0)
+    original["nested"][0]["m"].mul_(5.0)
+    assert snapshot["w"].tolist() == [0.0, 0.0, 0.0] and snapshot["nested"][0]["m"].tolist() == [1.0, 1.0]
+    assert snapshot["epoch"] == 4
+
+
+def test_atomic_write_takes_buffers_and_replaces_the_file_whole(tmp_path):
+    path = tmp_path / "file.bin"
+    path.write_bytes(b"old content that is longer")
+    atomic_write_bytes(path, [b"new ", memoryview(b"content")], fsync=False)
+    assert path.read_bytes() == b"new content"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]
