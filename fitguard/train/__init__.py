@@ -9,6 +9,7 @@ from fitguard.train.callbacks import (
     ProgressBar,
     ReduceLROnPlateau,
     TensorBoard,
+    WeightAveraging,
 )
 from fitguard.train.history import History
 from fitguard.train.trainer import Trainer
@@ -24,4 +25,5 @@ __all__ = [
     "ReduceLROnPlateau",
     "TensorBoard",
     "Trainer",
+    "WeightAveraging",
 ]

@@ -254,6 +254,7 @@ class Trainer:
         """Train until ``max_epochs`` or a callback stops; resume from a checkpoint folder when given."""
         train_data = self._prepare(train)
         val_data = self._prepare(val)
+        self.train_data = train_data  # for callbacks that pass over it at the end (weight averaging's batch norm)
         self._check_monitors(with_validation=val_data is not None)
         if self.class_weight is not None:
             self._weigh_classes(train_data)

@@ -1,5 +1,6 @@
 """Callbacks: hooks into the Trainer's loop, each with its config and resumable state."""
 
+from fitguard.train.callbacks.averaging import WeightAveraging
 from fitguard.train.callbacks.base import Callback
 from fitguard.train.callbacks.checkpoint import Checkpoint, latest_valid_checkpoint, list_checkpoints
 from fitguard.train.callbacks.early_stopping import EarlyStopping
@@ -17,6 +18,7 @@ __all__ = [
     "ProgressBar",
     "ReduceLROnPlateau",
     "TensorBoard",
+    "WeightAveraging",
     "latest_valid_checkpoint",
     "list_checkpoints",
     "read_metrics_log",
