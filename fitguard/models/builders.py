@@ -64,6 +64,27 @@ def _activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
+class Residual(nn.Module):
+    """``block(x) + shortcut(x)``: a skip connection around ``block`` (He et al., 2016), the identity when the
+    widths match and a bias-free linear (1x1 convolution) projection when they do not.
+
+    Example:
+        >>> import torch
+        >>> skip = Residual(nn.Linear(3, 3))
+        >>> x = torch.randn(2, 3)
+        >>> torch.allclose(skip(x), skip.block(x) + x)
+        True
+    """
+
+    def __init__(self, block: nn.Module, shortcut: nn.Module | None = None) -> None:
+        super().__init__()
+        self.block = block
+        self.shortcut = shortcut if shortcut is not None else nn.Identity()
+
+    def forward(self, x):
+        return self.block(x) + self.shortcut(x)
+
+
 def mlp(
     in_features: int,
     out_features: int,
@@ -72,29 +93,44 @@ def mlp(
     dropout: float = 0.0,
     batchnorm: bool = False,
     activation: str = "relu",
+    residual: bool = False,
 ) -> nn.Sequential:
     """Flatten -> [linear -> batch norm -> activation -> dropout] per hidden layer -> output linear.
+
+    With ``residual``, each hidden layer is a :class:`Residual` block ``block{i}``: its output plus its input
+    (projected by a bias-free linear layer where the widths differ), the skip connections of Kadra et al.'s
+    regularization cocktail and of Gorishniy et al.'s tabular ResNet: a deep stack then trains like a shallow one.
 
     Example:
         >>> model = mlp(64, 10, hidden=[32], dropout=0.25, batchnorm=True)
         >>> [name for name, _ in model.named_children()]
         ['flatten', 'linear1', 'norm1', 'activation1', 'dropout1', 'output']
+        >>> [name for name, _ in mlp(64, 10, hidden=[32, 32], residual=True).named_children()]
+        ['flatten', 'block1', 'block2', 'output']
     """
     in_features = _check_positive_int("in_features", in_features)
     out_features = _check_positive_int("out_features", out_features)
     widths = _check_widths("hidden", hidden)
     rate = _check_rate("dropout", dropout)
     _activation(activation)
+    if not isinstance(residual, bool):
+        raise ValueError(f"`residual` must be True or False, got {residual!r}")
     layers: OrderedDict[str, nn.Module] = OrderedDict(flatten=nn.Flatten())
     previous = in_features
     for index, width in enumerate(widths, start=1):
+        block: OrderedDict[str, nn.Module] = OrderedDict()
         # batch norm's own shift makes the linear bias redundant
-        layers[f"linear{index}"] = nn.Linear(previous, width, bias=not batchnorm)
+        block[f"linear{index}"] = nn.Linear(previous, width, bias=not batchnorm)
         if batchnorm:
-            layers[f"norm{index}"] = nn.BatchNorm1d(width)
-        layers[f"activation{index}"] = _activation(activation)
+            block[f"norm{index}"] = nn.BatchNorm1d(width)
+        block[f"activation{index}"] = _activation(activation)
         if rate > 0:
-            layers[f"dropout{index}"] = nn.Dropout(rate)
+            block[f"dropout{index}"] = nn.Dropout(rate)
+        if residual:
+            shortcut = None if previous == width else nn.Linear(previous, width, bias=False)
+            layers[f"block{index}"] = Residual(nn.Sequential(block), shortcut)
+        else:
+            layers.update(block)
         previous = width
     layers["output"] = nn.Linear(previous, out_features)
     return nn.Sequential(layers)
@@ -113,6 +149,7 @@ def _conv_net(
     head_hidden: int | None,
     activation: str,
     pool_to: int,
+    residual: bool = False,
 ) -> nn.Sequential:
     in_channels = _check_positive_int("in_channels", in_channels)
     out_features = _check_positive_int("out_features", out_features)
@@ -147,11 +184,19 @@ def _conv_net(
 
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     previous = in_channels
+    if not isinstance(residual, bool):
+        raise ValueError(f"`residual` must be True or False, got {residual!r}")
     for index, width in enumerate(channels, start=1):
-        layers[f"conv{index}"] = conv(previous, width, kernel_size, padding=kernel_size // 2, bias=not batchnorm)
+        block: OrderedDict[str, nn.Module] = OrderedDict()
+        block[f"conv{index}"] = conv(previous, width, kernel_size, padding=kernel_size // 2, bias=not batchnorm)
         if batchnorm:
-            layers[f"norm{index}"] = norm(width)
-        layers[f"activation{index}"] = _activation(activation)
+            block[f"norm{index}"] = norm(width)
+        block[f"activation{index}"] = _activation(activation)
+        if residual:  # the skip goes around conv -> norm -> activation, before the block's pooling
+            shortcut = None if previous == width else conv(previous, width, 1, bias=False)
+            layers[f"block{index}"] = Residual(nn.Sequential(block), shortcut)
+        else:
+            layers.update(block)
         layers[f"pool{index}"] = pool(2)
         if spatial_rate > 0:
             layers[f"spatial_dropout{index}"] = channel_dropout(spatial_rate)
@@ -184,9 +229,12 @@ def cnn(
     head_hidden: int | None = None,
     activation: str = "relu",
     pool_to: int = 1,
+    residual: bool = False,
 ) -> nn.Sequential:
     """A small 2-D CNN for images (N, C, H, W): per width a conv -> batch norm -> activation -> 2x2 max pool
     (-> spatial dropout) block, then global average pooling, an optional hidden head, dropout and the output.
+    ``residual`` adds a skip connection around each conv -> norm -> activation (a 1x1 convolution where the
+    channels change), as :func:`mlp` does.
 
     ``input_size`` (H, W) is only checked: each block halves the image, so 8x8 digits allow 3 blocks.
 
@@ -201,7 +249,7 @@ def cnn(
             raise ValueError(f"`input_size` must be (height, width), got {input_size!r}")
     return _conv_net(
         2, in_channels, out_features, widths, dropout, spatial_dropout, batchnorm, input_size, kernel_size,
-        head_hidden, activation, pool_to,
+        head_hidden, activation, pool_to, residual,
     )
 
 
@@ -218,6 +266,7 @@ def cnn1d(
     head_hidden: int | None = None,
     activation: str = "relu",
     pool_to: int = 1,
+    residual: bool = False,
 ) -> nn.Sequential:
     """The 1-D twin of :func:`cnn` for signals (N, C, L), e.g. MNIST-1D's (1, 40).
 
@@ -231,7 +280,7 @@ def cnn1d(
         size = (_check_positive_int("input_size", input_size),)
     return _conv_net(
         1, in_channels, out_features, widths, dropout, spatial_dropout, batchnorm, size, kernel_size,
-        head_hidden, activation, pool_to,
+        head_hidden, activation, pool_to, residual,
     )
 
 

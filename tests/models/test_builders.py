@@ -89,12 +89,12 @@ def test_build_dispatches_by_name() -> None:
         (lambda: build("resnet", (3, 32, 32), 10), "unknown model 'resnet'; available: 'mlp', 'cnn', 'cnn1d'"),
         (
             lambda: build("mlp", (4,), 2, width=3),
-            "unknown option 'width' for model 'mlp'; allowed: activation, batchnorm, dropout, hidden",
+            "unknown option 'width' for model 'mlp'; allowed: activation, batchnorm, dropout, hidden, residual",
         ),
         (
             lambda: build("cnn", (3, 32, 32), 2, input_size=(32, 32)),
             "unknown option 'input_size' for model 'cnn'; allowed: activation, batchnorm, dropout, head_hidden, "
-            "kernel_size, pool_to, spatial_dropout, widths",
+            "kernel_size, pool_to, residual, spatial_dropout, widths",
         ),
         (lambda: build("cnn", (64,), 2), "`input_shape` for 'cnn' must be (channels, height, width), got (64,)"),
         (lambda: build("cnn1d", (1, 8, 8), 2), "`input_shape` for 'cnn1d' must be (channels, length), got (1, 8, 8)"),
