@@ -21,7 +21,7 @@ Range = tuple[float, float]
 
 
 class ImageAugment:
-    """Random rotate / flip / scale / shift / crop / brightness / contrast / noise for image batches.
+    """Random rotate / flip / scale / shift / crop / brightness / contrast / erasing / noise for image batches.
 
     Each transform is applied to each image independently with probability ``p`` (``crop`` to every image).
     Geometric transforms never touch the labels. Values are in the units of the data: kornia's intensity
@@ -45,6 +45,7 @@ class ImageAugment:
         crop: int | None = None,
         brightness: float = 0.0,
         contrast: float = 0.0,
+        erase: float = 0.0,
         noise: float = 0.0,
         p: float = 0.5,
         seed: int | None = None,
@@ -59,14 +60,16 @@ class ImageAugment:
             raise ValueError(f"`crop` must be None or a padding in pixels >= 1, got {crop!r}")
         check_fraction("brightness", brightness, upper_open=False)
         check_fraction("contrast", contrast, upper_open=True)
+        if isinstance(erase, bool) or not isinstance(erase, (int, float)) or not (erase == 0 or 0.02 < erase <= 1):
+            raise ValueError(f"`erase` must be 0 (off) or the largest erased share of an image in (0.02, 1], got {erase!r}")
         if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0:
             raise ValueError(f"`noise` must be a standard deviation >= 0, got {noise!r}")
         check_fraction("p", p, upper_open=False)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise ValueError(f"`seed` must be None or an integer >= 0, got {seed!r}")
         self.rotate, self.flip, self.vflip, self.scale, self.shift = rotate, flip, vflip, scale, shift
-        self.crop, self.brightness, self.contrast, self.noise, self.p, self.seed = (
-            crop, brightness, contrast, noise, p, seed
+        self.crop, self.brightness, self.contrast, self.erase, self.noise, self.p, self.seed = (
+            crop, brightness, contrast, erase, noise, p, seed
         )
         self._steps = self._build_steps()
         self._crops: dict[tuple[int, int], K.RandomCrop] = {}
@@ -93,13 +96,17 @@ class ImageAugment:
             )
         if self.contrast > 0:
             steps["contrast"] = K.RandomContrast((1 - self.contrast, 1 + self.contrast), clip_output=False, p=self.p)
+        if self.erase > 0:
+            # cutout / random erasing (DeVries & Taylor 2017; Zhong et al. 2020): a rectangle of 2% up to `erase`
+            # of the image, aspect 0.3 to 3.3, set to 0 -- the mean of standardized inputs
+            steps["erase"] = K.RandomErasing(scale=(0.02, float(self.erase)), ratio=(0.3, 3.3), value=0.0, p=self.p)
         return steps
 
     def get_config(self) -> dict[str, Any]:
         return {
             "rotate": self.rotate, "flip": self.flip, "vflip": self.vflip, "scale": self.scale,
             "shift": self.shift, "crop": self.crop, "brightness": self.brightness, "contrast": self.contrast,
-            "noise": self.noise, "p": self.p, "seed": self.seed,
+            "erase": self.erase, "noise": self.noise, "p": self.p, "seed": self.seed,
         }
 
     def __repr__(self) -> str:
@@ -185,6 +192,7 @@ def images(
     crop: int | None = None,
     brightness: float = 0.0,
     contrast: float = 0.0,
+    erase: float = 0.0,
     noise: float = 0.0,
     p: float = 0.5,
     seed: int | None = None,
@@ -197,6 +205,8 @@ def images(
     (min, max) pair. ``shift``: fraction of width/height, one number or (horizontal, vertical).
     ``crop``: pad by this many pixels and cut a random window of the original size (the CIFAR recipe).
     ``brightness``: add a uniform shift in [-b, b]. ``contrast``: multiply by a factor in [1 - c, 1 + c].
+    ``erase``: cutout / random erasing, a rectangle of 2% up to this share of the image set to 0 (the mean of
+    standardized inputs).
     ``noise``: Gaussian noise of this standard deviation. ``p``: chance each transform hits each image.
     ``seed``: seeds the generator used when a call passes none.
 
@@ -207,5 +217,5 @@ def images(
     """
     return ImageAugment(
         rotate=rotate, flip=flip, vflip=vflip, scale=scale, shift=shift, crop=crop, brightness=brightness,
-        contrast=contrast, noise=noise, p=p, seed=seed,
+        contrast=contrast, erase=erase, noise=noise, p=p, seed=seed,
     )

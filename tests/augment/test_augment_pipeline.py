@@ -9,7 +9,8 @@ import torch
 
 from fitguard.augment import ImageAugment, images
 
-FULL = dict(rotate=15, flip=True, vflip=True, scale=0.1, shift=0.1, crop=2, brightness=0.2, contrast=0.2, noise=0.1)
+FULL = dict(rotate=15, flip=True, vflip=True, scale=0.1, shift=0.1, crop=2, brightness=0.2, contrast=0.2, erase=0.3,
+            noise=0.1)
 
 
 def batch(n: int = 6, size: int = 8) -> torch.Tensor:
@@ -77,6 +78,18 @@ def test_records_replay_the_batch_exactly_after_a_json_round_trip() -> None:
     assert torch.equal(fresh.replay(x[3:4], records[3:4]), out[3:4])
 
 
+def test_erase_zeroes_one_rectangle_of_the_asked_share_and_leaves_the_rest() -> None:
+    x = torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(1)) + 0.1  # no pixel is 0 before
+    out = images(erase=0.3, p=1.0)(x, torch.arange(8), torch.Generator().manual_seed(0))[0]
+    for image, original in zip(out, x):
+        erased = (image == 0).all(0)  # every channel of a pixel erased together
+        rows, columns = erased.any(1).nonzero().ravel(), erased.any(0).nonzero().ravel()
+        height, width = int(rows.max() - rows.min() + 1), int(columns.max() - columns.min() + 1)
+        assert int(erased.sum()) == height * width                     # one filled rectangle
+        assert 0.01 * 32 * 32 <= height * width <= 0.32 * 32 * 32       # 2% to 30% of the image, up to rounding
+        assert torch.equal(image[:, ~erased], original[:, ~erased])     # nothing else touched
+
+
 def test_records_name_the_drawn_parameters() -> None:
     _, records = images(rotate=(10, 10), flip=True, p=1.0).sample(batch(2), torch.Generator().manual_seed(0))
     assert records[0]["steps"]["affine"]["angle"] == pytest.approx(10.0)
@@ -97,6 +110,7 @@ def test_get_config_round_trips() -> None:
         (dict(rotate=(20, 10)), "`rotate` must be degrees r in [0, 360] (for [-r, r]) or a (min, max) pair with "
                                 "-360 <= min <= max <= 360, got (20, 10)"),
         (dict(flip="yes"), "`flip` must be True or False, got 'yes'"),
+        (dict(erase=0.01), "`erase` must be 0 (off) or the largest erased share of an image in (0.02, 1], got 0.01"),
         (dict(vflip=1), "`vflip` must be True or False, got 1"),
         (dict(scale=1.5), "`scale` must be None, s in [0, 1) (for [1 - s, 1 + s]) or a (min, max) pair with "
                           "0 < min <= max, got 1.5"),
