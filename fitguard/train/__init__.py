@@ -3,11 +3,13 @@
 from fitguard.train.callbacks import (
     Callback,
     Checkpoint,
+    CosineAnnealing,
     EarlyStopping,
     MetricsLog,
     Monitor,
     ProgressBar,
     ReduceLROnPlateau,
+    SnapshotEnsemble,
     TensorBoard,
     WeightAveraging,
 )
@@ -17,12 +19,14 @@ from fitguard.train.trainer import Trainer
 __all__ = [
     "Callback",
     "Checkpoint",
+    "CosineAnnealing",
     "EarlyStopping",
     "History",
     "MetricsLog",
     "Monitor",
     "ProgressBar",
     "ReduceLROnPlateau",
+    "SnapshotEnsemble",
     "TensorBoard",
     "Trainer",
     "WeightAveraging",

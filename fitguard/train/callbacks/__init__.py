@@ -5,18 +5,21 @@ from fitguard.train.callbacks.base import Callback
 from fitguard.train.callbacks.checkpoint import Checkpoint, latest_valid_checkpoint, list_checkpoints
 from fitguard.train.callbacks.early_stopping import EarlyStopping
 from fitguard.train.callbacks.event_logs import MetricsLog, TensorBoard, read_metrics_log
-from fitguard.train.callbacks.lr_schedule import ReduceLROnPlateau
+from fitguard.train.callbacks.lr_schedule import CosineAnnealing, ReduceLROnPlateau
 from fitguard.train.callbacks.monitor import Monitor
 from fitguard.train.callbacks.progress import ProgressBar
+from fitguard.train.callbacks.snapshots import SnapshotEnsemble
 
 __all__ = [
     "Callback",
     "Checkpoint",
+    "CosineAnnealing",
     "EarlyStopping",
     "Monitor",
     "MetricsLog",
     "ProgressBar",
     "ReduceLROnPlateau",
+    "SnapshotEnsemble",
     "TensorBoard",
     "WeightAveraging",
     "latest_valid_checkpoint",

@@ -97,3 +97,72 @@ class ReduceLROnPlateau(Callback):
         self.wait = state["wait"]
         self.cooldown_left = state["cooldown_left"]
         self.reductions = [(int(e), float(lr)) for e, lr in state["reductions"]]
+
+
+class CosineAnnealing(Callback):
+    """Cosine annealing of every parameter group's learning rate, per epoch, with optional warm restarts (SGDR,
+    Loshchilov & Hutter, ICLR 2017; the schedule of Kadra et al.'s tabular cocktail): over a cycle of ``cycle``
+    epochs the rate falls from the group's own rate to ``min_lr`` along half a cosine, then starts again, each
+    cycle ``t_mult`` times longer than the one before. It is ``torch.optim.lr_scheduler.CosineAnnealingWarmRestarts``
+    stepped once per epoch.
+
+    Args:
+        cycle: epochs of the first cycle; None (default): ``max_epochs``, one decay without restart.
+        t_mult: each cycle this many times longer than the last (an integer >= 1; default 1).
+        min_lr: the rate at the end of every cycle (default 0).
+
+    Raises:
+        ValueError: a cycle or ``t_mult`` below 1, or a negative ``min_lr``.
+
+    Example:
+        >>> CosineAnnealing(cycle=10, t_mult=2).get_config()
+        {'cycle': 10, 't_mult': 2, 'min_lr': 0.0}
+    """
+
+    def __init__(self, cycle: int | None = None, t_mult: int = 1, min_lr: float = 0.0) -> None:
+        if cycle is not None and (isinstance(cycle, bool) or not isinstance(cycle, int) or cycle < 1):
+            raise ValueError(f"`cycle` must be None (max_epochs) or an integer >= 1, got {cycle!r}")
+        if isinstance(t_mult, bool) or not isinstance(t_mult, int) or t_mult < 1:
+            raise ValueError(f"`t_mult` must be an integer >= 1, got {t_mult!r}")
+        if not min_lr >= 0:
+            raise ValueError(f"`min_lr` must be >= 0, got {min_lr!r}")
+        self.cycle, self.t_mult, self.min_lr = cycle, t_mult, float(min_lr)
+        self._scheduler: Any = None
+        self._saved: dict[str, Any] | None = None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"cycle": self.cycle, "t_mult": self.t_mult, "min_lr": self.min_lr}
+
+    def cycle_ends(self, max_epochs: int) -> list[int]:
+        """The epochs (from 1) at whose end a cycle finishes, up to ``max_epochs``.
+
+        Example:
+            >>> CosineAnnealing(cycle=2, t_mult=2).cycle_ends(15)
+            [2, 6, 14]
+        """
+        ends, length, end = [], self.cycle or max_epochs, 0
+        while end + length <= max_epochs:
+            end += length
+            ends.append(end)
+            length *= self.t_mult
+        return ends
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
+
+        if self._scheduler is None:
+            self._scheduler = CosineAnnealingWarmRestarts(trainer.optimizer, T_0=self.cycle or trainer.max_epochs,
+                                                          T_mult=self.t_mult, eta_min=self.min_lr)
+            if self._saved is not None:  # resumed: the schedule's position, then the rate it had reached
+                self._scheduler.load_state_dict(self._saved)
+                for group, lr in zip(trainer.optimizer.param_groups, self._scheduler.get_last_lr()):
+                    group["lr"] = lr
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        self._scheduler.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {} if self._scheduler is None else dict(self._scheduler.state_dict())
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._saved = dict(state) or None
