@@ -20,8 +20,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/fitguard doctor --out runs/demo --overwrite
 
+# the examples in the docstrings run too: a drifted example fails the suite
 test: $(STAMP)
 	$(PY) -m pytest tests
+	$(PY) -m pytest --doctest-modules fitguard
 
 clean:
 	rm -rf $(VENV) runs

@@ -26,8 +26,11 @@ def errors(instance: Any, schema: dict[str, Any], root: dict[str, Any] | None = 
     """Every place ``instance`` breaks ``schema``, as ``"<path>: <problem>"`` lines (empty when valid).
 
     Example:
-        >>> errors({"a": "x"}, {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a", "b"]})
-        ["$: missing required key 'b'", "$.a: must be integer, got str"]
+        >>> for line in errors({"a": "x"}, {"type": "object", "properties": {"a": {"type": "integer"}},
+        ...                                 "required": ["a", "b"]}):
+        ...     print(line)
+        $: missing required key 'b'
+        $.a: must be integer, got str
     """
     root = root if root is not None else schema
     if "$ref" in schema:

@@ -63,7 +63,7 @@ def _zero(params: NamedParameters) -> torch.Tensor:
 
 
 class Penalty:
-    """Base class: parameter selection, config and the Trainer hooks. Subclasses define ``_value``."""
+    """Base class: parameter selection, config and the Trainer hooks. Subclasses define ``value``."""
 
     name = "penalty"
 

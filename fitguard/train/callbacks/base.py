@@ -26,7 +26,7 @@ class Callback:
         """Called after each optimizer step; ``loss`` is a 0-d tensor (calling ``.item()`` syncs the device)."""
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        """Called after validation; set ``trainer.stop_reason`` to stop the run after this epoch."""
+        """Called after validation; call ``trainer.request_stop(reason)`` to stop the run after this epoch."""
 
     def on_resume(self, trainer: Trainer) -> None:
         """Called when resuming, after this callback's state is loaded and before the optimizer's: rebuild any
