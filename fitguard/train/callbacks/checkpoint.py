@@ -15,7 +15,6 @@ exception leaves ``fit``, and a half-trained epoch is never saved.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
@@ -43,6 +42,10 @@ if TYPE_CHECKING:
     from fitguard.train.trainer import Trainer
 
 _CKPT = re.compile(r"^ckpt-(\d{6})\.json$")
+
+
+def _epoch_of(path: Path) -> int:
+    return int(_CKPT.match(path.name).group(1))  # type: ignore[union-attr]  # only names that matched
 
 
 def list_checkpoints(dirpath: str | Path) -> list[Path]:
@@ -148,13 +151,17 @@ class Checkpoint(Callback):
         self.best_path: Path | None = None
         self._writer: _OrderedWriter | None = None
         self._epoch_open = False  # an epoch started and did not reach this callback's on_epoch_end
-        self._written: dict[Path, bytes] = {}  # what this fit wrote, by file (read and written by the writer only)
+        # the writer thread's own bookkeeping: each full checkpoint's JSON as written in this fit (it holds the
+        # tensor file's SHA-256: the same JSON is the same pair), and the full checkpoints on disk, newest first
+        self._written: dict[Path, bytes] = {}
+        self._on_disk: list[Path] | None = None
 
     def on_fit_start(self, trainer: Trainer) -> None:
         Path(self.dirpath).mkdir(parents=True, exist_ok=True)
         self._last_save_time = time.monotonic()
         self._epoch_open = False
         self._written = {}
+        self._on_disk = list_checkpoints(self.dirpath)
         self._writer = _OrderedWriter()
 
     def flush(self) -> None:
@@ -198,6 +205,7 @@ class Checkpoint(Callback):
             writer, self._writer = self._writer, None
             if writer is not None:
                 writer.close()
+            self._on_disk = None  # outside fit the folder is listed again at each save
 
     def save(self, trainer: Trainer, epoch: int) -> Path:
         """Snapshot the full training state now; write it (in the background during fit, at once outside it)."""
@@ -226,31 +234,26 @@ class Checkpoint(Callback):
                ready: torch.cuda.Event | None) -> None:
         if ready is not None:
             ready.synchronize()
-        if best is not None:
+        if best is not None:  # a new best epoch: new weights, never the content already on disk
             directory = Path(self.dirpath)
             weights = {k: v.cpu().contiguous() for k, v in state["model"].items()}
-            self._write_file(directory / "best.safetensors", safetensors_parts(weights))
-            self._write_file(directory / "best.json", [json.dumps(best, allow_nan=True).encode()])
+            atomic_write_bytes(directory / "best.safetensors", safetensors_parts(weights), fsync=self.fsync)
+            atomic_write_bytes(directory / "best.json", json.dumps(best, allow_nan=True).encode(), fsync=self.fsync)
         if path is not None:
             encoded = encode_state(state)
             json_path = path.with_suffix(".json")
-            # the JSON holds the tensor file's SHA-256: the same JSON means the same pair
             if self._written.get(json_path) != encoded.meta or not path.with_suffix(".safetensors").exists():
                 write_encoded(path, encoded, fsync=self.fsync)
                 self._written[json_path] = encoded.meta
-            for old in list_checkpoints(self.dirpath)[self.keep_last :]:
+            on_disk = list_checkpoints(self.dirpath) if self._on_disk is None else self._on_disk
+            if json_path not in on_disk:
+                on_disk = sorted([*on_disk, json_path], key=_epoch_of, reverse=True)
+            for old in on_disk[self.keep_last :]:
                 old.with_suffix(".safetensors").unlink(missing_ok=True)
                 old.unlink(missing_ok=True)
                 self._written.pop(old, None)
-
-    def _write_file(self, path: Path, parts: list[Any]) -> None:
-        """Write ``parts`` (buffers, back to back) to ``path`` unless this fit already wrote that content there."""
-        digest = hashlib.sha256()
-        for part in parts:
-            digest.update(part)
-        if self._written.get(path) != digest.digest() or not path.exists():
-            atomic_write_bytes(path, parts, fsync=self.fsync)
-            self._written[path] = digest.digest()
+            if self._on_disk is not None:
+                self._on_disk = on_disk[: self.keep_last]
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -95,7 +96,7 @@ class _StatAtFitEnd(Callback):
 
     def on_fit_end(self, trainer):
         self.checkpoint.flush()
-        folder = trainer.callbacks[-1].dirpath
+        folder = self.checkpoint.dirpath
         self.stats = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in sorted(os.scandir(folder), key=str)}
         if self.change_weights:
             with torch.no_grad():
@@ -140,12 +141,14 @@ def test_an_exception_mid_epoch_leaves_the_last_complete_checkpoint_and_resuming
 class _TakeAwayFolder(Callback):
     """Replace the checkpoint folder by a plain file at the start of one epoch, so that epoch's write fails."""
 
-    def __init__(self, folder, epoch: int) -> None:
-        self.folder = folder
+    def __init__(self, checkpoint: Checkpoint, epoch: int) -> None:
+        self.checkpoint = checkpoint
+        self.folder = Path(checkpoint.dirpath)
         self.epoch = epoch
 
     def on_epoch_start(self, trainer, epoch):
         if epoch == self.epoch:
+            self.checkpoint.flush()  # the previous epoch's files are complete
             for path in self.folder.iterdir():
                 path.unlink()
             self.folder.rmdir()
@@ -153,9 +156,9 @@ class _TakeAwayFolder(Callback):
 
 
 def test_a_failed_background_write_is_raised_by_fit_not_lost(tmp_path):
-    folder = tmp_path / "checkpoints"
+    checkpoint = Checkpoint(tmp_path / "checkpoints", every_epochs=1, every_minutes=None)
     with pytest.raises(NotADirectoryError):
-        _fit(tmp_path, _TakeAwayFolder(folder, epoch=2), max_epochs=3)
+        _fit(tmp_path, _TakeAwayFolder(checkpoint, epoch=2), max_epochs=3, checkpoint=checkpoint)
 
 
 def test_fsync_is_called_only_when_asked(tmp_path, monkeypatch):
