@@ -1,15 +1,22 @@
 """The ``fitguard`` command: a thin typer app over the library.
 
-Bad input never shows a traceback: ``main`` prints one line (``error: ...``) on stderr and exits with code 2.
+An expected failure never shows a traceback: bad input, a missing file, running out of memory or an error raised
+in the user's own ``--model`` code (:func:`fitguard.errors.expected_failure`) prints one line (``error: ...``) on
+stderr and exits with code 2. Anything else is a fitguard bug: its traceback, then a line asking for a report,
+exit code 1.
 """
 
 from __future__ import annotations
 
 import sys
+import traceback
 from importlib import import_module
 
 import typer
 from typer.exceptions import Abort, Exit, TyperException
+
+from fitguard import __version__
+from fitguard.errors import expected_failure
 
 
 app = typer.Typer(
@@ -42,13 +49,18 @@ def main(argv: list[str] | None = None) -> int:
         hint = f"fitguard {command} --help" if command and command != "fitguard" else "fitguard --help"
         print(f"error: {error.format_message()} (see `{hint}`)", file=sys.stderr)
         return 2
-    except (ValueError, OSError) as error:  # OSError: missing, unreadable or unwritable paths
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        print(f"error: {message}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:
+        message = expected_failure(error)
+        if message is not None:
+            print(f"error: {message}", file=sys.stderr)
+            return 2
+        traceback.print_exc()
+        print(f"error: this is a bug in fitguard {__version__}, not a problem with your input; please report it with "
+              "the traceback above and the command you ran", file=sys.stderr)
+        return 1
     return 0
 
 

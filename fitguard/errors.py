@@ -1,10 +1,24 @@
-"""The one exception type the CLI turns into a one-line message (exit code 2).
+"""The one exception type the CLI turns into a one-line message (exit code 2), and what else counts as expected.
 
 Library code raises ``ValueError`` (or ``FileNotFoundError``) with a message that names the argument, what is
 allowed and what was received; ``FitguardError`` is a ``ValueError`` for the few cases that need their own type.
+:func:`expected_failure` says which other exceptions are the input's or the machine's fault rather than fitguard's.
 """
 
 from __future__ import annotations
+
+import sys
+import sysconfig
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+# fitguard's own source, and the installed libraries and the standard library: a failure raised there is not in
+# code the user wrote (torch is skipped over, below, because a user's module fails inside torch's layers)
+_FITGUARD = Path(__file__).resolve().parent
+_LIBRARIES = tuple(
+    {Path(sysconfig.get_paths()[key]).resolve() for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+)
 
 
 class FitguardError(ValueError):
@@ -13,3 +27,70 @@ class FitguardError(ValueError):
 
 class DivergenceError(FitguardError):
     """Training produced NaN/inf loss or exploding gradients."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _is_under(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def raised_in_user_code(frames: Sequence[traceback.FrameSummary]) -> traceback.FrameSummary | None:
+    """The frame where the user's own code raised, or None when fitguard or a library did.
+
+    Walks out from the innermost frame past torch's (a user's network fails inside torch's layers); the first
+    other frame decides: in a file outside fitguard, the standard library and installed packages, it is the
+    user's (a ``--model`` module, a script on ``PYTHONPATH``).
+
+    Example:
+        >>> import torch
+        >>> torch_frame = traceback.FrameSummary(torch.nn.modules.linear.__file__, 134, "forward")
+        >>> user_frame = traceback.FrameSummary("/home/me/nets.py", 12, "forward")
+        >>> raised_in_user_code([user_frame, torch_frame]).filename
+        '/home/me/nets.py'
+        >>> raised_in_user_code([traceback.FrameSummary(__file__, 1, "f"), torch_frame]) is None
+        True
+    """
+    torch_module = sys.modules.get("torch")
+    torch_folder = Path(torch_module.__file__).resolve().parent if torch_module and torch_module.__file__ else None
+    for frame in reversed(frames):
+        if frame.filename.startswith("<"):  # <frozen importlib...>, <string>: not a file anyone wrote
+            return None
+        path = Path(frame.filename).resolve()
+        if torch_folder is not None and _is_under(path, torch_folder):
+            continue
+        if _is_under(path, _FITGUARD) or any(_is_under(path, library) for library in _LIBRARIES):
+            return None
+        return frame
+    return None
+
+
+def expected_failure(error: Exception) -> str | None:
+    """The one line to print for a failure that is not a fitguard bug, or None for a bug (show the traceback).
+
+    Expected: bad input (``ValueError``, which includes :class:`FitguardError`), a missing or unusable path
+    (``OSError``), running out of memory, and an exception raised in the user's own code (their ``--model``).
+
+    Example:
+        >>> expected_failure(FitguardError("`lr` must be > 0, got -1"))
+        '`lr` must be > 0, got -1'
+        >>> expected_failure(KeyError("epoch")) is None
+        True
+    """
+    if isinstance(error, (ValueError, OSError)):  # OSError: missing, unreadable or unwritable paths
+        return first_line(error)
+    torch_module = sys.modules.get("torch")
+    out_of_memory = torch_module is not None and isinstance(error, torch_module.OutOfMemoryError)
+    if isinstance(error, MemoryError) or out_of_memory:
+        return f"out of memory ({first_line(error)}); use a smaller --batch-size or a smaller model"
+    frame = raised_in_user_code(traceback.extract_tb(error.__traceback__))
+    if frame is not None:
+        return (
+            f"your code raised {type(error).__name__} at {frame.filename}:{frame.lineno} (in {frame.name}): "
+            f"{first_line(error)}"
+        )
+    return None

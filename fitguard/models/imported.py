@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import torch
 from torch import nn
 
 from fitguard.errors import FitguardError
@@ -71,4 +72,45 @@ def build_imported(name: str, input_shape: Sequence[int], out_features: int, **o
         raise FitguardError(f"`--model` {name!r} could not be called as {call}: {error}") from None
     if not isinstance(model, nn.Module):
         raise FitguardError(f"`--model` {name!r} must return a torch.nn.Module, got {type(model).__name__}")
+    check_fits(model, name, shape, int(out_features))
     return model
+
+
+def check_fits(model: nn.Module, name: str, input_shape: tuple[int, ...], out_features: int) -> None:
+    """Run the user's network once on a batch of two zero rows (eval mode, no gradients) and check what comes out.
+
+    A network written for another input or output size fails here with one line that says which shapes were
+    expected, instead of a traceback from deep inside the first training step.
+
+    Raises:
+        FitguardError: the forward pass raises, or its output is not a ``(2, out_features)`` tensor.
+
+    Example:
+        >>> check_fits(nn.Linear(3, 2), "nets:net", (3,), 2)
+        >>> try:
+        ...     check_fits(nn.Linear(3, 5), "nets:net", (3,), 2)
+        ... except ValueError as error:
+        ...     print(error)
+        `--model` 'nets:net' does not fit the data: a batch of shape (2, 3) gives (2, 5); it must map (N, 3) to (N, 2)
+    """
+    expected = f"it must map (N, {', '.join(map(str, input_shape))}) to (N, {out_features})"
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.get_default_dtype())
+    batch = torch.zeros((2, *input_shape), dtype=dtype)
+    was_training = model.training
+    model.eval()  # eval: batch-norm statistics and dropout draws stay as they were
+    try:
+        with torch.no_grad():
+            output = model(batch)
+    except Exception as error:  # the user's code: whatever it raises is theirs to fix
+        message = str(error).strip().splitlines()[0] if str(error).strip() else "(no message)"
+        raise FitguardError(
+            f"`--model` {name!r} does not fit the data: a batch of shape {tuple(batch.shape)} fails with "
+            f"{type(error).__name__}: {message}; {expected}"
+        ) from None
+    finally:
+        model.train(was_training)
+    if not isinstance(output, torch.Tensor) or tuple(output.shape) != (2, out_features):
+        got = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+        raise FitguardError(
+            f"`--model` {name!r} does not fit the data: a batch of shape {tuple(batch.shape)} gives {got}; {expected}"
+        )
