@@ -324,8 +324,15 @@ def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None,
         options.append(("augmentation", "augmentation", {"remedies": {"augment": dict(AUGMENT)}}))
         options.append(("augmentation with flips", "augmentation with flips",
                         {"remedies": {"augment": {**AUGMENT, "flip": True}}}))
+        # cutout (DeVries & Taylor 2017): a rectangle of up to a quarter of the image erased, beside the usual moves
+        options.append(("augmentation with cutout", "augmentation with cutout",
+                        {"remedies": {"augment": {**AUGMENT, "erase": 0.25}}}))
     options.append(("weight noise", "weight noise σ=0.01·|w|",
                     {"remedies": {"weight_noise": {"sigma": 0.01, "relative": True}}}))
+    if data.task == "classification" and not data.preprocessor.embeddings:
+        # mixup (Zhang et al. 2018), α = 0.2 as in their tabular and CIFAR runs; not over embedding codes, which a
+        # convex mix of two rows would turn into a third, unrelated category
+        options.append(("mixup", "mixup α=0.2", {"remedies": {"mixup": 0.2}}))
     return [(name, change) for key, name, change in options if allowed is None or key in allowed]
 
 

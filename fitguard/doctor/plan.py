@@ -28,7 +28,8 @@ from typing import Any
 
 KINDS = ("underfit", "overfit", "good")
 #: every single remedy the ablation knows, in the order it tries them
-REMEDIES = ("L2", "dropout 0.25", "batch norm", "augmentation", "augmentation with flips", "weight noise")
+REMEDIES = ("L2", "dropout 0.25", "batch norm", "augmentation", "augmentation with flips", "augmentation with cutout",
+            "weight noise", "mixup")
 #: the remedy the plan adds, first, when classes are skewed (a loss weighted n / (classes * count) per class)
 CLASS_WEIGHTS = "class weights"
 #: largest / smallest training class count from which classes count as skewed and class weights are tried.
@@ -40,7 +41,7 @@ CLASS_WEIGHTS = "class weights"
 #: lengthened, while the skewed ones people bring (fraud, churn, rare diagnoses: 5:1 to 100:1) are far above it.
 SKEW_RATIO = 3.0
 #: remedies that add no regularization: the only ones an underfit model is given
-CAPACITY_NEUTRAL = ("batch norm", "augmentation", "augmentation with flips")
+CAPACITY_NEUTRAL = ("batch norm", "augmentation", "augmentation with flips", "augmentation with cutout")
 DEFAULT_LAMBDAS = (1e-5, 1e-4, 1e-3, 1e-2)
 SMALL_LAMBDAS = (1e-7, 1e-6, 1e-5, 1e-4)
 
@@ -116,7 +117,7 @@ def plan_for(kind: str, *, class_counts: Sequence[int] | None = None) -> Plan:
     Example:
         >>> plan = plan_for("underfit")
         >>> plan.phases(), plan.bigger_first, plan.remedies
-        (['architecture', 'train_longer', 'lambda_cv', 'ablation', 'study'], True, ('batch norm', 'augmentation', 'augmentation with flips'))
+        (['architecture', 'train_longer', 'lambda_cv', 'ablation', 'study'], True, ('batch norm', 'augmentation', 'augmentation with flips', 'augmentation with cutout'))
         >>> plan_for("overfit").phases()
         ['architecture', 'lambda_cv', 'ablation', 'learning_curve', 'study']
         >>> plan_for("good", class_counts=[300, 40]).remedies[:2]

@@ -3,7 +3,7 @@ help -- and the learning curve behind "more data".
 
 Each recommendation of the verdict maps to the trials that test it:
 
-- ``augmentation``, ``dropout``, ``L2``, batch norm, weight noise, class weights (the plan's proposal for skewed
+- ``augmentation`` (with cutout too), ``dropout``, ``L2``, batch norm, weight noise, mixup, class weights (the plan's proposal for skewed
   classes): the ablation's single-remedy rows against the chosen network with early stopping only;
 - ``shrink the network`` / ``bigger model``: the best architecture smaller / bigger than the baseline network
   against the baseline network's own architecture trial (when the search scored it);
@@ -108,7 +108,7 @@ def _result(trial: Trial | None, reference: Trial | None, what: str) -> dict[str
 
 def _measure(remedy: str, search: dict[str, Any], data: Dataset, baseline: Trial) -> dict[str, Any]:
     reference = search["ablation"][0] if search.get("ablation") else None
-    if remedy in ("augmentation", "dropout", "L2", "batch norm", "weight noise", "class weights"):
+    if remedy in ("augmentation", "dropout", "L2", "batch norm", "weight noise", "class weights", "mixup"):
         return _result(_ablation_row(search, remedy), reference, remedy)
     if remedy in ("shrink the network", "bigger model"):
         done = [t for t in search.get("architecture", []) if t.status == "done"]
