@@ -221,7 +221,9 @@ class L1(Penalty):
         for group in optimizer.param_groups:
             for parameter in group["params"]:
                 if id(parameter) in selected and parameter.requires_grad and parameter.grad is not None:
-                    soft_threshold_([parameter], self.lam * proximal_step(optimizer, group, parameter))
+                    step = proximal_step(optimizer, group, parameter)
+                    threshold = step.mul_(self.lam) if isinstance(step, torch.Tensor) else step * self.lam
+                    soft_threshold_([parameter], threshold)
 
     def get_config(self) -> dict[str, Any]:
         return {"lam": self.lam, "layers": self.layers, "proximal": self.proximal, "decoupled": self.decoupled}

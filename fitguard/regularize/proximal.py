@@ -60,8 +60,8 @@ def proximal_step(
 ) -> float | torch.Tensor:
     """The step ``eta`` of ``optimizer``'s last update of ``parameter`` (in ``group``): threshold ``lam * eta``.
 
-    A number for SGD, a tensor shaped like ``parameter`` for Adam and AdamW (read from their state, so call it
-    after ``optimizer.step()``). See the module docstring for the formulas and why they hold at a fixed point.
+    A number for SGD, a new tensor shaped like ``parameter`` for Adam and AdamW (read from their state, so call it
+    after ``optimizer.step()``; the caller may scale it in place). See the module docstring for the formulas and why they hold at a fixed point.
 
     Args:
         optimizer: a ``torch.optim.SGD``, ``Adam`` or ``AdamW`` (or a subclass).
@@ -88,8 +88,8 @@ def proximal_step(
         _, beta2 = group["betas"]
         second_moment = state["max_exp_avg_sq"] if group["amsgrad"] else state["exp_avg_sq"]
         bias_correction2 = 1 - beta2 ** float(state["step"])
-        # torch's denominator, written as it does: sqrt(v) / sqrt(1 - β2^t) + eps
-        return lr / (second_moment.sqrt() / math.sqrt(bias_correction2) + group["eps"])
+        # torch's denominator, as it writes it: sqrt(v) / sqrt(1 - β2^t) + eps; in place on one fresh tensor
+        return second_moment.sqrt().div_(math.sqrt(bias_correction2)).add_(group["eps"]).reciprocal_().mul_(lr)
     if isinstance(optimizer, torch.optim.SGD):
         momentum, dampening = group["momentum"], group["dampening"]
         if momentum == 0:
