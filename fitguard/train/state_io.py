@@ -49,15 +49,18 @@ def split_tensors(tree: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> A
     return tree
 
 
-def clone_tensors(tree: Any) -> Any:
-    """A copy of a nested state in which every tensor is a private copy on its own device (safe to write from
-    another thread; a GPU tensor is cloned on the GPU, without waiting for a copy to the host)."""
+def clone_tensors(tree: Any, device: torch.device | str | None = None) -> Any:
+    """A copy of a nested state in which every tensor is a private, contiguous copy (safe to write from another
+    thread): on its own device by default (a GPU tensor is cloned on the GPU, without waiting for a copy to the
+    host), or on ``device``."""
     if isinstance(tree, torch.Tensor):
+        if device is not None:
+            return tree.detach().to(device, copy=True, memory_format=torch.contiguous_format)
         return tree.detach().clone(memory_format=torch.contiguous_format)
     if isinstance(tree, dict):
-        return {k: v if type(v) in _LEAVES else clone_tensors(v) for k, v in tree.items()}
+        return {k: v if type(v) in _LEAVES else clone_tensors(v, device) for k, v in tree.items()}
     if isinstance(tree, (list, tuple)):
-        return type(tree)(v if type(v) in _LEAVES else clone_tensors(v) for v in tree)
+        return type(tree)(v if type(v) in _LEAVES else clone_tensors(v, device) for v in tree)
     return tree
 
 

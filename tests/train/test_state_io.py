@@ -60,12 +60,14 @@ def test_int_keys_lists_and_leaves_round_trip(tmp_path):
     assert loaded["stop_reason"] == state["stop_reason"]
 
 
-def test_a_clone_does_not_change_when_the_original_is_trained_on():
-    original = {"w": torch.zeros(3), "nested": [{"m": torch.ones(2)}], "epoch": 4}
-    snapshot = clone_tensors(original)
+@pytest.mark.parametrize("device", [None, "cpu"])
+def test_a_clone_does_not_change_when_the_original_is_trained_on(device):
+    original = {"w": torch.zeros(3), "nested": [{"m": torch.ones(2)}], "t": torch.ones(2, 3).t(), "epoch": 4}
+    snapshot = clone_tensors(original, device)
     original["w"].add_(1.0)
     original["nested"][0]["m"].mul_(5.0)
     assert snapshot["w"].tolist() == [0.0, 0.0, 0.0] and snapshot["nested"][0]["m"].tolist() == [1.0, 1.0]
+    assert snapshot["t"].is_contiguous() and torch.equal(snapshot["t"], torch.ones(3, 2))
     assert snapshot["epoch"] == 4
 
 

@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from fitguard.train.trainer import Trainer
 
 _CKPT = re.compile(r"^ckpt-(\d{6})\.json$")
+# a model with more weights than this is snapshotted to host memory, not cloned on its GPU: up to three
+# snapshots (two queued, one being written) of weights and optimizer state would crowd the GPU's memory
+_GPU_SNAPSHOT_WEIGHT_BYTES = 64 << 20
 
 
 def _epoch_of(path: Path) -> int:
@@ -155,6 +158,7 @@ class Checkpoint(Callback):
         # tensor file's SHA-256: the same JSON is the same pair), and the full checkpoints on disk, newest first
         self._written: dict[Path, bytes] = {}
         self._on_disk: list[Path] | None = None
+        self._snapshot_to_host = False
 
     def on_fit_start(self, trainer: Trainer) -> None:
         Path(self.dirpath).mkdir(parents=True, exist_ok=True)
@@ -162,6 +166,8 @@ class Checkpoint(Callback):
         self._epoch_open = False
         self._written = {}
         self._on_disk = list_checkpoints(self.dirpath)
+        weight_bytes = sum(t.numel() * t.element_size() for t in trainer.model.state_dict().values())
+        self._snapshot_to_host = trainer.device.type == "cuda" and weight_bytes > _GPU_SNAPSHOT_WEIGHT_BYTES
         self._writer = _OrderedWriter()
 
     def flush(self) -> None:
@@ -214,9 +220,9 @@ class Checkpoint(Callback):
     def _save(self, trainer: Trainer, epoch: int, full: bool, best: dict[str, Any] | None) -> Path:
         """Snapshot once, on the model's device, for both the full checkpoint and the best weights."""
         path = Path(self.dirpath) / f"ckpt-{epoch:06d}"
-        state = clone_tensors(trainer.training_state())
+        state = clone_tensors(trainer.training_state(), "cpu" if self._snapshot_to_host else None)
         ready = None
-        if trainer.device.type == "cuda":  # the writer waits for the clones, not the training thread
+        if trainer.device.type == "cuda" and not self._snapshot_to_host:  # the writer waits for the clones
             ready = torch.cuda.Event()
             ready.record()
         job = (path if full else None, state, best, ready)
