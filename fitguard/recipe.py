@@ -106,8 +106,11 @@ def make_callbacks(config: TrainConfig, out: Path | None, has_val: bool) -> list
         callbacks.append(MetricsLog(out / "metrics.jsonl"))
         if config.tensorboard:
             callbacks.append(TensorBoard(out / "tensorboard"))
-        monitor = "val_loss" if has_val else "loss"
-        callbacks.append(Checkpoint(out / "checkpoints", monitor=monitor, **config.checkpoint.model_dump()))
+        stopper = next((c for c in callbacks if isinstance(c, EarlyStopping)), None)
+        # one notion of "best": best.safetensors holds the epoch early stopping restores (Checkpoint follows it)
+        monitor = stopper.monitor if stopper is not None else ("val_loss" if has_val else "loss")
+        mode = stopper.mode if stopper is not None else "auto"
+        callbacks.append(Checkpoint(out / "checkpoints", monitor=monitor, mode=mode, **config.checkpoint.model_dump()))
     return callbacks
 
 

@@ -57,3 +57,18 @@ def test_a_checkpoint_watching_the_other_direction_keeps_its_own_notion(tmp_path
     worst_epoch = max(range(len(history)), key=lambda i: history["val_loss"][i]) + 1
     assert best["epoch"] == worst_epoch
     assert best["value"] == pytest.approx(history["val_loss"][worst_epoch - 1])
+
+
+def test_the_train_command_keeps_best_safetensors_from_the_epoch_early_stopping_restores(tmp_path, capsys) -> None:
+    from fitguard.cli import main
+    from fitguard.train.history import History
+
+    # early stopping on smoothed val_accuracy; the checkpoint used to watch raw val_loss whatever it was told
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("data: {source: wine}\nmodel: {name: mlp, hidden: [16]}\ntrain: {max_epochs: 15, device: cpu}\n"
+                    "early_stopping: {monitor: val_accuracy, smoothing: 0.6, patience: 15}\n")
+    assert main(["train", str(spec), "--quiet", "--out", str(tmp_path / "run")]) == 0, capsys.readouterr().err
+    best = json.loads((tmp_path / "run" / "checkpoints" / "best.json").read_text())
+    history = History.load(tmp_path / "run" / "history.json")
+    assert best["monitor"] == "val_accuracy"
+    assert best["epoch"] == history.best_epoch
