@@ -1,19 +1,31 @@
-"""Trainer overhead against a hand-written PyTorch loop: same model, data, seed; the losses must match exactly.
+"""Trainer overhead against a hand-written PyTorch loop (issue 15): same model, data, seed; the losses must match.
 
-The Trainer runs with EarlyStopping + Checkpoint(every_epochs=1) + a JSONL metrics log; the raw loop does what a
-careful user writes by hand (shuffle from a seeded generator, train, evaluate on validation each epoch, track the
-losses). Runs alternate (raw, trainer, raw, trainer, ...) so machine noise hits both alike; the table shows the
-median throughput ratio trainer/raw (target >= 0.97). By default time is this process's CPU time, which stays
-steady on a shared machine (the checkpoint writer thread's work counts too); ``--clock wall`` for elapsed time.
+The raw loop is what a careful user writes by hand (shuffle from a seeded generator, train, evaluate on
+validation each epoch, track the losses). The Trainer runs twice: without callbacks, and with EarlyStopping +
+Checkpoint(every_epochs=1) + a JSONL metrics log (the case issue 15 targets: >= 0.90 of the raw loop). Digits MLP
+64-256-256-10 (scikit-learn's load_digits), 15 epochs, batch 32, one torch thread on both sides.
 
-usage: python benchmarks/overhead.py [--repeats 5] [--epochs 20] [--out benchmarks/results/overhead.json]
+Each round is one fresh process running raw, Trainer, Trainer+callbacks one after another (after one warm-up
+epoch of each), so machine noise hits all three alike; the table shows the medians over rounds of the ratio
+raw time / Trainer time, by elapsed (wall) time and by this process's CPU time (which counts the checkpoint
+writer thread too). ``checkpoint call``: the median time Checkpoint.on_epoch_end takes on the training thread.
+
+``--baseline-tree DIR`` (e.g. ``git worktree add /tmp/before <commit>``) runs the same rounds with the fitguard
+of that tree, alternating with this one, so "before" and "after" share the machine's state.
+
+usage: python benchmarks/overhead.py [--repeats 5] [--epochs 15] [--baseline-tree DIR] [--fashion]
+                                     [--out benchmarks/results/overhead.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,13 +33,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from fitguard.data import load
-from fitguard.data.tensors import TensorData
-from fitguard.models import cnn, mlp
-from fitguard.train import Checkpoint, EarlyStopping, MetricsLog, Trainer
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def raw_loop(model, train: TensorData, val: TensorData, epochs: int, batch_size: int, lr: float, seed: int):
+def raw_loop(model, train, val, epochs: int, batch_size: int, lr: float, seed: int) -> list[float]:
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -51,89 +60,146 @@ def raw_loop(model, train: TensorData, val: TensorData, epochs: int, batch_size:
     return losses
 
 
-def trainer_loop(model, train, val, epochs, batch_size, lr, seed, folder: Path, callbacks: bool = True):
-    callbacks = [
-        EarlyStopping(patience=10_000),
-        Checkpoint(folder / "checkpoints", every_epochs=1, every_minutes=None),
-        MetricsLog(folder / "metrics.jsonl"),
-    ] if callbacks else []
-    trainer = Trainer(model, lr=lr, batch_size=batch_size, max_epochs=epochs, device="cpu", seed=seed, callbacks=callbacks)
-    return trainer.fit(train, val)["loss"]
+def trainer_loop(model, train, val, epochs, batch_size, lr, seed, folder: Path | None):
+    """The Trainer, with the three callbacks when ``folder`` is given; returns (losses, checkpoint call seconds)."""
+    from fitguard.train import Checkpoint, EarlyStopping, MetricsLog, Trainer
+
+    callbacks, calls = [], []
+    if folder is not None:
+        checkpoint = Checkpoint(folder / "checkpoints", every_epochs=1, every_minutes=None)
+        timed = checkpoint.on_epoch_end  # the instance attribute shadows the method: the trainer calls this
+
+        def on_epoch_end(trainer, epoch, logs):
+            started = time.perf_counter()
+            timed(trainer, epoch, logs)
+            calls.append(time.perf_counter() - started)
+
+        checkpoint.on_epoch_end = on_epoch_end
+        callbacks = [EarlyStopping(patience=10_000), checkpoint, MetricsLog(folder / "metrics.jsonl")]
+    trainer = Trainer(model, lr=lr, batch_size=batch_size, max_epochs=epochs, device="cpu", seed=seed,
+                      callbacks=callbacks)
+    return trainer.fit(train, val)["loss"], calls
 
 
-CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+def one_round(case: str, epochs: int) -> dict:
+    """Time raw, Trainer and Trainer+callbacks once each (in this process, after a warm-up epoch of each)."""
+    from fitguard.data import load
+    from fitguard.models import cnn, mlp
 
+    torch.set_num_threads(1)  # two cores shared with the OS and the writer thread: one thread for both loops
+    if case == "digits":
+        data = load("digits", val=0.2, test=0.2, seed=0)
+        make_model = lambda: mlp(64, 10, hidden=[256, 256])  # noqa: E731
+    else:
+        data = load("fashion_mnist", val=0.2, seed=0, limit_per_class=125, test_limit_per_class=10)
+        make_model = lambda: cnn(1, 10, widths=[16, 32], input_size=(28, 28))  # noqa: E731
+        epochs = max(2, epochs // 4)
+    with tempfile.TemporaryDirectory() as folder:
+        raw_loop(make_model(), data.train, data.val, 1, 32, 1e-3, 0)
+        trainer_loop(make_model(), data.train, data.val, 1, 32, 1e-3, 0, Path(folder) / "warm-up")
+    import fitguard
 
-def case(name, make_model, train, val, epochs, batch_size, repeats, seed=0, clock="cpu", callbacks=True):
-    now = CLOCKS[clock]
-    raw_times, trainer_times, identical = [], [], True
-    for _ in range(repeats):
+    out: dict = {"epochs": epochs, "rows": len(data.train), "fitguard": str(Path(fitguard.__file__).parent)}
+    reference = None
+    for side in ("raw", "trainer", "trainer_callbacks"):
         torch.manual_seed(123)
         model = make_model()
-        twin = make_model()
-        twin.load_state_dict(model.state_dict())
-        started = now()
-        raw_losses = raw_loop(model, train, val, epochs, batch_size, 1e-3, seed)
-        raw_times.append(now() - started)
         with tempfile.TemporaryDirectory() as folder:
-            started = now()
-            trainer_losses = trainer_loop(twin, train, val, epochs, batch_size, 1e-3, seed, Path(folder), callbacks)
-            trainer_times.append(now() - started)
-        identical &= raw_losses == trainer_losses
-    samples = epochs * len(train)
-    raw_rate = samples / statistics.median(raw_times)
-    trainer_rate = samples / statistics.median(trainer_times)
-    return {
-        "case": name,
-        "raw_samples_per_s": raw_rate,
-        "trainer_samples_per_s": trainer_rate,
-        "ratio": trainer_rate / raw_rate,
-        "losses_identical": identical,
-        "epochs": epochs,
-        "repeats": repeats,
-        "clock": clock,
-    }
+            wall, cpu = time.perf_counter(), time.process_time()
+            if side == "raw":
+                losses, calls = raw_loop(model, data.train, data.val, epochs, 32, 1e-3, 0), []
+            else:
+                losses, calls = trainer_loop(model, data.train, data.val, epochs, 32, 1e-3, 0,
+                                             Path(folder) if side == "trainer_callbacks" else None)
+            out[side] = {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
+                         "losses_identical": reference is None or losses == reference}
+        reference = reference or losses
+        if calls:
+            out[side]["checkpoint_call_ms"] = 1e3 * statistics.median(calls)
+    return out
+
+
+def run_round(tree: Path, case: str, epochs: int) -> dict:
+    """One round in a fresh process importing fitguard from ``tree``."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    command = [sys.executable, __file__, "--worker", case, "--epochs", str(epochs)]
+    done = subprocess.run(command, env=env, cwd=tree, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"a round with the fitguard of {tree} failed:\n{done.stderr}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def commit_of(tree: Path) -> str:
+    done = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if done.returncode != 0:
+        return "not a git checkout"
+    dirty = subprocess.run(["git", "-C", str(tree), "status", "--porcelain", "--untracked-files=no", "fitguard"],
+                           capture_output=True, text=True).stdout.strip()
+    return done.stdout.strip() + (" + uncommitted changes" if dirty else "")
+
+
+def summarize(rounds: list[dict]) -> dict:
+    median = statistics.median
+    summary: dict = {"rounds": len(rounds)}
+    for side in ("trainer", "trainer_callbacks"):
+        summary[side] = {
+            "ratio_wall": median(r["raw"]["wall_s"] / r[side]["wall_s"] for r in rounds),
+            "ratio_cpu": median(r["raw"]["cpu_s"] / r[side]["cpu_s"] for r in rounds),
+            "wall_s": median(r[side]["wall_s"] for r in rounds),
+            "losses_identical": all(r[side]["losses_identical"] for r in rounds),
+        }
+    summary["raw_wall_s"] = median(r["raw"]["wall_s"] for r in rounds)
+    summary["checkpoint_call_ms"] = median(r["trainer_callbacks"]["checkpoint_call_ms"] for r in rounds)
+    return summary
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/overhead.json"))
-    parser.add_argument("--skip-fashion", action="store_true", help="only the digits MLP case")
-    parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu",
-                        help="cpu: this process's CPU time (steady on a shared machine; includes the checkpoint "
-                             "writer thread); wall: elapsed time")
+    parser.add_argument("--repeats", type=int, default=5, help="rounds per tree (>= 3)")
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--baseline-tree", type=Path, help="a checkout whose fitguard is timed as 'before'")
+    parser.add_argument("--fashion", action="store_true", help="also the CNN on 1,000 Fashion-MNIST images")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "overhead.json")
+    parser.add_argument("--worker", choices=("digits", "fashion"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    torch.set_num_threads(1)  # two cores shared with the OS: one thread keeps both loops' timings steady
+    if args.worker:
+        print(json.dumps(one_round(args.worker, args.epochs)))
+        return
+    if args.repeats < 3:
+        parser.error(f"--repeats must be >= 3 (a median of fewer runs says little), got {args.repeats}")
+    trees = {"after": ROOT} | ({"before": args.baseline_tree.resolve()} if args.baseline_tree else {})
+    cases = ["digits", *(["fashion"] if args.fashion else [])]
+    rounds: dict[tuple[str, str], list[dict]] = {(t, c): [] for t in trees for c in cases}
+    for _ in range(args.repeats):
+        for case in cases:
+            for name in sorted(trees, reverse=True):  # before, after, before, after, ...
+                rounds[name, case].append(run_round(trees[name], case, args.epochs))
     results = []
-    digits = load("digits", val=0.2, test=0.2, seed=0)
-    results.append(case(
-        "MLP 64-256-256-10 on digits, batch 32",
-        lambda: mlp(64, 10, hidden=[256, 256]), digits.train, digits.val, args.epochs, 32, args.repeats, clock=args.clock,
-    ))
-    results.append(case(
-        "  the same, Trainer without callbacks",
-        lambda: mlp(64, 10, hidden=[256, 256]), digits.train, digits.val, args.epochs, 32, args.repeats, clock=args.clock,
-        callbacks=False,
-    ))
-    if not args.skip_fashion:
-        try:
-            fashion = load("fashion_mnist", val=0.2, seed=0, limit_per_class=125, test_limit_per_class=10)
-        except (FileNotFoundError, ValueError) as error:
-            print(f"skipping Fashion-MNIST: {error}")
-        else:
-            results.append(case(
-                "CNN 16-32 on 1,000 Fashion-MNIST images, batch 32",
-                lambda: cnn(1, 10, widths=[16, 32], input_size=(28, 28)), fashion.train, fashion.val,
-                max(2, args.epochs // 4), 32, args.repeats, clock=args.clock,
-            ))
-    print(f"{'case':55} {'raw/s':>10} {'trainer/s':>10} {'ratio':>7} {'same losses':>12}")
-    for r in results:
-        print(f"{r['case']:55} {r['raw_samples_per_s']:10.0f} {r['trainer_samples_per_s']:10.0f} "
-              f"{r['ratio']:7.3f} {str(r['losses_identical']):>12}")
+    for (name, case), found in rounds.items():
+        results.append({"tree": name, "commit": commit_of(trees[name]), "case": case, **summarize(found),
+                        "raw": found})
+    label = {"trainer": "Trainer, no callbacks", "trainer_callbacks": "+ EarlyStopping, Checkpoint/epoch, JSONL"}
+    print(f"{'tree':7} {'case':7} {'Trainer':42} {'ratio wall':>10} {'ratio cpu':>9} {'ckpt call ms':>12} "
+          f"{'same losses':>11}")
+    for r in sorted(results, key=lambda r: (r["case"], r["tree"] != "before")):
+        for side in ("trainer", "trainer_callbacks"):
+            call = f"{r['checkpoint_call_ms']:12.3f}" if side == "trainer_callbacks" else " " * 12
+            print(f"{r['tree']:7} {r['case']:7} {label[side]:42} {r[side]['ratio_wall']:10.3f} "
+                  f"{r[side]['ratio_cpu']:9.3f} {call} {str(r[side]['losses_identical']):>11}")
+    print("ratio = raw-loop time / Trainer time, median over rounds (target >= 0.90 with the callbacks)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"torch": torch.__version__, "results": results}, indent=1))
+    args.out.write_text(json.dumps({
+        "device": "cpu",
+        "torch": torch.__version__,
+        "torch_threads": 1,
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "epochs": args.epochs,
+        "batch_size": 32,
+        "repeats": args.repeats,
+        "results": results,
+    }, indent=1))
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
