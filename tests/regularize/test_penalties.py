@@ -243,8 +243,8 @@ def test_trainer_with_proximal_l1_reaches_the_lasso_under_every_optimizer(optimi
     torch.testing.assert_close(w, expected, atol=1e-4, rtol=0)  # measured: within 5e-7 for all four
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_frozen_weights_stay_bit_identical_under_proximal_l1_and_l2(optimizer: str) -> None:
+@pytest.mark.parametrize(("optimizer", "decoupled"), [("sgd", False), ("adam", False), ("adamw", True)])
+def test_frozen_weights_stay_bit_identical_under_proximal_l1_and_l2(optimizer: str, decoupled: bool) -> None:
     from fitguard.data.tensors import TensorData
     from fitguard.train.trainer import Trainer
 
@@ -255,7 +255,7 @@ def test_frozen_weights_stay_bit_identical_under_proximal_l1_and_l2(optimizer: s
     generator = torch.Generator().manual_seed(1)
     X = torch.randn(64, 6, generator=generator)
     data = TensorData(X, X[:, :1] - X[:, 1:2] + 0.1 * torch.randn(64, 1, generator=generator))
-    penalties = [L1(0.05, proximal=True), L2(0.01)]
+    penalties = [L1(0.05, proximal=True), L2(0.01, decoupled=decoupled)]
     Trainer(model, loss="mse", optimizer=optimizer, lr=0.01, batch_size=16, max_epochs=20, penalties=penalties,
             device="cpu").fit(data)
     for name, p in model[0].named_parameters():
