@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import traceback
+import warnings
 from importlib import import_module
 
 import typer
@@ -32,8 +33,15 @@ for _module in ("doctor", "train", "search", "linear", "augment"):
     import_module(f"fitguard.commands.{_module}").register(app)
 
 
+def _warning_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  line: str | None = None) -> str:
+    """A warning as the CLI shows it: ``warning: <message>``, without the file and source line of Python's form."""
+    return f"warning: {str(message).splitlines()[0] if str(message) else category.__name__}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
+    warnings.formatwarning = _warning_line
     try:
         app(args=argv, standalone_mode=False)
     except Exit as done:

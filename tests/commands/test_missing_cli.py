@@ -161,3 +161,15 @@ def test_doctor_missing_option_round_trips_and_reaches_the_data_spec():
     assert options_from_cli(**context.params) == options
     assert base_config(options).data.missing == "error"
     assert base_config(DoctorOptions(data="t.csv", target="label")).data.missing == "impute"
+
+
+def test_the_cli_shows_a_warning_as_one_line_without_pythons_file_and_source_line(tmp_path):
+    import subprocess
+    import sys
+
+    data = _table(tmp_path / "t.csv")
+    done = subprocess.run([sys.executable, "-m", "fitguard.cli", "train", "--data", str(data), "--target", "label",
+                           "--epochs", "1", "--out", str(tmp_path / "run"), "--quiet"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == ["warning: column 'notes' has no value in any training row; it is dropped"]
