@@ -155,11 +155,13 @@ class L1(Penalty):
 
     What it means for a deep net: the L1 term never enters the momentum buffer or Adam's moments, so it does not
     distort them; wherever training settles, the weights satisfy the stationarity conditions of
-    ``loss + lam * Σ|w|`` with the ``lam`` asked for — a weight is exactly zero when its mean gradient is at most
-    ``lam`` in size — whichever optimizer is used. The network's loss is not convex, so which such point is
-    reached still depends on the optimizer, the schedule and the seed. With Adam, a weight whose gradient has
-    been near zero for a while has a tiny ``v̂`` and so a large threshold: dead units are pruned within a few
-    steps, as the lasso would. Along the way the thresholds are those of the fixed point: a momentum buffer still
+    ``loss + lam * Σ|w|`` with the ``lam`` asked for — a weight can rest at exactly zero only where the mean
+    gradient of the loss is at most ``lam`` in size — whichever optimizer is used. With mini-batches Adam's
+    ``v̂`` also holds the gradient's variance, but its step and its threshold are divided by the same
+    ``sqrt(v̂)``, so the balance is still the mean gradient against ``lam``. The network's loss is not convex,
+    so which such point is reached still depends on the optimizer, the schedule and the seed. With Adam, a
+    weight whose gradient stays near zero sees ``v̂`` decay and its threshold grow until it is zeroed: dead units
+    are pruned, as the lasso would prune them. Along the way the thresholds are those of the fixed point: a momentum buffer still
     filling shrinks harder than its steps (up to ``1 / (1 - momentum)``) for its first few dozen steps, and
     mini-batch noise makes zeros flicker in and out until the learning rate decays. A ``lam`` tuned for the former
     threshold ``lr * lam`` needs tuning again: momentum SGD now shrinks ``1 / (1 - momentum)`` times as hard,
