@@ -161,11 +161,12 @@ class L1(Penalty):
     ``sqrt(v̂)``, so the balance is still the mean gradient against ``lam``. The network's loss is not convex,
     so which such point is reached still depends on the optimizer, the schedule and the seed. With Adam, a
     weight whose gradient stays near zero sees ``v̂`` decay and its threshold grow until it is zeroed: dead units
-    are pruned, as the lasso would prune them. Along the way the thresholds are those of the fixed point: a momentum buffer still
-    filling shrinks harder than its steps (up to ``1 / (1 - momentum)``) for its first few dozen steps, and
-    mini-batch noise makes zeros flicker in and out until the learning rate decays. A ``lam`` tuned for the former
-    threshold ``lr * lam`` needs tuning again: momentum SGD now shrinks ``1 / (1 - momentum)`` times as hard,
-    Adam ``1 / (sqrt(v̂) + eps)`` times (far harder where gradients are small).
+    are pruned, as the lasso would prune them. Along the way the thresholds are those of the fixed point: a
+    momentum buffer still filling shrinks harder than its steps (up to ``1 / (1 - momentum)``) for its first few
+    dozen steps, and mini-batch noise makes zeros flicker in and out until the learning rate decays. A ``lam``
+    tuned for the former threshold ``lr * lam`` needs tuning again: momentum SGD now shrinks
+    ``1 / (1 - momentum)`` times as hard, Adam ``1 / (sqrt(v̂) + eps)`` times (far harder where gradients are
+    small).
 
     Example:
         >>> model = torch.nn.Linear(2, 1)
