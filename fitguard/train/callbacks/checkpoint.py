@@ -7,7 +7,8 @@ Layout of ``dirpath``::
 
 A kill during a write leaves the previous pair intact; ``keep_last`` bounds how many full checkpoints stay.
 The training thread only clones the state's tensors on their device (a memcpy: a small model's checkpoint costs
-it a fraction of a millisecond); one background thread serializes, hashes and writes, in order, skipping a file
+it a fraction of a millisecond; a model over 64 MiB of weights on a GPU is copied to host memory instead, so
+queued snapshots do not crowd the GPU); one background thread serializes, hashes and writes, in order, skipping a file
 whose content is already on disk. The training thread waits only when two epochs' writes are still queued, and
 at the end of ``fit`` — also when training raised: the last complete epoch's checkpoint is on disk before the
 exception leaves ``fit``, and a half-trained epoch is never saved.
@@ -115,7 +116,7 @@ class Checkpoint(Callback):
             before the next write starts; costs a disk flush per file, in the writer thread.
 
     Raises:
-        ValueError: ``every_epochs``, ``every_minutes`` or ``keep_last`` out of range.
+        ValueError: ``every_epochs``, ``every_minutes`` or ``keep_last`` out of range, or an unknown ``mode``.
 
     Example:
         >>> Checkpoint("runs/x", every_epochs=1, keep_last=2).get_config()["keep_last"]
