@@ -1,0 +1,140 @@
+"""Adam, AdamW and SGD over a :class:`~fitguard.models.grouped.GroupedNet`, with each member's own step count.
+
+torch's optimizers act elementwise, so one of them over the grouped parameters takes the k members' steps at once
+-- until members take different numbers of steps (folds a row apart make epochs a step apart): Adam's bias
+correction then depends on the member's own step count, and a member with no rows in a step must not move at all
+(Adam's momentum would move it on a zero gradient). This optimizer keeps one step count per member, skips absent
+members, and shrinks with the network when members finish (:meth:`select`). The formulas are torch's own
+(``torch.optim.Adam``/``AdamW``/``SGD`` with their defaults, ``maximize`` and ``amsgrad`` off), so a member's
+trajectory equals its sequential training's to float tolerance (``tests/train/test_grouped_optimizer.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from fitguard.models.grouped import member_slice
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+class GroupedOptimizer:
+    """One optimizer over grouped parameters (members along dim 0 of every tensor).
+
+    Args:
+        params: the grouped network's trainable parameters (``GroupedNet.parameters()``).
+        members: how many members the parameters hold.
+        name: "adam", "adamw" or "sgd".
+        lr: learning rate.
+        weight_decay: L2 added to the gradient (adam, sgd) or decoupled decay (adamw); default 0.
+        momentum: SGD's momentum (default 0.9, the Trainer's); unused by Adam.
+        betas, eps: Adam's (torch's defaults).
+
+    Raises:
+        ValueError: an unknown ``name``, or an ``lr``/``weight_decay`` out of range.
+
+    Example:
+        >>> w = torch.nn.Parameter(torch.zeros(4))           # 2 members of 2 weights
+        >>> step = GroupedOptimizer([w], 2, "sgd", lr=0.1, momentum=0.0)
+        >>> w.grad = torch.ones(4)
+        >>> step.step(present=[True, False])
+        >>> w.detach()
+        tensor([-0.1000, -0.1000,  0.0000,  0.0000])
+    """
+
+    def __init__(self, params: Sequence[torch.Tensor], members: int, name: str = "adam", *, lr: float = 1e-3,
+                 weight_decay: float = 0.0, momentum: float = 0.9, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8) -> None:
+        if name not in OPTIMIZERS:
+            raise ValueError(f"`name` must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+        if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+            raise ValueError(f"`lr` must be a finite number > 0, got {lr!r}")
+        if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
+            raise ValueError(f"`weight_decay` must be >= 0, got {weight_decay!r}")
+        self.params = list(params)
+        self.members = members
+        self.name, self.lr, self.weight_decay, self.momentum = name, lr, weight_decay, momentum
+        self.betas, self.eps = betas, eps
+        self.steps = [0] * members
+        slots = ("buffer",) if name == "sgd" else ("exp_avg", "exp_avg_sq")
+        self.state = [{slot: torch.zeros_like(p) for slot in slots} for p in self.params]
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self, present: Sequence[bool] | None = None) -> None:
+        """One step of every member, or of those marked ``present`` (the others keep weights, state and count)."""
+        absent = [] if present is None else [m for m, here in enumerate(present) if not here]
+        kept = [self._save(absent)] if absent else []
+        for m in range(self.members):
+            self.steps[m] += m not in absent
+        if self.name == "sgd":
+            self._sgd()
+        else:
+            self._adam()
+        if kept:
+            self._restore(absent, kept[0])
+
+    def _sgd(self) -> None:
+        for p, state in zip(self.params, self.state):
+            if p.grad is None:
+                continue
+            grad = p.grad if not self.weight_decay else p.grad.add(p, alpha=self.weight_decay)
+            buffer = state["buffer"]
+            # torch starts the buffer at the first gradient; from zeros, momentum * 0 + g is that gradient exactly
+            buffer.mul_(self.momentum).add_(grad) if self.momentum else buffer.copy_(grad)
+            p.add_(buffer, alpha=-self.lr)
+
+    def _adam(self) -> None:
+        beta1, beta2 = self.betas
+        same = len(set(self.steps)) == 1
+        if same:
+            t = self.steps[0]
+            step_size, root = self.lr / (1 - beta1**t), math.sqrt(1 - beta2**t)
+        else:  # members a step apart: each its own bias correction, as a column over its block
+            device, dtype = self.params[0].device, self.params[0].dtype
+            t = torch.tensor(self.steps, dtype=torch.float64)
+            step_size = (self.lr / (1 - beta1**t)).to(device, dtype).view(-1, 1)
+            root = (1 - beta2**t).sqrt().to(device, dtype).view(-1, 1)
+        for p, state in zip(self.params, self.state):
+            if p.grad is None:
+                continue
+            grad = p.grad
+            if self.weight_decay and self.name == "adamw":
+                p.mul_(1 - self.lr * self.weight_decay)
+            elif self.weight_decay:
+                grad = grad.add(p, alpha=self.weight_decay)
+            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+            exp_avg.lerp_(grad, 1 - beta1)
+            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            if same:
+                denom = (exp_avg_sq.sqrt() / root).add_(self.eps)
+                p.addcdiv_(exp_avg, denom, value=-step_size)
+            else:
+                k = self.members
+                denom = (exp_avg_sq.view(k, -1).sqrt() / root).add_(self.eps)
+                p.view(k, -1).addcdiv_(exp_avg.view(k, -1) * -step_size, denom)
+
+    def _save(self, absent: list[int]) -> list[list[torch.Tensor]]:
+        return [[member_slice(t, self.members, m).clone() for m in absent]
+                for p, state in zip(self.params, self.state) for t in (p, *state.values())]
+
+    def _restore(self, absent: list[int], saved: list[list[torch.Tensor]]) -> None:
+        tensors = [t for p, state in zip(self.params, self.state) for t in (p, *state.values())]
+        for tensor, copies in zip(tensors, saved):
+            for m, value in zip(absent, copies):
+                member_slice(tensor, self.members, m).copy_(value)
+
+    def select(self, indices: Sequence[int], params: Sequence[torch.Tensor]) -> GroupedOptimizer:
+        """This optimizer for members ``indices`` only, over ``params`` (the shrunk network's, same order)."""
+        chosen = GroupedOptimizer(params, len(indices), self.name, lr=self.lr, weight_decay=self.weight_decay,
+                                  momentum=self.momentum, betas=self.betas, eps=self.eps)
+        chosen.steps = [self.steps[i] for i in indices]
+        chosen.state = [{slot: member_slice(value, self.members, list(indices)) for slot, value in state.items()}
+                        for state in self.state]
+        return chosen
