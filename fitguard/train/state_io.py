@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,22 +31,56 @@ _TENSOR = "__tensor__"
 _LEAVES = frozenset({float, int, str, bool, type(None)})
 
 
-def split_tensors(tree: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
-    """Replace every tensor in a nested dict/list by a ``{"__tensor__": key}`` reference collected in ``tensors``."""
+def _detached_on_host(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.detach().cpu().contiguous()
+
+
+def split_tensors(
+    tree: Any,
+    prefix: str,
+    tensors: dict[str, torch.Tensor],
+    take: Callable[[torch.Tensor], torch.Tensor] = _detached_on_host,
+) -> Any:
+    """Replace every tensor in a nested dict/list by a ``{"__tensor__": key}`` reference; ``tensors[key]`` gets
+    ``take(tensor)`` (by default the tensor detached, contiguous, on the CPU). The JSON values are new dicts and
+    lists: later changes to ``tree`` do not reach the result."""
     if isinstance(tree, torch.Tensor):
-        key = prefix
-        tensors[key] = tree.detach().cpu().contiguous()  # a no-op for a CPU snapshot from clone_tensors
-        return {_TENSOR: key}
+        tensors[prefix] = take(tree)
+        return {_TENSOR: prefix}
     if isinstance(tree, dict):
         split = {
-            str(k): v if type(v) in _LEAVES else split_tensors(v, f"{prefix}.{k}", tensors) for k, v in tree.items()
+            str(k): v if type(v) in _LEAVES else split_tensors(v, f"{prefix}.{k}", tensors, take)
+            for k, v in tree.items()
         }
         if tree and all(isinstance(k, int) for k in tree):
             split["__int_keys__"] = True
         return split
     if isinstance(tree, (list, tuple)):
-        return [v if type(v) in _LEAVES else split_tensors(v, f"{prefix}.{i}", tensors) for i, v in enumerate(tree)]
+        return [
+            v if type(v) in _LEAVES else split_tensors(v, f"{prefix}.{i}", tensors, take) for i, v in enumerate(tree)
+        ]
     return tree
+
+
+def snapshot_state(state: dict[str, Any], device: torch.device | str | None = None) -> tuple[Any, dict[str, Any]]:
+    """What the training thread does at a checkpoint: ``state`` split into its JSON tree and private, contiguous
+    copies of its tensors (on their own device, a GPU one without waiting for the host; or on ``device``).
+    :func:`encode_split` does the rest, in any thread, while training goes on.
+
+    Example:
+        >>> w = torch.zeros(2)
+        >>> tree, tensors = snapshot_state({"w": w, "epoch": 3})
+        >>> _ = w.add_(1.0)
+        >>> tree, tensors["state.w"].tolist()
+        ({'w': {'__tensor__': 'state.w'}, 'epoch': 3}, [0.0, 0.0])
+    """
+    def take(tensor: torch.Tensor) -> torch.Tensor:
+        if device is not None:
+            return tensor.detach().to(device, copy=True, memory_format=torch.contiguous_format)
+        return tensor.detach().clone(memory_format=torch.contiguous_format)
+
+    tensors: dict[str, torch.Tensor] = {}
+    return split_tensors(state, "state", tensors, take), tensors
 
 
 def clone_tensors(tree: Any, device: torch.device | str | None = None) -> Any:
@@ -145,10 +179,17 @@ class EncodedState:
 
 
 def encode_state(state: dict[str, Any]) -> EncodedState:
-    """Split ``state`` into tensors and JSON, and hash the tensor file (hashlib releases the GIL on large buffers,
-    so a background thread does this without stalling training)."""
+    """Split ``state`` into tensors and JSON, and hash the tensor file."""
     tensors: dict[str, torch.Tensor] = {}
     tree = split_tensors(state, "state", tensors)
+    return encode_split(tree, tensors)
+
+
+def encode_split(tree: Any, tensors: dict[str, torch.Tensor]) -> EncodedState:
+    """The files for a state split by :func:`split_tensors` or :func:`snapshot_state` (contiguous tensors, copied
+    to the host here if they are not there). Hashing releases the GIL on large buffers, so a background thread
+    does it without stalling training."""
+    tensors = {k: v if v.is_cpu else v.cpu() for k, v in tensors.items()}
     parts = safetensors_parts(tensors if tensors else {"_empty": torch.zeros(0)})
     digest = hashlib.sha256()
     for part in parts:

@@ -11,10 +11,12 @@ from safetensors.torch import load as load_safetensors
 from fitguard.train.state_io import (
     atomic_write_bytes,
     clone_tensors,
+    encode_split,
     encode_state,
     load_state,
     safetensors_parts,
     save_state,
+    snapshot_state,
 )
 
 TENSORS = {
@@ -77,3 +79,15 @@ def test_atomic_write_takes_buffers_and_replaces_the_file_whole(tmp_path):
     atomic_write_bytes(path, [b"new ", memoryview(b"content")], fsync=False)
     assert path.read_bytes() == b"new content"
     assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]
+
+
+def test_a_snapshot_encodes_to_the_same_files_as_the_state_it_was_taken_from_even_after_training_goes_on():
+    state = {"model": {"w": torch.randn(4, 3, generator=torch.Generator().manual_seed(1))},
+             "history": {"epochs": [{"loss": 0.5}]}, "step": 7}
+    expected = encode_state(state)
+    tree, tensors = snapshot_state(state)
+    state["model"]["w"].mul_(2.0)
+    state["history"]["epochs"].append({"loss": 0.25})
+    encoded = encode_split(tree, tensors)
+    assert encoded.meta == expected.meta and encoded.sha256 == expected.sha256
+    assert b"".join(bytes(p) for p in encoded.tensor_parts) == b"".join(bytes(p) for p in expected.tensor_parts)

@@ -32,10 +32,10 @@ from fitguard.train.callbacks.base import Callback
 from fitguard.train.callbacks.monitor import Monitor
 from fitguard.train.state_io import (
     atomic_write_bytes,
-    clone_tensors,
-    encode_state,
+    encode_split,
     load_state,
     safetensors_parts,
+    snapshot_state,
     write_encoded,
 )
 
@@ -221,12 +221,12 @@ class Checkpoint(Callback):
     def _save(self, trainer: Trainer, epoch: int, full: bool, best: dict[str, Any] | None) -> Path:
         """Snapshot once, on the model's device, for both the full checkpoint and the best weights."""
         path = Path(self.dirpath) / f"ckpt-{epoch:06d}"
-        state = clone_tensors(trainer.training_state(), "cpu" if self._snapshot_to_host else None)
+        tree, tensors = snapshot_state(trainer.training_state(), "cpu" if self._snapshot_to_host else None)
         ready = None
         if trainer.device.type == "cuda" and not self._snapshot_to_host:  # the writer waits for the clones
             ready = torch.cuda.Event()
             ready.record()
-        job = (path if full else None, state, best, ready)
+        job = (path if full else None, tree, tensors, best, ready)
         if self._writer is None:  # used outside fit
             self._write(*job)
         else:
@@ -237,17 +237,18 @@ class Checkpoint(Callback):
             self.best_path = Path(self.dirpath) / "best.safetensors"
         return path.with_suffix(".json")
 
-    def _write(self, path: Path | None, state: dict[str, Any], best: dict[str, Any] | None,
+    def _write(self, path: Path | None, tree: Any, tensors: dict[str, torch.Tensor], best: dict[str, Any] | None,
                ready: torch.cuda.Event | None) -> None:
         if ready is not None:
             ready.synchronize()
         if best is not None:  # a new best epoch: new weights, never the content already on disk
             directory = Path(self.dirpath)
-            weights = {k: v.cpu().contiguous() for k, v in state["model"].items()}
+            prefix = "state.model."  # the model's weights in the snapshot (Trainer.training_state()["model"])
+            weights = {k[len(prefix) :]: v.cpu() for k, v in tensors.items() if k.startswith(prefix)}
             atomic_write_bytes(directory / "best.safetensors", safetensors_parts(weights), fsync=self.fsync)
             atomic_write_bytes(directory / "best.json", json.dumps(best, allow_nan=True).encode(), fsync=self.fsync)
         if path is not None:
-            encoded = encode_state(state)
+            encoded = encode_split(tree, tensors)
             json_path = path.with_suffix(".json")
             if self._written.get(json_path) != encoded.meta or not path.with_suffix(".safetensors").exists():
                 write_encoded(path, encoded, fsync=self.fsync)
