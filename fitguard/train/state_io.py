@@ -171,7 +171,8 @@ def safetensors_parts(tensors: dict[str, torch.Tensor]) -> list[Any]:
 
 @dataclass(frozen=True)
 class EncodedState:
-    """A state ready to be written: the tensor file's buffers, their SHA-256 and the JSON file's bytes."""
+    """A state ready to be written: the tensor file's buffers, their SHA-256 and the JSON file's bytes. The buffers
+    are views of the tensors' memory: write them before the tensors change (a snapshot's copies never do)."""
 
     tensor_parts: list[Any]
     sha256: str
