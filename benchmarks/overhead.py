@@ -177,7 +177,7 @@ def main() -> None:
     results = []
     for (name, case), found in rounds.items():
         results.append({"tree": name, "commit": commit_of(trees[name]), "case": case, **summarize(found),
-                        "raw": found})
+                        "round_times": found})
     label = {"trainer": "Trainer, no callbacks", "trainer_callbacks": "+ EarlyStopping, Checkpoint/epoch, JSONL"}
     print(f"{'tree':7} {'case':7} {'Trainer':42} {'ratio wall':>10} {'ratio cpu':>9} {'ckpt call ms':>12} "
           f"{'same losses':>11}")
