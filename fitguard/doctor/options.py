@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+import types
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, fields
+from typing import Annotated, Any, Optional, get_args, get_type_hints
 
 import yaml
 
@@ -64,6 +66,27 @@ def parse_data_options(items: Iterable[str]) -> dict[str, Any]:
     return options
 
 
+def _option(default: Any, help: str, *, flag: str | None = None, cli_type: Any = None,
+            to_cli: Callable[[Any], Any] | None = None, from_cli: Callable[[Any], Any] | None = None,
+            rerun: bool = True) -> Any:
+    """A :class:`DoctorOptions` field and everything ``fitguard doctor`` needs to offer it (see ``cli_options``).
+
+    Args:
+        default: the default value, or a factory (``dict``) for a mutable one.
+        help: the option's ``--help`` text.
+        flag: the option's name on the command line when it is not the field's (``--data-option``).
+        cli_type: the command line's type when it is not the field's (``--budget`` is text such as ``10m``).
+        to_cli: the field's value as the command line's (``180.0`` -> ``"180s"``).
+        from_cli: the command line's value as the field's (``"10m"`` -> ``600.0``).
+        rerun: whether :meth:`DoctorOptions.command` repeats it (not ``--overwrite`` and ``--quiet``).
+    """
+    metadata = {"help": help, "flag": flag, "cli_type": cli_type, "to_cli": to_cli, "from_cli": from_cli,
+                "rerun": rerun}
+    if callable(default):
+        return field(default_factory=default, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class DoctorOptions:
     """Every knob of one doctor run; the defaults finish digits in three minutes on 2 CPU cores.
@@ -77,40 +100,61 @@ class DoctorOptions:
     off). ``monitor``: what early stopping watches (see :data:`MONITORS`).
     """
 
-    data: str = "digits"
-    target: str | None = None
-    config: str | None = None
-    model: str | None = None
-    data_options: dict[str, Any] = field(default_factory=dict)
-    missing: str = "impute"
-    embed: bool = True
-    ordinal: tuple[str, ...] = ()
-    backbone: str | None = None
-    freeze_all_but: int | None = None
-    unfreeze_every: int | None = None
-    test_data: str | None = None
-    budget: float | None = 180.0
-    trials: int | None = None
-    device: str = "auto"
-    seed: int = 0
-    epochs: int = 150
-    search_epochs: int = 100
-    patience: int = 15
-    monitor: str = "val_loss"
-    baseline_patience: int = 50
-    folds: int = 3
-    cv_max_rows: int = 600
-    min_steps: int = 1500
-    keep: str = "best"
-    epsilon: float = 0.005
-    rounds: int = 5
-    train_fraction: float = 1.0
-    refit: str = "all"
-    ensemble: int = 5
-    references: bool = True
-    out: str = "runs/doctor"
-    overwrite: bool = False
-    quiet: bool = False
+    data: str = _option("digits", "Built-in dataset name or a .csv/.npz/image folder/.zip path.")
+    target: str | None = _option(None, "Target column of a CSV file.")
+    test_data: str | None = _option(
+        None, "External test set (same format as --data); then nothing of --data is held back for testing.")
+    config: str | None = _option(None, "YAML/TOML spec of the data and training (flags override it).")
+    model: str | None = _option(
+        None, "Model family mlp, cnn or cnn1d (default: by kind of data), or package.module:function returning an "
+              "nn.Module, called as function(input_shape=..., out_features=...).")
+    data_options: dict[str, Any] = _option(
+        dict, "Loader option KEY=VALUE, repeatable, e.g. limit_per_class=100.", flag="data_option",
+        cli_type=Optional[list[str]], to_cli=lambda options: [f"{k}={_scalar(v)}" for k, v in options.items()],
+        from_cli=lambda items: parse_data_options(items or []))
+    missing: str = _option("impute", "Missing table cells: impute (median / most frequent category of the training "
+                                     "rows, plus a missing-indicator column) or error (refuse them).")
+    embed: bool = _option(True, "A table column with more than 20 categories becomes a learned embedding "
+                                "(--no-embed: the 19 most frequent keep a one-hot column, the rarer share one).")
+    ordinal: tuple[str, ...] = _option(
+        (), "An ordered table column as NAME=LOWEST,...,HIGHEST (repeatable): one number, the category's position, "
+            "instead of a one-hot.", cli_type=Optional[list[str]], to_cli=list,
+        from_cli=lambda items: tuple(items or ()))
+    backbone: str | None = _option(
+        None, "Pretrained backbone (a name, a fitguard run folder or a weights file) competing as an architecture.")
+    freeze_all_but: int | None = _option(None, "Train only the backbone's last K layer blocks.")
+    unfreeze_every: int | None = _option(None, "Unfreeze one more backbone block every N epochs.")
+    budget: float | None = _option(
+        180.0, "Wall time of the whole run, e.g. 90s, 10m (a hard deadline); none: only --trials bounds it.",
+        cli_type=str, to_cli=lambda seconds: _budget_text(seconds), from_cli=lambda text: parse_budget(text))
+    trials: int | None = _option(None, "At most this many search trainings.")
+    device: str = _option("auto", "auto, cpu or cuda.")
+    seed: int = _option(0, "Seed of the split, the weights and the batches.")
+    epochs: int = _option(150, "Maximum epochs of the baseline.")
+    search_epochs: int = _option(100, "Maximum epochs of each search training.")
+    patience: int = _option(15, "Early-stopping patience of the search trainings.")
+    monitor: str = _option("val_loss", "What early stopping watches, and so the epoch every refit trains for: "
+                                       "val_loss or val_accuracy (classification).")
+    baseline_patience: int = _option(50, "Early-stopping patience of the baseline.")
+    folds: int = _option(3, "Folds of the cross-validation (λ; every candidate on small data).")
+    cv_max_rows: int = _option(600, "Cross-validate every candidate when train + val hold at most this many rows "
+                                    "(0: never).")
+    min_steps: int = _option(1500, "Repeat the training rows within an epoch (up to 20x) until a training can take "
+                                   "this many steps.")
+    keep: str = _option("best", "best: the best validation score; simplest: fewest remedies within one standard "
+                                "error of it (cross-validated runs).")
+    epsilon: float = _option(0.005, "Keep the smallest network within this much of the best validation score.")
+    rounds: int = _option(5, "Bootstrap models for bias-variance (0 skips it).")
+    train_fraction: float = _option(1.0, "Keep this fraction of the training split.")
+    refit: str = _option("all", "Rows the shipped model trains on, for the epochs validation chose: all (train + val "
+                                "+ test, after the one test evaluation), trainval (the model that was tested) or none.")
+    ensemble: int = _option(5, "Ship the mean of up to this many refits of the kept recipe, each with its own seed (a "
+                               "deep ensemble; fewer when the budget left cannot pay for them; 1: a single network).")
+    references: bool = _option(True, "Cross-validate scikit-learn reference models (logistic regression, RBF SVC, "
+                                     "gradient boosting) on the same rows.")
+    out: str = _option("runs/doctor", "Run folder to write.")
+    overwrite: bool = _option(False, "Replace an existing run folder.", rerun=False)
+    quiet: bool = _option(False, "No progress display or table.", rerun=False)
 
     def __post_init__(self) -> None:
         if self.model is not None:
@@ -164,24 +208,73 @@ class DoctorOptions:
         return asdict(self)
 
     def command(self) -> str:
-        """The shell command that reruns this doctor run."""
+        """The shell command that reruns this doctor run: every option that differs from its default."""
         defaults = DoctorOptions()
         parts = ["fitguard", "doctor"]
-        for name, value in asdict(self).items():
-            if value == getattr(defaults, name) or name in ("overwrite", "quiet"):
+        for option in fields(self):
+            value = getattr(self, option.name)
+            if value == getattr(defaults, option.name) or not option.metadata["rerun"]:
                 continue
-            flag = f"--{name.replace('_', '-')}"
-            if name == "data_options":
-                for key, option in value.items():
-                    parts += ["--data-option", f"{key}={_scalar(option)}"]
-            elif name == "ordinal":
-                for text in value:
-                    parts += [flag, text]
-            elif isinstance(value, bool):
+            flag = "--" + (option.metadata["flag"] or option.name).replace("_", "-")
+            to_cli = option.metadata["to_cli"]
+            value = to_cli(value) if to_cli is not None else value
+            if isinstance(value, bool):
                 parts.append(flag if value else f"--no-{flag[2:]}")
+            elif isinstance(value, list):  # a repeatable option
+                for item in value:
+                    parts += [flag, str(item)]
             else:
-                parts += [flag, _budget_text(value) if name == "budget" else str(value)]
+                parts += [flag, str(value)]
         return " ".join(_quote(p) for p in parts)
+
+    @classmethod
+    def from_cli(cls, **params: Any) -> DoctorOptions:
+        """The options of ``fitguard doctor``'s parsed parameters (named as :func:`cli_options` names them).
+
+        Raises:
+            FitguardError: a value no option takes (each check names its flag).
+        """
+        values = {}
+        for option in fields(cls):
+            name = option.metadata["flag"] or option.name
+            from_cli = option.metadata["from_cli"]
+            values[option.name] = from_cli(params[name]) if from_cli is not None else params[name]
+        return cls(**values)
+
+
+def cli_options() -> list[inspect.Parameter]:
+    """``fitguard doctor``'s parameters, one per :class:`DoctorOptions` field, in its order: the name on the command
+    line, its type (``Optional`` where the field may be None) with its ``typer.Option(help=...)``, and its default
+    as the command line writes it. The command is built from them, so the two cannot drift apart.
+
+    Example:
+        >>> [p.name for p in cli_options()][:4]
+        ['data', 'target', 'test_data', 'config']
+    """
+    import typer
+
+    hints = get_type_hints(DoctorOptions)
+    defaults = DoctorOptions()
+    parameters = []
+    for option in fields(DoctorOptions):
+        kind = option.metadata["cli_type"] or _optional(hints[option.name])
+        to_cli = option.metadata["to_cli"]
+        default = getattr(defaults, option.name)
+        default = to_cli(default) if to_cli is not None else default
+        if isinstance(default, list) and not default:
+            default = None  # typer: an empty repeatable option is None
+        annotation = Annotated[kind, typer.Option(help=option.metadata["help"])]
+        parameters.append(inspect.Parameter(option.metadata["flag"] or option.name, inspect.Parameter.KEYWORD_ONLY,
+                                            default=default, annotation=annotation))
+    return parameters
+
+
+def _optional(hint: Any) -> Any:
+    """``X | None`` as ``Optional[X]`` (the form typer reads); any other type as it is."""
+    arguments = [a for a in get_args(hint) if a is not type(None)]
+    if isinstance(hint, types.UnionType) and len(arguments) == 1:
+        return Optional[arguments[0]]
+    return hint
 
 
 def _budget_text(seconds: float | None) -> str:

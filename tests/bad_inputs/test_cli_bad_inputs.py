@@ -127,7 +127,7 @@ CASES = [
          "Invalid value for '--epochs': Input should be a valid integer, unable to parse string as an integer "
          "(see `fitguard train --help`)"),
     Case("augment_unknown_option", ("train", "spec.yaml", "--out", "run"),
-         "`remedies.augment` has unknown option 'hflip'; allowed: brightness, contrast, crop, flip, noise, p, "
+         "`remedies.augment` has unknown option 'hflip'; allowed: brightness, contrast, crop, erase, flip, noise, p, "
          "rotate, scale, shift, vflip",
          {"spec.yaml": "data: {source: digits}\nremedies: {augment: {hflip: true}}\n"}),
     Case("transfer_batchnorm_unknown", ("train", "spec.yaml", "--out", "run"),

@@ -81,3 +81,50 @@ def test_monitor_reaches_early_stopping_and_accuracy_needs_classes():
         check_monitor(DoctorOptions(monitor="val_accuracy"), "regression")
     assert str(error.value) == ("`--monitor val_accuracy` needs a classification target; this data is a regression: "
                                 "use val_loss")
+
+
+def _parse(command: str) -> DoctorOptions:
+    import shlex
+
+    import typer
+
+    from fitguard.commands.doctor import options_from_cli, register
+
+    app = typer.Typer()
+    register(app)
+    group = typer.main.get_command(app)
+    context = group.commands["doctor"].make_context("doctor", shlex.split(command)[2:])
+    return options_from_cli(**context.params)
+
+
+def test_every_option_round_trips_through_the_command_line():
+    from dataclasses import fields
+
+    changed = DoctorOptions(
+        data="my data.csv", target="y", test_data="test.csv", config="spec.yaml", model="cnn",
+        data_options={"limit_per_class": 100, "image_size": [16, 16]}, missing="error", embed=False,
+        ordinal=("grade=low,mid,high", "size=S,M"), backbone="runs/pre", freeze_all_but=1, unfreeze_every=2,
+        budget=None, trials=7, device="cpu", seed=3, epochs=20, search_epochs=10, patience=4, monitor="val_accuracy",
+        baseline_patience=9, folds=4, cv_max_rows=100, min_steps=0, keep="simplest", epsilon=0.01, rounds=0,
+        train_fraction=0.5, refit="trainval", ensemble=2, references=False, out="runs/x")
+    defaults = DoctorOptions()
+    unchanged = [f.name for f in fields(DoctorOptions)
+                 if getattr(changed, f.name) == getattr(defaults, f.name) and f.name not in ("overwrite", "quiet")]
+    assert unchanged == []  # the test covers every option that a rerun command repeats
+    assert _parse(changed.command()) == changed
+    assert _parse(DoctorOptions().command()) == DoctorOptions()
+    assert _parse("fitguard doctor --budget 10m --overwrite --quiet") == DoctorOptions(budget=600.0, overwrite=True,
+                                                                                      quiet=True)
+
+
+def test_the_command_line_options_are_the_dataclass_fields_with_their_help():
+    from dataclasses import fields
+
+    from fitguard.doctor.options import cli_options
+
+    parameters = cli_options()
+    flags = [f.metadata["flag"] or f.name for f in fields(DoctorOptions)]
+    assert [p.name for p in parameters] == flags
+    assert all(f.metadata["help"].endswith(".") for f in fields(DoctorOptions))
+    budget = next(p for p in parameters if p.name == "budget")
+    assert budget.default == "180s"
