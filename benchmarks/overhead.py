@@ -170,6 +170,7 @@ def main() -> None:
     trees = {"after": ROOT} | ({"before": args.baseline_tree.resolve()} if args.baseline_tree else {})
     cases = ["digits", *(["fashion"] if args.fashion else [])]
     rounds: dict[tuple[str, str], list[dict]] = {(t, c): [] for t in trees for c in cases}
+    load_at_start = os.getloadavg()  # other processes share the cores: the wall ratio depends on them
     for _ in range(args.repeats):
         for case in cases:
             for name in sorted(trees, reverse=True):  # before, after, before, after, ...
@@ -186,7 +187,8 @@ def main() -> None:
             call = f"{r['checkpoint_call_ms']:12.3f}" if side == "trainer_callbacks" else " " * 12
             print(f"{r['tree']:7} {r['case']:7} {label[side]:42} {r[side]['ratio_wall']:10.3f} "
                   f"{r[side]['ratio_cpu']:9.3f} {call} {str(r[side]['losses_identical']):>11}")
-    print("ratio = raw-loop time / Trainer time, median over rounds (target >= 0.90 with the callbacks)")
+    print("ratio = raw-loop time / Trainer time, median over rounds (target >= 0.90 with the callbacks); "
+          f"load average {load_at_start[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "device": "cpu",
@@ -197,6 +199,7 @@ def main() -> None:
         "epochs": args.epochs,
         "batch_size": 32,
         "repeats": args.repeats,
+        "load_average_1_5_15_min": {"start": load_at_start, "end": os.getloadavg()},
         "results": results,
     }, indent=1))
     print(f"wrote {args.out}")
