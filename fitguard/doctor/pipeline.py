@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -172,11 +173,17 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
     clock = phases.Clock(options.budget, options.trials)
     timings: dict[str, float] = {}
     run_dir = prepare_run_dir(options.out, overwrite=options.overwrite)
-    base = base_config(options)
-    write_json(run_dir / MARKER, {"command": "doctor", "options": options.to_dict(), "config": base.model_dump(mode="json")})
     given = data is not None
-    data = _load(options, base, data)
-    check_monitor(options, data.task)
+    try:
+        base = base_config(options)
+        write_json(run_dir / MARKER, {"command": "doctor", "options": options.to_dict(),
+                                      "config": base.model_dump(mode="json")})
+        data = _load(options, base, data)
+        check_monitor(options, data.task)
+    except Exception:
+        # bad input found before anything was trained: a half-made folder would only block the corrected rerun
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     timings["load"] = time.perf_counter() - clock.started
     display = DoctorProgress(console, quiet=options.quiet, started=clock.started, deadline=clock.deadline)
     score, selection = _scorer(base, data, options, clock, display)

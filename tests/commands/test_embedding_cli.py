@@ -128,3 +128,12 @@ def test_doctor_embed_and_ordinal_options_round_trip_through_the_command_line():
                                  "--ordinal grade=low,mid,high --ordinal size=S,M,L")
     context = group.commands["doctor"].make_context("doctor", shlex.split(options.command())[2:])
     assert options_from_cli(**context.params) == options
+
+
+def test_doctor_refused_at_startup_leaves_no_run_folder(tmp_path):
+    data, out = _table(tmp_path / "towns.csv"), tmp_path / "run"
+    result = CliRunner().invoke(doctor_app(), ["doctor", "--data", str(data), "--target", "label", "--ordinal",
+                                               "size=S,M", "--quiet", "--out", str(out)])
+    assert result.exit_code != 0
+    assert str(result.exception) == "ordinal column 'size' is not a column of the table; columns: town, grade, income"
+    assert not out.exists()  # the corrected rerun needs no --overwrite
