@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fitguard.data.encoding import DEFAULT_MAX_CATEGORIES
 from fitguard.errors import FitguardError
@@ -110,6 +110,31 @@ class WeightNoiseSpec(_Spec):
     layers: str | list[str] | None = None
 
 
+class WeightAveragingSpec(_Spec):
+    """``fitguard.train.WeightAveraging``: SWA (from ``start``, an epoch or a fraction of max_epochs) or an EMA."""
+
+    kind: Literal["swa", "ema"] = "swa"
+    start: float | None = Field(None, gt=0)
+    decay: float = Field(0.999, gt=0, lt=1)
+    lr: float | None = Field(None, gt=0)
+
+
+class CosineSpec(_Spec):
+    """``fitguard.train.CosineAnnealing``: per-epoch cosine decay, restarting every ``cycle`` epochs (None: one)."""
+
+    cycle: int | None = Field(None, ge=1)
+    t_mult: int = Field(1, ge=1)
+    min_lr: float = Field(0.0, ge=0)
+
+
+class SnapshotSpec(_Spec):
+    """``fitguard.train.SnapshotEnsemble``: ``cycles`` cosine cycles; the model is the mean of the last ``keep``."""
+
+    cycles: int = Field(5, ge=1)
+    keep: int | None = Field(None, ge=1)
+    min_lr: float = Field(0.0, ge=0)
+
+
 class RemediesSpec(_Spec):
     penalties: list[PenaltySpec] = Field(default_factory=list)
     weight_noise: WeightNoiseSpec | None = None
@@ -119,6 +144,19 @@ class RemediesSpec(_Spec):
     cutmix: float | None = Field(None, gt=0)
     #: classification: "balanced" (n_samples / (n_classes * count) on the training rows) or one weight per class
     class_weight: Literal["balanced"] | list[float] | None = None
+    #: the averaging remedies of the regularization cocktail: at most one of the three decides the final weights
+    weight_averaging: WeightAveragingSpec | None = None
+    cosine: CosineSpec | None = None
+    snapshots: SnapshotSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> RemediesSpec:
+        if self.cosine is not None and self.snapshots is not None:
+            raise ValueError("`cosine` and `snapshots` both set the learning rate schedule (snapshots are cosine "
+                             "cycles already): keep one")
+        if self.weight_averaging is not None and self.snapshots is not None:
+            raise ValueError("`weight_averaging` and `snapshots` both decide the final model: keep one")
+        return self
 
     @field_validator("class_weight", mode="before")
     @classmethod
@@ -153,6 +191,14 @@ class TrainConfig(_Spec):
     def _false_means_off(cls, value: Any) -> Any:
         return None if value is False else value
 
+    @model_validator(mode="after")
+    def _one_final_model(self) -> TrainConfig:
+        if self.remedies.weight_averaging is not None and self.early_stopping and self.early_stopping.restore_best:
+            raise ValueError("`remedies.weight_averaging` decides the final weights, and so would "
+                             "`early_stopping.restore_best`: set early_stopping.restore_best: false (early stopping "
+                             "may still end the run) or early_stopping: false")
+        return self
+
 
 def _location(loc: tuple[Any, ...]) -> str:
     parts: list[str] = []
@@ -174,7 +220,7 @@ def explain(error: ValidationError, source: str) -> str:
         message = "unknown key (check the spelling; see `fitguard train --help` for the sections and keys)"
         return f"{source}: {where}: {message}"
     if first["type"] == "value_error":  # a validator's own message already names what was given
-        return f"{source}: {where}: {first['ctx']['error']}"
+        return f"{source}: {where}: {first['ctx']['error']}" if where else f"{source}: {first['ctx']['error']}"
     message = message.replace("Input should be", "must be")
     given = first.get("input")
     shown = "" if first["type"] == "missing" else f", got {given!r}"

@@ -19,7 +19,8 @@ from fitguard.config import PenaltySpec, RemediesSpec, TrainConfig
 from fitguard.data import Dataset, load
 from fitguard.models import build_network
 from fitguard.regularize import L1, L2, ElasticNet, InputNoise, WeightNoise
-from fitguard.train import Callback, Checkpoint, EarlyStopping, MetricsLog, TensorBoard, Trainer
+from fitguard.train import (Callback, Checkpoint, CosineAnnealing, EarlyStopping, MetricsLog, SnapshotEnsemble,
+                            TensorBoard, Trainer, WeightAveraging)
 
 #: model family by kind of data when the spec says ``name: auto``
 AUTO_MODEL = {"table": "mlp", "signal": "cnn1d", "image": "cnn"}
@@ -36,6 +37,14 @@ class Run:
     model_options: dict[str, Any]
     trainer: Trainer
     architecture: dict[str, Any] | None = None  # how fitguard.load rebuilds a transferred model (see runs.py)
+
+    def final_model(self) -> nn.Module:
+        """The model the run ends with: with ``remedies.snapshots``, the mean of its snapshots (a
+        :class:`~fitguard.models.ensemble.MeanEnsemble`), else the trained model."""
+        snapshots = next((c for c in self.trainer.callbacks if isinstance(c, SnapshotEnsemble)), None)
+        if snapshots is None or not snapshots.snapshots:
+            return self.model
+        return snapshots.ensemble(self.data.task)
 
 
 def load_data(config: TrainConfig) -> Dataset:
@@ -97,6 +106,15 @@ def make_augment(remedies: RemediesSpec, data: Dataset) -> Any:
 
 def make_callbacks(config: TrainConfig, out: Path | None, has_val: bool) -> list[Callback]:
     callbacks: list[Callback] = []
+    remedies = config.remedies
+    if remedies.weight_averaging is not None:
+        spec = remedies.weight_averaging
+        start = None if spec.start is None else (int(spec.start) if spec.start >= 1 else float(spec.start))
+        callbacks.append(WeightAveraging(spec.kind, start=start, decay=spec.decay, lr=spec.lr))
+    if remedies.cosine is not None:
+        callbacks.append(CosineAnnealing(**remedies.cosine.model_dump()))
+    if remedies.snapshots is not None:
+        callbacks.append(SnapshotEnsemble(**remedies.snapshots.model_dump()))
     if config.early_stopping is not None:
         spec = config.early_stopping.model_dump()
         if not has_val and spec["monitor"].startswith("val_"):

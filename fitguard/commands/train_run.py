@@ -31,13 +31,14 @@ def run_training(spec: TrainConfig, out: Path, overwrite: bool = False, resume: 
             shutil.rmtree(directory, ignore_errors=True)
         raise
     history.save(directory / "history.json")
-    save_model(directory, run.model, run.model_name, run.model_options, data, architecture=run.architecture)
-    scores = {"train": trainer.evaluate(data.train)}
+    model = run.final_model()  # the snapshot ensemble when the spec asks for one
+    save_model(directory, model, run.model_name, run.model_options, data, architecture=run.architecture)
+    scores = {"train": trainer.evaluate(data.train, model=model)}
     if data.val is not None:
-        scores["val"] = trainer.evaluate(data.val)
+        scores["val"] = trainer.evaluate(data.val, model=model)
     if data.test is not None:
-        scores["test"] = trainer.evaluate(data.test)
-    parameters = count(run.model, data.input_shape).parameters
+        scores["test"] = trainer.evaluate(data.test, model=model)
+    parameters = count(model, data.input_shape).parameters
     pre = data.preprocessor
     # a standardized regression target: the losses above are in its training units, predictions in its own
     scale = {"mean": list(pre.target_mean), "std": list(pre.target_std)} if pre.target_mean else None

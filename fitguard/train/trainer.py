@@ -372,22 +372,32 @@ class Trainer:
 
     # ----------------------------------------------------------------------------------------- evaluation
     @torch.no_grad()
-    def evaluate(self, data: TensorData | DataLoader, prefix: str = "", _prepared: bool = False) -> dict[str, float]:
-        """Loss and metrics on ``data`` in eval mode (dropout off, batch norm on running statistics)."""
+    def evaluate(self, data: TensorData | DataLoader, prefix: str = "", _prepared: bool = False,
+                 model: nn.Module | None = None) -> dict[str, float]:
+        """Loss and metrics on ``data`` in eval mode (dropout off, batch norm on running statistics).
+
+        Args:
+            data: the rows to score.
+            prefix: put before every metric's name (``"val_"``).
+            model: score this module instead of the trainer's own, with the same loss and metrics (e.g. the
+                :class:`~fitguard.train.SnapshotEnsemble` of its snapshots); None (default): the trainer's model.
+        """
         data = data if _prepared else self._prepare(data)
-        was_training = self.model.training
-        self.model.eval()
+        module = self.model if model is None else model
+        forward = self._forward if model is None else model
+        was_training = module.training
+        module.eval()
         sums = MetricSums(self.task)
         try:
             for x, y in self._batches(data, train=False):
                 if self.channels_last and x.ndim == 4:
                     x = x.contiguous(memory_format=torch.channels_last)
                 with self._autocast():
-                    output = self._forward(x)
+                    output = forward(x)
                     loss = self._loss_fn(output, y)
                 sums.add(loss.float(), output.float(), y)
         finally:
-            self.model.train(was_training)
+            module.train(was_training)
         return sums.result(prefix)
 
     @torch.no_grad()
