@@ -94,6 +94,9 @@ def make_augment(remedies: RemediesSpec, data: Dataset) -> Any:
         steps.append(augment.images(**remedies.augment))
     if remedies.input_noise:
         steps.append(InputNoise(remedies.input_noise).augment)
+    if remedies.cutmix and data.kind != "image":
+        raise ValueError(f"`remedies.cutmix` pastes a box of one image into another, so it applies to image data, but "
+                         f"{data.name!r} is {data.kind} data (mixup blends any rows)")
     for alpha, make in ((remedies.mixup, augment.mixup), (remedies.cutmix, augment.cutmix)):
         if alpha:
             if data.task != "classification":

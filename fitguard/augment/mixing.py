@@ -1,4 +1,7 @@
-"""MixUp (Zhang et al., 2018) and CutMix (Yun et al., 2019): blend pairs of images and their targets.
+"""MixUp (Zhang et al., 2018) and CutMix (Yun et al., 2019): blend pairs of rows and their targets.
+
+MixUp blends any inputs -- table rows, signals, images (Zhang et al. ran it on UCI tables too); CutMix pastes a box,
+so it takes images (B, C, H, W) only.
 
 Both return soft targets, float (B, num_classes) rows summing to 1, to be trained with
 :func:`soft_cross_entropy`. ``num_classes`` comes from, in order: targets that are already soft (their width),
@@ -97,23 +100,34 @@ class _Mixing:
     def __repr__(self) -> str:
         return f"{self.name}(" + ", ".join(f"{k}={v!r}" for k, v in self.get_config().items()) + ")"
 
-    def _draw(self, x: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, np.random.Generator]:
+    def _check(self, x: torch.Tensor) -> None:
         check_images(x)
+
+    def _draw(self, x: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, np.random.Generator]:
+        self._check(x)
         generator = generator if generator is not None else self._generator
         partner = torch.randperm(x.shape[0], generator=generator).to(x.device)
         return partner, np.random.default_rng(draw_seed(generator))
 
 
 class MixUp(_Mixing):
-    """Blend each image with a random partner: x' = λx + (1−λ)x_j, y' = λy + (1−λ)y_j, λ ~ Beta(α, α).
+    """Blend each row with a random partner: x' = λx + (1−λ)x_j, y' = λy + (1−λ)y_j, λ ~ Beta(α, α); ``x`` is any
+    floating-point batch (B, ...): table rows, signals or images.
 
     Example:
         >>> x, y = MixUp(0.4, num_classes=3, seed=0)(torch.rand(4, 1, 8, 8), torch.tensor([0, 1, 2, 0]))
         >>> torch.allclose(y.sum(1), torch.ones(4))
         True
+        >>> MixUp(0.4, num_classes=2, seed=0)(torch.rand(4, 5), torch.tensor([0, 1, 1, 0]))[0].shape
+        torch.Size([4, 5])
     """
 
     name = "mixup"
+
+    def _check(self, x: torch.Tensor) -> None:
+        if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.ndim >= 2 and x.shape[0] > 0):
+            got = f"shape {tuple(x.shape)} and dtype {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"`x` must be a floating-point batch (B, ...) of rows, signals or images, got {got}")
 
     def __call__(
         self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None

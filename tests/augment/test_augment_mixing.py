@@ -102,3 +102,21 @@ def test_errors_are_named() -> None:
         with pytest.raises(ValueError) as error:
             call()
         assert str(error.value) == message
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (6, 1, 40)])
+def test_mixup_blends_table_rows_and_signals_with_a_permutation_of_partners(shape):
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(3))
+    mixer = MixUp(0.4, num_classes=3, seed=0)
+    out, y = mixer(x, torch.tensor([0, 1, 2, 0, 1, 2]))
+    lam = mixer.last_lambda_
+    partners = (out - lam * x) / (1 - lam)  # what each row was blended with
+    found = [int(torch.cdist(p.reshape(1, -1), x.reshape(len(x), -1)).argmin()) for p in partners]
+    assert sorted(found) == list(range(len(x)))
+    torch.testing.assert_close(out, lam * x + (1 - lam) * x[found])
+    assert torch.allclose(y.sum(1), torch.ones(len(x)))
+
+
+def test_cutmix_still_needs_images():
+    with pytest.raises(ValueError, match=r"^`x` must be a floating-point tensor of shape \(B, C, H, W\)"):
+        CutMix(1.0, num_classes=2, seed=0)(torch.randn(4, 5), torch.tensor([0, 1, 1, 0]))

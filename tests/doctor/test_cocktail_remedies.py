@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from fitguard.config import parse_config
@@ -53,3 +54,18 @@ def test_the_cutout_and_mixup_recipes_build_and_train():
         x = digits.train.X[:8]
         out, _ = run.trainer.augment(x, digits.train.y[:8], torch.Generator().manual_seed(0))
         assert out.shape == x.shape and not torch.equal(out, x), name
+
+
+def test_the_mixup_recipe_trains_on_a_table_and_cutmix_is_refused_there():
+    table = load("breast_cancer", seed=0)
+    change = dict(remedies_for(table, NETWORK, None, ("mixup",)))["mixup α=0.2"]
+    recipe = combine(NETWORK, [change])
+    config = parse_config({"data": {"source": "breast_cancer"}, "model": recipe["model"], "remedies": recipe["remedies"],
+                           "train": {"max_epochs": 2}}, "mixup")
+    run = build_run(config, data=table)
+    assert np.isfinite(run.trainer.fit(table.train, table.val).epochs[-1]["val_loss"])
+    cutmix = parse_config({"data": {"source": "breast_cancer"}, "remedies": {"cutmix": 1.0}}, "cutmix")
+    with pytest.raises(ValueError) as error:
+        build_run(cutmix, data=table)
+    assert str(error.value) == ("`remedies.cutmix` pastes a box of one image into another, so it applies to image "
+                                "data, but 'breast_cancer' is table data (mixup blends any rows)")

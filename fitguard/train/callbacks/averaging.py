@@ -8,8 +8,11 @@ among the regularizers of their tabular "cocktail".
 - ``WeightAveraging("swa", start=0.75)``: from the epoch 75% of the way through ``max_epochs`` (or an epoch number),
   the equal-weight mean of the weights at the end of every epoch; with ``lr`` the learning rate is annealed to that
   constant over ``anneal_epochs`` at the start (``torch.optim.swa_utils.SWALR``), as the paper does.
-- ``WeightAveraging("ema", decay=0.999)``: after every optimizer step, ``average = decay * average + (1 - decay) *
-  weights`` (from ``start``, by default the first step).
+- ``WeightAveraging("ema", decay=0.999)``: after every optimizer step, ``average = d * average + (1 - d) *
+  weights`` (from ``start``, by default the first step), with ``d = min(decay, (1 + n) / (10 + n))`` after ``n``
+  updates: the warm-up of TensorFlow's ``ExponentialMovingAverage(num_updates=...)`` and timm's model EMA, without
+  which a small data set's few hundred steps would leave the average mostly at its starting weights
+  (0.999^600 = 0.55).
 
 The average is kept by ``torch.optim.swa_utils.AveragedModel``. At the end of the run it is copied into the model
 and, when the model has batch norm, its running statistics are recomputed with one pass over the training rows
@@ -38,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
-from torch.optim.swa_utils import SWALR, AveragedModel, get_ema_multi_avg_fn, update_bn
+from torch.optim.swa_utils import SWALR, AveragedModel, update_bn
 
 from fitguard.train.callbacks.base import Callback
 
@@ -46,6 +49,17 @@ if TYPE_CHECKING:
     from fitguard.train.trainer import Trainer
 
 KINDS = ("swa", "ema")
+
+
+def _ema_with_warmup(decay: float):
+    """The EMA update with the warm-up decay ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates."""
+
+    def update(average: torch.Tensor, current: torch.Tensor, updates: torch.Tensor) -> torch.Tensor:
+        n = float(updates)
+        weight = min(decay, (1 + n) / (10 + n))
+        return weight * average + (1 - weight) * current
+
+    return update
 
 
 class WeightAveraging(Callback):
@@ -110,8 +124,8 @@ class WeightAveraging(Callback):
 
     def _new_average(self, model: nn.Module) -> AveragedModel:
         # buffers (batch norm's statistics) are recomputed at the end, not averaged
-        multi_avg_fn = get_ema_multi_avg_fn(self.decay) if self.kind == "ema" else None
-        return AveragedModel(model, multi_avg_fn=multi_avg_fn, use_buffers=False)
+        avg_fn = _ema_with_warmup(self.decay) if self.kind == "ema" else None
+        return AveragedModel(model, avg_fn=avg_fn, use_buffers=False)
 
     def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
         if self.lr is not None and epoch == self._first_epoch and self._scheduler is None:
