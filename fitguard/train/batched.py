@@ -107,9 +107,10 @@ class _Objective:
     def rows(self, output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Loss per row and member (B, k)."""
         rows, k = y.shape[0], y.shape[1]
+        if self.loss == "cross_entropy":  # (rows*k, classes): member-major outputs are one row per (row, member)
+            return F.cross_entropy(output.view(rows * k, -1), y.reshape(rows * k), reduction="none",
+                                   label_smoothing=self.label_smoothing).view(rows, k)
         out = output.view(rows, k, -1)
-        if self.loss == "cross_entropy":
-            return F.cross_entropy(out.transpose(1, 2), y, reduction="none", label_smoothing=self.label_smoothing)
         target = y.view(rows, k, -1).to(out.dtype)
         return (out - target).square().mean(-1)
 
@@ -240,6 +241,7 @@ def fit_folds(
     stoppers = [early_stopping() for _ in range(k)] if early_stopping is not None else [None] * k
     watchers = [_Member() for _ in range(k)]
     active = list(range(k))  # the folds still training, in the grouped network's order
+    val_stack: tuple[torch.Tensor, ...] | None = None
 
     def state_of(position: int) -> Callable[[], dict[str, torch.Tensor]]:
         return lambda: net.state_dict_of(position)
@@ -250,8 +252,10 @@ def fit_folds(
             started = time.perf_counter()
             logs = _train_epoch(net, step, objective, [trains[f] for f in active], [generators[f] for f in active],
                                 batch_size, repeat, penalties)
-            val_stack = _stacked([vals[f] for f in active], [torch.arange(len(vals[f]), device=device) for f in active],
-                                 max(len(vals[f]) for f in active))
+            if val_stack is None:  # laid out again only when members leave
+                val_stack = _stacked([vals[f] for f in active],
+                                     [torch.arange(len(vals[f]), device=device) for f in active],
+                                     max(len(vals[f]) for f in active))
             val_logs = _evaluate(net, objective, val_stack, [len(vals[f]) for f in active], "val_")
             seconds = time.perf_counter() - started
             finished: list[int] = []
@@ -277,6 +281,7 @@ def fit_folds(
                 net = net.select(remaining).train()
                 step = step.select(remaining, [p for p in net.parameters() if p.requires_grad])
                 active = [active[p] for p in remaining]
+                val_stack = None
     return _results(model_factory, seeds, trains, vals, objective, histories, watchers, stoppers, max_epochs, device)
 
 
@@ -303,8 +308,9 @@ def _train_epoch(net: GroupedNet, step: GroupedOptimizer, objective: _Objective,
     X, y, _ = _stacked(parts, [_padded(order, b, widths) for order, b in zip(orders, bounds)], sum(widths))
     mask = torch.stack([_real_slots(member_sizes, widths, device) for member_sizes in sizes], 1)
     selected = [(p, p.select(net)) for p in penalties]
-    loss_sum = torch.zeros(len(parts), dtype=torch.float64, device=device)
-    correct: torch.Tensor | None = None
+    # metrics without per-step work: the steps' losses and outputs are kept and reduced once, at the epoch's end
+    losses_kept: list[torch.Tensor] = []
+    outputs: list[torch.Tensor] = []
     start = 0
     for s, width in enumerate(widths):
         rows = slice(start, start + width)
@@ -324,12 +330,12 @@ def _train_epoch(net: GroupedNet, step: GroupedOptimizer, objective: _Objective,
         step.zero_grad()
         cost.backward()
         step.step([sizes[m][s] > 0 for m in range(len(parts))] if uneven else None)
-        batch = losses.detach().double() * (counts if uneven else width)
-        loss_sum += batch
-        hits = objective.correct(output.detach(), y[rows])
-        if hits is not None:
-            hits = (hits & row_mask).sum(0) if uneven else hits.sum(0)
-            correct = hits if correct is None else correct + hits
+        losses_kept.append(losses.detach())
+        outputs.append(output.detach())
+    real = torch.tensor(sizes, dtype=torch.float64, device=device).T  # (steps, members): rows each step had
+    loss_sum = (torch.stack(losses_kept).double() * real).sum(0)
+    hits = objective.correct(torch.cat(outputs), y)
+    correct = (hits & mask).sum(0) if hits is not None else None
     return _scores(loss_sum, correct, [order.shape[0] for order in orders], "")
 
 

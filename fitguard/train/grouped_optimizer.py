@@ -92,33 +92,46 @@ class GroupedOptimizer:
 
     def _adam(self) -> None:
         beta1, beta2 = self.betas
-        same = len(set(self.steps)) == 1
-        if same:
-            t = self.steps[0]
-            step_size, root = self.lr / (1 - beta1**t), math.sqrt(1 - beta2**t)
-        else:  # members a step apart: each its own bias correction, as a column over its block
-            device, dtype = self.params[0].device, self.params[0].dtype
-            t = torch.tensor(self.steps, dtype=torch.float64)
-            step_size = (self.lr / (1 - beta1**t)).to(device, dtype).view(-1, 1)
-            root = (1 - beta2**t).sqrt().to(device, dtype).view(-1, 1)
+        if len(set(self.steps)) == 1 and all(p.grad is not None for p in self.params):
+            self._adam_together(self.steps[0])
+            return
+        # members a step apart: each its own bias correction, as a column over its block
+        device, dtype = self.params[0].device, self.params[0].dtype
+        t = torch.tensor(self.steps, dtype=torch.float64)
+        step_size = (self.lr / (1 - beta1**t)).to(device, dtype).view(-1, 1)
+        root = (1 - beta2**t).sqrt().to(device, dtype).view(-1, 1)
+        k = self.members
         for p, state in zip(self.params, self.state):
             if p.grad is None:
                 continue
-            grad = p.grad
-            if self.weight_decay and self.name == "adamw":
-                p.mul_(1 - self.lr * self.weight_decay)
-            elif self.weight_decay:
-                grad = grad.add(p, alpha=self.weight_decay)
+            grad = self._decayed(p, p.grad)
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
             exp_avg.lerp_(grad, 1 - beta1)
             exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-            if same:
-                denom = (exp_avg_sq.sqrt() / root).add_(self.eps)
-                p.addcdiv_(exp_avg, denom, value=-step_size)
-            else:
-                k = self.members
-                denom = (exp_avg_sq.view(k, -1).sqrt() / root).add_(self.eps)
-                p.view(k, -1).addcdiv_(exp_avg.view(k, -1) * -step_size, denom)
+            denom = (exp_avg_sq.view(k, -1).sqrt() / root).add_(self.eps)
+            p.view(k, -1).addcdiv_(exp_avg.view(k, -1) * -step_size, denom)
+
+    def _decayed(self, p: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        if self.weight_decay and self.name == "adamw":
+            p.mul_(1 - self.lr * self.weight_decay)
+        elif self.weight_decay:
+            return grad.add(p, alpha=self.weight_decay)
+        return grad
+
+    def _adam_together(self, t: int) -> None:
+        """Every member at step ``t``: torch's multi-tensor Adam, a few calls for all parameters."""
+        beta1, beta2 = self.betas
+        params = self.params
+        grads = [self._decayed(p, p.grad) for p in params]  # type: ignore[arg-type]
+        exp_avgs = [state["exp_avg"] for state in self.state]
+        exp_avg_sqs = [state["exp_avg_sq"] for state in self.state]
+        torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+        torch._foreach_mul_(exp_avg_sqs, beta2)
+        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2)
+        denom = torch._foreach_sqrt(exp_avg_sqs)
+        torch._foreach_div_(denom, math.sqrt(1 - beta2**t))
+        torch._foreach_add_(denom, self.eps)
+        torch._foreach_addcdiv_(params, exp_avgs, denom, -self.lr / (1 - beta1**t))
 
     def _save(self, absent: list[int]) -> list[list[torch.Tensor]]:
         return [[member_slice(t, self.members, m).clone() for m in absent]

@@ -1,0 +1,159 @@
+"""A 3-fold cross-validated candidate, batched (``fit_folds``) against sequential (the Trainer fold after fold).
+
+Issue 15's target: >= 2.5x faster batched than sequential, for the MLP and the small CNN with batch norm, on
+digits 10% and Fashion-MNIST 100/class -- the splits of ``benchmarks/doctor.py`` (seed 0), folded as the doctor
+folds them (``kfold(data, k=3, seed=0)`` over train + val: 60/30 rows per fold on digits, 666-667/333-334 on
+Fashion-MNIST, whose folds then differ by a row and take the padded, masked steps).
+
+Both sides do the same work, as the doctor scores a candidate: per fold, the model built under the run's seed,
+Adam lr 1e-3, batch 32, ``repeat`` passes per epoch as the doctor's ``schedule`` sets it (8 on digits, 1 on
+Fashion-MNIST), validation every epoch, then the eval-mode scores on the fold's training and validation rows.
+Two schedules:
+  fixed    ``--epochs`` epochs, no early stopping: the pure cost of batching.
+  stopped  early stopping (val_loss, patience ``--patience``, restore best) up to ``--max-epochs``, as the doctor
+           trains; every fold stops where it would alone (same weights), and a finished fold leaves the grouped
+           network, so its cost goes too.
+Models: ``mlp`` = the doctor's image MLP (hidden [256]); ``cnn`` = its first image candidate (widths [16, 32],
+batch norm, pooled to 4x4). Same torch threads on both sides (``--threads``, default 1: on a shared 2-core machine two threads per process
+spin against the other processes and time them more than the work).
+
+Each round times sequential then batched (alternating which goes first), after one untimed warm-up of both; the
+table shows the median over ``--rounds`` of the ratio sequential seconds / batched seconds, with its min and max,
+and how far the two sides' fold scores are apart (they train the same weights without dropout: float rounding
+only; a max-pool near tie can move a CNN's a little more).
+
+    python benchmarks/cv_speed.py                       # all four cases, both schedules
+    python benchmarks/cv_speed.py --quick               # digits only, fewer epochs, 1 round
+    python benchmarks/cv_speed.py --out benchmarks/reference/cv_speed_cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from doctor import benchmark_dataset
+from fitguard.data import kfold
+from fitguard.doctor.phases import schedule
+from fitguard.models.builders import build
+from fitguard.train import EarlyStopping, Trainer
+from fitguard.train.batched import fit_folds
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = ("digits 10%", "fashion_mnist 100/class")
+MODELS = {"mlp": {"hidden": [256]}, "cnn": {"widths": [16, 32], "pool_to": 4}}
+BATCH, LR, SEED, FOLDS = 32, 1e-3, 0, 3
+SEARCH_EPOCHS, MIN_STEPS = 100, 1500  # the doctor's defaults, for its `repeat`
+
+
+def sequential(factory: Callable[[], nn.Module], folds: list, options: dict[str, Any],
+               stopper: Callable[[], EarlyStopping] | None) -> list[dict[str, Any]]:
+    """The doctor's path today: one Trainer per fold, then its scores on the fold's rows."""
+    out = []
+    for train, val in folds:
+        torch.manual_seed(SEED)
+        trainer = Trainer(factory(), device="cpu", seed=SEED, callbacks=[stopper()] if stopper else [], **options)
+        history = trainer.fit(train, val)
+        out.append({"epochs": len(history), **trainer.evaluate(train), **trainer.evaluate(val, prefix="val_")})
+    return out
+
+
+def batched(factory: Callable[[], nn.Module], folds: list, options: dict[str, Any],
+            stopper: Callable[[], EarlyStopping] | None) -> list[dict[str, Any]]:
+    results = fit_folds(factory, folds, seeds=[SEED] * len(folds), early_stopping=stopper, **options)
+    return [{"epochs": len(r.history), **r.train_scores, **r.val_scores} for r in results]
+
+
+def timed(run: Callable[..., list[dict[str, Any]]], *args: Any) -> tuple[float, list[dict[str, Any]]]:
+    started = time.perf_counter()
+    scores = run(*args)
+    return time.perf_counter() - started, scores
+
+
+def case(dataset: str, model: str, schedule_name: str, args: argparse.Namespace) -> dict[str, Any]:
+    data = benchmark_dataset(dataset, SEED)
+    folds = list(kfold(data, k=FOLDS, seed=SEED))
+    rows = min(len(train) for train, _ in folds)
+    repeat = schedule(rows, BATCH, SEARCH_EPOCHS, MIN_STEPS)
+    epochs = args.epochs if schedule_name == "fixed" else args.max_epochs
+    options = {"lr": LR, "batch_size": BATCH, "max_epochs": epochs, "repeat": repeat}
+    stopper = (lambda: EarlyStopping(patience=args.patience, restore_best=True)) if schedule_name == "stopped" else None
+    factory = lambda: build(model, data.input_shape, data.num_classes, **MODELS[model])  # noqa: E731
+    for run in (sequential, batched):  # warm-up: first-call costs (allocator, oneDNN primitives) out of the timing
+        run(factory, folds, {**options, "max_epochs": 1}, None)
+    ratios, times, apart = [], {"sequential": [], "batched": []}, 0.0
+    for round_index in range(args.rounds):
+        order = [sequential, batched] if round_index % 2 == 0 else [batched, sequential]
+        found = {run.__name__: timed(run, factory, folds, options, stopper) for run in order}
+        for name, (seconds, _) in found.items():
+            times[name].append(seconds)
+        ratios.append(found["sequential"][0] / found["batched"][0])
+        for mine, theirs in zip(found["batched"][1], found["sequential"][1]):
+            apart = max(apart, abs(mine["val_accuracy"] - theirs["val_accuracy"]), abs(mine["val_loss"] - theirs["val_loss"]))
+        epochs_run = {name: [fold["epochs"] for fold in scores] for name, (_, scores) in found.items()}
+    steps = sum(-(-len(train) * repeat // BATCH) for train, _ in folds)  # per epoch, all folds
+    return {"dataset": dataset, "model": model, "schedule": schedule_name, "fold_rows": [len(t) for t, _ in folds],
+            "repeat": repeat, "steps_per_epoch": steps, "epochs": epochs_run, "seconds": times,
+            "ratio_median": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
+            "max_score_difference": apart}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=15, help="epochs of the fixed schedule")
+    parser.add_argument("--max-epochs", type=int, default=100, help="most epochs of the stopped schedule")
+    parser.add_argument("--patience", type=int, default=15, help="early stopping's (the doctor's default)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--schedules", nargs="+", default=["fixed", "stopped"], choices=["fixed", "stopped"])
+    parser.add_argument("--quick", action="store_true", help="digits only, 5 epochs, patience 3, 1 round")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "cv_speed.json")
+    args = parser.parse_args()
+    if args.quick:
+        args.datasets, args.rounds, args.epochs, args.max_epochs, args.patience = ["digits 10%"], 1, 5, 20, 3
+    torch.set_num_threads(args.threads)
+    results = []
+    print(f"{'data':24} {'model':5} {'schedule':8} {'fold rows':15} {'steps/ep':>8} {'epochs (seq | batched)':30} "
+          f"{'seq s':>7} {'batched s':>9} {'ratio':>6} {'min':>5} {'max':>5} {'|Δ score|':>9}", flush=True)
+    for dataset in args.datasets:
+        for model in args.models:
+            for schedule_name in args.schedules:
+                r = case(dataset, model, schedule_name, args)
+                results.append(r)
+                epochs = f"{r['epochs']['sequential']} | {r['epochs']['batched']}"
+                print(f"{dataset:24} {model:5} {schedule_name:8} {'/'.join(map(str, r['fold_rows'])):15} "
+                      f"{r['steps_per_epoch']:8d} {epochs:30} {statistics.median(r['seconds']['sequential']):7.2f} "
+                      f"{statistics.median(r['seconds']['batched']):9.2f} {r['ratio_median']:6.2f} {r['ratio_min']:5.2f} "
+                      f"{r['ratio_max']:5.2f} {r['max_score_difference']:9.2g}", flush=True)
+    print("ratio = sequential seconds / batched seconds, median over rounds (target >= 2.5); |Δ score|: the largest "
+          "difference of a fold's val accuracy or val loss between the two sides")
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    # what of the timed code differed from that commit (other engineers' edits in the same tree included)
+    uncommitted = subprocess.run(["git", "status", "--porcelain", "--", "fitguard", "benchmarks/cv_speed.py"], cwd=ROOT,
+                                 capture_output=True, text=True).stdout.splitlines()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({
+        "settings": {"date": time.strftime("%Y-%m-%d"), "commit": commit, "uncommitted": uncommitted,
+                     "threads": args.threads,
+                     "rounds": args.rounds, "epochs": args.epochs, "max_epochs": args.max_epochs,
+                     "patience": args.patience, "batch_size": BATCH, "lr": LR, "folds": FOLDS, "quick": args.quick,
+                     "torch": torch.__version__, "platform": platform.platform()},
+        "results": results,
+    }, indent=1))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
