@@ -40,6 +40,7 @@ from __future__ import annotations
 import copy
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -71,6 +72,46 @@ def member_slice(tensor: torch.Tensor, members: int, index: int | Sequence[int] 
     return blocks.index_select(0, chosen).flatten(0, 1)
 
 
+class _GroupedLinearFunction(torch.autograd.Function):
+    """k linear maps on member-major features, with a backward that writes each gradient in its tensor's own layout.
+
+    Why not autograd's: through ``W.view(k, out, in).transpose(1, 2)`` it computes the weight gradient transposed
+    and copies it back, and the input gradient through two transposes -- on CPU that made a 784x256 layer's step
+    three times slower than the k layers apart; this one costs what they cost (``benchmarks/cv_speed.py``).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                members: int) -> torch.Tensor:
+        rows, out_features, in_features = x.shape[0], weight.shape[0] // members, weight.shape[1]
+        inputs = x.view(rows, members, in_features).transpose(0, 1)  # (k, rows, in)
+        weights = weight.view(members, out_features, in_features).transpose(1, 2)
+        if bias is None:
+            out = torch.bmm(inputs, weights)
+        else:
+            out = torch.baddbmm(bias.view(members, 1, out_features), inputs, weights)
+        ctx.save_for_backward(x, weight)
+        ctx.members, ctx.has_bias = members, bias is not None
+        return out.transpose(0, 1).reshape(rows, members * out_features)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, weight = ctx.saved_tensors
+        k = ctx.members
+        rows, out_features, in_features = x.shape[0], weight.shape[0] // k, weight.shape[1]
+        grads = grad.reshape(rows, k, out_features).transpose(0, 1)  # (k, rows, out)
+        grad_x = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_x = torch.bmm(grads, weight.view(k, out_features, in_features))
+            grad_x = grad_x.transpose(0, 1).reshape(rows, k * in_features)
+        if ctx.needs_input_grad[1]:
+            inputs = x.view(rows, k, in_features).transpose(0, 1)
+            grad_weight = torch.bmm(grads.transpose(1, 2), inputs).view(k * out_features, in_features)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = grads.sum(1).reshape(k * out_features)
+        return grad_x, grad_weight, grad_bias, None
+
+
 class GroupedLinear(nn.Module):
     """``members`` independent linear layers on member-major features: (B, members*in) -> (B, members*out).
 
@@ -84,16 +125,10 @@ class GroupedLinear(nn.Module):
         self.bias = nn.Parameter(torch.empty(members * out_features)) if bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 2:
-            raise ValueError(f"GroupedLinear takes (rows, members*features) inputs, got shape {tuple(x.shape)}")
-        rows, k = x.shape[0], self.members
-        inputs = x.view(rows, k, self.in_features).transpose(0, 1)  # (k, rows, in)
-        weight = self.weight.view(k, self.out_features, self.in_features).transpose(1, 2)
-        if self.bias is None:
-            out = torch.bmm(inputs, weight)
-        else:
-            out = torch.baddbmm(self.bias.view(k, 1, self.out_features), inputs, weight)
-        return out.transpose(0, 1).reshape(rows, k * self.out_features)
+        if x.ndim != 2 or x.shape[1] != self.members * self.in_features:
+            raise ValueError(f"GroupedLinear takes (rows, {self.members}*{self.in_features}) inputs, "
+                             f"got shape {tuple(x.shape)}")
+        return _GroupedLinearFunction.apply(x, self.weight, self.bias, self.members)
 
     def extra_repr(self) -> str:
         return f"members={self.members}, in_features={self.in_features}, out_features={self.out_features}, " \

@@ -135,3 +135,24 @@ def test_batch_norm_without_momentum_is_refused() -> None:
         GroupedNet.from_members([model])
     assert str(error.value) == ("layer '1': batch norm with momentum=None (a cumulative average) cannot be grouped; "
                                 "use a momentum such as 0.1")
+
+
+
+
+def test_grouped_linear_gradients_match_finite_differences_and_the_members_layers() -> None:
+    from fitguard.models.grouped import GroupedLinear, _GroupedLinearFunction
+
+    g = torch.Generator().manual_seed(0)
+    weight = torch.randn(6, 4, dtype=torch.float64, generator=g, requires_grad=True)  # 3 members, 4 -> 2
+    bias = torch.randn(6, dtype=torch.float64, generator=g, requires_grad=True)
+    x = torch.randn(5, 12, dtype=torch.float64, generator=g, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, w, b: _GroupedLinearFunction.apply(x, w, b, 3), (x, weight, bias))
+    assert torch.autograd.gradcheck(lambda x, w: _GroupedLinearFunction.apply(x, w, None, 3), (x, weight))
+    layer = GroupedLinear(3, 4, 2).double()
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+        layer.bias.copy_(bias)
+    for m in range(3):  # each block is its member's own linear layer
+        torch.testing.assert_close(layer(x).detach()[:, 2 * m:2 * m + 2],
+                                   nn.functional.linear(x[:, 4 * m:4 * m + 4], weight[2 * m:2 * m + 2],
+                                                        bias[2 * m:2 * m + 2]).detach())
