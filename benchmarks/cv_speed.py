@@ -22,6 +22,10 @@ table shows the median over ``--rounds`` of the ratio sequential seconds / batch
 and how far the two sides' fold scores are apart (they train the same weights without dropout: float rounding
 only; a max-pool near tie can move a CNN's a little more).
 
+Measured here (``benchmarks/reference/cv_speed_cpu.json``, 1 thread, shared 2-core machine): 1.5-1.7x on digits
+10% (MLP and CNN), 1.25x for the Fashion-MNIST MLP, 0.87-0.95x for its CNN -- short of the 2.5x target everywhere:
+on this CPU a step of these networks is not overhead-bound enough for batching to save more.
+
     python benchmarks/cv_speed.py                       # all four cases, both schedules
     python benchmarks/cv_speed.py --quick               # digits only, fewer epochs, 1 round
     python benchmarks/cv_speed.py --out benchmarks/reference/cv_speed_cpu.json
