@@ -34,13 +34,13 @@ from fitguard.data.dataset import build_dataset
 from fitguard.data.fashion_mnist import fashion_mnist
 from fitguard.data.source import RawData, RawSource
 from fitguard.models import cnn
-from fitguard.models.transfer import load_backbone
-from fitguard.models.transfer_blocks import layer_blocks
-from fitguard.models.transfer_model import TransferModel
-from fitguard.models.transfer_probe import linear_probe
-from fitguard.models.transfer_training import discriminative_lr
-from fitguard.runs import save_model
+from fitguard.runs import backbone_module, save_model
 from fitguard.train import Trainer
+from fitguard.transfer.backbones import load_backbone
+from fitguard.transfer.blocks import layer_blocks
+from fitguard.transfer.model import TransferModel
+from fitguard.transfer.probe import linear_probe
+from fitguard.transfer.training import discriminative_lr
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -97,7 +97,7 @@ def image_methods(data: Dataset, backbone: str | Path, image_size: int | None, k
         print(f"  {method:<22} seed {seed}: test accuracy {acc:.3f}  ({seconds:.1f} s)", flush=True)
 
     started = time.perf_counter()
-    probe = linear_probe(load_backbone(backbone, image_size=image_size), data)
+    probe = linear_probe(load_backbone(backbone_module(backbone), image_size=image_size), data)
     record("linear probe (ridge)", 0, probe.accuracy["test"], time.perf_counter() - started)
     for seed in seeds:
         torch.manual_seed(seed)
@@ -108,7 +108,7 @@ def image_methods(data: Dataset, backbone: str | Path, image_size: int | None, k
 
         torch.manual_seed(seed)
         started = time.perf_counter()
-        model = load_backbone(backbone, image_size=image_size, num_classes=classes, trainable_last=k)
+        model = load_backbone(backbone_module(backbone), image_size=image_size, num_classes=classes, trainable_last=k)
         if isinstance(model, TransferModel):
             suffix, train_cached, test_cached = cached_prefix(model, k, data)
             train(suffix, train_cached, epochs, lr, seed, 0.1)
@@ -120,14 +120,15 @@ def image_methods(data: Dataset, backbone: str | Path, image_size: int | None, k
 
         torch.manual_seed(seed)
         started = time.perf_counter()
-        model = load_backbone(backbone, image_size=image_size, num_classes=classes)
+        model = load_backbone(backbone_module(backbone), image_size=image_size, num_classes=classes)
         train(model, data.train, epochs, lr, seed, 0.1)
         record("full fine-tune", seed, accuracy(model, data.test), time.perf_counter() - started)
 
         if batchnorm_ablation:
             torch.manual_seed(seed)
             started = time.perf_counter()
-            model = load_backbone(backbone, image_size=image_size, num_classes=classes, batchnorm="train")
+            model = load_backbone(backbone_module(backbone), image_size=image_size, num_classes=classes,
+                                  batchnorm="train")
             train(model, data.train, epochs, lr, seed, 0.1)
             record("full fine-tune, BN train", seed, accuracy(model, data.test), time.perf_counter() - started)
     return results

@@ -33,7 +33,9 @@ _NAMES = {
     "load": "fitguard.runs",
     "Predictor": "fitguard.runs",
 }
-_SUBMODULES = ("data", "models", "train", "regularize", "augment", "diagnose", "linear", "search", "report", "config")
+_SUBMODULES = (
+    "data", "models", "train", "regularize", "augment", "transfer", "diagnose", "linear", "search", "report", "config",
+)
 
 
 def __getattr__(name: str) -> Any:

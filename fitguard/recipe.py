@@ -19,8 +19,10 @@ from fitguard.config import PenaltySpec, RemediesSpec, TrainConfig
 from fitguard.data import Dataset, load
 from fitguard.models import build_network
 from fitguard.regularize import L1, L2, ElasticNet, InputNoise, WeightNoise
+from fitguard.runs import backbone_module
 from fitguard.train import (Callback, Checkpoint, CosineAnnealing, EarlyStopping, MetricsLog, SnapshotEnsemble,
                             TensorBoard, Trainer, WeightAveraging)
+from fitguard.transfer import apply_backbone
 
 #: model family by kind of data when the spec says ``name: auto``
 AUTO_MODEL = {"table": "mlp", "signal": "cnn1d", "image": "cnn"}
@@ -155,11 +157,10 @@ def build_run(config: TrainConfig, out: Path | None = None, data: Dataset | None
     transfer = config.transfer
     setup = None
     if transfer.backbone is not None:
-        from fitguard.models.transfer_training import apply_backbone  # pretrained backbones are optional
-
         setup = apply_backbone(
-            transfer.backbone, data, transfer.freeze_all_but, transfer.unfreeze_every, architecture=model,
-            body_lr_factor=transfer.body_lr_factor, image_size=transfer.image_size, batchnorm=transfer.batchnorm,
+            backbone_module(transfer.backbone), data, transfer.freeze_all_but, transfer.unfreeze_every,
+            architecture=model, body_lr_factor=transfer.body_lr_factor, image_size=transfer.image_size,
+            batchnorm=transfer.batchnorm,
         )
         model = setup.model
     elif transfer.freeze_all_but is not None or transfer.unfreeze_every is not None:

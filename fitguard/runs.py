@@ -24,6 +24,7 @@ from fitguard.errors import FitguardError
 from fitguard.models import build, build_network
 from fitguard.models.ensemble import MeanEnsemble
 from fitguard.train.state_io import atomic_write_bytes
+from fitguard.transfer import load_backbone, new_head
 
 MARKER = "run.json"
 
@@ -142,8 +143,6 @@ def rebuild(spec: dict[str, Any]) -> nn.Module:
         embeddings = Preprocessor.from_dict(spec["preprocessor"]).embeddings if spec.get("preprocessor") else ()
         return build_network(spec["model"]["name"], tuple(spec["input_shape"]), spec["out_features"],
                              spec["model"]["options"], embeddings)
-    from fitguard.models.transfer import load_backbone, new_head
-
     if architecture["kind"] == "named":
         return load_backbone(architecture["name"], num_classes=spec["out_features"],
                              image_size=architecture.get("image_size"))
@@ -186,3 +185,23 @@ def load(run_dir: str | Path, stem: str = "model") -> Predictor:
                             f"{spec_path.name}: {lines[1] if len(lines) > 1 else lines[0]}") from None
     model.eval()
     return Predictor(model, preprocessor, task, class_names, spec)
+
+
+def backbone_module(source: str | Path | nn.Module) -> str | Path | nn.Module:
+    """``source`` as :func:`~fitguard.transfer.load_backbone` takes it: a saved fitguard model becomes its module.
+
+    A run folder, or a saved model's ``.safetensors`` beside its ``.json``, is loaded with :func:`load` (the
+    ``.json`` says how to rebuild the architecture); a module, a backbone name or a bare weights file is
+    returned as is. This is how ``--backbone runs/pretrained`` reuses one run's network in another.
+
+    Example:
+        >>> setup = apply_backbone(backbone_module("runs/pretrained"), data, freeze_all_but=1)  # doctest: +SKIP
+    """
+    if isinstance(source, nn.Module):
+        return source
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return load(path).model
+    if path.suffix == ".safetensors" and path.with_suffix(".json").is_file():
+        return load(path.parent, stem=path.stem).model
+    return source

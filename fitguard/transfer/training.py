@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from fitguard.models.transfer_blocks import freeze, layer_blocks, trainable_block_count
+from fitguard.transfer.backbones import load_backbone
+from fitguard.transfer.blocks import freeze, layer_blocks, trainable_block_count
 from fitguard.train.callbacks.base import Callback
 
 if TYPE_CHECKING:
@@ -158,16 +159,17 @@ def apply_backbone(
 ) -> BackboneSetup:
     """The model for ``--backbone SOURCE --freeze-all-but K [--unfreeze-every N]`` on ``data``.
 
-    The backbone gets a new head with ``data.out_features`` outputs; ``freeze_all_but=K`` leaves the last K layer
+    ``source`` is what :func:`~fitguard.transfer.backbones.load_backbone` takes (a module, a named backbone or a
+    weights file); the CLI turns a run folder into its module first (``fitguard.runs.backbone_module``). The
+    backbone gets a new head with ``data.out_features`` outputs; ``freeze_all_but=K`` leaves the last K layer
     blocks trainable (None: all); ``unfreeze_every=N`` unfreezes one more block every N epochs; ``batchnorm``
-    as in :func:`~fitguard.models.transfer.load_backbone` (default 'eval': pretrained statistics stay fixed).
+    as in :func:`~fitguard.transfer.backbones.load_backbone` (default 'eval': pretrained statistics stay fixed).
 
     Example:
-        >>> setup = apply_backbone("runs/pretrained", data, freeze_all_but=1, unfreeze_every=5)  # doctest: +SKIP
+        >>> pretrained = fitguard.load("runs/pretrained").model                                # doctest: +SKIP
+        >>> setup = apply_backbone(pretrained, data, freeze_all_but=1, unfreeze_every=5)       # doctest: +SKIP
         >>> trainer = Trainer(setup.model, callbacks=setup.callbacks); setup.configure(trainer)  # doctest: +SKIP
     """
-    from fitguard.models.transfer import load_backbone
-
     factor = _check_factor(body_lr_factor)
     if unfreeze_every is not None and freeze_all_but is None:
         raise ValueError("`unfreeze_every` needs `freeze_all_but`: with nothing frozen there is nothing to unfreeze")

@@ -14,9 +14,9 @@ from torch import nn
 from fitguard.data import from_arrays
 from fitguard.errors import FitguardError
 from fitguard.models import cnn
-from fitguard.models.transfer import extract_features, load_backbone, new_head
-from fitguard.models.transfer_blocks import layer_blocks
-from fitguard.runs import save_model
+from fitguard.runs import backbone_module, save_model
+from fitguard.transfer.backbones import extract_features, load_backbone, new_head
+from fitguard.transfer.blocks import layer_blocks
 
 
 def trained_cnn(seed: int = 0) -> nn.Module:
@@ -94,13 +94,23 @@ def test_a_source_head_of_another_size_is_replaced_when_num_classes_is_given(tmp
     assert [b.trainable for b in layer_blocks(model)] == [False, False, True]
 
 
-def test_a_fitguard_run_folder_loads_with_identical_outputs(tmp_path: Path):
+def test_a_fitguard_run_folder_becomes_its_module_first_and_loads_with_identical_outputs(tmp_path: Path):
     rng = np.random.default_rng(0)
     data = from_arrays(rng.normal(size=(40, 1, 8, 8)).astype(np.float32), np.arange(40) % 4)
     saved = trained_cnn()
     save_model(tmp_path, saved, "cnn", {"widths": [4, 8]}, data)
-    assert torch.equal(load_backbone(tmp_path).eval()(X), saved(X))
-    assert torch.equal(load_backbone(tmp_path / "model.safetensors").eval()(X), saved(X))
+    assert torch.equal(load_backbone(backbone_module(tmp_path)).eval()(X), saved(X))
+    assert torch.equal(load_backbone(backbone_module(tmp_path / "model.safetensors")).eval()(X), saved(X))
+    assert backbone_module("efficientnet_lite0") == "efficientnet_lite0"  # names and bare weights pass through
+
+
+def test_a_folder_given_to_load_backbone_says_how_to_load_a_run(tmp_path: Path):
+    with pytest.raises(ValueError) as error:
+        load_backbone(tmp_path)
+    assert str(error.value) == (
+        f"backbone {str(tmp_path)!r} is a folder; for a fitguard run folder pass the module it saved, "
+        f"fitguard.load({str(tmp_path)!r}).model"
+    )
 
 
 def test_a_module_is_used_as_is_and_unknown_sources_are_named(tmp_path: Path):
@@ -109,7 +119,7 @@ def test_a_module_is_used_as_is_and_unknown_sources_are_named(tmp_path: Path):
     with pytest.raises(FileNotFoundError) as error:
         load_backbone("resnet9000")
     assert str(error.value) == (
-        "backbone 'resnet9000' is neither a file, a run folder nor a named backbone (efficientnet_lite0, "
+        "backbone 'resnet9000' is neither a file nor a named backbone (efficientnet_lite0, "
         "mobilenet_v2, or timm:NAME / torchvision:NAME when installed)"
     )
 

@@ -1,11 +1,12 @@
-"""Transfer learning: load a pretrained backbone, give it a head sized to the target classes, freeze, probe.
+"""Loading a pretrained backbone and giving it a head sized to the target classes.
 
-``load_backbone(source)`` takes an ``nn.Module``, a fitguard run folder, a weights file (safetensors, or a torch
-state dict read with ``weights_only=True``: a pickle that would run code is refused), or the name of a pretrained
-ImageNet network that loads offline from an installed package (see ``fitguard.models.transfer_sources``).
-Freezing is by layer blocks (``fitguard.models.transfer_blocks``); training helpers (discriminative learning
-rates, gradual unfreezing) are in ``fitguard.models.transfer_training``; the ridge linear probe in
-``fitguard.models.transfer_probe``.
+``load_backbone(source)`` takes an ``nn.Module``, a weights file (safetensors, or a torch state dict read with
+``weights_only=True``: a pickle that would run code is refused), or the name of a pretrained ImageNet network
+that loads offline from an installed package (see ``fitguard.transfer.sources``). A fitguard run folder is
+turned into a module first, by the caller (``fitguard.runs.backbone_module``): transfer knows nothing of runs.
+Freezing is by layer blocks (``fitguard.transfer.blocks``); training helpers (discriminative learning
+rates, gradual unfreezing) are in ``fitguard.transfer.training``; the ridge linear probe in
+``fitguard.transfer.probe``.
 
 Example:
     >>> from fitguard.models import cnn
@@ -24,11 +25,11 @@ import torch
 from torch import nn
 
 from fitguard.errors import FitguardError
-from fitguard.models.transfer_blocks import freeze, hold_batchnorm, layer_blocks
-from fitguard.models.transfer_model import ImageAdapter, TransferModel
-from fitguard.models.transfer_sources import NAMED_BACKBONES, load_named, read_weights
+from fitguard.transfer.blocks import freeze, hold_batchnorm, layer_blocks
+from fitguard.transfer.model import TransferModel
+from fitguard.transfer.sources import NAMED_BACKBONES, load_named, read_weights
 
-__all__ = ["ImageAdapter", "TransferModel", "describe", "extract_features", "last_linear", "load_backbone", "new_head"]
+__all__ = ["describe", "extract_features", "last_linear", "load_backbone", "new_head"]
 
 BATCHNORM_MODES = ("eval", "train")
 
@@ -130,14 +131,14 @@ def load_backbone(
 ) -> nn.Module:
     """Load a backbone from ``source``; with ``num_classes`` give it a new head, with ``trainable_last`` freeze it.
 
-    ``source``: an ``nn.Module`` (used as is), a named backbone (``NAMED_BACKBONES``, e.g. 'efficientnet_lite0'),
-    a fitguard run folder (``model.safetensors`` + ``model.json``), or a weights file (.safetensors, or
-    .pt/.pth/.bin/.ckpt holding a state dict) loaded into ``architecture``. ``image_size`` resizes images for a
+    ``source``: an ``nn.Module`` (used as is; ``fitguard.load(run_folder).model`` for a model a fitguard run
+    saved), a named backbone (``NAMED_BACKBONES``, e.g. 'efficientnet_lite0'), or a weights file (.safetensors,
+    or .pt/.pth/.bin/.ckpt holding a state dict) loaded into ``architecture``. ``image_size`` resizes images for a
     named backbone (default: the size it was trained at).
 
     ``batchnorm='eval'`` (the default) keeps every batch norm in eval mode while fine-tuning, trainable blocks
     included: they normalize with the pretrained running statistics and only their scale and shift learn
-    (:func:`~fitguard.models.transfer_blocks.hold_batchnorm`). The right choice for small target data: on the
+    (:func:`~fitguard.transfer.blocks.hold_batchnorm`). The right choice for small target data: on the
     500-image Fashion-MNIST split, EfficientNet-Lite0 fully fine-tuned for 3 epochs scores 0.74 test accuracy
     this way and 0.29 with ``batchnorm='train'``, whose running statistics (momentum 0.01) lag far behind the
     weights. ``'train'`` lets the batch norms of trainable blocks follow ``model.train()`` (re-estimating
@@ -156,15 +157,12 @@ def load_backbone(
         path = Path(source).expanduser()
         if not path.exists():
             names = ", ".join(NAMED_BACKBONES)
-            raise FileNotFoundError(f"backbone {str(source)!r} is neither a file, a run folder nor a named backbone "
+            raise FileNotFoundError(f"backbone {str(source)!r} is neither a file nor a named backbone "
                                     f"({names}, or timm:NAME / torchvision:NAME when installed)")
-        if path.is_dir() or (path.suffix == ".safetensors" and path.with_suffix(".json").is_file()):
-            from fitguard.runs import load  # runs depends on models: import at call time
-
-            folder, stem = (path, "model") if path.is_dir() else (path.parent, path.stem)
-            model = load(folder, stem=stem).model  # model.json says how to rebuild the architecture
-        else:
-            model = _weights_into(architecture, read_weights(path), path, num_classes)
+        if path.is_dir():
+            raise ValueError(f"backbone {str(source)!r} is a folder; for a fitguard run folder pass the module "
+                             f"it saved, fitguard.load({str(source)!r}).model")
+        model = _weights_into(architecture, read_weights(path), path, num_classes)
     if num_classes is not None:
         new_head(model, num_classes)
     hold_batchnorm(model, batchnorm == "eval")

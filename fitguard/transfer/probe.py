@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from fitguard.models.transfer import extract_features
+from fitguard.transfer.backbones import extract_features
 
 if TYPE_CHECKING:
     from fitguard.data import Dataset, TensorData

@@ -9,8 +9,8 @@ from sklearn.linear_model import RidgeCV
 from torch import nn
 
 from fitguard.data import from_arrays
-from fitguard.models.transfer import extract_features
-from fitguard.models.transfer_probe import linear_probe
+from fitguard.transfer.backbones import extract_features
+from fitguard.transfer.probe import linear_probe
 
 LAMBDAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
 

@@ -12,10 +12,10 @@ from torch import nn
 from fitguard.data import from_arrays
 from fitguard.data.tensors import TensorData
 from fitguard.models import cnn, mlp
-from fitguard.models.transfer_blocks import freeze, layer_blocks, trainable_block_count
-from fitguard.models.transfer_training import UnfreezeSchedule, apply_backbone, discriminative_lr
-from fitguard.runs import save_model
+from fitguard.runs import backbone_module, save_model
 from fitguard.train import Trainer
+from fitguard.transfer.blocks import freeze, layer_blocks, trainable_block_count
+from fitguard.transfer.training import UnfreezeSchedule, apply_backbone, discriminative_lr
 
 
 def table(n: int = 32) -> TensorData:
@@ -75,7 +75,7 @@ def test_apply_backbone_reuses_a_pretrained_run_with_a_new_head(tmp_path: Path):
     torch.manual_seed(0)
     save_model(tmp_path, cnn(1, 5, widths=[4, 8]), "cnn", {"widths": [4, 8]}, source)
     target = from_arrays(rng.normal(size=(30, 1, 8, 8)).astype(np.float32), np.arange(30) % 3)
-    setup = apply_backbone(tmp_path, target, freeze_all_but=1, unfreeze_every=2, body_lr_factor=0.5)
+    setup = apply_backbone(backbone_module(tmp_path), target, freeze_all_but=1, unfreeze_every=2, body_lr_factor=0.5)
     assert setup.model.output.out_features == 3
     assert [b.trainable for b in layer_blocks(setup.model)] == [False, False, True]
     trainer = Trainer(setup.model, lr=0.01, max_epochs=3, device="cpu", callbacks=setup.callbacks)
@@ -84,5 +84,5 @@ def test_apply_backbone_reuses_a_pretrained_run_with_a_new_head(tmp_path: Path):
     assert [b.trainable for b in layer_blocks(setup.model)] == [False, True, True]
     assert [g["lr"] for g in trainer.optimizer.param_groups] == [0.01, 0.005]
     with pytest.raises(ValueError) as error:
-        apply_backbone(tmp_path, target, unfreeze_every=2)
+        apply_backbone(backbone_module(tmp_path), target, unfreeze_every=2)
     assert str(error.value) == "`unfreeze_every` needs `freeze_all_but`: with nothing frozen there is nothing to unfreeze"

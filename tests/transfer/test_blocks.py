@@ -10,7 +10,7 @@ from torch import nn
 
 from fitguard.data.tensors import TensorData
 from fitguard.models import cnn, mlp
-from fitguard.models.transfer_blocks import freeze, hold_batchnorm, layer_blocks, trainable_block_count
+from fitguard.transfer.blocks import freeze, hold_batchnorm, layer_blocks, trainable_block_count
 from fitguard.train import Trainer
 
 
