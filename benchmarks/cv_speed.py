@@ -14,8 +14,8 @@ Two schedules:
            trains; every fold stops where it would alone (same weights), and a finished fold leaves the grouped
            network, so its cost goes too.
 Models: ``mlp`` = the doctor's image MLP (hidden [256]); ``cnn`` = its first image candidate (widths [16, 32],
-batch norm, pooled to 4x4). Same torch threads on both sides (``--threads``, default 1: on a shared 2-core machine two threads per process
-spin against the other processes and time them more than the work).
+batch norm, pooled to 4x4). Same torch threads on both sides (``--threads``, default 1: on a shared 2-core machine
+two threads per process spin against the other processes and time them more than the work).
 
 Each round times sequential then batched (alternating which goes first), after one untimed warm-up of both; the
 table shows the median over ``--rounds`` of the ratio sequential seconds / batched seconds, with its min and max,
@@ -103,7 +103,8 @@ def case(dataset: str, model: str, schedule_name: str, args: argparse.Namespace)
             times[name].append(seconds)
         ratios.append(found["sequential"][0] / found["batched"][0])
         for mine, theirs in zip(found["batched"][1], found["sequential"][1]):
-            apart = max(apart, abs(mine["val_accuracy"] - theirs["val_accuracy"]), abs(mine["val_loss"] - theirs["val_loss"]))
+            apart = max(apart, abs(mine["val_accuracy"] - theirs["val_accuracy"]),
+                        abs(mine["val_loss"] - theirs["val_loss"]))
         epochs_run = {name: [fold["epochs"] for fold in scores] for name, (_, scores) in found.items()}
     steps = sum(-(-len(train) * repeat // BATCH) for train, _ in folds)  # per epoch, all folds
     return {"dataset": dataset, "model": model, "schedule": schedule_name, "fold_rows": [len(t) for t, _ in folds],
@@ -139,7 +140,8 @@ def main() -> None:
                 epochs = f"{r['epochs']['sequential']} | {r['epochs']['batched']}"
                 print(f"{dataset:24} {model:5} {schedule_name:8} {'/'.join(map(str, r['fold_rows'])):15} "
                       f"{r['steps_per_epoch']:8d} {epochs:30} {statistics.median(r['seconds']['sequential']):7.2f} "
-                      f"{statistics.median(r['seconds']['batched']):9.2f} {r['ratio_median']:6.2f} {r['ratio_min']:5.2f} "
+                      f"{statistics.median(r['seconds']['batched']):9.2f} {r['ratio_median']:6.2f} "
+                      f"{r['ratio_min']:5.2f} "
                       f"{r['ratio_max']:5.2f} {r['max_score_difference']:9.2g}", flush=True)
     print("ratio = sequential seconds / batched seconds, median over rounds (target >= 2.5); |Δ score|: the largest "
           "difference of a fold's val accuracy or val loss between the two sides")

@@ -126,7 +126,8 @@ class _Objective:
         return output.view(y.shape[0], y.shape[1], -1).argmax(-1) == y
 
 
-def _scores(sums: torch.Tensor, correct: torch.Tensor | None, counts: Sequence[int], prefix: str) -> list[dict[str, float]]:
+def _scores(sums: torch.Tensor, correct: torch.Tensor | None, counts: Sequence[int],
+            prefix: str) -> list[dict[str, float]]:
     values = sums.double().tolist()
     hits = correct.tolist() if correct is not None else None
     return [{f"{prefix}loss": values[m] / n, **({f"{prefix}accuracy": hits[m] / n} if hits is not None else {})}
@@ -379,5 +380,6 @@ def _results(model_factory: Callable[[], nn.Module], seeds: Sequence[int], train
         history.stop_reason = watcher.stop_reason or f"reached max_epochs={max_epochs}"
         history.best_epoch = watcher.restored_epoch or history.best_epoch
         history.monitor = stopper.monitor if stopper is not None else None
-        results.append(FoldResult(history, watcher.final, train_scores[fold], val_scores[fold]))  # type: ignore[arg-type]
+        final = watcher.final  # set by _finish for every member
+        results.append(FoldResult(history, final, train_scores[fold], val_scores[fold]))  # type: ignore[arg-type]
     return results

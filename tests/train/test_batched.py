@@ -1,4 +1,4 @@
-"""Batched k-fold training against the Trainer run on each fold: equal without dropout, equal in distribution with it."""
+"""Batched k-fold training against the Trainer on each fold: equal without dropout, equal in distribution with it."""
 
 from __future__ import annotations
 
