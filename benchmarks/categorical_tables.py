@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from doctor import PEERS, RESULTS, THREADS, Store, _record_dataset, doctor, print_tables, run_cell, summarize
+from doctor import PEERS, RESULTS, THREADS, Store, doctor, measure, print_tables, summarize
 from fitguard.data import Dataset
 from fitguard.data.csv_files import read_csv
 from fitguard.data.encoding import infer_columns
@@ -132,14 +132,8 @@ def main() -> None:
     report = {}
     with threadpool_limits(THREADS):
         for name in TABLES:
-            for seed in args.seeds:
-                if all(store.done(name, seed, m) for m in methods):
-                    continue
-                data = modeldata_table(name, seed)
-                _record_dataset(store, name, data)
-                for method in methods:
-                    if not store.done(name, seed, method):
-                        run_cell(store, name, data, seed, method, args.budget if method == ours else None)
+            measure(store, name, args.seeds, methods, lambda seed, name=name: modeldata_table(name, seed),
+                    lambda method: args.budget if method == ours else None)
             report[name] = summarize(store, name, args.seeds, methods, [args.budget])
             report[name]["embeddings_against_one_hot"] = embeddings_against_one_hot(store, name, args.seeds, ours,
                                                                                     theirs)

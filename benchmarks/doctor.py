@@ -45,6 +45,7 @@ import shutil
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +196,28 @@ def run_cell(store: Store, name: str, data: Dataset, seed: int, method: str, bud
     print(f"  {name} seed {seed} {method}: test {result['test']:.3f} in {result['seconds']:.0f}s{extra}", flush=True)
 
 
+def measure(store: Store, name: str, seeds: list[int], methods: list[str], load: Callable[[int], Dataset],
+            budget_of: Callable[[str], float | None]) -> None:
+    """Run every cell of data set ``name`` (each seed's split from ``load(seed)``, each method) not stored yet.
+
+    Args:
+        store: where results are kept (cells already there are not run again).
+        name: the data set's name in the store.
+        seeds: split and training seeds.
+        methods: ``doctor@B`` and peer names (``PEERS``).
+        load: the data set's split for a seed.
+        budget_of: doctor's budget for a method (None: a peer).
+    """
+    for seed in seeds:
+        if all(store.done(name, seed, m) for m in methods):
+            continue
+        data = load(seed)
+        _record_dataset(store, name, data)
+        for method in methods:
+            if not store.done(name, seed, method):
+                run_cell(store, name, data, seed, method, budget_of(method))
+
+
 def summarize(store: Store, name: str, seeds: list[int], methods: list[str], budgets: list[float]) -> dict:
     """Mean +- sd over seeds per method, doctor's wall time against its budget, and the paired test."""
     cells = store.results["cells"].get(name, {})
@@ -323,17 +346,19 @@ def main() -> None:
                 if kind is not None and all(store.done(name, seed, m) for m in _methods(budgets, peers, kind)):
                     continue
                 data = available[name](seed)
-                _record_dataset(store, name, data)
-                for method in _methods(budgets, peers, data.kind):
-                    if not store.done(name, seed, method):
-                        budget = float(method.split("@")[1]) if method.startswith("doctor@") else None
-                        run_cell(store, name, data, seed, method, budget)
+                measure(store, name, [seed], _methods(budgets, peers, data.kind), lambda _, data=data: data,
+                        budget_of)
             methods = [f"doctor@{b:g}" for b in budgets] + peers
             report[name] = summarize(store, name, seeds, methods, budgets)
             store.results.setdefault("summary", {})[name] = report[name]
             store.save()
     print_tables(report, store.results["datasets"])
     print(f"-> {store.path}")
+
+
+def budget_of(method: str) -> float | None:
+    """doctor's budget in a method's name (``doctor@60`` -> 60.0); None for a peer."""
+    return float(method.split("@")[1]) if method.startswith("doctor@") else None
 
 
 def _methods(budgets: list[float], peers: list[str], kind: str) -> list[str]:

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from doctor import PEERS, RESULTS, THREADS, Store, _record_dataset, print_tables, run_cell, summarize
+from doctor import PEERS, RESULTS, THREADS, Store, budget_of, measure, print_tables, summarize
 from fitguard.data import Dataset
 from fitguard.data.encoding import infer_columns
 from fitguard.data.missing import missing_mask
@@ -164,14 +164,7 @@ def main() -> None:
     report = {}
     with threadpool_limits(THREADS):
         for name in args.tables:
-            for seed in args.seeds:
-                if all(store.done(name, seed, m) for m in methods):
-                    continue
-                data = mlbench_table(name, seed)
-                _record_dataset(store, name, data)
-                for method in methods:
-                    if not store.done(name, seed, method):
-                        run_cell(store, name, data, seed, method, args.budget if method.startswith("doctor@") else None)
+            measure(store, name, args.seeds, methods, lambda seed, name=name: mlbench_table(name, seed), budget_of)
             report[name] = summarize(store, name, args.seeds, methods, [args.budget])
             store.results.setdefault("summary", {})[name] = report[name]
             store.save()
