@@ -110,7 +110,43 @@ class StopAtDeadline(Callback):
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
         if epoch >= self.min_epochs and time.perf_counter() >= self.deadline():
-            trainer.request_stop(f"stopped at the run's deadline (--budget) after epoch {epoch}")
+            trainer.request_stop(f"{DEADLINE_STOP} after epoch {epoch}")
+
+
+#: how a training the run's deadline stopped says why it stopped
+DEADLINE_STOP = "stopped at the run's deadline (--budget)"
+
+
+def cut_by_deadline(trial: Trial) -> bool:
+    """Whether the run's deadline stopped ``trial``'s training (any fold's) before its own stopping rule did: its
+    score is then that of a network trained for fewer epochs than it asked for.
+
+    Example:
+        >>> cut = Trial("a", "study", {}, 0.9, 0.0, 10, 3, 1.0, details={"stop_reasons": [
+        ...     "early stopping", f"{DEADLINE_STOP} after epoch 3"]})
+        >>> cut_by_deadline(cut), cut_by_deadline(Trial("b", "study", {}, 0.9, 0.0, 10, 3, 1.0))
+        (True, False)
+    """
+    reasons = trial.details.get("stop_reasons") or [trial.details.get("stop_reason")]
+    return any(str(reason or "").startswith(DEADLINE_STOP) for reason in reasons)
+
+
+def kept_trial(scored: list[Trial], rule: str, fallback: Callable[[], Trial]) -> Trial:
+    """The trial whose recipe the doctor keeps: by ``rule`` ("best": the best-ranked; "simplest": the fewest remedies
+    within one standard error) among the ``scored`` ones -- unless the deadline cut every one of them short, when
+    ``fallback()`` (the baseline's recipe, trained to its own end) is kept: a search that measured no recipe to
+    its stopping point has no evidence against the baseline.
+
+    Example:
+        >>> cut = Trial("cut", "study", {}, 0.9, 0.0, 10, 3, 1.0, details={"stop_reason": f"{DEADLINE_STOP} after epoch 3"})
+        >>> whole = Trial("whole", "study", {}, 0.8, 0.0, 10, 30, 1.0, details={"stop_reason": "early stopping"})
+        >>> baseline = Trial("baseline", "baseline", {}, 0.85, 0.0, 10, 150, 1.0)
+        >>> kept_trial([cut, whole], "best", lambda: baseline).name, kept_trial([cut], "best", lambda: baseline).name
+        ('cut', 'baseline')
+    """
+    if scored and all(cut_by_deadline(t) for t in scored):
+        return fallback()
+    return simplest_within_one_se(scored) if rule == "simplest" else max(scored, key=rank)
 
 
 def schedule(rows: int, batch_size: int, epochs: int, min_steps: int) -> int:
@@ -226,7 +262,8 @@ class Scorer:
             epochs=int(np.median([t.epochs for t in trials])), seconds=sum(t.seconds for t in trials),
             details={"folds": [t.val_score for t in trials], "val_loss": float(np.mean(losses)),
                      "best_epoch": int(np.median(best_epochs)), "best_epochs": best_epochs,
-                     "stop_reason": trials[-1].details["stop_reason"]},
+                     "stop_reason": trials[-1].details["stop_reason"],
+                     "stop_reasons": [t.details["stop_reason"] for t in trials]},
             history=trials[0].history,
         )
 

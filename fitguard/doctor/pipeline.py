@@ -47,6 +47,8 @@ from fitguard.runs import MARKER, prepare_run_dir, save_model, write_json
 
 #: the baseline network per family: big enough to overfit small data, the usual first try
 BASELINE_MODELS = {"mlp": {"hidden": [256, 256]}, "cnn": {"widths": [32, 64]}, "cnn1d": {"widths": [32, 64]}}
+#: the kept model's name when the budget cut every search training short and the baseline's recipe is kept
+BASELINE_KEPT = "the baseline's recipe (the budget cut every search training short)"
 #: the baseline may use at most this share of a time budget (it is stopped in flight past it)
 BASELINE_SHARE = 0.2
 #: the reference models may use at most this share of a time budget
@@ -237,12 +239,16 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
         clock.search_started = time.perf_counter()
         search = _search(plan, options, score, clock, display, data, run_dir, timings)
         scored = [t for phase in ("ablation", "train_longer", "study") for t in search.get(phase, []) if t.status == "done"]
-        best = phases.simplest_within_one_se(scored) if options.keep == "simplest" else max(scored, key=phases.rank)
+        # the baseline's recipe, with the epoch count its validation chose: kept when the budget cut every search
+        # training short (see phases.kept_trial)
+        best = phases.kept_trial(scored, options.keep, lambda: dataclasses.replace(
+            baseline, name=BASELINE_KEPT, recipe={"model": baseline_recipe["model"]},
+            details={**baseline.details, "best_epoch": refit_epochs(baseline_history, base.early_stopping.monitor)}))
+        final_train = dict(baseline_train if best.name == BASELINE_KEPT else score.train)
 
         clock_at = time.perf_counter()
         display.phase("final training", 2 if options.refit == "all" else 1)
         epochs = _chosen_epochs(best)
-        final_train = dict(score.train)
         hard = (phases.StopAtDeadline(lambda: clock.deadline),)
         every_row = joined(tested_rows, data.test) if options.refit == "all" else None
         kept, kept_history, seeds = refit_members(

@@ -174,3 +174,38 @@ def test_refit_members_is_the_mean_of_refits_with_their_own_seeds():
     single, _, one = refit_members(base, recipe, data, rows=data.train, epochs=3, seed=7, members=1)
     assert one == [7] and not isinstance(single.model, MeanEnsemble)
     assert torch.allclose(single.trainer.predict(data.test.X), by_hand[0](data.test.X).detach(), atol=1e-6)
+
+
+def test_the_baseline_recipe_is_kept_when_the_deadline_cut_every_search_training():
+    from fitguard.doctor.phases import DEADLINE_STOP, Trial, kept_trial
+
+    def trial(name, score, reasons):
+        return Trial(name, "ablation", {}, score, 0.0, 10, 5, 1.0, details={"stop_reasons": reasons,
+                                                                            "stop_reason": reasons[-1]})
+
+    cut = f"{DEADLINE_STOP} after epoch 2"
+    one_fold_cut = trial("one fold cut", 0.95, ["early stopping", cut, "early stopping"])
+    finished = trial("finished", 0.90, ["early stopping"] * 3)
+    baseline = Trial("baseline", "baseline", {}, 0.85, 0.0, 10, 150, 1.0)
+    assert kept_trial([one_fold_cut, finished], "best", lambda: baseline) is one_fold_cut  # one finished: as before
+    assert kept_trial([one_fold_cut, trial("all cut", 0.97, [cut] * 3)], "best", lambda: baseline) is baseline
+
+
+def test_doctor_ships_the_baseline_recipe_when_every_search_training_was_cut(tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from fitguard.doctor import phases, pipeline
+    from fitguard.runs import load
+
+    from tests.doctor.conftest import TINY, doctor_app
+
+    monkeypatch.setattr(phases, "cut_by_deadline", lambda trial: True)  # as if the budget had cut every one
+    out = tmp_path / "run"
+    result = CliRunner().invoke(doctor_app(), ["doctor", *TINY, "--ensemble", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["best"]["name"] == pipeline.BASELINE_KEPT
+    assert summary["best"]["recipe"] == {"model": {"name": "mlp", "hidden": [256, 256]}}  # the baseline's network
+    assert load(out, stem="best").model.linear1.out_features == 256
