@@ -23,7 +23,6 @@ it was written for: doctor with embeddings against doctor with the capped one-ho
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import subprocess
@@ -34,7 +33,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from doctor import PEERS, RESULTS, THREADS, Store, doctor, measure, print_tables, summarize
+from doctor import PEERS, RESULTS, THREADS, Store, doctor, measure, print_tables, summarize, tables_parser
 from fitguard.data import Dataset
 from fitguard.data.csv_files import read_csv
 from fitguard.data.encoding import infer_columns
@@ -108,12 +107,7 @@ def _balanced(predictions: np.ndarray, y: np.ndarray) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n".join(__doc__.splitlines()[1:]))
-    parser.add_argument("--budget", type=float, default=60.0, help="doctor's --budget in wall seconds (default 60)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
-    parser.add_argument("--fresh", action="store_true", help="discard stored results and start over")
+    parser = tables_parser(__doc__)
     args = parser.parse_args()
     if args.budget <= 0 or len(set(args.seeds)) < len(args.seeds):
         parser.error(f"--budget must be positive and --seeds distinct, got {args.budget} and {args.seeds}")

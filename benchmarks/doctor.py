@@ -356,6 +356,17 @@ def main() -> None:
     print(f"-> {store.path}")
 
 
+def tables_parser(doc: str) -> argparse.ArgumentParser:
+    """The command line the table benchmarks share: ``--budget`` (doctor's, 60 s), ``--seeds`` (0 1 2), ``--fresh``;
+    ``doc`` (the script's docstring) is its description and epilog."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0], epilog="\n".join(doc.splitlines()[1:]),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budget", type=float, default=60.0, help="doctor's --budget in wall seconds (default 60)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
+    parser.add_argument("--fresh", action="store_true", help="discard stored results and start over")
+    return parser
+
+
 def budget_of(method: str) -> float | None:
     """doctor's budget in a method's name (``doctor@60`` -> 60.0); None for a peer."""
     return float(method.split("@")[1]) if method.startswith("doctor@") else None

@@ -32,7 +32,6 @@ predictions of all seeds) are ``benchmarks/doctor.py``'s.
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import time
@@ -42,7 +41,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from doctor import PEERS, RESULTS, THREADS, Store, budget_of, measure, print_tables, summarize
+from doctor import PEERS, RESULTS, THREADS, Store, budget_of, measure, print_tables, summarize, tables_parser
 from fitguard.data import Dataset
 from fitguard.data.encoding import infer_columns
 from fitguard.data.missing import missing_mask
@@ -137,13 +136,8 @@ METHODS = {"hgb": hist_gradient_boosting, "logreg_cv": logistic_regression_cv}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n".join(__doc__.splitlines()[1:]))
-    parser.add_argument("--budget", type=float, default=60.0, help="doctor's --budget in wall seconds (default 60)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
+    parser = tables_parser(__doc__)
     parser.add_argument("--tables", nargs="+", default=list(TABLES), metavar="NAME", help="only these tables")
-    parser.add_argument("--fresh", action="store_true", help="discard stored results and start over")
     args = parser.parse_args()
     for i, name in enumerate(args.tables):
         if name not in TABLES:
