@@ -359,7 +359,8 @@ def main() -> None:
 def tables_parser(doc: str) -> argparse.ArgumentParser:
     """The command line the table benchmarks share: ``--budget`` (doctor's, 60 s), ``--seeds`` (0 1 2), ``--fresh``;
     ``doc`` (the script's docstring) is its description and epilog."""
-    parser = argparse.ArgumentParser(description=doc.splitlines()[0], epilog="\n".join(doc.splitlines()[1:]),
+    lines = doc.splitlines()
+    parser = argparse.ArgumentParser(description=lines[0], epilog="\n".join(lines[1:]),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget", type=float, default=60.0, help="doctor's --budget in wall seconds (default 60)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
