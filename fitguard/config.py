@@ -114,7 +114,8 @@ class WeightAveragingSpec(_Spec):
     """``fitguard.train.WeightAveraging``: SWA (from ``start``, an epoch or a fraction of max_epochs) or an EMA."""
 
     kind: Literal["swa", "ema"] = "swa"
-    start: float | None = Field(None, gt=0)
+    #: an epoch number (an int >= 1) or a fraction of max_epochs in (0, 1); WeightAveraging checks which
+    start: int | float | None = Field(None, gt=0)
     decay: float = Field(0.999, gt=0, lt=1)
     lr: float | None = Field(None, gt=0)
 

@@ -114,8 +114,7 @@ def make_callbacks(config: TrainConfig, out: Path | None, has_val: bool) -> list
     remedies = config.remedies
     if remedies.weight_averaging is not None:
         spec = remedies.weight_averaging
-        start = None if spec.start is None else (int(spec.start) if spec.start >= 1 else float(spec.start))
-        callbacks.append(WeightAveraging(spec.kind, start=start, decay=spec.decay, lr=spec.lr))
+        callbacks.append(WeightAveraging(spec.kind, start=spec.start, decay=spec.decay, lr=spec.lr))
     if remedies.cosine is not None:
         callbacks.append(CosineAnnealing(**remedies.cosine.model_dump()))
     if remedies.snapshots is not None:

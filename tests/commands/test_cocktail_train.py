@@ -58,3 +58,10 @@ def test_train_with_snapshots_saves_and_scores_the_ensemble_of_its_snapshots(tmp
     accuracy = float(np.mean(predictor.predict(data.raw_test.inputs) == np.asarray(data.class_names)[data.test.y]))
     scores = json.loads((tmp_path / "run" / "scores.json").read_text())["scores"]
     assert scores["test"]["accuracy"] == pytest.approx(accuracy)
+
+
+def test_a_start_between_epochs_is_refused_not_truncated():
+    config = parse_config({**BASE, "remedies": {"weight_averaging": {"start": 1.5}}})
+    with pytest.raises(ValueError) as error:
+        build_run(config)
+    assert str(error.value) == "`start` must be an epoch number >= 1 or a fraction of max_epochs in (0, 1), got 1.5"
