@@ -103,9 +103,14 @@ class Column:
     ordered: bool = False
 
     @property
+    def code_labels(self) -> tuple[str, ...]:
+        """What each code of an embedded column stands for, by code: unknown, its categories, a gap if any."""
+        return ("<unknown>", *self.categories, *((MISSING,) if self.indicator else ()))
+
+    @property
     def codes(self) -> int:
         """How many codes an embedded column's lookup table has: unknown, its categories, a gap code if any."""
-        return 1 + len(self.categories) + int(self.indicator)
+        return len(self.code_labels)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -379,8 +384,7 @@ def expand_codes(features: np.ndarray, columns: Sequence[Column]) -> tuple[np.nd
         if column.embedding:
             codes = np.clip(np.rint(block[:, 0]).astype(np.int64), 0, column.codes - 1)
             block = (codes[:, None] == np.arange(column.codes)[None, :]).astype(features.dtype)
-            names += [f"{column.name}=<unknown>"] + [f"{column.name}={c}" for c in column.categories] + (
-                [f"{column.name}={MISSING}"] if column.indicator else [])
+            names += [f"{column.name}={label}" for label in column.code_labels]
         else:
             names += list(column.feature_names)
         parts.append(block)
