@@ -101,6 +101,7 @@ class WeightAveraging(Callback):
         self.averaged: AveragedModel | None = None
         self._scheduler: SWALR | None = None
         self._first_epoch = 1
+        self._saved: dict[str, Any] | None = None  # a checkpoint's average, until on_resume rebuilds it
 
     @property
     def averaged_count(self) -> int:
@@ -165,7 +166,7 @@ class WeightAveraging(Callback):
         self._saved = state
 
     def on_resume(self, trainer: Trainer) -> None:
-        saved = getattr(self, "_saved", None)
+        saved = self._saved
         if not saved:
             return
         self.averaged = self._new_average(trainer.model)
