@@ -313,6 +313,9 @@ def main() -> None:
                         help="doctor's --budget values, whole-run wall seconds (default: 60 120 300)")
     parser.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
                         help=f"only these peers (default: all of {', '.join(PEERS)}); doctor always runs")
+    parser.add_argument("--peers-only", action="store_true",
+                        help="run only the peers (their accuracy does not depend on the machine's load, so they can "
+                             "run beside other work; doctor's budgets are wall time and need the machine alone)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: digits 10%%, seed 0, budget 20 s, into doctor_quick.json (always fresh)")
     parser.add_argument("--fresh", action="store_true", help="discard stored results of this suite and start over")
@@ -323,6 +326,7 @@ def main() -> None:
     names = args.datasets or (["digits 10%"] if args.quick else list(available))
     seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
     budgets = args.budgets or ([20.0] if args.quick else [60.0, 120.0, 300.0])
+    run_budgets = [] if args.peers_only else budgets
     peers = args.methods or list(PEERS)
     for label, values, allowed in (("--datasets", names, available), ("--methods", peers, PEERS)):
         for i, value in enumerate(values):
@@ -343,10 +347,10 @@ def main() -> None:
         for name in names:
             for seed in seeds:
                 kind = store.results["datasets"].get(name, {}).get("kind")
-                if kind is not None and all(store.done(name, seed, m) for m in _methods(budgets, peers, kind)):
+                if kind is not None and all(store.done(name, seed, m) for m in _methods(run_budgets, peers, kind)):
                     continue
                 data = available[name](seed)
-                measure(store, name, [seed], _methods(budgets, peers, data.kind), lambda _, data=data: data,
+                measure(store, name, [seed], _methods(run_budgets, peers, data.kind), lambda _, data=data: data,
                         budget_of)
             methods = [f"doctor@{b:g}" for b in budgets] + peers
             report[name] = summarize(store, name, seeds, methods, budgets)

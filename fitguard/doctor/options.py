@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import re
 import types
 from collections.abc import Callable, Iterable
@@ -154,6 +155,8 @@ class DoctorOptions:
                                      "gradient boosting) on the same rows.")
     out: str = _option("runs/doctor", "Run folder to write.")
     overwrite: bool = _option(False, "Replace an existing run folder.", rerun=False)
+    resume: bool = _option(False, "Continue the killed run in --out with the same options: the search trainings it "
+                                  "finished are read back from its study.db, not trained again.", rerun=False)
     quiet: bool = _option(False, "No progress display or table.", rerun=False)
 
     def __post_init__(self) -> None:
@@ -181,6 +184,9 @@ class DoctorOptions:
             parse_ordinal(self.ordinal)
         except ValueError as error:
             raise FitguardError(f"`--ordinal`: {error}") from None
+        if self.resume and self.overwrite:
+            raise FitguardError("give `--resume` (continue the run in --out) or `--overwrite` (start it again), "
+                                "not both")
         if self.budget is None and self.trials is None:
             raise FitguardError("give `--budget` or `--trials` (or both): with neither the search would never end")
         if self.budget is not None and not self.budget > 0:
@@ -206,6 +212,25 @@ class DoctorOptions:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def changed_from(self, stored: dict[str, Any]) -> list[str]:
+        """The options a rerun repeats whose value differs from ``stored`` (an earlier run's :meth:`to_dict`), as
+        ``--flag: VALUE before, VALUE now`` lines; empty when a run with these options may continue that one.
+
+        Example:
+            >>> DoctorOptions(budget=120.0).changed_from(DoctorOptions(budget=60.0, quiet=True).to_dict())
+            ['--budget: 60s before, 120s now']
+        """
+        lines = []
+        for option in fields(self):
+            before, now = stored.get(option.name), getattr(self, option.name)
+            if not option.metadata["rerun"] or json.loads(json.dumps(before)) == json.loads(json.dumps(now)):
+                continue
+            to_cli = option.metadata["to_cli"]
+            before, now = ((to_cli(v) if to_cli is not None and v is not None else v) for v in (before, now))
+            flag = "--" + (option.metadata["flag"] or option.name).replace("_", "-")
+            lines.append(f"{flag}: {before} before, {now} now")
+        return lines
 
     def command(self) -> str:
         """The shell command that reruns this doctor run: every option that differs from its default."""

@@ -34,6 +34,7 @@ from fitguard.data import Dataset, TensorData, kfold
 from fitguard.doctor.options import FAMILIES
 from fitguard.doctor.plan import CLASS_WEIGHTS
 from fitguard.doctor.plan import DEFAULT_LAMBDAS as LAMBDAS
+from fitguard.doctor.store import TrialStore, trial_key
 from fitguard.doctor.trials import Trial, train_recipe
 from fitguard.train import Callback
 
@@ -203,7 +204,9 @@ class Scorer:
     ``train``: options laid over the spec's ``train`` section for every training (e.g. ``max_epochs``).
     ``callbacks``: given to every training (the run's deadline, the progress display). ``progress``: told which
     candidate and fold is training (anything with ``candidate(name, fold, folds)``). ``on_scored``: called with
-    every scored trial (the pipeline learns from it what a training costs).
+    every scored trial (the pipeline learns from it what a training costs). ``store``: where every scored trial is
+    kept (:class:`~fitguard.doctor.store.TrialStore`); a recipe it already holds for the same phase, name and
+    training options is read back instead of trained (``fitguard doctor --resume``).
     """
 
     base: TrainConfig
@@ -213,6 +216,7 @@ class Scorer:
     callbacks: tuple[Callback, ...] = ()
     progress: Any = None
     on_scored: Callable[[Trial], None] | None = None
+    store: TrialStore | None = None
 
     @property
     def trainings(self) -> int:
@@ -242,12 +246,17 @@ class Scorer:
     def __call__(self, recipe: dict[str, Any], *, name: str, phase: str, callbacks: tuple[Callback, ...] = (),
                  **train: Any) -> Trial:
         options = {**self.train, **train}
-        if not self.folds:
-            trial = self._train(recipe, name, phase, callbacks, None, None, options)
-        else:
-            trial = self._fold_mean(recipe, name, phase, [
-                self._train(recipe, name, phase, callbacks, index + 1, part, options)
-                for index, part in enumerate(self.folds)])
+        key = trial_key(phase, name, recipe, options) if self.store is not None else None
+        trial = self.store.get(key) if self.store is not None and key is not None else None
+        if trial is None:
+            if not self.folds:
+                trial = self._train(recipe, name, phase, callbacks, None, None, options)
+            else:
+                trial = self._fold_mean(recipe, name, phase, [
+                    self._train(recipe, name, phase, callbacks, index + 1, part, options)
+                    for index, part in enumerate(self.folds)])
+            if self.store is not None and key is not None:
+                self.store.put(key, trial)
         if self.on_scored is not None:
             self.on_scored(trial)
         return trial
@@ -438,6 +447,10 @@ def _compatible(helpful: list[tuple[str, dict[str, Any], Trial]]) -> list[tuple[
     return [(name, change) for name, change, _ in helpful if name in chosen]
 
 
+#: study trial ``k`` draws its values with a sampler seeded ``seed + STUDY_SEED_STEP * k``
+STUDY_SEED_STEP = 7919
+
+
 class _PruneOnValidation(Callback):
     """Report the per-epoch validation score to an Optuna trial and stop the run when the pruner says so."""
 
@@ -471,28 +484,51 @@ def study(score: Scorer, clock: Clock, best: Trial, storage: Path, *, seed: int,
             DEFAULT_PRUNER, max_epochs=int(score.train.get("max_epochs", 100))),
     )
     with_dropout = dropout and tunable(best.recipe)  # a user's or pretrained network takes no dropout option
+    states = optuna.trial.TrialState
+    # A resumed run replays, in order, the study trials an earlier attempt drew all values for: one that finished is
+    # read back from the trial store, one the kill interrupted is trained again and told. A trial killed before all
+    # its values were drawn is failed and drawn afresh: the sampler is seeded by the trial's place in this list (not
+    # by how many draws this process made), so the redrawn trial gets the values the uninterrupted run drew there.
+    needed = {"lam", "lr", *(("dropout",) if with_dropout else ())}
+    earlier = []
+    for frozen in handle.get_trials(deepcopy=False):
+        if needed <= set(frozen.params):
+            earlier.append(frozen)
+        elif frozen.state == states.RUNNING:
+            handle.tell(frozen.number, state=states.FAIL)
     trials: list[Trial] = []
     while clock.spend(1.0, score.trainings):
-        optuna_trial = handle.ask()
-        lam = optuna_trial.suggest_float("lam", *lam_range, log=True)
-        params = {"lam": lam}
+        step = len(trials)
+        frozen = earlier.pop(0) if earlier else None
+        optuna_trial = None
+        if frozen is not None:
+            number, params = frozen.number, dict(frozen.params)
+        else:
+            handle.sampler = make_sampler(DEFAULT_SAMPLER, seed + STUDY_SEED_STEP * step)
+            optuna_trial = handle.ask()
+            number = optuna_trial.number
+            params = {"lam": optuna_trial.suggest_float("lam", *lam_range, log=True)}
+            if with_dropout:
+                params["dropout"] = optuna_trial.suggest_float("dropout", 0.0, 0.5)
+            params["lr"] = optuna_trial.suggest_float("lr", 3e-4, 3e-3, log=True)
+        lam, lr = params["lam"], params["lr"]
         recipe = {**best.recipe, "model": dict(best.recipe["model"]),
                   "remedies": {**best.recipe.get("remedies", {}), **_l2(lam)}}
-        if with_dropout:
-            params["dropout"] = optuna_trial.suggest_float("dropout", 0.0, 0.5)
+        if "dropout" in params:
             recipe["model"]["dropout"] = round(params["dropout"], 4)
-        lr = params["lr"] = optuna_trial.suggest_float("lr", 3e-4, 3e-3, log=True)
         recipe.pop("train", None)
-        pruner = _PruneOnValidation(optuna_trial, metric, sign)
-        trial = score(recipe, name=f"study #{optuna_trial.number}", phase="study",
-                      callbacks=() if score.folds else (pruner,), lr=lr)
-        trial.details.update(params=params, recipe_lr=lr)
+        pruner = _PruneOnValidation(optuna_trial, metric, sign) if optuna_trial is not None and not score.folds else None
+        trial = score(recipe, name=f"study #{step}", phase="study", callbacks=(pruner,) if pruner else (), lr=lr)
+        trial.details.update(params=params, recipe_lr=lr, optuna_number=number)
         trial.recipe = {**recipe, "train": {"lr": lr}}
-        if pruner.pruned:
+        pruned = pruner.pruned if pruner is not None else frozen is not None and frozen.state == states.PRUNED
+        if pruned:
             trial.status = "pruned"
-            handle.tell(optuna_trial, state=optuna.trial.TrialState.PRUNED)
-        else:
-            handle.tell(optuna_trial, trial.val_score)
+        if frozen is None or frozen.state == states.RUNNING:  # not told yet
+            if pruned:
+                handle.tell(number, state=states.PRUNED)
+            else:
+                handle.tell(number, trial.val_score)
         trials.append(trial)
         tick()
     return trials

@@ -33,6 +33,7 @@ from fitguard.doctor.diagnosis import diagnose, ensemble_decomposition, sentence
 from fitguard.doctor.options import DoctorOptions
 from fitguard.doctor.plan import Plan, plan_for
 from fitguard.doctor.progress import DoctorProgress
+from fitguard.doctor.store import TrialStore, data_fingerprint, resumable, storage_url
 from fitguard.doctor.suggestions import learning_curve_phase, outcomes
 from fitguard.doctor.summary import layer_table, versions, write_summary
 from fitguard.doctor.trials import (Trial, joined, refit_epochs, refit_members, refit_recipe, score_and_gap,
@@ -174,21 +175,37 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
     console = console or Console()
     clock = phases.Clock(options.budget, options.trials)
     timings: dict[str, float] = {}
-    run_dir = prepare_run_dir(options.out, overwrite=options.overwrite)
+    run_dir = prepare_run_dir(options.out, overwrite=options.overwrite, resume=options.resume)
+    # a resumed run continues the folder's own run: same options, same data (checked before anything is written)
+    earlier = resumable(run_dir, options) if options.resume else None
     given = data is not None
     try:
         base = base_config(options)
-        write_json(run_dir / MARKER, {"command": "doctor", "options": options.to_dict(),
-                                      "config": base.model_dump(mode="json")})
+        marker = {"command": "doctor", "options": options.to_dict(), "config": base.model_dump(mode="json")}
+        if earlier is None:
+            write_json(run_dir / MARKER, marker)
         data = _load(options, base, data)
         check_monitor(options, data.task)
+        fingerprint = data_fingerprint(data)
+        if earlier is not None and earlier.get("data_fingerprint") != fingerprint:
+            raise FitguardError(f"cannot resume {str(run_dir)!r}: its data differ from the data it was run on (other "
+                                "rows, targets or splits); rerun on the same data or choose another --out")
+        attempts = (earlier or {}).get("attempts", 1) + (earlier is not None)
+        write_json(run_dir / MARKER, {**marker, "data_fingerprint": fingerprint, "attempts": attempts})
     except Exception:
-        # bad input found before anything was trained: a half-made folder would only block the corrected rerun
-        shutil.rmtree(run_dir, ignore_errors=True)
+        # bad input found before anything was trained: a half-made folder would only block the corrected rerun (a
+        # folder being resumed is the earlier run's, and stays as it was)
+        if earlier is None:
+            shutil.rmtree(run_dir, ignore_errors=True)
         raise
+    if earlier is not None:
+        # regenerated below, as the first attempt made them (the baseline's logs would otherwise be appended to)
+        shutil.rmtree(run_dir / "baseline", ignore_errors=True)
     timings["load"] = time.perf_counter() - clock.started
     display = DoctorProgress(console, quiet=options.quiet, started=clock.started, deadline=clock.deadline)
-    score, selection = _scorer(base, data, options, clock, display)
+    store = TrialStore(storage_url(run_dir),
+                       elapsed=lambda: time.perf_counter() - (clock.search_started or clock.started))
+    score, selection = _scorer(base, data, options, clock, display, store)
     tested_rows = joined(data.train, data.val) if options.refit != "none" else data.train
     search: dict[str, Any] = {}
     with display:
@@ -237,6 +254,8 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
             timings["references"] = time.perf_counter() - clock_at
 
         clock.search_started = time.perf_counter()
+        spent = store.search_seconds()  # what earlier attempts of a resumed run spent searching
+        clock.started, clock.search_started = clock.started - spent, clock.search_started - spent
         search = _search(plan, options, score, clock, display, data, run_dir, timings)
         scored = [t for phase in ("ablation", "train_longer", "study") for t in search.get(phase, []) if t.status == "done"]
         # the baseline's recipe, with the epoch count its validation chose: kept when the budget cut every search
@@ -320,6 +339,10 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
             "learning_curve": search.get("learning_curve"),
             "study": {"storage": "study.db", "trials": [t.to_dict() for t in search["study"]]},
             "trainings": clock.used,
+            # scored recipes (a cross-validated one is one per fold's training) in study.db, and how many of them a
+            # resumed run read back instead of training them again
+            "stored": len(store),
+            "replayed": store.replayed,
             "selection": selection,
         },
         "references": references,
@@ -393,7 +416,7 @@ def _chosen_epochs(trial: Trial) -> int:
 
 
 def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: phases.Clock,
-            display: DoctorProgress) -> tuple[phases.Scorer, dict[str, Any]]:
+            display: DoctorProgress, store: TrialStore | None = None) -> tuple[phases.Scorer, dict[str, Any]]:
     """How the search scores recipes: cross-validated when the labelled rows are at most ``cv_max_rows``, each
     epoch repeating the (fold's) training rows until ``search_epochs`` epochs can take ``min_steps`` steps. Each
     scored trial updates the time the clock keeps back for the final trainings."""
@@ -428,7 +451,7 @@ def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: pha
 
     score = phases.Scorer(base, data, folds, {"max_epochs": options.search_epochs, "repeat": repeat},
                           callbacks=(phases.StopAtDeadline(clock.search_deadline), display.ticker), progress=display,
-                          on_scored=learn_cost)
+                          on_scored=learn_cost, store=store)
     rule = ("fewest remedies within one standard error of the best" if folds and options.keep == "simplest"
             else "best validation score")
     return score, {**score.method, "labelled_rows": labelled, "max_epochs": options.search_epochs,
@@ -565,6 +588,10 @@ def _print_outcome(console: Console, summary: dict[str, Any], report: Path) -> N
     console.print(f"shipped model: {summary['best']['shipped']['note']}")
     console.print(f"wall time {summary['timings']['total']:.0f} s"
                   + (f" of a {summary['budget']['seconds']:g} s budget" if summary["budget"]["seconds"] else ""))
+    replayed = summary["remedies"].get("replayed")
+    if replayed:
+        console.print(f"resumed: {replayed} of the {summary['remedies']['stored']} scored recipes were read back from "
+                      "study.db (finished before the earlier attempt stopped), not trained again")
     console.print(f"report: {report}")
 
 

@@ -109,12 +109,13 @@ def test_every_option_round_trips_through_the_command_line():
         train_fraction=0.5, refit="trainval", ensemble=2, references=False, out="runs/x")
     defaults = DoctorOptions()
     unchanged = [f.name for f in fields(DoctorOptions)
-                 if getattr(changed, f.name) == getattr(defaults, f.name) and f.name not in ("overwrite", "quiet")]
+                 if getattr(changed, f.name) == getattr(defaults, f.name) and f.name not in ("overwrite", "quiet", "resume")]
     assert unchanged == []  # the test covers every option that a rerun command repeats
     assert _parse(changed.command()) == changed
     assert _parse(DoctorOptions().command()) == DoctorOptions()
     assert _parse("fitguard doctor --budget 10m --overwrite --quiet") == DoctorOptions(budget=600.0, overwrite=True,
                                                                                       quiet=True)
+    assert _parse("fitguard doctor --resume") == DoctorOptions(resume=True)
 
 
 def test_the_command_line_options_are_the_dataclass_fields_with_their_help():

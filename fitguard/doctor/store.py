@@ -1,0 +1,165 @@
+"""Every scored search trial of a doctor run, kept in the run's Optuna storage so that ``--resume`` reads it back.
+
+Each time the search scores a recipe (:class:`fitguard.doctor.phases.Scorer`), the result -- the
+:class:`~fitguard.doctor.trials.Trial` with its first fold's History -- becomes one finished Optuna trial of the study
+:data:`STUDY` in the run folder's ``study.db`` (the file that already holds the ``study`` phase's own study). Its
+user attribute ``key`` identifies what was trained: the phase, the candidate's name, the recipe and the training
+options (:func:`trial_key`). A resumed run replays the same phases; when the search asks for a training whose key is
+stored, the stored result comes back instead of a training, so no finished trial is ever trained twice, and with
+the same trials the phases make the same choices as the run that was killed.
+
+Why Optuna's storage rather than a file of our own: it is already the run's (the study phase writes there), a
+SQLite write is one transaction (a SIGKILL leaves the last finished trial in or out, never half written), and the
+same storage URL can later be a shared PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fitguard.data import Dataset
+from fitguard.doctor.options import DoctorOptions
+from fitguard.doctor.trials import Trial
+from fitguard.errors import FitguardError
+from fitguard.runs import MARKER
+from fitguard.train import History
+
+#: the Optuna study, in the run's storage, that holds every scored search trial
+STUDY = "doctor-trials"
+#: the storage file in the run folder (shared with the ``study`` phase's study "doctor")
+STORAGE_FILE = "study.db"
+
+
+def trial_key(phase: str, name: str, recipe: dict[str, Any], options: dict[str, Any]) -> str:
+    """What identifies one scored trial: a hash of the phase, the name, the recipe and the training options.
+
+    Example:
+        >>> a = trial_key("ablation", "dropout 0.25", {"model": {"name": "mlp", "dropout": 0.25}}, {"max_epochs": 8})
+        >>> a == trial_key("ablation", "dropout 0.25", {"model": {"dropout": 0.25, "name": "mlp"}}, {"max_epochs": 8})
+        True
+        >>> a == trial_key("ablation", "dropout 0.25", {"model": {"name": "mlp", "dropout": 0.25}}, {"max_epochs": 9})
+        False
+    """
+    text = json.dumps(_plain({"phase": phase, "name": name, "recipe": recipe, "options": options}), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def storage_url(run_dir: Path) -> str:
+    """The SQLite URL of the run folder's storage."""
+    return f"sqlite:///{Path(run_dir) / STORAGE_FILE}"
+
+
+def data_fingerprint(data: Dataset) -> str:
+    """A hash of every split's rows and targets, in order: a resumed run must see the data its trials saw.
+
+    Example:
+        >>> from fitguard.data.builtin import LOADERS
+        >>> from fitguard.data import load
+        >>> data = load("digits", seed=0)
+        >>> data_fingerprint(data) == data_fingerprint(load("digits", seed=0)) != data_fingerprint(load("digits", seed=1))
+        True
+    """
+    digest = hashlib.sha256()
+    for part in (data.train, data.val, data.test):
+        for tensor in (part.X, part.y) if part is not None else ():
+            digest.update(str(tuple(tensor.shape)).encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:32]
+
+
+def resumable(run_dir: Path, options: DoctorOptions) -> dict[str, Any]:
+    """What the run in ``run_dir`` recorded in its ``run.json``, when ``options`` may continue it.
+
+    Raises:
+        FitguardError: the folder is no doctor run, that run finished, or it ran with other options (each one line
+            that says what differs).
+    """
+    marker = run_dir / MARKER
+    where = str(run_dir)
+    if not marker.is_file():
+        raise FitguardError(f"cannot resume {where!r}: it holds no {MARKER}, so no fitguard run made it; choose the "
+                            "--out of a doctor run")
+    try:
+        stored = json.loads(marker.read_text())
+    except json.JSONDecodeError as error:
+        raise FitguardError(f"cannot resume {where!r}: its {MARKER} is not valid JSON ({error})") from None
+    if stored.get("command") != "doctor" or not isinstance(stored.get("options"), dict):
+        raise FitguardError(f"cannot resume {where!r}: it is a `fitguard {stored.get('command', '?')}` run folder, "
+                            "not a doctor's")
+    if (run_dir / "summary.json").is_file():
+        raise FitguardError(f"cannot resume {where!r}: that run finished (it wrote summary.json); pass --overwrite to "
+                            "run it again or choose another --out")
+    changed = options.changed_from({**stored["options"], "out": options.out})
+    if changed:
+        raise FitguardError(f"cannot resume {where!r}: it ran with other options ({'; '.join(changed)}); rerun with "
+                            "its options or choose another --out")
+    return stored
+
+
+class TrialStore:
+    """The scored trials of one run (see the module docstring): ``get(key)`` a stored one, ``put(key, trial)`` a
+    new one. ``replayed`` counts the trials read back instead of trained, ``stored`` those written.
+
+    ``elapsed``: seconds the search has run so far, stored with each trial, so that a resumed run knows how much of
+    its budget the earlier attempts spent searching (:meth:`search_seconds`).
+    """
+
+    def __init__(self, url: str, elapsed: Callable[[], float] | None = None) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self._optuna = optuna
+        self.study = optuna.create_study(study_name=STUDY, storage=url, direction="maximize", load_if_exists=True)
+        self._found = {t.user_attrs["key"]: t for t in self.study.get_trials(deepcopy=False) if "key" in t.user_attrs}
+        self.replayed = 0
+        self.stored = 0
+        self._elapsed = elapsed
+
+    def search_seconds(self) -> float:
+        """The search time the stored trials had used when the last of them finished (0 with none)."""
+        return max((float(t.user_attrs.get("search_seconds", 0.0)) for t in self._found.values()), default=0.0)
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._found
+
+    def get(self, key: str) -> Trial | None:
+        """The stored trial with this key (its history included), or None."""
+        frozen = self._found.get(key)
+        if frozen is None:
+            return None
+        record = frozen.user_attrs["trial"]
+        trial = Trial(**record)
+        history = frozen.user_attrs.get("history")
+        trial.history = History.from_dict(history) if history is not None else None
+        self.replayed += 1
+        return trial
+
+    def put(self, key: str, trial: Trial) -> None:
+        """Store ``trial`` under ``key`` (one transaction); a key already stored is left as it is."""
+        if key in self._found:
+            return
+        optuna = self._optuna
+        finite = math.isfinite(trial.val_score)
+        frozen = optuna.trial.create_trial(
+            state=optuna.trial.TrialState.COMPLETE if finite else optuna.trial.TrialState.FAIL,
+            value=trial.val_score if finite else None,
+            user_attrs={"key": key, "phase": trial.phase, "name": trial.name, "trial": _plain(trial.to_dict()),
+                        "history": trial.history.to_dict() if trial.history is not None else None,
+                        "search_seconds": self._elapsed() if self._elapsed is not None else 0.0},
+        )
+        self.study.add_trial(frozen)
+        self._found[key] = frozen
+        self.stored += 1
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON reads it back (tuples become lists, numpy scalars numbers)."""
+    return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else repr(v)))
