@@ -7,7 +7,7 @@ everywhere.
 from __future__ import annotations
 
 import inspect
-
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,11 +15,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from fitguard.architecture import ArchitectureSpec
 from fitguard.config import PenaltySpec, RemediesSpec, TrainConfig
 from fitguard.data import Dataset, load
 from fitguard.models import build_network
 from fitguard.regularize import L1, L2, ElasticNet, InputNoise, WeightNoise
-from fitguard.runs import backbone_module
+from fitguard.runs import backbone_module, saved_model
 from fitguard.train import (Callback, Checkpoint, CosineAnnealing, EarlyStopping, MetricsLog, SnapshotEnsemble,
                             TensorBoard, Trainer, WeightAveraging)
 from fitguard.transfer import apply_backbone
@@ -38,7 +39,7 @@ class Run:
     model_name: str
     model_options: dict[str, Any]
     trainer: Trainer
-    architecture: dict[str, Any] | None = None  # how fitguard.load rebuilds a transferred model (see runs.py)
+    architecture: ArchitectureSpec | None = None  # how fitguard.load rebuilds a transferred model
 
     def final_model(self) -> nn.Module:
         """The model the run ends with: with ``remedies.snapshots``, the mean of its snapshots (a
@@ -136,16 +137,27 @@ def make_callbacks(config: TrainConfig, out: Path | None, has_val: bool) -> list
     return callbacks
 
 
-def transferred_architecture(backbone: str) -> dict[str, Any]:
-    """What ``fitguard.load`` needs to rebuild a model made from ``backbone`` before loading its weights."""
-    path = Path(backbone).expanduser()
-    if path.is_dir() and (path / "model.json").is_file():
-        import json
+def transferred_architecture(backbone: str, name: str, options: dict[str, Any],
+                             image_size: int | None = None) -> ArchitectureSpec:
+    """What ``fitguard.load`` needs to rebuild a model made from ``backbone`` before loading its weights, all of it
+    copied in: the model reloads after ``backbone``'s run folder is gone.
 
-        source = json.loads((path / "model.json").read_text())
-        return {"kind": "run", "model": source["model"], "input_shape": source["input_shape"],
-                "out_features": source["out_features"], "architecture": source.get("architecture")}
-    return {"kind": "named", "name": backbone}
+    Args:
+        backbone: a fitguard run folder (``fitguard train``'s or ``fitguard doctor``'s) or saved model's
+            ``.safetensors``, another weights file, or a backbone's name.
+        name: the network the spec's ``model`` section builds, which a bare weights file is loaded into.
+        options: that network's options.
+        image_size: the side images are resized to for a named backbone.
+    """
+    saved = saved_model(backbone)
+    if saved is not None:
+        folder, stem = saved
+        spec = ArchitectureSpec.pretrained_by_run(json.loads((folder / f"{stem}.json").read_text()))
+    elif Path(backbone).suffix:
+        spec = ArchitectureSpec(kind="weights", model={"name": name, "options": options})
+    else:
+        spec = ArchitectureSpec(kind="named", name=backbone)
+    return spec.model_copy(update={"image_size": image_size})
 
 
 def build_run(config: TrainConfig, out: Path | None = None, data: Dataset | None = None, quiet: bool = True) -> Run:
@@ -195,8 +207,5 @@ def build_run(config: TrainConfig, out: Path | None = None, data: Dataset | None
     architecture = None
     if setup is not None:
         setup.configure(trainer)  # the body learns at body_lr_factor × lr
-        backbone = transfer.backbone
-        architecture = (transferred_architecture(backbone) if not Path(backbone).suffix
-                        else {"kind": "weights", "model": {"name": name, "options": options}})
-        architecture["image_size"] = transfer.image_size
+        architecture = transferred_architecture(transfer.backbone, name, options, transfer.image_size)
     return Run(config, data, model, name, options, trainer, architecture)

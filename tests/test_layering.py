@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("train", "config"),  # config: the typed TrainConfig a run is built from (uses data and regularize)
     ("transfer",),
     ("diagnose", "linear", "search"),
-    ("runs", "recipe"),
+    ("runs", "recipe", "architecture"),  # architecture: how runs rebuild a saved network, which recipe decides
     ("summary",),  # the typed summary.json: the doctor writes it, the report and any other reader read it
     ("report",),  # reads a doctor run folder through summary alone, so the doctor can render it at the end
     ("doctor",),

@@ -1,5 +1,6 @@
 import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -107,3 +108,18 @@ def test_report_is_self_contained(digits_run):
     for section in ("data-model", "baseline", "verdict", "bias-variance", "weights", "augmentation", "search",
                     "best", "test", "recommendations", "reproduce"):
         assert f'<section id="{section}">' in html
+
+
+def test_a_model_fine_tuned_from_the_run_folder_reloads_after_the_folder_is_gone(digits_run, tmp_path):
+    from fitguard.cli import main
+
+    source = tmp_path / "doctor"
+    shutil.copytree(digits_run, source)
+    tuned = tmp_path / "tuned"
+    assert main(["train", "--data", "digits", "--backbone", str(source), "--freeze-all-but", "1", "--epochs", "1",
+                 "--out", str(tuned), "--quiet"]) == 0
+    rows = load("digits", val=0.2, test=0.2, seed=0).raw_test.inputs
+    before = fitguard.load(tuned).predict_proba(rows)
+    shutil.rmtree(source)
+    assert np.array_equal(fitguard.load(tuned).predict_proba(rows), before)
+    assert json.loads((tuned / "model.json").read_text())["architecture"]["kind"] == "run"
