@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from torch import nn
 
 from fitguard.architecture import ArchitectureSpec
-from fitguard.config import PenaltySpec, RemediesSpec, TrainConfig
+from fitguard.config import (CheckpointSpec, DataSpec, EarlyStoppingSpec, ModelSpec, PenaltySpec, RemediesSpec,
+                             TrainConfig, TrainSpec, TransferSpec, explain, parse_config)
+from fitguard.errors import FitguardError
 from fitguard.data import Dataset, load
 from fitguard.models import build_network
 from fitguard.regularize import L1, L2, ElasticNet, InputNoise, WeightNoise
@@ -27,6 +30,77 @@ from fitguard.transfer import apply_backbone
 
 #: model family by kind of data when the spec says ``name: auto``
 AUTO_MODEL = {"table": "mlp", "signal": "cnn1d", "image": "cnn"}
+
+
+class Recipe(BaseModel):
+    """A partial :class:`~fitguard.config.TrainConfig`: the sections a candidate sets on top of a base spec.
+
+    :meth:`apply` puts it on a base: ``model`` replaces the base's network (a different network, not a patch of
+    one); every other section changes only the keys it gives (``remedies: {penalties: [...]}`` keeps the base's
+    other remedies); ``early_stopping: null`` (or ``false``) turns early stopping off.
+
+    Example:
+        >>> base = TrainConfig(train={"lr": 0.01, "max_epochs": 50})
+        >>> recipe = Recipe.parse({"model": {"name": "mlp", "hidden": [64]}, "train": {"lr": 0.001},
+        ...                        "early_stopping": None})
+        >>> config = recipe.apply(base, max_epochs=8)
+        >>> config.model.name, config.train.lr, config.train.max_epochs, config.early_stopping
+        ('mlp', 0.001, 8, None)
+        >>> Recipe.parse({"train": {"lr": -1}}, "doctor recipe")
+        Traceback (most recent call last):
+        ...
+        fitguard.errors.FitguardError: doctor recipe: train.lr: must be greater than 0, got -1
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: DataSpec = Field(default_factory=DataSpec)
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    early_stopping: EarlyStoppingSpec | None = Field(default_factory=EarlyStoppingSpec)
+    checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
+    remedies: RemediesSpec = Field(default_factory=RemediesSpec)
+    transfer: TransferSpec = Field(default_factory=TransferSpec)
+    tensorboard: bool = True
+
+    @field_validator("early_stopping", mode="before")
+    @classmethod
+    def _false_means_off(cls, value: Any) -> Any:
+        return None if value is False else value
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any], source: str = "recipe") -> Recipe:
+        """Validate a mapping of sections as a recipe.
+
+        Raises:
+            FitguardError: the first problem in one line, as :func:`fitguard.config.parse_config` words it.
+        """
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as error:
+            raise FitguardError(explain(error, source)) from None
+
+    def apply(self, base: TrainConfig, source: str = "recipe", **train: Any) -> TrainConfig:
+        """``base`` with this recipe's sections on top, then ``train`` (options of the ``train`` section, which win
+        over the recipe's); the result is validated as a whole (``remedies.weight_averaging`` with
+        ``early_stopping.restore_best``, say, is refused there).
+
+        Raises:
+            FitguardError: the first problem of the recipe or of the result, in one line.
+        """
+        if train:
+            extra = Recipe.parse({"train": train}, source).train
+            given = self.train.model_copy(update={k: getattr(extra, k) for k in extra.model_fields_set})
+            return self.model_copy(update={"train": given}).apply(base, source)
+        update: dict[str, Any] = {}
+        for name in self.model_fields_set:
+            part, current = getattr(self, name), getattr(base, name)
+            if name == "model" or not isinstance(part, BaseModel) or current is None:
+                update[name] = part
+            else:
+                update[name] = current.model_copy(update={k: getattr(part, k) for k in part.model_fields_set})
+        # model_copy does not validate: the merged spec is checked once, whole
+        return parse_config(base.model_copy(update=update).model_dump(), source)
 
 
 @dataclass

@@ -10,7 +10,8 @@ import pytest
 from fitguard.errors import FitguardError
 from fitguard.summary import SCHEMA_PATH, Summary, json_schema, load_summary, schema_text, write_summary
 
-# written by the doctor before summary.json had a model (a tiny table run with batch norm): what old run folders hold
+# written by the doctor before summary.json had a model (digits, overfit, a kept recipe with L2): what old run
+# folders hold
 FIXTURE = Path(__file__).with_name("fixtures") / "doctor_summary_v2.json"
 
 
