@@ -22,7 +22,7 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, model_validator
 
 from fitguard.errors import FitguardError
 from fitguard.train.state_io import atomic_write_bytes
@@ -36,6 +36,7 @@ SCHEMA_PATH = Path(__file__).with_name("summary.schema.json")
 Count = Annotated[int, Field(ge=0)]
 Positive = Annotated[int, Field(ge=1)]
 Score = float | None  # null where a trial was skipped or a number was not finite
+_VERSIONS = ("python", "fitguard", "torch")  # the versions every summary names
 Phase = Literal["architecture", "lambda_cv", "ablation", "study", "final", "baseline", "train_longer",
                 "learning_curve"]
 
@@ -67,9 +68,9 @@ class DataSection(Section):
     n_train: Positive
     n_val: Positive
     n_test: Positive
+    test_source: str
     train_fraction: float | None = None
     split_seed: int | None = None
-    test_source: str
     target_scale: TargetScale | None = Field(None, description=(
         "regression: the training rows' target mean and std per column; the networks train on (target - mean) / "
         "std, so losses, gaps and validation scores are in those units, test figures in the target's own; null for "
@@ -129,9 +130,10 @@ class Run(Section):
     parameters: Count
     epochs: int
     best_epoch: int | None = None
+    search_epochs: int | None = Field(None, description="the epochs of the search run that chose the recipe")
     stop_reason: str | None = None
     scores: TrainTest
-    history: str = Field(description="file in the run folder holding the History")
+    seconds: float | None = None
 
 
 class Baseline(Run):
@@ -139,6 +141,7 @@ class Baseline(Run):
 
     epochs: Positive
     diagnosis_run: DiagnosisRun | None = None
+    history: str = Field(description="file in the run folder holding the History")
 
 
 class Shipped(Section):
@@ -156,15 +159,16 @@ class Best(Run):
 
     name: str
     recipe: dict[str, Any]
-    config: dict[str, Any] = Field(description="the kept recipe's whole TrainConfig")
-    model_file: str
     search_val_score: Score
     search_val_score_note: str
-    shipped: Shipped
+    config: dict[str, Any] = Field(description="the kept recipe's whole TrainConfig")
+    history: str = Field(description="file in the run folder holding the History")
+    model_file: str
     members: Positive = Field(description=(
         "networks averaged in the tested (and shipped) model: a deep ensemble of the kept recipe refit with "
         "member_seeds (--ensemble; 1: a single network)"))
     member_seeds: list[int] = Field(min_length=1)
+    shipped: Shipped
 
 
 class Recommendation(Section):
@@ -180,6 +184,7 @@ class WeightStats(Section):
 
     name: str
     shape: list[int]
+    l1: float | None = None
     l2: float
     max_abs: float
 
@@ -209,6 +214,10 @@ class Outcome(Recommendation):
 
     tried: bool
     helped: bool | None
+    trial: str | None = Field(None, description="the trial that measured it")
+    score: float | None = None
+    reference: str | None = Field(None, description="the trial it was measured against")
+    reference_score: float | None = None
     measured: str
 
 
@@ -216,13 +225,15 @@ class PlanSection(Section):
     """The search the verdict decided (:mod:`fitguard.doctor.plan`) and what each suggestion did when tried."""
 
     kind: Literal["overfit", "underfit", "good"]
-    class_skew: float | None = Field(None, description=(
-        "largest / smallest training class count (classification); from plan.SKEW_RATIO (3) on, class weights "
-        "are tried first"))
     steps: list[PlanStep] = Field(min_length=1)
     bigger_first: bool
     lambdas: list[float]
     remedies: list[str]
+    study_dropout: bool | None = Field(None, description="whether the study searches dropout")
+    study_lambda: list[float] | None = Field(None, description="the study's range of L2 strengths")
+    class_skew: float | None = Field(None, description=(
+        "largest / smallest training class count (classification); from plan.SKEW_RATIO (3) on, class weights "
+        "are tried first"))
     outcomes: list[Outcome]
 
 
@@ -276,9 +287,9 @@ class Selection(Section):
     max_epochs: Positive
     patience: Count
     repeat: Positive
+    min_steps: Count
     kept: str | None = None
     monitor: Literal["val_loss", "val_accuracy"]
-    min_steps: Count
 
 
 class LearningCurve(Section):
@@ -395,20 +406,36 @@ class Budget(Section):
     reserve: Annotated[float, Field(ge=0)]
 
 
-class Timings(Section):
-    """Seconds per phase, and in all."""
+def _require(values: dict[str, Any], keys: tuple[str, ...]) -> None:
+    missing = [key for key in keys if key not in values]
+    if missing:
+        raise ValueError(f"needs {' and '.join(map(repr, missing))}")
 
-    __pydantic_extra__: dict[str, Annotated[float, Field(ge=0)]] = Field(init=False)
-    total: Annotated[float, Field(ge=0)]
+
+class Timings(RootModel[dict[str, Annotated[float, Field(ge=0)]]]):
+    """Seconds per phase in the order they ran, and ``total`` for the whole run."""
+
+    model_config = ConfigDict(json_schema_extra={"required": ["total"]})
+
+    @model_validator(mode="after")
+    def _has_total(self) -> Timings:
+        _require(self.root, ("total",))
+        return self
+
+    @property
+    def total(self) -> float:
+        return self.root["total"]
 
 
-class Versions(Section):
-    """The versions of Python, fitguard and the libraries the run used."""
+class Versions(RootModel[dict[str, str]]):
+    """The versions of Python, fitguard and the libraries the run used, by name."""
 
-    __pydantic_extra__: dict[str, str] = Field(init=False)
-    python: str
-    fitguard: str
-    torch: str
+    model_config = ConfigDict(json_schema_extra={"required": list(_VERSIONS)})
+
+    @model_validator(mode="after")
+    def _has_the_main_ones(self) -> Versions:
+        _require(self.root, _VERSIONS)
+        return self
 
 
 class Summary(BaseModel):
@@ -466,8 +493,11 @@ def _first_problem(error: ValidationError) -> str:
     problems = error.errors(include_url=False)
     first = problems[0]
     where = ".".join(str(part) for part in first["loc"]) or "the summary"
-    line = f"{where}: {first['msg']}"
-    if first["type"] != "missing":
+    if first["type"] == "value_error":  # a validator's own message already says what is wrong
+        line = f"{where}: {first['ctx']['error']}"
+    else:
+        line = f"{where}: {first['msg']}"
+    if first["type"] not in ("missing", "value_error"):
         shown = repr(first["input"])
         line += f" (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
     more = len(problems) - 1

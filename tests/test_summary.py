@@ -70,6 +70,8 @@ _DELETE = object()
      "remedies.architecture.0.seconds: Input should be a valid number, unable to parse string as a number "
      "(got 'slow')"),
     ("surprise", 1, "surprise: Extra inputs are not permitted (got 1)"),
+    ("timings.total", _DELETE, "timings: needs 'total'"),
+    ("versions.torch", 2, "versions.torch: Input should be a valid string (got 2)"),
 ])
 def test_a_wrong_or_missing_field_is_named_in_one_line(raw, path, value, message):
     with pytest.raises(FitguardError) as caught:
@@ -94,3 +96,12 @@ def test_non_finite_numbers_are_written_as_null(raw, tmp_path):
     written = json.loads((tmp_path / "summary.json").read_text())
     assert written["remedies"]["architecture"][0]["val_score"] is None
     assert written["test"]["baseline"]["figure"]["recall"][0]["value"] is None
+
+
+def test_fitguard_report_on_a_broken_summary_is_one_line_and_exit_code_2(raw, tmp_path, capsys):
+    from fitguard.cli import main
+
+    (tmp_path / "summary.json").write_text(json.dumps(_broken(raw, "best.shipped.refit", _DELETE)))
+    assert main(["report", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"error: {tmp_path / 'summary.json'}: summary does not match the Summary "
+                                       "model: best.shipped.refit: Field required\n")
