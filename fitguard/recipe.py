@@ -19,11 +19,11 @@ from torch import nn
 from fitguard.architecture import ArchitectureSpec
 from fitguard.config import (CheckpointSpec, DataSpec, EarlyStoppingSpec, ModelSpec, PenaltySpec, RemediesSpec,
                              TrainConfig, TrainSpec, TransferSpec, explain, parse_config)
-from fitguard.errors import FitguardError
 from fitguard.data import Dataset, load
+from fitguard.errors import FitguardError
 from fitguard.models import build_network
 from fitguard.regularize import L1, L2, ElasticNet, InputNoise, WeightNoise
-from fitguard.runs import backbone_module, saved_model
+from fitguard.runs import backbone_module
 from fitguard.train import (Callback, Checkpoint, CosineAnnealing, EarlyStopping, MetricsLog, SnapshotEnsemble,
                             TensorBoard, Trainer, WeightAveraging)
 from fitguard.transfer import apply_backbone
@@ -223,15 +223,27 @@ def transferred_architecture(backbone: str, name: str, options: dict[str, Any],
         options: that network's options.
         image_size: the side images are resized to for a named backbone.
     """
-    saved = saved_model(backbone)
+    saved = _saved_description(backbone)
     if saved is not None:
-        folder, stem = saved
-        spec = ArchitectureSpec.pretrained_by_run(json.loads((folder / f"{stem}.json").read_text()))
+        spec = ArchitectureSpec.pretrained_by_run(saved)
     elif Path(backbone).suffix:
         spec = ArchitectureSpec(kind="weights", model={"name": name, "options": options})
     else:
         spec = ArchitectureSpec(kind="named", name=backbone)
     return spec.model_copy(update={"image_size": image_size})
+
+
+def _saved_description(backbone: str) -> dict[str, Any] | None:
+    """The description of the saved fitguard model ``backbone`` names, as :func:`fitguard.runs.backbone_module`
+    reads it: a run folder's ``model.json`` (``best.json`` in a doctor run), or the ``.json`` beside a
+    ``.safetensors``; None for anything else."""
+    path = Path(backbone).expanduser()
+    if path.is_dir():
+        places = [path / "model.json", path / "best.json"]
+    else:
+        places = [path.with_suffix(".json")] if path.suffix == ".safetensors" else []
+    found = next((place for place in places if place.is_file()), None)
+    return json.loads(found.read_text()) if found is not None else None
 
 
 def build_run(config: TrainConfig, out: Path | None = None, data: Dataset | None = None, quiet: bool = True) -> Run:

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load as load_safetensors
 from pydantic import ValidationError
+from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
@@ -145,31 +145,12 @@ def rebuild(spec: dict[str, Any]) -> nn.Module:
     return ArchitectureSpec.saved(spec).rebuild(spec["input_shape"], spec["out_features"], embeddings)
 
 
-def model_stem(directory: Path) -> str:
-    """Which saved model a run folder holds: ``model`` (``fitguard train``), or ``best`` for a ``fitguard doctor``
-    run, which holds no ``model.json``."""
-    return "best" if not (directory / "model.json").is_file() and (directory / "best.json").is_file() else "model"
-
-
-def saved_model(source: str | Path | nn.Module) -> tuple[Path, str] | None:
-    """The folder and stem of the saved fitguard model ``source`` names: a run folder, or a saved model's
-    ``.safetensors`` beside its ``.json``; None for anything else (a module, a backbone name, a bare weights file)."""
-    if isinstance(source, nn.Module):
-        return None
-    path = Path(source).expanduser()
-    if path.is_dir():
-        return path, model_stem(path)
-    if path.suffix == ".safetensors" and path.with_suffix(".json").is_file():
-        return path.parent, path.stem
-    return None
-
-
 def load(run_dir: str | Path, stem: str = "model") -> Predictor:
     """Load the model a run saved as a :class:`Predictor`: ``model`` for ``fitguard train`` runs, and the best
     model (``best``) for ``fitguard doctor`` runs, which hold no ``model.json``."""
     directory = Path(run_dir)
-    if stem == "model":
-        stem = model_stem(directory)
+    if stem == "model" and not (directory / "model.json").is_file() and (directory / "best.json").is_file():
+        stem = "best"
     spec_path = directory / f"{stem}.json"
     if not spec_path.is_file():
         raise FileNotFoundError(f"{str(directory)!r} holds no saved model ({spec_path.name} is missing)")
@@ -212,5 +193,11 @@ def backbone_module(source: str | Path | nn.Module) -> str | Path | nn.Module:
     Example:
         >>> setup = apply_backbone(backbone_module("runs/pretrained"), data, freeze_all_but=1)  # doctest: +SKIP
     """
-    saved = saved_model(source)
-    return source if saved is None else load(*saved).model
+    if isinstance(source, nn.Module):
+        return source
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return load(path).model
+    if path.suffix == ".safetensors" and path.with_suffix(".json").is_file():
+        return load(path.parent, stem=path.stem).model
+    return source
