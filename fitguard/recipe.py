@@ -211,7 +211,7 @@ def make_callbacks(config: TrainConfig, out: Path | None, has_val: bool) -> list
     return callbacks
 
 
-def transferred_architecture(backbone: str, name: str, options: dict[str, Any],
+def transferred_architecture(backbone: str, name: str | None = None, options: dict[str, Any] | None = None,
                              image_size: int | None = None) -> ArchitectureSpec:
     """What ``fitguard.load`` needs to rebuild a model made from ``backbone`` before loading its weights, all of it
     copied in: the model reloads after ``backbone``'s run folder is gone.
@@ -219,7 +219,8 @@ def transferred_architecture(backbone: str, name: str, options: dict[str, Any],
     Args:
         backbone: a fitguard run folder (``fitguard train``'s or ``fitguard doctor``'s) or saved model's
             ``.safetensors``, another weights file, or a backbone's name.
-        name: the network the spec's ``model`` section builds, which a bare weights file is loaded into.
+        name: the network the spec's ``model`` section builds, which a bare weights file is loaded into (needed
+            for a weights file only).
         options: that network's options.
         image_size: the side images are resized to for a named backbone.
     """
@@ -227,7 +228,7 @@ def transferred_architecture(backbone: str, name: str, options: dict[str, Any],
     if saved is not None:
         spec = ArchitectureSpec.pretrained_by_run(saved)
     elif Path(backbone).suffix:
-        spec = ArchitectureSpec(kind="weights", model={"name": name, "options": options})
+        spec = ArchitectureSpec(kind="weights", model=name and {"name": name, "options": options or {}})
     else:
         spec = ArchitectureSpec(kind="named", name=backbone)
     return spec.model_copy(update={"image_size": image_size})
