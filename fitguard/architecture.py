@@ -106,7 +106,8 @@ class ArchitectureSpec(BaseModel):
             return f"{self._pretrained().describe()} pretrained by a fitguard run, with a new head"
         return self.model.describe()
 
-    def rebuild(self, input_shape: Sequence[int], out_features: int, embeddings: Sequence[Sequence[int]] = ()) -> nn.Module:
+    def rebuild(self, input_shape: Sequence[int], out_features: int,
+                embeddings: Sequence[Sequence[int]] = ()) -> nn.Module:
         """The network, with freshly initialized weights (or a named backbone's pretrained ones) to load into.
 
         Args:

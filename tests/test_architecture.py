@@ -74,7 +74,8 @@ def test_each_kind_describes_itself_and_rebuilds_the_network_it_names():
         "mlp {'hidden': [8]}",
         "mlp {'hidden': [8]} with pretrained weights, with a new head",
         "mlp {'hidden': [8]} pretrained by a fitguard run, with a new head",
-        "mlp {'hidden': [8]} pretrained by a fitguard run, with a new head pretrained by a fitguard run, with a new head",
+        "mlp {'hidden': [8]} pretrained by a fitguard run, with a new head pretrained by a fitguard run, "
+        "with a new head",
     ]
     assert ArchitectureSpec(kind="named", name="mobilenet_v2").describe() == "pretrained backbone mobilenet_v2"
     for spec in (network, weights, run, twice):
