@@ -7,16 +7,20 @@ everywhere.
 from __future__ import annotations
 
 import inspect
-
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from torch import nn
 
-from fitguard.config import PenaltySpec, RemediesSpec, TrainConfig
+from fitguard.architecture import ArchitectureSpec
+from fitguard.config import (CheckpointSpec, DataSpec, EarlyStoppingSpec, ModelSpec, PenaltySpec, RemediesSpec,
+                             TrainConfig, TrainSpec, TransferSpec, explain, parse_config)
 from fitguard.data import Dataset, load
+from fitguard.errors import FitguardError
 from fitguard.models import build_network
 from fitguard.regularize import L1, L2, ElasticNet, InputNoise, WeightNoise
 from fitguard.runs import backbone_module
@@ -26,6 +30,77 @@ from fitguard.transfer import apply_backbone
 
 #: model family by kind of data when the spec says ``name: auto``
 AUTO_MODEL = {"table": "mlp", "signal": "cnn1d", "image": "cnn"}
+
+
+class Recipe(BaseModel):
+    """A partial :class:`~fitguard.config.TrainConfig`: the sections a candidate sets on top of a base spec.
+
+    :meth:`apply` puts it on a base: ``model`` replaces the base's network (a different network, not a patch of
+    one); every other section changes only the keys it gives (``remedies: {penalties: [...]}`` keeps the base's
+    other remedies); ``early_stopping: null`` (or ``false``) turns early stopping off.
+
+    Example:
+        >>> base = TrainConfig(train={"lr": 0.01, "max_epochs": 50})
+        >>> recipe = Recipe.parse({"model": {"name": "mlp", "hidden": [64]}, "train": {"lr": 0.001},
+        ...                        "early_stopping": None})
+        >>> config = recipe.apply(base, max_epochs=8)
+        >>> config.model.name, config.train.lr, config.train.max_epochs, config.early_stopping
+        ('mlp', 0.001, 8, None)
+        >>> Recipe.parse({"train": {"lr": -1}}, "doctor recipe")
+        Traceback (most recent call last):
+        ...
+        fitguard.errors.FitguardError: doctor recipe: train.lr: must be greater than 0, got -1
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: DataSpec = Field(default_factory=DataSpec)
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    early_stopping: EarlyStoppingSpec | None = Field(default_factory=EarlyStoppingSpec)
+    checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
+    remedies: RemediesSpec = Field(default_factory=RemediesSpec)
+    transfer: TransferSpec = Field(default_factory=TransferSpec)
+    tensorboard: bool = True
+
+    @field_validator("early_stopping", mode="before")
+    @classmethod
+    def _false_means_off(cls, value: Any) -> Any:
+        return None if value is False else value
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any], source: str = "recipe") -> Recipe:
+        """Validate a mapping of sections as a recipe.
+
+        Raises:
+            FitguardError: the first problem in one line, as :func:`fitguard.config.parse_config` words it.
+        """
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as error:
+            raise FitguardError(explain(error, source)) from None
+
+    def apply(self, base: TrainConfig, source: str = "recipe", **train: Any) -> TrainConfig:
+        """``base`` with this recipe's sections on top, then ``train`` (options of the ``train`` section, which win
+        over the recipe's); the result is validated as a whole (``remedies.weight_averaging`` with
+        ``early_stopping.restore_best``, say, is refused there).
+
+        Raises:
+            FitguardError: the first problem of the recipe or of the result, in one line.
+        """
+        if train:
+            extra = Recipe.parse({"train": train}, source).train
+            given = self.train.model_copy(update={k: getattr(extra, k) for k in extra.model_fields_set})
+            return self.model_copy(update={"train": given}).apply(base, source)
+        update: dict[str, Any] = {}
+        for name in self.model_fields_set:
+            part, current = getattr(self, name), getattr(base, name)
+            if name == "model" or not isinstance(part, BaseModel) or current is None:
+                update[name] = part
+            else:
+                update[name] = current.model_copy(update={k: getattr(part, k) for k in part.model_fields_set})
+        # model_copy does not validate: the merged spec is checked once, whole
+        return parse_config(base.model_copy(update=update).model_dump(), source)
 
 
 @dataclass
@@ -38,7 +113,7 @@ class Run:
     model_name: str
     model_options: dict[str, Any]
     trainer: Trainer
-    architecture: dict[str, Any] | None = None  # how fitguard.load rebuilds a transferred model (see runs.py)
+    architecture: ArchitectureSpec | None = None  # how fitguard.load rebuilds a transferred model
 
     def final_model(self) -> nn.Module:
         """The model the run ends with: with ``remedies.snapshots``, the mean of its snapshots (a
@@ -136,16 +211,40 @@ def make_callbacks(config: TrainConfig, out: Path | None, has_val: bool) -> list
     return callbacks
 
 
-def transferred_architecture(backbone: str) -> dict[str, Any]:
-    """What ``fitguard.load`` needs to rebuild a model made from ``backbone`` before loading its weights."""
-    path = Path(backbone).expanduser()
-    if path.is_dir() and (path / "model.json").is_file():
-        import json
+def transferred_architecture(backbone: str, name: str | None = None, options: dict[str, Any] | None = None,
+                             image_size: int | None = None) -> ArchitectureSpec:
+    """What ``fitguard.load`` needs to rebuild a model made from ``backbone`` before loading its weights, all of it
+    copied in: the model reloads after ``backbone``'s run folder is gone.
 
-        source = json.loads((path / "model.json").read_text())
-        return {"kind": "run", "model": source["model"], "input_shape": source["input_shape"],
-                "out_features": source["out_features"], "architecture": source.get("architecture")}
-    return {"kind": "named", "name": backbone}
+    Args:
+        backbone: a fitguard run folder (``fitguard train``'s or ``fitguard doctor``'s) or saved model's
+            ``.safetensors``, another weights file, or a backbone's name.
+        name: the network the spec's ``model`` section builds, which a bare weights file is loaded into (needed
+            for a weights file only).
+        options: that network's options.
+        image_size: the side images are resized to for a named backbone.
+    """
+    saved = _saved_description(backbone)
+    if saved is not None:
+        spec = ArchitectureSpec.pretrained_by_run(saved)
+    elif Path(backbone).suffix:
+        spec = ArchitectureSpec(kind="weights", model=name and {"name": name, "options": options or {}})
+    else:
+        spec = ArchitectureSpec(kind="named", name=backbone)
+    return spec.model_copy(update={"image_size": image_size})
+
+
+def _saved_description(backbone: str) -> dict[str, Any] | None:
+    """The description of the saved fitguard model ``backbone`` names, as :func:`fitguard.runs.backbone_module`
+    reads it: a run folder's ``model.json`` (``best.json`` in a doctor run), or the ``.json`` beside a
+    ``.safetensors``; None for anything else."""
+    path = Path(backbone).expanduser()
+    if path.is_dir():
+        places = [path / "model.json", path / "best.json"]
+    else:
+        places = [path.with_suffix(".json")] if path.suffix == ".safetensors" else []
+    found = next((place for place in places if place.is_file()), None)
+    return json.loads(found.read_text()) if found is not None else None
 
 
 def build_run(config: TrainConfig, out: Path | None = None, data: Dataset | None = None, quiet: bool = True) -> Run:
@@ -195,8 +294,5 @@ def build_run(config: TrainConfig, out: Path | None = None, data: Dataset | None
     architecture = None
     if setup is not None:
         setup.configure(trainer)  # the body learns at body_lr_factor × lr
-        backbone = transfer.backbone
-        architecture = (transferred_architecture(backbone) if not Path(backbone).suffix
-                        else {"kind": "weights", "model": {"name": name, "options": options}})
-        architecture["image_size"] = transfer.image_size
+        architecture = transferred_architecture(transfer.backbone, name, options, transfer.image_size)
     return Run(config, data, model, name, options, trainer, architecture)

@@ -15,16 +15,16 @@ from typing import Any
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
+from fitguard.architecture import ArchitectureSpec
 from fitguard.data import Dataset, Preprocessor
 from fitguard.errors import FitguardError
-from fitguard.models import build, build_network
 from fitguard.models.ensemble import MeanEnsemble
 from fitguard.train.state_io import atomic_write_bytes
-from fitguard.transfer import load_backbone, new_head
 
 MARKER = "run.json"
 
@@ -72,9 +72,12 @@ def save_model(
     options: dict[str, Any],
     data: Dataset,
     stem: str = "model",
-    architecture: dict[str, Any] | None = None,
+    architecture: ArchitectureSpec | None = None,
 ) -> Path:
-    """Write ``<stem>.safetensors`` (weights) and ``<stem>.json`` (architecture + preprocessing) atomically."""
+    """Write ``<stem>.safetensors`` (weights) and ``<stem>.json`` (architecture + preprocessing) atomically.
+
+    ``architecture``: how the model was made when it is not the network ``name`` and ``options`` build (a
+    transferred model, see :class:`~fitguard.architecture.ArchitectureSpec`)."""
     directory = Path(directory)
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     atomic_write_bytes(directory / f"{stem}.safetensors", save_safetensors(weights))
@@ -88,7 +91,7 @@ def save_model(
         "class_names": list(data.class_names),
         "feature_names": list(data.feature_names) if data.feature_names is not None else None,
         "preprocessor": data.preprocessor.to_dict(),
-        "architecture": architecture,  # set when the model came from a pretrained backbone
+        "architecture": architecture.to_saved() if architecture else None,  # a model from a pretrained backbone
         # a MeanEnsemble of networks that each are what "model" / "architecture" describe
         "ensemble": {"members": len(model.members)} if isinstance(model, MeanEnsemble) else None,
     }
@@ -137,21 +140,9 @@ def rebuild(spec: dict[str, Any]) -> nn.Module:
     if ensemble:
         member = {**spec, "ensemble": None}
         return MeanEnsemble([rebuild(member) for _ in range(int(ensemble["members"]))], spec["task"])
-    architecture = spec.get("architecture")
-    if not architecture:
-        # a table's embedded columns get their lookup layer back from the preprocessing saved beside the model
-        embeddings = Preprocessor.from_dict(spec["preprocessor"]).embeddings if spec.get("preprocessor") else ()
-        return build_network(spec["model"]["name"], tuple(spec["input_shape"]), spec["out_features"],
-                             spec["model"]["options"], embeddings)
-    if architecture["kind"] == "named":
-        return load_backbone(architecture["name"], num_classes=spec["out_features"],
-                             image_size=architecture.get("image_size"))
-    if architecture["kind"] == "run":  # a backbone pretrained by another fitguard run
-        model = rebuild({"model": architecture["model"], "input_shape": architecture["input_shape"],
-                         "out_features": architecture["out_features"], "architecture": architecture.get("architecture")})
-        return new_head(model, spec["out_features"])
-    return new_head(build(architecture["model"]["name"], tuple(spec["input_shape"]), spec["out_features"],
-                          **architecture["model"]["options"]), spec["out_features"])
+    # a table's embedded columns get their lookup layer back from the preprocessing saved beside the model
+    embeddings = Preprocessor.from_dict(spec["preprocessor"]).embeddings if spec.get("preprocessor") else ()
+    return ArchitectureSpec.saved(spec).rebuild(spec["input_shape"], spec["out_features"], embeddings)
 
 
 def load(run_dir: str | Path, stem: str = "model") -> Predictor:
@@ -179,6 +170,11 @@ def load(run_dir: str | Path, stem: str = "model") -> Predictor:
         task, class_names = spec["task"], tuple(spec["class_names"])
     except (KeyError, TypeError, AttributeError, IndexError) as error:  # a hand-edited or truncated description
         raise FitguardError(f"{spec_path} is incomplete or damaged ({type(error).__name__}: {error})") from None
+    except ValidationError as error:  # an architecture entry of an unknown kind, or one that lacks what it needs
+        problem = error.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        raise FitguardError(f"{spec_path} has an unusable architecture: {where + ': ' if where else ''}"
+                            f"{problem['msg']}") from None
     except RuntimeError as error:  # load_state_dict lists every mismatch; the first says enough
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         raise FitguardError(f"{stem}.safetensors in {str(directory)!r} does not fit the architecture in "

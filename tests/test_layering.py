@@ -27,9 +27,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("train", "config"),  # config: the typed TrainConfig a run is built from (uses data and regularize)
     ("transfer",),
     ("diagnose", "linear", "search"),
-    ("runs", "recipe"),
+    ("runs", "recipe", "architecture"),  # architecture: how runs rebuild a saved network, which recipe decides
+    ("summary",),  # the typed summary.json: the doctor writes it, the report and any other reader read it
+    ("report",),  # reads a doctor run folder through summary alone, so the doctor can render it at the end
     ("doctor",),
-    ("report",),
     ("commands", "cli"),
 )
 
@@ -50,8 +51,6 @@ KNOWN_UPWARD: dict[tuple[str, str], str] = {
         "search scores each candidate by building it with recipe.build_run (recipe imports no search)",
     ("fitguard.search.workers", "fitguard.recipe"):
         "search scores each candidate by building it with recipe.build_run (recipe imports no search)",
-    ("fitguard.doctor.pipeline", "fitguard.report"):
-        "the doctor renders report.html at the end of a run, at call time; report reads doctor.summary",
 }
 
 

@@ -35,7 +35,7 @@ from fitguard.doctor.plan import Plan, plan_for
 from fitguard.doctor.progress import DoctorProgress
 from fitguard.doctor.store import TrialStore, data_fingerprint, resumable, storage_url
 from fitguard.doctor.suggestions import learning_curve_phase, outcomes
-from fitguard.doctor.summary import layer_table, versions, write_summary
+from fitguard.doctor.summary import layer_table, versions
 from fitguard.doctor.trials import (Trial, joined, refit_epochs, refit_members, refit_recipe, score_and_gap,
                                     train_recipe)
 from fitguard.errors import FitguardError
@@ -45,6 +45,7 @@ from fitguard.models.imported import is_import_path
 from fitguard.recipe import load_data
 from fitguard.regularize.class_weights import class_counts
 from fitguard.runs import MARKER, prepare_run_dir, save_model, write_json
+from fitguard.summary import Figure, Summary, strict, write_summary
 
 #: the baseline network per family: big enough to overfit small data, the usual first try
 BASELINE_MODELS = {"mlp": {"hidden": [256, 256]}, "cnn": {"widths": [32, 64]}, "cnn1d": {"widths": [32, 64]}}
@@ -360,12 +361,13 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
         "versions": versions(),
     }
     timings["total"] = time.perf_counter() - clock.started  # the report (a second or two) comes after
-    write_summary(run_dir, summary)
-    from fitguard.report import build_report
+    written = Summary.from_dict(strict(summary))
+    write_summary(run_dir, written)
+    from fitguard.report import build_report  # matplotlib loads only when a report is drawn
 
     report = build_report(run_dir)
     if not options.quiet:
-        _print_outcome(console, summary, report)
+        _print_outcome(console, written, report)
     return run_dir
 
 
@@ -555,56 +557,54 @@ def _augmentation_samples(run_dir: Path, data: Dataset, recipe: dict[str, Any], 
                         spec=np.asarray([repr(spec)]))
 
 
-def _print_outcome(console: Console, summary: dict[str, Any], report: Path) -> None:
+def _print_outcome(console: Console, summary: Summary, report: Path) -> None:
     from rich.table import Table
 
-    test = summary["test"]
-    table = Table(title=f"fitguard doctor: {summary['data']['name']} ({test['rows']} test rows, read once)")
-    second = "balanced accuracy" if summary["data"]["task"] == "classification" else "R²"
+    test = summary.test
+    table = Table(title=f"fitguard doctor: {summary.data.name} ({test.rows} test rows, read once)")
+    second = "balanced accuracy" if summary.data.task == "classification" else "R²"
     for header in ("", "test (95% interval)", second, "training rows - test", "parameters"):
         table.add_column(header, justify="left" if not header else "right")
-    members = summary["best"]["members"]
-    kept = f"kept: {summary['best']['name']}" + (f" (mean of {members} seeds)" if members > 1 else "")
-    for who, label in (("baseline", "baseline"), ("best", kept)):
-        figure = test[who]["figure"]
-        table.add_row(label, _figure_text(figure), _second_figure_text(figure), f"{summary[who]['gap']:+.4f}",
-                      f"{summary[who]['parameters']:,}")
-    for reference in test["references"]:
-        figure = reference["figure"]
-        table.add_row(f"reference: {reference['name']}", _figure_text(figure), _second_figure_text(figure), "", "")
+    members = summary.best.members
+    kept = f"kept: {summary.best.name}" + (f" (mean of {members} seeds)" if members > 1 else "")
+    for run, tested, label in ((summary.baseline, test.baseline, "baseline"), (summary.best, test.best, kept)):
+        table.add_row(label, _figure_text(tested.figure), _second_figure_text(tested.figure), f"{run.gap:+.4f}",
+                      f"{run.parameters:,}")
+    for reference in test.references:
+        figure = reference.figure
+        table.add_row(f"reference: {reference.name}", _figure_text(figure), _second_figure_text(figure), "", "")
     console.print(table)
-    recall = test["best"]["figure"].get("recall")
+    recall = test.best.figure.recall
     if recall:
-        shown = ", ".join(f"{r['class']} {r['value']:.2f}" if r["value"] is not None else f"{r['class']} –"
+        shown = ", ".join(f"{r.class_name} {r.value:.2f}" if r.value is not None else f"{r.class_name} –"
                           for r in recall[:RECALL_CLASSES])
         more = f", … ({len(recall) - RECALL_CLASSES} more in the report)" if len(recall) > RECALL_CLASSES else ""
         console.print(f"kept model's recall per class: {shown}{more}")
-    comparison = test["best_vs_baseline"]
-    console.print(f"kept vs baseline: {comparison['verdict']} ({comparison['test']}, p = {comparison['p_value']:.3g})")
-    for reference in test["references"]:
-        versus = reference["best_vs_reference"]
-        console.print(f"kept vs {reference['name']}: {versus['verdict']} (p = {versus['p_value']:.3g})")
-    console.print(summary["verdict"]["sentence"])
-    console.print(f"shipped model: {summary['best']['shipped']['note']}")
-    console.print(f"wall time {summary['timings']['total']:.0f} s"
-                  + (f" of a {summary['budget']['seconds']:g} s budget" if summary["budget"]["seconds"] else ""))
-    replayed = summary["remedies"].get("replayed")
-    if replayed:
-        console.print(f"resumed: {replayed} of the {summary['remedies']['stored']} scored recipes were read back from "
-                      "study.db (finished before the earlier attempt stopped), not trained again")
+    comparison = test.best_vs_baseline
+    console.print(f"kept vs baseline: {comparison.verdict} ({comparison.test}, p = {comparison.p_value:.3g})")
+    for reference in test.references:
+        versus = reference.best_vs_reference
+        console.print(f"kept vs {reference.name}: {versus.verdict} (p = {versus.p_value:.3g})")
+    console.print(summary.verdict.sentence)
+    console.print(f"shipped model: {summary.best.shipped.note}")
+    budget = summary.budget.seconds
+    console.print(f"wall time {summary.timings.total:.0f} s" + (f" of a {budget:g} s budget" if budget else ""))
+    if summary.remedies.replayed:
+        console.print(f"resumed: {summary.remedies.replayed} of the {summary.remedies.stored} scored recipes were read "
+                      "back from study.db (finished before the earlier attempt stopped), not trained again")
     console.print(f"report: {report}")
 
 
-def _figure_text(figure: dict[str, Any]) -> str:
-    if figure["metric"] == "accuracy":
-        return f"{figure['value']:.3f} ({figure['low']:.3f}–{figure['high']:.3f})"
-    if "rmse" in figure:
-        rmse = figure["rmse"]
-        return f"RMSE {rmse['value']:.4g} ({rmse['low']:.4g}–{rmse['high']:.4g})"
-    return f"MSE {figure['value']:.4g} ({figure['low']:.4g}–{figure['high']:.4g})"
+def _figure_text(figure: Figure) -> str:
+    if figure.metric == "accuracy":
+        return f"{figure.value:.3f} ({figure.low:.3f}–{figure.high:.3f})"
+    if figure.rmse is not None:
+        rmse = figure.rmse
+        return f"RMSE {rmse.value:.4g} ({rmse.low:.4g}–{rmse.high:.4g})"
+    return f"MSE {figure.value:.4g} ({figure.low:.4g}–{figure.high:.4g})"
 
 
-def _second_figure_text(figure: dict[str, Any]) -> str:
+def _second_figure_text(figure: Figure) -> str:
     """Balanced accuracy (classification) or R² (regression) with its interval; a dash in older summaries."""
-    second = figure.get("balanced_accuracy") or figure.get("r2")
-    return "–" if second is None else f"{second['value']:.3f} ({second['low']:.3f}–{second['high']:.3f})"
+    second = figure.balanced_accuracy or figure.r2
+    return "–" if second is None else f"{second.value:.3f} ({second.low:.3f}–{second.high:.3f})"

@@ -15,8 +15,8 @@ import numpy as np
 from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
 from safetensors.numpy import load_file
 
-from fitguard.doctor.summary import read_summary
 from fitguard.report import plots
+from fitguard.summary import SearchTrial, Summary, load_summary
 from fitguard.train.state_io import atomic_write_bytes
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -43,9 +43,9 @@ def _environment() -> Environment:
     return environment
 
 
-def _helped(trial: dict[str, Any], reference: dict[str, Any]) -> bool:
+def _helped(trial: SearchTrial, reference: SearchTrial) -> bool:
     """The ablation's own call (score, then validation loss on ties), or the score alone in older summaries."""
-    return trial["details"].get("helped", trial["val_score"] > reference["val_score"])
+    return trial.details.get("helped", trial.val_score > reference.val_score)
 
 
 def _data_uri(png: bytes) -> str:
@@ -65,23 +65,23 @@ def _weights(path: Path) -> np.ndarray:
     return np.concatenate(kept) if kept else np.zeros(0)
 
 
-def figures(run_dir: Path, summary: dict[str, Any]) -> dict[str, str]:
+def figures(run_dir: Path, summary: Summary) -> dict[str, str]:
     """Every plot of the report as a data URI, keyed by section."""
-    task = summary["data"]["task"]
-    metric = summary["metric"]
-    baseline, best = _history(run_dir, summary["baseline"]["history"]), _history(run_dir, summary["best"]["history"])
+    task, metric = summary.data.task, summary.metric
+    baseline, best = _history(run_dir, summary.baseline.history), _history(run_dir, summary.best.history)
+    architecture = [t.model_dump() for t in summary.remedies.architecture]
     found: dict[str, str] = {
-        "baseline_curves": _data_uri(plots.learning_curves(baseline, task, summary["verdict"]["onset_epoch"])),
-        "compare_curves": _data_uri(plots.compare_curves(baseline, best, task, summary["best"]["best_epoch"])),
+        "baseline_curves": _data_uri(plots.learning_curves(baseline, task, summary.verdict.onset_epoch)),
+        "compare_curves": _data_uri(plots.compare_curves(baseline, best, task, summary.best.best_epoch)),
         "weights": _data_uri(plots.weight_histograms(_weights(run_dir / "baseline.safetensors"),
-                                                     _weights(run_dir / summary["best"]["model_file"]))),
-        "architecture": _data_uri(plots.architecture_scatter(summary["remedies"]["architecture"], metric)),
+                                                     _weights(run_dir / summary.best.model_file))),
+        "architecture": _data_uri(plots.architecture_scatter(architecture, metric)),
     }
-    if summary["bias_variance"] and "skipped" not in summary["bias_variance"]:
-        found["bias_variance"] = _data_uri(plots.bias_variance_bars(summary["bias_variance"]))
-    cv = summary["remedies"]["lambda_cv"]
-    if any(r["mean"] is not None for r in cv["rows"]):
-        found["lambda"] = _data_uri(plots.lambda_curve(cv["rows"], cv["best_lam"], metric))
+    if summary.bias_variance and "skipped" not in summary.bias_variance:
+        found["bias_variance"] = _data_uri(plots.bias_variance_bars(summary.bias_variance))
+    cv = summary.remedies.lambda_cv
+    if any(r.mean is not None for r in cv.rows):
+        found["lambda"] = _data_uri(plots.lambda_curve([r.model_dump() for r in cv.rows], cv.best_lam, metric))
     samples = run_dir / "augmentation_samples.npz"
     if samples.is_file():
         with np.load(samples, allow_pickle=False) as npz:
@@ -92,25 +92,27 @@ def figures(run_dir: Path, summary: dict[str, Any]) -> dict[str, str]:
 def render_report(run_dir: str | Path) -> str:
     """The report's HTML for a doctor run folder."""
     run_dir = Path(run_dir)
-    summary = read_summary(run_dir)
+    summary = load_summary(run_dir)
     template = _environment().get_template("report.html")
-    config_yaml = json.dumps(summary["best"]["config"], indent=1)
-    return template.render(s=summary, fig=figures(run_dir, summary), best_config=config_yaml, advice=advice(summary),
+    config_yaml = json.dumps(summary.best.config, indent=1)
+    # the template reads the summary as JSON values: its tests (`is defined`) see the keys the file holds
+    return template.render(s=summary.to_dict(), fig=figures(run_dir, summary), best_config=config_yaml,
+                           advice=advice(summary),
                            reference_sentence=reference_sentence(summary), recall=recall_rows(summary),
                            columns=column_rows(run_dir))
 
 
-def recall_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+def recall_rows(summary: Summary) -> list[dict[str, Any]]:
     """Per class: its test rows and each tested model's recall (kept, baseline, then the references), from the
     test figures; empty for regression or an older summary without recalls."""
-    test = summary["test"]
-    models = [("kept", test["best"]["figure"]), ("baseline", test["baseline"]["figure"]),
-              *((f"reference: {r['name']}", r["figure"]) for r in test["references"])]
-    if "recall" not in models[0][1]:
+    test = summary.test
+    models = [("kept", test.best.figure), ("baseline", test.baseline.figure),
+              *((f"reference: {r.name}", r.figure) for r in test.references)]
+    if models[0][1].recall is None:
         return []
-    return [{"class": row["class"], "rows": row["rows"],
-             "recall": [(name, figure["recall"][index]["value"]) for name, figure in models]}
-            for index, row in enumerate(models[0][1]["recall"])]
+    return [{"class": row.class_name, "rows": row.rows,
+             "recall": [(name, figure.recall[index].value) for name, figure in models]}
+            for index, row in enumerate(models[0][1].recall)]
 
 
 def column_rows(run_dir: Path) -> list[tuple[str, str]]:
@@ -127,47 +129,49 @@ def column_rows(run_dir: Path) -> list[tuple[str, str]]:
     return [(c.name, c.describe()) for c in Preprocessor.from_dict(preprocessor).columns]
 
 
-def reference_sentence(summary: dict[str, Any]) -> str:
+def reference_sentence(summary: Summary) -> str:
     """Whether the kept network beats the reference models, in plain words, from the paired tests alone."""
-    rows = summary["test"]["references"]
+    rows = summary.test.references
     if not rows:
         return "No reference model finished within the budget."
     words = {"better": "beats", "worse": "loses to", "not distinguishable": "cannot be told apart from"}
-    parts = [f"{words[r['best_vs_reference']['verdict']]} {r['name']} (p = {r['best_vs_reference']['p_value']:.2g})"
-             for r in rows]
-    beaten = all(r["best_vs_reference"]["verdict"] == "better" for r in rows)
+    parts = [f"{words[r.best_vs_reference.verdict]} {r.name} (p = {r.best_vs_reference.p_value:.2g})" for r in rows]
+    beaten = all(r.best_vs_reference.verdict == "better" for r in rows)
     return (f"The kept network {', '.join(parts)} on the same test rows"
             + (": it beats every reference." if beaten else ": it does not beat every reference."))
 
 
-def advice(summary: dict[str, Any]) -> list[str]:
+def advice(summary: Summary) -> list[str]:
     """Recommendations in plain words, from what the search measured (not from rules of thumb alone)."""
-    metric, best, baseline = summary["metric"], summary["best"], summary["baseline"]
-    test = summary["test"]
+    metric, best, baseline, test = summary.metric, summary.best, summary.baseline, summary.test
     lines = []
     show = (lambda v: f"{100 * v:.1f}%") if metric == "accuracy" else (lambda v: f"{v:.4g}")
-    verdict = test["best_vs_baseline"]["verdict"]
+    # the test metric sits beside `loss` among a tested model's scores (accuracy: an undeclared key)
+    best_score, baseline_score = getattr(test.best, metric), getattr(test.baseline, metric)
     lines.append(
-        f"Use the recipe “{best['name']}”: on the untouched test split it scores {show(test['best'][metric])} "
-        f"against the baseline's {show(test['baseline'][metric])} ({verdict} by a paired test on the same rows), "
-        f"with {best['parameters']:,} parameters instead of {baseline['parameters']:,}."
+        f"Use the recipe “{best.name}”: on the untouched test split it scores {show(best_score)} "
+        f"against the baseline's {show(baseline_score)} ({test.best_vs_baseline.verdict} by a paired test on the "
+        f"same rows), with {best.parameters:,} parameters instead of {baseline.parameters:,}."
     )
-    chosen = summary["remedies"]["chosen_architecture"]
-    lines.append(f"Network size: “{chosen}” was the smallest network within {summary['remedies']['epsilon']:g} of the best "
-                 "validation score; a larger one would not generalize better on this data.")
-    scored = [t for t in summary["remedies"]["ablation"][1:] if t["status"] == "done" and t["val_score"] is not None]
-    helped = [t["name"] for t in scored if _helped(t, summary["remedies"]["ablation"][0])]
-    hurt = [t["name"] for t in scored if not _helped(t, summary["remedies"]["ablation"][0])]
+    remedies = summary.remedies
+    lines.append(f"Network size: “{remedies.chosen_architecture}” was the smallest network within "
+                 f"{remedies.epsilon:g} of the best validation score; a larger one would not generalize better on "
+                 "this data.")
+    reference = remedies.ablation[0]
+    scored = [t for t in remedies.ablation[1:] if t.status == "done" and t.val_score is not None]
+    helped = [t.name for t in scored if _helped(t, reference)]
+    hurt = [t.name for t in scored if not _helped(t, reference)]
     if helped:
         lines.append(f"Remedies that earned their place on validation data: {', '.join(helped)}.")
     if hurt:
         lines.append(f"Remedies that did not help here (leave them out): {', '.join(hurt)}.")
-    if best["best_epoch"]:
-        lines.append(f"Keep early stopping: the search run of this recipe kept its weights of epoch {best['best_epoch']} "
-                     f"of {best.get('search_epochs', best['epochs'])}, and the refit trains that many epochs.")
-    kind = summary["verdict"]["kind"]
+    if best.best_epoch:
+        search_epochs = getattr(best, "search_epochs", None) or best.epochs  # older summaries lack it
+        lines.append(f"Keep early stopping: the search run of this recipe kept its weights of epoch {best.best_epoch} "
+                     f"of {search_epochs}, and the refit trains that many epochs.")
+    kind = summary.verdict.kind
     if kind == "overfit":
-        memorized = any(line.endswith("memorized") for line in summary["verdict"]["evidence"])
+        memorized = any(line.endswith("memorized") for line in summary.verdict.evidence)
         why = "the baseline memorized its training set" if memorized else \
             "the baseline fits its training rows clearly better than new ones"
         lines.append(f"More training data is the remedy no search can replace: {why}.")

@@ -3,7 +3,6 @@ import pytest
 from fitguard.doctor import DoctorOptions, parse_budget
 from fitguard.doctor.options import parse_data_options
 from fitguard.doctor.pipeline import base_config
-from fitguard.doctor.schema import errors
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("90", 90.0), ("90s", 90.0), ("10m", 600.0), ("1.5h", 5400.0)])
@@ -61,14 +60,6 @@ def test_bad_data_option(item):
     with pytest.raises(ValueError) as error:
         parse_data_options([item])
     assert str(error.value) == f"`--data-option` must be KEY=VALUE (e.g. limit_per_class=100), got {item!r}"
-
-
-def test_schema_validator_reports_every_problem_with_its_path():
-    schema = {"type": "object", "required": ["a"], "additionalProperties": False,
-              "properties": {"a": {"type": "array", "items": {"$ref": "#/$defs/n"}}}, "$defs": {"n": {"type": "integer", "minimum": 0}}}
-    assert errors({"a": [1, -1, "x"], "b": 2}, schema) == [
-        "$.a[1]: must be >= 0, got -1", "$.a[2]: must be integer, got str", "$: unexpected key 'b'"]
-    assert errors({"a": [0]}, schema) == []
 
 
 def test_monitor_reaches_early_stopping_and_accuracy_needs_classes():

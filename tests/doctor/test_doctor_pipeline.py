@@ -1,5 +1,6 @@
 import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -8,8 +9,8 @@ from typer.testing import CliRunner
 import fitguard
 from fitguard.data import load
 from fitguard.doctor import read_summary
-from fitguard.doctor.summary import schema
-from fitguard.doctor.schema import errors
+from fitguard.errors import FitguardError
+from fitguard.summary import Summary
 
 from tests.doctor.conftest import doctor_app
 
@@ -22,17 +23,18 @@ def test_the_run_folder_holds_every_file(digits_run):
     assert len((digits_run / "metrics.jsonl").read_text().splitlines()) >= 1
 
 
-def test_summary_validates_against_its_schema_and_every_phase_ran(digits_run):
+def test_summary_matches_its_model_and_every_phase_ran(digits_run):
     summary = json.loads((digits_run / "summary.json").read_text())
-    assert errors(summary, schema()) == []
+    assert Summary.from_dict(summary).to_dict() == summary
     remedies = summary["remedies"]
     assert remedies["trainings"] <= 12
     assert [t for t in remedies["architecture"] if t["details"].get("chosen")]
     assert any(row["scores"] for row in remedies["lambda_cv"]["rows"])
     assert len(remedies["ablation"]) >= 2 and remedies["study"]["trials"]
-    # broken on purpose: the schema notices
+    # broken on purpose: the model notices
     del summary["test"]
-    assert errors(summary, schema()) == ["$: missing required key 'test'"]
+    with pytest.raises(FitguardError, match=r"^summary does not match the Summary model: test: Field required$"):
+        Summary.from_dict(summary)
 
 
 def test_the_baseline_is_refit_for_the_epoch_of_its_lowest_validation_loss(digits_run):
@@ -106,3 +108,18 @@ def test_report_is_self_contained(digits_run):
     for section in ("data-model", "baseline", "verdict", "bias-variance", "weights", "augmentation", "search",
                     "best", "test", "recommendations", "reproduce"):
         assert f'<section id="{section}">' in html
+
+
+def test_a_model_fine_tuned_from_the_run_folder_reloads_after_the_folder_is_gone(digits_run, tmp_path):
+    from fitguard.cli import main
+
+    source = tmp_path / "doctor"
+    shutil.copytree(digits_run, source)
+    tuned = tmp_path / "tuned"
+    assert main(["train", "--data", "digits", "--backbone", str(source), "--freeze-all-but", "1", "--epochs", "1",
+                 "--out", str(tuned), "--quiet"]) == 0
+    rows = load("digits", val=0.2, test=0.2, seed=0).raw_test.inputs
+    before = fitguard.load(tuned).predict_proba(rows)
+    shutil.rmtree(source)
+    assert np.array_equal(fitguard.load(tuned).predict_proba(rows), before)
+    assert json.loads((tuned / "model.json").read_text())["architecture"]["kind"] == "run"

@@ -1,0 +1,571 @@
+"""``summary.json``: what one ``fitguard doctor`` run found, as a typed contract.
+
+The doctor writes a :class:`Summary`; the report (and anyone else) reads one. The JSON schema is generated from
+the models (:func:`json_schema`), never kept by hand. Sections keep keys they do not declare (``extra="allow"``), so
+a newer doctor's additions survive a round trip; the top level declares every section and refuses others.
+Non-finite numbers (a skipped trial's score) are written as ``null`` so the file is strict JSON.
+
+Example:
+    >>> summary = load_summary("runs/doctor")                          # doctest: +SKIP
+    >>> summary.data.task, summary.best.shipped.refit                  # doctest: +SKIP
+    ('classification', 'all')
+    >>> Summary.from_dict({"format": "fitguard-doctor/1"})                  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    fitguard.errors.FitguardError: ... format: Input should be 'fitguard-doctor/2' (got 'fitguard-doctor/1'); ...
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, model_validator
+
+from fitguard.errors import FitguardError
+from fitguard.train.state_io import atomic_write_bytes
+
+FORMAT = "fitguard-doctor/2"
+FILE_NAME = "summary.json"
+#: :func:`json_schema` written out for readers without Python; a test keeps it equal to the generated one
+#: (``python -m fitguard.summary`` rewrites it)
+SCHEMA_PATH = Path(__file__).with_name("summary.schema.json")
+
+Count = Annotated[int, Field(ge=0)]
+Positive = Annotated[int, Field(ge=1)]
+Score = float | None  # null where a trial was skipped or a number was not finite
+_VERSIONS = ("python", "fitguard", "torch")  # the versions every summary names
+Phase = Literal["architecture", "lambda_cv", "ablation", "study", "final", "baseline", "train_longer",
+                "learning_curve"]
+
+
+class Section(BaseModel):
+    """A part of the summary: declared keys are checked, other keys are kept as they are."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class TargetScale(Section):
+    """Regression: the training rows' target mean and std per column."""
+
+    mean: list[float]
+    std: list[float]
+    note: str | None = None
+
+
+class DataSection(Section):
+    """The data: where it came from, its task and shape, and the rows of each split."""
+
+    source: str
+    name: str
+    task: Literal["classification", "regression"]
+    kind: Literal["table", "signal", "image"]
+    input_shape: list[int]
+    class_names: list[str]
+    feature_names: list[str] | None = None
+    n_train: Positive
+    n_val: Positive
+    n_test: Positive
+    test_source: str
+    train_fraction: float | None = None
+    split_seed: int | None = None
+    target_scale: TargetScale | None = Field(None, description=(
+        "regression: the training rows' target mean and std per column; the networks train on (target - mean) / "
+        "std, so losses, gaps and validation scores are in those units, test figures in the target's own; null for "
+        "classification or an unstandardized target"))
+
+
+class Layer(Section):
+    """One row of a layer table."""
+
+    name: str
+    kind: str
+    output_shape: list[int]
+    parameters: Count
+    connections: Count
+
+
+class Network(Section):
+    """A network's layer table (:func:`fitguard.models.count`)."""
+
+    name: str
+    options: dict[str, Any]
+    parameters: Count
+    connections: Count
+    layers: list[Layer]
+
+
+class Networks(Section):
+    """The layer tables of the baseline and the kept network."""
+
+    baseline: Network
+    best: Network = Field(description="one member's layers: an ensemble's members share them")
+
+
+class TrainTest(Section):
+    """A model's scores (the evaluator's metrics) on its training rows and on the test split."""
+
+    train: dict[str, Score]
+    test: dict[str, Score]
+
+
+class DiagnosisRun(Section):
+    """The baseline's own training, the one the diagnosis read."""
+
+    epochs: int
+    best_epoch: int | None
+    stop_reason: str | None
+    scores: dict[str, dict[str, Score]]
+    repeat: int
+
+
+class Run(Section):
+    """A model trained afresh on the tested rows for the epochs validation chose, and tested once."""
+
+    val_score: Score = Field(description="validation score of the search (the baseline's: of its diagnosis run)")
+    gap: float
+    gap_note: str
+    parameters: Count
+    epochs: int
+    best_epoch: int | None = None
+    search_epochs: int | None = Field(None, description="the epochs of the search run that chose the recipe")
+    stop_reason: str | None = None
+    scores: TrainTest
+    seconds: float | None = None
+
+
+class Baseline(Run):
+    """The baseline as it was tested, and the run the diagnosis read."""
+
+    epochs: Positive
+    diagnosis_run: DiagnosisRun | None = None
+    history: str = Field(description="file in the run folder holding the History")
+
+
+class Shipped(Section):
+    """The model written to ``best.safetensors``: which rows it learned, for how many epochs, and why."""
+
+    refit: Literal["all", "trainval", "none"]
+    rows: Positive
+    epochs: Count
+    stop_reason: str | None
+    note: str
+
+
+class Best(Run):
+    """The kept recipe as it was tested, and what was shipped."""
+
+    name: str
+    recipe: dict[str, Any]
+    search_val_score: Score
+    search_val_score_note: str
+    config: dict[str, Any] = Field(description="the kept recipe's whole TrainConfig")
+    history: str = Field(description="file in the run folder holding the History")
+    model_file: str
+    members: Positive = Field(description=(
+        "networks averaged in the tested (and shipped) model: a deep ensemble of the kept recipe refit with "
+        "member_seeds (--ensemble; 1: a single network)"))
+    member_seeds: list[int] = Field(min_length=1)
+    shipped: Shipped
+
+
+class Recommendation(Section):
+    """One of the verdict's suggestions, by priority."""
+
+    remedy: str
+    reason: str
+    priority: int
+
+
+class WeightStats(Section):
+    """One baseline layer's weight statistics (:mod:`fitguard.diagnose.weights`)."""
+
+    name: str
+    shape: list[int]
+    l1: float | None = None
+    l2: float
+    max_abs: float
+
+
+class Verdict(Section):
+    """The diagnosis of the baseline: overfit, underfit or good, with the evidence."""
+
+    kind: Literal["overfit", "underfit", "good"]
+    onset_epoch: int | None
+    gap: float | None = Field(description="val_loss - loss at the baseline's last epoch")
+    evidence: list[str]
+    recommendations: list[Recommendation]
+    weights: list[WeightStats]
+    sentence: str
+
+
+class PlanStep(Section):
+    """One phase of the search and the cumulative share of the budget at which it stops starting trainings."""
+
+    phase: str
+    until: float
+    why: str
+
+
+class Outcome(Recommendation):
+    """A suggestion and what the search measured when it tried it."""
+
+    tried: bool
+    helped: bool | None
+    trial: str | None = Field(None, description="the trial that measured it")
+    score: float | None = None
+    reference: str | None = Field(None, description="the trial it was measured against")
+    reference_score: float | None = None
+    measured: str
+
+
+class PlanSection(Section):
+    """The search the verdict decided (:mod:`fitguard.doctor.plan`) and what each suggestion did when tried."""
+
+    kind: Literal["overfit", "underfit", "good"]
+    steps: list[PlanStep] = Field(min_length=1)
+    bigger_first: bool
+    lambdas: list[float]
+    remedies: list[str]
+    study_dropout: bool | None = Field(None, description="whether the study searches dropout")
+    study_lambda: list[float] | None = Field(None, description="the study's range of L2 strengths")
+    class_skew: float | None = Field(None, description=(
+        "largest / smallest training class count (classification); from plan.SKEW_RATIO (3) on, class weights "
+        "are tried first"))
+    outcomes: list[Outcome]
+
+
+class SearchTrial(Section):
+    """One training (or one set of folds) of the search."""
+
+    name: str
+    phase: Phase
+    recipe: dict[str, Any]
+    val_score: Score
+    gap: Score
+    parameters: Count
+    epochs: Count
+    seconds: Annotated[float, Field(ge=0)]
+    status: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class LambdaRow(Section):
+    """One λ of the L2 cross-validation: its scores per fold, their mean and spread."""
+
+    lam: float
+    scores: list[Score]
+    mean: Score
+    std: Score
+
+
+class LambdaCV(Section):
+    """The L2 strength chosen by k-fold cross-validation."""
+
+    folds: Annotated[int, Field(ge=2)]
+    rows: list[LambdaRow]
+    best_lam: float | None
+
+
+class Study(Section):
+    """The Optuna study: its storage file and its trials."""
+
+    storage: str
+    trials: list[SearchTrial]
+
+
+class Selection(Section):
+    """How candidates were scored: on the validation split (holdout) or by k-fold cross-validation over train +
+    val; the search trainings' epoch limit, patience and passes over the training rows per epoch; what early
+    stopping watched (which sets the epoch every refit trains for)."""
+
+    method: Literal["holdout", "cross-validation"]
+    folds: Annotated[int, Field(ge=2)] | None = None
+    labelled_rows: Count
+    max_epochs: Positive
+    patience: Count
+    repeat: Positive
+    min_steps: Count
+    kept: str | None = None
+    monitor: Literal["val_loss", "val_accuracy"]
+
+
+class LearningCurve(Section):
+    """Would more data help: errors at growing row counts and the power law fitted to them."""
+
+    points: list[dict[str, Any]]
+    error: str
+    fit: dict[str, float] | None
+    more_rows_for_half_the_gap: int | None
+    note: str | None = None
+
+
+class Remedies(Section):
+    """The search: architecture, λ, ablation, study, in the order the plan asked for."""
+
+    epsilon: Annotated[float, Field(ge=0)]
+    architecture: list[SearchTrial] = Field(min_length=1)
+    chosen_architecture: str
+    train_longer: list[SearchTrial]
+    lambda_cv: LambdaCV
+    ablation: list[SearchTrial] = Field(min_length=1)
+    learning_curve: LearningCurve | None
+    study: Study
+    trainings: Count
+    #: scored recipes in study.db, and how many a resumed run read back instead of training them (0 before --resume)
+    stored: Count = 0
+    replayed: Count = 0
+    selection: Selection
+
+
+class Reference(Section):
+    """A scikit-learn reference model on the same folds and rows (:mod:`fitguard.doctor.references`)."""
+
+    name: str
+    status: str
+    seconds: float
+
+
+class Estimate(Section):
+    """A value with its 95% interval."""
+
+    value: float
+    low: float
+    high: float
+
+
+class Recall(Section):
+    """One class's recall on the test rows (``class`` in the file)."""
+
+    class_name: str = Field(alias="class")
+    value: float | None
+    rows: Count
+
+
+class Figure(Section):
+    """A test figure with its 95% interval."""
+
+    metric: Literal["accuracy", "mse"]
+    value: float
+    low: float
+    high: float
+    rows: Positive
+    interval: str
+    balanced_accuracy: Estimate | None = Field(None, description=(
+        "classification: the mean of the per-class recalls (sklearn.metrics.balanced_accuracy_score), 95% "
+        "bootstrap interval"))
+    recall: list[Recall] | None = Field(None, description=(
+        "classification: each class's recall on the test rows (null for a class with none)"))
+    rmse: Estimate | None = Field(None, description=(
+        "regression: root of the MSE, in the target's units, 95% bootstrap interval"))
+    r2: Estimate | None = Field(None, description=(
+        "regression: R² (sklearn.metrics.r2_score, mean over target columns), 95% bootstrap interval over the same "
+        "resamples"))
+
+
+class Paired(Section):
+    """A paired test of two models on the same test rows."""
+
+    test: str
+    difference: float
+    p_value: Annotated[float, Field(ge=0)]
+    verdict: Literal["better", "worse", "not distinguishable"]
+
+
+class Tested(Section):
+    """A tested model's scores on the test split (the evaluator's metrics) and its figure."""
+
+    loss: float
+    accuracy: float | None = Field(None, description="classification")
+    figure: Figure
+
+
+class TestedReference(Section):
+    """A reference model on the test split, compared with the kept model."""
+
+    name: str
+    figure: Figure
+    best_vs_reference: Paired
+
+
+class TestSection(Section):
+    """The one look at the test split: figures with 95% intervals and paired tests on the same rows."""
+
+    units: str | None = Field(None, description="regression: the units of every figure and score of this section")
+    rows: Positive
+    baseline: Tested
+    best: Tested
+    best_vs_baseline: Paired
+    references: list[TestedReference]
+
+
+class Budget(Section):
+    """What the run was allowed: seconds and trainings, and the time kept back for the final trainings."""
+
+    seconds: float | None
+    trials: int | None
+    reserve: Annotated[float, Field(ge=0)]
+
+
+def _require(values: dict[str, Any], keys: tuple[str, ...]) -> None:
+    missing = [key for key in keys if key not in values]
+    if missing:
+        raise ValueError(f"needs {' and '.join(map(repr, missing))}")
+
+
+class Timings(RootModel[dict[str, Annotated[float, Field(ge=0)]]]):
+    """Seconds per phase in the order they ran, and ``total`` for the whole run."""
+
+    model_config = ConfigDict(json_schema_extra={"required": ["total"]})
+
+    @model_validator(mode="after")
+    def _has_total(self) -> Timings:
+        _require(self.root, ("total",))
+        return self
+
+    @property
+    def total(self) -> float:
+        return self.root["total"]
+
+
+class Versions(RootModel[dict[str, str]]):
+    """The versions of Python, fitguard and the libraries the run used, by name."""
+
+    model_config = ConfigDict(json_schema_extra={"required": list(_VERSIONS)})
+
+    @model_validator(mode="after")
+    def _has_the_main_ones(self) -> Versions:
+        _require(self.root, _VERSIONS)
+        return self
+
+
+class Summary(BaseModel):
+    """What one ``fitguard doctor`` run found.
+
+    Search scores are 'higher is better' and measured on validation data (optimistic for the recipe they chose):
+    validation accuracy for classification, minus the validation loss for regression. The baseline and the kept
+    recipe are each trained afresh on the same rows for the epochs validation chose and read the test split once;
+    their gaps are training rows - test (accuracy) or test - training rows (loss).
+    """
+
+    model_config = ConfigDict(extra="forbid", title="fitguard doctor summary.json")
+
+    format: Literal["fitguard-doctor/2"]
+    command: str = Field(description="shell command that reruns this doctor run")
+    options: dict[str, Any] = Field(description="every DoctorOptions field")
+    config: dict[str, Any] = Field(description="the base TrainConfig (fitguard.config) every training started from")
+    seed: int
+    data: DataSection
+    metric: Literal["accuracy", "loss"] = Field(description="the test metric of the terminal table")
+    model: Networks
+    baseline: Baseline
+    verdict: Verdict
+    plan: PlanSection
+    bias_variance: dict[str, Any] | None = Field(description=(
+        "the baseline architecture's bias and variance, or why it was skipped"))
+    remedies: Remedies
+    references: list[Reference] = Field(description=(
+        "scikit-learn reference models on the same folds and rows (fitguard.doctor.references)"))
+    best: Best
+    test: TestSection
+    budget: Budget
+    timings: Timings
+    versions: Versions
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> Summary:
+        """Check ``raw`` (a parsed ``summary.json``) and type it.
+
+        Raises:
+            FitguardError: the first field that is missing or of the wrong type, in one line (a reader needs where
+                to look, not pydantic's page of every problem).
+        """
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as error:
+            raise FitguardError(f"summary does not match the Summary model: {_first_problem(error)}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as JSON values, with the keys it was built from (undeclared keys included)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+def _first_problem(error: ValidationError) -> str:
+    problems = error.errors(include_url=False)
+    first = problems[0]
+    where = ".".join(str(part) for part in first["loc"]) or "the summary"
+    if first["type"] == "value_error":  # a validator's own message already says what is wrong
+        line = f"{where}: {first['ctx']['error']}"
+    else:
+        line = f"{where}: {first['msg']}"
+    if first["type"] not in ("missing", "value_error"):
+        shown = repr(first["input"])
+        line += f" (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
+    more = len(problems) - 1
+    return line + (f"; and {more} more problem{'s' if more > 1 else ''}" if more else "")
+
+
+def strict(value: Any) -> Any:
+    """NaN/inf -> None, tuples -> lists, keys -> strings, recursively.
+
+    Example:
+        >>> strict({"a": (1.0, float("nan")), 2: float("inf")})
+        {'a': [1.0, None], '2': None}
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    return value
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON schema of ``summary.json``, generated from :class:`Summary`."""
+    schema = Summary.model_json_schema(by_alias=True)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": FORMAT, **schema}
+
+
+def schema_text() -> str:
+    """:func:`json_schema` as the text of ``summary.schema.json``."""
+    return json.dumps(json_schema(), indent=1, ensure_ascii=False) + "\n"
+
+
+def write_summary(run_dir: str | Path, summary: Summary | dict[str, Any]) -> Path:
+    """Check ``summary`` against :class:`Summary` and write it as ``run_dir/summary.json`` (atomically).
+
+    Raises:
+        FitguardError: naming the first field that does not match.
+    """
+    if not isinstance(summary, Summary):
+        summary = Summary.from_dict(strict(summary))
+    path = Path(run_dir) / FILE_NAME
+    atomic_write_bytes(path, json.dumps(strict(summary.to_dict()), indent=1, allow_nan=False).encode())
+    return path
+
+
+def load_summary(run_dir: str | Path) -> Summary:
+    """The :class:`Summary` of a doctor run folder.
+
+    Raises:
+        FileNotFoundError: the folder holds no ``summary.json``.
+        FitguardError: the file is not JSON, or a field is missing or of the wrong type (named in one line).
+    """
+    path = Path(run_dir) / FILE_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(run_dir)!r} is not a doctor run folder (summary.json is missing)")
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise FitguardError(f"{path} is not valid JSON: {error}") from None
+    try:
+        return Summary.from_dict(raw)
+    except FitguardError as error:
+        raise FitguardError(f"{path}: {error}") from None
+
+
+if __name__ == "__main__":
+    SCHEMA_PATH.write_text(schema_text())
