@@ -134,7 +134,7 @@ def test_resume_with_other_callbacks_is_refused(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"every_epochs": 0}, "`every_epochs` must be an integer >= 1 or None, got 0"),
+        ({"every_epochs": 0}, "`every_epochs` must be None or an integer >= 1, got 0"),
         ({"every_minutes": -1}, "`every_minutes` must be > 0 or None, got -1"),
         ({"keep_last": 0}, "`keep_last` must be an integer >= 1, got 0"),
     ],

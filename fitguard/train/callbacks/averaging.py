@@ -43,6 +43,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import SWALR, AveragedModel, update_bn
 
+from fitguard._validation import check_int
 from fitguard.train.callbacks.base import Callback
 
 if TYPE_CHECKING:
@@ -94,8 +95,7 @@ class WeightAveraging(Callback):
             raise ValueError(f"`lr` must be a finite number > 0 or None, got {lr!r}")
         if kind == "ema" and lr is not None:
             raise ValueError("`lr` anneals the learning rate for SWA only; an EMA leaves the schedule alone")
-        if isinstance(anneal_epochs, bool) or not isinstance(anneal_epochs, int) or anneal_epochs < 1:
-            raise ValueError(f"`anneal_epochs` must be an integer >= 1, got {anneal_epochs!r}")
+        check_int("anneal_epochs", anneal_epochs, low=1)
         self.kind, self.start, self.decay, self.lr = kind, start, decay, lr
         self.anneal_epochs, self.update_bn = anneal_epochs, update_bn
         self.averaged: AveragedModel | None = None
