@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from fitguard._validation import check_int, check_type
+from fitguard._validation import check_in, check_int, check_type
 from fitguard.augment.pipeline import ImageAugment
 from fitguard.errors import FitguardError
 
@@ -156,8 +156,7 @@ def _check_arguments(
     check_int("count", count, low=1)
     if not isinstance(prefix, str) or not prefix or _safe(prefix) != prefix:
         raise ValueError(f"`prefix` must be a non-empty name of letters, digits, '_', '-' or '.', got {prefix!r}")
-    if image_format not in FORMATS:
-        raise ValueError(f"`image_format` must be 'png' or 'jpeg', got {image_format!r}")
+    check_in("image_format", image_format, FORMATS)
     if class_names is not None and len(class_names) <= int(y.max()):
         raise ValueError(f"`class_names` has {len(class_names)} names, but `y` holds label {int(y.max())}")
     if sources is not None and len(sources) != len(X):

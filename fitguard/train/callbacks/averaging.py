@@ -43,7 +43,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import SWALR, AveragedModel, update_bn
 
-from fitguard._validation import check_int
+from fitguard._validation import check_in, check_int
 from fitguard.train.callbacks.base import Callback
 
 if TYPE_CHECKING:
@@ -83,8 +83,7 @@ class WeightAveraging(Callback):
 
     def __init__(self, kind: str = "swa", *, start: float | None = None, decay: float = 0.999,
                  lr: float | None = None, anneal_epochs: int = 1, update_bn: bool = True) -> None:
-        if kind not in KINDS:
-            raise ValueError(f"`kind` must be 'swa' or 'ema', got {kind!r}")
+        check_in("kind", kind, KINDS)
         start = (0.75 if kind == "swa" else 1) if start is None else start
         whole = isinstance(start, int) and not isinstance(start, bool)
         if not ((whole and start >= 1) or (isinstance(start, float) and 0 < start < 1)):

@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from fitguard._validation import check_number
+from fitguard._validation import check_in, check_number
+
 
 _MODES = ("auto", "min", "max")
 _DELTA_MODES = ("absolute", "relative")
@@ -50,8 +51,7 @@ class Monitor:
         if not isinstance(metric, str) or not metric:
             raise ValueError(f"`monitor` must be a metric name such as 'val_loss', got {metric!r}")
         check_number("min_delta", min_delta, low=0, finite=True)
-        if delta_mode not in _DELTA_MODES:
-            raise ValueError(f"`delta_mode` must be 'absolute' or 'relative', got {delta_mode!r}")
+        check_in("delta_mode", delta_mode, _DELTA_MODES)
         if delta_mode == "relative" and min_delta >= 1:
             raise ValueError(f"`min_delta` must be < 1 with delta_mode='relative', got {min_delta!r}")
         check_number("smoothing", smoothing, low=0, high=1, closed="left")
