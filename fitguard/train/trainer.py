@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -454,8 +455,8 @@ class Trainer:
         if not directory.exists():
             raise FileNotFoundError(f"cannot resume: checkpoint folder {str(directory)!r} does not exist")
         state, skipped = latest_valid_checkpoint(directory)
-        for message in skipped:
-            print(f"warning: {message}")
+        for message in skipped:  # the CLI shows each as one `warning: ...` line
+            warnings.warn(message, stacklevel=3)
         if state is None:
             # killed before its first checkpoint: starting over gives the same result as resuming
             torch.manual_seed(self.seed)
