@@ -22,11 +22,8 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
 from collections.abc import Collection
 from typing import Any, Literal, TypeVar
-
-from fitguard.errors import FitguardError
 
 Closed = Literal["both", "left", "right", "neither"]
 T = TypeVar("T")
@@ -203,39 +200,3 @@ def describe_choices(choices: Collection[Any]) -> str:
     """
     shown = [repr(choice) for choice in choices]
     return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
-
-
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*")
-_SECONDS_PER = {"": 1, "s": 1, "m": 60, "h": 3600}
-
-
-def parse_duration(text: str, *, name: str, none_ok: bool = False) -> float | None:
-    """Seconds in a duration such as ``90``, ``90s``, ``10m`` or ``1.5h``; ``none`` (when ``none_ok``): no limit.
-
-    Command-line input, so a bad one raises :class:`~fitguard.errors.FitguardError` (the CLI prints its line).
-
-    Args:
-        text: The duration as typed.
-        name: The option's name for the message, e.g. ``"--timeout"``.
-        none_ok: Whether ``none`` (any case) is accepted; it parses to None.
-
-    Raises:
-        FitguardError: ``text`` is not a positive number with an optional unit s, m or h.
-
-    Example:
-        >>> parse_duration("10m", name="--timeout"), parse_duration("90", name="--timeout")
-        (600.0, 90.0)
-        >>> parse_duration("None", name="--budget", none_ok=True) is None
-        True
-        >>> parse_duration("0s", name="--budget", none_ok=True)
-        Traceback (most recent call last):
-        ...
-        fitguard.errors.FitguardError: `--budget` must be a duration > 0 such as 90s, 10m or 1h, or none, got '0s'
-    """
-    if none_ok and str(text).strip().lower() == "none":
-        return None
-    match = _DURATION.fullmatch(str(text))
-    if match is None or float(match.group(1)) <= 0:
-        raise FitguardError(f"`{name}` must be a duration > 0 such as 90s, 10m or 1h{', or none' if none_ok else ''}, "
-                            f"got {text!r}")
-    return float(match.group(1)) * _SECONDS_PER[match.group(2)]
