@@ -19,7 +19,7 @@ from fitguard.config import PenaltySpec, RemediesSpec, TrainConfig
 from fitguard.data import Dataset, load
 from fitguard.models import build_network
 from fitguard.regularize import L1, L2, ElasticNet, InputNoise, WeightNoise
-from fitguard.runs import backbone_module
+from fitguard.runs import backbone_module, saved_model
 from fitguard.train import (Callback, Checkpoint, CosineAnnealing, EarlyStopping, MetricsLog, SnapshotEnsemble,
                             TensorBoard, Trainer, WeightAveraging)
 from fitguard.transfer import apply_backbone
@@ -139,10 +139,14 @@ def make_callbacks(config: TrainConfig, out: Path | None, has_val: bool) -> list
 def transferred_architecture(backbone: str) -> dict[str, Any]:
     """What ``fitguard.load`` needs to rebuild a model made from ``backbone`` before loading its weights."""
     path = Path(backbone).expanduser()
-    if path.is_dir() and (path / "model.json").is_file():
+    try:
+        stem = saved_model(path) if path.is_dir() else None
+    except FileNotFoundError:  # a folder of something else: a name load_backbone may know
+        stem = None
+    if stem is not None:
         import json
 
-        source = json.loads((path / "model.json").read_text())
+        source = json.loads((path / f"{stem}.json").read_text())
         return {"kind": "run", "model": source["model"], "input_shape": source["input_shape"],
                 "out_features": source["out_features"], "architecture": source.get("architecture")}
     return {"kind": "named", "name": backbone}
