@@ -1,8 +1,21 @@
 """The one exception type the CLI turns into a one-line message (exit code 2), and what else counts as expected.
 
-Library code raises ``ValueError`` (or ``FileNotFoundError``) with a message that names the argument, what is
-allowed and what was received; ``FitguardError`` is a ``ValueError`` for the few cases that need their own type.
-:func:`expected_failure` says which other exceptions are the input's or the machine's fault rather than fitguard's.
+Which exception to raise (every message is one line that says what is wrong and what would be right):
+
+- ``ValueError``: an **argument is wrong on its own**, whatever the data and whoever called: a wrong type, a
+  number out of range, a string that is not one of the choices. Checked eagerly, when the call is made, with
+  the helpers of :mod:`fitguard._validation` (`` `name` must be ..., got ... ``). Wrong types are
+  ``ValueError`` too (fitguard raises no ``TypeError``), so ``except ValueError`` catches every bad argument.
+- :class:`FitguardError` (a ``ValueError``): what the arguments **point at** cannot be used, though each
+  argument may be fine: a file, a config or search-space spec, a command-line option, a checkpoint, a user's
+  ``--model``, data whose contents do not fit the request (a split that leaves no training rows, text in a
+  numeric column), or an object used out of order (``perturb()`` twice). These are failures of input from
+  outside the Python call, found while working on it.
+- ``FileNotFoundError`` (``OSError``): a path that is not there.
+
+Something that still works but that the user should know about is ``warnings.warn`` (the CLI prints it as one
+``warning: ...`` line), never ``print``. :func:`expected_failure` says which other exceptions are the input's or
+the machine's fault rather than fitguard's.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from fitguard.data import Dataset, load
 from fitguard.errors import FitguardError
 from fitguard.models import build_network
 from fitguard.regularize import L1, L2, ElasticNet, InputNoise, WeightNoise
-from fitguard.runs import backbone_module
+from fitguard.runs import backbone_module, saved_model
 from fitguard.train import (Callback, Checkpoint, CosineAnnealing, EarlyStopping, MetricsLog, SnapshotEnsemble,
                             TensorBoard, Trainer, WeightAveraging)
 from fitguard.transfer import apply_backbone
@@ -240,11 +240,13 @@ def _saved_description(backbone: str) -> dict[str, Any] | None:
     ``.safetensors``; None for anything else."""
     path = Path(backbone).expanduser()
     if path.is_dir():
-        places = [path / "model.json", path / "best.json"]
+        try:
+            found: Path | None = path / f"{saved_model(path)}.json"
+        except FileNotFoundError:  # a folder of something else: a name load_backbone may know
+            found = None
     else:
-        places = [path.with_suffix(".json")] if path.suffix == ".safetensors" else []
-    found = next((place for place in places if place.is_file()), None)
-    return json.loads(found.read_text()) if found is not None else None
+        found = path.with_suffix(".json") if path.suffix == ".safetensors" else None
+    return json.loads(found.read_text()) if found is not None and found.is_file() else None
 
 
 def build_run(config: TrainConfig, out: Path | None = None, data: Dataset | None = None, quiet: bool = True) -> Run:

@@ -145,15 +145,50 @@ def rebuild(spec: dict[str, Any]) -> nn.Module:
     return ArchitectureSpec.saved(spec).rebuild(spec["input_shape"], spec["out_features"], embeddings)
 
 
-def load(run_dir: str | Path, stem: str = "model") -> Predictor:
-    """Load the model a run saved as a :class:`Predictor`: ``model`` for ``fitguard train`` runs, and the best
-    model (``best``) for ``fitguard doctor`` runs, which hold no ``model.json``."""
+#: The saved models a run folder can hold, in the order :func:`saved_model` looks for them: ``fitguard train``
+#: saves ``model``; ``fitguard doctor`` saves ``best`` (the model it ships) beside ``baseline``.
+SAVED_MODELS = ("model", "best")
+
+
+def saved_model(run_dir: str | Path) -> str:
+    """The stem of the model a run folder holds: ``"model"`` (a ``fitguard train`` run) or ``"best"`` (a
+    ``fitguard doctor`` run); ``"model"`` when it holds both. A stem counts when its ``<stem>.json`` is there
+    (the description :func:`load` rebuilds from; a missing weights file is :func:`load`'s to report).
+
+    Args:
+        run_dir: The run folder.
+
+    Raises:
+        FileNotFoundError: The folder holds neither ``model.json`` nor ``best.json``.
+
+    Example:
+        >>> saved_model("runs/doctor-demo")  # doctest: +SKIP
+        'best'
+    """
     directory = Path(run_dir)
-    if stem == "model" and not (directory / "model.json").is_file() and (directory / "best.json").is_file():
-        stem = "best"
+    for stem in SAVED_MODELS:
+        if (directory / f"{stem}.json").is_file():
+            return stem
+    raise FileNotFoundError(f"{str(directory)!r} holds no saved model: neither model.json nor best.json is there")
+
+
+def load(run_dir: str | Path, stem: str | None = None) -> Predictor:
+    """Load the model a run saved as a :class:`Predictor`.
+
+    Args:
+        run_dir: The run folder.
+        stem: Which saved model: ``"model"``, ``"best"``, ``"baseline"``; None (default): the one
+            :func:`saved_model` finds (``model`` for ``fitguard train`` runs, ``best`` for ``fitguard doctor`` runs).
+
+    Raises:
+        FileNotFoundError: The folder holds no such saved model.
+        FitguardError: The saved model is damaged or does not fit its description.
+    """
+    directory = Path(run_dir)
+    stem = saved_model(directory) if stem is None else stem
     spec_path = directory / f"{stem}.json"
     if not spec_path.is_file():
-        raise FileNotFoundError(f"{str(directory)!r} holds no saved model ({spec_path.name} is missing)")
+        raise FileNotFoundError(f"{str(directory)!r} holds no saved model {stem!r} ({spec_path.name} is missing)")
     try:
         spec = json.loads(spec_path.read_text())
         weights = load_safetensors((directory / f"{stem}.safetensors").read_bytes())

@@ -21,7 +21,8 @@ PACKAGE_ROOT = Path(fitguard.__file__).resolve().parent
 #: Lowest first; a module may import from its own layer and the layers before it. The name is the first component
 #: under ``fitguard`` (``fitguard.transfer.blocks`` is in ``transfer``); ``fitguard`` itself is the package root.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("fitguard", "errors"),  # the root holds the version and resolves names lazily; errors import nothing
+    ("fitguard", "errors", "_validation", "durations"),  # the root: version and lazy names; the others import
+    # nothing above them
     ("data", "models"),
     ("regularize", "augment"),
     ("train", "config"),  # config: the typed TrainConfig a run is built from (uses data and regularize)

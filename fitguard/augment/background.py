@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import torch
 
+from fitguard._validation import check_int
 from fitguard.augment.checks import check_images
 
 KINDS = ("noise", "blank", "crops")
@@ -36,12 +37,10 @@ def add_background_class(
     check_images(X)
     if y.ndim != 1 or y.shape[0] != X.shape[0] or y.is_floating_point():
         raise ValueError(f"`y` must be integer class indices of shape ({X.shape[0]},), got shape {tuple(y.shape)}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"`num_classes` must be an integer >= 1, got {num_classes!r}")
+    check_int("num_classes", num_classes, low=1)
     if len(y) and int(y.max()) >= num_classes:
         raise ValueError(f"`y` holds label {int(y.max())}, but `num_classes` is {num_classes}; labels must be below it")
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"`count` must be an integer >= 1, got {count!r}")
+    check_int("count", count, low=1)
     if isinstance(kinds, str) or not kinds or any(k not in KINDS for k in kinds) or len(set(kinds)) != len(kinds):
         raise ValueError(f"`kinds` must be a non-empty list of distinct names from {KINDS}, got {kinds!r}")
     if isinstance(patches, bool) or not isinstance(patches, int) or not 1 <= patches <= min(X.shape[2], X.shape[3]):

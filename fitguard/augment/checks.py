@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from fitguard._validation import check_number
+
 
 def _is_number(value: object) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float))
@@ -60,15 +62,11 @@ def check_shift(shift: object) -> tuple[float, float]:
 
 def check_fraction(name: str, value: object, upper_open: bool) -> None:
     """``value`` in [0, 1] (or [0, 1) when ``upper_open``)."""
-    upper_ok = _is_number(value) and (value < 1 if upper_open else value <= 1)
-    if not (_is_number(value) and value >= 0 and upper_ok):
-        interval = "[0, 1)" if upper_open else "[0, 1]"
-        raise ValueError(f"`{name}` must be a number in {interval}, got {value!r}")
+    check_number(name, value, low=0, high=1, closed="left" if upper_open else "both")
 
 
 def check_positive_alpha(alpha: object) -> None:
-    if not (_is_number(alpha) and alpha > 0):
-        raise ValueError(f"`alpha` must be a number > 0, got {alpha!r}")
+    check_number("alpha", alpha, low=0, closed="neither")
 
 
 def check_images(x: object) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from fitguard._validation import check_int
 from fitguard.augment.checks import check_images, check_positive_alpha
 from fitguard.augment.seeding import draw_seed
 
@@ -85,11 +86,8 @@ class _Mixing:
 
     def __init__(self, alpha: float = 1.0, *, num_classes: int | None = None, seed: int | None = None) -> None:
         check_positive_alpha(alpha)
-        if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
-                                        or num_classes < 2):
-            raise ValueError(f"`num_classes` must be None or an integer >= 2, got {num_classes!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise ValueError(f"`seed` must be None or an integer >= 0, got {seed!r}")
+        check_int("num_classes", num_classes, low=2, none_ok=True)
+        check_int("seed", seed, low=0, none_ok=True)
         self.alpha, self.num_classes, self.seed = alpha, num_classes, seed
         self._generator = None if seed is None else torch.Generator().manual_seed(seed)
         self.last_lambda_: float | None = None

@@ -13,6 +13,7 @@ from typing import Any
 import kornia.augmentation as K
 import torch
 
+from fitguard._validation import check_bool, check_int, check_number
 from fitguard.augment.checks import check_fraction, check_images, check_rotate, check_scale, check_shift
 from fitguard.augment.records import Record, replay_step, rows_of
 from fitguard.augment.seeding import draw_seed, seeded_global_rng
@@ -52,21 +53,17 @@ class ImageAugment:
     ) -> None:
         self._degrees = check_rotate(rotate)
         for name, value in (("flip", flip), ("vflip", vflip)):
-            if not isinstance(value, bool):
-                raise ValueError(f"`{name}` must be True or False, got {value!r}")
+            check_bool(name, value)
         self._scale = None if scale is None else check_scale(scale)
         self._shift = check_shift(shift)
-        if crop is not None and (isinstance(crop, bool) or not isinstance(crop, int) or crop < 1):
-            raise ValueError(f"`crop` must be None or a padding in pixels >= 1, got {crop!r}")
+        check_int("crop", crop, low=1, none_ok=True)
         check_fraction("brightness", brightness, upper_open=False)
         check_fraction("contrast", contrast, upper_open=True)
         if isinstance(erase, bool) or not isinstance(erase, (int, float)) or not (erase == 0 or 0.02 < erase <= 1):
             raise ValueError(f"`erase` must be 0 (off) or the largest erased share of an image in (0.02, 1], got {erase!r}")
-        if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0:
-            raise ValueError(f"`noise` must be a standard deviation >= 0, got {noise!r}")
+        check_number("noise", noise, low=0)
         check_fraction("p", p, upper_open=False)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise ValueError(f"`seed` must be None or an integer >= 0, got {seed!r}")
+        check_int("seed", seed, low=0, none_ok=True)
         self.rotate, self.flip, self.vflip, self.scale, self.shift = rotate, flip, vflip, scale, shift
         self.crop, self.brightness, self.contrast, self.erase, self.noise, self.p, self.seed = (
             crop, brightness, contrast, erase, noise, p, seed

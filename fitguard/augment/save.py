@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from fitguard._validation import check_in, check_int, check_type
 from fitguard.augment.pipeline import ImageAugment
 from fitguard.errors import FitguardError
 
@@ -151,19 +152,14 @@ def _check_arguments(
         raise ValueError(f"`X` must be a non-empty (N, C, H, W) tensor with C = 1 or 3, got {got}")
     if not isinstance(y, torch.Tensor) or tuple(y.shape) != (len(X),) or y.is_floating_point():
         raise ValueError(f"`y` must be integer labels of shape ({len(X)},), got {getattr(y, 'shape', y)!r}")
-    if not isinstance(augment, ImageAugment):
-        raise ValueError(f"`augment` must be an ImageAugment from fitguard.augment.images(...), got {augment!r}")
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"`count` must be an integer >= 1, got {count!r}")
+    check_type("augment", augment, ImageAugment, what="an ImageAugment from fitguard.augment.images(...)")
+    check_int("count", count, low=1)
     if not isinstance(prefix, str) or not prefix or _safe(prefix) != prefix:
         raise ValueError(f"`prefix` must be a non-empty name of letters, digits, '_', '-' or '.', got {prefix!r}")
-    if image_format not in FORMATS:
-        raise ValueError(f"`image_format` must be 'png' or 'jpeg', got {image_format!r}")
+    check_in("image_format", image_format, FORMATS)
     if class_names is not None and len(class_names) <= int(y.max()):
         raise ValueError(f"`class_names` has {len(class_names)} names, but `y` holds label {int(y.max())}")
     if sources is not None and len(sources) != len(X):
         raise ValueError(f"`sources` must name one file per image ({len(X)}), got {len(sources)}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"`seed` must be an integer >= 0, got {seed!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be an integer >= 1, got {batch_size!r}")
+    check_int("seed", seed, low=0)
+    check_int("batch_size", batch_size, low=1)

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 
 import torch
 
+from fitguard._validation import check_type
+
 SEED_BOUND = 2**62  # fits int64 and JSON integers read back by any language with 64-bit ints
 
 
@@ -23,8 +25,7 @@ def draw_seed(generator: torch.Generator | None = None) -> int:
         >>> draw_seed(torch.Generator().manual_seed(0)) == draw_seed(torch.Generator().manual_seed(0))
         True
     """
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise ValueError(f"`generator` must be a torch.Generator or None, got {type(generator).__name__}")
+    check_type("generator", generator, torch.Generator, none_ok=True, what="a torch.Generator")
     device = generator.device if generator is not None else None  # a CUDA generator draws on its own device
     return int(torch.randint(0, SEED_BOUND, (1,), generator=generator, device=device).item())
 

@@ -8,6 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fitguard.errors import FitguardError
+
 
 #: How DATA is read, so a manifest reader can get the very same source images back by index.
 LOAD_OPTIONS = {"val": 0.0, "test": 0.0, "standardize": False}
@@ -47,10 +49,10 @@ def register(app: typer.Typer) -> None:
             brightness=brightness, contrast=contrast, erase=erase, noise=noise, p=p,
         )
         if save_format not in ("png", "jpeg"):
-            raise ValueError(f"`--save-format` must be 'png' or 'jpeg', got {save_format!r}")
+            raise FitguardError(f"`--save-format` must be 'png' or 'jpeg', got {save_format!r}")
         dataset = load(data, **LOAD_OPTIONS)
         if dataset.kind != "image" or dataset.train.X.ndim != 4:
-            raise ValueError(f"{data} is a {dataset.kind} dataset; `fitguard augment` needs images (N, C, H, W)")
+            raise FitguardError(f"{data} is a {dataset.kind} dataset; `fitguard augment` needs images (N, C, H, W)")
         manifest = save_augmented(
             dataset.train.X, dataset.train.y, augmenter, save_to_dir, count, prefix=save_prefix,
             image_format=save_format, class_names=list(dataset.class_names), seed=seed, overwrite=overwrite,

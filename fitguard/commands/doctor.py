@@ -84,8 +84,7 @@ def register(app: typer.Typer) -> None:
         """Predict raw data with a saved model (the best one of a doctor run) and write a CSV."""
         from fitguard.runs import load
 
-        stem = "best" if (run_dir / "best.json").is_file() else "model"
-        predictor = load(run_dir, stem=stem)
+        predictor = load(run_dir)
         inputs = read_inputs(data)
         predictions = predictor.predict(inputs)
         probabilities = predictor.predict_proba(inputs) if predictor.task == "classification" else None

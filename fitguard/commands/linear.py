@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fitguard.errors import FitguardError
+
 if TYPE_CHECKING:
     import torch
 
@@ -55,7 +57,7 @@ def ridge(
     grid = parse_lambdas(lambdas)
     folds = _parse_cv(cv)
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"`--device` {device!r} needs CUDA, which is not available here; use --device cpu")
+        raise FitguardError(f"`--device` {device!r} needs CUDA, which is not available here; use --device cpu")
     files = _outputs(out, "ridge", overwrite)
     X, y, names, task = _load(data, target, standardize)
     targets = one_hot(y) if task == "classification" else y
@@ -104,7 +106,7 @@ def lasso(
     files = _outputs(out, "lasso", overwrite)
     X, y, names, task = _load(data, target, standardize)
     if task == "classification" and int(y.max()) > 1:
-        raise ValueError(
+        raise FitguardError(
             f"lasso needs a numeric target or two classes, got {int(y.max()) + 1} classes in {target or data!r}"
         )
     result = elastic_net_path(X, y.to(torch.float64), l1_ratio=l1_ratio, lambdas=grid, cv=cv, fit_intercept=intercept)
@@ -139,7 +141,7 @@ def _parse_cv(cv: str) -> str | int:
         return text
     if text.isdigit() and int(text) >= 2:
         return int(text)
-    raise ValueError(f"`--cv` must be 'loo', 'gcv' or a number of folds >= 2, got {cv!r}")
+    raise FitguardError(f"`--cv` must be 'loo', 'gcv' or a number of folds >= 2, got {cv!r}")
 
 
 def _outputs(out: Path, name: str, overwrite: bool) -> dict[str, Path]:
@@ -150,7 +152,7 @@ def _outputs(out: Path, name: str, overwrite: bool) -> dict[str, Path]:
     }
     existing = [str(path) for path in files.values() if path.exists()]
     if existing and not overwrite:
-        raise ValueError(f"{existing[0]} already exists; pass --overwrite to replace it or choose another --out")
+        raise FitguardError(f"{existing[0]} already exists; pass --overwrite to replace it or choose another --out")
     return files
 
 

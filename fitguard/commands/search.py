@@ -13,21 +13,13 @@ then on every other machine the same command with ``--resume``; each joins the s
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
+from fitguard.durations import parse_duration
 from fitguard.errors import FitguardError
-
-
-def parse_duration(text: str) -> float:
-    """'90', '90s', '10m', '1.5h' -> seconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
-    if not match or float(match.group(1)) <= 0:
-        raise FitguardError(f"`--timeout` must be a duration such as 90s, 10m or 1h, got {text!r}")
-    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
 
 
 def register(app: typer.Typer) -> None:
@@ -58,7 +50,7 @@ def register(app: typer.Typer) -> None:
             raise FitguardError(f"{config}: a `search:` section (the search space) is required for fitguard search")
         space = SearchSpace.from_dict(raw.pop("search"))
         recipe = parse_config(raw, str(config))
-        seconds = parse_duration(timeout) if timeout is not None else None
+        seconds = parse_duration(timeout, name="--timeout") if timeout is not None else None
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as error:

@@ -8,13 +8,14 @@ from typing import Annotated, Any, Optional
 import typer
 
 from fitguard.config import TrainConfig, parse_config, read_config_file
+from fitguard.errors import FitguardError
 
 
 def _parse_widths(text: str, option: str) -> list[int]:
     try:
         widths = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise ValueError(f"`{option}` must be comma-separated integers such as 256,256, got {text!r}") from None
+        raise FitguardError(f"`{option}` must be comma-separated integers such as 256,256, got {text!r}") from None
     return widths
 
 

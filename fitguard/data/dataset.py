@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from fitguard._validation import check_int
 from fitguard.data.encoding import (DEFAULT_MAX_CATEGORIES, check_max_categories, check_table, encoded_names,
                                     ordered_columns)
 from fitguard.data.missing import check_missing, missing_mask
@@ -123,8 +124,7 @@ def build_dataset(
     Raises:
         FitguardError: values no preprocessing can take, named with their row.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f"`seed` must be an integer, got {seed!r}")
+    check_int("seed", seed)
     check_missing(missing)
     check_max_categories(max_categories)
     if ordinal:

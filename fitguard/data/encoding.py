@@ -43,6 +43,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from fitguard._validation import check_int
 from fitguard.data.missing import check_missing, median_fill, missing_mask, most_frequent_fill
 from fitguard.errors import FitguardError
 
@@ -242,10 +243,7 @@ def check_max_categories(max_categories: object) -> None:
     Raises:
         ValueError: naming what is allowed and what was received.
     """
-    if max_categories is None:
-        return
-    if isinstance(max_categories, bool) or not isinstance(max_categories, (int, np.integer)) or max_categories < 2:
-        raise ValueError(f"`max_categories` must be an integer >= 2 or None, got {max_categories!r}")
+    check_int("max_categories", max_categories, low=2, none_ok=True)
 
 
 def category_text(value: object) -> str:

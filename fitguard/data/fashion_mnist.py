@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fitguard._validation import check_int
 from fitguard.data.source import RawData, RawSource
 from fitguard.errors import FitguardError
 
@@ -46,8 +47,7 @@ def fashion_mnist(
         (1000, 1, 28, 28)
     """
     for name, value in (("limit_per_class", limit_per_class), ("test_limit_per_class", test_limit_per_class)):
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise ValueError(f"`{name}` must be a positive integer or None, got {value!r}")
+        check_int(name, value, low=1, none_ok=True)
     folder = DEFAULT_FOLDER if path is None else Path(path).expanduser()
     parts = {}
     for split, (images, labels) in FILES.items():

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fitguard._validation import check_int
 from fitguard.data.archives import DEFAULT_MAX_UNCOMPRESSED_BYTES, open_tree
 from fitguard.data.image_cache import archive_key, load_cached, save_cached
 from fitguard.data.images import POOL, decode_images, find_layout
@@ -38,8 +39,7 @@ def read_image_folder(
         (20, 3, 32, 32)
     """
     for name, value in (("limit_per_class", limit_per_class), ("test_limit_per_class", test_limit_per_class)):
-        if value is not None and (not isinstance(value, int) or value < 1):
-            raise ValueError(f"`{name}` must be a positive integer or None, got {value!r}")
+        check_int(name, value, low=1, none_ok=True)
     if max_uncompressed_bytes < 1:
         raise ValueError(f"`max_uncompressed_bytes` must be >= 1, got {max_uncompressed_bytes!r}")
     size = normalize_image_size(image_size)

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from fitguard._validation import check_in
+
 #: what a loader does with missing cells: fill them from the training rows, or refuse them in one line
 MISSING_CHOICES = ("impute", "error")
 #: text read as a missing cell, compared after stripping spaces and lowering the case
@@ -36,8 +38,7 @@ def check_missing(missing: object) -> None:
     Raises:
         ValueError: naming the allowed values and the one received.
     """
-    if missing not in MISSING_CHOICES:
-        raise ValueError(f"`missing` must be 'impute' or 'error', got {missing!r}")
+    check_in("missing", missing, MISSING_CHOICES)
 
 
 def missing_mask(values: np.ndarray) -> np.ndarray:

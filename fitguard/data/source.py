@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fitguard._validation import check_in
 from fitguard.data.encoding import Column
 from fitguard.errors import FitguardError
 
@@ -71,8 +72,8 @@ class RawSource:
 
 
 def check_task(task: str | None) -> None:
-    if task is not None and task not in TASKS:
-        raise ValueError(f"`task` must be 'classification' or 'regression', got {task!r}")
+    if task is not None:
+        check_in("task", task, TASKS)
 
 
 def infer_task(labels: np.ndarray, task: str | None) -> str:

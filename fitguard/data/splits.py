@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
+from fitguard._validation import check_int, check_number
 from fitguard.data.source import RawData
 from fitguard.data.standardize import apply_standardization, fit_standardization
 from fitguard.data.tensors import TensorData
@@ -24,10 +25,7 @@ if TYPE_CHECKING:
 
 
 def check_fraction(name: str, value: float, *, allow_zero: bool = True) -> None:
-    low_ok = value >= 0 if allow_zero else value > 0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (low_ok and value < 1):
-        interval = "[0, 1)" if allow_zero else "(0, 1)"
-        raise ValueError(f"`{name}` must be a number in {interval}, got {value!r}")
+    check_number(name, value, low=0, high=1, closed="left" if allow_zero else "neither")
 
 
 def holdout_indices(
@@ -113,8 +111,7 @@ def subsample_indices(
 
     A class with a single training row keeps it (with a warning), the rest is sampled.
     """
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
-        raise ValueError(f"`fraction` must be a number in (0, 1], got {fraction!r}")
+    check_number("fraction", fraction, low=0, high=1, closed="right")
     if fraction == 1:
         return np.arange(n)
     index, held = np.arange(n), np.arange(0)
@@ -144,8 +141,7 @@ def fold_indices(
     A class with fewer than ``k`` rows is dealt one row per fold, so some validation parts miss it; a warning
     names how many. Only a split where no class has ``k`` rows is refused.
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
-        raise ValueError(f"`k` must be an integer >= 2, got {k!r}")
+    check_int("k", k, low=2)
     if k > n:
         raise FitguardError(f"`k`={k} folds need at least {k} samples, got {n}")
     if labels is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fitguard._validation import check_int, check_number
 from fitguard.data.encoding import numeric_columns
 from fitguard.data.source import RawData, RawSource, Truth
 
@@ -35,10 +36,8 @@ def synthetic_regression(
 ) -> RawSource:
     """The synthetic table; ``Dataset.truth`` then carries f, σ and a sampler of fresh training sets."""
     for name, value, low in (("n_samples", n_samples, 5), ("n_features", n_features, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"`{name}` must be an integer >= {low}, got {value!r}")
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or noise < 0:
-        raise ValueError(f"`noise` must be a number >= 0, got {noise!r}")
+        check_int(name, value, low=low)
+    check_number("noise", noise, low=0)
     X, y = sample_synthetic(n_samples, n_features, float(noise), data_seed)
     truth = Truth(true_function, float(noise), lambda n, seed: sample_synthetic(n, n_features, float(noise), seed))
     columns = numeric_columns([f"x{j}" for j in range(n_features)])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fitguard._validation import check_int
 from fitguard.errors import FitguardError
 
 FORTUNES_FOLDER = Path("/usr/share/games/fortunes")
@@ -52,8 +53,7 @@ def read_fortunes(
     if isinstance(categories, str) or not categories:
         raise ValueError(f"`categories` must be a non-empty list of fortune file names, got {categories!r}")
     for name, value in (("limit_per_class", limit_per_class), ("max_chars", max_chars)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ValueError(f"`{name}` must be a positive integer or None, got {value!r}")
+        check_int(name, value, low=1, none_ok=True)
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise FileNotFoundError(f"no fortune files in {folder}: install them with `apt-get install fortunes`")

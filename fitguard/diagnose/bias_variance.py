@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from fitguard._validation import check_int
 from fitguard.diagnose.decompose import (
     MSEDecomposition,
     ZeroOneDecomposition,
@@ -168,10 +169,8 @@ def bias_variance(
     """
     if loss not in DECOMPOSITION_LOSSES:
         raise ValueError(f"`loss` must be one of {DECOMPOSITION_LOSSES}, got {loss!r}")
-    if not isinstance(rounds, int) or rounds < 2:
-        raise ValueError(f"`rounds` must be an integer >= 2, got {rounds!r}")
-    if not isinstance(seeds, int) or seeds < 1:
-        raise ValueError(f"`seeds` must be an integer >= 1, got {seeds!r}")
+    check_int("rounds", rounds, low=2)
+    check_int("seeds", seeds, low=1)
     if noise_var is not None and noise_var < 0:
         raise ValueError(f"`noise_var` must be >= 0, got {noise_var}")
     train, val, test = _splits(data)

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from fitguard._validation import check_int
 from fitguard.data.tensors import TensorData
 from fitguard.train.history import History
 
@@ -126,8 +127,7 @@ def learning_curve(
             raise ValueError(f"`fractions[{i}]` = {fraction!r}, must be in (0, 1]")
     if not fractions or not seeds:
         raise ValueError(f"`fractions` and `seeds` must not be empty, got {list(fractions)} and {list(seeds)}")
-    if folds is not None and (not isinstance(folds, int) or folds < 2):
-        raise ValueError(f"`folds` must be None or an integer >= 2, got {folds!r}")
+    check_int("folds", folds, low=2, none_ok=True)
     if folds is None and getattr(data, "val", None) is None:
         raise ValueError("`data` needs a validation split (.val) for a learning curve, or pass `folds=k`")
     splits: list[tuple[Any, TensorData]]

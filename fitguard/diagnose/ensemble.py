@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state
 
+from fitguard._validation import check_int
 from fitguard.data.tensors import batch_bounds
 
 LOSSES = ("cross_entropy", "mse")
@@ -105,8 +106,7 @@ def _validate(indices: torch.Tensor, init_seeds: Sequence[int], shuffle_seeds: S
     if options["optimizer"] not in OPTIMIZERS:
         raise ValueError(f"`optimizer` must be one of {OPTIMIZERS}, got {options['optimizer']!r}")
     for name in ("epochs", "batch_size"):
-        if not isinstance(options[name], int) or options[name] < 1:
-            raise ValueError(f"`{name}` must be an integer >= 1, got {options[name]!r}")
+        check_int(name, options[name], low=1)
     if not options["lr"] > 0:
         raise ValueError(f"`lr` must be > 0, got {options['lr']!r}")
     if options["weight_decay"] < 0:

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize_scalar, nnls
 
+from fitguard._validation import check_int
+
 _EXPONENTS = np.geomspace(1e-3, 4.0, 241)
 
 
@@ -181,8 +183,7 @@ def rows_to_close(curve: PowerLaw, n_now: int, train_error: float, val_error: fl
         >>> rows_to_close(law, 100, 0.05, 0.25), rows_to_close(law, 100, 0.05, 0.25, share=1.0)
         (300, None)
     """
-    if not isinstance(n_now, int) or isinstance(n_now, bool) or n_now < 1:
-        raise ValueError(f"`n_now` must be a positive integer, got {n_now!r}")
+    check_int("n_now", n_now, low=1)
     _check_error("train_error", train_error)
     _check_error("val_error", val_error)
     if not 0.0 < share <= 1.0:

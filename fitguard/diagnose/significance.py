@@ -22,6 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import binom, norm
 
+from fitguard._validation import check_int, check_number
+
+
 #: most row indices one bootstrap chunk draws at once (8 MB of int64), so memory stays flat for big test sets
 _CHUNK_INDICES = 1_000_000
 
@@ -70,10 +73,8 @@ def wilson_interval(successes: int, total: int, *, confidence: float = 0.95) -> 
         (0.0, 1.0)
     """
     _check_confidence(confidence)
-    if isinstance(total, bool) or not isinstance(total, (int, np.integer)) or total < 1:
-        raise ValueError(f"`total` must be an integer >= 1, got {total!r}")
-    if isinstance(successes, bool) or not isinstance(successes, (int, np.integer)) or not 0 <= successes <= total:
-        raise ValueError(f"`successes` must be an integer in [0, total] = [0, {total}], got {successes!r}")
+    check_int("total", total, low=1)
+    check_int("successes", successes, low=0, high=total)
     z = float(norm.ppf(0.5 + confidence / 2))
     p = successes / total
     # center and half-width of the Wilson interval: (p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)
@@ -162,8 +163,7 @@ def paired_bootstrap(
     first = _check_rows("first_losses", first_losses, boolean=False)
     second = _check_rows("second_losses", second_losses, boolean=False)
     _check_same_length("first_losses", first, "second_losses", second)
-    if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or rounds < 1:
-        raise ValueError(f"`rounds` must be an integer >= 1, got {rounds!r}")
+    check_int("rounds", rounds, low=1)
     _check_confidence(confidence)
     differences = second.astype(np.float64) - first.astype(np.float64)
     means = bootstrap_statistics(lambda rows: differences[rows].mean(axis=1), len(differences), rounds=rounds,
@@ -203,8 +203,7 @@ def bootstrap_statistics(
         ((4,), True)
     """
     for name, value in (("rows", rows), ("rounds", rounds)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}")
+        check_int(name, value, low=1)
     rng = np.random.default_rng(seed)
     chunks = []
     step = max(1, _CHUNK_INDICES // rows)
@@ -275,18 +274,15 @@ def decide(p_value: float, difference: float, *, higher_is_better: bool, alpha: 
         >>> decide(0.2, 0.05, higher_is_better=True)
         'not distinguishable'
     """
-    if isinstance(p_value, bool) or not isinstance(p_value, (int, float)) or not 0 <= p_value <= 1:
-        raise ValueError(f"`p_value` must be a number in [0, 1], got {p_value!r}")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-        raise ValueError(f"`alpha` must be a number in (0, 1), got {alpha!r}")
+    check_number("p_value", p_value, low=0, high=1)
+    check_number("alpha", alpha, low=0, high=1, closed="neither")
     if p_value >= alpha or difference == 0:
         return "not distinguishable"
     return "better" if (difference > 0) == higher_is_better else "worse"
 
 
 def _check_confidence(confidence: float) -> None:
-    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
-        raise ValueError(f"`confidence` must be a number in (0, 1), got {confidence!r}")
+    check_number("confidence", confidence, low=0, high=1, closed="neither")
 
 
 def _check_rows(name: str, values: np.ndarray, *, boolean: bool) -> np.ndarray:

@@ -65,6 +65,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from fitguard._validation import check_int
 from fitguard.diagnose.onset import Onset, mann_kendall, overfitting_onset
 from fitguard.diagnose.weights import LayerWeights
 from fitguard.train.history import History
@@ -201,8 +202,7 @@ def verdict(
     if kind_of_data is not None and kind_of_data not in KINDS_OF_DATA:
         raise ValueError(f"`kind_of_data` must be one of {KINDS_OF_DATA} or None, got {kind_of_data!r}")
     for name, value in (("n_train", n_train), ("n_params", n_params), ("n_val", n_val)):
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise ValueError(f"`{name}` must be a positive integer or None, got {value!r}")
+        check_int(name, value, low=1, none_ok=True)
     if not 0.0 <= good_gap < 1.0:
         raise ValueError(f"`good_gap` must be in [0, 1), got {good_gap!r}")
     if not good_loss_ratio >= 1.0:

@@ -15,9 +15,9 @@ import yaml
 from fitguard.data.encoding import parse_ordinal
 from fitguard.data.missing import MISSING_CHOICES
 from fitguard.models.imported import check_import_path, is_import_path
+from fitguard.durations import duration_error, parse_duration
 from fitguard.errors import FitguardError
 
-_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
 FAMILIES = ("mlp", "cnn", "cnn1d")
 #: which scored recipe the doctor keeps: the best-ranked, or (cross-validated) the simplest within one standard error
 KEEP_RULES = ("best", "simplest")
@@ -34,18 +34,13 @@ REFITS = ("all", "trainval", "none")
 
 def parse_budget(text: str) -> float | None:
     """Seconds in a budget such as ``90``, ``90s``, ``10m`` or ``1.5h``; ``none``: no time limit (``--trials``
-    then bounds the run).
+    then bounds the run). :func:`fitguard.durations.parse_duration` for ``--budget``.
 
     Example:
         >>> parse_budget("10m"), parse_budget("45s"), parse_budget("2"), parse_budget("none")
         (600.0, 45.0, 2.0, None)
     """
-    if str(text).strip().lower() == "none":
-        return None
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(text))
-    if match is None or float(match.group(1)) <= 0:
-        raise FitguardError(f"`--budget` must be a positive time such as 90s, 10m or 1h, got {text!r}")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    return parse_duration(text, name="--budget", none_ok=True)
 
 
 def parse_data_options(items: Iterable[str]) -> dict[str, Any]:
@@ -190,7 +185,7 @@ class DoctorOptions:
         if self.budget is None and self.trials is None:
             raise FitguardError("give `--budget` or `--trials` (or both): with neither the search would never end")
         if self.budget is not None and not self.budget > 0:
-            raise FitguardError(f"`--budget` must be a positive time such as 90s, 10m or 1h, got {self.budget!r}")
+            raise duration_error("--budget", self.budget, none_ok=True)
         if self.refit not in REFITS:
             raise FitguardError(f"`--refit` must be one of {', '.join(REFITS)}, got {self.refit!r}")
         if self.trials is not None and self.trials < 1:

@@ -162,7 +162,7 @@ def _load(options: DoctorOptions, base: TrainConfig, data: Dataset | None) -> Da
     if options.test_data is not None:
         data = with_test_data(data, options, base)
     if data.val is None or data.test is None:
-        raise ValueError("`fitguard doctor` needs validation and test splits: use val > 0 and test > 0 in the data "
+        raise FitguardError("`fitguard doctor` needs validation and test splits: use val > 0 and test > 0 in the data "
                          "spec, or give --test-data")
     return data
 

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from fitguard._validation import check_number
+
 Pair = tuple[float, float]
 
 
@@ -121,8 +123,7 @@ def _check_problem(center: Pair, curvature: tuple[Pair, Pair], budget: float) ->
         raise ValueError(f"`curvature` must be a symmetric 2x2 matrix, got {curvature!r}")
     if np.linalg.eigvalsh(A).min() <= 0:
         raise ValueError(f"`curvature` must be positive definite (level curves are ellipses), got {curvature!r}")
-    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget <= 0:
-        raise ValueError(f"`budget` must be a finite number > 0, got {budget!r}")
+    check_number("budget", budget, low=0, closed="neither", finite=True)
     return c, A
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from sklearn.linear_model import enet_path
 
+from fitguard._validation import check_int, check_number
 from fitguard.linear.inputs import as_numpy
 from fitguard.linear.lambdas import check_lambdas
 
@@ -86,12 +87,9 @@ def elastic_net_path(
     """
     if isinstance(l1_ratio, bool) or not isinstance(l1_ratio, (int, float)) or not 0 < l1_ratio <= 1:
         raise ValueError(f"`l1_ratio` must be in (0, 1] (0 is ridge: use ridge_path), got {l1_ratio!r}")
-    if isinstance(cv, bool) or not isinstance(cv, int) or cv < 2:
-        raise ValueError(f"`cv` must be a number of folds >= 2, got {cv!r}")
-    if isinstance(n_lambdas, bool) or not isinstance(n_lambdas, int) or n_lambdas < 1:
-        raise ValueError(f"`n_lambdas` must be an integer >= 1, got {n_lambdas!r}")
-    if not isinstance(eps, (int, float)) or not 0 < eps < 1:
-        raise ValueError(f"`eps` must be in (0, 1), got {eps!r}")
+    check_int("cv", cv, low=2)
+    check_int("n_lambdas", n_lambdas, low=1)
+    check_number("eps", eps, low=0, high=1, closed="neither")
     features = as_numpy(X, "X")
     targets = as_numpy(y, "y", rows=features.shape[0])
     if targets.ndim == 2:

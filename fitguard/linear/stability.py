@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from fitguard._validation import check_int, check_number
 from fitguard.linear.inputs import as_matrix, as_targets
 from fitguard.linear.spectrum import coefficients, condition_numbers, decompose, intercepts
 
@@ -59,12 +60,9 @@ def stability(
         >>> result.coef_change_ratio > 10
         True
     """
-    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not math.isfinite(lam) or lam <= 0:
-        raise ValueError(f"`lam` must be a finite number > 0, got {lam!r}")
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not math.isfinite(noise) or noise <= 0:
-        raise ValueError(f"`noise` must be a finite number > 0, got {noise!r}")
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
-        raise ValueError(f"`rounds` must be an integer >= 1, got {rounds!r}")
+    check_number("lam", lam, low=0, closed="neither", finite=True)
+    check_number("noise", noise, low=0, closed="neither", finite=True)
+    check_int("rounds", rounds, low=1)
     features = as_matrix(X, "X")
     targets = as_targets(y, "y", rows=features.shape[0], device=features.device)
     targets = targets[:, None] if targets.ndim == 1 else targets

@@ -18,6 +18,7 @@ from typing import Any
 
 from torch import nn
 
+from fitguard._validation import check_bool, check_int, check_number
 from fitguard.models.embedding import with_embeddings
 from fitguard.models.imported import build_imported, is_import_path
 
@@ -38,8 +39,7 @@ def _is_positive_int(value: object) -> bool:
 
 
 def _check_positive_int(name: str, value: object) -> int:
-    if not _is_positive_int(value):
-        raise ValueError(f"`{name}` must be a positive int, got {value!r}")
+    check_int(name, value, low=1)
     return int(value)  # type: ignore[call-overload]
 
 
@@ -53,8 +53,7 @@ def _check_widths(name: str, values: object) -> tuple[int, ...]:
 
 
 def _check_rate(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"`{name}` must be a number in [0, 1), got {value!r}")
+    check_number(name, value, low=0, high=1, closed="left")
     return float(value)
 
 
@@ -113,8 +112,7 @@ def mlp(
     widths = _check_widths("hidden", hidden)
     rate = _check_rate("dropout", dropout)
     _activation(activation)
-    if not isinstance(residual, bool):
-        raise ValueError(f"`residual` must be True or False, got {residual!r}")
+    check_bool("residual", residual)
     layers: OrderedDict[str, nn.Module] = OrderedDict(flatten=nn.Flatten())
     previous = in_features
     for index, width in enumerate(widths, start=1):
@@ -184,8 +182,7 @@ def _conv_net(
 
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     previous = in_channels
-    if not isinstance(residual, bool):
-        raise ValueError(f"`residual` must be True or False, got {residual!r}")
+    check_bool("residual", residual)
     for index, width in enumerate(channels, start=1):
         block: OrderedDict[str, nn.Module] = OrderedDict()
         block[f"conv{index}"] = conv(previous, width, kernel_size, padding=kernel_size // 2, bias=not batchnorm)

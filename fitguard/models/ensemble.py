@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from fitguard.errors import FitguardError
+from fitguard._validation import check_in
 
 TASKS = ("classification", "regression")
 
@@ -44,15 +44,14 @@ class MeanEnsemble(nn.Module):
         task: "classification" or "regression".
 
     Raises:
-        FitguardError: no members, or an unknown task.
+        ValueError: no members, or an unknown task.
     """
 
     def __init__(self, members: Sequence[nn.Module], task: str) -> None:
         super().__init__()
         if not members:
-            raise FitguardError("an ensemble needs at least one member network")
-        if task not in TASKS:
-            raise FitguardError(f"`task` must be one of {', '.join(TASKS)}, got {task!r}")
+            raise ValueError("an ensemble needs at least one member network")
+        check_in("task", task, TASKS)
         self.members = nn.ModuleList(members)
         self.task = task
 

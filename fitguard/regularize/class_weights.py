@@ -21,6 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from fitguard._validation import check_int
+
+
 #: what ``class_weight`` accepts besides explicit weights
 BALANCED = "balanced"
 
@@ -39,8 +42,7 @@ def class_counts(labels: Any, num_classes: int) -> np.ndarray:
         >>> class_counts([2, 0, 2], 4).tolist()
         [1, 0, 2, 0]
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-        raise ValueError(f"`num_classes` must be an integer >= 1, got {num_classes!r}")
+    check_int("num_classes", num_classes, low=1)
     values = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
     if values.ndim != 1 or not (np.issubdtype(values.dtype, np.integer) or values.size == 0):
         raise ValueError(f"class weights need 1-D integer class indices, got {values.dtype} of shape {values.shape}")

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from fitguard._validation import check_bool
 from fitguard.errors import FitguardError
 from fitguard.regularize.selection import NamedParameters, check_layers, check_nonnegative, select_parameters
 
@@ -54,8 +55,7 @@ class WeightNoise:
 
     def __init__(self, sigma: float, relative: bool = False, layers: str | Sequence[str] | None = None) -> None:
         check_nonnegative("sigma", sigma)
-        if not isinstance(relative, bool):
-            raise ValueError(f"`relative` must be True or False, got {relative!r}")
+        check_bool("relative", relative)
         self.sigma = sigma
         self.relative = relative
         self.layers = layers

@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from fitguard._validation import check_bool, check_number
 from fitguard.regularize.proximal import proximal_step, soft_threshold_
 from fitguard.regularize.selection import NamedParameters, check_layers, check_nonnegative, select_parameters
 
@@ -69,8 +70,7 @@ class Penalty:
 
     def __init__(self, lam: float, layers: str | Sequence[str] | None = None, decoupled: bool = False) -> None:
         check_nonnegative("lam", lam)
-        if not isinstance(decoupled, bool):
-            raise ValueError(f"`decoupled` must be True or False, got {decoupled!r}")
+        check_bool("decoupled", decoupled)
         self.lam = lam
         self.layers = layers
         self.decoupled = decoupled
@@ -192,8 +192,7 @@ class L1(Penalty):
         decoupled: bool = False,
     ) -> None:
         super().__init__(lam, layers, decoupled)
-        if not isinstance(proximal, bool):
-            raise ValueError(f"`proximal` must be True or False, got {proximal!r}")
+        check_bool("proximal", proximal)
         if decoupled:
             raise ValueError(
                 "`decoupled=True` is only supported by L2 (weight decay is the gradient of an L2 penalty); "
@@ -254,8 +253,7 @@ class ElasticNet(Penalty):
         decoupled: bool = False,
     ) -> None:
         super().__init__(lam, layers, decoupled)
-        if isinstance(l1_ratio, bool) or not isinstance(l1_ratio, (int, float)) or not 0 <= l1_ratio <= 1:
-            raise ValueError(f"`l1_ratio` must be a number in [0, 1], got {l1_ratio!r}")
+        check_number("l1_ratio", l1_ratio, low=0, high=1)
         if decoupled:
             raise ValueError(
                 "`decoupled=True` is only supported by L2 (weight decay is the gradient of an L2 penalty); "

@@ -9,10 +9,11 @@ biases included, because the user asked for it.
 from __future__ import annotations
 
 import fnmatch
-import math
 from collections.abc import Sequence
 
 from torch import nn
+
+from fitguard._validation import check_number
 
 NamedParameters = list[tuple[str, nn.Parameter]]
 
@@ -78,5 +79,4 @@ def select_parameters(model: nn.Module, globs: tuple[str, ...] | None) -> NamedP
 
 def check_nonnegative(name: str, value: float) -> None:
     """Raise unless ``value`` is a finite real number >= 0 (``bool`` is not a number here)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"`{name}` must be a finite number >= 0, got {value!r}")
+    check_number(name, value, low=0, finite=True)

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fitguard._validation import check_int
 from fitguard.config import TrainConfig
 from fitguard.data import Dataset, kfold
 from fitguard.recipe import Run, build_run, load_data
@@ -112,8 +113,7 @@ def grid_cv(
         >>> result.best_point_                                              # doctest: +SKIP
         {'l2': 0.001}
     """
-    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
-        raise ValueError(f"`folds` must be an integer >= 2, got {folds!r}")
+    check_int("folds", folds, low=2)
     points = expand_grid(grid)
     data = data if data is not None else load_data(recipe)
     name, mode = resolve_metric(metric, data.task)

@@ -33,6 +33,8 @@ import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
 
+from fitguard._validation import check_int
+
 
 def split_good(trials: Sequence[FrozenTrial], maximize: bool, gamma: float) -> tuple[list[FrozenTrial], list[FrozenTrial]]:
     """The best ``ceil(gamma * n)`` finished trials and the rest; a completed trial ranks above every pruned
@@ -77,8 +79,7 @@ class GridTPESampler(optuna.samplers.BaseSampler):
         if not 0 < gamma <= 1:
             raise ValueError(f"`gamma` must be in (0, 1], got {gamma!r}")
         for name, value, low in (("n_startup_trials", n_startup_trials, 0), ("n_ei_candidates", n_ei_candidates, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"`{name}` must be an integer >= {low}, got {value!r}")
+            check_int(name, value, low=low)
         self._rng = np.random.default_rng(seed)
         self._inner = optuna.samplers.TPESampler(seed=seed, constant_liar=constant_liar,
                                                  n_startup_trials=n_startup_trials)

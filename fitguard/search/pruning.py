@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from fitguard._validation import check_int
 from fitguard.train import Callback
 
 if TYPE_CHECKING:
@@ -104,8 +105,7 @@ class CatchUpPruner:
 
     def __init__(self, *, min_epochs: int = 4, min_completed: int = 3) -> None:
         for name, value in (("min_epochs", min_epochs), ("min_completed", min_completed)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}")
+            check_int(name, value, low=1)
         self.min_epochs = min_epochs
         self.min_completed = min_completed
 

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fitguard._validation import check_type
 from fitguard.config import TrainConfig
 from fitguard.errors import FitguardError
 
@@ -141,8 +142,7 @@ class SearchSpace:
         if not isinstance(params, Mapping) or not params:
             raise ValueError(f"a search space needs at least one parameter, got {params!r}")
         for name, param in params.items():
-            if not isinstance(param, (Float, Int, Choice)):
-                raise ValueError(f"`{name}` must be a Float, Int or Choice, got {type(param).__name__}")
+            check_type(name, param, (Float, Int, Choice), what="a Float, Int or Choice")
             check_param(name, param)
         self.params = dict(params)
 

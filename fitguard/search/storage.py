@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from fitguard._validation import check_int
 from fitguard.errors import FitguardError
 
 STUDY_FILE = "study.db"
@@ -41,8 +42,7 @@ def open_storage(url: str, heartbeat_interval: int = 10, grace_period: int | Non
     import optuna
     from optuna.storages import RetryHeartbeatStaleTrialCallback
 
-    if isinstance(heartbeat_interval, bool) or not isinstance(heartbeat_interval, int) or heartbeat_interval < 1:
-        raise ValueError(f"`heartbeat_interval` must be an integer >= 1 (seconds), got {heartbeat_interval!r}")
+    check_int("heartbeat_interval", heartbeat_interval, low=1)
     url = engine_url(url)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeats are stable in use
     # SQLite serializes writers; a generous busy timeout keeps local workers from failing on a locked file

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fitguard._validation import check_int, check_type
 from fitguard.config import TrainConfig
 from fitguard.data import Dataset
 from fitguard.errors import FitguardError
@@ -185,14 +186,11 @@ def study(
     processes; ``resume`` continues (or joins) the study ``name``. ``progress(counts, best_row)`` is called as
     trials end.
     """
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-        raise ValueError(f"`trials` must be an integer >= 1, got {trials!r}")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"`workers` must be an integer >= 1, got {workers!r}")
+    check_int("trials", trials, low=1)
+    check_int("workers", workers, low=1)
     if timeout is not None and not timeout > 0:
         raise ValueError(f"`timeout` must be > 0 seconds or None, got {timeout!r}")
-    if not isinstance(space, SearchSpace):
-        raise ValueError(f"`space` must be a SearchSpace, got {type(space).__name__}")
+    check_type("space", space, SearchSpace)
     if storage is None:
         if out is None:
             raise ValueError("give `out` (the study is stored in out/study.db) or a `storage` URL")

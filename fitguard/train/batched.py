@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fitguard._validation import check_int
 from fitguard.data.tensors import TensorData, batch_bounds
 from fitguard.models.grouped import GroupedNet
 from fitguard.train.callbacks.early_stopping import EarlyStopping
@@ -166,8 +167,7 @@ def _check(folds: Sequence[tuple[TensorData, TensorData]], seeds: Sequence[int],
     if loss not in LOSSES:
         raise ValueError(f"`loss` must be one of {', '.join(LOSSES)}, got {loss!r}")
     for name, value in (("batch_size", batch_size), ("max_epochs", max_epochs), ("repeat", repeat)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}")
+        check_int(name, value, low=1)
     for index, (train, val) in enumerate(folds):
         if len(train) < 2 or len(val) < 1:
             raise ValueError(f"`folds[{index}]` has {len(train)} training and {len(val)} validation rows; "

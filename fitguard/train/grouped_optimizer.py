@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import torch
 
+from fitguard._validation import check_number
 from fitguard.models.grouped import member_slice
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -50,10 +51,8 @@ class GroupedOptimizer:
                  eps: float = 1e-8) -> None:
         if name not in OPTIMIZERS:
             raise ValueError(f"`name` must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
-        if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-            raise ValueError(f"`lr` must be a finite number > 0, got {lr!r}")
-        if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
-            raise ValueError(f"`weight_decay` must be >= 0, got {weight_decay!r}")
+        check_number("lr", lr, low=0, closed="neither", finite=True)
+        check_number("weight_decay", weight_decay, low=0)
         self.params = list(params)
         self.members = members
         self.name, self.lr, self.weight_decay, self.momentum = name, lr, weight_decay, momentum

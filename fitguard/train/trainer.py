@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from fitguard._validation import check_int, check_number
 from fitguard.data.tensors import TensorData
 from fitguard.errors import FitguardError
 from fitguard.regularize.class_weights import check_class_weight, resolve_class_weight
@@ -103,16 +105,11 @@ class Trainer:
     ) -> None:
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"`optimizer` must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
-        if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-            raise ValueError(f"`lr` must be a finite number > 0, got {lr!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be an integer >= 1, got {batch_size!r}")
-        if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
-            raise ValueError(f"`max_epochs` must be an integer >= 1, got {max_epochs!r}")
-        if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-            raise ValueError(f"`repeat` must be an integer >= 1, got {repeat!r}")
-        if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
-            raise ValueError(f"`weight_decay` must be >= 0, got {weight_decay!r}")
+        check_number("lr", lr, low=0, closed="neither", finite=True)
+        check_int("batch_size", batch_size, low=1)
+        check_int("max_epochs", max_epochs, low=1)
+        check_int("repeat", repeat, low=1)
+        check_number("weight_decay", weight_decay, low=0)
         if precision not in PRECISIONS:
             raise ValueError(f"`precision` must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         if clip_grad_norm is not None and not clip_grad_norm > 0:
@@ -458,8 +455,8 @@ class Trainer:
         if not directory.exists():
             raise FileNotFoundError(f"cannot resume: checkpoint folder {str(directory)!r} does not exist")
         state, skipped = latest_valid_checkpoint(directory)
-        for message in skipped:
-            print(f"warning: {message}")
+        for message in skipped:  # the CLI shows each as one `warning: ...` line
+            warnings.warn(message, stacklevel=3)
         if state is None:
             # killed before its first checkpoint: starting over gives the same result as resuming
             torch.manual_seed(self.seed)

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from fitguard._validation import check_int
 from fitguard.errors import FitguardError
 from fitguard.transfer.blocks import freeze, hold_batchnorm, layer_blocks
 from fitguard.transfer.model import TransferModel
@@ -49,8 +50,7 @@ def new_head(model: nn.Module, num_classes: int) -> nn.Module:
         >>> new_head(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)), 5)[2]
         Linear(in_features=8, out_features=5, bias=True)
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"`num_classes` must be a positive integer, got {num_classes!r}")
+    check_int("num_classes", num_classes, low=1)
     name, old = last_linear(model)
     parent_name, _, child = name.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model

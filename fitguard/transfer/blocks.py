@@ -18,6 +18,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from fitguard._validation import check_int
+
+
 _NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 _HOOK_ATTRIBUTE = "_fitguard_frozen_batchnorm_hook"
@@ -142,8 +145,7 @@ def freeze(model: nn.Module, trainable_last: int) -> nn.Module:
         >>> [b.trainable for b in layer_blocks(model)]
         [False, False, True]
     """
-    if isinstance(trainable_last, bool) or not isinstance(trainable_last, int) or trainable_last < 0:
-        raise ValueError(f"`trainable_last` must be an integer >= 0, got {trainable_last!r}")
+    check_int("trainable_last", trainable_last, low=0)
     blocks = layer_blocks(model)
     first_trainable = max(len(blocks) - trainable_last, 0)
     for index, block in enumerate(blocks):

@@ -10,7 +10,6 @@ restore this callback before the optimizer (the saved optimizer has more groups 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from fitguard._validation import check_int, check_number
 from fitguard.transfer.backbones import load_backbone
 from fitguard.transfer.blocks import freeze, layer_blocks, trainable_block_count
 from fitguard.train.callbacks.base import Callback
@@ -28,8 +28,7 @@ if TYPE_CHECKING:
 
 
 def _check_factor(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value <= 1 and math.isfinite(value)):
-        raise ValueError(f"`body_lr_factor` must be a number in (0, 1], got {value!r}")
+    check_number("body_lr_factor", value, low=0, high=1, closed="right")
     return float(value)
 
 
@@ -77,8 +76,7 @@ class UnfreezeSchedule(Callback):
     """
 
     def __init__(self, every: int, body_lr_factor: float = 0.1) -> None:
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"`every` must be an integer >= 1, got {every!r}")
+        check_int("every", every, low=1)
         self.every = every
         self.body_lr_factor = _check_factor(body_lr_factor)
         self.initial_trainable: int | None = None

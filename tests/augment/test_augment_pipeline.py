@@ -117,10 +117,10 @@ def test_get_config_round_trips() -> None:
         (dict(scale=(0, 1.2)), "`scale` must be None, s in [0, 1) (for [1 - s, 1 + s]) or a (min, max) pair with "
                                "0 < min <= max, got (0, 1.2)"),
         (dict(shift=1.0), "`shift` must be a fraction in [0, 1) or a (horizontal, vertical) pair of them, got 1.0"),
-        (dict(crop=0), "`crop` must be None or a padding in pixels >= 1, got 0"),
+        (dict(crop=0), "`crop` must be None or an integer >= 1, got 0"),
         (dict(brightness=1.5), "`brightness` must be a number in [0, 1], got 1.5"),
         (dict(contrast=1.0), "`contrast` must be a number in [0, 1), got 1.0"),
-        (dict(noise=-0.1), "`noise` must be a standard deviation >= 0, got -0.1"),
+        (dict(noise=-0.1), "`noise` must be a number >= 0, got -0.1"),
         (dict(p=1.2), "`p` must be a number in [0, 1], got 1.2"),
         (dict(seed=-1), "`seed` must be None or an integer >= 0, got -1"),
     ],
@@ -140,7 +140,7 @@ def test_bad_inputs_are_named() -> None:
     )
     with pytest.raises(ValueError) as error:
         aug(batch(), torch.arange(6), generator=7)
-    assert str(error.value) == "`generator` must be a torch.Generator or None, got int"
+    assert str(error.value) == "`generator` must be None or a torch.Generator, got int"
     with pytest.raises(ValueError) as error:
         aug.replay(batch(), [])
     assert str(error.value) == "`records` must hold one record per image, got 0 for 6 images"

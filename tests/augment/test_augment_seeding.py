@@ -23,4 +23,4 @@ def test_inside_draws_depend_only_on_the_seed_and_outside_stream_continues() -> 
 def test_generator_must_be_a_generator() -> None:
     with pytest.raises(ValueError) as error:
         draw_seed(3)
-    assert str(error.value) == "`generator` must be a torch.Generator or None, got int"
+    assert str(error.value) == "`generator` must be None or a torch.Generator, got int"

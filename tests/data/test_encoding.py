@@ -140,4 +140,4 @@ def test_numbers_and_categories_from_a_dataframe_match_those_from_text():
 def test_max_categories_must_be_an_integer_of_at_least_two(bad):
     with pytest.raises(ValueError) as error:
         fit_columns((Column("a", True),), np.array([["x"]], dtype=object), max_categories=bad)
-    assert str(error.value) == f"`max_categories` must be an integer >= 2 or None, got {bad!r}"
+    assert str(error.value) == f"`max_categories` must be None or an integer >= 2, got {bad!r}"

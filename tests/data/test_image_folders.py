@@ -107,7 +107,7 @@ def test_zip_bomb_guard_through_the_loader(class_folder, tmp_path, make_zip):
 
 def test_argument_errors(class_folder, tmp_path, make_images):
     for kwargs, message in [
-        ({"limit_per_class": 0}, "`limit_per_class` must be a positive integer or None, got 0"),
+        ({"limit_per_class": 0}, "`limit_per_class` must be None or an integer >= 1, got 0"),
         ({"image_size": (3, 0)}, "`image_size` must be a positive int or (height, width), got (3, 0)"),
     ]:
         with pytest.raises(ValueError) as error:

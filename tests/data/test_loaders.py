@@ -56,7 +56,7 @@ def test_csv_target_task_inference_and_override(tmp_path):
         ("a,label\n1,x\n2,y\n", {"target": "label", "missing": "drop"},
          "`missing` must be 'impute' or 'error', got 'drop'"),
         ("a,label\n1,x\n2,y\n", {"target": "label", "max_categories": 1},
-         "`max_categories` must be an integer >= 2 or None, got 1"),
+         "`max_categories` must be None or an integer >= 2, got 1"),
         ("a,label\n1,0.5\n2,oops\n", {"target": "label", "task": "regression"},
          "target column 'label' has 'oops' at line 3 of {p}; regression needs numbers"),
         ("a,label\n1,0.5\n2,x\n", {"target": "label", "task": "ordinal"},

@@ -42,7 +42,7 @@ def test_errors_name_what_is_missing(tmp_path: Path):
     assert str(invalid.value) == "`categories` must be a non-empty list of fortune file names, got 'food'"
     with pytest.raises(ValueError) as invalid:
         read_fortunes(["food"], folder=tmp_path, limit_per_class=0)
-    assert str(invalid.value) == "`limit_per_class` must be a positive integer or None, got 0"
+    assert str(invalid.value) == "`limit_per_class` must be None or an integer >= 1, got 0"
 
 
 @pytest.mark.skipif(not (FORTUNES_FOLDER / "science").is_file(), reason="Debian's fortunes package is not installed")

@@ -131,7 +131,7 @@ def test_fit_messages(sizes: list, errors: list, message: str) -> None:
     (lambda: PowerLaw(-1.0, 0.5, 0.1), "`a` must be finite and >= 0, got -1.0"),
     (lambda: PowerLaw(1.0, 0.5, math.inf), "`c` must be finite and >= 0, got inf"),
     (lambda: PowerLaw(1.0, 0.5, 0.1).predict(0), "`n` must be > 0, got 0"),
-    (lambda: rows_to_close(PowerLaw(1.0, 0.5, 0.1), 0, 0.1, 0.2), "`n_now` must be a positive integer, got 0"),
+    (lambda: rows_to_close(PowerLaw(1.0, 0.5, 0.1), 0, 0.1, 0.2), "`n_now` must be an integer >= 1, got 0"),
     (lambda: rows_to_close(PowerLaw(1.0, 0.5, 0.1), 10, -0.1, 0.2), "`train_error` = -0.1, must be finite and >= 0"),
     (lambda: rows_to_close(PowerLaw(1.0, 0.5, 0.1), 10, 0.1, math.inf), "`val_error` = inf, must be finite and >= 0"),
     (lambda: rows_to_close(PowerLaw(1.0, 0.5, 0.1), 10, 0.1, 0.2, share=0.0), "`share` must be in (0, 1], got 0.0"),

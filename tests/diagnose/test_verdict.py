@@ -160,8 +160,8 @@ def test_large_weights_of_mixed_sign_say_l2() -> None:
 def test_bad_input_messages() -> None:
     for kwargs, message in [
         ({"kind_of_data": "text"}, "`kind_of_data` must be one of ('table', 'signal', 'image') or None, got 'text'"),
-        ({"n_train": 0}, "`n_train` must be a positive integer or None, got 0"),
-        ({"n_val": 2.5}, "`n_val` must be a positive integer or None, got 2.5"),
+        ({"n_train": 0}, "`n_train` must be None or an integer >= 1, got 0"),
+        ({"n_val": 2.5}, "`n_val` must be None or an integer >= 1, got 2.5"),
         ({"good_gap": 1.0}, "`good_gap` must be in [0, 1), got 1.0"),
         ({"good_loss_ratio": 0.9}, "`good_loss_ratio` must be >= 1, got 0.9"),
     ]:

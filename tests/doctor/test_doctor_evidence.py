@@ -49,7 +49,7 @@ def test_every_option_round_trips_through_the_command_line(options):
 @pytest.mark.parametrize(("options", "message"), [
     ({"budget": None}, "give `--budget` or `--trials` (or both): with neither the search would never end"),
     ({"refit": "test"}, "`--refit` must be one of all, trainval, none, got 'test'"),
-    ({"budget": -3.0}, "`--budget` must be a positive time such as 90s, 10m or 1h, got -3.0"),
+    ({"budget": -3.0}, "`--budget` must be a duration > 0 such as 90s, 10m or 1h, or none, got -3.0"),
     ({"patience": 0}, "`--patience` must be >= 1, got 0"),
     ({"ensemble": 0}, "`--ensemble` must be >= 1, got 0"),
     ({"monitor": "accuracy"}, "`--monitor` must be one of val_loss, val_accuracy, got 'accuracy'"),

@@ -14,7 +14,7 @@ def test_budget_units(text, seconds):
 def test_bad_budget_names_the_option(text):
     with pytest.raises(ValueError) as error:
         parse_budget(text)
-    assert str(error.value) == f"`--budget` must be a positive time such as 90s, 10m or 1h, got {text!r}"
+    assert str(error.value) == f"`--budget` must be a duration > 0 such as 90s, 10m or 1h, or none, got {text!r}"
 
 
 @pytest.mark.parametrize(("options", "message"), [

@@ -72,10 +72,10 @@ def test_sparsity_report_counts_exact_zeros() -> None:
     "kwargs, message",
     [
         ({"l1_ratio": 0.0}, "`l1_ratio` must be in (0, 1] (0 is ridge: use ridge_path), got 0.0"),
-        ({"cv": 1}, "`cv` must be a number of folds >= 2, got 1"),
+        ({"cv": 1}, "`cv` must be an integer >= 2, got 1"),
         ({"cv": 30}, "`cv` = 30 folds needs at least 30 samples, got 20"),
         ({"n_lambdas": 0}, "`n_lambdas` must be an integer >= 1, got 0"),
-        ({"eps": 2.0}, "`eps` must be in (0, 1), got 2.0"),
+        ({"eps": 2.0}, "`eps` must be a number in (0, 1), got 2.0"),
         ({"lambdas": [0.1, 0.0]}, "`lambdas[1]` = 0.0, must be finite and > 0"),
         ({"y": np.zeros((20, 2))}, "`y` must have one output for lasso/elastic net, got 2 columns"),
     ],

@@ -99,8 +99,8 @@ def test_build_dispatches_by_name() -> None:
         (lambda: build("cnn", (64,), 2), "`input_shape` for 'cnn' must be (channels, height, width), got (64,)"),
         (lambda: build("cnn1d", (1, 8, 8), 2), "`input_shape` for 'cnn1d' must be (channels, length), got (1, 8, 8)"),
         (lambda: build("mlp", (4, 0), 2), "`input_shape[1]` = 0, must be a positive int"),
-        (lambda: mlp(0, 2), "`in_features` must be a positive int, got 0"),
-        (lambda: mlp(4, 2.5), "`out_features` must be a positive int, got 2.5"),
+        (lambda: mlp(0, 2), "`in_features` must be an integer >= 1, got 0"),
+        (lambda: mlp(4, 2.5), "`out_features` must be an integer >= 1, got 2.5"),
         (lambda: mlp(4, 2, hidden=[8, 0]), "`hidden[1]` = 0, must be a positive int"),
         (lambda: mlp(4, 2, hidden=64), "`hidden` must be a list of positive ints, got 64"),
         (lambda: mlp(4, 2, dropout=1.0), "`dropout` must be a number in [0, 1), got 1.0"),
@@ -117,9 +117,9 @@ def test_build_dispatches_by_name() -> None:
             "`widths` has 4 blocks, each halving the input; `input_size` (8, 8) allows at most 3",
         ),
         (lambda: cnn(1, 2, input_size=(8,)), "`input_size` must be (height, width), got (8,)"),
-        (lambda: cnn1d(1, 2, input_size=0), "`input_size` must be a positive int, got 0"),
-        (lambda: cnn1d(1, 2, head_hidden=0), "`head_hidden` must be a positive int, got 0"),
-        (lambda: cnn(1, 2, pool_to=0), "`pool_to` must be a positive int, got 0"),
+        (lambda: cnn1d(1, 2, input_size=0), "`input_size` must be an integer >= 1, got 0"),
+        (lambda: cnn1d(1, 2, head_hidden=0), "`head_hidden` must be an integer >= 1, got 0"),
+        (lambda: cnn(1, 2, pool_to=0), "`pool_to` must be an integer >= 1, got 0"),
     ],
 )
 def test_bad_arguments_raise_one_clear_line(make, message: str) -> None:

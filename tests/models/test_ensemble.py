@@ -42,7 +42,7 @@ def test_regression_averages_outputs_and_one_member_is_that_member():
 
 @pytest.mark.parametrize(("args", "message"), [
     (([], "classification"), "an ensemble needs at least one member network"),
-    ((members(1, 2), "ranking"), "`task` must be one of classification, regression, got 'ranking'"),
+    ((members(1, 2), "ranking"), "`task` must be 'classification' or 'regression', got 'ranking'"),
 ])
 def test_bad_arguments(args, message):
     with pytest.raises(ValueError) as error:

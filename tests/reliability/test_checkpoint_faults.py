@@ -47,7 +47,7 @@ def _remove_tensors(newest):
 
 
 @pytest.mark.parametrize("damage", [_truncate_json, _remove_tensors], ids=["json_truncated", "safetensors_missing"])
-def test_a_damaged_newest_checkpoint_is_skipped_with_a_message_and_the_previous_used(tmp_path, capsys, damage):
+def test_a_damaged_newest_checkpoint_is_skipped_with_a_message_and_the_previous_used(tmp_path, damage):
     reference = _trainer(tmp_path / "reference", 4)
     reference.fit(_toy(), _toy())
     _trainer(tmp_path / "run", 3).fit(_toy(), _toy())
@@ -60,8 +60,9 @@ def test_a_damaged_newest_checkpoint_is_skipped_with_a_message_and_the_previous_
     assert state["trainer"]["epoch"] == 2
 
     resumed = _trainer(tmp_path / "run", 4)
-    resumed.fit(_toy(), _toy(), resume=tmp_path / "run")
-    assert capsys.readouterr().out == f"warning: {expected}; using the previous checkpoint\n"
+    with pytest.warns(UserWarning) as caught:
+        resumed.fit(_toy(), _toy(), resume=tmp_path / "run")
+    assert [str(w.message) for w in caught] == [f"{expected}; using the previous checkpoint"]
     assert resumed.epoch == 4
     for name, value in reference.model.state_dict().items():  # epochs 3 and 4 re-run from epoch 2's state
         assert torch.equal(resumed.model.state_dict()[name], value), name

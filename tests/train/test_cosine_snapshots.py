@@ -98,11 +98,11 @@ def test_a_run_resumed_after_a_crash_follows_the_same_schedule_and_snapshots(tmp
 
 
 @pytest.mark.parametrize(("make", "message"), [
-    (lambda: CosineAnnealing(cycle=0), "`cycle` must be None (max_epochs) or an integer >= 1, got 0"),
+    (lambda: CosineAnnealing(cycle=0), "`cycle` must be None or an integer >= 1, got 0"),
     (lambda: CosineAnnealing(t_mult=0), "`t_mult` must be an integer >= 1, got 0"),
     (lambda: CosineAnnealing(min_lr=-1.0), "`min_lr` must be >= 0, got -1.0"),
     (lambda: SnapshotEnsemble(cycles=0), "`cycles` must be an integer >= 1, got 0"),
-    (lambda: SnapshotEnsemble(keep=0), "`keep` must be None (all) or an integer >= 1, got 0"),
+    (lambda: SnapshotEnsemble(keep=0), "`keep` must be None or an integer >= 1, got 0"),
 ])
 def test_bad_options_are_refused_in_one_line(make, message):
     with pytest.raises(ValueError) as error:

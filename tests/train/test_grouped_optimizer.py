@@ -67,4 +67,4 @@ def test_bad_arguments_are_named() -> None:
     assert str(error.value) == "`lr` must be a finite number > 0, got 0.0"
     with pytest.raises(ValueError) as error:
         GroupedOptimizer([w], 1, "adam", weight_decay=-1)
-    assert str(error.value) == "`weight_decay` must be >= 0, got -1"
+    assert str(error.value) == "`weight_decay` must be a number >= 0, got -1"

@@ -129,7 +129,7 @@ def test_new_head_replaces_the_last_linear_layer():
     assert model[2].out_features == 5 and model[0].out_features == 8
     with pytest.raises(ValueError) as error:
         new_head(model, 0)
-    assert str(error.value) == "`num_classes` must be a positive integer, got 0"
+    assert str(error.value) == "`num_classes` must be an integer >= 1, got 0"
 
 
 def test_efficientnet_lite0_loads_offline_and_matches_the_package_model():

@@ -43,6 +43,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import SWALR, AveragedModel, update_bn
 
+from fitguard._validation import check_in, check_int
 from fitguard.train.callbacks.base import Callback
 
 if TYPE_CHECKING:
@@ -82,8 +83,7 @@ class WeightAveraging(Callback):
 
     def __init__(self, kind: str = "swa", *, start: float | None = None, decay: float = 0.999,
                  lr: float | None = None, anneal_epochs: int = 1, update_bn: bool = True) -> None:
-        if kind not in KINDS:
-            raise ValueError(f"`kind` must be 'swa' or 'ema', got {kind!r}")
+        check_in("kind", kind, KINDS)
         start = (0.75 if kind == "swa" else 1) if start is None else start
         whole = isinstance(start, int) and not isinstance(start, bool)
         if not ((whole and start >= 1) or (isinstance(start, float) and 0 < start < 1)):
@@ -94,8 +94,7 @@ class WeightAveraging(Callback):
             raise ValueError(f"`lr` must be a finite number > 0 or None, got {lr!r}")
         if kind == "ema" and lr is not None:
             raise ValueError("`lr` anneals the learning rate for SWA only; an EMA leaves the schedule alone")
-        if isinstance(anneal_epochs, bool) or not isinstance(anneal_epochs, int) or anneal_epochs < 1:
-            raise ValueError(f"`anneal_epochs` must be an integer >= 1, got {anneal_epochs!r}")
+        check_int("anneal_epochs", anneal_epochs, low=1)
         self.kind, self.start, self.decay, self.lr = kind, start, decay, lr
         self.anneal_epochs, self.update_bn = anneal_epochs, update_bn
         self.averaged: AveragedModel | None = None

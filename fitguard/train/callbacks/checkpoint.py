@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from fitguard._validation import check_int
 from fitguard.errors import FitguardError
 from fitguard.train.callbacks.base import Callback
 from fitguard.train.callbacks.monitor import Monitor
@@ -136,12 +137,10 @@ class Checkpoint(Callback):
         keep_last: int = 2,
         fsync: bool = False,
     ) -> None:
-        if every_epochs is not None and (isinstance(every_epochs, bool) or every_epochs < 1):
-            raise ValueError(f"`every_epochs` must be an integer >= 1 or None, got {every_epochs!r}")
+        check_int("every_epochs", every_epochs, low=1, none_ok=True)
         if every_minutes is not None and not every_minutes > 0:
             raise ValueError(f"`every_minutes` must be > 0 or None, got {every_minutes!r}")
-        if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1:
-            raise ValueError(f"`keep_last` must be an integer >= 1, got {keep_last!r}")
+        check_int("keep_last", keep_last, low=1)
         self.dirpath = str(dirpath)
         self.save_best = save_best
         self.monitor = monitor

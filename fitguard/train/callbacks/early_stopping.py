@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from fitguard._validation import check_int, check_number
 from fitguard.train.callbacks.base import Callback
 from fitguard.train.callbacks.monitor import Monitor, resolve_mode
 
@@ -48,12 +49,9 @@ class EarlyStopping(Callback):
         smoothing: float = 0.0,
         verbose: bool = False,
     ) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"`patience` must be an integer >= 0, got {patience!r}")
-        if isinstance(start_from_epoch, bool) or not isinstance(start_from_epoch, int) or start_from_epoch < 0:
-            raise ValueError(f"`start_from_epoch` must be an integer >= 0, got {start_from_epoch!r}")
-        if baseline is not None and not (isinstance(baseline, (int, float)) and math.isfinite(baseline)):
-            raise ValueError(f"`baseline` must be a finite number or None, got {baseline!r}")
+        check_int("patience", patience, low=0)
+        check_int("start_from_epoch", start_from_epoch, low=0)
+        check_number("baseline", baseline, finite=True, none_ok=True)
         self.monitor = monitor
         self.mode = mode
         self.patience = patience

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from fitguard._validation import check_int
 from fitguard.train.callbacks.base import Callback
 from fitguard.train.callbacks.monitor import Monitor
 
@@ -33,10 +34,8 @@ class ReduceLROnPlateau(Callback):
     ) -> None:
         if not 0 < factor < 1:
             raise ValueError(f"`factor` must be in (0, 1), got {factor!r}")
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"`patience` must be an integer >= 0, got {patience!r}")
-        if isinstance(cooldown, bool) or not isinstance(cooldown, int) or cooldown < 0:
-            raise ValueError(f"`cooldown` must be an integer >= 0, got {cooldown!r}")
+        check_int("patience", patience, low=0)
+        check_int("cooldown", cooldown, low=0)
         if min_lr < 0:
             raise ValueError(f"`min_lr` must be >= 0, got {min_lr!r}")
         self.monitor = monitor
@@ -120,10 +119,8 @@ class CosineAnnealing(Callback):
     """
 
     def __init__(self, cycle: int | None = None, t_mult: int = 1, min_lr: float = 0.0) -> None:
-        if cycle is not None and (isinstance(cycle, bool) or not isinstance(cycle, int) or cycle < 1):
-            raise ValueError(f"`cycle` must be None (max_epochs) or an integer >= 1, got {cycle!r}")
-        if isinstance(t_mult, bool) or not isinstance(t_mult, int) or t_mult < 1:
-            raise ValueError(f"`t_mult` must be an integer >= 1, got {t_mult!r}")
+        check_int("cycle", cycle, low=1, none_ok=True)
+        check_int("t_mult", t_mult, low=1)
         if not min_lr >= 0:
             raise ValueError(f"`min_lr` must be >= 0, got {min_lr!r}")
         self.cycle, self.t_mult, self.min_lr = cycle, t_mult, float(min_lr)

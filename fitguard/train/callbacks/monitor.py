@@ -8,6 +8,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from fitguard._validation import check_in, check_number
+
+
 _MODES = ("auto", "min", "max")
 _DELTA_MODES = ("absolute", "relative")
 # metrics where lower is better when mode="auto"
@@ -47,14 +50,11 @@ class Monitor:
     ) -> None:
         if not isinstance(metric, str) or not metric:
             raise ValueError(f"`monitor` must be a metric name such as 'val_loss', got {metric!r}")
-        if not (isinstance(min_delta, (int, float)) and min_delta >= 0 and math.isfinite(min_delta)):
-            raise ValueError(f"`min_delta` must be a finite number >= 0, got {min_delta!r}")
-        if delta_mode not in _DELTA_MODES:
-            raise ValueError(f"`delta_mode` must be 'absolute' or 'relative', got {delta_mode!r}")
+        check_number("min_delta", min_delta, low=0, finite=True)
+        check_in("delta_mode", delta_mode, _DELTA_MODES)
         if delta_mode == "relative" and min_delta >= 1:
             raise ValueError(f"`min_delta` must be < 1 with delta_mode='relative', got {min_delta!r}")
-        if not (isinstance(smoothing, (int, float)) and 0 <= smoothing < 1):
-            raise ValueError(f"`smoothing` must be in [0, 1), got {smoothing!r}")
+        check_number("smoothing", smoothing, low=0, high=1, closed="left")
         self.metric = metric
         self.mode = mode
         self.min_delta = min_delta

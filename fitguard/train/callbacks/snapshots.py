@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from fitguard._validation import check_int
 from fitguard.models.ensemble import MeanEnsemble
 from fitguard.train.callbacks.lr_schedule import CosineAnnealing
 
@@ -47,10 +48,8 @@ class SnapshotEnsemble(CosineAnnealing):
     """
 
     def __init__(self, cycles: int = 5, keep: int | None = None, min_lr: float = 0.0) -> None:
-        if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1:
-            raise ValueError(f"`cycles` must be an integer >= 1, got {cycles!r}")
-        if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 1):
-            raise ValueError(f"`keep` must be None (all) or an integer >= 1, got {keep!r}")
+        check_int("cycles", cycles, low=1)
+        check_int("keep", keep, low=1, none_ok=True)
         super().__init__(cycle=None, min_lr=min_lr)
         self.cycles, self.keep = cycles, keep
         self.snapshots: list[dict[str, torch.Tensor]] = []

@@ -81,7 +81,7 @@ def test_reason_names_metric_delta_best_and_last():
         ({"mode": "up"}, "`mode` must be 'min', 'max' or 'auto', got 'up'"),
         ({"min_delta": -0.1}, "`min_delta` must be a finite number >= 0, got -0.1"),
         ({"delta_mode": "percent"}, "`delta_mode` must be 'absolute' or 'relative', got 'percent'"),
-        ({"smoothing": 1.0}, "`smoothing` must be in [0, 1), got 1.0"),
+        ({"smoothing": 1.0}, "`smoothing` must be a number in [0, 1), got 1.0"),
         ({"start_from_epoch": -2}, "`start_from_epoch` must be an integer >= 0, got -2"),
     ],
 )
