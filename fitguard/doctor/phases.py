@@ -517,7 +517,8 @@ def study(score: Scorer, clock: Clock, best: Trial, storage: Path, *, seed: int,
         if "dropout" in params:
             recipe["model"]["dropout"] = round(params["dropout"], 4)
         recipe.pop("train", None)
-        pruner = _PruneOnValidation(optuna_trial, metric, sign) if optuna_trial is not None and not score.folds else None
+        live = optuna_trial is not None and not score.folds  # a replayed trial was pruned or not before
+        pruner = _PruneOnValidation(optuna_trial, metric, sign) if live else None
         trial = score(recipe, name=f"study #{step}", phase="study", callbacks=(pruner,) if pruner else (), lr=lr)
         trial.details.update(params=params, recipe_lr=lr, optuna_number=number)
         trial.recipe = {**recipe, "train": {"lr": lr}}

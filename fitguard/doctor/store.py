@@ -58,10 +58,10 @@ def data_fingerprint(data: Dataset) -> str:
     """A hash of every split's rows and targets, in order: a resumed run must see the data its trials saw.
 
     Example:
-        >>> from fitguard.data.builtin import LOADERS
         >>> from fitguard.data import load
         >>> data = load("digits", seed=0)
-        >>> data_fingerprint(data) == data_fingerprint(load("digits", seed=0)) != data_fingerprint(load("digits", seed=1))
+        >>> same, other = load("digits", seed=0), load("digits", seed=1)
+        >>> data_fingerprint(data) == data_fingerprint(same) != data_fingerprint(other)
         True
     """
     digest = hashlib.sha256()

@@ -100,7 +100,8 @@ def test_every_option_round_trips_through_the_command_line():
         train_fraction=0.5, refit="trainval", ensemble=2, references=False, out="runs/x")
     defaults = DoctorOptions()
     unchanged = [f.name for f in fields(DoctorOptions)
-                 if getattr(changed, f.name) == getattr(defaults, f.name) and f.name not in ("overwrite", "quiet", "resume")]
+                 if getattr(changed, f.name) == getattr(defaults, f.name)
+                 and f.name not in ("overwrite", "quiet", "resume")]
     assert unchanged == []  # the test covers every option that a rerun command repeats
     assert _parse(changed.command()) == changed
     assert _parse(DoctorOptions().command()) == DoctorOptions()
