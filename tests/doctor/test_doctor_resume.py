@@ -113,6 +113,8 @@ def test_a_killed_run_resumes_to_the_uninterrupted_runs_choice(where, digits_run
     assert before <= set(keys)
     assert resumed["remedies"]["replayed"] == len(before)
     assert resumed["remedies"]["stored"] == len(keys)
+    assert (f"This run was resumed (<code>--resume</code>): {len(before)} of its {len(keys)} scored recipes"
+            in (out / "report.html").read_text())
     counts = _counts(out)
     assert counts.get(("doctor", "RUNNING"), 0) == 0
     finished = counts.get(("doctor", "COMPLETE"), 0) + counts.get(("doctor", "PRUNED"), 0)
