@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -323,8 +323,8 @@ def lambda_cv(score: Scorer, clock: Clock, network: dict[str, Any], *, folds: in
     sits at an end of the grid the optimum may lie beyond it: up to ``extend`` more λ, ten times further out
     each, while the budget lasts. Rows come back sorted by λ.
     """
-    if not score.folds:
-        score = Scorer(score.base, score.data, list(kfold(score.data, k=folds, seed=score.base.data.seed)), score.train)
+    if not score.folds:  # the same scorer (deadline, progress, trial store) over k folds of train + val
+        score = replace(score, folds=list(kfold(score.data, k=folds, seed=score.base.data.seed)), on_scored=None)
     rows: list[dict[str, Any]] = []
 
     def measure(lam: float) -> None:
@@ -485,6 +485,13 @@ def study(score: Scorer, clock: Clock, best: Trial, storage: Path, *, seed: int,
     )
     with_dropout = dropout and tunable(best.recipe)  # a user's or pretrained network takes no dropout option
     states = optuna.trial.TrialState
+    leader = trial_key("study", "leader", best.recipe, {"lam_range": list(lam_range), "dropout": with_dropout})
+    if handle.user_attrs.get("leader", leader) != leader:
+        # an earlier attempt studied around another recipe (its search went otherwise): its draws do not apply here
+        optuna.delete_study(study_name="doctor", storage=f"sqlite:///{storage}")
+        handle = optuna.create_study(study_name="doctor", storage=f"sqlite:///{storage}", direction="maximize",
+                                     sampler=handle.sampler, pruner=handle.pruner)
+    handle.set_user_attr("leader", leader)
     # A resumed run replays, in order, the study trials an earlier attempt drew all values for: one that finished is
     # read back from the trial store, one the kill interrupted is trained again and told. A trial killed before all
     # its values were drawn is failed and drawn afresh: the sampler is seeded by the trial's place in this list (not

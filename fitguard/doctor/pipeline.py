@@ -94,6 +94,22 @@ def base_config(options: DoctorOptions) -> TrainConfig:
     return parse_config(raw, options.config or "doctor options")
 
 
+def check_same_run(run_dir: Path, earlier: dict[str, Any], config: dict[str, Any], fingerprint: str) -> None:
+    """Refuse, in one line, to resume the run ``earlier`` (its ``run.json``) with another spec or other data."""
+    where = str(run_dir)
+    if "data_fingerprint" not in earlier:
+        raise FitguardError(f"cannot resume {where!r}: the earlier attempt stopped before it had read its data (or "
+                            "an older fitguard made it), so there is nothing to continue; pass --overwrite")
+    if earlier.get("config") != config:
+        before, now = earlier.get("config") or {}, config
+        changed = [key for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key)]
+        raise FitguardError(f"cannot resume {where!r}: its spec differs from the one it ran with (sections "
+                            f"{', '.join(changed)}; an edited --config?); rerun with that spec or choose another --out")
+    if earlier["data_fingerprint"] != fingerprint:
+        raise FitguardError(f"cannot resume {where!r}: its data differ from the data it was run on (other rows, "
+                            "targets or splits); rerun on the same data or choose another --out")
+
+
 def check_monitor(options: DoctorOptions, task: str) -> None:
     """Refuse ``--monitor val_accuracy`` for a regression (there is no accuracy to watch)."""
     if options.monitor == "val_accuracy" and task != "classification":
@@ -188,9 +204,8 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
         data = _load(options, base, data)
         check_monitor(options, data.task)
         fingerprint = data_fingerprint(data)
-        if earlier is not None and earlier.get("data_fingerprint") != fingerprint:
-            raise FitguardError(f"cannot resume {str(run_dir)!r}: its data differ from the data it was run on (other "
-                                "rows, targets or splits); rerun on the same data or choose another --out")
+        if earlier is not None:
+            check_same_run(run_dir, earlier, marker["config"], fingerprint)
         attempts = (earlier or {}).get("attempts", 1) + (earlier is not None)
         write_json(run_dir / MARKER, {**marker, "data_fingerprint": fingerprint, "attempts": attempts})
     except Exception:
@@ -204,7 +219,14 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
         shutil.rmtree(run_dir / "baseline", ignore_errors=True)
     timings["load"] = time.perf_counter() - clock.started
     display = DoctorProgress(console, quiet=options.quiet, started=clock.started, deadline=clock.deadline)
-    store = TrialStore(storage_url(run_dir),
+    def rewind(seconds: float) -> None:
+        # a trial read back: the clock stands where the earlier attempt's stood when it finished (see TrialStore)
+        if clock.search_started is not None:
+            before_search = clock.search_started - clock.started
+            clock.search_started = min(clock.search_started, time.perf_counter() - seconds)
+            clock.started = clock.search_started - before_search
+
+    store = TrialStore(storage_url(run_dir), rewind=rewind,
                        elapsed=lambda: time.perf_counter() - (clock.search_started or clock.started))
     score, selection = _scorer(base, data, options, clock, display, store)
     tested_rows = joined(data.train, data.val) if options.refit != "none" else data.train
@@ -255,8 +277,6 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
             timings["references"] = time.perf_counter() - clock_at
 
         clock.search_started = time.perf_counter()
-        spent = store.search_seconds()  # what earlier attempts of a resumed run spent searching
-        clock.started, clock.search_started = clock.started - spent, clock.search_started - spent
         search = _search(plan, options, score, clock, display, data, run_dir, timings)
         scored = [t for phase in ("ablation", "train_longer", "study") for t in search.get(phase, []) if t.status == "done"]
         # the baseline's recipe, with the epoch count its validation chose: kept when the budget cut every search

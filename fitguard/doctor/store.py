@@ -15,6 +15,7 @@ same storage URL can later be a shared PostgreSQL database.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -88,6 +89,8 @@ def resumable(run_dir: Path, options: DoctorOptions) -> dict[str, Any]:
         stored = json.loads(marker.read_text())
     except json.JSONDecodeError as error:
         raise FitguardError(f"cannot resume {where!r}: its {MARKER} is not valid JSON ({error})") from None
+    if not isinstance(stored, dict):
+        raise FitguardError(f"cannot resume {where!r}: its {MARKER} holds no run description (a JSON object)")
     if stored.get("command") != "doctor" or not isinstance(stored.get("options"), dict):
         raise FitguardError(f"cannot resume {where!r}: it is a `fitguard {stored.get('command', '?')}` run folder, "
                             "not a doctor's")
@@ -105,24 +108,31 @@ class TrialStore:
     """The scored trials of one run (see the module docstring): ``get(key)`` a stored one, ``put(key, trial)`` a
     new one. ``replayed`` counts the trials read back instead of trained, ``stored`` those written.
 
-    ``elapsed``: seconds the search has run so far, stored with each trial, so that a resumed run knows how much of
-    its budget the earlier attempts spent searching (:meth:`search_seconds`).
+    ``elapsed``: seconds the search has run so far, stored with each trial. ``rewind``: called with those seconds
+    when a trial is read back, so that a resumed run's clock stands where the earlier attempt's stood when that
+    trial finished (a trial read back costs no time; without this a resumed run would reach each phase's share of
+    the budget at another point of the search).
+
+    Raises:
+        FitguardError: the storage cannot be opened (not an SQLite database, another Optuna schema).
     """
 
-    def __init__(self, url: str, elapsed: Callable[[], float] | None = None) -> None:
+    def __init__(self, url: str, elapsed: Callable[[], float] | None = None,
+                 rewind: Callable[[float], None] | None = None) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self._optuna = optuna
-        self.study = optuna.create_study(study_name=STUDY, storage=url, direction="maximize", load_if_exists=True)
+        try:
+            self.study = optuna.create_study(study_name=STUDY, storage=url, direction="maximize", load_if_exists=True)
+        except Exception as error:  # noqa: BLE001 -- SQLAlchemy's and Optuna's errors alike: the file is unusable
+            raise FitguardError(f"cannot open the run's trial storage {url}: {str(error).splitlines()[0]}; remove "
+                                "the file or pass --overwrite") from None
         self._found = {t.user_attrs["key"]: t for t in self.study.get_trials(deepcopy=False) if "key" in t.user_attrs}
         self.replayed = 0
         self.stored = 0
         self._elapsed = elapsed
-
-    def search_seconds(self) -> float:
-        """The search time the stored trials had used when the last of them finished (0 with none)."""
-        return max((float(t.user_attrs.get("search_seconds", 0.0)) for t in self._found.values()), default=0.0)
+        self._rewind = rewind
 
     def __len__(self) -> int:
         return len(self._found)
@@ -135,11 +145,13 @@ class TrialStore:
         frozen = self._found.get(key)
         if frozen is None:
             return None
-        record = frozen.user_attrs["trial"]
+        record = copy.deepcopy(frozen.user_attrs["trial"])  # the phases add to a trial's details
         trial = Trial(**record)
         history = frozen.user_attrs.get("history")
         trial.history = History.from_dict(history) if history is not None else None
         self.replayed += 1
+        if self._rewind is not None:
+            self._rewind(float(frozen.user_attrs.get("search_seconds", 0.0)))
         return trial
 
     def put(self, key: str, trial: Trial) -> None:

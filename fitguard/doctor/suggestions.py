@@ -15,12 +15,13 @@ Each recommendation of the verdict maps to the trials that test it:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from fitguard.data import Dataset, TensorData
 from fitguard.data.splits import subsample_indices
 from fitguard.doctor.phases import Clock, Scorer, rank
-from fitguard.doctor.trials import Trial, refit_epochs, train_recipe
+from fitguard.doctor.trials import Trial, refit_epochs
 
 #: training fractions of the learning curve
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
@@ -40,8 +41,9 @@ def learning_curve_phase(score: Scorer, clock: Clock, chosen: Trial, *, share: f
         rows = _fraction(data, fraction, score.base.data.seed)
         if points and len(rows) <= points[-1]["rows"]:
             continue  # tiny data: two fractions can round to the same rows
-        trial, _, _ = train_recipe(score.base, chosen.recipe, data, name=f"{fraction:.0%} of the rows",
-                                   phase="learning_curve", train=rows, callbacks=score.callbacks, **score.train)
+        # one "fold": these rows against the validation split, through the search's scorer (deadline, trial store)
+        trial = replace(score, folds=[(rows, data.val)], on_scored=None, progress=None)(
+            chosen.recipe, name=f"{fraction:.0%} of the rows", phase="learning_curve")
         train_error, val_error = _errors(data.task, trial)
         points.append({"rows": len(rows), "train_error": train_error, "val_error": val_error,
                        "seconds": trial.seconds})

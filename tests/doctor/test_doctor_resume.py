@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import io
 import json
+import math
 import shutil
 import signal
 import sqlite3
@@ -16,11 +17,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import optuna
 import pytest
 from fitguard.cli import main
-from fitguard.doctor import read_summary
+from fitguard.doctor import phases, read_summary
 from fitguard.doctor.store import STUDY
+from fitguard.doctor.trials import Trial
+from fitguard.search.pruning import DEFAULT_SAMPLER, make_sampler
 
 from tests.doctor.conftest import TINY
 
@@ -174,3 +179,57 @@ def test_resume_needs_a_doctor_run_folder(tmp_path):
     assert both.exit_code == 2
     assert both.output.strip() == ("error: give `--resume` (continue the run in --out) or `--overwrite` (start it "
                                    "again), not both")
+
+
+class _Objective:
+    """Stands in for the search's Scorer in the study phase: a smooth score of λ, dropout and the learning rate, so
+    that the sampler's draws after its random start-up depend on what came before; cross-validated (never pruned)."""
+
+    data = SimpleNamespace(task="classification")
+    folds = [None, None]
+    train: dict = {}
+    trainings = 2
+
+    def __call__(self, recipe, *, name, phase, callbacks=(), lr):
+        lam, dropout = recipe["remedies"]["penalties"][0]["lam"], recipe["model"]["dropout"]
+        score = -(math.log10(lam) + 3) ** 2 - 0.5 * (math.log10(lr) + 3) ** 2 - (dropout - 0.2) ** 2
+        return Trial(name, phase, recipe, score, 0.0, 1, 1, 0.0)
+
+
+LEADER = Trial("leader", "ablation", {"model": {"name": "mlp", "hidden": [8]}, "remedies": {}}, 0.9, 0.0, 1, 1, 0.0)
+
+
+def _study(storage: Path, trials: int) -> list[Trial]:
+    return phases.study(_Objective(), phases.Clock(None, 2 * trials), LEADER, storage, seed=0, tick=lambda: None)
+
+
+@pytest.mark.parametrize("killed", ["drawing", "training"])
+def test_a_study_killed_while_drawing_or_training_a_trial_resumes_with_the_uninterrupted_draws(tmp_path, killed):
+    # 15 trials: past the sampler's 10 random start-up trials, so the later draws read the earlier results
+    uninterrupted = [t.details["params"] for t in _study(tmp_path / "whole.db", 15)]
+    storage = tmp_path / "killed.db"
+    first = _study(storage, 12)
+    handle = optuna.load_study(study_name="doctor", storage=f"sqlite:///{storage}")
+    handle.sampler = make_sampler(DEFAULT_SAMPLER, phases.STUDY_SEED_STEP * 12)  # as the study draws trial 12
+    interrupted = handle.ask()  # the kill: trial 12 RUNNING, with some of its values drawn (or all)
+    interrupted.suggest_float("lam", 1e-6, 1e-1, log=True)
+    if killed == "training":
+        interrupted.suggest_float("dropout", 0.0, 0.5)
+        interrupted.suggest_float("lr", 3e-4, 3e-3, log=True)
+
+    resumed = _study(storage, 15)
+    assert [t.details["params"] for t in first] == uninterrupted[:12]
+    assert [t.details["params"] for t in resumed] == uninterrupted
+    assert [t.name for t in resumed] == [f"study #{i}" for i in range(15)]
+    states = [t.state.name for t in optuna.load_study(study_name="doctor", storage=f"sqlite:///{storage}").trials]
+    assert states.count("COMPLETE") == 15 and states.count("RUNNING") == 0
+    assert states.count("FAIL") == (1 if killed == "drawing" else 0)
+
+
+def test_a_study_around_another_recipe_starts_afresh(tmp_path):
+    storage = tmp_path / "study.db"
+    _study(storage, 3)
+    other = Trial("other", "ablation", {"model": {"name": "mlp", "hidden": [16]}, "remedies": {}}, 0.9, 0.0, 1, 1, 0.0)
+    again = phases.study(_Objective(), phases.Clock(None, 4), other, storage, seed=0, tick=lambda: None)
+    assert [t.recipe["model"]["hidden"] for t in again] == [[16], [16]]
+    assert len(optuna.load_study(study_name="doctor", storage=f"sqlite:///{storage}").trials) == 2
