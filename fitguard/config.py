@@ -177,7 +177,10 @@ class TransferSpec(_Spec):
     batchnorm: Literal["eval", "train"] = "eval"
 
 
-class TrainConfig(_Spec):
+class Sections(_Spec):
+    """The sections of a spec, each checked on its own (``early_stopping: false`` means off): what a whole
+    :class:`TrainConfig` and a partial :class:`fitguard.recipe.Recipe` both are."""
+
     data: DataSpec = Field(default_factory=DataSpec)
     model: ModelSpec = Field(default_factory=ModelSpec)
     train: TrainSpec = Field(default_factory=TrainSpec)
@@ -191,6 +194,10 @@ class TrainConfig(_Spec):
     @classmethod
     def _false_means_off(cls, value: Any) -> Any:
         return None if value is False else value
+
+
+class TrainConfig(Sections):
+    """A whole spec: its sections, then the checks across them."""
 
     @model_validator(mode="after")
     def _one_final_model(self) -> TrainConfig:

@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ValidationError
 from torch import nn
 
 from fitguard.architecture import ArchitectureSpec
-from fitguard.config import (CheckpointSpec, DataSpec, EarlyStoppingSpec, ModelSpec, PenaltySpec, RemediesSpec,
-                             TrainConfig, TrainSpec, TransferSpec, explain, parse_config)
+from fitguard.config import PenaltySpec, RemediesSpec, Sections, TrainConfig, explain, parse_config
 from fitguard.data import Dataset, load
 from fitguard.errors import FitguardError
 from fitguard.models import build_network
@@ -32,7 +31,7 @@ from fitguard.transfer import apply_backbone
 AUTO_MODEL = {"table": "mlp", "signal": "cnn1d", "image": "cnn"}
 
 
-class Recipe(BaseModel):
+class Recipe(Sections):
     """A partial :class:`~fitguard.config.TrainConfig`: the sections a candidate sets on top of a base spec.
 
     :meth:`apply` puts it on a base: ``model`` replaces the base's network (a different network, not a patch of
@@ -51,22 +50,6 @@ class Recipe(BaseModel):
         ...
         fitguard.errors.FitguardError: doctor recipe: train.lr: must be greater than 0, got -1
     """
-
-    model_config = ConfigDict(extra="forbid")
-
-    data: DataSpec = Field(default_factory=DataSpec)
-    model: ModelSpec = Field(default_factory=ModelSpec)
-    train: TrainSpec = Field(default_factory=TrainSpec)
-    early_stopping: EarlyStoppingSpec | None = Field(default_factory=EarlyStoppingSpec)
-    checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
-    remedies: RemediesSpec = Field(default_factory=RemediesSpec)
-    transfer: TransferSpec = Field(default_factory=TransferSpec)
-    tensorboard: bool = True
-
-    @field_validator("early_stopping", mode="before")
-    @classmethod
-    def _false_means_off(cls, value: Any) -> Any:
-        return None if value is False else value
 
     @classmethod
     def parse(cls, raw: dict[str, Any], source: str = "recipe") -> Recipe:
