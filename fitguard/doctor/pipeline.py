@@ -33,7 +33,7 @@ from fitguard.doctor.diagnosis import diagnose, ensemble_decomposition, sentence
 from fitguard.doctor.options import DoctorOptions
 from fitguard.doctor.plan import Plan, plan_for
 from fitguard.doctor.progress import DoctorProgress
-from fitguard.doctor.store import TrialStore, data_fingerprint, resumable, storage_url
+from fitguard.doctor.store import TrialStore, check_same_run, data_fingerprint, resumable, storage_url
 from fitguard.doctor.suggestions import learning_curve_phase, outcomes
 from fitguard.doctor.summary import layer_table, versions
 from fitguard.doctor.trials import (Trial, joined, refit_epochs, refit_members, refit_recipe, score_and_gap,
@@ -92,22 +92,6 @@ def base_config(options: DoctorOptions) -> TrainConfig:
     raw["checkpoint"] = {"every_minutes": None, "every_epochs": None, "keep_last": 1}
     raw["tensorboard"] = True
     return parse_config(raw, options.config or "doctor options")
-
-
-def check_same_run(run_dir: Path, earlier: dict[str, Any], config: dict[str, Any], fingerprint: str) -> None:
-    """Refuse, in one line, to resume the run ``earlier`` (its ``run.json``) with another spec or other data."""
-    where = str(run_dir)
-    if "data_fingerprint" not in earlier:
-        raise FitguardError(f"cannot resume {where!r}: the earlier attempt stopped before it had read its data (or "
-                            "an older fitguard made it), so there is nothing to continue; pass --overwrite")
-    if earlier.get("config") != config:
-        before, now = earlier.get("config") or {}, config
-        changed = [key for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key)]
-        raise FitguardError(f"cannot resume {where!r}: its spec differs from the one it ran with (sections "
-                            f"{', '.join(changed)}; an edited --config?); rerun with that spec or choose another --out")
-    if earlier["data_fingerprint"] != fingerprint:
-        raise FitguardError(f"cannot resume {where!r}: its data differ from the data it was run on (other rows, "
-                            "targets or splits); rerun on the same data or choose another --out")
 
 
 def check_monitor(options: DoctorOptions, task: str) -> None:

@@ -104,6 +104,22 @@ def resumable(run_dir: Path, options: DoctorOptions) -> dict[str, Any]:
     return stored
 
 
+def check_same_run(run_dir: Path, earlier: dict[str, Any], config: dict[str, Any], fingerprint: str) -> None:
+    """Refuse, in one line, to resume the run ``earlier`` (its ``run.json``) with another spec or other data."""
+    where = str(run_dir)
+    if "data_fingerprint" not in earlier:
+        raise FitguardError(f"cannot resume {where!r}: the earlier attempt stopped before it had read its data (or "
+                            "an older fitguard made it), so there is nothing to continue; pass --overwrite")
+    if earlier.get("config") != config:
+        before, now = earlier.get("config") or {}, config
+        changed = [key for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key)]
+        raise FitguardError(f"cannot resume {where!r}: its spec differs from the one it ran with (sections "
+                            f"{', '.join(changed)}; an edited --config?); rerun with that spec or choose another --out")
+    if earlier["data_fingerprint"] != fingerprint:
+        raise FitguardError(f"cannot resume {where!r}: its data differ from the data it was run on (other rows, "
+                            "targets or splits); rerun on the same data or choose another --out")
+
+
 class TrialStore:
     """The scored trials of one run (see the module docstring): ``get(key)`` a stored one, ``put(key, trial)`` a
     new one. ``replayed`` counts the trials read back instead of trained, ``stored`` those written.

@@ -94,6 +94,16 @@ def _snapshot(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def _assert_refused(out: Path, reason: str, *extra: str) -> None:
+    """``--resume`` of ``out`` (with ``extra`` options) answers ``error: cannot resume 'OUT': REASON``, exit 2, and
+    leaves every file in ``out`` as it was."""
+    before = _snapshot(out)
+    result = _resume(out, *extra)
+    assert result.exit_code == 2
+    assert result.output.strip() == f"error: cannot resume {str(out)!r}: {reason}"
+    assert _snapshot(out) == before
+
+
 @pytest.mark.parametrize("where", ["architecture", "study"])
 def test_a_killed_run_resumes_to_the_uninterrupted_runs_choice(where, digits_run, killed_early, tmp_path):
     if where == "architecture":
@@ -128,12 +138,8 @@ def test_a_killed_run_resumes_to_the_uninterrupted_runs_choice(where, digits_run
 
 
 def test_resuming_a_finished_run_is_refused_and_changes_nothing(digits_run):
-    before = _snapshot(digits_run)
-    result = _resume(digits_run)
-    assert result.exit_code == 2
-    assert result.output.strip() == (f"error: cannot resume {str(digits_run)!r}: that run finished (it wrote "
-                                     "summary.json); pass --overwrite to run it again or choose another --out")
-    assert _snapshot(digits_run) == before
+    _assert_refused(digits_run, "that run finished (it wrote summary.json); pass --overwrite to run it again or "
+                                "choose another --out")
 
 
 @pytest.mark.parametrize("change, message", [
@@ -143,12 +149,7 @@ def test_resuming_a_finished_run_is_refused_and_changes_nothing(digits_run):
 def test_resuming_with_other_options_is_refused_and_changes_nothing(killed_early, tmp_path, change, message):
     out = tmp_path / "run"
     shutil.copytree(killed_early, out)
-    before = _snapshot(out)
-    result = _resume(out, *change)
-    assert result.exit_code == 2
-    assert result.output.strip() == (f"error: cannot resume {str(out)!r}: {message}; rerun with its options or "
-                                     "choose another --out")
-    assert _snapshot(out) == before
+    _assert_refused(out, f"{message}; rerun with its options or choose another --out", *change)
 
 
 def test_resuming_on_other_data_is_refused_and_changes_nothing(killed_early, tmp_path):
@@ -156,12 +157,8 @@ def test_resuming_on_other_data_is_refused_and_changes_nothing(killed_early, tmp
     shutil.copytree(killed_early, out)
     marker = json.loads((out / "run.json").read_text())
     (out / "run.json").write_text(json.dumps({**marker, "data_fingerprint": "0" * 32}))  # as if the file had changed
-    before = _snapshot(out)
-    result = _resume(out)
-    assert result.exit_code == 2
-    assert result.output.strip() == (f"error: cannot resume {str(out)!r}: its data differ from the data it was run on "
-                                     "(other rows, targets or splits); rerun on the same data or choose another --out")
-    assert _snapshot(out) == before
+    _assert_refused(out, "its data differ from the data it was run on (other rows, targets or splits); rerun on the "
+                         "same data or choose another --out")
 
 
 def test_resume_needs_a_doctor_run_folder(tmp_path):
