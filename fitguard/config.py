@@ -136,6 +136,20 @@ class SnapshotSpec(_Spec):
     min_lr: float = Field(0.0, ge=0)
 
 
+class LookaheadSpec(_Spec):
+    """``fitguard.train.Lookahead``: every ``k`` optimizer steps the slow weights move ``alpha`` of the way."""
+
+    k: int = Field(5, ge=1)
+    alpha: float = Field(0.5, gt=0, le=1)
+
+
+class AdversarialSpec(_Spec):
+    """``fitguard.regularize.FGSM``: train on ``(1 - weight) * loss + weight * loss at the FGSM perturbation``."""
+
+    epsilon: float = Field(gt=0)
+    weight: float = Field(0.5, gt=0, le=1)
+
+
 class RemediesSpec(_Spec):
     penalties: list[PenaltySpec] = Field(default_factory=list)
     weight_noise: WeightNoiseSpec | None = None
@@ -149,6 +163,9 @@ class RemediesSpec(_Spec):
     weight_averaging: WeightAveragingSpec | None = None
     cosine: CosineSpec | None = None
     snapshots: SnapshotSpec | None = None
+    #: the two optimizer-side remedies of the cocktail: Lookahead around the optimizer, FGSM adversarial training
+    lookahead: LookaheadSpec | None = None
+    adversarial: AdversarialSpec | None = None
 
     @model_validator(mode="after")
     def _one_schedule(self) -> RemediesSpec:

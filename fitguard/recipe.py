@@ -21,10 +21,10 @@ from fitguard.config import PenaltySpec, RemediesSpec, Sections, TrainConfig, ex
 from fitguard.data import Dataset, load
 from fitguard.errors import FitguardError
 from fitguard.models import build_network
-from fitguard.regularize import L1, L2, ElasticNet, InputNoise, WeightNoise
+from fitguard.regularize import FGSM, L1, L2, ElasticNet, InputNoise, WeightNoise
 from fitguard.runs import backbone_module, saved_model
-from fitguard.train import (Callback, Checkpoint, CosineAnnealing, EarlyStopping, MetricsLog, SnapshotEnsemble,
-                            TensorBoard, Trainer, WeightAveraging)
+from fitguard.train import (Callback, Checkpoint, CosineAnnealing, EarlyStopping, Lookahead, MetricsLog,
+                            SnapshotEnsemble, TensorBoard, Trainer, WeightAveraging)
 from fitguard.transfer import apply_backbone
 
 #: model family by kind of data when the spec says ``name: auto``
@@ -177,6 +177,8 @@ def make_callbacks(config: TrainConfig, out: Path | None, has_val: bool) -> list
         callbacks.append(CosineAnnealing(**remedies.cosine.model_dump()))
     if remedies.snapshots is not None:
         callbacks.append(SnapshotEnsemble(**remedies.snapshots.model_dump()))
+    if remedies.lookahead is not None:
+        callbacks.append(Lookahead(**remedies.lookahead.model_dump()))
     if config.early_stopping is not None:
         spec = config.early_stopping.model_dump()
         if not has_val and spec["monitor"].startswith("val_"):
@@ -275,6 +277,7 @@ def build_run(config: TrainConfig, out: Path | None = None, data: Dataset | None
         seed=train.seed,
         quiet=quiet,
         class_weight=remedies.class_weight,
+        adversarial=FGSM(**remedies.adversarial.model_dump()) if remedies.adversarial else None,
     )
     architecture = None
     if setup is not None:

@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+from fitguard.regularize.adversarial import FGSM
 from fitguard.regularize.class_weights import balanced_class_weights, class_counts
 from fitguard.regularize.groups import param_groups
 from fitguard.regularize.noise import InputNoise, WeightNoise
@@ -20,6 +21,7 @@ from fitguard.regularize.selection import select_parameters
 from fitguard.regularize.sparsity import ParameterSparsity, SparsityReport, sparsity_report
 
 __all__ = [
+    "FGSM",
     "L1",
     "L2",
     "ElasticNet",

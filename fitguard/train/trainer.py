@@ -68,6 +68,9 @@ class Trainer:
     ``class_weight_``. Only the training loss is weighted: validation loss and metrics stay unweighted (as Keras'
     ``class_weight``), so they compare with an unweighted run's.
 
+    ``adversarial``: a :class:`fitguard.regularize.FGSM`; each training step then minimizes its mix of the loss on
+    the batch and on the batch's FGSM perturbation (the logged ``loss`` stays the clean batch's).
+
     Example:
         >>> import torch
         >>> from fitguard.data.tensors import TensorData
@@ -102,6 +105,7 @@ class Trainer:
         seed: int = 0,
         quiet: bool = True,
         class_weight: str | Sequence[float] | torch.Tensor | None = None,
+        adversarial: Any = None,
     ) -> None:
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"`optimizer` must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
@@ -132,6 +136,7 @@ class Trainer:
         self.penalties = list(penalties)
         self.weight_noise = weight_noise
         self.augment = augment
+        self.adversarial = adversarial
         self.clip_grad_norm = clip_grad_norm
         self.device = resolve_device(device)
         self.precision = precision
@@ -286,7 +291,7 @@ class Trainer:
         sums = MetricSums(self.task)
         penalty_sum: torch.Tensor | None = None
         batch_hooks = self._hooks["on_batch_end"]
-        coupled, proximal = self._coupled, self._proximal
+        coupled, proximal, adversarial = self._coupled, self._proximal, self.adversarial
         steps = 0
         gradients_finite: torch.Tensor | None = None  # with clipping the norm is computed anyway: kept on device
         for x, y in self._batches(train_data, train=True):
@@ -299,10 +304,11 @@ class Trainer:
             with self._autocast():
                 output = self._forward(x)
                 loss = self._train_loss_fn(output, y)
-            cost = loss
+                cost = loss if adversarial is None else adversarial.objective(self._forward, self._train_loss_fn,
+                                                                              x, y, loss)
             if coupled:
                 penalty = sum(p.term(params) for p, params in coupled)
-                cost = loss + penalty
+                cost = cost + penalty
                 penalty_sum = penalty.detach() if penalty_sum is None else penalty_sum + penalty.detach()
             self.optimizer.zero_grad(set_to_none=True)
             cost.backward()

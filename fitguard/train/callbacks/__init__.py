@@ -5,6 +5,7 @@ from fitguard.train.callbacks.base import Callback
 from fitguard.train.callbacks.checkpoint import Checkpoint, latest_valid_checkpoint, list_checkpoints
 from fitguard.train.callbacks.early_stopping import EarlyStopping
 from fitguard.train.callbacks.event_logs import MetricsLog, TensorBoard, read_metrics_log
+from fitguard.train.callbacks.lookahead import Lookahead
 from fitguard.train.callbacks.lr_schedule import CosineAnnealing, ReduceLROnPlateau
 from fitguard.train.callbacks.monitor import Monitor
 from fitguard.train.callbacks.progress import ProgressBar
@@ -15,6 +16,7 @@ __all__ = [
     "Checkpoint",
     "CosineAnnealing",
     "EarlyStopping",
+    "Lookahead",
     "Monitor",
     "MetricsLog",
     "ProgressBar",
