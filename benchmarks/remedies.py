@@ -6,7 +6,7 @@ accuracy and the train-val accuracy gap (mean ± std) and the fraction of exactl
 proximal L1, dropout, batch norm, weight noise, augmentation (shift + small rotation; images only), small batch, a
 combination, and the regularization cocktail's (Kadra et al., NeurIPS 2021): skip connections, mixup, cutout
 (images), SWA over the last quarter, an EMA of the weights, cosine annealing with warm restarts and a snapshot
-ensemble of 5 cosine cycles (scored as the mean of its snapshots). Every run trains the same fixed number of epochs
+ensemble of 5 cosine cycles (scored as the mean of its snapshots), Lookahead and FGSM adversarial training. Every run trains the same fixed number of epochs
 (no early stopping: early stopping is itself the strongest remedy here, and with it the others never get the epochs
 to act); ``--early-stopping`` adds patience-30 early stopping with the best weights restored (not restored for the
 weight averages, which decide the final weights themselves).
@@ -67,6 +67,10 @@ REMEDIES = {
     "EMA 0.999": {"remedies": {"weight_averaging": {"kind": "ema", "decay": 0.999}}},
     "cosine restarts (cycle 10, x2)": {"remedies": {"cosine": {"cycle": 10, "t_mult": 2}}},
     "snapshot ensemble (5 cycles)": {"remedies": {"snapshots": {"cycles": 5}}},
+    # the cocktail's last two: Lookahead around Adam (the paper's k = 5, alpha = 0.5) and FGSM adversarial training
+    # (epsilon in standardized input units; half the objective on the perturbed batch, as Goodfellow et al.)
+    "Lookahead (k=5, alpha=0.5)": {"remedies": {"lookahead": {"k": 5, "alpha": 0.5}}},
+    "FGSM eps=0.05": {"remedies": {"adversarial": {"epsilon": 0.05}}},
 }
 
 

@@ -7,8 +7,12 @@ rebuild the architecture, and the fitted preprocessing), ``history.json``, ``met
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,8 @@ from fitguard.models.ensemble import MeanEnsemble
 from fitguard.train.state_io import atomic_write_bytes
 
 MARKER = "run.json"
+#: the file a process holds locked while it writes a run folder (``claim_run_dir``)
+LOCK = ".lock"
 
 
 def prepare_run_dir(out: str | Path, overwrite: bool = False, resume: bool = False) -> Path:
@@ -59,6 +65,64 @@ def prepare_run_dir(out: str | Path, overwrite: bool = False, resume: bool = Fal
     except OSError as error:
         raise FitguardError(f"cannot write to run folder {str(path)!r}: {error.strerror}; choose a writable --out") from None
     return path
+
+
+def _lock(path: Path) -> Any:
+    """``path`` opened and locked for this process (its owner written in), or a FitguardError naming the process
+    that holds it. Without ``fcntl`` (Windows) nothing is locked: the handle is returned as is."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover -- POSIX only; a Windows user runs without the guard
+        return path.open("a+")
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "another process"
+        handle.close()
+        raise FitguardError(f"run folder {str(path.parent)!r} is in use by {owner}: wait until it ends (or stop it), "
+                            "or choose another --out") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"fitguard process {os.getpid()} on {socket.gethostname()}")
+    handle.flush()
+    return handle
+
+
+@contextlib.contextmanager
+def claim_run_dir(out: str | Path, overwrite: bool = False, resume: bool = False) -> Iterator[Path]:
+    """:func:`prepare_run_dir`, held for this process until the ``with`` block ends: a second process that would
+    overwrite, resume or write the same folder meanwhile is refused in one line, naming the first.
+
+    The hold is an advisory lock (``fcntl.flock``) on ``LOCK`` in the folder: the kernel drops it when the process
+    ends, even by SIGKILL, so a killed run never leaves its folder blocked (``--resume`` continues it). Locks are
+    per machine: two machines sharing a network folder are not kept apart by it.
+
+    Example:
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp()) / "run"
+        >>> with claim_run_dir(out) as path:
+        ...     with claim_run_dir(out, resume=True):
+        ...         pass
+        Traceback (most recent call last):
+        ...
+        fitguard.errors.FitguardError: run folder '...' is in use by fitguard process ...: wait until it ends (or stop it), or choose another --out
+    """
+    path = Path(out)
+    held = _lock(path / LOCK) if (path / LOCK).is_file() else None  # before anything of the folder is replaced
+    try:
+        path = prepare_run_dir(out, overwrite=overwrite, resume=resume)
+        if held is None or not (path / LOCK).is_file():  # a fresh folder, or --overwrite removed the old lock
+            if held is not None:
+                held.close()
+            held = _lock(path / LOCK)
+        yield path
+    finally:
+        if held is not None:
+            with contextlib.suppress(OSError):
+                (path / LOCK).unlink()
+            held.close()
 
 
 def write_json(path: Path, data: Any) -> None:

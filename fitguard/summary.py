@@ -377,6 +377,8 @@ class Paired(Section):
 class Tested(Section):
     """A tested model's scores on the test split (the evaluator's metrics) and its figure."""
 
+    __test__ = False  # a Test* name: pytest must not collect it when this file is given by name
+
     loss: float
     accuracy: float | None = Field(None, description="classification")
     figure: Figure
@@ -385,6 +387,8 @@ class Tested(Section):
 class TestedReference(Section):
     """A reference model on the test split, compared with the kept model."""
 
+    __test__ = False  # a Test* name: pytest must not collect it when this file is given by name
+
     name: str
     figure: Figure
     best_vs_reference: Paired
@@ -392,6 +396,8 @@ class TestedReference(Section):
 
 class TestSection(Section):
     """The one look at the test split: figures with 95% intervals and paired tests on the same rows."""
+
+    __test__ = False  # a Test* name: pytest must not collect it when this file is given by name
 
     units: str | None = Field(None, description="regression: the units of every figure and score of this section")
     rows: Positive

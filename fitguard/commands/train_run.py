@@ -11,12 +11,18 @@ from rich.table import Table
 from fitguard.config import TrainConfig
 from fitguard.models import count
 from fitguard.recipe import build_run
-from fitguard.runs import MARKER, prepare_run_dir, save_model, write_json
+from fitguard.runs import MARKER, claim_run_dir, save_model, write_json
 
 
 def run_training(spec: TrainConfig, out: Path, overwrite: bool = False, resume: bool = False, quiet: bool = False) -> Path:
+    """Train ``spec`` into the run folder ``out`` (held for this process meanwhile: see
+    :func:`fitguard.runs.claim_run_dir`); return the folder."""
+    with claim_run_dir(out, overwrite=overwrite, resume=resume) as directory:
+        return _train(spec, directory, resume, quiet)
+
+
+def _train(spec: TrainConfig, directory: Path, resume: bool, quiet: bool) -> Path:
     console = Console(stderr=False)
-    directory = prepare_run_dir(out, overwrite=overwrite, resume=resume)
     run = None
     try:
         write_json(directory / MARKER, {"command": "train", "config": spec.model_dump(mode="json")})

@@ -44,7 +44,7 @@ from fitguard.models.ensemble import MeanEnsemble
 from fitguard.models.imported import is_import_path
 from fitguard.recipe import load_data
 from fitguard.regularize.class_weights import class_counts
-from fitguard.runs import MARKER, prepare_run_dir, save_model, write_json
+from fitguard.runs import MARKER, claim_run_dir, save_model, write_json
 from fitguard.summary import Figure, Summary, strict, write_summary
 
 #: the baseline network per family: big enough to overfit small data, the usual first try
@@ -172,11 +172,18 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
 
     ``data``: an already split :class:`~fitguard.data.Dataset` to use instead of loading ``options.data`` (e.g.
     fixed benchmark splits); it needs validation and test splits.
+
+    The run folder is held for this process while it runs (:func:`fitguard.runs.claim_run_dir`): a second
+    ``--resume`` or ``--overwrite`` of it meanwhile is refused in one line.
     """
-    console = console or Console()
-    clock = phases.Clock(options.budget, options.trials)
+    clock = phases.Clock(options.budget, options.trials)  # the budget counts from the call
+    with claim_run_dir(options.out, overwrite=options.overwrite, resume=options.resume) as run_dir:
+        return _run(options, run_dir, clock, console or Console(), data)
+
+
+def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Console, data: Dataset | None) -> Path:
+    """The doctor's run in the folder ``run_dir`` this process holds (see :func:`run_doctor`)."""
     timings: dict[str, float] = {}
-    run_dir = prepare_run_dir(options.out, overwrite=options.overwrite, resume=options.resume)
     # a resumed run continues the folder's own run: same options, same data (checked before anything is written)
     earlier = resumable(run_dir, options) if options.resume else None
     given = data is not None

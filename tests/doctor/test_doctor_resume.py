@@ -10,8 +10,10 @@ import hashlib
 import io
 import json
 import math
+import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -25,6 +27,7 @@ from fitguard.cli import main
 from fitguard.doctor import phases, read_summary
 from fitguard.doctor.store import STUDY
 from fitguard.doctor.trials import Trial
+from fitguard.runs import LOCK, claim_run_dir
 from fitguard.search.pruning import DEFAULT_SAMPLER, make_sampler
 
 from tests.doctor.conftest import TINY
@@ -159,6 +162,39 @@ def test_resuming_on_other_data_is_refused_and_changes_nothing(killed_early, tmp
     (out / "run.json").write_text(json.dumps({**marker, "data_fingerprint": "0" * 32}))  # as if the file had changed
     _assert_refused(out, "its data differ from the data it was run on (other rows, targets or splits); rerun on the "
                          "same data or choose another --out")
+
+
+def _doctor(out: Path, *extra: str) -> Outcome:
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = main(["doctor", *TINY, "--out", str(out), *extra])
+    return Outcome(code, stderr.getvalue())
+
+
+def test_a_folder_another_process_is_running_in_is_refused_until_that_process_dies(killed_early, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(killed_early, out)
+    assert (out / LOCK).is_file()  # the killed run left its lock file behind; the kernel dropped its lock
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from fitguard.runs import claim_run_dir\n"
+         "with claim_run_dir(sys.argv[1], resume=True):\n    print('held', flush=True); time.sleep(600)", str(out)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = _snapshot(out)
+        owner = f"fitguard process {holder.pid} on {socket.gethostname()}"
+        for extra in (["--resume"], ["--overwrite"]):
+            result = _doctor(out, *extra)
+            assert result.exit_code == 2
+            assert result.output.strip() == (f"error: run folder {str(out)!r} is in use by {owner}: wait until it "
+                                             "ends (or stop it), or choose another --out")
+            assert _snapshot(out) == before
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    with claim_run_dir(out, resume=True) as path:  # free again once its holder died
+        assert (path / LOCK).read_text() == f"fitguard process {os.getpid()} on {socket.gethostname()}"
+    assert not (out / LOCK).exists()  # a run that ends removes its lock file
 
 
 def test_resume_needs_a_doctor_run_folder(tmp_path):
