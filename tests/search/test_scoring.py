@@ -6,6 +6,7 @@ the parameter count summed by hand; the gap's sign worked out per mode.
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -147,3 +148,14 @@ def test_a_bad_metric_is_refused_before_training():
                                          r"got 'accuracy'$"):
         fit_and_score(_config(), data, data.train, data.val, metric="accuracy", callbacks=[keep])
     assert not hasattr(keep, "model")
+
+
+def test_a_diverged_run_scores_nan_after_the_epoch_it_diverged():
+    # lr 1e8 with plain SGD: the loss is inf within the first epoch and the trainer stops there
+    data = from_arrays(X, TARGET, seed=0)
+    config = _config(train={"max_epochs": 5, "batch_size": 16, "device": "cpu", "seed": 0,
+                            "lr": 1e8, "optimizer": "sgd"})
+    score, history = fit_and_score(config, data, data.train, data.val)
+    assert history.stop_reason == "diverged: training loss is inf at epoch 1"
+    assert score.epochs == 1
+    assert math.isnan(score.value) and math.isnan(score.train_value) and math.isnan(score.gap)
