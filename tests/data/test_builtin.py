@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from fitguard.data import load
-from fitguard.data import builtin
+from fitguard.data import builtin, load
 from fitguard.data.fashion_mnist import CLASS_NAMES, DEFAULT_FOLDER, read_idx
 
 
