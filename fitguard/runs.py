@@ -182,7 +182,9 @@ class Predictor:
     def _outputs(self, raw: Any) -> torch.Tensor:
         X = self.preprocessor.transform(raw)
         self.model.eval()
-        return torch.cat([self.model(X[i : i + 4096]) for i in range(0, len(X), 4096)]) if len(X) else torch.empty(0)
+        if not len(X):  # no rows: (0, outputs), so predict and predict_proba give empty answers, not IndexError
+            return torch.empty(0, int(self.spec["out_features"]))
+        return torch.cat([self.model(X[i : i + 4096]) for i in range(0, len(X), 4096)])
 
     def predict_proba(self, raw: Any) -> np.ndarray:
         if self.task != "classification":

@@ -61,14 +61,23 @@ def fit_and_score(
     metric: str = "auto",
     callbacks: Sequence[Callback] = (),
 ) -> tuple[Score, History]:
-    """Build the run from ``config`` (model shapes from ``data``), fit on ``train``, score on ``val``."""
+    """Build the run from ``config`` (model shapes from ``data``), fit on ``train``, score on ``val``.
+
+    Raises:
+        ValueError: ``metric`` is no validation metric, or one the trainer does not measure on this task (known
+            only once it has evaluated, i.e. after training).
+    """
     name, mode = resolve_metric(metric, data.task)
     started = time.perf_counter()
     run = build_run(config, data=data)
     add_callbacks(run.trainer, callbacks)
     history = run.trainer.fit(train, val)
     key = name[len("val_"):]
-    val_value = run.trainer.evaluate(val)[key]
+    val_scores = run.trainer.evaluate(val)
+    if key not in val_scores:  # val_accuracy on regression data, or a misspelt name: say so, not KeyError
+        measured = ", ".join(f"val_{k}" for k in val_scores) or "nothing (the validation part is empty)"
+        raise ValueError(f"cannot score {name!r}: it is not measured on this {data.task} data; measured: {measured}")
+    val_value = val_scores[key]
     train_value = run.trainer.evaluate(train)[key]
     score = Score(
         value=val_value,

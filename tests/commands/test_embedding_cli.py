@@ -14,11 +14,9 @@ import typer
 from typer.testing import CliRunner
 
 import fitguard
-from fitguard.cli import main
+from fitguard.cli import app, main
 from fitguard.doctor import DoctorOptions
 from fitguard.report.html import column_rows
-
-from tests.doctor.conftest import doctor_app
 
 ROWS = 300
 GRADES = ["low", "mid", "high"]
@@ -99,7 +97,7 @@ def test_no_embed_pools_the_rarer_towns_into_other(tmp_path):
 
 def test_doctor_embeds_the_town_column_says_so_in_the_report_and_ships_a_model_that_reloads(tmp_path):
     data, out = _table(tmp_path / "towns.csv"), tmp_path / "run"
-    result = CliRunner().invoke(doctor_app(), [
+    result = CliRunner().invoke(app, [
         "doctor", "--data", str(data), "--target", "label", "--ordinal", "grade=low,mid,high", "--budget", "60s",
         "--trials", "3", "--epochs", "5", "--search-epochs", "4", "--folds", "2", "--rounds", "2", "--min-steps",
         "0", "--ensemble", "2", "--quiet", "--out", str(out)])
@@ -118,10 +116,8 @@ def test_doctor_embeds_the_town_column_says_so_in_the_report_and_ships_a_model_t
 
 
 def test_doctor_embed_and_ordinal_options_round_trip_through_the_command_line():
-    from fitguard.commands.doctor import options_from_cli, register
+    from fitguard.commands.doctor import options_from_cli
 
-    app = typer.Typer()
-    register(app)
     group = typer.main.get_command(app)
     options = DoctorOptions(data="t.csv", target="label", embed=False, ordinal=("grade=low,mid,high", "size=S,M,L"))
     assert options.command() == ("fitguard doctor --data t.csv --target label --no-embed "
@@ -132,8 +128,8 @@ def test_doctor_embed_and_ordinal_options_round_trip_through_the_command_line():
 
 def test_doctor_refused_at_startup_leaves_no_run_folder(tmp_path):
     data, out = _table(tmp_path / "towns.csv"), tmp_path / "run"
-    result = CliRunner().invoke(doctor_app(), ["doctor", "--data", str(data), "--target", "label", "--ordinal",
-                                               "size=S,M", "--quiet", "--out", str(out)])
+    result = CliRunner().invoke(app, ["doctor", "--data", str(data), "--target", "label", "--ordinal",
+                                      "size=S,M", "--quiet", "--out", str(out)])
     assert result.exit_code != 0
     assert str(result.exception) == "ordinal column 'size' is not a column of the table; columns: town, grade, income"
     assert not out.exists()  # the corrected rerun needs no --overwrite

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.metadata
 import random
 from pathlib import Path
 
@@ -9,8 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from fitguard.data import load
-from fitguard.data.builtin import _generate_mnist1d
+from fitguard.data import builtin, load
 from fitguard.data.fashion_mnist import CLASS_NAMES, DEFAULT_FOLDER, read_idx
 
 
@@ -47,20 +47,23 @@ def test_mnist1d_keeps_its_test_split():
     assert (len(data.train), len(data.val), len(data.test)) == (3000, 1000, 1000)
 
 
-def test_mnist1d_generation_leaves_the_global_generators_alone(monkeypatch):
+def test_mnist1d_generation_leaves_the_global_generators_alone(monkeypatch, tmp_path):
     def fake_make_dataset(args):  # seeds the globals as mnist1d's make_dataset does, but returns at once
         random.seed(args.seed)
         np.random.seed(args.seed)
         return {"x": np.zeros((4, 40)), "y": np.arange(4), "x_test": np.zeros((1, 40)), "y_test": np.arange(1)}
 
     monkeypatch.setattr(mnist1d.data, "make_dataset", fake_make_dataset)
+    monkeypatch.setattr(builtin, "cache_root", lambda: tmp_path)  # an empty cache: the loader generates
     random.seed(5)
     np.random.seed(5)
     expected = (random.random(), np.random.rand())
     random.seed(5)
     np.random.seed(5)
-    assert _generate_mnist1d()["x"].shape == (4, 40)
+    source = builtin.mnist1d()
+    assert source.pool.inputs.shape == (4, 1, 40) and source.test.inputs.shape == (1, 1, 40)
     assert (random.random(), np.random.rand()) == expected
+    assert [p.name for p in tmp_path.iterdir()] == [f"mnist1d-{importlib.metadata.version('mnist1d')}.npz"]
 
 
 def test_synthetic_regression_exposes_its_truth():

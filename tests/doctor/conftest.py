@@ -1,14 +1,6 @@
 import pytest
 
-from fitguard.commands.doctor import register
-
-import typer
-
-
-def doctor_app() -> typer.Typer:
-    app = typer.Typer()
-    register(app)
-    return app
+from fitguard.cli import app
 
 
 # tiny on purpose: every phase runs, on 30% of digits' training split, with a handful of epochs; a trial budget and no
@@ -22,6 +14,6 @@ def digits_run(tmp_path_factory):
     from typer.testing import CliRunner
 
     out = tmp_path_factory.mktemp("doctor") / "digits"
-    result = CliRunner().invoke(doctor_app(), ["doctor", *TINY, "--out", str(out)])
+    result = CliRunner().invoke(app, ["doctor", *TINY, "--out", str(out)])
     assert result.exit_code == 0, result.output
     return out

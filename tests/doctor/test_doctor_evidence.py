@@ -13,6 +13,7 @@ from scipy.stats import binomtest
 from statsmodels.stats.contingency_tables import mcnemar
 from typer.testing import CliRunner
 
+from fitguard.cli import app
 from fitguard.commands.doctor import options_from_cli
 from fitguard.data import load
 from fitguard.doctor import DoctorOptions, read_summary
@@ -21,12 +22,10 @@ from fitguard.doctor.plan import plan_for
 from fitguard.doctor.suggestions import outcomes
 from fitguard.doctor.trials import Trial
 
-from tests.doctor.conftest import doctor_app
-
 
 def parsed(command: str) -> DoctorOptions:
     """``command`` parsed by the real ``fitguard doctor`` command line into options."""
-    group = typer.main.get_command(doctor_app())
+    group = typer.main.get_command(app)
     args = shlex.split(command)
     assert args[:2] == ["fitguard", "doctor"]
     context = group.commands["doctor"].make_context("doctor", args[2:])
@@ -153,7 +152,7 @@ def test_an_external_test_set_takes_the_place_of_the_held_back_rows(tmp_path):
     X, y = load_digits(return_X_y=True)
     write_rows(tmp_path / "train.csv", X[:400], y[:400])
     write_rows(tmp_path / "test.csv", X[1500:], y[1500:])
-    result = CliRunner().invoke(doctor_app(), [
+    result = CliRunner().invoke(app, [
         "doctor", "--data", str(tmp_path / "train.csv"), "--target", "label", "--test-data", str(tmp_path / "test.csv"),
         "--model", "mlp", "--trials", "3", "--budget", "120s", "--epochs", "4", "--search-epochs", "3", "--rounds", "0",
         "--min-steps", "0", "--folds", "2", "--no-references", "--quiet", "--out", str(tmp_path / "run")])
@@ -169,7 +168,7 @@ def test_an_external_test_set_takes_the_place_of_the_held_back_rows(tmp_path):
 
 def test_the_budget_is_the_whole_runs_wall_time_and_each_phase_says_so(tmp_path):
     budget = 20
-    result = CliRunner().invoke(doctor_app(), [
+    result = CliRunner().invoke(app, [
         "doctor", "--budget", f"{budget}s", "--train-fraction", "0.3", "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, (result.output, result.exception)
     summary = read_summary(tmp_path / "run")
@@ -179,6 +178,6 @@ def test_the_budget_is_the_whole_runs_wall_time_and_each_phase_says_so(tmp_path)
     assert lines[:2] == ["baseline", "diagnosis"] and "final training" in lines
     # the header "test (95% interval)" may wrap in an 80-column table
     assert "kept vs baseline: " in result.output and "(95%" in result.output and "interval)" in result.output
-    quiet = CliRunner().invoke(doctor_app(), ["doctor", "--budget", "15s", "--train-fraction", "0.3", "--quiet",
-                                              "--no-references", "--out", str(tmp_path / "quiet")])
+    quiet = CliRunner().invoke(app, ["doctor", "--budget", "15s", "--train-fraction", "0.3", "--quiet",
+                                     "--no-references", "--out", str(tmp_path / "quiet")])
     assert quiet.exit_code == 0 and quiet.output == ""

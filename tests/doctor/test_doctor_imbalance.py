@@ -10,12 +10,11 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.metrics import balanced_accuracy_score, recall_score
 from typer.testing import CliRunner
 
+from fitguard.cli import app
 from fitguard.data import load
 from fitguard.doctor import read_summary
 from fitguard.doctor.phases import remedies_for
 from fitguard.doctor.plan import SKEW_RATIO, class_skew, plan_for
-
-from tests.doctor.conftest import doctor_app
 
 
 @pytest.mark.parametrize(("counts", "skewed"), [([30, 10], True), ([29, 10], False), ([10, 300, 40], True),
@@ -62,7 +61,7 @@ def skewed_run(tmp_path_factory):
             writer.writerow([*table.data[row], table.target_names[table.target[row]]])
     out = folder / "run"
     # a trial budget, no clock: the phases run the same however busy the machine is
-    result = CliRunner().invoke(doctor_app(), [
+    result = CliRunner().invoke(app, [
         "doctor", "--data", str(path), "--target", "diagnosis", "--budget", "none", "--trials", "12", "--epochs", "4",
         "--search-epochs", "3", "--folds", "2", "--rounds", "0", "--min-steps", "0", "--out", str(out)],
         env={"COLUMNS": "200"})

@@ -8,6 +8,7 @@ import torch
 from typer.testing import CliRunner
 
 import fitguard
+from fitguard.cli import app
 from fitguard.data import load
 from fitguard.data.fashion_mnist import DEFAULT_FOLDER
 from fitguard.doctor import read_summary
@@ -15,15 +16,13 @@ from fitguard.models import build
 from fitguard.runs import save_model
 from fitguard.train import Trainer
 
-from tests.doctor.conftest import doctor_app
-
 # every phase runs once or twice, a few epochs each
 SMALL = ["--budget", "60s", "--trials", "5", "--epochs", "4", "--search-epochs", "3", "--folds", "2", "--rounds", "0", "--min-steps", "0",
          "--quiet"]
 
 
 def doctor(*args: str) -> None:
-    result = CliRunner().invoke(doctor_app(), ["doctor", *args])
+    result = CliRunner().invoke(app, ["doctor", *args])
     assert result.exit_code == 0, (result.output, result.exception)
 
 

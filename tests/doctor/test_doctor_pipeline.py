@@ -7,12 +7,11 @@ import pytest
 from typer.testing import CliRunner
 
 import fitguard
+from fitguard.cli import app
 from fitguard.data import load
 from fitguard.doctor import read_summary
 from fitguard.errors import FitguardError
 from fitguard.summary import Summary
-
-from tests.doctor.conftest import doctor_app
 
 
 def test_the_run_folder_holds_every_file(digits_run):
@@ -85,7 +84,7 @@ def test_predict_command_writes_the_same_predictions(digits_run, tmp_path):
     data = load("digits", val=0.2, test=0.2, seed=0)
     np.savez(tmp_path / "rows.npz", X=data.raw_test.inputs)
     out = tmp_path / "predictions.csv"
-    result = CliRunner().invoke(doctor_app(), ["predict", str(digits_run), str(tmp_path / "rows.npz"), "--out", str(out)])
+    result = CliRunner().invoke(app, ["predict", str(digits_run), str(tmp_path / "rows.npz"), "--out", str(out)])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(out.open()))
     expected = fitguard.load(digits_run, stem="best").predict(data.raw_test.inputs)
@@ -96,7 +95,7 @@ def test_predict_command_writes_the_same_predictions(digits_run, tmp_path):
 def test_report_command_rebuilds_an_identical_report(digits_run):
     before = (digits_run / "report.html").read_bytes()
     (digits_run / "report.html").unlink()
-    result = CliRunner().invoke(doctor_app(), ["report", str(digits_run)])
+    result = CliRunner().invoke(app, ["report", str(digits_run)])
     assert result.exit_code == 0, result.output
     assert (digits_run / "report.html").read_bytes() == before
 

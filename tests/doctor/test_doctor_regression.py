@@ -9,10 +9,9 @@ from sklearn.metrics import r2_score, root_mean_squared_error
 from typer.testing import CliRunner
 
 import fitguard
+from fitguard.cli import app
 from fitguard.data import load
 from fitguard.doctor import read_summary
-
-from tests.doctor.conftest import doctor_app
 
 SMALL = ["--budget", "none", "--trials", "6", "--epochs", "4", "--search-epochs", "3", "--folds", "2", "--rounds", "0",
          "--min-steps", "0"]
@@ -21,8 +20,8 @@ SMALL = ["--budget", "none", "--trials", "6", "--epochs", "4", "--search-epochs"
 @pytest.fixture(scope="module")
 def diabetes_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("regression") / "run"
-    result = CliRunner().invoke(doctor_app(), ["doctor", "--data", "diabetes", "--refit", "trainval", *SMALL,
-                                               "--out", str(out)], env={"COLUMNS": "200"})
+    result = CliRunner().invoke(app, ["doctor", "--data", "diabetes", "--refit", "trainval", *SMALL,
+                                      "--out", str(out)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, (result.output, result.exception)
     return out, result.output
 

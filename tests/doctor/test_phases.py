@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from fitguard.cli import app
 from fitguard.data import kfold, load
 from fitguard.doctor import DoctorOptions, read_summary
 from fitguard.doctor.phases import (
@@ -14,8 +15,6 @@ from fitguard.doctor.phases import (
 )
 from fitguard.doctor.pipeline import base_config
 from fitguard.doctor.trials import Trial, train_recipe
-
-from tests.doctor.conftest import doctor_app
 
 
 def trial(score: float, loss: float | None) -> Trial:
@@ -136,7 +135,7 @@ def test_cross_validated_score_is_the_mean_of_the_folds_trained_by_hand():
 
 def test_small_data_is_cross_validated_end_to_end(tmp_path):
     out = tmp_path / "run"
-    result = CliRunner().invoke(doctor_app(), [
+    result = CliRunner().invoke(app, [
         "doctor", "--model", "mlp", "--train-fraction", "0.1", "--budget", "60s", "--trials", "8", "--epochs", "4",
         "--search-epochs", "3", "--folds", "2", "--rounds", "0", "--min-steps", "0", "--quiet", "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -199,11 +198,11 @@ def test_doctor_ships_the_baseline_recipe_when_every_search_training_was_cut(tmp
     from fitguard.doctor import phases, pipeline
     from fitguard.runs import load
 
-    from tests.doctor.conftest import TINY, doctor_app
+    from tests.doctor.conftest import TINY
 
     monkeypatch.setattr(phases, "cut_by_deadline", lambda trial: True)  # as if the budget had cut every one
     out = tmp_path / "run"
-    result = CliRunner().invoke(doctor_app(), ["doctor", *TINY, "--ensemble", "1", "--out", str(out)])
+    result = CliRunner().invoke(app, ["doctor", *TINY, "--ensemble", "1", "--out", str(out)])
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["best"]["name"] == pipeline.BASELINE_KEPT

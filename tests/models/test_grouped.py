@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 import torch
 from torch import nn
+from torch.func import functional_call
 
 from fitguard.models.builders import cnn, cnn1d, mlp
 from fitguard.models.embedding import with_embeddings
@@ -140,15 +141,17 @@ def test_batch_norm_without_momentum_is_refused() -> None:
 
 
 def test_grouped_linear_gradients_match_finite_differences_and_the_members_layers() -> None:
-    from fitguard.models.grouped import GroupedLinear, _GroupedLinearFunction
+    from fitguard.models.grouped import GroupedLinear
 
     g = torch.Generator().manual_seed(0)
     weight = torch.randn(6, 4, dtype=torch.float64, generator=g, requires_grad=True)  # 3 members, 4 -> 2
     bias = torch.randn(6, dtype=torch.float64, generator=g, requires_grad=True)
     x = torch.randn(5, 12, dtype=torch.float64, generator=g, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda x, w, b: _GroupedLinearFunction.apply(x, w, b, 3), (x, weight, bias))
-    assert torch.autograd.gradcheck(lambda x, w: _GroupedLinearFunction.apply(x, w, None, 3), (x, weight))
-    layer = GroupedLinear(3, 4, 2).double()
+    # through the layer's forward (its custom autograd function), with the parameters swapped for the inputs
+    layer, unbiased = GroupedLinear(3, 4, 2).double(), GroupedLinear(3, 4, 2, bias=False).double()
+    assert torch.autograd.gradcheck(lambda x, w, b: functional_call(layer, {"weight": w, "bias": b}, (x,)),
+                                    (x, weight, bias))
+    assert torch.autograd.gradcheck(lambda x, w: functional_call(unbiased, {"weight": w}, (x,)), (x, weight))
     with torch.no_grad():
         layer.weight.copy_(weight)
         layer.bias.copy_(bias)

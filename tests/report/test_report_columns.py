@@ -5,9 +5,8 @@ import numpy as np
 from typer.testing import CliRunner
 
 import fitguard
+from fitguard.cli import app
 from fitguard.report.html import column_rows
-
-from tests.doctor.conftest import doctor_app
 
 
 def test_doctor_imputes_a_table_with_blanks_and_the_report_lists_each_column(tmp_path):
@@ -21,7 +20,7 @@ def test_doctor_imputes_a_table_with_blanks_and_the_report_lists_each_column(tmp
     path = tmp_path / "people.csv"
     path.write_text("\n".join(rows) + "\n")
     out = tmp_path / "run"
-    result = CliRunner().invoke(doctor_app(), [
+    result = CliRunner().invoke(app, [
         "doctor", "--data", str(path), "--target", "label", "--budget", "60s", "--trials", "4", "--epochs", "5",
         "--search-epochs", "4", "--folds", "2", "--rounds", "0", "--min-steps", "0", "--quiet", "--out", str(out)])
     assert result.exit_code == 0, result.output

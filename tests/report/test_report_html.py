@@ -1,7 +1,7 @@
 import numpy as np
 from typer.testing import CliRunner
 
-from tests.doctor.conftest import doctor_app
+from fitguard.cli import app
 
 EVIL = "<script>alert(1)</script>"
 
@@ -15,7 +15,7 @@ def test_user_strings_are_escaped(tmp_path):
     lines = ["a,<b>bold</b>,c,label"] + [f"{x[0]:.4f},{x[1]:.4f},{x[2]:.4f},{y}" for x, y in zip(X, labels)]
     path.write_text("\n".join(lines) + "\n")
     out = tmp_path / "run"
-    result = CliRunner().invoke(doctor_app(), [
+    result = CliRunner().invoke(app, [
         "doctor", "--data", str(path), "--target", "label", "--budget", "60s", "--trials", "6", "--epochs", "6",
         "--search-epochs", "4", "--folds", "2", "--rounds", "0", "--min-steps", "0", "--quiet", "--out", str(out)])
     assert result.exit_code == 0, result.output

@@ -61,7 +61,7 @@ def test_ema_values_are_the_documented_recurrence():
     for epoch, value in enumerate([1.0, 0.5, 0.8, 0.1], start=1):
         stopper.decide(epoch, value)
         expected = value if expected is None else 0.25 * expected + 0.75 * value
-        assert stopper._monitor.smoothed == pytest.approx(expected)
+        assert stopper.state_dict()["monitor"]["smoothed"] == pytest.approx(expected)
 
 
 def test_reason_names_metric_delta_best_and_last():
