@@ -172,6 +172,19 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
 
     ``data``: an already split :class:`~fitguard.data.Dataset` to use instead of loading ``options.data`` (e.g.
     fixed benchmark splits); it needs validation and test splits.
+
+    Args:
+        options: Everything the run was asked to do (see :class:`DoctorOptions`).
+        console: The rich console for progress and the closing table; None (default): a new ``Console()``.
+        data: An already split dataset to use instead of loading ``options.data``; None (default) loads it.
+
+    Returns:
+        The run folder (``options.out``).
+
+    Raises:
+        FitguardError: an ``out`` that cannot be the run folder (a file, a non-empty folder without
+            ``overwrite`` or ``resume``, one ``resume`` cannot continue), or data the options cannot use; a folder
+            this call created is removed when the input is refused before any training.
     """
     console = console or Console()
     clock = phases.Clock(options.budget, options.trials)
