@@ -14,7 +14,10 @@ import re
 import pytest
 
 # The packages whose exports are fully documented; a package joins this list once every name it exports is.
-PACKAGES = ("fitguard", "fitguard.augment", "fitguard.doctor", "fitguard.models", "fitguard.regularize", "fitguard.report", "fitguard.train", "fitguard.transfer")
+PACKAGES = (
+    "fitguard", "fitguard.augment", "fitguard.doctor", "fitguard.models", "fitguard.regularize", "fitguard.report",
+    "fitguard.search", "fitguard.train", "fitguard.transfer",
+)
 
 _SECTION = re.compile(r"^(?P<indent>[ \t]*)Args:[ \t]*$", re.MULTILINE)
 _ENTRY = re.compile(r"(?P<stars>\*{0,2})(?P<name>\w+)(?:\s*\([^)]*\))?\s*:")
