@@ -16,7 +16,7 @@ import pytest
 # The packages whose exports are fully documented; a package joins this list once every name it exports is.
 PACKAGES = (
     "fitguard", "fitguard.augment", "fitguard.doctor", "fitguard.models", "fitguard.regularize", "fitguard.report",
-    "fitguard.search", "fitguard.train", "fitguard.transfer",
+    "fitguard.linear", "fitguard.search", "fitguard.train", "fitguard.transfer",
 )
 
 _SECTION = re.compile(r"^(?P<indent>[ \t]*)Args:[ \t]*$", re.MULTILINE)
