@@ -15,8 +15,8 @@ import pytest
 
 # The packages whose exports are fully documented; a package joins this list once every name it exports is.
 PACKAGES = (
-    "fitguard", "fitguard.augment", "fitguard.doctor", "fitguard.models", "fitguard.regularize", "fitguard.report",
-    "fitguard.linear", "fitguard.search", "fitguard.train", "fitguard.transfer",
+    "fitguard", "fitguard.augment", "fitguard.data", "fitguard.doctor", "fitguard.linear", "fitguard.models",
+    "fitguard.regularize", "fitguard.report", "fitguard.search", "fitguard.train", "fitguard.transfer",
 )
 
 _SECTION = re.compile(r"^(?P<indent>[ \t]*)Args:[ \t]*$", re.MULTILINE)
