@@ -120,8 +120,8 @@ class MixUp(_Mixing):
     floating-point batch (B, ...): table rows, signals or images.
 
     Args:
-        alpha: Default 1.0. Both shape parameters of the Beta distribution λ is drawn from, > 0 (small values keep λ near 0
-            or 1: little mixing).
+        alpha: Both shape parameters of the Beta distribution λ is drawn from, > 0 (small values keep λ
+            near 0 or 1: little mixing). Default 1.0.
         num_classes: Number of classes (>= 2) for turning class indices into one-hot rows; None (default): set
             later (by :class:`Compose` or the Trainer); calling with class indices while it is None raises.
         seed: Seeds this step's own generator (>= 0), used only when called without a generator (the Trainer
@@ -156,8 +156,8 @@ class CutMix(_Mixing):
     """Paste a random box from a partner image; targets weighted by the pasted area, λ ~ Beta(α, α).
 
     Args:
-        alpha: Default 1.0. Both shape parameters of the Beta distribution λ is drawn from, > 0 (small values keep λ near 0
-            or 1: little mixing).
+        alpha: Both shape parameters of the Beta distribution λ is drawn from, > 0 (small values keep λ
+            near 0 or 1: little mixing). Default 1.0.
         num_classes: Number of classes (>= 2) for turning class indices into one-hot rows; None (default): set
             later (by :class:`Compose` or the Trainer); calling with class indices while it is None raises.
         seed: Seeds this step's own generator (>= 0), used only when called without a generator (the Trainer
@@ -186,8 +186,8 @@ def mixup(alpha: float = 0.2, *, num_classes: int | None = None, seed: int | Non
     """MixUp with λ ~ Beta(alpha, alpha); see :class:`MixUp`.
 
     Args:
-        alpha: Default 0.2. Both shape parameters of the Beta distribution λ is drawn from, > 0 (small values keep λ near 0
-            or 1: little mixing).
+        alpha: Both shape parameters of the Beta distribution λ is drawn from, > 0 (small values keep λ
+            near 0 or 1: little mixing). Default 0.2.
         num_classes: Number of classes (>= 2) for turning class indices into one-hot rows; None (default): set
             later (by :class:`Compose` or the Trainer); calling with class indices while it is None raises.
         seed: Seeds this step's own generator (>= 0), used only when called without a generator (the Trainer
@@ -200,8 +200,8 @@ def cutmix(alpha: float = 1.0, *, num_classes: int | None = None, seed: int | No
     """CutMix with λ ~ Beta(alpha, alpha); see :class:`CutMix`.
 
     Args:
-        alpha: Default 1.0. Both shape parameters of the Beta distribution λ is drawn from, > 0 (small values keep λ near 0
-            or 1: little mixing).
+        alpha: Both shape parameters of the Beta distribution λ is drawn from, > 0 (small values keep λ
+            near 0 or 1: little mixing). Default 1.0.
         num_classes: Number of classes (>= 2) for turning class indices into one-hot rows; None (default): set
             later (by :class:`Compose` or the Trainer); calling with class indices while it is None raises.
         seed: Seeds this step's own generator (>= 0), used only when called without a generator (the Trainer
