@@ -86,7 +86,7 @@ def _public_callables() -> list[tuple[str, object]]:
     return found
 
 
-@pytest.mark.parametrize(("qualified", "obj"), _public_callables(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(("qualified", "obj"), [pytest.param(q, obj, id=q) for q, obj in _public_callables()])
 def test_args_section_names_exactly_the_parameters(qualified: str, obj: object) -> None:
     expected = signature_parameters(obj)
     doc = obj.__doc__ if inspect.isclass(obj) else inspect.getdoc(obj)  # a class's own, not its base's
