@@ -39,7 +39,7 @@ class ImageAugment:
             pair. Default 0 (none).
         crop: Pad by this many pixels (>= 1) and cut a random window of the original size, applied to every
             image; None (default): no crop.
-        brightness: b in [0, 1]: a random brightness change in [-b, b] (see above). Default 0 (none).
+        brightness: b in [0, 1]: a random brightness shift in [-b, b] (kornia's, unclamped). Default 0 (none).
         contrast: c in [0, 1): multiply by a factor in [1 - c, 1 + c]. Default 0 (none).
         erase: 0 (default, off) or the largest share of an image, in (0.02, 1], a random rectangle set to 0 may
             cover.
@@ -241,7 +241,7 @@ def images(
             pair. Default 0 (none).
         crop: Pad by this many pixels (>= 1) and cut a random window of the original size, applied to every
             image; None (default): no crop.
-        brightness: b in [0, 1]: a random brightness change in [-b, b] (see above). Default 0 (none).
+        brightness: b in [0, 1]: a random brightness shift in [-b, b] (kornia's, unclamped). Default 0 (none).
         contrast: c in [0, 1): multiply by a factor in [1 - c, 1 + c]. Default 0 (none).
         erase: 0 (default, off) or the largest share of an image, in (0.02, 1], a random rectangle set to 0 may
             cover.

@@ -108,7 +108,8 @@ class DoctorOptions:
 
     Args:
         data: A built-in dataset name (default ``"digits"``) or a path to a .csv, .npz, image folder or .zip.
-        target: The target column of a CSV file; None (default): the loader's own rule.
+        target: The target column of a CSV or Parquet file; None (default): the ``config`` spec's, if any (a
+            table without one is refused).
         test_data: An external test set in ``data``'s format; then nothing of ``data`` is held back for testing.
             Default None.
         config: A YAML/TOML spec of the data and training; these options override it. Default None.

@@ -42,8 +42,8 @@ class Monitor:
             fraction of the best value (relative, then < 1). Default 0: any strict improvement counts.
         delta_mode: ``"absolute"`` (default) or ``"relative"``: how ``min_delta`` is applied.
         smoothing: EMA weight on the past in [0, 1); 0 (default) compares raw values.
-        baseline: A value the first reading must beat (by ``min_delta``) to count as an improvement; None
-            (default): the first non-NaN value is the first best.
+        baseline: A value a reading must beat (by more than ``min_delta``) before any reading counts as an
+            improvement; None (default): the first non-NaN value is the first best.
 
     Example:
         >>> m = Monitor("val_loss", min_delta=0.01)
