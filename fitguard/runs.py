@@ -167,6 +167,15 @@ def save_model(
 class Predictor:
     """A trained model with the preprocessing it was trained with; takes raw data in the user's units.
 
+    Args:
+        model: The trained network (set to eval mode at each prediction); it reads preprocessed tensors.
+        preprocessor: The fitted :class:`~fitguard.data.Preprocessor` that turns raw rows or images into the
+            model's inputs and decodes regression outputs back to the target's units.
+        task: ``"classification"`` (``predict`` returns class names, ``predict_proba`` softmax rows) or
+            ``"regression"``.
+        class_names: Names of the classes in output order (empty for regression).
+        spec: The saved model description (the ``<stem>.json`` dict :func:`load` rebuilt the model from).
+
     Example:
         >>> predictor = fitguard.load("runs/demo")          # doctest: +SKIP
         >>> predictor.predict(raw_rows)                      # doctest: +SKIP

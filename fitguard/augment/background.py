@@ -28,6 +28,23 @@ def add_background_class(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Append ``count`` background images labelled ``num_classes`` (a new last class), split evenly over ``kinds``.
 
+    Args:
+        X: Training images, a floating-point (N, C, H, W) tensor; the new images share its value range
+            (its min and max), dtype and device.
+        y: Their integer class indices, shape (N,), all below ``num_classes``.
+        num_classes: The number of classes so far (>= 1); the background class gets this label.
+        count: Background images to add, >= 1.
+        kinds: Which kinds to make, distinct names from ``("noise", "blank", "crops")`` (uniform per-pixel
+            noise, one flat value, shuffled patches of training images); all three by default.
+        generator: Random generator for every draw; None (default): torch's global one.
+        patches: Cells per side of the ``crops`` grid, from 1 to the image's shorter side. Default 4.
+
+    Returns:
+        ``(X, y)`` with the background images and labels appended at the end.
+
+    Raises:
+        ValueError: a value outside the ranges above.
+
     Example:
         >>> X, y = add_background_class(torch.rand(6, 1, 8, 8), torch.arange(6) % 2, 2, 3,
         ...                             generator=torch.Generator().manual_seed(0))

@@ -19,6 +19,10 @@ class Compose:
 
     Setting ``num_classes`` on the Compose passes it to every step that takes one (mixup, cutmix).
 
+    Args:
+        steps: A non-empty list of augmentations (callables ``(x, y, generator) -> (x, y)``) or their saved form
+            ``{"type": "images" | "mixup" | "cutmix", "config": {...}}``, applied in order.
+
     Example:
         >>> from fitguard.augment import images, mixup
         >>> chain = Compose([images(flip=True), mixup(0.4, num_classes=3)])

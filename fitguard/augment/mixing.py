@@ -27,6 +27,13 @@ from fitguard.augment.seeding import draw_seed
 def soft_targets(y: torch.Tensor, num_classes: int | None) -> torch.Tensor:
     """Class indices (B,) -> one-hot float (B, K); soft targets (B, K) pass through.
 
+    Args:
+        y: Integer class indices of shape (B,), or floating-point soft targets of shape (B, K).
+        num_classes: K for one-hot encoding; needed (not None) for class indices.
+
+    Raises:
+        ValueError: ``y`` of another shape or dtype, or class indices with ``num_classes`` None.
+
     Example:
         >>> soft_targets(torch.tensor([0, 2]), 3).tolist()
         [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
@@ -112,6 +119,14 @@ class MixUp(_Mixing):
     """Blend each row with a random partner: x' = λx + (1−λ)x_j, y' = λy + (1−λ)y_j, λ ~ Beta(α, α); ``x`` is any
     floating-point batch (B, ...): table rows, signals or images.
 
+    Args:
+        alpha: Both shape parameters of the Beta distribution λ is drawn from, > 0 (small values keep λ
+            near 0 or 1: little mixing). Default 1.0.
+        num_classes: Number of classes (>= 2) for turning class indices into one-hot rows; None (default): set
+            later (by :class:`Compose` or the Trainer); calling with class indices while it is None raises.
+        seed: Seeds this step's own generator (>= 0), used only when called without a generator (the Trainer
+            always passes its own); None (default): torch's global generator.
+
     Example:
         >>> x, y = MixUp(0.4, num_classes=3, seed=0)(torch.rand(4, 1, 8, 8), torch.tensor([0, 1, 2, 0]))
         >>> torch.allclose(y.sum(1), torch.ones(4))
@@ -140,6 +155,14 @@ class MixUp(_Mixing):
 class CutMix(_Mixing):
     """Paste a random box from a partner image; targets weighted by the pasted area, λ ~ Beta(α, α).
 
+    Args:
+        alpha: Both shape parameters of the Beta distribution λ is drawn from, > 0 (small values keep λ
+            near 0 or 1: little mixing). Default 1.0.
+        num_classes: Number of classes (>= 2) for turning class indices into one-hot rows; None (default): set
+            later (by :class:`Compose` or the Trainer); calling with class indices while it is None raises.
+        seed: Seeds this step's own generator (>= 0), used only when called without a generator (the Trainer
+            always passes its own); None (default): torch's global generator.
+
     Example:
         >>> x, y = CutMix(1.0, num_classes=2, seed=0)(torch.rand(4, 1, 8, 8), torch.tensor([0, 1, 1, 0]))
         >>> torch.allclose(y.sum(1), torch.ones(4))
@@ -160,12 +183,30 @@ class CutMix(_Mixing):
 
 
 def mixup(alpha: float = 0.2, *, num_classes: int | None = None, seed: int | None = None) -> MixUp:
-    """MixUp with λ ~ Beta(alpha, alpha); see :class:`MixUp`."""
+    """MixUp with λ ~ Beta(alpha, alpha); see :class:`MixUp`.
+
+    Args:
+        alpha: Both shape parameters of the Beta distribution λ is drawn from, > 0 (small values keep λ
+            near 0 or 1: little mixing). Default 0.2.
+        num_classes: Number of classes (>= 2) for turning class indices into one-hot rows; None (default): set
+            later (by :class:`Compose` or the Trainer); calling with class indices while it is None raises.
+        seed: Seeds this step's own generator (>= 0), used only when called without a generator (the Trainer
+            always passes its own); None (default): torch's global generator.
+    """
     return MixUp(alpha, num_classes=num_classes, seed=seed)
 
 
 def cutmix(alpha: float = 1.0, *, num_classes: int | None = None, seed: int | None = None) -> CutMix:
-    """CutMix with λ ~ Beta(alpha, alpha); see :class:`CutMix`."""
+    """CutMix with λ ~ Beta(alpha, alpha); see :class:`CutMix`.
+
+    Args:
+        alpha: Both shape parameters of the Beta distribution λ is drawn from, > 0 (small values keep λ
+            near 0 or 1: little mixing). Default 1.0.
+        num_classes: Number of classes (>= 2) for turning class indices into one-hot rows; None (default): set
+            later (by :class:`Compose` or the Trainer); calling with class indices while it is None raises.
+        seed: Seeds this step's own generator (>= 0), used only when called without a generator (the Trainer
+            always passes its own); None (default): torch's global generator.
+    """
     return CutMix(alpha, num_classes=num_classes, seed=seed)
 
 
@@ -173,6 +214,13 @@ def soft_cross_entropy(logits: torch.Tensor, y_soft: torch.Tensor) -> torch.Tens
     """Mean over the batch of −Σ_k y_k · log softmax(logits)_k; integer class targets are one-hot encoded.
 
     Equal to ``F.cross_entropy(logits, y_soft)`` with probability targets; written out so the formula is visible.
+
+    Args:
+        logits: Raw scores of shape (B, K).
+        y_soft: Target probabilities of shape (B, K), or integer class indices (B,).
+
+    Raises:
+        ValueError: ``logits`` not 2-D, or targets of another shape.
 
     Example:
         >>> round(float(soft_cross_entropy(torch.zeros(1, 2), torch.tensor([[0.5, 0.5]]))), 4)

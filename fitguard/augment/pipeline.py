@@ -28,6 +28,29 @@ class ImageAugment:
     Geometric transforms never touch the labels. Values are in the units of the data: kornia's intensity
     transforms assume pixels in [0, 1], and nothing is clamped, so standardized inputs stay valid.
 
+    Args:
+        rotate: Rotation in degrees: r in [0, 360] for a uniform angle in [-r, r], or a (min, max) pair within
+            [-360, 360]. Default 0 (none).
+        flip: Mirror left-right. Default False.
+        vflip: Mirror up-down. Default False.
+        scale: Zoom factor: s in [0, 1) for [1 - s, 1 + s], or a (min, max) pair with 0 < min <= max; None
+            (default): no zoom.
+        shift: Translation as a fraction of width and height in [0, 1), one number or a (horizontal, vertical)
+            pair. Default 0 (none).
+        crop: Pad by this many pixels (>= 1) and cut a random window of the original size, applied to every
+            image; None (default): no crop.
+        brightness: b in [0, 1]: a random brightness shift in [-b, b] (kornia's, unclamped). Default 0 (none).
+        contrast: c in [0, 1): multiply by a factor in [1 - c, 1 + c]. Default 0 (none).
+        erase: 0 (default, off) or the largest share of an image, in (0.02, 1], a random rectangle set to 0 may
+            cover.
+        noise: Standard deviation (>= 0, pixel units) of added Gaussian noise. Default 0 (none).
+        p: Probability in [0, 1] that each transform hits each image (not ``crop``). Default 0.5.
+        seed: Seeds this object's generator (>= 0), used when a call passes none; None (default): torch's global
+            generator then.
+
+    Raises:
+        ValueError: any value outside the ranges above.
+
     Example:
         >>> aug = ImageAugment(rotate=15, flip=True, seed=0)
         >>> x, y = aug(torch.rand(4, 3, 8, 8), torch.arange(4))
@@ -206,6 +229,29 @@ def images(
     standardized inputs).
     ``noise``: Gaussian noise of this standard deviation. ``p``: chance each transform hits each image.
     ``seed``: seeds the generator used when a call passes none.
+
+    Args:
+        rotate: Rotation in degrees: r in [0, 360] for a uniform angle in [-r, r], or a (min, max) pair within
+            [-360, 360]. Default 0 (none).
+        flip: Mirror left-right. Default False.
+        vflip: Mirror up-down. Default False.
+        scale: Zoom factor: s in [0, 1) for [1 - s, 1 + s], or a (min, max) pair with 0 < min <= max; None
+            (default): no zoom.
+        shift: Translation as a fraction of width and height in [0, 1), one number or a (horizontal, vertical)
+            pair. Default 0 (none).
+        crop: Pad by this many pixels (>= 1) and cut a random window of the original size, applied to every
+            image; None (default): no crop.
+        brightness: b in [0, 1]: a random brightness shift in [-b, b] (kornia's, unclamped). Default 0 (none).
+        contrast: c in [0, 1): multiply by a factor in [1 - c, 1 + c]. Default 0 (none).
+        erase: 0 (default, off) or the largest share of an image, in (0.02, 1], a random rectangle set to 0 may
+            cover.
+        noise: Standard deviation (>= 0, pixel units) of added Gaussian noise. Default 0 (none).
+        p: Probability in [0, 1] that each transform hits each image (not ``crop``). Default 0.5.
+        seed: Seeds this object's generator (>= 0), used when a call passes none; None (default): torch's global
+            generator then.
+
+    Raises:
+        ValueError: any value outside the ranges above.
 
     Example:
         >>> aug = images(rotate=15, flip=True, scale=(0.9, 1.1), shift=0.1, seed=0)

@@ -49,6 +49,27 @@ def save_augmented(
     ``data`` (JSON-ready) tells the manifest reader how to get ``X`` back, e.g. the path and loader options.
     Returns the manifest's path.
 
+    Args:
+        X: Source images, a non-empty (N, C, H, W) tensor with C = 1 or 3, raw pixels in [0, 1] or [0, 255].
+        y: Their integer labels, shape (N,).
+        augment: The :class:`ImageAugment` to apply (its parameters per image go in the manifest).
+        out_dir: Folder to write into (created if missing); it must be empty unless ``overwrite``.
+        count: Images to write, >= 1.
+        prefix: File-name prefix of letters, digits, ``_``, ``-`` or ``.``. Default ``"data"``.
+        image_format: ``"png"`` (default) or ``"jpeg"``.
+        class_names: Names for the labels, used in the file names and manifest; None (default): the label
+            numbers.
+        sources: One source file name per image of ``X``, recorded in the manifest; None (default): none.
+        seed: Seed (>= 0) of the source order and of the augmentation draws. Default 0.
+        batch_size: Images augmented per batch, >= 1. Default 256.
+        overwrite: Allow a non-empty ``out_dir``: the files an earlier ``save_augmented`` listed in its manifest
+            are removed first, other files are left alone. Default False.
+        data: JSON-ready description of where ``X`` came from, stored in the manifest. Default None.
+
+    Raises:
+        ValueError: an argument outside the ranges above.
+        FitguardError: ``out_dir`` is a file, or a non-empty folder without ``overwrite``.
+
     Example:
         >>> import tempfile
         >>> from fitguard.augment import images

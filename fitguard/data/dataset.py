@@ -33,6 +33,21 @@ class Dataset:
     ``raw_train``/``raw_val``/``raw_test`` keep the rows in the user's own units:
     ``preprocessor.transform(raw_test.inputs)`` equals ``test.X``.
 
+    Args:
+        name: The dataset's name (a built-in's name, a file's stem).
+        task: ``"classification"`` or ``"regression"``.
+        kind: ``"table"``, ``"signal"`` or ``"image"``.
+        train: The training split, preprocessed.
+        val: The validation split, or None.
+        test: The test split, or None.
+        preprocessor: The :class:`Preprocessor` fitted on the training rows.
+        class_names: Class names in the order of the class indices (empty for regression).
+        feature_names: A table's encoded column names; None for signals and images.
+        raw_train: The training rows in the user's units.
+        raw_val: The validation rows in the user's units, or None (default).
+        raw_test: The test rows in the user's units, or None (default).
+        truth: The noiseless function of a synthetic dataset; None (default) for real data.
+
     Example:
         >>> data = load("digits")                       # doctest: +SKIP
         >>> data.input_shape, data.num_classes            # doctest: +SKIP

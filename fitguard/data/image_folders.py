@@ -33,6 +33,20 @@ def read_image_folder(
     The pool is ``train/`` in a split layout, or the whole tree (or its only split) otherwise; labels are the
     class folder names; inputs are uint8 (N, C, H, W).
 
+    Args:
+        path: An image folder or ``.zip``: ``<class>/*`` or ``<split>/<class>/*`` (split: train/val/test).
+        limit_per_class: Keep the first N (>= 1) images of each class in the pool; None (default): all.
+        test_limit_per_class: The same for the val/test splits; None (default): all.
+        image_size: Resize every image to this side (or (height, width)); None (default): keep the size.
+        max_uncompressed_bytes: Refuse a tree whose chosen images hold more bytes than this, >= 1. Default 4 GiB.
+        cache: Keep a decoded zip (read without limits) in fitguard's image cache and read it back from there.
+            Default True.
+
+    Raises:
+        ValueError: a limit or size out of range.
+        FileNotFoundError: no such folder or zip.
+        FitguardError: a tree without a usable layout, or too large.
+
     Example:
         >>> raw = read_image_folder("cifar10-test.zip", limit_per_class=2)  # doctest: +SKIP
         >>> raw["pool"].inputs.shape                                          # doctest: +SKIP

@@ -50,6 +50,31 @@ def load(
     ``synthetic_regression``). ``missing``, ``max_categories``, ``embed`` and ``ordinal`` apply to tables (see the
     module docstring and :func:`fitguard.data.build_dataset`).
 
+    Args:
+        source: A built-in name (``BUILTIN``) or a path to a .csv, .parquet, .npz, image folder or .zip.
+        target: CSV and Parquet files: the label column; None (default) for other sources (any other
+            source refuses one).
+        val: Share of all rows for validation, in [0, 1) (ignored when the source has its own validation
+            split). Default 0.2.
+        test: Share of all rows for testing, in [0, 1) (ignored when the source has its own test split).
+            Default 0.2.
+        seed: Seed of the shuffled split. Default 0.
+        stratify: Keep the class proportions in every split (classification). Default True.
+        standardize: Standardize the inputs with statistics of the training split. Default True.
+        missing: Tables: ``"impute"`` (default; training rows' median or most frequent category, plus a
+            missing-indicator column) or ``"error"`` (refuse missing cells, naming column and row).
+        max_categories: Tables: categories a column one-hot encodes (default 20); ``None``: all of them.
+        embed: Tables: a column with more than ``max_categories`` categories becomes the code of a learned
+            embedding (default True); False: its rarer categories share an ``<other>`` column.
+        ordinal: Tables: column name -> its categories, lowest first; such a column becomes one number, the
+            category's position. Default None.
+        **options: Extra options of the matching loader (unknown ones raise ``ValueError``).
+
+    Raises:
+        ValueError: an option the source does not take.
+        FileNotFoundError: a path that does not exist.
+        FitguardError: an unknown built-in name, or a file of another type.
+
     Example:
         >>> data = load("digits", val=0.2, test=0.2, seed=0)
         >>> len(data.train), data.input_shape, data.num_classes
@@ -125,6 +150,30 @@ def from_csv(
     ``missing="error"``. The target is a class label unless it is numeric and not a small set of whole numbers
     (then regression); ``task`` overrides.
 
+    Args:
+        path: The CSV file (first row: column names).
+        target: The label column's name; None raises ``ValueError`` listing the available columns.
+        task: ``"classification"`` or ``"regression"``; None (default): inferred from the labels.
+        delimiter: The field separator. Default ``","``.
+        val: Share of all rows for validation, in [0, 1) (ignored when the source has its own validation
+            split). Default 0.2.
+        test: Share of all rows for testing, in [0, 1) (ignored when the source has its own test split).
+            Default 0.2.
+        seed: Seed of the shuffled split. Default 0.
+        stratify: Keep the class proportions in every split (classification). Default True.
+        standardize: Standardize the inputs with statistics of the training split. Default True.
+        missing: Tables: ``"impute"`` (default; training rows' median or most frequent category, plus a
+            missing-indicator column) or ``"error"`` (refuse missing cells, naming column and row).
+        max_categories: Tables: categories a column one-hot encodes (default 20); ``None``: all of them.
+        embed: Tables: a column with more than ``max_categories`` categories becomes the code of a learned
+            embedding (default True); False: its rarer categories share an ``<other>`` column.
+        ordinal: Tables: column name -> its categories, lowest first; such a column becomes one number, the
+            category's position. Default None.
+
+    Raises:
+        ValueError: an option out of range, or no ``target``.
+        FitguardError: cells no preprocessing can take (named with their row), or a class only in val/test.
+
     Example:
         >>> data = from_csv("patients.csv", target="outcome")  # doctest: +SKIP
     """
@@ -150,6 +199,29 @@ def from_parquet(
     ordinal: Mapping[str, Sequence[str]] | None = None,
 ) -> Dataset:
     """A Parquet table, read with the optional ``pyarrow`` (``pip install pyarrow``); otherwise as :func:`from_csv`.
+
+    Args:
+        path: The Parquet file.
+        target: The label column's name; None raises ``ValueError`` listing the available columns.
+        task: ``"classification"`` or ``"regression"``; None (default): inferred from the labels.
+        val: Share of all rows for validation, in [0, 1) (ignored when the source has its own validation
+            split). Default 0.2.
+        test: Share of all rows for testing, in [0, 1) (ignored when the source has its own test split).
+            Default 0.2.
+        seed: Seed of the shuffled split. Default 0.
+        stratify: Keep the class proportions in every split (classification). Default True.
+        standardize: Standardize the inputs with statistics of the training split. Default True.
+        missing: Tables: ``"impute"`` (default; training rows' median or most frequent category, plus a
+            missing-indicator column) or ``"error"`` (refuse missing cells, naming column and row).
+        max_categories: Tables: categories a column one-hot encodes (default 20); ``None``: all of them.
+        embed: Tables: a column with more than ``max_categories`` categories becomes the code of a learned
+            embedding (default True); False: its rarer categories share an ``<other>`` column.
+        ordinal: Tables: column name -> its categories, lowest first; such a column becomes one number, the
+            category's position. Default None.
+
+    Raises:
+        ValueError: an option out of range, or no ``target``.
+        FitguardError: cells no preprocessing can take (named with their row), or a class only in val/test.
 
     Example:
         >>> data = from_parquet("patients.parquet", target="outcome")  # doctest: +SKIP
@@ -214,7 +286,32 @@ def from_npz(
     missing: str = "impute",
     max_categories: int | None = DEFAULT_MAX_CATEGORIES,
 ) -> Dataset:
-    """An ``.npz`` holding arrays ``X`` and ``y`` (never unpickled); see ``from_arrays`` for the options."""
+    """An ``.npz`` holding arrays ``X`` and ``y`` (never unpickled); see ``from_arrays`` for the options.
+
+    Args:
+        path: The ``.npz`` file; it must hold arrays ``X`` and ``y`` (object arrays are refused, never unpickled).
+        task: ``"classification"`` or ``"regression"``; None (default): inferred from the labels.
+        kind: ``"table"``, ``"signal"`` or ``"image"``; None (default): from ``X``'s rank (2, 3 or 4-D).
+            A 2-D signal or 3-D image gains a channel axis.
+        feature_names: One name per table column; None (default): a DataFrame's column names, else
+            ``x0``, ``x1`` ...
+        class_names: Names of the classes, when ``y`` holds integer indices into them; None (default): the
+            labels are the class names.
+        val: Share of all rows for validation, in [0, 1) (ignored when the source has its own validation
+            split). Default 0.2.
+        test: Share of all rows for testing, in [0, 1) (ignored when the source has its own test split).
+            Default 0.2.
+        seed: Seed of the shuffled split. Default 0.
+        stratify: Keep the class proportions in every split (classification). Default True.
+        standardize: Standardize the inputs with statistics of the training split. Default True.
+        missing: Tables: ``"impute"`` (default; training rows' median or most frequent category, plus a
+            missing-indicator column) or ``"error"`` (refuse missing cells, naming column and row).
+        max_categories: Tables: categories a column one-hot encodes (default 20); ``None``: all of them.
+
+    Raises:
+        FileNotFoundError: no such file.
+        FitguardError: a file without ``X`` and ``y``, with object arrays, or unreadable.
+    """
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"NPZ file {path} does not exist")
@@ -259,6 +356,34 @@ def from_arrays(
     ``y`` holds class indices into it. Image pixels are scaled by ``pixel_scale`` (255 for uint8, else 1).
     A table may be a pandas DataFrame (its column names become ``feature_names``); NaN and None cells are
     missing values (see ``missing`` in the module docstring).
+
+    Args:
+        X: Inputs: (N, F) table (array or pandas DataFrame), (N, C, L) or (N, L) signal, (N, C, H, W) or
+            (N, H, W) image.
+        y: Labels (N,) or targets (N, k).
+        task: ``"classification"`` or ``"regression"``; None (default): inferred from the labels.
+        kind: ``"table"``, ``"signal"`` or ``"image"``; None (default): from ``X``'s rank (2, 3 or 4-D).
+            A 2-D signal or 3-D image gains a channel axis.
+        feature_names: One name per table column; None (default): a DataFrame's column names, else
+            ``x0``, ``x1`` ...
+        class_names: Names of the classes, when ``y`` holds integer indices into them; None (default): the
+            labels are the class names.
+        pixel_scale: What image pixels are divided by; None (default): 255 for uint8 images, else 1.
+        name: The dataset's name (shown in reports). Default ``"arrays"``.
+        val: Share of all rows for validation, in [0, 1) (ignored when the source has its own validation
+            split). Default 0.2.
+        test: Share of all rows for testing, in [0, 1) (ignored when the source has its own test split).
+            Default 0.2.
+        seed: Seed of the shuffled split. Default 0.
+        stratify: Keep the class proportions in every split (classification). Default True.
+        standardize: Standardize the inputs with statistics of the training split. Default True.
+        missing: Tables: ``"impute"`` (default; training rows' median or most frequent category, plus a
+            missing-indicator column) or ``"error"`` (refuse missing cells, naming column and row).
+        max_categories: Tables: categories a column one-hot encodes (default 20); ``None``: all of them.
+
+    Raises:
+        ValueError: mismatched rows, an unknown kind or a shape it cannot take, ``class_names`` that ``y``
+            does not index, or the wrong number of ``feature_names``.
 
     Example:
         >>> data = from_arrays(np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2)
@@ -325,6 +450,33 @@ def from_folder(
     for a given val/test split); ``test_path`` names a separate folder/zip to use as the test split (e.g.
     ``cifar10-test.zip`` beside ``cifar10-train.zip``). Decoded zips are cached (see ``image_cache``).
     ``missing`` and ``max_categories`` are checked but apply to tables only: images have no columns.
+
+    Args:
+        path: The image folder or ``.zip`` of one (layouts above).
+        limit_per_class: Keep the first N (>= 1) training images of each class; None (default): all.
+        test_limit_per_class: The same for the tree's own val/test splits (and ``test_path``); None
+            (default): all.
+        image_size: Resize every image to this side (or (height, width)); None (default): keep the
+            size (all images must then share it).
+        test_path: A separate folder or .zip used as the test split; None (default): none.
+        max_uncompressed_bytes: Refuse a tree whose chosen images hold more bytes than this (a zip-bomb
+            guard), >= 1. Default 4 GiB.
+        cache: Keep decoded zips in fitguard's image cache and read them back from it. Default True.
+        val: Share of all rows for validation, in [0, 1) (ignored when the source has its own validation
+            split). Default 0.2.
+        test: Share of all rows for testing, in [0, 1) (ignored when the source has its own test split).
+            Default 0.2.
+        seed: Seed of the shuffled split. Default 0.
+        stratify: Keep the class proportions in every split (classification). Default True.
+        standardize: Standardize the inputs with statistics of the training split. Default True.
+        missing: Checked (``"impute"`` or ``"error"``), but images have no cells to fill: it changes
+            nothing here.
+        max_categories: Checked, but images have no columns: it changes nothing here. Default 20.
+
+    Raises:
+        FileNotFoundError: no such folder or zip.
+        FitguardError: a tree without a usable layout, too large, or a ``test_path`` beside a tree
+            that has its own test split.
 
     Example:
         >>> data = from_folder("cifar10-train.zip", limit_per_class=100, test_path="cifar10-test.zip")  # doctest: +SKIP

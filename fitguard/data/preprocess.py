@@ -56,6 +56,26 @@ class Preprocessor:
     off, and the learning rate, weight decay and early stopping's ``min_delta`` that suit one target suit none of
     the others. Empty (classification, ``standardize=False``, or a format 1 file): targets as they are.
 
+    Build one with :meth:`fit` (or :meth:`from_dict` for a saved one); the constructor takes the fitted state.
+
+    Args:
+        kind: ``"table"``, ``"signal"`` or ``"image"``.
+        task: ``"classification"`` or ``"regression"``.
+        raw_shape: One raw sample's shape: ``(columns,)`` for a table, ``(C, L)`` or ``(C, H, W)`` otherwise.
+        columns: A table's fitted columns (categories, fills, indicators), in input order. Default none.
+        class_names: The classes, in the order of the model's outputs. Default none.
+        target: The target column's name (a CSV's), dropped from new rows that still hold it. Default None.
+        pixel_scale: What image pixels are divided by (255 for 8-bit). Default 1.
+        image_size: The (height, width) images are resized to; None (default): none.
+        standardize: Whether inputs (and regression targets) are standardized. Default True.
+        mean: Fitted feature means, flattened (per channel for images). Default none.
+        std: Fitted feature standard deviations, same layout. Default none.
+        target_mean: Regression targets' training mean per column; empty (default): targets as they are.
+        target_std: Their standard deviation per column. Default none.
+        missing: Tables: ``"impute"`` (default) or ``"error"`` for missing cells.
+        max_categories: Tables: categories a column one-hot encodes (default 20); None: all.
+        embed: Tables: many-category columns are embedding codes (default True) rather than ``<other>``-pooled.
+
     Example:
         >>> p = Preprocessor.fit(np.array([[1.0], [3.0]]), kind="table", task="regression",
         ...                      columns=(Column("x"),))

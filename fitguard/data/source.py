@@ -24,6 +24,10 @@ TASKS = ("classification", "regression")
 class RawData:
     """Raw inputs (N, ...) and raw labels (N,) or (N, k) of one split, in the units the user had them.
 
+    Args:
+        inputs: The split's raw inputs, one row per sample (table cells, signals or uint8/float images).
+        labels: Its raw labels (class names or numbers) or regression targets.
+
     Example:
         >>> RawData(np.zeros((2, 3)), np.array(["a", "b"])).inputs.shape
         (2, 3)
@@ -45,6 +49,11 @@ class Truth:
 
     ``function`` maps raw inputs (N, d) to noiseless targets (N,); ``sample(n, seed)`` draws a fresh training
     set from the same distribution (the textbook way to measure variance across training sets).
+
+    Args:
+        function: Raw inputs (N, d) -> noiseless targets (N,).
+        noise_sigma: Standard deviation of the Gaussian noise added to the targets, in the targets' units.
+        sample: ``sample(n, seed) -> (X, y)``: a fresh noisy training set of ``n`` rows.
     """
 
     function: Callable[[np.ndarray], np.ndarray]

@@ -44,6 +44,17 @@ def holdout_indices(
     the test split is cut (2 rows, one of them tested) keeps it in train, with a warning that says so:
     moving its last row to val would train a model that never saw the class.
 
+    Args:
+        n: Number of rows.
+        labels: Class codes per row to stratify on; None (default): a plain shuffle.
+        val: Share of rows for validation, in [0, 1). Default 0.2.
+        test: Share of rows for testing, in [0, 1). Default 0.2.
+        seed: Seed of the shuffle. Default 0.
+        class_names: Names of the class codes, for messages. Default none.
+
+    Raises:
+        FitguardError: no training row left, or (stratified) a class with fewer than 2 rows.
+
     Example:
         >>> train, val, test = holdout_indices(10, val=0.2, test=0.3, seed=0)
         >>> len(train), len(val), len(test)
@@ -140,6 +151,16 @@ def fold_indices(
 
     A class with fewer than ``k`` rows is dealt one row per fold, so some validation parts miss it; a warning
     names how many. Only a split where no class has ``k`` rows is refused.
+
+    Args:
+        n: Number of rows.
+        k: Number of folds, >= 2 and at most ``n``.
+        labels: Class codes per row to stratify on; None (default): a plain shuffled k-fold.
+        seed: Seed of the shuffle. Default 0.
+        class_names: Names of the class codes, for messages. Default none.
+
+    Raises:
+        FitguardError: more folds than rows, or (stratified) no class with ``k`` rows.
     """
     check_int("k", k, low=2)
     if k > n:
@@ -166,7 +187,15 @@ def fold_indices(
 
 
 def standardize_fold(train: TensorData, val: TensorData) -> tuple[TensorData, TensorData]:
-    """Standardize both parts with statistics of ``train`` only (per channel when X is (N, C, H, W))."""
+    """Standardize both parts with statistics of ``train`` only (per channel when X is (N, C, H, W)).
+
+    Args:
+        train: The fold's training part; its mean and std are used.
+        val: The fold's validation part.
+
+    Returns:
+        New ``(train, val)`` :class:`TensorData` on the devices the inputs were on.
+    """
     X_train = train.X.detach().cpu().numpy()
     mean, std = fit_standardization(X_train, per_channel=X_train.ndim == 4)
 
@@ -186,6 +215,14 @@ def kfold(
     preprocessing is refitted on its training part from the raw rows (``standardize`` then follows the
     dataset's own setting). On a ``TensorData`` (classification when y is int64) ``standardize`` refits
     mean/std on each training part.
+
+    Args:
+        data: A :class:`Dataset` or a :class:`TensorData`.
+        k: Number of folds, >= 2. Default 5.
+        stratified: Keep class proportions in every fold (classification only). Default True.
+        seed: Seed of the shuffle. Default 0.
+        standardize: ``TensorData`` only: standardize each fold with its training part's statistics. Default
+            True. A ``Dataset`` follows its own preprocessing.
 
     Example:
         >>> data = TensorData(torch.randn(20, 3), torch.arange(20) % 2)

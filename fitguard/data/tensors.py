@@ -17,6 +17,13 @@ import torch
 class TensorData:
     """Features ``X`` (N, ...) and targets ``y`` (N,) or (N, k), kept together.
 
+    Args:
+        X: Features, a tensor with one row per sample (N, ...).
+        y: Targets with the same number of rows: class indices (N,) (int64), values (N,) or (N, k).
+
+    Raises:
+        ValueError: ``X`` and ``y`` of different row counts.
+
     Example:
         >>> d = TensorData(torch.randn(10, 3), torch.arange(10) % 2)
         >>> [xb.shape[0] for xb, _ in d.batches(4)]

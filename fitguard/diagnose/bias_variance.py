@@ -38,6 +38,23 @@ class BiasVariance:
     """The decomposition and where it came from. ``bias2`` is bias² (mse) or Domingos' bias (0-1, its own square).
 
     ``train_error`` is the members' mean error on their own training samples, ``val_error`` on ``data.val``.
+
+    Args:
+        loss: ``"0-1"`` or ``"mse"``.
+        rounds: Training samples drawn.
+        seeds: Models per sample (different initialization and shuffling).
+        expected_loss: Mean test error over all ``rounds * seeds`` models.
+        bias2: Bias² (mse; with a known noise variance but no true function, the noise is taken off) or
+            Domingos' bias (0-1).
+        variance: Mean spread of the models' test predictions around the main prediction.
+        noise: The noise part (mse with a true function or noise variance); None otherwise.
+        net_variance: Domingos' net variance (0-1); None for mse.
+        variance_sampling: The data-sampling part of the variance (``seeds >= 2``); None otherwise.
+        variance_optimization: The initialization/optimization part (``seeds >= 2``); None otherwise.
+        train_error: The models' mean error on their own training rows.
+        val_error: Their mean error on the validation split; None without one.
+        decomposition: The underlying :class:`MSEDecomposition` or :class:`ZeroOneDecomposition`.
+        predictions: The test predictions, (members, n[, k]) (labels for 0-1).
     """
 
     loss: str
@@ -58,6 +75,16 @@ class BiasVariance:
 
 def sample_indices(n: int, rounds: int, sampling: str, generator: torch.Generator) -> torch.Tensor:
     """Row indices (rounds, m) of each round's training sample: bootstrap (m = n) or disjoint (m = n // rounds).
+
+    Args:
+        n: Rows to sample from.
+        rounds: Samples to draw.
+        sampling: ``"bootstrap"`` (n rows with replacement per round) or ``"disjoint"`` (non-overlapping
+            rounds of ``n // rounds`` rows, at least 2).
+        generator: The random generator of the draws.
+
+    Raises:
+        ValueError: an unknown sampling, or fewer than 2 rows per disjoint round.
 
     Example:
         >>> sample_indices(6, 3, "disjoint", torch.Generator().manual_seed(0)).shape
@@ -159,6 +186,29 @@ def bias_variance(
     noise-free target; ``noise_var`` is the known noise variance (reported as ``noise``). A synthetic
     ``Dataset`` whose ``truth`` is known (``load("synthetic_regression")``) supplies both by itself, in the units
     its models learn (a standardized target's: f and σ² are mapped as the targets were).
+
+    Args:
+        model_factory: A zero-argument callable returning a fresh ``nn.Module``, or a scikit-learn estimator.
+        data: A :class:`~fitguard.data.Dataset` with train and test splits, or a ``(train, test)`` or
+            ``(train, val, test)`` tuple of :class:`~fitguard.data.TensorData`.
+        rounds: Training samples, >= 2. Default 20.
+        sampling: ``"bootstrap"`` (default), ``"disjoint"`` or an index tensor (rounds, m) into the train rows.
+        seeds: Models per sample, >= 1 (with 2 or more the variance is split into its parts). Default 1.
+        loss: ``"0-1"`` (default; classification) or ``"mse"``.
+        epochs: Training epochs of each network. Default 50.
+        lr: Learning rate of each network. Default 1e-3.
+        batch_size: Batch size of each network. Default 32.
+        optimizer: ``"adam"`` (default), ``"adamw"`` or ``"sgd"``.
+        weight_decay: The optimizer's weight decay. Default 0.
+        true_function: Maps test inputs to the noise-free target (mse); None (default): a synthetic
+            Dataset's own truth, if any.
+        noise_var: The known noise variance (mse), >= 0; None (default): a synthetic Dataset's own, if any.
+        seed: Seed of the samples and of every member's initialization and shuffling. Default 0.
+        batched: Train all members at once as one grouped network (:func:`train_ensemble`). Default True.
+
+    Raises:
+        ValueError: an unknown loss or sampling, ``rounds`` < 2, ``seeds`` < 1, a negative ``noise_var``, or
+            data without the needed splits.
 
     Example:
         >>> from fitguard.data.tensors import TensorData

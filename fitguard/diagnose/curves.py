@@ -26,7 +26,19 @@ _METRICS = ("accuracy", "r2", "mae", "rmse")
 
 @dataclass(frozen=True)
 class EpochCurves:
-    """Per-epoch curves of one run; ``metric`` names the metric curves (None when the history has none)."""
+    """Per-epoch curves of one run; ``metric`` names the metric curves (None when the history has none).
+
+    Args:
+        epochs: Epoch numbers (from the history's ``epoch``, else 1..N).
+        train_loss: Training loss per epoch.
+        val_loss: Validation loss per epoch.
+        gap: ``val_loss - train_loss`` per epoch.
+        metric: Name of the extra metric (e.g. ``"accuracy"``), or None.
+        train_metric: Its training values (empty without a metric).
+        val_metric: Its validation values (empty without a metric).
+        best_epoch: The epoch of the lowest finite validation loss (the first on ties).
+        best_val_loss: That loss.
+    """
 
     epochs: list[int]
     train_loss: list[float]
@@ -41,6 +53,14 @@ class EpochCurves:
 
 def epoch_curves(history: History, metric: str | None = None) -> EpochCurves:
     """Curves of ``history``; ``metric`` defaults to the first of accuracy, r2, mae, rmse it logged for train and val.
+
+    Args:
+        history: A training :class:`~fitguard.train.History` that logged ``loss`` and ``val_loss`` every epoch.
+        metric: A metric logged for both train and val (``"accuracy"`` needs ``accuracy`` and
+            ``val_accuracy``); None (default): the first of accuracy, r2, mae, rmse found.
+
+    Raises:
+        ValueError: a history without the losses or a finite validation loss, or an unlogged ``metric``.
 
     Example:
         >>> h = History([{"epoch": 1, "loss": 1.0, "val_loss": 1.5}, {"epoch": 2, "loss": 0.5, "val_loss": 1.2}])
@@ -77,7 +97,14 @@ def epoch_curves(history: History, metric: str | None = None) -> EpochCurves:
 
 @dataclass(frozen=True)
 class LearningCurve:
-    """Scores per fraction (rows) and run (columns: seeds, or folds x seeds)."""
+    """Scores per fraction (rows) and run (columns: seeds, or folds x seeds).
+
+    Args:
+        fractions: The training-set fractions, in the order run.
+        sizes: Training rows at each fraction (of the last run at it).
+        train_scores: ``fit_fn``'s training score per fraction and run.
+        val_scores: Its validation score per fraction and run.
+    """
 
     fractions: list[float]
     sizes: list[int]
@@ -115,6 +142,19 @@ def learning_curve(
     splits are pooled and cut into k folds (``fitguard.data.kfold``; the first seed shuffles them), and each
     fold's training part is subsampled.
     A ``Dataset`` subsamples with ``with_train_fraction`` (stratified, preprocessing refitted).
+
+    Args:
+        fit_fn: ``fit_fn(train, val, seed) -> (train_score, val_score)``, e.g. :func:`trainer_fit_fn`.
+        data: A :class:`~fitguard.data.Dataset`, or anything with ``.train`` (and ``.val``) TensorData.
+        fractions: Shares of the training rows to train on, each in (0, 1]. Default (0.1, 0.25, 0.5, 1.0).
+        seeds: One run per seed at each fraction (the seed subsamples and is passed to ``fit_fn``). Default
+            (0, 1, 2).
+        folds: Cross-validate with this many folds (>= 2) of train + val pooled; None (default): the given
+            validation split, which must then exist.
+
+    Raises:
+        ValueError: a fraction outside (0, 1], empty ``fractions`` or ``seeds``, or no validation split
+            without ``folds``.
 
     Example:
         >>> from types import SimpleNamespace
@@ -168,6 +208,12 @@ def trainer_fit_fn(builder: Callable[[], nn.Module], score: str = "loss", **trai
     """A ``fit_fn`` that trains ``builder()`` with ``fitguard.Trainer(**trainer_options, seed=seed)``.
 
     ``score`` is a metric the Trainer evaluates ("loss", "accuracy", ...); returns (train, val) values of it.
+
+    Args:
+        builder: A zero-argument callable returning a fresh model (called under ``torch.manual_seed(seed)``).
+        score: The metric ``Trainer.evaluate`` reports to return; an unknown one raises ``ValueError`` when
+            the function runs. Default ``"loss"``.
+        **trainer_options: Keyword arguments for :class:`~fitguard.Trainer` (its ``seed`` is the run's).
 
     Example:
         >>> fit = trainer_fit_fn(lambda: nn.Linear(2, 2), max_epochs=1, device="cpu")

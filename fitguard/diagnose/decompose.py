@@ -37,7 +37,14 @@ import torch
 
 @dataclass(frozen=True)
 class MSEDecomposition:
-    """Squared-loss decomposition; ``noise`` is None unless the true function was given."""
+    """Squared-loss decomposition; ``noise`` is None unless the true function was given.
+
+    Args:
+        expected_loss: Mean squared error over rounds and test points (output dimensions summed).
+        bias2: Squared error of the main (mean) prediction, against ``y`` or the true function.
+        variance: Mean squared spread of the rounds' predictions around the main prediction.
+        noise: Mean squared distance of ``y`` from the true function; None (default) without it.
+    """
 
     expected_loss: float
     bias2: float
@@ -47,7 +54,17 @@ class MSEDecomposition:
 
 @dataclass(frozen=True)
 class ZeroOneDecomposition:
-    """Domingos' 0-1 loss decomposition; ``bias`` is the error rate of the main (mode) prediction."""
+    """Domingos' 0-1 loss decomposition; ``bias`` is the error rate of the main (mode) prediction.
+
+    Args:
+        expected_loss: Mean 0-1 error over rounds and test points.
+        bias: Share of test points whose main prediction is wrong.
+        variance: Mean share of rounds that disagree with the main prediction.
+        unbiased_variance: The variance on points the main prediction gets right (it adds error).
+        biased_variance: The variance on points it gets wrong (it can remove error).
+        net_variance: ``unbiased_variance`` minus the variance that does remove error (see the module text);
+            ``expected_loss = bias + net_variance``.
+    """
 
     expected_loss: float
     bias: float
@@ -77,6 +94,15 @@ def _per_point(squared: torch.Tensor, n_point_dims: int) -> torch.Tensor:
 def decompose_mse(preds: torch.Tensor, y: torch.Tensor, f_true: torch.Tensor | None = None) -> MSEDecomposition:
     """Squared-loss bias² and variance of ``preds`` (R, n[, k]) against targets ``y`` (n[, k]).
 
+    Args:
+        preds: Predictions of R models on the same n test points, (R, n) or (R, n, k).
+        y: The test targets, (n,) or (n, k).
+        f_true: The noise-free target at the test points, shaped as ``y``; when given, bias² is measured
+            against it and ``noise`` is reported. Default None.
+
+    Raises:
+        ValueError: shapes that do not match.
+
     Example:
         >>> d = decompose_mse(torch.tensor([[1.0, 2.0], [3.0, 2.0]]), torch.tensor([2.0, 0.0]))
         >>> (d.expected_loss, d.bias2, d.variance)
@@ -102,6 +128,9 @@ def decompose_mse(preds: torch.Tensor, y: torch.Tensor, f_true: torch.Tensor | N
 def main_prediction(labels: torch.Tensor) -> torch.Tensor:
     """The mode over rounds of integer ``labels`` (R, n); ties go to the smallest label.
 
+    Args:
+        labels: Predicted class labels >= 0 of R rounds on n points, an integer tensor (R, n).
+
     Example:
         >>> main_prediction(torch.tensor([[0, 2], [1, 2], [1, 0]])).tolist()
         [1, 2]
@@ -115,6 +144,13 @@ def main_prediction(labels: torch.Tensor) -> torch.Tensor:
 
 def decompose_01(preds: torch.Tensor, y: torch.Tensor) -> ZeroOneDecomposition:
     """Domingos' 0-1 decomposition of predicted labels ``preds`` (R, n) (or scores (R, n, k), argmaxed).
+
+    Args:
+        preds: Integer labels (R, n), or class scores (R, n, k) reduced by argmax.
+        y: The true integer labels (n,), >= 0.
+
+    Raises:
+        ValueError: shapes that do not match, float labels, or negative labels.
 
     Example:
         >>> d = decompose_01(torch.tensor([[0, 1], [0, 0], [1, 1]]), torch.tensor([0, 0]))
@@ -153,7 +189,13 @@ def decompose_01(preds: torch.Tensor, y: torch.Tensor) -> ZeroOneDecomposition:
 
 @dataclass(frozen=True)
 class VarianceSplit:
-    """Total variance = data-sampling part + initialization/optimization part (law of total variance)."""
+    """Total variance = data-sampling part + initialization/optimization part (law of total variance).
+
+    Args:
+        total: Variance over all D*S models.
+        sampling: Variance across data samples of the seed-averaged prediction.
+        optimization: Mean over data samples of the variance across seeds.
+    """
 
     total: float
     sampling: float
@@ -166,6 +208,12 @@ def split_variance(grid: torch.Tensor) -> VarianceSplit:
     ``optimization`` = mean over data samples of the variance across seeds (same data, different init);
     ``sampling`` = variance across data samples of the seed-averaged prediction. Both use 1/count, so they
     sum to the variance over all D*S models exactly. For labels, pass one-hot predictions.
+
+    Args:
+        grid: Predictions (D, S, n) or (D, S, n, k): D data samples by S seeds.
+
+    Raises:
+        ValueError: a grid of another rank.
 
     Example:
         >>> s = split_variance(torch.tensor([[[0.0], [2.0]], [[4.0], [6.0]]]))

@@ -42,7 +42,14 @@ def build_member(model_factory: Callable[[], nn.Module], seed: int) -> nn.Module
 
 @dataclass
 class Ensemble:
-    """R trained members as stacked parameters over one stateless skeleton; ``predict`` runs them all at once."""
+    """R trained members as stacked parameters over one stateless skeleton; ``predict`` runs them all at once.
+
+    Args:
+        skeleton: The members' architecture on the ``meta`` device (no weights of its own), called through
+            ``torch.func.functional_call``.
+        params: Parameter name -> the members' values stacked on a first axis of length R.
+        buffers: Buffer name (e.g. batch-norm statistics) -> stacked values, likewise.
+    """
 
     skeleton: nn.Module
     params: dict[str, torch.Tensor]
@@ -130,6 +137,26 @@ def train_ensemble(
     batched: bool = True,
 ) -> Ensemble:
     """Train one member per row of ``indices`` (members, rows) on ``X[indices[r]]``, batched or one by one.
+
+    Args:
+        model_factory: A zero-argument callable returning a fresh ``nn.Module``; every call builds the same
+            architecture.
+        X: All training inputs, (N, ...); members train on rows of it.
+        y: Their targets: class indices for cross-entropy, values for mse.
+        indices: Row indices (members, rows): member r trains on ``X[indices[r]]``.
+        init_seeds: One initialization seed per member.
+        shuffle_seeds: One batch-shuffling seed per member.
+        loss: ``"cross_entropy"`` (default) or ``"mse"``.
+        epochs: Epochs per member, >= 1. Default 50.
+        lr: Learning rate, > 0. Default 1e-3.
+        batch_size: Batch size, >= 1. Default 32.
+        optimizer: ``"adam"`` (default), ``"adamw"`` or ``"sgd"`` (no momentum).
+        weight_decay: The optimizer's weight decay, >= 0. Default 0.
+        batched: Train all members at once as one grouped network (same results as one by one, faster);
+            False trains them one after the other. Default True.
+
+    Raises:
+        ValueError: malformed ``indices``, seed lists of the wrong length, or an option out of range.
 
     Example:
         >>> X, y = torch.randn(40, 3), torch.randint(0, 2, (40,))

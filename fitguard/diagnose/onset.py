@@ -32,6 +32,19 @@ class Onset:
 
     ``epoch`` is the last good epoch (the smoothed minimum of the validation loss, ``min_epoch``): overfitting
     begins right after it, and restoring the weights of that epoch undoes it.
+
+    Args:
+        epoch: The last good epoch (equal to ``min_epoch``).
+        confidence: In [0, 1]: ``1 - p_value``, scaled down while the rise is under 4 noise levels.
+        min_val_loss: The raw monitored loss at ``min_epoch``.
+        min_epoch: The epoch of the minimum (the raw minimum near the smoothed one).
+        rise: How far the smoothed loss rose from the minimum to the last epoch, in the loss's units.
+        slope: Sen's slope of the loss after the minimum, per epoch.
+        p_value: One-sided Mann-Kendall p-value of an increasing trend after the minimum.
+        train_change: Change of the smoothed training loss over the same epochs (< 0: still falling; 0
+            without a training loss).
+        noise: Robust noise level of the monitored loss (1.4826 x median absolute residual from its running
+            median).
     """
 
     epoch: int
@@ -55,6 +68,13 @@ class Onset:
 def running_median(values: list[float], window: int) -> list[float]:
     """Centred running median; the window shrinks symmetrically at the ends.
 
+    Args:
+        values: The series.
+        window: Points per median, an odd integer >= 1.
+
+    Raises:
+        ValueError: an even or non-positive ``window``.
+
     Example:
         >>> running_median([1.0, 9.0, 2.0, 3.0, 4.0], 3)
         [1.0, 2.0, 3.0, 3.0, 4.0]
@@ -75,6 +95,12 @@ def mann_kendall(values: list[float]) -> tuple[float, float]:
 
     S counts increasing minus decreasing pairs; its variance has the tie correction; p comes from the normal
     approximation (no continuity correction, as scipy's asymptotic Kendall tau test).
+
+    Args:
+        values: The series, at least 3 points, in time order. A constant series returns ``(0.0, 1.0)``.
+
+    Raises:
+        ValueError: fewer than 3 points.
 
     Example:
         >>> slope, p = mann_kendall([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
@@ -122,6 +148,23 @@ def overfitting_onset(
     min_rise: float = 0.01,
 ) -> Onset | None:
     """Detect where ``monitor`` (a loss, lower is better) turns up while ``train_key`` keeps falling.
+
+    An onset is reported only when, after the minimum, at least ``min_epochs_after`` epochs follow, the rise
+    is significant (Mann-Kendall p < ``alpha``), larger than ``min_rise`` of the minimum and than twice the
+    noise, and the training loss kept falling; otherwise None.
+
+    Args:
+        history: The training :class:`~fitguard.train.History`.
+        monitor: The validation loss to watch (lower is better). Default ``"val_loss"``.
+        train_key: The training loss that must keep falling; when the history lacks it, that check is
+            skipped. Default ``"loss"``.
+        window: Running-median window, an odd integer >= 1. Default 5.
+        alpha: Significance level of the trend test, in (0, 1). Default 0.05.
+        min_epochs_after: Epochs after the minimum needed, >= 2. Default 5.
+        min_rise: Least rise, as a fraction (>= 0) of the minimum's absolute value. Default 0.01.
+
+    Raises:
+        ValueError: an argument out of range, or a ``monitor`` the history does not log.
 
     Example:
         >>> losses = [1 / e for e in range(1, 31)]

@@ -41,6 +41,14 @@ _EXPONENTS = np.geomspace(1e-3, 4.0, 241)
 class PowerLaw:
     """``error(n) = a * n**(-b) + c``: ``a >= 0``, ``b > 0``, ``c >= 0`` (``a = 0``: flat, more data does nothing).
 
+    Args:
+        a: Scale of the shrinking part, finite and >= 0 (error units times rows**b).
+        b: Exponent of its decay with the training rows, finite and > 0.
+        c: The floor more data does not remove, finite and >= 0 (error units).
+
+    Raises:
+        ValueError: a coefficient outside these ranges.
+
     Example:
         >>> law = PowerLaw(a=2.0, b=0.5, c=0.05)
         >>> round(law.predict(400), 12), law.rows_for(0.15), law.rows_for(0.05)
@@ -93,7 +101,14 @@ class PowerLaw:
 
 @dataclass(frozen=True)
 class ScalingCurve:
-    """Train and validation error per training-set size, and the power law fitted to the validation errors."""
+    """Train and validation error per training-set size, and the power law fitted to the validation errors.
+
+    Args:
+        sizes: Training rows per point, strictly increasing.
+        train_errors: Training error at each size.
+        val_errors: Validation error at each size.
+        val_law: The :class:`PowerLaw` fitted to ``val_errors``.
+    """
 
     sizes: list[int]
     train_errors: list[float]

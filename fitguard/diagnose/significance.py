@@ -31,7 +31,13 @@ _CHUNK_INDICES = 1_000_000
 
 @dataclass(frozen=True)
 class McNemar:
-    """Discordant rows of two classifiers scored on the same rows, and the exact two-sided McNemar p-value."""
+    """Discordant rows of two classifiers scored on the same rows, and the exact two-sided McNemar p-value.
+
+    Args:
+        only_first: Rows only the first classifier got right.
+        only_second: Rows only the second classifier got right.
+        p_value: Exact two-sided p-value of "no difference" (1.0 with no discordant row).
+    """
 
     only_first: int
     only_second: int
@@ -40,7 +46,14 @@ class McNemar:
 
 @dataclass(frozen=True)
 class PairedDifference:
-    """``mean(second - first)`` over the rows, its bootstrap percentile interval and two-sided p-value."""
+    """``mean(second - first)`` over the rows, its bootstrap percentile interval and two-sided p-value.
+
+    Args:
+        mean_difference: The observed mean of ``second - first`` over the rows.
+        low: Lower end of the bootstrap percentile interval.
+        high: Upper end of the interval.
+        p_value: Two-sided bootstrap p-value of a zero difference, capped at 1.
+    """
 
     mean_difference: float
     low: float

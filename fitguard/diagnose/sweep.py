@@ -21,7 +21,17 @@ PARAMS = ("width", "depth", "lambda")
 
 @dataclass(frozen=True)
 class SweepPoint:
-    """One complexity value; ``bias2`` is bias² (mse) or Domingos' bias (0-1)."""
+    """One complexity value; ``bias2`` is bias² (mse) or Domingos' bias (0-1).
+
+    Args:
+        value: The swept value (width, depth or λ).
+        n_params: Parameters of the network built for it.
+        train_error: The members' mean error on their own training rows.
+        val_error: Their mean validation error; None without a validation split.
+        test_error: The expected test loss of the decomposition.
+        bias2: Bias² (mse) or Domingos' bias (0-1).
+        variance: The variance part.
+    """
 
     value: float
     n_params: int
@@ -34,7 +44,13 @@ class SweepPoint:
 
 @dataclass(frozen=True)
 class ComplexitySweep:
-    """The sweep over ``param`` and its points, in the order of the values given."""
+    """The sweep over ``param`` and its points, in the order of the values given.
+
+    Args:
+        param: ``"width"``, ``"depth"`` or ``"lambda"``.
+        loss: The decomposition's loss, ``"0-1"`` or ``"mse"``.
+        points: One :class:`SweepPoint` per value.
+    """
 
     param: str
     loss: str
@@ -70,6 +86,18 @@ def complexity_sweep(
 
     ``options`` go to ``bias_variance`` (loss, seeds, sampling, epochs, lr, batch_size, seed, ...).
 
+    Args:
+        builder: ``builder(value)`` returns a fresh network for one value (for ``"lambda"`` the value is only the
+            weight decay, and the builder may ignore it).
+        data: What :func:`bias_variance` takes: a Dataset or a (train, test) / (train, val, test) tuple.
+        param: ``"width"`` (integers >= 1), ``"depth"`` (integers >= 0) or ``"lambda"`` (weight decay >= 0).
+        values: The values to sweep, at least one.
+        rounds: Training samples per value (:func:`bias_variance`'s ``rounds``). Default 5.
+        **options: Further :func:`bias_variance` options (not ``weight_decay`` when sweeping λ).
+
+    Raises:
+        ValueError: an unknown ``param``, no values, a value out of range, or ``weight_decay`` with ``"lambda"``.
+
     Example:
         >>> import torch
         >>> from fitguard.data.tensors import TensorData
@@ -99,7 +127,12 @@ def complexity_sweep(
 
 
 def plot_sweep(sweep: ComplexitySweep, path: str | Path) -> Path:
-    """Train/test error, bias² and variance against the swept value, saved as a PNG at ``path``."""
+    """Train/test error, bias² and variance against the swept value, saved as a PNG at ``path``.
+
+    Args:
+        sweep: The :class:`ComplexitySweep` to draw.
+        path: The PNG file to write (its folder is created).
+    """
     import matplotlib
 
     matplotlib.use("Agg")

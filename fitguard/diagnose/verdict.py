@@ -75,7 +75,13 @@ KINDS_OF_DATA = ("table", "signal", "image")
 
 @dataclass(frozen=True)
 class Recommendation:
-    """One remedy, why it is proposed, and its rank (1 = try first)."""
+    """One remedy, why it is proposed, and its rank (1 = try first).
+
+    Args:
+        remedy: The remedy's name, e.g. ``"L2"``, ``"dropout"``, ``"more data"``.
+        reason: Why it is proposed, with the numbers that triggered it.
+        priority: Its rank among the verdict's remedies, from 1.
+    """
 
     remedy: str
     reason: str
@@ -84,7 +90,16 @@ class Recommendation:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The diagnosis: kind, where overfitting began, the last-epoch gap, the evidence and the remedies."""
+    """The diagnosis: kind, where overfitting began, the last-epoch gap, the evidence and the remedies.
+
+    Args:
+        kind: ``"overfit"``, ``"underfit"`` or ``"good"`` (rules in the module text).
+        onset_epoch: The last good epoch when an onset was found; None otherwise.
+        gap: ``val_loss - loss`` at the last epoch.
+        evidence: One sentence per finding, with its numbers.
+        recommendations: The remedies, best first (empty for a good fit).
+        onset: The :class:`Onset` found, or None (default).
+    """
 
     kind: str
     onset_epoch: int | None

@@ -24,7 +24,23 @@ from torch import nn
 
 @dataclass(frozen=True)
 class LayerWeights:
-    """Statistics of one weight matrix."""
+    """Statistics of one weight matrix.
+
+    Args:
+        name: The parameter's name.
+        shape: The tensor's shape.
+        l1: Sum of absolute values.
+        l2: Frobenius norm.
+        max_abs: Largest absolute value.
+        mean_abs: Mean absolute value.
+        large_sign_balance: Among the largest ``q`` share of weights, ``2 * min(positives, negatives) / count``
+            in [0, 1]: 1 for an even mix of signs, 0 for one sign only.
+        large_to_init: Mean magnitude of those largest weights times sqrt(fan-in), i.e. in units of torch's
+            default init bound 1/sqrt(fan-in).
+        spectral_norm: Largest singular value of the weight reshaped to (out, fan-in).
+        stable_rank: ``l2**2 / spectral_norm**2`` (0 for an all-zero matrix).
+        sparsity: Share of weights at or below ``zero_tol`` in magnitude.
+    """
 
     name: str
     shape: tuple[int, ...]
@@ -41,6 +57,16 @@ class LayerWeights:
 
 def layer_weights(name: str, weight: torch.Tensor, *, q: float = 0.05, zero_tol: float = 0.0) -> LayerWeights:
     """Statistics of one weight tensor (2+ dimensions).
+
+    Args:
+        name: The name to report (e.g. the parameter's).
+        weight: The tensor, 2 or more dimensions (a kernel is reshaped to (out, fan-in)).
+        q: Share of the weights, in (0, 1], counted as "large" (the largest by magnitude, at least one).
+            Default 0.05.
+        zero_tol: Magnitudes at or below this (>= 0) count as zeros for ``sparsity``. Default 0 (exact zeros).
+
+    Raises:
+        ValueError: ``q`` or ``zero_tol`` out of range, or a tensor of fewer than 2 dimensions.
 
     Example:
         >>> s = layer_weights("w", torch.tensor([[3.0, 0.0], [0.0, -4.0]]), q=0.5)
@@ -80,6 +106,12 @@ def layer_weights(name: str, weight: torch.Tensor, *, q: float = 0.05, zero_tol:
 def weight_stats(model: nn.Module, *, q: float = 0.05, zero_tol: float = 0.0) -> list[LayerWeights]:
     """Statistics of every weight matrix of ``model`` (parameters with 2+ dimensions), in module order.
 
+    Args:
+        model: The network; biases and other 1-D parameters are skipped.
+        q: Share of the weights, in (0, 1], counted as "large" (the largest by magnitude, at least one).
+            Default 0.05.
+        zero_tol: Magnitudes at or below this (>= 0) count as zeros for ``sparsity``. Default 0 (exact zeros).
+
     Example:
         >>> [s.name for s in weight_stats(nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)))]
         ['0.weight', '2.weight']
@@ -93,7 +125,14 @@ def weight_stats(model: nn.Module, *, q: float = 0.05, zero_tol: float = 0.0) ->
 
 @dataclass(frozen=True)
 class WeightChange:
-    """One statistic of one layer before and after a remedy."""
+    """One statistic of one layer before and after a remedy.
+
+    Args:
+        name: The layer's (parameter's) name.
+        statistic: The :class:`LayerWeights` field compared, e.g. ``"l2"``.
+        before: Its value before.
+        after: Its value after.
+    """
 
     name: str
     statistic: str
@@ -110,6 +149,13 @@ _NUMERIC = ("l1", "l2", "max_abs", "mean_abs", "large_sign_balance", "large_to_i
 
 def compare(before: list[LayerWeights], after: list[LayerWeights]) -> list[WeightChange]:
     """Pair the layers of two ``weight_stats`` results by name and list every statistic before/after.
+
+    Args:
+        before: :func:`weight_stats` of the model before.
+        after: :func:`weight_stats` of the model after; the same layer names.
+
+    Raises:
+        ValueError: the two lists describe different layers.
 
     Example:
         >>> a = [layer_weights("w", torch.eye(2) * 4)]

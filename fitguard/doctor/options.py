@@ -36,6 +36,13 @@ def parse_budget(text: str) -> float | None:
     """Seconds in a budget such as ``90``, ``90s``, ``10m`` or ``1.5h``; ``none``: no time limit (``--trials``
     then bounds the run). :func:`fitguard.durations.parse_duration` for ``--budget``.
 
+    Args:
+        text: A number of seconds, optionally with a unit suffix ``s``, ``m`` or ``h``, or ``none`` (any case).
+
+    Raises:
+        FitguardError: text that is not such a duration, or a duration that is not > 0 (see
+            :func:`~fitguard.durations.parse_duration`).
+
     Example:
         >>> parse_budget("10m"), parse_budget("45s"), parse_budget("2"), parse_budget("none")
         (600.0, 45.0, 2.0, None)
@@ -94,6 +101,69 @@ class DoctorOptions:
     ``data`` is held back for testing. ``ensemble``: the tested and shipped model is the mean of up to this many
     refits of the kept recipe, each with its own seed (fewer when the time left cannot pay for them; 1 turns it
     off). ``monitor``: what early stopping watches (see :data:`MONITORS`).
+
+    Each field is also a ``fitguard doctor`` flag (``test_data`` is ``--test-data``); the ``--help`` text of each
+    comes from the field's own ``help``. Invalid values raise :class:`~fitguard.errors.FitguardError` naming the
+    flag.
+
+    Args:
+        data: A built-in dataset name (default ``"digits"``) or a path to a .csv, .npz, image folder or .zip.
+        target: The target column of a CSV or Parquet file; None (default): the ``config`` spec's, if any (a
+            table without one is refused).
+        test_data: An external test set in ``data``'s format; then nothing of ``data`` is held back for testing.
+            Default None.
+        config: A YAML/TOML spec of the data and training; these options override it. Default None.
+        model: ``"mlp"``, ``"cnn"``, ``"cnn1d"`` or ``package.module:function`` returning an ``nn.Module``
+            (called with ``input_shape=`` and ``out_features=``); None (default): chosen by the kind of data.
+        data_options: Extra keyword arguments for the data loader (``--data-option KEY=VALUE``, values read as
+            YAML scalars). Default empty.
+        missing: Missing table cells: ``"impute"`` (default; training rows' median or most frequent category
+            plus a missing-indicator column) or ``"error"``.
+        embed: Give a table column with more than 20 categories a learned embedding (False: its 19 most
+            frequent categories keep a one-hot column, the rest share one). Default True.
+        ordinal: Ordered table columns as ``"NAME=LOWEST,...,HIGHEST"`` strings: encoded as one number, the
+            category's position. Default none.
+        backbone: A pretrained backbone (a name, a fitguard run folder or a weights file) that competes as one
+            more architecture. Default None.
+        freeze_all_but: Train only the backbone's last K layer blocks, K >= 0; needs ``backbone``. Default None
+            (everything trains).
+        unfreeze_every: Unfreeze one more backbone block every N epochs, N >= 1; needs ``freeze_all_but``.
+            Default None.
+        budget: Wall time of the whole run in seconds (> 0), a hard deadline; None: only ``trials`` bounds it
+            (then ``trials`` is required). Default 180.
+        trials: At most this many search trainings, >= 1; None (default): only ``budget`` bounds them.
+        device: ``"auto"`` (default), ``"cpu"`` or ``"cuda"``.
+        seed: Seed of the split, the weights and the batches. Default 0.
+        epochs: Maximum epochs of the baseline, >= 1. Default 150.
+        search_epochs: Maximum epochs of each search training, >= 1. Default 100.
+        patience: Early-stopping patience of the search trainings, in epochs, >= 1. Default 15.
+        monitor: ``"val_loss"`` (default) or ``"val_accuracy"`` (classification): what early stopping watches,
+            and so the epoch every refit trains for.
+        baseline_patience: Early-stopping patience of the baseline, in epochs, >= 1. Default 50.
+        folds: Folds of the cross-validation (of λ, and of every candidate on small data), >= 2. Default 3.
+        cv_max_rows: Cross-validate every candidate when train + validation hold at most this many rows, >= 0
+            (0: never). Default 600.
+        min_steps: Repeat the training rows within an epoch (up to 20 times) until a training can take this
+            many optimizer steps, >= 0. Default 1500.
+        keep: ``"best"`` (default; the best validation score) or ``"simplest"`` (fewest remedies within one
+            standard error of it, cross-validated runs).
+        epsilon: The architecture phase keeps the network with fewest parameters whose validation score is
+            within this much of the best (in the score's units, e.g. 0.005 accuracy), in [0, 1). Default 0.005.
+        rounds: Bootstrap models for the bias-variance estimate: 0 skips it, else >= 2. Default 5.
+        train_fraction: Keep this fraction of the training split, in (0, 1] (learning-curve experiments).
+            Default 1.
+        refit: Rows the shipped model trains on, for the epochs validation chose: ``"all"`` (default; train,
+            validation and test, after the one test evaluation), ``"trainval"`` (the model that was tested) or
+            ``"none"``.
+        ensemble: Ship the mean of up to this many refits of the kept recipe, each with its own seed, >= 1 (1: a
+            single network; fewer when the budget left cannot pay for them). Default 5.
+        references: Cross-validate scikit-learn reference models (logistic regression, RBF SVC, gradient
+            boosting) on the same rows. Default True.
+        out: The run folder to write. Default ``"runs/doctor"``.
+        overwrite: Replace an existing run folder (not with ``resume``). Default False.
+        resume: Continue a killed run in ``out`` with the same options, reading finished search trainings back
+            from its ``study.db`` (not with ``overwrite``). Default False.
+        quiet: No progress display or table. Default False.
     """
 
     data: str = _option("digits", "Built-in dataset name or a .csv/.npz/image folder/.zip path.")

@@ -175,6 +175,20 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
 
     The run folder is held for this process while it runs (:func:`fitguard.runs.claim_run_dir`): a second
     ``--resume`` or ``--overwrite`` of it meanwhile is refused in one line.
+
+    Args:
+        options: Everything the run was asked to do (see :class:`DoctorOptions`).
+        console: The rich console for progress and the closing table; None (default): a new ``Console()``.
+        data: An already split dataset to use instead of loading ``options.data``; None (default) loads it.
+
+    Returns:
+        The run folder (``options.out``).
+
+    Raises:
+        FitguardError: an ``out`` that cannot be the run folder (a file, a non-empty folder without
+            ``overwrite`` or ``resume``, one ``resume`` cannot continue), or data the options cannot use; a folder
+            this call created is removed when the input is refused before any training; a folder another process
+            is running in.
     """
     clock = phases.Clock(options.budget, options.trials)  # the budget counts from the call
     with claim_run_dir(options.out, overwrite=options.overwrite, resume=options.resume) as run_dir:

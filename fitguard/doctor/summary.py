@@ -38,11 +38,23 @@ def layer_table(name: str, options: dict[str, Any], counts: CountReport) -> dict
 
 def validate(summary: dict[str, Any]) -> Summary:
     """``summary`` typed as a :class:`~fitguard.summary.Summary`; a :class:`~fitguard.errors.FitguardError` naming
-    the first field that does not match."""
+    the first field that does not match.
+
+    Args:
+        summary: A summary as JSON values, e.g. ``json.loads`` of a run folder's ``summary.json``.
+    """
     return Summary.from_dict(summary)
 
 
 def read_summary(run_dir: str | Path) -> dict[str, Any]:
     """A doctor run folder's summary as JSON values (checked against :class:`~fitguard.summary.Summary`); use
-    :func:`fitguard.summary.load_summary` for the typed one."""
+    :func:`fitguard.summary.load_summary` for the typed one.
+
+    Args:
+        run_dir: A folder written by :func:`~fitguard.doctor.run_doctor` (it reads its ``summary.json``).
+
+    Raises:
+        FileNotFoundError: the folder holds no ``summary.json``.
+        FitguardError: the file is not JSON, or a field is missing or of the wrong type.
+    """
     return load_summary(run_dir).to_dict()

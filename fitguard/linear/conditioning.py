@@ -20,7 +20,14 @@ from fitguard.linear.lambdas import check_lambdas
 @dataclass(frozen=True, eq=False)
 class Conditioning:
     """``design``: cond(X) (statsmodels' "condition number"); ``gram``: cond(XᵀX) = cond(X)²;
-    ``regularized``: cond(XᵀX + λI) for each of ``lambdas``. ``inf`` marks a singular matrix."""
+    ``regularized``: cond(XᵀX + λI) for each of ``lambdas``. ``inf`` marks a singular matrix.
+
+    Args:
+        lambdas: The λs, float64, in the order given.
+        design: cond(X) of the design (with the intercept column when asked).
+        gram: cond(XᵀX).
+        regularized: cond(XᵀX + λI) per λ.
+    """
 
     lambdas: torch.Tensor
     design: float
@@ -33,6 +40,14 @@ def conditioning(X: Any, lambdas: Any, intercept_column: bool = True) -> Conditi
 
     λ is added to every diagonal entry, the textbook (XᵀX + λI). ``ridge_path`` reports the matrix it actually
     solves instead: the centered Gram matrix, whose intercept is not penalized.
+
+    Args:
+        X: Design matrix (n, p) of finite numbers.
+        lambdas: λs, each finite and > 0, added to every diagonal entry of XᵀX.
+        intercept_column: Prepend a column of ones, as a model with an intercept sees the data. Default True.
+
+    Raises:
+        ValueError: a bad λ or a non-finite or non-2-D ``X``.
 
     Example:
         >>> X = torch.tensor([[1.0, 1.0], [2.0, 2.001], [3.0, 2.999]], dtype=torch.float64)

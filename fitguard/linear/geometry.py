@@ -27,7 +27,17 @@ Pair = tuple[float, float]
 
 @dataclass(frozen=True)
 class Geometry:
-    """The example's numbers: ``center`` is the unconstrained minimum, ``*_minimum`` the constrained ones."""
+    """The example's numbers: ``center`` is the unconstrained minimum, ``*_minimum`` the constrained ones.
+
+    Args:
+        center: The unconstrained minimum (w₁, w₂).
+        curvature: The loss's 2x2 matrix A.
+        budget: The radius t of both balls.
+        l1_minimum: The minimum over ``‖w‖₁ <= t``.
+        l2_minimum: The minimum over ``‖w‖₂ <= t``.
+        l1_loss: The loss at ``l1_minimum``.
+        l2_loss: The loss at ``l2_minimum``.
+    """
 
     center: Pair
     curvature: tuple[Pair, Pair]
@@ -42,6 +52,15 @@ def constrained_minima(
     center: Pair = (2.0, 0.5), curvature: tuple[Pair, Pair] = ((1.0, 0.3), (0.3, 0.6)), budget: float = 1.0
 ) -> Geometry:
     """Minimize ``(w - center)ᵀ curvature (w - center)`` over the L1 and the L2 ball of radius ``budget``.
+
+    Args:
+        center: The unconstrained minimum (w₁, w₂), two finite numbers. Default (2.0, 0.5).
+        curvature: The loss's symmetric positive-definite 2x2 matrix A (its level curves are ellipses). Default
+            ((1.0, 0.3), (0.3, 0.6)).
+        budget: Radius t of both balls, ``‖w‖₁ <= t`` and ``‖w‖₂ <= t``, finite and > 0. Default 1.0.
+
+    Raises:
+        ValueError: a center, curvature or budget outside the above.
 
     Example:
         >>> result = constrained_minima()
@@ -69,6 +88,16 @@ def geometry_figure(
     budget: float = 1.0,
 ) -> Geometry:
     """Solve ``constrained_minima`` and save the level-curve figure (diamond, circle, both minima) as a PNG.
+
+    Args:
+        path: The PNG file to write.
+        center: The unconstrained minimum (w₁, w₂), two finite numbers. Default (2.0, 0.5).
+        curvature: The loss's symmetric positive-definite 2x2 matrix A (its level curves are ellipses). Default
+            ((1.0, 0.3), (0.3, 0.6)).
+        budget: Radius t of both balls, ``‖w‖₁ <= t`` and ``‖w‖₂ <= t``, finite and > 0. Default 1.0.
+
+    Raises:
+        ValueError: a center, curvature or budget outside the above.
 
     Example:
         >>> import tempfile

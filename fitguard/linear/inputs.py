@@ -86,6 +86,14 @@ def as_numpy(value: Any, name: str, rows: int | None = None) -> np.ndarray:
 def one_hot(labels: Any, num_classes: int | None = None, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """Integer class labels (n,) as a 0/1 target matrix (n, classes), so that ridge fits every class in one pass.
 
+    Args:
+        labels: 1-D integer class codes >= 0 (a list, array or tensor).
+        num_classes: Columns of the result, at least the largest label + 1; None (default): exactly that.
+        dtype: The result's dtype. Default ``torch.float64``.
+
+    Raises:
+        ValueError: labels that are not 1-D integers >= 0, or too small a ``num_classes``.
+
     Example:
         >>> one_hot([0, 2, 1]).tolist()
         [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]

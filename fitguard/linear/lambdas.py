@@ -14,6 +14,14 @@ def check_lambdas(lambdas: Any, name: str = "lambdas") -> torch.Tensor:
 
     The order is kept because ties in the CV error go to the first λ, as in scikit-learn's ``RidgeCV``.
 
+    Args:
+        lambdas: A number, sequence, array or tensor of λs.
+        name: The argument's name in error messages. Default ``"lambdas"``.
+
+    Raises:
+        ValueError: an empty or multi-dimensional input, or an entry that is not finite and > 0 (named by
+            its index).
+
     Example:
         >>> check_lambdas([0.1, 1.0]).tolist()
         [0.1, 1.0]
@@ -32,6 +40,12 @@ def check_lambdas(lambdas: Any, name: str = "lambdas") -> torch.Tensor:
 
 def parse_lambdas(spec: str) -> list[float]:
     """Parse ``"start:stop:count"`` (``count`` values log-spaced from start to stop) or ``"0.1,1,10"``.
+
+    Args:
+        spec: The text, e.g. ``"1e-4:1e4:50"`` (start and stop > 0, count >= 1) or a comma list of λs > 0.
+
+    Raises:
+        ValueError: text in neither form, or values out of range.
 
     Example:
         >>> parse_lambdas("1e-2:1e2:5")

@@ -27,6 +27,19 @@ class SparsePath:
 
     ``coefs_`` (L, p) and ``intercepts_`` (L,) are fitted on all the data; ``cv_fold_errors_`` (folds, L) is
     ``LassoCV.mse_path_.T``; ``nonzeros_`` (L,) counts the weights that are not exactly zero.
+
+    Args:
+        lambdas: The λ grid, float64, decreasing.
+        l1_ratio: The L1 share of the penalty (1: lasso).
+        cv: Number of CV folds.
+        fit_intercept: Whether an unpenalized intercept was fitted.
+        coefs_: Coefficients per λ, fitted on all the data.
+        intercepts_: Intercepts per λ.
+        cv_errors_: Mean squared CV error per λ, averaged over folds.
+        cv_fold_errors_: Held-out mean squared error per fold and λ.
+        nonzeros_: Weights not exactly zero per λ.
+        best_index_: Position of the λ with the lowest CV error.
+        best_lambda_: That λ.
     """
 
     lambdas: torch.Tensor
@@ -77,6 +90,23 @@ def elastic_net_path(
 ) -> SparsePath:
     """Elastic-net path with ``cv``-fold CV; without ``lambdas``, ``n_lambdas`` log-spaced from λ_max down to
     ``eps``·λ_max, where λ_max (the smallest λ with all weights zero) comes from the data, as in scikit-learn.
+
+    Args:
+        X: Design matrix (n, p), an array or tensor of finite numbers.
+        y: Targets (n,) (or (n, 1)).
+        l1_ratio: The L1 share of the penalty, in (0, 1] (1: lasso; 0 would be ridge, see
+            :func:`~fitguard.linear.ridge_path`). Default 0.5.
+        lambdas: Penalty strengths λ, each finite and > 0, in the units of the objective above; sorted into
+            decreasing order. None (default): ``n_lambdas`` log-spaced from λ_max down to ``eps``·λ_max.
+        n_lambdas: Size of the default grid, >= 1. Default 100.
+        eps: Smallest default λ as a fraction of λ_max, in (0, 1). Default 1e-3.
+        cv: Number of contiguous CV folds, >= 2 and at most the number of samples. Default 5.
+        fit_intercept: Fit an unpenalized intercept (each fold centered on its own training part). Default True.
+        max_iter: Coordinate-descent iterations per λ (scikit-learn's ``max_iter``). Default 1000.
+        tol: Coordinate-descent tolerance on the dual gap (scikit-learn's ``tol``). Default 1e-4.
+
+    Raises:
+        ValueError: an argument out of range, a ``y`` with more than one column, or non-finite inputs.
 
     Example:
         >>> g = np.random.default_rng(0)
@@ -140,6 +170,21 @@ def lasso_path(
     tol: float = 1e-4,
 ) -> SparsePath:
     """The lasso is the elastic net with ``l1_ratio=1``; see ``elastic_net_path``.
+
+    Args:
+        X: Design matrix (n, p), an array or tensor of finite numbers.
+        y: Targets (n,) (or (n, 1)).
+        lambdas: Penalty strengths λ, each finite and > 0, in the units of the objective above; sorted into
+            decreasing order. None (default): ``n_lambdas`` log-spaced from λ_max down to ``eps``·λ_max.
+        n_lambdas: Size of the default grid, >= 1. Default 100.
+        eps: Smallest default λ as a fraction of λ_max, in (0, 1). Default 1e-3.
+        cv: Number of contiguous CV folds, >= 2 and at most the number of samples. Default 5.
+        fit_intercept: Fit an unpenalized intercept (each fold centered on its own training part). Default True.
+        max_iter: Coordinate-descent iterations per λ (scikit-learn's ``max_iter``). Default 1000.
+        tol: Coordinate-descent tolerance on the dual gap (scikit-learn's ``tol``). Default 1e-4.
+
+    Raises:
+        ValueError: an argument out of range, a ``y`` with more than one column, or non-finite inputs.
 
     Example:
         >>> X = np.random.default_rng(0).normal(size=(40, 3))

@@ -31,6 +31,11 @@ class PathResult(Protocol):
 def plot_cv_curve(result: PathResult, path: str | Path, title: str | None = None) -> Path:
     """Save the CV error against λ (log axis), the chosen λ marked; with folds, a ±1 std band across folds.
 
+    Args:
+        result: A :class:`RidgePath` or :class:`SparsePath`.
+        path: The PNG file to write.
+        title: The plot's title; None (default): "Cross-validated error along the regularization path".
+
     Example:
         >>> import tempfile
         >>> from fitguard.linear.ridge import ridge_path
@@ -70,6 +75,15 @@ def plot_coefficient_paths(
     """Save every coefficient against λ (log axis); the largest ones at the chosen λ get legend labels.
 
     Multi-output coefficients (L, k, p) are drawn for the first output only.
+
+    Args:
+        result: A :class:`RidgePath` or :class:`SparsePath`.
+        path: The PNG file to write.
+        feature_names: One name per coefficient for the legend; None (default): ``x0``, ``x1`` ...
+        title: The plot's title; None (default): "Coefficient paths".
+
+    Raises:
+        ValueError: ``feature_names`` of the wrong length.
 
     Example:
         >>> import tempfile

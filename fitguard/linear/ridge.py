@@ -39,6 +39,20 @@ class RidgePath:
     ``cv_fold_errors_`` (folds, L) for k-fold CV, else ``None``; ``condition_numbers_`` (L,) is
     cond(XᵀX + λI) of the Gram matrix the fit regularizes (centered when ``fit_intercept``) and
     ``condition_gram_`` is cond(XᵀX) itself (``inf`` when singular).
+
+    Args:
+        lambdas: The λ grid, float64, in the order given.
+        cv: How λ was chosen: ``"loo"``, ``"gcv"`` or a number of folds.
+        fit_intercept: Whether an unpenalized intercept was fitted (on centered data).
+        coefs_: Coefficients per λ (shapes above).
+        intercepts_: Intercepts per λ (zeros without ``fit_intercept``).
+        cv_errors_: Mean squared CV error per λ.
+        cv_fold_errors_: Held-out mean squared error per fold and λ for k-fold CV; None otherwise.
+        best_index_: Position of the chosen λ (lowest CV error; ties to the first).
+        best_lambda_: The chosen λ.
+        condition_gram_: Condition number of the (centered) Gram matrix XᵀX.
+        condition_numbers_: Condition number of XᵀX + λI per λ.
+        singular_values_: Singular values of the (centered) design matrix, largest first.
     """
 
     lambdas: torch.Tensor
@@ -88,6 +102,20 @@ def ridge_path(
     ``y`` may be 2-D (several outputs, e.g. one-hot classes from ``one_hot``): all are fitted in the same pass and
     the CV error is the mean over samples and outputs, as in ``RidgeCV``. k-fold uses contiguous folds, the same
     as scikit-learn's ``KFold(k)``. Ties go to the first λ in the order given.
+
+    Args:
+        X: Design matrix (n, p), a tensor or array of finite numbers.
+        y: Targets (n,) or (n, k).
+        lambdas: Penalty strengths λ, each finite and > 0 (:func:`check_lambdas`), in the units of ``‖y - Xw‖²``
+            (scikit-learn's ``alpha``).
+        fit_intercept: Fit an unpenalized intercept (needs n >= 2). Default True.
+        cv: ``"loo"`` (default, closed-form leave-one-out), ``"gcv"`` or a number of contiguous folds >= 2
+            (at most n).
+        dtype: ``torch.float64`` (default) or ``torch.float32`` for the computation.
+        device: Where to compute; None (default): where ``X`` already is.
+
+    Raises:
+        ValueError: a bad λ, ``cv``, dtype or input shape, or non-finite inputs.
 
     Example:
         >>> X = torch.randn(50, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))

@@ -22,7 +22,20 @@ from fitguard.linear.spectrum import coefficients, condition_numbers, decompose,
 class Stability:
     """Mean over rounds of the relative coefficient change ``‖w' - w‖ / ‖w‖`` and of the RMS prediction change
     divided by the standard deviation of ``y``; ``*_unregularized`` are the same for λ = 0. ``condition_gram`` is
-    cond(XᵀX) and ``condition_regularized`` cond(XᵀX + λI) (centered when ``fit_intercept``)."""
+    cond(XᵀX) and ``condition_regularized`` cond(XᵀX + λI) (centered when ``fit_intercept``).
+
+    Args:
+        lam: The ridge λ compared with least squares.
+        noise: The perturbation's size, in standard deviations of each column.
+        rounds: Perturbed refits averaged.
+        seed: Seed of the perturbations.
+        coef_change: Mean relative coefficient change of ridge.
+        coef_change_unregularized: The same for least squares (λ = 0, minimum norm).
+        prediction_change: Mean RMS prediction change of ridge, over the standard deviation of ``y``.
+        prediction_change_unregularized: The same for least squares.
+        condition_gram: cond(XᵀX).
+        condition_regularized: cond(XᵀX + λI).
+    """
 
     lam: float
     noise: float
@@ -51,6 +64,19 @@ def stability(
     fit_intercept: bool = True,
 ) -> Stability:
     """Measure how much coefficients and predictions move under ``rounds`` small perturbations of the data.
+
+    Args:
+        X: Design matrix (n, p), n >= 3, finite numbers.
+        y: Targets (n,) or (n, k).
+        lam: Ridge strength λ, finite and > 0.
+        noise: Perturbation size as a fraction (> 0) of each column's (and the targets') standard deviation.
+            Default 0.01.
+        rounds: Perturbed refits, >= 1. Default 20.
+        seed: Seed of the perturbations. Default 0.
+        fit_intercept: Fit an unpenalized intercept. Default True.
+
+    Raises:
+        ValueError: an argument out of range, fewer than 3 samples, or non-finite inputs.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)

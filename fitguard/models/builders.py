@@ -100,6 +100,19 @@ def mlp(
     (projected by a bias-free linear layer where the widths differ), the skip connections of Kadra et al.'s
     regularization cocktail and of Gorishniy et al.'s tabular ResNet: a deep stack then trains like a shallow one.
 
+    Args:
+        in_features: Features per sample after flattening, a positive int.
+        out_features: Width of the output layer (classes, or regression targets), a positive int.
+        hidden: Width of each hidden layer, a list of positive ints (empty: a linear model). Default (256, 256).
+        dropout: Dropout rate after each hidden activation, in [0, 1); 0 (default) adds no dropout layer.
+        batchnorm: A ``BatchNorm1d`` after each hidden linear layer (which then has no bias). Default False.
+        activation: One of ``ACTIVATIONS``: ``"relu"`` (default), ``"gelu"``, ``"silu"``, ``"tanh"``,
+            ``"sigmoid"``, ``"elu"``, ``"leaky_relu"``.
+        residual: Wrap each hidden layer in a :class:`Residual` skip connection. Default False.
+
+    Raises:
+        ValueError: a non-positive size or width, a rate outside [0, 1), or an unknown activation.
+
     Example:
         >>> model = mlp(64, 10, hidden=[32], dropout=0.25, batchnorm=True)
         >>> [name for name, _ in model.named_children()]
@@ -235,6 +248,29 @@ def cnn(
 
     ``input_size`` (H, W) is only checked: each block halves the image, so 8x8 digits allow 3 blocks.
 
+    Args:
+        in_channels: Channels of the input images (1 for grey, 3 for colour), a positive int.
+        out_features: Width of the output layer (classes, or regression targets), a positive int.
+        widths: Output channels of each conv block, at least one positive int. Default (32, 64).
+        dropout: Dropout rate before the output layer, in [0, 1). Default 0 (none).
+        spatial_dropout: Channel dropout (``Dropout2d``) rate after each block's pooling, in [0, 1). Default 0.
+        batchnorm: A ``BatchNorm2d`` after each convolution (which then has no bias). Default True.
+        input_size: ``(height, width)`` in pixels, to check the number of blocks and cap ``pool_to``; None
+            (default): not checked.
+        kernel_size: Side of each square convolution kernel, an odd positive int ('same' padding). Default 3.
+        head_hidden: Width of a hidden linear layer (with the activation) between pooling and the output; None
+            (default): no hidden layer.
+        activation: One of ``ACTIVATIONS`` (default ``"relu"``).
+        pool_to: Side of the grid the last feature map is average-pooled to (1, the default, is global average
+            pooling), capped at the last feature map's size when ``input_size`` is given.
+        residual: A skip connection around each conv -> norm -> activation. Default False.
+
+    Raises:
+        ValueError: a non-positive size, an even kernel, no block, more blocks than ``input_size`` allows, a
+            rate outside [0, 1) or an unknown activation.
+
+    ``input_size`` (H, W) is only checked: each block halves the image, so 8x8 digits allow 3 blocks.
+
     Example:
         >>> import torch
         >>> cnn(1, 10, widths=[8, 16], input_size=(8, 8))(torch.zeros(2, 1, 8, 8)).shape
@@ -267,6 +303,21 @@ def cnn1d(
 ) -> nn.Sequential:
     """The 1-D twin of :func:`cnn` for signals (N, C, L), e.g. MNIST-1D's (1, 40).
 
+    Args:
+        in_channels: Channels of the input signal, a positive int.
+        out_features: Width of the output layer (classes, or regression targets), a positive int.
+        widths: Output channels of each conv block, at least one positive int. Default (32, 64).
+        dropout: Dropout rate before the output layer, in [0, 1). Default 0 (none).
+        spatial_dropout: Channel dropout (``Dropout1d``) rate after each block's pooling, in [0, 1). Default 0.
+        batchnorm: A ``BatchNorm1d`` after each convolution (which then has no bias). Default True.
+        input_size: Signal length, to check the number of blocks (each halves it) and cap ``pool_to``; None
+            (default): not checked.
+        kernel_size: Length of each convolution kernel, an odd positive int ('same' padding). Default 5.
+        head_hidden: Width of a hidden linear layer before the output; None (default): none.
+        activation: One of ``ACTIVATIONS`` (default ``"relu"``).
+        pool_to: Length the last feature map is average-pooled to (default 1: global average pooling).
+        residual: A skip connection around each conv -> norm -> activation. Default False.
+
     Example:
         >>> import torch
         >>> cnn1d(1, 10, input_size=40)(torch.zeros(2, 1, 40)).shape
@@ -296,6 +347,17 @@ _SHAPES = {"cnn": "(channels, height, width)", "cnn1d": "(channels, length)"}
 
 def build(name: str, input_shape: Sequence[int], out_features: int, **options: Any) -> nn.Module:
     """Build a model by name for inputs of ``input_shape`` (one sample, no batch dimension).
+
+    Args:
+        name: ``"mlp"``, ``"cnn"`` or ``"cnn1d"`` (a key of ``BUILDERS``).
+        input_shape: One sample's shape: any shape for ``mlp`` (flattened), ``(channels, height, width)`` for
+            ``cnn``, ``(channels, length)`` for ``cnn1d``.
+        out_features: Width of the output layer (classes, or regression targets).
+        **options: The builder's keyword options (e.g. ``hidden``, ``dropout``), except the sizes ``build``
+            fills in from ``input_shape``.
+
+    Raises:
+        ValueError: an unknown name or option, or an ``input_shape`` of the wrong rank.
 
     Example:
         >>> build("mlp", (8, 8), 10, hidden=[16])(__import__("torch").zeros(3, 8, 8)).shape

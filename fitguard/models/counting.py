@@ -30,7 +30,16 @@ _TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
 @dataclass(frozen=True)
 class LayerCount:
-    """One module that holds parameters or connects units: its output shape (one sample) and counts."""
+    """One module that holds parameters or connects units: its output shape (one sample) and counts.
+
+    Args:
+        name: The module's name in ``model.named_modules()`` (its class name for the root module).
+        kind: The module's class name, e.g. ``"Linear"``.
+        output_shape: Its output's shape for one sample (no batch dimension); ``()`` for a non-tensor output.
+        parameters: Entries of the module's own parameters (not its children's).
+        connections: Weights one sample's forward pass uses (input-output unit pairs, summed over positions
+            and calls); 0 for modules that connect no units (norms, embeddings).
+    """
 
     name: str
     kind: str
@@ -41,7 +50,15 @@ class LayerCount:
 
 @dataclass(frozen=True)
 class CountReport:
-    """Per-layer counts in forward order and the totals (shared parameters counted once)."""
+    """Per-layer counts in forward order and the totals (shared parameters counted once).
+
+    Args:
+        input_shape: The one-sample shape the model was run on.
+        layers: One :class:`LayerCount` per counted module, in the order they first ran.
+        parameters: All parameter entries of the model, each shared tensor once.
+        trainable_parameters: Those with ``requires_grad``.
+        connections: The layers' connections summed.
+    """
 
     input_shape: tuple[int, ...]
     layers: list[LayerCount]
@@ -69,6 +86,10 @@ class CountReport:
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters (each shared tensor once).
+
+    Args:
+        model: Any module.
+        trainable_only: Count only parameters with ``requires_grad`` (frozen layers left out). Default False.
 
     Example:
         >>> count_parameters(nn.Linear(2, 5))
@@ -115,6 +136,14 @@ def count(model: nn.Module, input_shape: Sequence[int], dtype: torch.dtype = tor
     """Run one dummy sample through ``model`` and count parameters and connections per layer.
 
     The model runs in eval mode (batch norm cannot train on one sample) and is put back as it was.
+
+    Args:
+        model: The network; the dummy sample goes to the device of its first parameter (CPU without any).
+        input_shape: One sample's shape without the batch dimension, positive ints, e.g. ``(1, 28, 28)``.
+        dtype: The dummy sample's dtype. Default ``torch.float32``.
+
+    Raises:
+        ValueError: an ``input_shape`` that is not a non-empty sequence of positive ints.
 
     Example:
         >>> model = nn.Sequential(nn.Linear(2, 5), nn.ReLU(), nn.Linear(5, 5), nn.ReLU(), nn.Linear(5, 1))
@@ -176,6 +205,10 @@ def count(model: nn.Module, input_shape: Sequence[int], dtype: torch.dtype = tor
 
 def summary(model: nn.Module, input_shape: Sequence[int]) -> str:
     """A printable table of per-layer parameters and connections (``count(...).to_table()`` for rich).
+
+    Args:
+        model: The network (run once on a float32 zero sample, see :func:`count`).
+        input_shape: One sample's shape without the batch dimension.
 
     Example:
         >>> text = summary(nn.Sequential(nn.Linear(2, 5), nn.ReLU(), nn.Linear(5, 1)), (2,))

@@ -81,7 +81,12 @@ class TableEmbedding(nn.Module):
 
 
 class EmbeddedNet(nn.Module):
-    """A :class:`TableEmbedding` (``embed``) followed by the network (``net``) that takes its output."""
+    """A :class:`TableEmbedding` (``embed``) followed by the network (``net``) that takes its output.
+
+    Args:
+        embed: The lookup layer applied to the encoded table rows.
+        net: The network built for ``embed.out_features`` inputs.
+    """
 
     def __init__(self, embed: TableEmbedding, net: nn.Module) -> None:
         super().__init__()

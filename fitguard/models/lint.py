@@ -37,7 +37,13 @@ _PASS_THROUGH = (
 
 @dataclass(frozen=True)
 class LintWarning:
-    """One finding: a stable ``code``, a one-line ``message`` and the ``layer`` name it points at."""
+    """One finding: a stable ``code``, a one-line ``message`` and the ``layer`` name it points at.
+
+    Args:
+        code: The rule's stable identifier, e.g. ``"dropout-before-batchnorm"`` (for filtering and tests).
+        message: What is wrong and what to do about it, one line.
+        layer: The name (in ``model.named_modules()``) of the layer the finding points at.
+    """
 
     code: str
     message: str
@@ -118,6 +124,9 @@ def _frozen_batchnorm_in_train_mode(leaves: list[tuple[str, nn.Module]]) -> list
 
 def lint(model: nn.Module) -> list[LintWarning]:
     """Every pitfall found in ``model``, in layer order per rule (an empty list for a clean model).
+
+    Args:
+        model: The network to inspect (its leaf modules in registration order; nothing is run).
 
     Example:
         >>> model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.BatchNorm1d(8), nn.Linear(8, 2))

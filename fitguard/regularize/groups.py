@@ -19,6 +19,14 @@ def param_groups(model: nn.Module, penalties: Sequence[Penalty], weight_decay: f
 
     Penalties that are not decoupled are ignored here (they act through the loss or ``after_step``).
 
+    Args:
+        model: The module whose parameters are grouped.
+        penalties: Penalties; each decoupled one (only :class:`L2` may be) claims its selected parameters.
+        weight_decay: The ``weight_decay`` of the group of every unclaimed parameter, >= 0. Default 0.
+
+    Raises:
+        ValueError: a decoupled penalty other than L2, or one parameter selected by two decoupled penalties.
+
     Example:
         >>> model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
         >>> groups = param_groups(model, [L2(0.01, layers="2.weight", decoupled=True)])

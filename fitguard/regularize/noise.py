@@ -40,6 +40,13 @@ class WeightNoise:
     With ``relative=True`` the standard deviation is ``sigma`` times each tensor's own (population) standard
     deviation, measured on the clean weights at every step, so one ``sigma`` suits layers of any scale.
 
+    Args:
+        sigma: Standard deviation of the noise, a finite number >= 0: in weight units, or a multiple of each
+            tensor's own standard deviation when ``relative``.
+        relative: Scale the noise by each selected tensor's population standard deviation. Default False.
+        layers: An fnmatch glob or list of globs over parameter names; None (default): every weight matrix and
+            kernel (``*weight`` with two or more dimensions), never biases.
+
     Example:
         >>> model = nn.Linear(3, 2)
         >>> noise = WeightNoise(0.1)
@@ -110,6 +117,10 @@ class InputNoise:
 
     Features standardized on the training split have unit variance, so ``sigma`` reads in standard deviations.
     Apply it to training batches only.
+
+    Args:
+        sigma: Standard deviation of the noise added to each feature, a finite number >= 0 (0 returns the
+            batch unchanged).
 
     Example:
         >>> x = torch.zeros(4, 3)

@@ -40,6 +40,9 @@ DECOUPLED_OPTIMIZERS = ("sgd", "adam", "adamw")
 def squared_norm(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
     """``Σ w²`` over all tensors (a 0-d tensor).
 
+    Args:
+        tensors: A non-empty sequence of tensors of any shapes (on one device); their squares are summed.
+
     Example:
         >>> squared_norm([torch.tensor([1.0, -2.0]), torch.tensor([[3.0]])]).item()
         14.0
@@ -49,6 +52,9 @@ def squared_norm(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
 
 def absolute_norm(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
     """``Σ |w|`` over all tensors (a 0-d tensor).
+
+    Args:
+        tensors: A non-empty sequence of tensors of any shapes (on one device); their absolute values are summed.
 
     Example:
         >>> absolute_norm([torch.tensor([1.0, -2.0]), torch.tensor([[3.0]])]).item()
@@ -64,7 +70,17 @@ def _zero(params: NamedParameters) -> torch.Tensor:
 
 
 class Penalty:
-    """Base class: parameter selection, config and the Trainer hooks. Subclasses define ``value``."""
+    """Base class: parameter selection, config and the Trainer hooks. Subclasses define ``value``.
+
+    Args:
+        lam: Strength λ multiplying the penalty, a finite number >= 0 (0 turns it off).
+        layers: An fnmatch glob or a non-empty list of globs over ``model.named_parameters()`` names (e.g.
+            ``"classifier.*"``, biases included when matched); None (default): every ``*weight`` with two or more
+            dimensions (weight matrices, kernels, embeddings), never biases or norm scales. A glob that matches
+            nothing raises ``ValueError`` at :meth:`select`.
+        decoupled: Apply the penalty as optimizer weight decay instead of a loss term; only :class:`L2`
+            supports it. Default False.
+    """
 
     name = "penalty"
 
@@ -112,6 +128,13 @@ class L2(Penalty):
     ``weight_decay = 2 * lam``: torch's SGD/Adam add ``weight_decay * w`` to the gradient, the same ``2 * lam * w``
     the loss term would give; AdamW subtracts ``lr * weight_decay * w`` from the weights, decoupled from Adam's
     scaling (Loshchilov & Hutter), which is the point of asking for it.
+
+    Args:
+        lam: Strength λ, a finite number >= 0: the loss gains ``lam * Σ w²``.
+        layers: Globs over parameter names, or None (default) for every weight matrix and kernel (see
+            :class:`Penalty`).
+        decoupled: Put the selected parameters in their own optimizer group with ``weight_decay = 2 * lam``
+            instead of adding the term to the loss. Default False.
 
     Example:
         >>> model = torch.nn.Linear(2, 1)
@@ -167,6 +190,15 @@ class L1(Penalty):
     tuned for the former threshold ``lr * lam`` needs tuning again: momentum SGD now shrinks
     ``1 / (1 - momentum)`` times as hard, Adam ``1 / (sqrt(v̂) + eps)`` times (far harder where gradients are
     small).
+
+    Args:
+        lam: Strength λ, a finite number >= 0: the loss gains ``lam * Σ |w|`` (or, proximal, the threshold is
+            ``lam`` times the optimizer's step).
+        layers: Globs over parameter names, or None (default) for every weight matrix and kernel (see
+            :class:`Penalty`).
+        proximal: Soft-threshold after each optimizer step instead of adding the term to the loss, so weights
+            reach exact zeros. Default False.
+        decoupled: Must stay False: ``True`` raises ``ValueError`` (only L2 can be weight decay).
 
     Example:
         >>> model = torch.nn.Linear(2, 1)
@@ -233,6 +265,13 @@ class L1(Penalty):
 
 class ElasticNet(Penalty):
     """``lam * (l1_ratio * Σ |w| + (1 - l1_ratio) * Σ w²)``, in the loss.
+
+    Args:
+        lam: Strength λ, a finite number >= 0.
+        l1_ratio: Share of the L1 part in [0, 1]: 1 is pure L1, 0 pure L2. Default 0.5.
+        layers: Globs over parameter names, or None (default) for every weight matrix and kernel (see
+            :class:`Penalty`).
+        decoupled: Must stay False: ``True`` raises ``ValueError`` (only L2 can be weight decay).
 
     Example:
         >>> model = torch.nn.Linear(2, 1)

@@ -35,6 +35,16 @@ PROXIMAL_OPTIMIZERS = ("SGD", "Adam", "AdamW")
 def soft_threshold(w: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
     """``sign(w) * max(|w| - t, 0)``: the proximal operator of ``t * |w|``.
 
+    Args:
+        w: The values to shrink (any shape); not modified.
+        t: The threshold, a number >= 0 or a tensor broadcastable to ``w`` (per-coordinate thresholds).
+
+    Returns:
+        A new tensor like ``w``; entries with ``|w| <= t`` are exactly +0.0.
+
+    Raises:
+        ValueError: a number ``t`` below 0 (or NaN).
+
     Example:
         >>> soft_threshold(torch.tensor([-2.0, -0.5, 0.0, 0.3, 1.5]), 0.5).tolist()
         [-1.5, 0.0, 0.0, 0.0, 1.0]

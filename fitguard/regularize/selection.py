@@ -52,6 +52,17 @@ def _describe_names(names: list[str]) -> str:
 def select_parameters(model: nn.Module, globs: tuple[str, ...] | None) -> NamedParameters:
     """Parameters of ``model`` matched by any of ``globs`` (or the default), in the model's order.
 
+    Args:
+        model: The module whose ``named_parameters()`` are searched.
+        globs: fnmatch globs (case-sensitive) over parameter names, e.g. ``("classifier.*",)``; None: every
+            ``*weight`` with two or more dimensions.
+
+    Returns:
+        ``(name, parameter)`` pairs.
+
+    Raises:
+        ValueError: a glob that matches no parameter, or a default selection that finds no weight matrix.
+
     Example:
         >>> model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
         >>> [name for name, _ in select_parameters(model, None)]

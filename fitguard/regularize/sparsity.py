@@ -28,7 +28,17 @@ def csr_bytes(rows: int, nonzeros: int) -> int:
 
 @dataclass(frozen=True)
 class ParameterSparsity:
-    """One parameter tensor: its size, exact zeros and storage cost both ways."""
+    """One parameter tensor: its size, exact zeros and storage cost both ways.
+
+    Args:
+        name: The parameter's name in ``model.named_parameters()``.
+        shape: The tensor's shape.
+        numel: Number of entries.
+        zeros: Entries exactly equal to 0.
+        dense_bytes: Bytes stored densely as float32 (``4 * numel``).
+        sparse_bytes: Bytes stored as CSR (:func:`csr_bytes`; a tensor of fewer than two dimensions counts as
+            one row).
+    """
 
     name: str
     shape: tuple[int, ...]
@@ -44,7 +54,11 @@ class ParameterSparsity:
 
 @dataclass(frozen=True)
 class SparsityReport:
-    """Per-parameter sparsity and totals; ``stored_bytes`` keeps each tensor in whichever format is smaller."""
+    """Per-parameter sparsity and totals; ``stored_bytes`` keeps each tensor in whichever format is smaller.
+
+    Args:
+        parameters: One :class:`ParameterSparsity` per parameter tensor, in the model's order.
+    """
 
     parameters: list[ParameterSparsity]
 
@@ -111,6 +125,9 @@ class SparsityReport:
 @torch.no_grad()
 def sparsity_report(model: nn.Module) -> SparsityReport:
     """Exact zeros and dense vs CSR bytes for every parameter of ``model``.
+
+    Args:
+        model: Any module; every parameter, trainable or frozen, is counted.
 
     Example:
         >>> layer = nn.Linear(4, 2, bias=False)

@@ -90,7 +90,16 @@ def figures(run_dir: Path, summary: Summary) -> dict[str, str]:
 
 
 def render_report(run_dir: str | Path) -> str:
-    """The report's HTML for a doctor run folder."""
+    """The report's HTML for a doctor run folder.
+
+    Args:
+        run_dir: A folder written by ``fitguard doctor``: its ``summary.json``, histories and saved weights are
+            read; the figures are embedded as data URIs, so the page needs no other file.
+
+    Raises:
+        FileNotFoundError: the folder holds no ``summary.json``.
+        FitguardError: the summary is not valid JSON or does not match :class:`~fitguard.summary.Summary`.
+    """
     run_dir = Path(run_dir)
     summary = load_summary(run_dir)
     template = _environment().get_template("report.html")
@@ -181,7 +190,12 @@ def advice(summary: Summary) -> list[str]:
 
 
 def build_report(run_dir: str | Path) -> Path:
-    """Write ``report.html`` into the run folder (atomically) and return its path."""
+    """Write ``report.html`` into the run folder (atomically) and return its path.
+
+    Args:
+        run_dir: A folder written by ``fitguard doctor`` (see :func:`render_report`); an existing
+            ``report.html`` is replaced.
+    """
     path = Path(run_dir) / "report.html"
     atomic_write_bytes(path, render_report(run_dir).encode())
     return path

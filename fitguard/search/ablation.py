@@ -22,7 +22,13 @@ from fitguard.search.space import apply_point
 
 @dataclass(frozen=True)
 class AblationRow:
-    """One run: which remedies, at which stage ('baseline', 'alone', 'combined'), and its score."""
+    """One run: which remedies, at which stage ('baseline', 'alone', 'combined'), and its score.
+
+    Args:
+        remedies: Names of the remedies applied together (empty for the baseline).
+        stage: ``"baseline"``, ``"alone"`` (one remedy) or ``"combined"`` (a greedy combination).
+        score: What the run measured on the validation split.
+    """
 
     remedies: tuple[str, ...]
     stage: str
@@ -35,6 +41,14 @@ class AblationRow:
 
 @dataclass
 class AblationResult:
+    """Every ablation run, in the order they ran; :meth:`ranked` and :attr:`best` by the metric's direction.
+
+    Args:
+        metric: The validation metric scored, e.g. ``"val_accuracy"``.
+        mode: ``"max"`` or ``"min"``: the metric's better direction.
+        rows: One :class:`AblationRow` per run.
+    """
+
     metric: str
     mode: str
     rows: list[AblationRow]
@@ -68,6 +82,20 @@ def ablation(
     """Each remedy (a name -> search point, e.g. ``{"dropout": {"dropout": 0.3}}``) alone, then combined.
 
     ``budget`` (seconds) stops the greedy combination stage once spent; the single-remedy runs always run.
+
+    The combination stage is greedy: starting from the best single remedy, it adds each remaining remedy in
+    turn, keeps the best combination while it beats the previous score, and stops when none does.
+
+    Args:
+        recipe: The base :class:`~fitguard.config.TrainConfig`.
+        remedies: A non-empty mapping from a remedy's name to its search point (every point is checked before
+            any training).
+        budget: Seconds after which no further combination is tried, > 0; None (default): no limit.
+        metric: ``"auto"`` (default) or a ``val_*`` metric (see :func:`resolve_metric`).
+        data: An already loaded dataset with a validation split; None (default) loads the recipe's data.
+
+    Raises:
+        ValueError: empty ``remedies``, a non-positive ``budget``, no validation split, or a bad point.
 
     Example:
         >>> result = ablation(TrainConfig(), {"l2": {"l2": 1e-4}, "dropout": {"dropout": 0.3}})  # doctest: +SKIP

@@ -27,6 +27,13 @@ from fitguard.search.space import Choice, SearchSpace, apply_point
 def expand_grid(grid: Mapping[str, Sequence[Any]] | SearchSpace) -> list[dict[str, Any]]:
     """Every combination of the grid's values, first parameter slowest.
 
+    Args:
+        grid: Parameter name -> list of values, or a :class:`SearchSpace` of :class:`Choice` parameters only;
+            names and values are checked as a search space's are.
+
+    Raises:
+        ValueError: a space with a range, or an unknown name or value out of range.
+
     Example:
         >>> expand_grid({"l2": [0, 1e-3], "dropout": [0.0, 0.5]})
         [{'l2': 0, 'dropout': 0.0}, {'l2': 0, 'dropout': 0.5}, {'l2': 0.001, 'dropout': 0.0}, {'l2': 0.001, 'dropout': 0.5}]
@@ -44,7 +51,17 @@ def expand_grid(grid: Mapping[str, Sequence[Any]] | SearchSpace) -> list[dict[st
 
 @dataclass(frozen=True)
 class GridRow:
-    """One grid point: its fold scores (validation metric per fold), mean and std, and per-fold details."""
+    """One grid point: its fold scores (validation metric per fold), mean and std, and per-fold details.
+
+    Args:
+        point: The grid point, parameter name -> value.
+        fold_scores: The validation metric of each fold (at the shared epoch with ``shared_stopping``).
+        mean: Mean of ``fold_scores``.
+        std: Population standard deviation of ``fold_scores``.
+        gap: Mean over folds of how much worse validation is than training, in the metric's units.
+        epochs: Epochs trained, the folds' mean rounded (the shared epoch with ``shared_stopping``).
+        seconds: Wall time of all its folds.
+    """
 
     point: dict[str, Any]
     fold_scores: tuple[float, ...]
@@ -57,7 +74,18 @@ class GridRow:
 
 @dataclass
 class GridResult:
-    """All rows in grid order; ``best_point_``/``best_score_`` by the metric's direction; ``refit_`` the refitted run."""
+    """All rows in grid order; ``best_point_``/``best_score_`` by the metric's direction; ``refit_`` the refitted run.
+
+    Args:
+        metric: The validation metric scored, e.g. ``"val_accuracy"``.
+        mode: ``"max"`` or ``"min"``: the metric's better direction.
+        rows: One :class:`GridRow` per grid point, in grid order.
+        best_point_: The point with the best mean score.
+        best_score_: Its mean score.
+        refit_: The run refitted on the train split with the best point; None without refit.
+        refit_epochs_: Epochs the refit trained; None without refit.
+        folds: ``(train rows, validation rows)`` per fold; :func:`grid_cv` leaves it empty.
+    """
 
     metric: str
     mode: str
@@ -107,6 +135,21 @@ def grid_cv(
 
     ``seed`` (default: the recipe's ``data.seed``) fixes the folds; the recipe's ``train.seed`` fixes the
     initial weights and batches, so the fold scores are reproducible.
+
+    Args:
+        recipe: The base :class:`~fitguard.config.TrainConfig`; each point is applied to it.
+        grid: Parameter name -> values, or a :class:`SearchSpace` of choices (see :func:`expand_grid`).
+        folds: Number of CV folds, >= 2. Default 5.
+        stratified: Keep class shares in each fold (classification only). Default True.
+        metric: ``"auto"`` (default; val_accuracy for classification, val_loss otherwise) or a ``val_*`` metric.
+        seed: Seed of the fold split; None (default): the recipe's ``data.seed``.
+        shared_stopping: Train every fold without early stopping and score all folds at the one epoch where
+            their mean validation curve is best (the refit then trains that many epochs). Default False.
+        refit: Train the best point once more on the train split (validated on ``data.val``). Default True.
+        data: An already loaded dataset; None (default) loads the recipe's data.
+
+    Raises:
+        ValueError: ``folds`` < 2, a bad grid or metric.
 
     Example:
         >>> result = grid_cv(TrainConfig(), {"l2": [0.0, 1e-3]}, folds=3)   # doctest: +SKIP

@@ -35,6 +35,11 @@ class PruningCallback(Callback):
     The decision and its reason are kept (``pruned``, ``reason``); the caller tells Optuna the trial was
     pruned after ``fit`` returns, so the run ends cleanly (callbacks' ``on_fit_end`` still run).
 
+    Args:
+        trial: The Optuna trial being trained; it receives ``trial.report(value, epoch)`` each epoch.
+        monitor: The logged metric to report, e.g. ``"val_accuracy"``; it must be in every epoch's logs (a
+            missing one raises ``KeyError`` at the first epoch's end).
+
     Example:
         >>> import optuna
         >>> trial = optuna.create_study(direction="maximize").ask()
@@ -172,7 +177,15 @@ def make_sampler(name: str, seed: int) -> Any:
     :class:`~fitguard.search.gridtpe.GridTPESampler`) or 'random'.
 
     Without pruning, grid-aware TPE came within 0.5 points of the grid's best for 18.1% of the grid's epochs
-    against 33.4% for untried grid points in random order (``benchmarks/search.py``, 200 seeds)."""
+    against 33.4% for untried grid points in random order (``benchmarks/search.py``, 200 seeds).
+
+    Args:
+        name: ``"tpe"`` or ``"random"`` (``SAMPLERS``).
+        seed: Seed of the sampler's random draws.
+
+    Raises:
+        ValueError: ``name`` is not one of ``SAMPLERS``.
+    """
     import optuna
 
     if name == "tpe":

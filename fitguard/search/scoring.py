@@ -21,7 +21,16 @@ from fitguard.train.callbacks.monitor import resolve_mode
 
 @dataclass(frozen=True)
 class Score:
-    """What one training run measured. ``gap`` > 0 means validation is worse than training."""
+    """What one training run measured. ``gap`` > 0 means validation is worse than training.
+
+    Args:
+        value: The validation metric at the end of training (after any restored best weights).
+        train_value: The same metric on the training rows.
+        gap: How much worse validation is than training, in the metric's units.
+        epochs: Epochs trained.
+        parameters: Parameters of the model.
+        seconds: Wall time of building, training and scoring.
+    """
 
     value: float
     train_value: float
@@ -35,7 +44,15 @@ class Score:
 
 
 def resolve_metric(metric: str, task: str) -> tuple[str, str]:
-    """``(name, mode)`` of a validation metric; 'auto' is val_accuracy for classes, val_loss otherwise."""
+    """``(name, mode)`` of a validation metric; 'auto' is val_accuracy for classes, val_loss otherwise.
+
+    Args:
+        metric: ``"auto"`` or a metric name starting with ``val_`` (e.g. ``"val_loss"``).
+        task: The data's task, ``"classification"`` or ``"regression"`` (decides ``"auto"``).
+
+    Raises:
+        ValueError: a metric that is neither ``"auto"`` nor a ``val_`` name.
+    """
     if metric == "auto":
         metric = "val_accuracy" if task == "classification" else "val_loss"
     if not isinstance(metric, str) or not metric.startswith("val_"):
@@ -62,6 +79,17 @@ def fit_and_score(
     callbacks: Sequence[Callback] = (),
 ) -> tuple[Score, History]:
     """Build the run from ``config`` (model shapes from ``data``), fit on ``train``, score on ``val``.
+
+    Args:
+        config: The recipe to train.
+        data: The dataset the model's input and output shapes come from.
+        train: Rows to train on (e.g. one CV fold's training part).
+        val: Rows that validate each epoch and are scored at the end.
+        metric: ``"auto"`` (default) or a ``val_*`` metric (see :func:`resolve_metric`).
+        callbacks: Extra callbacks for the trainer (e.g. a :class:`PruningCallback`). Default none.
+
+    Returns:
+        The :class:`Score` and the training :class:`~fitguard.train.History`.
 
     Raises:
         ValueError: ``metric`` is no validation metric, or one the trainer does not measure on this task (known

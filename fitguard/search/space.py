@@ -47,7 +47,13 @@ _PENALTIES = ("l1", "l2", "elastic_net")
 
 @dataclass(frozen=True)
 class Float:
-    """A real range ``[low, high]``, sampled uniformly or (``log=True``) log-uniformly."""
+    """A real range ``[low, high]``, sampled uniformly or (``log=True``) log-uniformly.
+
+    Args:
+        low: Lower bound, within the parameter's allowed values (``PARAMETERS``); > 0 on a log scale.
+        high: Upper bound, > ``low``.
+        log: Sample log-uniformly (for learning rates and penalty strengths). Default False.
+    """
 
     low: float
     high: float
@@ -56,7 +62,13 @@ class Float:
 
 @dataclass(frozen=True)
 class Int:
-    """An integer range ``[low, high]`` (both included)."""
+    """An integer range ``[low, high]`` (both included).
+
+    Args:
+        low: Lower bound, an integer within the parameter's allowed values; > 0 on a log scale.
+        high: Upper bound, > ``low``.
+        log: Sample log-uniformly. Default False.
+    """
 
     low: int
     high: int
@@ -65,7 +77,12 @@ class Int:
 
 @dataclass(frozen=True)
 class Choice:
-    """One of ``values``, in the given order (a grid walks them in this order)."""
+    """One of ``values``, in the given order (a grid walks them in this order).
+
+    Args:
+        values: The non-empty candidate values, each allowed for the parameter (booleans for ``batchnorm``
+            and ``proximal``).
+    """
 
     values: tuple[Any, ...]
 
@@ -131,6 +148,16 @@ def check_param(name: str, param: Param) -> None:
 
 class SearchSpace:
     """Named parameters to search; validated when built.
+
+    The checks (name, range, log scale) run when the space is built, not when a parameter object is made.
+
+    Args:
+        params: A non-empty mapping from parameter name (a key of ``PARAMETERS``; a penalty may add a layer
+            group, ``"l2:output.*"``) to a :class:`Float`, :class:`Int` or :class:`Choice`.
+
+    Raises:
+        ValueError: an unknown name, a value out of the parameter's range, ``low >= high``, a log range with
+            ``low <= 0``, or a range for a true/false parameter.
 
     Example:
         >>> space = SearchSpace({"lr": Float(1e-4, 1e-2, log=True), "dropout": Choice((0.0, 0.25))})
@@ -214,6 +241,15 @@ def apply_point(recipe: TrainConfig, point: Mapping[str, Any], data_kind: str | 
     Penalties of the point replace the recipe's penalties of the same kind and layer group; a λ of 0 removes
     that penalty. ``width``/``depth`` set ``hidden`` (MLP) or ``widths`` doubling per block (CNNs);
     ``data_kind`` resolves ``model.name: auto``.
+
+    Args:
+        recipe: The base :class:`~fitguard.config.TrainConfig`; not changed.
+        point: Parameter name -> value, e.g. one trial's sample of a :class:`SearchSpace`.
+        data_kind: The data's kind (``"table"``, ``"image"``, ``"signal"``), needed only when ``width``/``depth``
+            meet a recipe whose model name is ``auto``; None (default) otherwise.
+
+    Raises:
+        ValueError: an unknown parameter or a value out of range.
 
     Example:
         >>> config = apply_point(TrainConfig(), {"lr": 0.01, "l2": 1e-4, "dropout": 0.2})

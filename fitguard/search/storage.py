@@ -21,7 +21,11 @@ _SCHEMES = ("sqlite", "postgresql", "mysql")
 
 
 def default_storage(out: str | Path) -> str:
-    """The SQLite URL of the study file inside the run folder ``out``."""
+    """The SQLite URL of the study file inside the run folder ``out``.
+
+    Args:
+        out: The run folder (made absolute; it is not created here).
+    """
     return f"sqlite:///{(Path(out) / STUDY_FILE).resolve()}"
 
 
@@ -38,7 +42,19 @@ def engine_url(url: str) -> str:
 
 
 def open_storage(url: str, heartbeat_interval: int = 10, grace_period: int | None = None, max_retry: int = 3) -> Any:
-    """Optuna RDB storage with heartbeats and retry of dead workers' trials."""
+    """Optuna RDB storage with heartbeats and retry of dead workers' trials.
+
+    Args:
+        url: Database URL: ``sqlite:///path``, ``postgresql://...`` (psycopg 3 is used) or ``mysql://...``.
+        heartbeat_interval: Seconds between a running trial's heartbeats, >= 1. Default 10.
+        grace_period: Seconds without a heartbeat before a running trial counts as stale (its worker dead);
+            None (default): 3 heartbeat intervals.
+        max_retry: How many times a stale trial is re-queued as a new trial. Default 3.
+
+    Raises:
+        ValueError: a URL of another scheme, or ``heartbeat_interval`` < 1.
+        FitguardError: a database that cannot be reached, in one line.
+    """
     import optuna
     from optuna.storages import RetryHeartbeatStaleTrialCallback
 

@@ -34,7 +34,16 @@ from fitguard.search.workers import SLOT, SPEC, TrialSpec, open_study, work
 @dataclass
 class StudyResult:
     """Every trial as a row (number, slot, state, value, params, gap, epochs, seconds, error) and the best
-    *completed* trial — a pruned trial never counts, whatever it reported before it was cut."""
+    *completed* trial — a pruned trial never counts, whatever it reported before it was cut.
+
+    Args:
+        name: The study's name.
+        storage: The database URL it is stored in.
+        metric: The validation metric trials were scored on.
+        direction: ``"maximize"`` or ``"minimize"``.
+        rows: One dict per trial (keys above, plus ``parameters`` and ``retry_of``), in trial order.
+        best: The row of the best completed trial.
+    """
 
     name: str
     storage: str
@@ -67,7 +76,13 @@ def trial_rows(optuna_study: Any) -> list[dict[str, Any]]:
 
 
 def summarize(optuna_study: Any, storage: str, metric: str) -> StudyResult:
-    """Rows of every trial and the best completed one; raises ``FitguardError`` when none completed."""
+    """Rows of every trial and the best completed one; raises ``FitguardError`` when none completed.
+
+    Args:
+        optuna_study: The Optuna study to read.
+        storage: Its database URL, recorded in the result.
+        metric: The metric its values are, recorded in the result.
+    """
     rows = trial_rows(optuna_study)
     direction = "maximize" if optuna_study.direction.name == "MAXIMIZE" else "minimize"
     complete = [r for r in rows if r["state"] == "COMPLETE" and r["value"] is not None and math.isfinite(r["value"])]
@@ -141,6 +156,28 @@ def prepare_study(
     """Create (or, with ``resume``, join) the study and queue its trials; ``(study, spec, storage)``.
 
     Workers started afterwards (``python -m fitguard.search.workers URL NAME``) run the queue.
+
+    Args:
+        recipe: The base :class:`~fitguard.config.TrainConfig`; each trial applies its point to it.
+        space: The :class:`SearchSpace` to sample.
+        trials: Total trials the study should hold, >= 1 (with ``resume``, slots already queued count).
+        storage: Database URL of the study (``sqlite:///...``, ``postgresql://...`` or ``mysql://...``).
+        name: The study's name in the storage. Default ``"fitguard"``.
+        metric: ``"auto"`` (default; val_accuracy for classification, val_loss otherwise) or a ``val_*`` metric.
+        sampler: ``"tpe"`` (default, grid-aware) or ``"random"`` (see :func:`make_sampler`).
+        pruner: ``"none"`` (default), ``"catchup"``, ``"hyperband"`` or ``"median"`` (see :func:`make_pruner`).
+        min_epochs: Epochs before a pruner may cut a trial. Default 4.
+        seed: Seed of the sampler. Default 0.
+        resume: Continue or join an existing study ``name`` (it must exist and come from the same recipe and
+            space); False (default) refuses an existing study.
+        heartbeat_interval: Seconds between a running trial's heartbeats, >= 1. Default 10.
+        grace_period: Seconds without a heartbeat after which a trial's worker counts as dead and the trial is
+            retried (up to 3 times); None (default): 3 heartbeat intervals.
+        data: An already loaded dataset; None (default) loads the recipe's data.
+
+    Raises:
+        ValueError: an unknown sampler, pruner or metric, or a malformed storage URL.
+        FitguardError: an existing study without ``resume``, or a study to resume that is missing or differs.
     """
     make_pruner(pruner, recipe.train.max_epochs, min_epochs)
     make_sampler(sampler, seed)
@@ -185,6 +222,35 @@ def study(
     ``storage`` (default: ``out/study.db``) may be PostgreSQL; ``workers`` > 1 starts that many local
     processes; ``resume`` continues (or joins) the study ``name``. ``progress(counts, best_row)`` is called as
     trials end.
+
+    Args:
+        recipe: The base :class:`~fitguard.config.TrainConfig`; each trial applies its point to it.
+        space: The :class:`SearchSpace` to sample.
+        trials: Total trials, >= 1 (with ``resume``, slots already queued count). Default 20.
+        timeout: Seconds after which workers start no new trial (> 0); None (default): no limit.
+        storage: Database URL of the study; None (default): ``sqlite`` in ``out/study.db``.
+        out: Folder for the default storage (created if missing); needed when ``storage`` is None.
+        name: The study's name in the storage. Default ``"fitguard"``.
+        workers: Processes that run trials, >= 1: 1 (default) runs them in this process, more start
+            ``python -m fitguard.search.workers`` processes (then ``data`` must be None).
+        metric: ``"auto"`` (default; val_accuracy for classification, val_loss otherwise) or a ``val_*`` metric.
+        sampler: ``"tpe"`` (default, grid-aware) or ``"random"`` (see :func:`make_sampler`).
+        pruner: ``"none"`` (default), ``"catchup"``, ``"hyperband"`` or ``"median"`` (see :func:`make_pruner`).
+        min_epochs: Epochs before a pruner may cut a trial. Default 4.
+        seed: Seed of the sampler. Default 0.
+        resume: Continue or join an existing study ``name`` (it must exist and come from the same recipe and
+            space); False (default) refuses an existing study.
+        heartbeat_interval: Seconds between a running trial's heartbeats, >= 1. Default 10.
+        grace_period: Seconds without a heartbeat after which a trial's worker counts as dead and the trial is
+            retried (up to 3 times); None (default): 3 heartbeat intervals.
+        data: An already loaded dataset (only with ``workers=1``); None (default) loads the recipe's data.
+        progress: Called as ``progress(counts, best_row)`` at the start and as trials end (state counts, and
+            the best completed trial's row or None); None (default): not called.
+
+    Raises:
+        ValueError: an argument out of range, neither ``out`` nor ``storage``, or ``data`` with several workers.
+        FitguardError: no trial completed, a worker process failed, or a study conflict (see
+            :func:`prepare_study`).
     """
     check_int("trials", trials, low=1)
     check_int("workers", workers, low=1)

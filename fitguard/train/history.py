@@ -19,6 +19,16 @@ from typing import Any
 class History:
     """Per-epoch records plus how the run ended.
 
+    Args:
+        epochs: One dict per finished epoch, in order: ``"epoch"`` (from 1) and each logged metric (``loss``,
+            ``val_loss``, ``lr``, ``time`` ...). Default empty.
+        stop_reason: Why the run ended, e.g. ``"reached max_epochs=100"`` or ``"early stopping: ..."``; None
+            until ``Trainer.fit`` sets it.
+        best_epoch: The epoch whose weights an ``EarlyStopping(restore_best=True)`` loaded back at the end of
+            the run; None when no weights were restored.
+        monitor: The metric that decided "best" (the first :class:`EarlyStopping`'s ``monitor``); None when
+            no callback watched one.
+
     Example:
         >>> h = History(epochs=[{"epoch": 1, "loss": 1.0, "val_loss": 1.2}, {"epoch": 2, "loss": 0.5, "val_loss": 1.1}])
         >>> h["val_loss"]

@@ -68,8 +68,45 @@ class Trainer:
     ``class_weight_``. Only the training loss is weighted: validation loss and metrics stay unweighted (as Keras'
     ``class_weight``), so they compare with an unweighted run's.
 
-    ``adversarial``: a :class:`fitguard.regularize.FGSM`; each training step then minimizes its mix of the loss on
-    the batch and on the batch's FGSM perturbation (the logged ``loss`` stays the clean batch's).
+    Args:
+        model: The network to train; moved to ``device`` (and to channels-last memory when ``channels_last``).
+        loss: ``"cross_entropy"`` (class indices or soft targets; task "classification"), ``"mse"``
+            ("regression") or ``"bce"`` (binary logits, "binary"), or a callable ``loss(output, target)``
+            returning a scalar tensor (task "custom", logged as ``loss`` only). Default ``"cross_entropy"``.
+        optimizer: ``"adam"`` (default), ``"adamw"`` or ``"sgd"``; any other name raises ``ValueError``.
+        lr: Learning rate, finite and > 0. Default ``1e-3``.
+        batch_size: Training rows per step, >= 1 (validation uses ``max(batch_size, 1024)``). Default 32.
+        max_epochs: Epochs to run unless a callback stops earlier, >= 1. Default 100.
+        repeat: Reshuffled passes over the training rows per epoch, >= 1 (see above). Default 1.
+        weight_decay: The optimizer's ``weight_decay`` for every parameter no decoupled penalty claims, >= 0:
+            added to the gradient for Adam and SGD, decoupled for AdamW. Default 0 (none).
+        momentum: SGD momentum; ignored by Adam and AdamW. Default 0.9.
+        label_smoothing: Cross-entropy label smoothing in [0, 1); non-zero with another loss raises
+            ``ValueError``. Default 0 (none).
+        penalties: :class:`~fitguard.regularize.Penalty` objects (``L1``, ``L2``, ``ElasticNet``): coupled ones
+            are added to the loss (logged as ``penalty``), proximal ones act after each optimizer step,
+            decoupled ``L2`` becomes its parameters' optimizer group. Default none.
+        weight_noise: A :class:`~fitguard.regularize.WeightNoise`, or a number taken as its ``sigma``: weights
+            are perturbed for each step's forward and backward pass and restored before the update. Default None.
+        augment: A callable ``augment(x, y, generator) -> (x, y)`` applied to each training batch (e.g.
+            :func:`fitguard.augment.mixup`); validation batches are never augmented. Default None.
+        callbacks: :class:`Callback` objects, run in order of their ``order`` attribute. Default none.
+        clip_grad_norm: Clip the gradients' total norm to this value (> 0) before each step; None (default)
+            does not clip.
+        device: ``"auto"`` (CUDA when available, else CPU; default), ``"cpu"``, ``"cuda[:N]"`` or a
+            ``torch.device``; asking for CUDA without it raises ``ValueError``.
+        precision: ``"32"`` (default, float32) or ``"bf16"`` (forward pass and loss under bfloat16 autocast).
+        compile: Run the forward pass through ``torch.compile(model)``. Default False.
+        channels_last: Put the model and 4-d input batches in channels-last memory format (faster convolutions
+            on recent GPUs). Default False.
+        seed: Seeds the generator that shuffles batches and drives augmentation and weight noise, and
+            ``torch.manual_seed`` at the start of a fresh ``fit`` (not on resume). Default 0.
+        quiet: When False, a :class:`ProgressBar` is added to the callbacks. Default True.
+        class_weight: Cross-entropy only (see above): ``"balanced"``, one positive weight per class, or None
+            (default, unweighted); with another loss it raises ``ValueError``.
+        adversarial: A :class:`fitguard.regularize.FGSM`: each training step then minimizes its mix of the loss
+            on the batch and on the batch's FGSM perturbation (the logged ``loss`` stays the clean batch's). Default
+            None.
 
     Example:
         >>> import torch

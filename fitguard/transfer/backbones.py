@@ -46,6 +46,14 @@ def last_linear(model: nn.Module) -> tuple[str, nn.Linear]:
 def new_head(model: nn.Module, num_classes: int) -> nn.Module:
     """Replace the last linear layer by a freshly initialized one with ``num_classes`` outputs; returns ``model``.
 
+    Args:
+        model: The network, changed in place; its last ``nn.Linear`` in registration order is replaced by one
+            with the same inputs, bias, device and dtype.
+        num_classes: Outputs of the new head, >= 1.
+
+    Raises:
+        ValueError: a model without an ``nn.Linear``, or one that is a single ``nn.Linear``.
+
     Example:
         >>> new_head(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)), 5)[2]
         Linear(in_features=8, out_features=5, bias=True)
@@ -65,6 +73,15 @@ def new_head(model: nn.Module, num_classes: int) -> nn.Module:
 @torch.no_grad()
 def extract_features(model: nn.Module, X: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """What the model feeds its classifier (the input of its last linear layer), in eval mode, on CPU.
+
+    Args:
+        model: The network; a :class:`~fitguard.transfer.TransferModel` gives its ``features``, any other model
+            the (flattened) input of its last ``nn.Linear``. Its training mode is restored afterwards.
+        X: Input rows, moved batch by batch to the model's device.
+        batch_size: Rows per forward pass. Default 256.
+
+    Returns:
+        A float32 CPU tensor of shape (len(X), features).
 
     Example:
         >>> model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
@@ -143,6 +160,25 @@ def load_backbone(
     this way and 0.29 with ``batchnorm='train'``, whose running statistics (momentum 0.01) lag far behind the
     weights. ``'train'`` lets the batch norms of trainable blocks follow ``model.train()`` (re-estimating
     statistics, for large target data far from the source); those of frozen blocks stay in eval mode either way.
+
+    Args:
+        source: An ``nn.Module``, a name in ``NAMED_BACKBONES`` (or ``timm:NAME`` / ``torchvision:NAME`` when
+            those are installed), or a weights file path (see above). A folder is refused.
+        architecture: For a weights file: the ``nn.Module`` (or backbone name) the weights are loaded into;
+            ignored otherwise. Default None.
+        num_classes: Give the model a new head with this many outputs (:func:`new_head`); a weights file's old
+            head may then differ in shape. None (default): keep the head.
+        image_size: Input side (or (height, width)) a named backbone resizes images to; None (default): the
+            size it was trained at. Ignored for other sources.
+        trainable_last: Freeze everything but the last this many layer blocks (:func:`freeze`); None (default):
+            nothing frozen.
+        batchnorm: ``"eval"`` (default) or ``"train"``, see above.
+
+    Raises:
+        ValueError: an unknown ``batchnorm``, a folder as ``source``, or a weights file without
+            ``architecture``.
+        FileNotFoundError: a ``source`` that is neither a file nor a named backbone.
+        FitguardError: weights that do not fit ``architecture``.
 
     Example:
         >>> model = load_backbone("efficientnet_lite0", num_classes=10, image_size=96)  # doctest: +SKIP

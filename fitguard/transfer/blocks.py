@@ -30,7 +30,12 @@ _HELD_ATTRIBUTE = "_fitguard_batchnorm_held"
 
 @dataclass(frozen=True)
 class LayerBlock:
-    """A weighted layer and the parameter-free or normalization modules that go with it."""
+    """A weighted layer and the parameter-free or normalization modules that go with it.
+
+    Args:
+        name: The weighted layer's name in the model (dotted, as ``named_modules()`` gives it).
+        modules: The weighted layer and the modules that go with it, in forward order.
+    """
 
     name: str
     modules: tuple[nn.Module, ...]
@@ -58,6 +63,13 @@ def layer_blocks(model: nn.Module) -> list[LayerBlock]:
 
     A model may define ``transfer_blocks()`` returning ``(name, module)`` pairs to choose its own blocks (each
     one that holds parameters is a block; parameter-free ones join their neighbour).
+
+    Args:
+        model: The network; containers (``Sequential``, ``ModuleList`` ...) are looked into, other modules are
+            leaves.
+
+    Raises:
+        ValueError: a model without parameters.
 
     Example:
         >>> from fitguard.models import cnn
@@ -120,6 +132,12 @@ def hold_batchnorm(model: nn.Module, hold: bool = True) -> nn.Module:
     EfficientNet, the TensorFlow convention) lag far behind the weights after a few hundred steps, so a model
     trained on batch statistics is evaluated with stale ones. Frozen blocks stay in eval mode either way.
 
+    Args:
+        model: The network, changed in place (a forward pre-hook keeps each held batch norm in eval mode even
+            after ``model.train()``).
+        hold: True (default) holds every batch norm; False lets those of trainable blocks follow ``train()``
+            again.
+
     Example:
         >>> import torch
         >>> from fitguard.models import mlp
@@ -138,6 +156,11 @@ def freeze(model: nn.Module, trainable_last: int) -> nn.Module:
 
     Frozen blocks get ``requires_grad=False`` (so the Trainer leaves them out of its optimizer) and their batch
     norm stays in eval mode; the last blocks are made trainable again, so calling it twice is a re-freeze.
+
+    Args:
+        model: The network, changed in place.
+        trainable_last: How many layer blocks (:func:`layer_blocks`), counted from the end, stay trainable, an
+            int >= 0; a number at or above the block count leaves everything trainable.
 
     Example:
         >>> from fitguard.models import mlp

@@ -18,6 +18,11 @@ from torch import nn
 class ImageAdapter(nn.Module):
     """Repeat grey channels to the backbone's channels and resize to the size it was trained at (no parameters).
 
+    Args:
+        channels: Channels the backbone takes (3 for RGB); a 1-channel batch is repeated to this many, any other
+            mismatch raises ``ValueError`` at call time.
+        image_size: ``(height, width)`` images are bilinearly resized to; None (default): no resize.
+
     Example:
         >>> ImageAdapter(3, (64, 64))(torch.zeros(2, 1, 28, 28)).shape
         torch.Size([2, 3, 64, 64])
@@ -45,6 +50,13 @@ class TransferModel(nn.Module):
     """``head(body(adapter(x)))``: the body is an ``nn.Sequential`` of named blocks ending in a flat feature vector.
 
     Each child of ``body`` is one layer block for :func:`freeze`, the head is the last block.
+
+    Args:
+        body: The feature extractor, a ``Sequential`` of named blocks whose output is ``(N, feature_dim)``.
+        head: The classifier on the features (e.g. an ``nn.Linear(feature_dim, classes)``).
+        feature_dim: Width of the body's feature vector (recorded for heads and probes; not checked).
+        adapter: A module applied to the input before the body, e.g. an :class:`ImageAdapter`; None (default):
+            the identity.
     """
 
     def __init__(self, body: nn.Sequential, head: nn.Module, feature_dim: int, adapter: nn.Module | None = None) -> None:

@@ -27,7 +27,15 @@ DEFAULT_LAMBDAS = tuple(float(v) for v in np.logspace(-2, 5, 29))
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """Accuracy per split, the chosen λ and the ridge path behind it; times in seconds."""
+    """Accuracy per split, the chosen λ and the ridge path behind it; times in seconds.
+
+    Args:
+        accuracy: Accuracy in [0, 1] per split name (``"train"``, and ``"val"``/``"test"`` when present).
+        best_lambda: The ridge λ leave-one-out cross-validation chose on the training features.
+        path: The :class:`~fitguard.linear.RidgePath` fitted over every λ.
+        feature_seconds: Wall time of extracting the features of every split.
+        fit_seconds: Wall time of the ridge path and the predictions.
+    """
 
     accuracy: dict[str, float]
     best_lambda: float
@@ -61,6 +69,17 @@ def linear_probe(
     backbone: nn.Module, data: Dataset, lambdas: Any = DEFAULT_LAMBDAS, batch_size: int = 256
 ) -> ProbeResult:
     """Accuracy of ridge on the backbone's frozen features, on every split ``data`` has (train, val, test).
+
+    Args:
+        backbone: The model whose features are probed (:func:`~fitguard.transfer.extract_features`: the input of
+            its last linear layer); not trained.
+        data: A classification :class:`~fitguard.data.Dataset`; its training split fits the probe.
+        lambdas: Ridge strengths to choose from by leave-one-out error, on features standardized by the
+            training mean and std. Default 29 values log-spaced from 1e-2 to 1e5.
+        batch_size: Rows per forward pass while extracting features. Default 256.
+
+    Raises:
+        ValueError: a dataset whose task is not classification.
 
     Example:
         >>> result = linear_probe(load_backbone("efficientnet_lite0", image_size=64), data)  # doctest: +SKIP

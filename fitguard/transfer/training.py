@@ -38,6 +38,14 @@ def discriminative_lr(optimizer: torch.optim.Optimizer, model: nn.Module, body_l
     Call it on a fresh optimizer (before its first step); head groups come first, so a logged ``lr`` is the
     head's.
 
+    Args:
+        optimizer: The optimizer built for ``model``, changed in place; it must not have stepped yet.
+        model: The model; its last layer block (:func:`~fitguard.transfer.layer_blocks`) is the head.
+        body_lr_factor: The body's learning rate as a fraction of its group's, in (0, 1]. Default 0.1.
+
+    Raises:
+        ValueError: a factor outside (0, 1], or an optimizer that has already stepped.
+
     Example:
         >>> model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
         >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -68,6 +76,11 @@ class UnfreezeSchedule(Callback):
 
     At the start of epoch ``e`` the last ``k0 + (e - 1) // every`` blocks are trainable, where ``k0`` is what
     the model had when fitting began; their parameters join the optimizer with lr × ``body_lr_factor``.
+
+    Args:
+        every: Epochs between two unfreezings, an int >= 1.
+        body_lr_factor: Learning rate of each newly unfrozen block as a fraction of the Trainer's (after any
+            plateau reductions), in (0, 1]. Default 0.1.
 
     Example:
         >>> schedule = UnfreezeSchedule(every=2, body_lr_factor=0.1)
@@ -133,7 +146,15 @@ class UnfreezeSchedule(Callback):
 
 @dataclass
 class BackboneSetup:
-    """What :func:`apply_backbone` made: the model to train, callbacks to add, and the optimizer step to run."""
+    """What :func:`apply_backbone` made: the model to train, callbacks to add, and the optimizer step to run.
+
+    Args:
+        model: The backbone with its new head, frozen as asked.
+        callbacks: Callbacks to give the Trainer (an :class:`UnfreezeSchedule` when gradual unfreezing was
+            asked). Default none.
+        body_lr_factor: The body's learning rate as a fraction of the head's, used by :meth:`configure`.
+            Default 0.1.
+    """
 
     model: nn.Module
     callbacks: list[Callback] = field(default_factory=list)
@@ -162,6 +183,20 @@ def apply_backbone(
     backbone gets a new head with ``data.out_features`` outputs; ``freeze_all_but=K`` leaves the last K layer
     blocks trainable (None: all); ``unfreeze_every=N`` unfreezes one more block every N epochs; ``batchnorm``
     as in :func:`~fitguard.transfer.backbones.load_backbone` (default 'eval': pretrained statistics stay fixed).
+
+    Args:
+        source: A module, a named backbone or a weights file (see above).
+        data: The target dataset; its ``out_features`` sizes the new head.
+        freeze_all_but: Layer blocks (>= 0) left trainable at the end; None (default): all trainable.
+        unfreeze_every: Unfreeze one more block every this many epochs (>= 1); needs ``freeze_all_but``. None
+            (default): no schedule.
+        architecture: The module a weights file is loaded into; None (default) for other sources.
+        body_lr_factor: The body's learning rate as a fraction of the head's, in (0, 1]. Default 0.1.
+        image_size: Input side a named backbone resizes images to; None (default): its own size.
+        batchnorm: ``"eval"`` (default) or ``"train"``.
+
+    Raises:
+        ValueError: ``unfreeze_every`` without ``freeze_all_but``, or an argument out of range.
 
     Example:
         >>> pretrained = fitguard.load("runs/pretrained").model                                # doctest: +SKIP

@@ -30,6 +30,24 @@ class EarlyStopping(Callback):
     - ``smoothing``: EMA weight on the past in [0, 1), for jittery validation curves.
     - ``restore_best``: at the end of the run, load the weights of the best epoch.
 
+    Args:
+        monitor: Logged metric to watch (default ``"val_loss"``); the Trainer refuses a name it does not log.
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (default; "min" for losses and errors), as :class:`Monitor`.
+        patience: Epochs in a row without improvement that stop the run, an integer >= 0. Default 10.
+        min_delta: Least improvement that counts, >= 0 (metric units, or a fraction < 1 when relative).
+            Default 0.
+        delta_mode: ``"absolute"`` (default) or ``"relative"`` to the best value.
+        baseline: A finite value the metric must beat; None (default): no baseline.
+        start_from_epoch: Number of warm-up epochs not monitored, >= 0. Default 0.
+        restore_best: Keep a copy of the best epoch's weights and load them when the run ends. Default False.
+        smoothing: EMA weight on the past in [0, 1); 0 (default) watches raw values.
+        verbose: Kept in :meth:`get_config` only; it changes nothing today (the reason for stopping is always
+            in ``History.stop_reason``). Default False.
+
+    Raises:
+        ValueError: a negative or non-integer ``patience`` or ``start_from_epoch``, a non-finite ``baseline``,
+            or a bad ``monitor``/``mode``/``min_delta``/``delta_mode``/``smoothing`` (see :class:`Monitor`).
+
     Example:
         >>> stopper = EarlyStopping(monitor="val_loss", patience=3)
         >>> stopper.get_config()["patience"]

@@ -19,6 +19,10 @@ class MetricsLog(Callback):
 
     On resume the file is cut back to the checkpointed epoch, so no epoch appears twice.
 
+    Args:
+        path: The JSON-lines file to append to (string or path; its folder is created at fit start). Kept as a
+            string in the config.
+
     Example:
         >>> MetricsLog("runs/x/metrics.jsonl").get_config()
         {'path': 'runs/x/metrics.jsonl'}
@@ -73,6 +77,11 @@ def read_metrics_log(path: str | Path) -> list[dict[str, float]]:
 class TensorBoard(Callback):
     """Write each epoch's scalars (and optionally weight histograms) as TensorBoard event files.
 
+    Args:
+        log_dir: Folder of the event files (``torch.utils.tensorboard.SummaryWriter``'s ``log_dir``); on resume
+            the events written after the checkpointed epoch are purged.
+        histograms: Also write a histogram of every parameter each epoch (copies the weights to the CPU every
+            epoch). Default False.
     Scalars are grouped as ``loss/train`` and ``loss/val`` etc., so train and validation share one chart.
     """
 

@@ -15,6 +15,21 @@ if TYPE_CHECKING:
 class ReduceLROnPlateau(Callback):
     """Multiply every parameter group's learning rate by ``factor`` after ``patience`` epochs without improvement.
 
+    Args:
+        monitor: Logged metric to watch. Default ``"val_loss"``.
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (default; "min" for losses and errors), as :class:`Monitor`.
+        factor: Multiplier applied to each group's rate, in (0, 1). Default 0.1.
+        patience: Epochs without improvement before a reduction, an integer >= 0 (0 acts as 1). Default 10.
+        min_delta: Least improvement that counts, >= 0. Default 0.
+        delta_mode: ``"absolute"`` (default) or ``"relative"`` to the best value.
+        cooldown: Epochs after a reduction during which no further reduction happens and the wait is reset,
+            >= 0. Default 0.
+        min_lr: Floor no group's rate is reduced below, >= 0. Default 0.
+        smoothing: EMA weight on the past in [0, 1); 0 (default) watches raw values.
+
+    Raises:
+        ValueError: ``factor`` outside (0, 1), negative ``patience``/``cooldown``/``min_lr``.
+
     Example:
         >>> ReduceLROnPlateau(factor=0.5, patience=2).get_config()["factor"]
         0.5

@@ -33,6 +33,18 @@ class Monitor:
     relative (``best * (1 - min_delta)``, for mode 'min'). ``smoothing`` in [0, 1) is the EMA weight on the past:
     0 means raw values; 0.6 damps jittery validation curves.
 
+    Args:
+        metric: Name of the logged metric to watch, e.g. ``"val_loss"`` (default) or ``"val_accuracy"``; an
+            empty or non-string name raises ``ValueError``.
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (default): auto is "min" when the name contains loss, error,
+            mae, mse, rmse or penalty, "max" otherwise.
+        min_delta: Least change that counts as an improvement, >= 0, in the metric's units (absolute) or as a
+            fraction of the best value (relative, then < 1). Default 0: any strict improvement counts.
+        delta_mode: ``"absolute"`` (default) or ``"relative"``: how ``min_delta`` is applied.
+        smoothing: EMA weight on the past in [0, 1); 0 (default) compares raw values.
+        baseline: A value a reading must beat (by more than ``min_delta``) before any reading counts as an
+            improvement; None (default): the first non-NaN value is the first best.
+
     Example:
         >>> m = Monitor("val_loss", min_delta=0.01)
         >>> [m.update(v) for v in (1.0, 0.995, 0.9)]

@@ -11,7 +11,12 @@ if TYPE_CHECKING:
 
 
 class ProgressBar(Callback):
-    """One bar for the run; its description holds the last epoch's metrics. Updates once per epoch."""
+    """One bar for the run; its description holds the last epoch's metrics. Updates once per epoch.
+
+    Args:
+        description: Label shown at the left of the bar (a rich ``Progress`` task description). Default
+            ``"training"``.
+    """
 
     def __init__(self, description: str = "training") -> None:
         self.description = description
