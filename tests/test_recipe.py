@@ -58,7 +58,7 @@ def test_every_recipe_a_doctor_run_tried_applies_as_the_hand_merge_did():
     recorded = summary["best"]["config"]
     refit = Recipe.parse({**summary["best"]["recipe"], "early_stopping": None})
     kept = refit.apply(base, max_epochs=recorded["train"]["max_epochs"], repeat=recorded["train"]["repeat"])
-    assert kept.model_dump(mode="json") == recorded
+    assert kept == type(kept).model_validate(recorded)  # fields added since the fixture was made take their defaults
 
 
 def test_early_stopping_false_turns_it_off_as_in_a_spec():
