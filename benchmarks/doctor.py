@@ -32,6 +32,7 @@ starts over), so a crash loses at most the cell in flight.
     python benchmarks/doctor.py --quick                                   # smoke test: digits 10%, seed 0, 20 s
     python benchmarks/doctor.py --suite heldout --datasets sonar --seeds 0 --budgets 60
     python benchmarks/doctor.py --suite all                               # everything: 3 seeds, budgets 60 120 300
+    python benchmarks/doctor.py --suite all --budgets 60 120 --markdown   # the README's table from stored results
 """
 
 from __future__ import annotations
@@ -301,6 +302,39 @@ def print_tables(report: dict[str, dict], datasets: dict[str, dict]) -> None:
     console.print(verdicts)
 
 
+def markdown_table(store: Store, names: list[str], seeds: list[int], budgets: list[float], peers: list[str]) -> str:
+    """The README's table from stored cells (nothing is run): mean ± sd (mean seconds) per method, doctor's wall
+    time over its budget, and doctor at each budget against the best alternative (exact McNemar, seeds pooled);
+    only the paired test's word is bold."""
+    doctors = [f"doctor@{b:g}" for b in budgets]
+    header = ["data", "labelled / test", *(f"doctor, {b:g} s in all" for b in budgets), *peers,
+              "doctor wall / budget", *(f"doctor@{b:g} vs the best alternative" for b in budgets)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name in names:
+        info = store.results["datasets"].get(name)
+        if info is None:
+            continue
+        rows = summarize(store, name, seeds, [*doctors, *peers], budgets)["methods"]
+        cells = [name, f"{info['n_train'] + info['n_val']} / {info['n_test']}"]
+        for method in (*doctors, *peers):
+            row = rows.get(method)
+            if row is None:
+                cells.append("–")
+                continue
+            failed = f", {row['failed']} failed" if row["failed"] else ""
+            sd = f" ± {row['sd']:.3f}" if row["sd"] is not None else ""
+            cells.append(f"{row['mean']:.3f}{sd} ({row['seconds']:.0f} s{failed})")
+        cells.append(" / ".join(f"{rows[d]['over_budget']:.2f}" + (" LATE" if rows[d]["late"] else "")
+                                for d in doctors if d in rows) or "–")
+        for budget in budgets:
+            versus = paired(store, name, seeds, {m: r for m, r in rows.items()
+                                                 if m == f"doctor@{budget:g}" or not m.startswith("doctor@")}, [budget])
+            cells.append("–" if versus is None else f"{versus['alternative']}: {versus['difference']:+.3f}, "
+                                                    f"p = {versus['p_value']:.2g}, **{versus['verdict']}**")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -319,6 +353,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: digits 10%%, seed 0, budget 20 s, into doctor_quick.json (always fresh)")
     parser.add_argument("--fresh", action="store_true", help="discard stored results of this suite and start over")
+    parser.add_argument("--markdown", action="store_true",
+                        help="run nothing: print the README's table (every budget's paired test) from stored results")
     args = parser.parse_args()
 
     suite = "benchmark" if args.quick else args.suite
@@ -337,6 +373,10 @@ def main() -> None:
     if len(set(seeds)) < len(seeds):
         parser.error(f"--seeds must be distinct, got {seeds}")
 
+    if args.markdown:
+        stored = Store(RESULTS / f"doctor_{'quick' if args.quick else suite}.json", fresh=False)
+        print(markdown_table(stored, names, seeds, budgets, peers))
+        return
     torch.set_num_threads(THREADS)
     store = Store(RESULTS / f"doctor_{'quick' if args.quick else suite}.json", fresh=args.fresh or args.quick)
     store.results["settings"] = {"suite": suite, "seeds": seeds, "budgets": budgets, "peers": peers,
