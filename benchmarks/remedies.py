@@ -117,7 +117,7 @@ def main() -> None:
             gaps.append(train - val)
             sparsity.append(sparsity_report(model).sparsity)
         row = {
-            "remedy": name,
+            "remedy": name, "seeds": list(args.seeds), "test_accuracy": tests,  # per seed: rows pair by seed
             "test_accuracy_mean": statistics.mean(tests), "test_accuracy_std": statistics.stdev(tests) if len(tests) > 1 else 0.0,
             "gap_mean": statistics.mean(gaps), "gap_std": statistics.stdev(gaps) if len(gaps) > 1 else 0.0,
             "seconds_mean": statistics.mean(seconds), "train_size": len(run.data.train),
