@@ -30,8 +30,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("diagnose", "linear", "search"),
     ("runs", "recipe", "architecture"),  # architecture: how runs rebuild a saved network, which recipe decides
     ("summary",),  # the typed summary.json: the doctor writes it, the report and any other reader read it
-    ("report",),  # reads a doctor run folder through summary alone, so the doctor can render it at the end
     ("doctor",),
+    ("report",),  # reads a doctor run folder through summary alone; the doctor command draws it after the run
     ("commands", "cli"),
 )
 

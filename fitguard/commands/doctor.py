@@ -54,9 +54,17 @@ def options_from_cli(**params: Any) -> Any:
 def doctor(**params: Any) -> None:
     """Train a baseline, diagnose it, search the remedies, keep the best model and write an HTML report."""
     options = options_from_cli(**params)
-    from fitguard.doctor import run_doctor
+    from rich.console import Console
 
-    run_doctor(options)
+    from fitguard.doctor import run_doctor
+    from fitguard.report import build_report, print_outcome  # matplotlib loads only when a report is drawn
+    from fitguard.summary import load_summary
+
+    console = Console()
+    run_dir = run_doctor(options, console)
+    report = build_report(run_dir)
+    if not options.quiet:
+        print_outcome(console, load_summary(run_dir), report)
 
 
 def register(app: typer.Typer) -> None:

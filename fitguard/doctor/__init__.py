@@ -3,6 +3,9 @@
 Example:
     >>> from fitguard.doctor import DoctorOptions, run_doctor
     >>> run_dir = run_doctor(DoctorOptions(budget=20, epochs=30, out="runs/quick"))   # doctest: +SKIP
+    >>> from fitguard.report import build_report                # the report layer draws it, as the command does
+    >>> build_report(run_dir)                                                          # doctest: +SKIP
+    PosixPath('runs/quick/report.html')
     >>> fitguard.load(run_dir, stem="best").predict(raw_rows)                          # doctest: +SKIP
 """
 

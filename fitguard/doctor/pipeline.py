@@ -45,7 +45,7 @@ from fitguard.models.imported import is_import_path
 from fitguard.recipe import load_data
 from fitguard.regularize.class_weights import class_counts
 from fitguard.runs import MARKER, claim_run_dir, save_model, write_json
-from fitguard.summary import Figure, Summary, strict, write_summary
+from fitguard.summary import Summary, strict, write_summary
 
 #: the baseline network per family: big enough to overfit small data, the usual first try
 BASELINE_MODELS = {"mlp": {"hidden": [256, 256]}, "cnn": {"widths": [32, 64]}, "cnn1d": {"widths": [32, 64]}}
@@ -58,8 +58,6 @@ REFERENCE_SHARE = 0.1
 #: the final trainings' estimated cost is multiplied by this, plus REPORT_SECONDS, to reserve their time
 RESERVE_FACTOR = 1.3
 REPORT_SECONDS = 5.0
-#: classes whose recall the terminal lists (the report lists every one)
-RECALL_CLASSES = 10
 #: the most of a time budget kept back for the final trainings including the refit on every row
 REFIT_ALL_SHARE = 0.4
 #: the most of a time budget kept back for the ensemble's members beyond the first (``--ensemble``)
@@ -168,7 +166,9 @@ def _load(options: DoctorOptions, base: TrainConfig, data: Dataset | None) -> Da
 
 
 def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dataset | None = None) -> Path:
-    """Run every phase and write the run folder; return its path.
+    """Run every phase and write the run folder; return its path. The HTML report and the closing table are the
+    report layer's (:func:`fitguard.report.build_report`, :func:`fitguard.report.print_outcome`), which
+    ``fitguard doctor`` calls next: they read the folder's ``summary.json`` alone.
 
     ``data``: an already split :class:`~fitguard.data.Dataset` to use instead of loading ``options.data`` (e.g.
     fixed benchmark splits); it needs validation and test splits.
@@ -178,7 +178,7 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
 
     Args:
         options: Everything the run was asked to do (see :class:`DoctorOptions`).
-        console: The rich console for progress and the closing table; None (default): a new ``Console()``.
+        console: The rich console for the progress display; None (default): a new ``Console()``.
         data: An already split dataset to use instead of loading ``options.data``; None (default) loads it.
 
     Returns:
@@ -386,13 +386,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         "versions": versions(),
     }
     timings["total"] = time.perf_counter() - clock.started  # the report (a second or two) comes after
-    written = Summary.from_dict(strict(summary))
-    write_summary(run_dir, written)
-    from fitguard.report import build_report  # matplotlib loads only when a report is drawn
-
-    report = build_report(run_dir)
-    if not options.quiet:
-        _print_outcome(console, written, report)
+    write_summary(run_dir, Summary.from_dict(strict(summary)))
     return run_dir
 
 
@@ -582,54 +576,3 @@ def _augmentation_samples(run_dir: Path, data: Dataset, recipe: dict[str, Any], 
                         spec=np.asarray([repr(spec)]))
 
 
-def _print_outcome(console: Console, summary: Summary, report: Path) -> None:
-    from rich.table import Table
-
-    test = summary.test
-    table = Table(title=f"fitguard doctor: {summary.data.name} ({test.rows} test rows, read once)")
-    second = "balanced accuracy" if summary.data.task == "classification" else "R²"
-    for header in ("", "test (95% interval)", second, "training rows - test", "parameters"):
-        table.add_column(header, justify="left" if not header else "right")
-    members = summary.best.members
-    kept = f"kept: {summary.best.name}" + (f" (mean of {members} seeds)" if members > 1 else "")
-    for run, tested, label in ((summary.baseline, test.baseline, "baseline"), (summary.best, test.best, kept)):
-        table.add_row(label, _figure_text(tested.figure), _second_figure_text(tested.figure), f"{run.gap:+.4f}",
-                      f"{run.parameters:,}")
-    for reference in test.references:
-        figure = reference.figure
-        table.add_row(f"reference: {reference.name}", _figure_text(figure), _second_figure_text(figure), "", "")
-    console.print(table)
-    recall = test.best.figure.recall
-    if recall:
-        shown = ", ".join(f"{r.class_name} {r.value:.2f}" if r.value is not None else f"{r.class_name} –"
-                          for r in recall[:RECALL_CLASSES])
-        more = f", … ({len(recall) - RECALL_CLASSES} more in the report)" if len(recall) > RECALL_CLASSES else ""
-        console.print(f"kept model's recall per class: {shown}{more}")
-    comparison = test.best_vs_baseline
-    console.print(f"kept vs baseline: {comparison.verdict} ({comparison.test}, p = {comparison.p_value:.3g})")
-    for reference in test.references:
-        versus = reference.best_vs_reference
-        console.print(f"kept vs {reference.name}: {versus.verdict} (p = {versus.p_value:.3g})")
-    console.print(summary.verdict.sentence)
-    console.print(f"shipped model: {summary.best.shipped.note}")
-    budget = summary.budget.seconds
-    console.print(f"wall time {summary.timings.total:.0f} s" + (f" of a {budget:g} s budget" if budget else ""))
-    if summary.remedies.replayed:
-        console.print(f"resumed: {summary.remedies.replayed} of the {summary.remedies.stored} scored recipes were read "
-                      "back from study.db (finished before the earlier attempt stopped), not trained again")
-    console.print(f"report: {report}")
-
-
-def _figure_text(figure: Figure) -> str:
-    if figure.metric == "accuracy":
-        return f"{figure.value:.3f} ({figure.low:.3f}–{figure.high:.3f})"
-    if figure.rmse is not None:
-        rmse = figure.rmse
-        return f"RMSE {rmse.value:.4g} ({rmse.low:.4g}–{rmse.high:.4g})"
-    return f"MSE {figure.value:.4g} ({figure.low:.4g}–{figure.high:.4g})"
-
-
-def _second_figure_text(figure: Figure) -> str:
-    """Balanced accuracy (classification) or R² (regression) with its interval; a dash in older summaries."""
-    second = figure.balanced_accuracy or figure.r2
-    return "–" if second is None else f"{second.value:.3f} ({second.low:.3f}–{second.high:.3f})"

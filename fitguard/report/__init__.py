@@ -1,4 +1,5 @@
-"""The doctor's report: matplotlib figures and a self-contained, autoescaped HTML page.
+"""The doctor's report: matplotlib figures and a self-contained, autoescaped HTML page, and the closing table the
+terminal prints; both read a finished run folder's ``summary.json`` alone.
 
 Example:
     >>> from fitguard.report import build_report
@@ -7,5 +8,6 @@ Example:
 """
 
 from fitguard.report.html import build_report, render_report
+from fitguard.report.terminal import print_outcome
 
-__all__ = ["build_report", "render_report"]
+__all__ = ["build_report", "print_outcome", "render_report"]

@@ -1,0 +1,78 @@
+"""What ``fitguard doctor`` prints when a run ends: the tested models' figures, the paired tests' words, the verdict.
+
+It reads the run's :class:`~fitguard.summary.Summary` alone, as the HTML report does, so it can print any finished
+run folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from fitguard.summary import Figure, Summary
+
+#: classes whose recall the terminal lists (the report lists every one)
+RECALL_CLASSES = 10
+
+
+def print_outcome(console: Console, summary: Summary, report: Path | None = None) -> None:
+    """The closing table of ``fitguard doctor``: both tested models (and the references) with their test figures and
+    95% intervals, the paired tests' words, the verdict, the shipped model and the wall time.
+
+    Args:
+        console: Where to print.
+        summary: The run's summary (:func:`fitguard.summary.load_summary`).
+        report: The report's path, printed last; None: not printed.
+    """
+
+    test = summary.test
+    table = Table(title=f"fitguard doctor: {summary.data.name} ({test.rows} test rows, read once)")
+    second = "balanced accuracy" if summary.data.task == "classification" else "R²"
+    for header in ("", "test (95% interval)", second, "training rows - test", "parameters"):
+        table.add_column(header, justify="left" if not header else "right")
+    members = summary.best.members
+    kept = f"kept: {summary.best.name}" + (f" (mean of {members} seeds)" if members > 1 else "")
+    for run, tested, label in ((summary.baseline, test.baseline, "baseline"), (summary.best, test.best, kept)):
+        table.add_row(label, _figure_text(tested.figure), _second_figure_text(tested.figure), f"{run.gap:+.4f}",
+                      f"{run.parameters:,}")
+    for reference in test.references:
+        figure = reference.figure
+        table.add_row(f"reference: {reference.name}", _figure_text(figure), _second_figure_text(figure), "", "")
+    console.print(table)
+    recall = test.best.figure.recall
+    if recall:
+        shown = ", ".join(f"{r.class_name} {r.value:.2f}" if r.value is not None else f"{r.class_name} –"
+                          for r in recall[:RECALL_CLASSES])
+        more = f", … ({len(recall) - RECALL_CLASSES} more in the report)" if len(recall) > RECALL_CLASSES else ""
+        console.print(f"kept model's recall per class: {shown}{more}")
+    comparison = test.best_vs_baseline
+    console.print(f"kept vs baseline: {comparison.verdict} ({comparison.test}, p = {comparison.p_value:.3g})")
+    for reference in test.references:
+        versus = reference.best_vs_reference
+        console.print(f"kept vs {reference.name}: {versus.verdict} (p = {versus.p_value:.3g})")
+    console.print(summary.verdict.sentence)
+    console.print(f"shipped model: {summary.best.shipped.note}")
+    budget = summary.budget.seconds
+    console.print(f"wall time {summary.timings.total:.0f} s" + (f" of a {budget:g} s budget" if budget else ""))
+    if summary.remedies.replayed:
+        console.print(f"resumed: {summary.remedies.replayed} of the {summary.remedies.stored} scored recipes were read "
+                      "back from study.db (finished before the earlier attempt stopped), not trained again")
+    if report is not None:
+        console.print(f"report: {report}")
+
+
+def _figure_text(figure: Figure) -> str:
+    if figure.metric == "accuracy":
+        return f"{figure.value:.3f} ({figure.low:.3f}–{figure.high:.3f})"
+    if figure.rmse is not None:
+        rmse = figure.rmse
+        return f"RMSE {rmse.value:.4g} ({rmse.low:.4g}–{rmse.high:.4g})"
+    return f"MSE {figure.value:.4g} ({figure.low:.4g}–{figure.high:.4g})"
+
+
+def _second_figure_text(figure: Figure) -> str:
+    """Balanced accuracy (classification) or R² (regression) with its interval; a dash in older summaries."""
+    second = figure.balanced_accuracy or figure.r2
+    return "–" if second is None else f"{second.value:.3f} ({second.low:.3f}–{second.high:.3f})"
