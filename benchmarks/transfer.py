@@ -136,7 +136,7 @@ def image_methods(data: Dataset, backbone: str | Path, image_size: int | None, k
 
 def pretrained_source(folder: Path, epochs: int, per_class: int) -> Path:
     """Pretrain a fitguard CNN on Fashion-MNIST classes 0-4 and save it as a run folder."""
-    source = fashion(range(0, 5), per_class, 100)
+    source = fashion(range(5), per_class, 100)
     torch.manual_seed(0)
     model = cnn(1, 5, widths=[16, 32, 64])
     started = time.perf_counter()

@@ -10,7 +10,6 @@ from rich.table import Table
 
 from fitguard.errors import FitguardError
 
-
 #: How DATA is read, so a manifest reader can get the very same source images back by index.
 LOAD_OPTIONS = {"val": 0.0, "test": 0.0, "standardize": False}
 

@@ -14,7 +14,7 @@ then on every other machine the same command with ``--resume``; each joins the s
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -27,8 +27,8 @@ def register(app: typer.Typer) -> None:
     def search(
         config: Annotated[Path, typer.Argument(help="YAML/TOML training spec with a `search:` section (the space).")],
         trials: Annotated[int, typer.Option(help="Trials in the study (all workers together).")] = 20,
-        timeout: Annotated[Optional[str], typer.Option(help="Start no trial after this long, e.g. 10m.")] = None,
-        storage: Annotated[Optional[str], typer.Option(help="Study database URL (default: OUT/study.db).")] = None,
+        timeout: Annotated[str | None, typer.Option(help="Start no trial after this long, e.g. 10m.")] = None,
+        storage: Annotated[str | None, typer.Option(help="Study database URL (default: OUT/study.db).")] = None,
         workers: Annotated[int, typer.Option(help="Local worker processes.")] = 1,
         study_name: Annotated[str, typer.Option("--study", help="Study name inside the storage.")] = "fitguard",
         pruner: Annotated[str, typer.Option(help="none (default, measured in benchmarks/search.py), catchup, hyperband "

@@ -13,8 +13,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from fitguard._validation import check_int
-from fitguard.data.encoding import (DEFAULT_MAX_CATEGORIES, check_max_categories, check_table, encoded_names,
-                                    ordered_columns)
+from fitguard.data.encoding import (
+    DEFAULT_MAX_CATEGORIES,
+    check_max_categories,
+    check_table,
+    encoded_names,
+    ordered_columns,
+)
 from fitguard.data.missing import check_missing, missing_mask
 from fitguard.data.preprocess import Preprocessor
 from fitguard.data.source import RawData, RawSource, Truth, class_names_of

@@ -36,8 +36,7 @@ from fitguard.doctor.progress import DoctorProgress
 from fitguard.doctor.store import TrialStore, check_same_run, data_fingerprint, resumable, storage_url
 from fitguard.doctor.suggestions import learning_curve_phase, outcomes
 from fitguard.doctor.summary import layer_table, versions
-from fitguard.doctor.trials import (Trial, joined, refit_epochs, refit_members, refit_recipe, score_and_gap,
-                                    train_recipe)
+from fitguard.doctor.trials import Trial, joined, refit_epochs, refit_members, refit_recipe, score_and_gap, train_recipe
 from fitguard.errors import FitguardError
 from fitguard.models import build_network, count
 from fitguard.models.ensemble import MeanEnsemble

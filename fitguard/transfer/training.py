@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 from fitguard._validation import check_int, check_number
+from fitguard.train.callbacks.base import Callback
 from fitguard.transfer.backbones import load_backbone
 from fitguard.transfer.blocks import freeze, layer_blocks, trainable_block_count
-from fitguard.train.callbacks.base import Callback
 
 if TYPE_CHECKING:
     from fitguard.data import Dataset

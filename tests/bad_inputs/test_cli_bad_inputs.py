@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from bad_files import png, two_classes, zip_bomb, zip_declaring_huge_sizes, zip_of, zip_with_damaged_entry
 
 Content = str | bytes | Callable[[], bytes]
@@ -184,7 +183,7 @@ CASES = [
     Case("search_unreachable_storage",
          ("search", "s.yaml", "--storage", "postgresql+psycopg://nobody@127.0.0.1:1/x", "--quiet", "--out", "so"),
          "cannot open the study storage postgresql+psycopg://nobody@127.0.0.1:1/x (connection failed: connection "
-         "to server at \"127.0.0.1\", port 1 failed: Connection refused); check that the database server is "
+         'to server at "127.0.0.1", port 1 failed: Connection refused); check that the database server is '
          "running and the URL is right", {"s.yaml": SEARCH}),
     Case("search_resume_missing", ("search", "s.yaml", "--resume", "--quiet", "--out", "so"),
          "cannot resume: no study named 'fitguard' in sqlite:///{cwd}/so/study.db", {"s.yaml": SEARCH}),

@@ -17,7 +17,6 @@ import fitguard
 from fitguard.cli import main
 from fitguard.doctor import DoctorOptions
 from fitguard.report.html import column_rows
-
 from tests.doctor.conftest import doctor_app
 
 ROWS = 300

@@ -1,8 +1,7 @@
 import pytest
+import typer
 
 from fitguard.commands.doctor import register
-
-import typer
 
 
 def doctor_app() -> typer.Typer:

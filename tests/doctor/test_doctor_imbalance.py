@@ -14,7 +14,6 @@ from fitguard.data import load
 from fitguard.doctor import read_summary
 from fitguard.doctor.phases import remedies_for
 from fitguard.doctor.plan import SKEW_RATIO, class_skew, plan_for
-
 from tests.doctor.conftest import doctor_app
 
 

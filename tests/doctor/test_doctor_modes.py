@@ -14,7 +14,6 @@ from fitguard.doctor import read_summary
 from fitguard.models import build
 from fitguard.runs import save_model
 from fitguard.train import Trainer
-
 from tests.doctor.conftest import doctor_app
 
 # every phase runs once or twice, a few epochs each

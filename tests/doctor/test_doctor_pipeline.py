@@ -11,7 +11,6 @@ from fitguard.data import load
 from fitguard.doctor import read_summary
 from fitguard.errors import FitguardError
 from fitguard.summary import Summary
-
 from tests.doctor.conftest import doctor_app
 
 

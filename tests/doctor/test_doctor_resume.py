@@ -21,12 +21,12 @@ from types import SimpleNamespace
 
 import optuna
 import pytest
+
 from fitguard.cli import main
 from fitguard.doctor import phases, read_summary
 from fitguard.doctor.store import STUDY
 from fitguard.doctor.trials import Trial
 from fitguard.search.pruning import DEFAULT_SAMPLER, make_sampler
-
 from tests.doctor.conftest import TINY
 
 

@@ -10,11 +10,17 @@ from typer.testing import CliRunner
 from fitguard.data import kfold, load
 from fitguard.doctor import DoctorOptions, read_summary
 from fitguard.doctor.phases import (
-    Clock, Scorer, _compatible, describe, lambda_cv, rank, schedule, simplest_within_one_se,
+    Clock,
+    Scorer,
+    _compatible,
+    describe,
+    lambda_cv,
+    rank,
+    schedule,
+    simplest_within_one_se,
 )
 from fitguard.doctor.pipeline import base_config
 from fitguard.doctor.trials import Trial, train_recipe
-
 from tests.doctor.conftest import doctor_app
 
 
@@ -198,7 +204,6 @@ def test_doctor_ships_the_baseline_recipe_when_every_search_training_was_cut(tmp
 
     from fitguard.doctor import phases, pipeline
     from fitguard.runs import load
-
     from tests.doctor.conftest import TINY, doctor_app
 
     monkeypatch.setattr(phases, "cut_by_deadline", lambda trial: True)  # as if the budget had cut every one

@@ -22,8 +22,8 @@ import torch
 from fitguard.data.archives import ZipTree
 from fitguard.data.image_folders import read_image_folder
 from fitguard.errors import FitguardError
-from fitguard.transfer.sources import read_weights
 from fitguard.train.state_io import load_state
+from fitguard.transfer.sources import read_weights
 
 REFUSED = ("refusing to load {path}: it is a pickle holding Python objects besides tensors, which could run code on "
            "load; save a state dict (torch.save(model.state_dict(), path)) or a .safetensors file instead")

@@ -6,7 +6,6 @@ from typer.testing import CliRunner
 
 import fitguard
 from fitguard.report.html import column_rows
-
 from tests.doctor.conftest import doctor_app
 
 

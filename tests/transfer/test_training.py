@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from fitguard.data import from_arrays
 from fitguard.data.tensors import TensorData

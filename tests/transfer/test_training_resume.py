@@ -2,9 +2,9 @@ import torch
 
 from fitguard.data.tensors import TensorData
 from fitguard.models import mlp
+from fitguard.train import Checkpoint, Trainer
 from fitguard.transfer.blocks import freeze
 from fitguard.transfer.training import UnfreezeSchedule
-from fitguard.train import Checkpoint, Trainer
 
 
 def _run(epochs, folder, resume=False):
