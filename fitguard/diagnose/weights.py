@@ -121,8 +121,8 @@ def compare(before: list[LayerWeights], after: list[LayerWeights]) -> list[Weigh
     missing = [layer.name for layer in before if layer.name not in after_by_name]
     if missing or len(after) != len(before):
         raise ValueError(
-            f"`before` and `after` must describe the same layers, got {[l.name for l in before]} "
-            f"and {[l.name for l in after]}"
+            f"`before` and `after` must describe the same layers, got {[layer.name for layer in before]} "
+            f"and {[layer.name for layer in after]}"
         )
     changes = []
     for layer in before:

@@ -504,7 +504,7 @@ def _tested_record(trial: Trial, run: Any, rows: TensorData, data: Dataset, epoc
     way for the baseline and the kept model)."""
     trained = run.trainer.evaluate(rows)
     tested = run.trainer.evaluate(data.test)
-    score, gap = score_and_gap(data.task, trained, {f"val_{k}": v for k, v in tested.items()})
+    _, gap = score_and_gap(data.task, trained, {f"val_{k}": v for k, v in tested.items()})
     return {"val_score": trial.val_score, "gap": gap,
             "gap_note": "training rows - test, on the model that was tested (trained afresh on "
                         f"{len(rows)} rows for {epochs} epochs)",

@@ -166,7 +166,7 @@ def _conv_net(
     if input_size is not None:
         # each block halves every spatial side; below 1 pixel there is nothing left to pool
         smallest = min(input_size)
-        blocks_allowed = int(math.floor(math.log2(smallest))) if smallest >= 1 else 0
+        blocks_allowed = math.floor(math.log2(smallest)) if smallest >= 1 else 0
         if len(channels) > blocks_allowed:
             raise ValueError(
                 f"`widths` has {len(channels)} blocks, each halving the input; `input_size` {tuple(input_size)} "

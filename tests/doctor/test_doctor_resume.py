@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import ClassVar
 
 import optuna
 import pytest
@@ -183,8 +184,8 @@ class _Objective:
     that the sampler's draws after its random start-up depend on what came before; cross-validated (never pruned)."""
 
     data = SimpleNamespace(task="classification")
-    folds = [None, None]
-    train: dict = {}
+    folds: ClassVar[list] = [None, None]
+    train: ClassVar[dict] = {}
     trainings = 2
 
     def __call__(self, recipe, *, name, phase, callbacks=(), lr):

@@ -52,7 +52,7 @@ def _fit(directory, max_epochs: int, blow_up_at: int | None = None):
 
 def test_nan_loss_stops_the_run_and_the_best_checkpoint_and_log_stay_intact(tmp_path):
     _, reference = _fit(tmp_path / "reference", 3)
-    trainer, history = _fit(tmp_path / "diverged", 20, blow_up_at=4)
+    _, history = _fit(tmp_path / "diverged", 20, blow_up_at=4)
 
     last = history.epochs[-1]
     assert not math.isfinite(last["loss"])
