@@ -13,7 +13,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import torch
 from torch import nn
@@ -148,7 +148,8 @@ class Trainer:
         self._train_loss_fn = self._loss_fn  # the class-weighted one once `fit` has counted the classes
         self.model.to(self.device)
         if channels_last:
-            self.model.to(memory_format=torch.channels_last)
+            # Module.to takes memory_format at run time; torch's type stubs leave it out
+            self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self._forward: Callable[..., torch.Tensor] = torch.compile(self.model) if compile else self.model
         self._selected = [(p, p.select(self.model)) for p in self.penalties]
         # split once: penalties in the loss, proximal steps after the optimizer (decoupled ones live in its groups)
@@ -203,6 +204,10 @@ class Trainer:
                     f"available metrics: {', '.join(available)}"
                 )
 
+    @overload
+    def _prepare(self, data: TensorData | DataLoader) -> TensorData | DataLoader: ...
+    @overload
+    def _prepare(self, data: None) -> None: ...
     def _prepare(self, data: TensorData | DataLoader | None) -> TensorData | DataLoader | None:
         if data is None or isinstance(data, DataLoader):
             return data
@@ -339,6 +344,7 @@ class Trainer:
     def _weigh_classes(self, train_data: TensorData | DataLoader) -> None:
         """Fit ``class_weight_`` on the training rows' labels (one pass over a DataLoader) and weigh the training
         loss with it. The model's class count comes from one forward pass on a training row."""
+        first: torch.Tensor | None
         if isinstance(train_data, TensorData):
             first, labels = train_data.X[:1], train_data.y
         else:
