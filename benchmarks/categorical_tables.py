@@ -119,7 +119,8 @@ def main() -> None:
     store = Store(RESULTS / "categorical_tables.json", fresh=args.fresh)
     stored = store.results.get("settings", {}).get("budget")
     if stored is not None and stored != args.budget:
-        parser.error(f"{store.path} holds results at budget {stored:g} s; rerun with --fresh to measure {args.budget:g}")
+        parser.error(f"{store.path} holds results at budget {stored:g} s; "
+                     f"rerun with --fresh to measure {args.budget:g}")
     methods = [ours, theirs, "hgb", "logreg_cv"]
     store.results["settings"] = {"budget": args.budget, "seeds": args.seeds, "methods": methods, "threads": THREADS,
                                  "machine": f"{platform.machine()}, {os.cpu_count()} cores", "torch": torch.__version__}

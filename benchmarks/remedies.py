@@ -114,7 +114,8 @@ def main() -> None:
             sparsity.append(sparsity_report(model).sparsity)
         row = {
             "remedy": name,
-            "test_accuracy_mean": statistics.mean(tests), "test_accuracy_std": statistics.stdev(tests) if len(tests) > 1 else 0.0,
+            "test_accuracy_mean": statistics.mean(tests),
+            "test_accuracy_std": statistics.stdev(tests) if len(tests) > 1 else 0.0,
             "gap_mean": statistics.mean(gaps), "gap_std": statistics.stdev(gaps) if len(gaps) > 1 else 0.0,
             "seconds_mean": statistics.mean(seconds), "train_size": len(run.data.train),
             "weight_sparsity_mean": statistics.mean(sparsity),

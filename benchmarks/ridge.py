@@ -99,7 +99,8 @@ def ridge_rows(repeats: int, device: str, grid_search: bool) -> list[dict]:
                 lambda X=X, y=y: ridge_path(X, y, LAMBDAS, cv=5, device=device).best_lambda_
             )
             search = GridSearchCV(Ridge(), {"alpha": LAMBDAS}, cv=KFold(5), scoring="neg_mean_squared_error")
-            grid_s, grid_choice = timed_once(lambda X=X, y=y, search=search: float(search.fit(X, y).best_params_["alpha"]))
+            grid_s, grid_choice = timed_once(
+                lambda X=X, y=y, search=search: float(search.fit(X, y).best_params_["alpha"]))
             row.update(
                 gridsearch_s=grid_s,
                 gridsearch_lambda=grid_choice,
