@@ -46,7 +46,8 @@ def prepare_run_dir(out: str | Path, overwrite: bool = False, resume: bool = Fal
             )
         if not (path / MARKER).is_file():
             raise FitguardError(
-                f"refusing to overwrite {str(path)!r}: it is not a fitguard run folder (no {MARKER}); choose another --out"
+                f"refusing to overwrite {str(path)!r}: it is not a fitguard run folder (no {MARKER}); "
+                "choose another --out"
             )
         shutil.rmtree(path)
     elif resume:
@@ -57,7 +58,8 @@ def prepare_run_dir(out: str | Path, overwrite: bool = False, resume: bool = Fal
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as error:
-        raise FitguardError(f"cannot write to run folder {str(path)!r}: {error.strerror}; choose a writable --out") from None
+        raise FitguardError(f"cannot write to run folder {str(path)!r}: {error.strerror}; "
+                            "choose a writable --out") from None
     return path
 
 

@@ -105,7 +105,8 @@ class WeightChange:
         return self.after / self.before if self.before != 0 else math.inf if self.after != 0 else 1.0
 
 
-_NUMERIC = ("l1", "l2", "max_abs", "mean_abs", "large_sign_balance", "large_to_init", "spectral_norm", "stable_rank", "sparsity")
+_NUMERIC = ("l1", "l2", "max_abs", "mean_abs", "large_sign_balance", "large_to_init", "spectral_norm", "stable_rank",
+            "sparsity")
 
 
 def compare(before: list[LayerWeights], after: list[LayerWeights]) -> list[WeightChange]:

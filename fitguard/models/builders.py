@@ -332,7 +332,8 @@ def build_network(name: str, input_shape: Sequence[int], out_features: int, opti
             builder is then called for the widened input (see ``fitguard.models.embedding``).
 
     Example:
-        >>> build_network("mlp", (3,), 2, {"hidden": [4]}, embeddings=[(0, 10, 5)])(__import__("torch").zeros(2, 3)).shape
+        >>> build_network("mlp", (3,), 2, {"hidden": [4]}, embeddings=[(0, 10, 5)])(
+        ...     __import__("torch").zeros(2, 3)).shape
         torch.Size([2, 2])
     """
     options = dict(options or {})

@@ -85,7 +85,8 @@ def figures(run_dir: Path, summary: Summary) -> dict[str, str]:
     samples = run_dir / "augmentation_samples.npz"
     if samples.is_file():
         with np.load(samples, allow_pickle=False) as npz:
-            found["augmentation"] = _data_uri(plots.augmentation_grid(npz["original"], npz["augmented"], list(npz["labels"])))
+            found["augmentation"] = _data_uri(
+                plots.augmentation_grid(npz["original"], npz["augmented"], list(npz["labels"])))
     return found
 
 

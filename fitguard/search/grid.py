@@ -28,8 +28,9 @@ def expand_grid(grid: Mapping[str, Sequence[Any]] | SearchSpace) -> list[dict[st
     """Every combination of the grid's values, first parameter slowest.
 
     Example:
-        >>> expand_grid({"l2": [0, 1e-3], "dropout": [0.0, 0.5]})
-        [{'l2': 0, 'dropout': 0.0}, {'l2': 0, 'dropout': 0.5}, {'l2': 0.001, 'dropout': 0.0}, {'l2': 0.001, 'dropout': 0.5}]
+        >>> expand_grid({"l2": [0, 1e-3], "dropout": [0.0, 0.5]})  # doctest: +NORMALIZE_WHITESPACE
+        [{'l2': 0, 'dropout': 0.0}, {'l2': 0, 'dropout': 0.5},
+         {'l2': 0.001, 'dropout': 0.0}, {'l2': 0.001, 'dropout': 0.5}]
     """
     if isinstance(grid, SearchSpace):
         if not grid.is_grid():
@@ -57,7 +58,8 @@ class GridRow:
 
 @dataclass
 class GridResult:
-    """All rows in grid order; ``best_point_``/``best_score_`` by the metric's direction; ``refit_`` the refitted run."""
+    """All rows in grid order; ``best_point_``/``best_score_`` by the metric's direction; ``refit_`` the refitted
+    run."""
 
     metric: str
     mode: str

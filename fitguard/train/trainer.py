@@ -213,7 +213,8 @@ class Trainer:
             return data
         if isinstance(data, TensorData):
             return data.to(self.device)
-        raise ValueError(f"training data must be a fitguard TensorData or a torch DataLoader, got {type(data).__name__}")
+        raise ValueError(f"training data must be a fitguard TensorData or a torch DataLoader, "
+                         f"got {type(data).__name__}")
 
     def _batches(self, data: TensorData | DataLoader, train: bool) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
         if isinstance(data, TensorData):
@@ -337,7 +338,8 @@ class Trainer:
             self.request_stop(f"diverged: training loss is {logs['loss']} at epoch {epoch}")
         elif not self._gradients_finite(gradients_finite):
             remedy = "lower `lr`" if self.clip_grad_norm is not None else "lower `lr` or set `clip_grad_norm`"
-            self.request_stop(f"diverged: the gradient norm became non-finite (exploding gradients) at epoch {epoch}; {remedy}")
+            self.request_stop(f"diverged: the gradient norm became non-finite (exploding gradients) at epoch {epoch}; "
+                              f"{remedy}")
         for callback in self._hooks["on_epoch_end"]:
             callback.on_epoch_end(self, epoch, logs)
 
@@ -409,7 +411,8 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         try:
-            outputs = [self._forward(X[i : i + batch_size].to(self.device)).float().cpu() for i in range(0, len(X), batch_size)]
+            outputs = [self._forward(X[i : i + batch_size].to(self.device)).float().cpu()
+                       for i in range(0, len(X), batch_size)]
         finally:
             self.model.train(was_training)
         return torch.cat(outputs) if outputs else torch.empty(0)

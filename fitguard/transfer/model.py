@@ -47,7 +47,8 @@ class TransferModel(nn.Module):
     Each child of ``body`` is one layer block for :func:`freeze`, the head is the last block.
     """
 
-    def __init__(self, body: nn.Sequential, head: nn.Module, feature_dim: int, adapter: nn.Module | None = None) -> None:
+    def __init__(self, body: nn.Sequential, head: nn.Module, feature_dim: int,
+                 adapter: nn.Module | None = None) -> None:
         super().__init__()
         self.adapter = adapter if adapter is not None else nn.Identity()
         self.body = body
