@@ -17,7 +17,8 @@ from fitguard.train import Trainer
 from tests.doctor.conftest import doctor_app
 
 # every phase runs once or twice, a few epochs each
-SMALL = ["--budget", "60s", "--trials", "5", "--epochs", "4", "--search-epochs", "3", "--folds", "2", "--rounds", "0", "--min-steps", "0",
+SMALL = ["--budget", "60s", "--trials", "5", "--epochs", "4", "--search-epochs", "3", "--folds", "2", "--rounds", "0",
+         "--min-steps", "0",
          "--quiet"]
 
 

@@ -60,11 +60,13 @@ def test_the_tested_models_reproduce_the_summary(digits_run):
     assert baseline == pytest.approx(summary["test"]["baseline"]["accuracy"], abs=1e-9)
     with np.load(digits_run / "test_predictions.npz") as tested:
         assert np.array_equal(tested["y"], data.test.y.numpy())
-        assert float(np.mean(tested["best"] == tested["y"])) == pytest.approx(summary["test"]["best"]["accuracy"], abs=1e-9)
+        best_accuracy = summary["test"]["best"]["accuracy"]
+        assert float(np.mean(tested["best"] == tested["y"])) == pytest.approx(best_accuracy, abs=1e-9)
         assert float(np.mean(tested["baseline"] == tested["y"])) == pytest.approx(baseline, abs=1e-9)
     # the shipped model learned every labelled row: train + val + test
     shipped = summary["best"]["shipped"]
-    assert shipped["refit"] == "all" and shipped["rows"] == summary["data"]["n_train"] + summary["data"]["n_val"] + len(data.test)
+    assert shipped["refit"] == "all"
+    assert shipped["rows"] == summary["data"]["n_train"] + summary["data"]["n_val"] + len(data.test)
 
 
 def test_the_shipped_model_is_the_ensemble_the_summary_describes(digits_run):
@@ -84,7 +86,8 @@ def test_predict_command_writes_the_same_predictions(digits_run, tmp_path):
     data = load("digits", val=0.2, test=0.2, seed=0)
     np.savez(tmp_path / "rows.npz", X=data.raw_test.inputs)
     out = tmp_path / "predictions.csv"
-    result = CliRunner().invoke(doctor_app(), ["predict", str(digits_run), str(tmp_path / "rows.npz"), "--out", str(out)])
+    result = CliRunner().invoke(doctor_app(),
+                                ["predict", str(digits_run), str(tmp_path / "rows.npz"), "--out", str(out)])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(out.open()))
     expected = fitguard.load(digits_run, stem="best").predict(data.raw_test.inputs)

@@ -32,7 +32,8 @@ def _data(rows: int = 64) -> TensorData:
     return TensorData(X, (X[:, 0] + 0.5 * X[:, 1] > 0).long())
 
 
-def _fit(averaging: WeightAveraging, epochs: int = 6, batchnorm: bool = False, **trainer) -> tuple[torch.nn.Module, Recorder]:
+def _fit(averaging: WeightAveraging, epochs: int = 6, batchnorm: bool = False,
+         **trainer) -> tuple[torch.nn.Module, Recorder]:
     torch.manual_seed(0)
     model = mlp(5, 2, hidden=[8], batchnorm=batchnorm)
     recorder = Recorder()
