@@ -182,7 +182,7 @@ def run_cell(store: Store, name: str, data: Dataset, seed: int, method: str, bud
             result = PEERS[method](data, seed)
     except ContractError:
         raise
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 -- any crash of a method is its failure, recorded with its cost
         cell = {"failed": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc(limit=6),
                 "test": 0.0, "seconds": time.perf_counter() - started, "budget": budget}
         store.put(name, seed, method, cell, **{"": np.full(len(data.test), -1, dtype=np.int64)})

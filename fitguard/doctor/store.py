@@ -141,7 +141,7 @@ class TrialStore:
         self._optuna = optuna
         try:
             self.study = optuna.create_study(study_name=STUDY, storage=url, direction="maximize", load_if_exists=True)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 -- SQLAlchemy's and Optuna's errors alike: the file is unusable
             raise FitguardError(f"cannot open the run's trial storage {url}: {str(error).splitlines()[0]}; remove "
                                 "the file or pass --overwrite") from None
         self._found = {t.user_attrs["key"]: t for t in self.study.get_trials(deepcopy=False) if "key" in t.user_attrs}

@@ -127,7 +127,7 @@ def count(model: nn.Module, input_shape: Sequence[int], dtype: torch.dtype = tor
     device = first.device if first is not None else torch.device("cpu")
     calls: dict[str, list[tuple[nn.Module, tuple[int, ...], int]]] = {}
 
-    def record(name: str):
+    def record(name: str):  # noqa: ANN202 - a hook factory
         def hook(module: nn.Module, args: tuple, output: object) -> None:
             inputs = args[0] if args and isinstance(args[0], torch.Tensor) else None
             out_shape = tuple(output.shape[1:]) if isinstance(output, torch.Tensor) else ()
