@@ -106,7 +106,7 @@ def batched_rate(pixels: np.ndarray, device: torch.device, epochs: int) -> float
             torch.cuda.synchronize()
         start = time.perf_counter()
         for i in range(0, len(x), BATCH):
-            out, _ = augment(x[i : i + BATCH], y[i : i + BATCH], generator)
+            augment(x[i : i + BATCH], y[i : i + BATCH], generator)
         if device.type == "cuda":
             torch.cuda.synchronize()
         if epoch:

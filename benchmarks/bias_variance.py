@@ -111,7 +111,8 @@ def main() -> None:
         return
     sweep = width_sweep(args.sweep_rounds, args.sweep_epochs, args.widths, args.out)
     print_sweep(sweep)
-    (args.out / "bias_variance.json").write_text(json.dumps({"batched_vs_sequential": speed, "width_sweep": sweep}, indent=1))
+    (args.out / "bias_variance.json").write_text(
+        json.dumps({"batched_vs_sequential": speed, "width_sweep": sweep}, indent=1))
     print(f"wrote {args.out / 'bias_variance.json'}")
 
 

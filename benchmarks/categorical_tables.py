@@ -96,7 +96,7 @@ def embeddings_against_one_hot(store: Store, name: str, seeds: list[int], ours: 
     difference = float(ours_right.mean() - theirs_right.mean())
     balanced = {method: float(np.mean([_balanced(store.predictions(name, s, method), y) for s in both]))
                 for method in (ours, theirs)}
-    return {"embeddings": ours, "one_hot": theirs, "seeds": both, "rows": int(len(ours_right)),
+    return {"embeddings": ours, "one_hot": theirs, "seeds": both, "rows": len(ours_right),
             "difference": difference, "only_embeddings": test.only_second, "only_one_hot": test.only_first,
             "p_value": test.p_value, "verdict": decide(test.p_value, difference, higher_is_better=True),
             "balanced_accuracy": balanced}
@@ -119,7 +119,8 @@ def main() -> None:
     store = Store(RESULTS / "categorical_tables.json", fresh=args.fresh)
     stored = store.results.get("settings", {}).get("budget")
     if stored is not None and stored != args.budget:
-        parser.error(f"{store.path} holds results at budget {stored:g} s; rerun with --fresh to measure {args.budget:g}")
+        parser.error(f"{store.path} holds results at budget {stored:g} s; "
+                     f"rerun with --fresh to measure {args.budget:g}")
     methods = [ours, theirs, "hgb", "logreg_cv"]
     store.results["settings"] = {"budget": args.budget, "seeds": args.seeds, "methods": methods, "threads": THREADS,
                                  "machine": f"{platform.machine()}, {os.cpu_count()} cores", "torch": torch.__version__}

@@ -255,7 +255,7 @@ def paired(store: Store, name: str, seeds: list[int], rows: dict[str, dict], bud
     rival_right = np.concatenate([store.predictions(name, s, rival) == y for s in both])
     test = mcnemar_exact(rival_right, ours_right)
     difference = float(ours_right.mean() - rival_right.mean())
-    return {"doctor": ours, "alternative": rival, "seeds": both, "rows": int(len(ours_right)),
+    return {"doctor": ours, "alternative": rival, "seeds": both, "rows": len(ours_right),
             "difference": difference, "only_doctor": test.only_second, "only_alternative": test.only_first,
             "p_value": test.p_value, "verdict": decide(test.p_value, difference, higher_is_better=True)}
 

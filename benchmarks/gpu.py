@@ -115,7 +115,8 @@ def main() -> None:
           f"CNN widths {widths}, bf16 + channels_last, flip + translate on the GPU")
     print(f"{'compile':>8} {'raw img/s':>12} {'trainer img/s':>14} {'ratio':>7}")
     for row in rows:
-        print(f"{str(row['compile']):>8} {row['raw_images_per_s']:12.0f} {row['trainer_images_per_s']:14.0f} {row['ratio']:7.3f}")
+        print(f"{row['compile']!s:>8} {row['raw_images_per_s']:12.0f} {row['trainer_images_per_s']:14.0f} "
+              f"{row['ratio']:7.3f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"device": name, "torch": torch.__version__, "train_images": len(train),
                                     "batch_size": args.batch_size, "widths": widths, "rows": rows}, indent=1))

@@ -150,7 +150,8 @@ def main() -> None:
     store = Store(RESULTS / "missing_tables.json", fresh=args.fresh)
     stored = store.results.get("settings", {}).get("budget")
     if stored is not None and stored != args.budget:
-        parser.error(f"{store.path} holds results at budget {stored:g} s; rerun with --fresh to measure {args.budget:g}")
+        parser.error(f"{store.path} holds results at budget {stored:g} s; "
+                     f"rerun with --fresh to measure {args.budget:g}")
     store.results["settings"] = {"budget": args.budget, "seeds": args.seeds, "methods": list(METHODS),
                                  "threads": THREADS, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
                                  "torch": torch.__version__}

@@ -186,7 +186,7 @@ def main() -> None:
         for side in ("trainer", "trainer_callbacks"):
             call = f"{r['checkpoint_call_ms']:12.3f}" if side == "trainer_callbacks" else " " * 12
             print(f"{r['tree']:7} {r['case']:7} {label[side]:42} {r[side]['ratio_wall']:10.3f} "
-                  f"{r[side]['ratio_cpu']:9.3f} {call} {str(r[side]['losses_identical']):>11}")
+                  f"{r[side]['ratio_cpu']:9.3f} {call} {r[side]['losses_identical']!s:>11}")
     print("ratio = raw-loop time / Trainer time, median over rounds (target >= 0.90 with the callbacks); "
           f"load average {load_at_start[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
     args.out.parent.mkdir(parents=True, exist_ok=True)

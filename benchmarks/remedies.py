@@ -6,7 +6,8 @@ accuracy and the train-val accuracy gap (mean ± std) and the fraction of exactl
 proximal L1, dropout, batch norm, weight noise, augmentation (shift + small rotation; images only), small batch, a
 combination, and the regularization cocktail's (Kadra et al., NeurIPS 2021): skip connections, mixup, cutout
 (images), SWA over the last quarter, an EMA of the weights, cosine annealing with warm restarts and a snapshot
-ensemble of 5 cosine cycles (scored as the mean of its snapshots), Lookahead and FGSM adversarial training. Every run trains the same fixed number of epochs
+ensemble of 5 cosine cycles (scored as the mean of its snapshots), Lookahead and FGSM adversarial training.
+Every run trains the same fixed number of epochs
 (no early stopping: early stopping is itself the strongest remedy here, and with it the others never get the epochs
 to act); ``--early-stopping`` adds patience-30 early stopping with the best weights restored (not restored for the
 weight averages, which decide the final weights themselves).
@@ -118,7 +119,8 @@ def main() -> None:
             sparsity.append(sparsity_report(model).sparsity)
         row = {
             "remedy": name, "seeds": list(args.seeds), "test_accuracy": tests,  # per seed: rows pair by seed
-            "test_accuracy_mean": statistics.mean(tests), "test_accuracy_std": statistics.stdev(tests) if len(tests) > 1 else 0.0,
+            "test_accuracy_mean": statistics.mean(tests),
+            "test_accuracy_std": statistics.stdev(tests) if len(tests) > 1 else 0.0,
             "gap_mean": statistics.mean(gaps), "gap_std": statistics.stdev(gaps) if len(gaps) > 1 else 0.0,
             "seconds_mean": statistics.mean(seconds), "train_size": len(run.data.train),
             "weight_sparsity_mean": statistics.mean(sparsity),

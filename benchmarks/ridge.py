@@ -99,7 +99,8 @@ def ridge_rows(repeats: int, device: str, grid_search: bool) -> list[dict]:
                 lambda X=X, y=y: ridge_path(X, y, LAMBDAS, cv=5, device=device).best_lambda_
             )
             search = GridSearchCV(Ridge(), {"alpha": LAMBDAS}, cv=KFold(5), scoring="neg_mean_squared_error")
-            grid_s, grid_choice = timed_once(lambda X=X, y=y: float(search.fit(X, y).best_params_["alpha"]))
+            grid_s, grid_choice = timed_once(
+                lambda X=X, y=y, search=search: float(search.fit(X, y).best_params_["alpha"]))
             row.update(
                 gridsearch_s=grid_s,
                 gridsearch_lambda=grid_choice,
@@ -145,17 +146,17 @@ def print_tables(ridge: list[dict], lasso: list[dict], device: str) -> None:
     print(header)
     for row in ridge:
         line = (f"{row['problem']:>10} {row['ours_loo_s']:9.4f} {row['ridgecv_s']:9.4f} "
-                f"{row['speedup_vs_ridgecv']:8.2f} {str(row['same_lambda']):>7}")
+                f"{row['speedup_vs_ridgecv']:8.2f} {row['same_lambda']!s:>7}")
         if "gridsearch_s" in row:
             line += (f" {row['gridsearch_s']:10.3f} {row['speedup_loo_vs_gridsearch']:8.1f} "
                      f"{row['ours_kfold_s']:8.4f} {row['speedup_kfold_vs_gridsearch']:7.1f} "
-                     f"{str(row['same_kfold_lambda']):>9}")
+                     f"{row['same_kfold_lambda']!s:>9}")
         print(line)
     print("\nlasso path, 100 λ, 5-fold CV (CPU, scikit-learn's coordinate descent on both sides)")
     print(f"{'problem':>10} {'ours':>9} {'LassoCV':>9} {'ours/LassoCV':>13} {'same λ':>7}")
     for row in lasso:
         print(f"{row['problem']:>10} {row['ours_s']:9.4f} {row['lassocv_s']:9.4f} "
-              f"{row['time_ratio_ours_over_lassocv']:13.2f} {str(row['same_lambda']):>7}")
+              f"{row['time_ratio_ours_over_lassocv']:13.2f} {row['same_lambda']!s:>7}")
 
 
 def main() -> None:

@@ -255,9 +255,11 @@ def strategies() -> dict[str, dict]:
                                                "untried grid points in random order, every trial 40 epochs"),
         "random without repeats + catch-up": (random_order, catch_up(4),
                                               "untried grid points in random order, CatchUpPruner(min_epochs 4)"),
-        "grid-TPE + catch-up from epoch 1": (grid_tpe, catch_up(1), "make_sampler('tpe') + CatchUpPruner(min_epochs 1)"),
+        "grid-TPE + catch-up from epoch 1": (grid_tpe, catch_up(1),
+                                             "make_sampler('tpe') + CatchUpPruner(min_epochs 1)"),
         "grid-TPE + catch-up from epoch 5": (grid_tpe, catch_up(5),
-                                             "make_sampler('tpe') + CatchUpPruner(min_epochs 5), as the doctor's study"),
+                                             "make_sampler('tpe') + CatchUpPruner(min_epochs 5), "
+                                             "as the doctor's study"),
         PREVIOUS_DEFAULT: (grid_tpe, catch_up(4), "make_sampler('tpe') + CatchUpPruner(min_epochs 4)"),
         "grid-TPE, no pruning": (grid_tpe, lambda e: NopPruner(), "make_sampler('tpe'), every trial 40 epochs"),
     }
@@ -369,7 +371,8 @@ def print_table(results: dict, seeds: list[int], grid_test: float, max_trials: i
               f"{s['to_target_median_percent']:>6.1f} | {result['trials']:>6} {s['stopped_percent']['mean']:>9.1f} "
               f"{s['stopped_within_tolerance']:>3}/{n:<2} {interval(s['stopped_test'], 4):>24} | "
               + " ".join(f"{interval(s[f'budget_{b}_test'], 4):>24}" for b in budgets))
-    print(f"{'grid (exhaustive)':<38}| {'':>7} {100.0:>20.1f} {'':>6} | {'':>6} {100.0:>9.1f} {'':>6} {grid_test:>24.4f} |")
+    print(f"{'grid (exhaustive)':<38}| {'':>7} {100.0:>20.1f} {'':>6} | {'':>6} {100.0:>9.1f} {'':>6} "
+          f"{grid_test:>24.4f} |")
     print(f"reached: a completed trial within 0.5 validation points of the grid's best in {max_trials} trials; a seed "
           f"that never did costs max(what it spent, the grid).\nwithin: the pick after {STOP_TRIALS} trials is "
           "within 0.5 points (= reached the target in those trials); pick test accuracy: its configuration's test "

@@ -1,4 +1,4 @@
-"""Transfer learning on small real data: from scratch vs linear probe vs fine-tune last k vs full fine-tune.
+r"""Transfer learning on small real data: from scratch vs linear probe vs fine-tune last k vs full fine-tune.
 
 Datasets: CIFAR-10 (../shared/data zips, 100 training images per class, a per-class subset of the official test
 set) and a small Fashion-MNIST split (50 per class), with the ImageNet EfficientNet-Lite0 backbone; then
@@ -12,9 +12,11 @@ Batch norm stays in eval mode (``load_backbone``'s default ``batchnorm='eval'``)
 a full fine-tune with ``batchnorm='train'``, the setting that gave 0.28 on Fashion-MNIST after 3 epochs
 (EfficientNet's running statistics, momentum 0.01, lag far behind the weights after a few dozen steps).
 
-    .venv/bin/python benchmarks/transfer.py --only fashion --batchnorm-ablation --out benchmarks/results/transfer_fashion.json
+    .venv/bin/python benchmarks/transfer.py --only fashion --batchnorm-ablation \
+        --out benchmarks/results/transfer_fashion.json
     .venv/bin/python benchmarks/transfer.py --only cifar10 --out benchmarks/results/transfer_cifar.json
-    .venv/bin/python benchmarks/transfer.py --only source_target --batchnorm-ablation --out benchmarks/results/transfer_source_target.json
+    .venv/bin/python benchmarks/transfer.py --only source_target --batchnorm-ablation \
+        --out benchmarks/results/transfer_source_target.json
 """
 
 from __future__ import annotations
@@ -136,7 +138,7 @@ def image_methods(data: Dataset, backbone: str | Path, image_size: int | None, k
 
 def pretrained_source(folder: Path, epochs: int, per_class: int) -> Path:
     """Pretrain a fitguard CNN on Fashion-MNIST classes 0-4 and save it as a run folder."""
-    source = fashion(range(0, 5), per_class, 100)
+    source = fashion(range(5), per_class, 100)
     torch.manual_seed(0)
     model = cnn(1, 5, widths=[16, 32, 64])
     started = time.perf_counter()
@@ -191,7 +193,8 @@ def main() -> None:
                                                                args.batchnorm_ablation))
     if "fashion" in runs:
         data = fashion(range(10), 50, 50)
-        print(f"Fashion-MNIST: {len(data.train)} train / {len(data.test)} test, efficientnet_lite0 at {args.image_size}px")
+        print(f"Fashion-MNIST: {len(data.train)} train / {len(data.test)} test, "
+              f"efficientnet_lite0 at {args.image_size}px")
         report["results"]["fashion_mnist"] = summarize(image_methods(data, "efficientnet_lite0", args.image_size,
                                                                      args.k, args.epochs, seeds, 1e-3, [16, 32, 64],
                                                                      args.batchnorm_ablation))

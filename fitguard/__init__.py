@@ -10,7 +10,25 @@ Example:
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+# Type checkers see every exported name as the real thing (`fg.Trainer` is a class, not Any); at runtime
+# nothing below is imported until first use, through __getattr__.
+if TYPE_CHECKING:
+    from fitguard import augment, config, data, diagnose, linear, models, regularize, report, search, train, transfer
+    from fitguard.regularize import L1, L2, ElasticNet, InputNoise, WeightNoise
+    from fitguard.runs import Predictor, load
+    from fitguard.train import (
+        Callback,
+        Checkpoint,
+        EarlyStopping,
+        History,
+        MetricsLog,
+        Monitor,
+        ReduceLROnPlateau,
+        TensorBoard,
+        Trainer,
+    )
 
 __version__ = "0.1.0"
 
@@ -37,6 +55,38 @@ _SUBMODULES = (
     "data", "models", "train", "regularize", "augment", "transfer", "diagnose", "linear", "search", "report", "config",
 )
 
+# Spelled out, not built from _NAMES and _SUBMODULES, so that type checkers and linters can read it;
+# tests/test_public_api.py checks that it and the two tables above agree.
+__all__ = [
+    "L1",
+    "L2",
+    "Callback",
+    "Checkpoint",
+    "EarlyStopping",
+    "ElasticNet",
+    "History",
+    "InputNoise",
+    "MetricsLog",
+    "Monitor",
+    "Predictor",
+    "ReduceLROnPlateau",
+    "TensorBoard",
+    "Trainer",
+    "WeightNoise",
+    "augment",
+    "config",
+    "data",
+    "diagnose",
+    "linear",
+    "load",
+    "models",
+    "regularize",
+    "report",
+    "search",
+    "train",
+    "transfer",
+]
+
 
 def __getattr__(name: str) -> Any:
     if name in _NAMES:
@@ -46,4 +96,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'fitguard' has no attribute {name!r}")
 
 
-__all__ = [*_NAMES, *_SUBMODULES]
+def __dir__() -> list[str]:
+    """The public names, loaded or not, so that tab completion and ``dir(fitguard)`` offer every one of them."""
+    return sorted([*__all__, "__version__"])

@@ -19,7 +19,6 @@ from typer.exceptions import Abort, Exit, TyperException
 from fitguard import __version__
 from fitguard.errors import expected_failure
 
-
 app = typer.Typer(
     name="fitguard",
     help="Find out whether a PyTorch model overfits, why, and which remedy fixes it - measured, not guessed.",

@@ -19,10 +19,10 @@ silently ignored).
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+import tomllib
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -57,7 +57,8 @@ class DataSpec(_Spec):
 
 
 class ModelSpec(_Spec):
-    model_config = ConfigDict(extra="allow")  # builder options (hidden, widths, dropout, ...) are checked by the builder
+    # builder options (hidden, widths, dropout, ...) are checked by the builder
+    model_config = ConfigDict(extra="allow")
     name: str = "auto"
 
 
@@ -257,7 +258,8 @@ def parse_config(data: Any, source: str = "config") -> TrainConfig:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise FitguardError(f"{source}: the top level must be a mapping of sections (data, model, train, ...), got {type(data).__name__}")
+        raise FitguardError(f"{source}: the top level must be a mapping of sections (data, model, train, ...), "
+                            f"got {type(data).__name__}")
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as error:
@@ -289,7 +291,8 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise FitguardError(f"{path}: YAML syntax error{where}: {problem}") from None
     if data is not None and not isinstance(data, dict):
-        raise FitguardError(f"{path}: the top level must be a mapping of sections (data, model, train, ...), got {type(data).__name__}")
+        raise FitguardError(f"{path}: the top level must be a mapping of sections (data, model, train, ...), "
+                            f"got {type(data).__name__}")
     return _bounded(data or {}, path)
 
 

@@ -23,8 +23,18 @@ from fitguard.errors import FitguardError
 from fitguard.models import build_network
 from fitguard.regularize import FGSM, L1, L2, ElasticNet, InputNoise, WeightNoise
 from fitguard.runs import backbone_module, saved_model
-from fitguard.train import (Callback, Checkpoint, CosineAnnealing, EarlyStopping, Lookahead, MetricsLog,
-                            SnapshotEnsemble, TensorBoard, Trainer, WeightAveraging)
+from fitguard.train import (
+    Callback,
+    Checkpoint,
+    CosineAnnealing,
+    EarlyStopping,
+    Lookahead,
+    MetricsLog,
+    SnapshotEnsemble,
+    TensorBoard,
+    Trainer,
+    WeightAveraging,
+)
 from fitguard.transfer import apply_backbone
 
 #: model family by kind of data when the spec says ``name: auto``

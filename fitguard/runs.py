@@ -52,7 +52,8 @@ def prepare_run_dir(out: str | Path, overwrite: bool = False, resume: bool = Fal
             )
         if not (path / MARKER).is_file():
             raise FitguardError(
-                f"refusing to overwrite {str(path)!r}: it is not a fitguard run folder (no {MARKER}); choose another --out"
+                f"refusing to overwrite {str(path)!r}: it is not a fitguard run folder (no {MARKER}); "
+                "choose another --out"
             )
         shutil.rmtree(path)
     elif resume:
@@ -63,7 +64,8 @@ def prepare_run_dir(out: str | Path, overwrite: bool = False, resume: bool = Fal
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as error:
-        raise FitguardError(f"cannot write to run folder {str(path)!r}: {error.strerror}; choose a writable --out") from None
+        raise FitguardError(f"cannot write to run folder {str(path)!r}: {error.strerror}; "
+                            "choose a writable --out") from None
     return path
 
 
@@ -107,7 +109,7 @@ def claim_run_dir(out: str | Path, overwrite: bool = False, resume: bool = False
         ...         pass
         Traceback (most recent call last):
         ...
-        fitguard.errors.FitguardError: run folder '...' is in use by fitguard process ...: wait until it ends (or stop it), or choose another --out
+        fitguard.errors.FitguardError: run folder '...' is in use by fitguard process ...: wait until it ends ...
     """
     path = Path(out)
     held = _lock(path / LOCK) if (path / LOCK).is_file() else None  # before anything of the folder is replaced

@@ -12,8 +12,18 @@ from fitguard.config import PenaltySpec, RemediesSpec, parse_config
 from fitguard.data import from_arrays
 from fitguard.doctor.trials import overlay
 from fitguard.errors import FitguardError
-from fitguard.recipe import (Recipe, Run, build_model, build_run, load_data, make_augment, make_callbacks,
-                             make_penalty, model_choice, transferred_architecture)
+from fitguard.recipe import (
+    Recipe,
+    Run,
+    build_model,
+    build_run,
+    load_data,
+    make_augment,
+    make_callbacks,
+    make_penalty,
+    model_choice,
+    transferred_architecture,
+)
 from fitguard.regularize import L1, L2, ElasticNet
 from fitguard.train import Checkpoint, CosineAnnealing, EarlyStopping, MetricsLog, TensorBoard, WeightAveraging
 

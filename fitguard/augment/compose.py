@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from fitguard.augment.pipeline import ImageAugment
 from fitguard.augment.mixing import CutMix, MixUp
+from fitguard.augment.pipeline import ImageAugment
 
 Augmentation = Callable[[torch.Tensor, torch.Tensor, "torch.Generator | None"], tuple[torch.Tensor, torch.Tensor]]
 KINDS: dict[str, type] = {"images": ImageAugment, "mixup": MixUp, "cutmix": CutMix}

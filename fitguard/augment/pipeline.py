@@ -83,7 +83,8 @@ class ImageAugment:
         check_fraction("brightness", brightness, upper_open=False)
         check_fraction("contrast", contrast, upper_open=True)
         if isinstance(erase, bool) or not isinstance(erase, (int, float)) or not (erase == 0 or 0.02 < erase <= 1):
-            raise ValueError(f"`erase` must be 0 (off) or the largest erased share of an image in (0.02, 1], got {erase!r}")
+            raise ValueError(f"`erase` must be 0 (off) or the largest erased share of an image in (0.02, 1], "
+                             f"got {erase!r}")
         check_number("noise", noise, low=0)
         check_fraction("p", p, upper_open=False)
         check_int("seed", seed, low=0, none_ok=True)

@@ -83,7 +83,8 @@ def save_augmented(
     _prepare_folder(out_dir, overwrite)
     largest = float(X.max())
     if largest > 255 or float(X.min()) < 0:
-        raise ValueError(f"`X` must hold raw pixels in [0, 1] or [0, 255], got values from {float(X.min())} to {largest}")
+        raise ValueError(f"`X` must hold raw pixels in [0, 1] or [0, 255], "
+                         f"got values from {float(X.min())} to {largest}")
     pixel_scale = 255.0 if largest > 1.0 else 1.0
     generator = torch.Generator().manual_seed(seed)
     order = torch.cat([torch.randperm(len(X), generator=generator) for _ in range(-(-count // len(X)))])[:count]

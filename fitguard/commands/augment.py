@@ -10,7 +10,6 @@ from rich.table import Table
 
 from fitguard.errors import FitguardError
 
-
 #: How DATA is read, so a manifest reader can get the very same source images back by index.
 LOAD_OPTIONS = {"val": 0.0, "test": 0.0, "standardize": False}
 
@@ -34,7 +33,8 @@ def register(app: typer.Typer) -> None:
         crop: int = typer.Option(0, help="Pad by this many pixels and crop back at random (0: off)."),
         brightness: float = typer.Option(0.0, help="Add a uniform shift in [-b, b] (pixels in [0, 1])."),
         contrast: float = typer.Option(0.0, help="Multiply by a factor in [1 - c, 1 + c]."),
-        erase: float = typer.Option(0.0, help="Cutout: erase a rectangle of 2% up to this share of the image (0: off)."),
+        erase: float = typer.Option(
+            0.0, help="Cutout: erase a rectangle of 2% up to this share of the image (0: off)."),
         noise: float = typer.Option(0.0, help="Gaussian noise with this standard deviation."),
         p: float = typer.Option(0.5, help="Chance that each transform hits each image."),
         overwrite: bool = typer.Option(False, help="Replace what an earlier run wrote in --save-to-dir."),

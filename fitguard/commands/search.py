@@ -14,7 +14,7 @@ then on every other machine the same command with ``--resume``; each joins the s
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -27,14 +27,15 @@ def register(app: typer.Typer) -> None:
     def search(
         config: Annotated[Path, typer.Argument(help="YAML/TOML training spec with a `search:` section (the space).")],
         trials: Annotated[int, typer.Option(help="Trials in the study (all workers together).")] = 20,
-        timeout: Annotated[Optional[str], typer.Option(help="Start no trial after this long, e.g. 10m.")] = None,
-        storage: Annotated[Optional[str], typer.Option(help="Study database URL (default: OUT/study.db).")] = None,
+        timeout: Annotated[str | None, typer.Option(help="Start no trial after this long, e.g. 10m.")] = None,
+        storage: Annotated[str | None, typer.Option(help="Study database URL (default: OUT/study.db).")] = None,
         workers: Annotated[int, typer.Option(help="Local worker processes.")] = 1,
         study_name: Annotated[str, typer.Option("--study", help="Study name inside the storage.")] = "fitguard",
         pruner: Annotated[str, typer.Option(help="none (default, measured in benchmarks/search.py), catchup, hyperband "
                                                   "or median (patient).")] = "none",
         sampler: Annotated[str, typer.Option(help="tpe or random.")] = "tpe",
-        metric: Annotated[str, typer.Option(help="Validation metric to optimize (auto: val_accuracy or val_loss).")] = "auto",
+        metric: Annotated[str, typer.Option(
+            help="Validation metric to optimize (auto: val_accuracy or val_loss).")] = "auto",
         seed: Annotated[int, typer.Option(help="Sampler seed.")] = 0,
         resume: Annotated[bool, typer.Option(help="Continue (or join) the study instead of creating it.")] = False,
         out: Annotated[Path, typer.Option(help="Run folder (holds study.db and results.json).")] = Path("runs/search"),
@@ -100,7 +101,8 @@ def _print_table(result: Any) -> None:
     from rich.table import Table
 
     rows = sorted(result.rows, key=lambda r: (r["state"] != "COMPLETE", r["value"] is None,
-                                              -(r["value"] or 0) if result.direction == "maximize" else (r["value"] or 0)))
+                                              -(r["value"] or 0) if result.direction == "maximize"
+                                              else (r["value"] or 0)))
     params = sorted({name for r in rows for name in r["params"]})
     table = Table(title=f"fitguard search: study {result.name!r} ({result.metric})")
     for column in ("trial", "state", result.metric, "gap", "epochs", *params):
@@ -109,7 +111,8 @@ def _print_table(result: Any) -> None:
         value = "" if r["value"] is None else f"{r['value']:.4f}"
         gap = "" if r["gap"] is None else f"{r['gap']:+.4f}"
         table.add_row(str(r["number"]), r["state"], value, gap, str(r["epochs"] or ""),
-                      *(f"{r['params'][p]:.4g}" if isinstance(r["params"].get(p), float) else str(r["params"].get(p, ""))
+                      *(f"{r['params'][p]:.4g}" if isinstance(r["params"].get(p), float)
+                        else str(r["params"].get(p, ""))
                         for p in params))
     console = Console()
     console.print(table)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -35,36 +35,43 @@ def merge_flags(raw: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
 def register(app: typer.Typer) -> None:
     @app.command()
     def train(
-        config: Annotated[Optional[Path], typer.Argument(help="YAML or TOML spec (flags override it).")] = None,
-        data: Annotated[Optional[str], typer.Option(help="Built-in dataset name or a .csv/.npz/image folder/.zip path.")] = None,
-        target: Annotated[Optional[str], typer.Option(help="Target column of a CSV file.")] = None,
-        missing: Annotated[Optional[str], typer.Option(
+        config: Annotated[Path | None, typer.Argument(help="YAML or TOML spec (flags override it).")] = None,
+        data: Annotated[str | None, typer.Option(
+            help="Built-in dataset name or a .csv/.npz/image folder/.zip path.")] = None,
+        target: Annotated[str | None, typer.Option(help="Target column of a CSV file.")] = None,
+        missing: Annotated[str | None, typer.Option(
             help="Missing table cells: impute (the default: median / most frequent category of the training rows, "
                  "plus a missing-indicator column) or error (refuse them).")] = None,
-        embed: Annotated[Optional[bool], typer.Option(
+        embed: Annotated[bool | None, typer.Option(
             "--embed/--no-embed", help="A table column with more than 20 categories becomes a learned embedding "
-                                       "(the default; --no-embed: the rarer categories share one one-hot column).")] = None,
-        ordinal: Annotated[Optional[list[str]], typer.Option(
+                                       "(the default; --no-embed: the rarer categories share one one-hot "
+                                       "column).")] = None,
+        ordinal: Annotated[list[str] | None, typer.Option(
             help="An ordered table column as NAME=LOWEST,...,HIGHEST (repeatable): one number, its position.")] = None,
-        model: Annotated[Optional[str], typer.Option(help="mlp, cnn, cnn1d or auto (by kind of data).")] = None,
-        hidden: Annotated[Optional[str], typer.Option(help="MLP hidden widths, e.g. 256,256.")] = None,
-        dropout: Annotated[Optional[float], typer.Option(help="Dropout rate in [0, 1).")] = None,
-        batchnorm: Annotated[Optional[bool], typer.Option("--batchnorm/--no-batchnorm", help="Batch normalization.")] = None,
-        epochs: Annotated[Optional[int], typer.Option(help="Maximum number of epochs.")] = None,
-        lr: Annotated[Optional[float], typer.Option(help="Learning rate.")] = None,
-        batch_size: Annotated[Optional[int], typer.Option(help="Batch size.")] = None,
-        repeat: Annotated[Optional[int], typer.Option(
+        model: Annotated[str | None, typer.Option(help="mlp, cnn, cnn1d or auto (by kind of data).")] = None,
+        hidden: Annotated[str | None, typer.Option(help="MLP hidden widths, e.g. 256,256.")] = None,
+        dropout: Annotated[float | None, typer.Option(help="Dropout rate in [0, 1).")] = None,
+        batchnorm: Annotated[bool | None, typer.Option(
+            "--batchnorm/--no-batchnorm", help="Batch normalization.")] = None,
+        epochs: Annotated[int | None, typer.Option(help="Maximum number of epochs.")] = None,
+        lr: Annotated[float | None, typer.Option(help="Learning rate.")] = None,
+        batch_size: Annotated[int | None, typer.Option(help="Batch size.")] = None,
+        repeat: Annotated[int | None, typer.Option(
             help="Passes over the training rows in one epoch, each reshuffled (for data of a few batches).")] = None,
-        optimizer: Annotated[Optional[str], typer.Option(help="adam, adamw or sgd.")] = None,
-        weight_decay: Annotated[Optional[float], typer.Option(help="Optimizer weight decay.")] = None,
-        patience: Annotated[Optional[int], typer.Option(help="Early-stopping patience in epochs.")] = None,
-        backbone: Annotated[Optional[str], typer.Option(help="Pretrained backbone: efficientnet_lite0, a run folder or a weights file.")] = None,
-        freeze_all_but: Annotated[Optional[int], typer.Option("--freeze-all-but", help="Train only the last K layer blocks of the backbone.")] = None,
-        unfreeze_every: Annotated[Optional[int], typer.Option("--unfreeze-every", help="Unfreeze one more block every N epochs.")] = None,
-        backbone_batchnorm: Annotated[Optional[str], typer.Option(
+        optimizer: Annotated[str | None, typer.Option(help="adam, adamw or sgd.")] = None,
+        weight_decay: Annotated[float | None, typer.Option(help="Optimizer weight decay.")] = None,
+        patience: Annotated[int | None, typer.Option(help="Early-stopping patience in epochs.")] = None,
+        backbone: Annotated[str | None, typer.Option(
+            help="Pretrained backbone: efficientnet_lite0, a run folder or a weights file.")] = None,
+        freeze_all_but: Annotated[int | None, typer.Option(
+            "--freeze-all-but", help="Train only the last K layer blocks of the backbone.")] = None,
+        unfreeze_every: Annotated[int | None, typer.Option(
+            "--unfreeze-every", help="Unfreeze one more block every N epochs.")] = None,
+        backbone_batchnorm: Annotated[str | None, typer.Option(
             help="eval (default: keep the backbone's batch-norm statistics) or train (re-estimate them).")] = None,
-        device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
-        seed: Annotated[Optional[int], typer.Option(help="Seed for the split, the initial weights and the batches.")] = None,
+        device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+        seed: Annotated[int | None, typer.Option(
+            help="Seed for the split, the initial weights and the batches.")] = None,
         out: Annotated[Path, typer.Option(help="Run folder to write.")] = Path("runs/train"),
         overwrite: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
         resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,

@@ -14,7 +14,8 @@ from fitguard.recipe import build_run
 from fitguard.runs import MARKER, claim_run_dir, save_model, write_json
 
 
-def run_training(spec: TrainConfig, out: Path, overwrite: bool = False, resume: bool = False, quiet: bool = False) -> Path:
+def run_training(spec: TrainConfig, out: Path, overwrite: bool = False, resume: bool = False,
+                 quiet: bool = False) -> Path:
     """Train ``spec`` into the run folder ``out`` (held for this process meanwhile: see
     :func:`fitguard.runs.claim_run_dir`); return the folder."""
     with claim_run_dir(out, overwrite=overwrite, resume=resume) as directory:
@@ -63,7 +64,8 @@ def _train(spec: TrainConfig, directory: Path, resume: bool, quiet: bool) -> Pat
     console.print(f"{len(history)} epochs ({history.stop_reason}{best}); {parameters:,} parameters")
     if scale is not None:
         console.print("regression target standardized on the training rows (mean "
-                      f"{', '.join(f'{m:.4g}' for m in scale['mean'])}, std {', '.join(f'{s:.4g}' for s in scale['std'])}): "
+                      f"{', '.join(f'{m:.4g}' for m in scale['mean'])}, "
+                      f"std {', '.join(f'{s:.4g}' for s in scale['std'])}): "
                       "loss, mae and rmse above are in those units (times std for the target's; MSE times std²); "
                       "fitguard.load(run).predict returns the target's own units")
     return directory

@@ -13,8 +13,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from fitguard._validation import check_int
-from fitguard.data.encoding import (DEFAULT_MAX_CATEGORIES, check_max_categories, check_table, encoded_names,
-                                    ordered_columns)
+from fitguard.data.encoding import (
+    DEFAULT_MAX_CATEGORIES,
+    check_max_categories,
+    check_table,
+    encoded_names,
+    ordered_columns,
+)
 from fitguard.data.missing import check_missing, missing_mask
 from fitguard.data.preprocess import Preprocessor
 from fitguard.data.source import RawData, RawSource, Truth, class_names_of
@@ -170,7 +175,8 @@ def build_dataset(
     raw_val = source.val if source.val is not None else (source.pool.take(val_index) if len(val_index) else None)
     raw_test = source.test if source.test is not None else (source.pool.take(test_index) if len(test_index) else None)
     preprocessor = Preprocessor.fit(
-        raw_train.inputs, targets=raw_train.labels, kind=source.kind, task=source.task, columns=source.columns, class_names=class_names,
+        raw_train.inputs, targets=raw_train.labels, kind=source.kind, task=source.task, columns=source.columns,
+        class_names=class_names,
         target=source.target, pixel_scale=source.pixel_scale, image_size=source.image_size, standardize=standardize,
         missing=missing, max_categories=max_categories, embed=embed,
     )

@@ -117,7 +117,8 @@ def load(
 
 
 def _check_options(options: dict[str, Any], function: Callable[..., Any], what: str, by_path: bool = True) -> None:
-    taken = ({"val", "test", "seed", "stratify", "standardize", "missing", "max_categories", "embed", "ordinal", "target"}
+    taken = ({"val", "test", "seed", "stratify", "standardize", "missing", "max_categories", "embed", "ordinal",
+              "target"}
              | ({"path"} if by_path else set()))
     allowed = sorted(p for p in inspect.signature(function).parameters if p not in taken)
     for name in options:

@@ -147,7 +147,8 @@ class Preprocessor:
             columns = fit_columns(columns, raw_inputs, missing=missing, max_categories=max_categories,
                                   embed=embed, row_name=row_name)
             if columns and all(c.dropped for c in columns):
-                raise FitguardError("every feature column is empty in the training rows; there is nothing to learn from")
+                raise FitguardError("every feature column is empty in the training rows; "
+                                    "there is nothing to learn from")
         raw_shape = (len(columns),) if kind == "table" else tuple(int(s) for s in raw_inputs.shape[1:])
         spec = cls(kind, task, raw_shape, tuple(columns), tuple(class_names), target, float(pixel_scale),
                    image_size, standardize, missing=missing, max_categories=max_categories, embed=embed)

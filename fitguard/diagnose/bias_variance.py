@@ -213,7 +213,8 @@ def bias_variance(
     Example:
         >>> from fitguard.data.tensors import TensorData
         >>> X = torch.randn(60, 2); y = (X[:, 0] > 0).long()
-        >>> bv = bias_variance(lambda: nn.Linear(2, 2), (TensorData(X[:40], y[:40]), TensorData(X[40:], y[40:])), rounds=3, epochs=2)
+        >>> bv = bias_variance(lambda: nn.Linear(2, 2), (TensorData(X[:40], y[:40]), TensorData(X[40:], y[40:])),
+        ...                    rounds=3, epochs=2)
         >>> abs(bv.expected_loss - (bv.bias2 + bv.net_variance)) < 1e-9
         True
     """
@@ -229,7 +230,8 @@ def bias_variance(
         if sampling.ndim != 2 or sampling.shape[0] != rounds:
             raise ValueError(f"`sampling` as indices must have shape ({rounds}, m), got {tuple(sampling.shape)}")
         if int(sampling.min()) < 0 or int(sampling.max()) >= len(train):
-            raise ValueError(f"`sampling` indices must lie in [0, {len(train)}), got [{int(sampling.min())}, {int(sampling.max())}]")
+            raise ValueError(f"`sampling` indices must lie in [0, {len(train)}), "
+                             f"got [{int(sampling.min())}, {int(sampling.max())}]")
         indices = sampling.long()
     else:
         indices = sample_indices(len(train), rounds, sampling, generator)

@@ -71,11 +71,13 @@ def epoch_curves(history: History, metric: str | None = None) -> EpochCurves:
     keys = history.keys()
     for name in ("loss", "val_loss"):
         if name not in keys:
-            raise ValueError(f"`history` must log {name!r} every epoch to draw curves; it has: {', '.join(keys) or 'nothing'}")
+            raise ValueError(f"`history` must log {name!r} every epoch to draw curves; "
+                             f"it has: {', '.join(keys) or 'nothing'}")
     if metric is None:
         metric = next((m for m in _METRICS if m in keys and f"val_{m}" in keys), None)
     elif metric not in keys or f"val_{metric}" not in keys:
-        raise ValueError(f"`metric` {metric!r} needs {metric!r} and 'val_{metric}' in the history; it has: {', '.join(keys)}")
+        raise ValueError(f"`metric` {metric!r} needs {metric!r} and 'val_{metric}' in the history; "
+                         f"it has: {', '.join(keys)}")
     train, val = history["loss"], history["val_loss"]
     epochs = [int(e) for e in history["epoch"]] if "epoch" in keys else list(range(1, len(history) + 1))
     finite = [i for i, v in enumerate(val) if math.isfinite(v)]
@@ -158,7 +160,8 @@ def learning_curve(
 
     Example:
         >>> from types import SimpleNamespace
-        >>> d = SimpleNamespace(train=TensorData(torch.zeros(10, 1), torch.zeros(10)), val=TensorData(torch.zeros(4, 1), torch.zeros(4)))
+        >>> d = SimpleNamespace(train=TensorData(torch.zeros(10, 1), torch.zeros(10)),
+        ...                     val=TensorData(torch.zeros(4, 1), torch.zeros(4)))
         >>> learning_curve(lambda tr, va, s: (len(tr), 0.0), d, fractions=[0.5, 1.0], seeds=[0]).train_scores
         [[5], [10]]
     """

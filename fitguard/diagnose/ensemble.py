@@ -102,7 +102,8 @@ def _optimizer(name: str, params: list[torch.Tensor], lr: float, weight_decay: f
     return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
 
 
-def _validate(indices: torch.Tensor, init_seeds: Sequence[int], shuffle_seeds: Sequence[int], **options: object) -> None:
+def _validate(indices: torch.Tensor, init_seeds: Sequence[int], shuffle_seeds: Sequence[int],
+              **options: object) -> None:
     if indices.ndim != 2 or indices.shape[0] < 1 or indices.shape[1] < 1:
         raise ValueError(f"`indices` must have shape (members, rows) with both >= 1, got {tuple(indices.shape)}")
     for name, seeds in (("init_seeds", init_seeds), ("shuffle_seeds", shuffle_seeds)):
@@ -160,11 +161,13 @@ def train_ensemble(
 
     Example:
         >>> X, y = torch.randn(40, 3), torch.randint(0, 2, (40,))
-        >>> ens = train_ensemble(lambda: nn.Linear(3, 2), X, y, torch.randint(0, 40, (4, 40)), [0, 1, 2, 3], [0, 1, 2, 3], epochs=2)
+        >>> ens = train_ensemble(lambda: nn.Linear(3, 2), X, y, torch.randint(0, 40, (4, 40)), [0, 1, 2, 3],
+        ...                      [0, 1, 2, 3], epochs=2)
         >>> tuple(ens.predict(X).shape)
         (4, 40, 2)
     """
-    options = dict(loss=loss, epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer, weight_decay=weight_decay)
+    options = dict(loss=loss, epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
+                   weight_decay=weight_decay)
     _validate(indices, init_seeds, shuffle_seeds, **options)
     members = [build_member(model_factory, seed).to(X.device) for seed in init_seeds]
     generators = [torch.Generator().manual_seed(int(seed)) for seed in shuffle_seeds]
@@ -205,7 +208,8 @@ def _train_batched(members: list[nn.Module], X: torch.Tensor, y: torch.Tensor, i
     ensemble.params = params
     step = _optimizer(optimizer, list(params.values()), lr, weight_decay)
 
-    def member_loss(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+    def member_loss(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], xb: torch.Tensor,
+                    yb: torch.Tensor) -> torch.Tensor:
         return _criterion(loss, functional_call(ensemble.skeleton, (p, b), (xb,)), yb)
 
     batched_loss = torch.vmap(member_loss, randomness="different")

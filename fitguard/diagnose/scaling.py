@@ -231,7 +231,8 @@ def scaling_curve(train_fn: Callable[[int], tuple[float, float]], sizes: Sequenc
         result = train_fn(n)
         if not (isinstance(result, tuple) and len(result) == 2
                 and all(isinstance(v, numbers.Real) and math.isfinite(v) and v >= 0 for v in result)):
-            raise ValueError(f"`train_fn({n})` must return (train_error, val_error), both finite and >= 0, got {result!r}")
+            raise ValueError(f"`train_fn({n})` must return (train_error, val_error), both finite and >= 0, "
+                             f"got {result!r}")
         train_errors.append(float(result[0]))
         val_errors.append(float(result[1]))
     return ScalingCurve(list(sizes), train_errors, val_errors, fit_power_law(sizes, val_errors))

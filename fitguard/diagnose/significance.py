@@ -24,7 +24,6 @@ from scipy.stats import binom, norm
 
 from fitguard._validation import check_int, check_number
 
-
 #: most row indices one bootstrap chunk draws at once (8 MB of int64), so memory stays flat for big test sets
 _CHUNK_INDICES = 1_000_000
 

@@ -101,8 +101,10 @@ def complexity_sweep(
     Example:
         >>> import torch
         >>> from fitguard.data.tensors import TensorData
-        >>> X = torch.randn(60, 2); y = (X[:, 0] > 0).long(); d = (TensorData(X[:40], y[:40]), TensorData(X[40:], y[40:]))
-        >>> s = complexity_sweep(lambda w: nn.Sequential(nn.Linear(2, w), nn.ReLU(), nn.Linear(w, 2)), d, param="width", values=[2, 8], rounds=2, epochs=1)
+        >>> X = torch.randn(60, 2); y = (X[:, 0] > 0).long()
+        >>> d = (TensorData(X[:40], y[:40]), TensorData(X[40:], y[40:]))
+        >>> s = complexity_sweep(lambda w: nn.Sequential(nn.Linear(2, w), nn.ReLU(), nn.Linear(w, 2)), d,
+        ...                      param="width", values=[2, 8], rounds=2, epochs=1)
         >>> [p.n_params for p in s.points]
         [12, 42]
     """
@@ -114,7 +116,8 @@ def complexity_sweep(
         raise ValueError("`weight_decay` is the swept value when `param='lambda'`; do not pass it as well")
     for i, value in enumerate(values):
         if param in ("width", "depth") and (not isinstance(value, int) or value < (1 if param == "width" else 0)):
-            raise ValueError(f"`values[{i}]` = {value!r}, must be an integer >= {1 if param == 'width' else 0} for {param}")
+            raise ValueError(f"`values[{i}]` = {value!r}, must be an integer >= {1 if param == 'width' else 0} "
+                             f"for {param}")
         if param == "lambda" and value < 0:
             raise ValueError(f"`values[{i}]` = {value!r}, must be >= 0 for lambda")
     points = []
@@ -122,7 +125,8 @@ def complexity_sweep(
         extra = {"weight_decay": float(value)} if param == "lambda" else {}
         bv = bias_variance(lambda v=value: builder(v), data, rounds=rounds, **options, **extra)
         n_params = sum(p.numel() for p in builder(value).parameters())
-        points.append(SweepPoint(value, n_params, bv.train_error, bv.val_error, bv.expected_loss, bv.bias2, bv.variance))
+        points.append(SweepPoint(value, n_params, bv.train_error, bv.val_error, bv.expected_loss, bv.bias2,
+                                 bv.variance))
     return ComplexitySweep(param, options.get("loss", "0-1"), points)
 
 

@@ -224,7 +224,8 @@ def verdict(
         raise ValueError(f"`good_loss_ratio` must be >= 1, got {good_loss_ratio!r}")
     for name in ("loss", monitor):
         if name not in history.keys():
-            raise ValueError(f"`history` must log {name!r} to be diagnosed; it has: {', '.join(history.keys()) or 'nothing'}")
+            raise ValueError(f"`history` must log {name!r} to be diagnosed; "
+                             f"it has: {', '.join(history.keys()) or 'nothing'}")
     if len(history) < 2:
         raise ValueError(f"`history` must hold at least 2 epochs to be diagnosed, got {len(history)}")
     onset = overfitting_onset(history, monitor=monitor)
@@ -235,7 +236,8 @@ def verdict(
     losses = history["loss"]
     train_left = losses[-1] / losses[0] if losses[0] > 0 else 0.0
     if onset is not None:
-        evidence.insert(0, f"overfitting from epoch {onset.epoch} (confidence {onset.confidence:.2f}): {onset.reason()}")
+        evidence.insert(0, f"overfitting from epoch {onset.epoch} (confidence {onset.confidence:.2f}): "
+                           f"{onset.reason()}")
     gap_check = _gap_check(history, monitor, n_val, good_gap, good_loss_ratio)
     if gap_check is not None:
         evidence.append(gap_check[1])
@@ -283,7 +285,8 @@ def _overfit_remedies(onset: Onset | None, n_train: int | None, n_params: int | 
         remedies.append(("augmentation", f"images and only {n_train} training samples (< {small_data}): "
                                          "rotations, flips and shifts multiply the data without costing capacity"))
     if n_params is not None and n_train is not None and n_params / n_train > params_per_sample:
-        why = f"{n_params} parameters for {n_train} samples ({n_params / n_train:.0f} per sample > {params_per_sample:g})"
+        why = (f"{n_params} parameters for {n_train} samples "
+               f"({n_params / n_train:.0f} per sample > {params_per_sample:g})")
         remedies.append(("shrink the network", f"{why}: fewer, narrower layers leave less room to memorize"))
         remedies.append(("dropout", f"{why}: dropout keeps the capacity but stops units from co-adapting"))
     suspects = [s for s in weight_stats or () if s.large_to_init >= large_weight_ratio and s.large_sign_balance >= 0.5]

@@ -144,7 +144,8 @@ class WeightChange:
         return self.after / self.before if self.before != 0 else math.inf if self.after != 0 else 1.0
 
 
-_NUMERIC = ("l1", "l2", "max_abs", "mean_abs", "large_sign_balance", "large_to_init", "spectral_norm", "stable_rank", "sparsity")
+_NUMERIC = ("l1", "l2", "max_abs", "mean_abs", "large_sign_balance", "large_to_init", "spectral_norm", "stable_rank",
+            "sparsity")
 
 
 def compare(before: list[LayerWeights], after: list[LayerWeights]) -> list[WeightChange]:
@@ -167,8 +168,8 @@ def compare(before: list[LayerWeights], after: list[LayerWeights]) -> list[Weigh
     missing = [layer.name for layer in before if layer.name not in after_by_name]
     if missing or len(after) != len(before):
         raise ValueError(
-            f"`before` and `after` must describe the same layers, got {[l.name for l in before]} "
-            f"and {[l.name for l in after]}"
+            f"`before` and `after` must describe the same layers, got {[layer.name for layer in before]} "
+            f"and {[layer.name for layer in after]}"
         )
     changes = []
     for layer in before:

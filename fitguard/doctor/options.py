@@ -14,9 +14,9 @@ import yaml
 
 from fitguard.data.encoding import parse_ordinal
 from fitguard.data.missing import MISSING_CHOICES
-from fitguard.models.imported import check_import_path, is_import_path
 from fitguard.durations import duration_error, parse_duration
 from fitguard.errors import FitguardError
+from fitguard.models.imported import check_import_path, is_import_path
 
 FAMILIES = ("mlp", "cnn", "cnn1d")
 #: which scored recipe the doctor keeps: the best-ranked, or (cross-validated) the simplest within one standard error

@@ -103,7 +103,8 @@ class Clock:
 
 class StopAtDeadline(Callback):
     """Stop a training after the epoch in which ``deadline()`` passed (but not before ``min_epochs``); with
-    ``restore_best`` the run keeps its best epoch so far. ``deadline`` is a function so that a moving deadline (the search's) is read when it matters."""
+    ``restore_best`` the run keeps its best epoch so far. ``deadline`` is a function so that a moving deadline (the
+    search's) is read when it matters."""
 
     def __init__(self, deadline: Callable[[], float], min_epochs: int = 1) -> None:
         self.deadline = deadline
@@ -139,7 +140,8 @@ def kept_trial(scored: list[Trial], rule: str, fallback: Callable[[], Trial]) ->
     its stopping point has no evidence against the baseline.
 
     Example:
-        >>> cut = Trial("cut", "study", {}, 0.9, 0.0, 10, 3, 1.0, details={"stop_reason": f"{DEADLINE_STOP} after epoch 3"})
+        >>> cut = Trial("cut", "study", {}, 0.9, 0.0, 10, 3, 1.0,
+        ...             details={"stop_reason": f"{DEADLINE_STOP} after epoch 3"})
         >>> whole = Trial("whole", "study", {}, 0.8, 0.0, 10, 30, 1.0, details={"stop_reason": "early stopping"})
         >>> baseline = Trial("baseline", "baseline", {}, 0.85, 0.0, 10, 150, 1.0)
         >>> kept_trial([cut, whole], "best", lambda: baseline).name, kept_trial([cut], "best", lambda: baseline).name
@@ -299,13 +301,15 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
     trials: list[Trial] = []
     for index, recipe in enumerate(candidates):
         if not clock.spend(share, score.trainings, always=index < 2):
-            trials.append(Trial(describe(recipe), "architecture", recipe, math.nan, math.nan, 0, 0, 0.0, "skipped: budget"))
+            trials.append(Trial(describe(recipe), "architecture", recipe, math.nan, math.nan, 0, 0, 0.0,
+                                "skipped: budget"))
             continue
         trials.append(score(recipe, name=describe(recipe), phase="architecture"))
         tick()
     done = [t for t in trials if t.status == "done"]
     best = max(t.val_score for t in done)
-    chosen = min((t for t in done if t.val_score >= best - epsilon), key=lambda t: (t.parameters, *(-v for v in rank(t))))
+    chosen = min((t for t in done if t.val_score >= best - epsilon),
+                 key=lambda t: (t.parameters, *(-v for v in rank(t))))
     chosen.details["chosen"] = True
     return trials, chosen
 

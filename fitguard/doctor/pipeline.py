@@ -36,8 +36,7 @@ from fitguard.doctor.progress import DoctorProgress
 from fitguard.doctor.store import TrialStore, check_same_run, data_fingerprint, resumable, storage_url
 from fitguard.doctor.suggestions import learning_curve_phase, outcomes
 from fitguard.doctor.summary import layer_table, versions
-from fitguard.doctor.trials import (Trial, joined, refit_epochs, refit_members, refit_recipe, score_and_gap,
-                                    train_recipe)
+from fitguard.doctor.trials import Trial, joined, refit_epochs, refit_members, refit_recipe, score_and_gap, train_recipe
 from fitguard.errors import FitguardError
 from fitguard.models import build_network, count
 from fitguard.models.ensemble import MeanEnsemble
@@ -283,7 +282,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
 
         clock.search_started = time.perf_counter()
         search = _search(plan, options, score, clock, display, data, run_dir, timings)
-        scored = [t for phase in ("ablation", "train_longer", "study") for t in search.get(phase, []) if t.status == "done"]
+        scored = [t for phase in ("ablation", "train_longer", "study") for t in search.get(phase, [])
+                  if t.status == "done"]
         # the baseline's recipe, with the epoch count its validation chose: kept when the budget cut every search
         # training short (see phases.kept_trial)
         best = phases.kept_trial(scored, options.keep, lambda: dataclasses.replace(
@@ -309,7 +309,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         if every_row is not None:
             # what the tested refit took, scaled to every row: start it only when it fits in what is left
             needed = (time.perf_counter() - clock_at) * len(every_row) / len(tested_rows)
-            if clock.seconds is None or clock.deadline - time.perf_counter() >= RESERVE_FACTOR * needed + REPORT_SECONDS:
+            if (clock.seconds is None
+                    or clock.deadline - time.perf_counter() >= RESERVE_FACTOR * needed + REPORT_SECONDS):
                 shipped, shipped_history, _ = refit_members(score.base, best.recipe, data, rows=every_row,
                                                             epochs=epochs, callbacks=hard, members=len(seeds),
                                                             seed=options.seed, **final_train)
@@ -349,7 +350,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         "baseline": {**_tested_record(baseline, baseline_tested, tested_rows, data, baseline_epochs),
                      "diagnosis_run": {"epochs": len(baseline_history), "best_epoch": baseline_epochs,
                                        "stop_reason": baseline_history.stop_reason,
-                                       "scores": _scores(baseline_run.trainer, data), "repeat": baseline_train["repeat"]},
+                                       "scores": _scores(baseline_run.trainer, data),
+                                       "repeat": baseline_train["repeat"]},
                      "history": "baseline_history.json"},
         "verdict": {**diagnosis, "sentence": sentence(diagnosis)},
         "plan": {**plan.to_dict(), "outcomes": outcomes(diagnosis, search, data, baseline,
@@ -520,7 +522,7 @@ def _tested_record(trial: Trial, run: Any, rows: TensorData, data: Dataset, epoc
     way for the baseline and the kept model)."""
     trained = run.trainer.evaluate(rows)
     tested = run.trainer.evaluate(data.test)
-    score, gap = score_and_gap(data.task, trained, {f"val_{k}": v for k, v in tested.items()})
+    _, gap = score_and_gap(data.task, trained, {f"val_{k}": v for k, v in tested.items()})
     return {"val_score": trial.val_score, "gap": gap,
             "gap_note": "training rows - test, on the model that was tested (trained afresh on "
                         f"{len(rows)} rows for {epochs} epochs)",
@@ -572,7 +574,8 @@ def _augmentation_samples(run_dir: Path, data: Dataset, recipe: dict[str, Any], 
     generator = torch.Generator().manual_seed(seed)
     views = [pipeline(originals.clone(), labels, generator)[0] for _ in range(3)]
     np.savez_compressed(run_dir / "augmentation_samples.npz", original=originals.numpy(),
-                        augmented=torch.stack(views, 1).numpy(), labels=np.asarray([data.class_names[i] for i in labels]),
+                        augmented=torch.stack(views, 1).numpy(),
+                        labels=np.asarray([data.class_names[i] for i in labels]),
                         spec=np.asarray([repr(spec)]))
 
 

@@ -3,8 +3,9 @@ help -- and the learning curve behind "more data".
 
 Each recommendation of the verdict maps to the trials that test it:
 
-- ``augmentation`` (with cutout too), ``dropout``, ``L2``, batch norm, weight noise, mixup, class weights (the plan's proposal for skewed
-  classes): the ablation's single-remedy rows against the chosen network with early stopping only;
+- ``augmentation`` (with cutout too), ``dropout``, ``L2``, batch norm, weight noise, mixup, class weights (the plan's
+  proposal for skewed classes): the ablation's single-remedy rows against the chosen network with early stopping
+  only;
 - ``shrink the network`` / ``bigger model``: the best architecture smaller / bigger than the baseline network
   against the baseline network's own architecture trial (when the search scored it);
 - ``early stopping``: the baseline's own validation curve, at its best epoch against its last;

@@ -107,7 +107,8 @@ def train_recipe(
 
 def joined(first: TensorData, second: TensorData) -> TensorData:
     """Rows of ``first`` then ``second`` (train + val for the final refit)."""
-    return TensorData(torch.cat([first.X, second.X.to(first.X.device)]), torch.cat([first.y, second.y.to(first.y.device)]))
+    return TensorData(torch.cat([first.X, second.X.to(first.X.device)]),
+                      torch.cat([first.y, second.y.to(first.y.device)]))
 
 
 def refit_epochs(history: History, monitor: str = "val_loss") -> int:

@@ -10,6 +10,7 @@ averaged over folds), plus the full-data coefficient path, so that the sparsity 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -211,7 +212,7 @@ def _contiguous_folds(n: int, folds: int) -> list[tuple[np.ndarray, np.ndarray]]
     sizes = [n // folds + (1 if fold < n % folds else 0) for fold in range(folds)]
     bounds = np.cumsum([0, *sizes])
     rows = np.arange(n)
-    return [(np.r_[rows[:start], rows[stop:]], rows[start:stop]) for start, stop in zip(bounds[:-1], bounds[1:])]
+    return [(np.r_[rows[:start], rows[stop:]], rows[start:stop]) for start, stop in pairwise(bounds)]
 
 
 def _fit_path(

@@ -9,8 +9,8 @@ Example:
 from __future__ import annotations
 
 from fitguard.models.builders import ACTIVATIONS, BUILDERS, build, build_network, cnn, cnn1d, mlp
-from fitguard.models.embedding import EmbeddedNet, TableEmbedding, with_embeddings
 from fitguard.models.counting import CountReport, LayerCount, count, count_parameters, summary
+from fitguard.models.embedding import EmbeddedNet, TableEmbedding, with_embeddings
 from fitguard.models.lint import TINY_NETWORK_HIDDEN_UNITS, LintWarning, lint
 
 __all__ = [
@@ -18,9 +18,9 @@ __all__ = [
     "BUILDERS",
     "TINY_NETWORK_HIDDEN_UNITS",
     "CountReport",
+    "EmbeddedNet",
     "LayerCount",
     "LintWarning",
-    "EmbeddedNet",
     "TableEmbedding",
     "build",
     "build_network",

@@ -179,7 +179,7 @@ def _conv_net(
     if input_size is not None:
         # each block halves every spatial side; below 1 pixel there is nothing left to pool
         smallest = min(input_size)
-        blocks_allowed = int(math.floor(math.log2(smallest))) if smallest >= 1 else 0
+        blocks_allowed = math.floor(math.log2(smallest)) if smallest >= 1 else 0
         if len(channels) > blocks_allowed:
             raise ValueError(
                 f"`widths` has {len(channels)} blocks, each halving the input; `input_size` {tuple(input_size)} "
@@ -394,7 +394,8 @@ def build_network(name: str, input_shape: Sequence[int], out_features: int, opti
             builder is then called for the widened input (see ``fitguard.models.embedding``).
 
     Example:
-        >>> build_network("mlp", (3,), 2, {"hidden": [4]}, embeddings=[(0, 10, 5)])(__import__("torch").zeros(2, 3)).shape
+        >>> build_network("mlp", (3,), 2, {"hidden": [4]}, embeddings=[(0, 10, 5)])(
+        ...     __import__("torch").zeros(2, 3)).shape
         torch.Size([2, 2])
     """
     options = dict(options or {})

@@ -23,7 +23,6 @@ import torch
 
 from fitguard._validation import check_int
 
-
 #: what ``class_weight`` accepts besides explicit weights
 BALANCED = "balanced"
 

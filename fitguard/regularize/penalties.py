@@ -32,7 +32,6 @@ from fitguard._validation import check_bool, check_number
 from fitguard.regularize.proximal import proximal_step, soft_threshold_
 from fitguard.regularize.selection import NamedParameters, check_layers, check_nonnegative, select_parameters
 
-
 # The torch optimizers whose `weight_decay` means "add weight_decay * w to the step", the L2 gradient.
 DECOUPLED_OPTIMIZERS = ("sgd", "adam", "adamw")
 

@@ -71,7 +71,8 @@ def proximal_step(
     """The step ``eta`` of ``optimizer``'s last update of ``parameter`` (in ``group``): threshold ``lam * eta``.
 
     A number for SGD, a new tensor shaped like ``parameter`` for Adam and AdamW (read from their state, so call it
-    after ``optimizer.step()``; the caller may scale it in place). See the module docstring for the formulas and why they hold at a fixed point.
+    after ``optimizer.step()``; the caller may scale it in place). See the module docstring for the formulas and why
+    they hold at a fixed point.
 
     Args:
         optimizer: a ``torch.optim.SGD``, ``Adam`` or ``AdamW`` (or a subclass).

@@ -55,7 +55,7 @@ def _data_uri(png: bytes) -> str:
 def _history(run_dir: Path, name: str) -> dict[str, Any]:
     record = json.loads((run_dir / name).read_text())
     epochs = record["epochs"]
-    keys = [k for k in epochs[0]] if epochs else []
+    keys = list(epochs[0]) if epochs else []
     return {key: [float(e.get(key, float("nan"))) for e in epochs] for key in keys}
 
 
@@ -85,7 +85,8 @@ def figures(run_dir: Path, summary: Summary) -> dict[str, str]:
     samples = run_dir / "augmentation_samples.npz"
     if samples.is_file():
         with np.load(samples, allow_pickle=False) as npz:
-            found["augmentation"] = _data_uri(plots.augmentation_grid(npz["original"], npz["augmented"], list(npz["labels"])))
+            found["augmentation"] = _data_uri(
+                plots.augmentation_grid(npz["original"], npz["augmented"], list(npz["labels"])))
     return found
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 BASELINE, BEST, ACCENT = "#c0392b", "#1f77b4", "#7f7f7f"
 
@@ -31,7 +31,8 @@ def _loss_label(task: str) -> str:
     return "cross-entropy loss (nats)" if task == "classification" else "mean squared error (target units²)"
 
 
-def learning_curves(history: dict[str, list[float]], task: str, onset: int | None, best_epoch: int | None = None) -> bytes:
+def learning_curves(history: dict[str, list[float]], task: str, onset: int | None,
+                    best_epoch: int | None = None) -> bytes:
     """Training vs validation loss (and accuracy) per epoch, the overfitting onset marked."""
     has_accuracy = "accuracy" in history and "val_accuracy" in history
     figure, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(11 if has_accuracy else 6.5, 3.8), squeeze=False)

@@ -110,7 +110,7 @@ def ablation(
     if data.val is None:
         raise ValueError("ablation needs a validation split; set data.val > 0 in the recipe")
     name, mode = resolve_metric(metric, data.task)
-    for remedy, point in remedies.items():
+    for point in remedies.values():
         apply_point(recipe, point, data.kind)  # every point is checked before any training starts
     started = time.perf_counter()
 

@@ -35,8 +35,9 @@ def expand_grid(grid: Mapping[str, Sequence[Any]] | SearchSpace) -> list[dict[st
         ValueError: a space with a range, or an unknown name or value out of range.
 
     Example:
-        >>> expand_grid({"l2": [0, 1e-3], "dropout": [0.0, 0.5]})
-        [{'l2': 0, 'dropout': 0.0}, {'l2': 0, 'dropout': 0.5}, {'l2': 0.001, 'dropout': 0.0}, {'l2': 0.001, 'dropout': 0.5}]
+        >>> expand_grid({"l2": [0, 1e-3], "dropout": [0.0, 0.5]})  # doctest: +NORMALIZE_WHITESPACE
+        [{'l2': 0, 'dropout': 0.0}, {'l2': 0, 'dropout': 0.5},
+         {'l2': 0.001, 'dropout': 0.0}, {'l2': 0.001, 'dropout': 0.5}]
     """
     if isinstance(grid, SearchSpace):
         if not grid.is_grid():

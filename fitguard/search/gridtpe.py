@@ -36,7 +36,8 @@ from optuna.trial import FrozenTrial, TrialState
 from fitguard._validation import check_int
 
 
-def split_good(trials: Sequence[FrozenTrial], maximize: bool, gamma: float) -> tuple[list[FrozenTrial], list[FrozenTrial]]:
+def split_good(trials: Sequence[FrozenTrial], maximize: bool,
+               gamma: float) -> tuple[list[FrozenTrial], list[FrozenTrial]]:
     """The best ``ceil(gamma * n)`` finished trials and the rest; a completed trial ranks above every pruned
     one, and a trial pruned later above one pruned earlier (then by its last reported value), as TPE ranks."""
     sign = -1.0 if maximize else 1.0

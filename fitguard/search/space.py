@@ -225,7 +225,8 @@ def _param_from_data(name: str, spec: Any) -> Param:
         if not isinstance(log, bool):
             raise FitguardError(f"`{name}.log` must be true or false, got {log!r}")
         low, high = spec["low"], spec["high"]
-        param = Int(low, high, log) if kind == "int" and isinstance(low, int) and isinstance(high, int) else Float(low, high, log)
+        param = (Int(low, high, log) if kind == "int" and isinstance(low, int) and isinstance(high, int)
+                 else Float(low, high, log))
     else:
         param = Choice((spec,))
     try:
@@ -306,7 +307,8 @@ def _apply_size(model: dict[str, Any], point: Mapping[str, Any], data_kind: str 
     name = model.get("name", "auto")
     if name == "auto":
         if data_kind is None:
-            raise ValueError("`width`/`depth` with model name 'auto' need the kind of data; name the model in the recipe")
+            raise ValueError("`width`/`depth` with model name 'auto' need the kind of data; "
+                             "name the model in the recipe")
         name = AUTO_MODEL[data_kind]
     key = "hidden" if name == "mlp" else "widths"
     current = model.get(key) or ([256, 256] if name == "mlp" else [32, 64])

@@ -120,7 +120,8 @@ def _create(storage: Any, name: str, spec: TrialSpec, direction: str, resume: bo
         if not resume:
             raise FitguardError(f"study {name!r} already exists in {url}; pass --resume to continue or join it")
         stored = existing.user_attrs.get(SPEC, {})
-        if {k: stored.get(k) for k in ("config", "space", "metric")} != {k: getattr(spec, k) for k in ("config", "space", "metric")}:
+        keys = ("config", "space", "metric")
+        if {k: stored.get(k) for k in keys} != {k: getattr(spec, k) for k in keys}:
             raise FitguardError(f"study {name!r} in {url} was made from another config or search space; "
                                 "use the same CONFIG to join it, or another --study name")
         return
@@ -263,7 +264,8 @@ def study(
         Path(out).mkdir(parents=True, exist_ok=True)
         storage = default_storage(out)
     if data is not None and workers > 1:
-        raise ValueError("`data` given in Python cannot reach worker processes; use workers=1 or a data source in the recipe")
+        raise ValueError("`data` given in Python cannot reach worker processes; "
+                         "use workers=1 or a data source in the recipe")
     data = data if data is not None else _load(recipe)
     optuna_study, spec, rdb = prepare_study(recipe, space, trials=trials, storage=storage, name=name, metric=metric,
                                             sampler=sampler, pruner=pruner, min_epochs=min_epochs, seed=seed,

@@ -206,7 +206,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from fitguard.config import TrainConfig
     from fitguard.recipe import load_data
-
     from fitguard.search.storage import storage_errors
 
     try:

@@ -32,7 +32,6 @@ decoupled penalties, gradient clipping, other losses than cross-entropy and MSE.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence

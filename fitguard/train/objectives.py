@@ -120,7 +120,7 @@ class MetricSums:
         if self._losses:
             # one sync for all the epoch's losses; summed in order in float64, as `total += loss.item() * n` does,
             # so the logged loss equals a hand-written loop's to the last bit
-            for value, size in zip(torch.stack([l.float() for l in self._losses]).tolist(), self._sizes):
+            for value, size in zip(torch.stack([loss.float() for loss in self._losses]).tolist(), self._sizes):
                 self._loss_total += value * size
         if self._outputs:
             output = torch.cat(self._outputs).float()

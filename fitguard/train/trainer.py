@@ -13,7 +13,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import torch
 from torch import nn
@@ -190,7 +190,8 @@ class Trainer:
         self._train_loss_fn = self._loss_fn  # the class-weighted one once `fit` has counted the classes
         self.model.to(self.device)
         if channels_last:
-            self.model.to(memory_format=torch.channels_last)
+            # Module.to takes memory_format at run time; torch's type stubs leave it out
+            self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self._forward: Callable[..., torch.Tensor] = torch.compile(self.model) if compile else self.model
         self._selected = [(p, p.select(self.model)) for p in self.penalties]
         # split once: penalties in the loss, proximal steps after the optimizer (decoupled ones live in its groups)
@@ -245,12 +246,17 @@ class Trainer:
                     f"available metrics: {', '.join(available)}"
                 )
 
+    @overload
+    def _prepare(self, data: TensorData | DataLoader) -> TensorData | DataLoader: ...
+    @overload
+    def _prepare(self, data: None) -> None: ...
     def _prepare(self, data: TensorData | DataLoader | None) -> TensorData | DataLoader | None:
         if data is None or isinstance(data, DataLoader):
             return data
         if isinstance(data, TensorData):
             return data.to(self.device)
-        raise ValueError(f"training data must be a fitguard TensorData or a torch DataLoader, got {type(data).__name__}")
+        raise ValueError(f"training data must be a fitguard TensorData or a torch DataLoader, "
+                         f"got {type(data).__name__}")
 
     def _batches(self, data: TensorData | DataLoader, train: bool) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
         if isinstance(data, TensorData):
@@ -375,13 +381,15 @@ class Trainer:
             self.request_stop(f"diverged: training loss is {logs['loss']} at epoch {epoch}")
         elif not self._gradients_finite(gradients_finite):
             remedy = "lower `lr`" if self.clip_grad_norm is not None else "lower `lr` or set `clip_grad_norm`"
-            self.request_stop(f"diverged: the gradient norm became non-finite (exploding gradients) at epoch {epoch}; {remedy}")
+            self.request_stop(f"diverged: the gradient norm became non-finite (exploding gradients) at epoch {epoch}; "
+                              f"{remedy}")
         for callback in self._hooks["on_epoch_end"]:
             callback.on_epoch_end(self, epoch, logs)
 
     def _weigh_classes(self, train_data: TensorData | DataLoader) -> None:
         """Fit ``class_weight_`` on the training rows' labels (one pass over a DataLoader) and weigh the training
         loss with it. The model's class count comes from one forward pass on a training row."""
+        first: torch.Tensor | None
         if isinstance(train_data, TensorData):
             first, labels = train_data.X[:1], train_data.y
         else:
@@ -446,7 +454,8 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         try:
-            outputs = [self._forward(X[i : i + batch_size].to(self.device)).float().cpu() for i in range(0, len(X), batch_size)]
+            outputs = [self._forward(X[i : i + batch_size].to(self.device)).float().cpu()
+                       for i in range(0, len(X), batch_size)]
         finally:
             self.model.train(was_training)
         return torch.cat(outputs) if outputs else torch.empty(0)

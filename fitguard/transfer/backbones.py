@@ -187,7 +187,7 @@ def load_backbone(
         raise ValueError(f"`batchnorm` must be one of {', '.join(map(repr, BATCHNORM_MODES))}, got {batchnorm!r}")
     if isinstance(source, nn.Module):
         model = source
-    elif isinstance(source, str) and (source in NAMED_BACKBONES or ":" in source and not Path(source).exists()):
+    elif isinstance(source, str) and (source in NAMED_BACKBONES or (":" in source and not Path(source).exists())):
         model = load_named(source, image_size=image_size)
     else:
         path = Path(source).expanduser()

@@ -20,7 +20,6 @@ from torch import nn
 
 from fitguard._validation import check_int
 
-
 _NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 _HOOK_ATTRIBUTE = "_fitguard_frozen_batchnorm_hook"

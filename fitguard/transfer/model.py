@@ -59,7 +59,8 @@ class TransferModel(nn.Module):
             the identity.
     """
 
-    def __init__(self, body: nn.Sequential, head: nn.Module, feature_dim: int, adapter: nn.Module | None = None) -> None:
+    def __init__(self, body: nn.Sequential, head: nn.Module, feature_dim: int,
+                 adapter: nn.Module | None = None) -> None:
         super().__init__()
         self.adapter = adapter if adapter is not None else nn.Identity()
         self.body = body

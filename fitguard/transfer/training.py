@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 from fitguard._validation import check_int, check_number
+from fitguard.train.callbacks.base import Callback
 from fitguard.transfer.backbones import load_backbone
 from fitguard.transfer.blocks import freeze, layer_blocks, trainable_block_count
-from fitguard.train.callbacks.base import Callback
 
 if TYPE_CHECKING:
     from fitguard.data import Dataset
@@ -118,7 +118,8 @@ class UnfreezeSchedule(Callback):
         present = {id(p) for group in trainer.optimizer.param_groups for p in group["params"]}
         # plateau reductions scale every group alike; new groups follow the same scale
         scale = trainer.optimizer.param_groups[0]["lr"] / trainer.lr
-        template = {k: v for k, v in trainer.optimizer.param_groups[0].items() if k not in ("params", "lr", "weight_decay")}
+        template = {k: v for k, v in trainer.optimizer.param_groups[0].items()
+                    if k not in ("params", "lr", "weight_decay")}
         for group in param_groups(trainer.model, trainer.penalties, trainer.weight_decay):
             fresh = [p for p in group["params"] if p.requires_grad and id(p) not in present]
             if fresh:

@@ -14,7 +14,7 @@ Y = torch.tensor([0, 1, 2, 3, 4, 0, 1, 2])
 
 @pytest.mark.parametrize("make", [mixup, cutmix])
 def test_targets_are_soft_and_sum_to_one(make) -> None:
-    x, y = make(0.4, num_classes=5)(torch.rand(8, 3, 8, 8), Y, torch.Generator().manual_seed(0))
+    _, y = make(0.4, num_classes=5)(torch.rand(8, 3, 8, 8), Y, torch.Generator().manual_seed(0))
     assert y.dtype == torch.float32 and tuple(y.shape) == (8, 5)
     torch.testing.assert_close(y.sum(1), torch.ones(8))
     assert bool((y >= 0).all())

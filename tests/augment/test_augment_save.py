@@ -77,7 +77,8 @@ def test_refuses_a_non_empty_folder_unless_overwrite(tmp_path: Path) -> None:
         (dict(image_format="gif"), "`image_format` must be 'png' or 'jpeg', got 'gif'"),
         (dict(prefix="a/b"), "`prefix` must be a non-empty name of letters, digits, '_', '-' or '.', got 'a/b'"),
         (dict(class_names=["a"]), "`class_names` has 1 names, but `y` holds label 2"),
-        (dict(X=-torch.ones(5, 3, 4, 4)), "`X` must hold raw pixels in [0, 1] or [0, 255], got values from -1.0 to -1.0"),
+        (dict(X=-torch.ones(5, 3, 4, 4)),
+         "`X` must hold raw pixels in [0, 1] or [0, 255], got values from -1.0 to -1.0"),
         (dict(augment="flip"), "`augment` must be an ImageAugment from fitguard.augment.images(...), got str"),
     ],
 )

@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from bad_files import png, two_classes, zip_bomb, zip_declaring_huge_sizes, zip_of, zip_with_damaged_entry
 
 Content = str | bytes | Callable[[], bytes]
 TABLE = "a,b,y\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n9,1,0\n2,3,1\n"
 SEARCH = "data: {source: wine}\ntrain: {max_epochs: 1}\nsearch:\n  lr: [0.001, 0.01]\n"
 SPACE_HINT = "see `fitguard train --help` for the sections and keys"
-MISSING_REFUSED = "with missing='error' every value must be filled in (missing='impute' fills gaps from the training rows)"
+MISSING_REFUSED = ("with missing='error' every value must be filled in "
+                   "(missing='impute' fills gaps from the training rows)")
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,8 @@ CASES = [
          "line 3 of t.csv has 2 fields, but the header has 3", {"t.csv": "a,b,y\n1,2,0\n3,4\n"}),
     Case("csv_missing_value", ("train", "--data", "t.csv", "--target", "y", "--missing", "error", "--out", "run"),
          f"column 'b' has no value at line 3 of t.csv; {MISSING_REFUSED}", {"t.csv": "a,b,y\n1,2,0\n3,,1\n"}),
-    Case("csv_missing_value_doctor", ("doctor", "--data", "t.csv", "--target", "y", "--missing", "error", "--out", "run"),
+    Case("csv_missing_value_doctor",
+         ("doctor", "--data", "t.csv", "--target", "y", "--missing", "error", "--out", "run"),
          f"column 'b' has no value at line 3 of t.csv; {MISSING_REFUSED}", {"t.csv": TABLE.replace("3,4,1", "3,NA,1")}),
     Case("csv_missing_target", ("train", "--data", "t.csv", "--target", "y", "--out", "run"),
          "target has no value at line 3 of t.csv; every row needs one: fill it in or remove the row",
@@ -57,7 +58,8 @@ CASES = [
     Case("missing_unknown_choice_doctor", ("doctor", "--data", "t.csv", "--target", "y", "--missing", "drop"),
          "`--missing` must be one of impute, error, got 'drop'", {"t.csv": TABLE}),
     Case("csv_not_utf8", ("train", "--data", "t.csv", "--target", "y", "--out", "run"),
-         "CSV file t.csv is not UTF-8 text (byte 0xff at offset 0); save it as UTF-8", {"t.csv": b"\xff\xfea,y\n1,0\n"}),
+         "CSV file t.csv is not UTF-8 text (byte 0xff at offset 0); save it as UTF-8",
+         {"t.csv": b"\xff\xfea,y\n1,0\n"}),
     Case("csv_field_too_large", ("train", "--data", "t.csv", "--target", "y", "--out", "run"),
          "CSV file t.csv cannot be parsed: field larger than field limit (131072)",
          {"t.csv": "a,y\n" + "x" * 200_000 + ",1\n"}),
@@ -184,7 +186,7 @@ CASES = [
     Case("search_unreachable_storage",
          ("search", "s.yaml", "--storage", "postgresql+psycopg://nobody@127.0.0.1:1/x", "--quiet", "--out", "so"),
          "cannot open the study storage postgresql+psycopg://nobody@127.0.0.1:1/x (connection failed: connection "
-         "to server at \"127.0.0.1\", port 1 failed: Connection refused); check that the database server is "
+         'to server at "127.0.0.1", port 1 failed: Connection refused); check that the database server is '
          "running and the URL is right", {"s.yaml": SEARCH}),
     Case("search_resume_missing", ("search", "s.yaml", "--resume", "--quiet", "--out", "so"),
          "cannot resume: no study named 'fitguard' in sqlite:///{cwd}/so/study.db", {"s.yaml": SEARCH}),

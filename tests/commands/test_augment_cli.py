@@ -17,7 +17,7 @@ from fitguard.commands.augment import LOAD_OPTIONS, register
 from fitguard.data import load
 
 
-@pytest.fixture()
+@pytest.fixture
 def app() -> typer.Typer:
     app = typer.Typer()
     register(app)
@@ -29,7 +29,7 @@ def app() -> typer.Typer:
     return app
 
 
-@pytest.fixture()
+@pytest.fixture
 def folder(tmp_path: Path) -> Path:
     rng = np.random.default_rng(0)
     for name in ("cat", "dog"):

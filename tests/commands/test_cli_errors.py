@@ -49,7 +49,7 @@ BUG_LINE = (
 )
 
 
-@pytest.fixture()
+@pytest.fixture
 def folder(tmp_path: Path) -> Path:
     (tmp_path / "user_nets.py").write_text(NETS)
     (tmp_path / "t.csv").write_text(TABLE)

@@ -62,7 +62,7 @@ def test_the_saved_run_records_the_embedding_and_the_order(trained):
 
 
 def test_the_reloaded_model_predicts_unseen_towns_blanks_and_equals_the_saved_test_score(trained):
-    data, out = trained
+    _, out = trained
     predictor = fitguard.load(out)
     rows = [{"town": "atlantis", "grade": "high", "income": "0.2"}, {"town": "", "grade": "", "income": ""},
             {"town": "town3", "grade": "low", "income": "-1"}]

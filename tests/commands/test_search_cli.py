@@ -35,7 +35,8 @@ def test_search_runs_prints_the_table_and_resumes(app, tmp_path) -> None:
     result = CliRunner().invoke(app, ["search", str(config), "--trials", "2", "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     assert "fitguard search: study 'fitguard' (val_accuracy)" in result.output
-    assert "best: trial" in result.output and "2 complete" in result.output.replace("1 complete, 1 pruned", "2 complete")
+    assert "best: trial" in result.output
+    assert "2 complete" in result.output.replace("1 complete, 1 pruned", "2 complete")
     saved = json.loads((out / "results.json").read_text())
     assert len(saved["trials"]) == 2 and (out / "study.db").is_file()
     again = CliRunner().invoke(app, ["search", str(config), "--trials", "3", "--out", str(out), "--quiet", "--resume"])

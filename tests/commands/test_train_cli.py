@@ -1,7 +1,6 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -19,7 +18,8 @@ def _cli(capsys, *argv):
 def test_train_writes_a_complete_run_folder_that_reloads(tmp_path, capsys):
     out = tmp_path / "run"
     code, stdout, err = _cli(
-        capsys, "train", "--data", "wine", "--model", "mlp", "--hidden", "16", "--epochs", "4", "--out", str(out), "--quiet"
+        capsys, "train", "--data", "wine", "--model", "mlp", "--hidden", "16", "--epochs", "4", "--out", str(out),
+        "--quiet",
     )
     assert code == 0, err
     names = {p.name for p in out.iterdir()}
@@ -61,15 +61,20 @@ def test_yaml_spec_with_flags_overriding(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["train", "--data", "digts"], "error: unknown dataset 'digts'; built-in datasets: digits, breast_cancer, wine, "
-         "diabetes, mnist1d, fashion_mnist, synthetic_regression (or give a path to a .csv, .npz, image folder or .zip)"),
+        (["train", "--data", "digts"],
+         "error: unknown dataset 'digts'; built-in datasets: digits, breast_cancer, wine, "
+         "diabetes, mnist1d, fashion_mnist, synthetic_regression "
+         "(or give a path to a .csv, .npz, image folder or .zip)"),
         (["train", "--lr", "-1"], "error: options: train.lr: must be greater than 0, got -1.0"),
-        (["train", "--patience", "-3"], "error: options: early_stopping.patience: must be greater than or equal to 0, got -3"),
-        (["train", "--optimizer", "rmsprop"], "error: options: train.optimizer: must be 'adam', 'adamw' or 'sgd', got 'rmsprop'"),
+        (["train", "--patience", "-3"],
+         "error: options: early_stopping.patience: must be greater than or equal to 0, got -3"),
+        (["train", "--optimizer", "rmsprop"],
+         "error: options: train.optimizer: must be 'adam', 'adamw' or 'sgd', got 'rmsprop'"),
         (["train", "--dropout", "1.5", "--model", "mlp"], "error: `dropout` must be a number in [0, 1), got 1.5"),
         (["train", "--hidden", "a,b"], "error: `--hidden` must be comma-separated integers such as 256,256, got 'a,b'"),
         (["train", "missing.yaml"], "error: config file 'missing.yaml' does not exist"),
-        (["train", "--bogus"], "error: No such option: --bogus (Possible options: --out) (see `fitguard train --help`)"),
+        (["train", "--bogus"],
+         "error: No such option: --bogus (Possible options: --out) (see `fitguard train --help`)"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, monkeypatch, argv, message):
@@ -93,7 +98,8 @@ def test_config_errors_name_the_file_and_key(tmp_path, capsys):
     toml = tmp_path / "spec.toml"
     toml.write_text("[train]\nlr = 'fast'\n")
     code, _, err = _cli(capsys, "train", str(toml))
-    assert err.strip() == f"error: {toml}: train.lr: must be a valid number, unable to parse string as a number, got 'fast'"
+    assert err.strip() == (f"error: {toml}: train.lr: must be a valid number, "
+                           "unable to parse string as a number, got 'fast'")
 
 
 @pytest.mark.parametrize(("text", "where"), [('"\\n": 1\n', "'\\n'"), ('train: {" ": 2}\n', "train.' '")])
@@ -113,9 +119,11 @@ def test_existing_run_folder_is_never_overwritten_without_the_flag(tmp_path, cap
     (out / "precious.txt").write_text("keep me")
     code, _, err = _cli(capsys, "train", "--data", "wine", "--out", str(out))
     assert code == 2
-    assert err.strip() == f"error: run folder {str(out)!r} already exists; pass --overwrite to replace it or --resume to continue it"
+    assert err.strip() == (f"error: run folder {str(out)!r} already exists; "
+                           "pass --overwrite to replace it or --resume to continue it")
     code, _, err = _cli(capsys, "train", "--data", "wine", "--out", str(out), "--overwrite")
-    assert err.strip() == f"error: refusing to overwrite {str(out)!r}: it is not a fitguard run folder (no run.json); choose another --out"
+    assert err.strip() == (f"error: refusing to overwrite {str(out)!r}: it is not a fitguard run folder (no run.json); "
+                           "choose another --out")
     assert (out / "precious.txt").read_text() == "keep me"
 
 

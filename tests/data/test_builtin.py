@@ -75,7 +75,7 @@ def test_synthetic_regression_exposes_its_truth():
     assert abs(residual.std() - 0.5) < 0.03 and abs(residual.mean()) < 0.05
     np.testing.assert_allclose(truth.function(np.array([[0.25, 1.0]])), [1.5])
     X1, y1 = truth.sample(10, 3)
-    X2, y2 = truth.sample(10, 3)
+    _, y2 = truth.sample(10, 3)
     assert X1.shape == (10, 2) and np.array_equal(y1, y2)
     with pytest.raises(ValueError) as error:
         load("synthetic_regression", noise=-1)

@@ -85,7 +85,8 @@ def test_expanded_codes_equal_a_one_hot_of_the_codes_and_keep_other_features_in_
         features[:, :1].astype(int))
     np.testing.assert_array_equal(expanded[:, :codes], oracle)
     np.testing.assert_array_equal(expanded[:, codes:], features[:, 1:])
-    assert names[0] == "town=<unknown>" and names[codes - 1] == "town=<missing>" and names[-2:] == ("town=<missing>", "x")
+    assert names[0] == "town=<unknown>" and names[codes - 1] == "town=<missing>"
+    assert names[-2:] == ("town=<missing>", "x")
     assert embedded_features(columns) == ((0, codes, columns[0].embedding),)
 
 
@@ -104,7 +105,8 @@ def test_ordinal_columns_are_positions_equal_to_scikit_learns_ordinal_encoder_wi
     assert grade.fill == float(np.median(positions)) and np.all(encoded[~present, 0] == grade.fill)
     np.testing.assert_array_equal(encoded[:, 1], (~present).astype(float))  # the missing indicator
     assert standardized_features((grade,)).tolist() == [True, False]
-    assert grade.describe() == f"ordinal, low < mid < high < top; a gap gets the median position {grade.fill:g}; missing indicator"
+    assert grade.describe() == (f"ordinal, low < mid < high < top; a gap gets the median position {grade.fill:g}; "
+                                "missing indicator")
     with pytest.raises(FitguardError) as error:
         encode_table(np.array([["mid"], ["huge"]], dtype=object), (grade,))
     assert str(error.value) == ("column 'grade' has 'huge' at row 1, which is not one of its ordered categories "

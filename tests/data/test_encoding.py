@@ -123,7 +123,8 @@ def test_missing_error_learns_no_fill_and_refuses_a_gap_with_its_row():
 
 
 def test_descriptions_say_what_was_done_to_each_column():
-    assert Column("age", fill=41.5, indicator=True).describe() == "number; a gap gets the median 41.5; missing indicator"
+    assert (Column("age", fill=41.5, indicator=True).describe()
+            == "number; a gap gets the median 41.5; missing indicator")
     assert Column("color", True, ("blue", "red"), other=7, fill="red").describe() == (
         "one-hot, 2 categories; 7 rarer share <other>; a gap gets the most frequent 'red'")
     assert Column("size").describe() == "number; gaps refused"

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from fitguard.data import from_folder, load, read_image_folder
-from fitguard.data import image_folders
+from fitguard.data import from_folder, image_folders, load, read_image_folder
 from fitguard.data.image_cache import archive_key, cache_root
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"

@@ -146,7 +146,8 @@ def test_load_dispatch_errors(tmp_path):
     other = write_csv(tmp_path, "x", "notes.txt")
     with pytest.raises(ValueError) as error:
         load(other)
-    assert str(error.value) == f"cannot load {other}: expected a .csv, .parquet or .npz file, an image folder or a .zip of one"
+    assert str(error.value) == (f"cannot load {other}: expected a .csv, .parquet or .npz file, "
+                                "an image folder or a .zip of one")
     with pytest.raises(ValueError) as error:
         load("digits", limit_per_class=3)
     assert str(error.value) == "unknown option 'limit_per_class' for built-in dataset 'digits'; allowed: none"

@@ -79,7 +79,8 @@ def test_a_target_of_another_width_is_one_clear_line():
                            targets=np.array([1.0, 2.0, 3.0, 4.0]))
     with pytest.raises(FitguardError) as error:
         pre.encode_target(np.ones((3, 2)))
-    assert str(error.value) == "regression targets of shape (N, 2) do not fit the 1 target column(s) the model was fitted on"
+    assert str(error.value) == ("regression targets of shape (N, 2) do not fit the 1 target column(s) "
+                                "the model was fitted on")
 
 
 def test_each_fold_and_subsample_refits_the_scale_on_its_own_training_rows():

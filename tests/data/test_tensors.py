@@ -15,7 +15,7 @@ def _brute_force_bounds(rows: int, batch_size: int) -> list[tuple[int, int]]:
 
 @pytest.mark.parametrize("batch_size", [1, 2, 3, 7, 32])
 def test_batch_bounds_cover_every_row_once_and_never_leave_a_lone_row(batch_size):
-    for rows in range(0, 100):
+    for rows in range(100):
         bounds = batch_bounds(rows, batch_size)
         assert bounds == _brute_force_bounds(rows, batch_size)
         covered = [i for start, stop in bounds for i in range(start, stop)]

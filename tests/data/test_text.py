@@ -36,7 +36,8 @@ def test_errors_name_what_is_missing(tmp_path: Path):
     assert str(error.value) == f"no fortune file 'sport' in {tmp_path}; available: food"
     with pytest.raises(FileNotFoundError) as missing:
         read_fortunes(folder=tmp_path / "nowhere")
-    assert str(missing.value) == f"no fortune files in {tmp_path / 'nowhere'}: install them with `apt-get install fortunes`"
+    assert str(missing.value) == (f"no fortune files in {tmp_path / 'nowhere'}: "
+                                  "install them with `apt-get install fortunes`")
     with pytest.raises(ValueError) as invalid:
         read_fortunes("food", folder=tmp_path)
     assert str(invalid.value) == "`categories` must be a non-empty list of fortune file names, got 'food'"

@@ -57,11 +57,17 @@ def _mlxtend_bootstrap(n: int, rounds: int, seed: int) -> torch.Tensor:
 def test_agrees_with_mlxtend_on_the_same_bootstrap_samples(estimator, loss: str, mlxtend_loss: str) -> None:
     rng = np.random.default_rng(1)
     X = rng.normal(size=(150, 4))
-    y = (X[:, 0] + X[:, 1] ** 2 > 1).astype(np.int64) + (X[:, 2] > 1) if loss == "0-1" else X[:, 0] + np.sin(3 * X[:, 1])
+    if loss == "0-1":
+        y = (X[:, 0] + X[:, 1] ** 2 > 1).astype(np.int64) + (X[:, 2] > 1)
+    else:
+        y = X[:, 0] + np.sin(3 * X[:, 1])
     X_train, y_train, X_test, y_test = X[:100], y[:100], X[100:], y[100:]
-    expected = bias_variance_decomp(estimator, X_train, y_train, X_test, y_test, loss=mlxtend_loss, num_rounds=25, random_seed=7)
+    expected = bias_variance_decomp(estimator, X_train, y_train, X_test, y_test, loss=mlxtend_loss, num_rounds=25,
+                                    random_seed=7)
     bv = bias_variance(
-        estimator, (TensorData(torch.tensor(X_train), torch.tensor(y_train)), TensorData(torch.tensor(X_test), torch.tensor(y_test))),
+        estimator,
+        (TensorData(torch.tensor(X_train), torch.tensor(y_train)),
+         TensorData(torch.tensor(X_test), torch.tensor(y_test))),
         rounds=25, loss=loss, sampling=_mlxtend_bootstrap(100, 25, 7),
     )
     assert (bv.expected_loss, bv.bias2, bv.variance) == pytest.approx(expected, rel=1e-12)
@@ -113,10 +119,12 @@ def test_sampling_schemes() -> None:
         ({"loss": "hinge"}, "`loss` must be one of ('mse', '0-1'), got 'hinge'"),
         ({"rounds": 1}, "`rounds` must be an integer >= 2, got 1"),
         ({"seeds": 0}, "`seeds` must be an integer >= 1, got 0"),
-        ({"sampling": "jackknife"}, "`sampling` must be one of ('bootstrap', 'disjoint') or an index tensor (rounds, m), got 'jackknife'"),
+        ({"sampling": "jackknife"},
+         "`sampling` must be one of ('bootstrap', 'disjoint') or an index tensor (rounds, m), got 'jackknife'"),
         ({"sampling": torch.zeros(3, 5, dtype=torch.long)}, "`sampling` as indices must have shape (2, m), got (3, 5)"),
         ({"sampling": torch.full((2, 5), 150)}, "`sampling` indices must lie in [0, 150), got [150, 150]"),
-        ({"rounds": 100, "sampling": "disjoint"}, "`sampling='disjoint'` needs >= 2 rows per round, got 150 rows for 100 rounds"),
+        ({"rounds": 100, "sampling": "disjoint"},
+         "`sampling='disjoint'` needs >= 2 rows per round, got 150 rows for 100 rounds"),
     ],
 )
 def test_bad_input_messages(kwargs: dict, message: str) -> None:
@@ -129,4 +137,5 @@ def test_bad_input_messages(kwargs: dict, message: str) -> None:
 def test_data_without_a_test_split_is_refused() -> None:
     with pytest.raises(ValueError) as error:
         bias_variance(_mlp, object(), rounds=2)
-    assert str(error.value) == "`data` must have .train and .test splits (a fitguard Dataset) or be a (train, test) tuple"
+    assert str(error.value) == ("`data` must have .train and .test splits (a fitguard Dataset) "
+                                "or be a (train, test) tuple")

@@ -57,7 +57,8 @@ def test_learning_curve_calls_fit_fn_per_fraction_and_seed() -> None:
 
 def test_learning_curve_over_folds() -> None:
     sizes = []
-    curve = learning_curve(lambda tr, va, s: (sizes.append((len(tr), len(va))) or 0.0, 0.0), _toy(), fractions=[0.5], seeds=[0], folds=4)
+    curve = learning_curve(lambda tr, va, s: (sizes.append((len(tr), len(va))) or 0.0, 0.0), _toy(),
+                           fractions=[0.5], seeds=[0], folds=4)
     assert sizes == [(38, 25)] * 4  # 100 rows pooled: 75 train + 25 val per fold, half of the 75 kept
     assert len(curve.val_scores[0]) == 4
 
@@ -65,7 +66,8 @@ def test_learning_curve_over_folds() -> None:
 def test_learning_curve_with_the_trainer_shows_validation_error_falling_with_data() -> None:
     fit = trainer_fit_fn(lambda: nn.Linear(3, 1), loss="mse", max_epochs=30, lr=0.05, batch_size=16, device="cpu")
     data = _toy()
-    data.train = TensorData(data.train.X, data.train.X[:, 0] + 0.1 * torch.randn(80, generator=torch.Generator().manual_seed(1)))
+    noise = 0.1 * torch.randn(80, generator=torch.Generator().manual_seed(1))
+    data.train = TensorData(data.train.X, data.train.X[:, 0] + noise)
     curve = learning_curve(fit, data, fractions=[0.05, 1.0], seeds=[0, 1], folds=None)
     assert curve.val_mean[1] < curve.val_mean[0]
 

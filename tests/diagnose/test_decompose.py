@@ -54,7 +54,8 @@ def test_01_multiclass_loss_equals_bias_plus_net_variance() -> None:
 
 def test_01_accepts_scores_and_argmaxes_them() -> None:
     scores = torch.tensor([[[0.9, 0.1], [0.2, 0.8]], [[0.7, 0.3], [0.6, 0.4]]])
-    assert decompose_01(scores, torch.tensor([0, 1])) == decompose_01(torch.tensor([[0, 1], [0, 0]]), torch.tensor([0, 1]))
+    assert (decompose_01(scores, torch.tensor([0, 1]))
+            == decompose_01(torch.tensor([[0, 1], [0, 0]]), torch.tensor([0, 1])))
 
 
 def test_split_variance_brute_force() -> None:
@@ -71,11 +72,16 @@ def test_split_variance_brute_force() -> None:
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: decompose_mse(torch.zeros(3), torch.zeros(3)), "`preds` must have shape (R, n_test) or (R, n_test, k), got (3,)"),
-        (lambda: decompose_mse(torch.zeros(2, 3), torch.zeros(4)), "`y` must have shape (3,) to match `preds` (2, 3), got (4,)"),
-        (lambda: decompose_mse(torch.zeros(2, 3), torch.zeros(3), torch.zeros(2)), "`f_true` must have the shape of `y` (3,), got (2,)"),
-        (lambda: decompose_01(torch.zeros(2, 3), torch.zeros(3, dtype=torch.long)), "`preds` and `y` must be integer class labels for the 0-1 loss, got torch.float32 and torch.int64"),
-        (lambda: split_variance(torch.zeros(2, 3)), "`grid` must have shape (D, S, n_test) or (D, S, n_test, k), got (2, 3)"),
+        (lambda: decompose_mse(torch.zeros(3), torch.zeros(3)),
+         "`preds` must have shape (R, n_test) or (R, n_test, k), got (3,)"),
+        (lambda: decompose_mse(torch.zeros(2, 3), torch.zeros(4)),
+         "`y` must have shape (3,) to match `preds` (2, 3), got (4,)"),
+        (lambda: decompose_mse(torch.zeros(2, 3), torch.zeros(3), torch.zeros(2)),
+         "`f_true` must have the shape of `y` (3,), got (2,)"),
+        (lambda: decompose_01(torch.zeros(2, 3), torch.zeros(3, dtype=torch.long)),
+         "`preds` and `y` must be integer class labels for the 0-1 loss, got torch.float32 and torch.int64"),
+        (lambda: split_variance(torch.zeros(2, 3)),
+         "`grid` must have shape (D, S, n_test) or (D, S, n_test, k), got (2, 3)"),
     ],
 )
 def test_bad_input_messages(call, message: str) -> None:

@@ -77,7 +77,8 @@ def test_batchnorm_needs_the_sequential_path() -> None:
     factory = lambda: nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.Linear(8, 3))  # noqa: E731
     with pytest.raises(ValueError) as error:
         train_ensemble(factory, X, y, torch.arange(10).repeat(2, 1), [0, 1], [0, 1], epochs=1)
-    assert str(error.value) == "batched training cannot update BatchNorm running statistics under vmap; pass `batched=False`"
+    assert str(error.value) == ("batched training cannot update BatchNorm running statistics under vmap; "
+                                "pass `batched=False`")
     ens = train_ensemble(factory, X, y, torch.arange(10).repeat(2, 1), [0, 1], [0, 1], epochs=1, batched=False)
     assert ens.predict(X).shape == (2, 120, 3)
 

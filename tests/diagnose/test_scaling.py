@@ -1,4 +1,5 @@
-"""The power law against known curves, scipy's curve_fit and hand-solved row counts; scaling_curve with scripted train_fns."""
+"""The power law against known curves, scipy's curve_fit and hand-solved row counts; scaling_curve with scripted
+train_fns."""
 
 from __future__ import annotations
 
@@ -135,7 +136,8 @@ def test_fit_messages(sizes: list, errors: list, message: str) -> None:
     (lambda: rows_to_close(PowerLaw(1.0, 0.5, 0.1), 10, -0.1, 0.2), "`train_error` = -0.1, must be finite and >= 0"),
     (lambda: rows_to_close(PowerLaw(1.0, 0.5, 0.1), 10, 0.1, math.inf), "`val_error` = inf, must be finite and >= 0"),
     (lambda: rows_to_close(PowerLaw(1.0, 0.5, 0.1), 10, 0.1, 0.2, share=0.0), "`share` must be in (0, 1], got 0.0"),
-    (lambda: scaling_curve(lambda n: (0.1, 0.2), [10, 20]), "`sizes` must hold at least 3 sizes to fit a, b and c, got 2"),
+    (lambda: scaling_curve(lambda n: (0.1, 0.2), [10, 20]),
+     "`sizes` must hold at least 3 sizes to fit a, b and c, got 2"),
     (lambda: scaling_curve(lambda n: 0.2, [10, 20, 40]),
      "`train_fn(10)` must return (train_error, val_error), both finite and >= 0, got 0.2"),
     (lambda: scaling_curve(lambda n: (0.1, math.nan), [10, 20, 40]),

@@ -32,7 +32,8 @@ def test_width_sweep_counts_parameters_and_decomposes(tmp_path) -> None:
 
 
 def test_lambda_sweep_passes_the_value_as_weight_decay() -> None:
-    sweep = complexity_sweep(lambda _: _builder(16), _data(), param="lambda", values=[0.0, 5.0], rounds=2, epochs=10, lr=0.02,
+    sweep = complexity_sweep(lambda _: _builder(16), _data(), param="lambda", values=[0.0, 5.0], rounds=2, epochs=10,
+                             lr=0.02,
                              optimizer="adamw")
     none, heavy = sweep.points
     assert heavy.train_error > none.train_error  # decoupled decay of 5 x lr 0.02 wipes the weights out

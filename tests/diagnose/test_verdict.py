@@ -36,7 +36,8 @@ def _plateau(train_end: float, val_end: float, train_acc: float | None = None, v
 
 
 def _still_falling() -> History:
-    return History([{"epoch": e, "loss": 2.0 - 0.02 * e, "val_loss": 2.05 - 0.02 * e, "accuracy": 0.5, "val_accuracy": 0.5}
+    return History([{"epoch": e, "loss": 2.0 - 0.02 * e, "val_loss": 2.05 - 0.02 * e, "accuracy": 0.5,
+                     "val_accuracy": 0.5}
                     for e in range(1, 21)])
 
 
@@ -47,7 +48,8 @@ def test_rule_1_onset_means_overfit_with_early_stopping_advice() -> None:
     remedies = [r.remedy for r in v.recommendations]
     assert remedies == ["early stopping", "L2", "dropout", "more data"]
     assert [r.priority for r in v.recommendations] == [1, 2, 3, 4]
-    assert v.recommendations[0].reason == "validation loss was lowest at epoch 10 (0.1); stop there and restore those weights"
+    assert v.recommendations[0].reason == ("validation loss was lowest at epoch 10 (0.1); "
+                                           "stop there and restore those weights")
 
 
 # The limits in the expected evidence are worked by hand, not by the code under test:
@@ -55,9 +57,11 @@ def test_rule_1_onset_means_overfit_with_early_stopping_advice() -> None:
 # 1 + 2 * sqrt(2 / 1000) = 1.089.
 # Each plateau's last epoch is within 2.3 * exp(-10) = 1e-4 of its end values.
 VERDICT_TABLE = [
-    pytest.param(  # the case an earlier test locked in as "good": a 15-point gap, training loss held up (20% of the first)
+    # the case an earlier test locked in as "good": a 15-point gap, training loss held up (20% of the first)
+    pytest.param(
         _plateau(0.2, 0.6, 1.0, 0.85), {}, "overfit",
-        ["accuracy gap 0.150 above the limit 0.050 (good_gap)"], ["L2", "dropout", "more data"], id="15-point gap, no memorizing"),
+        ["accuracy gap 0.150 above the limit 0.050 (good_gap)"], ["L2", "dropout", "more data"],
+        id="15-point gap, no memorizing"),
     pytest.param(
         _plateau(0.2, 0.3, 0.95, 0.92), {}, "good",
         ["accuracy gap 0.030 within the limit 0.050 (good_gap)"], [], id="3-point gap"),
@@ -96,10 +100,12 @@ VERDICT_TABLE = [
         ["L2", "dropout", "more data"], id="regression, loss ratio 2"),
     pytest.param(
         _plateau(0.1, 0.12, r2=0.95), {}, "good",
-        ["val_loss is 1.20x the training loss, within the limit 1.50 (good_loss_ratio)"], [], id="regression, loss ratio 1.2"),
+        ["val_loss is 1.20x the training loss, within the limit 1.50 (good_loss_ratio)"], [],
+        id="regression, loss ratio 1.2"),
     pytest.param(
         _plateau(0.1, 0.18, r2=0.95), {"n_val": 8}, "good",
-        ["val_loss is 1.80x the training loss, within the limit 2.00 (2 standard errors of a mean squared error on 8 rows)"],
+        ["val_loss is 1.80x the training loss, within the limit 2.00 "
+         "(2 standard errors of a mean squared error on 8 rows)"],
         [], id="regression, loss ratio 1.8 on 8 validation rows"),
     pytest.param(
         _plateau(0.1, 0.18, r2=0.95), {"n_val": 1000}, "overfit",
@@ -127,7 +133,8 @@ def test_underfit_reasons() -> None:
     assert falling.recommendations[0].reason == (
         "training loss still falls by 0.02/epoch over the last quarter of the run, which ended at epoch 20")
     both = verdict(_plateau(1.0, 1.6, 0.8, 0.6, penalty=0.1))
-    assert both.recommendations[-1].reason == "the gap is above its limit too: more rows lower the variance without adding bias"
+    assert both.recommendations[-1].reason == ("the gap is above its limit too: "
+                                               "more rows lower the variance without adding bias")
 
 
 def test_images_with_small_data_put_augmentation_first() -> None:
@@ -144,7 +151,8 @@ def test_far_more_parameters_than_samples_says_shrink_then_dropout() -> None:
     assert v.recommendations[0].reason == (
         "100000 parameters for 200 samples (500 per sample > 10): fewer, narrower layers leave less room to memorize"
     )
-    assert "shrink the network" not in [r.remedy for r in verdict(_overfitting(), n_train=200, n_params=1_000).recommendations]
+    remedies = [r.remedy for r in verdict(_overfitting(), n_train=200, n_params=1_000).recommendations]
+    assert "shrink the network" not in remedies
 
 
 def test_large_weights_of_mixed_sign_say_l2() -> None:
@@ -152,7 +160,8 @@ def test_large_weights_of_mixed_sign_say_l2() -> None:
     big_mixed = layer_weights("hidden.weight", torch.tensor([[5.0, -5.0, 0.1, 0.1], [-5.0, 5.0, 0.1, 0.1]]), q=0.5)
     v = verdict(_overfitting(), weight_stats=[big_mixed])
     assert v.recommendations[0].remedy == "L2"
-    assert v.recommendations[0].reason.startswith("layer 'hidden.weight': its largest weights are 10.0x the init bound with mixed signs (balance 1.00)")
+    assert v.recommendations[0].reason.startswith(
+        "layer 'hidden.weight': its largest weights are 10.0x the init bound with mixed signs (balance 1.00)")
     same_sign = layer_weights("hidden.weight", torch.tensor([[5.0, 5.0, 0.1, 0.1], [5.0, 5.0, 0.1, 0.1]]), q=0.5)
     assert verdict(_overfitting(), weight_stats=[same_sign]).recommendations[0].remedy == "early stopping"
 
@@ -181,9 +190,11 @@ def _digits_run(weight_decay: float, dropout: float) -> tuple:
     data = fd.load("digits", val=0.2, test=0.2, seed=0).with_train_fraction(0.05, seed=0)
     torch.manual_seed(0)
     model = mlp(data.in_features, data.num_classes, hidden=[256, 256], dropout=dropout)
-    history = Trainer(model, lr=1e-3, batch_size=32, max_epochs=40, weight_decay=weight_decay, device="cpu", seed=0).fit(data.train, data.val)
+    history = Trainer(model, lr=1e-3, batch_size=32, max_epochs=40, weight_decay=weight_decay, device="cpu",
+                      seed=0).fit(data.train, data.val)
     n_params = sum(p.numel() for p in model.parameters())
-    return history, verdict(history, n_train=len(data.train), n_params=n_params, n_val=len(data.val), kind_of_data=data.kind,
+    return history, verdict(history, n_train=len(data.train), n_params=n_params, n_val=len(data.val),
+                            kind_of_data=data.kind,
                             weight_stats=weight_stats(model))
 
 
@@ -199,7 +210,8 @@ def test_real_run_small_digits_wide_mlp_overfits_and_a_strong_remedy_only_narrow
     # on 359 validation rows (2 standard errors there: under 0.04), so the run is still overfit, by rule 4
     assert (remedied.kind, remedied.onset_epoch) == ("overfit", None)
     assert not any("memorized" in line for line in remedied.evidence)
-    assert any(line.startswith("accuracy gap ") and " above the limit 0.050 (good_gap; " in line for line in remedied.evidence)
+    assert any(line.startswith("accuracy gap ") and " above the limit 0.050 (good_gap; " in line
+               for line in remedied.evidence)
 
     def accuracy_gap(h: History) -> float:
         return h["accuracy"][-1] - h["val_accuracy"][-1]

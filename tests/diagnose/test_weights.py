@@ -39,7 +39,8 @@ def test_conv_kernels_are_flattened_per_output_channel() -> None:
     conv = nn.Conv2d(2, 3, 3)
     s = weight_stats(nn.Sequential(conv))[0]
     assert s.shape == (3, 2, 3, 3)
-    assert s.spectral_norm == pytest.approx(float(torch.linalg.matrix_norm(conv.weight.detach().reshape(3, -1).double(), 2)))
+    flat = conv.weight.detach().reshape(3, -1).double()
+    assert s.spectral_norm == pytest.approx(float(torch.linalg.matrix_norm(flat, 2)))
 
 
 def test_compare_pairs_layers_and_reports_ratios() -> None:

@@ -2,7 +2,6 @@ import pytest
 
 from fitguard.cli import app
 
-
 # tiny on purpose: every phase runs, on 30% of digits' training split, with a handful of epochs; a trial budget and no
 # clock, so the phases run the same however busy the machine is
 TINY = ["--model", "mlp", "--budget", "none", "--trials", "12", "--epochs", "10", "--search-epochs", "8",

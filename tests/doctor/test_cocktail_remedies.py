@@ -43,7 +43,8 @@ def test_no_mixup_over_embedding_codes():
 
 def test_the_cutout_and_mixup_recipes_build_and_train():
     digits = load("digits", seed=0, val=0.2, test=0.2)
-    for name, change in remedies_for(digits, {"model": {"name": "cnn", "widths": [4]}}, None, ("augmentation with cutout", "mixup")):
+    network = {"model": {"name": "cnn", "widths": [4]}}
+    for name, change in remedies_for(digits, network, None, ("augmentation with cutout", "mixup")):
         recipe = combine({"model": {"name": "cnn", "widths": [4]}}, [change])
         config = parse_config({"data": {"source": "digits"}, "model": recipe["model"], "remedies": recipe["remedies"],
                                "train": {"max_epochs": 1, "batch_size": 64}}, name)
@@ -60,7 +61,8 @@ def test_the_mixup_recipe_trains_on_a_table_and_cutmix_is_refused_there():
     table = load("breast_cancer", seed=0)
     change = dict(remedies_for(table, NETWORK, None, ("mixup",)))["mixup α=0.2"]
     recipe = combine(NETWORK, [change])
-    config = parse_config({"data": {"source": "breast_cancer"}, "model": recipe["model"], "remedies": recipe["remedies"],
+    config = parse_config({"data": {"source": "breast_cancer"}, "model": recipe["model"],
+                           "remedies": recipe["remedies"],
                            "train": {"max_epochs": 2}}, "mixup")
     run = build_run(config, data=table)
     assert np.isfinite(run.trainer.fit(table.train, table.val).epochs[-1]["val_loss"])

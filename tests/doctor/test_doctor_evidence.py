@@ -16,8 +16,7 @@ from typer.testing import CliRunner
 from fitguard.cli import app
 from fitguard.commands.doctor import options_from_cli
 from fitguard.data import load
-from fitguard.doctor import DoctorOptions, read_summary
-from fitguard.doctor import evidence
+from fitguard.doctor import DoctorOptions, evidence, read_summary
 from fitguard.doctor.plan import plan_for
 from fitguard.doctor.suggestions import outcomes
 from fitguard.doctor.trials import Trial

@@ -17,7 +17,8 @@ from fitguard.runs import save_model
 from fitguard.train import Trainer
 
 # every phase runs once or twice, a few epochs each
-SMALL = ["--budget", "60s", "--trials", "5", "--epochs", "4", "--search-epochs", "3", "--folds", "2", "--rounds", "0", "--min-steps", "0",
+SMALL = ["--budget", "60s", "--trials", "5", "--epochs", "4", "--search-epochs", "3", "--folds", "2", "--rounds", "0",
+         "--min-steps", "0",
          "--quiet"]
 
 

@@ -45,7 +45,8 @@ def test_command_reruns_only_what_differs_from_the_defaults():
     options = DoctorOptions(data="fashion_mnist", data_options={"limit_per_class": 100, "image_size": [16, 16]},
                             backbone="runs/pre", freeze_all_but=1, refit="none")
     assert options.command() == ("fitguard doctor --data fashion_mnist --data-option limit_per_class=100 "
-                                 "--data-option 'image_size=[16, 16]' --backbone runs/pre --freeze-all-but 1 --refit none")
+                                 "--data-option 'image_size=[16, 16]' --backbone runs/pre --freeze-all-but 1 "
+                                 "--refit none")
 
 
 def test_data_options_are_yaml_scalars_and_reach_the_loader_spec():

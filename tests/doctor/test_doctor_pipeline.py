@@ -60,11 +60,13 @@ def test_the_tested_models_reproduce_the_summary(digits_run):
     assert baseline == pytest.approx(summary["test"]["baseline"]["accuracy"], abs=1e-9)
     with np.load(digits_run / "test_predictions.npz") as tested:
         assert np.array_equal(tested["y"], data.test.y.numpy())
-        assert float(np.mean(tested["best"] == tested["y"])) == pytest.approx(summary["test"]["best"]["accuracy"], abs=1e-9)
+        accuracy = summary["test"]["best"]["accuracy"]
+        assert float(np.mean(tested["best"] == tested["y"])) == pytest.approx(accuracy, abs=1e-9)
         assert float(np.mean(tested["baseline"] == tested["y"])) == pytest.approx(baseline, abs=1e-9)
     # the shipped model learned every labelled row: train + val + test
     shipped = summary["best"]["shipped"]
-    assert shipped["refit"] == "all" and shipped["rows"] == summary["data"]["n_train"] + summary["data"]["n_val"] + len(data.test)
+    every_row = summary["data"]["n_train"] + summary["data"]["n_val"] + len(data.test)
+    assert shipped["refit"] == "all" and shipped["rows"] == every_row
 
 
 def test_the_shipped_model_is_the_ensemble_the_summary_describes(digits_run):

@@ -69,6 +69,6 @@ def test_the_terminal_and_the_report_show_rmse_and_r2(diabetes_run):
     assert f"RMSE {rmse['value']:.4g} ({rmse['low']:.4g}–{rmse['high']:.4g})" in output
     assert f"{r2['value']:.3f} ({r2['low']:.3f}–{r2['high']:.3f})" in output
     html = (out / "report.html").read_text()
-    assert "<th class=\"n\">RMSE (95% interval)</th>" in html and "<th class=\"n\">R² (95% interval)</th>" in html
+    assert '<th class="n">RMSE (95% interval)</th>' in html and '<th class="n">R² (95% interval)</th>' in html
     assert f"{rmse['value']:.4g} ({rmse['low']:.4g}–{rmse['high']:.4g})" in html
     assert "standardized on the training rows" in html

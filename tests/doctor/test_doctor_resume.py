@@ -20,16 +20,17 @@ import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import ClassVar
 
 import optuna
 import pytest
+
 from fitguard.cli import main
 from fitguard.doctor import phases, read_summary
 from fitguard.doctor.store import STUDY
 from fitguard.doctor.trials import Trial
 from fitguard.runs import LOCK, claim_run_dir
 from fitguard.search.pruning import DEFAULT_SAMPLER, make_sampler
-
 from tests.doctor.conftest import TINY
 
 
@@ -219,8 +220,8 @@ class _Objective:
     that the sampler's draws after its random start-up depend on what came before; cross-validated (never pruned)."""
 
     data = SimpleNamespace(task="classification")
-    folds = [None, None]
-    train: dict = {}
+    folds: ClassVar[list] = [None, None]
+    train: ClassVar[dict] = {}
     trainings = 2
 
     def __call__(self, recipe, *, name, phase, callbacks=(), lr):

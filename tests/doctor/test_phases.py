@@ -11,7 +11,14 @@ from fitguard.cli import app
 from fitguard.data import kfold, load
 from fitguard.doctor import DoctorOptions, read_summary
 from fitguard.doctor.phases import (
-    Clock, Scorer, _compatible, describe, lambda_cv, rank, schedule, simplest_within_one_se,
+    Clock,
+    Scorer,
+    _compatible,
+    describe,
+    lambda_cv,
+    rank,
+    schedule,
+    simplest_within_one_se,
 )
 from fitguard.doctor.pipeline import base_config
 from fitguard.doctor.trials import Trial, train_recipe
@@ -197,7 +204,6 @@ def test_doctor_ships_the_baseline_recipe_when_every_search_training_was_cut(tmp
 
     from fitguard.doctor import phases, pipeline
     from fitguard.runs import load
-
     from tests.doctor.conftest import TINY
 
     monkeypatch.setattr(phases, "cut_by_deadline", lambda trial: True)  # as if the budget had cut every one

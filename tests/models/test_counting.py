@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 import torch
 from torch import nn
@@ -28,7 +30,7 @@ def test_the_source_articles_networks(widths: list[int], connections: int, param
     report = count(_dense(widths), (widths[0],))
     assert (report.connections, report.parameters) == (connections, parameters)
     per_layer = [layer.connections for layer in report.layers]
-    assert per_layer == [a * b for a, b in zip(widths, widths[1:])]
+    assert per_layer == [a * b for a, b in pairwise(widths)]
     assert report.parameters == sum(layer.parameters for layer in report.layers)
 
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from fitguard.models import EmbeddedNet, TableEmbedding, build_network, count_parameters, with_embeddings
 from fitguard.data import TensorData
+from fitguard.models import EmbeddedNet, TableEmbedding, build_network, count_parameters, with_embeddings
 from fitguard.train import Trainer
 
 

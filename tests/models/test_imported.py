@@ -17,7 +17,8 @@ def test_builds_the_users_network_with_input_shape_and_out_features():
      "'no_such_package'); install it or add its folder to PYTHONPATH"),
     ("tests.doctor.user_models:missing",
      "`--model` 'tests.doctor.user_models:missing': module 'tests.doctor.user_models' has no attribute 'missing'"),
-    ("tests.doctor.user_models:NOT_CALLABLE", "`--model` 'tests.doctor.user_models:NOT_CALLABLE' is not callable, got int"),
+    ("tests.doctor.user_models:NOT_CALLABLE",
+     "`--model` 'tests.doctor.user_models:NOT_CALLABLE' is not callable, got int"),
     ("nets:", "`--model` 'nets:' must look like package.module:function"),
 ])
 def test_unimportable_names_get_one_clear_line(name, message):
@@ -34,7 +35,8 @@ def test_a_builder_with_another_signature_or_result_is_refused():
         "out_features=2): wrong_signature() got an unexpected keyword argument 'input_shape'")
     with pytest.raises(ValueError) as error:
         build_imported("tests.doctor.user_models:not_a_module", (4,), 2)
-    assert str(error.value) == "`--model` 'tests.doctor.user_models:not_a_module' must return a torch.nn.Module, got str"
+    assert str(error.value) == ("`--model` 'tests.doctor.user_models:not_a_module' "
+                                "must return a torch.nn.Module, got str")
 
 
 def test_a_network_that_does_not_fit_the_data_is_refused_at_build_with_the_shapes() -> None:

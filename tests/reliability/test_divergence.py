@@ -52,7 +52,7 @@ def _fit(directory, max_epochs: int, blow_up_at: int | None = None):
 
 def test_nan_loss_stops_the_run_and_the_best_checkpoint_and_log_stay_intact(tmp_path):
     _, reference = _fit(tmp_path / "reference", 3)
-    trainer, history = _fit(tmp_path / "diverged", 20, blow_up_at=4)
+    _, history = _fit(tmp_path / "diverged", 20, blow_up_at=4)
 
     last = history.epochs[-1]
     assert not math.isfinite(last["loss"])
@@ -71,7 +71,8 @@ def test_nan_loss_stops_the_run_and_the_best_checkpoint_and_log_stay_intact(tmp_
     rows = read_metrics_log(tmp_path / "diverged" / "metrics.jsonl")
     assert len(rows) == len(history)
     strip = lambda row: {k: v for k, v in row.items() if k != "time"}  # noqa: E731
-    assert [strip(r) for r in rows[:3]] == [strip(r) for r in read_metrics_log(tmp_path / "reference" / "metrics.jsonl")]
+    reference_rows = read_metrics_log(tmp_path / "reference" / "metrics.jsonl")
+    assert [strip(r) for r in rows[:3]] == [strip(r) for r in reference_rows]
     assert [e["loss"] for e in reference.epochs] == [e["loss"] for e in history.epochs[:3]]
 
 

@@ -44,8 +44,8 @@ SECTIONS = ["data", "model", "train", "early_stopping", "checkpoint", "remedies"
 KEYS = ["source", "target", "val", "test", "seed", "options", "name", "hidden", "dropout", "optimizer", "lr",
         "batch_size", "max_epochs", "loss", "monitor", "mode", "patience", "min_delta", "penalties", "kind", "lam",
         "weight_noise", "sigma", "augment", "backbone", "freeze_all_but", "every_epochs", "keep_last", "precision"]
-scalars = st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats() | st.text(max_size=12) | st.sampled_from(
-    ["digits", "adam", "l2", "min", "auto", "32", "bf16", "val_loss", "mlp"])
+scalars = (st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats() | st.text(max_size=12)
+           | st.sampled_from(["digits", "adam", "l2", "min", "auto", "32", "bf16", "val_loss", "mlp"]))
 values = st.recursive(
     scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=6), inner,

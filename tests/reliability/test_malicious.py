@@ -22,8 +22,8 @@ import torch
 from fitguard.data.archives import ZipTree
 from fitguard.data.image_folders import read_image_folder
 from fitguard.errors import FitguardError
-from fitguard.transfer.sources import read_weights
 from fitguard.train.state_io import load_state
+from fitguard.transfer.sources import read_weights
 
 REFUSED = ("refusing to load {path}: it is a pickle holding Python objects besides tensors, which could run code on "
            "load; save a state dict (torch.save(model.state_dict(), path)) or a .safetensors file instead")
@@ -51,7 +51,8 @@ def test_a_crafted_backbone_pickle_is_refused_by_the_cli_and_never_runs(tmp_path
     marker = tmp_path / "PWNED"
     _torch_pickle(tmp_path / "evil.pt", marker)
     result = subprocess.run([sys.executable, "-m", "fitguard.cli", "train", "--data", "wine", "--backbone", "evil.pt",
-                             "--epochs", "1", "--out", "run"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+                             "--epochs", "1", "--out", "run"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120)
     assert result.stderr.splitlines() == ["error: " + REFUSED.format(path="evil.pt")]
     assert result.returncode == 2
     assert not marker.exists()
@@ -132,7 +133,8 @@ def _zip(path, entries: dict[str, bytes]) -> None:
             archive.writestr(name, data)
 
 
-@pytest.mark.parametrize("entry", ["../evil.png", "a/../../evil.png", "/tmp/evil.png", "C:/evil.png", "a\\..\\evil.png"])
+@pytest.mark.parametrize("entry",
+                         ["../evil.png", "a/../../evil.png", "/tmp/evil.png", "C:/evil.png", "a\\..\\evil.png"])
 def test_zip_entries_that_name_paths_outside_the_root_are_refused(tmp_path, entry):
     archive = tmp_path / "inner" / "evil.zip"
     archive.parent.mkdir()

@@ -39,7 +39,8 @@ def test_grid_cv_picks_the_lambda_sklearn_gridsearchcv_picks_on_the_same_folds(r
     folds = fold_indices(len(y), 5, seed=0)
     n_train = len(folds[0][0])
     assert all(len(train) == n_train for train, _ in folds)
-    search = GridSearchCV(make_pipeline(StandardScaler(), Ridge()), {"ridge__alpha": [n_train * lam for lam in LAMBDAS]},
+    search = GridSearchCV(make_pipeline(StandardScaler(), Ridge()),
+                          {"ridge__alpha": [n_train * lam for lam in LAMBDAS]},
                           cv=folds, scoring="neg_mean_squared_error").fit(X, y)
     assert result.metric == "val_loss" and result.mode == "min"
     assert result.best_point_ == {"l2": LAMBDAS[int(search.best_index_)]}

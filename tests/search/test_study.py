@@ -68,7 +68,8 @@ def test_study_arguments_are_checked(tiny_recipe, tmp_path) -> None:
         ({"trials": 0, "out": tmp_path}, "`trials` must be an integer >= 1, got 0"),
         ({"workers": 0, "out": tmp_path}, "`workers` must be an integer >= 1, got 0"),
         ({}, "give `out` (the study is stored in out/study.db) or a `storage` URL"),
-        ({"out": tmp_path, "pruner": "sometimes"}, "`pruner` must be one of catchup, hyperband, median, none, got 'sometimes'"),
+        ({"out": tmp_path, "pruner": "sometimes"},
+         "`pruner` must be one of catchup, hyperband, median, none, got 'sometimes'"),
         ({"storage": "mongodb://x"}, "`storage` must be a database URL such as sqlite:///runs/x/study.db or "
          "postgresql+psycopg://user@host/db, got 'mongodb://x'"),
     ]:

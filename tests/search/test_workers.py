@@ -21,7 +21,8 @@ def storage_url(request, tmp_path) -> str:
     return request.getfixturevalue("postgres_url")
 
 
-def test_two_worker_processes_finish_n_trials_with_none_lost_or_done_twice(tiny_recipe, postgres_url, study_name) -> None:
+def test_two_worker_processes_finish_n_trials_with_none_lost_or_done_twice(tiny_recipe, postgres_url,
+                                                                          study_name) -> None:
     space = SearchSpace({"lr": Float(1e-3, 3e-2, log=True), "dropout": Choice((0.0, 0.2))})
     result = study(tiny_recipe, space, trials=4, storage=postgres_url, name=study_name, workers=2, pruner="none")
     finished = [r for r in result.rows if r["state"] in ("COMPLETE", "PRUNED")]

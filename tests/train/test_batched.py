@@ -86,7 +86,7 @@ def test_a_members_weights_make_an_ordinary_model_with_its_scores() -> None:
     factory = lambda: mlp(6, 3, hidden=[16], batchnorm=True, dropout=0.2)  # noqa: E731
     folds = _folds((6,), (40, 41))
     results = fit_folds(factory, folds, seeds=[0, 1], max_epochs=3, batch_size=8)
-    for result, (train, val) in zip(results, folds):
+    for result, (_, val) in zip(results, folds):
         model = factory()
         model.load_state_dict(result.state)
         evaluator = Trainer(model, device="cpu", batch_size=8)
@@ -106,7 +106,7 @@ def test_regression_members_equal_the_trainer() -> None:
     factory = lambda: mlp(5, 1, hidden=[8], batchnorm=True)  # noqa: E731
     options = {"lr": 0.01, "batch_size": 16, "max_epochs": 5}
     results = fit_folds(factory, folds, seeds=[1, 2], loss="mse", **options)
-    for result, (trainer, history) in zip(results, _sequential(factory, folds, [1, 2], None, loss="mse", **options)):
+    for result, (_, history) in zip(results, _sequential(factory, folds, [1, 2], None, loss="mse", **options)):
         np.testing.assert_allclose(result.history["val_loss"], history["val_loss"], rtol=1e-4)
         np.testing.assert_allclose(result.history["loss"], history["loss"], rtol=1e-4)
 

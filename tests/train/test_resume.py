@@ -21,7 +21,8 @@ SCRIPT = Path(__file__).with_name("resumable_run.py")
 
 
 def _run(out: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(SCRIPT), str(out), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen([sys.executable, str(SCRIPT), str(out), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
 
 
 def _without_time(history: History) -> list[dict]:
@@ -68,9 +69,11 @@ def test_ten_sigkills_at_random_moments_still_end_bit_identical(tmp_path, refere
     assert resumed_history.stop_reason == history.stop_reason
     # the JSONL log has each epoch once, as in the uninterrupted run
     strip = lambda rows: [{k: v for k, v in r.items() if k != "time"} for r in rows]  # noqa: E731
-    assert strip(read_metrics_log(tmp_path / "metrics.jsonl")) == strip(read_metrics_log(reference_dir / "metrics.jsonl"))
+    assert (strip(read_metrics_log(tmp_path / "metrics.jsonl"))
+            == strip(read_metrics_log(reference_dir / "metrics.jsonl")))
     # no temporary file of an interrupted write is left behind as a checkpoint
-    assert all(p.suffix in (".json", ".safetensors") for p in (tmp_path / "checkpoints").iterdir() if not p.name.startswith("."))
+    assert all(p.suffix in (".json", ".safetensors")
+               for p in (tmp_path / "checkpoints").iterdir() if not p.name.startswith("."))
 
 
 def _toy():
@@ -124,7 +127,8 @@ def test_resume_with_other_callbacks_is_refused(tmp_path):
     _trainer(tmp_path, 2).fit(_toy(), _toy())
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
-    trainer = Trainer(model, optimizer="sgd", lr=0.1, max_epochs=3, device="cpu", callbacks=[MetricsLog(tmp_path / "m")])
+    trainer = Trainer(model, optimizer="sgd", lr=0.1, max_epochs=3, device="cpu",
+                      callbacks=[MetricsLog(tmp_path / "m")])
     with pytest.raises(FitguardError) as error:
         trainer.fit(_toy(), _toy(), resume=tmp_path)
     assert str(error.value) == (

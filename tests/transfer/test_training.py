@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from fitguard.data import from_arrays
 from fitguard.data.tensors import TensorData
@@ -85,4 +84,5 @@ def test_apply_backbone_reuses_a_pretrained_run_with_a_new_head(tmp_path: Path):
     assert [g["lr"] for g in trainer.optimizer.param_groups] == [0.01, 0.005]
     with pytest.raises(ValueError) as error:
         apply_backbone(backbone_module(tmp_path), target, unfreeze_every=2)
-    assert str(error.value) == "`unfreeze_every` needs `freeze_all_but`: with nothing frozen there is nothing to unfreeze"
+    assert str(error.value) == ("`unfreeze_every` needs `freeze_all_but`: "
+                                "with nothing frozen there is nothing to unfreeze")

@@ -2,9 +2,9 @@ import torch
 
 from fitguard.data.tensors import TensorData
 from fitguard.models import mlp
+from fitguard.train import Checkpoint, Trainer
 from fitguard.transfer.blocks import freeze
 from fitguard.transfer.training import UnfreezeSchedule
-from fitguard.train import Checkpoint, Trainer
 
 
 def _run(epochs, folder, resume=False):
@@ -25,5 +25,6 @@ def test_resume_after_gradual_unfreezing_ends_bit_identical(tmp_path):
     _run(5, tmp_path / "cut")  # stops after two unfreezes; its optimizer has three parameter groups
     resumed, trainer = _run(8, tmp_path / "cut", resume=True)
     assert torch.equal(full, resumed)
-    assert trainer.callbacks[0].unfrozen == reference.callbacks[0].unfrozen == [(3, "linear3"), (5, "linear2"), (7, "linear1")]
+    assert (trainer.callbacks[0].unfrozen == reference.callbacks[0].unfrozen
+            == [(3, "linear3"), (5, "linear2"), (7, "linear1")])
     assert len(trainer.optimizer.param_groups) == len(reference.optimizer.param_groups) == 4

@@ -87,7 +87,8 @@ class WeightAveraging(Callback):
         start = (0.75 if kind == "swa" else 1) if start is None else start
         whole = isinstance(start, int) and not isinstance(start, bool)
         if not ((whole and start >= 1) or (isinstance(start, float) and 0 < start < 1)):
-            raise ValueError(f"`start` must be an epoch number >= 1 or a fraction of max_epochs in (0, 1), got {start!r}")
+            raise ValueError(f"`start` must be an epoch number >= 1 or a fraction of max_epochs in (0, 1), "
+                             f"got {start!r}")
         if not 0 < decay < 1:
             raise ValueError(f"`decay` must be in (0, 1), got {decay!r}")
         if lr is not None and not (lr > 0 and math.isfinite(lr)):

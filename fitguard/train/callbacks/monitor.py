@@ -10,7 +10,6 @@ from typing import Any
 
 from fitguard._validation import check_in, check_number
 
-
 _MODES = ("auto", "min", "max")
 _DELTA_MODES = ("absolute", "relative")
 # metrics where lower is better when mode="auto"

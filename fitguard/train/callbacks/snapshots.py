@@ -61,7 +61,8 @@ class SnapshotEnsemble(CosineAnnealing):
 
     def on_fit_start(self, trainer: Trainer) -> None:
         if trainer.max_epochs < self.cycles:
-            raise ValueError(f"{self.cycles} snapshot cycles need max_epochs >= {self.cycles}, got {trainer.max_epochs}")
+            raise ValueError(f"{self.cycles} snapshot cycles need max_epochs >= {self.cycles}, "
+                             f"got {trainer.max_epochs}")
         self.cycle = trainer.max_epochs // self.cycles
         self._model = trainer.model
         super().on_fit_start(trainer)

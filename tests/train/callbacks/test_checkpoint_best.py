@@ -53,7 +53,7 @@ def test_without_smoothing_both_pick_the_raw_minimum(tmp_path) -> None:
 
 def test_a_checkpoint_watching_the_other_direction_keeps_its_own_notion(tmp_path) -> None:
     # mode="max" on val_loss is a different question from early stopping's; the checkpoint answers it alone
-    _, stopper, history, best = _jittery_run(tmp_path, smoothing=0.7, checkpoint_mode="max")
+    _, _, history, best = _jittery_run(tmp_path, smoothing=0.7, checkpoint_mode="max")
     worst_epoch = max(range(len(history)), key=lambda i: history["val_loss"][i]) + 1
     assert best["epoch"] == worst_epoch
     assert best["value"] == pytest.approx(history["val_loss"][worst_epoch - 1])

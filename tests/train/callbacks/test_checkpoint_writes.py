@@ -71,7 +71,8 @@ def _fit(tmp_path, *extra, max_epochs=5, resume=False, checkpoint=None):
 def test_each_checkpoint_holds_the_weights_and_moments_of_its_epoch_and_best_the_best_epochs(tmp_path):
     record = _Record()
     _fit(tmp_path, record, max_epochs=5)
-    assert [p.name for p in list_checkpoints(tmp_path / "checkpoints")] == [f"ckpt-{e:06d}.json" for e in (5, 4, 3, 2, 1)]
+    written = [p.name for p in list_checkpoints(tmp_path / "checkpoints")]
+    assert written == [f"ckpt-{e:06d}.json" for e in (5, 4, 3, 2, 1)]
     for epoch in range(1, 6):
         state = load_state(tmp_path / "checkpoints" / f"ckpt-{epoch:06d}.json")
         assert state["trainer"]["epoch"] == epoch
@@ -108,7 +109,8 @@ def test_the_end_of_fit_save_rewrites_the_last_checkpoint_only_when_its_content_
     checkpoint = Checkpoint(tmp_path / "checkpoints", every_epochs=1, every_minutes=None)
     stat = _StatAtFitEnd(checkpoint, change_weights)
     trainer, _ = _fit(tmp_path, stat, max_epochs=3, checkpoint=checkpoint)
-    after = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in sorted(os.scandir(tmp_path / "checkpoints"), key=str)}
+    after = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns)
+             for p in sorted(os.scandir(tmp_path / "checkpoints"), key=str)}
     assert set(after) == set(stat.stats)  # no file added or removed by the end-of-fit save
     rewritten = sorted(name for name in after if after[name] != stat.stats[name])
     assert rewritten == (["ckpt-000003.json", "ckpt-000003.safetensors"] if change_weights else [])

@@ -66,7 +66,8 @@ def test_ema_values_are_the_documented_recurrence():
 
 def test_reason_names_metric_delta_best_and_last():
     _, _, reason = _run([1.0, 0.9, 0.95, 0.97], patience=2, min_delta=0.001)
-    assert reason == "val_loss did not improve by more than 0.001 for 2 epochs (best 0.9 at epoch 2, last 0.97 at epoch 4)"
+    assert reason == ("val_loss did not improve by more than 0.001 for 2 epochs "
+                      "(best 0.9 at epoch 2, last 0.97 at epoch 4)")
     _, _, reason = _run([0.9, 0.8], patience=2, baseline=0.5)
     assert reason == "val_loss did not beat the baseline 0.5 in 2 epochs (last 0.8 at epoch 2)"
     _, _, reason = _run([1.0, math.nan], patience=5)
