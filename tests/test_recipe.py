@@ -10,7 +10,6 @@ import torch
 
 from fitguard.config import PenaltySpec, RemediesSpec, parse_config
 from fitguard.data import from_arrays
-from fitguard.doctor.trials import overlay
 from fitguard.errors import FitguardError
 from fitguard.recipe import (
     Recipe,
@@ -28,6 +27,19 @@ from fitguard.regularize import L1, L2, ElasticNet
 from fitguard.train import Checkpoint, CosineAnnealing, EarlyStopping, MetricsLog, TensorBoard, WeightAveraging
 
 SUMMARY = Path(__file__).with_name("fixtures") / "doctor_summary_v2.json"
+
+
+def overlay(base, recipe, **train):
+    """The oracle: the hand merge of dicts the doctor used before Recipe (its sections replaced -- model -- or
+    merged -- train, remedies, early_stopping -- then the call's train options on top)."""
+    spec = base.model_dump(mode="json")
+    for section, value in recipe.items():
+        if section == "model" or value is None or not isinstance(spec.get(section), dict):
+            spec[section] = value
+        else:
+            spec[section] = {**spec[section], **value}
+    spec["train"] = {**spec["train"], **train}
+    return parse_config(spec, "doctor recipe")
 
 BASE = {"data": {"source": "digits"}, "model": {"name": "cnn", "widths": [8, 16], "dropout": 0.1},
         "train": {"lr": 0.01, "max_epochs": 40, "batch_size": 16},

@@ -17,12 +17,12 @@ from typing import Any
 
 import torch
 
-from fitguard.config import TrainConfig, parse_config
+from fitguard.config import TrainConfig
 from fitguard.data import Dataset
 from fitguard.data.tensors import TensorData
 from fitguard.models import count_parameters
 from fitguard.models.ensemble import MeanEnsemble
-from fitguard.recipe import Run, build_run
+from fitguard.recipe import Recipe, Run, build_run
 from fitguard.train import Callback, History, Trainer
 from fitguard.train.callbacks.monitor import resolve_mode
 
@@ -59,18 +59,6 @@ def score_and_gap(task: str, train: dict[str, float], val: dict[str, float]) -> 
     return -val["val_loss"], val["val_loss"] - train["loss"]
 
 
-def overlay(base: TrainConfig, recipe: dict[str, Any], **train: Any) -> TrainConfig:
-    """The base spec with the recipe's sections replaced (model) or merged (train, remedies, early_stopping)."""
-    spec = base.model_dump(mode="json")
-    for section, value in recipe.items():
-        if section == "model" or value is None or not isinstance(spec.get(section), dict):
-            spec[section] = value
-        else:
-            spec[section] = {**spec[section], **value}
-    spec["train"] = {**spec["train"], **train}
-    return parse_config(spec, "doctor recipe")
-
-
 def train_recipe(
     base: TrainConfig,
     recipe: dict[str, Any],
@@ -85,7 +73,7 @@ def train_recipe(
     **train_options: Any,
 ) -> tuple[Trial, Run, History]:
     """Build the recipe through :func:`fitguard.recipe.build_run`, fit on train, score on validation."""
-    config = overlay(base, recipe, **train_options)
+    config = Recipe.parse(recipe).apply(base, **train_options)
     started = time.perf_counter()
     run = build_run(config, out=out, data=data, quiet=True)
     for callback in callbacks:
@@ -142,7 +130,7 @@ def refit_recipe(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, ro
     the same way, on the same rows, so that their test figures compare like for like. ``out``: a folder for its
     logs (metrics.jsonl, tensorboard/).
     """
-    config = overlay(base, {**recipe, "early_stopping": None}, **{**train_options, "max_epochs": epochs})
+    config = Recipe.parse({**recipe, "early_stopping": None}).apply(base, **{**train_options, "max_epochs": epochs})
     # no validation rows: its logs and checkpoints monitor the training loss
     run = build_run(config, out=out, data=dataclasses.replace(data, val=None), quiet=True)
     for callback in callbacks:
