@@ -472,29 +472,57 @@ class Trainer:
             "rng": {"torch": torch.get_rng_state(), "generator": self.generator.get_state()},
             "trainer": {"epoch": self.epoch, "step": self.step, "stop_reason": self.stop_reason},
             "history": self.history.to_dict(),
-            "callbacks": [
-                {"type": type(c).__name__, "state": c.state_dict()} for c in self.callbacks
-            ],
+            "callbacks": {key: c.state_dict() for key, c in zip(self._state_keys(), self.callbacks)},
         }
         if self.device.type == "cuda":
             state["rng"]["cuda"] = torch.cuda.get_rng_state(self.device)
         return state
 
-    def load_training_state(self, state: dict[str, Any]) -> None:
-        saved = state["callbacks"]
-        if [s["type"] for s in saved] != [type(c).__name__ for c in self.callbacks]:
+    def _state_keys(self) -> list[str]:
+        """Each callback's ``state_key``, a second one of a key numbered ``#2`` (and so on) in callback order."""
+        keys: list[str] = []
+        for callback in self.callbacks:
+            key = callback.state_key
+            keys.append(key if key not in keys else f"{key}#{sum(k.split('#')[0] == key for k in keys) + 1}")
+        return keys
+
+    def _saved_callback_states(self, saved: Any) -> dict[str, dict[str, Any]]:
+        """The checkpoint's callback states by key, checked against this trainer's callbacks: a callback with
+        state must find its own, and no saved state may be left without its callback (callbacks without state may
+        come and go). A checkpoint from before state keys (a list) needs the very same callbacks."""
+        keys = self._state_keys()
+        if isinstance(saved, list):
+            if [s["type"] for s in saved] != [type(c).__name__ for c in self.callbacks]:
+                raise FitguardError(
+                    "the checkpoint was written with callbacks "
+                    f"{[s['type'] for s in saved]} but this trainer has {[type(c).__name__ for c in self.callbacks]}; "
+                    "resume with the same callbacks"
+                )
+            return {key: entry["state"] for key, entry in zip(keys, saved)}
+        stateful = [key for key, c in zip(keys, self.callbacks) if _overrides(c, "state_dict")]
+        missing = [key for key in stateful if key not in saved]
+        orphaned = [key for key, value in saved.items() if value and key not in keys]
+        if missing or orphaned:
+            written = ", ".join(key for key, value in saved.items() if value) or "none"
             raise FitguardError(
-                "the checkpoint was written with callbacks "
-                f"{[s['type'] for s in saved]} but this trainer has {[type(c).__name__ for c in self.callbacks]}; "
-                "resume with the same callbacks"
+                "cannot resume with these callbacks: the checkpoint holds "
+                + "; ".join([*([f"no state for {', '.join(missing)}"] if missing else []),
+                             *([f"the state of {', '.join(orphaned)}, which this trainer lacks"] if orphaned else [])])
+                + f"; resume with the callbacks that have state as written ({written}); callbacks without state "
+                "(TensorBoard, ProgressBar) may be added or dropped"
             )
+        return saved
+
+    def load_training_state(self, state: dict[str, Any]) -> None:
+        saved = self._saved_callback_states(state["callbacks"])
         self.model.load_state_dict(state["model"])
         self.epoch = int(state["trainer"]["epoch"])
         self.step = int(state["trainer"]["step"])
         self.stop_reason = state["trainer"]["stop_reason"]
         self.history = History.from_dict(state["history"])
-        for callback, entry in zip(self.callbacks, saved):
-            callback.load_state_dict(entry["state"])
+        for key, callback in zip(self._state_keys(), self.callbacks):
+            if key in saved:
+                callback.load_state_dict(saved[key])
         for callback in self._hooks["on_resume"]:
             callback.on_resume(self)  # e.g. re-unfreeze layers, so the optimizer's saved groups fit
         self.optimizer.load_state_dict(state["optimizer"])

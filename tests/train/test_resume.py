@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from fitguard.data.tensors import TensorData
 from fitguard.errors import FitguardError
-from fitguard.train import Checkpoint, MetricsLog, ReduceLROnPlateau, Trainer
+from fitguard.train import Callback, Checkpoint, MetricsLog, ReduceLROnPlateau, TensorBoard, Trainer
 from fitguard.train.callbacks import latest_valid_checkpoint, list_checkpoints, read_metrics_log
 from fitguard.train.history import History
 
@@ -132,9 +132,57 @@ def test_resume_with_other_callbacks_is_refused(tmp_path):
     with pytest.raises(FitguardError) as error:
         trainer.fit(_toy(), _toy(), resume=tmp_path)
     assert str(error.value) == (
-        "the checkpoint was written with callbacks ['ReduceLROnPlateau', 'Checkpoint'] but this trainer has "
-        "['MetricsLog']; resume with the same callbacks"
+        "cannot resume with these callbacks: the checkpoint holds no state for MetricsLog; the state of "
+        "ReduceLROnPlateau, Checkpoint, which this trainer lacks; resume with the callbacks that have state as "
+        "written (ReduceLROnPlateau, Checkpoint); callbacks without state (TensorBoard, ProgressBar) may be added "
+        "or dropped"
     )
+
+
+class _Crash(Callback):
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if epoch == self.at:
+            raise RuntimeError("killed")
+
+
+def _fit(folder: Path, *extra: Callback, resume: bool = False) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+    callbacks = [ReduceLROnPlateau(patience=1, factor=0.5), Checkpoint(folder, every_epochs=1), *extra]
+    Trainer(model, optimizer="sgd", lr=0.1, max_epochs=5, device="cpu", callbacks=callbacks).fit(
+        _toy(), _toy(), resume=folder if resume else None)
+    return model
+
+
+def _assert_same(a: torch.nn.Module, b: torch.nn.Module) -> None:
+    for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
+        assert torch.equal(x, y)
+
+
+def test_a_callback_without_state_may_be_added_on_resume(tmp_path):
+    # Lightning's state_key: each callback's state is found by its key, not by its place in the list
+    straight = _fit(tmp_path / "a")
+    with pytest.raises(RuntimeError, match="killed"):
+        _fit(tmp_path / "b", _Crash(3))
+    resumed = _fit(tmp_path / "b", TensorBoard(tmp_path / "tb"), resume=True)  # TensorBoard first joins here
+    _assert_same(straight, resumed)
+    assert set(json.loads(list_checkpoints(tmp_path / "b")[0].read_text())["state"]["callbacks"]) == {
+        "ReduceLROnPlateau", "Checkpoint", "TensorBoard"}
+
+
+def test_a_checkpoint_written_before_state_keys_resumes_with_the_same_callbacks(tmp_path):
+    straight = _fit(tmp_path / "a")
+    with pytest.raises(RuntimeError, match="killed"):
+        _fit(tmp_path / "b", _Crash(3))
+    for path in list_checkpoints(tmp_path / "b"):  # the callbacks' states as a list, by position, as before
+        written = json.loads(path.read_text())
+        states = written["state"]["callbacks"]
+        written["state"]["callbacks"] = [{"type": key, "state": value} for key, value in states.items()]
+        path.write_text(json.dumps(written))
+    _assert_same(straight, _fit(tmp_path / "b", _Crash(99), resume=True))
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,13 @@ class Callback:
     def on_fit_end(self, trainer: Trainer) -> None:
         """Called once after the last epoch, also when a callback stopped the run."""
 
+    @property
+    def state_key(self) -> str:
+        """The name a checkpoint keeps this callback's state under (Lightning's ``state_key``): the class name, so
+        that adding or dropping a callback without state (TensorBoard, a progress bar) on resume leaves every other
+        callback's state where it was. Two callbacks of one class in one trainer are told apart by their order."""
+        return type(self).__name__
+
     def state_dict(self) -> dict[str, Any]:
         return {}
 
