@@ -455,19 +455,6 @@ def _compatible(helpful: list[tuple[str, dict[str, Any], Trial]]) -> list[tuple[
 STUDY_SEED_STEP = 7919
 
 
-class _PruneOnValidation(Callback):
-    """Report the per-epoch validation score to an Optuna trial and stop the run when the pruner says so."""
-
-    def __init__(self, trial: Any, metric: str, sign: float) -> None:
-        self.trial, self.metric, self.sign, self.pruned = trial, metric, sign, False
-
-    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
-        self.trial.report(self.sign * logs[self.metric], epoch)
-        if self.trial.should_prune():
-            self.pruned = True
-            trainer.request_stop(f"pruned by the study at epoch {epoch}")
-
-
 def study(score: Scorer, clock: Clock, best: Trial, storage: Path, *, seed: int, tick: Callable[[], None],
           dropout: bool = True, lam_range: tuple[float, float] = (1e-6, 1e-1)) -> list[Trial]:
     """Tune λ (in ``lam_range``), dropout (when ``dropout`` and the network takes it) and the learning rate around
@@ -475,7 +462,7 @@ def study(score: Scorer, clock: Clock, best: Trial, storage: Path, *, seed: int,
     runs all its folds and is never pruned."""
     import optuna
 
-    from fitguard.search.pruning import DEFAULT_PRUNER, DEFAULT_SAMPLER, make_pruner, make_sampler
+    from fitguard.search.pruning import DEFAULT_PRUNER, DEFAULT_SAMPLER, PruningCallback, make_pruner, make_sampler
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     metric, sign = ("val_accuracy", 1.0) if score.data.task == "classification" else ("val_loss", -1.0)
@@ -529,7 +516,7 @@ def study(score: Scorer, clock: Clock, best: Trial, storage: Path, *, seed: int,
             recipe["model"]["dropout"] = round(params["dropout"], 4)
         recipe.pop("train", None)
         live = optuna_trial is not None and not score.folds  # a replayed trial was pruned or not before
-        pruner = _PruneOnValidation(optuna_trial, metric, sign) if live else None
+        pruner = PruningCallback(optuna_trial, metric, sign) if live else None
         trial = score(recipe, name=f"study #{step}", phase="study", callbacks=(pruner,) if pruner else (), lr=lr)
         trial.details.update(params=params, recipe_lr=lr, optuna_number=number)
         trial.recipe = {**recipe, "train": {"lr": lr}}

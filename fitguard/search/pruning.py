@@ -39,6 +39,8 @@ class PruningCallback(Callback):
         trial: The Optuna trial being trained; it receives ``trial.report(value, epoch)`` each epoch.
         monitor: The logged metric to report, e.g. ``"val_accuracy"``; it must be in every epoch's logs (a
             missing one raises ``KeyError`` at the first epoch's end).
+        sign: The value reported is ``sign * logs[monitor]``: -1 lets a study that maximizes watch a loss (the
+            doctor's study on regression data). Default 1.
 
     Example:
         >>> import optuna
@@ -47,15 +49,16 @@ class PruningCallback(Callback):
         'val_accuracy'
     """
 
-    def __init__(self, trial: Any, monitor: str) -> None:
+    def __init__(self, trial: Any, monitor: str, sign: float = 1.0) -> None:
         self.trial = trial
         self.monitor = monitor
+        self.sign = sign
         self.pruned = False
         self.reason: str | None = None
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         value = logs[self.monitor]
-        self.trial.report(value, epoch)
+        self.trial.report(self.sign * value, epoch)
         if self.trial.should_prune():
             self.pruned = True
             self.reason = f"pruned at epoch {epoch}: {self.monitor}={value:.6g} is behind the other trials"
