@@ -120,8 +120,9 @@ class WeightAveraging(Callback):
                              "pass restore_best=False (early stopping may still end the run) or drop the averaging")
         self._first_epoch = (self.start if isinstance(self.start, int)
                              else max(1, math.ceil(self.start * trainer.max_epochs)))
-        if self.averaged is None:
+        if trainer.epoch == 0 or self.averaged is None:  # a fresh training averages its own weights only
             self.averaged = self._new_average(trainer.model)
+            self._scheduler = None
 
     def _new_average(self, model: nn.Module) -> AveragedModel:
         # buffers (batch norm's statistics) are recomputed at the end, not averaged

@@ -135,6 +135,13 @@ class EarlyStopping(Callback):
             f"(best {_fmt(monitor.best)} at epoch {monitor.best_epoch}, last {_fmt(monitor.smoothed)} at epoch {epoch})"
         )
 
+    def on_fit_start(self, trainer: Trainer) -> None:
+        if trainer.epoch == 0:  # a fresh training (a resumed one has loaded its state): forget any earlier one's,
+            # as Keras resets in on_train_begin -- one EarlyStopping reused across folds must not carry its best over
+            self._monitor.reset()
+            self.wait, self.stopped_epoch, self.reason, self.restored_epoch = 0, None, None, None
+            self._best_weights = None
+
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         value = self._monitor.value(logs)
         improved, stop, reason = self.decide(epoch, value)

@@ -64,8 +64,9 @@ class Lookahead(Callback):
         return {"k": self.k, "alpha": self.alpha}
 
     def on_fit_start(self, trainer: Trainer) -> None:
-        if self._slow is None:
+        if trainer.epoch == 0 or self._slow is None:  # a fresh training starts its own cycle (a resumed one loaded it)
             self._slow = [p.detach().clone() for p in trainer.model.parameters()]
+            self._steps = self.synchronizations = 0
 
     def on_batch_end(self, trainer: Trainer, step: int, loss: Any) -> None:
         self._steps += 1

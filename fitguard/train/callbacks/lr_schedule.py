@@ -67,6 +67,11 @@ class ReduceLROnPlateau(Callback):
         self.cooldown_left = 0
         self.reductions: list[tuple[int, float]] = []
 
+    def on_fit_start(self, trainer: Trainer) -> None:
+        if trainer.epoch == 0:  # a fresh training (a resumed one has loaded its state): forget any earlier one's
+            self._monitor.reset()
+            self.wait, self.cooldown_left, self.reductions = 0, 0, []
+
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         improved = self._monitor.update(self._monitor.value(logs), epoch)
         if self.cooldown_left > 0:
@@ -162,10 +167,11 @@ class CosineAnnealing(Callback):
     def on_fit_start(self, trainer: Trainer) -> None:
         from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
 
-        if self._scheduler is None:
+        # a fresh training (or another trainer's optimizer) starts its own schedule; a resumed one continues its
+        if trainer.epoch == 0 or self._scheduler is None or self._scheduler.optimizer is not trainer.optimizer:
             self._scheduler = CosineAnnealingWarmRestarts(trainer.optimizer, T_0=self.cycle or trainer.max_epochs,
                                                           T_mult=self.t_mult, eta_min=self.min_lr)
-            if self._saved is not None:  # resumed: the schedule's position, then the rate it had reached
+            if self._saved is not None and trainer.epoch > 0:  # resumed: its position, then the rate it reached
                 self._scheduler.load_state_dict(self._saved)
                 for group, lr in zip(trainer.optimizer.param_groups, self._scheduler.get_last_lr()):
                     group["lr"] = lr

@@ -123,6 +123,10 @@ class Monitor:
             "baseline": self.baseline,
         }
 
+    def reset(self) -> None:
+        """Forget every value seen (a new training begins)."""
+        self.best = self.best_epoch = self.smoothed = None
+
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch, "smoothed": self.smoothed}
 

@@ -65,6 +65,8 @@ class SnapshotEnsemble(CosineAnnealing):
                              f"got {trainer.max_epochs}")
         self.cycle = trainer.max_epochs // self.cycles
         self._model = trainer.model
+        if trainer.epoch == 0:  # a fresh training collects its own snapshots (a resumed one loaded its own)
+            self.snapshots, self.epochs = [], []
         super().on_fit_start(trainer)
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
