@@ -9,8 +9,15 @@ import torch
 
 from fitguard.data.tensors import TensorData
 from fitguard.models import mlp
-from fitguard.train import (CosineAnnealing, EarlyStopping, Lookahead, ReduceLROnPlateau, SnapshotEnsemble, Trainer,
-                            WeightAveraging)
+from fitguard.train import (
+    CosineAnnealing,
+    EarlyStopping,
+    Lookahead,
+    ReduceLROnPlateau,
+    SnapshotEnsemble,
+    Trainer,
+    WeightAveraging,
+)
 
 FACTORIES = {
     "EarlyStopping": lambda: EarlyStopping(monitor="val_loss", patience=2, restore_best=True),
