@@ -95,6 +95,9 @@ def resumable(run_dir: Path, options: DoctorOptions) -> dict[str, Any]:
         raise FitguardError(f"cannot resume {where!r}: it is a `fitguard {stored.get('command', '?')}` run folder, "
                             "not a doctor's")
     if (run_dir / "summary.json").is_file():
+        if not (run_dir / "report.html").is_file():  # stopped while its report was drawn: the run itself is done
+            raise FitguardError(f"cannot resume {where!r}: that run finished (it wrote summary.json) but its report is "
+                                f"missing; `fitguard report {where}` draws it from the folder")
         raise FitguardError(f"cannot resume {where!r}: that run finished (it wrote summary.json); pass --overwrite to "
                             "run it again or choose another --out")
     changed = options.changed_from({**stored["options"], "out": options.out})

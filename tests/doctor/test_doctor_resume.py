@@ -141,9 +141,14 @@ def test_a_killed_run_resumes_to_the_uninterrupted_runs_choice(where, digits_run
     assert json.loads((out / "run.json").read_text())["attempts"] == 2
 
 
-def test_resuming_a_finished_run_is_refused_and_changes_nothing(digits_run):
+def test_resuming_a_finished_run_is_refused_and_changes_nothing(digits_run, tmp_path):
     _assert_refused(digits_run, "that run finished (it wrote summary.json); pass --overwrite to run it again or "
                                 "choose another --out")
+    out = tmp_path / "killed while drawing its report"
+    shutil.copytree(digits_run, out)
+    (out / "report.html").unlink()
+    _assert_refused(out, f"that run finished (it wrote summary.json) but its report is missing; `fitguard report "
+                         f"{out}` draws it from the folder")
 
 
 @pytest.mark.parametrize("change, message", [
