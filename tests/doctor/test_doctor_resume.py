@@ -94,8 +94,10 @@ def _resume(out: Path, *extra: str) -> Outcome:
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
+    """Every file of the run and its hash; the lock file is the claim of whichever process holds the folder, not
+    part of the run (a refused attempt held it for a moment)."""
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != LOCK}
 
 
 def _assert_refused(out: Path, reason: str, *extra: str) -> None:
