@@ -196,13 +196,25 @@ class Predictor:
         return torch.cat([self.model(X[i : i + 4096]) for i in range(0, len(X), 4096)])
 
     def predict_proba(self, raw: Any) -> np.ndarray:
+        """Class probabilities (N, classes), in ``class_names`` order, for raw inputs.
+
+        Args:
+            raw: raw input rows, in any form the run's preprocessor's ``transform`` takes.
+
+        Raises:
+            FitguardError: when the model does regression.
+        """
         if self.task != "classification":
             raise FitguardError("predict_proba applies to classification models; this one does regression")
         return torch.softmax(self._outputs(raw), dim=1).numpy()
 
     def predict(self, raw: Any) -> np.ndarray:
-        """Class names (classification) or values (regression, in the target's own units: the network's
-        standardized outputs are mapped back with the training rows' target mean and std) for raw inputs."""
+        """Class names (classification) or values (regression, in the target's own units: the network's standardized
+        outputs are mapped back with the training rows' target mean and std) for raw inputs.
+
+        Args:
+            raw: raw input rows, in any form the run's preprocessor's ``transform`` takes.
+        """
         outputs = self._outputs(raw)
         if self.task == "classification":
             return np.asarray(self.class_names, dtype=object)[outputs.argmax(dim=1).numpy()]

@@ -1,8 +1,13 @@
 """Every public function and class documents its parameters in a Google-style ``Args:`` section.
 
-"Public" is what ``fitguard.__all__`` and each subpackage's ``__all__`` export. A class documents its
-constructor's parameters in the class docstring. The names under ``Args:`` must be exactly the signature's (same
-names, same order), so a parameter added, renamed or removed without its line fails here.
+"Public" is what ``fitguard.__all__`` and each subpackage's ``__all__`` export, and the public methods of the
+exported classes. A class documents its constructor's parameters in the class docstring. The names under ``Args:``
+must be exactly the signature's (same names, same order), so a parameter added, renamed or removed without its line
+fails here. Parameters with a leading underscore are private plumbing and are not listed.
+
+A method that overrides a documented fitguard base method (a callback's ``on_epoch_end``, ``state_dict`` or
+``get_config``; a penalty's ``value``) implements that protocol: its base documents it once, and the override must
+keep the base's parameter names.
 """
 
 from __future__ import annotations
@@ -62,9 +67,11 @@ def documented_parameters(doc: str | None) -> list[str] | None:
 
 
 def signature_parameters(obj: object) -> list[str]:
-    """The parameters a caller passes: no ``self``; ``*args``/``**kwargs`` only as the starred names."""
+    """The parameters a caller passes: no ``self``, no ``_private``; ``*args``/``**kwargs`` as the starred names."""
     names = []
     for parameter in inspect.signature(obj).parameters.values():  # a class: its constructor's, without self
+        if parameter.name.startswith("_"):
+            continue
         if parameter.kind is parameter.VAR_POSITIONAL:
             names.append(f"*{parameter.name}")
         elif parameter.kind is parameter.VAR_KEYWORD:
@@ -86,10 +93,50 @@ def _public_callables() -> list[tuple[str, object]]:
     return found
 
 
-@pytest.mark.parametrize(("qualified", "obj"), [pytest.param(q, obj, id=q) for q, obj in _public_callables()])
-def test_args_section_names_exactly_the_parameters(qualified: str, obj: object) -> None:
-    expected = signature_parameters(obj)
-    doc = obj.__doc__ if inspect.isclass(obj) else inspect.getdoc(obj)  # a class's own, not its base's
+# The methods a class inherits from Python or torch (forward aside) are documented there, not here.
+_METHOD_KINDS = (staticmethod, classmethod)
+
+
+def _own_function(member: object) -> object | None:
+    """The plain function behind a class attribute (unwrapping static/class methods); None for anything else."""
+    function = member.__func__ if isinstance(member, _METHOD_KINDS) else member
+    return function if inspect.isfunction(function) else None
+
+
+def _base_method(cls: type, name: str) -> tuple[type, object] | None:
+    """The nearest fitguard base class (after ``cls``) that documents ``name``, and its function (else the nearest
+    that defines it, so the failure names it); None when no fitguard base defines ``name``."""
+    defining = [
+        (base, _own_function(vars(base)[name])) for base in cls.__mro__[1:]
+        if base.__module__.startswith("fitguard") and name in vars(base) and _own_function(vars(base)[name])
+    ]
+    documented = [(base, function) for base, function in defining if function.__doc__]
+    return (documented or defining or [None])[0]
+
+
+def _public_methods() -> list[tuple[str, object, tuple[str, object] | None]]:
+    """``(qualified name, function, overridden)`` for every public method that an exported class (or one of its
+    fitguard bases) defines; ``overridden`` is ``(qualified name, function)`` of the base method it overrides."""
+    found: dict[str, tuple[str, object, tuple[str, object] | None]] = {}
+    for _, obj in _public_callables():
+        if not inspect.isclass(obj):
+            continue
+        for cls in obj.__mro__:
+            if not cls.__module__.startswith("fitguard"):
+                continue
+            for name, member in vars(cls).items():
+                function = _own_function(member)
+                qualified = f"{cls.__module__}.{cls.__qualname__}.{name}"
+                if name.startswith("_") or function is None or qualified in found:
+                    continue
+                base = _base_method(cls, name)
+                overridden = None if base is None else (f"{base[0].__module__}.{base[0].__qualname__}.{name}", base[1])
+                found[qualified] = (qualified, function, overridden)
+    return sorted(found.values(), key=lambda entry: entry[0])
+
+
+def check_args_section(qualified: str, expected: list[str], doc: str | None) -> None:
+    """Fail unless ``doc`` exists and its ``Args:`` names exactly the ``expected`` parameters (none: no entries)."""
     assert doc and doc.strip(), f"{qualified} has no docstring"
     documented = documented_parameters(inspect.cleandoc(doc))
     # *args/**kwargs need a line only when the section names them (they often just pass options through)
@@ -101,17 +148,33 @@ def test_args_section_names_exactly_the_parameters(qualified: str, obj: object) 
     assert documented == expected, f"{qualified}: `Args:` lists {documented}, the signature has {expected}"
 
 
-def test_the_checked_packages_are_not_empty() -> None:
-    """The parametrized test cannot pass vacuously: every subpackage is found, and they export callables."""
-    assert set(PACKAGES) >= {
-        "fitguard", "fitguard.augment", "fitguard.data", "fitguard.diagnose", "fitguard.doctor", "fitguard.linear",
-        "fitguard.models", "fitguard.regularize", "fitguard.report", "fitguard.search", "fitguard.train",
-        "fitguard.transfer",
-    }
-    names = [qualified for qualified, _ in _public_callables()]
-    assert "fitguard.Trainer" in names
-    assert "fitguard.doctor.DoctorOptions" in names
-    assert len(names) >= 150
+@pytest.mark.parametrize(("qualified", "obj"), [pytest.param(q, obj, id=q) for q, obj in _public_callables()])
+def test_args_section_names_exactly_the_parameters(qualified: str, obj: object) -> None:
+    doc = obj.__doc__ if inspect.isclass(obj) else inspect.getdoc(obj)  # a class's own, not its base's
+    check_args_section(qualified, signature_parameters(obj), doc)
+
+
+def _method_parameters(function: object) -> list[str]:
+    names = signature_parameters(function)
+    return names[1:] if names[:1] in (["self"], ["cls"]) else names  # a static method has neither
+
+
+@pytest.mark.parametrize(
+    ("qualified", "function", "overridden"),
+    [pytest.param(q, f, o, id=q) for q, f, o in _public_methods()],
+)
+def test_public_methods_document_their_parameters(
+    qualified: str, function: object, overridden: tuple[str, object] | None
+) -> None:
+    own = function.__doc__  # its own: inspect.getdoc would fall back to the base's
+    if overridden is not None and not own:
+        base_name, base = overridden
+        assert base.__doc__, f"{qualified} overrides {base_name}, which has no docstring either"
+        assert _method_parameters(function) == _method_parameters(base), (
+            f"{qualified} takes {_method_parameters(function)}, unlike {base_name}'s {_method_parameters(base)}"
+        )
+        return
+    check_args_section(qualified, _method_parameters(function), inspect.cleandoc(own or ""))
 
 
 @pytest.mark.parametrize(

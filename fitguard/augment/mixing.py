@@ -100,6 +100,7 @@ class _Mixing:
         self.last_lambda_: float | None = None
 
     def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, so that ``type(self)(**config)`` builds an equal augmentation."""
         return {"alpha": self.alpha, "num_classes": self.num_classes, "seed": self.seed}
 
     def __repr__(self) -> str:

@@ -40,6 +40,11 @@ class RawData:
         return int(self.inputs.shape[0])
 
     def take(self, index: np.ndarray) -> RawData:
+        """The rows at ``index``, inputs and labels together.
+
+        Args:
+            index: row positions or a boolean mask, as NumPy indexing takes them.
+        """
         return RawData(self.inputs[index], self.labels[index])
 
 

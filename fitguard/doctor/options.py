@@ -276,11 +276,16 @@ class DoctorOptions:
             raise FitguardError(f"`--train-fraction` must be in (0, 1], got {self.train_fraction}")
 
     def to_dict(self) -> dict[str, Any]:
+        """Every option by field name, as plain data (what a run folder's summary records)."""
         return asdict(self)
 
     def changed_from(self, stored: dict[str, Any]) -> list[str]:
-        """The options a rerun repeats whose value differs from ``stored`` (an earlier run's :meth:`to_dict`), as
-        ``--flag: VALUE before, VALUE now`` lines; empty when a run with these options may continue that one.
+        """The options a rerun repeats whose value differs from ``stored``, as ``--flag: VALUE before, VALUE now``
+        lines;
+        empty when a run with these options may continue that one.
+
+        Args:
+            stored: an earlier run's :meth:`to_dict`.
 
         Example:
             >>> DoctorOptions(budget=120.0).changed_from(DoctorOptions(budget=60.0, quiet=True).to_dict())

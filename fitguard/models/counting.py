@@ -67,6 +67,7 @@ class CountReport:
     connections: int
 
     def to_table(self) -> Table:
+        """A rich table: one row per layer (type, output shape, parameters, connections) and a total row."""
         table = Table(title=f"input {self.input_shape}")
         for header in ("layer", "type", "output", "parameters", "connections"):
             table.add_column(header, justify="left" if header in ("layer", "type", "output") else "right")

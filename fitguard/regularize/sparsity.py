@@ -87,6 +87,7 @@ class SparsityReport:
         return sum(min(p.dense_bytes, p.sparse_bytes) for p in self.parameters)
 
     def to_dict(self) -> dict[str, object]:
+        """JSON-ready data: each parameter's counts and sizes, then the totals (stored bytes included)."""
         return {
             "parameters": [
                 {

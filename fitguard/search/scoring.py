@@ -40,6 +40,7 @@ class Score:
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields by name, as plain data."""
         return asdict(self)
 
 

@@ -175,7 +175,14 @@ class SearchSpace:
 
     @classmethod
     def from_dict(cls, mapping: Mapping[str, Any]) -> SearchSpace:
-        """Build from YAML-like data: a list is choices, a mapping ``{low, high[, log]}`` a range, a scalar fixed."""
+        """Build from YAML-like data: a list is choices, a mapping ``{low, high[, log]}`` a range, a scalar fixed.
+
+        Args:
+            mapping: parameter name -> its choices, range or fixed value; not empty.
+
+        Raises:
+            FitguardError: when ``mapping`` is not a non-empty mapping or an entry is none of the three forms.
+        """
         if not isinstance(mapping, Mapping) or not mapping:
             raise FitguardError(f"search space must be a mapping of parameter -> choices or range, got {mapping!r}")
         params: dict[str, Param] = {}
@@ -194,10 +201,18 @@ class SearchSpace:
         return out
 
     def is_grid(self) -> bool:
+        """Whether every parameter is a :class:`Choice`, so the space is a finite grid."""
         return all(isinstance(p, Choice) for p in self.params.values())
 
     def sample(self, trial: Any) -> dict[str, Any]:
-        """Ask an Optuna trial for one point of the space."""
+        """Ask an Optuna trial for one point of the space.
+
+        Args:
+            trial: an ``optuna.Trial``; each parameter is suggested under its own name.
+
+        Returns:
+            The point, parameter name -> value.
+        """
         point: dict[str, Any] = {}
         for name, param in self.params.items():
             if isinstance(param, Float):

@@ -53,6 +53,7 @@ class StudyResult:
     best: dict[str, Any]
 
     def counts(self) -> dict[str, int]:
+        """The number of trials in each state (``COMPLETE``, ``PRUNED``, ``FAIL``, ``RUNNING``, ``WAITING``...)."""
         return count_states(self.rows)
 
 

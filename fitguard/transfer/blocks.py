@@ -41,6 +41,7 @@ class LayerBlock:
     modules: tuple[nn.Module, ...]
 
     def parameters(self) -> list[nn.Parameter]:
+        """The parameters of every module in the block, in order (what freezing switches on and off)."""
         return [p for module in self.modules for p in module.parameters()]
 
     @property

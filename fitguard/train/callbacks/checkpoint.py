@@ -214,7 +214,15 @@ class Checkpoint(Callback):
             self._on_disk = None  # outside fit the folder is listed again at each save
 
     def save(self, trainer: Trainer, epoch: int) -> Path:
-        """Snapshot the full training state now; write it (in the background during fit, at once outside it)."""
+        """Snapshot the full training state now; write it (in the background during fit, at once outside it).
+
+        Args:
+            trainer: the trainer whose :meth:`~fitguard.train.Trainer.training_state` is saved.
+            epoch: the epoch the checkpoint is named after (``ckpt-{epoch:06d}``).
+
+        Returns:
+            The checkpoint's ``.json`` path (its tensors sit beside it in ``.safetensors``).
+        """
         return self._save(trainer, epoch, full=True, best=None)
 
     def _save(self, trainer: Trainer, epoch: int, full: bool, best: dict[str, Any] | None) -> Path:
