@@ -115,9 +115,10 @@ def _base_method(cls: type, name: str) -> tuple[type, object] | None:
 
 
 # Modules that are not re-exported but whose every public function and class (and their public methods) is
-# documented and checked. Still to do: fitguard.summary and the other public modules outside this list.
+# documented and checked. Still to do: the other public modules outside this list.
 COMPLETE_MODULES = (
     "fitguard.architecture", "fitguard.config", "fitguard.durations", "fitguard.recipe", "fitguard.runs",
+    "fitguard.summary",
 )
 
 
@@ -127,8 +128,8 @@ def _module_callables() -> list[tuple[str, object]]:
     for name in COMPLETE_MODULES:
         module = importlib.import_module(name)
         for attribute, obj in vars(module).items():
-            if attribute.startswith("_") or getattr(obj, "__module__", None) != name:
-                continue
+            if attribute.startswith("_") or not attribute.isidentifier() or getattr(obj, "__module__", None) != name:
+                continue  # imported names, and pydantic's generic classes it files as "RootModel[...]"
             if inspect.isfunction(obj) or inspect.isclass(obj):
                 found.append((f"{name}.{attribute}", obj))
     return found
