@@ -107,6 +107,10 @@ def batch_bounds(rows: int, batch_size: int) -> list[tuple[int, int]]:
     sample. Dropping the row (``drop_last``) would leave it out of the epoch; folding keeps every row, once.
     With ``batch_size=1`` every batch is one row, so nothing is folded.
 
+    Args:
+        rows: the rows to cover.
+        batch_size: rows per batch.
+
     Example:
         >>> batch_bounds(33, 32), batch_bounds(34, 32), batch_bounds(3, 1)
         ([(0, 33)], [(0, 32), (32, 34)], [(0, 1), (1, 2), (2, 3)])
