@@ -130,6 +130,8 @@ def _module_callables() -> list[tuple[str, object]]:
         for attribute, obj in vars(module).items():
             if attribute.startswith("_") or not attribute.isidentifier() or getattr(obj, "__module__", None) != name:
                 continue  # imported names, and pydantic's generic classes it files as "RootModel[...]"
+            if inspect.isclass(obj) and issubclass(obj, BaseException):
+                continue  # an exception takes its message, as every exception does
             if inspect.isfunction(obj) or inspect.isclass(obj):
                 found.append((f"{name}.{attribute}", obj))
     return found

@@ -31,7 +31,15 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 
 
 def build_member(model_factory: Callable[[], nn.Module], seed: int) -> nn.Module:
-    """Call ``model_factory`` with the global RNG seeded to ``seed``, leaving the caller's RNG state untouched."""
+    """Call ``model_factory`` with the global RNG seeded to ``seed``, leaving the caller's RNG state untouched.
+
+    Args:
+        model_factory: builds one member, with no arguments.
+        seed: the seed its weights are drawn with.
+
+    Raises:
+        ValueError: ``model_factory`` did not return an ``nn.Module``.
+    """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = model_factory()

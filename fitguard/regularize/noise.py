@@ -24,6 +24,11 @@ def gaussian_like(
 ) -> torch.Tensor:
     """``sigma * N(0, 1)`` noise of ``tensor``'s shape, drawn from ``generator`` and moved to its device.
 
+    Args:
+        tensor: gives the shape, dtype and the device the noise ends on.
+        sigma: the standard deviation, a number or a tensor that broadcasts against ``tensor``.
+        generator: the source of the draw (on its own device); None: torch's global generator on ``tensor``'s device.
+
     Example:
         >>> noise = gaussian_like(torch.zeros(10_000), 0.5, torch.Generator().manual_seed(0))
         >>> round(noise.std().item(), 1)

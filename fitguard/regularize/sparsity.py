@@ -19,6 +19,10 @@ INDEX_BYTES = 4  # int32
 def csr_bytes(rows: int, nonzeros: int) -> int:
     """Bytes of a CSR matrix with ``rows`` rows and ``nonzeros`` stored entries (float32 values, int32 indices).
 
+    Args:
+        rows: the matrix's rows.
+        nonzeros: its stored entries.
+
     Example:
         >>> csr_bytes(rows=2, nonzeros=3)
         36
