@@ -38,7 +38,14 @@ _HOOKS = ("on_fit_start", "on_epoch_start", "on_batch_end", "on_epoch_end", "on_
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """'auto' is CUDA when available, else CPU; a CUDA request without CUDA is an error, not a silent CPU run."""
+    """'auto' is CUDA when available, else CPU; a CUDA request without CUDA is an error, not a silent CPU run.
+
+    Args:
+        device: "auto", "cpu", "cuda", "cuda:N" or a ``torch.device``.
+
+    Raises:
+        ValueError: an unknown device, or CUDA asked for without CUDA.
+    """
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

@@ -54,7 +54,11 @@ def _epoch_of(path: Path) -> int:
 
 
 def list_checkpoints(dirpath: str | Path) -> list[Path]:
-    """The full checkpoints in ``dirpath``, newest first."""
+    """The full checkpoints in ``dirpath``, newest first.
+
+    Args:
+        dirpath: the checkpoint folder (missing: none).
+    """
     dirpath = Path(dirpath)
     if not dirpath.is_dir():
         return []
@@ -63,7 +67,14 @@ def list_checkpoints(dirpath: str | Path) -> list[Path]:
 
 
 def latest_valid_checkpoint(dirpath: str | Path) -> tuple[dict[str, Any] | None, list[str]]:
-    """Load the newest checkpoint that verifies; also return one message per corrupt one skipped."""
+    """Load the newest checkpoint that verifies; also return one message per corrupt one skipped.
+
+    Args:
+        dirpath: the checkpoint folder.
+
+    Returns:
+        The newest state that loads (None when none does) and the messages of the corrupt ones skipped.
+    """
     skipped: list[str] = []
     for path in list_checkpoints(dirpath):
         try:

@@ -18,7 +18,15 @@ _LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "rmse", "penalty")
 
 
 def resolve_mode(metric: str, mode: str) -> str:
-    """'min' or 'max' for ``metric``; 'auto' picks 'min' for losses and errors, 'max' otherwise."""
+    """'min' or 'max' for ``metric``; 'auto' picks 'min' for losses and errors, 'max' otherwise.
+
+    Args:
+        metric: the metric's name.
+        mode: "min", "max" or "auto".
+
+    Raises:
+        ValueError: another ``mode``.
+    """
     if mode not in _MODES:
         raise ValueError(f"`mode` must be 'min', 'max' or 'auto', got {mode!r}")
     if mode != "auto":
