@@ -53,6 +53,12 @@ def parse_budget(text: str) -> float | None:
 def parse_data_options(items: Iterable[str]) -> dict[str, Any]:
     """``KEY=VALUE`` loader options (values read as YAML scalars: ``100`` is an int, ``true`` a bool).
 
+    Args:
+        items: the ``--data-option`` values.
+
+    Raises:
+        FitguardError: an item without ``=`` or whose key is not a name.
+
     Example:
         >>> parse_data_options(["limit_per_class=100", "image_size=16"])
         {'limit_per_class': 100, 'image_size': 16}
