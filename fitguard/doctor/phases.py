@@ -118,7 +118,8 @@ class Clock:
 
 class StopAtDeadline(Callback):
     """Stop a training after the epoch in which ``deadline()`` passed (but not before ``min_epochs``); with
-    ``restore_best`` the run keeps its best epoch so far. ``deadline`` is a function so that a moving deadline (the search's) is read when it matters.
+    ``restore_best`` the run keeps its best epoch so far. ``deadline`` is a function so that a moving deadline
+    (the search's) is read when it matters.
 
     Args:
         deadline: gives the deadline in ``time.perf_counter`` units.

