@@ -33,7 +33,12 @@ _NEEDS = {"network": ("model",), "named": ("name",), "weights": ("model",),
 
 
 class NetworkChoice(BaseModel):
-    """A network fitguard builds: a builder's name (``mlp``, ``cnn``, a ``module:function`` path) and its options."""
+    """A network fitguard builds: a builder's name (``mlp``, ``cnn``, a ``module:function`` path) and its options.
+
+    Args:
+        name: the builder's name.
+        options: the builder's keyword options (default none).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -41,6 +46,7 @@ class NetworkChoice(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
 
     def describe(self) -> str:
+        """The name, followed by the options when there are any."""
         return f"{self.name} {self.options}" if self.options else self.name
 
 
@@ -79,14 +85,23 @@ class ArchitectureSpec(BaseModel):
 
     @classmethod
     def saved(cls, description: dict[str, Any]) -> ArchitectureSpec:
-        """The spec a saved model description (``model.json``) holds, in the current or an older run folder."""
+        """The spec a saved model description (``model.json``) holds, in the current or an older run folder.
+
+        Args:
+            description: the saved ``<stem>.json`` dict; one without an ``architecture`` entry is a network fitguard
+                built (kind ``network``).
+        """
         if description.get("architecture"):
             return cls.model_validate(description["architecture"])
         return cls(kind="network", model=description["model"])
 
     @classmethod
     def pretrained_by_run(cls, description: dict[str, Any]) -> ArchitectureSpec:
-        """The network a saved model description names, as the body of a new model (kind ``run``)."""
+        """The network a saved model description names, as the body of a new model (kind ``run``).
+
+        Args:
+            description: the saved ``<stem>.json`` dict of the run whose model becomes the backbone.
+        """
         source = cls.saved(description)
         return cls(kind="run", model=description["model"], input_shape=description["input_shape"],
                    out_features=description["out_features"],

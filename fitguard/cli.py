@@ -39,7 +39,11 @@ def _warning_line(message: Warning | str, category: type[Warning], filename: str
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
+    """Entry point of the console script; returns the exit code.
+
+    Args:
+        argv: the arguments after the program's name; None (default): ``sys.argv[1:]``.
+    """
     warnings.formatwarning = _warning_line
     try:
         app(args=argv, standalone_mode=False)

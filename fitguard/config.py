@@ -38,6 +38,25 @@ class _Spec(BaseModel):
 
 
 class DataSpec(_Spec):
+    """The ``data`` section: which dataset, how it is split and preprocessed (:func:`fitguard.data.load`'s options).
+
+    Args:
+        source: a built-in dataset name, a file or a folder (default "digits").
+        target: CSV and Parquet files: the label column; None (default) for other sources.
+        val: share of rows held out for validation, in [0, 1) (default 0.2).
+        test: share of rows held out for the test, in [0, 1) (default 0.2).
+        seed: seeds the split and the ``train_fraction`` draw (default 0).
+        train_fraction: share of the training split kept, in (0, 1] (default 1.0: all).
+        standardize: standardize the inputs on the training rows (default True).
+        missing: tables: "impute" (default) fills missing cells from the training rows (median / most frequent +
+            indicator); "error" refuses them.
+        max_categories: tables: categories a column keeps before the rarer share one "<other>" column, >= 2.
+        embed: tables: a column with more categories becomes the code of a learned embedding (default True);
+            False: the rarer share "<other>".
+        ordinal: tables: column -> its categories, lowest first; such a column is one number, the category's
+            position (default none).
+        options: further keyword options for the loader (default none).
+    """
     source: str = "digits"
     target: str | None = None
     val: float = Field(0.2, ge=0, lt=1)
@@ -57,12 +76,34 @@ class DataSpec(_Spec):
 
 
 class ModelSpec(_Spec):
+    """The ``model`` section: a builder's name; every other key is an option the builder checks (hidden, dropout...).
+
+    Args:
+        name: the network builder, or "auto" (default): the usual one for the data's kind.
+    """
     # builder options (hidden, widths, dropout, ...) are checked by the builder
     model_config = ConfigDict(extra="allow")
     name: str = "auto"
 
 
 class TrainSpec(_Spec):
+    """The ``train`` section: the :class:`~fitguard.train.Trainer`'s options, with its meanings.
+
+    Args:
+        loss: "cross_entropy", "mse", "bce" or "auto" (default): from the task.
+        optimizer: "adam" (default), "adamw" or "sgd".
+        lr: learning rate, > 0 (default 1e-3).
+        batch_size: rows per step, >= 1 (default 32).
+        max_epochs: the most epochs a run trains, >= 1 (default 100).
+        repeat: passes over the training rows per epoch, >= 1 (default 1).
+        weight_decay: the optimizer's weight decay, >= 0 (default 0).
+        label_smoothing: classification label smoothing, in [0, 1) (default 0).
+        clip_grad_norm: clip the gradient norm to this, > 0; None (default): no clipping.
+        device: "cpu", "cuda", ... or "auto" (default).
+        precision: "32" (default) or "bf16" autocast.
+        compile: ``torch.compile`` the model (default False).
+        seed: seeds the weights and the batch order (default 0).
+    """
     loss: Literal["auto", "cross_entropy", "mse", "bce"] = "auto"
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
     lr: float = Field(1e-3, gt=0)
@@ -79,6 +120,19 @@ class TrainSpec(_Spec):
 
 
 class EarlyStoppingSpec(_Spec):
+    """The ``early_stopping`` section: :class:`~fitguard.train.EarlyStopping`'s options (``false`` turns it off).
+
+    Args:
+        monitor: the logged metric to watch (default "val_loss").
+        mode: "min", "max" or "auto" (default): from the metric's name.
+        patience: epochs without improvement before stopping, >= 0 (default 20).
+        min_delta: the least change that counts as an improvement, >= 0 (default 0).
+        delta_mode: "absolute" (default) or "relative" (a share of the best).
+        baseline: a value the metric must beat first; None (default): none.
+        start_from_epoch: epochs ignored at the start, >= 0 (default 0).
+        restore_best: load the best epoch's weights back at the end (default True).
+        smoothing: exponential smoothing of the metric, in [0, 1) (default 0: none).
+    """
     monitor: str = "val_loss"
     mode: Literal["auto", "min", "max"] = "auto"
     patience: int = Field(20, ge=0)
@@ -91,12 +145,30 @@ class EarlyStoppingSpec(_Spec):
 
 
 class CheckpointSpec(_Spec):
+    """The ``checkpoint`` section: how often a run folder's checkpoint is written, and how many are kept.
+
+    Args:
+        every_epochs: write every this many epochs, >= 1; None (default): not by epoch count.
+        every_minutes: write when this many minutes passed since the last, > 0 (default 5.0); None: not by time.
+        keep_last: checkpoints kept on disk, >= 1 (default 2).
+    """
     every_epochs: int | None = Field(None, ge=1)
     every_minutes: float | None = Field(5.0, gt=0)
     keep_last: int = Field(2, ge=1)
 
 
 class PenaltySpec(_Spec):
+    """One entry of ``remedies.penalties``: an :class:`~fitguard.regularize.L1`, :class:`~fitguard.regularize.L2` or
+    :class:`~fitguard.regularize.ElasticNet`.
+
+    Args:
+        kind: "l1", "l2" or "elastic_net" (required).
+        lam: strength, >= 0 (required).
+        l1_ratio: elastic net's share of L1, in [0, 1] (default 0.5).
+        layers: globs over parameter names; None (default): every weight matrix and kernel.
+        proximal: L1 as soft-thresholding after each step (default False).
+        decoupled: L2 as optimizer weight decay (default False).
+    """
     kind: Literal["l1", "l2", "elastic_net"]
     lam: float = Field(ge=0)
     l1_ratio: float = Field(0.5, ge=0, le=1)
@@ -106,13 +178,28 @@ class PenaltySpec(_Spec):
 
 
 class WeightNoiseSpec(_Spec):
+    """``remedies.weight_noise``: :class:`~fitguard.regularize.WeightNoise`'s options.
+
+    Args:
+        sigma: the noise's standard deviation, > 0 (required).
+        relative: ``sigma`` as a share of each tensor's standard deviation (default False).
+        layers: globs over parameter names; None (default): every weight matrix and kernel.
+    """
     sigma: float = Field(gt=0)
     relative: bool = False
     layers: str | list[str] | None = None
 
 
 class WeightAveragingSpec(_Spec):
-    """``fitguard.train.WeightAveraging``: SWA (from ``start``, an epoch or a fraction of max_epochs) or an EMA."""
+    """``fitguard.train.WeightAveraging``: SWA (from ``start``, an epoch or a fraction of max_epochs) or an EMA.
+
+    Args:
+        kind: "swa" (default) or "ema".
+        start: SWA's first epoch (an int >= 1) or a fraction of max_epochs in (0, 1); None (default): the
+            callback's default.
+        decay: EMA's decay, in (0, 1) (default 0.999).
+        lr: SWA's constant learning rate, > 0; None (default): the optimizer's own.
+    """
 
     kind: Literal["swa", "ema"] = "swa"
     #: an epoch number (an int >= 1) or a fraction of max_epochs in (0, 1); WeightAveraging checks which
@@ -122,7 +209,13 @@ class WeightAveragingSpec(_Spec):
 
 
 class CosineSpec(_Spec):
-    """``fitguard.train.CosineAnnealing``: per-epoch cosine decay, restarting every ``cycle`` epochs (None: one)."""
+    """``fitguard.train.CosineAnnealing``: per-epoch cosine decay, restarting every ``cycle`` epochs (None: one).
+
+    Args:
+        cycle: the first cycle's length in epochs, >= 1; None (default): one cycle over the run.
+        t_mult: each cycle's length times this gives the next's, >= 1 (default 1).
+        min_lr: the learning rate at a cycle's end, >= 0 (default 0).
+    """
 
     cycle: int | None = Field(None, ge=1)
     t_mult: int = Field(1, ge=1)
@@ -130,7 +223,13 @@ class CosineSpec(_Spec):
 
 
 class SnapshotSpec(_Spec):
-    """``fitguard.train.SnapshotEnsemble``: ``cycles`` cosine cycles; the model is the mean of the last ``keep``."""
+    """``fitguard.train.SnapshotEnsemble``: ``cycles`` cosine cycles; the model is the mean of the last ``keep``.
+
+    Args:
+        cycles: cosine cycles, one snapshot at the end of each, >= 1 (default 5).
+        keep: snapshots averaged, >= 1; None (default): all.
+        min_lr: the learning rate at a cycle's end, >= 0 (default 0).
+    """
 
     cycles: int = Field(5, ge=1)
     keep: int | None = Field(None, ge=1)
@@ -138,20 +237,47 @@ class SnapshotSpec(_Spec):
 
 
 class LookaheadSpec(_Spec):
-    """``fitguard.train.Lookahead``: every ``k`` optimizer steps the slow weights move ``alpha`` of the way."""
+    """``fitguard.train.Lookahead``: every ``k`` optimizer steps the slow weights move ``alpha`` of the way.
+
+    Args:
+        k: optimizer steps between syncs, >= 1 (default 5).
+        alpha: the slow weights' step, in (0, 1] (default 0.5).
+    """
 
     k: int = Field(5, ge=1)
     alpha: float = Field(0.5, gt=0, le=1)
 
 
 class AdversarialSpec(_Spec):
-    """``fitguard.regularize.FGSM``: train on ``(1 - weight) * loss + weight * loss at the FGSM perturbation``."""
+    """``fitguard.regularize.FGSM``: train on ``(1 - weight) * loss + weight * loss at the FGSM perturbation``.
+
+    Args:
+        epsilon: the perturbation's size, > 0 (required).
+        weight: the adversarial loss's share, in (0, 1] (default 0.5).
+    """
 
     epsilon: float = Field(gt=0)
     weight: float = Field(0.5, gt=0, le=1)
 
 
 class RemediesSpec(_Spec):
+    """The ``remedies`` section: regularizers added to the training (each off by default).
+
+    Args:
+        penalties: :class:`PenaltySpec` entries (default none).
+        weight_noise: a :class:`WeightNoiseSpec`; None (default): none.
+        input_noise: standard deviation of Gaussian noise on the features, > 0; None (default): none.
+        augment: image augmentation options (rotate, shift, flip...); None (default): none.
+        mixup: mixup's alpha, > 0; None (default): none.
+        cutmix: cutmix's alpha, > 0; None (default): none.
+        class_weight: classification: "balanced" (n_samples / (n_classes * count) on the training rows) or one
+            weight per class; None (default): equal weights.
+        weight_averaging: a :class:`WeightAveragingSpec`; None (default): none. Not with ``snapshots``.
+        cosine: a :class:`CosineSpec`; None (default): none. Not with ``snapshots``.
+        snapshots: a :class:`SnapshotSpec`; None (default): none.
+        lookahead: a :class:`LookaheadSpec` around the optimizer; None (default): none.
+        adversarial: an :class:`AdversarialSpec` (FGSM training); None (default): none.
+    """
     penalties: list[PenaltySpec] = Field(default_factory=list)
     weight_noise: WeightNoiseSpec | None = None
     input_noise: float | None = Field(None, gt=0)
@@ -187,6 +313,16 @@ class RemediesSpec(_Spec):
 
 
 class TransferSpec(_Spec):
+    """The ``transfer`` section: start from a pretrained backbone (:func:`fitguard.transfer.apply_backbone`).
+
+    Args:
+        backbone: a named backbone, a weights file or a run folder; None (default): no transfer.
+        freeze_all_but: layer blocks left trainable at the end, >= 0; None (default): all trainable.
+        unfreeze_every: unfreeze one more block every this many epochs, >= 1; None (default): never.
+        body_lr_factor: the body's learning rate as a share of the head's, in (0, 1] (default 0.1).
+        image_size: input side a named backbone resizes images to, >= 8; None (default): its own size.
+        batchnorm: "eval" (default: the pretrained statistics stay fixed) or "train".
+    """
     backbone: str | None = None
     freeze_all_but: int | None = Field(None, ge=0)
     unfreeze_every: int | None = Field(None, ge=1)
@@ -197,7 +333,19 @@ class TransferSpec(_Spec):
 
 class Sections(_Spec):
     """The sections of a spec, each checked on its own (``early_stopping: false`` means off): what a whole
-    :class:`TrainConfig` and a partial :class:`fitguard.recipe.Recipe` both are."""
+    :class:`TrainConfig` and a partial :class:`fitguard.recipe.Recipe` both are. Each section defaults to its
+    model's defaults.
+
+    Args:
+        data: the :class:`DataSpec` section.
+        model: the :class:`ModelSpec` section.
+        train: the :class:`TrainSpec` section.
+        early_stopping: the :class:`EarlyStoppingSpec` section; None (or ``false`` in a spec): no early stopping.
+        checkpoint: the :class:`CheckpointSpec` section.
+        remedies: the :class:`RemediesSpec` section.
+        transfer: the :class:`TransferSpec` section.
+        tensorboard: write TensorBoard event logs into the run folder (default True).
+    """
 
     data: DataSpec = Field(default_factory=DataSpec)
     model: ModelSpec = Field(default_factory=ModelSpec)
@@ -215,7 +363,21 @@ class Sections(_Spec):
 
 
 class TrainConfig(Sections):
-    """A whole spec: its sections, then the checks across them."""
+    """A whole spec: its sections (as :class:`Sections`), then the checks across them.
+
+    Raises ``ValidationError`` when ``remedies.weight_averaging`` meets ``early_stopping.restore_best`` (both would
+    decide the final weights).
+
+    Args:
+        data: the :class:`DataSpec` section.
+        model: the :class:`ModelSpec` section.
+        train: the :class:`TrainSpec` section.
+        early_stopping: the :class:`EarlyStoppingSpec` section; None (or ``false`` in a spec): no early stopping.
+        checkpoint: the :class:`CheckpointSpec` section.
+        remedies: the :class:`RemediesSpec` section.
+        transfer: the :class:`TransferSpec` section.
+        tensorboard: write TensorBoard event logs into the run folder (default True).
+    """
 
     @model_validator(mode="after")
     def _one_final_model(self) -> TrainConfig:
@@ -238,7 +400,12 @@ def _location(loc: tuple[Any, ...]) -> str:
 
 
 def explain(error: ValidationError, source: str) -> str:
-    """The first validation problem as one line: where, what is wrong, what was given."""
+    """The first validation problem as one line: where, what is wrong, what was given.
+
+    Args:
+        error: pydantic's error from validating a spec.
+        source: what the line starts with (the file's name, "config", "recipe"...).
+    """
     first = error.errors()[0]
     where = _location(tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-"))))
     message = first["msg"]
@@ -254,7 +421,15 @@ def explain(error: ValidationError, source: str) -> str:
 
 
 def parse_config(data: Any, source: str = "config") -> TrainConfig:
-    """Validate a mapping as a :class:`TrainConfig`; raise ``FitguardError`` with one line on the first problem."""
+    """Validate a mapping as a :class:`TrainConfig`.
+
+    Args:
+        data: the spec's sections as a mapping; None is an empty spec (all defaults).
+        source: names the spec in the message (default "config").
+
+    Raises:
+        FitguardError: one line on the first problem, or when ``data`` is not a mapping.
+    """
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -267,7 +442,16 @@ def parse_config(data: Any, source: str = "config") -> TrainConfig:
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    """Read YAML (``.yaml``/``.yml``) or TOML (``.toml``) into a mapping, with syntax errors on one line."""
+    """Read YAML (``.yaml``/``.yml``) or TOML (``.toml``) into a mapping, with syntax errors on one line.
+
+    Args:
+        path: the spec file.
+
+    Raises:
+        FileNotFoundError: when ``path`` is not a file.
+        FitguardError: another suffix, a syntax error, a top level that is not a mapping, or a spec that expands
+            to more than ``MAX_SPEC_VALUES`` values.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file {str(path)!r} does not exist")
@@ -312,4 +496,9 @@ def _bounded(data: dict[str, Any], path: Path) -> dict[str, Any]:
 
 
 def load_config(path: str | Path) -> TrainConfig:
+    """Read and validate a spec file: :func:`read_config_file`, then :func:`parse_config`.
+
+    Args:
+        path: the YAML or TOML spec file; it names the spec in error messages.
+    """
     return parse_config(read_config_file(path), str(path))

@@ -18,6 +18,11 @@ _SECONDS_PER = {"": 1, "s": 1, "m": 60, "h": 3600}
 def duration_error(name: str, got: object, *, none_ok: bool = False) -> FitguardError:
     """The one line that refuses ``got`` for the duration option ``name``.
 
+    Args:
+        name: the option as the user typed it (``--timeout``).
+        got: the value refused.
+        none_ok: whether ``none`` was allowed, which the line then offers (default False).
+
     Example:
         >>> str(duration_error("--timeout", "soon"))
         "`--timeout` must be a duration > 0 such as 90s, 10m or 1h, got 'soon'"

@@ -43,7 +43,11 @@ class DivergenceError(FitguardError):
 
 
 def first_line(error: BaseException) -> str:
-    """The first line of an exception's message, or its type's name when it has none."""
+    """The first line of an exception's message, or its type's name when it has none.
+
+    Args:
+        error: the exception.
+    """
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
@@ -58,6 +62,9 @@ def raised_in_user_code(frames: Sequence[traceback.FrameSummary]) -> traceback.F
     Walks out from the innermost frame past torch's (a user's network fails inside torch's layers); the first
     other frame decides: in a file outside fitguard, the standard library and installed packages, it is the
     user's (a ``--model`` module, a script on ``PYTHONPATH``).
+
+    Args:
+        frames: the traceback's frames, outermost first (as ``traceback.extract_tb`` gives them).
 
     Example:
         >>> import torch
@@ -87,6 +94,9 @@ def expected_failure(error: Exception) -> str | None:
 
     Expected: bad input (``ValueError``, which includes :class:`FitguardError`), a missing or unusable path
     (``OSError``), running out of memory, and an exception raised in the user's own code (their ``--model``).
+
+    Args:
+        error: the exception that ended the command.
 
     Example:
         >>> expected_failure(FitguardError("`lr` must be > 0, got -1"))

@@ -48,6 +48,18 @@ class Recipe(Sections):
     one); every other section changes only the keys it gives (``remedies: {penalties: [...]}`` keeps the base's
     other remedies); ``early_stopping: null`` (or ``false``) turns early stopping off.
 
+    Args:
+        data: the :class:`~fitguard.config.DataSpec` keys to change.
+        model: the network that replaces the base's (:class:`~fitguard.config.ModelSpec`).
+        train: the :class:`~fitguard.config.TrainSpec` keys to change.
+        early_stopping: the :class:`~fitguard.config.EarlyStoppingSpec` keys to change; None: early stopping off.
+        checkpoint: the :class:`~fitguard.config.CheckpointSpec` keys to change.
+        remedies: the :class:`~fitguard.config.RemediesSpec` keys to change.
+        transfer: the :class:`~fitguard.config.TransferSpec` keys to change.
+        tensorboard: whether the run writes TensorBoard event logs.
+
+    Only the sections and keys given are applied; the others keep the base's values.
+
     Example:
         >>> base = TrainConfig(train={"lr": 0.01, "max_epochs": 50})
         >>> recipe = Recipe.parse({"model": {"name": "mlp", "hidden": [64]}, "train": {"lr": 0.001},
@@ -65,6 +77,10 @@ class Recipe(Sections):
     def parse(cls, raw: dict[str, Any], source: str = "recipe") -> Recipe:
         """Validate a mapping of sections as a recipe.
 
+        Args:
+            raw: the sections the recipe sets, as a spec writes them.
+            source: names the recipe in the message (default "recipe").
+
         Raises:
             FitguardError: the first problem in one line, as :func:`fitguard.config.parse_config` words it.
         """
@@ -77,6 +93,11 @@ class Recipe(Sections):
         """``base`` with this recipe's sections on top, then ``train`` (options of the ``train`` section, which win
         over the recipe's); the result is validated as a whole (``remedies.weight_averaging`` with
         ``early_stopping.restore_best``, say, is refused there).
+
+        Args:
+            base: the whole spec the recipe changes (left as it is).
+            source: names the recipe in error messages (default "recipe").
+            **train: ``train`` section keys (``max_epochs=8``...) put on top of the recipe's.
 
         Raises:
             FitguardError: the first problem of the recipe or of the result, in one line.
@@ -98,7 +119,18 @@ class Recipe(Sections):
 
 @dataclass
 class Run:
-    """What a spec builds: the data, the model (and how to rebuild it), and its trainer."""
+    """What a spec builds: the data, the model (and how to rebuild it), and its trainer.
+
+    Args:
+        config: the spec the run was built from.
+        data: the loaded dataset.
+        model: the network the trainer trains.
+        model_name: the builder's name (``auto`` resolved).
+        model_options: the builder's options, from the spec's ``model`` section.
+        trainer: the configured :class:`~fitguard.train.Trainer`.
+        architecture: how ``fitguard.load`` rebuilds a transferred model; None (default): the model is built from
+            ``model_name`` and ``model_options``.
+    """
 
     config: TrainConfig
     data: Dataset
@@ -118,6 +150,11 @@ class Run:
 
 
 def load_data(config: TrainConfig) -> Dataset:
+    """The dataset the spec's ``data`` section names, split and preprocessed, cut to ``train_fraction`` when below 1.
+
+    Args:
+        config: the validated spec.
+    """
     spec = config.data
     data = load(
         spec.source, target=spec.target, val=spec.val, test=spec.test, seed=spec.seed,
@@ -130,17 +167,39 @@ def load_data(config: TrainConfig) -> Dataset:
 
 
 def model_choice(config: TrainConfig, data: Dataset) -> tuple[str, dict[str, Any]]:
+    """The builder's name (``auto``: the usual family for the data's kind) and its options, from the ``model`` section.
+
+    Args:
+        config: the validated spec.
+        data: the loaded dataset, whose kind resolves ``auto``.
+    """
     options = dict(config.model.model_extra or {})
     name = AUTO_MODEL[data.kind] if config.model.name == "auto" else config.model.name
     return name, options
 
 
 def build_model(name: str, options: dict[str, Any], data: Dataset, seed: int) -> nn.Module:
+    """The network ``name`` builds for ``data``'s input shape and outputs (with embeddings for code features).
+
+    Args:
+        name: the builder's name.
+        options: the builder's options.
+        data: the dataset the network is for.
+        seed: seeds the initial weights (the same seed gives the same weights).
+    """
     torch.manual_seed(seed)  # the same seed gives the same initial weights
     return build_network(name, data.input_shape, data.out_features, options, data.preprocessor.embeddings)
 
 
 def make_penalty(spec: PenaltySpec) -> L1 | L2 | ElasticNet:
+    """The penalty a ``remedies.penalties`` entry describes.
+
+    Args:
+        spec: one entry.
+
+    Raises:
+        ValueError: ``proximal`` with kind 'l2'.
+    """
     if spec.kind == "l2":
         if spec.proximal:
             raise ValueError("`proximal` applies to kind 'l1' only, got kind 'l2'")
@@ -151,6 +210,17 @@ def make_penalty(spec: PenaltySpec) -> L1 | L2 | ElasticNet:
 
 
 def make_augment(remedies: RemediesSpec, data: Dataset) -> Any:
+    """The Trainer's ``augment`` for the spec's remedies: image augmentation, input noise, mixup and cutmix, in that
+    order (one step alone, several in a :class:`~fitguard.augment.Compose`); None when none is asked for.
+
+    Args:
+        remedies: the spec's ``remedies`` section.
+        data: the dataset, whose kind and task decide what applies.
+
+    Raises:
+        ValueError: ``augment`` or ``cutmix`` on non-image data, an unknown ``augment`` option, or mixup or cutmix
+            for regression.
+    """
     from fitguard import augment  # kornia is imported only when augmentation is asked for
 
     steps: list[Any] = []
@@ -178,6 +248,15 @@ def make_augment(remedies: RemediesSpec, data: Dataset) -> Any:
 
 
 def make_callbacks(config: TrainConfig, out: Path | None, has_val: bool) -> list[Callback]:
+    """The callbacks the spec asks for: weight averaging, cosine, snapshots, lookahead and early stopping, then, with a
+    run folder, the metrics log, TensorBoard and the checkpoint (whose "best" follows early stopping's).
+
+    Args:
+        config: the validated spec.
+        out: the run folder; None: no files are written, so no logging or checkpoint callbacks.
+        has_val: whether the data has a validation split; without one, ``val_*`` monitors watch the training
+            metric instead.
+    """
     callbacks: list[Callback] = []
     remedies = config.remedies
     if remedies.weight_averaging is not None:
@@ -245,7 +324,18 @@ def _saved_description(backbone: str) -> dict[str, Any] | None:
 
 
 def build_run(config: TrainConfig, out: Path | None = None, data: Dataset | None = None, quiet: bool = True) -> Run:
-    """Load the data (unless given), build the model and a Trainer with the spec's remedies and callbacks."""
+    """Load the data (unless given), build the model and a Trainer with the spec's remedies and callbacks.
+
+    Args:
+        config: the validated spec.
+        out: the run folder for logs and checkpoints; None (default): nothing is written.
+        data: the dataset to use instead of loading the spec's; None (default): load it.
+        quiet: no progress bar (default True).
+
+    Raises:
+        ValueError: ``freeze_all_but`` or ``unfreeze_every`` without a ``backbone``, or a remedy that does not fit
+            the data.
+    """
     data = data if data is not None else load_data(config)
     name, options = model_choice(config, data)
     model = build_model(name, options, data, config.train.seed)

@@ -39,6 +39,15 @@ def prepare_run_dir(out: str | Path, overwrite: bool = False, resume: bool = Fal
     """Create ``out`` for a new run; an existing non-empty folder needs ``overwrite`` (or ``resume``).
 
     ``overwrite`` only ever deletes a folder that a fitguard run made (it holds ``run.json``).
+
+    Args:
+        out: the run folder.
+        overwrite: replace an existing fitguard run folder (default False).
+        resume: continue in an existing non-empty folder, which must exist (default False).
+
+    Raises:
+        FitguardError: ``out`` is a file, exists without ``overwrite``/``resume``, is not a fitguard run folder,
+            is missing when resuming, or cannot be written.
     """
     path = Path(out)
     if path.exists() and not path.is_dir():
@@ -101,6 +110,14 @@ def claim_run_dir(out: str | Path, overwrite: bool = False, resume: bool = False
     ends, even by SIGKILL, so a killed run never leaves its folder blocked (``--resume`` continues it). Locks are
     per machine: two machines sharing a network folder are not kept apart by it.
 
+    Args:
+        out: the run folder.
+        overwrite: as :func:`prepare_run_dir`'s (default False).
+        resume: as :func:`prepare_run_dir`'s (default False).
+
+    Raises:
+        FitguardError: what :func:`prepare_run_dir` raises, or the folder is held by another process.
+
     Example:
         >>> import tempfile
         >>> out = Path(tempfile.mkdtemp()) / "run"
@@ -128,6 +145,12 @@ def claim_run_dir(out: str | Path, overwrite: bool = False, resume: bool = False
 
 
 def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as indented JSON atomically (NaN allowed; what JSON cannot hold is written as its ``str``).
+
+    Args:
+        path: the file to write (replaced if it exists).
+        data: the JSON-ready value.
+    """
     atomic_write_bytes(path, json.dumps(data, indent=1, allow_nan=True, default=str).encode())
 
 
@@ -142,8 +165,19 @@ def save_model(
 ) -> Path:
     """Write ``<stem>.safetensors`` (weights) and ``<stem>.json`` (architecture + preprocessing) atomically.
 
-    ``architecture``: how the model was made when it is not the network ``name`` and ``options`` build (a
-    transferred model, see :class:`~fitguard.architecture.ArchitectureSpec`)."""
+    Args:
+        directory: the folder to write into (it must exist).
+        model: the trained network (or a :class:`~fitguard.models.ensemble.MeanEnsemble` of such networks).
+        name: the builder that makes the network.
+        options: the builder's options.
+        data: the dataset it was trained on (shapes, task, class names and the fitted preprocessing).
+        stem: the files' name without suffix (default "model").
+        architecture: how the model was made when it is not the network ``name`` and ``options`` build (a
+            transferred model, see :class:`~fitguard.architecture.ArchitectureSpec`); None (default): it is.
+
+    Returns:
+        The path of the ``.safetensors`` file.
+    """
     directory = Path(directory)
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     atomic_write_bytes(directory / f"{stem}.safetensors", save_safetensors(weights))
@@ -198,13 +232,25 @@ class Predictor:
         return torch.cat([self.model(X[i : i + 4096]) for i in range(0, len(X), 4096)])
 
     def predict_proba(self, raw: Any) -> np.ndarray:
+        """Class probabilities (N, classes), in ``class_names`` order, for raw inputs.
+
+        Args:
+            raw: raw input rows, in any form the run's preprocessor's ``transform`` takes.
+
+        Raises:
+            FitguardError: when the model does regression.
+        """
         if self.task != "classification":
             raise FitguardError("predict_proba applies to classification models; this one does regression")
         return torch.softmax(self._outputs(raw), dim=1).numpy()
 
     def predict(self, raw: Any) -> np.ndarray:
-        """Class names (classification) or values (regression, in the target's own units: the network's
-        standardized outputs are mapped back with the training rows' target mean and std) for raw inputs."""
+        """Class names (classification) or values (regression, in the target's own units: the network's standardized
+        outputs are mapped back with the training rows' target mean and std) for raw inputs.
+
+        Args:
+            raw: raw input rows, in any form the run's preprocessor's ``transform`` takes.
+        """
         outputs = self._outputs(raw)
         if self.task == "classification":
             return np.asarray(self.class_names, dtype=object)[outputs.argmax(dim=1).numpy()]
@@ -212,7 +258,11 @@ class Predictor:
 
 
 def rebuild(spec: dict[str, Any]) -> nn.Module:
-    """The architecture a saved model description names (weights not loaded)."""
+    """The architecture a saved model description names (weights not loaded).
+
+    Args:
+        spec: a ``<stem>.json`` description as :func:`save_model` wrote it.
+    """
     ensemble = spec.get("ensemble")
     if ensemble:
         member = {**spec, "ensemble": None}
@@ -301,6 +351,9 @@ def backbone_module(source: str | Path | nn.Module) -> str | Path | nn.Module:
     A run folder, or a saved model's ``.safetensors`` beside its ``.json``, is loaded with :func:`load` (the
     ``.json`` says how to rebuild the architecture); a module, a backbone name or a bare weights file is
     returned as is. This is how ``--backbone runs/pretrained`` reuses one run's network in another.
+
+    Args:
+        source: a module, a backbone name, a weights file, a run folder or a saved model's ``.safetensors``.
 
     Example:
         >>> setup = apply_backbone(backbone_module("runs/pretrained"), data, freeze_all_but=1)  # doctest: +SKIP

@@ -48,7 +48,13 @@ class Section(BaseModel):
 
 
 class TargetScale(Section):
-    """Regression: the training rows' target mean and std per column."""
+    """Regression: the training rows' target mean and std per column.
+
+    Args:
+        mean: the training rows' target mean, one per target column.
+        std: their standard deviation, one per target column.
+        note: what the scale means for the numbers of the summary; None (default): no note.
+    """
 
     mean: list[float]
     std: list[float]
@@ -56,7 +62,26 @@ class TargetScale(Section):
 
 
 class DataSection(Section):
-    """The data: where it came from, its task and shape, and the rows of each split."""
+    """The data: where it came from, its task and shape, and the rows of each split.
+
+    Args:
+        source: the data source as given (a built-in name, a file or a folder).
+        name: the dataset's name.
+        task: "classification" or "regression".
+        kind: "table", "signal" or "image".
+        input_shape: one row's shape as the network takes it.
+        class_names: the classes in output order (empty for regression).
+        feature_names: a table's feature names; None (default) for images and signals.
+        n_train: training rows.
+        n_val: validation rows.
+        n_test: test rows.
+        test_source: where the test rows came from (the source's own test split or a held-out share).
+        train_fraction: the share of the training split kept; None (default): not recorded.
+        split_seed: the seed of the split; None (default): not recorded.
+        target_scale: regression: the training rows' target mean and std per column (the networks train on
+            (target - mean) / std, so losses, gaps and validation scores are in those units, test figures in the
+            target's own); None (default) for classification or an unstandardized target.
+    """
 
     source: str
     name: str
@@ -78,7 +103,15 @@ class DataSection(Section):
 
 
 class Layer(Section):
-    """One row of a layer table."""
+    """One row of a layer table.
+
+    Args:
+        name: the layer's name in the model.
+        kind: its module type.
+        output_shape: its output's shape for one row.
+        parameters: its parameters.
+        connections: its connections (multiply-accumulates per row).
+    """
 
     name: str
     kind: str
@@ -88,7 +121,15 @@ class Layer(Section):
 
 
 class Network(Section):
-    """A network's layer table (:func:`fitguard.models.count`)."""
+    """A network's layer table (:func:`fitguard.models.count`).
+
+    Args:
+        name: the builder's name.
+        options: the builder's options.
+        parameters: the network's parameters.
+        connections: its connections, summed over layers.
+        layers: one :class:`Layer` per layer, in forward order.
+    """
 
     name: str
     options: dict[str, Any]
@@ -98,21 +139,39 @@ class Network(Section):
 
 
 class Networks(Section):
-    """The layer tables of the baseline and the kept network."""
+    """The layer tables of the baseline and the kept network.
+
+    Args:
+        baseline: the baseline network's table.
+        best: the kept network's table: one member's layers (an ensemble's members share them).
+    """
 
     baseline: Network
     best: Network = Field(description="one member's layers: an ensemble's members share them")
 
 
 class TrainTest(Section):
-    """A model's scores (the evaluator's metrics) on its training rows and on the test split."""
+    """A model's scores (the evaluator's metrics) on its training rows and on the test split.
+
+    Args:
+        train: metric name -> score on the model's training rows.
+        test: metric name -> score on the test split.
+    """
 
     train: dict[str, Score]
     test: dict[str, Score]
 
 
 class DiagnosisRun(Section):
-    """The baseline's own training, the one the diagnosis read."""
+    """The baseline's own training, the one the diagnosis read.
+
+    Args:
+        epochs: epochs it trained.
+        best_epoch: the epoch early stopping restored; None when none was.
+        stop_reason: why it stopped.
+        scores: split name -> metric name -> score.
+        repeat: passes over the training rows per epoch.
+    """
 
     epochs: int
     best_epoch: int | None
@@ -122,7 +181,20 @@ class DiagnosisRun(Section):
 
 
 class Run(Section):
-    """A model trained afresh on the tested rows for the epochs validation chose, and tested once."""
+    """A model trained afresh on the tested rows for the epochs validation chose, and tested once.
+
+    Args:
+        val_score: validation score of the search (the baseline's: of its diagnosis run); None where not finite.
+        gap: the train-test gap of the tested model (see ``gap_note``).
+        gap_note: how ``gap`` is measured.
+        parameters: the tested model's parameters.
+        epochs: epochs the tested model trained.
+        best_epoch: the epoch early stopping restored; None (default) when none was.
+        search_epochs: the epochs of the search run that chose the recipe; None (default): not recorded.
+        stop_reason: why the tested training stopped; None (default): not recorded.
+        scores: its :class:`TrainTest` scores.
+        seconds: its training time; None (default): not recorded.
+    """
 
     val_score: Score = Field(description="validation score of the search (the baseline's: of its diagnosis run)")
     gap: float
@@ -137,7 +209,22 @@ class Run(Section):
 
 
 class Baseline(Run):
-    """The baseline as it was tested, and the run the diagnosis read."""
+    """The baseline as it was tested, and the run the diagnosis read.
+
+    Args:
+        val_score: validation score of the search (the baseline's: of its diagnosis run); None where not finite.
+        gap: the train-test gap of the tested model (see ``gap_note``).
+        gap_note: how ``gap`` is measured.
+        parameters: the tested model's parameters.
+        epochs: epochs the tested model trained.
+        best_epoch: the epoch early stopping restored; None (default) when none was.
+        search_epochs: the epochs of the search run that chose the recipe; None (default): not recorded.
+        stop_reason: why the tested training stopped; None (default): not recorded.
+        scores: its :class:`TrainTest` scores.
+        seconds: its training time; None (default): not recorded.
+        diagnosis_run: the training the diagnosis read; None (default): not recorded.
+        history: the file in the run folder holding the History.
+    """
 
     epochs: Positive
     diagnosis_run: DiagnosisRun | None = None
@@ -145,7 +232,17 @@ class Baseline(Run):
 
 
 class Shipped(Section):
-    """The model written to ``best.safetensors``: which rows it learned, for how many epochs, and why."""
+    """The model written to ``best.safetensors``: which rows it learned, for how many epochs, and why.
+
+    Args:
+        refit: which rows the shipped model learned: "all" (train + validation + test, after the test evaluation),
+            "trainval" (the tested model, trained on train + validation) or "none" (the tested model, trained on the
+            training split only).
+        rows: the rows it learned.
+        epochs: epochs it trained.
+        stop_reason: why its training stopped; None: not recorded.
+        note: why it was shipped this way.
+    """
 
     refit: Literal["all", "trainval", "none"]
     rows: Positive
@@ -155,7 +252,31 @@ class Shipped(Section):
 
 
 class Best(Run):
-    """The kept recipe as it was tested, and what was shipped."""
+    """The kept recipe as it was tested, and what was shipped.
+
+    Args:
+        val_score: validation score of the search (the baseline's: of its diagnosis run); None where not finite.
+        gap: the train-test gap of the tested model (see ``gap_note``).
+        gap_note: how ``gap`` is measured.
+        parameters: the tested model's parameters.
+        epochs: epochs the tested model trained.
+        best_epoch: the epoch early stopping restored; None (default) when none was.
+        search_epochs: the epochs of the search run that chose the recipe; None (default): not recorded.
+        stop_reason: why the tested training stopped; None (default): not recorded.
+        scores: its :class:`TrainTest` scores.
+        seconds: its training time; None (default): not recorded.
+        name: the kept recipe's name.
+        recipe: the kept recipe's sections.
+        search_val_score: the validation score that chose it (optimistic: it chose among all that were tried).
+        search_val_score_note: what ``search_val_score`` means.
+        config: the kept recipe's whole TrainConfig.
+        history: the file in the run folder holding the History.
+        model_file: the file of the shipped weights (``best.safetensors``).
+        members: networks averaged in the tested (and shipped) model: a deep ensemble of the kept recipe refit with
+            ``member_seeds`` (--ensemble; 1: a single network).
+        member_seeds: one seed per member.
+        shipped: the :class:`Shipped` model.
+    """
 
     name: str
     recipe: dict[str, Any]
@@ -172,7 +293,13 @@ class Best(Run):
 
 
 class Recommendation(Section):
-    """One of the verdict's suggestions, by priority."""
+    """One of the verdict's suggestions, by priority.
+
+    Args:
+        remedy: the remedy suggested.
+        reason: why.
+        priority: its rank, lower first.
+    """
 
     remedy: str
     reason: str
@@ -180,7 +307,15 @@ class Recommendation(Section):
 
 
 class WeightStats(Section):
-    """One baseline layer's weight statistics (:mod:`fitguard.diagnose.weights`)."""
+    """One baseline layer's weight statistics (:mod:`fitguard.diagnose.weights`).
+
+    Args:
+        name: the layer's name.
+        shape: its weight's shape.
+        l1: the weight's L1 norm; None (default): not recorded.
+        l2: its L2 norm.
+        max_abs: its largest absolute value.
+    """
 
     name: str
     shape: list[int]
@@ -190,7 +325,17 @@ class WeightStats(Section):
 
 
 class Verdict(Section):
-    """The diagnosis of the baseline: overfit, underfit or good, with the evidence."""
+    """The diagnosis of the baseline: overfit, underfit or good, with the evidence.
+
+    Args:
+        kind: "overfit", "underfit" or "good".
+        onset_epoch: the epoch overfitting began; None when it did not.
+        gap: val_loss - loss at the baseline's last epoch; None where not finite.
+        evidence: the observations behind the verdict, one sentence each.
+        recommendations: the suggestions, by priority.
+        weights: the baseline's layers' weight statistics.
+        sentence: the verdict in one sentence.
+    """
 
     kind: Literal["overfit", "underfit", "good"]
     onset_epoch: int | None
@@ -202,7 +347,13 @@ class Verdict(Section):
 
 
 class PlanStep(Section):
-    """One phase of the search and the cumulative share of the budget at which it stops starting trainings."""
+    """One phase of the search and the cumulative share of the budget at which it stops starting trainings.
+
+    Args:
+        phase: the search phase.
+        until: the cumulative share of the budget at which it stops starting trainings.
+        why: why the plan runs it.
+    """
 
     phase: str
     until: float
@@ -210,7 +361,20 @@ class PlanStep(Section):
 
 
 class Outcome(Recommendation):
-    """A suggestion and what the search measured when it tried it."""
+    """A suggestion and what the search measured when it tried it.
+
+    Args:
+        remedy: the remedy suggested.
+        reason: why.
+        priority: its rank, lower first.
+        tried: whether the search tried it.
+        helped: whether it beat its reference; None when not measured.
+        trial: the trial that measured it; None (default): none.
+        score: that trial's score; None (default): none.
+        reference: the trial it was measured against; None (default): none.
+        reference_score: that trial's score; None (default): none.
+        measured: what was measured, in words.
+    """
 
     tried: bool
     helped: bool | None
@@ -222,7 +386,20 @@ class Outcome(Recommendation):
 
 
 class PlanSection(Section):
-    """The search the verdict decided (:mod:`fitguard.doctor.plan`) and what each suggestion did when tried."""
+    """The search the verdict decided (:mod:`fitguard.doctor.plan`) and what each suggestion did when tried.
+
+    Args:
+        kind: the verdict it follows: "overfit", "underfit" or "good".
+        steps: the phases in order, at least one.
+        bigger_first: whether larger networks are tried before regularizing.
+        lambdas: the L2 strengths the cross-validation tries.
+        remedies: the remedies the ablation tries.
+        study_dropout: whether the study searches dropout; None (default): no study planned.
+        study_lambda: the study's range of L2 strengths; None (default): none.
+        class_skew: largest / smallest training class count (classification); from plan.SKEW_RATIO (3) on, class
+            weights are tried first; None (default) for regression.
+        outcomes: what each suggestion did when tried.
+    """
 
     kind: Literal["overfit", "underfit", "good"]
     steps: list[PlanStep] = Field(min_length=1)
@@ -238,7 +415,20 @@ class PlanSection(Section):
 
 
 class SearchTrial(Section):
-    """One training (or one set of folds) of the search."""
+    """One training (or one set of folds) of the search.
+
+    Args:
+        name: the trial's name.
+        phase: the search phase it belongs to.
+        recipe: the recipe it trained.
+        val_score: its validation score; None where skipped or not finite.
+        gap: its train-validation gap; None where skipped or not finite.
+        parameters: its model's parameters.
+        epochs: epochs it trained.
+        seconds: its training time, >= 0.
+        status: how it ended (e.g. done, pruned, failed).
+        details: anything else the phase records (default none).
+    """
 
     name: str
     phase: Phase
@@ -253,7 +443,14 @@ class SearchTrial(Section):
 
 
 class LambdaRow(Section):
-    """One λ of the L2 cross-validation: its scores per fold, their mean and spread."""
+    """One λ of the L2 cross-validation: its scores per fold, their mean and spread.
+
+    Args:
+        lam: the L2 strength.
+        scores: its score on each fold.
+        mean: their mean.
+        std: their standard deviation.
+    """
 
     lam: float
     scores: list[Score]
@@ -262,7 +459,13 @@ class LambdaRow(Section):
 
 
 class LambdaCV(Section):
-    """The L2 strength chosen by k-fold cross-validation."""
+    """The L2 strength chosen by k-fold cross-validation.
+
+    Args:
+        folds: the number of folds, >= 2.
+        rows: one :class:`LambdaRow` per strength tried.
+        best_lam: the strength chosen; None when none could be.
+    """
 
     folds: Annotated[int, Field(ge=2)]
     rows: list[LambdaRow]
@@ -270,7 +473,12 @@ class LambdaCV(Section):
 
 
 class Study(Section):
-    """The Optuna study: its storage file and its trials."""
+    """The Optuna study: its storage file and its trials.
+
+    Args:
+        storage: the Optuna storage file.
+        trials: its trials.
+    """
 
     storage: str
     trials: list[SearchTrial]
@@ -279,7 +487,19 @@ class Study(Section):
 class Selection(Section):
     """How candidates were scored: on the validation split (holdout) or by k-fold cross-validation over train +
     val; the search trainings' epoch limit, patience and passes over the training rows per epoch; what early
-    stopping watched (which sets the epoch every refit trains for)."""
+    stopping watched (which sets the epoch every refit trains for).
+
+    Args:
+        method: "holdout" or "cross-validation".
+        folds: the folds of cross-validation, >= 2; None (default) for holdout.
+        labelled_rows: the training and validation rows candidates were scored on.
+        max_epochs: the search trainings' epoch limit.
+        patience: their early-stopping patience.
+        repeat: passes over the training rows per epoch.
+        min_steps: the optimizer steps a training was sized to be able to take (the doctor's ``--min-steps``).
+        kept: the rule that kept the recipe; None (default): not recorded.
+        monitor: what early stopping watched, "val_loss" or "val_accuracy".
+    """
 
     method: Literal["holdout", "cross-validation"]
     folds: Annotated[int, Field(ge=2)] | None = None
@@ -293,7 +513,16 @@ class Selection(Section):
 
 
 class LearningCurve(Section):
-    """Would more data help: errors at growing row counts and the power law fitted to them."""
+    """Would more data help: errors at growing row counts and the power law fitted to them.
+
+    Args:
+        points: per row count: ``rows``, ``train_error``, ``val_error`` and ``seconds``.
+        error: the error measured ("1 - accuracy" or "loss").
+        fit: the fitted power law's ``a``, ``b`` and ``c``; None when no curve was fitted.
+        more_rows_for_half_the_gap: the rows to add to close half the train-validation gap; None when the curve says
+            more data alone does not get there, or no curve was fitted.
+        note: why there is no curve; None (default): there is one.
+    """
 
     points: list[dict[str, Any]]
     error: str
@@ -303,7 +532,23 @@ class LearningCurve(Section):
 
 
 class Remedies(Section):
-    """The search: architecture, λ, ablation, study, in the order the plan asked for."""
+    """The search: architecture, λ, ablation, study, in the order the plan asked for.
+
+    Args:
+        epsilon: the architecture phase keeps the network with fewest parameters within this much of the best
+            validation score, >= 0.
+        architecture: the architecture phase's trials, at least one.
+        chosen_architecture: the network it kept.
+        train_longer: the trials that trained longer.
+        lambda_cv: the L2 cross-validation.
+        ablation: the ablation's trials, at least one.
+        learning_curve: the :class:`LearningCurve`; None when it did not run.
+        study: the Optuna study.
+        trainings: the search trainings run.
+        stored: scored recipes in study.db (default 0).
+        replayed: how many of them a resumed run read back instead of training them (default 0; 0 before --resume).
+        selection: how candidates were scored.
+    """
 
     epsilon: Annotated[float, Field(ge=0)]
     architecture: list[SearchTrial] = Field(min_length=1)
@@ -321,7 +566,13 @@ class Remedies(Section):
 
 
 class Reference(Section):
-    """A scikit-learn reference model on the same folds and rows (:mod:`fitguard.doctor.references`)."""
+    """A scikit-learn reference model on the same folds and rows (:mod:`fitguard.doctor.references`).
+
+    Args:
+        name: the reference model's name.
+        status: "done", or why it was skipped.
+        seconds: its time.
+    """
 
     name: str
     status: str
@@ -329,7 +580,13 @@ class Reference(Section):
 
 
 class Estimate(Section):
-    """A value with its 95% interval."""
+    """A value with its 95% interval.
+
+    Args:
+        value: the estimate.
+        low: the interval's low end.
+        high: the interval's high end.
+    """
 
     value: float
     low: float
@@ -337,7 +594,13 @@ class Estimate(Section):
 
 
 class Recall(Section):
-    """One class's recall on the test rows (``class`` in the file)."""
+    """One class's recall on the test rows (``class`` in the file).
+
+    Args:
+        class_name: the class (``class`` in the file).
+        value: its recall; None for a class without test rows.
+        rows: its test rows.
+    """
 
     class_name: str = Field(alias="class")
     value: float | None
@@ -345,7 +608,23 @@ class Recall(Section):
 
 
 class Figure(Section):
-    """A test figure with its 95% interval."""
+    """A test figure with its 95% interval.
+
+    Args:
+        metric: "accuracy" or "mse".
+        value: the figure.
+        low: its interval's low end.
+        high: its interval's high end.
+        rows: the test rows it was measured on.
+        interval: how the interval was computed.
+        balanced_accuracy: classification: the mean of the per-class recalls, 95% bootstrap interval; None (default)
+            for regression.
+        recall: classification: each class's recall on the test rows; None (default) for regression.
+        rmse: regression: root of the MSE, in the target's units, 95% bootstrap interval; None (default) for
+            classification.
+        r2: regression: R² (mean over target columns), 95% bootstrap interval over the same resamples; None (default)
+            for classification.
+    """
 
     metric: Literal["accuracy", "mse"]
     value: float
@@ -366,7 +645,14 @@ class Figure(Section):
 
 
 class Paired(Section):
-    """A paired test of two models on the same test rows."""
+    """A paired test of two models on the same test rows.
+
+    Args:
+        test: the paired test used.
+        difference: the difference the test measured between the two models (accuracy, or mean squared error).
+        p_value: the test's p-value, >= 0.
+        verdict: "better", "worse" or "not distinguishable": the compared model against the one it is paired with.
+    """
 
     test: str
     difference: float
@@ -375,7 +661,13 @@ class Paired(Section):
 
 
 class Tested(Section):
-    """A tested model's scores on the test split (the evaluator's metrics) and its figure."""
+    """A tested model's scores on the test split (the evaluator's metrics) and its figure.
+
+    Args:
+        loss: the test loss.
+        accuracy: the test accuracy (classification); None (default) for regression.
+        figure: the test :class:`Figure`.
+    """
 
     __test__ = False  # a Test* name: pytest must not collect it when this file is given by name
 
@@ -385,7 +677,13 @@ class Tested(Section):
 
 
 class TestedReference(Section):
-    """A reference model on the test split, compared with the kept model."""
+    """A reference model on the test split, compared with the kept model.
+
+    Args:
+        name: the reference model's name.
+        figure: its test :class:`Figure`.
+        best_vs_reference: the kept model against it, on the same rows.
+    """
 
     __test__ = False  # a Test* name: pytest must not collect it when this file is given by name
 
@@ -395,7 +693,16 @@ class TestedReference(Section):
 
 
 class TestSection(Section):
-    """The one look at the test split: figures with 95% intervals and paired tests on the same rows."""
+    """The one look at the test split: figures with 95% intervals and paired tests on the same rows.
+
+    Args:
+        units: regression: the units of every figure and score of this section; None (default) for classification.
+        rows: the test rows.
+        baseline: the baseline's test scores.
+        best: the kept model's test scores.
+        best_vs_baseline: the kept model against the baseline, on the same rows.
+        references: the reference models' test scores.
+    """
 
     __test__ = False  # a Test* name: pytest must not collect it when this file is given by name
 
@@ -408,7 +715,13 @@ class TestSection(Section):
 
 
 class Budget(Section):
-    """What the run was allowed: seconds and trainings, and the time kept back for the final trainings."""
+    """What the run was allowed: seconds and trainings, and the time kept back for the final trainings.
+
+    Args:
+        seconds: the time budget; None: unbounded.
+        trials: the most search trainings; None: only ``seconds`` bounds them.
+        reserve: seconds kept back for the final trainings and the report, >= 0.
+    """
 
     seconds: float | None
     trials: int | None
@@ -422,7 +735,11 @@ def _require(values: dict[str, Any], keys: tuple[str, ...]) -> None:
 
 
 class Timings(RootModel[dict[str, Annotated[float, Field(ge=0)]]]):
-    """Seconds per phase in the order they ran, and ``total`` for the whole run."""
+    """Seconds per phase in the order they ran, and ``total`` for the whole run.
+
+    Args:
+        root: phase name -> seconds, each >= 0; ``total`` is required.
+    """
 
     model_config = ConfigDict(json_schema_extra={"required": ["total"]})
 
@@ -437,7 +754,11 @@ class Timings(RootModel[dict[str, Annotated[float, Field(ge=0)]]]):
 
 
 class Versions(RootModel[dict[str, str]]):
-    """The versions of Python, fitguard and the libraries the run used, by name."""
+    """The versions of Python, fitguard and the libraries the run used, by name.
+
+    Args:
+        root: name -> version; ``python``, ``fitguard`` and ``torch`` are required.
+    """
 
     model_config = ConfigDict(json_schema_extra={"required": list(_VERSIONS)})
 
@@ -454,6 +775,27 @@ class Summary(BaseModel):
     validation accuracy for classification, minus the validation loss for regression. The baseline and the kept
     recipe are each trained afresh on the same rows for the epochs validation chose and read the test split once;
     their gaps are training rows - test (accuracy) or test - training rows (loss).
+
+    Args:
+        format: the file format, "fitguard-doctor/2".
+        command: the shell command that reruns this doctor run.
+        options: every DoctorOptions field.
+        config: the base TrainConfig every training started from.
+        seed: the run's seed.
+        data: the :class:`DataSection`.
+        metric: the test metric of the terminal table, "accuracy" or "loss".
+        model: the baseline's and the kept network's layer tables.
+        baseline: the :class:`Baseline`.
+        verdict: the :class:`Verdict`.
+        plan: the :class:`PlanSection`.
+        bias_variance: the baseline architecture's bias and variance, or why it was skipped.
+        remedies: the search (:class:`Remedies`).
+        references: scikit-learn reference models on the same folds and rows.
+        best: the kept recipe (:class:`Best`).
+        test: the one look at the test split (:class:`TestSection`).
+        budget: the :class:`Budget`.
+        timings: seconds per phase and in total.
+        versions: the versions of Python, fitguard and the libraries used.
     """
 
     model_config = ConfigDict(extra="forbid", title="fitguard doctor summary.json")
@@ -483,6 +825,9 @@ class Summary(BaseModel):
     @classmethod
     def from_dict(cls, raw: Any) -> Summary:
         """Check ``raw`` (a parsed ``summary.json``) and type it.
+
+        Args:
+            raw: the parsed JSON (a dict, or anything else, which is refused).
 
         Raises:
             FitguardError: the first field that is missing or of the wrong type, in one line (a reader needs where
@@ -516,6 +861,9 @@ def _first_problem(error: ValidationError) -> str:
 def strict(value: Any) -> Any:
     """NaN/inf -> None, tuples -> lists, keys -> strings, recursively.
 
+    Args:
+        value: a JSON-like value (dicts, lists, tuples, numbers, strings...).
+
     Example:
         >>> strict({"a": (1.0, float("nan")), 2: float("inf")})
         {'a': [1.0, None], '2': None}
@@ -543,6 +891,13 @@ def schema_text() -> str:
 def write_summary(run_dir: str | Path, summary: Summary | dict[str, Any]) -> Path:
     """Check ``summary`` against :class:`Summary` and write it as ``run_dir/summary.json`` (atomically).
 
+    Args:
+        run_dir: the doctor run folder.
+        summary: a :class:`Summary`, or the dict to check and type as one (made strict first).
+
+    Returns:
+        The path written.
+
     Raises:
         FitguardError: naming the first field that does not match.
     """
@@ -555,6 +910,9 @@ def write_summary(run_dir: str | Path, summary: Summary | dict[str, Any]) -> Pat
 
 def load_summary(run_dir: str | Path) -> Summary:
     """The :class:`Summary` of a doctor run folder.
+
+    Args:
+        run_dir: the doctor run folder.
 
     Raises:
         FileNotFoundError: the folder holds no ``summary.json``.

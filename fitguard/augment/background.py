@@ -83,18 +83,43 @@ def add_background_class(
 def uniform_noise(
     n: int, shape: tuple[int, int, int], low: float, high: float, generator: torch.Generator | None
 ) -> torch.Tensor:
+    """``n`` images of independent uniform pixel noise in [low, high).
+
+    Args:
+        n: images to make.
+        shape: one image's (C, H, W).
+        low: the lowest pixel value.
+        high: the highest pixel value.
+        generator: the source of the draws; None: torch's global CPU generator.
+    """
     return low + (high - low) * torch.rand((n, *shape), generator=generator)
 
 
 def blank(
     n: int, shape: tuple[int, int, int], low: float, high: float, generator: torch.Generator | None
 ) -> torch.Tensor:
+    """``n`` flat images, each one uniform level drawn in [low, high).
+
+    Args:
+        n: images to make.
+        shape: one image's (C, H, W).
+        low: the lowest level.
+        high: the highest level.
+        generator: the source of the draws; None: torch's global CPU generator.
+    """
     level = low + (high - low) * torch.rand((n, 1, 1, 1), generator=generator)
     return level.expand(n, *shape).clone()
 
 
 def shuffled_patches(X: torch.Tensor, n: int, patches: int, generator: torch.Generator | None) -> torch.Tensor:
-    """``n`` images, each a patches×patches grid of cells cut from random places of random images of ``X``."""
+    """``n`` images, each a patches×patches grid of cells cut from random places of random images of ``X``.
+
+    Args:
+        X: the images to cut cells from, (N, C, H, W).
+        n: images to make.
+        patches: cells per side.
+        generator: the source of the draws; None: torch's global CPU generator.
+    """
     _, channels, height, width = X.shape
     rows = [round(k * height / patches) for k in range(patches + 1)]
     cols = [round(k * width / patches) for k in range(patches + 1)]

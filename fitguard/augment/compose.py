@@ -57,6 +57,11 @@ class Compose:
         return x, y
 
     def get_config(self) -> dict[str, Any]:
+        """The steps as ``{"type": kind, "config": ...}`` entries, so that the pipeline can be saved and rebuilt.
+
+        Raises:
+            ValueError: when a step is not one of the known kinds (a custom callable has no config).
+        """
         configs = []
         for i, step in enumerate(self.steps):
             kind = next((name for name, cls in KINDS.items() if type(step) is cls), None)

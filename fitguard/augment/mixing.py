@@ -49,12 +49,25 @@ def soft_targets(y: torch.Tensor, num_classes: int | None) -> torch.Tensor:
 
 
 def mix(x: torch.Tensor, targets: torch.Tensor, partner: torch.Tensor, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """x' = λ·x + (1 − λ)·x[partner], and the same for the targets (pure)."""
+    """x' = λ·x + (1 − λ)·x[partner], and the same for the targets (pure).
+
+    Args:
+        x: the batch's inputs.
+        targets: its targets as rows (one-hot or probabilities).
+        partner: for each row, the index of the row it is mixed with.
+        lam: the weight of the row itself.
+    """
     return lam * x + (1 - lam) * x[partner], lam * targets + (1 - lam) * targets[partner]
 
 
 def cutmix_box(height: int, width: int, lam: float, center: tuple[float, float]) -> tuple[int, int, int, int]:
     """Box (top, bottom, left, right) of area ≈ (1 − λ)·H·W around ``center`` (fractions), clipped to the image.
+
+    Args:
+        height: the image's height.
+        width: its width.
+        lam: the share of the image kept, in [0, 1].
+        center: the box's centre as (vertical, horizontal) fractions of the size.
 
     Example:
         >>> cutmix_box(10, 10, 0.75, (0.5, 0.5))
@@ -80,6 +93,12 @@ def paste(
 
     Returns the images, the targets and λ = 1 − pasted area / image area (what the box really covers, after
     clipping at the border, not the λ drawn).
+
+    Args:
+        x: the images (N, C, H, W).
+        targets: their targets as rows (one-hot or probabilities).
+        partner: for each image, the index of the image whose box is pasted in.
+        box: (top, bottom, left, right), as :func:`cutmix_box` returns it.
     """
     top, bottom, left, right = box
     out = x.clone()
@@ -100,6 +119,7 @@ class _Mixing:
         self.last_lambda_: float | None = None
 
     def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, so that ``type(self)(**config)`` builds an equal augmentation."""
         return {"alpha": self.alpha, "num_classes": self.num_classes, "seed": self.seed}
 
     def __repr__(self) -> str:

@@ -124,6 +124,7 @@ class ImageAugment:
         return steps
 
     def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, so that ``ImageAugment(**config)`` builds an equal pipeline."""
         return {
             "rotate": self.rotate, "flip": self.flip, "vflip": self.vflip, "scale": self.scale,
             "shift": self.shift, "crop": self.crop, "brightness": self.brightness, "contrast": self.contrast,
@@ -142,11 +143,27 @@ class ImageAugment:
     def sample(
         self, x: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, list[Record]]:
-        """Augment ``x`` and return, per image, the JSON-ready parameters drawn (for ``replay``)."""
+        """Augment ``x`` and return, per image, the JSON-ready parameters drawn (for ``replay``).
+
+        Args:
+            x: a batch of images (N, C, H, W).
+            generator: the source of the draws; None (default): the pipeline's own (from its ``seed``).
+
+        Returns:
+            The augmented images and one record per image.
+        """
         return self._run(x, generator, record=True)
 
     def replay(self, x: torch.Tensor, records: list[Record]) -> torch.Tensor:
-        """Apply recorded parameters to ``x`` (one record per image): the same output ``sample`` gave."""
+        """Apply recorded parameters to ``x`` (one record per image): the same output ``sample`` gave.
+
+        Args:
+            x: a batch of images (N, C, H, W).
+            records: what :meth:`sample` returned for these images, one per image.
+
+        Raises:
+            ValueError: when ``records`` does not hold one record per image.
+        """
         check_images(x)
         if len(records) != x.shape[0]:
             raise ValueError(f"`records` must hold one record per image, got {len(records)} for {x.shape[0]} images")

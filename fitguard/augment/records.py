@@ -23,6 +23,10 @@ _NOT_PER_ROW = ("forward_input_shape", "gaussian_noise")
 def rows_of(params: dict[str, torch.Tensor], batch_size: int) -> list[dict[str, Any]]:
     """Split kornia's batched parameters into one plain dict per image.
 
+    Args:
+        params: kornia's parameters for a batch, each tensor with one entry per image (shape entries are dropped).
+        batch_size: the images in the batch.
+
     Example:
         >>> rows_of({"angle": torch.tensor([1.0, 2.0]), "forward_input_shape": torch.tensor([2, 1, 4, 4])}, 2)
         [{'angle': 1.0}, {'angle': 2.0}]
@@ -32,7 +36,17 @@ def rows_of(params: dict[str, torch.Tensor], batch_size: int) -> list[dict[str, 
 
 
 def replay_step(name: str, step: K.AugmentationBase2D, x: torch.Tensor, records: list[Record]) -> torch.Tensor:
-    """Apply ``step`` to ``x`` with the parameters stored under ``name`` in each record."""
+    """Apply ``step`` to ``x`` with the parameters stored under ``name`` in each record.
+
+    Args:
+        name: the step's name in the records (``rotate``, ``noise``...).
+        step: the kornia augmentation to apply.
+        x: the images, one per record.
+        records: one record per image, as ``ImageAugment.sample`` returned them.
+
+    Raises:
+        ValueError: a record without parameters for ``name`` (drawn by a different augmentation).
+    """
     rows = [_row(record, name) for record in records]
     device = step.device
     params: dict[str, torch.Tensor] = {}

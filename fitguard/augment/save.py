@@ -121,12 +121,21 @@ def save_augmented(
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """(B, C, H, W) values in [0, 1] -> uint8 (B, H, W, C), clamped and rounded half up."""
+    """(B, C, H, W) values in [0, 1] -> uint8 (B, H, W, C), clamped and rounded half up.
+
+    Args:
+        x: images (B, C, H, W), values in [0, 1] (others are clamped).
+    """
     return (x.detach().cpu().clamp(0, 1) * 255 + 0.5).floor().to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
 def contact_sheet(pairs: Sequence[tuple[np.ndarray, np.ndarray]], zoom: int = 4) -> Image.Image:
-    """Originals on the top row, their augmentations below, each enlarged ``zoom`` times (nearest)."""
+    """Originals on the top row, their augmentations below, each enlarged ``zoom`` times (nearest).
+
+    Args:
+        pairs: ``(original, augmented)`` uint8 (H, W, C) arrays, one pair per column.
+        zoom: the enlargement factor (default 4).
+    """
     height, width = pairs[0][0].shape[:2]
     cell_h, cell_w, label_w, gap = height * zoom, width * zoom, 80, 4
     sheet = Image.new("RGB", (label_w + len(pairs) * (cell_w + gap), 2 * (cell_h + gap)), "white")

@@ -21,6 +21,12 @@ SEED_BOUND = 2**62  # fits int64 and JSON integers read back by any language wit
 def draw_seed(generator: torch.Generator | None = None) -> int:
     """One seed in [0, 2**62) drawn from ``generator`` (torch's global RNG when None).
 
+    Args:
+        generator: the source of the draw; None (default): torch's global RNG.
+
+    Raises:
+        ValueError: a ``generator`` that is not a ``torch.Generator``.
+
     Example:
         >>> draw_seed(torch.Generator().manual_seed(0)) == draw_seed(torch.Generator().manual_seed(0))
         True
@@ -33,6 +39,10 @@ def draw_seed(generator: torch.Generator | None = None) -> int:
 @contextmanager
 def seeded_global_rng(seed: int, device: torch.device | str = "cpu") -> Iterator[None]:
     """Seed the global CPU RNG (and ``device``'s, if CUDA) to ``seed`` inside; restore both on exit.
+
+    Args:
+        seed: the seed both RNGs get inside.
+        device: the device whose CUDA RNG is seeded too, when it is a CUDA device (default "cpu": the CPU RNG only).
 
     Example:
         >>> with seeded_global_rng(3):

@@ -18,7 +18,15 @@ from fitguard.errors import FitguardError
 
 @dataclass(frozen=True)
 class CsvTable:
-    """Header names, cells (N, C) and where each row is in the file (a CSV line, a Parquet row), for messages."""
+    """Header names, cells (N, C) and where each row is in the file (a CSV line, a Parquet row), for messages.
+
+    Args:
+        path: the file read.
+        header: the column names.
+        cells: the cells, stripped text (N, C).
+        lines: where each row is in the file (its line, or its Parquet row).
+        kind: "CSV" (default) or "Parquet", for messages.
+    """
 
     path: Path
     header: tuple[str, ...]
@@ -27,9 +35,22 @@ class CsvTable:
     kind: str = "CSV"
 
     def row_name(self, index: int) -> str:
+        """Where row ``index`` is, for messages: ``line L of PATH`` (``row R`` for Parquet).
+
+        Args:
+            index: the row's index in ``cells``.
+        """
         return f"{'line' if self.kind == 'CSV' else 'row'} {self.lines[index]} of {self.path}"
 
     def column(self, name: str) -> int:
+        """The position of column ``name`` in ``header``.
+
+        Args:
+            name: the column's name.
+
+        Raises:
+            FitguardError: no such column, listing the available ones.
+        """
         if name not in self.header:
             available = ", ".join(repr(h) for h in self.header)
             raise FitguardError(f"column {name!r} not found in {self.path}; available columns: {available}")
@@ -38,6 +59,13 @@ class CsvTable:
 
 def read_csv(path: str | Path, delimiter: str = ",") -> CsvTable:
     """Read ``path``; cells are stripped of surrounding spaces.
+
+    Args:
+        path: the CSV file.
+        delimiter: the one-character cell separator (default ",").
+
+    Raises:
+        ValueError: ``delimiter`` is not a single character.
 
     Example:
         >>> table = read_csv("data.csv")  # doctest: +SKIP

@@ -95,6 +95,10 @@ class Dataset:
         """Keep a (stratified) random ``fraction`` of the training split; preprocessing is refitted on it.
 
         Validation and test splits are unchanged rows (re-transformed with the refitted statistics).
+
+        Args:
+            fraction: the share of training rows to keep, stratified by class for classification.
+            seed: seeds the draw of the rows kept (default 0).
         """
         labels = self.preprocessor.encode_target(self.raw_train.labels).numpy()
         stratify = labels if self.task == "classification" else None

@@ -60,6 +60,9 @@ UNKNOWN_CODE = 0
 def embedding_width(codes: int) -> int:
     """fastai's rule of thumb for an embedding's width from its number of codes: ``min(600, round(1.6 * n**0.56))``.
 
+    Args:
+        codes: the column's number of codes.
+
     Example:
         >>> embedding_width(40), embedding_width(70), embedding_width(100_000)
         (13, 17, 600)
@@ -68,6 +71,11 @@ def embedding_width(codes: int) -> int:
 
 
 def row_label(index: int) -> str:
+    """How messages name a row: ``row {index}``.
+
+    Args:
+        index: the row's index.
+    """
     return f"row {index}"
 
 
@@ -166,19 +174,33 @@ class Column:
 
 
 def numeric_columns(names: Sequence[str]) -> tuple[Column, ...]:
+    """One numeric :class:`Column` per name.
+
+    Args:
+        names: the columns' names.
+    """
     return tuple(Column(str(name)) for name in names)
 
 
 def infer_columns(names: Sequence[str], cells: np.ndarray,
                   ordinal: Mapping[str, Sequence[str]] | None = None) -> tuple[Column, ...]:
     """A column is numeric when every cell that is not missing parses as a number, categorical otherwise; a column
-    named in ``ordinal`` is categorical with that order (see :func:`ordered_columns`)."""
+    named in ``ordinal`` is categorical with that order (see :func:`ordered_columns`).
+
+    Args:
+        names: the columns' names.
+        cells: the raw cells (N, len(names)).
+        ordinal: column name -> its categories, lowest first; None (default): none.
+    """
     columns = tuple(Column(str(name), categorical=not _all_numbers(cells[:, j])) for j, name in enumerate(names))
     return ordered_columns(columns, ordinal)
 
 
 def parse_ordinal(texts: Sequence[str]) -> dict[str, list[str]]:
     """Command-line ordinal columns, ``"NAME=LOWEST,...,HIGHEST"`` each, as ``{NAME: [LOWEST, ..., HIGHEST]}``.
+
+    Args:
+        texts: the command line's values.
 
     Raises:
         ValueError: a text without ``=`` or without a name, or a column given twice.
@@ -247,7 +269,11 @@ def check_max_categories(max_categories: object) -> None:
 
 
 def category_text(value: object) -> str:
-    """A cell as a category: text as it is, 3.0 as '3' (so a CSV's '3' and a DataFrame's 3.0 agree)."""
+    """A cell as a category: text as it is, 3.0 as '3' (so a CSV's '3' and a DataFrame's 3.0 agree).
+
+    Args:
+        value: the cell.
+    """
     if isinstance(value, str):
         return value
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
@@ -340,12 +366,20 @@ def _kept_categories(texts: list[str], max_categories: int | None) -> tuple[tupl
 
 
 def encoded_names(columns: Sequence[Column]) -> tuple[str, ...]:
-    """Names of the encoded features, column by column (see :attr:`Column.feature_names`)."""
+    """Names of the encoded features, column by column (see :attr:`Column.feature_names`).
+
+    Args:
+        columns: the table's columns, as fitted.
+    """
     return tuple(name for column in columns for name in column.feature_names)
 
 
 def standardized_features(columns: Sequence[Column]) -> np.ndarray:
-    """True for each encoded feature that is a number to standardize; one-hot and indicator columns stay 0/1."""
+    """True for each encoded feature that is a number to standardize; one-hot and indicator columns stay 0/1.
+
+    Args:
+        columns: the table's columns, as fitted.
+    """
     flags = [flag for c in columns
              for flag in ([_is_number(c)] * (c.width - (c.indicator and not c.embedding)) +
                           [False] * (c.indicator and not c.embedding))]
@@ -357,7 +391,11 @@ def _is_number(column: Column) -> bool:
 
 
 def embedded_features(columns: Sequence[Column]) -> tuple[tuple[int, int, int], ...]:
-    """``(feature index, codes, width)`` of each embedded column's code feature among the encoded features."""
+    """``(feature index, codes, width)`` of each embedded column's code feature among the encoded features.
+
+    Args:
+        columns: the table's columns, as fitted.
+    """
     found, offset = [], 0
     for column in columns:
         if column.embedding:
@@ -369,6 +407,10 @@ def embedded_features(columns: Sequence[Column]) -> tuple[tuple[int, int, int], 
 def expand_codes(features: np.ndarray, columns: Sequence[Column]) -> tuple[np.ndarray, tuple[str, ...]]:
     """Encoded features with each embedded column's code feature replaced by one-hot columns, one per code, and
     their names: what a model without a lookup layer (scikit-learn's, the linear tools) takes.
+
+    Args:
+        features: encoded features (N, sum of widths).
+        columns: the columns that encoded them.
 
     Example:
         >>> city = Column("city", True, ("a", "b"), other=1, fill=MISSING, embedding=2)
@@ -393,7 +435,17 @@ def expand_codes(features: np.ndarray, columns: Sequence[Column]) -> tuple[np.nd
 def check_table(cells: np.ndarray, columns: Sequence[Column], *, missing: str = "impute",
                 row_name: RowName = row_label) -> None:
     """Refuse what no encoding can take, naming column and row: text or infinity in a numeric column, and (with
-    ``missing="error"``) any missing cell."""
+    ``missing="error"``) any missing cell.
+
+    Args:
+        cells: the raw cells (N, len(columns)).
+        columns: the table's columns, as fitted.
+        missing: "impute" (default) lets missing cells through; "error" refuses them.
+        row_name: names a row in messages (default ``row {index}``).
+
+    Raises:
+        ValueError: the first cell no encoding can take.
+    """
     _check_width(cells, columns)
     for j, column in enumerate(columns):
         gaps = missing_mask(cells[:, j])
@@ -406,7 +458,13 @@ def check_table(cells: np.ndarray, columns: Sequence[Column], *, missing: str = 
 
 
 def encode_table(cells: np.ndarray, columns: Sequence[Column], row_name: RowName = row_label) -> np.ndarray:
-    """Raw cells (N, len(columns)) -> float64 features (N, sum of widths), as the module docstring describes."""
+    """Raw cells (N, len(columns)) -> float64 features (N, sum of widths), as the module docstring describes.
+
+    Args:
+        cells: the raw cells (N, len(columns)).
+        columns: the table's columns, as fitted.
+        row_name: names a row in messages (default ``row {index}``).
+    """
     _check_width(cells, columns)
     parts = []
     for j, column in enumerate(columns):

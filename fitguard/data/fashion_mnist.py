@@ -25,7 +25,14 @@ FILES = {
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """An IDX array (uint8 data only, as MNIST-style files are), gzipped or not."""
+    """An IDX array (uint8 data only, as MNIST-style files are), gzipped or not.
+
+    Args:
+        path: the file (``.gz``: gzipped).
+
+    Raises:
+        FitguardError: the file is not an IDX file of unsigned bytes.
+    """
     data = (gzip.decompress if path.suffix == ".gz" else bytes)(path.read_bytes())
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise FitguardError(f"{path} is not an IDX file of unsigned bytes")
@@ -41,6 +48,11 @@ def fashion_mnist(
     path: str | Path | None = None, limit_per_class: int | None = None, test_limit_per_class: int | None = None
 ) -> RawSource:
     """Images uint8 (N, 1, 28, 28) with the official test split.
+
+    Args:
+        path: the folder holding the four IDX files; None (default): ``/usr/share/datasets/fashion-mnist``.
+        limit_per_class: keep at most this many training images per class, >= 1; None (default): all.
+        test_limit_per_class: the same for the test split; None (default): all.
 
     Example:
         >>> fashion_mnist(limit_per_class=100).pool.inputs.shape  # doctest: +SKIP

@@ -27,12 +27,23 @@ def cache_root() -> Path:
 
 
 def archive_key(path: Path, image_size: tuple[int, int] | None) -> str:
+    """The cache key of ``path`` read at ``image_size``: it changes with the file, its size, time or the cache format.
+
+    Args:
+        path: the image archive or folder.
+        image_size: the size images are resized to; None: not resized.
+    """
     stat = path.stat()
     fields = [str(path.resolve()), stat.st_size, stat.st_mtime_ns, image_size, CACHE_VERSION]
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:24]
 
 
 def load_cached(key: str) -> dict[str, RawData] | None:
+    """The decoded splits cached under ``key``; None when nothing is cached.
+
+    Args:
+        key: what :func:`archive_key` returned.
+    """
     folder = cache_root() / f"images-{key}"
     meta_file = folder / "meta.json"
     if not meta_file.is_file():
@@ -48,6 +59,12 @@ def load_cached(key: str) -> dict[str, RawData] | None:
 
 
 def save_cached(key: str, splits: dict[str, RawData]) -> None:
+    """Cache decoded ``splits`` under ``key`` (a key already cached is left as it is).
+
+    Args:
+        key: what :func:`archive_key` returned.
+        splits: split name -> its decoded images and labels.
+    """
     root = cache_root()
     folder = root / f"images-{key}"
     if folder.exists():

@@ -84,6 +84,14 @@ def read_image_folder(
 
 
 def normalize_image_size(image_size: int | tuple[int, int] | list[int] | None) -> tuple[int, int] | None:
+    """``image_size`` as a (height, width) pair; None stays None.
+
+    Args:
+        image_size: a side, a (height, width) pair, or None.
+
+    Raises:
+        ValueError: anything else, or a side below 1.
+    """
     if image_size is None:
         return None
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)

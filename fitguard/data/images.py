@@ -27,6 +27,13 @@ Layout = dict[str, dict[str, list[str]]]
 def find_layout(files: Sequence[str], display: str) -> Layout:
     """Group relative POSIX paths into ``{split: {class: [paths]}}``; a tree without splits has split "pool".
 
+    Args:
+        files: relative POSIX paths of the files in the tree.
+        display: names the tree in messages.
+
+    Raises:
+        FitguardError: no images, a file that is not an image, or a path that fits no layout.
+
     Example:
         >>> find_layout(["a/1.png", "b/2.png"], "root")
         {'pool': {'a': ['a/1.png'], 'b': ['b/2.png']}}
@@ -62,7 +69,16 @@ def _skipped(path: str) -> bool:
 
 
 def decode_image(data: bytes, where: str, image_size: tuple[int, int] | None = None) -> np.ndarray:
-    """PNG/JPEG bytes -> uint8 (H, W, C) with C = 1 for greyscale, 3 otherwise; resized when ``image_size``."""
+    """PNG/JPEG bytes -> uint8 (H, W, C) with C = 1 for greyscale, 3 otherwise; resized when ``image_size``.
+
+    Args:
+        data: the file's bytes.
+        where: names the file in the message.
+        image_size: (height, width) to resize to; None (default): as it is.
+
+    Raises:
+        FitguardError: the bytes are not a readable PNG or JPEG image.
+    """
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
@@ -84,6 +100,12 @@ def decode_images(
     """Decode images into one uint8 array (N, C, H, W); sizes must agree unless ``image_size`` resizes them.
 
     Decoding runs on a thread pool (Pillow releases the GIL while decoding); reading stays sequential.
+
+    Args:
+        names: the images to decode, in order.
+        read: returns a name's bytes.
+        where: names a file in messages.
+        image_size: (height, width) to resize every image to; None (default): sizes must agree.
     """
     def decode(name: str) -> np.ndarray:
         return decode_image(read(name), where(name), image_size)

@@ -165,7 +165,12 @@ class Preprocessor:
 
     def refit(self, raw_inputs: np.ndarray, targets: Any = None) -> Preprocessor:
         """The same preprocessing learned anew from ``raw_inputs`` and, for a standardized regression target, from
-        ``targets`` (the same rows' targets; None keeps the target statistics fitted before)."""
+        ``targets``.
+
+        Args:
+            raw_inputs: the raw input rows to learn columns and statistics from.
+            targets: the same rows' targets; None (default) keeps the target statistics fitted before.
+        """
         fitted = self._refit_inputs(raw_inputs)
         if self.target_mean and targets is not None:
             return replace(fitted, **_target_statistics(targets))
@@ -207,10 +212,11 @@ class Preprocessor:
     def transform(self, raw: Any) -> torch.Tensor:
         """Raw inputs -> float32 model input (N, *input_shape).
 
-        Tables take an array/list of rows in column order, a list of dicts keyed by column name, a pandas
-        DataFrame (columns matched by name), or a CSV or Parquet path; missing cells (blank, NA, NaN, None) are
-        filled as learned. Signals take an array (N, *raw_shape); images an array (N, C, H, W) of raw pixels
-        ((N, H, W) for one channel) or a list of image files.
+        Args:
+            raw: tables take an array/list of rows in column order, a list of dicts keyed by column name, a pandas
+                DataFrame (columns matched by name), or a CSV or Parquet path; missing cells (blank, NA, NaN, None)
+                are filled as learned. Signals take an array (N, *raw_shape); images an array (N, C, H, W) of raw
+                pixels ((N, H, W) for one channel) or a list of image files.
         """
         row_name: RowName = row_label
         if self.kind == "table":
@@ -225,7 +231,12 @@ class Preprocessor:
         return torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
 
     def encode_target(self, labels: Any) -> torch.Tensor:
-        """Raw labels -> int64 class indices (classification) or float32 values (regression)."""
+        """Raw labels -> int64 class indices (classification) or float32 values (regression, standardized when the
+        target was).
+
+        Args:
+            labels: the raw labels or target values, one per row (or one row of values each, for several targets).
+        """
         labels = np.asarray(labels)
         if self.task == "regression":
             if not self.target_mean:

@@ -40,6 +40,11 @@ class RawData:
         return int(self.inputs.shape[0])
 
     def take(self, index: np.ndarray) -> RawData:
+        """The rows at ``index``, inputs and labels together.
+
+        Args:
+            index: row positions or a boolean mask, as NumPy indexing takes them.
+        """
         return RawData(self.inputs[index], self.labels[index])
 
 
@@ -63,7 +68,23 @@ class Truth:
 
 @dataclass(frozen=True)
 class RawSource:
-    """Everything a loader read; ``test``/``val`` are set when the source has its own official split."""
+    """Everything a loader read; ``test``/``val`` are set when the source has its own official split.
+
+    Args:
+        name: the dataset's name.
+        kind: "table", "signal" or "image".
+        pool: the rows to split (all of them when the source has no official split).
+        task: "classification" or "regression".
+        class_names: the classes in label order (default none: regression).
+        columns: a table's columns (default none).
+        pixel_scale: what raw pixel values are divided by (default 1.0).
+        image_size: the (height, width) images were resized to; None (default): not resized.
+        val: the source's own validation split; None (default): split from ``pool``.
+        test: the source's own test split; None (default): split from ``pool``.
+        truth: a synthetic source's noiseless function and noise; None (default): unknown.
+        target: a table's label column; None (default): none named.
+        row_name: names a row (by index) in messages; None (default): its number.
+    """
 
     name: str
     kind: str
@@ -81,12 +102,25 @@ class RawSource:
 
 
 def check_task(task: str | None) -> None:
+    """``task`` is None or one of the known tasks.
+
+    Args:
+        task: the task asked for, or None (infer it).
+
+    Raises:
+        ValueError: a task other than "classification" or "regression".
+    """
     if task is not None:
         check_in("task", task, TASKS)
 
 
 def infer_task(labels: np.ndarray, task: str | None) -> str:
-    """Floats mean regression; integers, booleans and strings mean classification; ``task`` overrides."""
+    """Floats mean regression; integers, booleans and strings mean classification; ``task`` overrides.
+
+    Args:
+        labels: the labels.
+        task: the task asked for; None: inferred from the labels' dtype.
+    """
     check_task(task)
     if task is not None:
         return task
@@ -94,14 +128,26 @@ def infer_task(labels: np.ndarray, task: str | None) -> str:
 
 
 def label_key(value: object) -> str:
-    """Labels are matched by their text, so 3, np.int64(3) and "3" are the same class."""
+    """Labels are matched by their text, so 3, np.int64(3) and "3" are the same class.
+
+    Args:
+        value: a label.
+    """
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))
     return str(value)
 
 
 def class_names_of(labels: np.ndarray, target: str = "target") -> tuple[str, ...]:
-    """Sorted class names (numerically when every name is a number); at least two classes are required."""
+    """Sorted class names (numerically when every name is a number); at least two classes are required.
+
+    Args:
+        labels: the labels.
+        target: names the labels in the message (default "target").
+
+    Raises:
+        FitguardError: fewer than two classes.
+    """
     names = sorted({label_key(v) for v in labels.tolist()}, key=_numeric_first)
     if len(names) < 2:
         shown = f" ({names[0]!r})" if names else ""

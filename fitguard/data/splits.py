@@ -25,6 +25,16 @@ if TYPE_CHECKING:
 
 
 def check_fraction(name: str, value: float, *, allow_zero: bool = True) -> None:
+    """``value`` in [0, 1) (or (0, 1) without ``allow_zero``).
+
+    Args:
+        name: the option's name, for the message.
+        value: its value.
+        allow_zero: whether 0 is allowed (default True); 1 never is.
+
+    Raises:
+        ValueError: a value outside the interval.
+    """
     check_number(name, value, low=0, high=1, closed="left" if allow_zero else "neither")
 
 
@@ -121,6 +131,13 @@ def subsample_indices(
     """A stratified (when ``labels``) random fraction of ``n`` rows, sorted; at least one row per class.
 
     A class with a single training row keeps it (with a warning), the rest is sampled.
+
+    Args:
+        labels: one label per row, to stratify by; None: a plain random draw.
+        n: the rows to draw from.
+        fraction: the share kept, in (0, 1] (1: every row).
+        seed: seeds the draw.
+        class_names: the classes, to name one in the warning (default none).
     """
     check_number("fraction", fraction, low=0, high=1, closed="right")
     if fraction == 1:

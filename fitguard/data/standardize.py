@@ -12,6 +12,13 @@ import numpy as np
 def fit_standardization(X: np.ndarray, per_channel: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Mean and population std of ``X`` (N, ...) in float64, shaped to broadcast against one sample.
 
+    Args:
+        X: the training rows (N, ...), at least one.
+        per_channel: one mean and std per channel (axis 1) instead of per feature (default False).
+
+    Raises:
+        ValueError: ``X`` has no rows.
+
     Example:
         >>> mean, std = fit_standardization(np.array([[0.0, 5.0], [2.0, 5.0]]))
         >>> mean.tolist(), std.tolist()
@@ -28,7 +35,13 @@ def fit_standardization(X: np.ndarray, per_channel: bool = False) -> tuple[np.nd
 
 
 def apply_standardization(X: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """(X - mean) / std in X's precision (float32 input stays float32), returned as float32 (the model's dtype)."""
+    """(X - mean) / std in X's precision (float32 input stays float32), returned as float32 (the model's dtype).
+
+    Args:
+        X: the rows to standardize.
+        mean: what :func:`fit_standardization` returned.
+        std: what :func:`fit_standardization` returned.
+    """
     if X.dtype == np.float32:
         return (X - mean.astype(np.float32)) / std.astype(np.float32)
     return ((np.asarray(X, dtype=np.float64) - mean) / std).astype(np.float32)

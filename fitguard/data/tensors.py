@@ -47,21 +47,40 @@ class TensorData:
         return self.X.device
 
     def to(self, device: torch.device | str) -> TensorData:
+        """The same rows on ``device`` (``self`` when both tensors are there already).
+
+        Args:
+            device: the target device, e.g. ``"cuda"``.
+        """
         device = torch.device(device)
         if self.X.device == device and self.y.device == device:
             return self
         return TensorData(self.X.to(device), self.y.to(device))
 
     def subset(self, indices: torch.Tensor | list[int]) -> TensorData:
+        """The rows at ``indices``, in that order.
+
+        Args:
+            indices: row positions.
+        """
         index = torch.as_tensor(indices, dtype=torch.long, device=self.X.device)
         return TensorData(self.X[index], self.y[index.to(self.y.device)])
 
     def batches(
         self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None, repeat: int = 1
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield ``(X_batch, y_batch)``; with ``shuffle`` the order comes from ``generator`` (CPU), and ``repeat``
-        passes over the rows (each its own permutation) make one stream of batches. A last batch of one row
-        joins the batch before it (see :func:`batch_bounds`)."""
+        """Yield ``(X_batch, y_batch)``; a last batch of one row joins the batch before it (see :func:`batch_bounds`).
+
+        Args:
+            batch_size: rows per batch, at least 1.
+            shuffle: draw a fresh permutation of the rows for each pass (default False: row order).
+            generator: the CPU generator the permutations come from; None (default): torch's global one.
+            repeat: passes over the rows (default 1), which make one stream of batches (each its own permutation
+                when shuffled).
+
+        Raises:
+            ValueError: when ``batch_size`` or ``repeat`` is below 1.
+        """
         if batch_size < 1:
             raise ValueError(f"`batch_size` must be >= 1, got {batch_size}")
         if repeat < 1:
@@ -87,6 +106,10 @@ def batch_bounds(rows: int, batch_size: int) -> list[tuple[int, int]]:
     "Expected more than 1 value per channel when training"), and a one-row step is a full-size update from one
     sample. Dropping the row (``drop_last``) would leave it out of the epoch; folding keeps every row, once.
     With ``batch_size=1`` every batch is one row, so nothing is folded.
+
+    Args:
+        rows: the rows to cover.
+        batch_size: rows per batch.
 
     Example:
         >>> batch_bounds(33, 32), batch_bounds(34, 32), batch_bounds(3, 1)

@@ -19,6 +19,9 @@ DEFAULT_CATEGORIES = ("art", "computers", "food", "law", "science", "sports")
 def parse_fortunes(text: str) -> list[str]:
     """Entries of one fortune file: blocks between lines that hold only ``%``, stripped, empty ones dropped.
 
+    Args:
+        text: the file's text.
+
     Example:
         >>> parse_fortunes("A quote.\\n%\\nAnother\\n  -- someone\\n%\\n")
         ['A quote.', 'Another\\n  -- someone']
@@ -44,6 +47,15 @@ def read_fortunes(
 
     ``limit_per_class`` keeps the first N entries of each file; ``max_chars`` drops longer entries (long ones are
     mostly poems and ASCII art, not topical text).
+
+    Args:
+        categories: the fortune file names, one class each (default: art, computers, food, law, science, sports).
+        folder: the folder holding the files (default ``/usr/share/games/fortunes``).
+        limit_per_class: keep the first N entries of each file, >= 1; None (default): all.
+        max_chars: drop entries longer than this, >= 1; None (default): keep all.
+
+    Raises:
+        ValueError: ``categories`` empty or a single string.
 
     Example:
         >>> texts, labels = read_fortunes(["food", "law"], limit_per_class=5)  # doctest: +SKIP

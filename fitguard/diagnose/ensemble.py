@@ -31,7 +31,15 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 
 
 def build_member(model_factory: Callable[[], nn.Module], seed: int) -> nn.Module:
-    """Call ``model_factory`` with the global RNG seeded to ``seed``, leaving the caller's RNG state untouched."""
+    """Call ``model_factory`` with the global RNG seeded to ``seed``, leaving the caller's RNG state untouched.
+
+    Args:
+        model_factory: builds one member, with no arguments.
+        seed: the seed its weights are drawn with.
+
+    Raises:
+        ValueError: ``model_factory`` did not return an ``nn.Module``.
+    """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = model_factory()
@@ -63,7 +71,12 @@ class Ensemble:
 
     @torch.no_grad()
     def predict(self, X: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
-        """Outputs (R, n, out) of every member on the same inputs ``X`` (eval mode)."""
+        """Outputs (R, n, out) of every member on the same inputs ``X`` (eval mode, no gradients).
+
+        Args:
+            X: the inputs (n, ...), on the members' device.
+            batch_size: rows per vectorized forward pass (default 4096).
+        """
         self.skeleton.eval()
         outputs = [
             torch.vmap(self._call, in_dims=(0, 0, None))(self.params, self.buffers, X[start : start + batch_size])
@@ -73,14 +86,26 @@ class Ensemble:
 
     @torch.no_grad()
     def predict_each(self, X: torch.Tensor) -> torch.Tensor:
-        """Outputs (R, n, out) of member r on its own inputs ``X[r]`` (X: (R, n, ...), eval mode)."""
+        """Outputs (R, n, out) of member r on its own inputs ``X[r]`` (eval mode, no gradients).
+
+        Args:
+            X: one input batch per member, (R, n, ...).
+
+        Raises:
+            ValueError: when ``X`` does not hold one batch per member.
+        """
         if X.shape[0] != len(self):
             raise ValueError(f"`X` must hold one input batch per member ({len(self)}), got {X.shape[0]}")
         self.skeleton.eval()
         return torch.vmap(self._call)(self.params, self.buffers, X)
 
     def member(self, r: int, model: nn.Module) -> nn.Module:
-        """Load member ``r``'s weights into ``model`` (an instance of the same architecture) and return it."""
+        """Load member ``r``'s weights into ``model`` and return it.
+
+        Args:
+            r: the member's index, from 0.
+            model: an instance of the members' architecture; its weights are overwritten.
+        """
         state = {name: value[r] for name, value in {**self.params, **self.buffers}.items()}
         model.load_state_dict(state)
         return model

@@ -58,6 +58,7 @@ class Onset:
     noise: float
 
     def reason(self) -> str:
+        """One sentence for reports: where validation loss bottomed, how much it rose, and the trend test's numbers."""
         return (
             f"validation loss bottomed at {self.min_val_loss:.4g} in epoch {self.min_epoch} and rose by "
             f"{self.rise:.3g} after it (Sen slope {self.slope:+.3g}/epoch, Mann-Kendall p={self.p_value:.2g}) "

@@ -65,7 +65,14 @@ class PowerLaw:
                 raise ValueError(f"`{name}` must be finite and {low}, got {value!r}")
 
     def predict(self, n: float) -> float:
-        """The error at ``n`` training rows (``n > 0``)."""
+        """The error ``a * n**-b + c`` at ``n`` training rows.
+
+        Args:
+            n: training rows, > 0.
+
+        Raises:
+            ValueError: when ``n`` is not > 0.
+        """
         if not n > 0:
             raise ValueError(f"`n` must be > 0, got {n!r}")
         return self.a * n ** -self.b + self.c
@@ -73,7 +80,12 @@ class PowerLaw:
     def rows_for(self, error: float) -> int | None:
         """The fewest whole rows at which the curve is at or below ``error``.
 
-        None when ``error <= c`` (more data alone never gets there) or when the count is past what a float holds.
+        Args:
+            error: the error to reach.
+
+        Returns:
+            The row count; None when ``error <= c`` (more data alone never gets there) or when the count is past what a
+            float holds.
         """
         if error <= self.c:
             return None
@@ -116,7 +128,11 @@ class ScalingCurve:
     val_law: PowerLaw
 
     def rows_to_close(self, share: float = 0.5) -> int | None:
-        """``rows_to_close`` from the largest size measured, its train and validation errors."""
+        """:func:`rows_to_close` from the largest size measured, its train and validation errors.
+
+        Args:
+            share: the part of the train-validation gap to close, in (0, 1] (default 0.5).
+        """
         return rows_to_close(self.val_law, self.sizes[-1], self.train_errors[-1], self.val_errors[-1], share=share)
 
 

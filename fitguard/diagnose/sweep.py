@@ -59,6 +59,12 @@ class ComplexitySweep:
     def smallest_within(self, eps: float) -> SweepPoint:
         """The point with the fewest parameters whose validation error is at most the best plus ``eps``.
 
+        Args:
+            eps: the validation error allowed above the best, >= 0.
+
+        Raises:
+            ValueError: when ``eps`` is negative or a point has no validation error.
+
         Example:
             >>> pts = [SweepPoint(8, 100, 0.1, 0.30, 0.3, 0.2, 0.1), SweepPoint(64, 900, 0.0, 0.26, 0.25, 0.1, 0.15)]
             >>> ComplexitySweep("width", "0-1", pts).smallest_within(0.05).value

@@ -19,7 +19,14 @@ from fitguard.train import History
 
 
 def diagnose(history: History, model: nn.Module, data: Dataset, parameters: int) -> dict[str, Any]:
-    """Verdict (kind, onset epoch, gap, evidence, ranked recommendations) and per-layer weight statistics."""
+    """Verdict (kind, onset epoch, gap, evidence, ranked recommendations) and per-layer weight statistics.
+
+    Args:
+        history: the baseline's History.
+        model: the trained baseline (its weights are summarized).
+        data: the dataset (split sizes and kind).
+        parameters: the baseline's parameter count.
+    """
     stats = weight_stats(model)
     found = verdict(history, n_train=len(data.train), n_params=parameters, n_val=len(data.val), kind_of_data=data.kind,
                     weight_stats=stats)
@@ -40,7 +47,11 @@ def _layer(stats: Any) -> dict[str, Any]:
 
 
 def sentence(diagnosis: dict[str, Any]) -> str:
-    """The verdict in one sentence."""
+    """The verdict in one sentence.
+
+    Args:
+        diagnosis: what :func:`diagnose` returned.
+    """
     kind, onset = diagnosis["kind"], diagnosis["onset_epoch"]
     if kind == "overfit":
         where = f"from epoch {onset}" if onset else "by the end of training"
@@ -52,7 +63,18 @@ def sentence(diagnosis: dict[str, Any]) -> str:
 
 def ensemble_decomposition(data: Dataset, model_name: str, options: dict[str, Any], *, rounds: int, epochs: int,
                            lr: float, batch_size: int, seed: int) -> dict[str, Any]:
-    """0-1 (or MSE) bias and variance of the baseline architecture over ``rounds`` bootstrap samples."""
+    """0-1 (or MSE) bias and variance of the baseline architecture over ``rounds`` bootstrap samples.
+
+    Args:
+        data: the dataset; members train on bootstrap samples of the training split and are scored on validation.
+        model_name: the baseline's builder.
+        options: its options.
+        rounds: bootstrap samples (ensemble members).
+        epochs: epochs each member trains.
+        lr: the members' learning rate.
+        batch_size: the members' batch size.
+        seed: seeds the samples and the members.
+    """
     started = time.perf_counter()
     classification = data.task == "classification"
 

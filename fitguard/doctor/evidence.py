@@ -32,7 +32,13 @@ BOOTSTRAP = f"95% bootstrap interval ({ROUNDS:,} resamples of the test rows)"
 
 
 def predictions(trainer: Any, X: Any, task: str) -> np.ndarray:
-    """Class indices (classification) or predicted values (regression) of ``trainer``'s model for ``X``."""
+    """Class indices (classification) or predicted values (regression) of ``trainer``'s model for ``X``.
+
+    Args:
+        trainer: the trainer holding the model.
+        X: the inputs.
+        task: "classification" or "regression".
+    """
     outputs = trainer.predict(X)
     if task == "classification":
         return outputs.argmax(1).numpy()
@@ -129,7 +135,15 @@ def _regression_statistics(y: np.ndarray, predicted: np.ndarray):
 
 
 def paired(task: str, y: np.ndarray, first: np.ndarray, second: np.ndarray, *, seed: int = 0) -> dict[str, Any]:
-    """``second`` against ``first`` on the same test rows: the paired test and its verdict."""
+    """``second`` against ``first`` on the same test rows: the paired test and its verdict.
+
+    Args:
+        task: "classification" (exact McNemar on correctness) or "regression" (paired bootstrap of squared errors).
+        y: the test targets.
+        first: the first model's predictions.
+        second: the second model's predictions.
+        seed: seeds the bootstrap (default 0).
+    """
     if task == "classification":
         test = mcnemar_exact(first == y, second == y)
         difference = (test.only_second - test.only_first) / len(y)

@@ -53,6 +53,12 @@ def parse_budget(text: str) -> float | None:
 def parse_data_options(items: Iterable[str]) -> dict[str, Any]:
     """``KEY=VALUE`` loader options (values read as YAML scalars: ``100`` is an int, ``true`` a bool).
 
+    Args:
+        items: the ``--data-option`` values.
+
+    Raises:
+        FitguardError: an item without ``=`` or whose key is not a name.
+
     Example:
         >>> parse_data_options(["limit_per_class=100", "image_size=16"])
         {'limit_per_class': 100, 'image_size': 16}
@@ -276,11 +282,16 @@ class DoctorOptions:
             raise FitguardError(f"`--train-fraction` must be in (0, 1], got {self.train_fraction}")
 
     def to_dict(self) -> dict[str, Any]:
+        """Every option by field name, as plain data (what a run folder's summary records)."""
         return asdict(self)
 
     def changed_from(self, stored: dict[str, Any]) -> list[str]:
-        """The options a rerun repeats whose value differs from ``stored`` (an earlier run's :meth:`to_dict`), as
-        ``--flag: VALUE before, VALUE now`` lines; empty when a run with these options may continue that one.
+        """The options a rerun repeats whose value differs from ``stored``, as ``--flag: VALUE before, VALUE now``
+        lines;
+        empty when a run with these options may continue that one.
+
+        Args:
+            stored: an earlier run's :meth:`to_dict`.
 
         Example:
             >>> DoctorOptions(budget=120.0).changed_from(DoctorOptions(budget=60.0, quiet=True).to_dict())

@@ -64,6 +64,14 @@ class Clock:
     ``reserve`` is kept back at the end of the run for the final trainings and the report: the search's own
     deadline is ``deadline - reserve``, and the search learns ``reserve`` as it measures what a training costs.
     Phase shares are measured from ``search_started`` (set when the search begins) to the search's deadline.
+
+    Args:
+        seconds: the run's time budget; None: unbounded.
+        trials: the most search trainings; None: only ``seconds`` bounds them.
+        started: the run's start, in ``time.perf_counter`` units (default: now).
+        used: search trainings counted so far (default 0).
+        reserve: seconds kept back for the final trainings and the report (default 0).
+        search_started: when the search began; None (default): not yet (phase shares then count from ``started``).
     """
 
     seconds: float | None
@@ -83,11 +91,18 @@ class Clock:
         return self.deadline - self.reserve
 
     def left(self) -> float:
+        """Seconds until the search's deadline (negative once it passed; inf without a time budget)."""
         return self.search_deadline() - time.perf_counter()
 
     def spend(self, share: float = 1.0, trainings: int = 1, *, always: bool = False) -> bool:
         """True (and count them) when ``trainings`` more fit; a phase may use up to ``share`` of the search's time
-        and trials. ``always``: count them and say yes whatever is left (a choice needs at least two candidates)."""
+        and trials. ``always``: count them and say yes whatever is left (a choice needs at least two candidates).
+
+        Args:
+            share: the cumulative share of the search's time and trials the phase may use (default 1.0).
+            trainings: the trainings asked for (default 1).
+            always: count them and say yes whatever is left (default False).
+        """
         if always:
             self.used += trainings
             return True
@@ -103,8 +118,13 @@ class Clock:
 
 class StopAtDeadline(Callback):
     """Stop a training after the epoch in which ``deadline()`` passed (but not before ``min_epochs``); with
-    ``restore_best`` the run keeps its best epoch so far. ``deadline`` is a function so that a moving deadline (the
-    search's) is read when it matters."""
+    ``restore_best`` the run keeps its best epoch so far. ``deadline`` is a function so that a moving deadline
+    (the search's) is read when it matters.
+
+    Args:
+        deadline: gives the deadline in ``time.perf_counter`` units.
+        min_epochs: epochs every training runs whatever the deadline (default 1).
+    """
 
     def __init__(self, deadline: Callable[[], float], min_epochs: int = 1) -> None:
         self.deadline = deadline
@@ -123,6 +143,9 @@ def cut_by_deadline(trial: Trial) -> bool:
     """Whether the run's deadline stopped ``trial``'s training (any fold's) before its own stopping rule did: its
     score is then that of a network trained for fewer epochs than it asked for.
 
+    Args:
+        trial: a scored trial.
+
     Example:
         >>> cut = Trial("a", "study", {}, 0.9, 0.0, 10, 3, 1.0, details={"stop_reasons": [
         ...     "early stopping", f"{DEADLINE_STOP} after epoch 3"]})
@@ -138,6 +161,11 @@ def kept_trial(scored: list[Trial], rule: str, fallback: Callable[[], Trial]) ->
     within one standard error) among the ``scored`` ones -- unless the deadline cut every one of them short, when
     ``fallback()`` (the baseline's recipe, trained to its own end) is kept: a search that measured no recipe to
     its stopping point has no evidence against the baseline.
+
+    Args:
+        scored: the candidates' trials.
+        rule: "best" or "simplest".
+        fallback: gives the baseline's trial.
 
     Example:
         >>> cut = Trial("cut", "study", {}, 0.9, 0.0, 10, 3, 1.0,
@@ -160,6 +188,12 @@ def schedule(rows: int, batch_size: int, epochs: int, min_steps: int) -> int:
     augmented images) to converge, and a patience of 15 epochs is then 30 steps of noise. Repeating the rows
     within an epoch keeps the epoch count and the patience meaningful and pays for one validation per epoch.
 
+    Args:
+        rows: training rows.
+        batch_size: rows per step.
+        epochs: the epoch limit.
+        min_steps: the optimizer steps a training should be able to take.
+
     Example:
         >>> schedule(60, 32, 100, 1500), schedule(5000, 32, 100, 1500)
         (8, 1)
@@ -169,7 +203,11 @@ def schedule(rows: int, batch_size: int, epochs: int, min_steps: int) -> int:
 
 
 def rank(trial: Trial) -> tuple[float, float]:
-    """Sort key of a scored trial: the validation score, then the lower validation loss on ties."""
+    """Sort key of a scored trial: the validation score, then the lower validation loss on ties.
+
+    Args:
+        trial: a scored trial.
+    """
     loss = trial.details.get("val_loss")
     return trial.val_score, -(loss if loss is not None and math.isfinite(loss) else math.inf)
 
@@ -181,6 +219,9 @@ def simplest_within_one_se(trials: list[Trial]) -> Trial:
     Why: the study tries dozens of recipes on the same folds, and the top score among many noisy ones is partly
     luck; a simpler recipe that is statistically as good generalizes at least as well. Complexity: the number of
     remedies a trial added (``details["remedies"]``), three for a study trial (λ, dropout and learning rate tuned).
+
+    Args:
+        trials: the scored trials, at least one.
 
     Example:
         >>> plain = Trial("early stopping only", "ablation", {}, 0.95, 0, 1, 1, 1.0,
@@ -209,6 +250,16 @@ class Scorer:
     every scored trial (the pipeline learns from it what a training costs). ``store``: where every scored trial is
     kept (:class:`~fitguard.doctor.store.TrialStore`); a recipe it already holds for the same phase, name and
     training options is read back instead of trained (``fitguard doctor --resume``).
+
+    Args:
+        base: the base spec.
+        data: the dataset.
+        folds: ``(train, val)`` pairs for cross-validation; None: the validation split.
+        train: options laid over the spec's ``train`` section for every training (default none).
+        callbacks: given to every training (default none).
+        progress: told which candidate and fold trains (``candidate(name, fold, folds)``); None (default): nobody.
+        on_scored: called with every scored trial; None (default): nothing.
+        store: where scored trials are kept and read back; None (default): nowhere.
     """
 
     base: TrainConfig
@@ -280,7 +331,11 @@ class Scorer:
 
 
 def describe(recipe: dict[str, Any]) -> str:
-    """A candidate's short name: ``mlp 256x256``, ``cnn 16x32``, ``my_nets:small_cnn``, ``backbone runs/pre``."""
+    """A candidate's short name: ``mlp 256x256``, ``cnn 16x32``, ``my_nets:small_cnn``, ``backbone runs/pre``.
+
+    Args:
+        recipe: the candidate's recipe.
+    """
     backbone = (recipe.get("transfer") or {}).get("backbone")
     if backbone is not None:
         return f"backbone {backbone}"
@@ -291,13 +346,26 @@ def describe(recipe: dict[str, Any]) -> str:
 
 
 def tunable(recipe: dict[str, Any]) -> bool:
-    """Whether the recipe's network is a built-in one whose dropout and batch norm the search may set."""
+    """Whether the recipe's network is a built-in one whose dropout and batch norm the search may set.
+
+    Args:
+        recipe: the candidate's recipe.
+    """
     return recipe["model"]["name"] in FAMILIES and not (recipe.get("transfer") or {}).get("backbone")
 
 
 def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], *, epsilon: float,
                  tick: Callable[[], None], share: float) -> tuple[list[Trial], Trial]:
-    """Score each candidate recipe (always at least two); return them all and the smallest within ``epsilon``."""
+    """Score each candidate recipe (always at least two); return them all and the smallest within ``epsilon``.
+
+    Args:
+        score: the run's :class:`Scorer`.
+        clock: the run's :class:`Clock`.
+        candidates: the recipes to score, in order.
+        epsilon: how far below the best validation score the kept network may be.
+        tick: called after each training (progress).
+        share: the cumulative share of the search's time and trials the phase may use.
+    """
     trials: list[Trial] = []
     for index, recipe in enumerate(candidates):
         if not clock.spend(share, score.trainings, always=index < 2):
@@ -326,6 +394,16 @@ def lambda_cv(score: Scorer, clock: Clock, network: dict[str, Any], *, folds: in
     the folds are ``score``'s when it cross-validates, else ``folds`` folds of train + val. When the best λ
     sits at an end of the grid the optimum may lie beyond it: up to ``extend`` more λ, ten times further out
     each, while the budget lasts. Rows come back sorted by λ.
+
+    Args:
+        score: the run's :class:`Scorer`.
+        clock: the run's :class:`Clock`.
+        network: the chosen architecture's recipe.
+        folds: the folds when ``score`` does not cross-validate.
+        tick: called after each training (progress).
+        share: the cumulative share of the search's time and trials the phase may use.
+        lambdas: the grid (default ``LAMBDAS``).
+        extend: the most λ added beyond an end of the grid (default 2).
     """
     if not score.folds:  # the same scorer (deadline, progress, trial store) over k folds of train + val
         score = replace(score, folds=list(kfold(score.data, k=folds, seed=score.base.data.seed)), on_scored=None)
@@ -358,7 +436,14 @@ def lambda_cv(score: Scorer, clock: Clock, network: dict[str, Any], *, folds: in
 def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None,
                  allowed: tuple[str, ...] | None = None) -> list[tuple[str, dict[str, Any]]]:
     """Single remedies that apply to this data and network, as (name, recipe change); ``allowed`` keeps only those
-    of :data:`fitguard.doctor.plan.REMEDIES` it names (the plan's choice), in their order."""
+    of :data:`fitguard.doctor.plan.REMEDIES` it names (the plan's choice), in their order.
+
+    Args:
+        data: the dataset (task and kind decide what applies).
+        network: the chosen architecture's recipe.
+        lam: the L2 strength cross-validation chose, tried as the L2 remedy; None: no L2 remedy.
+        allowed: the remedies the plan names; None (default): all that apply.
+    """
     model = network["model"]
     options: list[tuple[str, str, dict[str, Any]]] = []
     if data.task == "classification":  # first: the plan allows it only when the classes are skewed
@@ -389,7 +474,16 @@ def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None,
 def train_longer(score: Scorer, clock: Clock, reference: Trial, *, factor: int = 3, share: float,
                  tick: Callable[[], None]) -> list[Trial]:
     """The chosen network trained ``factor`` times longer with twice the patience (the underfit verdict's first
-    remedy after capacity); helped when it ranks above ``reference``."""
+    remedy after capacity); helped when it ranks above ``reference``.
+
+    Args:
+        score: the run's :class:`Scorer`.
+        clock: the run's :class:`Clock`.
+        reference: the trial to beat.
+        factor: how many times longer (default 3).
+        share: the cumulative share of the search's time and trials the phase may use.
+        tick: called after each training (progress).
+    """
     name = f"train {factor}x longer"
     if not clock.spend(share, score.trainings):
         return [Trial(name, "train_longer", reference.recipe, math.nan, math.nan, 0, 0, 0.0, "skipped: budget")]
@@ -403,6 +497,12 @@ def train_longer(score: Scorer, clock: Clock, reference: Trial, *, factor: int =
 
 
 def combine(network: dict[str, Any], changes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The network's recipe with the changes' model options and remedies merged in (later ones win).
+
+    Args:
+        network: the chosen architecture's recipe.
+        changes: recipe changes (``model`` and ``remedies`` keys), applied in order.
+    """
     recipe: dict[str, Any] = {**network, "model": dict(network["model"]), "remedies": {}}
     for change in changes:
         recipe["model"].update(change.get("model", {}))
@@ -413,7 +513,18 @@ def combine(network: dict[str, Any], changes: list[dict[str, Any]]) -> dict[str,
 def ablation(score: Scorer, clock: Clock, reference: Trial, network: dict[str, Any], lam: float | None, *,
              tick: Callable[[], None], share: float, allowed: tuple[str, ...] | None = None) -> list[Trial]:
     """Each remedy alone against ``reference`` (the chosen network with early stopping), then the helpful ones
-    combined; a remedy helps when it ranks above the reference (score, then validation loss)."""
+    combined; a remedy helps when it ranks above the reference (score, then validation loss).
+
+    Args:
+        score: the run's :class:`Scorer`.
+        clock: the run's :class:`Clock`.
+        reference: the trial to beat.
+        network: the chosen architecture's recipe.
+        lam: the L2 strength cross-validation chose; None: no L2 remedy.
+        tick: called after each training (progress).
+        share: the cumulative share of the search's time and trials the phase may use.
+        allowed: the remedies the plan names; None (default): all that apply.
+    """
     rows = [Trial("early stopping only", "ablation", dict(network), reference.val_score, reference.gap,
                   reference.parameters, reference.epochs, reference.seconds,
                   details={**reference.details, "remedies": []}, history=reference.history)]
@@ -459,7 +570,18 @@ def study(score: Scorer, clock: Clock, best: Trial, storage: Path, *, seed: int,
           dropout: bool = True, lam_range: tuple[float, float] = (1e-6, 1e-1)) -> list[Trial]:
     """Tune λ (in ``lam_range``), dropout (when ``dropout`` and the network takes it) and the learning rate around
     ``best``'s recipe with fitguard.search's default sampler and pruner (SQLite storage); a cross-validated trial
-    runs all its folds and is never pruned."""
+    runs all its folds and is never pruned.
+
+    Args:
+        score: the run's :class:`Scorer`.
+        clock: the run's :class:`Clock`.
+        best: the trial whose recipe is tuned.
+        storage: the SQLite file of the Optuna study.
+        seed: seeds the sampler.
+        tick: called after each training (progress).
+        dropout: whether dropout is searched (default True).
+        lam_range: the range of λ searched (default (1e-6, 1e-1)).
+    """
     import optuna
 
     from fitguard.search.pruning import DEFAULT_PRUNER, DEFAULT_SAMPLER, PruningCallback, make_pruner, make_sampler

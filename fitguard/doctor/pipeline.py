@@ -64,6 +64,12 @@ ENSEMBLE_SHARE = 0.15
 
 
 def base_config(options: DoctorOptions) -> TrainConfig:
+    """The spec every training starts from: ``--config``'s (if any) with the doctor's options on top (data
+    source and target, seed, device, early stopping on ``--monitor``, one checkpoint kept).
+
+    Args:
+        options: the doctor's options.
+    """
     raw = read_config_file(options.config) if options.config else {}
     raw = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
     data = raw.setdefault("data", {})
@@ -92,14 +98,25 @@ def base_config(options: DoctorOptions) -> TrainConfig:
 
 
 def check_monitor(options: DoctorOptions, task: str) -> None:
-    """Refuse ``--monitor val_accuracy`` for a regression (there is no accuracy to watch)."""
+    """Refuse ``--monitor val_accuracy`` for a regression (there is no accuracy to watch).
+
+    Args:
+        options: the doctor's options.
+        task: the dataset's task.
+    """
     if options.monitor == "val_accuracy" and task != "classification":
         raise FitguardError("`--monitor val_accuracy` needs a classification target; this data is a regression: "
                             "use val_loss")
 
 
 def with_test_data(data: Dataset, options: DoctorOptions, base: TrainConfig) -> Dataset:
-    """``data`` with its test split read from ``options.test_data``, transformed by ``data``'s own preprocessing."""
+    """``data`` with its test split read from ``options.test_data``, transformed by ``data``'s own preprocessing.
+
+    Args:
+        data: the dataset.
+        options: the doctor's options (``test_data`` names the file).
+        base: the base spec (target, seed, standardization and loader options).
+    """
     external = load(options.test_data, target=base.data.target, val=0.0, test=0.0, seed=base.data.seed,
                     standardize=base.data.standardize, **base.data.options)
     raw = external.raw_train
@@ -116,7 +133,12 @@ def with_test_data(data: Dataset, options: DoctorOptions, base: TrainConfig) -> 
 
 
 def candidates(options: DoctorOptions, kind: str) -> list[dict[str, Any]]:
-    """The architecture phase's recipes: the backbone first (when given), then the networks that fit the data."""
+    """The architecture phase's recipes: the backbone first (when given), then the networks that fit the data.
+
+    Args:
+        options: the doctor's options (``backbone``, ``model``).
+        kind: the data's kind (``table``, ``signal``, ``image``), which picks the networks.
+    """
     found: list[dict[str, Any]] = []
     if options.backbone is not None:
         found.append({"model": {"name": options.model or "auto"},
@@ -133,7 +155,13 @@ def candidates(options: DoctorOptions, kind: str) -> list[dict[str, Any]]:
 
 
 def by_size(recipes: list[dict[str, Any]], data: Dataset, *, descending: bool) -> list[dict[str, Any]]:
-    """Built-in networks ordered by parameter count (a backbone or a user's network keeps its place first)."""
+    """Built-in networks ordered by parameter count (a backbone or a user's network keeps its place first).
+
+    Args:
+        recipes: the candidates.
+        data: the dataset the networks are sized for.
+        descending: largest first.
+    """
     def size(recipe: dict[str, Any]) -> float:
         model = recipe["model"]
         if recipe.get("transfer") or is_import_path(model["name"]):
@@ -148,7 +176,11 @@ def by_size(recipes: list[dict[str, Any]], data: Dataset, *, descending: bool) -
 
 def baseline_network(model: str | None) -> dict[str, Any]:
     """The article's first try, whatever the data: a wide MLP that can memorize small data, cheap to diagnose;
-    the user's own network (``--model``) as it comes."""
+    the user's own network (``--model``) as it comes.
+
+    Args:
+        model: the ``--model`` value; None: the wide MLP.
+    """
     if model is not None and is_import_path(model):
         return {"name": model}
     return {"name": model or "mlp", **BASELINE_MODELS[model or "mlp"]}
@@ -551,7 +583,11 @@ def _members_that_fit(options: DoctorOptions, clock: phases.Clock, first: float,
 
 
 def one_network(model: torch.nn.Module) -> torch.nn.Module:
-    """``model``, or the first member of a :class:`~fitguard.models.ensemble.MeanEnsemble`."""
+    """``model``, or the first member of a :class:`~fitguard.models.ensemble.MeanEnsemble`.
+
+    Args:
+        model: a network or an ensemble.
+    """
     return model.members[0] if isinstance(model, MeanEnsemble) else model
 
 

@@ -48,7 +48,13 @@ SMALL_LAMBDAS = (1e-7, 1e-6, 1e-5, 1e-4)
 
 @dataclass(frozen=True)
 class Step:
-    """One phase of the search, the share of the budget it may use (cumulative), and why it is there."""
+    """One phase of the search, the share of the budget it may use (cumulative), and why it is there.
+
+    Args:
+        phase: the phase's name.
+        until: the cumulative share of the budget at which it stops starting trainings.
+        why: why the plan runs it.
+    """
 
     phase: str
     until: float
@@ -57,7 +63,19 @@ class Step:
 
 @dataclass(frozen=True)
 class Plan:
-    """The search the verdict asks for (see the module docstring)."""
+    """The search the verdict asks for (see the module docstring).
+
+    Args:
+        kind: the verdict it answers: "underfit", "overfit" or "good".
+        steps: the phases in order.
+        bigger_first: whether larger networks come before regularization.
+        lambdas: the L2 strengths the cross-validation tries.
+        remedies: the remedies the ablation tries, in order.
+        study_dropout: whether the study searches dropout.
+        study_lambda: the study's range of L2 strengths.
+        class_skew: largest / smallest training class count (classification with two or more classes); None
+            (default) otherwise.
+    """
 
     kind: str
     steps: tuple[Step, ...]
@@ -70,11 +88,16 @@ class Plan:
     class_skew: float | None = None
 
     def phases(self) -> list[str]:
+        """The phases' names, in order."""
         return [step.phase for step in self.steps]
 
     def proposals(self, first_priority: int = 1) -> list[dict[str, Any]]:
         """The remedies the plan proposes beside the verdict's, as recommendation rows (``remedy``, ``reason``,
-        ``priority`` from ``first_priority``): class weights when the classes are skewed."""
+        ``priority`` from ``first_priority``): class weights when the classes are skewed.
+
+        Args:
+            first_priority: the priority the first proposal gets (default 1).
+        """
         if CLASS_WEIGHTS not in self.remedies:
             return []
         return [{"remedy": CLASS_WEIGHTS, "priority": first_priority,
@@ -82,10 +105,15 @@ class Plan:
                            f"(>= {SKEW_RATIO:g}); a loss weighted n / (classes · count) per class"}]
 
     def share(self, phase: str) -> float:
-        """The cumulative share at which ``phase`` stops starting trainings."""
+        """The cumulative share at which ``phase`` stops starting trainings.
+
+        Args:
+            phase: one of the plan's phases.
+        """
         return next(step.until for step in self.steps if step.phase == phase)
 
     def to_dict(self) -> dict[str, object]:
+        """The plan as plain data (the summary's ``plan`` section starts from it)."""
         return asdict(self)
 
 

@@ -17,7 +17,11 @@ from fitguard.train import Callback
 
 
 class EpochTicker(Callback):
-    """Tells the display every finished epoch of whatever is training."""
+    """Tells the display every finished epoch of whatever is training.
+
+    Args:
+        display: the run's :class:`DoctorProgress`.
+    """
 
     def __init__(self, display: DoctorProgress) -> None:
         self.display = display
@@ -27,8 +31,15 @@ class EpochTicker(Callback):
 
 
 class DoctorProgress:
-    """The live display of one doctor run (a context manager). ``deadline()`` gives the run's deadline
-    (``time.perf_counter`` units, inf without a time budget) for the time-left column."""
+    """The live display of one doctor run (a context manager). ``deadline`` is the run's deadline
+    (``time.perf_counter`` units, inf without a time budget), for the time-left column.
+
+    Args:
+        console: the rich console to draw on.
+        quiet: draw nothing.
+        started: the run's start, in ``time.perf_counter`` units.
+        deadline: the run's deadline in those units (inf without a time budget).
+    """
 
     def __init__(self, console: Console, *, quiet: bool, started: float, deadline: float) -> None:
         self.console, self.quiet, self.started, self.deadline = console, quiet, started, deadline
@@ -74,17 +85,34 @@ class DoctorProgress:
         return f" · best so far {self.best}" if self.best else ""
 
     def phase(self, name: str, total: int | None) -> None:
-        """A new phase of ``total`` steps (None: unknown) begins; the previous one is done."""
+        """A new phase of ``total`` steps (None: unknown) begins; the previous one is done.
+
+        Args:
+            name: the phase's name.
+            total: its steps; None: unknown.
+        """
         self._close_phase()
         self.name, self.phase_started, self.where = name, time.perf_counter(), ""
         self.task = self.progress.add_task(name, total=total, status="")
 
     def candidate(self, name: str, fold: int | None = None, folds: int | None = None) -> None:
-        """Which recipe (and fold) trains now."""
+        """Which recipe (and fold) trains now.
+
+        Args:
+            name: the recipe's name.
+            fold: the fold being trained, from 1; None (default): no folds.
+            folds: the number of folds.
+        """
         self.where = name if fold is None else f"{name} · fold {fold}/{folds}"
         self._show("")
 
     def epoch(self, epoch: int, max_epochs: int) -> None:
+        """Show the epoch a training has reached.
+
+        Args:
+            epoch: the epoch just finished.
+            max_epochs: the training's epoch limit.
+        """
         self._show(f" · epoch {epoch}/{max_epochs}")
 
     def _show(self, tail: str) -> None:

@@ -42,7 +42,15 @@ SMALL_ROWS = 10_000
 
 @dataclass(frozen=True)
 class Reference:
-    """A reference model: its name, how to build it from ``(seed, **params)`` and the grid its params come from."""
+    """A reference model: its name, how to build it from ``(seed, **params)`` and the grid its params come from.
+
+    Args:
+        name: the model's name in the report.
+        build: makes the model from ``(seed, **params)``.
+        grid: the parameter sets tried.
+        cost: a rough upper bound on one fit's seconds from (rows, features, classes); None (default): cheap enough
+            to just start.
+    """
 
     name: str
     build: Callable[..., Any]

@@ -39,6 +39,12 @@ STORAGE_FILE = "study.db"
 def trial_key(phase: str, name: str, recipe: dict[str, Any], options: dict[str, Any]) -> str:
     """What identifies one scored trial: a hash of the phase, the name, the recipe and the training options.
 
+    Args:
+        phase: the search phase.
+        name: the trial's name.
+        recipe: the recipe it trains.
+        options: the training options (epochs, folds...).
+
     Example:
         >>> a = trial_key("ablation", "dropout 0.25", {"model": {"name": "mlp", "dropout": 0.25}}, {"max_epochs": 8})
         >>> a == trial_key("ablation", "dropout 0.25", {"model": {"dropout": 0.25, "name": "mlp"}}, {"max_epochs": 8})
@@ -51,12 +57,19 @@ def trial_key(phase: str, name: str, recipe: dict[str, Any], options: dict[str, 
 
 
 def storage_url(run_dir: Path) -> str:
-    """The SQLite URL of the run folder's storage."""
+    """The SQLite URL of the run folder's storage.
+
+    Args:
+        run_dir: the doctor run folder.
+    """
     return f"sqlite:///{Path(run_dir) / STORAGE_FILE}"
 
 
 def data_fingerprint(data: Dataset) -> str:
     """A hash of every split's rows and targets, in order: a resumed run must see the data its trials saw.
+
+    Args:
+        data: the dataset.
 
     Example:
         >>> from fitguard.data import load
@@ -75,6 +88,10 @@ def data_fingerprint(data: Dataset) -> str:
 
 def resumable(run_dir: Path, options: DoctorOptions) -> dict[str, Any]:
     """What the run in ``run_dir`` recorded in its ``run.json``, when ``options`` may continue it.
+
+    Args:
+        run_dir: the run folder to continue.
+        options: the options of the run that would continue it.
 
     Raises:
         FitguardError: the folder is no doctor run, that run finished, or it ran with other options (each one line
@@ -108,7 +125,17 @@ def resumable(run_dir: Path, options: DoctorOptions) -> dict[str, Any]:
 
 
 def check_same_run(run_dir: Path, earlier: dict[str, Any], config: dict[str, Any], fingerprint: str) -> None:
-    """Refuse, in one line, to resume the run ``earlier`` (its ``run.json``) with another spec or other data."""
+    """Refuse, in one line, to resume the run ``earlier`` (its ``run.json``) with another spec or other data.
+
+    Args:
+        run_dir: the run folder.
+        earlier: its ``run.json``.
+        config: the base spec of the run that would continue it.
+        fingerprint: :func:`data_fingerprint` of its data.
+
+    Raises:
+        FitguardError: the earlier attempt recorded no data, or another spec or other data.
+    """
     where = str(run_dir)
     if "data_fingerprint" not in earlier:
         raise FitguardError(f"cannot resume {where!r}: the earlier attempt stopped before it had read its data (or "
@@ -131,6 +158,11 @@ class TrialStore:
     when a trial is read back, so that a resumed run's clock stands where the earlier attempt's stood when that
     trial finished (a trial read back costs no time; without this a resumed run would reach each phase's share of
     the budget at another point of the search).
+
+    Args:
+        url: the storage's URL (see :func:`storage_url`).
+        elapsed: gives the seconds the search has run so far; None (default): 0.
+        rewind: called with a trial's stored seconds when it is read back; None (default): nothing.
 
     Raises:
         FitguardError: the storage cannot be opened (not an SQLite database, another Optuna schema).
@@ -160,7 +192,11 @@ class TrialStore:
         return key in self._found
 
     def get(self, key: str) -> Trial | None:
-        """The stored trial with this key (its history included), or None."""
+        """The stored trial with this key (its history included), or None.
+
+        Args:
+            key: what :func:`trial_key` returned.
+        """
         frozen = self._found.get(key)
         if frozen is None:
             return None
@@ -174,7 +210,12 @@ class TrialStore:
         return trial
 
     def put(self, key: str, trial: Trial) -> None:
-        """Store ``trial`` under ``key`` (one transaction); a key already stored is left as it is."""
+        """Store ``trial`` under ``key`` (one transaction); a key already stored is left as it is.
+
+        Args:
+            key: what :func:`trial_key` returned.
+            trial: the scored trial (a non-finite score is stored as a failed trial).
+        """
         if key in self._found:
             return
         optuna = self._optuna

@@ -31,7 +31,16 @@ FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 def learning_curve_phase(score: Scorer, clock: Clock, chosen: Trial, *, share: float, tick: Any,
                          fractions: tuple[float, ...] = FRACTIONS) -> dict[str, Any]:
     """Train the chosen network on growing stratified fractions of the training split (scored on validation), fit
-    error(n) = a·n^-b + c, and say how many more rows would close half of the train - validation gap."""
+    error(n) = a·n^-b + c, and say how many more rows would close half of the train - validation gap.
+
+    Args:
+        score: the search's scorer.
+        clock: the run's budget.
+        chosen: the chosen network's trial.
+        share: the share of the search's time and trials the phase may use.
+        tick: called after each fraction (progress).
+        fractions: the fractions of the training split (default ``FRACTIONS``).
+    """
     from fitguard.diagnose.scaling import fit_power_law, rows_to_close
 
     data = score.data
@@ -86,7 +95,15 @@ def _errors(task: str, trial: Trial) -> tuple[float, float]:
 def outcomes(diagnosis: dict[str, Any], search: dict[str, Any], data: Dataset, baseline: Trial,
              proposals: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:
     """For each recommendation of the diagnosis (in its order), then each of the plan's own ``proposals``
-    (:meth:`fitguard.doctor.plan.Plan.proposals`): what the search measured when it tried it."""
+    (:meth:`fitguard.doctor.plan.Plan.proposals`): what the search measured when it tried it.
+
+    Args:
+        diagnosis: what :func:`fitguard.doctor.diagnosis.diagnose` returned.
+        search: the search's results by phase.
+        data: the dataset.
+        baseline: the baseline's trial.
+        proposals: the plan's own proposals (default none).
+    """
     rows = []
     for recommendation in [*diagnosis["recommendations"], *proposals]:
         measured = _measure(recommendation["remedy"], search, data, baseline)

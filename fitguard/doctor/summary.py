@@ -19,6 +19,7 @@ _PACKAGES = ("fitguard", "torch", "numpy", "scikit-learn", "optuna", "matplotlib
 
 
 def versions() -> dict[str, str]:
+    """Versions of Python, the platform and fitguard's main packages, by name ("not installed" for a missing one)."""
     found = {"python": platform.python_version(), "platform": platform.platform()}
     for package in _PACKAGES:
         try:
@@ -29,6 +30,13 @@ def versions() -> dict[str, str]:
 
 
 def layer_table(name: str, options: dict[str, Any], counts: CountReport) -> dict[str, Any]:
+    """A network's layer table as the summary's ``model`` section holds it.
+
+    Args:
+        name: the builder's name.
+        options: its options.
+        counts: :func:`fitguard.models.count`'s report.
+    """
     return {
         "name": name, "options": options, "parameters": counts.parameters, "connections": counts.connections,
         "layers": [{"name": layer.name, "kind": layer.kind, "output_shape": list(layer.output_shape),

@@ -29,7 +29,21 @@ from fitguard.train.callbacks.monitor import resolve_mode
 
 @dataclass
 class Trial:
-    """What one recipe scored: validation score (higher is better), train - val gap, size and cost."""
+    """What one recipe scored: validation score (higher is better), train - val gap, size and cost.
+
+    Args:
+        name: the trial's name.
+        phase: the search phase.
+        recipe: the recipe it trained.
+        val_score: its validation score (higher is better).
+        gap: its train - validation gap.
+        parameters: its model's parameters.
+        epochs: epochs it trained.
+        seconds: its training time.
+        status: how it ended (default "done").
+        details: anything else the phase records (default none).
+        history: the training's History (the first fold's when cross-validated); None (default): not kept.
+    """
 
     name: str
     phase: str
@@ -45,15 +59,27 @@ class Trial:
     history: History | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields but the history, as a deep copy."""
         return copy.deepcopy({f.name: getattr(self, f.name) for f in fields(self) if f.name != "history"})
 
 
 def score_name(task: str) -> str:
+    """The score the search ranks by: "accuracy" for classification, "-loss" otherwise.
+
+    Args:
+        task: the dataset's task.
+    """
     return "accuracy" if task == "classification" else "-loss"
 
 
 def score_and_gap(task: str, train: dict[str, float], val: dict[str, float]) -> tuple[float, float]:
-    """(validation score, train - val gap) in the units the report shows: accuracy, or loss for regression."""
+    """(validation score, train - val gap) in the units the report shows: accuracy, or loss for regression.
+
+    Args:
+        task: the dataset's task.
+        train: the scores on the training rows (``accuracy``, ``loss``).
+        val: the scores on the validation rows (``val_accuracy``, ``val_loss``).
+    """
     if task == "classification":
         return val["val_accuracy"], train["accuracy"] - val["val_accuracy"]
     return -val["val_loss"], val["val_loss"] - train["loss"]
@@ -72,7 +98,20 @@ def train_recipe(
     val: TensorData | None = None,
     **train_options: Any,
 ) -> tuple[Trial, Run, History]:
-    """Build the recipe through :func:`fitguard.recipe.build_run`, fit on train, score on validation."""
+    """Build the recipe through :func:`fitguard.recipe.build_run`, fit on train, score on validation.
+
+    Args:
+        base: the base spec.
+        recipe: the sections the recipe sets.
+        data: the dataset.
+        name: the trial's name.
+        phase: the search phase.
+        out: a folder for the run's logs; None (default): nothing written.
+        callbacks: more callbacks for the trainer (default none).
+        train: the rows to fit on; None (default): the dataset's training split.
+        val: the rows to score on; None (default): its validation split.
+        **train_options: ``train`` section keys put on top of the recipe's.
+    """
     config = Recipe.parse(recipe).apply(base, **train_options)
     started = time.perf_counter()
     run = build_run(config, out=out, data=data, quiet=True)
@@ -94,7 +133,12 @@ def train_recipe(
 
 
 def joined(first: TensorData, second: TensorData) -> TensorData:
-    """Rows of ``first`` then ``second`` (train + val for the final refit)."""
+    """Rows of ``first`` then ``second`` (train + val for the final refit).
+
+    Args:
+        first: the first rows.
+        second: the rows appended (moved to ``first``'s device).
+    """
     return TensorData(torch.cat([first.X, second.X.to(first.X.device)]),
                       torch.cat([first.y, second.y.to(first.y.device)]))
 
@@ -103,6 +147,10 @@ def refit_epochs(history: History, monitor: str = "val_loss") -> int:
     """The epoch count validation chose: early stopping's restored epoch, else the first epoch of the best
     ``monitor`` value (highest for an accuracy, lowest for a loss; a run that kept its last weights), else every
     epoch that ran.
+
+    Args:
+        history: the training's History.
+        monitor: the metric validation chose by (default "val_loss").
 
     Example:
         >>> from fitguard.train import History
@@ -129,6 +177,16 @@ def refit_recipe(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, ro
     too, as scikit-learn's ``GridSearchCV(refit=True)`` does; the doctor refits the baseline and the kept recipe
     the same way, on the same rows, so that their test figures compare like for like. ``out``: a folder for its
     logs (metrics.jsonl, tensorboard/).
+
+    Args:
+        base: the base spec.
+        recipe: the sections the recipe sets (its early stopping is dropped).
+        data: the dataset (its validation split is not used).
+        rows: the rows to train on.
+        epochs: the epochs to train.
+        callbacks: more callbacks for the trainer (default none).
+        out: a folder for its logs; None (default): nothing written.
+        **train_options: ``train`` section keys put on top of the recipe's.
     """
     config = Recipe.parse({**recipe, "early_stopping": None}).apply(base, **{**train_options, "max_epochs": epochs})
     # no validation rows: its logs and checkpoints monitor the training loss
@@ -153,6 +211,18 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
     ``seed + MEMBER_SEED_STEP * i``; all train on ``rows`` for ``epochs`` epochs. ``members`` is the count, or a
     function of member 0's seconds that returns it (how many fit in the time left; at least 1). ``out`` receives
     member 0's logs.
+
+    Args:
+        base: the base spec.
+        recipe: the sections the recipe sets.
+        data: the dataset.
+        rows: the rows every member trains on.
+        epochs: the epochs each member trains.
+        members: the member count, or a function of member 0's seconds that returns it.
+        seed: member 0's seed.
+        callbacks: more callbacks for every member's trainer (default none).
+        out: a folder for member 0's logs; None (default): nothing written.
+        **train_options: ``train`` section keys put on top of the recipe's.
 
     Returns:
         The Run (with more than one member its ``model`` is the ensemble and its ``trainer`` one that evaluates

@@ -17,6 +17,15 @@ def as_matrix(
 ) -> torch.Tensor:
     """Return ``value`` as a finite 2-D tensor of ``dtype`` on ``device`` (default: where it already is).
 
+    Args:
+        value: a tensor, an array or nested lists.
+        name: the argument's name, for messages.
+        dtype: the result's dtype (default float64).
+        device: the result's device; None (default): where ``value`` already is.
+
+    Raises:
+        ValueError: not 2-D, or a value that is not finite.
+
     Example:
         >>> as_matrix(np.eye(2), "X").dtype
         torch.float64
@@ -32,6 +41,16 @@ def as_targets(
     value: Any, name: str, rows: int, dtype: torch.dtype = torch.float64, device: torch.device | str | None = None
 ) -> torch.Tensor:
     """Return ``value`` as a finite 1-D or 2-D tensor with ``rows`` rows.
+
+    Args:
+        value: a tensor, an array or nested lists.
+        name: the argument's name, for messages.
+        rows: the rows it must have (the inputs').
+        dtype: the result's dtype (default float64).
+        device: the result's device; None (default): where ``value`` already is.
+
+    Raises:
+        ValueError: not 1-D or 2-D, another number of rows, or a value that is not finite.
 
     Example:
         >>> as_targets([1.0, 2.0], "y", rows=2).shape
@@ -53,6 +72,11 @@ def as_numpy(value: Any, name: str, rows: int | None = None) -> np.ndarray:
 
     For solvers that run in numpy (scikit-learn's coordinate descent), where a round trip through torch would
     cost more than the checks.
+
+    Args:
+        value: a tensor, an array or nested lists.
+        name: the argument's name, for messages.
+        rows: the rows targets must have; None (default): check ``value`` as a matrix.
 
     Example:
         >>> as_numpy([[1, 2]], "X").dtype

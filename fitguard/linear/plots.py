@@ -20,6 +20,7 @@ _LABELLED = 10
 
 
 class PathResult(Protocol):
+    """What the plots read from a fitted regularization path (a ridge or lasso path's result)."""
     lambdas: torch.Tensor
     cv_errors_: torch.Tensor
     cv_fold_errors_: torch.Tensor | None

@@ -77,7 +77,15 @@ class RidgePath:
         return self.intercepts_[self.best_index_]
 
     def predict(self, X: Any, index: int | None = None) -> torch.Tensor:
-        """Predictions of the model at ``lambdas[index]`` (default: the best λ)."""
+        """Predictions of the model at ``lambdas[index]``.
+
+        Args:
+            X: the inputs (n, features), anything :func:`torch.as_tensor` takes.
+            index: the position in ``lambdas`` (negative counts from the end); None (default): the best lambda.
+
+        Raises:
+            ValueError: when ``index`` is out of range or ``X`` has the wrong number of columns.
+        """
         position = self.best_index_ if index is None else index
         if not -len(self.lambdas) <= position < len(self.lambdas):
             raise ValueError(f"`index` must be in [0, {len(self.lambdas)}), got {index}")

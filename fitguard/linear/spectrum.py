@@ -26,6 +26,17 @@ class Spectrum:
     ``basis`` is ``U`` (n, r), ``squared`` the eigenvalues ``s²`` of ``Xc Xcᵀ`` on that basis (r,), ``projected`` is
     ``Uᵀ yc`` (r, k); ``right`` is ``V`` (p, r) in SVD mode and ``None`` in kernel mode, where ``centered`` (n, p)
     is kept to map back to coefficients.
+
+    Args:
+        basis: ``U`` (n, r).
+        squared: the eigenvalues ``s²`` (r,).
+        projected: ``Uᵀ yc`` (r, k).
+        right: ``V`` (p, r) in SVD mode; None in kernel mode.
+        centered: the centered inputs ``Xc`` (n, p).
+        centered_targets: the centered targets ``yc`` (n, k).
+        x_mean: the inputs' column means (zeros without an intercept).
+        y_mean: the targets' means (zeros without an intercept).
+        fit_intercept: whether the data was centered.
     """
 
     basis: torch.Tensor
@@ -49,6 +60,11 @@ class Spectrum:
 
 def decompose(X: torch.Tensor, Y: torch.Tensor, fit_intercept: bool = True) -> Spectrum:
     """Center ``X`` (n, p) and ``Y`` (n, k) when ``fit_intercept`` and decompose once.
+
+    Args:
+        X: inputs (n, p).
+        Y: targets (n, k).
+        fit_intercept: center both first (default True).
 
     Example:
         >>> spectrum = decompose(torch.randn(20, 3, dtype=torch.float64), torch.randn(20, 1, dtype=torch.float64))
@@ -91,6 +107,10 @@ def _thin_svd(centered: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch
 def coefficients(spectrum: Spectrum, lambdas: torch.Tensor) -> torch.Tensor:
     """Ridge weights for every λ: (L, p, k). ``lambdas`` may contain 0 (minimum-norm least squares).
 
+    Args:
+        spectrum: what :func:`decompose` returned.
+        lambdas: the strengths (L,), >= 0.
+
     Example:
         >>> X, Y = torch.randn(30, 4, dtype=torch.float64), torch.randn(30, 2, dtype=torch.float64)
         >>> coefficients(decompose(X, Y), torch.tensor([1.0], dtype=torch.float64)).shape
@@ -108,7 +128,12 @@ def coefficients(spectrum: Spectrum, lambdas: torch.Tensor) -> torch.Tensor:
 
 
 def fitted(spectrum: Spectrum, factors: torch.Tensor) -> torch.Tensor:
-    """Centered fitted values ``U diag(f) Uᵀ yc`` for filter factors (L, r): (L, n, k)."""
+    """Centered fitted values ``U diag(f) Uᵀ yc`` for filter factors (L, r): (L, n, k).
+
+    Args:
+        spectrum: what :func:`decompose` returned.
+        factors: the filter factors (L, r), e.g. from :func:`shrinkage`.
+    """
     return _unstack(spectrum.basis @ _stack(factors, spectrum.projected), factors.shape[0])
 
 
@@ -122,19 +147,33 @@ def _unstack(product: torch.Tensor, count: int) -> torch.Tensor:
 
 
 def shrinkage(spectrum: Spectrum, lambdas: torch.Tensor) -> torch.Tensor:
-    """The filter factors ``s² / (s² + λ)`` (L, r): how much of each direction of ``y`` the fit keeps."""
+    """The filter factors ``s² / (s² + λ)`` (L, r): how much of each direction of ``y`` the fit keeps.
+
+    Args:
+        spectrum: what :func:`decompose` returned.
+        lambdas: the strengths (L,), >= 0.
+    """
     lam = lambdas.to(spectrum.squared)[:, None]
     numerator = spectrum.squared[None, :].expand(lam.shape[0], -1)
     return _safe_divide(numerator, spectrum.squared[None, :] + lam, _null_cutoff(spectrum))
 
 
 def intercepts(spectrum: Spectrum, weights: torch.Tensor) -> torch.Tensor:
-    """``mean(y) - mean(X) · w`` for weights (L, p, k): (L, k); zeros without an intercept."""
+    """``mean(y) - mean(X) · w`` for weights (L, p, k): (L, k); zeros without an intercept.
+
+    Args:
+        spectrum: what :func:`decompose` returned.
+        weights: the coefficients (L, p, k).
+    """
     return spectrum.y_mean[None, :] - torch.einsum("p,lpk->lk", spectrum.x_mean, weights)
 
 
 def condition_numbers(spectrum: Spectrum, lambdas: torch.Tensor) -> tuple[float, torch.Tensor]:
     """cond(XcᵀXc) and cond(XcᵀXc + λI) for every λ, from the eigenvalues s² (plus p - r zeros when p > r).
+
+    Args:
+        spectrum: what :func:`decompose` returned.
+        lambdas: the strengths (L,), >= 0.
 
     Example:
         >>> X = torch.tensor([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]], dtype=torch.float64)

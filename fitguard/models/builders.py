@@ -67,6 +67,10 @@ class Residual(nn.Module):
     """``block(x) + shortcut(x)``: a skip connection around ``block`` (He et al., 2016), the identity when the
     widths match and a bias-free linear (1x1 convolution) projection when they do not.
 
+    Args:
+        block: the wrapped layers.
+        shortcut: the skip path; None (default): the identity.
+
     Example:
         >>> import torch
         >>> skip = Residual(nn.Linear(3, 3))
@@ -81,6 +85,11 @@ class Residual(nn.Module):
         self.shortcut = shortcut if shortcut is not None else nn.Identity()
 
     def forward(self, x):
+        """``block(x) + shortcut(x)``.
+
+        Args:
+            x: the block's input.
+        """
         return self.block(x) + self.shortcut(x)
 
 

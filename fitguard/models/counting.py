@@ -67,6 +67,7 @@ class CountReport:
     connections: int
 
     def to_table(self) -> Table:
+        """A rich table: one row per layer (type, output shape, parameters, connections) and a total row."""
         table = Table(title=f"input {self.input_shape}")
         for header in ("layer", "type", "output", "parameters", "connections"):
             table.add_column(header, justify="left" if header in ("layer", "type", "output") else "right")
@@ -99,7 +100,13 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
 
 
 def layer_connections(module: nn.Module, inputs: torch.Tensor, output: torch.Tensor) -> int:
-    """Connections one sample uses in ``module`` (0 for modules that connect no units)."""
+    """Connections one sample uses in ``module`` (0 for modules that connect no units).
+
+    Args:
+        module: the layer.
+        inputs: its input for a batch (the first row's size counts).
+        output: its output for that batch.
+    """
     if isinstance(module, nn.Linear):
         positions = inputs[0].numel() // module.in_features
         return positions * module.in_features * module.out_features

@@ -74,6 +74,11 @@ class TableEmbedding(nn.Module):
         self.out_features = len(self.plain_index) + sum(spec[2] for spec in specs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The plain features followed by each code feature's embedding vector, (N, ``out_features``).
+
+        Args:
+            x: encoded table rows (N, ``in_features``); codes are rounded and clamped into their table.
+        """
         x = x.reshape(len(x), -1)
         codes = x.index_select(1, self.code_index).round().long()
         vectors = [table(codes[:, k].clamp(0, table.num_embeddings - 1)) for k, table in enumerate(self.tables)]
@@ -94,6 +99,11 @@ class EmbeddedNet(nn.Module):
         self.net = net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``net(embed(x))``.
+
+        Args:
+            x: encoded table rows, as :class:`TableEmbedding` takes them.
+        """
         return self.net(self.embed(x))
 
 

@@ -56,10 +56,16 @@ class MeanEnsemble(nn.Module):
         self.task = task
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean of the members' outputs (regression), or log of the mean of their probabilities.
+
+        Args:
+            x: a batch of inputs, which every member takes.
+        """
         outputs = torch.stack([member(x) for member in self.members])
         if self.task == "regression":
             return outputs.mean(dim=0)
         return torch.logsumexp(torch.log_softmax(outputs, dim=-1), dim=0) - math.log(len(self.members))
 
     def extra_repr(self) -> str:
+        """The number of members and the task, for the module's ``repr``."""
         return f"members={len(self.members)}, task={self.task!r}"

@@ -58,6 +58,11 @@ def member_slice(tensor: torch.Tensor, members: int, index: int | Sequence[int] 
     An int gives that member's tensor (a view, in the member's own shape); a list gives the chosen members'
     blocks concatenated again (a copy), which is how a grouped tensor shrinks to fewer members.
 
+    Args:
+        tensor: a grouped tensor, the members' blocks along dim 0.
+        members: the number of members.
+        index: one member, or a list (or tensor) of members.
+
     Example:
         >>> t = torch.arange(6.0)                      # 3 members of 2 values
         >>> member_slice(t, 3, 1), member_slice(t, 3, [0, 2])
@@ -116,6 +121,12 @@ class GroupedLinear(nn.Module):
     """``members`` independent linear layers on member-major features: (B, members*in) -> (B, members*out).
 
     ``weight`` is (members*out, in) -- the members' weights one after the other -- and ``bias`` (members*out).
+
+    Args:
+        members: the number of linear layers.
+        in_features: each member's inputs.
+        out_features: each member's outputs.
+        bias: give each member a bias (default True).
     """
 
     def __init__(self, members: int, in_features: int, out_features: int, bias: bool = True) -> None:
@@ -125,12 +136,21 @@ class GroupedLinear(nn.Module):
         self.bias = nn.Parameter(torch.empty(members * out_features)) if bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Each member's linear map of its own block of features: (B, members*out_features).
+
+        Args:
+            x: member-major features (B, members*in_features).
+
+        Raises:
+            ValueError: another shape.
+        """
         if x.ndim != 2 or x.shape[1] != self.members * self.in_features:
             raise ValueError(f"GroupedLinear takes (rows, {self.members}*{self.in_features}) inputs, "
                              f"got shape {tuple(x.shape)}")
         return _GroupedLinearFunction.apply(x, self.weight, self.bias, self.members)
 
     def extra_repr(self) -> str:
+        """The sizes and whether there is a bias, for the module's ``repr``."""
         return f"members={self.members}, in_features={self.in_features}, out_features={self.out_features}, " \
                f"bias={self.bias is not None}"
 
@@ -141,6 +161,14 @@ class GroupedBatchNorm(nn.modules.batchnorm._BatchNorm):
 
     Without a mask it is torch's own batch norm (the fast path): channels are normalized apart, so member
     blocks already are.
+
+    Args:
+        members: the number of members.
+        channels: each member's channels.
+        eps: as torch's batch norm.
+        momentum: as torch's batch norm.
+        affine: as torch's batch norm.
+        track_running_stats: as torch's batch norm.
     """
 
     def __init__(self, members: int, channels: int, eps: float, momentum: float, affine: bool,
@@ -154,6 +182,11 @@ class GroupedBatchNorm(nn.modules.batchnorm._BatchNorm):
             raise ValueError(f"expected 2-D or higher input (rows, channels, ...), got {input.ndim}-D")
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        """Batch norm of ``input``; in training with a ``row_mask``, each member's statistics from its own rows.
+
+        Args:
+            input: (B, members*channels, ...).
+        """
         if self.row_mask is None or not self.training:
             return super().forward(input)
         return self._masked(input, self.row_mask)
@@ -234,6 +267,9 @@ def _grouped_layer(name: str, layers: list[nn.Module]) -> nn.Module:
 def groupable(model: nn.Module) -> bool:
     """Whether :meth:`GroupedNet.from_members` can group copies of ``model``.
 
+    Args:
+        model: the network.
+
     Example:
         >>> from fitguard.models.builders import cnn
         >>> groupable(cnn(1, 10, widths=[4])), groupable(nn.LSTM(3, 4))
@@ -256,6 +292,11 @@ class GroupedNet(nn.Module):
     ``forward(x, row_mask=None)``: ``x`` is (B, k*C, ...) -- the members' batches stacked on axis 1 and merged
     with the next axis (``torch.stack(batches, 1).flatten(1, 2)``); the output is (B, k*out), member-major.
     ``row_mask`` (B, k) bool marks each member's real rows when the members' batches were padded to one size.
+
+    Args:
+        layers: the grouped layers by the members' layer names.
+        members: the number of members k.
+        template: one member's architecture, kept (on the meta device) to rebuild members.
     """
 
     def __init__(self, layers: OrderedDict[str, nn.Module], members: int, template: nn.Module) -> None:
@@ -268,6 +309,9 @@ class GroupedNet(nn.Module):
     @classmethod
     def from_members(cls, members: Sequence[nn.Module]) -> GroupedNet:
         """Group ``members`` (k >= 1 copies of one ``nn.Sequential`` architecture, each with its own weights).
+
+        Args:
+            members: the networks to group, each with its own weights.
 
         Raises:
             ValueError: no members, members of different architectures, or a layer that cannot be grouped
@@ -289,16 +333,29 @@ class GroupedNet(nn.Module):
         return net.to(first.device, floating[0] if floating else None).train(members[0].training)
 
     def forward(self, x: torch.Tensor, row_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The members' outputs side by side, (B, k*out), member-major.
+
+        Args:
+            x: (B, k*C, ...), the members' batches stacked on axis 1 and merged with the next axis.
+            row_mask: (B, k) bool, each member's real rows when batches were padded; None (default): every row.
+        """
         for norm in self._norms:
             norm.row_mask = row_mask
         return self.layers(x)
 
     def state_dict_of(self, index: int) -> dict[str, torch.Tensor]:
-        """Member ``index``'s state dict (views into this network's tensors; clone to keep)."""
+        """Member ``index``'s state dict (views into this network's tensors; clone to keep).
+
+        Args:
+            index: the member, from 0.
+        """
         return {name: member_slice(value, self.members, index) for name, value in self.layers.state_dict().items()}
 
     def member(self, index: int) -> nn.Module:
         """Member ``index`` as an ordinary module (a copy of the architecture with its weights).
+
+        Args:
+            index: the member, from 0.
 
         Raises:
             ValueError: ``index`` is not a member.
@@ -310,7 +367,11 @@ class GroupedNet(nn.Module):
         return model.train(self.training)
 
     def select(self, indices: Sequence[int]) -> GroupedNet:
-        """A new grouped network of members ``indices`` (in that order), their weights and statistics copied."""
+        """A new grouped network of members ``indices`` (in that order), their weights and statistics copied.
+
+        Args:
+            indices: the members kept, in their new order.
+        """
         return GroupedNet.from_members([self.member(i) for i in indices])
 
     def _device(self) -> torch.device:

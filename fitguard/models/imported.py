@@ -31,18 +31,38 @@ _IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 
 def is_import_path(name: str) -> bool:
-    """True for ``module:function`` names (a built-in model name never holds a colon)."""
+    """True for ``module:function`` names (a built-in model name never holds a colon).
+
+    Args:
+        name: the ``--model`` value.
+    """
     return ":" in name
 
 
 def check_import_path(name: str) -> str:
+    """``name``, when it looks like ``package.module:function``.
+
+    Args:
+        name: the ``--model`` value.
+
+    Raises:
+        FitguardError: it does not look like ``package.module:function``.
+    """
     if not _IMPORT_PATH.fullmatch(name):
         raise FitguardError(f"`--model` {name!r} must look like package.module:function")
     return name
 
 
 def import_builder(name: str) -> Callable[..., Any]:
-    """The callable ``module:function`` names, with one clear line when it cannot be imported."""
+    """The callable ``module:function`` names, with one clear line when it cannot be imported.
+
+    Args:
+        name: ``package.module:function``.
+
+    Raises:
+        FitguardError: a malformed name, a module that cannot be imported, a missing attribute or one that is not
+            callable.
+    """
     module_name, _, attribute = check_import_path(name).partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -62,7 +82,14 @@ def import_builder(name: str) -> Callable[..., Any]:
 
 
 def build_imported(name: str, input_shape: Sequence[int], out_features: int, **options: Any) -> nn.Module:
-    """Call the user's builder with ``input_shape`` and ``out_features`` (and ``options``); check it gave a Module."""
+    """Call the user's builder with ``input_shape`` and ``out_features`` (and ``options``); check it gave a Module.
+
+    Args:
+        name: ``package.module:function``.
+        input_shape: one row's shape, passed as ``input_shape``.
+        out_features: the outputs, passed as ``out_features``.
+        **options: further keyword options for the builder.
+    """
     builder = import_builder(name)
     shape = tuple(int(s) for s in input_shape)
     try:
@@ -81,6 +108,12 @@ def check_fits(model: nn.Module, name: str, input_shape: tuple[int, ...], out_fe
 
     A network written for another input or output size fails here with one line that says which shapes were
     expected, instead of a traceback from deep inside the first training step.
+
+    Args:
+        model: the user's network.
+        name: its ``--model`` value, for the message.
+        input_shape: one row's shape.
+        out_features: the outputs it must give per row.
 
     Raises:
         FitguardError: the forward pass raises, or its output is not a ``(2, out_features)`` tensor.

@@ -24,6 +24,11 @@ def gaussian_like(
 ) -> torch.Tensor:
     """``sigma * N(0, 1)`` noise of ``tensor``'s shape, drawn from ``generator`` and moved to its device.
 
+    Args:
+        tensor: gives the shape, dtype and the device the noise ends on.
+        sigma: the standard deviation, a number or a tensor that broadcasts against ``tensor``.
+        generator: the source of the draw (on its own device); None: torch's global generator on ``tensor``'s device.
+
     Example:
         >>> noise = gaussian_like(torch.zeros(10_000), 0.5, torch.Generator().manual_seed(0))
         >>> round(noise.std().item(), 1)
@@ -72,12 +77,24 @@ class WeightNoise:
         self._perturbed = False
 
     def select(self, model: nn.Module) -> NamedParameters:
-        """The ``(name, parameter)`` pairs to perturb (default: weight matrices and kernels)."""
+        """The ``(name, parameter)`` pairs to perturb (default: weight matrices and kernels).
+
+        Args:
+            model: the network whose parameters ``layers`` selects.
+        """
         return select_parameters(model, self._globs)
 
     @torch.no_grad()
     def perturb(self, params: NamedParameters, generator: torch.Generator | None = None) -> None:
-        """Save the clean weights, then add noise in place."""
+        """Save the clean weights, then add noise in place.
+
+        Args:
+            params: what :meth:`select` returned.
+            generator: the source of the noise; None (default): torch's global generator on each parameter's device.
+
+        Raises:
+            FitguardError: when called twice without :meth:`restore` in between.
+        """
         if self._perturbed:
             raise FitguardError("WeightNoise.perturb() called twice without restore(); the clean weights would be lost")
         if [(c.shape, c.dtype, c.device) for c in self._clean] != [(p.shape, p.dtype, p.device) for _, p in params]:
@@ -94,7 +111,14 @@ class WeightNoise:
 
     @torch.no_grad()
     def restore(self, params: NamedParameters) -> None:
-        """Write the clean weights back (bit-exact); gradients computed at the noisy weights are kept."""
+        """Write the clean weights back (bit-exact); gradients computed at the noisy weights are kept.
+
+        Args:
+            params: the same pairs :meth:`perturb` was given.
+
+        Raises:
+            FitguardError: without a :meth:`perturb` before it, or with a different number of parameters.
+        """
         if not self._perturbed:
             raise FitguardError("WeightNoise.restore() called without a perturb() before it")
         if len(self._clean) != len(params):
@@ -106,6 +130,7 @@ class WeightNoise:
         self._perturbed = False
 
     def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, so that ``WeightNoise(**config)`` builds an equal one."""
         return {"sigma": self.sigma, "relative": self.relative, "layers": self.layers}
 
     def __repr__(self) -> str:
@@ -143,10 +168,17 @@ class InputNoise:
     def augment(
         self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The Trainer's ``augment(x, y, generator)`` form: noisy features, targets unchanged."""
+        """The Trainer's ``augment(x, y, generator)`` form: noisy features, targets unchanged.
+
+        Args:
+            x: a batch of floating-point features.
+            y: the batch's targets, returned as they are.
+            generator: the source of the noise; None (default): torch's global generator on ``x``'s device.
+        """
         return self(x, generator), y
 
     def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, so that ``InputNoise(**config)`` builds an equal one."""
         return {"sigma": self.sigma}
 
     def __repr__(self) -> str:

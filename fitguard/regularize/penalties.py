@@ -92,15 +92,30 @@ class Penalty:
         self._globs = check_layers(layers)
 
     def select(self, model: torch.nn.Module) -> NamedParameters:
-        """The ``(name, parameter)`` pairs this penalty acts on; raises if a glob matches nothing."""
+        """The ``(name, parameter)`` pairs this penalty acts on.
+
+        Args:
+            model: the network whose parameters ``layers`` selects.
+
+        Raises:
+            ValueError: when a glob of ``layers`` matches no parameter.
+        """
         return select_parameters(model, self._globs)
 
     def value(self, params: NamedParameters) -> torch.Tensor:
-        """The unweighted penalty (without ``lam``), e.g. ``Σ w²`` for L2."""
+        """The unweighted penalty (without ``lam``), e.g. ``Σ w²`` for L2; each subclass defines it.
+
+        Args:
+            params: the ``(name, parameter)`` pairs to measure.
+        """
         raise NotImplementedError
 
     def term(self, params: NamedParameters) -> torch.Tensor:
-        """``lam * value`` over the trainable parameters: what the Trainer adds to the loss (0 when ``decoupled``)."""
+        """``lam * value`` over the trainable parameters: what the Trainer adds to the loss (0 when ``decoupled``).
+
+        Args:
+            params: what :meth:`select` returned; frozen ones (``requires_grad=False``) are left out.
+        """
         if self.decoupled:
             return _zero(params)
         active = [(name, p) for name, p in params if p.requires_grad]  # frozen weights: a constant, left out
@@ -109,10 +124,16 @@ class Penalty:
         return self.lam * self.value(active)
 
     def after_step(self, params: NamedParameters, optimizer: torch.optim.Optimizer) -> None:
-        """Called after each ``optimizer.step()``; nothing to do by default."""
+        """Called after each ``optimizer.step()``; nothing to do by default.
+
+        Args:
+            params: what :meth:`select` returned.
+            optimizer: the optimizer that just stepped.
+        """
         del params, optimizer
 
     def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, so that ``type(penalty)(**config)`` builds an equal one."""
         return {"lam": self.lam, "layers": self.layers, "decoupled": self.decoupled}
 
     def __repr__(self) -> str:
@@ -154,6 +175,12 @@ class L2(Penalty):
 
         The same for 'sgd', 'adam' and 'adamw': all three take ``weight_decay`` as the factor of ``w`` (added to
         the gradient, or for AdamW subtracted times ``lr`` from the weight), so no learning rate enters here.
+
+        Args:
+            optimizer: the optimizer's name, checked only; None (default): not checked.
+
+        Raises:
+            ValueError: when ``optimizer`` is not 'sgd', 'adam' or 'adamw'.
         """
         if optimizer is not None and optimizer not in DECOUPLED_OPTIMIZERS:
             raise ValueError(
@@ -162,7 +189,11 @@ class L2(Penalty):
         return 2.0 * self.lam
 
     def param_group(self, params: NamedParameters) -> dict[str, Any]:
-        """An optimizer parameter group for the selected parameters (``decoupled=True``)."""
+        """An optimizer parameter group for the selected parameters (``decoupled=True``).
+
+        Args:
+            params: what :meth:`select` returned.
+        """
         return {"params": [p for _, p in params], "weight_decay": self.param_group_weight_decay()}
 
 
@@ -244,6 +275,10 @@ class L1(Penalty):
 
         Only parameters the optimizer stepped are touched: frozen ones, ones outside its groups and ones without
         a gradient this step stay exactly as they are.
+
+        Args:
+            params: what :meth:`select` returned.
+            optimizer: the optimizer that just stepped; its groups and state give each parameter's step.
 
         Raises:
             ValueError: an optimizer other than SGD, Adam or AdamW, or one with ``maximize=True``.

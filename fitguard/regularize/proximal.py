@@ -58,7 +58,12 @@ def soft_threshold(w: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def soft_threshold_(tensors: list[torch.Tensor], t: float | torch.Tensor) -> None:
-    """Soft-threshold each tensor in place (used after an optimizer step); ``t`` a number or a per-coordinate tensor."""
+    """Soft-threshold each tensor in place (used after an optimizer step); ``t`` a number or a per-coordinate tensor.
+
+    Args:
+        tensors: the tensors to shrink toward zero, in place.
+        t: the threshold, a number or a tensor of per-coordinate thresholds.
+    """
     for tensor in tensors:
         shrunk = tensor.abs().sub_(t).clamp_(min=0)
         # + 0.0 turns the -0.0 of zeroed negative weights into +0.0, matching soft_threshold bit for bit

@@ -22,7 +22,14 @@ _NAMES_SHOWN = 8
 
 
 def check_layers(layers: str | Sequence[str] | None) -> tuple[str, ...] | None:
-    """Validate a ``layers`` argument and return its globs as a tuple (``None`` means the default)."""
+    """Validate a ``layers`` argument and return its globs as a tuple (``None`` means the default).
+
+    Args:
+        layers: one glob over parameter names, a sequence of them, or None (the default selection).
+
+    Raises:
+        ValueError: an empty glob or list of globs, or anything but a string or a sequence of strings.
+    """
     if layers is None:
         return None
     if isinstance(layers, str):
@@ -38,7 +45,12 @@ def check_layers(layers: str | Sequence[str] | None) -> tuple[str, ...] | None:
 
 
 def is_weight_matrix(name: str, parameter: nn.Parameter) -> bool:
-    """The default selection: a ``*weight`` with ndim >= 2 (linear matrices, conv kernels, embeddings)."""
+    """The default selection: a ``*weight`` with ndim >= 2 (linear matrices, conv kernels, embeddings).
+
+    Args:
+        name: the parameter's dotted name.
+        parameter: the parameter.
+    """
     return name.endswith("weight") and parameter.ndim >= 2
 
 
@@ -89,5 +101,13 @@ def select_parameters(model: nn.Module, globs: tuple[str, ...] | None) -> NamedP
 
 
 def check_nonnegative(name: str, value: float) -> None:
-    """Raise unless ``value`` is a finite real number >= 0 (``bool`` is not a number here)."""
+    """Raise unless ``value`` is a finite real number >= 0 (``bool`` is not a number here).
+
+    Args:
+        name: the argument's name, for the message.
+        value: its value.
+
+    Raises:
+        ValueError: anything else.
+    """
     check_number(name, value, low=0, finite=True)

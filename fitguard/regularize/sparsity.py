@@ -19,6 +19,10 @@ INDEX_BYTES = 4  # int32
 def csr_bytes(rows: int, nonzeros: int) -> int:
     """Bytes of a CSR matrix with ``rows`` rows and ``nonzeros`` stored entries (float32 values, int32 indices).
 
+    Args:
+        rows: the matrix's rows.
+        nonzeros: its stored entries.
+
     Example:
         >>> csr_bytes(rows=2, nonzeros=3)
         36
@@ -87,6 +91,7 @@ class SparsityReport:
         return sum(min(p.dense_bytes, p.sparse_bytes) for p in self.parameters)
 
     def to_dict(self) -> dict[str, object]:
+        """JSON-ready data: each parameter's counts and sizes, then the totals (stored bytes included)."""
         return {
             "parameters": [
                 {

@@ -66,7 +66,12 @@ def _weights(path: Path) -> np.ndarray:
 
 
 def figures(run_dir: Path, summary: Summary) -> dict[str, str]:
-    """Every plot of the report as a data URI, keyed by section."""
+    """Every plot of the report as a data URI, keyed by section.
+
+    Args:
+        run_dir: the doctor run folder (the histories are read from it).
+        summary: the run's :class:`~fitguard.summary.Summary`.
+    """
     task, metric = summary.data.task, summary.metric
     baseline, best = _history(run_dir, summary.baseline.history), _history(run_dir, summary.best.history)
     architecture = [t.model_dump() for t in summary.remedies.architecture]
@@ -114,7 +119,11 @@ def render_report(run_dir: str | Path) -> str:
 
 def recall_rows(summary: Summary) -> list[dict[str, Any]]:
     """Per class: its test rows and each tested model's recall (kept, baseline, then the references), from the
-    test figures; empty for regression or an older summary without recalls."""
+    test figures; empty for regression or an older summary without recalls.
+
+    Args:
+        summary: the run's :class:`~fitguard.summary.Summary`.
+    """
     test = summary.test
     models = [("kept", test.best.figure), ("baseline", test.baseline.figure),
               *((f"reference: {r.name}", r.figure) for r in test.references)]
@@ -127,7 +136,11 @@ def recall_rows(summary: Summary) -> list[dict[str, Any]]:
 
 def column_rows(run_dir: Path) -> list[tuple[str, str]]:
     """What the shipped model's preprocessing does to each raw column of a table (name, description), read from
-    ``best.json``; empty for images and signals, or a run without a saved model."""
+    ``best.json``; empty for images and signals, or a run without a saved model.
+
+    Args:
+        run_dir: the doctor run folder.
+    """
     path = run_dir / "best.json"
     if not path.is_file():
         return []
@@ -140,7 +153,11 @@ def column_rows(run_dir: Path) -> list[tuple[str, str]]:
 
 
 def reference_sentence(summary: Summary) -> str:
-    """Whether the kept network beats the reference models, in plain words, from the paired tests alone."""
+    """Whether the kept network beats the reference models, in plain words, from the paired tests alone.
+
+    Args:
+        summary: the run's :class:`~fitguard.summary.Summary`.
+    """
     rows = summary.test.references
     if not rows:
         return "No reference model finished within the budget."
@@ -152,7 +169,11 @@ def reference_sentence(summary: Summary) -> str:
 
 
 def advice(summary: Summary) -> list[str]:
-    """Recommendations in plain words, from what the search measured (not from rules of thumb alone)."""
+    """Recommendations in plain words, from what the search measured (not from rules of thumb alone).
+
+    Args:
+        summary: the run's :class:`~fitguard.summary.Summary`.
+    """
     metric, best, baseline, test = summary.metric, summary.best, summary.baseline, summary.test
     lines = []
     show = (lambda v: f"{100 * v:.1f}%") if metric == "accuracy" else (lambda v: f"{v:.4g}")

@@ -33,7 +33,14 @@ def _loss_label(task: str) -> str:
 
 def learning_curves(history: dict[str, list[float]], task: str, onset: int | None,
                     best_epoch: int | None = None) -> bytes:
-    """Training vs validation loss (and accuracy) per epoch, the overfitting onset marked."""
+    """Training vs validation loss (and accuracy) per epoch, the overfitting onset marked.
+
+    Args:
+        history: the run's History as lists by metric (``epoch``, ``loss``, ``val_loss``, optionally accuracies).
+        task: the task, which names the loss on the axis.
+        onset: the epoch overfitting began, marked; None: no mark.
+        best_epoch: not drawn (default None).
+    """
     has_accuracy = "accuracy" in history and "val_accuracy" in history
     figure, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(11 if has_accuracy else 6.5, 3.8), squeeze=False)
     epochs = history["epoch"]
@@ -65,7 +72,14 @@ def learning_curves(history: dict[str, list[float]], task: str, onset: int | Non
 
 def compare_curves(baseline: dict[str, list[float]], best: dict[str, list[float]], task: str,
                    best_epoch: int | None) -> bytes:
-    """Validation loss of the baseline and of the best recipe, with their training losses dotted."""
+    """Validation loss of the baseline and of the best recipe, with their training losses dotted.
+
+    Args:
+        baseline: the baseline's History as lists by metric.
+        best: the best recipe's History as lists by metric.
+        task: the task, which names the loss on the axis.
+        best_epoch: the epoch whose weights were kept, marked; None: no mark.
+    """
     figure, ax = plt.subplots(figsize=(8, 3.8))
     ax.plot(baseline["epoch"], baseline["val_loss"], color=BASELINE, label="baseline: validation")
     ax.plot(baseline["epoch"], baseline["loss"], color=BASELINE, linestyle=":", label="baseline: training")
@@ -82,7 +96,11 @@ def compare_curves(baseline: dict[str, list[float]], best: dict[str, list[float]
 
 
 def bias_variance_bars(decomposition: dict[str, Any]) -> bytes:
-    """Expected loss, bias and variance of the baseline's ensemble, as bars."""
+    """Expected loss, bias and variance of the baseline's ensemble, as bars.
+
+    Args:
+        decomposition: the bias-variance result (``loss``, ``expected_loss``, ``bias``, ``variance``...).
+    """
     zero_one = decomposition["loss"] == "0-1"
     names = ["expected loss", "bias" if zero_one else "bias²", "variance", "net variance" if zero_one else "noise"]
     values = [decomposition["expected_loss"], decomposition["bias"], decomposition["variance"],
@@ -100,7 +118,12 @@ def bias_variance_bars(decomposition: dict[str, Any]) -> bytes:
 
 
 def weight_histograms(before: np.ndarray, after: np.ndarray) -> bytes:
-    """Distribution of every weight value, baseline vs best model (log counts)."""
+    """Distribution of every weight value, baseline vs best model (log counts).
+
+    Args:
+        before: the baseline's weights, flattened.
+        after: the best model's weights, flattened.
+    """
     figure, ax = plt.subplots(figsize=(7.5, 3.6))
     limit = float(max(np.abs(before).max(initial=0), np.abs(after).max(initial=0))) or 1.0
     bins = np.linspace(-limit, limit, 81)
@@ -116,7 +139,13 @@ def weight_histograms(before: np.ndarray, after: np.ndarray) -> bytes:
 
 
 def lambda_curve(rows: Sequence[dict[str, Any]], best_lam: float | None, metric: str) -> bytes:
-    """Cross-validated score against λ (log scale), ± one standard deviation across folds."""
+    """Cross-validated score against λ (log scale), ± one standard deviation across folds.
+
+    Args:
+        rows: the L2 cross-validation's rows (``lam``, ``mean``, ``std``).
+        best_lam: the strength chosen, marked; None: no mark.
+        metric: "accuracy" (shown in %) or "loss".
+    """
     measured = [r for r in rows if r["mean"] is not None]
     figure, ax = plt.subplots(figsize=(6.5, 3.6))
     lams = [r["lam"] for r in measured]
@@ -137,7 +166,12 @@ def lambda_curve(rows: Sequence[dict[str, Any]], best_lam: float | None, metric:
 
 
 def architecture_scatter(trials: Sequence[dict[str, Any]], metric: str) -> bytes:
-    """Validation score against parameter count per candidate network; the chosen one ringed."""
+    """Validation score against parameter count per candidate network; the chosen one ringed.
+
+    Args:
+        trials: the architecture phase's trials (``status``, ``parameters``, ``val_score``, ``details.chosen``).
+        metric: "accuracy" (shown in %) or "loss" (shown negated).
+    """
     done = [t for t in trials if t["status"] == "done"]
     scale = 100.0 if metric == "accuracy" else 1.0
     figure, ax = plt.subplots(figsize=(7, 3.8))
@@ -159,7 +193,13 @@ def architecture_scatter(trials: Sequence[dict[str, Any]], metric: str) -> bytes
 
 
 def augmentation_grid(original: np.ndarray, augmented: np.ndarray, labels: Sequence[str]) -> bytes:
-    """Each sample image (first column) and its augmented views, in standardized pixel units."""
+    """Each sample image (first column) and its augmented views, in standardized pixel units.
+
+    Args:
+        original: the sample images (n, C, H, W).
+        augmented: their views (n, views, C, H, W).
+        labels: one label per sample, shown above its column.
+    """
     n, views = original.shape[0], augmented.shape[1]
     figure, axes = plt.subplots(views + 1, n, figsize=(1.3 * n, 1.3 * (views + 1)), squeeze=False)
     for i in range(n):

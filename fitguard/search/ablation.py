@@ -63,6 +63,7 @@ class AblationResult:
         return self.ranked()[0]
 
     def table(self) -> list[dict[str, Any]]:
+        """One row per remedy set, best first: its name, stage, score, gap, parameters and seconds."""
         return [{"remedies": r.name, "stage": r.stage, self.metric: r.score.value, "gap": r.score.gap,
                  "parameters": r.score.parameters, "seconds": r.score.seconds} for r in self.ranked()]
 

@@ -39,7 +39,13 @@ from fitguard._validation import check_int
 def split_good(trials: Sequence[FrozenTrial], maximize: bool,
                gamma: float) -> tuple[list[FrozenTrial], list[FrozenTrial]]:
     """The best ``ceil(gamma * n)`` finished trials and the rest; a completed trial ranks above every pruned
-    one, and a trial pruned later above one pruned earlier (then by its last reported value), as TPE ranks."""
+    one, and a trial pruned later above one pruned earlier (then by its last reported value), as TPE ranks.
+
+    Args:
+        trials: the finished trials.
+        maximize: whether larger values are better.
+        gamma: the share ranked "good", in (0, 1].
+    """
     sign = -1.0 if maximize else 1.0
 
     def rank(trial: FrozenTrial) -> tuple[int, float, float]:
@@ -57,7 +63,14 @@ def split_good(trials: Sequence[FrozenTrial], maximize: bool,
 
 def log_density(trials: Sequence[FrozenTrial], names: Sequence[str], choices: Sequence[Sequence[Any]],
                 points: Sequence[tuple]) -> np.ndarray:
-    """Log of the product over parameters of categorical Parzen estimators (counts + uniform prior of weight 1)."""
+    """Log of the product over parameters of categorical Parzen estimators (counts + uniform prior of weight 1).
+
+    Args:
+        trials: the trials the estimators are fitted on.
+        names: the parameters' names.
+        choices: each parameter's choices, in ``names`` order.
+        points: the points to score, one value per parameter.
+    """
     total = np.zeros(len(points))
     for index, (name, values) in enumerate(zip(names, choices)):
         counts = np.full(len(values), 1.0 / len(values))
@@ -73,6 +86,16 @@ class GridTPESampler(optuna.samplers.BaseSampler):
 
     ``gamma`` is the share of finished trials fitted as "good" (0.25, Hyperopt's default);
     ``n_ei_candidates`` untried points are drawn from the good estimator and the best ratio is taken.
+
+    Args:
+        seed: seeds both this sampler's draws and the inner TPE's; None (default): unseeded.
+        n_startup_trials: random untried points before TPE starts, >= 0 (default 10).
+        gamma: the share of finished trials fitted as "good", in (0, 1] (default 0.25).
+        n_ei_candidates: untried points drawn from the good estimator, >= 1 (default 24).
+        constant_liar: passed to the inner TPE, used off the grid (default True).
+
+    Raises:
+        ValueError: an argument out of range.
     """
 
     def __init__(self, seed: int | None = None, *, n_startup_trials: int = 10, gamma: float = 0.25,
@@ -89,14 +112,29 @@ class GridTPESampler(optuna.samplers.BaseSampler):
         self.n_ei_candidates = n_ei_candidates
 
     def reseed_rng(self) -> None:
+        """Reseed this sampler's and the inner TPE's generators at random (Optuna calls it in workers)."""
         self._rng = np.random.default_rng()
         self._inner.reseed_rng()
 
     def infer_relative_search_space(self, study: Any, trial: FrozenTrial) -> dict[str, Any]:
+        """The study's grid when every parameter is a finite choice, else what the inner TPE infers.
+
+        Args:
+            study: the Optuna study.
+            trial: the trial being sampled.
+        """
         grid = _finite_space(study)
         return grid if grid else self._inner.infer_relative_search_space(study, trial)
 
     def sample_relative(self, study: Any, trial: FrozenTrial, search_space: dict[str, Any]) -> dict[str, Any]:
+        """An untried grid point (random for the first ``n_startup_trials``, then TPE's best ratio); off a grid,
+        the inner TPE's.
+
+        Args:
+            study: the Optuna study.
+            trial: the trial being sampled.
+            search_space: what :meth:`infer_relative_search_space` returned.
+        """
         if not search_space or not _all_choices(search_space):
             return self._inner.sample_relative(study, trial, search_space)
         names = list(search_space)
@@ -122,12 +160,34 @@ class GridTPESampler(optuna.samplers.BaseSampler):
         return dict(zip(names, pick))
 
     def sample_independent(self, study: Any, trial: FrozenTrial, param_name: str, param_distribution: Any) -> Any:
+        """The inner TPE's value for a parameter outside the relative space.
+
+        Args:
+            study: the Optuna study.
+            trial: the trial being sampled.
+            param_name: the parameter.
+            param_distribution: its distribution.
+        """
         return self._inner.sample_independent(study, trial, param_name, param_distribution)
 
     def before_trial(self, study: Any, trial: FrozenTrial) -> None:
+        """Pass on to the inner TPE.
+
+        Args:
+            study: the Optuna study.
+            trial: the trial being sampled.
+        """
         self._inner.before_trial(study, trial)
 
     def after_trial(self, study: Any, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
+        """Pass on to the inner TPE.
+
+        Args:
+            study: the Optuna study.
+            trial: the finished trial.
+            state: its final state.
+            values: its values; None when it has none.
+        """
         self._inner.after_trial(study, trial, state, values)
 
 

@@ -66,7 +66,12 @@ class PruningCallback(Callback):
 
 
 def best_until(values: Mapping[int, float], step: int | None = None) -> float:
-    """The largest finite value reported at or before ``step`` (all steps when None); -inf when there is none."""
+    """The largest finite value reported at or before ``step`` (all steps when None); -inf when there is none.
+
+    Args:
+        values: step -> reported value.
+        step: the last step counted; None (default): all.
+    """
     kept = [v for s, v in values.items() if (step is None or s <= step) and math.isfinite(v)]
     return max(kept, default=-math.inf)
 
@@ -79,6 +84,12 @@ def cannot_catch_up(mine: Mapping[int, float], completed: Sequence[Mapping[int, 
     A gain is a trial's best value after ``step`` minus its best up to ``step``: the whole rest of the run
     for ``completed`` trials, the part it ran for ``others`` (pruned ones, a lower bound of their gain). Only
     trials that ran past ``step`` count; with none, nothing is known and the answer is False.
+
+    Args:
+        mine: the trial's reports, step -> value.
+        completed: the completed trials' reports.
+        others: other trials' reports (pruned ones).
+        step: the trial's last step.
 
     Example:
         >>> done = [{1: 0.5, 2: 0.7, 3: 0.9}, {1: 0.6, 2: 0.7, 3: 0.75}]
@@ -104,6 +115,10 @@ class CatchUpPruner:
     default (see the module docstring): it is cheap on a typical study, but when it cuts the best configuration
     the study never finds it.
 
+    Args:
+        min_epochs: never prune before this many epochs, >= 1 (default 4).
+        min_completed: never prune before this many trials completed, >= 1 (default 3).
+
     Example:
         >>> import optuna
         >>> study = optuna.create_study(direction="maximize", pruner=CatchUpPruner(min_epochs=2))
@@ -122,6 +137,12 @@ class CatchUpPruner:
         return {"min_epochs": self.min_epochs, "min_completed": self.min_completed}
 
     def prune(self, study: Any, trial: Any) -> bool:
+        """Whether to prune ``trial`` now (Optuna's pruner interface).
+
+        Args:
+            study: the Optuna study (its direction decides the sign).
+            trial: the running trial.
+        """
         from optuna.study import StudyDirection
         from optuna.trial import TrialState
 

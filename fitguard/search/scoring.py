@@ -40,6 +40,7 @@ class Score:
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields by name, as plain data."""
         return asdict(self)
 
 
@@ -61,12 +62,23 @@ def resolve_metric(metric: str, task: str) -> tuple[str, str]:
 
 
 def gap_of(train_value: float, val_value: float, mode: str) -> float:
-    """How much worse validation is than training, in the metric's units (positive = overfitting)."""
+    """How much worse validation is than training, in the metric's units (positive = overfitting).
+
+    Args:
+        train_value: the metric on the training rows.
+        val_value: the metric on the validation rows.
+        mode: "max" when larger is better, anything else when smaller is.
+    """
     return train_value - val_value if mode == "max" else val_value - train_value
 
 
 def add_callbacks(trainer: Trainer, callbacks: Sequence[Callback]) -> None:
-    """Attach callbacks to a trainer built by the recipe (before ``fit``)."""
+    """Attach callbacks to a trainer built by the recipe (before ``fit``).
+
+    Args:
+        trainer: the trainer.
+        callbacks: the callbacks to add to its own.
+    """
     trainer.add_callbacks(callbacks)
 
 

@@ -91,7 +91,11 @@ Param = Float | Int | Choice
 
 
 def base_name(name: str) -> str:
-    """``'l2:output.*'`` -> ``'l2'``; the part after ``:`` selects a layer group for penalties only."""
+    """``'l2:output.*'`` -> ``'l2'``; the part after ``:`` selects a layer group for penalties only.
+
+    Args:
+        name: a search parameter's name.
+    """
     return name.split(":", 1)[0]
 
 
@@ -101,7 +105,12 @@ def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
 
 
 def check_value(name: str, value: Any) -> None:
-    """Raise ``ValueError`` unless ``value`` is allowed for parameter ``name``."""
+    """Raise ``ValueError`` unless ``value`` is allowed for parameter ``name``.
+
+    Args:
+        name: the parameter's name (a layer group after ``:`` allowed).
+        value: the value.
+    """
     kind, low, high, low_open, high_open = PARAMETERS[base_name(name)]
     if kind == "bool":
         if not isinstance(value, bool):
@@ -118,7 +127,15 @@ def check_value(name: str, value: Any) -> None:
 
 
 def check_param(name: str, param: Param) -> None:
-    """Validate one parameter of a space: a known name, values in range, a valid range or log scale."""
+    """Validate one parameter of a space: a known name, values in range, a valid range or log scale.
+
+    Args:
+        name: the parameter's name (a layer group after ``:`` for penalties only).
+        param: its :class:`Float`, :class:`Int` or :class:`Choice`.
+
+    Raises:
+        ValueError: an unknown name, a layer group on another parameter, or a value or range out of bounds.
+    """
     known = base_name(name)
     if known not in PARAMETERS:
         raise ValueError(f"unknown search parameter {name!r}; known: {', '.join(PARAMETERS)}")
@@ -175,7 +192,14 @@ class SearchSpace:
 
     @classmethod
     def from_dict(cls, mapping: Mapping[str, Any]) -> SearchSpace:
-        """Build from YAML-like data: a list is choices, a mapping ``{low, high[, log]}`` a range, a scalar fixed."""
+        """Build from YAML-like data: a list is choices, a mapping ``{low, high[, log]}`` a range, a scalar fixed.
+
+        Args:
+            mapping: parameter name -> its choices, range or fixed value; not empty.
+
+        Raises:
+            FitguardError: when ``mapping`` is not a non-empty mapping or an entry is none of the three forms.
+        """
         if not isinstance(mapping, Mapping) or not mapping:
             raise FitguardError(f"search space must be a mapping of parameter -> choices or range, got {mapping!r}")
         params: dict[str, Param] = {}
@@ -194,10 +218,18 @@ class SearchSpace:
         return out
 
     def is_grid(self) -> bool:
+        """Whether every parameter is a :class:`Choice`, so the space is a finite grid."""
         return all(isinstance(p, Choice) for p in self.params.values())
 
     def sample(self, trial: Any) -> dict[str, Any]:
-        """Ask an Optuna trial for one point of the space."""
+        """Ask an Optuna trial for one point of the space.
+
+        Args:
+            trial: an ``optuna.Trial``; each parameter is suggested under its own name.
+
+        Returns:
+            The point, parameter name -> value.
+        """
         point: dict[str, Any] = {}
         for name, param in self.params.items():
             if isinstance(param, Float):
@@ -295,7 +327,11 @@ def apply_point(recipe: TrainConfig, point: Mapping[str, Any], data_kind: str | 
 
 
 def augment_of_strength(strength: float) -> dict[str, Any] | None:
-    """One knob for image augmentation: 1.0 is rotate 15°, shift 10%, scale ±10%; 0 is off."""
+    """One knob for image augmentation: 1.0 is rotate 15°, shift 10%, scale ±10%; 0 is off.
+
+    Args:
+        strength: the knob's value, >= 0.
+    """
     if strength == 0:
         return None
     return {"rotate": 15.0 * strength, "shift": 0.1 * strength, "scale": [1 - 0.1 * strength, 1 + 0.1 * strength]}

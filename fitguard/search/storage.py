@@ -30,7 +30,14 @@ def default_storage(out: str | Path) -> str:
 
 
 def engine_url(url: str) -> str:
-    """The URL SQLAlchemy is given: ``postgresql://`` uses psycopg (v3), the driver fitguard installs."""
+    """The URL SQLAlchemy is given: ``postgresql://`` uses psycopg (v3), the driver fitguard installs.
+
+    Args:
+        url: a ``sqlite://``, ``postgresql://`` or ``postgresql+psycopg://`` database URL.
+
+    Raises:
+        ValueError: anything else.
+    """
     if not isinstance(url, str) or url.split(":", 1)[0].split("+", 1)[0] not in _SCHEMES or "://" not in url:
         raise ValueError(
             f"`storage` must be a database URL such as sqlite:///runs/x/study.db or "
@@ -75,7 +82,15 @@ def open_storage(url: str, heartbeat_interval: int = 10, grace_period: int | Non
 
 @contextmanager
 def storage_errors(url: str, lost: bool = True) -> Iterator[None]:
-    """Turn a database that cannot be reached (``lost=False``) or went away mid-study into one clear line."""
+    """Turn a database that cannot be reached (``lost=False``) or went away mid-study into one clear line.
+
+    Args:
+        url: the storage's URL (shown without its password).
+        lost: whether the database was reachable before (default True: it went away mid-study).
+
+    Raises:
+        FitguardError: in place of SQLAlchemy's and Optuna's storage errors raised inside.
+    """
     from optuna.exceptions import StorageInternalError
     from sqlalchemy.exc import SQLAlchemyError
 

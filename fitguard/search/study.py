@@ -53,10 +53,16 @@ class StudyResult:
     best: dict[str, Any]
 
     def counts(self) -> dict[str, int]:
+        """The number of trials in each state (``COMPLETE``, ``PRUNED``, ``FAIL``, ``RUNNING``, ``WAITING``...)."""
         return count_states(self.rows)
 
 
 def count_states(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """The number of trials in each state; the five usual states are always present.
+
+    Args:
+        rows: what :func:`trial_rows` returned.
+    """
     counts = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0, "RUNNING": 0, "WAITING": 0}
     for row in rows:
         counts[row["state"]] = counts.get(row["state"], 0) + 1
@@ -64,6 +70,11 @@ def count_states(rows: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def trial_rows(optuna_study: Any) -> list[dict[str, Any]]:
+    """One plain dict per trial: number, slot, state, value, params and the attributes fitguard records.
+
+    Args:
+        optuna_study: the study.
+    """
     rows = []
     for t in optuna_study.get_trials(deepcopy=False):
         rows.append({
@@ -102,7 +113,12 @@ def summarize(optuna_study: Any, storage: str, metric: str) -> StudyResult:
 
 
 def plan(optuna_study: Any, trials: int) -> int:
-    """Queue slots up to ``trials`` (slots already planned are kept); returns how many were added."""
+    """Queue slots up to ``trials`` (slots already planned are kept); returns how many were added.
+
+    Args:
+        optuna_study: the study.
+        trials: the slots the study should hold.
+    """
     planned = {t.user_attrs.get(SLOT) for t in optuna_study.get_trials(deepcopy=False)}
     added = 0
     for slot in range(trials):

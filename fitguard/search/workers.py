@@ -31,7 +31,19 @@ SPEC = "fitguard_spec"
 
 @dataclass(frozen=True)
 class TrialSpec:
-    """What every worker needs to run a study's trials, stored in the study (user attr ``fitguard_spec``)."""
+    """What every worker needs to run a study's trials, stored in the study (user attr ``fitguard_spec``).
+
+    Args:
+        config: the base TrainConfig, as a dict.
+        space: the search space, as :meth:`SearchSpace.to_dict` gives it.
+        metric: the validation metric optimized.
+        sampler: the sampler's name.
+        pruner: the pruner's name.
+        seed: the sampler's seed (each worker adds its number).
+        min_epochs: the epochs before a trial may be pruned.
+        heartbeat_interval: seconds between a running trial's heartbeats.
+        grace_period: seconds without a heartbeat after which a trial counts as dead.
+    """
 
     config: dict[str, Any]
     space: dict[str, Any]
@@ -44,11 +56,18 @@ class TrialSpec:
     grace_period: int
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields by name, as stored in the study."""
         return dict(self.__dict__)
 
 
 class Heartbeat:
-    """Record a trial's heartbeat every ``interval`` seconds on a daemon thread until stopped."""
+    """Record a trial's heartbeat every ``interval`` seconds on a daemon thread until stopped.
+
+    Args:
+        storage: the Optuna storage to record in.
+        trial_id: the running trial's id.
+        interval: seconds between heartbeats.
+    """
 
     def __init__(self, storage: Any, trial_id: int, interval: float) -> None:
         self._stop = threading.Event()
@@ -65,12 +84,18 @@ class Heartbeat:
                 return
 
     def stop(self) -> None:
+        """Stop beating and wait for the thread to end."""
         self._stop.set()
         self._thread.join()
 
 
 def take_queued(storage: Any, study_id: int) -> int | None:
-    """Atomically move one queued trial to RUNNING; its id, or None when the queue is empty."""
+    """Atomically move one queued trial to RUNNING; its id, or None when the queue is empty.
+
+    Args:
+        storage: the Optuna storage.
+        study_id: the study's id in it.
+    """
     from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
@@ -85,7 +110,12 @@ def take_queued(storage: Any, study_id: int) -> int | None:
 
 
 def requeue(study: Any, frozen: Any) -> None:
-    """Queue a copy of an interrupted trial (same slot and parameters), as the retry callback would."""
+    """Queue a copy of an interrupted trial (same slot and parameters), as the retry callback would.
+
+    Args:
+        study: the Optuna study.
+        frozen: the interrupted trial.
+    """
     import optuna
     from optuna.trial import TrialState
 
@@ -98,7 +128,15 @@ def requeue(study: Any, frozen: Any) -> None:
 
 
 def run_one(study: Any, trial_id: int, spec: TrialSpec, data: Any, storage: Any) -> str:
-    """Train one trial and tell the study; returns the final state's name."""
+    """Train one trial and tell the study; returns the final state's name.
+
+    Args:
+        study: the Optuna study.
+        trial_id: the trial to run, already RUNNING (see :func:`take_queued`).
+        spec: the study's :class:`TrialSpec`.
+        data: the loaded dataset.
+        storage: the Optuna storage (for the heartbeat).
+    """
     import optuna
     from optuna.trial import TrialState
 
@@ -135,7 +173,12 @@ def run_one(study: Any, trial_id: int, spec: TrialSpec, data: Any, storage: Any)
 
 
 def connect(url: str, name: str) -> Any:
-    """Open the storage with the heartbeat settings the study was created with."""
+    """Open the storage with the heartbeat settings the study was created with.
+
+    Args:
+        url: the storage's database URL.
+        name: the study's name.
+    """
     import optuna
 
     from fitguard.search.storage import engine_url, open_storage, storage_errors
@@ -151,7 +194,16 @@ def connect(url: str, name: str) -> Any:
 
 
 def open_study(storage: Any, name: str, worker: int = 0) -> tuple[Any, TrialSpec]:
-    """Load a study created by ``fitguard.search.study`` with its sampler (seeded per worker) and pruner."""
+    """Load a study created by ``fitguard.search.study`` with its sampler (seeded per worker) and pruner.
+
+    Args:
+        storage: the Optuna storage.
+        name: the study's name.
+        worker: this worker's number, added to the sampler's seed (default 0).
+
+    Raises:
+        ValueError: no fitguard study of that name in the storage.
+    """
     import optuna
 
     summary = next((s for s in storage.get_all_studies() if s.study_name == name), None)
@@ -175,7 +227,16 @@ def work(
     on_trial: Callable[[str], None] | None = None,
 ) -> int:
     """Run queued trials until none is queued or running (a running one may yet die and come back), or the
-    deadline passes; returns how many this worker ran."""
+    deadline passes; returns how many this worker ran.
+
+    Args:
+        study: the Optuna study.
+        spec: its :class:`TrialSpec`.
+        data: the loaded dataset.
+        storage: the Optuna storage.
+        deadline: a ``time.time()`` after which no trial is started; None (default): none.
+        on_trial: called with each finished trial's state name; None (default): nothing.
+    """
     from optuna.storages import fail_stale_trials
     from optuna.trial import TrialState
 
@@ -197,7 +258,11 @@ def work(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m fitguard.search.workers URL STUDY [--worker I] [--deadline UNIX_TIME]``"""
+    """``python -m fitguard.search.workers URL STUDY [--worker I] [--deadline UNIX_TIME]``
+
+    Args:
+        argv: the arguments; None (default): ``sys.argv[1:]``.
+    """
     parser = argparse.ArgumentParser(prog="python -m fitguard.search.workers")
     parser.add_argument("storage")
     parser.add_argument("study")

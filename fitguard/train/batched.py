@@ -56,7 +56,14 @@ _EVAL_ROWS = 1024
 
 @dataclass
 class FoldResult:
-    """One member's training: its History, its final weights and their scores in eval mode."""
+    """One member's training: its History, its final weights and their scores in eval mode.
+
+    Args:
+        history: the member's History.
+        state: its final weights (a member's ``state_dict``).
+        train_scores: their eval-mode scores on its training rows (``loss``, ``accuracy``...).
+        val_scores: their eval-mode scores on its validation rows (``val_loss``, ``val_accuracy``...).
+    """
 
     history: History
     state: dict[str, torch.Tensor] = field(repr=False)
@@ -201,8 +208,13 @@ def fit_folds(
         seeds: one per member: its initial weights and its shuffling (the Trainer's ``seed``). The dropout stream
             is seeded with ``seeds[0]`` (the caller's global RNG is left as it was).
         loss: "cross_entropy" (default) or "mse".
-        optimizer, lr, weight_decay, momentum: as the Trainer's (defaults "adam", 1e-3, 0, 0.9).
-        batch_size, max_epochs, repeat: as the Trainer's (defaults 32, 100, 1).
+        optimizer: as the Trainer's (default "adam").
+        lr: as the Trainer's (default 1e-3).
+        batch_size: as the Trainer's (default 32).
+        max_epochs: as the Trainer's (default 100).
+        repeat: as the Trainer's (default 1).
+        weight_decay: as the Trainer's (default 0).
+        momentum: as the Trainer's (default 0.9).
         label_smoothing: cross-entropy's (default 0).
         penalties: coupled penalties (``L1``/``L2``/``ElasticNet`` added to the loss); a penalty's term is a sum over
             its weights, so over the grouped weights it is the sum of the members' terms. Default none.

@@ -32,7 +32,8 @@ class GroupedOptimizer:
         lr: learning rate.
         weight_decay: L2 added to the gradient (adam, sgd) or decoupled decay (adamw); default 0.
         momentum: SGD's momentum (default 0.9, the Trainer's); unused by Adam.
-        betas, eps: Adam's (torch's defaults).
+        betas: Adam's moment decay rates (torch's default (0.9, 0.999)).
+        eps: Adam's denominator term (torch's default 1e-8).
 
     Raises:
         ValueError: an unknown ``name``, or an ``lr``/``weight_decay`` out of range.
@@ -62,12 +63,17 @@ class GroupedOptimizer:
         self.state = [{slot: torch.zeros_like(p) for slot in slots} for p in self.params]
 
     def zero_grad(self) -> None:
+        """Drop every parameter's gradient (set to None)."""
         for p in self.params:
             p.grad = None
 
     @torch.no_grad()
     def step(self, present: Sequence[bool] | None = None) -> None:
-        """One step of every member, or of those marked ``present`` (the others keep weights, state and count)."""
+        """One step of every member, or of those marked ``present`` (the others keep weights, state and count).
+
+        Args:
+            present: one flag per member; None (default): every member steps.
+        """
         absent = [] if present is None else [m for m, here in enumerate(present) if not here]
         kept = [self._save(absent)] if absent else []
         for m in range(self.members):
@@ -143,7 +149,12 @@ class GroupedOptimizer:
                 member_slice(tensor, self.members, m).copy_(value)
 
     def select(self, indices: Sequence[int], params: Sequence[torch.Tensor]) -> GroupedOptimizer:
-        """This optimizer for members ``indices`` only, over ``params`` (the shrunk network's, same order)."""
+        """This optimizer for members ``indices`` only, over ``params`` (the shrunk network's, same order).
+
+        Args:
+            indices: the members kept, in their new order.
+            params: the shrunk network's parameters, in this optimizer's order.
+        """
         chosen = GroupedOptimizer(params, len(indices), self.name, lr=self.lr, weight_decay=self.weight_decay,
                                   momentum=self.momentum, betas=self.betas, eps=self.eps)
         chosen.steps = [self.steps[i] for i in indices]

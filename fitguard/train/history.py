@@ -49,6 +49,7 @@ class History:
         return [float(record.get(key, math.nan)) for record in self.epochs]
 
     def keys(self) -> list[str]:
+        """Every metric name recorded in any epoch, in first-seen order (``"epoch"`` included)."""
         names: list[str] = []
         for record in self.epochs:
             for name in record:
@@ -57,9 +58,15 @@ class History:
         return names
 
     def append(self, record: dict[str, float]) -> None:
+        """Add one finished epoch's record (a copy, so later changes to ``record`` do not reach the history).
+
+        Args:
+            record: the epoch's ``"epoch"`` and metrics by name.
+        """
         self.epochs.append(dict(record))
 
     def to_dict(self) -> dict[str, Any]:
+        """The history as plain JSON-ready data, which :meth:`from_dict` reads back."""
         return {
             "epochs": self.epochs,
             "stop_reason": self.stop_reason,
@@ -69,6 +76,11 @@ class History:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
+        """Rebuild a history from :meth:`to_dict`'s data; missing keys take their defaults.
+
+        Args:
+            data: a dict with ``epochs``, ``stop_reason``, ``best_epoch`` and ``monitor`` (each optional).
+        """
         return cls(
             epochs=[dict(record) for record in data.get("epochs", [])],
             stop_reason=data.get("stop_reason"),
@@ -77,13 +89,26 @@ class History:
         )
 
     def save(self, path: str | Path) -> None:
-        """Write JSON atomically (temp file + rename), so a kill never leaves half a file."""
+        """Write JSON atomically (temp file + rename), so a kill never leaves half a file.
+
+        Args:
+            path: the file to write (replaced if it exists).
+        """
         from fitguard.train.state_io import atomic_write_bytes
 
         atomic_write_bytes(Path(path), json.dumps(self.to_dict(), indent=1, allow_nan=True).encode())
 
     @classmethod
     def load(cls, path: str | Path) -> History:
+        """Read a history that :meth:`save` wrote.
+
+        Args:
+            path: the JSON file.
+
+        Raises:
+            FileNotFoundError: when ``path`` is not a file.
+            ValueError: when it is not valid JSON.
+        """
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"history file {str(path)!r} does not exist")

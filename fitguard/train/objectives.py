@@ -25,11 +25,20 @@ def _match_regression_shape(output: torch.Tensor, target: torch.Tensor) -> torch
 
 def resolve_loss(loss: str | LossFunction, label_smoothing: float = 0.0,
                  class_weight: torch.Tensor | None = None) -> tuple[LossFunction, str]:
-    """Return ``(loss_fn, task)`` where task is 'classification', 'binary' or 'regression'.
+    """Return ``(loss_fn, task)`` where task is 'classification', 'binary', 'regression' or 'custom'.
 
     Cross-entropy accepts class indices or soft targets (float (B, C) rows summing to 1, e.g. from mixup).
-    ``class_weight``: one weight per class for cross-entropy (``F.cross_entropy``'s ``weight``: the batch loss is
-    the weighted mean over its rows), e.g. :func:`fitguard.regularize.balanced_class_weights`; None: unweighted.
+
+    Args:
+        loss: "cross_entropy", "mse", "bce" or a callable ``loss(output, target)`` (task "custom").
+        label_smoothing: cross-entropy's label smoothing, in [0, 1) (default 0).
+        class_weight: one weight per class for cross-entropy (``F.cross_entropy``'s ``weight``: the batch loss is
+            the weighted mean over its rows), e.g. :func:`fitguard.regularize.balanced_class_weights`; None
+            (default): unweighted.
+
+    Raises:
+        ValueError: ``label_smoothing`` out of range or with another loss, class weights with another loss, or an
+            unknown loss.
     """
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"`label_smoothing` must be in [0, 1), got {label_smoothing!r}")
@@ -63,6 +72,9 @@ def resolve_loss(loss: str | LossFunction, label_smoothing: float = 0.0,
 def check_weighted_loss(loss: str | LossFunction) -> None:
     """Refuse class weights with a loss that cannot take them (only cross-entropy does).
 
+    Args:
+        loss: the loss asked for.
+
     Raises:
         ValueError: ``loss`` is not "cross_entropy".
     """
@@ -72,7 +84,11 @@ def check_weighted_loss(loss: str | LossFunction) -> None:
 
 
 def metric_names(task: str) -> tuple[str, ...]:
-    """The metrics logged for a task, besides ``loss``."""
+    """The metrics logged for a task, besides ``loss``.
+
+    Args:
+        task: 'classification', 'binary', 'regression' or 'custom' (no metrics).
+    """
     if task in ("classification", "binary"):
         return ("accuracy",)
     if task == "regression":
@@ -89,6 +105,10 @@ class MetricSums:
     """Epoch metrics with no per-step work: ``add`` only keeps references to the batch's (detached) loss, outputs
     and targets; they are reduced in a few vectorized ops when the epoch ends (or when they grow past
     ``_FOLD_ELEMENTS``), and ``result`` syncs the device once.
+
+    Args:
+        task: 'classification', 'binary' or 'regression' (which metrics are kept).
+        count: rows added so far (default 0).
     """
 
     task: str
@@ -102,6 +122,13 @@ class MetricSums:
     _loss_total: float = 0.0
 
     def add(self, loss: torch.Tensor, output: torch.Tensor, target: torch.Tensor) -> None:
+        """Keep one batch's loss, outputs and targets for the epoch's metrics (no device sync).
+
+        Args:
+            loss: the batch's mean loss, a 0-d tensor (weighted by the batch's rows).
+            output: the batch's model outputs.
+            target: its targets.
+        """
         n = target.shape[0]
         self.count += n
         self._losses.append(loss.detach())
@@ -141,6 +168,11 @@ class MetricSums:
         self._losses, self._sizes, self._outputs, self._targets, self._pending = [], [], [], [], 0
 
     def result(self, prefix: str = "") -> dict[str, float]:
+        """The epoch's loss and metrics by name, weighted by rows (empty when nothing was added).
+
+        Args:
+            prefix: put before every metric's name (default none; ``"val_"``).
+        """
         self._fold()
         if self.count == 0:
             return {}

@@ -43,7 +43,14 @@ def split_tensors(
 ) -> Any:
     """Replace every tensor in a nested dict/list by a ``{"__tensor__": key}`` reference; ``tensors[key]`` gets
     ``take(tensor)`` (by default the tensor detached, contiguous, on the CPU). The JSON values are new dicts and
-    lists: later changes to ``tree`` do not reach the result."""
+    lists: later changes to ``tree`` do not reach the result.
+
+    Args:
+        tree: the nested dicts and lists holding tensors.
+        prefix: the key of ``tree`` itself; nested keys are ``prefix.key`` (``prefix.index`` in lists).
+        tensors: receives each tensor under its key.
+        take: what is stored for a tensor (default: detached, contiguous, on the CPU).
+    """
     if isinstance(tree, torch.Tensor):
         tensors[prefix] = take(tree)
         return {_TENSOR: prefix}
@@ -67,6 +74,10 @@ def snapshot_state(state: dict[str, Any], device: torch.device | str | None = No
     copies of its tensors (on their own device, a GPU one without waiting for the host; or on ``device``).
     :func:`encode_split` does the rest, in any thread, while training goes on.
 
+    Args:
+        state: what ``Trainer.training_state()`` returned.
+        device: where the copies go; None (default): each tensor's own device.
+
     Example:
         >>> w = torch.zeros(2)
         >>> tree, tensors = snapshot_state({"w": w, "epoch": 3})
@@ -86,7 +97,12 @@ def snapshot_state(state: dict[str, Any], device: torch.device | str | None = No
 def clone_tensors(tree: Any, device: torch.device | str | None = None) -> Any:
     """A copy of a nested state in which every tensor is a private, contiguous copy (safe to write from another
     thread): on its own device by default (a GPU tensor is cloned on the GPU, without waiting for a copy to the
-    host), or on ``device``."""
+    host), or on ``device``.
+
+    Args:
+        tree: the nested dicts and lists holding tensors.
+        device: where the copies go; None (default): each tensor's own device.
+    """
     if isinstance(tree, torch.Tensor):
         if device is not None:
             return tree.detach().to(device, copy=True, memory_format=torch.contiguous_format)
@@ -99,7 +115,12 @@ def clone_tensors(tree: Any, device: torch.device | str | None = None) -> Any:
 
 
 def join_tensors(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
-    """Inverse of :func:`split_tensors`."""
+    """Inverse of :func:`split_tensors`.
+
+    Args:
+        tree: the JSON tree :func:`split_tensors` returned.
+        tensors: the tensors it filled in, by key.
+    """
     if isinstance(tree, dict):
         if set(tree) == {_TENSOR}:
             return tensors[tree[_TENSOR]]
@@ -151,7 +172,11 @@ def safetensors_parts(tensors: dict[str, torch.Tensor]) -> list[Any]:
     """The bytes of a safetensors file holding ``tensors`` (contiguous CPU tensors), as a list of buffers: the
     header, then each tensor's memory as a view (no copy). Joined, they are a file ``safetensors.torch.load``
     reads back; the layout follows the format: 8-byte little-endian header size, JSON header padded with spaces
-    to a multiple of 8, the tensors' bytes back to back."""
+    to a multiple of 8, the tensors' bytes back to back.
+
+    Args:
+        tensors: the tensors by name, contiguous and on the CPU.
+    """
     if any(t.dtype not in _SAFETENSORS_DTYPES for t in tensors.values()):
         return [save_safetensors(tensors)]
     header: dict[str, Any] = {}
@@ -172,7 +197,13 @@ def safetensors_parts(tensors: dict[str, torch.Tensor]) -> list[Any]:
 @dataclass(frozen=True)
 class EncodedState:
     """A state ready to be written: the tensor file's buffers, their SHA-256 and the JSON file's bytes. The buffers
-    are views of the tensors' memory: write them before the tensors change (a snapshot's copies never do)."""
+    are views of the tensors' memory: write them before the tensors change (a snapshot's copies never do).
+
+    Args:
+        tensor_parts: the ``.safetensors`` file's buffers.
+        sha256: their SHA-256, hex.
+        meta: the ``.json`` file's bytes.
+    """
 
     tensor_parts: list[Any]
     sha256: str
@@ -180,7 +211,11 @@ class EncodedState:
 
 
 def encode_state(state: dict[str, Any]) -> EncodedState:
-    """Split ``state`` into tensors and JSON, and hash the tensor file."""
+    """Split ``state`` into tensors and JSON, and hash the tensor file.
+
+    Args:
+        state: the nested state, tensors included.
+    """
     tensors: dict[str, torch.Tensor] = {}
     tree = split_tensors(state, "state", tensors)
     return encode_split(tree, tensors)
@@ -189,7 +224,12 @@ def encode_state(state: dict[str, Any]) -> EncodedState:
 def encode_split(tree: Any, tensors: dict[str, torch.Tensor]) -> EncodedState:
     """The files for a state split by :func:`split_tensors` or :func:`snapshot_state` (contiguous tensors, copied
     to the host here if they are not there). Hashing releases the GIL on large buffers, so a background thread
-    does it without stalling training."""
+    does it without stalling training.
+
+    Args:
+        tree: the JSON tree.
+        tensors: its tensors by key.
+    """
     tensors = {k: v if v.is_cpu else v.cpu() for k, v in tensors.items()}
     parts = safetensors_parts(tensors if tensors else {"_empty": torch.zeros(0)})
     digest = hashlib.sha256()
@@ -201,7 +241,13 @@ def encode_split(tree: Any, tensors: dict[str, torch.Tensor]) -> EncodedState:
 
 
 def write_encoded(path_stem: str | Path, encoded: EncodedState, fsync: bool = True) -> Path:
-    """Write an :func:`encode_state` result as ``STEM.safetensors`` then ``STEM.json``; return the JSON path."""
+    """Write an :func:`encode_state` result as ``STEM.safetensors`` then ``STEM.json``; return the JSON path.
+
+    Args:
+        path_stem: the files' path without suffix.
+        encoded: what :func:`encode_state` or :func:`encode_split` returned.
+        fsync: flush each file to the disk before renaming it into place (default True).
+    """
     stem = Path(path_stem)
     atomic_write_bytes(stem.with_suffix(".safetensors"), encoded.tensor_parts, fsync=fsync)
     json_path = stem.with_suffix(".json")
@@ -228,7 +274,11 @@ def save_state(path_stem: str | Path, state: dict[str, Any], fsync: bool = True)
 
 
 def load_state(json_path: str | Path) -> dict[str, Any]:
-    """Read a pair written by :func:`save_state`, verifying the checksum; raise ``FitguardError`` if corrupt."""
+    """Read a pair written by :func:`save_state`, verifying the checksum; raise ``FitguardError`` if corrupt.
+
+    Args:
+        json_path: the pair's ``.json`` file (its ``.safetensors`` sits beside it).
+    """
     json_path = Path(json_path)
     tensor_path = json_path.with_suffix(".safetensors")
     try:

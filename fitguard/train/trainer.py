@@ -38,7 +38,14 @@ _HOOKS = ("on_fit_start", "on_epoch_start", "on_batch_end", "on_epoch_end", "on_
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """'auto' is CUDA when available, else CPU; a CUDA request without CUDA is an error, not a silent CPU run."""
+    """'auto' is CUDA when available, else CPU; a CUDA request without CUDA is an error, not a silent CPU run.
+
+    Args:
+        device: "auto", "cpu", "cuda", "cuda:N" or a ``torch.device``.
+
+    Raises:
+        ValueError: an unknown device, or CUDA asked for without CUDA.
+    """
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -209,7 +216,11 @@ class Trainer:
 
     # ----------------------------------------------------------------------------------------- set-up
     def add_callbacks(self, callbacks: Sequence[Callback]) -> None:
-        """Attach callbacks before ``fit`` (ordered by their ``order`` attribute; checkpoints run last)."""
+        """Attach callbacks before ``fit`` (ordered by their ``order`` attribute; checkpoints run last).
+
+        Args:
+            callbacks: the :class:`~fitguard.train.Callback` instances to add to those the trainer already holds.
+        """
         self.callbacks = sorted([*self.callbacks, *callbacks], key=lambda c: getattr(c, "order", 0))
         self._hooks = {hook: [c for c in self.callbacks if _overrides(c, hook)] for hook in _HOOKS}
 
@@ -228,7 +239,16 @@ class Trainer:
         return torch.optim.Adam(groups, lr=self.lr)
 
     def logged_metrics(self, with_validation: bool) -> list[str]:
-        """The names each epoch's logs will hold (what callbacks may monitor)."""
+        """The names each epoch's logs will hold (what callbacks may monitor).
+
+        Args:
+            with_validation: whether ``fit`` gets validation data, which adds a ``val_`` name for the loss and each
+                metric.
+
+        Returns:
+            ``loss``, the task's metrics, ``penalty`` when a penalty is added to the loss, the ``val_`` names, and
+            ``lr``.
+        """
         names = ["loss", *metric_names(self.task)]
         if any(not getattr(p, "decoupled", False) for p in self.penalties):
             names.append("penalty")
@@ -286,7 +306,11 @@ class Trainer:
 
     # ----------------------------------------------------------------------------------------- the loop
     def request_stop(self, reason: str) -> None:
-        """Callbacks call this to end the run after the current epoch."""
+        """Callbacks call this to end the run after the current epoch.
+
+        Args:
+            reason: why, kept as ``stop_reason`` and in the history; the first request of a run wins.
+        """
         if self.stop_reason is None:
             self.stop_reason = reason
 
@@ -296,7 +320,21 @@ class Trainer:
         val: TensorData | DataLoader | None = None,
         resume: str | Path | None = None,
     ) -> History:
-        """Train until ``max_epochs`` or a callback stops; resume from a checkpoint folder when given."""
+        """Train until ``max_epochs`` or a callback stops; resume from a checkpoint folder when given.
+
+        Args:
+            train: the training rows, a :class:`~fitguard.data.TensorData` or a torch ``DataLoader``.
+            val: rows scored after every epoch as ``val_*`` metrics; None (default): no validation.
+            resume: a checkpoint folder to continue from (same callbacks required); None (default): start afresh.
+
+        Returns:
+            The run's :class:`~fitguard.train.History`, with ``stop_reason`` set.
+
+        Raises:
+            ValueError: when the data is neither ``TensorData`` nor a ``DataLoader``, when a callback monitors a metric
+                that is not logged, or when batch norm meets a training batch of one row.
+            FileNotFoundError: when ``resume`` does not exist.
+        """
         train_data = self._prepare(train)
         val_data = self._prepare(val)
         self.train_data = train_data  # for callbacks that pass over it at the end (weight averaging's batch norm)
@@ -429,6 +467,9 @@ class Trainer:
             prefix: put before every metric's name (``"val_"``).
             model: score this module instead of the trainer's own, with the same loss and metrics (e.g. the
                 :class:`~fitguard.train.SnapshotEnsemble` of its snapshots); None (default): the trainer's model.
+
+        Returns:
+            The loss and each metric by (prefixed) name.
         """
         data = data if _prepared else self._prepare(data)
         module = self.model if model is None else model
@@ -450,7 +491,15 @@ class Trainer:
 
     @torch.no_grad()
     def predict(self, X: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-        """Raw model outputs (logits for classification) for ``X``, on CPU."""
+        """Raw model outputs (logits for classification) for ``X``, on CPU.
+
+        Args:
+            X: the inputs, on any device (each batch is moved to the trainer's).
+            batch_size: rows per forward pass (default 1024).
+
+        Returns:
+            The outputs stacked in row order; an empty tensor when ``X`` has no rows.
+        """
         was_training = self.model.training
         self.model.eval()
         try:
@@ -514,6 +563,17 @@ class Trainer:
         return saved
 
     def load_training_state(self, state: dict[str, Any]) -> None:
+        """Put the trainer back where :meth:`training_state` left it: weights, counters, history, callbacks, optimizer
+        and random generators (callbacks' ``on_resume`` run between their state and the optimizer's).
+
+        Args:
+            state: what :meth:`training_state` returned (as read back from a checkpoint).
+
+        Raises:
+            FitguardError: a callback with state finds none of its own in the checkpoint, or the checkpoint holds the
+                state of a callback this trainer lacks (by ``state_key``; callbacks without state may differ); a
+                checkpoint written before state keys needs the very same callbacks, in order.
+        """
         saved = self._saved_callback_states(state["callbacks"])
         self.model.load_state_dict(state["model"])
         self.epoch = int(state["trainer"]["epoch"])

@@ -36,7 +36,14 @@ BATCHNORM_MODES = ("eval", "train")
 
 
 def last_linear(model: nn.Module) -> tuple[str, nn.Linear]:
-    """The model's last ``nn.Linear`` in registration order: the classifier a new head replaces."""
+    """The model's last ``nn.Linear`` in registration order: the classifier a new head replaces.
+
+    Args:
+        model: the network.
+
+    Raises:
+        ValueError: the model has no ``nn.Linear``.
+    """
     found = [(name, module) for name, module in model.named_modules() if isinstance(module, nn.Linear)]
     if not found:
         raise ValueError(f"the model ({type(model).__name__}) has no nn.Linear layer to replace with a new head")
@@ -208,6 +215,10 @@ def load_backbone(
 
 
 def describe(model: nn.Module) -> list[dict[str, Any]]:
-    """One row per layer block: name, parameters, trainable (for reports and the CLI summary)."""
+    """One row per layer block: name, parameters, trainable (for reports and the CLI summary).
+
+    Args:
+        model: the network, split into layer blocks.
+    """
     return [{"block": b.name, "parameters": sum(p.numel() for p in b.parameters()), "trainable": b.trainable}
             for b in layer_blocks(model)]

@@ -40,6 +40,7 @@ class LayerBlock:
     modules: tuple[nn.Module, ...]
 
     def parameters(self) -> list[nn.Parameter]:
+        """The parameters of every module in the block, in order (what freezing switches on and off)."""
         return [p for module in self.modules for p in module.parameters()]
 
     @property
@@ -176,7 +177,11 @@ def freeze(model: nn.Module, trainable_last: int) -> nn.Module:
 
 
 def trainable_block_count(model: nn.Module) -> int:
-    """How many blocks, counted from the end, are trainable (what ``freeze`` was last given, capped)."""
+    """How many blocks, counted from the end, are trainable (what ``freeze`` was last given, capped).
+
+    Args:
+        model: the network, split into layer blocks.
+    """
     count = 0
     for block in reversed(layer_blocks(model)):
         if not block.trainable:

@@ -34,6 +34,14 @@ class ImageAdapter(nn.Module):
         self.image_size = None if image_size is None else tuple(image_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Repeat a single channel to ``channels`` and resize to ``image_size`` (bilinear) when they differ.
+
+        Args:
+            x: images (N, C, H, W).
+
+        Raises:
+            ValueError: when ``C`` is neither ``channels`` nor 1.
+        """
         if x.shape[1] != self.channels:
             if x.shape[1] != 1:
                 raise ValueError(f"the backbone takes {self.channels}-channel images, got {x.shape[1]} channels")
@@ -43,6 +51,7 @@ class ImageAdapter(nn.Module):
         return x
 
     def extra_repr(self) -> str:
+        """``channels`` and ``image_size``, for the module's ``repr``."""
         return f"channels={self.channels}, image_size={self.image_size}"
 
 
@@ -68,12 +77,23 @@ class TransferModel(nn.Module):
         self.feature_dim = feature_dim
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The body's feature vectors ``body(adapter(x))``, (N, ``feature_dim``).
+
+        Args:
+            x: a batch of inputs.
+        """
         return self.body(self.adapter(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``head(features(x))``.
+
+        Args:
+            x: a batch of inputs.
+        """
         return self.head(self.features(x))
 
     def transfer_blocks(self) -> Iterator[tuple[str, nn.Module]]:
+        """Yield ``(name, module)`` per layer block in forward order: ``adapter``, each ``body.<name>``, ``head``."""
         yield "adapter", self.adapter
         for name, block in self.body.named_children():
             yield f"body.{name}", block

@@ -50,6 +50,12 @@ def probe_features(
 ) -> tuple[RidgePath, torch.Tensor, torch.Tensor]:
     """Ridge path (LOO λ) on standardized features; returns it with the train mean and std it standardized by.
 
+    Args:
+        train_features: the frozen body's features of the training rows (n, d).
+        train_labels: their class indices (n,).
+        lambdas: the ridge strengths to choose from by leave-one-out (default ``DEFAULT_LAMBDAS``).
+        num_classes: the classes, for one-hot targets; None (default): the largest label + 1.
+
     Example:
         >>> F = torch.randn(30, 4, dtype=torch.float64); y = (F[:, 0] > 0).long()
         >>> path, mean, std = probe_features(F, y, [0.1, 1.0])

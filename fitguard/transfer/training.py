@@ -162,7 +162,11 @@ class BackboneSetup:
     body_lr_factor: float = 0.1
 
     def configure(self, trainer: Trainer) -> None:
-        """Give the body its lower learning rate; call right after building the Trainer, before ``fit``."""
+        """Give the body its lower learning rate; call right after building the Trainer, before ``fit``.
+
+        Args:
+            trainer: the Trainer built with this setup's ``model`` and ``callbacks``; its optimizer's groups change.
+        """
         discriminative_lr(trainer.optimizer, trainer.model, self.body_lr_factor)
 
 

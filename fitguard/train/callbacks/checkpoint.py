@@ -54,7 +54,11 @@ def _epoch_of(path: Path) -> int:
 
 
 def list_checkpoints(dirpath: str | Path) -> list[Path]:
-    """The full checkpoints in ``dirpath``, newest first."""
+    """The full checkpoints in ``dirpath``, newest first.
+
+    Args:
+        dirpath: the checkpoint folder (missing: none).
+    """
     dirpath = Path(dirpath)
     if not dirpath.is_dir():
         return []
@@ -63,7 +67,14 @@ def list_checkpoints(dirpath: str | Path) -> list[Path]:
 
 
 def latest_valid_checkpoint(dirpath: str | Path) -> tuple[dict[str, Any] | None, list[str]]:
-    """Load the newest checkpoint that verifies; also return one message per corrupt one skipped."""
+    """Load the newest checkpoint that verifies; also return one message per corrupt one skipped.
+
+    Args:
+        dirpath: the checkpoint folder.
+
+    Returns:
+        The newest state that loads (None when none does) and the messages of the corrupt ones skipped.
+    """
     skipped: list[str] = []
     for path in list_checkpoints(dirpath):
         try:
@@ -214,7 +225,15 @@ class Checkpoint(Callback):
             self._on_disk = None  # outside fit the folder is listed again at each save
 
     def save(self, trainer: Trainer, epoch: int) -> Path:
-        """Snapshot the full training state now; write it (in the background during fit, at once outside it)."""
+        """Snapshot the full training state now; write it (in the background during fit, at once outside it).
+
+        Args:
+            trainer: the trainer whose :meth:`~fitguard.train.Trainer.training_state` is saved.
+            epoch: the epoch the checkpoint is named after (``ckpt-{epoch:06d}``).
+
+        Returns:
+            The checkpoint's ``.json`` path (its tensors sit beside it in ``.safetensors``).
+        """
         return self._save(trainer, epoch, full=True, best=None)
 
     def _save(self, trainer: Trainer, epoch: int, full: bool, best: dict[str, Any] | None) -> Path:

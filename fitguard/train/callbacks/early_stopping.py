@@ -101,6 +101,10 @@ class EarlyStopping(Callback):
         A :class:`Checkpoint` that watches the same then takes its "best" from here, so the weights restored and
         ``best.safetensors`` come from the same epoch even with ``smoothing``, ``min_delta`` or ``baseline``.
 
+        Args:
+            metric: the other callback's monitored metric.
+            mode: its direction, 'min', 'max' or 'auto'.
+
         Example:
             >>> EarlyStopping(monitor="val_loss").watches("val_loss", "min")
             True
@@ -110,7 +114,15 @@ class EarlyStopping(Callback):
         return metric == self.monitor and resolve_mode(metric, mode) == resolve_mode(self.monitor, self.mode)
 
     def decide(self, epoch: int, value: float) -> tuple[bool, bool, str | None]:
-        """Feed one epoch's value; return ``(improved, should_stop, reason)``. Pure of the trainer."""
+        """Feed one epoch's value; return ``(improved, should_stop, reason)``. Pure of the trainer.
+
+        Args:
+            epoch: the epoch the value belongs to; up to ``start_from_epoch`` it is ignored.
+            value: the monitored metric's value that epoch (NaN stops at once).
+
+        Returns:
+            Whether it improved on the best, whether to stop now, and the reason for stopping (None otherwise).
+        """
         if epoch <= self.start_from_epoch:
             return False, False, None
         improved = self._monitor.update(value, epoch)

@@ -70,7 +70,11 @@ class MetricsLog(Callback):
 
 
 def read_metrics_log(path: str | Path) -> list[dict[str, float]]:
-    """Read a JSONL metrics log back (one dict per epoch)."""
+    """Read a JSONL metrics log back (one dict per epoch).
+
+    Args:
+        path: the ``metrics.jsonl`` file.
+    """
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 

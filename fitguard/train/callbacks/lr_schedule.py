@@ -153,6 +153,9 @@ class CosineAnnealing(Callback):
     def cycle_ends(self, max_epochs: int) -> list[int]:
         """The epochs (from 1) at whose end a cycle finishes, up to ``max_epochs``.
 
+        Args:
+            max_epochs: the run's length; also the cycle's when ``cycle`` is None.
+
         Example:
             >>> CosineAnnealing(cycle=2, t_mult=2).cycle_ends(15)
             [2, 6, 14]

@@ -17,7 +17,15 @@ _LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "rmse", "penalty")
 
 
 def resolve_mode(metric: str, mode: str) -> str:
-    """'min' or 'max' for ``metric``; 'auto' picks 'min' for losses and errors, 'max' otherwise."""
+    """'min' or 'max' for ``metric``; 'auto' picks 'min' for losses and errors, 'max' otherwise.
+
+    Args:
+        metric: the metric's name.
+        mode: "min", "max" or "auto".
+
+    Raises:
+        ValueError: another ``mode``.
+    """
     if mode not in _MODES:
         raise ValueError(f"`mode` must be 'min', 'max' or 'auto', got {mode!r}")
     if mode != "auto":
@@ -78,7 +86,12 @@ class Monitor:
         self.smoothed: float | None = None
 
     def is_better(self, value: float, reference: float) -> bool:
-        """Whether ``value`` beats ``reference`` by more than ``min_delta``; NaN never does."""
+        """Whether ``value`` beats ``reference`` by more than ``min_delta``; NaN never does.
+
+        Args:
+            value: the candidate reading.
+            reference: the reading to beat (the best so far or the baseline).
+        """
         if math.isnan(value):
             return False
         if self.delta_mode == "relative":
@@ -90,6 +103,11 @@ class Monitor:
         return value > reference + margin
 
     def smooth(self, value: float) -> float:
+        """Fold ``value`` into the exponential moving average (``smoothing`` 0: the value itself) and return it.
+
+        Args:
+            value: this epoch's raw reading; a NaN average restarts from it.
+        """
         if self.smoothing == 0 or self.smoothed is None or math.isnan(self.smoothed):
             self.smoothed = value
         else:
@@ -97,7 +115,15 @@ class Monitor:
         return self.smoothed
 
     def update(self, value: float, epoch: int | None = None) -> bool:
-        """Feed one epoch's value; return True and record it as best if it improves on the best so far."""
+        """Feed one epoch's value; return True and record it as best if it improves on the best so far.
+
+        The value is smoothed first; before any best, it must beat ``baseline`` when one is set (any non-NaN value
+        does otherwise).
+
+        Args:
+            value: this epoch's raw reading.
+            epoch: the epoch to record as ``best_epoch`` on improvement; None (default) records None.
+        """
         value = self.smooth(float(value))
         reference = self.best if self.best is not None else self.baseline
         improved = (not math.isnan(value)) if reference is None else self.is_better(value, reference)
@@ -107,13 +133,21 @@ class Monitor:
         return improved
 
     def value(self, logs: dict[str, float]) -> float:
-        """The monitored value in an epoch's logs, or an error listing what is logged."""
+        """The monitored value in an epoch's logs, as a float.
+
+        Args:
+            logs: the epoch's metrics by name.
+
+        Raises:
+            ValueError: when ``metric`` is not logged, listing what is.
+        """
         if self.metric not in logs:
             available = ", ".join(sorted(k for k in logs if k not in ("epoch", "time")))
             raise ValueError(f"cannot monitor {self.metric!r}: it is not logged; available metrics: {available}")
         return float(logs[self.metric])
 
     def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, so that ``Monitor(**config)`` builds an equal one."""
         return {
             "metric": self.metric,
             "mode": self.mode,
@@ -128,9 +162,15 @@ class Monitor:
         self.best = self.best_epoch = self.smoothed = None
 
     def state_dict(self) -> dict[str, Any]:
+        """The progress a resumed run needs: ``best``, ``best_epoch`` and the ``smoothed`` average."""
         return {"best": self.best, "best_epoch": self.best_epoch, "smoothed": self.smoothed}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned.
+
+        Args:
+            state: a dict with ``best``, ``best_epoch`` and ``smoothed``.
+        """
         self.best = state["best"]
         self.best_epoch = state["best_epoch"]
         self.smoothed = state["smoothed"]
