@@ -61,6 +61,15 @@ def _overrides(callback: Callback, hook: str) -> bool:
     return getattr(type(callback), hook) is not getattr(Callback, hook)
 
 
+def _state_keys(callbacks: Sequence[Callback]) -> list[str]:
+    """Each callback's ``state_key``, a second one of a key numbered ``#2`` (and so on) in callback order."""
+    keys: list[str] = []
+    for callback in callbacks:
+        key = callback.state_key
+        keys.append(key if key not in keys else f"{key}#{sum(k.split('#')[0] == key for k in keys) + 1}")
+    return keys
+
+
 class Trainer:
     """Train a model with remedies, callbacks and resumable state; ``fit`` returns a :class:`History`.
 
@@ -223,6 +232,7 @@ class Trainer:
         """
         self.callbacks = sorted([*self.callbacks, *callbacks], key=lambda c: getattr(c, "order", 0))
         self._hooks = {hook: [c for c in self.callbacks if _overrides(c, hook)] for hook in _HOOKS}
+        self._callback_keys = _state_keys(self.callbacks)  # where each one's state goes in a checkpoint
 
     def _build_optimizer(self) -> torch.optim.Optimizer:
         from fitguard.regularize import param_groups
@@ -521,25 +531,17 @@ class Trainer:
             "rng": {"torch": torch.get_rng_state(), "generator": self.generator.get_state()},
             "trainer": {"epoch": self.epoch, "step": self.step, "stop_reason": self.stop_reason},
             "history": self.history.to_dict(),
-            "callbacks": {key: c.state_dict() for key, c in zip(self._state_keys(), self.callbacks)},
+            "callbacks": {key: c.state_dict() for key, c in zip(self._callback_keys, self.callbacks)},
         }
         if self.device.type == "cuda":
             state["rng"]["cuda"] = torch.cuda.get_rng_state(self.device)
         return state
 
-    def _state_keys(self) -> list[str]:
-        """Each callback's ``state_key``, a second one of a key numbered ``#2`` (and so on) in callback order."""
-        keys: list[str] = []
-        for callback in self.callbacks:
-            key = callback.state_key
-            keys.append(key if key not in keys else f"{key}#{sum(k.split('#')[0] == key for k in keys) + 1}")
-        return keys
-
     def _saved_callback_states(self, saved: Any) -> dict[str, dict[str, Any]]:
         """The checkpoint's callback states by key, checked against this trainer's callbacks: a callback with
         state must find its own, and no saved state may be left without its callback (callbacks without state may
         come and go). A checkpoint from before state keys (a list) needs the very same callbacks."""
-        keys = self._state_keys()
+        keys = self._callback_keys
         if isinstance(saved, list):
             if [s["type"] for s in saved] != [type(c).__name__ for c in self.callbacks]:
                 raise FitguardError(
@@ -580,7 +582,7 @@ class Trainer:
         self.step = int(state["trainer"]["step"])
         self.stop_reason = state["trainer"]["stop_reason"]
         self.history = History.from_dict(state["history"])
-        for key, callback in zip(self._state_keys(), self.callbacks):
+        for key, callback in zip(self._callback_keys, self.callbacks):
             if key in saved:
                 callback.load_state_dict(saved[key])
         for callback in self._hooks["on_resume"]:

@@ -81,6 +81,11 @@ class EarlyStopping(Callback):
         self.smoothing = smoothing
         self.verbose = verbose
         self._monitor = Monitor(monitor, mode, min_delta, delta_mode, smoothing, baseline)
+        self._reset()
+
+    def _reset(self) -> None:
+        """The state of a training that has seen no epoch yet."""
+        self._monitor.reset()
         self.wait = 0
         self.stopped_epoch: int | None = None
         self.reason: str | None = None
@@ -150,9 +155,7 @@ class EarlyStopping(Callback):
     def on_fit_start(self, trainer: Trainer) -> None:
         if trainer.epoch == 0:  # a fresh training (a resumed one has loaded its state): forget any earlier one's,
             # as Keras resets in on_train_begin -- one EarlyStopping reused across folds must not carry its best over
-            self._monitor.reset()
-            self.wait, self.stopped_epoch, self.reason, self.restored_epoch = 0, None, None, None
-            self._best_weights = None
+            self._reset()
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         value = self._monitor.value(logs)

@@ -63,14 +63,18 @@ class ReduceLROnPlateau(Callback):
         self.min_lr = min_lr
         self.smoothing = smoothing
         self._monitor = Monitor(monitor, mode, min_delta, delta_mode, smoothing)
+        self._reset()
+
+    def _reset(self) -> None:
+        """The state of a training that has seen no epoch yet."""
+        self._monitor.reset()
         self.wait = 0
         self.cooldown_left = 0
         self.reductions: list[tuple[int, float]] = []
 
     def on_fit_start(self, trainer: Trainer) -> None:
         if trainer.epoch == 0:  # a fresh training (a resumed one has loaded its state): forget any earlier one's
-            self._monitor.reset()
-            self.wait, self.cooldown_left, self.reductions = 0, 0, []
+            self._reset()
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         improved = self._monitor.update(self._monitor.value(logs), epoch)
