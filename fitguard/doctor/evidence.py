@@ -31,15 +31,8 @@ ROUNDS = 2000
 BOOTSTRAP = f"95% bootstrap interval ({ROUNDS:,} resamples of the test rows)"
 
 
-def predictions(trainer: Any, X: Any, task: str) -> np.ndarray:
-    """Class indices (classification) or predicted values (regression) of ``trainer``'s model for ``X``.
-
-    Args:
-        trainer: the trainer holding the model.
-        X: the inputs.
-        task: "classification" or "regression".
-    """
-    outputs = trainer.predict(X)
+def _from_outputs(outputs: Any, task: str) -> np.ndarray:
+    """Class indices (classification) or values (regression) from a model's raw outputs."""
     if task == "classification":
         return outputs.argmax(1).numpy()
     return outputs.reshape(len(outputs), -1).numpy()
@@ -157,7 +150,7 @@ def paired(task: str, y: np.ndarray, first: np.ndarray, second: np.ndarray, *, s
 
 
 def test_section(data: Any, baseline: Any, kept: Any, references: list[dict[str, Any]], *,
-                 seed: int = 0) -> dict[str, Any]:
+                 seed: int = 0, outputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """The summary's ``test`` section: both models' test figures with intervals, the paired verdicts, and (under
     ``arrays``) the values behind them.
 
@@ -172,22 +165,27 @@ def test_section(data: Any, baseline: Any, kept: Any, references: list[dict[str,
         references: :func:`fitguard.doctor.references.reference_models` results (predictions in the target's
             own units); skipped ones are left out.
         seed: seed of the bootstrap resamples; default 0.
+        outputs: the two models' raw outputs for the test rows (``"baseline"``, ``"best"``), as their trainers'
+            ``predict`` gives them; None (default): predicted here.
     """
     task, names = data.task, data.class_names
-    first, second = predictions(baseline, data.test.X, task), predictions(kept, data.test.X, task)
+    # one forward pass per model over the test rows: its classes (or values) and its scores both come from it
+    outputs = outputs or {"baseline": baseline.predict(data.test.X), "best": kept.predict(data.test.X)}
+    first, second = (_from_outputs(outputs[name], task) for name in ("baseline", "best"))
     y = data.test.y.numpy()
     if task != "classification":
         decode = data.preprocessor.decode_target
         y, first, second = decode(y).reshape(first.shape), decode(first), decode(second)
 
-    def tested(trainer: Any, predicted: np.ndarray) -> dict[str, Any]:
-        scores = trainer.evaluate(data.test) if task == "classification" else regression_scores(y, predicted)
+    def tested(trainer: Any, name: str, predicted: np.ndarray) -> dict[str, Any]:
+        scores = (trainer.score_outputs(outputs[name], data.test.y) if task == "classification"
+                  else regression_scores(y, predicted))
         return {**scores, "figure": figure(task, y, predicted, seed=seed, class_names=names)}
 
     found: dict[str, Any] = {
         "rows": len(y),
-        "baseline": tested(baseline, first),
-        "best": tested(kept, second),
+        "baseline": tested(baseline, "baseline", first),
+        "best": tested(kept, "best", second),
         "best_vs_baseline": paired(task, y, first, second, seed=seed),
         "references": [],
     }

@@ -323,6 +323,7 @@ class Scorer:
             gap=float(np.mean([t.gap for t in trials])), parameters=trials[0].parameters,
             epochs=int(np.median([t.epochs for t in trials])), seconds=sum(t.seconds for t in trials),
             details={"folds": [t.val_score for t in trials], "val_loss": float(np.mean(losses)),
+                     "forward_row": float(np.mean([t.details.get("forward_row", 0.0) for t in trials])),
                      "best_epoch": int(np.median(best_epochs)), "best_epochs": best_epochs,
                      "stop_reason": trials[-1].details["stop_reason"],
                      "stop_reasons": [t.details["stop_reason"] for t in trials]},

@@ -56,7 +56,7 @@ BASELINE_SHARE = 0.2
 REFERENCE_SHARE = 0.1
 #: the final trainings' estimated cost is multiplied by this, plus REPORT_SECONDS, to reserve their time
 RESERVE_FACTOR = 1.3
-REPORT_SECONDS = 5.0
+REPORT_SECONDS = 3.0
 #: the most of a time budget kept back for the final trainings including the refit on every row
 REFIT_ALL_SHARE = 0.4
 #: the most of a time budget kept back for the ensemble's members beyond the first (``--ensemble``)
@@ -328,19 +328,28 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         epochs = _chosen_epochs(best)
         hard = (phases.StopAtDeadline(lambda: clock.deadline),)
         every_row = joined(tested_rows, data.test) if options.refit == "all" else None
+        # each member's and the tested baseline's evaluations: the test split and their training rows, costed by
+        # what a row's forward pass cost them in the search (the baseline's in its diagnosis run)
+        evaluated = len(tested_rows) + len(data.test)
+        evaluation = best.details.get("forward_row", 0.0) * evaluated
+        after = baseline.details.get("forward_row", 0.0) * evaluated
         kept, kept_history, seeds = refit_members(
             score.base, best.recipe, data, rows=tested_rows, epochs=epochs, callbacks=hard, out=run_dir,
-            members=lambda first: _members_that_fit(options, clock, first, tested_rows, every_row),
+            members=lambda first, _: _members_that_fit(options, clock, first, evaluation, after, tested_rows,
+                                                       every_row),
             seed=options.seed, **final_train)
+        trained = time.perf_counter() - clock_at
         display.tick()
-        # the only time the test split is looked at
-        test = _test_evidence(data, baseline_tested, kept, references, options.seed)
+        # the only time the test split is looked at: one forward pass of each model
+        outputs = {"baseline": baseline_tested.trainer.predict(data.test.X), "best": kept.trainer.predict(data.test.X)}
+        test = evidence.test_section(data, baseline_tested.trainer, kept.trainer, references, seed=options.seed,
+                                     outputs=outputs)
         np.savez_compressed(run_dir / "test_predictions.npz", **test.pop("arrays"))
         shipped, shipped_history, shipped_note = kept, kept_history, _shipped_note(options.refit)
         shipped_rows = len(tested_rows)
         if every_row is not None:
             # what the tested refit took, scaled to every row: start it only when it fits in what is left
-            needed = (time.perf_counter() - clock_at) * len(every_row) / len(tested_rows)
+            needed = trained * len(every_row) / len(tested_rows)
             if (clock.seconds is None
                     or clock.deadline - time.perf_counter() >= RESERVE_FACTOR * needed + REPORT_SECONDS):
                 shipped, shipped_history, _ = refit_members(score.base, best.recipe, data, rows=every_row,
@@ -379,7 +388,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                   # one member's layers: an ensemble's members share them (``best.members`` says how many)
                   "best": layer_table(kept.model_name, kept.model_options, count(one_network(kept.model),
                                                                                  data.input_shape))},
-        "baseline": {**_tested_record(baseline, baseline_tested, tested_rows, data, baseline_epochs),
+        "baseline": {**_tested_record(baseline, baseline_tested, tested_rows, data, baseline_epochs,
+                                     outputs["baseline"]),
                      "diagnosis_run": {"epochs": len(baseline_history), "best_epoch": baseline_epochs,
                                        "stop_reason": baseline_history.stop_reason,
                                        "scores": _scores(baseline_run.trainer, data),
@@ -406,7 +416,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
             "selection": selection,
         },
         "references": references,
-        "best": {**_tested_record(best, kept, tested_rows, data, epochs), "name": best.name, "recipe": best.recipe,
+        "best": {**_tested_record(best, kept, tested_rows, data, epochs, outputs["best"]), "name": best.name,
+                 "recipe": best.recipe,
                  "search_val_score": best.val_score,
                  "search_val_score_note": "optimistic: this score chose the recipe among all that were tried",
                  "config": kept.config.model_dump(mode="json"), "history": "best_history.json",
@@ -474,7 +485,7 @@ def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: pha
             display: DoctorProgress, store: TrialStore | None = None) -> tuple[phases.Scorer, dict[str, Any]]:
     """How the search scores recipes: cross-validated when the labelled rows are at most ``cv_max_rows``, each
     epoch repeating the (fold's) training rows until ``search_epochs`` epochs can take ``min_steps`` steps. Each
-    scored trial updates the time the clock keeps back for the final trainings."""
+    scored trial updates the time the clock keeps back for the final trainings and their evaluations."""
     labelled = len(data.train) + len(data.val)
     folds = list(kfold(data, k=options.folds, seed=base.data.seed)) if labelled <= options.cv_max_rows else None
     rows = min(len(train) for train, _ in folds) if folds else len(data.train)
@@ -494,15 +505,20 @@ def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: pha
             return
         per_epoch_row = leader.seconds / max(1, score.trainings) / max(1, leader.epochs) / max(1, rows)
         tested_cost = per_epoch_row * _chosen_epochs(leader) * tested
+        # each member's evaluations: the test split, and its training rows once more (the gap), costed by what a
+        # row's forward pass cost it in the search: measured, not derived from training, because their ratio is
+        # 0.03 for a small MLP and above 1 for a CNN on 32x32 colour images (large activations per row)
+        evaluation = leader.details.get("forward_row", 0.0) * (tested + len(data.test))
         every_cost = per_epoch_row * _chosen_epochs(leader) * (tested + len(data.test)) if options.refit == "all" else 0
         # the refit on every row is kept in reserve only while it is a modest share of the budget (a test split
         # many times the labelled rows would starve the search); the final phase starts it only when it fits
         if RESERVE_FACTOR * (tested_cost + every_cost) > REFIT_ALL_SHARE * clock.seconds:
             every_cost = 0
         # the ensemble's further members are kept in reserve up to ENSEMBLE_SHARE of the budget
-        member = RESERVE_FACTOR * (tested_cost + every_cost)
+        member = RESERVE_FACTOR * (tested_cost + every_cost + evaluation)
         members = min(options.ensemble, 1 + int(ENSEMBLE_SHARE * clock.seconds / member)) if member > 0 else 1
-        clock.reserve = member * members + REPORT_SECONDS
+        # and the tested baseline's evaluations (costed like a member's)
+        clock.reserve = member * members + RESERVE_FACTOR * evaluation + REPORT_SECONDS
 
     score = phases.Scorer(base, data, folds, {"max_epochs": options.search_epochs, "repeat": repeat},
                           callbacks=(phases.StopAtDeadline(clock.search_deadline), display.ticker), progress=display,
@@ -528,13 +544,6 @@ def _bias_variance(options: DoctorOptions, data: Dataset, base: TrainConfig, bas
                                   lr=base.train.lr, batch_size=base.train.batch_size, seed=options.seed)
 
 
-def _test_evidence(data: Dataset, baseline: Any, kept: Any, references: list[dict[str, Any]],
-                   seed: int) -> dict[str, Any]:
-    """Both models' test figures with intervals, the paired verdicts, and the arrays behind them (regression in the
-    target's own units): :func:`fitguard.doctor.evidence.test_section`."""
-    return evidence.test_section(data, baseline.trainer, kept.trainer, references, seed=seed)
-
-
 def _target_scale(data: Dataset) -> dict[str, Any] | None:
     """A standardized regression target's training mean and std, and what they mean for the summary's units."""
     pre = data.preprocessor
@@ -549,11 +558,13 @@ def _scores(trainer: Any, data: Dataset) -> dict[str, dict[str, float]]:
     return {"train": trainer.evaluate(data.train), "val": trainer.evaluate(data.val)}
 
 
-def _tested_record(trial: Trial, run: Any, rows: TensorData, data: Dataset, epochs: int) -> dict[str, Any]:
-    """A tested model's record: its training rows' and test scores, and the gap between them (measured the same
-    way for the baseline and the kept model)."""
+def _tested_record(trial: Trial, run: Any, rows: TensorData, data: Dataset, epochs: int,
+                   outputs: torch.Tensor) -> dict[str, Any]:
+    """A tested model's record: its training rows' and test scores (from ``outputs``, its raw outputs for the test
+    rows: the test split is run through a model once), and the gap between them (measured the same way for the
+    baseline and the kept model, in the units the networks train in)."""
     trained = run.trainer.evaluate(rows)
-    tested = run.trainer.evaluate(data.test)
+    tested = run.trainer.score_outputs(outputs, data.test.y)
     _, gap = score_and_gap(data.task, trained, {f"val_{k}": v for k, v in tested.items()})
     return {"val_score": trial.val_score, "gap": gap,
             "gap_note": "training rows - test, on the model that was tested (trained afresh on "
@@ -564,20 +575,25 @@ def _tested_record(trial: Trial, run: Any, rows: TensorData, data: Dataset, epoc
             "seconds": trial.seconds}
 
 
-def _members_that_fit(options: DoctorOptions, clock: phases.Clock, first: float, tested: TensorData,
-                      every_row: TensorData | None) -> int:
+def _members_that_fit(options: DoctorOptions, clock: phases.Clock, first: float, evaluation: float, after: float,
+                      tested: TensorData, every_row: TensorData | None) -> int:
     """How many members the kept recipe's ensemble gets, once member 0 took ``first`` seconds: the most, up to
-    ``options.ensemble``, whose remaining trainings fit in the time left (times ``RESERVE_FACTOR``, less
-    ``REPORT_SECONDS``): the other members on the tested rows, and every member again on every row when that
-    refit will run (it runs only when one member's refit fits, see the final phase)."""
+    ``options.ensemble``, whose remaining work fits in the time left (times ``RESERVE_FACTOR``, less
+    ``REPORT_SECONDS``): the other members on the tested rows, every member's ``evaluation`` (seconds of its
+    forward passes over the test split and its training rows), ``after`` (the tested baseline's), and every member
+    again on every row when that refit will run (it runs only when one member's refit fits, see the final phase)."""
     if clock.seconds is None:
         return options.ensemble
     left = clock.deadline - time.perf_counter() - REPORT_SECONDS
+
+    def cost(members: int, every: float) -> float:  # what is left to do with ``members`` members
+        return RESERVE_FACTOR * ((members - 1) * first + members * (every + evaluation) + after)
+
     every = first * len(every_row) / len(tested) if every_row is not None else 0.0
-    if RESERVE_FACTOR * every > left:
+    if cost(1, every) > left:
         every = 0.0  # the refit on every row will not run: only the tested members count
     members = 1
-    while members < options.ensemble and RESERVE_FACTOR * (members * first + (members + 1) * every) <= left:
+    while members < options.ensemble and cost(members + 1, every) <= left:
         members += 1
     return members
 

@@ -121,13 +121,16 @@ def train_recipe(
     val_part = val if val is not None else data.val
     history = run.trainer.fit(train_part, val_part)
     train_scores = run.trainer.evaluate(train_part)
+    timed = time.perf_counter()
     val_scores = run.trainer.evaluate(val_part, prefix="val_")
+    # what one row's forward pass costs this network (the final phase's test evaluation is costed from it)
+    forward_row = (time.perf_counter() - timed) / max(1, len(val_part))
     score, gap = score_and_gap(data.task, train_scores, val_scores)
     trial = Trial(
         name=name, phase=phase, recipe=recipe, val_score=float(score), gap=float(gap),
         parameters=count_parameters(run.model), epochs=len(history), seconds=time.perf_counter() - started,
         details={"best_epoch": history.best_epoch, "stop_reason": history.stop_reason,
-                 "val_loss": float(val_scores["val_loss"])},
+                 "val_loss": float(val_scores["val_loss"]), "forward_row": forward_row},
     )
     return trial, run, history
 
@@ -202,15 +205,15 @@ MEMBER_SEED_STEP = 1000
 
 
 def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, rows: TensorData, epochs: int,
-                  members: int | Callable[[float], int], seed: int, callbacks: tuple[Callback, ...] = (),
+                  members: int | Callable[[float, Run], int], seed: int, callbacks: tuple[Callback, ...] = (),
                   out: Path | None = None, **train_options: Any) -> tuple[Run, History, list[int]]:
     """:func:`refit_recipe` repeated with different seeds, the members averaged into one
     :class:`~fitguard.models.ensemble.MeanEnsemble` (a deep ensemble).
 
     Member 0 trains with ``seed`` (so one member is exactly :func:`refit_recipe`), member ``i`` with
     ``seed + MEMBER_SEED_STEP * i``; all train on ``rows`` for ``epochs`` epochs. ``members`` is the count, or a
-    function of member 0's seconds that returns it (how many fit in the time left; at least 1). ``out`` receives
-    member 0's logs.
+    function of member 0's seconds and Run that returns it (how many fit in the time left; at least 1). ``out``
+    receives member 0's logs.
 
     Args:
         base: the base spec.
@@ -218,7 +221,7 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
         data: the dataset.
         rows: the rows every member trains on.
         epochs: the epochs each member trains.
-        members: the member count, or a function of member 0's seconds that returns it.
+        members: the member count, or a function of member 0's seconds and its Run that returns it.
         seed: member 0's seed.
         callbacks: more callbacks for every member's trainer (default none).
         out: a folder for member 0's logs; None (default): nothing written.
@@ -231,7 +234,7 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
     started = time.perf_counter()
     first, history = refit_recipe(base, recipe, data, rows=rows, epochs=epochs, callbacks=callbacks, out=out,
                                   **{**train_options, "seed": seed})
-    count = members(time.perf_counter() - started) if callable(members) else members
+    count = members(time.perf_counter() - started, first) if callable(members) else members
     seeds = [seed + MEMBER_SEED_STEP * i for i in range(max(1, int(count)))]
     if len(seeds) == 1:
         return first, history, seeds

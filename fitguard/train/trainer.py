@@ -500,6 +500,25 @@ class Trainer:
         return sums.result(prefix)
 
     @torch.no_grad()
+    def score_outputs(self, outputs: torch.Tensor, y: torch.Tensor, prefix: str = "") -> dict[str, float]:
+        """Loss and metrics of outputs :meth:`predict` gave for rows whose targets are ``y``: what
+        :meth:`evaluate` returns for those rows, without a second forward pass (a large test split is scored and
+        predicted from one).
+
+        Args:
+            outputs: the model's raw outputs for the rows, as :meth:`predict` returns them.
+            y: the rows' targets.
+            prefix: put before every metric's name (``"val_"``).
+
+        Returns:
+            The loss and each metric by (prefixed) name.
+        """
+        sums = MetricSums(self.task)
+        outputs, y = outputs.to(self.device), y.to(self.device)
+        sums.add(self._loss_fn(outputs, y).float(), outputs.float(), y)
+        return sums.result(prefix)
+
+    @torch.no_grad()
     def predict(self, X: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
         """Raw model outputs (logits for classification) for ``X``, on CPU.
 

@@ -168,8 +168,9 @@ def test_refit_members_is_the_mean_of_refits_with_their_own_seeds():
     recipe = {"model": {"name": "mlp", "hidden": [16]}}
     asked = []
     run, history, seeds = refit_members(base, recipe, data, rows=data.train, epochs=3, seed=7,
-                                        members=lambda seconds: asked.append(seconds) or 3)
-    assert seeds == [7, 7 + MEMBER_SEED_STEP, 7 + 2 * MEMBER_SEED_STEP] and len(asked) == 1 and asked[0] > 0
+                                        members=lambda seconds, first: asked.append((seconds, first)) or 3)
+    assert seeds == [7, 7 + MEMBER_SEED_STEP, 7 + 2 * MEMBER_SEED_STEP] and len(asked) == 1 and asked[0][0] > 0
+    assert asked[0][1].model is run.model.members[0]  # member 0's Run, before the others trained
     assert isinstance(run.model, MeanEnsemble) and len(history) == 3
     by_hand = [refit_recipe(base, recipe, data, rows=data.train, epochs=3, seed=s)[0].model.eval() for s in seeds]
     with torch.no_grad():

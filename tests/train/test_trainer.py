@@ -97,6 +97,20 @@ def test_history_keys_and_accuracy_against_direct_computation():
     assert trainer.evaluate(val)["accuracy"] == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_scores_of_predicted_outputs_equal_evaluate_without_a_second_forward(smoothing):
+    train, val = _data(n=300), _data(n=2500, seed=1)  # more rows than one evaluation batch
+    trainer = Trainer(_model(), max_epochs=2, device="cpu", label_smoothing=smoothing)
+    trainer.fit(train)
+    scores = trainer.score_outputs(trainer.predict(val.X), val.y, prefix="val_")
+    expected = trainer.evaluate(val, prefix="val_")
+    assert scores.keys() == expected.keys() == {"val_loss", "val_accuracy"}
+    assert scores["val_accuracy"] == expected["val_accuracy"]
+    assert scores["val_loss"] == pytest.approx(expected["val_loss"], rel=1e-6)
+    assert scores["val_loss"] == pytest.approx(F.cross_entropy(trainer.predict(val.X), val.y,
+                                                               label_smoothing=smoothing).item(), rel=1e-6)
+
+
 def test_regression_metrics_match_numpy():
     g = torch.Generator().manual_seed(0)
     X = torch.randn(100, 3, generator=g)
