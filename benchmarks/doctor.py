@@ -9,6 +9,8 @@ Two suites of data (``--suite``):
              mnist1d        its 4,000 training / 1,000 test signals
   heldout    real data doctor was never developed or tuned on: MNIST 50 a class, CIFAR-10 50 a class, UCI letter
              (2,000 rows), UCI sonar, wine, UEA Japanese vowels -- see ``heldout.py`` for sources, sizes and setup.
+  fresh      a second held-out suite, first run 2026-12-03: Statlog vehicle, Landsat (1,000 rows), glass, Pima
+             diabetes, UCR OSULeaf -- see ``heldout.py``.
 Test rows are fixed per data set; each ``--seeds`` value picks the labelled rows (where a case draws a subset), the
 validation rows (``heldout.VAL`` = 20% of the labelled rows) and every method's training seed.
 
@@ -58,7 +60,7 @@ from fitguard.data import Dataset
 from fitguard.data.builtin import LOADERS
 from fitguard.diagnose.significance import decide, mcnemar_exact
 from fitguard.doctor import DoctorOptions, read_summary, run_doctor
-from heldout import HELDOUT, split
+from heldout import FRESH, HELDOUT, split
 from peers import IMAGE_ONLY, PEERS
 
 BENCHMARK = {
@@ -68,7 +70,7 @@ BENCHMARK = {
     "fashion_mnist 100/class": dict(source="fashion_mnist", options={"limit_per_class": 100}),
     "mnist1d": dict(source="mnist1d"),
 }
-SUITES = ("benchmark", "heldout", "all")
+SUITES = ("benchmark", "heldout", "fresh", "all")
 THREADS = 2
 RESULTS = Path(__file__).with_name("results")
 
@@ -86,7 +88,7 @@ def benchmark_dataset(name: str, seed: int) -> Dataset:
 
 def datasets_of(suite: str) -> dict[str, Any]:
     loaders = {name: (lambda seed, name=name: benchmark_dataset(name, seed)) for name in BENCHMARK}
-    return {"benchmark": loaders, "heldout": dict(HELDOUT), "all": {**loaders, **HELDOUT}}[suite]
+    return {"benchmark": loaders, "heldout": dict(HELDOUT), "fresh": dict(FRESH), "all": {**loaders, **HELDOUT}}[suite]
 
 
 def doctor(data: Dataset, budget: float, seed: int, out: Path) -> dict:

@@ -356,8 +356,12 @@ def tunable(recipe: dict[str, Any]) -> bool:
 
 
 def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], *, epsilon: float,
-                 tick: Callable[[], None], share: float) -> tuple[list[Trial], Trial]:
+                 tick: Callable[[], None], share: float, extend: int = 1) -> tuple[list[Trial], Trial]:
     """Score each candidate recipe (always at least two); return them all and the smallest within ``epsilon``.
+
+    When the best candidate is the largest of its family (a built-in network with at least one smaller sibling
+    scored), the optimum may lie beyond the grid, as for the λ grid (:func:`lambda_cv`): up to ``extend`` networks
+    twice as wide (every layer) are scored too, while the phase's share lasts.
 
     Args:
         score: the run's :class:`Scorer`.
@@ -366,6 +370,7 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
         epsilon: how far below the best validation score the kept network may be.
         tick: called after each training (progress).
         share: the cumulative share of the search's time and trials the phase may use.
+        extend: the most networks added beyond the large end of the grid (default 1).
     """
     trials: list[Trial] = []
     for index, recipe in enumerate(candidates):
@@ -375,12 +380,34 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
             continue
         trials.append(score(recipe, name=describe(recipe), phase="architecture"))
         tick()
+    for _ in range(extend):
+        wider = _beyond_the_grid([t for t in trials if t.status == "done"])
+        if wider is None or any(t.recipe == wider for t in trials) or not clock.spend(share, score.trainings):
+            break
+        trial = score(wider, name=describe(wider), phase="architecture")
+        trial.details["beyond_grid"] = True
+        trials.append(trial)
+        tick()
     done = [t for t in trials if t.status == "done"]
     best = max(t.val_score for t in done)
     chosen = min((t for t in done if t.val_score >= best - epsilon),
                  key=lambda t: (t.parameters, *(-v for v in rank(t))))
     chosen.details["chosen"] = True
     return trials, chosen
+
+
+def _beyond_the_grid(done: list[Trial]) -> dict[str, Any] | None:
+    """The best trial's network twice as wide, when it is the largest of its scored family; else None."""
+    if not done:
+        return None
+    leader = max(done, key=rank)
+    model = leader.recipe["model"]
+    key = "hidden" if "hidden" in model else "widths" if "widths" in model else None
+    family = [t for t in done if t.recipe["model"]["name"] == model["name"] and tunable(t.recipe)]
+    if key is None or not tunable(leader.recipe) or len(family) < 2 or any(
+            t.parameters > leader.parameters for t in family):
+        return None
+    return {**leader.recipe, "model": {**model, key: [2 * width for width in model[key]]}}
 
 
 def _l2(lam: float) -> dict[str, Any]:

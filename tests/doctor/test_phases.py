@@ -14,6 +14,7 @@ from fitguard.doctor.phases import (
     Clock,
     Scorer,
     _compatible,
+    architecture,
     describe,
     lambda_cv,
     rank,
@@ -215,3 +216,43 @@ def test_doctor_ships_the_baseline_recipe_when_every_search_training_was_cut(tmp
     assert summary["best"]["name"] == pipeline.BASELINE_KEPT
     assert summary["best"]["recipe"] == {"model": {"name": "mlp", "hidden": [256, 256]}}  # the baseline's network
     assert load(out, stem="best").model.linear1.out_features == 256
+
+
+class _ArchitectureScores:
+    """A stand-in Scorer: each network's validation score from a table, its size from its widths."""
+
+    trainings = 1
+
+    def __init__(self, scores):
+        self.scores, self.asked = scores, []
+
+    def __call__(self, recipe, *, name, phase):
+        self.asked.append(name)
+        widths = recipe["model"]["hidden"]
+        parameters = sum(a * b for a, b in zip([16, *widths], [*widths, 4], strict=False))
+        return Trial(name, phase, recipe, self.scores[name], 0.0, parameters, 10, 0.1, details={"val_loss": 0.5})
+
+
+@pytest.mark.parametrize(
+    ("scores", "extra"),
+    [
+        # the largest network is the best: the grid may stop short, one twice as wide is tried
+        ({"mlp 16": 0.80, "mlp 64": 0.85, "mlp 256x256": 0.90, "mlp 512x512": 0.92}, ["mlp 512x512"]),
+        # the best lies inside the grid: nothing more
+        ({"mlp 16": 0.80, "mlp 64": 0.91, "mlp 256x256": 0.90}, []),
+    ],
+)
+def test_architecture_looks_beyond_the_grid_only_when_the_largest_network_is_best(scores, extra):
+    candidates = [{"model": {"name": "mlp", "hidden": h}} for h in ([16], [64], [256, 256])]
+    score = _ArchitectureScores(scores)
+    trials, chosen = architecture(score, Clock(None, 100), candidates, epsilon=0.0, tick=lambda: None, share=1.0)
+    assert score.asked == ["mlp 16", "mlp 64", "mlp 256x256", *extra]
+    assert chosen.name == max(scores, key=scores.get)
+    assert [t.details.get("beyond_grid", False) for t in trials] == [False] * 3 + [True] * len(extra)
+
+
+def test_architecture_does_not_look_beyond_the_grid_when_the_budget_is_spent():
+    candidates = [{"model": {"name": "mlp", "hidden": h}} for h in ([16], [256, 256])]
+    score = _ArchitectureScores({"mlp 16": 0.8, "mlp 256x256": 0.9})
+    _, chosen = architecture(score, Clock(None, 2), candidates, epsilon=0.0, tick=lambda: None, share=1.0)
+    assert score.asked == ["mlp 16", "mlp 256x256"] and chosen.name == "mlp 256x256"
