@@ -298,14 +298,16 @@ class Scorer:
         return train_candidate(self.base, self.data, recipe, name=name, phase=phase, fold=fold, parts=parts,
                                options=options, callbacks=(*self.callbacks, *callbacks))
 
-    def _jobs(self, recipe: dict[str, Any], name: str, phase: str, callbacks: tuple[Callback, ...],
-              options: dict[str, Any]) -> list[FoldJob] | None:
-        """The folds as queued jobs, when other processes may train them: there is a queue, no per-call callback
-        (a pruner lives in this process only), and folds a worker can build."""
+    def _queued(self, recipe: dict[str, Any], name: str, phase: str, callbacks: tuple[Callback, ...],
+                options: dict[str, Any]) -> list[Trial] | None:
+        """The folds' trials, queued and trained by whichever processes took them; None (nothing queued) unless
+        other processes may train them: there is a queue, no per-call callback (a pruner lives in this process
+        only), and folds a worker can build."""
         if self.queue is None or callbacks or not self.folds:
             return None
-        return self.queue.jobs(recipe, name=name, phase=phase, options=options, folds=self.folds,
+        jobs = self.queue.jobs(recipe, name=name, phase=phase, options=options, folds=self.folds,
                                seed=self.base.data.seed)
+        return self.queue.scatter(jobs, self._train_job) if jobs is not None else None
 
     def _train_job(self, job: FoldJob) -> Trial:
         """A queued fold training, when this process takes it: as a worker trains it, plus this run's own callbacks
@@ -322,8 +324,8 @@ class Scorer:
         if trial is None:
             if not self.folds:
                 trial = self._train(recipe, name, phase, callbacks, None, None, options)
-            elif (jobs := self._jobs(recipe, name, phase, callbacks, options)) is not None:
-                trial = self._fold_mean(recipe, name, phase, self.queue.scatter(jobs, self._train_job))
+            elif (trials := self._queued(recipe, name, phase, callbacks, options)) is not None:
+                trial = self._fold_mean(recipe, name, phase, trials)
             else:
                 trial = self._fold_mean(recipe, name, phase, [
                     self._train(recipe, name, phase, callbacks, index + 1, part, options)

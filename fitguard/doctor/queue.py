@@ -167,13 +167,13 @@ class FoldQueue:
             same = (self.folds is not None and len(folds) >= 2
                     and self.folds.built(len(folds), seed)[1] == fingerprint)
             self._fingerprints[id(folds)] = (folds, fingerprint if same else None)
-        fingerprint = self._fingerprints[id(folds)][1]
-        if fingerprint is None:
+        shared = self._fingerprints[id(folds)][1]
+        if shared is None:
             return None
         deadline = self.deadline() if self.deadline is not None else math.inf
         wall = time.time() + deadline - time.perf_counter() if math.isfinite(deadline) else None
         call = uuid.uuid4().hex
-        return [FoldJob(call, index + 1, len(folds), seed, fingerprint, recipe, name, phase, options, wall)
+        return [FoldJob(call, index + 1, len(folds), seed, shared, recipe, name, phase, options, wall)
                 for index in range(len(folds))]
 
     def scatter(self, jobs: list[FoldJob], train: Callable[[FoldJob], Trial]) -> list[Trial]:

@@ -173,7 +173,8 @@ class TrialStore:
     ``elapsed``: seconds the search has run so far, stored with each trial. ``rewind``: called with those seconds
     when a trial is read back, so that a resumed run's clock stands where the earlier attempt's stood when that
     trial finished (a trial read back costs no time; without this a resumed run would reach each phase's share of
-    the budget at another point of the search).
+    the budget at another point of the search). ``storage``: the Optuna storage (SQLite waits
+    :data:`SQLITE_BUSY_SECONDS` for another process's write: ``--workers`` processes write to it too).
 
     Args:
         url: the storage's URL (see :func:`storage_url`).
@@ -191,8 +192,8 @@ class TrialStore:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self._optuna = optuna
         try:
-            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_options(url))
-            self.study = optuna.create_study(study_name=STUDY, storage=storage, direction="maximize",
+            self.storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_options(url))
+            self.study = optuna.create_study(study_name=STUDY, storage=self.storage, direction="maximize",
                                              load_if_exists=True)
         except Exception as error:  # noqa: BLE001 -- SQLAlchemy's and Optuna's errors alike: the file is unusable
             raise FitguardError(f"cannot open the run's trial storage {url}: {str(error).splitlines()[0]}; remove "
