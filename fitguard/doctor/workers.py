@@ -149,27 +149,33 @@ def _joinable(run_dir: Path) -> dict[str, Any]:
         raise FitguardError(f"cannot join {where!r}: it is a `fitguard {command}` run folder, not a doctor's")
     if (run_dir / "summary.json").is_file():
         raise FitguardError(f"cannot join {where!r}: that run finished (it wrote summary.json)")
-    if not _has_queue(run_dir) or "data_fingerprint" not in stored:
+    state = _queue_state(run_dir)
+    if state == "finished":
+        raise FitguardError(f"cannot join {where!r}: that run ended before it finished (its queue is closed); "
+                            "`fitguard doctor --resume` continues it")
+    if state is None or "data_fingerprint" not in stored:
         raise FitguardError(f"cannot join {where!r}: that run queues no work (it was started without --workers N, "
                             "N > 1, or has not read its data yet)")
     return stored
 
 
-def _has_queue(run_dir: Path) -> bool:
-    """Whether the run's storage holds a queue that is not finished (the file is only read)."""
+def _queue_state(run_dir: Path) -> str | None:
+    """"open" or "finished" for the run's queue, None without one (the storage is only read)."""
     import sqlite3
 
     path = run_dir / STORAGE_FILE
     if not path.is_file():
-        return False
+        return None
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60) as db:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)) as db:
             rows = db.execute("select a.value_json from studies s left join study_user_attributes a on "
                               "a.study_id = s.study_id and a.key = 'finished' where s.study_name = ?",
                               (QUEUE,)).fetchall()
     except sqlite3.Error:
-        return False
-    return bool(rows) and rows[0][0] is not None and not json.loads(rows[0][0])
+        return None
+    if not rows or rows[0][0] is None:
+        return None
+    return "finished" if json.loads(rows[0][0]) else "open"
 
 
 def _held(lock: Path) -> bool:

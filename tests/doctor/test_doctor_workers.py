@@ -24,7 +24,7 @@ import optuna
 import pytest
 
 from fitguard.cli import main
-from fitguard.doctor.queue import QUEUE, open_queue_storage
+from fitguard.doctor.queue import QUEUE, FoldQueue, create_queue, open_queue_storage
 from fitguard.doctor.store import STUDY, TrialStore, storage_url
 from tests.doctor.conftest import TINY
 
@@ -172,6 +172,12 @@ def test_join_needs_a_running_doctor_run_with_workers(sequential, tmp_path):
     assert _refused(["doctor", "--join", str(unfinished)], unfinished) == (
         f"error: cannot join {str(unfinished)!r}: that run queues no work (it was started without --workers N, N > 1, "
         "or has not read its data yet)")
+    url = storage_url(unfinished)
+    create_queue(url)
+    FoldQueue(open_queue_storage(url)).finish()  # as a run with workers leaves it when it ends or fails
+    assert _refused(["doctor", "--join", str(unfinished)], unfinished) == (
+        f"error: cannot join {str(unfinished)!r}: that run ended before it finished (its queue is closed); "
+        "`fitguard doctor --resume` continues it")
 
 
 def test_a_worker_count_below_one_or_with_join_is_refused(tmp_path):
@@ -195,3 +201,41 @@ def test_the_runs_storage_waits_a_minute_for_another_processs_write(tmp_path):
     assert _busy_timeout(optuna.storages.RDBStorage(url)) == 5_000
     assert _busy_timeout(TrialStore(url).storage) == 60_000
     assert _busy_timeout(open_queue_storage(url)) == 60_000
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie waiting for its reaper does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the run's worker process through /proc")
+def test_a_sigkilled_runs_worker_stops_and_resume_with_workers_finishes(sequential, tmp_path):
+    out = tmp_path / "run killed"
+    process = _doctor(out, "--workers", "2")
+    deadline = time.monotonic() + 300
+    while process.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(sqlite3.Error):
+            if sum(j["state"] == "COMPLETE" for j in _jobs(out)) >= 3:
+                break
+        time.sleep(0.02)
+    children = [int(pid) for pid in Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()]
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL, "the run ended before it was killed"
+    assert len(children) == 1
+    stopped = time.monotonic() + 30
+    while _alive(children[0]) and time.monotonic() < stopped:
+        time.sleep(0.1)
+    assert not _alive(children[0]), "the worker outlived its run"  # it saw the run folder's lock free
+
+    _finished(_doctor(out, "--workers", "2", "--resume"))
+    scores = _fold_scores(out)
+    assert scores == _fold_scores(sequential)
+    replayed = json.loads((out / "summary.json").read_text())["remedies"]["replayed"]
+    assert replayed >= 1  # 3 jobs done: the first score's 2 folds were gathered and stored before more were queued
+    jobs = _jobs(out)
+    _assert_each_job_completed_once(jobs)
+    # the killed attempt's queue was replaced: jobs only for the cross-validated scores the resumed run trained
+    assert len(jobs) == 2 * (sum(len(folds) == 2 for _, folds, _ in scores.values()) - replayed)
