@@ -16,6 +16,7 @@ copy: each job is trained once, and once more each time its worker dies (at most
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -178,7 +179,7 @@ class FoldQueue:
 
     def scatter(self, jobs: list[FoldJob], train: Callable[[FoldJob], Trial]) -> list[Trial]:
         """Queue ``jobs``, train queued jobs with ``train`` while any is waiting, then wait until each of ``jobs`` is
-        complete; their trials, in the jobs' order.
+        complete; their trials, in the jobs' order (:meth:`put`, then :meth:`gather`).
 
         Args:
             jobs: the jobs to queue.
@@ -187,13 +188,34 @@ class FoldQueue:
         Raises:
             RuntimeError: a job's training failed (its error), or its workers died more than ``MAX_RETRY`` times.
         """
+        return self.gather(self.put(jobs), train)
+
+    def put(self, jobs: list[FoldJob]) -> list[int]:
+        """Queue ``jobs`` (WAITING); their trial ids.
+
+        Args:
+            jobs: the jobs to queue.
+        """
         import optuna
         from optuna.trial import TrialState
 
+        return [self.storage.create_new_trial(self.study_id, template_trial=optuna.trial.create_trial(
+            state=TrialState.WAITING, user_attrs=job.to_attrs())) for job in jobs]
+
+    def gather(self, ids: list[int], train: Callable[[FoldJob], Trial]) -> list[Trial]:
+        """Train queued jobs with ``train`` while any is waiting, then wait until the jobs ``ids`` (or their retries)
+        are complete; their trials, in that order.
+
+        Args:
+            ids: the jobs' trial ids (:meth:`put`).
+            train: trains a job in this process.
+
+        Raises:
+            RuntimeError: a job's training failed (its error), or its workers died more than ``MAX_RETRY`` times.
+        """
         from fitguard.search.workers import take_queued
 
-        ids = [self.storage.create_new_trial(self.study_id, template_trial=optuna.trial.create_trial(
-            state=TrialState.WAITING, user_attrs=job.to_attrs())) for job in jobs]
+        ids = list(ids)
         lost: dict[int, float] = {}
         while True:
             self.fail_stale()
@@ -232,8 +254,9 @@ class FoldQueue:
 
     def run(self, trial_id: int, train: Callable[[FoldJob], Trial], *, reraise: bool) -> int:
         """Train the taken job ``trial_id`` with heartbeats; write its trial and history and complete it. A training
-        that fails is recorded (user attribute ``error``) and the job failed; ``reraise``: raised again here too.
-        Returns 1 when the job was completed, else 0 (failed, or failed meanwhile as stale: then its retry counts).
+        that fails is recorded (user attribute ``error``) and the job failed; ``reraise``: raised again here too. A
+        process stopped meanwhile (Ctrl-C) fails the job and queues it again. Returns 1 when the job was completed,
+        else 0 (failed, or failed meanwhile as stale: then its retry counts).
 
         Args:
             trial_id: a job this process took (RUNNING).
@@ -244,7 +267,7 @@ class FoldQueue:
         from optuna.trial import TrialState
 
         from fitguard.doctor.store import plain
-        from fitguard.search.workers import Heartbeat
+        from fitguard.search.workers import Heartbeat, requeue
 
         job = FoldJob.from_attrs(self.storage.get_trial(trial_id).user_attrs)
         heartbeat = Heartbeat(self.storage, trial_id, HEARTBEAT_SECONDS)
@@ -254,14 +277,17 @@ class FoldQueue:
             if self.threads is not None:
                 torch.set_num_threads(self.threads)
             trial = train(job)
-        except BaseException as error:
+        except (KeyboardInterrupt, SystemExit):  # this process is stopped, the job is not at fault: give it back
+            with contextlib.suppress(UpdateFinishedTrialError):
+                if self.storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
+                    requeue(self.study, self.storage.get_trial(trial_id))
+            raise
+        except Exception as error:  # the training's own failure: recorded, never retried blindly
             message = str(error).splitlines()[0] if str(error) else ""
-            try:
+            with contextlib.suppress(UpdateFinishedTrialError):
                 self.storage.set_trial_user_attr(trial_id, "error", f"{type(error).__name__}: {message}")
                 self.storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
-            except UpdateFinishedTrialError:
-                pass
-            if reraise or not isinstance(error, Exception):
+            if reraise:
                 raise
             return 0
         finally:
