@@ -239,3 +239,14 @@ def test_a_sigkilled_runs_worker_stops_and_resume_with_workers_finishes(sequenti
     _assert_each_job_completed_once(jobs)
     # the killed attempt's queue was replaced: jobs only for the cross-validated scores the resumed run trained
     assert len(jobs) == 2 * (sum(len(folds) == 2 for _, folds, _ in scores.values()) - replayed)
+
+
+def test_workers_need_data_they_can_load_themselves(tmp_path):
+    from fitguard.data import load
+    from fitguard.doctor import DoctorOptions, run_doctor
+
+    with pytest.raises(ValueError) as error:
+        run_doctor(DoctorOptions(workers=2, out=str(tmp_path / "run"), quiet=True), data=load("wine", seed=0))
+    assert str(error.value) == ("`--workers` needs data the worker processes load themselves (--data): a given "
+                                "Dataset is this process's alone")
+    assert not (tmp_path / "run").exists()
