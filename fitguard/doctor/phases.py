@@ -310,11 +310,13 @@ class Scorer:
         return self.queue.scatter(jobs, self._train_job) if jobs is not None else None
 
     def _train_job(self, job: FoldJob) -> Trial:
-        """A queued fold training, when this process takes it: as a worker trains it, plus this run's own callbacks
-        (its deadline, the progress display)."""
+        """A queued fold training, when this process takes it: as a worker trains it (to the deadline the job
+        carries, not this run's moving one, which a worker cannot see), with this run's other callbacks (the
+        progress display)."""
         if self.progress is not None:
             self.progress.candidate(job.name, job.fold, self.trainings)
-        return train_job(self.base, self.data, (self.folds or [])[job.fold - 1], job, callbacks=self.callbacks)
+        others = tuple(c for c in self.callbacks if not isinstance(c, StopAtDeadline))
+        return train_job(self.base, self.data, (self.folds or [])[job.fold - 1], job, callbacks=others)
 
     def __call__(self, recipe: dict[str, Any], *, name: str, phase: str, callbacks: tuple[Callback, ...] = (),
                  **train: Any) -> Trial:
