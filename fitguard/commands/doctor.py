@@ -54,6 +54,11 @@ def options_from_cli(**params: Any) -> Any:
 def doctor(**params: Any) -> None:
     """Train a baseline, diagnose it, search the remedies, keep the best model and write an HTML report."""
     options = options_from_cli(**params)
+    if options.join is not None:  # a worker of another doctor run, which has the options
+        from fitguard.doctor.workers import join_run
+
+        join_run(Path(options.join))
+        return
     from rich.console import Console
 
     from fitguard.doctor import run_doctor

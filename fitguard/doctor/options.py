@@ -170,6 +170,11 @@ class DoctorOptions:
         resume: Continue a killed run in ``out`` with the same options, reading finished search trainings back
             from its ``study.db`` (not with ``overwrite``). Default False.
         quiet: No progress display or table. Default False.
+        workers: Processes that train the cross-validated search's folds, >= 1: this one and ``workers - 1``
+            ``--join`` processes it starts, each with ``1 / workers`` of the CPU threads (1, the default: this
+            process alone, as before).
+        join: Instead of a run of its own, train the queued folds of the doctor run in this folder (its
+            ``run.json`` gives the options and data) until that run ends. Default None.
     """
 
     data: str = _option("digits", "Built-in dataset name or a .csv/.npz/image folder/.zip path.")
@@ -229,6 +234,12 @@ class DoctorOptions:
     resume: bool = _option(False, "Continue the killed run in --out with the same options: the search trainings it "
                                   "finished are read back from its study.db, not trained again.", rerun=False)
     quiet: bool = _option(False, "No progress display or table.", rerun=False)
+    # not repeated by a rerun, nor compared by --resume: which process trains a fold does not change its result
+    workers: int = _option(1, "Processes that train the cross-validated folds: this one and N-1 --join processes it "
+                              "starts, each with 1/N of the CPU threads.", rerun=False)
+    join: str | None = _option(None, "Train the queued folds of the running doctor run in this folder (started with "
+                                     "--workers N) until it ends; its run.json gives the options and data.",
+                               rerun=False)
 
     def __post_init__(self) -> None:
         if self.model is not None:
@@ -271,9 +282,12 @@ class DoctorOptions:
         if self.keep not in KEEP_RULES:
             raise FitguardError(f"`--keep` must be one of {', '.join(KEEP_RULES)}, got {self.keep!r}")
         for name, least in (("cv_max_rows", 0), ("min_steps", 0), ("epochs", 1), ("search_epochs", 1), ("folds", 2),
-                            ("patience", 1), ("baseline_patience", 1), ("ensemble", 1)):
+                            ("patience", 1), ("baseline_patience", 1), ("ensemble", 1), ("workers", 1)):
             if getattr(self, name) < least:
                 raise FitguardError(f"`--{name.replace('_', '-')}` must be >= {least}, got {getattr(self, name)}")
+        if self.join is not None and self.workers > 1:
+            raise FitguardError("`--join` trains in this one process; start more `--join` processes for more "
+                                "workers, or give `--workers` to the run itself")
         if self.rounds == 1 or self.rounds < 0:
             raise FitguardError(f"`--rounds` must be 0 (skip bias-variance) or >= 2, got {self.rounds}")
         if not 0 <= self.epsilon < 1:

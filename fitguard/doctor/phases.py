@@ -34,8 +34,9 @@ from fitguard.data import Dataset, TensorData, kfold
 from fitguard.doctor.options import FAMILIES
 from fitguard.doctor.plan import CLASS_WEIGHTS
 from fitguard.doctor.plan import DEFAULT_LAMBDAS as LAMBDAS
+from fitguard.doctor.queue import FoldJob, FoldQueue, train_job
 from fitguard.doctor.store import TrialStore, trial_key
-from fitguard.doctor.trials import Trial, train_recipe
+from fitguard.doctor.trials import Trial, train_candidate
 from fitguard.train import Callback
 
 #: candidate networks per kind of data, ordered so that a short budget still sees every family
@@ -249,7 +250,8 @@ class Scorer:
     candidate and fold is training (anything with ``candidate(name, fold, folds)``). ``on_scored``: called with
     every scored trial (the pipeline learns from it what a training costs). ``store``: where every scored trial is
     kept (:class:`~fitguard.doctor.store.TrialStore`); a recipe it already holds for the same phase, name and
-    training options is read back instead of trained (``fitguard doctor --resume``).
+    training options is read back instead of trained (``fitguard doctor --resume``). ``queue``: where the folds go
+    when other processes train them too (``fitguard doctor --workers N``).
 
     Args:
         base: the base spec.
@@ -260,6 +262,9 @@ class Scorer:
         progress: told which candidate and fold trains (``candidate(name, fold, folds)``); None (default): nobody.
         on_scored: called with every scored trial; None (default): nothing.
         store: where scored trials are kept and read back; None (default): nowhere.
+        queue: the run's :class:`~fitguard.doctor.queue.FoldQueue` when other processes train folds too
+            (``--workers``): a cross-validated score's folds are queued, trained by whichever process takes them,
+            and gathered before their mean is taken; None (default): this process trains them one after another.
     """
 
     base: TrainConfig
@@ -270,6 +275,7 @@ class Scorer:
     progress: Any = None
     on_scored: Callable[[Trial], None] | None = None
     store: TrialStore | None = None
+    queue: FoldQueue | None = None
 
     @property
     def trainings(self) -> int:
@@ -289,12 +295,28 @@ class Scorer:
                parts: tuple[TensorData, TensorData] | None, options: dict[str, Any]) -> Trial:
         if self.progress is not None:
             self.progress.candidate(name, fold, self.trainings if fold is not None else None)
-        train, val = parts if parts is not None else (None, None)
-        label = name if fold is None else f"{name} fold {fold}"
-        trial, _, history = train_recipe(self.base, recipe, self.data, name=label, phase=phase, train=train, val=val,
-                                         callbacks=(*self.callbacks, *callbacks), **options)
-        trial.history = history
-        return trial
+        return train_candidate(self.base, self.data, recipe, name=name, phase=phase, fold=fold, parts=parts,
+                               options=options, callbacks=(*self.callbacks, *callbacks))
+
+    def _queued(self, recipe: dict[str, Any], name: str, phase: str, callbacks: tuple[Callback, ...],
+                options: dict[str, Any]) -> list[Trial] | None:
+        """The folds' trials, queued and trained by whichever processes took them; None (nothing queued) unless
+        other processes may train them: there is a queue, no per-call callback (a pruner lives in this process
+        only), and folds a worker can build."""
+        if self.queue is None or callbacks or not self.folds:
+            return None
+        jobs = self.queue.jobs(recipe, name=name, phase=phase, options=options, folds=self.folds,
+                               seed=self.base.data.seed)
+        return self.queue.scatter(jobs, self._train_job) if jobs is not None else None
+
+    def _train_job(self, job: FoldJob) -> Trial:
+        """A queued fold training, when this process takes it: as a worker trains it (to the deadline the job
+        carries, not this run's moving one, which a worker cannot see), with this run's other callbacks (the
+        progress display)."""
+        if self.progress is not None:
+            self.progress.candidate(job.name, job.fold, self.trainings)
+        others = tuple(c for c in self.callbacks if not isinstance(c, StopAtDeadline))
+        return train_job(self.base, self.data, (self.folds or [])[job.fold - 1], job, callbacks=others)
 
     def __call__(self, recipe: dict[str, Any], *, name: str, phase: str, callbacks: tuple[Callback, ...] = (),
                  **train: Any) -> Trial:
@@ -304,6 +326,8 @@ class Scorer:
         if trial is None:
             if not self.folds:
                 trial = self._train(recipe, name, phase, callbacks, None, None, options)
+            elif (trials := self._queued(recipe, name, phase, callbacks, options)) is not None:
+                trial = self._fold_mean(recipe, name, phase, trials)
             else:
                 trial = self._fold_mean(recipe, name, phase, [
                     self._train(recipe, name, phase, callbacks, index + 1, part, options)

@@ -37,6 +37,7 @@ from fitguard.doctor.store import TrialStore, check_same_run, data_fingerprint, 
 from fitguard.doctor.suggestions import learning_curve_phase, outcomes
 from fitguard.doctor.summary import layer_table, versions
 from fitguard.doctor.trials import Trial, joined, refit_epochs, refit_members, refit_recipe, score_and_gap, train_recipe
+from fitguard.doctor.workers import WorkerPool
 from fitguard.errors import FitguardError
 from fitguard.models import build_network, count
 from fitguard.models.ensemble import MeanEnsemble
@@ -219,15 +220,21 @@ def run_doctor(options: DoctorOptions, console: Console | None = None, data: Dat
         FitguardError: an ``out`` that cannot be the run folder (a file, a non-empty folder without
             ``overwrite`` or ``resume``, one ``resume`` cannot continue), or data the options cannot use; a folder
             this call created is removed when the input is refused before any training; a folder another process
-            is running in.
+            is running in; ``data`` given with ``options.workers`` > 1 (the workers load the data themselves).
     """
+    if data is not None and options.workers > 1:
+        raise FitguardError("`--workers` needs data the worker processes load themselves (--data): a given Dataset "
+                            "is this process's alone")
     clock = phases.Clock(options.budget, options.trials)  # the budget counts from the call
-    with claim_run_dir(options.out, overwrite=options.overwrite, resume=options.resume) as run_dir:
-        return _run(options, run_dir, clock, console or Console(), data)
+    with (claim_run_dir(options.out, overwrite=options.overwrite, resume=options.resume) as run_dir,
+          WorkerPool(options.workers, run_dir) as pool):
+        return _run(options, run_dir, clock, console or Console(), data, pool)
 
 
-def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Console, data: Dataset | None) -> Path:
-    """The doctor's run in the folder ``run_dir`` this process holds (see :func:`run_doctor`)."""
+def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Console, data: Dataset | None,
+         pool: WorkerPool) -> Path:
+    """The doctor's run in the folder ``run_dir`` this process holds (see :func:`run_doctor`); ``pool`` starts the
+    processes that train its cross-validated folds with it (``--workers``) once its data are read."""
     timings: dict[str, float] = {}
     # a resumed run continues the folder's own run: same options, same data (checked before anything is written)
     earlier = resumable(run_dir, options) if options.resume else None
@@ -265,6 +272,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
     store = TrialStore(storage_url(run_dir), rewind=rewind,
                        elapsed=lambda: time.perf_counter() - (clock.search_started or clock.started))
     score, selection = _scorer(base, data, options, clock, display, store)
+    score.queue = pool.start(data, clock.search_deadline)
     tested_rows = joined(data.train, data.val) if options.refit != "none" else data.train
     search: dict[str, Any] = {}
     with display:

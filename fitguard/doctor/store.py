@@ -34,6 +34,8 @@ from fitguard.train import History
 STUDY = "doctor-trials"
 #: the storage file in the run folder (shared with the ``study`` phase's study "doctor")
 STORAGE_FILE = "study.db"
+#: seconds a process waits for another's SQLite write before it fails (as fitguard.search.storage's storage does)
+SQLITE_BUSY_SECONDS = 60
 
 
 def trial_key(phase: str, name: str, recipe: dict[str, Any], options: dict[str, Any]) -> str:
@@ -52,7 +54,7 @@ def trial_key(phase: str, name: str, recipe: dict[str, Any], options: dict[str, 
         >>> a == trial_key("ablation", "dropout 0.25", {"model": {"name": "mlp", "dropout": 0.25}}, {"max_epochs": 9})
         False
     """
-    text = json.dumps(_plain({"phase": phase, "name": name, "recipe": recipe, "options": options}), sort_keys=True)
+    text = json.dumps(plain({"phase": phase, "name": name, "recipe": recipe, "options": options}), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -63,6 +65,20 @@ def storage_url(run_dir: Path) -> str:
         run_dir: the doctor run folder.
     """
     return f"sqlite:///{Path(run_dir) / STORAGE_FILE}"
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    """SQLAlchemy's engine options for the run's storage: with SQLite, wait up to :data:`SQLITE_BUSY_SECONDS` for
+    another process's write (``--workers``) instead of failing with "database is locked".
+
+    Args:
+        url: the storage's URL.
+
+    Example:
+        >>> engine_options("sqlite:///runs/doctor/study.db")
+        {'connect_args': {'timeout': 60}}
+    """
+    return {"connect_args": {"timeout": SQLITE_BUSY_SECONDS}} if url.startswith("sqlite") else {}
 
 
 def data_fingerprint(data: Dataset) -> str:
@@ -157,7 +173,8 @@ class TrialStore:
     ``elapsed``: seconds the search has run so far, stored with each trial. ``rewind``: called with those seconds
     when a trial is read back, so that a resumed run's clock stands where the earlier attempt's stood when that
     trial finished (a trial read back costs no time; without this a resumed run would reach each phase's share of
-    the budget at another point of the search).
+    the budget at another point of the search). ``storage``: the Optuna storage (SQLite waits
+    :data:`SQLITE_BUSY_SECONDS` for another process's write: ``--workers`` processes write to it too).
 
     Args:
         url: the storage's URL (see :func:`storage_url`).
@@ -175,7 +192,9 @@ class TrialStore:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self._optuna = optuna
         try:
-            self.study = optuna.create_study(study_name=STUDY, storage=url, direction="maximize", load_if_exists=True)
+            self.storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_options(url))
+            self.study = optuna.create_study(study_name=STUDY, storage=self.storage, direction="maximize",
+                                             load_if_exists=True)
         except Exception as error:  # noqa: BLE001 -- SQLAlchemy's and Optuna's errors alike: the file is unusable
             raise FitguardError(f"cannot open the run's trial storage {url}: {str(error).splitlines()[0]}; remove "
                                 "the file or pass --overwrite") from None
@@ -223,7 +242,7 @@ class TrialStore:
         frozen = optuna.trial.create_trial(
             state=optuna.trial.TrialState.COMPLETE if finite else optuna.trial.TrialState.FAIL,
             value=trial.val_score if finite else None,
-            user_attrs={"key": key, "phase": trial.phase, "name": trial.name, "trial": _plain(trial.to_dict()),
+            user_attrs={"key": key, "phase": trial.phase, "name": trial.name, "trial": plain(trial.to_dict()),
                         "history": trial.history.to_dict() if trial.history is not None else None,
                         "search_seconds": self._elapsed() if self._elapsed is not None else 0.0},
         )
@@ -232,6 +251,14 @@ class TrialStore:
         self.stored += 1
 
 
-def _plain(value: Any) -> Any:
-    """``value`` as JSON reads it back (tuples become lists, numpy scalars numbers)."""
+def plain(value: Any) -> Any:
+    """``value`` as JSON reads it back (tuples become lists, numpy scalars numbers): what the storage gives back.
+
+    Args:
+        value: a JSON-like value.
+
+    Example:
+        >>> plain({"folds": (0.5, 0.75)})
+        {'folds': [0.5, 0.75]}
+    """
     return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else repr(v)))

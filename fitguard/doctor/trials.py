@@ -135,6 +135,31 @@ def train_recipe(
     return trial, run, history
 
 
+def train_candidate(base: TrainConfig, data: Dataset, recipe: dict[str, Any], *, name: str, phase: str,
+                    fold: int | None, parts: tuple[TensorData, TensorData] | None, options: dict[str, Any],
+                    callbacks: tuple[Callback, ...] = ()) -> Trial:
+    """One search training of a candidate, its History kept on the trial: what the search's scorer runs for a holdout
+    score or for one fold, in this process or in a ``--workers`` process alike.
+
+    Args:
+        base: the base spec.
+        data: the dataset.
+        recipe: the sections the recipe sets.
+        name: the candidate's name (the trial is named ``NAME fold I`` for a fold).
+        phase: the search phase.
+        fold: the fold's number, from 1; None: the holdout training.
+        parts: the fold's ``(train, val)`` rows; None: the dataset's training and validation splits.
+        options: ``train`` section keys put on top of the recipe's.
+        callbacks: more callbacks for the trainer (default none).
+    """
+    train, val = parts if parts is not None else (None, None)
+    label = name if fold is None else f"{name} fold {fold}"
+    trial, _, history = train_recipe(base, recipe, data, name=label, phase=phase, train=train, val=val,
+                                     callbacks=callbacks, **options)
+    trial.history = history
+    return trial
+
+
 def joined(first: TensorData, second: TensorData) -> TensorData:
     """Rows of ``first`` then ``second`` (train + val for the final refit).
 

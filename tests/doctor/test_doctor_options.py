@@ -102,13 +102,17 @@ def test_every_option_round_trips_through_the_command_line():
     defaults = DoctorOptions()
     unchanged = [f.name for f in fields(DoctorOptions)
                  if getattr(changed, f.name) == getattr(defaults, f.name)
-                 and f.name not in ("overwrite", "quiet", "resume")]
+                 and f.name not in ("overwrite", "quiet", "resume", "workers", "join")]
     assert unchanged == []  # the test covers every option that a rerun command repeats
     assert _parse(changed.command()) == changed
     assert _parse(DoctorOptions().command()) == DoctorOptions()
     assert _parse("fitguard doctor --budget 10m --overwrite --quiet") == DoctorOptions(budget=600.0, overwrite=True,
                                                                                       quiet=True)
     assert _parse("fitguard doctor --resume") == DoctorOptions(resume=True)
+    # not repeated by a rerun: which processes train the folds does not change the run
+    assert _parse("fitguard doctor --workers 3") == DoctorOptions(workers=3)
+    assert DoctorOptions(workers=3).command() == DoctorOptions().command() == "fitguard doctor"
+    assert _parse("fitguard doctor --join runs/x") == DoctorOptions(join="runs/x")
 
 
 def test_the_command_line_options_are_the_dataclass_fields_with_their_help():

@@ -1,0 +1,418 @@
+"""A cross-validated score's fold trainings as queued jobs, so that several processes train them (``--workers``).
+
+When a doctor run has workers, the scorer (:class:`fitguard.doctor.phases.Scorer`) puts a recipe's k fold trainings
+in the run's storage as WAITING trials of the study :data:`QUEUE`, each carrying all a process needs to train it
+(:class:`FoldJob`: recipe, name, phase, training options, which fold of which folds, the search's deadline). Any
+process takes one (an atomic WAITING -> RUNNING, :func:`fitguard.search.workers.take_queued`), trains it with a
+heartbeat through :func:`train_job` -- the one function every process trains a job with --, writes the fold's
+Trial and History on the job and completes it. The process that queued them trains queued jobs too while any is
+waiting, then waits for its own (the phase's barrier) and takes their mean as it would have after training them
+itself.
+
+A job whose process died keeps RUNNING with a heartbeat that stops; whoever looks for work or waits (every
+:data:`POLL_SECONDS`) fails it once the heartbeat is :data:`GRACE_SECONDS` old, and Optuna's retry callback queues a
+copy: each job is trained once, and once more each time its worker dies (at most :data:`MAX_RETRY` more times).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from fitguard.config import TrainConfig
+from fitguard.data import Dataset, TensorData, kfold
+from fitguard.doctor.trials import Trial, train_candidate
+from fitguard.train import Callback, History
+
+#: the Optuna study, in the run's storage, that holds the queued fold trainings
+QUEUE = "doctor-queue"
+#: seconds between a running job's heartbeats
+HEARTBEAT_SECONDS = 2
+#: seconds without a heartbeat after which a running job's process counts as dead
+GRACE_SECONDS = 10
+#: how many times a dead worker's job is queued again
+MAX_RETRY = 3
+#: seconds between two looks at the queue of a process that waits
+POLL_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class FoldJob:
+    """One fold training of a cross-validated score, as stored on its queued trial.
+
+    Args:
+        call: identifies the score the job belongs to (one per scorer call).
+        fold: the fold's number, from 1.
+        folds: how many folds (``k`` of :func:`fitguard.data.kfold`).
+        seed: the folds' shuffle seed.
+        folds_fingerprint: :func:`folds_fingerprint` of the folds, checked by the process that trains it.
+        recipe: the recipe to train.
+        name: the candidate's name.
+        phase: the search phase.
+        options: ``train`` section keys put on top of the recipe's.
+        deadline: the search's deadline when the job was queued, in ``time.time()`` seconds; None: none.
+    """
+
+    call: str
+    fold: int
+    folds: int
+    seed: int
+    folds_fingerprint: str
+    recipe: dict[str, Any]
+    name: str
+    phase: str
+    options: dict[str, Any]
+    deadline: float | None
+
+    def to_attrs(self) -> dict[str, Any]:
+        """The job as the queued trial's user attribute ``job`` holds it (plain JSON)."""
+        return {"job": json.loads(json.dumps(asdict(self)))}
+
+    @classmethod
+    def from_attrs(cls, attrs: dict[str, Any]) -> FoldJob:
+        """The job a queued trial's user attributes hold.
+
+        Args:
+            attrs: the trial's user attributes.
+        """
+        return cls(**attrs["job"])
+
+
+def folds_fingerprint(folds: list[tuple[TensorData, TensorData]]) -> str:
+    """A hash of every fold's training and validation rows and targets: a worker must train the folds the run
+    queued, not folds it rebuilt otherwise.
+
+    Args:
+        folds: the ``(train, val)`` pairs.
+    """
+    digest = hashlib.sha256()
+    for part in (p for pair in folds for p in pair):
+        for tensor in (part.X, part.y):
+            digest.update(str(tuple(tensor.shape)).encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:32]
+
+
+def train_job(base: TrainConfig, data: Dataset, parts: tuple[TensorData, TensorData], job: FoldJob,
+              callbacks: tuple[Callback, ...] = ()) -> Trial:
+    """Train one queued fold job on its fold's rows ``parts``, stopped at the job's deadline: what every process
+    runs, so that a fold's result does not depend on which one took it.
+
+    Args:
+        base: the run's base spec.
+        data: the run's dataset.
+        parts: the job's fold, ``(train, val)``.
+        job: the job.
+        callbacks: more callbacks for the trainer (the run's own, when the run's process trains it; default none).
+    """
+    from fitguard.doctor.phases import StopAtDeadline  # phases imports this module
+
+    if job.deadline is not None:
+        at = time.perf_counter() + job.deadline - time.time()
+        callbacks = (*callbacks, StopAtDeadline(lambda: at))
+    return train_candidate(base, data, job.recipe, name=job.name, phase=job.phase, fold=job.fold, parts=parts,
+                           options=job.options, callbacks=callbacks)
+
+
+class FoldQueue:
+    """The run's queue of fold jobs in its storage (see the module docstring): ``scatter`` from the run's process,
+    ``serve`` from a worker's.
+
+    Args:
+        storage: the run's Optuna storage, with heartbeats (:func:`open_queue_storage`).
+        folds: the folds a worker builds of the run's data (:class:`FoldCache`): only folds it can build are queued;
+            None (default): none are (a worker's queue, which only takes jobs).
+        deadline: gives the search's deadline in ``time.perf_counter()`` units (inf: none); None (default): none.
+        threads: torch threads this process trains a job with (then set back); None (default): as they are.
+    """
+
+    def __init__(self, storage: Any, folds: FoldCache | None = None, deadline: Callable[[], float] | None = None,
+                 threads: int | None = None) -> None:
+        import optuna
+
+        self.storage = storage
+        self.study = optuna.load_study(study_name=QUEUE, storage=storage)
+        self.study_id = self.study._study_id
+        self.folds = folds
+        self.deadline = deadline
+        self.threads = threads
+        self._fingerprints: dict[int, tuple[Any, str | None]] = {}
+
+    def jobs(self, recipe: dict[str, Any], *, name: str, phase: str, options: dict[str, Any],
+             folds: list[tuple[TensorData, TensorData]], seed: int) -> list[FoldJob] | None:
+        """The fold jobs of one cross-validated score; None when a worker could not build ``folds`` (they are not
+        :func:`fitguard.data.kfold`'s of train + val with ``seed``, e.g. the learning curve's subsets): the caller
+        then trains them itself.
+
+        Args:
+            recipe: the recipe.
+            name: the candidate's name.
+            phase: the search phase.
+            options: the training options.
+            folds: the folds.
+            seed: the shuffle seed :func:`fitguard.data.kfold` made them with, if it did.
+        """
+        if id(folds) not in self._fingerprints:  # the list is kept with it, so its id stays its own
+            fingerprint = folds_fingerprint(folds)
+            same = (self.folds is not None and len(folds) >= 2
+                    and self.folds.built(len(folds), seed)[1] == fingerprint)
+            self._fingerprints[id(folds)] = (folds, fingerprint if same else None)
+        shared = self._fingerprints[id(folds)][1]
+        if shared is None:
+            return None
+        deadline = self.deadline() if self.deadline is not None else math.inf
+        wall = time.time() + deadline - time.perf_counter() if math.isfinite(deadline) else None
+        call = uuid.uuid4().hex
+        return [FoldJob(call, index + 1, len(folds), seed, shared, recipe, name, phase, options, wall)
+                for index in range(len(folds))]
+
+    def scatter(self, jobs: list[FoldJob], train: Callable[[FoldJob], Trial]) -> list[Trial]:
+        """Queue ``jobs``, train queued jobs with ``train`` while any is waiting, then wait until each of ``jobs`` is
+        complete; their trials, in the jobs' order (:meth:`put`, then :meth:`gather`).
+
+        Args:
+            jobs: the jobs to queue.
+            train: trains a job in this process.
+
+        Raises:
+            RuntimeError: a job's training failed (its error), or its workers died more than ``MAX_RETRY`` times.
+        """
+        return self.gather(self.put(jobs), train)
+
+    def put(self, jobs: list[FoldJob]) -> list[int]:
+        """Queue ``jobs`` (WAITING); their trial ids.
+
+        Args:
+            jobs: the jobs to queue.
+        """
+        import optuna
+        from optuna.trial import TrialState
+
+        return [self.storage.create_new_trial(self.study_id, template_trial=optuna.trial.create_trial(
+            state=TrialState.WAITING, user_attrs=job.to_attrs())) for job in jobs]
+
+    def gather(self, ids: list[int], train: Callable[[FoldJob], Trial]) -> list[Trial]:
+        """Train queued jobs with ``train`` while any is waiting, then wait until the jobs ``ids`` (or their retries)
+        are complete; their trials, in that order.
+
+        Args:
+            ids: the jobs' trial ids (:meth:`put`).
+            train: trains a job in this process.
+
+        Raises:
+            RuntimeError: a job's training failed (its error), or its workers died more than ``MAX_RETRY`` times.
+        """
+        from fitguard.search.workers import take_queued
+
+        ids = list(ids)
+        lost: dict[int, float] = {}
+        while True:
+            self.fail_stale()
+            taken = take_queued(self.storage, self.study_id)
+            if taken is not None:
+                self.run(taken, train, reraise=True)
+                continue
+            trials = self._gathered(ids, lost)
+            if trials is not None:
+                return trials
+            time.sleep(POLL_SECONDS)
+
+    def serve(self, train: Callable[[FoldJob], Trial], stop: Callable[[float], bool]) -> int:
+        """Take and train queued jobs until the run marks the queue finished or ``stop(idle)`` says so (asked while
+        there is no work, with the seconds since the last job); how many jobs this process completed.
+
+        Args:
+            train: trains a job.
+            stop: given the seconds this process has been idle, whether to stop waiting for work.
+        """
+        from fitguard.search.workers import take_queued
+
+        done = 0
+        idle_since = time.monotonic()
+        while not self.finished():
+            self.fail_stale()
+            taken = take_queued(self.storage, self.study_id)
+            if taken is None:
+                if stop(time.monotonic() - idle_since):
+                    break
+                time.sleep(POLL_SECONDS)
+                continue
+            done += self.run(taken, train, reraise=False)
+            idle_since = time.monotonic()
+        return done
+
+    def run(self, trial_id: int, train: Callable[[FoldJob], Trial], *, reraise: bool) -> int:
+        """Train the taken job ``trial_id`` with heartbeats; write its trial and history and complete it. A training
+        that fails is recorded (user attribute ``error``) and the job failed; ``reraise``: raised again here too. A
+        process stopped meanwhile (Ctrl-C) fails the job and queues it again. Returns 1 when the job was completed,
+        else 0 (failed, or failed meanwhile as stale: then its retry counts).
+
+        Args:
+            trial_id: a job this process took (RUNNING).
+            train: trains the job.
+            reraise: raise a training's error after recording it (the run's own process) rather than go on.
+        """
+        from optuna.exceptions import UpdateFinishedTrialError
+        from optuna.trial import TrialState
+
+        from fitguard.doctor.store import plain
+        from fitguard.search.workers import Heartbeat, requeue
+
+        job = FoldJob.from_attrs(self.storage.get_trial(trial_id).user_attrs)
+        heartbeat = Heartbeat(self.storage, trial_id, HEARTBEAT_SECONDS)
+        previous = torch.get_num_threads()
+        try:
+            self.storage.set_trial_user_attr(trial_id, "worker", f"{socket.gethostname()}:{os.getpid()}")
+            if self.threads is not None:
+                torch.set_num_threads(self.threads)
+            trial = train(job)
+        except (KeyboardInterrupt, SystemExit):  # this process is stopped, the job is not at fault: give it back
+            with contextlib.suppress(UpdateFinishedTrialError):
+                if self.storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
+                    requeue(self.study, self.storage.get_trial(trial_id))
+            raise
+        except Exception as error:  # the training's own failure: recorded, never retried blindly
+            message = str(error).splitlines()[0] if str(error) else ""
+            with contextlib.suppress(UpdateFinishedTrialError):
+                self.storage.set_trial_user_attr(trial_id, "error", f"{type(error).__name__}: {message}")
+                self.storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+            if reraise:
+                raise
+            return 0
+        finally:
+            torch.set_num_threads(previous)
+            heartbeat.stop()
+        history = trial.history.to_dict() if trial.history is not None else None
+        try:
+            self.storage.set_trial_user_attr(trial_id, "result", plain({"trial": trial.to_dict(), "history": history}))
+            self.storage.set_trial_state_values(trial_id, state=TrialState.COMPLETE, values=[0.0])
+        except UpdateFinishedTrialError:  # failed as stale meanwhile (a heartbeat that could not be written): its
+            return 0  # retry is queued and will be trained; this result is dropped so that one result counts
+        return 1
+
+    def fail_stale(self) -> None:
+        """Fail the running jobs whose heartbeat stopped; Optuna's retry callback queues a copy of each."""
+        from optuna.storages import fail_stale_trials
+
+        fail_stale_trials(self.study)
+
+    def finished(self) -> bool:
+        """Whether the run marked the queue finished (no more jobs will come)."""
+        return bool(self.storage.get_study_user_attrs(self.study_id).get("finished"))
+
+    def finish(self) -> None:
+        """Mark the queue finished: the workers stop once idle."""
+        self.storage.set_study_user_attr(self.study_id, "finished", True)
+
+    def _gathered(self, ids: list[int], lost: dict[int, float]) -> list[Trial] | None:
+        """The trials of the jobs ``ids`` when all are complete, else None; a job failed as stale is followed to its
+        retry (``ids`` updated in place), or queued again when its retry is missing for ``GRACE_SECONDS``."""
+        from optuna.trial import TrialState
+
+        from fitguard.search.workers import requeue
+
+        results: list[Trial] = []
+        for place, trial_id in enumerate(ids):
+            frozen = self.storage.get_trial(trial_id)
+            if frozen.state == TrialState.COMPLETE:
+                record = frozen.user_attrs["result"]
+                trial = Trial(**record["trial"])
+                trial.history = History.from_dict(record["history"]) if record["history"] is not None else None
+                results.append(trial)
+                continue
+            if frozen.state != TrialState.FAIL:
+                continue
+            job = FoldJob.from_attrs(frozen.user_attrs)
+            if "error" in frozen.user_attrs:
+                raise RuntimeError(f"the training of {job.name!r} fold {job.fold} failed in process "
+                                   f"{frozen.user_attrs.get('worker', '?')}: {frozen.user_attrs['error']}")
+            retry = next((t for t in self.storage.get_all_trials(self.study_id, deepcopy=False)
+                          if t.system_attrs.get("failed_trial") == frozen.number), None)
+            if retry is not None:
+                ids[place] = retry._trial_id
+                continue
+            died = len(frozen.system_attrs.get("retry_history", [])) + 1
+            if died > MAX_RETRY:
+                raise RuntimeError(f"the training of {job.name!r} fold {job.fold} was lost: the processes that "
+                                   f"took it died {died} times")
+            if time.monotonic() - lost.setdefault(trial_id, time.monotonic()) > GRACE_SECONDS:
+                requeue(self.study, frozen)  # whoever failed it died before it queued the retry
+        return results if len(results) == len(ids) else None
+
+
+def open_queue_storage(url: str) -> Any:
+    """The run's storage with heartbeats, a retry of dead workers' jobs and (SQLite) a 60 s busy timeout.
+
+    Args:
+        url: the storage's URL.
+    """
+    from fitguard.search.storage import open_storage
+
+    return open_storage(url, HEARTBEAT_SECONDS, GRACE_SECONDS, max_retry=MAX_RETRY)
+
+
+def create_queue(url: str) -> None:
+    """Create the queue study in the run's storage (empty, not finished): ``--join`` may attach from now on. A queue
+    left by a killed attempt of the run (``--resume``) is replaced: the scores its jobs were for are asked again.
+
+    Args:
+        url: the storage's URL.
+    """
+    import optuna
+
+    storage = open_queue_storage(url)
+    if any(summary.study_name == QUEUE for summary in storage.get_all_studies()):
+        optuna.delete_study(study_name=QUEUE, storage=storage)
+    optuna.create_study(study_name=QUEUE, storage=storage, load_if_exists=True)
+    study_id = storage.get_study_id_from_name(QUEUE)
+    storage.set_study_user_attr(study_id, "finished", False)
+
+
+class FoldCache:
+    """A worker's folds, built as the run built them (:func:`fitguard.data.kfold` of train + val) once per ``(k,
+    seed)`` and checked against each job's fingerprint.
+
+    Args:
+        data: the run's dataset.
+    """
+
+    def __init__(self, data: Dataset) -> None:
+        self.data = data
+        self._built: dict[tuple[int, int], tuple[list[tuple[TensorData, TensorData]], str]] = {}
+
+    def parts(self, job: FoldJob) -> tuple[TensorData, TensorData]:
+        """The job's fold.
+
+        Args:
+            job: the job.
+
+        Raises:
+            RuntimeError: the folds built here differ from the ones the run queued.
+        """
+        folds, fingerprint = self.built(job.folds, job.seed)
+        if fingerprint != job.folds_fingerprint:
+            raise RuntimeError(f"this worker's {job.folds} folds (seed {job.seed}) differ from the run's")
+        return folds[job.fold - 1]
+
+    def built(self, k: int, seed: int) -> tuple[list[tuple[TensorData, TensorData]], str]:
+        """The ``k`` folds of train + val shuffled with ``seed``, and their :func:`folds_fingerprint`.
+
+        Args:
+            k: how many folds, >= 2.
+            seed: the shuffle seed.
+        """
+        if (k, seed) not in self._built:
+            folds = list(kfold(self.data, k=k, seed=seed))
+            self._built[k, seed] = (folds, folds_fingerprint(folds))
+        return self._built[k, seed]

@@ -1,0 +1,252 @@
+"""``fitguard doctor --workers N`` and ``--join RUN_DIR``: the cross-validated folds are trained by several processes,
+each job exactly once (once more when its worker is SIGKILLed), with the fold scores a single process gets.
+
+Real processes on the TINY run, cross-validated in every phase (``--cv-max-rows``), one torch thread each
+(``OMP_NUM_THREADS=1``: the single process and, with 2 workers on these 2 cores, each worker), so that the fold
+scores of both can be compared exactly.
+"""
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import optuna
+import pytest
+
+from fitguard.cli import main
+from fitguard.doctor.queue import QUEUE, FoldQueue, create_queue, open_queue_storage
+from fitguard.doctor.store import STUDY, TrialStore, storage_url
+from tests.doctor.conftest import TINY
+
+CROSS_VALIDATED = [*TINY, "--cv-max-rows", "5000"]
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _doctor(out: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "fitguard.cli", "doctor", *CROSS_VALIDATED, "--out", str(out),
+                             *extra], env=ONE_THREAD, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _finished(process: subprocess.Popen) -> None:
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr.decode()
+
+
+def _rows(run_dir: Path, sql: str, *arguments: object) -> list[tuple]:
+    with contextlib.closing(sqlite3.connect(f"file:{run_dir / 'study.db'}?mode=ro", uri=True, timeout=60)) as db:
+        return db.execute(sql, arguments).fetchall()
+
+
+def _jobs(run_dir: Path) -> list[dict]:
+    """Every trial of the queue study: its state, job, worker, and the number of the trial it retries."""
+    found: dict[int, dict] = {}
+    for trial_id, number, state in _rows(run_dir, "select t.trial_id, t.number, t.state from trials t join studies s "
+                                                  "on t.study_id = s.study_id where s.study_name = ?", QUEUE):
+        found[trial_id] = {"number": number, "state": state}
+    for table in ("trial_user_attributes", "trial_system_attributes"):
+        for trial_id, key, value in _rows(run_dir, f"select trial_id, key, value_json from {table}"):
+            if trial_id in found:
+                found[trial_id][key] = json.loads(value)
+    return list(found.values())
+
+
+def _fold_scores(run_dir: Path) -> dict[str, tuple[str, list[float], float]]:
+    """Every scored recipe of the run by its key: its name, fold scores and mean validation loss."""
+    records: dict[int, dict] = {}
+    for trial_id, key, value in _rows(run_dir, "select a.trial_id, a.key, a.value_json from trial_user_attributes a "
+                                               "join trials t on a.trial_id = t.trial_id join studies s on "
+                                               "t.study_id = s.study_id where s.study_name = ? and a.key in "
+                                               "('key', 'trial')", STUDY):
+        records.setdefault(trial_id, {})[key] = json.loads(value)
+    return {r["key"]: (r["trial"]["name"], r["trial"]["details"]["folds"], r["trial"]["details"]["val_loss"])
+            for r in records.values()}
+
+
+def _assert_each_job_completed_once(jobs: list[dict]) -> Counter:
+    """Each (score, fold) has exactly one COMPLETE trial; the processes that trained them, counted."""
+    complete = Counter((j["job"]["call"], j["job"]["fold"]) for j in jobs if j["state"] == "COMPLETE")
+    every = {(j["job"]["call"], j["job"]["fold"]) for j in jobs}
+    assert set(complete) == every and set(complete.values()) == {1}
+    assert not [j for j in jobs if j["state"] in ("WAITING", "RUNNING")]
+    return Counter(j["worker"] for j in jobs if j["state"] == "COMPLETE")
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory):
+    """The run in one process (``--workers 1``, the default), one thread."""
+    out = tmp_path_factory.mktemp("workers") / "sequential"
+    _finished(_doctor(out))
+    return out
+
+
+def test_two_workers_train_every_fold_once_with_the_single_process_scores(sequential, tmp_path):
+    out = tmp_path / "two"
+    _finished(_doctor(out, "--workers", "2"))
+
+    jobs = _jobs(out)
+    by_process = _assert_each_job_completed_once(jobs)
+    assert not [j for j in jobs if j["state"] == "FAIL"]
+    assert len(by_process) == 2, f"one process trained every fold: {by_process}"
+    scores = _fold_scores(out)
+    assert scores == _fold_scores(sequential)
+    # one job per fold of every cross-validated score (the learning curve's row subsets train in the run's process)
+    assert len(jobs) == sum(len(folds) for _, folds, _ in scores.values() if len(folds) == 2)
+    assert _rows(out, "select a.value_json from study_user_attributes a join studies s on a.study_id = s.study_id "
+                      "where s.study_name = ? and a.key = 'finished'", QUEUE) == [("true",)]
+    summary, single = (json.loads((run / "summary.json").read_text()) for run in (out, sequential))
+    assert summary["best"]["recipe"] == single["best"]["recipe"]
+    assert summary["test"]["best"] == single["test"]["best"]
+    assert summary["options"]["workers"] == 2 and "--workers" not in summary["command"]
+
+
+def test_a_sigkilled_workers_fold_is_trained_again_and_the_run_finishes(sequential, tmp_path):
+    out = tmp_path / "killed"
+    process = _doctor(out, "--workers", "2")
+    coordinator = str(process.pid)
+    killed = None
+    deadline = time.monotonic() + 300
+    try:
+        while killed is None and process.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(sqlite3.Error):  # the storage is being created
+                running = [j for j in _jobs(out) if j["state"] == "RUNNING" and "worker" in j
+                           and j["worker"].rsplit(":", 1)[1] != coordinator]
+                if running:
+                    killed = running[0]
+                    os.kill(int(killed["worker"].rsplit(":", 1)[1]), signal.SIGKILL)
+            time.sleep(0.02)
+    finally:
+        if killed is None:
+            process.kill()
+    assert killed is not None, "the worker took no fold before the run ended"
+    _finished(process)
+
+    jobs = _jobs(out)
+    _assert_each_job_completed_once(jobs)
+    failed = [j for j in jobs if j["state"] == "FAIL"]
+    assert [j["number"] for j in failed] == [killed["number"]] and "error" not in failed[0]
+    retries = [j for j in jobs if j.get("failed_trial") == killed["number"]]
+    assert [(r["state"], r["job"]) for r in retries] == [("COMPLETE", killed["job"])]
+    assert _fold_scores(out) == _fold_scores(sequential)
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _refused(arguments: list[str], folder: Path | None = None) -> str:
+    """The one line ``fitguard ARGUMENTS`` answers with exit code 2; ``folder`` is left as it was."""
+    before = _snapshot(folder) if folder is not None else None
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = main(arguments)
+    assert code == 2
+    assert len(stderr.getvalue().strip().splitlines()) == 1
+    if folder is not None:
+        assert _snapshot(folder) == before
+    return stderr.getvalue().strip()
+
+
+def test_join_needs_a_running_doctor_run_with_workers(sequential, tmp_path):
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "notes.txt").write_text("not a run")
+    assert _refused(["doctor", "--join", str(other)], other) == (
+        f"error: cannot join {str(other)!r}: it holds no run.json, so no fitguard run made it; give the --out of a "
+        "running `fitguard doctor --workers N`")
+    assert _refused(["doctor", "--join", str(sequential)], sequential) == (
+        f"error: cannot join {str(sequential)!r}: that run finished (it wrote summary.json)")
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(sequential, unfinished)
+    (unfinished / "summary.json").unlink()
+    assert _refused(["doctor", "--join", str(unfinished)], unfinished) == (
+        f"error: cannot join {str(unfinished)!r}: that run queues no work (it was started without --workers N, N > 1, "
+        "or has not read its data yet)")
+    url = storage_url(unfinished)
+    create_queue(url)
+    FoldQueue(open_queue_storage(url)).finish()  # as a run with workers leaves it when it ends or fails
+    assert _refused(["doctor", "--join", str(unfinished)], unfinished) == (
+        f"error: cannot join {str(unfinished)!r}: that run ended before it finished (its queue is closed); "
+        "`fitguard doctor --resume` continues it")
+
+
+def test_a_worker_count_below_one_or_with_join_is_refused(tmp_path):
+    assert _refused(["doctor", "--workers", "0", "--out", str(tmp_path / "run")]) == (
+        "error: `--workers` must be >= 1, got 0")
+    assert not (tmp_path / "run").exists()
+    assert _refused(["doctor", "--join", str(tmp_path), "--workers", "2"]) == (
+        "error: `--join` trains in this one process; start more `--join` processes for more workers, or give "
+        "`--workers` to the run itself")
+
+
+def _busy_timeout(storage) -> int:
+    with storage.engine.connect() as connection:
+        return connection.exec_driver_sql("pragma busy_timeout").scalar()
+
+
+def test_the_runs_storage_waits_a_minute_for_another_processs_write(tmp_path):
+    # SQLite's own wait is 5 s, and Optuna gives up on a write after about 30 s of them; a minute per attempt keeps
+    # the run and its workers from failing with "database is locked" while another process writes
+    url = storage_url(tmp_path)
+    assert _busy_timeout(optuna.storages.RDBStorage(url)) == 5_000
+    assert _busy_timeout(TrialStore(url).storage) == 60_000
+    assert _busy_timeout(open_queue_storage(url)) == 60_000
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie waiting for its reaper does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the run's worker process through /proc")
+def test_a_sigkilled_runs_worker_stops_and_resume_with_workers_finishes(sequential, tmp_path):
+    out = tmp_path / "run killed"
+    process = _doctor(out, "--workers", "2")
+    deadline = time.monotonic() + 300
+    while process.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(sqlite3.Error):
+            if sum(j["state"] == "COMPLETE" for j in _jobs(out)) >= 3:
+                break
+        time.sleep(0.02)
+    children = [int(pid) for pid in Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()]
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL, "the run ended before it was killed"
+    assert len(children) == 1
+    stopped = time.monotonic() + 30
+    while _alive(children[0]) and time.monotonic() < stopped:
+        time.sleep(0.1)
+    assert not _alive(children[0]), "the worker outlived its run"  # it saw the run folder's lock free
+
+    _finished(_doctor(out, "--workers", "2", "--resume"))
+    scores = _fold_scores(out)
+    assert scores == _fold_scores(sequential)
+    replayed = json.loads((out / "summary.json").read_text())["remedies"]["replayed"]
+    assert replayed >= 1  # 3 jobs done: the first score's 2 folds were gathered and stored before more were queued
+    jobs = _jobs(out)
+    _assert_each_job_completed_once(jobs)
+    # the killed attempt's queue was replaced: jobs only for the cross-validated scores the resumed run trained
+    assert len(jobs) == 2 * (sum(len(folds) == 2 for _, folds, _ in scores.values()) - replayed)
+
+
+def test_workers_need_data_they_can_load_themselves(tmp_path):
+    from fitguard.data import load
+    from fitguard.doctor import DoctorOptions, run_doctor
+
+    with pytest.raises(ValueError) as error:
+        run_doctor(DoctorOptions(workers=2, out=str(tmp_path / "run"), quiet=True), data=load("wine", seed=0))
+    assert str(error.value) == ("`--workers` needs data the worker processes load themselves (--data): a given "
+                                "Dataset is this process's alone")
+    assert not (tmp_path / "run").exists()

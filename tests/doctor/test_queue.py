@@ -1,0 +1,125 @@
+"""The fold-job queue of ``fitguard doctor --workers`` with scripted trainings (no network is trained): which folds
+are queued, what a job carries, and what a failed or interrupted training leaves in the storage."""
+
+import os
+import socket
+import time
+
+import pytest
+import torch
+
+from fitguard.data import TensorData, kfold, load
+from fitguard.doctor.queue import FoldCache, FoldJob, FoldQueue, create_queue, folds_fingerprint, open_queue_storage
+from fitguard.doctor.store import storage_url
+from fitguard.doctor.trials import Trial
+from fitguard.train import History
+
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load("wine", seed=0)
+
+
+@pytest.fixture
+def queue(tmp_path, data):
+    url = storage_url(tmp_path)
+    create_queue(url)
+    return FoldQueue(open_queue_storage(url), FoldCache(data), deadline=lambda: time.perf_counter() + 100.0)
+
+
+def _jobs(queue, data, **extra):
+    folds = list(kfold(data, k=2, seed=0))
+    return queue.jobs({"model": {"name": "mlp"}}, name="mlp 64", phase="architecture", options={"max_epochs": 3},
+                      folds=folds, seed=0, **extra)
+
+
+def _scripted(job: FoldJob) -> Trial:
+    """A fold's trial without training: its score is its fold number / 10."""
+    trial = Trial(f"{job.name} fold {job.fold}", job.phase, job.recipe, job.fold / 10, 0.01, 7, 3, 0.5,
+                  details={"best_epoch": 2, "stop_reason": "early stopping", "val_loss": 0.3})
+    trial.history = History()
+    return trial
+
+
+def _states(queue) -> list[tuple[int, str]]:
+    return [(t.number, t.state.name) for t in queue.storage.get_all_trials(queue.study_id)]
+
+
+def test_kfold_folds_become_jobs_that_carry_everything_a_worker_needs(queue, data):
+    before = time.time()
+    jobs = _jobs(queue, data)
+    assert [(j.fold, j.folds, j.seed, j.name, j.phase, j.options) for j in jobs] == [
+        (1, 2, 0, "mlp 64", "architecture", {"max_epochs": 3}), (2, 2, 0, "mlp 64", "architecture", {"max_epochs": 3})]
+    assert jobs[0].call == jobs[1].call != _jobs(queue, data)[0].call  # one id per score
+    assert jobs[0].folds_fingerprint == folds_fingerprint(list(kfold(data, k=2, seed=0)))
+    assert before + 99 < jobs[0].deadline < time.time() + 101  # the search's deadline, in wall-clock seconds
+    assert FoldJob.from_attrs(jobs[0].to_attrs()) == jobs[0]
+
+
+def test_folds_a_worker_cannot_build_are_not_queued(queue, data):
+    rows = TensorData(data.train.X[:40], data.train.y[:40])
+    assert queue.jobs({}, name="25% of the rows", phase="learning_curve", options={}, folds=[(rows, data.val)],
+                      seed=0) is None
+    other_seed = list(kfold(data, k=2, seed=1))
+    assert queue.jobs({}, name="x", phase="study", options={}, folds=other_seed, seed=0) is None
+
+
+def test_a_worker_trains_each_job_once_and_the_run_gathers_them_in_fold_order(queue, data):
+    ids = queue.put(_jobs(queue, data))
+    assert queue.serve(_scripted, stop=lambda idle: True) == 2
+    trials = queue.gather(ids, train=lambda job: pytest.fail("nothing is left to train"))
+    assert [(t.name, t.val_score) for t in trials] == [("mlp 64 fold 1", 0.1), ("mlp 64 fold 2", 0.2)]
+    assert trials[0] == _scripted(_jobs(queue, data)[0]) and isinstance(trials[0].history, History)
+    assert _states(queue) == [(0, "COMPLETE"), (1, "COMPLETE")]
+    assert [t.user_attrs["worker"] for t in queue.storage.get_all_trials(queue.study_id)] == [WORKER, WORKER]
+
+
+def test_a_training_that_fails_in_a_worker_fails_the_score_with_its_error(queue, data):
+    def broken(job):
+        raise ValueError(f"fold {job.fold} has no rows\nsecond line")
+
+    ids = queue.put(_jobs(queue, data))
+    assert queue.serve(broken, stop=lambda idle: True) == 0
+    assert _states(queue) == [(0, "FAIL"), (1, "FAIL")]  # never retried
+    with pytest.raises(RuntimeError) as error:
+        queue.gather(ids, train=_scripted)
+    assert str(error.value) == (f"the training of 'mlp 64' fold 1 failed in process {WORKER}: ValueError: fold 1 has "
+                                "no rows")
+
+
+def test_an_interrupted_worker_gives_its_job_back(queue, data):
+    def interrupted(job):
+        raise KeyboardInterrupt
+
+    ids = queue.put(_jobs(queue, data))
+    with pytest.raises(KeyboardInterrupt):
+        queue.serve(interrupted, stop=lambda idle: True)
+    assert _states(queue) == [(0, "FAIL"), (1, "WAITING"), (2, "WAITING")]
+    failed, _, retry = queue.storage.get_all_trials(queue.study_id)
+    assert "error" not in failed.user_attrs
+    assert retry.system_attrs["failed_trial"] == 0 and retry.user_attrs["job"] == failed.user_attrs["job"]
+    trials = queue.gather(ids, train=_scripted)  # the run trains the copy and the other job itself
+    assert [t.val_score for t in trials] == [0.1, 0.2]
+    assert _states(queue) == [(0, "FAIL"), (1, "COMPLETE"), (2, "COMPLETE")]
+
+
+def test_a_worker_trains_with_the_threads_it_was_given_and_sets_them_back(tmp_path, data):
+    url = storage_url(tmp_path)
+    create_queue(url)
+    queue = FoldQueue(open_queue_storage(url), FoldCache(data), threads=1)
+    before = torch.get_num_threads()
+    seen = []
+
+    def train(job):
+        seen.append(torch.get_num_threads())
+        return _scripted(job)
+
+    torch.set_num_threads(2)
+    try:
+        queue.put(_jobs(queue, data))
+        queue.serve(train, stop=lambda idle: True)
+        assert seen == [1, 1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
