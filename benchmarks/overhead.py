@@ -5,21 +5,23 @@ validation each epoch, track the losses). The Trainer runs twice: without callba
 Checkpoint(every_epochs=1) + a JSONL metrics log (the case issue 15 targets: >= 0.90 of the raw loop). Digits MLP
 64-256-256-10 (scikit-learn's load_digits), 15 epochs, batch 32, one torch thread on both sides.
 
-Each round is one fresh process. After one warm-up epoch of each side it times the three sides in order, then
-in reverse order (raw, Trainer, Trainer+callbacks, Trainer+callbacks, Trainer, raw), so a slowdown that drifts
-through the round (other processes on a shared machine) weighs on all three alike; each side's sample is
-``--fits`` back-to-back fits of the same job (fresh model, same seed, losses checked every time), so a timed
-sample lasts seconds, not the fraction of a second one 15-epoch fit takes, and the Trainer's per-fit costs
-(construction, the writer thread, the last checkpoint's flush) still count once per fit. The table shows the
-medians over rounds of the ratio raw time / Trainer time (summed over both passes of the round), by elapsed
+Each round is one fresh process. After one untimed fit of each side (a process's first fits page in the
+allocator's memory: thousands of page faults that would land on whichever side ran first), it times the three
+sides in order, then in reverse order (raw, Trainer, Trainer+callbacks, Trainer+callbacks, Trainer, raw), so a
+slowdown that drifts through the round (other processes on a shared machine) weighs on all three alike. Each
+side's sample is ``--fits`` back-to-back fits of the same job (fresh model, same seed, losses checked every time),
+so a timed sample lasts seconds, not the fraction of a second one 15-epoch fit takes, and the Trainer's per-fit
+costs (construction, the writer thread, the last checkpoint's flush) still count once per fit. The table shows
+the medians over rounds of the ratio raw time / Trainer time (summed over both passes of the round), by elapsed
 (wall) time, by this process's CPU time (which counts the checkpoint writer thread too) and by the training
 thread's own CPU time, with the lowest and highest round's wall ratio. ``checkpoint call``: the median time
-Checkpoint.on_epoch_end takes on the training thread. Times in the JSON (``wall_s``, ``cpu_s``) are per fit.
+Checkpoint.on_epoch_end takes on the training thread. Times in the JSON (``wall_s``, ``cpu_s``,
+``thread_cpu_s``) and ``minor_faults`` are per fit.
 
 ``--baseline-tree DIR`` (e.g. ``git worktree add /tmp/before <commit>``) runs the same rounds with the fitguard
 of that tree, alternating with this one, so "before" and "after" share the machine's state.
 
-usage: python benchmarks/overhead.py [--repeats 9] [--epochs 15] [--fits 3] [--baseline-tree DIR] [--fashion]
+usage: python benchmarks/overhead.py [--repeats 7] [--epochs 15] [--fits 3] [--baseline-tree DIR] [--fashion]
                                      [--out benchmarks/results/overhead.json]
 """
 
@@ -29,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -95,6 +98,7 @@ def timed_fits(side: str, make_model, data, epochs: int, fits: int) -> dict:
     the losses of every fit and the checkpoint call times."""
     losses, calls = [], []
     wall = cpu = thread = 0.0
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(fits):
         torch.manual_seed(123)
         model = make_model()
@@ -110,11 +114,13 @@ def timed_fits(side: str, make_model, data, epochs: int, fits: int) -> dict:
             thread += time.thread_time() - started[2]
         losses.append(fit_losses)
         calls += fit_calls
-    return {"wall_s": wall, "cpu_s": cpu, "thread_cpu_s": thread, "losses": losses, "calls": calls}
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults  # counted outside the timers
+    return {"wall_s": wall, "cpu_s": cpu, "thread_cpu_s": thread, "minor_faults": faults, "losses": losses,
+            "calls": calls}
 
 
 def one_round(case: str, epochs: int, fits: int = 1) -> dict:
-    """Time raw, Trainer and Trainer+callbacks in this process (after a warm-up epoch of each): the three in
+    """Time raw, Trainer and Trainer+callbacks in this process (after an untimed fit of each): the three in
     order, then in reverse order, ``fits`` fits each time. Times are per fit; ratios use the round's sums."""
     from fitguard.data import load
     from fitguard.models import cnn, mlp
@@ -127,9 +133,8 @@ def one_round(case: str, epochs: int, fits: int = 1) -> dict:
         data = load("fashion_mnist", val=0.2, seed=0, limit_per_class=125, test_limit_per_class=10)
         make_model = lambda: cnn(1, 10, widths=[16, 32], input_size=(28, 28))  # noqa: E731
         epochs = max(2, epochs // 4)
-    with tempfile.TemporaryDirectory() as folder:
-        raw_loop(make_model(), data.train, data.val, 1, 32, 1e-3, 0)
-        trainer_loop(make_model(), data.train, data.val, 1, 32, 1e-3, 0, Path(folder) / "warm-up")
+    for side in SIDES:
+        timed_fits(side, make_model, data, epochs, 1)
     import fitguard
 
     samples: dict[str, list[dict]] = {side: [] for side in SIDES}
@@ -144,6 +149,7 @@ def one_round(case: str, epochs: int, fits: int = 1) -> dict:
             "wall_s": sum(f["wall_s"] for f in found) / runs,
             "cpu_s": sum(f["cpu_s"] for f in found) / runs,
             "thread_cpu_s": sum(f["thread_cpu_s"] for f in found) / runs,
+            "minor_faults": sum(f["minor_faults"] for f in found) / runs,
             "losses_identical": all(losses == reference for f in found for losses in f["losses"]),
         }
         calls = [c for f in found for c in f["calls"]]
