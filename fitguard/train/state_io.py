@@ -60,7 +60,8 @@ def split_tensors(
             str(k): v if type(v) in _LEAVES else split_tensors(v, f"{prefix}.{k}", tensors, take)
             for k, v in tree.items()
         }
-        if tree and all(isinstance(k, int) for k in tree):
+        # the first key rejects most dicts at once: a history holds one str-keyed dict per epoch
+        if tree and isinstance(next(iter(tree)), int) and all(isinstance(k, int) for k in tree):
             split["__int_keys__"] = True
         return split
     if isinstance(tree, (list, tuple)):
