@@ -5,15 +5,23 @@ validation each epoch, track the losses). The Trainer runs twice: without callba
 Checkpoint(every_epochs=1) + a JSONL metrics log (the case issue 15 targets: >= 0.90 of the raw loop). Digits MLP
 64-256-256-10 (scikit-learn's load_digits), 15 epochs, batch 32, one torch thread on both sides.
 
-Each round is one fresh process running raw, Trainer, Trainer+callbacks one after another (after one warm-up
-epoch of each), so machine noise hits all three alike; the table shows the medians over rounds of the ratio
-raw time / Trainer time, by elapsed (wall) time and by this process's CPU time (which counts the checkpoint
-writer thread too). ``checkpoint call``: the median time Checkpoint.on_epoch_end takes on the training thread.
+Each round is one fresh process. After one untimed fit of each side (a process's first fits page in the
+allocator's memory: thousands of page faults that would land on whichever side ran first), it times the three
+sides in order, then in reverse order (raw, Trainer, Trainer+callbacks, Trainer+callbacks, Trainer, raw), so a
+slowdown that drifts through the round (other processes on a shared machine) weighs on all three alike. Each
+side's sample is ``--fits`` back-to-back fits of the same job (fresh model, same seed, losses checked every time),
+so a timed sample lasts seconds, not the fraction of a second one 15-epoch fit takes, and the Trainer's per-fit
+costs (construction, the writer thread, the last checkpoint's flush) still count once per fit. The table shows
+the medians over rounds of the ratio raw time / Trainer time (summed over both passes of the round), by elapsed
+(wall) time, by this process's CPU time (which counts the checkpoint writer thread too) and by the training
+thread's own CPU time, with the lowest and highest round's wall ratio. ``checkpoint call``: the median time
+Checkpoint.on_epoch_end takes on the training thread. Times in the JSON (``wall_s``, ``cpu_s``,
+``thread_cpu_s``) and ``minor_faults`` are per fit.
 
 ``--baseline-tree DIR`` (e.g. ``git worktree add /tmp/before <commit>``) runs the same rounds with the fitguard
 of that tree, alternating with this one, so "before" and "after" share the machine's state.
 
-usage: python benchmarks/overhead.py [--repeats 5] [--epochs 15] [--baseline-tree DIR] [--fashion]
+usage: python benchmarks/overhead.py [--repeats 7] [--epochs 15] [--fits 3] [--baseline-tree DIR] [--fashion]
                                      [--out benchmarks/results/overhead.json]
 """
 
@@ -23,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -81,8 +90,38 @@ def trainer_loop(model, train, val, epochs, batch_size, lr, seed, folder: Path |
     return trainer.fit(train, val)["loss"], calls
 
 
-def one_round(case: str, epochs: int) -> dict:
-    """Time raw, Trainer and Trainer+callbacks once each (in this process, after a warm-up epoch of each)."""
+SIDES = ("raw", "trainer", "trainer_callbacks")
+
+
+def timed_fits(side: str, make_model, data, epochs: int, fits: int) -> dict:
+    """Run ``fits`` fits of one side back to back (fresh model, same seeds); return the times summed over them,
+    the losses of every fit and the checkpoint call times."""
+    losses, calls = [], []
+    wall = cpu = thread = 0.0
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(fits):
+        torch.manual_seed(123)
+        model = make_model()
+        with tempfile.TemporaryDirectory() as folder:
+            started = time.perf_counter(), time.process_time(), time.thread_time()
+            if side == "raw":
+                fit_losses, fit_calls = raw_loop(model, data.train, data.val, epochs, 32, 1e-3, 0), []
+            else:
+                fit_losses, fit_calls = trainer_loop(model, data.train, data.val, epochs, 32, 1e-3, 0,
+                                                     Path(folder) if side == "trainer_callbacks" else None)
+            wall += time.perf_counter() - started[0]
+            cpu += time.process_time() - started[1]
+            thread += time.thread_time() - started[2]
+        losses.append(fit_losses)
+        calls += fit_calls
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults  # counted outside the timers
+    return {"wall_s": wall, "cpu_s": cpu, "thread_cpu_s": thread, "minor_faults": faults, "losses": losses,
+            "calls": calls}
+
+
+def one_round(case: str, epochs: int, fits: int = 1) -> dict:
+    """Time raw, Trainer and Trainer+callbacks in this process (after an untimed fit of each): the three in
+    order, then in reverse order, ``fits`` fits each time. Times are per fit; ratios use the round's sums."""
     from fitguard.data import load
     from fitguard.models import cnn, mlp
 
@@ -94,35 +133,35 @@ def one_round(case: str, epochs: int) -> dict:
         data = load("fashion_mnist", val=0.2, seed=0, limit_per_class=125, test_limit_per_class=10)
         make_model = lambda: cnn(1, 10, widths=[16, 32], input_size=(28, 28))  # noqa: E731
         epochs = max(2, epochs // 4)
-    with tempfile.TemporaryDirectory() as folder:
-        raw_loop(make_model(), data.train, data.val, 1, 32, 1e-3, 0)
-        trainer_loop(make_model(), data.train, data.val, 1, 32, 1e-3, 0, Path(folder) / "warm-up")
+    for side in SIDES:
+        timed_fits(side, make_model, data, epochs, 1)
     import fitguard
 
-    out: dict = {"epochs": epochs, "rows": len(data.train), "fitguard": str(Path(fitguard.__file__).parent)}
-    reference = None
-    for side in ("raw", "trainer", "trainer_callbacks"):
-        torch.manual_seed(123)
-        model = make_model()
-        with tempfile.TemporaryDirectory() as folder:
-            wall, cpu = time.perf_counter(), time.process_time()
-            if side == "raw":
-                losses, calls = raw_loop(model, data.train, data.val, epochs, 32, 1e-3, 0), []
-            else:
-                losses, calls = trainer_loop(model, data.train, data.val, epochs, 32, 1e-3, 0,
-                                             Path(folder) if side == "trainer_callbacks" else None)
-            out[side] = {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
-                         "losses_identical": reference is None or losses == reference}
-        reference = reference or losses
+    samples: dict[str, list[dict]] = {side: [] for side in SIDES}
+    for side in (*SIDES, *reversed(SIDES)):
+        samples[side].append(timed_fits(side, make_model, data, epochs, fits))
+    reference = samples["raw"][0]["losses"][0]
+    out: dict = {"epochs": epochs, "rows": len(data.train), "fits": 2 * fits, "order": " ".join((*SIDES, *SIDES[::-1])),
+                 "fitguard": str(Path(fitguard.__file__).parent)}
+    for side, found in samples.items():
+        runs = 2 * fits
+        out[side] = {
+            "wall_s": sum(f["wall_s"] for f in found) / runs,
+            "cpu_s": sum(f["cpu_s"] for f in found) / runs,
+            "thread_cpu_s": sum(f["thread_cpu_s"] for f in found) / runs,
+            "minor_faults": sum(f["minor_faults"] for f in found) / runs,
+            "losses_identical": all(losses == reference for f in found for losses in f["losses"]),
+        }
+        calls = [c for f in found for c in f["calls"]]
         if calls:
             out[side]["checkpoint_call_ms"] = 1e3 * statistics.median(calls)
     return out
 
 
-def run_round(tree: Path, case: str, epochs: int) -> dict:
+def run_round(tree: Path, case: str, epochs: int, fits: int) -> dict:
     """One round in a fresh process importing fitguard from ``tree``."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    command = [sys.executable, __file__, "--worker", case, "--epochs", str(epochs)]
+    command = [sys.executable, __file__, "--worker", case, "--epochs", str(epochs), "--fits", str(fits)]
     done = subprocess.run(command, env=env, cwd=tree, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"a round with the fitguard of {tree} failed:\n{done.stderr}")
@@ -139,34 +178,46 @@ def commit_of(tree: Path) -> str:
 
 
 def summarize(rounds: list[dict]) -> dict:
+    """Medians over rounds of each round's ratio raw / Trainer (wall, process CPU, training-thread CPU), the
+    lowest and highest wall ratio, per-fit times and whether every fit's losses matched the raw loop's."""
     median = statistics.median
     summary: dict = {"rounds": len(rounds)}
     for side in ("trainer", "trainer_callbacks"):
+        wall_ratios = [r["raw"]["wall_s"] / r[side]["wall_s"] for r in rounds]
         summary[side] = {
-            "ratio_wall": median(r["raw"]["wall_s"] / r[side]["wall_s"] for r in rounds),
+            "ratio_wall": median(wall_ratios),
             "ratio_cpu": median(r["raw"]["cpu_s"] / r[side]["cpu_s"] for r in rounds),
             "wall_s": median(r[side]["wall_s"] for r in rounds),
             "losses_identical": all(r[side]["losses_identical"] for r in rounds),
+            "ratio_wall_min": min(wall_ratios),
+            "ratio_wall_max": max(wall_ratios),
+            "cpu_s": median(r[side]["cpu_s"] for r in rounds),
+            "ratio_thread_cpu": median(r["raw"]["thread_cpu_s"] / r[side]["thread_cpu_s"] for r in rounds),
         }
     summary["raw_wall_s"] = median(r["raw"]["wall_s"] for r in rounds)
+    summary["raw_cpu_s"] = median(r["raw"]["cpu_s"] for r in rounds)
     summary["checkpoint_call_ms"] = median(r["trainer_callbacks"]["checkpoint_call_ms"] for r in rounds)
     return summary
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=5, help="rounds per tree (>= 3)")
+    parser.add_argument("--repeats", type=int, default=7, help="rounds per tree (>= 3)")
     parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--fits", type=int, default=3,
+                        help="fits per timed sample (each round times every side twice: 2 x fits fits)")
     parser.add_argument("--baseline-tree", type=Path, help="a checkout whose fitguard is timed as 'before'")
     parser.add_argument("--fashion", action="store_true", help="also the CNN on 1,000 Fashion-MNIST images")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "overhead.json")
     parser.add_argument("--worker", choices=("digits", "fashion"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(one_round(args.worker, args.epochs)))
+        print(json.dumps(one_round(args.worker, args.epochs, args.fits)))
         return
     if args.repeats < 3:
         parser.error(f"--repeats must be >= 3 (a median of fewer runs says little), got {args.repeats}")
+    if args.fits < 1:
+        parser.error(f"--fits must be >= 1, got {args.fits}")
     trees = {"after": ROOT} | ({"before": args.baseline_tree.resolve()} if args.baseline_tree else {})
     cases = ["digits", *(["fashion"] if args.fashion else [])]
     rounds: dict[tuple[str, str], list[dict]] = {(t, c): [] for t in trees for c in cases}
@@ -174,20 +225,23 @@ def main() -> None:
     for _ in range(args.repeats):
         for case in cases:
             for name in sorted(trees, reverse=True):  # before, after, before, after, ...
-                rounds[name, case].append(run_round(trees[name], case, args.epochs))
+                rounds[name, case].append(run_round(trees[name], case, args.epochs, args.fits))
     results = []
     for (name, case), found in rounds.items():
         results.append({"tree": name, "commit": commit_of(trees[name]), "case": case, **summarize(found),
                         "round_times": found})
     label = {"trainer": "Trainer, no callbacks", "trainer_callbacks": "+ EarlyStopping, Checkpoint/epoch, JSONL"}
-    print(f"{'tree':7} {'case':7} {'Trainer':42} {'ratio wall':>10} {'ratio cpu':>9} {'ckpt call ms':>12} "
-          f"{'same losses':>11}")
+    print(f"{'tree':7} {'case':7} {'Trainer':42} {'ratio wall':>10} {'(min-max)':>11} {'ratio cpu':>9} "
+          f"{'ratio thread':>12} {'ckpt call ms':>12} {'same losses':>11}")
     for r in sorted(results, key=lambda r: (r["case"], r["tree"] != "before")):
         for side in ("trainer", "trainer_callbacks"):
             call = f"{r['checkpoint_call_ms']:12.3f}" if side == "trainer_callbacks" else " " * 12
-            print(f"{r['tree']:7} {r['case']:7} {label[side]:42} {r[side]['ratio_wall']:10.3f} "
-                  f"{r[side]['ratio_cpu']:9.3f} {call} {r[side]['losses_identical']!s:>11}")
-    print("ratio = raw-loop time / Trainer time, median over rounds (target >= 0.90 with the callbacks); "
+            spread = f"{r[side]['ratio_wall_min']:.2f}-{r[side]['ratio_wall_max']:.2f}"
+            print(f"{r['tree']:7} {r['case']:7} {label[side]:42} {r[side]['ratio_wall']:10.3f} {spread:>11} "
+                  f"{r[side]['ratio_cpu']:9.3f} {r[side]['ratio_thread_cpu']:12.3f} {call} "
+                  f"{r[side]['losses_identical']!s:>11}")
+    print("ratio = raw-loop time / Trainer time, median over rounds (target >= 0.90 with the callbacks); cpu: the "
+          "process (writer thread included), thread: the training thread alone; "
           f"load average {load_at_start[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
@@ -199,6 +253,8 @@ def main() -> None:
         "epochs": args.epochs,
         "batch_size": 32,
         "repeats": args.repeats,
+        "fits_per_sample": args.fits,
+        "order": "each round: raw, trainer, trainer_callbacks, then the reverse; times per fit",
         "load_average_1_5_15_min": {"start": load_at_start, "end": os.getloadavg()},
         "results": results,
     }, indent=1))

@@ -147,7 +147,8 @@ class MetricSums:
         if self._losses:
             # one sync for all the epoch's losses; summed in order in float64, as `total += loss.item() * n` does,
             # so the logged loss equals a hand-written loop's to the last bit
-            for value, size in zip(torch.stack([loss.float() for loss in self._losses]).tolist(), self._sizes):
+            # (stacking promotes mixed dtypes exactly; float64 losses are rounded to float32 one by one, as before)
+            for value, size in zip(torch.stack(self._losses).float().tolist(), self._sizes):
                 self._loss_total += value * size
         if self._outputs:
             output = torch.cat(self._outputs).float()

@@ -12,6 +12,7 @@ the file contents, straight from the tensors' memory: no copy into one big ``byt
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -59,7 +60,8 @@ def split_tensors(
             str(k): v if type(v) in _LEAVES else split_tensors(v, f"{prefix}.{k}", tensors, take)
             for k, v in tree.items()
         }
-        if tree and all(isinstance(k, int) for k in tree):
+        # the first key rejects most dicts at once: a history holds one str-keyed dict per epoch
+        if tree and isinstance(next(iter(tree)), int) and all(isinstance(k, int) for k in tree):
             split["__int_keys__"] = True
         return split
     if isinstance(tree, (list, tuple)):
@@ -168,6 +170,33 @@ _SAFETENSORS_DTYPES = {
 }
 
 
+# numpy has no bfloat16: those tensors are viewed as bytes; every other fast-path dtype is viewed as it is
+_NUMPY_DTYPES = frozenset(_SAFETENSORS_DTYPES) - {torch.bfloat16}
+
+
+def _buffer(tensor: torch.Tensor) -> memoryview:
+    """A contiguous CPU tensor's memory as a buffer (no copy), for hashing and writing. A memoryview, not the numpy
+    array: ``bytes()`` of a 0-d integer array would read it as a length."""
+    if tensor.dtype in _NUMPY_DTYPES:
+        return memoryview(tensor.numpy())
+    return memoryview(tensor.reshape(-1).view(torch.uint8).numpy())
+
+
+@functools.lru_cache(maxsize=16)
+def _safetensors_header(layout: tuple[tuple[str, str, tuple[int, ...], int], ...]) -> bytes:
+    """The 8-byte size and the space-padded JSON header for tensors of this ``(name, dtype, shape, nbytes)``
+    layout, back to back in the order given. Cached: a checkpoint's layout is the same every epoch, and building
+    the header costs more than viewing the tensors."""
+    header: dict[str, Any] = {}
+    offset = 0
+    for name, dtype, shape, nbytes in layout:
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + nbytes]}
+        offset += nbytes
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text
+
+
 def safetensors_parts(tensors: dict[str, torch.Tensor]) -> list[Any]:
     """The bytes of a safetensors file holding ``tensors`` (contiguous CPU tensors), as a list of buffers: the
     header, then each tensor's memory as a view (no copy). Joined, they are a file ``safetensors.torch.load``
@@ -179,19 +208,13 @@ def safetensors_parts(tensors: dict[str, torch.Tensor]) -> list[Any]:
     """
     if any(t.dtype not in _SAFETENSORS_DTYPES for t in tensors.values()):
         return [save_safetensors(tensors)]
-    header: dict[str, Any] = {}
-    views = []
-    offset = 0
-    for name in sorted(tensors):
-        tensor = tensors[name]
-        view = tensor.reshape(-1).view(torch.uint8).numpy()
-        header[name] = {"dtype": _SAFETENSORS_DTYPES[tensor.dtype], "shape": list(tensor.shape),
-                        "data_offsets": [offset, offset + view.nbytes]}
-        offset += view.nbytes
-        views.append(view)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    return [len(text).to_bytes(8, "little") + text, *views]
+    names = sorted(tensors)
+    views = [_buffer(tensors[name]) for name in names]
+    layout = tuple(
+        (name, _SAFETENSORS_DTYPES[tensors[name].dtype], tuple(tensors[name].shape), view.nbytes)
+        for name, view in zip(names, views)
+    )
+    return [_safetensors_header(layout), *views]
 
 
 @dataclass(frozen=True)
