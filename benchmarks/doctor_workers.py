@@ -1,8 +1,8 @@
 """``fitguard doctor --workers N``: search trainings per hour with 1, 2 and 4 processes on one fixed trial list.
 
 Every run is the same doctor job with a trial budget instead of a clock (``--trials``, ``--budget none``), so the
-search trains the same list of recipes whatever N: digits with 30% of its training split (cross-validated, 3 folds,
-every fold a queued job when N > 1), no reference models, no bias-variance rounds, one refit member. What is timed is
+search trains the same list of recipes whatever N: digits with 30% of its training split, every candidate
+cross-validated (3 folds, ``--cv-max-rows 5000``; every fold a queued job when N > 1), no reference models, no bias-variance rounds, one refit member. What is timed is
 the search (the phases' seconds in ``summary.json``), and a training is one fold's.
 
 Arms (torch's intra-op threads by ``OMP_NUM_THREADS``, set per process):
@@ -44,7 +44,7 @@ SEARCH_PHASES = ("architecture", "train_longer", "lambda_cv", "ablation", "learn
 def doctor(out: Path, workers: int, threads: int, trials: int, seed: int) -> dict:
     """One doctor run as a user starts it; its search seconds, trainings, fold scores and queue overhead."""
     command = [sys.executable, "-m", "fitguard.cli", "doctor", "--data", "digits", "--train-fraction", "0.3",
-               "--trials", str(trials), "--budget", "none", "--seed", str(seed), "--device", "cpu",
+               "--cv-max-rows", "5000", "--trials", str(trials), "--budget", "none", "--seed", str(seed), "--device", "cpu",
                "--no-references", "--rounds", "0", "--ensemble", "1", "--refit", "trainval", "--quiet",
                "--out", str(out), "--workers", str(workers)]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
@@ -84,8 +84,8 @@ def queue_overhead(run_dir: Path) -> dict | None:
         return None
     seconds = {}
     for trial_id, key, value in _rows(run_dir, "select trial_id, key, value_json from trial_user_attributes"):
-        if key == "trial":
-            seconds[trial_id] = json.loads(value)["seconds"]
+        if key == "result":  # the job's fold Trial (and History), as the process that trained it wrote them
+            seconds[trial_id] = json.loads(value)["trial"]["seconds"]
     running = [(datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
                for _, start, end in jobs]
     extra = [r - seconds[trial_id] for (trial_id, _, _), r in zip(jobs, running, strict=True) if trial_id in seconds]
@@ -122,7 +122,7 @@ def main() -> None:
               f"{queue.get('seconds_per_job_outside_training', float('nan')):12.3f} "
               f"{queue.get('share_of_a_training') or float('nan'):14.1%}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    settings = {"trials": args.trials, "seed": args.seed, "data": "digits, --train-fraction 0.3 (3-fold CV)",
+    settings = {"trials": args.trials, "seed": args.seed, "data": "digits, --train-fraction 0.3, --cv-max-rows 5000 (3-fold CV)",
                 "machine": f"{platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version()}
     args.out.write_text(json.dumps({"settings": settings, "results": rows}, indent=1))
     print(f"-> {args.out}")
