@@ -2,8 +2,9 @@
 
 Every run is the same doctor job with a trial budget instead of a clock (``--trials``, ``--budget none``), so the
 search trains the same list of recipes whatever N: digits with 30% of its training split, every candidate
-cross-validated (3 folds, ``--cv-max-rows 5000``; every fold a queued job when N > 1), no reference models, no bias-variance rounds, one refit member. What is timed is
-the search (the phases' seconds in ``summary.json``), and a training is one fold's.
+cross-validated (3 folds, ``--cv-max-rows 5000``; every fold a queued job when N > 1), no reference models, no
+bias-variance rounds, one refit member. What is timed is the search (the phases' seconds in ``summary.json``), and a
+training is one fold's.
 
 Arms (torch's intra-op threads by ``OMP_NUM_THREADS``, set per process):
   1 process  x 2 threads   what a user gets today on this machine (the baseline of the ratios)
@@ -44,9 +45,9 @@ SEARCH_PHASES = ("architecture", "train_longer", "lambda_cv", "ablation", "learn
 def doctor(out: Path, workers: int, threads: int, trials: int, seed: int) -> dict:
     """One doctor run as a user starts it; its search seconds, trainings, fold scores and queue overhead."""
     command = [sys.executable, "-m", "fitguard.cli", "doctor", "--data", "digits", "--train-fraction", "0.3",
-               "--cv-max-rows", "5000", "--trials", str(trials), "--budget", "none", "--seed", str(seed), "--device", "cpu",
-               "--no-references", "--rounds", "0", "--ensemble", "1", "--refit", "trainval", "--quiet",
-               "--out", str(out), "--workers", str(workers)]
+               "--cv-max-rows", "5000", "--trials", str(trials), "--budget", "none", "--seed", str(seed),
+               "--device", "cpu", "--no-references", "--rounds", "0", "--ensemble", "1", "--refit", "trainval",
+               "--quiet", "--out", str(out), "--workers", str(workers)]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -122,7 +123,8 @@ def main() -> None:
               f"{queue.get('seconds_per_job_outside_training', float('nan')):12.3f} "
               f"{queue.get('share_of_a_training') or float('nan'):14.1%}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    settings = {"trials": args.trials, "seed": args.seed, "data": "digits, --train-fraction 0.3, --cv-max-rows 5000 (3-fold CV)",
+    settings = {"trials": args.trials, "seed": args.seed,
+                "data": "digits, --train-fraction 0.3, --cv-max-rows 5000 (3-fold CV)",
                 "machine": f"{platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version()}
     args.out.write_text(json.dumps({"settings": settings, "results": rows}, indent=1))
     print(f"-> {args.out}")
