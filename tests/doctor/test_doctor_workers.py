@@ -42,19 +42,20 @@ def _finished(process: subprocess.Popen) -> None:
     assert process.returncode == 0, stderr.decode()
 
 
-def _rows(run_dir: Path, sql: str, *arguments: object) -> list[tuple]:
-    with contextlib.closing(sqlite3.connect(f"file:{run_dir / 'study.db'}?mode=ro", uri=True, timeout=60)) as db:
+def _rows(run_dir: Path, sql: str, *arguments: object, timeout: float = 60) -> list[tuple]:
+    with contextlib.closing(sqlite3.connect(f"file:{run_dir / 'study.db'}?mode=ro", uri=True, timeout=timeout)) as db:
         return db.execute(sql, arguments).fetchall()
 
 
-def _jobs(run_dir: Path) -> list[dict]:
+def _jobs(run_dir: Path, timeout: float = 60) -> list[dict]:
     """Every trial of the queue study: its state, job, worker, and the number of the trial it retries."""
     found: dict[int, dict] = {}
     for trial_id, number, state in _rows(run_dir, "select t.trial_id, t.number, t.state from trials t join studies s "
-                                                  "on t.study_id = s.study_id where s.study_name = ?", QUEUE):
+                                                  "on t.study_id = s.study_id where s.study_name = ?", QUEUE,
+                                         timeout=timeout):
         found[trial_id] = {"number": number, "state": state}
     for table in ("trial_user_attributes", "trial_system_attributes"):
-        for trial_id, key, value in _rows(run_dir, f"select trial_id, key, value_json from {table}"):
+        for trial_id, key, value in _rows(run_dir, f"select trial_id, key, value_json from {table}", timeout=timeout):
             if trial_id in found:
                 found[trial_id][key] = json.loads(value)
     return list(found.values())
@@ -110,7 +111,28 @@ def test_two_workers_train_every_fold_once_with_the_single_process_scores(sequen
 
 
 def test_a_sigkilled_workers_fold_is_trained_again_and_the_run_finishes(sequential, tmp_path):
-    out = tmp_path / "killed"
+    # The TINY run's folds take a fraction of a second, so a kill can miss (the worker took no fold before the run
+    # ended, or finished its fold just as it was killed): up to three runs, until one kill lands mid-fold. Every run
+    # must still have trained each job once and reproduced the single process's fold scores.
+    landed = []
+    for attempt in range(3):
+        out = tmp_path / f"killed{attempt}"
+        killed = _run_and_kill_a_worker(out)
+        jobs = _jobs(out)
+        _assert_each_job_completed_once(jobs)
+        assert _fold_scores(out) == _fold_scores(sequential)
+        failed = [j for j in jobs if j["state"] == "FAIL"]
+        assert all("error" not in j for j in failed)  # a dead worker's job is no training error
+        if killed is not None and [j["number"] for j in failed] == [killed["number"]]:
+            retries = [j for j in jobs if j.get("failed_trial") == killed["number"]]
+            landed.append([(r["state"], r["job"]) for r in retries] == [("COMPLETE", killed["job"])])
+            break
+    assert landed == [True], "in three runs no kill landed while a worker trained a fold"
+
+
+def _run_and_kill_a_worker(out: Path) -> dict | None:
+    """Run the TINY doctor with 2 workers into ``out``, SIGKILL the worker while it trains a fold (that job, or None
+    when none was caught), and wait for the run to finish."""
     process = _doctor(out, "--workers", "2")
     coordinator = str(process.pid)
     killed = None
@@ -121,22 +143,29 @@ def test_a_sigkilled_workers_fold_is_trained_again_and_the_run_finishes(sequenti
                 running = [j for j in _jobs(out) if j["state"] == "RUNNING" and "worker" in j
                            and j["worker"].rsplit(":", 1)[1] != coordinator]
                 if running:
-                    killed = running[0]
-                    os.kill(int(killed["worker"].rsplit(":", 1)[1]), signal.SIGKILL)
+                    killed = _kill_while_running(out, running[0])
             time.sleep(0.02)
-    finally:
-        if killed is None:
-            process.kill()
-    assert killed is not None, "the worker took no fold before the run ended"
+    except BaseException:
+        process.kill()
+        raise
     _finished(process)
+    return killed
 
-    jobs = _jobs(out)
-    _assert_each_job_completed_once(jobs)
-    failed = [j for j in jobs if j["state"] == "FAIL"]
-    assert [j["number"] for j in failed] == [killed["number"]] and "error" not in failed[0]
-    retries = [j for j in jobs if j.get("failed_trial") == killed["number"]]
-    assert [(r["state"], r["job"]) for r in retries] == [("COMPLETE", killed["job"])]
-    assert _fold_scores(out) == _fold_scores(sequential)
+
+def _kill_while_running(out: Path, job: dict) -> dict | None:
+    """SIGKILL the worker of ``job`` if the job is still RUNNING once that worker is frozen (SIGSTOP), and return
+    the job; else let the worker go on and return None (it finished the job between our two looks)."""
+    pid = int(job["worker"].rsplit(":", 1)[1])
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        now = next(j for j in _jobs(out, timeout=2) if j["number"] == job["number"])
+    except (sqlite3.Error, StopIteration):
+        now = {"state": "unknown"}  # frozen inside a write: try another job
+    if now["state"] == "RUNNING":
+        os.kill(pid, signal.SIGKILL)
+        return job
+    os.kill(pid, signal.SIGCONT)
+    return None
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
