@@ -113,20 +113,8 @@ def resumable(run_dir: Path, options: DoctorOptions) -> dict[str, Any]:
         FitguardError: the folder is no doctor run, that run finished, or it ran with other options (each one line
             that says what differs).
     """
-    marker = run_dir / MARKER
     where = str(run_dir)
-    if not marker.is_file():
-        raise FitguardError(f"cannot resume {where!r}: it holds no {MARKER}, so no fitguard run made it; choose the "
-                            "--out of a doctor run")
-    try:
-        stored = json.loads(marker.read_text())
-    except json.JSONDecodeError as error:
-        raise FitguardError(f"cannot resume {where!r}: its {MARKER} is not valid JSON ({error})") from None
-    if not isinstance(stored, dict):
-        raise FitguardError(f"cannot resume {where!r}: its {MARKER} holds no run description (a JSON object)")
-    if stored.get("command") != "doctor" or not isinstance(stored.get("options"), dict):
-        raise FitguardError(f"cannot resume {where!r}: it is a `fitguard {stored.get('command', '?')}` run folder, "
-                            "not a doctor's")
+    stored = doctor_marker(run_dir, "resume", "choose the --out of a doctor run")
     if (run_dir / "summary.json").is_file():
         if not (run_dir / "report.html").is_file():  # stopped while its report was drawn: the run itself is done
             raise FitguardError(f"cannot resume {where!r}: that run finished (it wrote summary.json) but its report is "
@@ -137,6 +125,34 @@ def resumable(run_dir: Path, options: DoctorOptions) -> dict[str, Any]:
     if changed:
         raise FitguardError(f"cannot resume {where!r}: it ran with other options ({'; '.join(changed)}); rerun with "
                             "its options or choose another --out")
+    return stored
+
+
+def doctor_marker(run_dir: Path, verb: str, hint: str) -> dict[str, Any]:
+    """The ``run.json`` of the doctor run in ``run_dir``, or one line ``cannot VERB 'RUN_DIR': why`` (``hint``: what
+    to give instead when the folder holds no run at all). Only reads.
+
+    Args:
+        run_dir: the run folder.
+        verb: what the caller would do with it (``resume``, ``join``).
+        hint: said when the folder holds no ``run.json``.
+
+    Raises:
+        FitguardError: no ``run.json``, one that is not a JSON object, or another command's run folder.
+    """
+    marker = run_dir / MARKER
+    where = str(run_dir)
+    if not marker.is_file():
+        raise FitguardError(f"cannot {verb} {where!r}: it holds no {MARKER}, so no fitguard run made it; {hint}")
+    try:
+        stored = json.loads(marker.read_text())
+    except json.JSONDecodeError as error:
+        raise FitguardError(f"cannot {verb} {where!r}: its {MARKER} is not valid JSON ({error})") from None
+    if not isinstance(stored, dict):
+        raise FitguardError(f"cannot {verb} {where!r}: its {MARKER} holds no run description (a JSON object)")
+    if stored.get("command") != "doctor" or not isinstance(stored.get("options"), dict):
+        raise FitguardError(f"cannot {verb} {where!r}: it is a `fitguard {stored.get('command', '?')}` run folder, "
+                            "not a doctor's")
     return stored
 
 

@@ -29,9 +29,9 @@ import torch
 
 from fitguard.data import Dataset
 from fitguard.doctor.queue import QUEUE, FoldCache, FoldQueue, create_queue, open_queue_storage, train_job
-from fitguard.doctor.store import STORAGE_FILE, data_fingerprint, storage_url
+from fitguard.doctor.store import STORAGE_FILE, data_fingerprint, doctor_marker, storage_url
 from fitguard.errors import FitguardError
-from fitguard.runs import LOCK, MARKER
+from fitguard.runs import LOCK
 
 #: a ``--join`` process with no work for this long stops
 IDLE_SECONDS = 1800.0
@@ -136,17 +136,7 @@ def _joinable(run_dir: Path) -> dict[str, Any]:
     """The ``run.json`` of the running doctor run in ``run_dir`` that queues work, or one line saying why not
     (read without writing anything)."""
     where = str(run_dir)
-    marker = run_dir / MARKER
-    if not marker.is_file():
-        raise FitguardError(f"cannot join {where!r}: it holds no {MARKER}, so no fitguard run made it; give the --out "
-                            "of a running `fitguard doctor --workers N`")
-    try:
-        stored = json.loads(marker.read_text())
-    except json.JSONDecodeError as error:
-        raise FitguardError(f"cannot join {where!r}: its {MARKER} is not valid JSON ({error})") from None
-    if not isinstance(stored, dict) or stored.get("command") != "doctor" or "options" not in stored:
-        command = stored.get("command", "?") if isinstance(stored, dict) else "?"
-        raise FitguardError(f"cannot join {where!r}: it is a `fitguard {command}` run folder, not a doctor's")
+    stored = doctor_marker(run_dir, "join", "give the --out of a running `fitguard doctor --workers N`")
     if (run_dir / "summary.json").is_file():
         raise FitguardError(f"cannot join {where!r}: that run finished (it wrote summary.json)")
     state = _queue_state(run_dir)
