@@ -273,7 +273,8 @@ class Best(Run):
         history: the file in the run folder holding the History.
         model_file: the file of the shipped weights (``best.safetensors``).
         members: networks averaged in the tested (and shipped) model: a deep ensemble of the kept recipe refit with
-            ``member_seeds`` (--ensemble; 1: a single network).
+            ``member_seeds`` (--ensemble; 1: a single network). A kept snapshot ensemble averages its snapshots
+            within each member too (the saved model holds members x snapshots networks).
         member_seeds: one seed per member.
         shipped: the :class:`Shipped` model.
     """

@@ -320,7 +320,9 @@ class Scorer:
 
     def __call__(self, recipe: dict[str, Any], *, name: str, phase: str, callbacks: tuple[Callback, ...] = (),
                  **train: Any) -> Trial:
-        options = {**self.train, **train}
+        # a recipe with a fixed schedule (:func:`schedules`) trains its own epoch count, not the search's
+        fixed = {"max_epochs": recipe["train"]["max_epochs"]} if "max_epochs" in (recipe.get("train") or {}) else {}
+        options = {**self.train, **fixed, **train}
         key = trial_key(phase, name, recipe, options) if self.store is not None else None
         trial = self.store.get(key) if self.store is not None and key is not None else None
         if trial is None:
@@ -485,8 +487,43 @@ def lambda_cv(score: Scorer, clock: Clock, network: dict[str, Any], *, folds: in
     return {"folds": score.trainings, "rows": rows, "best_lam": best()}
 
 
-def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None,
-                 allowed: tuple[str, ...] | None = None) -> list[tuple[str, dict[str, Any]]]:
+#: residual options of the built-in networks that take ``residual`` (skip connections)
+RESIDUAL_FAMILIES = ("mlp", "cnn", "cnn1d")
+
+
+def schedules(epochs: int) -> list[tuple[str, str, dict[str, Any]]]:
+    """The remedies that fix the learning-rate schedule or average weights, as (key, name, recipe change): they
+    train a fixed number of epochs without early stopping, so each is sized from ``epochs``, the epoch count early
+    stopping chose for the network they are compared with.
+
+    - cosine schedule: one cosine decay of the learning rate over ``epochs`` (Loshchilov & Hutter, 2017);
+    - snapshot ensemble: three cosine cycles of ``ceil(epochs / 2)`` epochs, the mean of the three snapshots'
+      predictions (Huang et al., 2017) -- 1.5x the training for three networks;
+    - SWA: ``ceil(1.25 * epochs)`` epochs, the equal mean of the weights over the last 20% (Izmailov et al., 2018):
+      the average starts about where early stopping would have stopped.
+
+    Args:
+        epochs: the early-stopped epoch count they are sized from (>= 1).
+
+    Example:
+        >>> [(key, change["train"]["max_epochs"]) for key, _, change in schedules(10)]
+        [('cosine schedule', 10), ('snapshot ensemble', 15), ('SWA', 13)]
+    """
+    epochs = max(1, int(epochs))
+    cycle = max(1, math.ceil(epochs / 2))
+
+    def fixed(length: int, remedy: dict[str, Any]) -> dict[str, Any]:
+        return {"early_stopping": None, "train": {"max_epochs": length}, "remedies": remedy}
+
+    return [("cosine schedule", f"cosine schedule ({epochs} epochs)", fixed(epochs, {"cosine": {}})),
+            ("snapshot ensemble", f"snapshot ensemble (3 cycles of {cycle} epochs)",
+             fixed(3 * cycle, {"snapshots": {"cycles": 3}})),
+            ("SWA", f"SWA (last 20% of {math.ceil(1.25 * epochs)} epochs)",
+             fixed(math.ceil(1.25 * epochs), {"weight_averaging": {"kind": "swa", "start": 0.8}}))]
+
+
+def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None, allowed: tuple[str, ...] | None = None,
+                 *, epochs: int | None = None) -> list[tuple[str, dict[str, Any]]]:
     """Single remedies that apply to this data and network, as (name, recipe change); ``allowed`` keeps only those
     of :data:`fitguard.doctor.plan.REMEDIES` it names (the plan's choice), in their order.
 
@@ -495,6 +532,8 @@ def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None,
         network: the chosen architecture's recipe.
         lam: the L2 strength cross-validation chose, tried as the L2 remedy; None: no L2 remedy.
         allowed: the remedies the plan names; None (default): all that apply.
+        epochs: the epoch count early stopping chose for ``network``, which sizes the fixed-schedule remedies
+            (:func:`schedules`); None (default): those are not tried.
     """
     model = network["model"]
     options: list[tuple[str, str, dict[str, Any]]] = []
@@ -520,6 +559,16 @@ def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None,
         # mixup (Zhang et al. 2018), α = 0.2 as in their tabular and CIFAR runs; not over embedding codes, which a
         # convex mix of two rows would turn into a third, unrelated category
         options.append(("mixup", "mixup α=0.2", {"remedies": {"mixup": 0.2}}))
+    # the regularization cocktail's (Kadra et al., NeurIPS 2021): skip connections, the schedules and weight
+    # averages, cutmix, FGSM adversarial training
+    if tunable(network) and model["name"] in RESIDUAL_FAMILIES and not model.get("residual"):
+        options.append(("skip connections", "skip connections", {"model": {**model, "residual": True}}))
+    if epochs is not None:
+        options += schedules(epochs)
+    if data.kind == "image" and data.task == "classification":
+        options.append(("cutmix", "cutmix α=1", {"remedies": {"cutmix": 1.0}}))
+    # ε in the units of standardized inputs: 0.05 standard deviations per feature (the remedies benchmark's value)
+    options.append(("FGSM", "FGSM ε=0.05", {"remedies": {"adversarial": {"epsilon": 0.05}}}))
     return [(name, change) for key, name, change in options if allowed is None or key in allowed]
 
 
@@ -559,6 +608,10 @@ def combine(network: dict[str, Any], changes: list[dict[str, Any]]) -> dict[str,
     for change in changes:
         recipe["model"].update(change.get("model", {}))
         recipe["remedies"].update(change.get("remedies", {}))
+        if "train" in change:  # a fixed schedule: its epochs, without early stopping
+            recipe["train"] = {**recipe.get("train", {}), **change["train"]}
+        if "early_stopping" in change:
+            recipe["early_stopping"] = change["early_stopping"]
     return recipe
 
 
@@ -581,7 +634,8 @@ def ablation(score: Scorer, clock: Clock, reference: Trial, network: dict[str, A
                   reference.parameters, reference.epochs, reference.seconds,
                   details={**reference.details, "remedies": []}, history=reference.history)]
     helpful: list[tuple[str, dict[str, Any], Trial]] = []
-    for name, change in remedies_for(score.data, network, lam, allowed):
+    epochs = reference.details.get("best_epoch") or reference.epochs or None
+    for name, change in remedies_for(score.data, network, lam, allowed, epochs=epochs):
         recipe = combine(network, [change])
         if not clock.spend(share, score.trainings):
             rows.append(Trial(name, "ablation", recipe, math.nan, math.nan, 0, 0, 0.0, "skipped: budget"))
@@ -607,7 +661,9 @@ def _compatible(helpful: list[tuple[str, dict[str, Any], Trial]]) -> list[tuple[
     set the same thing (two augmentations, two penalties), only the best-ranked one."""
     kept: dict[tuple[str, ...], tuple[str, Trial]] = {}
     for name, change, trial in helpful:
-        key = tuple(sorted(f"{section}.{option}" for section, options in change.items() for option in options))
+        # the fixed schedules (cosine, snapshots, SWA) all decide the epochs and the learning rate: one of them
+        key = ("schedule",) if "early_stopping" in change else tuple(
+            sorted(f"{section}.{option}" for section, options in change.items() for option in options))
         if key not in kept or rank(trial) > rank(kept[key][1]):
             kept[key] = (name, trial)
     chosen = {name for name, _ in kept.values()}
@@ -688,12 +744,15 @@ def study(score: Scorer, clock: Clock, best: Trial, storage: Path, *, seed: int,
                   "remedies": {**best.recipe.get("remedies", {}), **_l2(lam)}}
         if "dropout" in params:
             recipe["model"]["dropout"] = round(params["dropout"], 4)
-        recipe.pop("train", None)
+        # the study tunes the learning rate; a fixed schedule keeps its epochs
+        fixed = {k: v for k, v in (recipe.pop("train", None) or {}).items() if k == "max_epochs"}
+        if fixed:
+            recipe["train"] = fixed
         live = optuna_trial is not None and not score.folds  # a replayed trial was pruned or not before
         pruner = PruningCallback(optuna_trial, metric, sign) if live else None
         trial = score(recipe, name=f"study #{step}", phase="study", callbacks=(pruner,) if pruner else (), lr=lr)
         trial.details.update(params=params, recipe_lr=lr, optuna_number=number)
-        trial.recipe = {**recipe, "train": {"lr": lr}}
+        trial.recipe = {**recipe, "train": {**fixed, "lr": lr}}
         pruned = pruner.pruned if pruner is not None else frozen is not None and frozen.state == states.PRUNED
         if pruned:
             trial.status = "pruned"

@@ -6,7 +6,8 @@ search spends its time testing that hypothesis first:
 - **underfit** (the model cannot fit its own training rows): capacity first -- the architecture phase tries the
   biggest networks first, then the chosen network trained three times longer, then *less* regularization (a λ grid
   ending where the default grid starts), and an ablation limited to remedies that add no regularization (batch norm,
-  and augmentation for images, which multiplies the data); the study tunes the learning rate and a small λ.
+  skip connections, a cosine schedule, and augmentation for images, which multiplies the data); the study tunes the
+  learning rate and a small λ.
 - **overfit**: regularize, augment and shrink -- architectures in the usual order (the smallest within ε of the
   best is kept, so a smaller network wins ties), the full λ grid, every regularizing remedy in the ablation, a
   learning curve that estimates how many more rows would close half the gap, then the study over λ, dropout and
@@ -28,8 +29,12 @@ from typing import Any
 
 KINDS = ("underfit", "overfit", "good")
 #: every single remedy the ablation knows, in the order it tries them
+#: (the regularization cocktail's -- Kadra et al., NeurIPS 2021 -- come after the usual remedies, so that a short
+#: budget spends itself on those first; Lookahead and an EMA of the weights are not searched: alone on the remedies
+#: benchmark they moved no data set's accuracy, see ``benchmarks/reference/remedies_*_cpu.json``)
 REMEDIES = ("L2", "dropout 0.25", "batch norm", "augmentation", "augmentation with flips", "augmentation with cutout",
-            "weight noise", "mixup")
+            "weight noise", "mixup", "skip connections", "cosine schedule", "snapshot ensemble", "SWA", "cutmix",
+            "FGSM")
 #: the remedy the plan adds, first, when classes are skewed (a loss weighted n / (classes * count) per class)
 CLASS_WEIGHTS = "class weights"
 #: largest / smallest training class count from which classes count as skewed and class weights are tried.
@@ -41,7 +46,17 @@ CLASS_WEIGHTS = "class weights"
 #: lengthened, while the skewed ones people bring (fraud, churn, rare diagnoses: 5:1 to 100:1) are far above it.
 SKEW_RATIO = 3.0
 #: remedies that add no regularization: the only ones an underfit model is given
-CAPACITY_NEUTRAL = ("batch norm", "augmentation", "augmentation with flips", "augmentation with cutout")
+#: (skip connections and a cosine schedule help a network fit -- deeper signal paths, a learning rate that settles)
+CAPACITY_NEUTRAL = ("batch norm", "augmentation", "augmentation with flips", "augmentation with cutout",
+                    "skip connections", "cosine schedule")
+#: what the plan proposes for a verdict beside the verdict's own remedies (the regularization cocktail's), each
+#: measured by the ablation's rows of that name
+PROPOSALS: dict[str, list[tuple[str, str]]] = {
+    "overfit": [("weight averaging", "the gap is variance: an average of the weights along the run (SWA) or of "
+                                     "cyclic snapshots' predictions lowers it without costing capacity")],
+    "underfit": [("skip connections", "a path around each layer lets a network of the same size fit more easily"),
+                 ("cosine schedule", "a learning rate that decays to zero lets the weights settle in a minimum")],
+}
 DEFAULT_LAMBDAS = (1e-5, 1e-4, 1e-3, 1e-2)
 SMALL_LAMBDAS = (1e-7, 1e-6, 1e-5, 1e-4)
 
@@ -93,16 +108,20 @@ class Plan:
 
     def proposals(self, first_priority: int = 1) -> list[dict[str, Any]]:
         """The remedies the plan proposes beside the verdict's, as recommendation rows (``remedy``, ``reason``,
-        ``priority`` from ``first_priority``): class weights when the classes are skewed.
+        ``priority`` from ``first_priority``): class weights when the classes are skewed, then the cocktail's
+        remedies for the verdict (:data:`PROPOSALS`).
 
         Args:
             first_priority: the priority the first proposal gets (default 1).
         """
-        if CLASS_WEIGHTS not in self.remedies:
-            return []
-        return [{"remedy": CLASS_WEIGHTS, "priority": first_priority,
-                 "reason": f"skewed classes: the largest has {self.class_skew:.1f}x the training rows of the smallest "
-                           f"(>= {SKEW_RATIO:g}); a loss weighted n / (classes · count) per class"}]
+        rows: list[tuple[str, str]] = []
+        if CLASS_WEIGHTS in self.remedies:
+            rows.append((CLASS_WEIGHTS, f"skewed classes: the largest has {self.class_skew:.1f}x the training rows of "
+                                        f"the smallest (>= {SKEW_RATIO:g}); a loss weighted n / (classes · count) per "
+                                        "class"))
+        rows += PROPOSALS.get(self.kind, [])
+        return [{"remedy": remedy, "reason": reason, "priority": priority}
+                for priority, (remedy, reason) in enumerate(rows, start=first_priority)]
 
     def share(self, phase: str) -> float:
         """The cumulative share at which ``phase`` stops starting trainings.
@@ -146,8 +165,10 @@ def plan_for(kind: str, *, class_counts: Sequence[int] | None = None) -> Plan:
         >>> plan = plan_for("underfit")
         >>> plan.phases(), plan.bigger_first
         (['architecture', 'train_longer', 'lambda_cv', 'ablation', 'study'], True)
-        >>> plan.remedies
+        >>> plan.remedies[:4]
         ('batch norm', 'augmentation', 'augmentation with flips', 'augmentation with cutout')
+        >>> plan.remedies[4:]
+        ('skip connections', 'cosine schedule')
         >>> plan_for("overfit").phases()
         ['architecture', 'lambda_cv', 'ablation', 'learning_curve', 'study']
         >>> plan_for("good", class_counts=[300, 40]).remedies[:2]
@@ -174,14 +195,16 @@ def _plan(kind: str) -> Plan:
                                        "comes first (biggest candidates first)"),
             Step("train_longer", 0.55, "train longer: three times the epochs and twice the patience"),
             Step("lambda_cv", 0.65, "less regularization: λ from 1e-7, below the usual grid"),
-            Step("ablation", 0.85, "only remedies that add no regularization (batch norm, augmentation for images)"),
+            Step("ablation", 0.85, "only remedies that add no regularization (batch norm, skip connections, a cosine "
+                                   "schedule, augmentation for images)"),
             Step("study", 1.0, "the learning rate and a small λ around the best recipe"),
         ), True, SMALL_LAMBDAS, CAPACITY_NEUTRAL, False, (1e-8, 1e-3))
     steps = [
         Step("architecture", 0.35, "the network family that fits the data, at several sizes; the smallest within "
                                    "ε of the best is kept (shrink the network)"),
         Step("lambda_cv", 0.55, "regularize: the L2 strength by cross-validation"),
-        Step("ablation", 0.8, "each regularizing remedy and augmentation alone, then the helpful ones combined"),
+        Step("ablation", 0.8, "each regularizing remedy and augmentation alone (the cocktail's weight averages, "
+                              "snapshot ensembles, cutmix and FGSM last), then the helpful ones combined"),
     ]
     if kind == "overfit":
         steps.append(Step("learning_curve", 0.85, "more data: how many more rows would close half the gap"))

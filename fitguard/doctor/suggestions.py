@@ -3,9 +3,10 @@ help -- and the learning curve behind "more data".
 
 Each recommendation of the verdict maps to the trials that test it:
 
-- ``augmentation`` (with cutout too), ``dropout``, ``L2``, batch norm, weight noise, mixup, class weights (the plan's
-  proposal for skewed classes): the ablation's single-remedy rows against the chosen network with early stopping
-  only;
+- ``augmentation`` (with cutout too), ``dropout``, ``L2``, batch norm, weight noise, mixup, and the plan's own
+  proposals -- class weights for skewed classes, skip connections and a cosine schedule for an underfit model,
+  weight averaging (the better of SWA and a snapshot ensemble) for an overfit one: the ablation's single-remedy
+  rows against the chosen network with early stopping only;
 - ``shrink the network`` / ``bigger model``: the best architecture smaller / bigger than the baseline network
   against the baseline network's own architecture trial (when the search scored it);
 - ``early stopping``: the baseline's own validation curve, at its best epoch against its last;
@@ -128,8 +129,12 @@ def _result(trial: Trial | None, reference: Trial | None, what: str) -> dict[str
 
 def _measure(remedy: str, search: dict[str, Any], data: Dataset, baseline: Trial) -> dict[str, Any]:
     reference = search["ablation"][0] if search.get("ablation") else None
-    if remedy in ("augmentation", "dropout", "L2", "batch norm", "weight noise", "class weights", "mixup"):
+    if remedy in ("augmentation", "dropout", "L2", "batch norm", "weight noise", "class weights", "mixup",
+                  "skip connections", "cosine schedule"):
         return _result(_ablation_row(search, remedy), reference, remedy)
+    if remedy == "weight averaging":  # the better of SWA and the snapshot ensemble
+        rows = [row for row in (_ablation_row(search, "SWA"), _ablation_row(search, "snapshot ensemble")) if row]
+        return _result(max(rows, key=rank, default=None), reference, "weight averaging")
     if remedy in ("shrink the network", "bigger model"):
         done = [t for t in search.get("architecture", []) if t.status == "done"]
         own = next((t for t in done if t.recipe.get("model", {}).get("name") == baseline.recipe["model"]["name"]

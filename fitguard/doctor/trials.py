@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from fitguard.config import TrainConfig
 from fitguard.data import Dataset
@@ -120,9 +121,10 @@ def train_recipe(
     train_part = train if train is not None else data.train
     val_part = val if val is not None else data.val
     history = run.trainer.fit(train_part, val_part)
-    train_scores = run.trainer.evaluate(train_part)
+    scorer = evaluator(run)  # a snapshot ensemble is scored as the mean of its snapshots, as it is shipped
+    train_scores = scorer.evaluate(train_part)
     timed = time.perf_counter()
-    val_scores = run.trainer.evaluate(val_part, prefix="val_")
+    val_scores = scorer.evaluate(val_part, prefix="val_")
     # what one row's forward pass costs this network (the final phase's test evaluation is costed from it)
     forward_row = (time.perf_counter() - timed) / max(1, len(val_part))
     score, gap = score_and_gap(data.task, train_scores, val_scores)
@@ -133,6 +135,32 @@ def train_recipe(
                  "val_loss": float(val_scores["val_loss"]), "forward_row": forward_row},
     )
     return trial, run, history
+
+
+def evaluator(run: Run, model: nn.Module | None = None) -> Trainer:
+    """A trainer that evaluates and predicts with ``model`` (default: the run's final model,
+    :meth:`fitguard.recipe.Run.final_model`), with the run's loss, batch size, device and label smoothing: the run's
+    own trainer when that is the model it trains.
+
+    Args:
+        run: the trained run.
+        model: the model to evaluate; None (default): the run's final model.
+    """
+    model = run.final_model() if model is None else model
+    trainer = run.trainer
+    if model is trainer.model:
+        return trainer
+    return Trainer(model, loss=trainer.loss, batch_size=trainer.batch_size, device=str(trainer.device),
+                   label_smoothing=trainer.label_smoothing)
+
+
+def members_of(model: nn.Module) -> list[nn.Module]:
+    """The networks a model averages: a :class:`~fitguard.models.ensemble.MeanEnsemble`'s members, else the model.
+
+    Args:
+        model: a network or an ensemble of them.
+    """
+    return list(model.members) if isinstance(model, MeanEnsemble) else [model]
 
 
 def train_candidate(base: TrainConfig, data: Dataset, recipe: dict[str, Any], *, name: str, phase: str,
@@ -253,20 +281,21 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
         **train_options: ``train`` section keys put on top of the recipe's.
 
     Returns:
-        The Run (with more than one member its ``model`` is the ensemble and its ``trainer`` one that evaluates
-        and predicts with it, with the members' loss), member 0's History, and the seeds that trained.
+        The Run (with more than one network -- members, or a snapshot ensemble's snapshots, each averaged once --
+        its ``model`` is the ensemble and its ``trainer`` one that evaluates and predicts with it, with the members'
+        loss), member 0's History, and the seeds that trained.
     """
     started = time.perf_counter()
     first, history = refit_recipe(base, recipe, data, rows=rows, epochs=epochs, callbacks=callbacks, out=out,
                                   **{**train_options, "seed": seed})
     count = members(time.perf_counter() - started, first) if callable(members) else members
     seeds = [seed + MEMBER_SEED_STEP * i for i in range(max(1, int(count)))]
-    if len(seeds) == 1:
+    # a member that is a snapshot ensemble brings its snapshots: the ensemble averages every network once
+    models = members_of(first.final_model()) + [
+        network for s in seeds[1:] for network in members_of(refit_recipe(
+            base, recipe, data, rows=rows, epochs=epochs, callbacks=callbacks,
+            **{**train_options, "seed": s})[0].final_model())]
+    if len(models) == 1:
         return first, history, seeds
-    models = [first.model] + [refit_recipe(base, recipe, data, rows=rows, epochs=epochs, callbacks=callbacks,
-                                           **{**train_options, "seed": s})[0].model for s in seeds[1:]]
     ensemble = MeanEnsemble(models, data.task)
-    trainer = first.trainer
-    evaluator = Trainer(ensemble, loss=trainer.loss, batch_size=trainer.batch_size, device=str(trainer.device),
-                        label_smoothing=trainer.label_smoothing)
-    return dataclasses.replace(first, model=ensemble, trainer=evaluator), history, seeds
+    return dataclasses.replace(first, model=ensemble, trainer=evaluator(first, ensemble)), history, seeds

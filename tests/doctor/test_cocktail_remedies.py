@@ -24,7 +24,9 @@ def test_images_get_cutout_and_classes_get_mixup_in_the_order_the_plan_names():
     assert changes["augmentation with cutout"] == {"remedies": {"augment": {"rotate": 10.0, "shift": 0.1,
                                                                             "scale": 0.1, "erase": 0.25}}}
     assert changes["mixup α=0.2"] == {"remedies": {"mixup": 0.2}}
-    assert list(changes)[-2:] == ["weight noise σ=0.01·|w|", "mixup α=0.2"]
+    # the usual remedies end with mixup; the cocktail's (tests/doctor/test_cocktail_search.py) follow
+    assert list(changes)[-5:] == ["weight noise σ=0.01·|w|", "mixup α=0.2", "skip connections", "cutmix α=1",
+                                  "FGSM ε=0.05"]
     assert not any("mixup" in name for name, _ in remedies_for(load("diabetes", seed=0), NETWORK, 1e-3))
     # an underfit model gets no regularizer: cutout adds data like the other augmentations, mixup regularizes
     assert "augmentation with cutout" in plan_for("underfit").remedies and "mixup" not in plan_for("underfit").remedies

@@ -14,7 +14,7 @@ from fitguard.cli import app
 from fitguard.data import load
 from fitguard.doctor import read_summary
 from fitguard.doctor.phases import remedies_for
-from fitguard.doctor.plan import SKEW_RATIO, class_skew, plan_for
+from fitguard.doctor.plan import PROPOSALS, SKEW_RATIO, class_skew, plan_for
 
 
 @pytest.mark.parametrize(("counts", "skewed"), [([30, 10], True), ([29, 10], False), ([10, 300, 40], True),
@@ -28,7 +28,9 @@ def test_class_weights_are_proposed_from_a_ratio_of_three(counts, skewed):
         assert plan.remedies[1 if skewed else 0:] == plan_for(kind).remedies  # the verdict's own remedies stay
         ablation = next(step for step in plan.steps if step.phase == "ablation")
         assert ("class weights first" in ablation.why) is skewed
-        assert [p["remedy"] for p in plan.proposals(4)] == (["class weights"] if skewed else [])
+        proposed = [p["remedy"] for p in plan.proposals(4)]
+        assert proposed == (["class weights"] if skewed else []) + [r for r, _ in PROPOSALS.get(kind, [])]
+        assert [p["priority"] for p in plan.proposals(4)] == list(range(4, 4 + len(proposed)))
     assert SKEW_RATIO == 3.0
 
 
