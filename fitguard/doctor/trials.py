@@ -111,9 +111,11 @@ def train_recipe(
         callbacks: more callbacks for the trainer (default none).
         train: the rows to fit on; None (default): the dataset's training split.
         val: the rows to score on; None (default): its validation split.
-        **train_options: ``train`` section keys put on top of the recipe's.
+        **train_options: ``train`` section keys put on top of the recipe's; a recipe with a fixed schedule
+            (``train.max_epochs`` set, :func:`fitguard.doctor.phases.schedules`) keeps its own epoch count.
     """
-    config = Recipe.parse(recipe).apply(base, **train_options)
+    fixed = (recipe.get("train") or {}).get("max_epochs")
+    config = Recipe.parse(recipe).apply(base, **{**train_options, **({"max_epochs": fixed} if fixed else {})})
     started = time.perf_counter()
     run = build_run(config, out=out, data=data, quiet=True)
     for callback in callbacks:

@@ -159,3 +159,9 @@ def test_a_kept_snapshot_ensemble_saves_and_loads_as_the_mean_of_its_snapshots(d
     assert isinstance(loaded.model, MeanEnsemble) and len(loaded.model.members) == 3
     with torch.no_grad():
         assert torch.allclose(loaded.model.eval()(digits.test.X), run.trainer.predict(digits.test.X), atol=1e-6)
+
+
+def test_train_recipe_keeps_a_fixed_schedules_own_epochs(digits, base):
+    recipe = combine({"model": {"name": "mlp", "hidden": [8]}}, [{k: c for k, _, c in schedules(3)}["cosine schedule"]])
+    trial, _, history = train_recipe(base, recipe, digits, name="cosine", phase="ablation", max_epochs=9)
+    assert len(history) == trial.epochs == 3
