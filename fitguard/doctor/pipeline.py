@@ -122,8 +122,13 @@ def with_test_data(data: Dataset, options: DoctorOptions, base: TrainConfig) -> 
         options: the doctor's options (``test_data`` names the file).
         base: the base spec (target, seed, standardization and loader options).
     """
+    # the loader's options apply to the test file too, except the training pool's row limit: the test file's rows
+    # are all test rows (``test_limit_per_class`` limits them, as it limits a source's own test split)
+    loader = {k: v for k, v in base.data.options.items() if k not in ("limit_per_class", "test_limit_per_class")}
+    if base.data.options.get("test_limit_per_class") is not None:
+        loader["limit_per_class"] = base.data.options["test_limit_per_class"]
     external = load(options.test_data, target=base.data.target, val=0.0, test=0.0, seed=base.data.seed,
-                    standardize=base.data.standardize, **base.data.options)
+                    standardize=base.data.standardize, **loader)
     raw = external.raw_train
     if data.task == "classification":
         unseen = sorted({str(v) for v in raw.labels.tolist()} - {str(c) for c in data.class_names})

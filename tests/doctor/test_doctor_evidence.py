@@ -180,3 +180,30 @@ def test_the_budget_is_the_whole_runs_wall_time_and_each_phase_says_so(tmp_path)
     quiet = CliRunner().invoke(app, ["doctor", "--budget", "15s", "--train-fraction", "0.3", "--quiet",
                                      "--no-references", "--out", str(tmp_path / "quiet")])
     assert quiet.exit_code == 0 and quiet.output == ""
+
+
+def test_an_external_test_folder_is_not_cut_by_the_training_pools_row_limit(tmp_path):
+    from PIL import Image
+
+    from fitguard.doctor import DoctorOptions
+    from fitguard.doctor.pipeline import base_config, with_test_data
+
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 6), ("test", 5)):
+        for label in ("cat", "dog"):
+            (tmp_path / split / label).mkdir(parents=True)
+            for i in range(count):
+                pixels = rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(tmp_path / split / label / f"{i:03d}.png")
+
+    def tested(data_options):
+        options = DoctorOptions(data=str(tmp_path / "train"), test_data=str(tmp_path / "test"),
+                                data_options=data_options)
+        base = base_config(options)
+        data = load(str(tmp_path / "train"), val=0.5, test=0.0, seed=0, **data_options)
+        return data, with_test_data(data, options, base)
+
+    data, given = tested({"limit_per_class": 2})
+    assert len(data.train) + len(data.val) == 4  # 2 a class from the training folder
+    assert len(given.test) == 10  # every test image: the pool's limit is not the test file's
+    assert len(tested({"limit_per_class": 2, "test_limit_per_class": 3})[1].test) == 6
