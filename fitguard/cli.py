@@ -38,6 +38,11 @@ def _warning_line(message: Warning | str, category: type[Warning], filename: str
     return f"warning: {str(message).splitlines()[0] if str(message) else category.__name__}\n"
 
 
+#: the exit code of a run stopped by Ctrl-C (SIGINT), as shells report it (128 + 2)
+INTERRUPTED = 130
+INTERRUPTED_LINE = "interrupted; what was written is kept (fitguard doctor and fitguard train continue with --resume)"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code.
 
@@ -46,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     """
     warnings.formatwarning = _warning_line
     try:
-        app(args=argv, standalone_mode=False)
+        # outside standalone mode typer turns Ctrl-C (KeyboardInterrupt) into a returned 130, not an exception
+        if app(args=argv, standalone_mode=False) == INTERRUPTED:
+            print(f"error: {INTERRUPTED_LINE}", file=sys.stderr)
+            return INTERRUPTED
     except Exit as done:
         return done.exit_code
     except Abort:
@@ -61,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error.format_message()} (see `{hint}`)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+        print(f"error: {INTERRUPTED_LINE}", file=sys.stderr)
+        return INTERRUPTED
     except Exception as error:
         message = expected_failure(error)
         if message is not None:
