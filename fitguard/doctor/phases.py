@@ -525,7 +525,7 @@ def schedules(epochs: int) -> list[tuple[str, str, dict[str, Any]]]:
 def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None, allowed: tuple[str, ...] | None = None,
                  *, epochs: int | None = None) -> list[tuple[str, dict[str, Any]]]:
     """Single remedies that apply to this data and network, as (name, recipe change); ``allowed`` keeps only those
-    of :data:`fitguard.doctor.plan.REMEDIES` it names (the plan's choice), in their order.
+    of :data:`fitguard.doctor.plan.REMEDIES` it names (the plan's choice), in ``allowed``'s order.
 
     Args:
         data: the dataset (task and kind decide what applies).
@@ -569,7 +569,9 @@ def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None, allo
         options.append(("cutmix", "cutmix α=1", {"remedies": {"cutmix": 1.0}}))
     # ε in the units of standardized inputs: 0.05 standard deviations per feature (the remedies benchmark's value)
     options.append(("FGSM", "FGSM ε=0.05", {"remedies": {"adversarial": {"epsilon": 0.05}}}))
-    return [(name, change) for key, name, change in options if allowed is None or key in allowed]
+    if allowed is not None:
+        options = sorted((o for o in options if o[0] in allowed), key=lambda o: allowed.index(o[0]))
+    return [(name, change) for _, name, change in options]
 
 
 def train_longer(score: Scorer, clock: Clock, reference: Trial, *, factor: int = 3, share: float,

@@ -306,7 +306,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         display.phase("diagnosis", 2)
         diagnosis = diagnose(baseline_history, baseline_run.model, data, baseline.parameters)
         plan = plan_for(diagnosis["kind"], class_counts=class_counts(data.train.y, data.num_classes)
-                        if data.task == "classification" else None)
+                        if data.task == "classification" else None,
+                        recommended=[r["remedy"] for r in diagnosis["recommendations"]])
         display.tick()
         # the baseline as it will be tested: afresh on the tested rows for the epochs validation chose for it
         baseline_epochs = refit_epochs(baseline_history, base.early_stopping.monitor)

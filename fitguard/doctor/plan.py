@@ -150,13 +150,20 @@ def class_skew(counts: Sequence[int]) -> float | None:
     return max(present) / min(present) if len(present) >= 2 else None
 
 
-def plan_for(kind: str, *, class_counts: Sequence[int] | None = None) -> Plan:
+def plan_for(kind: str, *, class_counts: Sequence[int] | None = None, recommended: Sequence[str] = ()) -> Plan:
     """The search for a verdict ``kind`` (underfit, overfit or good).
+
+    The ablation tries the remedies the verdict recommends first, in the verdict's order (``augmentation`` first for
+    a small image set: its three variants), then the plan's others in :data:`REMEDIES` order; class weights, when
+    the classes are skewed, come before all.
 
     Args:
         kind: the baseline's verdict: "underfit", "overfit" or "good".
         class_counts: training rows per class (classification); when the classes are skewed (largest / smallest
             >= :data:`SKEW_RATIO`) the ablation tries class weights first. None (default): no class weights.
+        recommended: the verdict's remedies, best first (``Verdict.recommendations``' names: "augmentation",
+            "dropout", "L2"...); a remedy of the plan whose name is one of them, or starts with one and a space,
+            moves forward (default none).
 
     Raises:
         ValueError: an unknown ``kind``.
@@ -173,10 +180,15 @@ def plan_for(kind: str, *, class_counts: Sequence[int] | None = None) -> Plan:
         ['architecture', 'lambda_cv', 'ablation', 'learning_curve', 'study']
         >>> plan_for("good", class_counts=[300, 40]).remedies[:2]
         ('class weights', 'L2')
+        >>> plan_for("overfit", recommended=["augmentation", "shrink the network", "dropout"]).remedies[:5]
+        ('augmentation', 'augmentation with flips', 'augmentation with cutout', 'dropout 0.25', 'L2')
     """
     if kind not in KINDS:
         raise ValueError(f"`kind` must be one of {', '.join(KINDS)}, got {kind!r}")
     plan = _plan(kind)
+    first = [r for name in recommended for r in plan.remedies if r == name or r.startswith(f"{name} ")]
+    if first:
+        plan = replace(plan, remedies=tuple(dict.fromkeys([*first, *plan.remedies])))
     skew = class_skew(class_counts) if class_counts is not None else None
     if skew is None:
         return plan

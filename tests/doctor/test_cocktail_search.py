@@ -50,7 +50,7 @@ def test_the_cocktail_follows_the_usual_remedies_and_applies_where_it_can(digits
     assert "skip connections" not in keys(remedies_for(digits, {"model": {"name": "my.nets:net"}}, None, epochs=4))
     assert keys(remedies_for(digits, {"model": {"name": "mlp", "hidden": [8]}}, None,
                              allowed=("cosine schedule", "skip connections"), epochs=4)) == [
-        "skip connections", "cosine schedule"]
+        "cosine schedule", "skip connections"]  # in the plan's order
 
 
 def test_fixed_schedules_are_sized_from_the_early_stopped_epochs():

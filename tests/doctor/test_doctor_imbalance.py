@@ -115,3 +115,19 @@ def test_the_terminal_and_the_report_show_them(skewed_run):
     assert "balanced accuracy" in html and "<h3>Recall per class" in html
     balanced = summary["test"]["best"]["figure"]["balanced_accuracy"]
     assert f"{100 * balanced['value']:.1f}% ({100 * balanced['low']:.1f}–{100 * balanced['high']:.1f})" in html
+
+
+def test_the_verdicts_remedies_go_first_in_its_order_after_class_weights():
+    recommended = ["augmentation", "shrink the network", "dropout", "L2", "early stopping", "more data"]
+    plan = plan_for("overfit", class_counts=[90, 10], recommended=recommended)
+    assert plan.remedies[:6] == ("class weights", "augmentation", "augmentation with flips",
+                                 "augmentation with cutout", "dropout 0.25", "L2")
+    assert sorted(plan.remedies) == sorted(plan_for("overfit", class_counts=[90, 10]).remedies)  # the same set
+    # an underfit plan has no regularizer to move forward: only what it holds moves
+    assert plan_for("underfit", recommended=["dropout", "augmentation"]).remedies[:3] == (
+        "augmentation", "augmentation with flips", "augmentation with cutout")
+    # remedies_for follows the plan's order
+    digits = load("digits", seed=0)
+    names = [n for n, _ in remedies_for(digits, {"model": {"name": "cnn", "widths": [8]}}, 1e-3,
+                                        plan_for("overfit", recommended=["augmentation"]).remedies)]
+    assert names[:3] == ["augmentation", "augmentation with flips", "augmentation with cutout"]
