@@ -165,3 +165,16 @@ def test_train_recipe_keeps_a_fixed_schedules_own_epochs(digits, base):
     recipe = combine({"model": {"name": "mlp", "hidden": [8]}}, [{k: c for k, _, c in schedules(3)}["cosine schedule"]])
     trial, _, history = train_recipe(base, recipe, digits, name="cosine", phase="ablation", max_epochs=9)
     assert len(history) == trial.epochs == 3
+
+
+def test_the_study_around_a_fixed_schedule_keeps_its_epochs(digits, base, tmp_path):
+    from fitguard.doctor.phases import study
+
+    recipe = combine({"model": {"name": "mlp", "hidden": [16]}}, [{k: c for k, _, c in schedules(4)}["SWA"]])
+    score = Scorer(base, digits, None, {"max_epochs": 12})
+    leader = score(recipe, name="SWA", phase="ablation")
+    trials = study(score, Clock(seconds=None, trials=3), leader, tmp_path / "study.db", seed=0, tick=lambda: None)
+    assert len(trials) == 3  # the clock counts the study's trainings only
+    for trial in trials:
+        assert trial.epochs == 5 and trial.recipe["train"] == {"max_epochs": 5, "lr": trial.details["params"]["lr"]}
+        assert trial.recipe["early_stopping"] is None and "weight_averaging" in trial.recipe["remedies"]
