@@ -135,6 +135,9 @@ class DoctorOptions:
             (everything trains).
         unfreeze_every: Unfreeze one more backbone block every N epochs, N >= 1; needs ``freeze_all_but``.
             Default None.
+        image_size: The side a named backbone resizes images to, >= 8; needs ``backbone``. Default None (the
+            backbone's own: 224 for efficientnet_lite0, where one epoch of 1,000 images takes minutes on a CPU;
+            32 keeps CIFAR-sized images as they are).
         budget: Wall time of the whole run in seconds (> 0), a hard deadline; None: only ``trials`` bounds it
             (then ``trials`` is required). Default 180.
         trials: At most this many search trainings, >= 1; None (default): only ``budget`` bounds them.
@@ -201,6 +204,8 @@ class DoctorOptions:
         None, "Pretrained backbone (a name, a fitguard run folder or a weights file) competing as an architecture.")
     freeze_all_but: int | None = _option(None, "Train only the backbone's last K layer blocks.")
     unfreeze_every: int | None = _option(None, "Unfreeze one more backbone block every N epochs.")
+    image_size: int | None = _option(
+        None, "Side a named --backbone resizes images to (default: its own, 224 for efficientnet_lite0).")
     budget: float | None = _option(
         180.0, "Wall time of the whole run, e.g. 90s, 10m (a hard deadline); none: only --trials bounds it.",
         cli_type=str, to_cli=lambda seconds: _budget_text(seconds), from_cli=lambda text: parse_budget(text))
@@ -249,9 +254,11 @@ class DoctorOptions:
                 raise FitguardError(
                     f"`--model` must be one of {', '.join(FAMILIES)} or package.module:function, got {self.model!r}")
         if self.backbone is None:
-            for name in ("freeze_all_but", "unfreeze_every"):
+            for name in ("freeze_all_but", "unfreeze_every", "image_size"):
                 if getattr(self, name) is not None:
                     raise FitguardError(f"`--{name.replace('_', '-')}` needs `--backbone NAME|PATH`")
+        if self.image_size is not None and self.image_size < 8:
+            raise FitguardError(f"`--image-size` must be >= 8 pixels, got {self.image_size}")
         if self.freeze_all_but is not None and self.freeze_all_but < 0:
             raise FitguardError(f"`--freeze-all-but` must be >= 0, got {self.freeze_all_but}")
         if self.unfreeze_every is not None:

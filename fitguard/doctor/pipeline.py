@@ -153,7 +153,8 @@ def candidates(options: DoctorOptions, kind: str) -> list[dict[str, Any]]:
     if options.backbone is not None:
         found.append({"model": {"name": options.model or "auto"},
                       "transfer": {"backbone": options.backbone, "freeze_all_but": options.freeze_all_but,
-                                   "unfreeze_every": options.unfreeze_every}})
+                                   "unfreeze_every": options.unfreeze_every,
+                                   **({"image_size": options.image_size} if options.image_size else {})}})
     if options.model is not None and is_import_path(options.model):
         found.append({"model": {"name": options.model}})
     elif options.model is not None:

@@ -221,6 +221,7 @@ class Trainer:
         self.epoch = 0
         self.step = 0
         self.stop_reason: str | None = None
+        self._stop_now = False  # a stop request that ends the epoch in progress after its current batch
         self.restored_epoch: int | None = None
 
     # ----------------------------------------------------------------------------------------- set-up
@@ -315,14 +316,19 @@ class Trainer:
         return contextlib.nullcontext()
 
     # ----------------------------------------------------------------------------------------- the loop
-    def request_stop(self, reason: str) -> None:
-        """Callbacks call this to end the run after the current epoch.
+    def request_stop(self, reason: str, *, now: bool = False) -> None:
+        """Callbacks call this to end the run after the current epoch, or with ``now`` (from ``on_batch_end``)
+        after the current batch: the epoch in progress then ends early and is still validated, logged and seen by
+        every ``on_epoch_end`` (its training metrics are over the batches it took), as Keras 3 checks
+        ``stop_training`` after every step.
 
         Args:
             reason: why, kept as ``stop_reason`` and in the history; the first request of a run wins.
+            now: end the epoch in progress after the current batch (default False: at its end).
         """
         if self.stop_reason is None:
             self.stop_reason = reason
+        self._stop_now = self._stop_now or now
 
     def fit(
         self,
@@ -355,6 +361,7 @@ class Trainer:
             self._resume(Path(resume))
         else:
             torch.manual_seed(self.seed)
+        self._stop_now = False
         for callback in self._hooks["on_fit_start"]:
             callback.on_fit_start(self)
         try:
@@ -416,6 +423,8 @@ class Trainer:
             steps += 1
             for callback in batch_hooks:
                 callback.on_batch_end(self, self.step, loss)
+            if self._stop_now:
+                break
         logs: dict[str, float] = {"epoch": float(epoch), **sums.result()}
         if penalty_sum is not None:
             logs["penalty"] = float(penalty_sum) / steps

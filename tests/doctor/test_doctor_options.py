@@ -21,6 +21,8 @@ def test_bad_budget_names_the_option(text):
     ({"model": "resnet"}, "`--model` must be one of mlp, cnn, cnn1d or package.module:function, got 'resnet'"),
     ({"model": "my nets:net"}, "`--model` 'my nets:net' must look like package.module:function"),
     ({"freeze_all_but": 1}, "`--freeze-all-but` needs `--backbone NAME|PATH`"),
+    ({"image_size": 32}, "`--image-size` needs `--backbone NAME|PATH`"),
+    ({"backbone": "runs/pre", "image_size": 4}, "`--image-size` must be >= 8 pixels, got 4"),
     ({"backbone": "runs/pre", "freeze_all_but": -1}, "`--freeze-all-but` must be >= 0, got -1"),
     ({"backbone": "runs/pre", "unfreeze_every": 2},
      "`--unfreeze-every` needs `--freeze-all-but K`: with nothing frozen there is nothing to unfreeze"),
@@ -96,6 +98,7 @@ def test_every_option_round_trips_through_the_command_line():
         data="my data.csv", target="y", test_data="test.csv", config="spec.yaml", model="cnn",
         data_options={"limit_per_class": 100, "image_size": [16, 16]}, missing="error", embed=False,
         ordinal=("grade=low,mid,high", "size=S,M"), backbone="runs/pre", freeze_all_but=1, unfreeze_every=2,
+        image_size=32,
         budget=None, trials=7, device="cpu", seed=3, epochs=20, search_epochs=10, patience=4, monitor="val_accuracy",
         baseline_patience=9, folds=4, cv_max_rows=100, min_steps=0, keep="simplest", epsilon=0.01, rounds=0,
         train_fraction=0.5, refit="trainval", ensemble=2, references=False, out="runs/x")
@@ -126,3 +129,12 @@ def test_the_command_line_options_are_the_dataclass_fields_with_their_help():
     assert all(f.metadata["help"].endswith(".") for f in fields(DoctorOptions))
     budget = next(p for p in parameters if p.name == "budget")
     assert budget.default == "180s"
+
+
+def test_image_size_reaches_the_backbones_recipe_only_when_given():
+    from fitguard.doctor.pipeline import candidates
+
+    sized = candidates(DoctorOptions(backbone="efficientnet_lite0", image_size=32), "image")[0]
+    assert sized["transfer"] == {"backbone": "efficientnet_lite0", "freeze_all_but": None, "unfreeze_every": None,
+                                 "image_size": 32}
+    assert "image_size" not in candidates(DoctorOptions(backbone="efficientnet_lite0"), "image")[0]["transfer"]

@@ -256,3 +256,31 @@ def test_architecture_does_not_look_beyond_the_grid_when_the_budget_is_spent():
     score = _ArchitectureScores({"mlp 16": 0.8, "mlp 256x256": 0.9})
     _, chosen = architecture(score, Clock(None, 2), candidates, epsilon=0.0, tick=lambda: None, share=1.0)
     assert score.asked == ["mlp 16", "mlp 256x256"] and chosen.name == "mlp 256x256"
+
+
+def test_the_deadline_ends_a_training_within_its_epoch_from_min_epochs_on():
+    import time
+
+    import torch
+
+    from fitguard.data import TensorData
+    from fitguard.doctor.phases import DEADLINE_STOP, StopAtDeadline
+    from fitguard.models import mlp
+    from fitguard.train import Trainer
+
+    generator = torch.Generator().manual_seed(0)
+    data = TensorData(torch.randn(400, 4, generator=generator), torch.randint(0, 2, (400,), generator=generator))
+
+    def fit(deadline, min_epochs):
+        trainer = Trainer(mlp(4, 2, hidden=[8]), batch_size=10, max_epochs=4, quiet=True,
+                          callbacks=[StopAtDeadline(lambda: deadline, min_epochs=min_epochs)])
+        return trainer, trainer.fit(data, data)
+
+    trainer, history = fit(time.perf_counter() - 1, 1)  # passed already: one batch of epoch 1, validated
+    assert trainer.step == 1 and len(history) == 1 and "val_loss" in history.epochs[0]
+    assert history.stop_reason == f"{DEADLINE_STOP} in epoch 1"
+    trainer, history = fit(time.perf_counter() - 1, 3)  # two whole epochs first (40 steps each), then one batch
+    assert trainer.step == 2 * 40 + 1 and len(history) == 3
+    trainer, history = fit(time.perf_counter() + 3600, 1)
+    assert trainer.step == 4 * 40 and history.stop_reason == "reached max_epochs=4"
+

@@ -269,3 +269,34 @@ def test_batch_norm_on_one_row_batches_says_what_to_change(rows, batch_size, mes
             _numbered_rows(rows)
         )
     assert str(error.value) == message
+
+
+class _StopAt(Callback):
+    """Asks the run to stop now at ``step``."""
+
+    def __init__(self, step):
+        self.at, self.epochs_seen = step, []
+
+    def on_batch_end(self, trainer, step, loss):
+        if step == self.at:
+            trainer.request_stop("enough", now=True)
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.epochs_seen.append(epoch)
+
+
+def test_a_stop_request_now_ends_the_epoch_after_its_batch_and_still_validates_it():
+    train, val = _data(n=200), _data(n=60, seed=1)
+    stopper = _StopAt(step=7)  # batch size 20: 10 steps an epoch, so in epoch 1
+    trainer = Trainer(_model(), batch_size=20, max_epochs=5, quiet=True, callbacks=[stopper])
+    history = trainer.fit(train, val)
+    assert trainer.step == 7 and len(history) == 1 and stopper.epochs_seen == [1]
+    assert history.stop_reason == "enough" and "val_loss" in history.epochs[0]
+    # the partial epoch's validation is that of the weights after step 7, and its training loss the mean of 7 batches
+    assert history.epochs[0]["val_loss"] == pytest.approx(trainer.evaluate(val)["loss"], rel=1e-6)
+    # a fresh fit of the same trainer is not stopped by the old request
+    stopper.at = -1
+    trainer.stop_reason = None
+    trainer.max_epochs = 2
+    trainer.fit(train, val)
+    assert trainer.step == 7 + 10
