@@ -151,7 +151,7 @@ def main() -> None:
         row["speedup_vs_1x2"] = baseline["search_s"] / row["search_s"] if baseline else None
         row["fold_scores_equal_1x1"] = row["fold_scores"] == reference["fold_scores"] if reference else None
         queue = row["queue"] or {}
-        print(f"{row['workers']:>14} x {row['threads']:<3} {row['storage'].split(':', 1)[0]:>10} "
+        print(f"{row['workers']:>14} x {row['threads']:<3} {row['storage'].split(':', 1)[0].split('+')[0]:>10} "
               f"{row['search_s']:9.1f} {row['trainings_per_hour']:12.0f} {row['speedup_vs_1x2'] or float('nan'):7.2f} "
               f"{row['fold_scores_equal_1x1']!s:>12} "
               f"{queue.get('seconds_per_job_outside_training', float('nan')):12.3f} "

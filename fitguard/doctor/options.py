@@ -170,13 +170,13 @@ class DoctorOptions:
         resume: Continue a killed run in ``out`` with the same options, reading finished search trainings back
             from its ``study.db`` (not with ``overwrite``). Default False.
         quiet: No progress display or table. Default False.
-        workers: Processes that train the cross-validated search's folds, >= 1: this one and ``workers - 1``
-            ``--join`` processes it starts, each with ``1 / workers`` of the CPU threads (1, the default: this
-            process alone, as before).
         storage: A database URL (``postgresql+psycopg://user@host/db`` or ``sqlite:///path``) that holds the run's
             trials and fold queue, under a run id, instead of ``study.db`` in ``out``; then the run always queues
             its cross-validated folds, so that ``--join URL`` processes on other machines train them too. Run
             folders and summaries record it with its password masked. Default None.
+        workers: Processes that train the cross-validated search's folds, >= 1: this one and ``workers - 1``
+            ``--join`` processes it starts, each with ``1 / workers`` of the CPU threads (1, the default: this
+            process alone, as before).
         join: Instead of a run of its own, train the queued folds of a running doctor run until it ends: its
             folder (its ``run.json`` gives the options and data), or its storage's URL (``URL#RUN_ID`` picks one
             of several runs there). Default None.
