@@ -270,3 +270,7 @@ def test_join_picks_the_running_run_or_asks_which(database, tmp_path):
         f"error: cannot join '{database}#aaaa0001': that run finished (it wrote its summary)")
     assert _refused(["doctor", "--join", f"{database}#dddd0004"]).startswith(
         f"error: cannot join {database!r}: it holds no doctor run 'dddd0004' (aaaa0001 (finished")
+    # --data says where this machine has the run's data; other data than the run's are refused
+    assert _refused(["doctor", "--join", f"{database}#bbbb0002", "--data", "wine"]) == (
+        f"error: cannot join '{database}#bbbb0002': the data this process loaded differ from the run's (other rows, "
+        "targets or splits of --data wine); give it the same data")
