@@ -274,3 +274,20 @@ def test_join_picks_the_running_run_or_asks_which(database, tmp_path):
     assert _refused(["doctor", "--join", f"{database}#bbbb0002", "--data", "wine"]) == (
         f"error: cannot join '{database}#bbbb0002': the data this process loaded differ from the run's (other rows, "
         "targets or splits of --data wine); give it the same data")
+
+
+def test_a_joiner_follows_the_queue_a_resumed_run_replaced(database):
+    # in PostgreSQL the new queue gets another study id (SQLite reuses the old one: tests/doctor/test_queue.py)
+    from fitguard.data import load
+    from fitguard.doctor.queue import FoldCache, FoldQueue, create_queue, open_queue_storage
+    from tests.doctor.test_queue import _jobs, _scripted
+
+    data, name = load("wine", seed=0), "doctor-queue-eeee0005"
+    create_queue(database, name)
+    joiner = FoldQueue(open_queue_storage(database), FoldCache(data), name=name)
+    create_queue(database, name)  # the --resume of the killed run
+    run = FoldQueue(open_queue_storage(database), FoldCache(data), name=name)
+    assert run.study_id != joiner.study_id
+    run.put(_jobs(run, data))
+    assert joiner.serve(_scripted, stop=lambda idle: True) == 2
+    assert joiner.study_id == run.study_id
