@@ -51,13 +51,18 @@ def options_from_cli(**params: Any) -> Any:
     return DoctorOptions.from_cli(**params)
 
 
-def doctor(**params: Any) -> None:
+def doctor(context: typer.Context, **params: Any) -> None:
     """Train a baseline, diagnose it, search the remedies, keep the best model and write an HTML report."""
     options = options_from_cli(**params)
-    if options.join is not None:  # a worker of another doctor run, which has the options
+    if options.join is not None:  # a worker of another doctor run, which has the options; --data: where its data are
         from fitguard.doctor.workers import join_run
 
-        join_run(Path(options.join))
+        source = context.get_parameter_source("data")
+        given = source is not None and source.name == "COMMANDLINE"
+        trained = join_run(options.join, options.data if given else None,
+                           ready=None if options.quiet else lambda line: typer.echo(line))
+        if not options.quiet:
+            typer.echo(f"trained {trained} queued fold{'s' * (trained != 1)} of the run")
         return
     from rich.console import Console
 
@@ -76,7 +81,9 @@ def register(app: typer.Typer) -> None:
     from fitguard.doctor.options import cli_options
 
     # the parameters come from DoctorOptions' fields: one source for the options, their help and their defaults
-    parameters = cli_options()
+    # and the context first, which says whether --data was given (with --join it overrides the run's data path)
+    parameters = [inspect.Parameter("context", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+                  *cli_options()]
     doctor.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     doctor.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
     app.command()(doctor)

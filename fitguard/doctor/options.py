@@ -173,11 +173,16 @@ class DoctorOptions:
         resume: Continue a killed run in ``out`` with the same options, reading finished search trainings back
             from its ``study.db`` (not with ``overwrite``). Default False.
         quiet: No progress display or table. Default False.
+        storage: A database URL (``postgresql+psycopg://user@host/db`` or ``sqlite:///path``) that holds the run's
+            trials and fold queue, under a run id, instead of ``study.db`` in ``out``; then the run always queues
+            its cross-validated folds, so that ``--join URL`` processes on other machines train them too. Run
+            folders and summaries record it with its password masked. Default None.
         workers: Processes that train the cross-validated search's folds, >= 1: this one and ``workers - 1``
             ``--join`` processes it starts, each with ``1 / workers`` of the CPU threads (1, the default: this
             process alone, as before).
-        join: Instead of a run of its own, train the queued folds of the doctor run in this folder (its
-            ``run.json`` gives the options and data) until that run ends. Default None.
+        join: Instead of a run of its own, train the queued folds of a running doctor run until it ends: its
+            folder (its ``run.json`` gives the options and data), or its storage's URL (``URL#RUN_ID`` picks one
+            of several runs there). Default None.
     """
 
     data: str = _option("digits", "Built-in dataset name or a .csv/.npz/image folder/.zip path.")
@@ -239,12 +244,18 @@ class DoctorOptions:
     resume: bool = _option(False, "Continue the killed run in --out with the same options: the search trainings it "
                                   "finished are read back from its study.db, not trained again.", rerun=False)
     quiet: bool = _option(False, "No progress display or table.", rerun=False)
-    # not repeated by a rerun, nor compared by --resume: which process trains a fold does not change its result
+    # not repeated by a rerun, nor compared by --resume: which process trains a fold, and where the trials are kept,
+    # do not change a result
+    storage: str | None = _option(
+        None, "Database URL for the run's trials and fold queue instead of study.db in --out, e.g. "
+              "postgresql+psycopg://user@host/db (put the password in a PGPASSFILE, not the URL): `fitguard doctor "
+              "--join URL` on other machines then trains its folds.", rerun=False)
     workers: int = _option(1, "Processes that train the cross-validated folds: this one and N-1 --join processes it "
                               "starts, each with 1/N of the CPU threads.", rerun=False)
-    join: str | None = _option(None, "Train the queued folds of the running doctor run in this folder (started with "
-                                     "--workers N) until it ends; its run.json gives the options and data.",
-                               rerun=False)
+    join: str | None = _option(None, "Train the queued folds of a running doctor run until it ends: its folder "
+                                     "(started with --workers N) or its --storage URL (URL#RUN_ID picks one of "
+                                     "several runs); the run's record gives the options and data (--data PATH: "
+                                     "where this machine has them).", rerun=False)
 
     def __post_init__(self) -> None:
         if self.model is not None:
@@ -295,6 +306,16 @@ class DoctorOptions:
         if self.join is not None and self.workers > 1:
             raise FitguardError("`--join` trains in this one process; start more `--join` processes for more "
                                 "workers, or give `--workers` to the run itself")
+        if self.storage is not None:
+            from fitguard.search.storage import engine_url
+
+            try:
+                engine_url(self.storage)
+            except ValueError:
+                raise FitguardError(f"`--storage` must be a database URL such as postgresql+psycopg://user@host/db or "
+                                    f"sqlite:///path/study.db, got {self.storage!r}") from None
+            if self.join is not None:
+                raise FitguardError("`--join` finds the run's storage itself: give `--join URL`, not `--storage`")
         if self.rounds == 1 or self.rounds < 0:
             raise FitguardError(f"`--rounds` must be 0 (skip bias-variance) or >= 2, got {self.rounds}")
         if not 0 <= self.epsilon < 1:
@@ -303,8 +324,14 @@ class DoctorOptions:
             raise FitguardError(f"`--train-fraction` must be in (0, 1], got {self.train_fraction}")
 
     def to_dict(self) -> dict[str, Any]:
-        """Every option by field name, as plain data (what a run folder's summary records)."""
-        return asdict(self)
+        """Every option by field name, as plain data (what a run folder's summary records); a ``storage`` URL's
+        password is masked (``***``)."""
+        from fitguard.search.storage import masked_url
+
+        values = asdict(self)
+        if self.storage is not None:
+            values["storage"] = masked_url(self.storage)
+        return values
 
     def changed_from(self, stored: dict[str, Any]) -> list[str]:
         """The options a rerun repeats whose value differs from ``stored``, as ``--flag: VALUE before, VALUE now``

@@ -686,8 +686,8 @@ def _compatible(helpful: list[tuple[str, dict[str, Any], Trial]]) -> list[tuple[
 STUDY_SEED_STEP = 7919
 
 
-def study(score: Scorer, clock: Clock, best: Trial, storage: Path, *, seed: int, tick: Callable[[], None],
-          dropout: bool = True, lam_range: tuple[float, float] = (1e-6, 1e-1)) -> list[Trial]:
+def study(score: Scorer, clock: Clock, best: Trial, storage: Path | str, *, seed: int, tick: Callable[[], None],
+          dropout: bool = True, lam_range: tuple[float, float] = (1e-6, 1e-1), name: str = "doctor") -> list[Trial]:
     """Tune λ (in ``lam_range``), dropout (when ``dropout`` and the network takes it) and the learning rate around
     ``best``'s recipe with fitguard.search's default sampler and pruner (SQLite storage); a cross-validated trial
     runs all its folds and is never pruned.
@@ -696,20 +696,23 @@ def study(score: Scorer, clock: Clock, best: Trial, storage: Path, *, seed: int,
         score: the run's :class:`Scorer`.
         clock: the run's :class:`Clock`.
         best: the trial whose recipe is tuned.
-        storage: the SQLite file of the Optuna study.
+        storage: the SQLite file of the Optuna study, or the URL of its storage (``--storage``).
         seed: seeds the sampler.
         tick: called after each training (progress).
         dropout: whether dropout is searched (default True).
         lam_range: the range of λ searched (default (1e-6, 1e-1)).
+        name: the study's name (default "doctor"; a run id follows it in a shared storage).
     """
     import optuna
 
     from fitguard.search.pruning import DEFAULT_PRUNER, DEFAULT_SAMPLER, PruningCallback, make_pruner, make_sampler
+    from fitguard.search.storage import engine_url
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = engine_url(storage) if isinstance(storage, str) else f"sqlite:///{storage}"
     metric, sign = ("val_accuracy", 1.0) if score.data.task == "classification" else ("val_loss", -1.0)
     handle = optuna.create_study(
-        study_name="doctor", storage=f"sqlite:///{storage}", direction="maximize", load_if_exists=True,
+        study_name=name, storage=url, direction="maximize", load_if_exists=True,
         sampler=make_sampler(DEFAULT_SAMPLER, seed),
         # fitguard.search's default (no pruning, measured in benchmarks/search.py); a cross-validated trial's
         # per-epoch reports mix folds, so it is never pruned
@@ -721,8 +724,8 @@ def study(score: Scorer, clock: Clock, best: Trial, storage: Path, *, seed: int,
     leader = trial_key("study", "leader", best.recipe, {"lam_range": list(lam_range), "dropout": with_dropout})
     if handle.user_attrs.get("leader", leader) != leader:
         # an earlier attempt studied around another recipe (its search went otherwise): its draws do not apply here
-        optuna.delete_study(study_name="doctor", storage=f"sqlite:///{storage}")
-        handle = optuna.create_study(study_name="doctor", storage=f"sqlite:///{storage}", direction="maximize",
+        optuna.delete_study(study_name=name, storage=url)
+        handle = optuna.create_study(study_name=name, storage=url, direction="maximize",
                                      sampler=handle.sampler, pruner=handle.pruner)
     handle.set_user_attr("leader", leader)
     # A resumed run replays, in order, the study trials an earlier attempt drew all values for: one that finished is

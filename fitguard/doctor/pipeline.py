@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import shutil
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,15 @@ from fitguard.doctor.diagnosis import diagnose, ensemble_decomposition, sentence
 from fitguard.doctor.options import DoctorOptions
 from fitguard.doctor.plan import Plan, plan_for
 from fitguard.doctor.progress import DoctorProgress
-from fitguard.doctor.store import TrialStore, check_same_run, data_fingerprint, resumable, storage_url
+from fitguard.doctor.store import (
+    STORAGE_FILE,
+    RunStorage,
+    TrialStore,
+    check_same_run,
+    data_fingerprint,
+    resumable,
+    run_storage,
+)
 from fitguard.doctor.suggestions import learning_curve_phase, outcomes
 from fitguard.doctor.summary import layer_table, versions
 from fitguard.doctor.trials import Trial, joined, refit_epochs, refit_members, refit_recipe, score_and_gap, train_recipe
@@ -45,6 +54,7 @@ from fitguard.models.imported import is_import_path
 from fitguard.recipe import load_data
 from fitguard.regularize.class_weights import class_counts
 from fitguard.runs import MARKER, claim_run_dir, save_model, write_json
+from fitguard.search.storage import masked_url
 from fitguard.summary import Summary, strict, write_summary
 
 #: the baseline network per family: big enough to overfit small data, the usual first try
@@ -249,18 +259,35 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
     # a resumed run continues the folder's own run: same options, same data (checked before anything is written)
     earlier = resumable(run_dir, options) if options.resume else None
     given = data is not None
+
+    def rewind(seconds: float) -> None:
+        # a trial read back: the clock stands where the earlier attempt's stood when it finished (see TrialStore)
+        if clock.search_started is not None:
+            before_search = clock.search_started - clock.started
+            clock.search_started = min(clock.search_started, time.perf_counter() - seconds)
+            clock.started = clock.search_started - before_search
+
     try:
+        storage = run_storage(run_dir, options, earlier)
         base = base_config(options)
         marker = {"command": "doctor", "options": options.to_dict(), "config": base.model_dump(mode="json")}
+        if storage.shared:  # the URL without its password, and the run's id there (--resume and --join read them)
+            marker["storage"] = {"url": masked_url(storage.url), "run_id": storage.run_id}
         if earlier is None:
             write_json(run_dir / MARKER, marker)
+        # opened before the data are read: a database that cannot be reached is said at once
+        store = TrialStore(storage.url, rewind=rewind, name=storage.trials,
+                           elapsed=lambda: time.perf_counter() - (clock.search_started or clock.started))
         data = _load(options, base, data)
         check_monitor(options, data.task)
         fingerprint = data_fingerprint(data)
         if earlier is not None:
             check_same_run(run_dir, earlier, marker["config"], fingerprint)
         attempts = (earlier or {}).get("attempts", 1) + (earlier is not None)
-        write_json(run_dir / MARKER, {**marker, "data_fingerprint": fingerprint, "attempts": attempts})
+        marker = {**marker, "data_fingerprint": fingerprint, "attempts": attempts}
+        write_json(run_dir / MARKER, marker)
+        if storage.shared:  # what a --join URL reads, as run.json has it, with where the run's folder is
+            store.describe({**marker, "run_dir": str(run_dir.resolve()), "host": socket.gethostname()})
     except Exception:
         # bad input found before anything was trained: a half-made folder would only block the corrected rerun (a
         # folder being resumed is the earlier run's, and stays as it was)
@@ -272,17 +299,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         shutil.rmtree(run_dir / "baseline", ignore_errors=True)
     timings["load"] = time.perf_counter() - clock.started
     display = DoctorProgress(console, quiet=options.quiet, started=clock.started, deadline=clock.deadline)
-    def rewind(seconds: float) -> None:
-        # a trial read back: the clock stands where the earlier attempt's stood when it finished (see TrialStore)
-        if clock.search_started is not None:
-            before_search = clock.search_started - clock.started
-            clock.search_started = min(clock.search_started, time.perf_counter() - seconds)
-            clock.started = clock.search_started - before_search
-
-    store = TrialStore(storage_url(run_dir), rewind=rewind,
-                       elapsed=lambda: time.perf_counter() - (clock.search_started or clock.started))
     score, selection = _scorer(base, data, options, clock, display, store)
-    score.queue = pool.start(data, clock.search_deadline)
+    score.queue = pool.start(data, clock.search_deadline, storage)
     tested_rows = joined(data.train, data.val) if options.refit != "none" else data.train
     search: dict[str, Any] = {}
     with display:
@@ -332,7 +350,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
             timings["references"] = time.perf_counter() - clock_at
 
         clock.search_started = time.perf_counter()
-        search = _search(plan, options, score, clock, display, data, run_dir, timings)
+        search = _search(plan, options, score, clock, display, data, storage, timings)
         scored = [t for phase in ("ablation", "train_longer", "study") for t in search.get(phase, [])
                   if t.status == "done"]
         # the baseline's recipe, with the epoch count its validation chose: kept when the budget cut every search
@@ -427,7 +445,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
             "lambda_cv": search["lambda_cv"],
             "ablation": [t.to_dict() for t in search["ablation"]],
             "learning_curve": search.get("learning_curve"),
-            "study": {"storage": "study.db", "trials": [t.to_dict() for t in search["study"]]},
+            "study": {"storage": f"{storage.shown} ({storage.study})" if storage.shared else STORAGE_FILE,
+                      "trials": [t.to_dict() for t in search["study"]]},
             "trainings": clock.used,
             # scored recipes (a cross-validated one is one per fold's training) in study.db, and how many of them a
             # resumed run read back instead of training them again
@@ -452,11 +471,13 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
     }
     timings["total"] = time.perf_counter() - clock.started  # the report (a second or two) comes after
     write_summary(run_dir, Summary.from_dict(strict(summary)))
+    if storage.shared:
+        store.finish()
     return run_dir
 
 
 def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: phases.Clock, display: DoctorProgress,
-            data: Dataset, run_dir: Path, timings: dict[str, float]) -> dict[str, Any]:
+            data: Dataset, storage: RunStorage, timings: dict[str, float]) -> dict[str, Any]:
     """The phases ``plan`` asks for, in its order, each within its share of the search's budget."""
     found: dict[str, Any] = {}
     chosen: Trial | None = None
@@ -490,8 +511,9 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
             ranked = [t for t in (*found["ablation"], *found.get("train_longer", [])) if t.status == "done"]
             leader = max(ranked, key=phases.rank)  # first (fewest remedies) on ties
             display.phase("study", options.trials and max(0, (options.trials - clock.used) // score.trainings))
-            found["study"] = phases.study(score, clock, leader, run_dir / "study.db", seed=options.seed, tick=tick,
-                                          dropout=plan.study_dropout, lam_range=plan.study_lambda)
+            found["study"] = phases.study(score, clock, leader, storage.url, seed=options.seed, tick=tick,
+                                          dropout=plan.study_dropout, lam_range=plan.study_lambda,
+                                          name=storage.study)
         timings[step.phase] = time.perf_counter() - started
     return found
 

@@ -1,8 +1,9 @@
 """A cross-validated score's fold trainings as queued jobs, so that several processes train them (``--workers``).
 
-When a doctor run has workers, the scorer (:class:`fitguard.doctor.phases.Scorer`) puts a recipe's k fold trainings
-in the run's storage as WAITING trials of the study :data:`QUEUE`, each carrying all a process needs to train it
-(:class:`FoldJob`: recipe, name, phase, training options, which fold of which folds, the search's deadline). Any
+When a doctor run has workers (or a shared ``--storage``), the scorer (:class:`fitguard.doctor.phases.Scorer`) puts
+a recipe's k fold trainings in the run's storage as WAITING trials of the study :data:`QUEUE` (``-RUN_ID`` after it in
+a shared storage), each carrying all a process needs to train it (:class:`FoldJob`: recipe, name, phase, training
+options, which fold of which folds, the search's deadline). Any
 process takes one (an atomic WAITING -> RUNNING, :func:`fitguard.search.workers.take_queued`), trains it with a
 heartbeat through :func:`train_job` -- the one function every process trains a job with --, writes the fold's
 Trial and History on the job and completes it. The process that queued them trains queued jobs too while any is
@@ -45,6 +46,8 @@ GRACE_SECONDS = 10
 MAX_RETRY = 3
 #: seconds between two looks at the queue of a process that waits
 POLL_SECONDS = 0.2
+#: a running job's own heartbeat (a trial system attribute) in a storage without Optuna's (a ``GrpcStorageProxy``)
+HEARTBEAT_ATTR = "fitguard_heartbeat"
 
 
 @dataclass(frozen=True)
@@ -135,15 +138,19 @@ class FoldQueue:
             None (default): none are (a worker's queue, which only takes jobs).
         deadline: gives the search's deadline in ``time.perf_counter()`` units (inf: none); None (default): none.
         threads: torch threads this process trains a job with (then set back); None (default): as they are.
+        name: the queue study's name (:attr:`fitguard.doctor.store.RunStorage.queue`); default :data:`QUEUE`.
     """
 
     def __init__(self, storage: Any, folds: FoldCache | None = None, deadline: Callable[[], float] | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, name: str = QUEUE) -> None:
         import optuna
 
         self.storage = storage
-        self.study = optuna.load_study(study_name=QUEUE, storage=storage)
+        self.study = optuna.load_study(study_name=name, storage=storage)
         self.study_id = self.study._study_id
+        # Optuna's heartbeat needs an RDB storage; through a GrpcStorageProxy the jobs beat in a system attribute
+        self._own_heartbeat = not hasattr(storage, "record_heartbeat") or storage.get_heartbeat_interval() is None
+        self._beats: dict[int, tuple[Any, float]] = {}
         self.folds = folds
         self.deadline = deadline
         self.threads = threads
@@ -241,8 +248,11 @@ class FoldQueue:
         done = 0
         idle_since = time.monotonic()
         while not self.finished():
-            self.fail_stale()
-            taken = take_queued(self.storage, self.study_id)
+            try:
+                self.fail_stale()
+                taken = take_queued(self.storage, self.study_id)
+            except KeyError:  # the queue was replaced meanwhile: finished() follows it, or says it is gone
+                continue
             if taken is None:
                 if stop(time.monotonic() - idle_since):
                     break
@@ -270,7 +280,8 @@ class FoldQueue:
         from fitguard.search.workers import Heartbeat, requeue
 
         job = FoldJob.from_attrs(self.storage.get_trial(trial_id).user_attrs)
-        heartbeat = Heartbeat(self.storage, trial_id, HEARTBEAT_SECONDS)
+        beating = AttributeHeartbeat if self._own_heartbeat else Heartbeat
+        heartbeat = beating(self.storage, trial_id, HEARTBEAT_SECONDS)
         previous = torch.get_num_threads()
         try:
             self.storage.set_trial_user_attr(trial_id, "worker", f"{socket.gethostname()}:{os.getpid()}")
@@ -302,14 +313,48 @@ class FoldQueue:
         return 1
 
     def fail_stale(self) -> None:
-        """Fail the running jobs whose heartbeat stopped; Optuna's retry callback queues a copy of each."""
+        """Fail the running jobs whose heartbeat stopped; Optuna's retry callback queues a copy of each. In a storage
+        without Optuna's heartbeat, a job whose :data:`HEARTBEAT_ATTR` this process saw unchanged for
+        ``GRACE_SECONDS`` of its own clock (no two machines' clocks are compared) is failed and copied here."""
+        from optuna.exceptions import UpdateFinishedTrialError
         from optuna.storages import fail_stale_trials
+        from optuna.trial import TrialState
 
-        fail_stale_trials(self.study)
+        from fitguard.search.workers import requeue
+
+        if not self._own_heartbeat:
+            fail_stale_trials(self.study)
+            return
+        now = time.monotonic()
+        running = self.storage.get_all_trials(self.study_id, deepcopy=False, states=(TrialState.RUNNING,))
+        self._beats = {t._trial_id: self._beats.get(t._trial_id, (None, now)) for t in running}
+        for frozen in running:
+            beat = frozen.system_attrs.get(HEARTBEAT_ATTR)
+            seen, since = self._beats[frozen._trial_id]
+            if beat != seen:
+                self._beats[frozen._trial_id] = (beat, now)
+            elif now - since > GRACE_SECONDS:
+                with contextlib.suppress(UpdateFinishedTrialError):
+                    if (self.storage.set_trial_state_values(frozen._trial_id, state=TrialState.FAIL)
+                            and len(frozen.system_attrs.get("retry_history", [])) < MAX_RETRY):
+                        requeue(self.study, frozen)
 
     def finished(self) -> bool:
-        """Whether the run marked the queue finished (no more jobs will come)."""
-        return bool(self.storage.get_study_user_attrs(self.study_id).get("finished"))
+        """Whether the run marked the queue finished (no more jobs will come), or deleted it. A queue replaced by
+        one of the same name (a ``--resume`` of the killed run) is followed: its jobs are the same run's."""
+        import optuna
+
+        try:
+            return bool(self.storage.get_study_user_attrs(self.study_id).get("finished"))
+        except KeyError:  # Optuna's "study not found": load the queue of that name again, if there is one
+            pass
+        try:
+            self.study = optuna.load_study(study_name=self.study.study_name, storage=self.storage)
+        except KeyError:
+            return True
+        self.study_id = self.study._study_id
+        self._beats = {}
+        return self.finished()
 
     def finish(self) -> None:
         """Mark the queue finished: the workers stop once idle."""
@@ -351,6 +396,41 @@ class FoldQueue:
         return results if len(results) == len(ids) else None
 
 
+class AttributeHeartbeat:
+    """A running job's heartbeat where the storage has none of its own (a ``GrpcStorageProxy``): every ``interval``
+    seconds a daemon thread writes the next number into the trial's system attribute :data:`HEARTBEAT_ATTR`; readers
+    watch it change (:meth:`FoldQueue.fail_stale`). Same interface as :class:`fitguard.search.workers.Heartbeat`.
+
+    Args:
+        storage: the Optuna storage to write in.
+        trial_id: the running trial's id.
+        interval: seconds between heartbeats.
+    """
+
+    def __init__(self, storage: Any, trial_id: int, interval: float) -> None:
+        import threading
+
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, args=(storage, trial_id, interval), daemon=True)
+        self._thread.start()
+
+    def _beat(self, storage: Any, trial_id: int, interval: float) -> None:
+        beat = 0
+        while True:
+            try:
+                storage.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, beat)
+            except Exception:  # storage lost or trial finished: the worker's own next call reports what matters
+                return
+            beat += 1
+            if self._stop.wait(interval):
+                return
+
+    def stop(self) -> None:
+        """Stop beating and wait for the thread to end."""
+        self._stop.set()
+        self._thread.join()
+
+
 def open_queue_storage(url: str) -> Any:
     """The run's storage with heartbeats, a retry of dead workers' jobs and (SQLite) a 60 s busy timeout.
 
@@ -362,20 +442,21 @@ def open_queue_storage(url: str) -> Any:
     return open_storage(url, HEARTBEAT_SECONDS, GRACE_SECONDS, max_retry=MAX_RETRY)
 
 
-def create_queue(url: str) -> None:
+def create_queue(url: str, name: str = QUEUE) -> None:
     """Create the queue study in the run's storage (empty, not finished): ``--join`` may attach from now on. A queue
     left by a killed attempt of the run (``--resume``) is replaced: the scores its jobs were for are asked again.
 
     Args:
         url: the storage's URL.
+        name: the queue study's name; default :data:`QUEUE`.
     """
     import optuna
 
     storage = open_queue_storage(url)
-    if any(summary.study_name == QUEUE for summary in storage.get_all_studies()):
-        optuna.delete_study(study_name=QUEUE, storage=storage)
-    optuna.create_study(study_name=QUEUE, storage=storage, load_if_exists=True)
-    study_id = storage.get_study_id_from_name(QUEUE)
+    if any(summary.study_name == name for summary in storage.get_all_studies()):
+        optuna.delete_study(study_name=name, storage=storage)
+    optuna.create_study(study_name=name, storage=storage, load_if_exists=True)
+    study_id = storage.get_study_id_from_name(name)
     storage.set_study_user_attr(study_id, "finished", False)
 
 

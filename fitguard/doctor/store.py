@@ -19,7 +19,9 @@ import copy
 import hashlib
 import json
 import math
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,10 @@ from fitguard.train import History
 
 #: the Optuna study, in the run's storage, that holds every scored search trial
 STUDY = "doctor-trials"
+#: the Optuna study, in the run's storage, of the ``study`` phase's own trials
+PHASE_STUDY = "doctor"
+#: the trials study's user attribute that describes the run (what ``--join URL`` needs: options, spec, data)
+RUN_ATTR = "fitguard_doctor_run"
 #: the storage file in the run folder (shared with the ``study`` phase's study "doctor")
 STORAGE_FILE = "study.db"
 #: seconds a process waits for another's SQLite write before it fails (as fitguard.search.storage's storage does)
@@ -65,6 +71,105 @@ def storage_url(run_dir: Path) -> str:
         run_dir: the doctor run folder.
     """
     return f"sqlite:///{Path(run_dir) / STORAGE_FILE}"
+
+
+@dataclass(frozen=True)
+class RunStorage:
+    """Where one doctor run's Optuna studies live: its scored trials (:attr:`trials`), its fold queue
+    (:attr:`queue`, :mod:`fitguard.doctor.queue`) and the ``study`` phase's own study (:attr:`study`).
+
+    In the run folder's ``study.db`` (the default, ``run_id`` None) they have the plain names. In a storage given by
+    ``--storage URL``, which many runs may share, each name ends with ``-RUN_ID``, and the trials study holds the run's
+    description (:data:`RUN_ATTR`: options, spec, data fingerprint) so that ``--join URL`` needs no run folder.
+
+    Args:
+        url: the storage's URL, password included (never written to the run folder: :attr:`shown` is).
+        run_id: the run's id in a shared storage; None (default): the run folder's own storage.
+
+    Example:
+        >>> RunStorage("postgresql+psycopg://fit:secret@db/runs", "3f9a2c1d").queue
+        'doctor-queue-3f9a2c1d'
+        >>> RunStorage("postgresql+psycopg://fit:secret@db/runs", "3f9a2c1d").shown
+        'postgresql+psycopg://fit:***@db/runs#3f9a2c1d'
+    """
+
+    url: str
+    run_id: str | None = None
+
+    @property
+    def trials(self) -> str:
+        """The name of the study of scored trials."""
+        return self._named(STUDY)
+
+    @property
+    def queue(self) -> str:
+        """The name of the fold queue's study."""
+        from fitguard.doctor.queue import QUEUE
+
+        return self._named(QUEUE)
+
+    @property
+    def study(self) -> str:
+        """The name of the ``study`` phase's study."""
+        return self._named(PHASE_STUDY)
+
+    @property
+    def shared(self) -> bool:
+        """Whether the run's studies live in a ``--storage`` database rather than its folder's ``study.db``."""
+        return self.run_id is not None
+
+    @property
+    def shown(self) -> str:
+        """The URL without its password, with ``#RUN_ID`` for a shared storage: what messages and files show."""
+        from fitguard.search.storage import masked_url
+
+        return masked_url(self.url) + (f"#{self.run_id}" if self.run_id is not None else "")
+
+    def _named(self, name: str) -> str:
+        return name if self.run_id is None else f"{name}-{self.run_id}"
+
+
+def new_run_id() -> str:
+    """A fresh run id for a shared storage: 8 hex digits."""
+    return uuid.uuid4().hex[:8]
+
+
+def run_storage(run_dir: Path, options: DoctorOptions, earlier: dict[str, Any] | None) -> RunStorage:
+    """The storage of the run in ``run_dir``: the folder's ``study.db``, or ``--storage``'s database under a new run
+    id; a resumed run (``earlier``: its ``run.json``) keeps the storage and run id it recorded, ``--storage`` being
+    needed again only when the URL holds a password (``run.json`` records it masked).
+
+    Args:
+        run_dir: the run folder.
+        options: the run's options.
+        earlier: the ``run.json`` of the run being resumed; None: a new run.
+
+    Raises:
+        FitguardError: a resumed run given another ``--storage`` than it ran with, or none when its URL's password
+            was not recorded (one line each).
+    """
+    from fitguard.search.storage import engine_url, masked_url
+
+    if earlier is None:
+        if options.storage is None:
+            return RunStorage(storage_url(run_dir))
+        return RunStorage(engine_url(options.storage), new_run_id())
+    where = str(run_dir)
+    recorded = earlier.get("storage")
+    if recorded is None:
+        if options.storage is not None:
+            raise FitguardError(f"cannot resume {where!r}: it kept its trials in its folder's {STORAGE_FILE}, not in "
+                                f"{masked_url(options.storage)}; resume without --storage")
+        return RunStorage(storage_url(run_dir))
+    if options.storage is None:
+        if masked_url(recorded["url"]) != recorded["url"] or "***" in recorded["url"]:
+            raise FitguardError(f"cannot resume {where!r}: its storage URL's password is not recorded; give "
+                                f"--storage {recorded['url']} with the password again, or keep it in a PGPASSFILE")
+        return RunStorage(recorded["url"], recorded["run_id"])
+    if masked_url(engine_url(options.storage)) != recorded["url"]:
+        raise FitguardError(f"cannot resume {where!r}: it kept its trials in {recorded['url']}, not in "
+                            f"{masked_url(options.storage)}; give that --storage or none")
+    return RunStorage(engine_url(options.storage), recorded["run_id"])
 
 
 def engine_options(url: str) -> dict[str, Any]:
@@ -196,24 +301,31 @@ class TrialStore:
         url: the storage's URL (see :func:`storage_url`).
         elapsed: gives the seconds the search has run so far; None (default): 0.
         rewind: called with a trial's stored seconds when it is read back; None (default): nothing.
+        name: the study's name (:attr:`RunStorage.trials`); default :data:`STUDY`.
 
     Raises:
-        FitguardError: the storage cannot be opened (not an SQLite database, another Optuna schema).
+        FitguardError: the storage cannot be opened (not an SQLite database, another Optuna schema, a database
+            server that cannot be reached).
     """
 
     def __init__(self, url: str, elapsed: Callable[[], float] | None = None,
-                 rewind: Callable[[float], None] | None = None) -> None:
+                 rewind: Callable[[float], None] | None = None, name: str = STUDY) -> None:
         import optuna
+
+        from fitguard.search.storage import engine_url, masked_url
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self._optuna = optuna
         try:
-            self.storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_options(url))
-            self.study = optuna.create_study(study_name=STUDY, storage=self.storage, direction="maximize",
+            self.storage = optuna.storages.RDBStorage(engine_url(url), engine_kwargs=engine_options(url))
+            self.study = optuna.create_study(study_name=name, storage=self.storage, direction="maximize",
                                              load_if_exists=True)
         except Exception as error:  # noqa: BLE001 -- SQLAlchemy's and Optuna's errors alike: the file is unusable
-            raise FitguardError(f"cannot open the run's trial storage {url}: {str(error).splitlines()[0]}; remove "
-                                "the file or pass --overwrite") from None
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+            hint = ("remove the file or pass --overwrite" if url.startswith("sqlite")
+                    else "check that the database server is running and the URL is right")
+            raise FitguardError(f"cannot open the run's trial storage {masked_url(url)}: "
+                                f"{reason[0] if reason else type(error).__name__}; {hint}") from None
         self._found = {t.user_attrs["key"]: t for t in self.study.get_trials(deepcopy=False) if "key" in t.user_attrs}
         self.replayed = 0
         self.stored = 0
@@ -222,6 +334,18 @@ class TrialStore:
 
     def __len__(self) -> int:
         return len(self._found)
+
+    def describe(self, run: dict[str, Any]) -> None:
+        """Record the run's description (:data:`RUN_ATTR`): what a ``--join`` of the storage reads.
+
+        Args:
+            run: plain data: the run's options (password masked), spec, data fingerprint, folder and host.
+        """
+        self.study.set_user_attr(RUN_ATTR, plain(run))
+
+    def finish(self) -> None:
+        """Mark the run finished in its description (it wrote its summary): nothing is left to join."""
+        self.study.set_user_attr(RUN_ATTR, {**self.study.user_attrs.get(RUN_ATTR, {}), "finished": True})
 
     def __contains__(self, key: str) -> bool:
         return key in self._found
@@ -278,3 +402,43 @@ def plain(value: Any) -> Any:
         {'folds': [0.5, 0.75]}
     """
     return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else repr(v)))
+
+
+def doctor_runs(url: str) -> dict[str, dict[str, Any]]:
+    """The doctor runs a shared storage holds, by run id: each one's description (:data:`RUN_ATTR`) and the state of
+    its fold queue under ``"queue"`` ("open", "finished" or None without one). Only reads (an empty database, or a
+    SQLite file that does not exist, holds none).
+
+    Args:
+        url: the storage's URL.
+
+    Raises:
+        FitguardError: a database that cannot be reached (one line, password masked).
+    """
+    import sqlalchemy
+
+    from fitguard.doctor.queue import QUEUE
+    from fitguard.search.storage import engine_url, storage_errors
+
+    url = engine_url(url)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return {}
+    with storage_errors(url, lost=False):
+        engine = sqlalchemy.create_engine(url, **engine_options(url))
+        try:
+            if not sqlalchemy.inspect(engine).has_table("study_user_attributes"):
+                return {}
+            with engine.connect() as connection:
+                rows = connection.execute(sqlalchemy.text(
+                    "select s.study_name, a.key, a.value_json from studies s join study_user_attributes a on "
+                    "a.study_id = s.study_id where s.study_name like :names"), {"names": "doctor-%"}).fetchall()
+        finally:
+            engine.dispose()
+    runs: dict[str, dict[str, Any]] = {}
+    queues: dict[str, str] = {}
+    for name, key, value in rows:
+        if name.startswith(f"{STUDY}-") and key == RUN_ATTR:
+            runs[name.removeprefix(f"{STUDY}-")] = json.loads(value)
+        elif name.startswith(f"{QUEUE}-") and key == "finished":
+            queues[name.removeprefix(f"{QUEUE}-")] = "finished" if json.loads(value) else "open"
+    return {run_id: {**run, "queue": queues.get(run_id)} for run_id, run in runs.items()}

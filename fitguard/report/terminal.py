@@ -58,7 +58,7 @@ def print_outcome(console: Console, summary: Summary, report: Path | None = None
     console.print(f"wall time {summary.timings.total:.0f} s" + (f" of a {budget:g} s budget" if budget else ""))
     if summary.remedies.replayed:
         console.print(f"resumed: {summary.remedies.replayed} of the {summary.remedies.stored} scored recipes were read "
-                      "back from study.db (finished before the earlier attempt stopped), not trained again")
+                      "back from the run's storage (finished before the earlier attempt stopped), not trained again")
     if report is not None:
         console.print(f"report: {report}")
 

@@ -113,6 +113,21 @@ def storage_errors(url: str, lost: bool = True) -> Iterator[None]:
 
 def _shown(url: str) -> str:
     """The URL without its password, for messages."""
+    return masked_url(url)
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password, if any, as ``***``: what messages print and run folders record.
+
+    Args:
+        url: a database URL.
+
+    Example:
+        >>> masked_url("postgresql+psycopg://fit:secret@db.example/runs")
+        'postgresql+psycopg://fit:***@db.example/runs'
+        >>> masked_url("sqlite:///runs/study.db")
+        'sqlite:///runs/study.db'
+    """
     try:
         from sqlalchemy.engine import make_url
 

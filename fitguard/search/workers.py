@@ -102,7 +102,8 @@ def take_queued(storage: Any, study_id: int) -> int | None:
     for frozen in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)):
         try:
             if storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
-                storage.record_heartbeat(frozen._trial_id)  # a trial without any heartbeat is never seen as stale
+                if hasattr(storage, "record_heartbeat"):  # a GrpcStorageProxy has no heartbeat
+                    storage.record_heartbeat(frozen._trial_id)  # a trial without any heartbeat is never seen as stale
                 return frozen._trial_id
         except UpdateFinishedTrialError:
             continue

@@ -195,6 +195,22 @@ CASES = [
          {"s.yaml": SEARCH, "file": "x"}),
 ]
 
+# a doctor's shared storage (--storage, --join URL): refused before any run folder is made or database written
+CASES += [
+    Case("doctor_storage_not_a_url", ("doctor", "--storage", "db.example/runs", "--out", "run"),
+         "`--storage` must be a database URL such as postgresql+psycopg://user@host/db or sqlite:///path/study.db, "
+         "got 'db.example/runs'"),
+    Case("doctor_storage_unreachable",
+         ("doctor", "--storage", "postgresql+psycopg://fit:hush@127.0.0.1:1/none", "--out", "run"),
+         "cannot open the run's trial storage postgresql+psycopg://fit:***@127.0.0.1:1/none: connection failed: "
+         'connection to server at "127.0.0.1", port 1 failed: Connection refused; check that the database server is '
+         "running and the URL is right"),
+    Case("doctor_join_storage_without_run", ("doctor", "--join", "sqlite:///none.db"),
+         "cannot join 'sqlite:///none.db': it holds no doctor run; start one with `fitguard doctor --storage URL`"),
+    Case("doctor_join_with_storage", ("doctor", "--join", "sqlite:///a.db", "--storage", "sqlite:///a.db"),
+         "`--join` finds the run's storage itself: give `--join URL`, not `--storage`"),
+]
+
 # zip bombs and unsafe entries also run here, through the whole command (tests/reliability/ holds the rest)
 CASES += [
     Case("zip_path_traversal", ("train", "--data", "d.zip", "--out", "run"),
@@ -246,10 +262,12 @@ def test_bad_input_gives_one_line_and_exit_code_2(case, results):
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines() == ["error: " + case.message.replace("{cwd}", str(cwd.resolve()))]
     assert result.returncode == 2
-    if case.argv[0] == "train" and "--out" in case.argv:
+    if case.argv[0] in ("train", "doctor") and "--out" in case.argv:
         out = case.argv[case.argv.index("--out") + 1]
         if out == "run":  # a fresh folder: the failed run must not leave it behind
             assert not (cwd / "run").exists()
+    if case.id == "doctor_join_storage_without_run":
+        assert not (cwd / "none.db").exists()  # only read
     if case.id == "existing_run_folder":
         assert sorted(p.name for p in (cwd / "old").iterdir()) == ["metrics.jsonl", "run.json"]
     if case.id == "overwrite_foreign_folder":

@@ -105,7 +105,7 @@ def test_every_option_round_trips_through_the_command_line():
     defaults = DoctorOptions()
     unchanged = [f.name for f in fields(DoctorOptions)
                  if getattr(changed, f.name) == getattr(defaults, f.name)
-                 and f.name not in ("overwrite", "quiet", "resume", "workers", "join")]
+                 and f.name not in ("overwrite", "quiet", "resume", "storage", "workers", "join")]
     assert unchanged == []  # the test covers every option that a rerun command repeats
     assert _parse(changed.command()) == changed
     assert _parse(DoctorOptions().command()) == DoctorOptions()
@@ -116,6 +116,11 @@ def test_every_option_round_trips_through_the_command_line():
     assert _parse("fitguard doctor --workers 3") == DoctorOptions(workers=3)
     assert DoctorOptions(workers=3).command() == DoctorOptions().command() == "fitguard doctor"
     assert _parse("fitguard doctor --join runs/x") == DoctorOptions(join="runs/x")
+    # nor where the trials are kept; a password in the URL is masked in what a run folder records
+    url = "postgresql+psycopg://fit:secret@db.example/runs"
+    assert _parse(f"fitguard doctor --storage {url}") == DoctorOptions(storage=url)
+    assert DoctorOptions(storage=url).command() == "fitguard doctor"
+    assert DoctorOptions(storage=url).to_dict()["storage"] == "postgresql+psycopg://fit:***@db.example/runs"
 
 
 def test_the_command_line_options_are_the_dataclass_fields_with_their_help():

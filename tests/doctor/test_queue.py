@@ -123,3 +123,20 @@ def test_a_worker_trains_with_the_threads_it_was_given_and_sets_them_back(tmp_pa
         assert seen == [1, 1] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_worker_follows_the_queue_a_resumed_run_replaced_and_stops_when_it_is_gone(tmp_path, data):
+    import optuna
+
+    from fitguard.doctor.queue import QUEUE
+
+    url = storage_url(tmp_path)
+    create_queue(url)
+    worker = FoldQueue(open_queue_storage(url), FoldCache(data))
+    create_queue(url)  # what a --resume of the killed run does: the old queue deleted, a new one of the same name
+    run = FoldQueue(open_queue_storage(url), FoldCache(data))
+    run.put(_jobs(run, data))
+    assert worker.serve(_scripted, stop=lambda idle: True) == 2
+    optuna.delete_study(study_name=QUEUE, storage=url)
+    assert worker.finished()
+    assert worker.serve(lambda job: pytest.fail("there is no queue"), stop=lambda idle: False) == 0
