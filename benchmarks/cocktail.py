@@ -18,7 +18,7 @@ The data sets and splits are ``benchmarks/doctor.py``'s (``benchmark_dataset``);
 machine's load (seeds, threads and epochs are fixed), seconds do.
 
 usage: python benchmarks/cocktail.py [--data "fashion_mnist 100/class" ...] [--seeds 0 1 2] [--threads 1]
-                                     [--out benchmarks/results/cocktail.json]
+                                     [--only REMEDY ...] [--out benchmarks/results/cocktail.json]
 """
 
 from __future__ import annotations
@@ -47,8 +47,9 @@ DATA = ("digits 10%", "fashion_mnist 100/class", "mnist1d")
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 
 
-def replay(name: str, seed: int) -> list[dict]:
-    """One seed of the doctor's ablation on data set ``name``: rows of (remedy, val score, test accuracy, ...)."""
+def replay(name: str, seed: int, only: list[str] | None = None) -> list[dict]:
+    """One seed of the doctor's ablation on data set ``name``: rows of (remedy, val score, test accuracy, ...);
+    ``only``: just these remedies (their names without sizes, e.g. "SWA"), beside early stopping only."""
     data = benchmark_dataset(name, seed)
     options = DoctorOptions(device="cpu", seed=seed)
     base = base_config(options)
@@ -67,6 +68,8 @@ def replay(name: str, seed: int) -> list[dict]:
     epochs = reference["trial"].details["best_epoch"] or reference["trial"].epochs
     rows, helpful = [reference], []
     for label, change in remedies_for(data, network, 1e-4, REMEDIES, epochs=epochs):
+        if only and key(label) not in only:
+            continue
         row = run(label, combine(network, [change]))
         row["helped"] = rank(row["trial"]) > rank(reference["trial"])
         rows.append(row)
@@ -75,7 +78,7 @@ def replay(name: str, seed: int) -> list[dict]:
         print(f"  {name} seed {seed}: {label:42} val {row['val']:.4f} test {row['test']:.4f} "
               f"({row['epochs']} epochs, {row['seconds']:.0f} s){'  helped' if row['helped'] else ''}", flush=True)
     chosen = _compatible(helpful)
-    if len(chosen) >= 2:
+    if len(chosen) >= 2 and not only:
         row = run("combined", combine(network, [c for _, c in chosen]))
         row["combined"] = [n for n, _ in chosen]
         rows.append(row)
@@ -116,12 +119,14 @@ def main() -> None:
     parser.add_argument("--data", nargs="+", default=list(DATA), choices=list(BENCHMARK), metavar="NAME")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--only", nargs="+", default=None, metavar="REMEDY",
+                        help="only these remedies (names without sizes: 'cosine schedule', SWA...); no combination")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/cocktail.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     report = {"settings": {"seeds": args.seeds, "threads": args.threads, "data": args.data}, "data": {}}
     for name in args.data:
-        rows = [row for seed in args.seeds for row in replay(name, seed)]
+        rows = [row for seed in args.seeds for row in replay(name, seed, args.only)]
         table = summarize(rows, args.seeds)
         report["data"][name] = {"rows": rows, "table": table}
         print(f"\n{name} ({len(args.seeds)} seeds): test accuracy, difference to early stopping only (95% t interval)")

@@ -506,30 +506,36 @@ def schedules(epochs: int) -> list[tuple[str, str, dict[str, Any]]]:
     train a fixed number of epochs without early stopping, so each is sized from ``epochs``, the epoch count early
     stopping chose for the network they are compared with.
 
-    - cosine schedule: one cosine decay of the learning rate over ``epochs`` (Loshchilov & Hutter, 2017);
-    - snapshot ensemble: three cosine cycles of ``ceil(epochs / 2)`` epochs, the mean of the three snapshots'
-      predictions (Huang et al., 2017) -- 1.5x the training for three networks;
-    - SWA: ``ceil(1.25 * epochs)`` epochs, the equal mean of the weights over the last 20% (Izmailov et al., 2018):
-      the average starts about where early stopping would have stopped.
+    - cosine schedule: one cosine decay of the learning rate over ``2 * epochs`` (Loshchilov & Hutter, 2017);
+    - snapshot ensemble: three cosine cycles of ``epochs`` each, the mean of the three snapshots' predictions
+      (Huang et al., 2017): three networks for the training of three;
+    - SWA: ``ceil(1.5 * epochs)`` epochs, the equal mean of the weights over the last third (Izmailov et al.,
+      2018): the average starts about where early stopping would have stopped.
+
+    Why these lengths, measured on Fashion-MNIST 100/class (the doctor's first CNN, 3 seeds, test accuracy against
+    early stopping alone): sized 1x, 3 x 0.5x and 1.25x (last 20%) the cosine schedule and the snapshot ensemble
+    scored lower on every seed (-1.0 and -0.7 points; ``benchmarks/cocktail.py``) -- a learning rate that decays
+    over the epochs where a constant one had only just reached its best undertrains; sized as here all three scored
+    higher on every seed (+0.5, +0.6 and +0.6 points; ``benchmarks/reference/cocktail_cpu.json``).
 
     Args:
         epochs: the early-stopped epoch count they are sized from (>= 1).
 
     Example:
         >>> [(key, change["train"]["max_epochs"]) for key, _, change in schedules(10)]
-        [('cosine schedule', 10), ('snapshot ensemble', 15), ('SWA', 13)]
+        [('cosine schedule', 20), ('snapshot ensemble', 30), ('SWA', 15)]
     """
     epochs = max(1, int(epochs))
-    cycle = max(1, math.ceil(epochs / 2))
+    averaged = math.ceil(1.5 * epochs)
 
     def fixed(length: int, remedy: dict[str, Any]) -> dict[str, Any]:
         return {"early_stopping": None, "train": {"max_epochs": length}, "remedies": remedy}
 
-    return [("cosine schedule", f"cosine schedule ({epochs} epochs)", fixed(epochs, {"cosine": {}})),
-            ("snapshot ensemble", f"snapshot ensemble (3 cycles of {cycle} epochs)",
-             fixed(3 * cycle, {"snapshots": {"cycles": 3}})),
-            ("SWA", f"SWA (last 20% of {math.ceil(1.25 * epochs)} epochs)",
-             fixed(math.ceil(1.25 * epochs), {"weight_averaging": {"kind": "swa", "start": 0.8}}))]
+    return [("cosine schedule", f"cosine schedule ({2 * epochs} epochs)", fixed(2 * epochs, {"cosine": {}})),
+            ("snapshot ensemble", f"snapshot ensemble (3 cycles of {epochs} epochs)",
+             fixed(3 * epochs, {"snapshots": {"cycles": 3}})),
+            ("SWA", f"SWA (last third of {averaged} epochs)",
+             fixed(averaged, {"weight_averaging": {"kind": "swa", "start": 0.67}}))]
 
 
 def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None, allowed: tuple[str, ...] | None = None,

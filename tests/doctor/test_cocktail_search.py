@@ -55,20 +55,20 @@ def test_the_cocktail_follows_the_usual_remedies_and_applies_where_it_can(digits
 
 def test_fixed_schedules_are_sized_from_the_early_stopped_epochs():
     found = {key: change for key, _, change in schedules(7)}
-    assert found["cosine schedule"] == {"early_stopping": None, "train": {"max_epochs": 7}, "remedies": {"cosine": {}}}
-    assert found["snapshot ensemble"]["train"]["max_epochs"] == 3 * math.ceil(7 / 2) == 12
+    assert found["cosine schedule"] == {"early_stopping": None, "train": {"max_epochs": 14}, "remedies": {"cosine": {}}}
+    assert found["snapshot ensemble"]["train"]["max_epochs"] == 3 * 7
     assert found["snapshot ensemble"]["remedies"] == {"snapshots": {"cycles": 3}}
-    assert found["SWA"]["train"]["max_epochs"] == math.ceil(1.25 * 7) == 9
-    assert found["SWA"]["remedies"]["weight_averaging"] == {"kind": "swa", "start": 0.8}
-    assert [c["train"]["max_epochs"] for _, _, c in schedules(1)] == [1, 3, 2]  # never an empty cycle
+    assert found["SWA"]["train"]["max_epochs"] == math.ceil(1.5 * 7) == 11
+    assert found["SWA"]["remedies"]["weight_averaging"] == {"kind": "swa", "start": 0.67}
+    assert [c["train"]["max_epochs"] for _, _, c in schedules(0)] == [2, 3, 2]  # never an empty cycle
 
 
 def test_a_fixed_schedule_combines_with_other_remedies_but_not_with_another_schedule():
     network = {"model": {"name": "mlp", "hidden": [8]}}
     named = {key: change for key, _, change in schedules(6)}
     recipe = combine(network, [{"remedies": {"mixup": 0.2}}, named["SWA"]])
-    assert recipe["early_stopping"] is None and recipe["train"] == {"max_epochs": 8}
-    assert recipe["remedies"] == {"mixup": 0.2, "weight_averaging": {"kind": "swa", "start": 0.8}}
+    assert recipe["early_stopping"] is None and recipe["train"] == {"max_epochs": 9}
+    assert recipe["remedies"] == {"mixup": 0.2, "weight_averaging": {"kind": "swa", "start": 0.67}}
     assert "early_stopping" not in combine(network, [{"remedies": {"mixup": 0.2}}])
 
     def row(name, score):
@@ -84,15 +84,15 @@ def test_the_scorer_trains_a_fixed_schedule_for_its_own_epochs(digits, base):
     recipe = combine({"model": {"name": "mlp", "hidden": [16]}}, [{k: c for k, _, c in schedules(3)}["SWA"]])
     score = Scorer(base, digits, list(kfold(digits, k=2, seed=0)), {"max_epochs": 12})
     trial = score(recipe, name="SWA", phase="ablation")
-    # 4 epochs each (ceil(1.25 * 3)), not the search's 12, and never stopped early
-    assert trial.details["best_epochs"] == [4, 4] and trial.epochs == 4 and trial.details["best_epoch"] == 4
+    # 5 epochs each (ceil(1.5 * 3)), not the search's 12, and never stopped early
+    assert trial.details["best_epochs"] == [5, 5] and trial.epochs == 5 and trial.details["best_epoch"] == 5
     assert score({"model": {"name": "mlp", "hidden": [16]}, "early_stopping": None}, name="plain",
                  phase="ablation").epochs == 12
 
 
 def test_a_snapshot_ensemble_is_scored_as_the_mean_of_its_snapshots(digits, base):
     recipe = combine({"model": {"name": "mlp", "hidden": [16]}},
-                     [{k: c for k, _, c in schedules(2)}["snapshot ensemble"]])
+                     [{k: c for k, _, c in schedules(1)}["snapshot ensemble"]])
     trial, run, history = train_recipe(base, recipe, digits, name="snapshots", phase="ablation")
     snapshots = next(c for c in run.trainer.callbacks if isinstance(c, SnapshotEnsemble))
     assert len(history) == 3 and snapshots.epochs == [1, 2, 3]
@@ -135,8 +135,8 @@ def test_the_ablation_tries_the_cocktail_and_the_plan_proposes_it(digits, base):
     tried = {t.name.split(" (")[0]: t for t in rows[1:]}
     assert set(allowed) <= set(tried)
     epochs = reference.details["best_epoch"] or reference.epochs
-    assert tried["cosine schedule"].epochs == epochs and tried["SWA"].epochs == math.ceil(1.25 * epochs)
-    assert tried["snapshot ensemble"].epochs == 3 * math.ceil(epochs / 2)
+    assert tried["cosine schedule"].epochs == 2 * epochs and tried["SWA"].epochs == math.ceil(1.5 * epochs)
+    assert tried["snapshot ensemble"].epochs == 3 * epochs
     assert tried["skip connections"].recipe["model"]["residual"] is True
     # what the plan proposes for an overfit model is measured by those rows
     search = {"ablation": rows}
@@ -162,15 +162,15 @@ def test_a_kept_snapshot_ensemble_saves_and_loads_as_the_mean_of_its_snapshots(d
 
 
 def test_train_recipe_keeps_a_fixed_schedules_own_epochs(digits, base):
-    recipe = combine({"model": {"name": "mlp", "hidden": [8]}}, [{k: c for k, _, c in schedules(3)}["cosine schedule"]])
+    recipe = combine({"model": {"name": "mlp", "hidden": [8]}}, [{k: c for k, _, c in schedules(2)}["cosine schedule"]])
     trial, _, history = train_recipe(base, recipe, digits, name="cosine", phase="ablation", max_epochs=9)
-    assert len(history) == trial.epochs == 3
+    assert len(history) == trial.epochs == 4
 
 
 def test_the_study_around_a_fixed_schedule_keeps_its_epochs(digits, base, tmp_path):
     from fitguard.doctor.phases import study
 
-    recipe = combine({"model": {"name": "mlp", "hidden": [16]}}, [{k: c for k, _, c in schedules(4)}["SWA"]])
+    recipe = combine({"model": {"name": "mlp", "hidden": [16]}}, [{k: c for k, _, c in schedules(3)}["SWA"]])
     score = Scorer(base, digits, None, {"max_epochs": 12})
     leader = score(recipe, name="SWA", phase="ablation")
     trials = study(score, Clock(seconds=None, trials=3), leader, tmp_path / "study.db", seed=0, tick=lambda: None)
