@@ -516,7 +516,8 @@ def schedules(epochs: int) -> list[tuple[str, str, dict[str, Any]]]:
     early stopping alone): sized 1x, 3 x 0.5x and 1.25x (last 20%) the cosine schedule and the snapshot ensemble
     scored lower on every seed (-1.0 and -0.7 points; ``benchmarks/cocktail.py``) -- a learning rate that decays
     over the epochs where a constant one had only just reached its best undertrains; sized as here all three scored
-    higher on every seed (+0.5, +0.6 and +0.6 points; ``benchmarks/reference/cocktail_cpu.json``).
+    higher on every seed (+0.5, +0.6 and +0.6 points; with 3 seeds not a significant gain, but the sign turned on
+    every seed; ``benchmarks/reference/cocktail_cpu.json``).
 
     Args:
         epochs: the early-stopped epoch count they are sized from (>= 1).
