@@ -661,6 +661,22 @@ def _shipped_note(refit: str) -> str:
     return "the model that was tested: trained on the training split only"
 
 
+def pixels(data: Dataset, images: torch.Tensor) -> torch.Tensor:
+    """Standardized images (N, C, H, W) back in pixel units (0-1 for 8-bit images): the training split's per-channel
+    mean and standard deviation undone; images as they are when the data were not standardized.
+
+    Args:
+        data: the dataset whose preprocessing standardized them.
+        images: the model's inputs.
+    """
+    mean, std = data.preprocessor.mean, data.preprocessor.std
+    if len(mean) != images.shape[1] or len(std) != images.shape[1]:
+        return images
+    shape = (1, images.shape[1], 1, 1)
+    scale, shift = (torch.tensor(v, dtype=images.dtype).view(shape) for v in (std, mean))
+    return images * scale + shift
+
+
 def _augmentation_samples(run_dir: Path, data: Dataset, recipe: dict[str, Any], seed: int) -> None:
     from fitguard import augment
 
@@ -670,8 +686,8 @@ def _augmentation_samples(run_dir: Path, data: Dataset, recipe: dict[str, Any], 
     pipeline = augment.images(**spec)
     generator = torch.Generator().manual_seed(seed)
     views = [pipeline(originals.clone(), labels, generator)[0] for _ in range(3)]
-    np.savez_compressed(run_dir / "augmentation_samples.npz", original=originals.numpy(),
-                        augmented=torch.stack(views, 1).numpy(),
+    np.savez_compressed(run_dir / "augmentation_samples.npz", original=pixels(data, originals).numpy(),
+                        augmented=torch.stack([pixels(data, v) for v in views], 1).numpy(),
                         labels=np.asarray([data.class_names[i] for i in labels]),
                         spec=np.asarray([repr(spec)]))
 

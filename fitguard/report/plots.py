@@ -193,7 +193,8 @@ def architecture_scatter(trials: Sequence[dict[str, Any]], metric: str) -> bytes
 
 
 def augmentation_grid(original: np.ndarray, augmented: np.ndarray, labels: Sequence[str]) -> bytes:
-    """Each sample image (first column) and its augmented views, in standardized pixel units.
+    """Each sample image (first column) and its augmented views, in pixel units (colour images clipped to [0, 1];
+    a grey image scaled to its own range).
 
     Args:
         original: the sample images (n, C, H, W).

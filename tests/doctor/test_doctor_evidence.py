@@ -207,3 +207,19 @@ def test_an_external_test_folder_is_not_cut_by_the_training_pools_row_limit(tmp_
     assert len(data.train) + len(data.val) == 4  # 2 a class from the training folder
     assert len(given.test) == 10  # every test image: the pool's limit is not the test file's
     assert len(tested({"limit_per_class": 2, "test_limit_per_class": 3})[1].test) == 6
+
+
+def test_augmentation_samples_are_shown_in_pixel_units():
+    import torch
+
+    from fitguard.data import from_arrays
+    from fitguard.doctor.pipeline import pixels
+
+    rng = np.random.default_rng(0)
+    raw = rng.integers(0, 256, (40, 3, 4, 4)).astype(np.float32)
+    data = from_arrays(raw, np.arange(40) % 2, kind="image", pixel_scale=255.0, val=0.25, test=0.25, seed=0)
+    assert len(data.preprocessor.mean) == 3  # standardized per channel
+    expected = torch.as_tensor(data.raw_train.inputs / 255.0, dtype=torch.float32)  # the same rows, raw
+    assert torch.allclose(pixels(data, data.train.X), expected, atol=1e-5)
+    assert pixels(from_arrays(raw, np.arange(40) % 2, kind="image", pixel_scale=255.0, standardize=False, val=0.25,
+                              test=0.25, seed=0), data.train.X) is data.train.X
