@@ -34,6 +34,7 @@ import torch
 from fitguard.config import TrainConfig
 from fitguard.data import Dataset, TensorData, kfold
 from fitguard.doctor.trials import Trial, train_candidate
+from fitguard.search.workers import Heartbeat
 from fitguard.train import Callback, History
 
 #: the Optuna study, in the run's storage, that holds the queued fold trainings
@@ -277,7 +278,7 @@ class FoldQueue:
         from optuna.trial import TrialState
 
         from fitguard.doctor.store import plain
-        from fitguard.search.workers import Heartbeat, requeue
+        from fitguard.search.workers import requeue
 
         job = FoldJob.from_attrs(self.storage.get_trial(trial_id).user_attrs)
         beating = AttributeHeartbeat if self._own_heartbeat else Heartbeat
@@ -396,10 +397,10 @@ class FoldQueue:
         return results if len(results) == len(ids) else None
 
 
-class AttributeHeartbeat:
+class AttributeHeartbeat(Heartbeat):
     """A running job's heartbeat where the storage has none of its own (a ``GrpcStorageProxy``): every ``interval``
     seconds a daemon thread writes the next number into the trial's system attribute :data:`HEARTBEAT_ATTR`; readers
-    watch it change (:meth:`FoldQueue.fail_stale`). Same interface as :class:`fitguard.search.workers.Heartbeat`.
+    watch it change (:meth:`FoldQueue.fail_stale`).
 
     Args:
         storage: the Optuna storage to write in.
@@ -407,28 +408,8 @@ class AttributeHeartbeat:
         interval: seconds between heartbeats.
     """
 
-    def __init__(self, storage: Any, trial_id: int, interval: float) -> None:
-        import threading
-
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, args=(storage, trial_id, interval), daemon=True)
-        self._thread.start()
-
-    def _beat(self, storage: Any, trial_id: int, interval: float) -> None:
-        beat = 0
-        while True:
-            try:
-                storage.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, beat)
-            except Exception:  # storage lost or trial finished: the worker's own next call reports what matters
-                return
-            beat += 1
-            if self._stop.wait(interval):
-                return
-
-    def stop(self) -> None:
-        """Stop beating and wait for the thread to end."""
-        self._stop.set()
-        self._thread.join()
+    def record(self, storage: Any, trial_id: int, beat: int) -> None:
+        storage.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, beat)
 
 
 def open_queue_storage(url: str) -> Any:

@@ -61,7 +61,8 @@ class TrialSpec:
 
 
 class Heartbeat:
-    """Record a trial's heartbeat every ``interval`` seconds on a daemon thread until stopped.
+    """Record a trial's heartbeat every ``interval`` seconds on a daemon thread until stopped (Optuna's
+    ``record_heartbeat``; a subclass records its own kind of beat by overriding :meth:`record`).
 
     Args:
         storage: the Optuna storage to record in.
@@ -74,12 +75,24 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._beat, args=(storage, trial_id, interval), daemon=True)
         self._thread.start()
 
+    def record(self, storage: Any, trial_id: int, beat: int) -> None:
+        """Record beat number ``beat`` (0, 1, ...) of the trial.
+
+        Args:
+            storage: the Optuna storage.
+            trial_id: the running trial's id.
+            beat: how many beats came before this one.
+        """
+        storage.record_heartbeat(trial_id)
+
     def _beat(self, storage: Any, trial_id: int, interval: float) -> None:
+        beat = 0
         while True:
             try:
-                storage.record_heartbeat(trial_id)
-            except Exception:  # storage lost: the worker's own next call reports it; a thread traceback would not
+                self.record(storage, trial_id, beat)
+            except Exception:  # storage lost (or trial finished): the worker's own next call reports what matters
                 return
+            beat += 1
             if self._stop.wait(interval):
                 return
 

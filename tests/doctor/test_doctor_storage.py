@@ -39,23 +39,14 @@ ENVIRONMENT = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))}
 
 
-@pytest.fixture(scope="module")
-def server() -> str:
-    url = os.environ.get("FITGUARD_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("FITGUARD_TEST_POSTGRES_URL is unset; start a server with `export "
-                    "FITGUARD_TEST_POSTGRES_URL=$(.ci/postgres.sh)` (CI does)")
-    return url
-
-
 @pytest.fixture
-def database(server: str) -> str:
+def database(postgres_url: str) -> str:
     """The URL of a new, empty database on the test server (dropped afterwards)."""
     name = f"fitguard_doctor_{uuid.uuid4().hex[:12]}"
-    admin = sqlalchemy.create_engine(server, isolation_level="AUTOCOMMIT")
+    admin = sqlalchemy.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.exec_driver_sql(f"create database {name}")
-    yield str(sqlalchemy.engine.make_url(server).set(database=name).render_as_string(hide_password=False))
+    yield str(sqlalchemy.engine.make_url(postgres_url).set(database=name).render_as_string(hide_password=False))
     with admin.connect() as connection:
         connection.exec_driver_sql(f"drop database if exists {name} with (force)")
     admin.dispose()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
@@ -19,15 +18,6 @@ def tiny_recipe() -> TrainConfig:
         "early_stopping": False,
         "tensorboard": False,
     })
-
-
-@pytest.fixture
-def postgres_url() -> str:
-    url = os.environ.get("FITGUARD_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("FITGUARD_TEST_POSTGRES_URL is unset; start a server with `export "
-                    "FITGUARD_TEST_POSTGRES_URL=$(.ci/postgres.sh)` (CI does)")
-    return url
 
 
 @pytest.fixture
