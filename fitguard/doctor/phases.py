@@ -330,9 +330,9 @@ class Scorer:
 
     def __call__(self, recipe: dict[str, Any], *, name: str, phase: str, callbacks: tuple[Callback, ...] = (),
                  **train: Any) -> Trial:
-        # a recipe with a fixed schedule (:func:`schedules`) trains its own epoch count, not the search's
-        fixed = {"max_epochs": recipe["train"]["max_epochs"]} if "max_epochs" in (recipe.get("train") or {}) else {}
-        options = {**self.train, **fixed, **train}
+        # (a recipe with a fixed schedule trains its own epoch count: train_recipe keeps it, in this process or a
+        # worker's, and the recipe in the trial's key says it)
+        options = {**self.train, **train}
         key = trial_key(phase, name, recipe, options) if self.store is not None else None
         trial = self.store.get(key) if self.store is not None and key is not None else None
         if trial is None:
