@@ -12,7 +12,7 @@ cross-validation over train + val, here on the validation split alone, so "helpe
 split (which the doctor never sees during the search). Per remedy: test accuracy mean ± sd over seeds, the paired
 difference against early stopping only (mean and a 95% t interval over seeds), how many seeds validation called it
 helpful, and seconds. ``combined``: per seed, the remedies that helped
-on validation, combined by the doctor's rule (``fitguard.doctor.phases._compatible``).
+on validation, combined by the doctor's rule (``fitguard.search.ablate`` with the doctor's groups).
 
 The data sets and splits are ``benchmarks/doctor.py``'s (``benchmark_dataset``); accuracies do not depend on the
 machine's load (seeds, threads and epochs are fixed), seconds do.
@@ -36,10 +36,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from doctor import BENCHMARK, benchmark_dataset
 from fitguard.doctor import DoctorOptions
-from fitguard.doctor.phases import ARCHITECTURES, _compatible, combine, rank, remedies_for, schedule
+from fitguard.doctor.phases import ARCHITECTURES, _group, combine, remedies_for, schedule
 from fitguard.doctor.pipeline import base_config
 from fitguard.doctor.plan import REMEDIES
 from fitguard.doctor.trials import evaluator, train_recipe
+from fitguard.search import ablate
 
 #: the data sets the remedies are for: images (small and 28x28) and signals
 DATA = ("digits 10%", "fashion_mnist 100/class", "mnist1d")
@@ -66,25 +67,32 @@ def replay(name: str, seed: int, only: list[str] | None = None) -> list[dict]:
 
     reference = run("early stopping only", network)
     epochs = reference["trial"].details["best_epoch"] or reference["trial"].epochs
-    rows, helpful = [reference], []
-    for label, change in remedies_for(data, network, 1e-4, REMEDIES, epochs=epochs):
-        if only and key(label) not in only:
-            continue
-        row = run(label, combine(network, [change]))
-        row["helped"] = rank(row["trial"]) > rank(reference["trial"])
-        rows.append(row)
-        if row["helped"]:
-            helpful.append((label, change, row["trial"]))
-        print(f"  {name} seed {seed}: {label:42} val {row['val']:.4f} test {row['test']:.4f} "
-              f"({row['epochs']} epochs, {row['seconds']:.0f} s){'  helped' if row['helped'] else ''}", flush=True)
-    chosen = _compatible(helpful)
-    if len(chosen) >= 2 and not only:
-        row = run("combined", combine(network, [c for _, c in chosen]))
-        row["combined"] = [n for n, _ in chosen]
-        rows.append(row)
-        print(f"  {name} seed {seed}: combined {row['combined']} test {row['test']:.4f}", flush=True)
-    for row in rows:
+    changes = {label: change for label, change in remedies_for(data, network, 1e-4, REMEDIES, epochs=epochs)
+               if not only or key(label) in only}
+    ran = {(): reference}
+
+    def evaluate(names: tuple[str, ...]):
+        row = run("combined" if len(names) > 1 else names[0], combine(network, [changes[n] for n in names]))
+        ran[names] = row
+        return row["trial"]
+
+    # the doctor's own ablation (fitguard.search.ablate, combined as the doctor combines), scored on test too
+    trials = ablate(evaluate, list(changes), reference["trial"], combine="helpful",
+                    group=lambda label: _group(changes[label]), more=lambda: not only)
+    rows = []
+    for trial in trials:
+        names = tuple(trial.details["remedies"])
+        row = ran[names]
+        row["helped"] = bool(trial.details.get("helped"))
+        if len(names) > 1:
+            row["combined"] = list(names)
+            print(f"  {name} seed {seed}: combined {row['combined']} test {row['test']:.4f}", flush=True)
+        elif names:
+            print(f"  {name} seed {seed}: {row['remedy']:42} val {row['val']:.4f} test {row['test']:.4f} "
+                  f"({row['epochs']} epochs, {row['seconds']:.0f} s){'  helped' if row['helped'] else ''}",
+                  flush=True)
         row.pop("trial")
+        rows.append(row)
     return rows
 
 

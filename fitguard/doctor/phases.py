@@ -29,14 +29,15 @@ from typing import Any
 
 import numpy as np
 
-from fitguard.config import TrainConfig
-from fitguard.data import Dataset, TensorData, kfold
+from fitguard.data import Dataset, kfold
 from fitguard.doctor.options import FAMILIES
 from fitguard.doctor.plan import CLASS_WEIGHTS
 from fitguard.doctor.plan import DEFAULT_LAMBDAS as LAMBDAS
 from fitguard.doctor.queue import FoldJob, FoldQueue, train_job
 from fitguard.doctor.store import TrialStore, trial_key
-from fitguard.doctor.trials import Trial, train_candidate
+from fitguard.search.ablation import ablate
+from fitguard.search.evaluate import Evaluator
+from fitguard.search.scoring import Trial, rank
 from fitguard.train import Callback
 
 #: candidate networks per kind of data, ordered so that a short budget still sees every family
@@ -213,16 +214,6 @@ def schedule(rows: int, batch_size: int, epochs: int, min_steps: int) -> int:
     return min(20, max(1, math.ceil(min_steps / steps))) if steps else 1
 
 
-def rank(trial: Trial) -> tuple[float, float]:
-    """Sort key of a scored trial: the validation score, then the lower validation loss on ties.
-
-    Args:
-        trial: a scored trial.
-    """
-    loss = trial.details.get("val_loss")
-    return trial.val_score, -(loss if loss is not None and math.isfinite(loss) else math.inf)
-
-
 def simplest_within_one_se(trials: list[Trial]) -> Trial:
     """The recipe to keep: the best-ranked one, or -- when its score comes from cross-validation -- the one with
     the fewest remedies among those within one standard error of it (Breiman's one-standard-error rule).
@@ -251,17 +242,14 @@ def simplest_within_one_se(trials: list[Trial]) -> Trial:
 
 
 @dataclass
-class Scorer:
-    """Scores a recipe the same way in every phase: on the validation split (``folds`` is None), or by k-fold
-    cross-validation over train + val -- the mean of the folds' scores, the median of their best epochs.
+class Scorer(Evaluator):
+    """The doctor's :class:`~fitguard.search.evaluate.Evaluator`: a recipe scored on the validation split (``folds``
+    is None) or by k-fold cross-validation over train + val, with the run's trial store and fold queue.
 
-    ``train``: options laid over the spec's ``train`` section for every training (e.g. ``max_epochs``).
-    ``callbacks``: given to every training (the run's deadline, the progress display). ``progress``: told which
-    candidate and fold is training (anything with ``candidate(name, fold, folds)``). ``on_scored``: called with
-    every scored trial (the pipeline learns from it what a training costs). ``store``: where every scored trial is
-    kept (:class:`~fitguard.doctor.store.TrialStore`); a recipe it already holds for the same phase, name and
-    training options is read back instead of trained (``fitguard doctor --resume``). ``queue``: where the folds go
-    when other processes train them too (``fitguard doctor --workers N``).
+    ``store``: where every scored trial is kept (:class:`~fitguard.doctor.store.TrialStore`); a recipe it already
+    holds for the same phase, name and training options is read back instead of trained (``fitguard doctor
+    --resume``). ``queue``: where the folds go when other processes train them too (``fitguard doctor --workers N``,
+    ``--join``).
 
     Args:
         base: the base spec.
@@ -271,53 +259,28 @@ class Scorer:
         callbacks: given to every training (default none).
         progress: told which candidate and fold trains (``candidate(name, fold, folds)``); None (default): nobody.
         on_scored: called with every scored trial; None (default): nothing.
+        metric: the validation metric (default "auto": accuracy for classes, the loss for regression).
         store: where scored trials are kept and read back; None (default): nowhere.
         queue: the run's :class:`~fitguard.doctor.queue.FoldQueue` when other processes train folds too
             (``--workers``): a cross-validated score's folds are queued, trained by whichever process takes them,
             and gathered before their mean is taken; None (default): this process trains them one after another.
     """
 
-    base: TrainConfig
-    data: Dataset
-    folds: list[tuple[TensorData, TensorData]] | None
-    train: dict[str, Any] = field(default_factory=dict)
-    callbacks: tuple[Callback, ...] = ()
-    progress: Any = None
-    on_scored: Callable[[Trial], None] | None = None
     store: TrialStore | None = None
     queue: FoldQueue | None = None
 
-    @property
-    def trainings(self) -> int:
-        """Trainings one score costs."""
-        return len(self.folds) if self.folds else 1
-
-    @property
-    def rows(self) -> int:
-        """Training rows of one of its trainings (the smallest fold's)."""
-        return min(len(train) for train, _ in self.folds) if self.folds else len(self.data.train)
-
-    @property
-    def method(self) -> dict[str, Any]:
-        return {"method": "cross-validation", "folds": len(self.folds)} if self.folds else {"method": "holdout"}
-
-    def _train(self, recipe: dict[str, Any], name: str, phase: str, callbacks: tuple[Callback, ...], fold: int | None,
-               parts: tuple[TensorData, TensorData] | None, options: dict[str, Any]) -> Trial:
-        if self.progress is not None:
-            self.progress.candidate(name, fold, self.trainings if fold is not None else None)
-        return train_candidate(self.base, self.data, recipe, name=name, phase=phase, fold=fold, parts=parts,
-                               options=options, callbacks=(*self.callbacks, *callbacks))
-
-    def _queued(self, recipe: dict[str, Any], name: str, phase: str, callbacks: tuple[Callback, ...],
-                options: dict[str, Any]) -> list[Trial] | None:
-        """The folds' trials, queued and trained by whichever processes took them; None (nothing queued) unless
-        other processes may train them: there is a queue, no per-call callback (a pruner lives in this process
-        only), and folds a worker can build."""
-        if self.queue is None or callbacks or not self.folds:
-            return None
-        jobs = self.queue.jobs(recipe, name=name, phase=phase, options=options, folds=self.folds,
-                               seed=self.base.data.seed)
-        return self.queue.scatter(jobs, self._train_job) if jobs is not None else None
+    def fold_trials(self, recipe: dict[str, Any], *, name: str, phase: str, options: dict[str, Any],
+                    callbacks: tuple[Callback, ...] = ()) -> list[Trial]:
+        """The folds' trials: queued and trained by whichever processes take them when other processes may train
+        them (there is a queue, no per-call callback -- a pruner lives in this process only -- and folds a worker
+        can build); else trained here one after another."""
+        if self.queue is not None and not callbacks and self.folds:
+            options = {**self.train, **options}
+            jobs = self.queue.jobs(recipe, name=name, phase=phase, options=options, folds=self.folds,
+                                   seed=self.base.data.seed)
+            if jobs is not None:
+                return self.queue.scatter(jobs, self._train_job)
+        return super().fold_trials(recipe, name=name, phase=phase, options=options, callbacks=callbacks)
 
     def _train_job(self, job: FoldJob) -> Trial:
         """A queued fold training, when this process takes it: as a worker trains it (to the deadline the job
@@ -328,43 +291,18 @@ class Scorer:
         others = tuple(c for c in self.callbacks if not isinstance(c, StopAtDeadline))
         return train_job(self.base, self.data, (self.folds or [])[job.fold - 1], job, callbacks=others)
 
-    def __call__(self, recipe: dict[str, Any], *, name: str, phase: str, callbacks: tuple[Callback, ...] = (),
-                 **train: Any) -> Trial:
-        # (a recipe with a fixed schedule trains its own epoch count: train_recipe keeps it, in this process or a
-        # worker's, and the recipe in the trial's key says it)
-        options = {**self.train, **train}
-        key = trial_key(phase, name, recipe, options) if self.store is not None else None
+    def score(self, recipe: dict[str, Any], *, name: str, phase: str, options: dict[str, Any],
+              callbacks: tuple[Callback, ...] = ()) -> Trial:
+        """The stored trial when the store holds this recipe for the same phase, name and training options; else
+        the evaluator's, stored. (A recipe with a fixed schedule trains its own epoch count, in this process or a
+        worker's, and the recipe in the trial's key says it.)"""
+        key = trial_key(phase, name, recipe, {**self.train, **options}) if self.store is not None else None
         trial = self.store.get(key) if self.store is not None and key is not None else None
         if trial is None:
-            if not self.folds:
-                trial = self._train(recipe, name, phase, callbacks, None, None, options)
-            elif (trials := self._queued(recipe, name, phase, callbacks, options)) is not None:
-                trial = self._fold_mean(recipe, name, phase, trials)
-            else:
-                trial = self._fold_mean(recipe, name, phase, [
-                    self._train(recipe, name, phase, callbacks, index + 1, part, options)
-                    for index, part in enumerate(self.folds)])
+            trial = super().score(recipe, name=name, phase=phase, options=options, callbacks=callbacks)
             if self.store is not None and key is not None:
                 self.store.put(key, trial)
-        if self.on_scored is not None:
-            self.on_scored(trial)
         return trial
-
-    @staticmethod
-    def _fold_mean(recipe: dict[str, Any], name: str, phase: str, trials: list[Trial]) -> Trial:
-        losses = [t.details["val_loss"] for t in trials]
-        best_epochs = [t.details["best_epoch"] or t.epochs for t in trials]
-        return Trial(
-            name=name, phase=phase, recipe=recipe, val_score=float(np.mean([t.val_score for t in trials])),
-            gap=float(np.mean([t.gap for t in trials])), parameters=trials[0].parameters,
-            epochs=int(np.median([t.epochs for t in trials])), seconds=sum(t.seconds for t in trials),
-            details={"folds": [t.val_score for t in trials], "val_loss": float(np.mean(losses)),
-                     "forward_row": float(np.mean([t.details.get("forward_row", 0.0) for t in trials])),
-                     "best_epoch": int(np.median(best_epochs)), "best_epochs": best_epochs,
-                     "stop_reason": trials[-1].details["stop_reason"],
-                     "stop_reasons": [t.details["stop_reason"] for t in trials]},
-            history=trials[0].history,
-        )
 
 
 def describe(recipe: dict[str, Any]) -> str:
@@ -637,7 +575,8 @@ def combine(network: dict[str, Any], changes: list[dict[str, Any]]) -> dict[str,
 def ablation(score: Scorer, clock: Clock, reference: Trial, network: dict[str, Any], lam: float | None, *,
              tick: Callable[[], None], share: float, allowed: tuple[str, ...] | None = None) -> list[Trial]:
     """Each remedy alone against ``reference`` (the chosen network with early stopping), then the helpful ones
-    combined; a remedy helps when it ranks above the reference (score, then validation loss).
+    combined (:func:`fitguard.search.ablate`, ``combine="helpful"``); a remedy helps when it ranks above the
+    reference (score, then validation loss).
 
     Args:
         score: the run's :class:`Scorer`.
@@ -649,44 +588,30 @@ def ablation(score: Scorer, clock: Clock, reference: Trial, network: dict[str, A
         share: the cumulative share of the search's time and trials the phase may use.
         allowed: the remedies the plan names; None (default): all that apply.
     """
-    rows = [Trial("early stopping only", "ablation", dict(network), reference.val_score, reference.gap,
-                  reference.parameters, reference.epochs, reference.seconds,
-                  details={**reference.details, "remedies": []}, history=reference.history)]
-    helpful: list[tuple[str, dict[str, Any], Trial]] = []
+    baseline = Trial("early stopping only", "ablation", dict(network), reference.val_score, reference.gap,
+                     reference.parameters, reference.epochs, reference.seconds, details=dict(reference.details),
+                     metric=reference.metric, mode=reference.mode, history=reference.history)
     epochs = reference.details.get("best_epoch") or reference.epochs or None
-    for name, change in remedies_for(score.data, network, lam, allowed, epochs=epochs):
-        recipe = combine(network, [change])
+    changes = dict(remedies_for(score.data, network, lam, allowed, epochs=epochs))
+
+    def evaluate(names: tuple[str, ...]) -> Trial:
+        recipe = combine(network, [changes[name] for name in names])
+        name = " + ".join(names)
         if not clock.spend(share, score.trainings):
-            rows.append(Trial(name, "ablation", recipe, math.nan, math.nan, 0, 0, 0.0, "skipped: budget"))
-            continue
+            return Trial(name, "ablation", recipe, math.nan, math.nan, 0, 0, 0.0, "skipped: budget")
         trial = score(recipe, name=name, phase="ablation")
-        trial.details.update(remedies=[name], helped=rank(trial) > rank(reference))
-        rows.append(trial)
         tick()
-        if trial.details["helped"]:
-            helpful.append((name, change, trial))
-    combinable = _compatible(helpful)
-    if len(combinable) >= 2 and clock.spend(share, score.trainings):
-        names = [n for n, _ in combinable]
-        trial = score(combine(network, [c for _, c in combinable]), name=" + ".join(names), phase="ablation")
-        trial.details.update(remedies=names, helped=rank(trial) > rank(reference))
-        rows.append(trial)
-        tick()
-    return rows
+        return trial
+
+    return ablate(evaluate, list(changes), baseline, combine="helpful", group=lambda name: _group(changes[name]))
 
 
-def _compatible(helpful: list[tuple[str, dict[str, Any], Trial]]) -> list[tuple[str, dict[str, Any]]]:
-    """The helpful remedies (name, change, its trial) that can be combined, in their order: of alternatives that
-    set the same thing (two augmentations, two penalties), only the best-ranked one."""
-    kept: dict[tuple[str, ...], tuple[str, Trial]] = {}
-    for name, change, trial in helpful:
-        # the fixed schedules (cosine, snapshots, SWA) all decide the epochs and the learning rate: one of them
-        key = ("schedule",) if "early_stopping" in change else tuple(
-            sorted(f"{section}.{option}" for section, options in change.items() for option in options))
-        if key not in kept or rank(trial) > rank(kept[key][1]):
-            kept[key] = (name, trial)
-    chosen = {name for name, _ in kept.values()}
-    return [(name, change) for name, change, _ in helpful if name in chosen]
+def _group(change: dict[str, Any]) -> tuple[str, ...]:
+    """What a remedy sets: remedies that set the same thing (two augmentations, two penalties) are alternatives; the
+    fixed schedules (cosine, snapshots, SWA) all decide the epochs and the learning rate, so they are one group."""
+    if "early_stopping" in change:
+        return ("schedule",)
+    return tuple(sorted(f"{section}.{option}" for section, options in change.items() for option in options))
 
 
 #: study trial ``k`` draws its values with a sampler seeded ``seed + STUDY_SEED_STEP * k``

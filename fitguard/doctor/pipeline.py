@@ -45,7 +45,7 @@ from fitguard.doctor.store import (
 )
 from fitguard.doctor.suggestions import learning_curve_phase, outcomes
 from fitguard.doctor.summary import layer_table, versions
-from fitguard.doctor.trials import Trial, joined, refit_epochs, refit_members, refit_recipe, score_and_gap, train_recipe
+from fitguard.doctor.trials import Trial, joined, refit_epochs, refit_members, refit_recipe, train_recipe
 from fitguard.doctor.workers import WorkerPool
 from fitguard.errors import FitguardError
 from fitguard.models import build_network, count
@@ -54,6 +54,7 @@ from fitguard.models.imported import is_import_path
 from fitguard.recipe import load_data
 from fitguard.regularize.class_weights import class_counts
 from fitguard.runs import MARKER, claim_run_dir, save_model, write_json
+from fitguard.search.scoring import gap_of, resolve_metric
 from fitguard.search.storage import masked_url
 from fitguard.summary import Summary, strict, write_summary
 
@@ -609,7 +610,8 @@ def _tested_record(trial: Trial, run: Any, rows: TensorData, data: Dataset, epoc
     baseline and the kept model, in the units the networks train in)."""
     trained = run.trainer.evaluate(rows)
     tested = run.trainer.score_outputs(outputs, data.test.y)
-    _, gap = score_and_gap(data.task, trained, {f"val_{k}": v for k, v in tested.items()})
+    metric, mode = resolve_metric("auto", data.task)
+    gap = gap_of(trained[metric[len("val_"):]], tested[metric[len("val_"):]], mode)
     return {"val_score": trial.val_score, "gap": gap,
             "gap_note": "training rows - test, on the model that was tested (trained afresh on "
                         f"{len(rows)} rows for {epochs} epochs)",

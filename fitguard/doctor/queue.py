@@ -33,7 +33,8 @@ import torch
 
 from fitguard.config import TrainConfig
 from fitguard.data import Dataset, TensorData, kfold
-from fitguard.doctor.trials import Trial, train_candidate
+from fitguard.search.evaluate import train_candidate
+from fitguard.search.scoring import Trial
 from fitguard.search.workers import Heartbeat
 from fitguard.train import Callback, History
 

@@ -27,9 +27,9 @@ from typing import Any
 
 from fitguard.data import Dataset
 from fitguard.doctor.options import DoctorOptions
-from fitguard.doctor.trials import Trial
 from fitguard.errors import FitguardError
 from fitguard.runs import MARKER
+from fitguard.search.scoring import Trial
 from fitguard.train import History
 
 #: the Optuna study, in the run's storage, that holds every scored search trial

@@ -1,193 +1,33 @@
-"""One candidate recipe trained and scored on validation data: the unit every search phase is made of.
+"""The final trainings of a doctor run: the kept recipe (and the baseline) refit on the tested rows, as one network
+or a deep ensemble.
 
-A recipe is a plain mapping of the spec sections it changes (``model``, ``remedies``, ``train``) laid over the
-doctor's base :class:`~fitguard.config.TrainConfig`, so whatever wins is a spec ``fitguard train`` can rerun.
-Scores are "higher is better": validation accuracy for classes, minus the validation loss for regression.
+A search trial -- a recipe trained and scored on validation data -- is :class:`fitguard.search.Trial`, made by the
+one evaluator every search uses (:mod:`fitguard.search.evaluate`); this module re-exports it and the training
+functions under the names the doctor's modules use.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from fitguard.config import TrainConfig
 from fitguard.data import Dataset
 from fitguard.data.tensors import TensorData
-from fitguard.models import count_parameters
 from fitguard.models.ensemble import MeanEnsemble
 from fitguard.recipe import Recipe, Run, build_run
-from fitguard.train import Callback, History, Trainer
+from fitguard.search.evaluate import train_candidate, train_recipe
+from fitguard.search.scoring import Trial, evaluator, members_of
+from fitguard.train import Callback, History
 from fitguard.train.callbacks.monitor import resolve_mode
 
-
-@dataclass
-class Trial:
-    """What one recipe scored: validation score (higher is better), train - val gap, size and cost.
-
-    Args:
-        name: the trial's name.
-        phase: the search phase.
-        recipe: the recipe it trained.
-        val_score: its validation score (higher is better).
-        gap: its train - validation gap.
-        parameters: its model's parameters.
-        epochs: epochs it trained.
-        seconds: its training time.
-        status: how it ended (default "done").
-        details: anything else the phase records (default none).
-        history: the training's History (the first fold's when cross-validated); None (default): not kept.
-    """
-
-    name: str
-    phase: str
-    recipe: dict[str, Any]
-    val_score: float
-    gap: float
-    parameters: int
-    epochs: int
-    seconds: float
-    status: str = "done"
-    details: dict[str, Any] = field(default_factory=dict)
-    #: the training's History (the first fold's when cross-validated): the kept recipe's curves in the report
-    history: History | None = field(default=None, repr=False, compare=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields but the history, as a deep copy."""
-        return copy.deepcopy({f.name: getattr(self, f.name) for f in fields(self) if f.name != "history"})
-
-
-def score_name(task: str) -> str:
-    """The score the search ranks by: "accuracy" for classification, "-loss" otherwise.
-
-    Args:
-        task: the dataset's task.
-    """
-    return "accuracy" if task == "classification" else "-loss"
-
-
-def score_and_gap(task: str, train: dict[str, float], val: dict[str, float]) -> tuple[float, float]:
-    """(validation score, train - val gap) in the units the report shows: accuracy, or loss for regression.
-
-    Args:
-        task: the dataset's task.
-        train: the scores on the training rows (``accuracy``, ``loss``).
-        val: the scores on the validation rows (``val_accuracy``, ``val_loss``).
-    """
-    if task == "classification":
-        return val["val_accuracy"], train["accuracy"] - val["val_accuracy"]
-    return -val["val_loss"], val["val_loss"] - train["loss"]
-
-
-def train_recipe(
-    base: TrainConfig,
-    recipe: dict[str, Any],
-    data: Dataset,
-    *,
-    name: str,
-    phase: str,
-    out: Path | None = None,
-    callbacks: tuple[Callback, ...] = (),
-    train: TensorData | None = None,
-    val: TensorData | None = None,
-    **train_options: Any,
-) -> tuple[Trial, Run, History]:
-    """Build the recipe through :func:`fitguard.recipe.build_run`, fit on train, score on validation.
-
-    Args:
-        base: the base spec.
-        recipe: the sections the recipe sets.
-        data: the dataset.
-        name: the trial's name.
-        phase: the search phase.
-        out: a folder for the run's logs; None (default): nothing written.
-        callbacks: more callbacks for the trainer (default none).
-        train: the rows to fit on; None (default): the dataset's training split.
-        val: the rows to score on; None (default): its validation split.
-        **train_options: ``train`` section keys put on top of the recipe's; a recipe with a fixed schedule
-            (``train.max_epochs`` set, :func:`fitguard.doctor.phases.schedules`) keeps its own epoch count.
-    """
-    fixed = (recipe.get("train") or {}).get("max_epochs")
-    config = Recipe.parse(recipe).apply(base, **{**train_options, **({"max_epochs": fixed} if fixed else {})})
-    started = time.perf_counter()
-    run = build_run(config, out=out, data=data, quiet=True)
-    for callback in callbacks:
-        run.trainer.add_callbacks([callback])
-    train_part = train if train is not None else data.train
-    val_part = val if val is not None else data.val
-    history = run.trainer.fit(train_part, val_part)
-    scorer = evaluator(run)  # a snapshot ensemble is scored as the mean of its snapshots, as it is shipped
-    train_scores = scorer.evaluate(train_part)
-    timed = time.perf_counter()
-    val_scores = scorer.evaluate(val_part, prefix="val_")
-    # what one row's forward pass costs this network (the final phase's test evaluation is costed from it)
-    forward_row = (time.perf_counter() - timed) / max(1, len(val_part))
-    score, gap = score_and_gap(data.task, train_scores, val_scores)
-    trial = Trial(
-        name=name, phase=phase, recipe=recipe, val_score=float(score), gap=float(gap),
-        parameters=count_parameters(run.model), epochs=len(history), seconds=time.perf_counter() - started,
-        details={"best_epoch": history.best_epoch, "stop_reason": history.stop_reason,
-                 "val_loss": float(val_scores["val_loss"]), "forward_row": forward_row},
-    )
-    return trial, run, history
-
-
-def evaluator(run: Run, model: nn.Module | None = None) -> Trainer:
-    """A trainer that evaluates and predicts with ``model`` (default: the run's final model,
-    :meth:`fitguard.recipe.Run.final_model`), with the run's loss, batch size, device and label smoothing: the run's
-    own trainer when that is the model it trains.
-
-    Args:
-        run: the trained run.
-        model: the model to evaluate; None (default): the run's final model.
-    """
-    model = run.final_model() if model is None else model
-    trainer = run.trainer
-    if model is trainer.model:
-        return trainer
-    return Trainer(model, loss=trainer.loss, batch_size=trainer.batch_size, device=str(trainer.device),
-                   label_smoothing=trainer.label_smoothing)
-
-
-def members_of(model: nn.Module) -> list[nn.Module]:
-    """The networks a model averages: a :class:`~fitguard.models.ensemble.MeanEnsemble`'s members, else the model.
-
-    Args:
-        model: a network or an ensemble of them.
-    """
-    return list(model.members) if isinstance(model, MeanEnsemble) else [model]
-
-
-def train_candidate(base: TrainConfig, data: Dataset, recipe: dict[str, Any], *, name: str, phase: str,
-                    fold: int | None, parts: tuple[TensorData, TensorData] | None, options: dict[str, Any],
-                    callbacks: tuple[Callback, ...] = ()) -> Trial:
-    """One search training of a candidate, its History kept on the trial: what the search's scorer runs for a holdout
-    score or for one fold, in this process or in a ``--workers`` process alike.
-
-    Args:
-        base: the base spec.
-        data: the dataset.
-        recipe: the sections the recipe sets.
-        name: the candidate's name (the trial is named ``NAME fold I`` for a fold).
-        phase: the search phase.
-        fold: the fold's number, from 1; None: the holdout training.
-        parts: the fold's ``(train, val)`` rows; None: the dataset's training and validation splits.
-        options: ``train`` section keys put on top of the recipe's.
-        callbacks: more callbacks for the trainer (default none).
-    """
-    train, val = parts if parts is not None else (None, None)
-    label = name if fold is None else f"{name} fold {fold}"
-    trial, _, history = train_recipe(base, recipe, data, name=label, phase=phase, train=train, val=val,
-                                     callbacks=callbacks, **options)
-    trial.history = history
-    return trial
+__all__ = ["MEMBER_SEED_STEP", "Trial", "evaluator", "joined", "members_of", "refit_epochs", "refit_members",
+           "refit_recipe", "train_candidate", "train_recipe"]
 
 
 def joined(first: TensorData, second: TensorData) -> TensorData:

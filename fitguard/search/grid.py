@@ -13,14 +13,15 @@ import itertools
 import math
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fitguard._validation import check_int
 from fitguard.config import TrainConfig
 from fitguard.data import Dataset, kfold
 from fitguard.recipe import Run, build_run, load_data
-from fitguard.search.scoring import Score, fit_and_score, resolve_metric
+from fitguard.search.evaluate import Evaluator, as_recipe, fold_mean, recipe_config
+from fitguard.search.scoring import Trial, resolve_metric
 from fitguard.search.space import Choice, SearchSpace, apply_point
 
 
@@ -52,25 +53,45 @@ def expand_grid(grid: Mapping[str, Sequence[Any]] | SearchSpace) -> list[dict[st
 
 @dataclass(frozen=True)
 class GridRow:
-    """One grid point: its fold scores (validation metric per fold), mean and std, and per-fold details.
+    """One grid point and its cross-validated :class:`~fitguard.search.Trial`, read in the metric's own units.
 
     Args:
         point: The grid point, parameter name -> value.
-        fold_scores: The validation metric of each fold (at the shared epoch with ``shared_stopping``).
-        mean: Mean of ``fold_scores``.
-        std: Population standard deviation of ``fold_scores``.
-        gap: Mean over folds of how much worse validation is than training, in the metric's units.
-        epochs: Epochs trained, the folds' mean rounded (the shared epoch with ``shared_stopping``).
-        seconds: Wall time of all its folds.
+        trial: What the evaluator measured (at the shared epoch with ``shared_stopping``).
     """
 
     point: dict[str, Any]
-    fold_scores: tuple[float, ...]
-    mean: float
-    std: float
-    gap: float
-    epochs: int
-    seconds: float
+    trial: Trial
+
+    @property
+    def fold_scores(self) -> tuple[float, ...]:
+        """The validation metric of each fold."""
+        return self.trial.fold_values
+
+    @property
+    def mean(self) -> float:
+        """Mean of ``fold_scores``."""
+        return self.trial.value
+
+    @property
+    def std(self) -> float:
+        """Population standard deviation of ``fold_scores``."""
+        return self.trial.std
+
+    @property
+    def gap(self) -> float:
+        """Mean over folds of how much worse validation is than training, in the metric's units."""
+        return self.trial.gap
+
+    @property
+    def epochs(self) -> int:
+        """Epochs trained: the folds' median (the shared epoch with ``shared_stopping``)."""
+        return self.trial.epochs
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of all its folds."""
+        return self.trial.seconds
 
 
 @dataclass
@@ -102,14 +123,6 @@ class GridResult:
         ranked = sorted(self.rows, key=lambda r: -r.mean if self.mode == "max" else r.mean)
         return [{**r.point, "mean": r.mean, "std": r.std, "gap": r.gap, "epochs": r.epochs, "seconds": r.seconds}
                 for r in ranked]
-
-
-def _without_early_stopping(config: TrainConfig, epochs: int | None = None) -> TrainConfig:
-    raw = config.model_dump()
-    raw["early_stopping"] = None
-    if epochs is not None:
-        raw["train"]["max_epochs"] = epochs
-    return TrainConfig.model_validate(raw)
 
 
 def _shared_epoch(curves: list[list[float]], mode: str) -> int:
@@ -163,35 +176,30 @@ def grid_cv(
     name, mode = resolve_metric(metric, data.task)
     seed = recipe.data.seed if seed is None else seed
     parts = list(kfold(data, folds, stratified=stratified and data.task == "classification", seed=seed))
+    evaluate = Evaluator(recipe, data, parts, metric=name)
     rows: list[GridRow] = []
-    epochs_of: dict[int, int] = {}
     for index, point in enumerate(points):
-        config = apply_point(recipe, point, data.kind)
+        candidate = as_recipe(apply_point(recipe, point, data.kind))
+        label = f"grid #{index}"
         if shared_stopping:
-            config = _without_early_stopping(config)
-        scores: list[Score] = []
-        curves: list[list[float]] = []
-        for train, val in parts:
-            score, history = fit_and_score(config, data, train, val, name)
-            scores.append(score)
-            curves.append(history[name])
-        values = [s.value for s in scores]
-        gaps = [s.gap for s in scores]
-        epochs = round(statistics.fmean(s.epochs for s in scores))
-        if shared_stopping:
-            epochs = _shared_epoch(curves, mode)
-            values = [c[epochs - 1] for c in curves]
-        epochs_of[index] = epochs
-        rows.append(GridRow(point, tuple(values), statistics.fmean(values), statistics.pstdev(values),
-                            statistics.fmean(gaps), epochs, sum(s.seconds for s in scores)))
+            candidate["early_stopping"] = None
+            trials = evaluate.fold_trials(candidate, name=label, phase="grid", options={})
+            epoch = _shared_epoch([t.history[name] for t in trials if t.history is not None], mode)
+            # every fold scored at the shared epoch, read off its validation curve
+            trials = [replace(t, val_score=t.history[name][epoch - 1] * (1 if mode == "max" else -1))
+                      for t in trials if t.history is not None]
+            trial = replace(fold_mean(candidate, label, "grid", trials), epochs=epoch)
+        else:
+            trial = evaluate(candidate, name=label, phase="grid")
+        rows.append(GridRow(point, trial))
     means = [r.mean if math.isfinite(r.mean) else (-math.inf if mode == "max" else math.inf) for r in rows]
     best = means.index(max(means) if mode == "max" else min(means))
     result = GridResult(name, mode, rows, dict(rows[best].point), rows[best].mean)
     if refit:
-        config = apply_point(recipe, rows[best].point, data.kind)
+        chosen = rows[best].trial.recipe
         if shared_stopping:
-            config = _without_early_stopping(config, epochs_of[best])
-        run = build_run(config, data=data)
+            chosen = {**chosen, "train": {**chosen["train"], "max_epochs": rows[best].epochs}}
+        run = build_run(recipe_config(recipe, chosen, {}), data=data)
         run.trainer.fit(data.train, data.val)
         result.refit_, result.refit_epochs_ = run, len(run.trainer.history)
     return result

@@ -1,47 +1,100 @@
-"""Train one configuration and score it: the validation metric, the generalization gap, size and time.
+"""Train one recipe and score it: the one typed result every search returns, and the one training that makes it.
 
-Every search (grid, study, ablation) scores runs here, so "score" means one thing: the metric measured in
-eval mode on the validation part after training (with ``restore_best`` early stopping, of the best epoch).
+Every search -- :func:`fitguard.search.grid_cv`, :func:`fitguard.search.study`'s workers,
+:func:`fitguard.search.ablation` and every phase of ``fitguard doctor`` -- scores a training here, so "score" means
+one thing: the validation metric measured in eval mode after training (with ``restore_best`` early stopping, of the
+best epoch; a snapshot ensemble or weight average as it is shipped), turned so that higher is better.
 """
 
 from __future__ import annotations
 
+import copy
+import math
+import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
+
+from torch import nn
 
 from fitguard.config import TrainConfig
 from fitguard.data import Dataset, TensorData
 from fitguard.models import count_parameters
-from fitguard.recipe import build_run
+from fitguard.models.ensemble import MeanEnsemble
+from fitguard.recipe import Run, build_run
 from fitguard.train import Callback, History, Trainer
 from fitguard.train.callbacks.monitor import resolve_mode
 
 
-@dataclass(frozen=True)
-class Score:
-    """What one training run measured. ``gap`` > 0 means validation is worse than training.
+@dataclass
+class Trial:
+    """What one recipe scored, by holdout or k-fold: the validation score turned so that higher is better, the
+    train - validation gap, size and cost. One type for every search (scikit-learn's ``cv_results_`` row, typed).
 
     Args:
-        value: The validation metric at the end of training (after any restored best weights).
-        train_value: The same metric on the training rows.
-        gap: How much worse validation is than training, in the metric's units.
-        epochs: Epochs trained.
-        parameters: Parameters of the model.
-        seconds: Wall time of building, training and scoring.
+        name: the trial's name.
+        phase: the search (or search phase) it belongs to.
+        recipe: the recipe it trained (the spec sections it sets on top of the base spec).
+        val_score: its validation score, higher is better: the metric for one whose larger values are better
+            (accuracy), minus it otherwise (a loss); the mean over folds when cross-validated.
+        gap: how much worse validation is than training, in the metric's units (positive = overfitting).
+        parameters: its model's parameters.
+        epochs: epochs it trained (the folds' median).
+        seconds: its training time (all folds').
+        status: how it ended (default "done"; "pruned", "skipped: budget"...).
+        details: anything else measured or recorded (``folds``: each fold's score; ``val_loss``, ``best_epoch``,
+            ``stop_reason``...; default none).
+        metric: the validation metric scored (default "val_accuracy").
+        mode: "max" when larger values of ``metric`` are better, "min" otherwise (default "max").
+        history: the training's History (the first fold's when cross-validated); None (default): not kept.
+
+    Example:
+        >>> trial = Trial("l2", "grid", {}, -0.25, 0.05, 10, 12, 1.5, details={"folds": [-0.2, -0.3]},
+        ...               metric="val_loss", mode="min")
+        >>> trial.value, trial.fold_values, round(trial.std, 3)
+        (0.25, (0.2, 0.3), 0.05)
     """
 
-    value: float
-    train_value: float
+    name: str
+    phase: str
+    recipe: dict[str, Any]
+    val_score: float
     gap: float
-    epochs: int
     parameters: int
+    epochs: int
     seconds: float
+    status: str = "done"
+    details: dict[str, Any] = field(default_factory=dict)
+    metric: str = "val_accuracy"
+    mode: str = "max"
+    #: the training's History (the first fold's when cross-validated): the kept recipe's curves in the report
+    history: History | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def value(self) -> float:
+        """The validation metric itself (``val_score`` turned back for a metric where lower is better)."""
+        return self.val_score if self.mode == "max" else -self.val_score
+
+    @property
+    def fold_scores(self) -> tuple[float, ...]:
+        """Each fold's score (higher is better); empty for a holdout score."""
+        return tuple(self.details.get("folds") or ())
+
+    @property
+    def fold_values(self) -> tuple[float, ...]:
+        """Each fold's validation metric; empty for a holdout score."""
+        return tuple(s if self.mode == "max" else -s for s in self.fold_scores)
+
+    @property
+    def std(self) -> float:
+        """The population standard deviation of the fold scores (0.0 with fewer than two)."""
+        return statistics.pstdev(self.fold_scores) if len(self.fold_scores) > 1 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields by name, as plain data."""
-        return asdict(self)
+        """The fields but the history, as a deep copy."""
+        return copy.deepcopy({f.name: getattr(self, f.name) for f in fields(self) if f.name != "history"})
 
 
 def resolve_metric(metric: str, task: str) -> tuple[str, str]:
@@ -72,14 +125,40 @@ def gap_of(train_value: float, val_value: float, mode: str) -> float:
     return train_value - val_value if mode == "max" else val_value - train_value
 
 
-def add_callbacks(trainer: Trainer, callbacks: Sequence[Callback]) -> None:
-    """Attach callbacks to a trainer built by the recipe (before ``fit``).
+def rank(trial: Trial) -> tuple[float, float]:
+    """Sort key of a scored trial: the validation score, then the lower validation loss on ties.
 
     Args:
-        trainer: the trainer.
-        callbacks: the callbacks to add to its own.
+        trial: a scored trial.
     """
-    trainer.add_callbacks(callbacks)
+    loss = trial.details.get("val_loss")
+    return trial.val_score, -(loss if loss is not None and math.isfinite(loss) else math.inf)
+
+
+def evaluator(run: Run, model: nn.Module | None = None) -> Trainer:
+    """A trainer that evaluates and predicts with ``model`` (default: the run's final model,
+    :meth:`fitguard.recipe.Run.final_model`), with the run's loss, batch size, device and label smoothing: the run's
+    own trainer when that is the model it trains.
+
+    Args:
+        run: the trained run.
+        model: the model to evaluate; None (default): the run's final model.
+    """
+    model = run.final_model() if model is None else model
+    trainer = run.trainer
+    if model is trainer.model:
+        return trainer
+    return Trainer(model, loss=trainer.loss, batch_size=trainer.batch_size, device=str(trainer.device),
+                   label_smoothing=trainer.label_smoothing)
+
+
+def members_of(model: nn.Module) -> list[nn.Module]:
+    """The networks a model averages: a :class:`~fitguard.models.ensemble.MeanEnsemble`'s members, else the model.
+
+    Args:
+        model: a network or an ensemble of them.
+    """
+    return list(model.members) if isinstance(model, MeanEnsemble) else [model]
 
 
 def fit_and_score(
@@ -89,42 +168,57 @@ def fit_and_score(
     val: TensorData,
     metric: str = "auto",
     callbacks: Sequence[Callback] = (),
-) -> tuple[Score, History]:
+    *,
+    name: str = "",
+    phase: str = "",
+    recipe: dict[str, Any] | None = None,
+    out: Path | None = None,
+) -> tuple[Trial, Run, History]:
     """Build the run from ``config`` (model shapes from ``data``), fit on ``train``, score on ``val``.
 
+    The model scored is the one the run ships (:meth:`fitguard.recipe.Run.final_model`: a snapshot ensemble's
+    mean, the weight average). ``details`` records ``train_value`` (the metric on the training rows), ``val_loss``,
+    ``best_epoch``, ``stop_reason`` and ``forward_row`` (seconds of one row's forward pass in eval mode).
+
     Args:
-        config: The recipe to train.
+        config: The spec to train.
         data: The dataset the model's input and output shapes come from.
         train: Rows to train on (e.g. one CV fold's training part).
         val: Rows that validate each epoch and are scored at the end.
         metric: ``"auto"`` (default) or a ``val_*`` metric (see :func:`resolve_metric`).
         callbacks: Extra callbacks for the trainer (e.g. a :class:`PruningCallback`). Default none.
+        name: The trial's name (default "").
+        phase: The search it belongs to (default "").
+        recipe: The recipe recorded on the trial; None (default): none (``{}``).
+        out: A folder for the run's logs; None (default): nothing written.
 
     Returns:
-        The :class:`Score` and the training :class:`~fitguard.train.History`.
+        The :class:`Trial`, the trained :class:`~fitguard.recipe.Run` and its :class:`~fitguard.train.History`.
 
     Raises:
         ValueError: ``metric`` is no validation metric, or one the trainer does not measure on this task (known
             only once it has evaluated, i.e. after training).
     """
-    name, mode = resolve_metric(metric, data.task)
+    key, mode = resolve_metric(metric, data.task)
     started = time.perf_counter()
-    run = build_run(config, data=data)
-    add_callbacks(run.trainer, callbacks)
+    run = build_run(config, out=out, data=data, quiet=True)
+    run.trainer.add_callbacks(callbacks)
     history = run.trainer.fit(train, val)
-    key = name[len("val_"):]
-    val_scores = run.trainer.evaluate(val)
+    scorer = evaluator(run)
+    timed = time.perf_counter()
+    val_scores = scorer.evaluate(val, prefix="val_")
+    # what one row's forward pass costs this network (the doctor costs its final test evaluation from it)
+    forward_row = (time.perf_counter() - timed) / max(1, len(val))
     if key not in val_scores:  # val_accuracy on regression data, or a misspelt name: say so, not KeyError
-        measured = ", ".join(f"val_{k}" for k in val_scores) or "nothing (the validation part is empty)"
-        raise ValueError(f"cannot score {name!r}: it is not measured on this {data.task} data; measured: {measured}")
+        measured = ", ".join(val_scores) or "nothing (the validation part is empty)"
+        raise ValueError(f"cannot score {key!r}: it is not measured on this {data.task} data; measured: {measured}")
     val_value = val_scores[key]
-    train_value = run.trainer.evaluate(train)[key]
-    score = Score(
-        value=val_value,
-        train_value=train_value,
-        gap=gap_of(train_value, val_value, mode),
-        epochs=len(history),
-        parameters=count_parameters(run.model),
-        seconds=time.perf_counter() - started,
+    train_value = scorer.evaluate(train)[key[len("val_"):]]
+    trial = Trial(
+        name=name, phase=phase, recipe=dict(recipe or {}), val_score=val_value if mode == "max" else -val_value,
+        gap=gap_of(train_value, val_value, mode), parameters=count_parameters(run.model), epochs=len(history),
+        seconds=time.perf_counter() - started, metric=key, mode=mode,
+        details={"train_value": train_value, "val_loss": float(val_scores["val_loss"]),
+                 "best_epoch": history.best_epoch, "stop_reason": history.stop_reason, "forward_row": forward_row},
     )
-    return score, history
+    return trial, run, history

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fitguard.search.pruning import PruningCallback, make_pruner, make_sampler
-from fitguard.search.scoring import fit_and_score
+from fitguard.search.scoring import Trial, fit_and_score
 
 SLOT = "fitguard_slot"
 SPEC = "fitguard_spec"
@@ -141,6 +141,17 @@ def requeue(study: Any, frozen: Any) -> None:
     ))
 
 
+def record(scored: Trial) -> dict[str, Any]:
+    """What a study trial keeps of its training as user attributes: the metric (``value``) on validation and
+    training rows, the gap, epochs, parameters and seconds.
+
+    Args:
+        scored: the training's trial.
+    """
+    return {"value": scored.value, "train_value": scored.details["train_value"], "gap": scored.gap,
+            "epochs": scored.epochs, "parameters": scored.parameters, "seconds": scored.seconds}
+
+
 def run_one(study: Any, trial_id: int, spec: TrialSpec, data: Any, storage: Any) -> str:
     """Train one trial and tell the study; returns the final state's name.
 
@@ -164,14 +175,14 @@ def run_one(study: Any, trial_id: int, spec: TrialSpec, data: Any, storage: Any)
         point = SearchSpace.from_dict(spec.space).sample(trial)
         config = apply_point(TrainConfig.model_validate(spec.config), point, data.kind)
         pruning = PruningCallback(trial, spec.metric)
-        score, _ = fit_and_score(config, data, data.train, data.val, spec.metric, callbacks=[pruning])
-        for key, value in score.to_dict().items():
+        scored, _, _ = fit_and_score(config, data, data.train, data.val, spec.metric, callbacks=[pruning])
+        for key, value in record(scored).items():
             trial.set_user_attr(key, value)
         if pruning.pruned:
             trial.set_user_attr("reason", pruning.reason)
             study.tell(trial, state=TrialState.PRUNED)
             return "PRUNED"
-        study.tell(trial, score.value)
+        study.tell(trial, scored.value)
         return "COMPLETE"
     except (KeyboardInterrupt, SystemExit):
         frozen = study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)

@@ -11,12 +11,13 @@ import torch
 
 from fitguard.data import kfold, load
 from fitguard.doctor import DoctorOptions
-from fitguard.doctor.phases import Clock, Scorer, _compatible, ablation, combine, remedies_for, schedules
+from fitguard.doctor.phases import Clock, Scorer, _group, ablation, combine, remedies_for, schedules
 from fitguard.doctor.pipeline import base_config
 from fitguard.doctor.plan import PROPOSALS, REMEDIES, plan_for
 from fitguard.doctor.suggestions import outcomes
 from fitguard.doctor.trials import MEMBER_SEED_STEP, Trial, refit_members, train_recipe
 from fitguard.models.ensemble import MeanEnsemble
+from fitguard.search import ablate
 from fitguard.train.callbacks import SnapshotEnsemble
 
 COCKTAIL = ["skip connections", "cosine schedule", "snapshot ensemble", "SWA", "cutmix", "FGSM"]
@@ -71,13 +72,20 @@ def test_a_fixed_schedule_combines_with_other_remedies_but_not_with_another_sche
     assert recipe["remedies"] == {"mixup": 0.2, "weight_averaging": {"kind": "swa", "start": 0.67}}
     assert "early_stopping" not in combine(network, [{"remedies": {"mixup": 0.2}}])
 
-    def row(name, score):
-        return Trial(name, "ablation", {}, score, 0.0, 10, 5, 1.0, details={"val_loss": 1 - score})
+    named["mixup"] = {"remedies": {"mixup": 0.2}}
+    scores = {("cosine schedule",): 0.80, ("snapshot ensemble",): 0.85, ("SWA",): 0.82, ("mixup",): 0.81}
+    asked = []
 
-    helpful = [("cosine schedule", named["cosine schedule"], row("c", 0.80)),
-               ("snapshot ensemble", named["snapshot ensemble"], row("s", 0.85)),
-               ("SWA", named["SWA"], row("w", 0.82)), ("mixup", {"remedies": {"mixup": 0.2}}, row("m", 0.81))]
-    assert [name for name, _ in _compatible(helpful)] == ["snapshot ensemble", "mixup"]
+    def evaluate(names):
+        asked.append(names)
+        return Trial(" + ".join(names), "ablation", {}, scores.get(names, 0.9), 0.0, 10, 5, 1.0,
+                     details={"val_loss": 0.1})
+
+    reference = Trial("early stopping only", "ablation", {}, 0.7, 0.0, 10, 5, 1.0, details={"val_loss": 0.3})
+    rows = ablate(evaluate, list(named), reference, combine="helpful", group=lambda name: _group(named[name]))
+    # every schedule helped alone; the combination takes the best-ranked of them and the mixup
+    assert asked[-1] == ("snapshot ensemble", "mixup") and rows[-1].details["stage"] == "combined"
+    assert [r.details["helped"] for r in rows[1:]] == [True] * 5
 
 
 def test_the_scorer_trains_a_fixed_schedule_for_its_own_epochs(digits, base):

@@ -13,7 +13,7 @@ from fitguard.doctor import DoctorOptions, read_summary
 from fitguard.doctor.phases import (
     Clock,
     Scorer,
-    _compatible,
+    _group,
     architecture,
     describe,
     lambda_cv,
@@ -23,6 +23,7 @@ from fitguard.doctor.phases import (
 )
 from fitguard.doctor.pipeline import base_config
 from fitguard.doctor.trials import Trial, train_recipe
+from fitguard.search import ablate
 
 
 def trial(score: float, loss: float | None) -> Trial:
@@ -56,8 +57,13 @@ def test_only_the_best_of_alternative_remedies_is_combined():
     scores = {"augmentation": trial(0.95, 0.2), "augmentation with flips": trial(0.96, 0.3),
               "dropout 0.25": trial(0.93, 0.2), "L2": trial(0.93, 0.1)}
 
+    named = dict(changes)
+
     def combinable():
-        return [n for n, _ in _compatible([(n, c, scores[n]) for n, c in changes])]
+        reference = trial(0.5, 1.0)
+        rows = ablate(lambda names: scores[names[0]] if len(names) == 1 else trial(0.97, 0.1), list(named),
+                      reference, combine="helpful", group=lambda name: _group(named[name]))
+        return rows[-1].details["remedies"]
 
     assert combinable() == ["augmentation with flips", "dropout 0.25", "L2"]
     scores["augmentation"] = trial(0.96, 0.25)  # a tie on the score goes to the lower loss

@@ -16,7 +16,7 @@ from sklearn.metrics import accuracy_score, log_loss, mean_squared_error
 
 from fitguard.config import parse_config
 from fitguard.data import from_arrays
-from fitguard.search import Score, fit_and_score, resolve_metric
+from fitguard.search import Trial, fit_and_score, resolve_metric
 from fitguard.search.scoring import gap_of
 from fitguard.train import Callback
 
@@ -78,24 +78,28 @@ def test_gap_is_positive_when_validation_is_worse(train, val, mode, gap):
     assert gap_of(train, val, mode) == pytest.approx(gap, abs=1e-12)
 
 
-def test_score_to_dict_lists_every_field():
-    score = Score(value=0.8, train_value=0.9, gap=0.1, epochs=3, parameters=26, seconds=0.5)
-    assert score.to_dict() == {"value": 0.8, "train_value": 0.9, "gap": 0.1, "epochs": 3, "parameters": 26,
-                               "seconds": 0.5}
-    with pytest.raises(AttributeError):
-        score.value = 1.0  # frozen: a score is a record of what was measured
+def test_a_trial_reads_its_metric_back_in_its_own_units_and_to_dict_drops_the_history():
+    trial = Trial("t", "grid", {"model": {"name": "mlp"}}, -0.25, 0.05, 26, 3, 0.5,
+                  details={"folds": [-0.2, -0.3], "train_value": 0.2}, metric="val_loss", mode="min")
+    assert (trial.value, trial.fold_values, trial.fold_scores) == (0.25, (0.2, 0.3), (-0.2, -0.3))
+    assert trial.std == pytest.approx(0.05)
+    trial.history = object()
+    record = trial.to_dict()
+    assert "history" not in record and record["metric"] == "val_loss" and record["mode"] == "min"
+    record["recipe"]["model"]["name"] = "cnn"
+    assert trial.recipe["model"]["name"] == "mlp"  # a deep copy: the record does not alias the trial
 
 
 def test_classification_scores_are_the_trained_models_accuracy_on_each_part():
     data = from_arrays(X, LABELS, seed=0)
     keep = KeepModel()
     started = time.perf_counter()
-    score, history = fit_and_score(_config(), data, data.train, data.val, callbacks=[keep])
+    score, _, history = fit_and_score(_config(), data, data.train, data.val, callbacks=[keep])
     elapsed = time.perf_counter() - started
     val_accuracy = accuracy_score(data.val.y.numpy(), _outputs(keep.model, data.val).argmax(1))
     train_accuracy = accuracy_score(data.train.y.numpy(), _outputs(keep.model, data.train).argmax(1))
     assert score.value == pytest.approx(val_accuracy, abs=1e-12)
-    assert score.train_value == pytest.approx(train_accuracy, abs=1e-12)
+    assert score.details["train_value"] == pytest.approx(train_accuracy, abs=1e-12)
     assert score.gap == pytest.approx(train_accuracy - val_accuracy, abs=1e-12)
     assert score.epochs == len(history) == 3
     assert score.parameters == 3 * 4 + 4 + 4 * 2 + 2  # Linear(3, 4) and Linear(4, 2), with biases
@@ -105,7 +109,7 @@ def test_classification_scores_are_the_trained_models_accuracy_on_each_part():
 def test_a_loss_metric_scores_the_validation_loss_and_its_gap_the_other_way():
     data = from_arrays(X, LABELS, seed=0)
     keep = KeepModel()
-    score, _ = fit_and_score(_config(), data, data.train, data.val, metric="val_loss", callbacks=[keep])
+    score, _, _ = fit_and_score(_config(), data, data.train, data.val, metric="val_loss", callbacks=[keep])
 
     def cross_entropy(rows):
         logits = _outputs(keep.model, rows)
@@ -113,14 +117,14 @@ def test_a_loss_metric_scores_the_validation_loss_and_its_gap_the_other_way():
         return log_loss(rows.y.numpy(), probabilities / probabilities.sum(1, keepdims=True), labels=[0, 1])
 
     assert score.value == pytest.approx(cross_entropy(data.val), abs=1e-5)
-    assert score.train_value == pytest.approx(cross_entropy(data.train), abs=1e-5)
-    assert score.gap == pytest.approx(score.value - score.train_value, abs=1e-12)
+    assert score.details["train_value"] == pytest.approx(cross_entropy(data.train), abs=1e-5)
+    assert score.gap == pytest.approx(score.value - score.details["train_value"], abs=1e-12)
 
 
 def test_regression_auto_scores_the_mean_squared_error_in_standardized_units():
     data = from_arrays(X, TARGET, seed=0)
     keep = KeepModel()
-    score, _ = fit_and_score(_config(), data, data.train, data.val, callbacks=[keep])
+    score, _, _ = fit_and_score(_config(), data, data.train, data.val, callbacks=[keep])
     expected = mean_squared_error(data.val.y.numpy().reshape(-1), _outputs(keep.model, data.val).reshape(-1))
     assert score.value == pytest.approx(expected, rel=1e-5)
 
@@ -128,7 +132,7 @@ def test_regression_auto_scores_the_mean_squared_error_in_standardized_units():
 def test_early_stopping_counts_the_epochs_it_ran():
     data = from_arrays(X, LABELS, seed=0)
     config = _config(max_epochs=30, early_stopping={"monitor": "val_loss", "patience": 0, "min_delta": 10.0})
-    score, history = fit_and_score(config, data, data.train, data.val)
+    score, _, history = fit_and_score(config, data, data.train, data.val)
     # no epoch improves by more than 10.0 on the first, so patience 0 stops after epoch 2
     assert score.epochs == len(history) == 2
 
@@ -155,7 +159,7 @@ def test_a_diverged_run_scores_nan_after_the_epoch_it_diverged():
     data = from_arrays(X, TARGET, seed=0)
     config = _config(train={"max_epochs": 5, "batch_size": 16, "device": "cpu", "seed": 0,
                             "lr": 1e8, "optimizer": "sgd"})
-    score, history = fit_and_score(config, data, data.train, data.val)
+    score, _, history = fit_and_score(config, data, data.train, data.val)
     assert history.stop_reason == "diverged: training loss is inf at epoch 1"
     assert score.epochs == 1
-    assert math.isnan(score.value) and math.isnan(score.train_value) and math.isnan(score.gap)
+    assert math.isnan(score.value) and math.isnan(score.details["train_value"]) and math.isnan(score.gap)

@@ -1,0 +1,305 @@
+"""The one evaluator: a recipe trained by holdout or k-fold and scored as one :class:`~fitguard.search.Trial`.
+
+It has the shape of scikit-learn's ``BaseSearchCV.evaluate_candidates``: a search (a strategy) hands it candidates
+and gets typed results back, and decides from them what to try next. :func:`fitguard.search.grid_cv`,
+:func:`fitguard.search.ablation` and every phase of ``fitguard doctor`` are such strategies; the doctor's
+:class:`~fitguard.doctor.phases.Scorer` is this evaluator with a trial store (``--resume``) and a queue of fold
+trainings (``--workers``, ``--join``).
+
+A candidate is a recipe: a plain mapping of the spec sections it changes (``model``, ``remedies``, ``train``...)
+laid over the evaluator's base :class:`~fitguard.config.TrainConfig` (:class:`fitguard.recipe.Recipe`), so
+whatever wins is a spec ``fitguard train`` can rerun.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fitguard.config import TrainConfig
+from fitguard.data import Dataset, TensorData
+from fitguard.recipe import Recipe, Run
+from fitguard.search.scoring import Trial, fit_and_score
+from fitguard.train import Callback, History
+
+#: the spec sections a whole spec contributes as a recipe (:func:`as_recipe`)
+RECIPE_SECTIONS = ("model", "train", "early_stopping", "remedies", "transfer")
+
+
+def as_recipe(config: TrainConfig) -> dict[str, Any]:
+    """A whole spec as a recipe: its model, training, early stopping, remedy and transfer sections.
+
+    Args:
+        config: the spec (e.g. :func:`fitguard.search.apply_point`'s result).
+
+    Example:
+        >>> from fitguard.search import apply_point
+        >>> config = apply_point(TrainConfig(), {"dropout": 0.2})
+        >>> Recipe.parse(as_recipe(config)).apply(TrainConfig()) == config
+        True
+    """
+    raw = config.model_dump()
+    return {section: raw[section] for section in RECIPE_SECTIONS}
+
+
+def recipe_config(base: TrainConfig, recipe: dict[str, Any], options: dict[str, Any]) -> TrainConfig:
+    """``base`` with ``recipe`` on top, then the ``train`` options -- except that a recipe with a fixed schedule
+    (its own ``train.max_epochs``: a cosine schedule, snapshots, SWA) keeps its epoch count.
+
+    Args:
+        base: the base spec.
+        recipe: the sections the recipe sets.
+        options: ``train`` section keys put on top of the recipe's.
+    """
+    fixed = (recipe.get("train") or {}).get("max_epochs")
+    return Recipe.parse(recipe).apply(base, **{**options, **({"max_epochs": fixed} if fixed else {})})
+
+
+def train_recipe(
+    base: TrainConfig,
+    recipe: dict[str, Any],
+    data: Dataset,
+    *,
+    name: str,
+    phase: str,
+    metric: str = "auto",
+    out: Path | None = None,
+    callbacks: tuple[Callback, ...] = (),
+    train: TensorData | None = None,
+    val: TensorData | None = None,
+    **train_options: Any,
+) -> tuple[Trial, Run, History]:
+    """Build the recipe over ``base`` (:func:`recipe_config`), fit on train, score on validation
+    (:func:`~fitguard.search.scoring.fit_and_score`).
+
+    Args:
+        base: the base spec.
+        recipe: the sections the recipe sets.
+        data: the dataset.
+        name: the trial's name.
+        phase: the search phase.
+        metric: ``"auto"`` (default) or a ``val_*`` metric.
+        out: a folder for the run's logs; None (default): nothing written.
+        callbacks: more callbacks for the trainer (default none).
+        train: the rows to fit on; None (default): the dataset's training split.
+        val: the rows to score on; None (default): its validation split.
+        **train_options: ``train`` section keys put on top of the recipe's.
+    """
+    config = recipe_config(base, recipe, train_options)
+    train_part = train if train is not None else data.train
+    val_part = val if val is not None else data.val
+    if val_part is None:
+        raise ValueError("scoring a recipe needs validation rows; the dataset has no validation split")
+    return fit_and_score(config, data, train_part, val_part, metric, callbacks, name=name, phase=phase,
+                         recipe=recipe, out=out)
+
+
+def train_candidate(base: TrainConfig, data: Dataset, recipe: dict[str, Any], *, name: str, phase: str,
+                    fold: int | None, parts: tuple[TensorData, TensorData] | None, options: dict[str, Any],
+                    callbacks: tuple[Callback, ...] = (), metric: str = "auto") -> Trial:
+    """One training of a candidate, its History kept on the trial: what the evaluator runs for a holdout score or
+    for one fold, in this process or in a worker process alike (:mod:`fitguard.doctor.queue`).
+
+    Args:
+        base: the base spec.
+        data: the dataset.
+        recipe: the sections the recipe sets.
+        name: the candidate's name (the trial is named ``NAME fold I`` for a fold).
+        phase: the search phase.
+        fold: the fold's number, from 1; None: the holdout training.
+        parts: the fold's ``(train, val)`` rows; None: the dataset's training and validation splits.
+        options: ``train`` section keys put on top of the recipe's.
+        callbacks: more callbacks for the trainer (default none).
+        metric: ``"auto"`` (default) or a ``val_*`` metric.
+    """
+    train, val = parts if parts is not None else (None, None)
+    label = name if fold is None else f"{name} fold {fold}"
+    trial, _, history = train_recipe(base, recipe, data, name=label, phase=phase, metric=metric, train=train,
+                                     val=val, callbacks=callbacks, **options)
+    trial.history = history
+    return trial
+
+
+def fold_mean(recipe: dict[str, Any], name: str, phase: str, trials: list[Trial]) -> Trial:
+    """One cross-validated trial from its folds' trials: the mean score, gap and validation loss, the median
+    epochs and best epoch, the summed seconds; each fold's score in ``details["folds"]``, the first fold's History.
+
+    Args:
+        recipe: the recipe the folds trained.
+        name: the trial's name.
+        phase: the search phase.
+        trials: one trial per fold, in fold order.
+
+    Example:
+        >>> folds = [Trial("a fold 1", "grid", {}, 0.8, 0.1, 10, 4, 1.0, details={"val_loss": 0.5, "best_epoch": 3,
+        ...                "stop_reason": "early stopping"}),
+        ...          Trial("a fold 2", "grid", {}, 0.9, 0.0, 10, 6, 2.0, details={"val_loss": 0.3, "best_epoch": 5,
+        ...                "stop_reason": "max_epochs"})]
+        >>> trial = fold_mean({}, "a", "grid", folds)
+        >>> round(trial.val_score, 6), trial.fold_scores, trial.epochs, trial.seconds, trial.details["best_epochs"]
+        (0.85, (0.8, 0.9), 5, 3.0, [3, 5])
+    """
+    best_epochs = [t.details.get("best_epoch") or t.epochs for t in trials]
+    return Trial(
+        name=name, phase=phase, recipe=recipe, val_score=float(np.mean([t.val_score for t in trials])),
+        gap=float(np.mean([t.gap for t in trials])), parameters=trials[0].parameters,
+        epochs=int(np.median([t.epochs for t in trials])), seconds=sum(t.seconds for t in trials),
+        metric=trials[0].metric, mode=trials[0].mode,
+        details={"folds": [t.val_score for t in trials],
+                 "val_loss": float(np.mean([t.details["val_loss"] for t in trials])),
+                 "forward_row": float(np.mean([t.details.get("forward_row", 0.0) for t in trials])),
+                 "best_epoch": int(np.median(best_epochs)), "best_epochs": best_epochs,
+                 "stop_reason": trials[-1].details["stop_reason"],
+                 "stop_reasons": [t.details["stop_reason"] for t in trials]},
+        history=trials[0].history,
+    )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One recipe to evaluate, as a strategy hands it to :meth:`Evaluator.evaluate_candidates`.
+
+    Args:
+        recipe: the sections the recipe sets.
+        name: its name.
+        phase: the search phase.
+        options: ``train`` section keys for its trainings only (default none).
+    """
+
+    recipe: dict[str, Any]
+    name: str
+    phase: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Evaluator:
+    """Scores a recipe the same way for every search: on the validation split (``folds`` is None), or by k-fold
+    cross-validation -- the mean of the folds' scores (:func:`fold_mean`).
+
+    ``train``: options laid over the spec's ``train`` section for every training (e.g. ``max_epochs``).
+    ``callbacks``: given to every training (a deadline, a progress display). ``progress``: told which candidate and
+    fold is training (anything with ``candidate(name, fold, folds)``). ``on_scored``: called with every scored trial.
+
+    Args:
+        base: the base spec.
+        data: the dataset.
+        folds: ``(train, val)`` pairs for cross-validation (:func:`fitguard.data.kfold`); None: the validation split.
+        train: options laid over the spec's ``train`` section for every training (default none).
+        callbacks: given to every training (default none).
+        progress: told which candidate and fold trains; None (default): nobody.
+        on_scored: called with every scored trial; None (default): nothing.
+        metric: ``"auto"`` (default: val_accuracy for classes, val_loss otherwise) or a ``val_*`` metric.
+
+    Example:
+        >>> from fitguard.data import from_arrays, kfold
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.normal(size=(90, 3)); y = (x[:, 0] > 0).astype(int)
+        >>> data = from_arrays(x, y, seed=0)
+        >>> base = TrainConfig(model={"name": "mlp", "hidden": [8]}, train={"max_epochs": 5, "device": "cpu"})
+        >>> evaluate = Evaluator(base, data, folds=list(kfold(data, k=3, seed=0)))
+        >>> trial = evaluate({"remedies": {"mixup": 0.2}}, name="mixup", phase="example")
+        >>> trial.metric, trial.mode, len(trial.fold_scores), evaluate.method
+        ('val_accuracy', 'max', 3, {'method': 'cross-validation', 'folds': 3})
+    """
+
+    base: TrainConfig
+    data: Dataset
+    folds: list[tuple[TensorData, TensorData]] | None = None
+    train: dict[str, Any] = field(default_factory=dict)
+    callbacks: tuple[Callback, ...] = ()
+    progress: Any = None
+    on_scored: Callable[[Trial], None] | None = None
+    metric: str = "auto"
+
+    @property
+    def trainings(self) -> int:
+        """Trainings one score costs."""
+        return len(self.folds) if self.folds else 1
+
+    @property
+    def rows(self) -> int:
+        """Training rows of one of its trainings (the smallest fold's)."""
+        return min(len(train) for train, _ in self.folds) if self.folds else len(self.data.train)
+
+    @property
+    def method(self) -> dict[str, Any]:
+        """How it scores, as the summary records it."""
+        return {"method": "cross-validation", "folds": len(self.folds)} if self.folds else {"method": "holdout"}
+
+    def fit(self, recipe: dict[str, Any], *, name: str, phase: str, fold: int | None = None,
+            options: dict[str, Any] | None = None, callbacks: tuple[Callback, ...] = ()) -> Trial:
+        """One training of the recipe: on fold ``fold`` (from 1), or on the holdout split when None.
+
+        Args:
+            recipe: the sections the recipe sets.
+            name: the candidate's name.
+            phase: the search phase.
+            fold: the fold's number; None (default): the holdout training.
+            options: ``train`` options on top of the evaluator's (default none).
+            callbacks: more callbacks for this training (default none).
+        """
+        if self.progress is not None:
+            self.progress.candidate(name, fold, self.trainings if fold is not None else None)
+        parts = (self.folds or [])[fold - 1] if fold is not None else None
+        return train_candidate(self.base, self.data, recipe, name=name, phase=phase, fold=fold, parts=parts,
+                               options={**self.train, **(options or {})}, callbacks=(*self.callbacks, *callbacks),
+                               metric=self.metric)
+
+    def fold_trials(self, recipe: dict[str, Any], *, name: str, phase: str, options: dict[str, Any],
+                    callbacks: tuple[Callback, ...] = ()) -> list[Trial]:
+        """Each fold's trial, in fold order (this process trains them one after another).
+
+        Args:
+            recipe: the sections the recipe sets.
+            name: the candidate's name.
+            phase: the search phase.
+            options: ``train`` options on top of the evaluator's.
+            callbacks: more callbacks for these trainings (default none).
+        """
+        return [self.fit(recipe, name=name, phase=phase, fold=index + 1, options=options, callbacks=callbacks)
+                for index in range(len(self.folds or []))]
+
+    def score(self, recipe: dict[str, Any], *, name: str, phase: str, options: dict[str, Any],
+              callbacks: tuple[Callback, ...] = ()) -> Trial:
+        """The recipe's trial: its holdout training, or the mean of its folds'.
+
+        Args:
+            recipe: the sections the recipe sets.
+            name: the candidate's name.
+            phase: the search phase.
+            options: ``train`` options on top of the evaluator's.
+            callbacks: more callbacks for its trainings (default none).
+        """
+        if not self.folds:
+            return self.fit(recipe, name=name, phase=phase, options=options, callbacks=callbacks)
+        return fold_mean(recipe, name, phase,
+                         self.fold_trials(recipe, name=name, phase=phase, options=options, callbacks=callbacks))
+
+    def __call__(self, recipe: dict[str, Any], *, name: str, phase: str, callbacks: tuple[Callback, ...] = (),
+                 **train: Any) -> Trial:
+        """Score one recipe (``train``: options for its trainings only), then tell ``on_scored``.
+
+        Args:
+            recipe: the sections the recipe sets.
+            name: the candidate's name.
+            phase: the search phase.
+            callbacks: more callbacks for its trainings (a pruner; default none).
+            **train: ``train`` options on top of the evaluator's.
+        """
+        trial = self.score(recipe, name=name, phase=phase, options=train, callbacks=callbacks)
+        if self.on_scored is not None:
+            self.on_scored(trial)
+        return trial
+
+    def evaluate_candidates(self, candidates: Iterable[Candidate]) -> list[Trial]:
+        """Score each candidate, in order (scikit-learn's ``evaluate_candidates``).
+
+        Args:
+            candidates: the candidates.
+        """
+        return [self(c.recipe, name=c.name, phase=c.phase, **c.options) for c in candidates]
