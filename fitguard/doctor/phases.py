@@ -22,21 +22,22 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from fitguard.data import Dataset, kfold
+from fitguard.data import Dataset, TensorData, kfold
 from fitguard.doctor.options import FAMILIES
 from fitguard.doctor.plan import CLASS_WEIGHTS
 from fitguard.doctor.plan import DEFAULT_LAMBDAS as LAMBDAS
 from fitguard.doctor.queue import FoldJob, FoldQueue, train_job
 from fitguard.doctor.store import TrialStore, trial_key
 from fitguard.search.ablation import ablate
-from fitguard.search.evaluate import Evaluator
+from fitguard.search.evaluate import Candidate, Evaluator, fold_mean, skipped
 from fitguard.search.scoring import Trial, rank
 from fitguard.train import Callback
 
@@ -268,41 +269,107 @@ class Scorer(Evaluator):
 
     store: TrialStore | None = None
     queue: FoldQueue | None = None
+    parallel: int = 1
 
-    def fold_trials(self, recipe: dict[str, Any], *, name: str, phase: str, options: dict[str, Any],
-                    callbacks: tuple[Callback, ...] = ()) -> list[Trial]:
-        """The folds' trials: queued and trained by whichever processes take them when other processes may train
-        them (there is a queue, no per-call callback -- a pruner lives in this process only -- and folds a worker
-        can build); else trained here one after another."""
-        if self.queue is not None and not callbacks and self.folds:
-            options = {**self.train, **options}
-            jobs = self.queue.jobs(recipe, name=name, phase=phase, options=options, folds=self.folds,
-                                   seed=self.base.data.seed)
-            if jobs is not None:
-                return self.queue.scatter(jobs, self._train_job)
-        return super().fold_trials(recipe, name=name, phase=phase, options=options, callbacks=callbacks)
+    @cached_property
+    def _holdout(self) -> list[tuple[TensorData, TensorData | None]]:
+        """The holdout split as the one "fold" a worker can train (one list, so that the queue hashes it once)."""
+        return [(self.data.train, self.data.val)]
+
+    def _jobs(self, recipe: dict[str, Any], name: str, phase: str, options: dict[str, Any]) -> list[FoldJob] | None:
+        """The recipe's trainings as queue jobs; None when only this process may train them: there is no queue,
+        or the folds are not ones a worker can build (the learning curve's subsets)."""
+        if self.queue is None or (self.data.val is None and not self.folds):
+            return None
+        return self.queue.jobs(recipe, name=name, phase=phase, options={**self.train, **options},
+                               folds=self.folds or self._holdout, seed=self.base.data.seed)
+
+    def _collected(self, recipe: dict[str, Any], name: str, phase: str, trials: list[Trial]) -> Trial:
+        """One recipe's trial from its queued trainings' (a holdout training's is its own, under the recipe's name)."""
+        return fold_mean(recipe, name, phase, trials) if self.folds else replace(trials[0], name=name)
 
     def _train_job(self, job: FoldJob) -> Trial:
-        """A queued fold training, when this process takes it: as a worker trains it (to the deadline the job
-        carries, not this run's moving one, which a worker cannot see), with this run's other callbacks (the
-        progress display)."""
+        """A queued training, when this process takes it: as a worker trains it (to the deadline the job carries,
+        not this run's moving one, which a worker cannot see), with this run's other callbacks (the progress
+        display)."""
         if self.progress is not None:
-            self.progress.candidate(job.name, job.fold, self.trainings)
+            self.progress.candidate(job.name, job.fold if self.folds else None, self.trainings)
         others = tuple(c for c in self.callbacks if not isinstance(c, StopAtDeadline))
-        return train_job(self.base, self.data, (self.folds or [])[job.fold - 1], job, callbacks=others)
+        parts = (self.folds or self._holdout)[job.fold - 1]
+        return train_job(self.base, self.data, parts, job, callbacks=others)
+
+    def _stored(self, candidate: Candidate) -> tuple[str | None, Trial | None]:
+        key = trial_key(candidate.phase, candidate.name, candidate.recipe, {**self.train, **candidate.options}) \
+            if self.store is not None else None
+        return key, self.store.get(key) if self.store is not None and key is not None else None
 
     def score(self, recipe: dict[str, Any], *, name: str, phase: str, options: dict[str, Any],
               callbacks: tuple[Callback, ...] = ()) -> Trial:
         """The stored trial when the store holds this recipe for the same phase, name and training options; else
-        the evaluator's, stored. (A recipe with a fixed schedule trains its own epoch count, in this process or a
-        worker's, and the recipe in the trial's key says it.)"""
-        key = trial_key(phase, name, recipe, {**self.train, **options}) if self.store is not None else None
-        trial = self.store.get(key) if self.store is not None and key is not None else None
+        its trainings -- queued when other processes may train them (a training with its own callback, a pruner,
+        stays here) -- and the trial stored. (A recipe with a fixed schedule trains its own epoch count, in this
+        process or a worker's, and the recipe in the trial's key says it.)"""
+        key, trial = self._stored(Candidate(recipe, name, phase, options))
         if trial is None:
-            trial = super().score(recipe, name=name, phase=phase, options=options, callbacks=callbacks)
+            jobs = self._jobs(recipe, name, phase, options) if not callbacks else None
+            if jobs is not None:
+                trial = self._collected(recipe, name, phase, self.queue.scatter(jobs, self._train_job))  # type: ignore[union-attr]
+            else:
+                trial = super().score(recipe, name=name, phase=phase, options=options, callbacks=callbacks)
             if self.store is not None and key is not None:
                 self.store.put(key, trial)
         return trial
+
+    def evaluate_candidates(self, candidates: Sequence[Candidate],
+                            admit: Callable[[int, Candidate], bool] | None = None,
+                            on_trial: Callable[[Trial], None] | None = None) -> list[Trial]:
+        """Score each candidate, in order: with a queue, in batches of as many candidates as keep the run's
+        ``parallel`` processes busy (``admit`` asked for each candidate of a batch before the batch starts), every
+        training of a batch queued at once; without, one after another.
+
+        Args:
+            candidates: the candidates.
+            admit: whether a candidate may start; None (default): every one.
+            on_trial: called with each scored trial once its batch is done (progress); None (default): nothing.
+        """
+        if self.queue is None:
+            return super().evaluate_candidates(candidates, admit, on_trial)
+        size = max(1, math.ceil(self.parallel / self.trainings))
+        trials: list[Trial] = []
+        for start in range(0, len(candidates), size):
+            batch = list(enumerate(candidates))[start:start + size]
+            allowed = [admit is None or admit(index, c) for index, c in batch]
+            scored = self._batch([c for (_, c), ok in zip(batch, allowed) if ok])
+            for trial in scored:
+                if on_trial is not None:
+                    on_trial(trial)
+            ready = iter(scored)
+            trials += [next(ready) if ok else skipped(c) for (_, c), ok in zip(batch, allowed)]
+        return trials
+
+    def _batch(self, candidates: list[Candidate]) -> list[Trial]:
+        """The candidates' trials: stored ones read back, the others' trainings queued together and gathered."""
+        found: dict[int, Trial] = {}
+        queued: list[tuple[int, str | None, list[FoldJob]]] = []
+        for index, c in enumerate(candidates):
+            key, trial = self._stored(c)
+            jobs = self._jobs(c.recipe, c.name, c.phase, c.options) if trial is None else None
+            if trial is not None or jobs is None:
+                found[index] = trial if trial is not None else self.score(
+                    c.recipe, name=c.name, phase=c.phase, options=c.options)
+            else:
+                queued.append((index, key, jobs))
+        if queued:
+            gathered = iter(self.queue.scatter([j for _, _, jobs in queued for j in jobs], self._train_job))  # type: ignore[union-attr]
+            for index, key, jobs in queued:
+                c = candidates[index]
+                found[index] = self._collected(c.recipe, c.name, c.phase, [next(gathered) for _ in jobs])
+                if self.store is not None and key is not None:
+                    self.store.put(key, found[index])
+        for index in sorted(found):
+            if self.on_scored is not None:
+                self.on_scored(found[index])
+        return [found[index] for index in range(len(candidates))]
 
 
 def describe(recipe: dict[str, Any]) -> str:
@@ -346,14 +413,9 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
         share: the cumulative share of the search's time and trials the phase may use.
         extend: the most networks added beyond the large end of the grid (default 1).
     """
-    trials: list[Trial] = []
-    for index, recipe in enumerate(candidates):
-        if not clock.spend(share, score.trainings, always=index < 2):
-            trials.append(Trial(describe(recipe), "architecture", recipe, math.nan, math.nan, 0, 0, 0.0,
-                                "skipped: budget"))
-            continue
-        trials.append(score(recipe, name=describe(recipe), phase="architecture"))
-        tick()
+    trials = score.evaluate_candidates(
+        [Candidate(recipe, describe(recipe), "architecture") for recipe in candidates],
+        admit=lambda index, _: clock.spend(share, score.trainings, always=index < 2), on_trial=lambda _: tick())
     for _ in range(extend):
         wider = _beyond_the_grid([t for t in trials if t.status == "done"])
         if wider is None or any(t.recipe == wider for t in trials) or not clock.spend(share, score.trainings):
@@ -411,20 +473,20 @@ def lambda_cv(score: Scorer, clock: Clock, network: dict[str, Any], *, folds: in
         score = replace(score, folds=list(kfold(score.data, k=folds, seed=score.base.data.seed)), on_scored=None)
     rows: list[dict[str, Any]] = []
 
-    def measure(lam: float) -> None:
-        scores: list[float] = []
-        if clock.spend(share, score.trainings):
-            scores = score({**network, "remedies": _l2(lam)}, name=f"λ={lam:g}", phase="lambda_cv").details["folds"]
-            tick()
-        rows.append({"lam": lam, "scores": scores, "mean": float(np.mean(scores)) if scores else None,
-                     "std": float(np.std(scores)) if len(scores) > 1 else None})
+    def measure(*grid: float) -> None:
+        trials = score.evaluate_candidates(
+            [Candidate({**network, "remedies": _l2(lam)}, f"λ={lam:g}", "lambda_cv") for lam in grid],
+            admit=lambda _, __: clock.spend(share, score.trainings), on_trial=lambda _: tick())
+        for lam, trial in zip(grid, trials):
+            scores = list(trial.fold_scores)
+            rows.append({"lam": lam, "scores": scores, "mean": float(np.mean(scores)) if scores else None,
+                         "std": float(np.std(scores)) if len(scores) > 1 else None})
 
     def best() -> float | None:
         measured = [r for r in rows if r["mean"] is not None]
         return max(measured, key=lambda r: r["mean"])["lam"] if measured else None
 
-    for lam in lambdas:
-        measure(lam)
+    measure(*lambdas)
     for _ in range(extend):
         ends = [r["lam"] for r in rows]
         chosen = best()
@@ -594,14 +656,11 @@ def ablation(score: Scorer, clock: Clock, reference: Trial, network: dict[str, A
     epochs = reference.details.get("best_epoch") or reference.epochs or None
     changes = dict(remedies_for(score.data, network, lam, allowed, epochs=epochs))
 
-    def evaluate(names: tuple[str, ...]) -> Trial:
-        recipe = combine(network, [changes[name] for name in names])
-        name = " + ".join(names)
-        if not clock.spend(share, score.trainings):
-            return Trial(name, "ablation", recipe, math.nan, math.nan, 0, 0, 0.0, "skipped: budget")
-        trial = score(recipe, name=name, phase="ablation")
-        tick()
-        return trial
+    def evaluate(batch: list[tuple[str, ...]]) -> list[Trial]:
+        return score.evaluate_candidates(
+            [Candidate(combine(network, [changes[name] for name in names]), " + ".join(names), "ablation")
+             for names in batch],
+            admit=lambda _, __: clock.spend(share, score.trainings), on_trial=lambda _: tick())
 
     return ablate(evaluate, list(changes), baseline, combine="helpful", group=lambda name: _group(changes[name]))
 

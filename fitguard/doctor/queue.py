@@ -1,13 +1,14 @@
-"""A cross-validated score's fold trainings as queued jobs, so that several processes train them (``--workers``).
+"""A score's trainings as queued jobs, so that several processes train them (``--workers``, ``--join``).
 
 When a doctor run has workers (or a shared ``--storage``), the scorer (:class:`fitguard.doctor.phases.Scorer`) puts
-a recipe's k fold trainings in the run's storage as WAITING trials of the study :data:`QUEUE` (``-RUN_ID`` after it in
-a shared storage), each carrying all a process needs to train it (:class:`FoldJob`: recipe, name, phase, training
-options, which fold of which folds, the search's deadline). Any
-process takes one (an atomic WAITING -> RUNNING, :func:`fitguard.search.workers.take_queued`), trains it with a
-heartbeat through :func:`train_job` -- the one function every process trains a job with --, writes the fold's
-Trial and History on the job and completes it. The process that queued them trains queued jobs too while any is
-waiting, then waits for its own (the phase's barrier) and takes their mean as it would have after training them
+a recipe's k fold trainings (or its one holdout training, "fold 1 of 1"), together with those of the other
+candidates of its batch (:meth:`~fitguard.doctor.phases.Scorer.evaluate_candidates`), in the run's storage as
+WAITING trials of the study :data:`QUEUE` (``-RUN_ID`` after it in a shared storage), each carrying all a process
+needs to train it (:class:`FoldJob`: recipe, name, phase, training options, which fold of which folds, the search's
+deadline). Any process takes one (an atomic WAITING -> RUNNING, :func:`fitguard.search.workers.take_queued`), trains
+it with a heartbeat through :func:`train_job` -- the one function every process trains a job with --, writes the
+fold's Trial and History on the job and completes it. The process that queued them trains queued jobs too while any
+is waiting, then waits for its own (the phase's barrier) and takes their mean as it would have after training them
 itself.
 
 A job whose process died keeps RUNNING with a heartbeat that stops; whoever looks for work or waits (every
@@ -54,12 +55,13 @@ HEARTBEAT_ATTR = "fitguard_heartbeat"
 
 @dataclass(frozen=True)
 class FoldJob:
-    """One fold training of a cross-validated score, as stored on its queued trial.
+    """One training of a score (a fold of a cross-validated one, or the holdout training), as stored on its queued
+    trial.
 
     Args:
-        call: identifies the score the job belongs to (one per scorer call).
+        call: identifies the score the job belongs to (one per scored recipe).
         fold: the fold's number, from 1.
-        folds: how many folds (``k`` of :func:`fitguard.data.kfold`).
+        folds: how many folds (``k`` of :func:`fitguard.data.kfold`; 1: the holdout split).
         seed: the folds' shuffle seed.
         folds_fingerprint: :func:`folds_fingerprint` of the folds, checked by the process that trains it.
         recipe: the recipe to train.
@@ -160,9 +162,9 @@ class FoldQueue:
 
     def jobs(self, recipe: dict[str, Any], *, name: str, phase: str, options: dict[str, Any],
              folds: list[tuple[TensorData, TensorData]], seed: int) -> list[FoldJob] | None:
-        """The fold jobs of one cross-validated score; None when a worker could not build ``folds`` (they are not
-        :func:`fitguard.data.kfold`'s of train + val with ``seed``, e.g. the learning curve's subsets): the caller
-        then trains them itself.
+        """The jobs of one score (one per fold; one for the holdout split, given as the one fold ``[(train, val)]``);
+        None when a worker could not build ``folds`` (they are neither :func:`fitguard.data.kfold`'s of train + val
+        with ``seed`` nor the holdout split, e.g. the learning curve's subsets): the caller then trains them itself.
 
         Args:
             recipe: the recipe.
@@ -174,8 +176,7 @@ class FoldQueue:
         """
         if id(folds) not in self._fingerprints:  # the list is kept with it, so its id stays its own
             fingerprint = folds_fingerprint(folds)
-            same = (self.folds is not None and len(folds) >= 2
-                    and self.folds.built(len(folds), seed)[1] == fingerprint)
+            same = self.folds is not None and self.folds.built(len(folds), seed)[1] == fingerprint
             self._fingerprints[id(folds)] = (folds, fingerprint if same else None)
         shared = self._fingerprints[id(folds)][1]
         if shared is None:
@@ -469,13 +470,18 @@ class FoldCache:
         return folds[job.fold - 1]
 
     def built(self, k: int, seed: int) -> tuple[list[tuple[TensorData, TensorData]], str]:
-        """The ``k`` folds of train + val shuffled with ``seed``, and their :func:`folds_fingerprint`.
+        """The ``k`` folds of train + val shuffled with ``seed`` (for ``k`` = 1 the holdout split: the training and
+        validation rows), and their :func:`folds_fingerprint`.
 
         Args:
-            k: how many folds, >= 2.
+            k: how many folds.
             seed: the shuffle seed.
         """
         if (k, seed) not in self._built:
-            folds = list(kfold(self.data, k=k, seed=seed))
+            # one "fold" is the holdout split: the dataset's own training and validation rows
+            if k == 1:
+                folds = [(self.data.train, self.data.val)] if self.data.val is not None else []
+            else:
+                folds = list(kfold(self.data, k=k, seed=seed))
             self._built[k, seed] = (folds, folds_fingerprint(folds))
         return self._built[k, seed]

@@ -24,7 +24,7 @@ from typing import Any
 from fitguard.config import TrainConfig
 from fitguard.data import Dataset
 from fitguard.recipe import load_data
-from fitguard.search.evaluate import Evaluator, as_recipe
+from fitguard.search.evaluate import Candidate, Evaluator, as_recipe
 from fitguard.search.scoring import Trial, rank, resolve_metric
 from fitguard.search.space import apply_point
 
@@ -38,21 +38,22 @@ def _row(trial: Trial, names: tuple[str, ...], stage: str, reference: Trial | No
     return trial
 
 
-def ablate(evaluate: Callable[[tuple[str, ...]], Trial], remedies: Sequence[str], reference: Trial, *,
-           combine: str = "greedy", group: Callable[[str], Hashable] | None = None,
-           more: Callable[[], bool] = lambda: True) -> list[Trial]:
+def ablate(evaluate: Callable[[list[tuple[str, ...]]], list[Trial]], remedies: Sequence[str], reference: Trial, *,
+           combine: str = "greedy", group: Callable[[str], Hashable] | None = None) -> list[Trial]:
     """Each remedy alone against ``reference``, then combinations of the ones that helped; every trial in the order
     it ran, the reference first (``details``: ``remedies``, ``stage`` -- "reference", "alone" or "combined" -- and
     ``helped``: it ranks above the reference, by score then validation loss).
 
+    ``evaluate`` gets each stage's candidates at once (every remedy alone; each greedy round's combinations), so
+    that an evaluator with several processes trains them side by side.
+
     Args:
-        evaluate: scores the remedies named together; a trial whose ``status`` is not "done" (the budget refused
-            it) is listed and never combined.
+        evaluate: scores each tuple of remedies (named together) of a batch, in order; a trial whose ``status`` is
+            not "done" (the budget refused it) is listed and never combined.
         remedies: the remedies' names, in the order to try them.
         reference: the trial to beat (the recipe without any of them).
         combine: "greedy" (default) or "helpful" (see the module docstring).
         group: a remedy's group (remedies of one group are alternatives); None (default): each its own.
-        more: whether the budget allows another combination (asked before each; default: always).
 
     Raises:
         ValueError: an unknown ``combine``.
@@ -60,8 +61,8 @@ def ablate(evaluate: Callable[[tuple[str, ...]], Trial], remedies: Sequence[str]
     Example:
         >>> scores = {("a",): 0.8, ("b",): 0.75, ("c",): 0.6, ("a", "b"): 0.85, ("a", "c"): 0.7,
         ...           ("a", "b", "c"): 0.84}
-        >>> def evaluate(names):
-        ...     return Trial(" + ".join(names), "example", {}, scores[names], 0.0, 1, 1, 1.0)
+        >>> def evaluate(batch):
+        ...     return [Trial(" + ".join(names), "example", {}, scores[names], 0.0, 1, 1, 1.0) for names in batch]
         >>> reference = Trial("none", "example", {}, 0.7, 0.0, 1, 1, 1.0)
         >>> [t.name for t in ablate(evaluate, ["a", "b", "c"], reference)]
         ['none', 'a', 'b', 'c', 'a + b', 'a + c', 'a + b + c']
@@ -71,8 +72,12 @@ def ablate(evaluate: Callable[[tuple[str, ...]], Trial], remedies: Sequence[str]
     if combine not in COMBINE:
         raise ValueError(f"`combine` must be one of {', '.join(COMBINE)}, got {combine!r}")
     group_of = group or (lambda name: name)
+
+    def run(batch: list[tuple[str, ...]], stage: str) -> list[Trial]:
+        return [_row(trial, names, stage, reference) for names, trial in zip(batch, evaluate(batch))]
+
     rows = [_row(reference, (), "reference", None)]
-    alone = {name: _row(evaluate((name,)), (name,), "alone", reference) for name in remedies}
+    alone = dict(zip(remedies, run([(name,) for name in remedies], "alone")))
     rows += alone.values()
     helpful = [name for name in remedies if alone[name].details["helped"]]
     if combine == "helpful":
@@ -82,21 +87,16 @@ def ablate(evaluate: Callable[[tuple[str, ...]], Trial], remedies: Sequence[str]
             if key not in best or rank(alone[name]) > rank(alone[best[key]]):
                 best[key] = name
         chosen = tuple(name for name in helpful if name in best.values())
-        if len(chosen) >= 2 and more():
-            rows.append(_row(evaluate(chosen), chosen, "combined", reference))
-        return rows
+        return rows + (run([chosen], "combined") if len(chosen) >= 2 else [])
     if not helpful:
         return rows
+    ran = [name for name in remedies if alone[name].status == "done"]
     leader = max(helpful, key=lambda name: rank(alone[name]))
     chosen, current = (leader,), alone[leader]
     while True:
         taken = {group_of(name) for name in chosen}
-        left = [name for name in remedies if name not in chosen and group_of(name) not in taken]
-        tried: list[Trial] = []
-        for name in left:
-            if not more():
-                break
-            tried.append(_row(evaluate((*chosen, name)), (*chosen, name), "combined", reference))
+        left = [name for name in ran if name not in chosen and group_of(name) not in taken]
+        tried = run([(*chosen, name) for name in left], "combined") if left else []
         rows += tried
         done = [t for t in tried if t.status == "done"]
         if not done or rank(top := max(done, key=rank)) <= rank(current):
@@ -195,17 +195,22 @@ def ablation(
     for point in remedies.values():
         apply_point(recipe, point, data.kind)  # every point is checked before any training starts
     evaluate = Evaluator(recipe, data, metric=name)
+    started = time.perf_counter()
 
-    def score(names: tuple[str, ...]) -> Trial:
+    def candidate(names: tuple[str, ...]) -> Candidate:
         point: dict[str, Any] = {}
         for remedy in names:
             point.update(remedies[remedy])
-        return evaluate(as_recipe(apply_point(recipe, point, data.kind)), name=" + ".join(names) or "reference",
-                        phase="ablation")
+        return Candidate(as_recipe(apply_point(recipe, point, data.kind)), " + ".join(names) or "reference",
+                         "ablation")
 
-    started = time.perf_counter()
-    reference = score(())
-    trials = ablate(score, list(remedies), reference, combine=combine,
-                    more=lambda: budget is None or time.perf_counter() - started <= budget)
+    def within(_: int, __: Candidate) -> bool:
+        return budget is None or time.perf_counter() - started <= budget
+
+    def score(batch: list[tuple[str, ...]]) -> list[Trial]:  # the single remedies always run
+        return evaluate.evaluate_candidates([candidate(n) for n in batch], within if len(batch[0]) > 1 else None)
+
+    reference = evaluate.evaluate_candidates([candidate(())])[0]
+    trials = ablate(score, list(remedies), reference, combine=combine)
     return AblationResult(name, mode, [AblationRow(tuple(t.details["remedies"]), t.details["stage"], t)
                                        for t in trials])

@@ -13,7 +13,8 @@ whatever wins is a spec ``fitguard train`` can rerun.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -296,10 +297,36 @@ class Evaluator:
             self.on_scored(trial)
         return trial
 
-    def evaluate_candidates(self, candidates: Iterable[Candidate]) -> list[Trial]:
-        """Score each candidate, in order (scikit-learn's ``evaluate_candidates``).
+    def evaluate_candidates(self, candidates: Sequence[Candidate],
+                            admit: Callable[[int, Candidate], bool] | None = None,
+                            on_trial: Callable[[Trial], None] | None = None) -> list[Trial]:
+        """Score each candidate, in order (scikit-learn's ``evaluate_candidates``). ``admit(index, candidate)`` is
+        asked just before a candidate starts (the budget's say); one it refuses comes back as a trial with status
+        "skipped: budget" and no score. This evaluator trains them one after another; the doctor's, with other
+        processes (:class:`fitguard.doctor.phases.Scorer`), trains as many side by side as there are processes (and
+        asks ``admit`` per batch).
 
         Args:
             candidates: the candidates.
+            admit: whether a candidate may start; None (default): every one.
+            on_trial: called with each scored trial as soon as it is (progress); None (default): nothing.
         """
-        return [self(c.recipe, name=c.name, phase=c.phase, **c.options) for c in candidates]
+        trials = []
+        for index, c in enumerate(candidates):
+            if admit is not None and not admit(index, c):
+                trials.append(skipped(c))
+                continue
+            trials.append(self(c.recipe, name=c.name, phase=c.phase, **c.options))
+            if on_trial is not None:
+                on_trial(trials[-1])
+        return trials
+
+
+def skipped(candidate: Candidate, why: str = "skipped: budget") -> Trial:
+    """The trial of a candidate that did not train: no score, no cost.
+
+    Args:
+        candidate: the candidate.
+        why: its status (default "skipped: budget").
+    """
+    return Trial(candidate.name, candidate.phase, candidate.recipe, math.nan, math.nan, 0, 0, 0.0, why)

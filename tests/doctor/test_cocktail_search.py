@@ -76,10 +76,10 @@ def test_a_fixed_schedule_combines_with_other_remedies_but_not_with_another_sche
     scores = {("cosine schedule",): 0.80, ("snapshot ensemble",): 0.85, ("SWA",): 0.82, ("mixup",): 0.81}
     asked = []
 
-    def evaluate(names):
-        asked.append(names)
-        return Trial(" + ".join(names), "ablation", {}, scores.get(names, 0.9), 0.0, 10, 5, 1.0,
-                     details={"val_loss": 0.1})
+    def evaluate(batch):
+        asked.extend(batch)
+        return [Trial(" + ".join(names), "ablation", {}, scores.get(names, 0.9), 0.0, 10, 5, 1.0,
+                      details={"val_loss": 0.1}) for names in batch]
 
     reference = Trial("early stopping only", "ablation", {}, 0.7, 0.0, 10, 5, 1.0, details={"val_loss": 0.3})
     rows = ablate(evaluate, list(named), reference, combine="helpful", group=lambda name: _group(named[name]))

@@ -110,6 +110,46 @@ def test_two_workers_train_every_fold_once_with_the_single_process_scores(sequen
     assert summary["options"]["workers"] == 2 and "--workers" not in summary["command"]
 
 
+def _holdout(out: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "fitguard.cli", "doctor", *TINY, "--cv-max-rows", "0", "--out",
+                             str(out), *extra], env=ONE_THREAD, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _holdout_scores(run_dir: Path) -> dict[str, tuple[str, float, float]]:
+    """Every scored recipe of the run by its key: its name, validation score and loss."""
+    records = _rows(run_dir, "select a.value_json from trial_user_attributes a join trials t on a.trial_id = "
+                             "t.trial_id join studies s on t.study_id = s.study_id where s.study_name = ? and a.key = "
+                             "'trial'", STUDY)
+    trials = [json.loads(value) for (value,) in records]
+    keys = _rows(run_dir, "select a.value_json from trial_user_attributes a join trials t on a.trial_id = t.trial_id "
+                          "join studies s on t.study_id = s.study_id where s.study_name = ? and a.key = 'key'", STUDY)
+    return {json.loads(key): (t["name"], t["val_score"], t["details"]["val_loss"])
+            for (key,), t in zip(keys, trials, strict=True)}
+
+
+def test_two_workers_train_holdout_candidates_side_by_side_with_the_single_process_scores(tmp_path):
+    # big data is scored on the holdout split: each candidate one training, a batch of them queued at once
+    single, two = tmp_path / "single", tmp_path / "two"
+    _finished(_holdout(single))
+    _finished(_holdout(two, "--workers", "2"))
+    jobs = _jobs(two)
+    by_process = _assert_each_job_completed_once(jobs)
+    assert len(by_process) == 2, f"one process trained every candidate: {by_process}"
+    # holdout trainings (the λ grid is cross-validated even here; the study's trials, with their pruner, and the
+    # learning curve's subsets train in the run's own process)
+    holdout = [j for j in jobs if j["job"]["folds"] == 1]
+    assert {j["job"]["phase"] for j in holdout} >= {"architecture", "ablation"}
+    # two holdout candidates trained at the same time by the two processes (before, one at a time)
+    spans = {number: (start, end) for number, start, end in _rows(
+        two, "select t.number, t.datetime_start, t.datetime_complete from trials t join studies s on t.study_id = "
+             "s.study_id where s.study_name = ?", QUEUE)}
+    assert any(a["worker"] != b["worker"] and spans[a["number"]][0] < spans[b["number"]][1]
+               and spans[b["number"]][0] < spans[a["number"]][1] for a in holdout for b in holdout)
+    assert _holdout_scores(two) == _holdout_scores(single)
+    summary, alone = (json.loads((run / "summary.json").read_text()) for run in (two, single))
+    assert summary["best"]["recipe"] == alone["best"]["recipe"] and summary["test"]["best"] == alone["test"]["best"]
+
+
 def test_a_sigkilled_workers_fold_is_trained_again_and_the_run_finishes(sequential, tmp_path):
     # The TINY run's folds take a fraction of a second, so a kill can miss (the worker took no fold before the run
     # ended, or finished its fold just as it was killed): up to three runs, until one kill lands mid-fold. Every run

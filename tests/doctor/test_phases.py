@@ -23,7 +23,7 @@ from fitguard.doctor.phases import (
 )
 from fitguard.doctor.pipeline import base_config
 from fitguard.doctor.trials import Trial, train_recipe
-from fitguard.search import ablate
+from fitguard.search import Evaluator, ablate
 
 
 def trial(score: float, loss: float | None) -> Trial:
@@ -61,8 +61,8 @@ def test_only_the_best_of_alternative_remedies_is_combined():
 
     def combinable():
         reference = trial(0.5, 1.0)
-        rows = ablate(lambda names: scores[names[0]] if len(names) == 1 else trial(0.97, 0.1), list(named),
-                      reference, combine="helpful", group=lambda name: _group(named[name]))
+        rows = ablate(lambda batch: [scores[names[0]] if len(names) == 1 else trial(0.97, 0.1) for names in batch],
+                      list(named), reference, combine="helpful", group=lambda name: _group(named[name]))
         return rows[-1].details["remedies"]
 
     assert combinable() == ["augmentation with flips", "dropout 0.25", "L2"]
@@ -224,12 +224,12 @@ def test_doctor_ships_the_baseline_recipe_when_every_search_training_was_cut(tmp
     assert load(out, stem="best").model.linear1.out_features == 256
 
 
-class _ArchitectureScores:
-    """A stand-in Scorer: each network's validation score from a table, its size from its widths."""
-
-    trainings = 1
+class _ArchitectureScores(Evaluator):
+    """A stand-in Scorer (the evaluator's strategy methods, no training): each network's validation score from a
+    table, its size from its widths."""
 
     def __init__(self, scores):
+        super().__init__(base=None, data=None)
         self.scores, self.asked = scores, []
 
     def __call__(self, recipe, *, name, phase):

@@ -1,6 +1,7 @@
 """The fold-job queue of ``fitguard doctor --workers`` with scripted trainings (no network is trained): which folds
 are queued, what a job carries, and what a failed or interrupted training leaves in the storage."""
 
+import math
 import os
 import socket
 import time
@@ -11,8 +12,12 @@ import torch
 from fitguard.data import TensorData, kfold, load
 from fitguard.doctor.queue import FoldCache, FoldJob, FoldQueue, create_queue, folds_fingerprint, open_queue_storage
 from fitguard.doctor.store import storage_url
+from fitguard.doctor import DoctorOptions
+from fitguard.doctor.phases import Scorer
+from fitguard.doctor.pipeline import base_config
 from fitguard.doctor.trials import Trial
-from fitguard.train import History
+from fitguard.search import Candidate
+from fitguard.train import Callback, History
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -140,3 +145,46 @@ def test_a_worker_follows_the_queue_a_resumed_run_replaced_and_stops_when_it_is_
     optuna.delete_study(study_name=QUEUE, storage=url)
     assert worker.finished()
     assert worker.serve(lambda job: pytest.fail("there is no queue"), stop=lambda idle: False) == 0
+
+
+def test_the_holdout_split_is_one_job_a_worker_builds_from_its_own_data(queue, data):
+    (job,) = queue.jobs({}, name="mlp 64", phase="ablation", options={}, folds=[(data.train, data.val)], seed=0)
+    assert (job.fold, job.folds) == (1, 1)
+    train, val = FoldCache(load("wine", seed=0)).parts(job)  # a worker's own load of the data
+    assert torch.equal(train.X, data.train.X) and torch.equal(val.y, data.val.y)
+
+
+class _QueueSeen(Callback):
+    """Counts, as each training starts, the jobs its queue holds."""
+
+    def __init__(self):
+        self.queue, self.seen = None, []
+
+    def on_fit_start(self, trainer) -> None:
+        self.seen.append(len(self.queue.storage.get_all_trials(self.queue.study_id)))
+
+
+# four candidates, the third refused by the budget; ``seen``: the jobs in the queue as each training starts
+@pytest.mark.parametrize(("folds", "parallel", "seen"), [
+    (None, 3, [2, 2, 3]),  # holdout, 3 processes: candidates 1-3 a batch (two admitted, queued together), then 4
+    (None, 1, [1, 2, 3]),  # one process: one candidate at a time
+    (2, 4, [4, 4, 4, 4, 6, 6]),  # 2 folds, 4 processes: two candidates (four trainings) a batch
+])
+def test_a_batch_of_candidates_is_queued_at_once_and_scores_what_one_process_scores(tmp_path, data, folds, parallel,
+                                                                                     seen):
+    base = base_config(DoctorOptions(device="cpu", patience=2))
+    parts = list(kfold(data, k=folds, seed=base.data.seed)) if folds else None
+    candidates = [Candidate({"model": {"name": "mlp", "hidden": [width]}}, f"mlp {width}", "architecture")
+                  for width in (4, 8, 16, 32)]
+    url = storage_url(tmp_path)
+    create_queue(url)
+    spy = _QueueSeen()
+    spy.queue = FoldQueue(open_queue_storage(url), FoldCache(data))
+    queued = Scorer(base, data, parts, {"max_epochs": 3}, callbacks=(spy,), queue=spy.queue, parallel=parallel)
+    refused = queued.evaluate_candidates(candidates, admit=lambda index, _: index != 2)
+    assert spy.seen == seen
+    alone = Scorer(base, data, parts, {"max_epochs": 3}).evaluate_candidates(candidates)
+    assert refused[2].status == "skipped: budget" and math.isnan(refused[2].val_score)
+    for mine, single in zip([*refused[:2], refused[3]], [*alone[:2], alone[3]], strict=True):
+        assert (mine.name, mine.val_score, mine.details["val_loss"], mine.fold_scores) == (
+            single.name, single.val_score, single.details["val_loss"], single.fold_scores)
