@@ -269,7 +269,6 @@ class Scorer(Evaluator):
 
     store: TrialStore | None = None
     queue: FoldQueue | None = None
-    parallel: int = 1
 
     @cached_property
     def _holdout(self) -> list[tuple[TensorData, TensorData | None]]:
@@ -324,8 +323,8 @@ class Scorer(Evaluator):
                             admit: Callable[[int, Candidate], bool] | None = None,
                             on_trial: Callable[[Trial], None] | None = None) -> list[Trial]:
         """Score each candidate, in order: with a queue, in batches of as many candidates as keep the run's
-        ``parallel`` processes busy (``admit`` asked for each candidate of a batch before the batch starts), every
-        training of a batch queued at once; without, one after another.
+        processes busy (:meth:`~fitguard.doctor.queue.FoldQueue.capacity`; ``admit`` asked for each candidate of a
+        batch before the batch starts), every training of a batch queued at once; without, one after another.
 
         Args:
             candidates: the candidates.
@@ -334,10 +333,11 @@ class Scorer(Evaluator):
         """
         if self.queue is None:
             return super().evaluate_candidates(candidates, admit, on_trial)
-        size = max(1, math.ceil(self.parallel / self.trainings))
         trials: list[Trial] = []
-        for start in range(0, len(candidates), size):
-            batch = list(enumerate(candidates))[start:start + size]
+        left = list(enumerate(candidates))
+        while left:
+            size = max(1, math.ceil(self.queue.capacity() / self.trainings))
+            batch, left = left[:size], left[size:]
             allowed = [admit is None or admit(index, c) for index, c in batch]
             scored = self._batch([c for (_, c), ok in zip(batch, allowed) if ok])
             for trial in scored:

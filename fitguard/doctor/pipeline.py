@@ -302,7 +302,6 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
     display = DoctorProgress(console, quiet=options.quiet, started=clock.started, deadline=clock.deadline)
     score, selection = _scorer(base, data, options, clock, display, store)
     score.queue = pool.start(data, clock.search_deadline, storage)
-    score.parallel = options.workers  # the run's processes: a batch of candidates keeps them all busy
     tested_rows = joined(data.train, data.val) if options.refit != "none" else data.train
     search: dict[str, Any] = {}
     with display:

@@ -19,6 +19,7 @@ copy: each job is trained once, and once more each time its worker dies (at most
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import json
 import math
@@ -49,6 +50,8 @@ GRACE_SECONDS = 10
 MAX_RETRY = 3
 #: seconds between two looks at the queue of a process that waits
 POLL_SECONDS = 0.2
+#: seconds within which a process that took a job counts as one of the run's (:meth:`FoldQueue.capacity`)
+ACTIVE_SECONDS = 120
 #: a running job's own heartbeat (a trial system attribute) in a storage without Optuna's (a ``GrpcStorageProxy``)
 HEARTBEAT_ATTR = "fitguard_heartbeat"
 
@@ -143,10 +146,12 @@ class FoldQueue:
         deadline: gives the search's deadline in ``time.perf_counter()`` units (inf: none); None (default): none.
         threads: torch threads this process trains a job with (then set back); None (default): as they are.
         name: the queue study's name (:attr:`fitguard.doctor.store.RunStorage.queue`); default :data:`QUEUE`.
+        processes: the run's own processes that train jobs (``--workers``; default 1).
+        joinable: whether processes on other machines may join (a shared ``--storage``; default False).
     """
 
     def __init__(self, storage: Any, folds: FoldCache | None = None, deadline: Callable[[], float] | None = None,
-                 threads: int | None = None, name: str = QUEUE) -> None:
+                 threads: int | None = None, name: str = QUEUE, processes: int = 1, joinable: bool = False) -> None:
         import optuna
 
         self.storage = storage
@@ -158,7 +163,21 @@ class FoldQueue:
         self.folds = folds
         self.deadline = deadline
         self.threads = threads
+        self.processes = processes
+        self.joinable = joinable
         self._fingerprints: dict[int, tuple[Any, str | None]] = {}
+
+    def capacity(self) -> int:
+        """How many trainings to queue at once so that every process has one: the run's own ``processes``; in a
+        joinable queue at least one more than the processes that took a job in the last :data:`ACTIVE_SECONDS`
+        (joiners on other machines announce themselves only by taking jobs: each batch offers one more than were
+        seen, so the batches grow to the processes there are)."""
+        if not self.joinable:
+            return self.processes
+        since = datetime.datetime.now() - datetime.timedelta(seconds=ACTIVE_SECONDS)
+        seen = {t.user_attrs.get("worker") for t in self.storage.get_all_trials(self.study_id, deepcopy=False)
+                if t.datetime_start is not None and t.datetime_start >= since}
+        return max(self.processes, len(seen - {None}) + 1)
 
     def jobs(self, recipe: dict[str, Any], *, name: str, phase: str, options: dict[str, Any],
              folds: list[tuple[TensorData, TensorData]], seed: int) -> list[FoldJob] | None:

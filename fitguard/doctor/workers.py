@@ -80,7 +80,8 @@ class WorkerPool:
             return None
         create_queue(storage.url, storage.queue)
         threads = max(1, torch.get_num_threads() // self.workers)
-        self.queue = FoldQueue(open_queue_storage(storage.url), FoldCache(data), deadline, threads, storage.queue)
+        self.queue = FoldQueue(open_queue_storage(storage.url), FoldCache(data), deadline, threads, storage.queue,
+                               processes=self.workers, joinable=storage.shared)
         environment = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
         if storage.shared:  # the URL's password is not in run.json: the workers get the URL from their environment
             environment[STORAGE_VARIABLE] = storage.url

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from fitguard.data import TensorData, kfold, load
-from fitguard.doctor.queue import FoldCache, FoldJob, FoldQueue, create_queue, folds_fingerprint, open_queue_storage
-from fitguard.doctor.store import storage_url
 from fitguard.doctor import DoctorOptions
 from fitguard.doctor.phases import Scorer
 from fitguard.doctor.pipeline import base_config
+from fitguard.doctor.queue import FoldCache, FoldJob, FoldQueue, create_queue, folds_fingerprint, open_queue_storage
+from fitguard.doctor.store import storage_url
 from fitguard.doctor.trials import Trial
 from fitguard.search import Candidate
 from fitguard.train import Callback, History
@@ -179,8 +179,8 @@ def test_a_batch_of_candidates_is_queued_at_once_and_scores_what_one_process_sco
     url = storage_url(tmp_path)
     create_queue(url)
     spy = _QueueSeen()
-    spy.queue = FoldQueue(open_queue_storage(url), FoldCache(data))
-    queued = Scorer(base, data, parts, {"max_epochs": 3}, callbacks=(spy,), queue=spy.queue, parallel=parallel)
+    spy.queue = FoldQueue(open_queue_storage(url), FoldCache(data), processes=parallel)
+    queued = Scorer(base, data, parts, {"max_epochs": 3}, callbacks=(spy,), queue=spy.queue)
     refused = queued.evaluate_candidates(candidates, admit=lambda index, _: index != 2)
     assert spy.seen == seen
     alone = Scorer(base, data, parts, {"max_epochs": 3}).evaluate_candidates(candidates)
@@ -188,3 +188,21 @@ def test_a_batch_of_candidates_is_queued_at_once_and_scores_what_one_process_sco
     for mine, single in zip([*refused[:2], refused[3]], [*alone[:2], alone[3]], strict=True):
         assert (mine.name, mine.val_score, mine.details["val_loss"], mine.fold_scores) == (
             single.name, single.val_score, single.details["val_loss"], single.fold_scores)
+
+
+def test_a_joinable_queue_offers_one_training_more_than_the_processes_it_saw_take_jobs(tmp_path, data, monkeypatch):
+    import optuna
+
+    from fitguard.doctor import queue as queue_module
+
+    url = storage_url(tmp_path)
+    create_queue(url)
+    local = FoldQueue(open_queue_storage(url), FoldCache(data), processes=2)
+    shared = FoldQueue(open_queue_storage(url), FoldCache(data), processes=2, joinable=True)
+    assert (local.capacity(), shared.capacity()) == (2, 2)
+    for worker in ("a:1", "b:2", "c:3", "c:3"):  # three processes took jobs just now (one took two)
+        shared.storage.create_new_trial(shared.study_id, template_trial=optuna.trial.create_trial(
+            state=optuna.trial.TrialState.COMPLETE, value=0.0, user_attrs={"worker": worker}))
+    assert (local.capacity(), shared.capacity()) == (2, 4)
+    monkeypatch.setattr(queue_module, "ACTIVE_SECONDS", -60)  # as if those jobs were taken long ago
+    assert shared.capacity() == 2
