@@ -173,10 +173,11 @@ class DoctorOptions:
         resume: Continue a killed run in ``out`` with the same options, reading finished search trainings back
             from its ``study.db`` (not with ``overwrite``). Default False.
         quiet: No progress display or table. Default False.
-        storage: A database URL (``postgresql+psycopg://user@host/db`` or ``sqlite:///path``) that holds the run's
-            trials and fold queue, under a run id, instead of ``study.db`` in ``out``; then the run always queues
-            its cross-validated folds, so that ``--join URL`` processes on other machines train them too. Run
-            folders and summaries record it with its password masked. Default None.
+        storage: A database URL (``postgresql+psycopg://user@host/db`` or ``sqlite:///path``), or the address
+            ``grpc://HOST:PORT`` of Optuna's gRPC storage proxy in front of one, that holds the run's trials and fold
+            queue, under a run id, instead of ``study.db`` in ``out``; then the run always queues its
+            cross-validated folds, so that ``--join URL`` processes on other machines train them too. Run folders
+            and summaries record it with its password masked. Default None.
         workers: Processes that train the cross-validated search's folds, >= 1: this one and ``workers - 1``
             ``--join`` processes it starts, each with ``1 / workers`` of the CPU threads (1, the default: this
             process alone, as before).
@@ -248,8 +249,9 @@ class DoctorOptions:
     # do not change a result
     storage: str | None = _option(
         None, "Database URL for the run's trials and fold queue instead of study.db in --out, e.g. "
-              "postgresql+psycopg://user@host/db (put the password in a PGPASSFILE, not the URL): `fitguard doctor "
-              "--join URL` on other machines then trains its folds.", rerun=False)
+              "postgresql+psycopg://user@host/db (put the password in a PGPASSFILE, not the URL), or grpc://HOST:PORT "
+              "of an Optuna gRPC storage proxy in front of one: `fitguard doctor --join URL` on other machines then "
+              "trains its folds.", rerun=False)
     workers: int = _option(1, "Processes that train the cross-validated folds: this one and N-1 --join processes it "
                               "starts, each with 1/N of the CPU threads.", rerun=False)
     join: str | None = _option(None, "Train the queued folds of a running doctor run until it ends: its folder "
@@ -306,14 +308,17 @@ class DoctorOptions:
         if self.join is not None and self.workers > 1:
             raise FitguardError("`--join` trains in this one process; start more `--join` processes for more "
                                 "workers, or give `--workers` to the run itself")
+        if self.join is not None:
+            self._check_grpc("join", self.join.partition("#")[0])
         if self.storage is not None:
             from fitguard.search.storage import engine_url
 
-            try:
-                engine_url(self.storage)
-            except ValueError:
-                raise FitguardError(f"`--storage` must be a database URL such as postgresql+psycopg://user@host/db or "
-                                    f"sqlite:///path/study.db, got {self.storage!r}") from None
+            if not self._check_grpc("storage", self.storage):
+                try:
+                    engine_url(self.storage)
+                except ValueError:
+                    raise FitguardError(f"`--storage` must be a database URL such as postgresql+psycopg://user@host/db "
+                                        f"or sqlite:///path/study.db, got {self.storage!r}") from None
             if self.join is not None:
                 raise FitguardError("`--join` finds the run's storage itself: give `--join URL`, not `--storage`")
         if self.rounds == 1 or self.rounds < 0:
@@ -322,6 +327,17 @@ class DoctorOptions:
             raise FitguardError(f"`--epsilon` must be in [0, 1), got {self.epsilon}")
         if not 0 < self.train_fraction <= 1:
             raise FitguardError(f"`--train-fraction` must be in (0, 1], got {self.train_fraction}")
+
+    @staticmethod
+    def _check_grpc(name: str, url: str) -> bool:
+        """Whether ``url`` (of the option ``--name``) is a gRPC storage proxy's ``grpc://HOST:PORT``; one line for a
+        malformed one."""
+        from fitguard.search.storage import grpc_address
+
+        try:
+            return grpc_address(url, name=f"--{name}") is not None
+        except ValueError as error:
+            raise FitguardError(str(error)) from None
 
     def to_dict(self) -> dict[str, Any]:
         """Every option by field name, as plain data (what a run folder's summary records); a ``storage`` URL's

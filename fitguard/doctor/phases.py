@@ -697,10 +697,10 @@ def study(score: Scorer, clock: Clock, best: Trial, storage: Path | str, *, seed
     import optuna
 
     from fitguard.search.pruning import DEFAULT_PRUNER, DEFAULT_SAMPLER, PruningCallback, make_pruner, make_sampler
-    from fitguard.search.storage import engine_url
+    from fitguard.search.storage import optuna_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    url = engine_url(storage) if isinstance(storage, str) else f"sqlite:///{storage}"
+    url = optuna_storage(storage if isinstance(storage, str) else f"sqlite:///{storage}")  # an opened storage
     metric, sign = ("val_accuracy", 1.0) if score.data.task == "classification" else ("val_loss", -1.0)
     handle = optuna.create_study(
         study_name=name, storage=url, direction="maximize", load_if_exists=True,

@@ -434,7 +434,9 @@ class AttributeHeartbeat(Heartbeat):
 
 
 def open_queue_storage(url: str) -> Any:
-    """The run's storage with heartbeats, a retry of dead workers' jobs and (SQLite) a 60 s busy timeout.
+    """The run's storage with heartbeats, a retry of dead workers' jobs and (SQLite) a 60 s busy timeout; through a
+    gRPC storage proxy (``grpc://HOST:PORT``) a ``GrpcStorageProxy``, whose jobs beat on their own
+    (:class:`AttributeHeartbeat`).
 
     Args:
         url: the storage's URL.

@@ -148,12 +148,12 @@ def run_storage(run_dir: Path, options: DoctorOptions, earlier: dict[str, Any] |
         FitguardError: a resumed run given another ``--storage`` than it ran with, or none when its URL's password
             was not recorded (one line each).
     """
-    from fitguard.search.storage import engine_url, masked_url
+    from fitguard.search.storage import canonical_url, masked_url
 
     if earlier is None:
         if options.storage is None:
             return RunStorage(storage_url(run_dir))
-        return RunStorage(engine_url(options.storage), new_run_id())
+        return RunStorage(canonical_url(options.storage), new_run_id())
     where = str(run_dir)
     recorded = earlier.get("storage")
     if recorded is None:
@@ -166,10 +166,10 @@ def run_storage(run_dir: Path, options: DoctorOptions, earlier: dict[str, Any] |
             raise FitguardError(f"cannot resume {where!r}: its storage URL's password is not recorded; give "
                                 f"--storage {recorded['url']} with the password again, or keep it in a PGPASSFILE")
         return RunStorage(recorded["url"], recorded["run_id"])
-    if masked_url(engine_url(options.storage)) != recorded["url"]:
+    if masked_url(canonical_url(options.storage)) != recorded["url"]:
         raise FitguardError(f"cannot resume {where!r}: it kept its trials in {recorded['url']}, not in "
                             f"{masked_url(options.storage)}; give that --storage or none")
-    return RunStorage(engine_url(options.storage), recorded["run_id"])
+    return RunStorage(canonical_url(options.storage), recorded["run_id"])
 
 
 def engine_options(url: str) -> dict[str, Any]:
@@ -295,37 +295,40 @@ class TrialStore:
     when a trial is read back, so that a resumed run's clock stands where the earlier attempt's stood when that
     trial finished (a trial read back costs no time; without this a resumed run would reach each phase's share of
     the budget at another point of the search). ``storage``: the Optuna storage (SQLite waits
-    :data:`SQLITE_BUSY_SECONDS` for another process's write: ``--workers`` processes write to it too).
+    :data:`SQLITE_BUSY_SECONDS` for another process's write: ``--workers`` processes write to it too; through a
+    gRPC storage proxy it is a ``GrpcStorageProxy``).
 
     Args:
-        url: the storage's URL (see :func:`storage_url`).
+        url: the storage's URL (see :func:`storage_url`), or a gRPC storage proxy's ``grpc://HOST:PORT``.
         elapsed: gives the seconds the search has run so far; None (default): 0.
         rewind: called with a trial's stored seconds when it is read back; None (default): nothing.
         name: the study's name (:attr:`RunStorage.trials`); default :data:`STUDY`.
 
     Raises:
         FitguardError: the storage cannot be opened (not an SQLite database, another Optuna schema, a database
-            server that cannot be reached).
+            server or gRPC proxy that cannot be reached).
     """
 
     def __init__(self, url: str, elapsed: Callable[[], float] | None = None,
                  rewind: Callable[[float], None] | None = None, name: str = STUDY) -> None:
         import optuna
 
-        from fitguard.search.storage import engine_url, masked_url
+        from fitguard.search.storage import GRPC_SCHEME, failure_reason, masked_url, optuna_storage
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self._optuna = optuna
         try:
-            self.storage = optuna.storages.RDBStorage(engine_url(url), engine_kwargs=engine_options(url))
+            self.storage = optuna_storage(url)
             self.study = optuna.create_study(study_name=name, storage=self.storage, direction="maximize",
                                              load_if_exists=True)
-        except Exception as error:  # noqa: BLE001 -- SQLAlchemy's and Optuna's errors alike: the file is unusable
-            reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+        except FitguardError:  # a gRPC proxy that does not answer: said already
+            raise
+        except Exception as error:  # noqa: BLE001 -- SQLAlchemy's, Optuna's and gRPC's errors alike: it is unusable
             hint = ("remove the file or pass --overwrite" if url.startswith("sqlite")
+                    else "check that the proxy is running and reaches its database" if url.startswith(GRPC_SCHEME)
                     else "check that the database server is running and the URL is right")
-            raise FitguardError(f"cannot open the run's trial storage {masked_url(url)}: "
-                                f"{reason[0] if reason else type(error).__name__}; {hint}") from None
+            raise FitguardError(f"cannot open the run's trial storage {masked_url(url)}: {failure_reason(error)}; "
+                                f"{hint}") from None
         self._found = {t.user_attrs["key"]: t for t in self.study.get_trials(deepcopy=False) if "key" in t.user_attrs}
         self.replayed = 0
         self.stored = 0
@@ -407,38 +410,53 @@ def plain(value: Any) -> Any:
 def doctor_runs(url: str) -> dict[str, dict[str, Any]]:
     """The doctor runs a shared storage holds, by run id: each one's description (:data:`RUN_ATTR`) and the state of
     its fold queue under ``"queue"`` ("open", "finished" or None without one). Only reads (an empty database, or a
-    SQLite file that does not exist, holds none).
+    SQLite file that does not exist, holds none). Read through Optuna's storage API, so that a gRPC storage proxy's
+    ``grpc://HOST:PORT`` serves too.
 
     Args:
         url: the storage's URL.
 
     Raises:
-        FitguardError: a database that cannot be reached (one line, password masked).
+        FitguardError: a database or gRPC proxy that cannot be reached (one line, password masked).
     """
-    import sqlalchemy
-
     from fitguard.doctor.queue import QUEUE
-    from fitguard.search.storage import engine_url, storage_errors
+    from fitguard.search.storage import canonical_url, close_storage, grpc_address, open_storage, storage_errors
 
-    url = engine_url(url)
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+    url = canonical_url(url)
+    if grpc_address(url) is None and not _set_up(url):
         return {}
+    storage = open_storage(url, heartbeat_interval=None)
+    try:
+        with storage_errors(url, lost=False):
+            studies = storage.get_all_studies()
+    finally:
+        close_storage(storage)
+    runs: dict[str, dict[str, Any]] = {}
+    queues: dict[str, str] = {}
+    for study in studies:
+        name, attrs = study.study_name, study.user_attrs
+        if name.startswith(f"{STUDY}-") and RUN_ATTR in attrs:
+            runs[name.removeprefix(f"{STUDY}-")] = attrs[RUN_ATTR]
+        elif name.startswith(f"{QUEUE}-") and "finished" in attrs:
+            queues[name.removeprefix(f"{QUEUE}-")] = "finished" if attrs["finished"] else "open"
+    return {run_id: {**run, "queue": queues.get(run_id)} for run_id, run in runs.items()}
+
+
+def _set_up(url: str) -> bool:
+    """Whether Optuna has finished setting up its tables in the database ``url`` (the last step stamps their
+    version). Before that, opening it as an Optuna storage would create them or race the process that does, and
+    looking for doctor runs must change nothing (a SQLite file that does not exist is not created either)."""
+    import sqlalchemy
+    from alembic.migration import MigrationContext
+
+    from fitguard.search.storage import storage_errors
+
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return False
     with storage_errors(url, lost=False):
         engine = sqlalchemy.create_engine(url, **engine_options(url))
         try:
-            if not sqlalchemy.inspect(engine).has_table("study_user_attributes"):
-                return {}
             with engine.connect() as connection:
-                rows = connection.execute(sqlalchemy.text(
-                    "select s.study_name, a.key, a.value_json from studies s join study_user_attributes a on "
-                    "a.study_id = s.study_id where s.study_name like :names"), {"names": "doctor-%"}).fetchall()
+                return MigrationContext.configure(connection).get_current_revision() is not None
         finally:
             engine.dispose()
-    runs: dict[str, dict[str, Any]] = {}
-    queues: dict[str, str] = {}
-    for name, key, value in rows:
-        if name.startswith(f"{STUDY}-") and key == RUN_ATTR:
-            runs[name.removeprefix(f"{STUDY}-")] = json.loads(value)
-        elif name.startswith(f"{QUEUE}-") and key == "finished":
-            queues[name.removeprefix(f"{QUEUE}-")] = "finished" if json.loads(value) else "open"
-    return {run_id: {**run, "queue": queues.get(run_id)} for run_id, run in runs.items()}

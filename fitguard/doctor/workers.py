@@ -8,11 +8,11 @@ run's ``run.json``, loads the same data (refused when their fingerprint differs)
 run marks its queue finished (when it ends, or fails), or the run's process is gone (its run-folder lock is free),
 or no work came for :data:`IDLE_SECONDS`.
 
-With ``--storage URL`` (PostgreSQL) the run's studies live in that database under a run id, with the run's
-description (options, spec, data fingerprint), and the run always queues its folds: ``fitguard doctor --join URL``
-on any machine that reaches the database -- and has the data -- reads the description there and trains queued
-folds until the run marks its queue finished or no work came for :data:`IDLE_SECONDS` (it cannot see the run's
-folder lock).
+With ``--storage URL`` (PostgreSQL, or ``grpc://HOST:PORT``: Optuna's gRPC storage proxy in front of one) the run's
+studies live in that database under a run id, with the run's description (options, spec, data fingerprint), and the
+run always queues its folds: ``fitguard doctor --join URL`` on any machine that reaches the database (or the proxy)
+-- and has the data -- reads the description there and trains queued folds until the run marks its queue finished
+or no work came for :data:`IDLE_SECONDS` (it cannot see the run's folder lock).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from fitguard.doctor.queue import QUEUE, FoldCache, FoldQueue, create_queue, ope
 from fitguard.doctor.store import STORAGE_FILE, RunStorage, data_fingerprint, doctor_marker, doctor_runs, storage_url
 from fitguard.errors import FitguardError
 from fitguard.runs import LOCK
-from fitguard.search.storage import engine_url, masked_url
+from fitguard.search.storage import canonical_url, masked_url
 
 #: a ``--join`` process with no work for this long stops
 IDLE_SECONDS = 1800.0
@@ -122,8 +122,9 @@ def join_run(target: str, data_path: str | None = None, ready: Callable[[str], N
     many this process trained.
 
     ``target`` is the run's folder (its ``run.json`` gives the options, data and storage), or the URL of the
-    ``--storage`` it keeps its trials in (then the storage's record of the run gives them, and no run folder is
-    needed): ``URL#RUN_ID`` picks one of several runs there, a plain ``URL`` the one that queues work.
+    ``--storage`` it keeps its trials in, a database's or a gRPC storage proxy's ``grpc://HOST:PORT`` (then the
+    storage's record of the run gives them, and no run folder is needed): ``URL#RUN_ID`` picks one of several runs
+    there, a plain ``URL`` the one that queues work.
 
     Args:
         target: the run folder or the storage URL.
@@ -133,8 +134,8 @@ def join_run(target: str, data_path: str | None = None, ready: Callable[[str], N
 
     Raises:
         FitguardError: no running doctor run that queues work there (or several, with the storage's URL alone), a
-            database that cannot be reached, or this process loads other data than the run did (each one line;
-            nothing is changed).
+            database or gRPC storage proxy that cannot be reached, or this process loads other data than the run did
+            (each one line; nothing is changed).
     """
     from fitguard.config import TrainConfig
     from fitguard.doctor.options import DoctorOptions
@@ -199,7 +200,7 @@ def _joinable_storage(target: str) -> tuple[RunStorage, dict[str, Any]]:
     """The storage and description of the running doctor run ``URL`` or ``URL#RUN_ID`` names, or one line saying why
     not (read without writing anything)."""
     url, _, run_id = target.partition("#")
-    url = engine_url(url)
+    url = canonical_url(url)
     shown = masked_url(url)
     runs = doctor_runs(url)
     if not runs:

@@ -2,11 +2,14 @@
 storage), with scripted trainings: jobs are trained once and gathered in order, and since the proxy has no heartbeat
 of Optuna's, a dead worker's job is found by the queue's own (:class:`fitguard.doctor.queue.AttributeHeartbeat`)."""
 
+import contextlib
 import socket
 import subprocess
 import sys
 import threading
 import time
+import warnings
+from collections.abc import Iterator
 
 import optuna
 import pytest
@@ -27,22 +30,38 @@ def data():
     return load("wine", seed=0)
 
 
-@pytest.fixture
-def proxy(tmp_path):
-    pytest.importorskip("grpc", reason="grpcio is not installed: Optuna's gRPC storage proxy needs it")
-    url = storage_url(tmp_path)
-    create_queue(url)
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on (now)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def grpc_proxy(url: str) -> Iterator[int]:
+    """Optuna's gRPC storage proxy in front of the storage ``url``, in a process of its own on loopback, as a user
+    starts it: its port, once it answers (the test is skipped without grpcio)."""
+    pytest.importorskip("grpc", reason="grpcio is not installed: Optuna's gRPC storage proxy needs it")
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-c", SERVER, url, str(port)], stderr=subprocess.PIPE)
     try:
-        storage = optuna.storages.GrpcStorageProxy(host="127.0.0.1", port=port)
-        storage.wait_server_ready(timeout=60)
-        yield storage
+        with warnings.catch_warnings():  # "experimental" since Optuna 4.2
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = optuna.storages.GrpcStorageProxy(host="127.0.0.1", port=port)
+        storage.wait_server_ready(timeout=60)  # the server process imports Optuna first: seconds on a busy machine
+        storage.close()
+        yield port
     finally:
         server.terminate()
         server.wait(30)
+
+
+@pytest.fixture
+def proxy(tmp_path):
+    url = storage_url(tmp_path)
+    create_queue(url)
+    with grpc_proxy(url) as port:
+        yield optuna.storages.GrpcStorageProxy(host="127.0.0.1", port=port)
 
 
 def _jobs(queue, data):
