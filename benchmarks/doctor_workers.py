@@ -2,9 +2,10 @@
 
 Every run is the same doctor job with a trial budget instead of a clock (``--trials``, ``--budget none``), so the
 search trains the same list of recipes whatever N: digits with 30% of its training split, every candidate
-cross-validated (3 folds, ``--cv-max-rows 5000``; every fold a queued job when N > 1), no reference models, no
-bias-variance rounds, one refit member. What is timed is the search (the phases' seconds in ``summary.json``), and a
-training is one fold's.
+cross-validated (3 folds, ``--cv-max-rows 5000``; every fold a queued job when N > 1) -- or with ``--holdout`` every
+candidate scored on the validation split (one training a candidate, a queued job when N > 1; a batch of candidates
+queued together) --, no reference models, no bias-variance rounds, one refit member. What is timed is the search
+(the phases' seconds in ``summary.json``), and a training is one fold's (one candidate's with ``--holdout``).
 
 Arms (torch's intra-op threads by ``OMP_NUM_THREADS``, set per process):
   1 process  x 2 threads   what a user gets today on this machine (the baseline of the ratios)
@@ -23,6 +24,8 @@ seconds per job outside training compare SQLite and PostgreSQL on the same trial
     python benchmarks/doctor_workers.py --trials 12     # quicker
     python benchmarks/doctor_workers.py --storage postgresql+psycopg://user@host/db   # + the arms on PostgreSQL
     python benchmarks/doctor_workers.py --trials 2 --arms 2x1 --storage URL          # a smoke run, no timings
+    python benchmarks/doctor_workers.py --holdout --out benchmarks/results/doctor_workers_holdout.json
+                                                        # candidates scored on the holdout split (big data)
 """
 
 from __future__ import annotations
@@ -48,11 +51,14 @@ ARMS = ((1, 2), (1, 1), (2, 1), (4, 1))  # (processes, threads each)
 SEARCH_PHASES = ("architecture", "train_longer", "lambda_cv", "ablation", "learning_curve", "study")
 
 
-def doctor(out: Path, workers: int, threads: int, trials: int, seed: int, storage: str | None = None) -> dict:
+def doctor(out: Path, workers: int, threads: int, trials: int, seed: int, storage: str | None = None,
+           holdout: bool = False) -> dict:
     """One doctor run as a user starts it; its search seconds, trainings, fold scores and queue overhead; with
-    ``storage``, its trials and queue in that database (``--storage``)."""
+    ``storage``, its trials and queue in that database (``--storage``); ``holdout``: every candidate scored on the
+    validation split (``--cv-max-rows 0``: one training a candidate, as for big data)."""
     command = [sys.executable, "-m", "fitguard.cli", "doctor", "--data", "digits", "--train-fraction", "0.3",
-               "--cv-max-rows", "5000", "--trials", str(trials), "--budget", "none", "--seed", str(seed),
+               "--cv-max-rows", "0" if holdout else "5000", "--trials", str(trials), "--budget", "none",
+               "--seed", str(seed),
                "--device", "cpu", "--no-references", "--rounds", "0", "--ensemble", "1", "--refit", "trainval",
                "--quiet", "--out", str(out), "--workers", str(workers), *(("--storage", storage) if storage else ())]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
@@ -129,6 +135,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "doctor_workers.json", help="results JSON")
     parser.add_argument("--storage", help="a database URL (PostgreSQL): every multi-process arm runs once more with "
                                           "its trials and queue there (put a password in a PGPASSFILE)")
+    parser.add_argument("--holdout", action="store_true",
+                        help="score every candidate on the validation split (--cv-max-rows 0), as for big data")
     parser.add_argument("--arms", nargs="+", default=[f"{p}x{t}" for p, t in ARMS], metavar="PxT",
                         help="the arms to run, as processes x threads (default: 1x2 1x1 2x1 4x1)")
     args = parser.parse_args()
@@ -138,7 +146,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for number, (workers, threads, storage) in enumerate(plan):
             row = doctor(Path(scratch) / f"{number}-w{workers}t{threads}", workers, threads, args.trials, args.seed,
-                         storage)
+                         storage, args.holdout)
             rows.append(row)
             print(f"  {workers} x {threads} thread(s) on {row['storage']}: search {row['search_s']:.1f} s, "
                   f"{row['trainings']} trainings", flush=True)
@@ -157,9 +165,10 @@ def main() -> None:
               f"{queue.get('seconds_per_job_outside_training', float('nan')):12.3f} "
               f"{queue.get('share_of_a_training') or float('nan'):14.1%}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    settings = {"trials": args.trials, "seed": args.seed, "arms": args.arms,
+    settings = {"trials": args.trials, "seed": args.seed, "arms": args.arms, "holdout": args.holdout,
                 "storage": masked_url(args.storage) if args.storage else None,
-                "data": "digits, --train-fraction 0.3, --cv-max-rows 5000 (3-fold CV)",
+                "data": "digits, --train-fraction 0.3, " + ("--cv-max-rows 0 (holdout: one training a candidate)"
+                                                             if args.holdout else "--cv-max-rows 5000 (3-fold CV)"),
                 "machine": f"{platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version()}
     args.out.write_text(json.dumps({"settings": settings, "results": rows}, indent=1))
     print(f"-> {args.out}")

@@ -162,8 +162,8 @@ class DoctorOptions:
         train_fraction: Keep this fraction of the training split, in (0, 1] (learning-curve experiments).
             Default 1.
         refit: Rows the shipped model trains on, for the epochs validation chose: ``"all"`` (default; train,
-            validation and test, after the one test evaluation), ``"trainval"`` (the model that was tested) or
-            ``"none"``.
+            validation and test, after the one test evaluation; with ``test_data``, train and validation: an external
+            test set is never trained on), ``"trainval"`` (the model that was tested) or ``"none"``.
         ensemble: Ship the mean of up to this many refits of the kept recipe, each with its own seed, >= 1 (1: a
             single network; fewer when the budget left cannot pay for them). Default 5.
         references: Cross-validate scikit-learn reference models (logistic regression, RBF SVC, gradient
@@ -235,7 +235,8 @@ class DoctorOptions:
     rounds: int = _option(5, "Bootstrap models for bias-variance (0 skips it).")
     train_fraction: float = _option(1.0, "Keep this fraction of the training split.")
     refit: str = _option("all", "Rows the shipped model trains on, for the epochs validation chose: all (train + val "
-                                "+ test, after the one test evaluation), trainval (the model that was tested) or none.")
+                                "+ test, after the one test evaluation; with --test-data train + val: an external test "
+                                "set is never trained on), trainval (the model that was tested) or none.")
     ensemble: int = _option(5, "Ship the mean of up to this many refits of the kept recipe, each with its own seed (a "
                                "deep ensemble; fewer when the budget left cannot pay for them; 1: a single network).")
     references: bool = _option(True, "Cross-validate scikit-learn reference models (logistic regression, RBF SVC, "

@@ -307,7 +307,15 @@ class Scorer(Evaluator):
         """The stored trial when the store holds this recipe for the same phase, name and training options; else
         its trainings -- queued when other processes may train them (a training with its own callback, a pruner,
         stays here) -- and the trial stored. (A recipe with a fixed schedule trains its own epoch count, in this
-        process or a worker's, and the recipe in the trial's key says it.)"""
+        process or a worker's, and the recipe in the trial's key says it.)
+
+        Args:
+            recipe: the sections the recipe sets.
+            name: the candidate's name.
+            phase: the search phase.
+            options: ``train`` options on top of the scorer's.
+            callbacks: more callbacks for its trainings (a pruner; default none).
+        """
         key, trial = self._stored(Candidate(recipe, name, phase, options))
         if trial is None:
             jobs = self._jobs(recipe, name, phase, options) if not callbacks else None

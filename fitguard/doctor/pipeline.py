@@ -362,10 +362,10 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         final_train = dict(baseline_train if best.name == BASELINE_KEPT else score.train)
 
         clock_at = time.perf_counter()
-        display.phase("final training", 2 if options.refit == "all" else 1)
+        display.phase("final training", 2 if refits_on_test(options) else 1)
         epochs = _chosen_epochs(best)
         hard = (phases.StopAtDeadline(lambda: clock.deadline),)
-        every_row = joined(tested_rows, data.test) if options.refit == "all" else None
+        every_row = joined(tested_rows, data.test) if refits_on_test(options) else None
         # each member's and the tested baseline's evaluations: the test split and their training rows, costed by
         # what a row's forward pass cost them in the search (the baseline's in its diagnosis run)
         evaluated = len(tested_rows) + len(data.test)
@@ -384,7 +384,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         test = evidence.test_section(data, baseline_tested.trainer, kept.trainer, references, seed=options.seed,
                                      outputs=outputs)
         np.savez_compressed(run_dir / "test_predictions.npz", **test.pop("arrays"))
-        shipped, shipped_history, shipped_note = kept, kept_history, _shipped_note(options.refit)
+        shipped, shipped_history, shipped_note = kept, kept_history, _shipped_note(options)
         shipped_rows = len(tested_rows)
         if every_row is not None:
             # what the tested refit took, scaled to every row: start it only when it fits in what is left
@@ -552,7 +552,8 @@ def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: pha
         # row's forward pass cost it in the search: measured, not derived from training, because their ratio is
         # 0.03 for a small MLP and above 1 for a CNN on 32x32 colour images (large activations per row)
         evaluation = leader.details.get("forward_row", 0.0) * (tested + len(data.test))
-        every_cost = per_epoch_row * _chosen_epochs(leader) * (tested + len(data.test)) if options.refit == "all" else 0
+        every_cost = (per_epoch_row * _chosen_epochs(leader) * (tested + len(data.test))
+                      if refits_on_test(options) else 0)
         # the refit on every row is kept in reserve only while it is a modest share of the budget (a test split
         # many times the labelled rows would starve the search); the final phase starts it only when it fits
         if RESERVE_FACTOR * (tested_cost + every_cost) > REFIT_ALL_SHARE * clock.seconds:
@@ -654,11 +655,30 @@ def one_network(model: torch.nn.Module) -> torch.nn.Module:
     return model.members[0] if isinstance(model, MeanEnsemble) else model
 
 
-def _shipped_note(refit: str) -> str:
-    if refit == "all":
+def refits_on_test(options: DoctorOptions) -> bool:
+    """Whether the shipped model trains on the test rows too, after the one test evaluation: ``--refit all`` when the
+    test split is part of ``--data``. An external test set (``--test-data``) is never trained on: a user who keeps
+    a test set apart keeps it apart, so ``--refit all`` then ships the model trained on all of ``--data`` (train +
+    val), the one that was tested.
+
+    Args:
+        options: the doctor's options.
+
+    Example:
+        >>> refits_on_test(DoctorOptions(budget=60)), refits_on_test(DoctorOptions(budget=60, test_data="t.csv"))
+        (True, False)
+    """
+    return options.refit == "all" and options.test_data is None
+
+
+def _shipped_note(options: DoctorOptions) -> str:
+    if refits_on_test(options):
         return ("trained on every labelled row (train + val + test) after the test evaluation; the test figure is "
                 "the estimate for it, measured on the same recipe trained on train + val")
-    if refit == "trainval":
+    if options.refit == "all":
+        return ("the model that was tested: trained on every labelled row of --data (train + val); the external test "
+                "set (--test-data) was evaluated once and never trained on")
+    if options.refit == "trainval":
         return "the model that was tested: trained on train + val"
     return "the model that was tested: trained on the training split only"
 

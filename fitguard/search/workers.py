@@ -22,8 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from fitguard.search.evaluate import Evaluator
 from fitguard.search.pruning import PruningCallback, make_pruner, make_sampler
-from fitguard.search.scoring import Trial, fit_and_score
+from fitguard.search.scoring import Trial
 
 SLOT = "fitguard_slot"
 SPEC = "fitguard_spec"
@@ -175,7 +176,8 @@ def run_one(study: Any, trial_id: int, spec: TrialSpec, data: Any, storage: Any)
         point = SearchSpace.from_dict(spec.space).sample(trial)
         config = apply_point(TrainConfig.model_validate(spec.config), point, data.kind)
         pruning = PruningCallback(trial, spec.metric)
-        scored, _, _ = fit_and_score(config, data, data.train, data.val, spec.metric, callbacks=[pruning])
+        scored = Evaluator(config, data, metric=spec.metric)({}, name=f"trial {trial.number}", phase="study",
+                                                              callbacks=(pruning,))
         for key, value in record(scored).items():
             trial.set_user_attr(key, value)
         if pruning.pruned:

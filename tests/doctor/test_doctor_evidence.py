@@ -160,6 +160,9 @@ def test_an_external_test_set_takes_the_place_of_the_held_back_rows(tmp_path):
     assert summary["data"]["n_train"] + summary["data"]["n_val"] == 400
     assert summary["data"]["n_test"] == len(y) - 1500 == summary["test"]["rows"]
     assert summary["data"]["test_source"] == str(tmp_path / "test.csv")
+    # --refit all (the default) never trains on an external test set: the model shipped is the one tested
+    shipped = summary["best"]["shipped"]
+    assert (shipped["refit"], shipped["rows"]) == ("all", 400) and "never trained on" in shipped["note"]
     with np.load(tmp_path / "run" / "test_predictions.npz") as tested:
         labels = load(str(tmp_path / "test.csv"), target="label", val=0.0, test=0.0).class_names
         assert [labels[i] for i in tested["y"]] == [str(v) for v in y[1500:]]
