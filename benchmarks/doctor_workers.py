@@ -52,15 +52,17 @@ SEARCH_PHASES = ("architecture", "train_longer", "lambda_cv", "ablation", "learn
 
 
 def doctor(out: Path, workers: int, threads: int, trials: int, seed: int, storage: str | None = None,
-           holdout: bool = False) -> dict:
+           holdout: bool = False, grouped: bool = True) -> dict:
     """One doctor run as a user starts it; its search seconds, trainings, fold scores and queue overhead; with
     ``storage``, its trials and queue in that database (``--storage``); ``holdout``: every candidate scored on the
-    validation split (``--cv-max-rows 0``: one training a candidate, as for big data)."""
+    validation split (``--cv-max-rows 0``: one training a candidate, as for big data); ``grouped``: False passes
+    ``--no-grouped-folds`` (every fold its own training)."""
     command = [sys.executable, "-m", "fitguard.cli", "doctor", "--data", "digits", "--train-fraction", "0.3",
                "--cv-max-rows", "0" if holdout else "5000", "--trials", str(trials), "--budget", "none",
                "--seed", str(seed),
                "--device", "cpu", "--no-references", "--rounds", "0", "--ensemble", "1", "--refit", "trainval",
-               "--quiet", "--out", str(out), "--workers", str(workers), *(("--storage", storage) if storage else ())]
+               "--quiet", "--out", str(out), "--workers", str(workers), *(("--storage", storage) if storage else ()),
+               *(() if grouped else ("--no-grouped-folds",))]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -137,6 +139,8 @@ def main() -> None:
                                           "its trials and queue there (put a password in a PGPASSFILE)")
     parser.add_argument("--holdout", action="store_true",
                         help="score every candidate on the validation split (--cv-max-rows 0), as for big data")
+    parser.add_argument("--no-grouped-folds", dest="grouped", action="store_false",
+                        help="every fold its own training (doctor --no-grouped-folds)")
     parser.add_argument("--arms", nargs="+", default=[f"{p}x{t}" for p, t in ARMS], metavar="PxT",
                         help="the arms to run, as processes x threads (default: 1x2 1x1 2x1 4x1)")
     args = parser.parse_args()
@@ -146,7 +150,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for number, (workers, threads, storage) in enumerate(plan):
             row = doctor(Path(scratch) / f"{number}-w{workers}t{threads}", workers, threads, args.trials, args.seed,
-                         storage, args.holdout)
+                         storage, args.holdout, args.grouped)
             rows.append(row)
             print(f"  {workers} x {threads} thread(s) on {row['storage']}: search {row['search_s']:.1f} s, "
                   f"{row['trainings']} trainings", flush=True)
@@ -166,6 +170,7 @@ def main() -> None:
               f"{queue.get('share_of_a_training') or float('nan'):14.1%}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     settings = {"trials": args.trials, "seed": args.seed, "arms": args.arms, "holdout": args.holdout,
+                "grouped_folds": args.grouped,
                 "storage": masked_url(args.storage) if args.storage else None,
                 "data": "digits, --train-fraction 0.3, " + ("--cv-max-rows 0 (holdout: one training a candidate)"
                                                              if args.holdout else "--cv-max-rows 5000 (3-fold CV)"),

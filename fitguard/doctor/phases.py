@@ -261,10 +261,15 @@ class Scorer(Evaluator):
         progress: told which candidate and fold trains (``candidate(name, fold, folds)``); None (default): nobody.
         on_scored: called with every scored trial; None (default): nothing.
         metric: the validation metric (default "auto": accuracy for classes, the loss for regression).
+        grouped: train a candidate's folds as one grouped network where they may (``--grouped-folds``, the
+            doctor's default; here default False).
+        deadline: for grouped folds, gives the time after whose epoch they stop; None (default): none.
+        deadline_reason: the stop reason the deadline gives grouped folds (the doctor's :data:`DEADLINE_STOP`).
         store: where scored trials are kept and read back; None (default): nowhere.
         queue: the run's :class:`~fitguard.doctor.queue.FoldQueue` when other processes train folds too
-            (``--workers``): a cross-validated score's folds are queued, trained by whichever process takes them,
-            and gathered before their mean is taken; None (default): this process trains them one after another.
+            (``--workers``): a cross-validated score's folds are queued (grouped folds as one job), trained by
+            whichever process takes them, and gathered before their mean is taken; None (default): this process
+            trains them.
     """
 
     store: TrialStore | None = None
@@ -281,21 +286,24 @@ class Scorer(Evaluator):
         if self.queue is None or (self.data.val is None and not self.folds):
             return None
         return self.queue.jobs(recipe, name=name, phase=phase, options={**self.train, **options},
-                               folds=self.folds or self._holdout, seed=self.base.data.seed)
+                               folds=self.folds or self._holdout, seed=self.base.data.seed,
+                               grouped=self.grouped_run(recipe, options) is not None)
 
     def _collected(self, recipe: dict[str, Any], name: str, phase: str, trials: list[Trial]) -> Trial:
-        """One recipe's trial from its queued trainings' (a holdout training's is its own, under the recipe's name)."""
-        return fold_mean(recipe, name, phase, trials) if self.folds else replace(trials[0], name=name)
+        """One recipe's trial from its queued trainings': the mean of its folds', or the one job's under the
+        recipe's name (a holdout training, or grouped folds whose job took their mean)."""
+        return fold_mean(recipe, name, phase, trials) if len(trials) > 1 else replace(trials[0], name=name)
 
     def _train_job(self, job: FoldJob) -> Trial:
         """A queued training, when this process takes it: as a worker trains it (to the deadline the job carries,
         not this run's moving one, which a worker cannot see), with this run's other callbacks (the progress
         display)."""
         if self.progress is not None:
-            self.progress.candidate(job.name, job.fold if self.folds else None, self.trainings)
+            self.progress.candidate(job.name, job.fold if self.folds and job.fold else None, self.trainings)
         others = tuple(c for c in self.callbacks if not isinstance(c, StopAtDeadline))
-        parts = (self.folds or self._holdout)[job.fold - 1]
-        return train_job(self.base, self.data, parts, job, callbacks=others)
+        folds = self.folds or self._holdout
+        return train_job(self.base, self.data, folds if job.fold == 0 else folds[job.fold - 1], job,
+                         callbacks=others)
 
     def _stored(self, candidate: Candidate) -> tuple[str | None, Trial | None]:
         key = trial_key(candidate.phase, candidate.name, candidate.recipe, {**self.train, **candidate.options}) \
@@ -344,7 +352,9 @@ class Scorer(Evaluator):
         trials: list[Trial] = []
         left = list(enumerate(candidates))
         while left:
-            size = max(1, math.ceil(self.queue.capacity() / self.trainings))
+            _, first = left[0]  # grouped folds are one job a candidate
+            jobs = 1 if self.grouped_run(first.recipe, first.options) is not None else self.trainings
+            size = max(1, math.ceil(self.queue.capacity() / jobs))
             batch, left = left[:size], left[size:]
             allowed = [admit is None or admit(index, c) for index, c in batch]
             scored = self._batch([c for (_, c), ok in zip(batch, allowed) if ok])

@@ -568,7 +568,8 @@ def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: pha
 
     score = phases.Scorer(base, data, folds, {"max_epochs": options.search_epochs, "repeat": repeat},
                           callbacks=(phases.StopAtDeadline(clock.search_deadline), display.ticker), progress=display,
-                          on_scored=learn_cost, store=store)
+                          on_scored=learn_cost, grouped=options.grouped_folds, deadline=clock.search_deadline,
+                          deadline_reason=phases.DEADLINE_STOP, store=store)
     rule = ("fewest remedies within one standard error of the best" if folds and options.keep == "simplest"
             else "best validation score")
     return score, {**score.method, "labelled_rows": labelled, "max_epochs": options.search_epochs,

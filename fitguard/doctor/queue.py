@@ -35,7 +35,7 @@ import torch
 
 from fitguard.config import TrainConfig
 from fitguard.data import Dataset, TensorData, kfold
-from fitguard.search.evaluate import train_candidate
+from fitguard.search.evaluate import fold_mean, grouped_fold_trials, grouped_run, recipe_config, train_candidate
 from fitguard.search.scoring import Trial
 from fitguard.search.workers import Heartbeat
 from fitguard.train import Callback, History
@@ -63,7 +63,7 @@ class FoldJob:
 
     Args:
         call: identifies the score the job belongs to (one per scored recipe).
-        fold: the fold's number, from 1.
+        fold: the fold's number, from 1; 0: every fold, trained as one grouped network.
         folds: how many folds (``k`` of :func:`fitguard.data.kfold`; 1: the holdout split).
         seed: the folds' shuffle seed.
         folds_fingerprint: :func:`folds_fingerprint` of the folds, checked by the process that trains it.
@@ -114,24 +114,38 @@ def folds_fingerprint(folds: list[tuple[TensorData, TensorData]]) -> str:
     return digest.hexdigest()[:32]
 
 
-def train_job(base: TrainConfig, data: Dataset, parts: tuple[TensorData, TensorData], job: FoldJob,
+def train_job(base: TrainConfig, data: Dataset,
+              parts: tuple[TensorData, TensorData] | list[tuple[TensorData, TensorData]], job: FoldJob,
               callbacks: tuple[Callback, ...] = ()) -> Trial:
-    """Train one queued fold job on its fold's rows ``parts``, stopped at the job's deadline: what every process
-    runs, so that a fold's result does not depend on which one took it.
+    """Train one queued job on its rows ``parts``, stopped at the job's deadline: what every process runs, so that
+    a fold's result does not depend on which one took it. A grouped job ("fold 0") trains every fold as one grouped
+    network, as the run's own process would (:meth:`fitguard.search.Evaluator.fold_trials`), and gives their mean.
 
     Args:
         base: the run's base spec.
         data: the run's dataset.
-        parts: the job's fold, ``(train, val)``.
+        parts: the job's fold, ``(train, val)``; for a grouped job, every fold.
         job: the job.
         callbacks: more callbacks for the trainer (the run's own, when the run's process trains it; default none).
-    """
-    from fitguard.doctor.phases import StopAtDeadline  # phases imports this module
 
+    Raises:
+        RuntimeError: a grouped job whose folds this process may not group.
+    """
+    from fitguard.doctor.phases import DEADLINE_STOP, StopAtDeadline  # phases imports this module
+
+    at = time.perf_counter() + job.deadline - time.time() if job.deadline is not None else math.inf
+    if job.fold == 0:
+        folds = list(parts)  # type: ignore[arg-type]
+        run = grouped_run(recipe_config(base, job.recipe, job.options), data)
+        if run is None:
+            raise RuntimeError(f"{job.name}: its folds were queued as one grouped job, which this process cannot group")
+        trials = grouped_fold_trials(run, folds, recipe=job.recipe, name=job.name, phase=job.phase,
+                                     deadline=lambda: at, deadline_reason=DEADLINE_STOP)
+        return fold_mean(job.recipe, job.name, job.phase, trials)
     if job.deadline is not None:
-        at = time.perf_counter() + job.deadline - time.time()
         callbacks = (*callbacks, StopAtDeadline(lambda: at))
-    return train_candidate(base, data, job.recipe, name=job.name, phase=job.phase, fold=job.fold, parts=parts,
+    return train_candidate(base, data, job.recipe, name=job.name, phase=job.phase, fold=job.fold,
+                           parts=parts,  # type: ignore[arg-type]
                            options=job.options, callbacks=callbacks)
 
 
@@ -180,7 +194,7 @@ class FoldQueue:
         return max(self.processes, len(seen - {None}) + 1)
 
     def jobs(self, recipe: dict[str, Any], *, name: str, phase: str, options: dict[str, Any],
-             folds: list[tuple[TensorData, TensorData]], seed: int) -> list[FoldJob] | None:
+             folds: list[tuple[TensorData, TensorData]], seed: int, grouped: bool = False) -> list[FoldJob] | None:
         """The jobs of one score (one per fold; one for the holdout split, given as the one fold ``[(train, val)]``);
         None when a worker could not build ``folds`` (they are neither :func:`fitguard.data.kfold`'s of train + val
         with ``seed`` nor the holdout split, e.g. the learning curve's subsets): the caller then trains them itself.
@@ -192,6 +206,8 @@ class FoldQueue:
             options: the training options.
             folds: the folds.
             seed: the shuffle seed :func:`fitguard.data.kfold` made them with, if it did.
+            grouped: the folds train as one grouped network (:func:`fitguard.search.evaluate.grouped_run`): one
+                job, "fold 0", trains them all and takes their mean (default False: one job a fold).
         """
         if id(folds) not in self._fingerprints:  # the list is kept with it, so its id stays its own
             fingerprint = folds_fingerprint(folds)
@@ -203,6 +219,8 @@ class FoldQueue:
         deadline = self.deadline() if self.deadline is not None else math.inf
         wall = time.time() + deadline - time.perf_counter() if math.isfinite(deadline) else None
         call = uuid.uuid4().hex
+        if grouped:
+            return [FoldJob(call, 0, len(folds), seed, shared, recipe, name, phase, options, wall)]
         return [FoldJob(call, index + 1, len(folds), seed, shared, recipe, name, phase, options, wall)
                 for index in range(len(folds))]
 
@@ -476,8 +494,8 @@ class FoldCache:
         self.data = data
         self._built: dict[tuple[int, int], tuple[list[tuple[TensorData, TensorData]], str]] = {}
 
-    def parts(self, job: FoldJob) -> tuple[TensorData, TensorData]:
-        """The job's fold.
+    def parts(self, job: FoldJob) -> tuple[TensorData, TensorData] | list[tuple[TensorData, TensorData]]:
+        """The job's fold (every fold for a grouped job).
 
         Args:
             job: the job.
@@ -488,7 +506,7 @@ class FoldCache:
         folds, fingerprint = self.built(job.folds, job.seed)
         if fingerprint != job.folds_fingerprint:
             raise RuntimeError(f"this worker's {job.folds} folds (seed {job.seed}) differ from the run's")
-        return folds[job.fold - 1]
+        return folds if job.fold == 0 else folds[job.fold - 1]
 
     def built(self, k: int, seed: int) -> tuple[list[tuple[TensorData, TensorData]], str]:
         """The ``k`` folds of train + val shuffled with ``seed`` (for ``k`` = 1 the holdout split: the training and

@@ -197,6 +197,7 @@ def fit_folds(
     penalties: Sequence[Any] = (),
     early_stopping: Callable[[], EarlyStopping] | None = None,
     deadline: Callable[[], float] | None = None,
+    deadline_reason: str = "stopped at the deadline",
     device: str | torch.device = "cpu",
 ) -> list[FoldResult]:
     """Train one member per ``(train, val)`` fold as one grouped network; return each member's result in order.
@@ -222,6 +223,8 @@ def fit_folds(
             restore_best=True)``); None trains every member ``max_epochs`` epochs.
         deadline: a function returning a ``time.perf_counter()`` time; after the epoch in which it passed, every
             member stops (each keeps its best weights with ``restore_best``). Default none.
+        deadline_reason: a member stopped by the deadline stops with ``"{deadline_reason} after epoch N"`` (default
+            "stopped at the deadline").
         device: where the grouped network trains (default "cpu").
 
     Returns:
@@ -288,7 +291,7 @@ def fit_folds(
                 elif stoppers[fold] is not None:
                     stoppers[fold].on_epoch_end(watcher, epoch, record)  # type: ignore[arg-type]
                 if watcher.stop_reason is None and deadline is not None and time.perf_counter() >= deadline():
-                    watcher.request_stop(f"stopped at the deadline after epoch {epoch}")
+                    watcher.request_stop(f"{deadline_reason} after epoch {epoch}")
                 if watcher.stop_reason is not None or epoch == max_epochs:
                     _finish(watcher, stoppers[fold])
                     finished.append(position)

@@ -69,8 +69,8 @@ def _fold_scores(run_dir: Path) -> dict[str, tuple[str, list[float], float]]:
                                                "t.study_id = s.study_id where s.study_name = ? and a.key in "
                                                "('key', 'trial')", STUDY):
         records.setdefault(trial_id, {})[key] = json.loads(value)
-    return {r["key"]: (r["trial"]["name"], r["trial"]["details"]["folds"], r["trial"]["details"]["val_loss"])
-            for r in records.values()}
+    return {r["key"]: (r["trial"]["name"], r["trial"]["details"]["folds"], r["trial"]["details"]["val_loss"],
+                       r["trial"]["details"].get("grouped", False)) for r in records.values()}
 
 
 def _assert_each_job_completed_once(jobs: list[dict]) -> Counter:
@@ -100,8 +100,10 @@ def test_two_workers_train_every_fold_once_with_the_single_process_scores(sequen
     assert len(by_process) == 2, f"one process trained every fold: {by_process}"
     scores = _fold_scores(out)
     assert scores == _fold_scores(sequential)
-    # one job per fold of every cross-validated score (the learning curve's row subsets train in the run's process)
-    assert len(jobs) == sum(len(folds) for _, folds, _ in scores.values() if len(folds) == 2)
+    # one job per fold of every cross-validated score, one for all folds of a grouped score (the learning curve's
+    # row subsets train in the run's process)
+    assert len(jobs) == sum(1 if grouped else 2 for _, folds, _, grouped in scores.values() if len(folds) == 2)
+    assert any(grouped for *_, grouped in scores.values()) and not all(grouped for *_, grouped in scores.values())
     assert _rows(out, "select a.value_json from study_user_attributes a join studies s on a.study_id = s.study_id "
                       "where s.study_name = ? and a.key = 'finished'", QUEUE) == [("true",)]
     summary, single = (json.loads((run / "summary.json").read_text()) for run in (out, sequential))
@@ -303,11 +305,12 @@ def test_a_sigkilled_runs_worker_stops_and_resume_with_workers_finishes(sequenti
     scores = _fold_scores(out)
     assert scores == _fold_scores(sequential)
     replayed = json.loads((out / "summary.json").read_text())["remedies"]["replayed"]
-    assert replayed >= 1  # 3 jobs done: the first score's 2 folds were gathered and stored before more were queued
+    assert replayed >= 1  # 3 jobs done: the first batch's scores were gathered and stored before more were queued
     jobs = _jobs(out)
     _assert_each_job_completed_once(jobs)
-    # the killed attempt's queue was replaced: jobs only for the cross-validated scores the resumed run trained
-    assert len(jobs) == 2 * (sum(len(folds) == 2 for _, folds, _ in scores.values()) - replayed)
+    # the killed attempt's queue was replaced: jobs (one per fold, or one for grouped folds) only for the
+    # cross-validated scores the resumed run trained
+    assert len({j["job"]["call"] for j in jobs}) == sum(len(folds) == 2 for _, folds, *_ in scores.values()) - replayed
 
 
 def test_workers_need_data_they_can_load_themselves(tmp_path):

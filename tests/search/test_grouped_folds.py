@@ -1,0 +1,93 @@
+"""The evaluator's grouped folds (``Evaluator(grouped=True)``): a candidate's k folds trained as one grouped network
+score what the Trainer scores fold after fold (the oracle: the same evaluator with ``grouped=False``), to float
+tolerance; recipes the grouped training cannot reproduce go fold after fold; a queued grouped score is one job."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+
+from fitguard.data import kfold, load
+from fitguard.doctor import DoctorOptions
+from fitguard.doctor.phases import DEADLINE_STOP, Scorer
+from fitguard.doctor.pipeline import base_config
+from fitguard.doctor.queue import FoldCache, FoldQueue, create_queue, open_queue_storage
+from fitguard.doctor.store import storage_url
+from fitguard.search import Candidate, Evaluator
+from fitguard.search.evaluate import grouped_run, recipe_config
+
+TRAIN = {"max_epochs": 12, "repeat": 2}
+MLP = {"model": {"name": "mlp", "hidden": [32], "batchnorm": True},
+       "remedies": {"penalties": [{"kind": "l2", "lam": 1e-4, "layers": "*.weight"}]}}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load("digits", val=0.2, test=0.2, seed=0).with_train_fraction(0.2)
+
+
+@pytest.fixture(scope="module")
+def base():
+    return base_config(DoctorOptions(device="cpu", patience=3))
+
+
+@pytest.mark.parametrize("recipe", [MLP, {"model": {"name": "cnn", "widths": [4, 8]}}], ids=["mlp", "cnn 8x8"])
+def test_grouped_folds_score_what_the_folds_score_one_after_another(digits, base, recipe):
+    folds = list(kfold(digits, k=3, seed=0))
+    grouped = Evaluator(base, digits, folds, TRAIN, grouped=True)(recipe, name="x", phase="t")
+    alone = Evaluator(base, digits, folds, TRAIN)(recipe, name="x", phase="t")
+    assert grouped.fold_scores == pytest.approx(alone.fold_scores, abs=1e-6)
+    assert grouped.details["val_loss"] == pytest.approx(alone.details["val_loss"], rel=1e-4)
+    assert grouped.details["best_epochs"] == alone.details["best_epochs"]
+    assert (grouped.epochs, grouped.parameters, grouped.gap) == pytest.approx((alone.epochs, alone.parameters,
+                                                                               alone.gap), abs=1e-6)
+    assert grouped.details["stop_reasons"] == alone.details["stop_reasons"]
+    assert grouped.details["grouped"] and "grouped" not in alone.details
+    assert grouped.history["val_loss"] == pytest.approx(alone.history["val_loss"], rel=1e-4)
+
+
+@pytest.mark.parametrize("recipe", [
+    {"model": {"name": "mlp", "hidden": [32]}, "remedies": {"mixup": 0.2}},
+    {"model": {"name": "mlp", "hidden": [32], "residual": True}},
+    {"model": {"name": "mlp", "hidden": [32]}, "remedies": {"snapshots": {"cycles": 2}}, "early_stopping": None},
+    {"model": {"name": "mlp", "hidden": [32]}, "remedies": {"weight_noise": {"sigma": 0.01}}},
+    {"model": {"name": "mlp", "hidden": [32]}, "remedies": {"augment": {"rotate": 10.0}}},
+], ids=["mixup", "residual", "snapshots", "weight noise", "augmentation"])
+def test_what_the_grouped_training_cannot_reproduce_trains_fold_after_fold(digits, base, recipe):
+    assert grouped_run(recipe_config(base, recipe, TRAIN), digits) is None
+    folds = list(kfold(digits, k=2, seed=0))
+    trial = Evaluator(base, digits, folds, {"max_epochs": 2}, grouped=True)(recipe, name="x", phase="t")
+    assert len(trial.fold_scores) == 2 and "grouped" not in trial.details  # the Trainer's, fold after fold
+
+
+def test_cnns_on_images_bigger_than_16x16_and_a_pruners_callbacks_are_not_grouped(base):
+    fashion = load("fashion_mnist", val=0.2, test=0.2, seed=0, limit_per_class=10)
+    assert grouped_run(recipe_config(base, {"model": {"name": "cnn", "widths": [4]}}, TRAIN), fashion) is None
+    assert grouped_run(recipe_config(base, {"model": {"name": "mlp", "hidden": [8]}}, TRAIN), fashion) is not None
+
+
+def test_a_passed_deadline_stops_every_grouped_fold_after_its_epoch_with_the_doctors_reason(digits, base):
+    folds = list(kfold(digits, k=3, seed=0))
+    score = Evaluator(base, digits, folds, TRAIN, grouped=True, deadline=lambda: time.perf_counter() - 1,
+                      deadline_reason=DEADLINE_STOP)
+    trial = score(MLP, name="x", phase="t")
+    assert trial.epochs == 1 and trial.details["stop_reasons"] == [f"{DEADLINE_STOP} after epoch 1"] * 3
+
+
+def test_a_queued_grouped_score_is_one_job_with_the_scores_of_this_process(tmp_path, digits, base):
+    folds = list(kfold(digits, k=3, seed=base.data.seed))
+    url = storage_url(tmp_path)
+    create_queue(url)
+    queue = FoldQueue(open_queue_storage(url), FoldCache(digits), processes=2)
+    queued = Scorer(base, digits, folds, TRAIN, grouped=True, queue=queue)
+    candidates = [Candidate(MLP, "mlp 32", "t"), Candidate({"model": {"name": "mlp", "hidden": [8]}}, "mlp 8", "t")]
+    trials = queued.evaluate_candidates(candidates)
+    jobs = queue.storage.get_all_trials(queue.study_id)
+    assert [(t.user_attrs["job"]["fold"], t.state.name) for t in jobs] == [(0, "COMPLETE")] * 2
+    here = Scorer(base, digits, folds, TRAIN, grouped=True).evaluate_candidates(candidates)
+    for mine, single in zip(trials, here, strict=True):
+        assert (mine.name, mine.fold_scores, mine.details["val_loss"]) == (
+            single.name, single.fold_scores, single.details["val_loss"])
+        assert not math.isnan(mine.val_score)
