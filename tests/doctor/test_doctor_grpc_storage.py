@@ -7,12 +7,7 @@ Malformed ``grpc://`` addresses and a proxy that does not answer: one line, exit
 The runs, fixtures and checks are tests/doctor/test_doctor_storage.py's (the TINY run in 3 folds, one thread each).
 """
 
-import os
-import select
-import signal
 import socket
-import subprocess
-import sys
 
 import optuna
 import pytest
@@ -27,6 +22,7 @@ from tests.doctor.test_doctor_storage import (  # noqa: F401 -- database and seq
     _finished,
     _fold_scores,
     _jobs,
+    _join_while_frozen,
     _refused,
     _run_id,
     _wait_for_queue,
@@ -54,14 +50,7 @@ def test_a_run_and_a_join_through_the_proxy_train_every_fold_once(behind, tmp_pa
         # --workers 2: the run's own worker finds the proxy through run.json and the environment
         run = _doctor(out, "--workers", "2", "--storage", proxy)
         run_id = _wait_for_queue(proxy, run)
-        os.kill(run.pid, signal.SIGSTOP)  # frozen until the join is ready, so that the join gets work
-        try:
-            join = subprocess.Popen([sys.executable, "-m", "fitguard.cli", "doctor", "--join", f"{proxy}#{run_id}"],
-                                    cwd=elsewhere, env=ENVIRONMENT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            ready, _, _ = select.select([join.stdout], [], [], 120)
-            first = join.stdout.readline().decode().strip() if ready else "(nothing in 120 s)"
-        finally:
-            os.kill(run.pid, signal.SIGCONT)
+        join, first = _join_while_frozen(run, f"{proxy}#{run_id}", elsewhere)
         _finished(run)
         said = _finished(join).strip()
 

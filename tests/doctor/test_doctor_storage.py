@@ -129,20 +129,25 @@ def sequential(tmp_path_factory) -> dict:
     return _fold_scores(storage_url(out), "doctor-trials")
 
 
+def _join_while_frozen(run: subprocess.Popen, target: str, cwd: Path) -> tuple[subprocess.Popen, str]:
+    """A ``--join target`` process started in ``cwd`` while the run waits, frozen (SIGSTOP) before it queues a job,
+    until the join, which starts slower, says it is ready; the join and its first line."""
+    os.kill(run.pid, signal.SIGSTOP)
+    try:
+        join = subprocess.Popen([sys.executable, "-m", "fitguard.cli", "doctor", "--join", target], cwd=cwd,
+                                env=ENVIRONMENT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        ready, _, _ = select.select([join.stdout], [], [], 120)  # a join that hangs fails the test, not the run
+        return join, join.stdout.readline().decode().strip() if ready else "(nothing in 120 s)"
+    finally:
+        os.kill(run.pid, signal.SIGCONT)
+
+
 def test_two_workers_and_a_join_from_elsewhere_train_every_fold_once(sequential, database, tmp_path):
     out, elsewhere = tmp_path / "run", tmp_path / "elsewhere"
     elsewhere.mkdir()
     run = _doctor(out, "--workers", "2", "--storage", database)
     run_id = _wait_for_queue(database, run)
-    # the run waits (frozen before it queues a job) until the join, which starts slower, says it is ready
-    os.kill(run.pid, signal.SIGSTOP)
-    try:
-        join = subprocess.Popen([sys.executable, "-m", "fitguard.cli", "doctor", "--join", database], cwd=elsewhere,
-                                env=ENVIRONMENT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        ready, _, _ = select.select([join.stdout], [], [], 120)  # a join that hangs fails the test, not the run
-        first = join.stdout.readline().decode().strip() if ready else "(nothing in 120 s)"
-    finally:
-        os.kill(run.pid, signal.SIGCONT)
+    join, first = _join_while_frozen(run, database, elsewhere)
     _finished(run)
     said = _finished(join).strip()
 
