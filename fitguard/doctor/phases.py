@@ -331,9 +331,13 @@ class Scorer(Evaluator):
                 trial = self._collected(recipe, name, phase, self.queue.scatter(jobs, self._train_job))  # type: ignore[union-attr]
             else:
                 trial = super().score(recipe, name=name, phase=phase, options=options, callbacks=callbacks)
-            if self.store is not None and key is not None:
-                self.store.put(key, trial)
+            self._keep(key, trial)
         return trial
+
+    def _keep(self, key: str | None, trial: Trial) -> None:
+        """Store a freshly scored trial under its key (no store: nothing)."""
+        if self.store is not None and key is not None:
+            self.store.put(key, trial)
 
     def evaluate_candidates(self, candidates: Sequence[Candidate],
                             admit: Callable[[int, Candidate], bool] | None = None,
@@ -372,9 +376,11 @@ class Scorer(Evaluator):
         for index, c in enumerate(candidates):
             key, trial = self._stored(c)
             jobs = self._jobs(c.recipe, c.name, c.phase, c.options) if trial is None else None
-            if trial is not None or jobs is None:
-                found[index] = trial if trial is not None else self.score(
-                    c.recipe, name=c.name, phase=c.phase, options=c.options)
+            if trial is not None:
+                found[index] = trial
+            elif jobs is None:  # only this process may train it: the evaluator's own scoring, stored
+                found[index] = Evaluator.score(self, c.recipe, name=c.name, phase=c.phase, options=c.options)
+                self._keep(key, found[index])
             else:
                 queued.append((index, key, jobs))
         if queued:
@@ -382,8 +388,7 @@ class Scorer(Evaluator):
             for index, key, jobs in queued:
                 c = candidates[index]
                 found[index] = self._collected(c.recipe, c.name, c.phase, [next(gathered) for _ in jobs])
-                if self.store is not None and key is not None:
-                    self.store.put(key, found[index])
+                self._keep(key, found[index])
         for index in sorted(found):
             if self.on_scored is not None:
                 self.on_scored(found[index])
