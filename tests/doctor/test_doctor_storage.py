@@ -162,45 +162,80 @@ def test_two_workers_and_a_join_from_elsewhere_train_every_fold_once(sequential,
     assert doctor_runs(database)[run_id]["finished"] is True
 
 
-def _kill_while_running(url: str, queue: str, job: dict) -> dict | None:
-    """SIGKILL the worker of ``job`` if the job is still RUNNING once that worker is frozen (SIGSTOP), and return
-    the job; else let the worker go on and return None (it finished the job between our two looks)."""
-    pid = int(job["worker"].rsplit(":", 1)[1])
+RUNNING = ("select t.number, a.value_json from trials t join studies s on t.study_id = s.study_id join "
+           "trial_user_attributes a on a.trial_id = t.trial_id where s.study_name = :name and t.state = 'RUNNING' "
+           "and a.key = 'worker'")
+
+
+def _running(connection: sqlalchemy.Connection, queue: str) -> dict[int, str]:
+    """The jobs of ``queue`` RUNNING now: their trial numbers and workers, in one query on an open connection (a
+    grouped job trains its folds in a fraction of a second, so the look must be quick)."""
+    return {number: json.loads(worker)
+            for number, worker in connection.execute(sqlalchemy.text(RUNNING), {"name": queue}).fetchall()}
+
+
+def _kill_while_running(connection: sqlalchemy.Connection, queue: str, number: int, worker: str) -> bool:
+    """SIGKILL ``worker`` if its job ``number`` is still RUNNING once the worker is frozen (SIGSTOP); else let it go
+    on and say so (it finished the job between our two looks)."""
+    pid = int(worker.rsplit(":", 1)[1])
     os.kill(pid, signal.SIGSTOP)
-    now = next((j for j in _jobs(url, queue) if j["number"] == job["number"]), {"state": "unknown"})
-    if now["state"] == "RUNNING":
+    if _running(connection, queue).get(number) == worker:
         os.kill(pid, signal.SIGKILL)
-        return job
+        return True
     os.kill(pid, signal.SIGCONT)
-    return None
+    return False
+
+
+def _hold_until_the_worker_is_ready(run: subprocess.Popen, out: Path) -> None:
+    """Freeze the run (SIGSTOP) once it has started its worker, until the worker says it is ready: the TINY run's
+    jobs are done in about as long as a worker takes to start, so without this the run may train them all alone.
+    The freeze is shorter than a job's heartbeat grace (the worker starts in a few seconds)."""
+    log = out / "worker-1.log"
+    deadline = time.monotonic() + 120
+    while not log.exists() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(run.pid, signal.SIGSTOP)
+    try:
+        while b"joined run" not in log.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        os.kill(run.pid, signal.SIGCONT)
 
 
 def test_a_sigkilled_workers_fold_is_trained_again(sequential, database, tmp_path):
     # TINY folds take a fraction of a second, so a kill can miss: up to three runs, until one lands mid-fold
     for attempt in range(3):
-        process = _doctor(tmp_path / f"killed{attempt}", "--workers", "2", "--storage", database)
+        out = tmp_path / f"killed{attempt}"
+        process = _doctor(out, "--workers", "2", "--storage", database)
         run_id = _wait_for_queue(database, process)
+        _hold_until_the_worker_is_ready(process, out)
         queue = f"doctor-queue-{run_id}"
         killed = None
+        engine = sqlalchemy.create_engine(database, isolation_level="AUTOCOMMIT")  # each look sees the latest commit
         try:
-            while killed is None and process.poll() is None:
-                running = [j for j in _jobs(database, queue) if j["state"] == "RUNNING" and "worker" in j
-                           and not j["worker"].endswith(f":{process.pid}")]
-                if running:
-                    killed = _kill_while_running(database, queue, running[0])
-                time.sleep(0.02)
+            with engine.connect() as connection:
+                while killed is None and process.poll() is None:
+                    for number, worker in _running(connection, queue).items():
+                        if not worker.endswith(f":{process.pid}") and _kill_while_running(connection, queue, number,
+                                                                                           worker):
+                            killed = number
+                            break
+                    time.sleep(0.01)
         except BaseException:
             process.kill()
             raise
+        finally:
+            engine.dispose()
         _finished(process)
         jobs = _jobs(database, queue)
         _assert_each_job_completed_once(jobs)
         assert _fold_scores(database, f"doctor-trials-{run_id}") == sequential
         failed = [j for j in jobs if j["state"] == "FAIL"]
         assert all("error" not in j for j in failed)  # a dead worker's job is no training error
-        if killed is not None and [j["number"] for j in failed] == [killed["number"]]:
-            retries = [(j["state"], j["job"]) for j in jobs if j.get("failed_trial") == killed["number"]]
-            assert retries == [("COMPLETE", killed["job"])]
+        if killed is not None and [j["number"] for j in failed] == [killed]:
+            job = next(j["job"] for j in jobs if j["number"] == killed)
+            retries = [(j["state"], j["job"]) for j in jobs if j.get("failed_trial") == killed]
+            assert retries == [("COMPLETE", job)]
             return
     pytest.fail("in three runs no kill landed while a worker trained a fold")
 
