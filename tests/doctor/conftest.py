@@ -1,3 +1,9 @@
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
 import pytest
 
 from fitguard.cli import app
@@ -16,3 +22,21 @@ def digits_run(tmp_path_factory):
     result = CliRunner().invoke(app, ["doctor", *TINY, "--out", str(out)])
     assert result.exit_code == 0, result.output
     return out
+
+
+def hold_until_the_worker_is_ready(run: subprocess.Popen, out: Path) -> None:
+    """Freeze the run (SIGSTOP) once it has started its worker, until the worker says it is ready: the TINY run's
+    jobs are done in about as long as a worker takes to start, so without this the run may train them all alone.
+    The freeze is shorter than a job's heartbeat grace (the worker starts in a few seconds)."""
+    log = out / "worker-1.log"
+    deadline = time.monotonic() + 120
+    while not log.exists() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    if not log.exists():
+        return  # the run ended first (its test says what went wrong)
+    os.kill(run.pid, signal.SIGSTOP)
+    try:
+        while b"joined run" not in log.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        os.kill(run.pid, signal.SIGCONT)

@@ -28,7 +28,7 @@ import sqlalchemy
 
 from fitguard.cli import main
 from fitguard.doctor.store import doctor_runs, storage_url
-from tests.doctor.conftest import TINY
+from tests.doctor.conftest import TINY, hold_until_the_worker_is_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 CHANGED = {"--folds": "3", "--rounds": "0"}
@@ -186,29 +186,13 @@ def _kill_while_running(connection: sqlalchemy.Connection, queue: str, number: i
     return False
 
 
-def _hold_until_the_worker_is_ready(run: subprocess.Popen, out: Path) -> None:
-    """Freeze the run (SIGSTOP) once it has started its worker, until the worker says it is ready: the TINY run's
-    jobs are done in about as long as a worker takes to start, so without this the run may train them all alone.
-    The freeze is shorter than a job's heartbeat grace (the worker starts in a few seconds)."""
-    log = out / "worker-1.log"
-    deadline = time.monotonic() + 120
-    while not log.exists() and run.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    os.kill(run.pid, signal.SIGSTOP)
-    try:
-        while b"joined run" not in log.read_bytes() and time.monotonic() < deadline:
-            time.sleep(0.02)
-    finally:
-        os.kill(run.pid, signal.SIGCONT)
-
-
 def test_a_sigkilled_workers_fold_is_trained_again(sequential, database, tmp_path):
     # TINY folds take a fraction of a second, so a kill can miss: up to three runs, until one lands mid-fold
     for attempt in range(3):
         out = tmp_path / f"killed{attempt}"
         process = _doctor(out, "--workers", "2", "--storage", database)
         run_id = _wait_for_queue(database, process)
-        _hold_until_the_worker_is_ready(process, out)
+        hold_until_the_worker_is_ready(process, out)
         queue = f"doctor-queue-{run_id}"
         killed = None
         engine = sqlalchemy.create_engine(database, isolation_level="AUTOCOMMIT")  # each look sees the latest commit

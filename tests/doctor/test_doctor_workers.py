@@ -26,7 +26,7 @@ import pytest
 from fitguard.cli import main
 from fitguard.doctor.queue import QUEUE, FoldQueue, create_queue, open_queue_storage
 from fitguard.doctor.store import STUDY, TrialStore, storage_url
-from tests.doctor.conftest import TINY
+from tests.doctor.conftest import TINY, hold_until_the_worker_is_ready
 
 CROSS_VALIDATED = [*TINY, "--cv-max-rows", "5000"]
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -177,6 +177,7 @@ def _run_and_kill_a_worker(out: Path) -> dict | None:
     when none was caught), and wait for the run to finish."""
     process = _doctor(out, "--workers", "2")
     coordinator = str(process.pid)
+    hold_until_the_worker_is_ready(process, out)
     killed = None
     deadline = time.monotonic() + 300
     try:
