@@ -7,9 +7,9 @@ type fails the test, and hypothesis shrinks it to a minimal input.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import struct
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -116,8 +116,8 @@ def test_load_of_random_csv_bytes_gives_a_dataset_or_one_clean_line(scratch, blo
 
 # ------------------------------------------------------------------------------------------- checkpoints
 def _pair(directory: Path, tensor_bytes: bytes, json_bytes: bytes | None = None) -> Path:
-    """A checkpoint pair whose JSON names the SHA-256 of ``tensor_bytes`` (so the safetensors parser sees them)."""
-    meta = {"format": "fitguard-state/1", "sha256": hashlib.sha256(tensor_bytes).hexdigest(),
+    """A checkpoint pair whose JSON names the CRC-32 of ``tensor_bytes`` (so the safetensors parser sees them)."""
+    meta = {"format": "fitguard-state/1", "crc32": f"{zlib.crc32(tensor_bytes):08x}",
             "state": {"model": {"w": {"__tensor__": "state.model.w"}}}}
     (directory / "ckpt.safetensors").write_bytes(tensor_bytes)
     (directory / "ckpt.json").write_bytes(json.dumps(meta).encode() if json_bytes is None else json_bytes)

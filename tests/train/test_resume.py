@@ -98,7 +98,7 @@ def test_corrupt_newest_checkpoint_falls_back_to_previous_with_a_warning(tmp_pat
     state, skipped = latest_valid_checkpoint(tmp_path)
     assert state["trainer"]["epoch"] == 3
     assert skipped == [
-        f"checkpoint {str(newest.with_suffix('.safetensors'))!r} is corrupt: its SHA-256 does not match "
+        f"checkpoint {str(newest.with_suffix('.safetensors'))!r} is corrupt: its CRC-32 does not match "
         f"{newest.name}; using the previous checkpoint"
     ]
     trainer = _trainer(tmp_path, 4)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import zlib
 
 import pytest
 import torch
 from safetensors.torch import load as load_safetensors
 
+from fitguard.errors import FitguardError
 from fitguard.train.state_io import (
     atomic_write_bytes,
     clone_tensors,
@@ -42,11 +45,11 @@ def test_the_parts_joined_are_a_file_safetensors_reads_back_exactly(names):
         assert torch.equal(back[name], tensor), name
 
 
-def test_the_hash_in_the_json_is_the_sha256_of_the_tensor_file_on_disk(tmp_path):
+def test_the_checksum_in_the_json_is_the_crc32_of_the_tensor_file_on_disk(tmp_path):
     state = {"model": {"w": TENSORS["weight"]}, "history": {"epochs": [{"loss": 1.5}]}, "rng": TENSORS["bytes"]}
     json_path = save_state(tmp_path / "ckpt", state, fsync=False)
     written = (tmp_path / "ckpt.safetensors").read_bytes()
-    assert encode_state(state).sha256 == hashlib.sha256(written).hexdigest()
+    assert encode_state(state).crc32 == f"{zlib.crc32(written):08x}" == json.loads(json_path.read_text())["crc32"]
     loaded = load_state(json_path)
     assert torch.equal(loaded["model"]["w"], state["model"]["w"]) and torch.equal(loaded["rng"], state["rng"])
     assert loaded["history"] == state["history"]
@@ -90,7 +93,7 @@ def test_a_snapshot_encodes_to_the_same_files_as_the_state_it_was_taken_from_eve
     state["model"]["w"].mul_(2.0)
     state["history"]["epochs"].append({"loss": 0.25})
     encoded = encode_split(tree, tensors)
-    assert encoded.meta == expected.meta and encoded.sha256 == expected.sha256
+    assert encoded.meta == expected.meta and encoded.crc32 == expected.crc32
     assert b"".join(bytes(p) for p in encoded.tensor_parts) == expected_bytes
 
 
@@ -106,3 +109,24 @@ def test_every_fast_path_dtype_and_a_0d_tensor_round_trip_through_the_files_on_d
     written = (tmp_path / "ckpt.safetensors").read_bytes()
     header_size = int.from_bytes(written[:8], "little")
     assert len(written) == 8 + header_size + sum(t.numel() * t.element_size() for t in tensors.values())
+
+
+def test_a_pair_written_with_a_sha256_still_loads_and_is_refused_when_damaged_or_without_a_checksum(tmp_path):
+    # checkpoints written before the move to CRC-32 name the SHA-256 of their tensor file
+    json_path = save_state(tmp_path / "ckpt", {"w": TENSORS["weight"], "epoch": 2}, fsync=False)
+    blob = (tmp_path / "ckpt.safetensors").read_bytes()
+    meta = json.loads(json_path.read_text())
+    del meta["crc32"]
+    json_path.write_text(json.dumps({**meta, "sha256": hashlib.sha256(blob).hexdigest()}))
+    loaded = load_state(json_path)
+    assert torch.equal(loaded["w"], TENSORS["weight"]) and loaded["epoch"] == 2
+    (tmp_path / "ckpt.safetensors").write_bytes(blob[:-1] + bytes([blob[-1] ^ 1]))
+    with pytest.raises(FitguardError) as caught:
+        load_state(json_path)
+    assert str(caught.value) == (f"checkpoint {str(tmp_path / 'ckpt.safetensors')!r} is corrupt: its SHA-256 does "
+                                 "not match ckpt.json")
+    json_path.write_text(json.dumps(meta))
+    with pytest.raises(FitguardError) as caught:
+        load_state(json_path)
+    assert str(caught.value) == (f"checkpoint {str(json_path)!r} names no checksum of its tensor file (crc32 or "
+                                 "sha256)")

@@ -6,12 +6,13 @@ Layout of ``dirpath``::
     best.safetensors / best.json      the best epoch's weights and its epoch/metric
 
 A kill during a write leaves the previous pair intact; ``keep_last`` bounds how many full checkpoints stay.
-The training thread only clones the state's tensors on their device (a memcpy: a small model's checkpoint costs
-it a fraction of a millisecond; a model over 64 MiB of weights on a GPU is copied to host memory instead, so
-queued snapshots do not crowd the GPU); one background thread serializes, hashes and writes, in order, skipping a file
-whose content is already on disk. The training thread waits only when two epochs' writes are still queued, and
-at the end of ``fit`` — also when training raised: the last complete epoch's checkpoint is on disk before the
-exception leaves ``fit``, and a half-trained epoch is never saved.
+The training thread only copies the state's tensors on their device (a memcpy into the buffers of a snapshot already
+written, so no memory is allocated: a small model's checkpoint costs it a fraction of a millisecond; a model over
+64 MiB of weights on a GPU is copied to host memory instead, so queued snapshots do not crowd the GPU); one
+background thread serializes, checksums and writes, in order, skipping a file whose content is already on disk.
+The training thread waits only when two epochs' writes are still queued, and at the end of ``fit`` — also when
+training raised: the last complete epoch's checkpoint is on disk before the exception leaves ``fit``, and a
+half-trained epoch is never saved.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ class Checkpoint(Callback):
         keep_last: how many full checkpoints stay on disk (older ones are deleted). Default 2.
         fsync: False (default): files reach the disk when the OS flushes them (within seconds): a killed or
             crashed process loses nothing, a power loss or kernel crash may lose the last seconds of checkpoints
-            (a damaged one is refused by its hash and the one before it used). True: each file is on the disk
+            (a damaged one is refused by its checksum and the one before it used). True: each file is on the disk
             before the next write starts; costs a disk flush per file, in the writer thread.
 
     Raises:
@@ -166,10 +167,13 @@ class Checkpoint(Callback):
         self._writer: _OrderedWriter | None = None
         self._epoch_open = False  # an epoch started and did not reach this callback's on_epoch_end
         # the writer thread's own bookkeeping: each full checkpoint's JSON as written in this fit (it holds the
-        # tensor file's SHA-256: the same JSON is the same pair), and the full checkpoints on disk, newest first
+        # tensor file's CRC-32: the same JSON is the same pair), and the full checkpoints on disk, newest first
         self._written: dict[Path, bytes] = {}
         self._on_disk: list[Path] | None = None
         self._snapshot_to_host = False
+        # the tensors of snapshots written (by key), whose buffers the next snapshots copy into: the writer thread
+        # appends, the training thread pops (a deque's append and pop are atomic)
+        self._spares: deque[dict[str, torch.Tensor]] = deque()
 
     def on_fit_start(self, trainer: Trainer) -> None:
         Path(self.dirpath).mkdir(parents=True, exist_ok=True)
@@ -223,6 +227,7 @@ class Checkpoint(Callback):
             if writer is not None:
                 writer.close()
             self._on_disk = None  # outside fit the folder is listed again at each save
+            self._spares.clear()  # no memory held between fits
 
     def save(self, trainer: Trainer, epoch: int) -> Path:
         """Snapshot the full training state now; write it (in the background during fit, at once outside it).
@@ -239,7 +244,8 @@ class Checkpoint(Callback):
     def _save(self, trainer: Trainer, epoch: int, full: bool, best: dict[str, Any] | None) -> Path:
         """Snapshot once, on the model's device, for both the full checkpoint and the best weights."""
         path = Path(self.dirpath) / f"ckpt-{epoch:06d}"
-        tree, tensors = snapshot_state(trainer.training_state(), "cpu" if self._snapshot_to_host else None)
+        spare = self._spares.pop() if self._spares else None
+        tree, tensors = snapshot_state(trainer.training_state(), "cpu" if self._snapshot_to_host else None, spare)
         ready = None
         if trainer.device.type == "cuda" and not self._snapshot_to_host:  # the writer waits for the clones
             ready = torch.cuda.Event()
@@ -280,6 +286,8 @@ class Checkpoint(Callback):
                 self._written.pop(old, None)
             if self._on_disk is not None:
                 self._on_disk = on_disk[: self.keep_last]
+        if len(self._spares) < 2:  # written: its buffers may take the next snapshot
+            self._spares.append(tensors)
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -86,6 +86,26 @@ def test_each_checkpoint_holds_the_weights_and_moments_of_its_epoch_and_best_the
     assert all(torch.equal(best_weights[k], v) for k, v in record.weights[best["epoch"]].items())
 
 
+def test_snapshots_copy_into_the_buffers_of_snapshots_already_written(tmp_path, monkeypatch):
+    import fitguard.train.callbacks.checkpoint as checkpoint_module
+
+    snapshot_state, buffers = checkpoint_module.snapshot_state, []
+
+    def recording(*args):
+        tree, tensors = snapshot_state(*args)
+        buffers.append({key: tensor.data_ptr() for key, tensor in tensors.items()})
+        return tree, tensors
+
+    monkeypatch.setattr(checkpoint_module, "snapshot_state", recording)
+    record = _Record()
+    _fit(tmp_path, record, max_epochs=8)
+    # at most three sets of buffers (two writes queued, one being written) serve eight epochs and the end of fit
+    assert len(buffers) == 9 and len({tuple(b.values()) for b in buffers}) <= 3
+    for epoch in range(1, 9):  # and every checkpoint still holds its own epoch's weights
+        state = load_state(tmp_path / "checkpoints" / f"ckpt-{epoch:06d}.json")
+        assert all(torch.equal(state["model"][k], v) for k, v in record.weights[epoch].items()), epoch
+
+
 class _StatAtFitEnd(Callback):
     """At fit end, before Checkpoint's own on_fit_end: wait for the writer and note each file's inode and mtime;
     optionally change a weight first (then the end-of-fit save has new content)."""
