@@ -130,3 +130,19 @@ def test_a_pair_written_with_a_sha256_still_loads_and_is_refused_when_damaged_or
         load_state(json_path)
     assert str(caught.value) == (f"checkpoint {str(json_path)!r} names no checksum of its tensor file (crc32 or "
                                  "sha256)")
+
+
+@pytest.mark.parametrize("gathered", [True, False])
+def test_an_atomic_write_goes_on_after_short_writes_and_skips_empty_buffers(tmp_path, monkeypatch, gathered):
+    # the OS may take fewer bytes than offered: every buffer still lands whole and in order
+    import os
+
+    writev, write = os.writev, os.write
+    if gathered:
+        monkeypatch.setattr(os, "writev", lambda fd, buffers: writev(fd, [bytes(b)[:5] for b in buffers[:1]]))
+    else:
+        monkeypatch.delattr(os, "writev")
+        monkeypatch.setattr(os, "write", lambda fd, buffer: write(fd, bytes(buffer)[:3]))
+    parts = [b"header", torch.arange(7, dtype=torch.int16).numpy(), b"", torch.zeros(0).numpy(), bytearray(b"end")]
+    atomic_write_bytes(tmp_path / "file", parts, fsync=False)
+    assert (tmp_path / "file").read_bytes() == b"".join(bytes(memoryview(p)) for p in parts)
