@@ -287,7 +287,7 @@ class Scorer(Evaluator):
             return None
         return self.queue.jobs(recipe, name=name, phase=phase, options={**self.train, **options},
                                folds=self.folds or self._holdout, seed=self.base.data.seed,
-                               grouped=self.grouped_run(recipe, options) is not None)
+                               grouped=self.groups(recipe, options))
 
     def _collected(self, recipe: dict[str, Any], name: str, phase: str, trials: list[Trial]) -> Trial:
         """One recipe's trial from its queued trainings': the mean of its folds', or the one job's under the
@@ -357,7 +357,7 @@ class Scorer(Evaluator):
         left = list(enumerate(candidates))
         while left:
             _, first = left[0]  # grouped folds are one job a candidate
-            jobs = 1 if self.grouped_run(first.recipe, first.options) is not None else self.trainings
+            jobs = 1 if self.groups(first.recipe, first.options) else self.trainings
             size = max(1, math.ceil(self.queue.capacity() / jobs))
             batch, left = left[:size], left[size:]
             allowed = [admit is None or admit(index, c) for index, c in batch]

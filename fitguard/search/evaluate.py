@@ -13,6 +13,7 @@ whatever wins is a spec ``fitguard train`` can rerun.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +27,7 @@ import torch
 from fitguard.config import TrainConfig
 from fitguard.data import Dataset, TensorData
 from fitguard.recipe import Recipe, Run
-from fitguard.search.scoring import Trial, fit_and_score, gap_of, resolve_metric
+from fitguard.search.scoring import Trial, fit_and_score, resolve_metric, scored_trial
 from fitguard.train import Callback, History
 
 #: the spec sections a whole spec contributes as a recipe (:func:`as_recipe`)
@@ -121,10 +122,9 @@ def train_candidate(base: TrainConfig, data: Dataset, recipe: dict[str, Any], *,
     """
     train, val = parts if parts is not None else (None, None)
     label = name if fold is None else f"{name} fold {fold}"
-    trial, _, history = train_recipe(base, recipe, data, name=label, phase=phase, metric=metric, train=train,
-                                     val=val, callbacks=callbacks, **options)
-    trial.history = history
-    return trial
+    trial, _, _ = train_recipe(base, recipe, data, name=label, phase=phase, metric=metric, train=train, val=val,
+                               callbacks=callbacks, **options)
+    return trial  # its history is kept on it
 
 
 def fold_mean(recipe: dict[str, Any], name: str, phase: str, trials: list[Trial]) -> Trial:
@@ -213,7 +213,8 @@ def grouped_run(config: TrainConfig, data: Dataset, metric: str = "auto") -> Run
 
 def grouped_fold_trials(run: Run, folds: list[tuple[TensorData, TensorData]], *, recipe: dict[str, Any], name: str,
                         phase: str, metric: str = "auto", deadline: Callable[[], float] | None = None,
-                        deadline_reason: str = "stopped at the deadline") -> list[Trial]:
+                        deadline_reason: str = "stopped at the deadline",
+                        on_epoch: Callable[[int, int], None] | None = None) -> list[Trial]:
     """Each fold's trial, the k trainings done as one grouped network (:func:`grouped_run` said they may): what
     :func:`train_candidate` gives fold after fold, to float tolerance (in distribution with dropout). Each fold's
     ``seconds`` is the grouped training's over k.
@@ -228,8 +229,10 @@ def grouped_fold_trials(run: Run, folds: list[tuple[TensorData, TensorData]], *,
         deadline: gives a ``time.perf_counter()`` time after whose epoch every member stops; None (default): none.
         deadline_reason: the stop reason a deadline gives, before " after epoch N" (default "stopped at the
             deadline").
+        on_epoch: called with ``(epoch, max_epochs)`` after each grouped epoch (a progress display); None
+            (default): nothing.
     """
-    from fitguard.models import build_network, count_parameters
+    from fitguard.models import build_network
     from fitguard.train.batched import fit_folds
     from fitguard.train.callbacks.early_stopping import EarlyStopping
 
@@ -244,7 +247,7 @@ def grouped_fold_trials(run: Run, folds: list[tuple[TensorData, TensorData]], *,
         lr=trainer.lr, batch_size=trainer.batch_size, max_epochs=trainer.max_epochs, repeat=trainer.repeat,
         weight_decay=trainer.weight_decay, momentum=trainer.momentum, label_smoothing=trainer.label_smoothing,
         penalties=trainer.penalties, early_stopping=(lambda: EarlyStopping(**spec)) if spec is not None else None,
-        deadline=deadline, deadline_reason=deadline_reason, device=trainer.device)
+        deadline=deadline, deadline_reason=deadline_reason, device=trainer.device, on_epoch=on_epoch)
     seconds = (time.perf_counter() - started) / len(folds)
     network = run.model.eval()
     trials = []
@@ -254,15 +257,10 @@ def grouped_fold_trials(run: Run, folds: list[tuple[TensorData, TensorData]], *,
         with torch.no_grad():  # what one row's forward pass costs this network, as fit_and_score measures it
             network(val.X.to(trainer.device))
         forward_row = (time.perf_counter() - timed) / max(1, len(val))
-        val_value, train_value = result.val_scores[key], result.train_scores[key[len("val_"):]]
-        history = result.history
-        trials.append(Trial(
-            name=f"{name} fold {fold}", phase=phase, recipe=dict(recipe), val_score=val_value if mode == "max" else
-            -val_value, gap=gap_of(train_value, val_value, mode), parameters=count_parameters(network),
-            epochs=len(history), seconds=seconds, metric=key, mode=mode, history=history,
-            details={"train_value": train_value, "val_loss": float(result.val_scores["val_loss"]),
-                     "best_epoch": history.best_epoch, "stop_reason": history.stop_reason,
-                     "forward_row": forward_row, "grouped": True}))
+        trials.append(scored_trial(
+            name=f"{name} fold {fold}", phase=phase, recipe=recipe, metric=(key, mode),
+            train_value=result.train_scores[key[len("val_"):]], val_scores=result.val_scores, model=network,
+            history=result.history, seconds=seconds, forward_row=forward_row, grouped=True))
     return trials
 
 
@@ -290,7 +288,9 @@ class Evaluator:
 
     ``train``: options laid over the spec's ``train`` section for every training (e.g. ``max_epochs``).
     ``callbacks``: given to every training (a deadline, a progress display). ``progress``: told which candidate and
-    fold is training (anything with ``candidate(name, fold, folds)``). ``on_scored``: called with every scored trial.
+    fold is training (anything with ``candidate(name, fold, folds)``; grouped folds also call its ``epoch(epoch,
+    max_epochs)`` if it has one, as the Trainer's progress callback does for each fold). ``on_scored``: called with
+    every scored trial.
 
     Args:
         base: the base spec.
@@ -330,6 +330,8 @@ class Evaluator:
     grouped: bool = False
     deadline: Callable[[], float] | None = None
     deadline_reason: str = "stopped at the deadline"
+    # grouped_run's answer by recipe and options: deciding builds the network, and batches ask before they train
+    _grouping: dict[str, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def trainings(self) -> int:
@@ -377,13 +379,14 @@ class Evaluator:
             options: ``train`` options on top of the evaluator's.
             callbacks: more callbacks for these trainings (default none).
         """
-        run = self.grouped_run(recipe, options) if not callbacks else None
+        run = self.grouped_run(recipe, options) if not callbacks and self.groups(recipe, options) else None
         if run is not None:
             if self.progress is not None:
                 self.progress.candidate(f"{name} · {len(self.folds or [])} folds grouped")
             return grouped_fold_trials(run, self.folds or [], recipe=recipe, name=name, phase=phase,
                                        metric=self.metric, deadline=self.deadline,
-                                       deadline_reason=self.deadline_reason)
+                                       deadline_reason=self.deadline_reason,
+                                       on_epoch=getattr(self.progress, "epoch", None))
         return [self.fit(recipe, name=name, phase=phase, fold=index + 1, options=options, callbacks=callbacks)
                 for index in range(len(self.folds or []))]
 
@@ -398,6 +401,21 @@ class Evaluator:
         if not self.grouped or not self.folds:
             return None
         return grouped_run(recipe_config(self.base, recipe, {**self.train, **options}), self.data, self.metric)
+
+    def groups(self, recipe: dict[str, Any], options: dict[str, Any]) -> bool:
+        """Whether the recipe's folds train as one grouped network (:meth:`grouped_run` is not None), remembered
+        per recipe and options: the answer builds the network once, not at every ask.
+
+        Args:
+            recipe: the sections the recipe sets.
+            options: ``train`` options on top of the evaluator's.
+        """
+        if not self.grouped or not self.folds:
+            return False
+        key = json.dumps([recipe, options, self.train], sort_keys=True, default=repr)
+        if key not in self._grouping:
+            self._grouping[key] = self.grouped_run(recipe, options) is not None
+        return self._grouping[key]
 
     def score(self, recipe: dict[str, Any], *, name: str, phase: str, options: dict[str, Any],
               callbacks: tuple[Callback, ...] = ()) -> Trial:

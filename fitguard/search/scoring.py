@@ -212,13 +212,39 @@ def fit_and_score(
     if key not in val_scores:  # val_accuracy on regression data, or a misspelt name: say so, not KeyError
         measured = ", ".join(val_scores) or "nothing (the validation part is empty)"
         raise ValueError(f"cannot score {key!r}: it is not measured on this {data.task} data; measured: {measured}")
-    val_value = val_scores[key]
     train_value = scorer.evaluate(train)[key[len("val_"):]]
-    trial = Trial(
-        name=name, phase=phase, recipe=dict(recipe or {}), val_score=val_value if mode == "max" else -val_value,
-        gap=gap_of(train_value, val_value, mode), parameters=count_parameters(run.model), epochs=len(history),
-        seconds=time.perf_counter() - started, metric=key, mode=mode,
-        details={"train_value": train_value, "val_loss": float(val_scores["val_loss"]),
-                 "best_epoch": history.best_epoch, "stop_reason": history.stop_reason, "forward_row": forward_row},
-    )
+    trial = scored_trial(name=name, phase=phase, recipe=recipe, metric=(key, mode), train_value=train_value,
+                         val_scores=val_scores, model=run.model, history=history,
+                         seconds=time.perf_counter() - started, forward_row=forward_row)
     return trial, run, history
+
+
+def scored_trial(*, name: str, phase: str, recipe: dict[str, Any] | None, metric: tuple[str, str], train_value: float,
+                 val_scores: dict[str, float], model: nn.Module, history: History, seconds: float,
+                 forward_row: float, **details: Any) -> Trial:
+    """The :class:`Trial` of one training scored on its validation rows -- the one place that turns the metric so
+    that higher is better, takes the gap, and fills the ``details`` every search reads.
+
+    Args:
+        name: the trial's name.
+        phase: the search phase.
+        recipe: the sections the recipe sets (None: none).
+        metric: the ``val_*`` metric's key and its mode (:func:`resolve_metric`).
+        train_value: the metric on the training rows.
+        val_scores: the validation metrics by key, ``val_loss`` and the metric's among them.
+        model: the trained network (its parameters are counted).
+        history: the training's history (kept on the trial).
+        seconds: what the training and scoring took.
+        forward_row: seconds of one row's forward pass in eval mode.
+        **details: more ``details`` (e.g. ``grouped=True``).
+    """
+    key, mode = metric
+    val_value = val_scores[key]
+    return Trial(
+        name=name, phase=phase, recipe=dict(recipe or {}), val_score=val_value if mode == "max" else -val_value,
+        gap=gap_of(train_value, val_value, mode), parameters=count_parameters(model), epochs=len(history),
+        seconds=seconds, metric=key, mode=mode, history=history,
+        details={"train_value": train_value, "val_loss": float(val_scores["val_loss"]),
+                 "best_epoch": history.best_epoch, "stop_reason": history.stop_reason, "forward_row": forward_row,
+                 **details},
+    )

@@ -199,6 +199,7 @@ def fit_folds(
     deadline: Callable[[], float] | None = None,
     deadline_reason: str = "stopped at the deadline",
     device: str | torch.device = "cpu",
+    on_epoch: Callable[[int, int], None] | None = None,
 ) -> list[FoldResult]:
     """Train one member per ``(train, val)`` fold as one grouped network; return each member's result in order.
 
@@ -226,6 +227,8 @@ def fit_folds(
         deadline_reason: a member stopped by the deadline stops with ``"{deadline_reason} after epoch N"`` (default
             "stopped at the deadline").
         device: where the grouped network trains (default "cpu").
+        on_epoch: called with ``(epoch, max_epochs)`` after each epoch of the members still training (a progress
+            display); None (default): nothing.
 
     Returns:
         One :class:`FoldResult` per fold: its History (``stop_reason``, ``best_epoch`` and ``monitor`` set as the
@@ -295,6 +298,8 @@ def fit_folds(
                 if watcher.stop_reason is not None or epoch == max_epochs:
                     _finish(watcher, stoppers[fold])
                     finished.append(position)
+            if on_epoch is not None:
+                on_epoch(epoch, max_epochs)
             if finished:
                 remaining = [p for p in range(len(active)) if p not in finished]
                 if not remaining:

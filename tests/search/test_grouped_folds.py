@@ -91,3 +91,42 @@ def test_a_queued_grouped_score_is_one_job_with_the_scores_of_this_process(tmp_p
         assert (mine.name, mine.fold_scores, mine.details["val_loss"]) == (
             single.name, single.fold_scores, single.details["val_loss"])
         assert not math.isnan(mine.val_score)
+
+
+def test_whether_a_recipe_groups_is_decided_once_per_recipe_and_options(digits, base, monkeypatch):
+    import fitguard.search.evaluate as evaluate_module
+
+    decided = []
+
+    def counting(config, data, metric="auto"):
+        decided.append(config.model.name)
+        return grouped_run(config, data, metric)
+
+    monkeypatch.setattr(evaluate_module, "grouped_run", counting)
+    evaluator = Evaluator(base, digits, list(kfold(digits, k=2, seed=0)), TRAIN, grouped=True)
+    mixup = {"model": {"name": "mlp", "hidden": [32]}, "remedies": {"mixup": 0.2}}
+    answers = [evaluator.groups(MLP, {}), evaluator.groups(MLP, {}), evaluator.groups(mixup, {}),
+               evaluator.groups(mixup, {}), evaluator.groups(MLP, {"max_epochs": 3})]
+    assert answers == [True, True, False, False, True]
+    assert len(decided) == 3  # once for each recipe and options: the network is built to decide
+    assert not Evaluator(base, digits, None, TRAIN, grouped=True).groups(MLP, {})  # no folds: nothing to group
+    assert len(decided) == 3
+
+
+def test_grouped_folds_tell_the_progress_display_each_epoch(digits, base):
+    class Progress:
+        def __init__(self) -> None:
+            self.seen: list[tuple[str, object]] = []
+
+        def candidate(self, name, fold=None, folds=None):
+            self.seen.append(("candidate", name))
+
+        def epoch(self, epoch, max_epochs):
+            self.seen.append(("epoch", (epoch, max_epochs)))
+
+    progress = Progress()
+    trial = Evaluator(base, digits, list(kfold(digits, k=2, seed=0)), {**TRAIN, "max_epochs": 4}, grouped=True,
+                      progress=progress)(MLP, name="x", phase="t")
+    assert progress.seen[0] == ("candidate", "x · 2 folds grouped")
+    ticks = progress.seen[1:]  # one per epoch of the longest-training fold
+    assert ticks == [("epoch", (e, 4)) for e in range(1, len(ticks) + 1)] and len(ticks) >= trial.epochs >= 1
