@@ -254,7 +254,7 @@ class Checkpoint(Callback):
         if self._writer is None:  # used outside fit
             self._write(*job)
         else:
-            self._writer.submit(self._write, *job)
+            self._writer.submit(self._write_and_recycle, *job)
         if full:
             self._last_save_time = time.monotonic()
         if best is not None:
@@ -286,7 +286,12 @@ class Checkpoint(Callback):
                 self._written.pop(old, None)
             if self._on_disk is not None:
                 self._on_disk = on_disk[: self.keep_last]
-        if len(self._spares) < 2:  # written: its buffers may take the next snapshot
+
+    def _write_and_recycle(self, path: Path | None, tree: Any, tensors: dict[str, torch.Tensor],
+                           best: dict[str, Any] | None, ready: torch.cuda.Event | None) -> None:
+        """The writer thread's job during fit: write, then offer the snapshot's buffers to the next snapshot."""
+        self._write(path, tree, tensors, best, ready)
+        if len(self._spares) < 2:
             self._spares.append(tensors)
 
     def get_config(self) -> dict[str, Any]:
