@@ -330,7 +330,8 @@ class Evaluator:
     grouped: bool = False
     deadline: Callable[[], float] | None = None
     deadline_reason: str = "stopped at the deadline"
-    # grouped_run's answer by recipe and options: deciding builds the network, and batches ask before they train
+    # grouped_run's answer by recipe, options and train options (base, data and metric are fixed for an evaluator's
+    # life; dataclasses.replace starts a fresh dict): deciding builds the network, and batches ask before they train
     _grouping: dict[str, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property

@@ -157,8 +157,14 @@ def join_tensors(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return tree
 
 
+# what a checkpoint's JSON says it is: /2 names the tensor file's CRC-32 (an older fitguard, which reads /1 only, says
+# "not a fitguard checkpoint" instead of "corrupt"); /1 files name its SHA-256 and still load
+_FORMAT = "fitguard-state/2"
+_FORMATS_READ = frozenset({"fitguard-state/1", _FORMAT})
 # the most buffers one writev call takes (POSIX guarantees at least 16; Linux takes 1024)
-_IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") and "SC_IOV_MAX" in os.sysconf_names else 16
+_IOV_MAX = max(16, os.sysconf("SC_IOV_MAX")) if hasattr(os, "sysconf") and "SC_IOV_MAX" in os.sysconf_names else 16
+# the most bytes one call is given (macOS refuses a writev of more than INT_MAX bytes)
+_CALL_BYTES = 1 << 30
 
 
 def _write_all(handle: int, data: Sequence[Any]) -> None:
@@ -167,7 +173,18 @@ def _write_all(handle: int, data: Sequence[Any]) -> None:
     ``os.writev``; a short write goes on where it stopped."""
     parts = [view.cast("B") for view in map(memoryview, data) if view.nbytes]
     while parts:
-        written = os.writev(handle, parts[:_IOV_MAX]) if hasattr(os, "writev") else os.write(handle, parts[0])
+        call, size = [parts[0][:_CALL_BYTES]], min(parts[0].nbytes, _CALL_BYTES)
+        if hasattr(os, "writev"):
+            for part in parts[1:_IOV_MAX]:
+                if size + part.nbytes > _CALL_BYTES:
+                    break
+                call.append(part)
+                size += part.nbytes
+            written = os.writev(handle, call)
+        else:
+            written = os.write(handle, call[0])
+        if written <= 0:
+            raise OSError(f"the OS took no bytes of a {size}-byte write")
         while parts and written >= parts[0].nbytes:
             written -= parts.pop(0).nbytes
         if written:  # stopped inside a part
@@ -186,13 +203,17 @@ def atomic_write_bytes(path: Path, data: bytes | Sequence[Any], fsync: bool = Tr
             a crashed machine may lose the last seconds of writes).
     """
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o666)
     try:
-        _write_all(handle, [data] if isinstance(data, (bytes, bytearray, memoryview)) else data)
-        if fsync:
-            os.fsync(handle)
-    finally:
-        os.close(handle)
+        try:
+            _write_all(handle, [data] if isinstance(data, (bytes, bytearray, memoryview)) else data)
+            if fsync:
+                os.fsync(handle)
+        finally:
+            os.close(handle)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a failed write leaves no part file behind
+        raise
     os.replace(tmp, path)
     if fsync and hasattr(os, "O_DIRECTORY"):  # the rename itself is durable only once the folder is flushed
         folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
@@ -299,7 +320,7 @@ def encode_split(tree: Any, tensors: dict[str, torch.Tensor]) -> EncodedState:
     for part in parts:
         crc = zlib.crc32(part, crc)
     crc32 = f"{crc:08x}"
-    meta = {"format": "fitguard-state/1", "crc32": crc32, "state": tree}
+    meta = {"format": _FORMAT, "crc32": crc32, "state": tree}
     return EncodedState(parts, crc32, json.dumps(meta, allow_nan=True).encode())
 
 
@@ -349,7 +370,7 @@ def load_state(json_path: str | Path) -> dict[str, Any]:
         blob = tensor_path.read_bytes()
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
         raise FitguardError(f"checkpoint {str(json_path)!r} cannot be read: {error}") from None
-    if not isinstance(meta, dict) or meta.get("format") != "fitguard-state/1":
+    if not isinstance(meta, dict) or meta.get("format") not in _FORMATS_READ:
         raise FitguardError(f"checkpoint {str(json_path)!r} is not a fitguard checkpoint")
     if "crc32" in meta:
         found, expected, name = f"{zlib.crc32(blob):08x}", meta["crc32"], "CRC-32"

@@ -24,19 +24,40 @@ def digits_run(tmp_path_factory):
     return out
 
 
-def hold_until_the_worker_is_ready(run: subprocess.Popen, out: Path) -> None:
-    """Freeze the run (SIGSTOP) once it has started its worker, until the worker says it is ready: the TINY run's
-    jobs are done in about as long as a worker takes to start, so without this the run may train them all alone.
-    The freeze is shorter than a job's heartbeat grace (the worker starts in a few seconds)."""
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (read from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # gone meanwhile
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def hold_until_the_worker_is_ready(run: subprocess.Popen, out: Path, freeze_seconds: float = 8.0) -> None:
+    """Freeze the run (SIGSTOP) once it has started its worker process, until the worker says it is ready: the TINY
+    run's jobs are done in about as long as a worker takes to start, so without this the run may train them all
+    alone. The freeze ends after ``freeze_seconds`` at the most, below the 10 s after which a job whose process
+    sends no heartbeat counts as dead (a job the run had taken would be failed); the wait for the worker goes on
+    unfrozen. Fails the test when the worker is not ready within 120 s."""
     log = out / "worker-1.log"
     deadline = time.monotonic() + 120
-    while not log.exists() and run.poll() is None and time.monotonic() < deadline:
+    while not (log.exists() and _children(run.pid)) and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
-    if not log.exists():
+    if run.poll() is not None:
         return  # the run ended first (its test says what went wrong)
     os.kill(run.pid, signal.SIGSTOP)
+    thaw = time.monotonic() + freeze_seconds
     try:
-        while b"joined run" not in log.read_bytes() and time.monotonic() < deadline:
+        while b"joined " not in log.read_bytes() and time.monotonic() < min(thaw, deadline):
             time.sleep(0.02)
     finally:
         os.kill(run.pid, signal.SIGCONT)
+    while b"joined " not in log.read_bytes() and run.poll() is None:
+        if time.monotonic() > deadline:
+            pytest.fail(f"the run's worker did not get ready in 120 s: {log.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.02)

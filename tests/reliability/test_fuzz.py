@@ -117,7 +117,7 @@ def test_load_of_random_csv_bytes_gives_a_dataset_or_one_clean_line(scratch, blo
 # ------------------------------------------------------------------------------------------- checkpoints
 def _pair(directory: Path, tensor_bytes: bytes, json_bytes: bytes | None = None) -> Path:
     """A checkpoint pair whose JSON names the CRC-32 of ``tensor_bytes`` (so the safetensors parser sees them)."""
-    meta = {"format": "fitguard-state/1", "crc32": f"{zlib.crc32(tensor_bytes):08x}",
+    meta = {"format": "fitguard-state/2", "crc32": f"{zlib.crc32(tensor_bytes):08x}",
             "state": {"model": {"w": {"__tensor__": "state.model.w"}}}}
     (directory / "ckpt.safetensors").write_bytes(tensor_bytes)
     (directory / "ckpt.json").write_bytes(json.dumps(meta).encode() if json_bytes is None else json_bytes)

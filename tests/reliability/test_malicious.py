@@ -75,7 +75,7 @@ def test_a_pickle_posing_as_a_checkpoint_is_never_unpickled(tmp_path):
     marker = tmp_path / "PWNED"
     blob = pickle.dumps(_Payload(marker))
     (tmp_path / "ckpt.safetensors").write_bytes(blob)
-    meta = {"format": "fitguard-state/1", "crc32": f"{zlib.crc32(blob):08x}", "state": {}}
+    meta = {"format": "fitguard-state/2", "crc32": f"{zlib.crc32(blob):08x}", "state": {}}
     (tmp_path / "ckpt.json").write_text(json.dumps(meta))
     with pytest.raises(FitguardError, match=r"^checkpoint '.*ckpt\.safetensors' is not a valid safetensors file: "):
         load_state(tmp_path / "ckpt.json")

@@ -117,7 +117,8 @@ def test_a_pair_written_with_a_sha256_still_loads_and_is_refused_when_damaged_or
     blob = (tmp_path / "ckpt.safetensors").read_bytes()
     meta = json.loads(json_path.read_text())
     del meta["crc32"]
-    json_path.write_text(json.dumps({**meta, "sha256": hashlib.sha256(blob).hexdigest()}))
+    assert meta["format"] == "fitguard-state/2"
+    json_path.write_text(json.dumps({**meta, "format": "fitguard-state/1", "sha256": hashlib.sha256(blob).hexdigest()}))
     loaded = load_state(json_path)
     assert torch.equal(loaded["w"], TENSORS["weight"]) and loaded["epoch"] == 2
     (tmp_path / "ckpt.safetensors").write_bytes(blob[:-1] + bytes([blob[-1] ^ 1]))
@@ -146,3 +147,27 @@ def test_an_atomic_write_goes_on_after_short_writes_and_skips_empty_buffers(tmp_
     parts = [b"header", torch.arange(7, dtype=torch.int16).numpy(), b"", torch.zeros(0).numpy(), bytearray(b"end")]
     atomic_write_bytes(tmp_path / "file", parts, fsync=False)
     assert (tmp_path / "file").read_bytes() == b"".join(bytes(memoryview(p)) for p in parts)
+
+
+def test_an_atomic_write_gives_each_call_at_most_its_byte_cap_and_refuses_a_write_that_takes_nothing(tmp_path,
+                                                                                                   monkeypatch):
+    import os
+
+    import fitguard.train.state_io as state_io
+
+    writev, calls = os.writev, []
+
+    def recording(fd, buffers):
+        calls.append(sum(memoryview(b).nbytes for b in buffers))
+        return writev(fd, buffers)
+
+    monkeypatch.setattr(state_io, "_CALL_BYTES", 4)  # a gigabyte in real use
+    monkeypatch.setattr(os, "writev", recording)
+    parts = [b"ab", b"cdefghij", torch.arange(3, dtype=torch.int32).numpy(), b"k"]
+    atomic_write_bytes(tmp_path / "file", parts, fsync=False)
+    assert (tmp_path / "file").read_bytes() == b"".join(bytes(memoryview(p)) for p in parts)
+    assert max(calls) <= 4 and sum(calls) == 23
+    monkeypatch.setattr(os, "writev", lambda fd, buffers: 0)
+    with pytest.raises(OSError, match=r"^the OS took no bytes of a 2-byte write$"):
+        atomic_write_bytes(tmp_path / "other", parts, fsync=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # no part file left

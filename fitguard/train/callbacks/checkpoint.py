@@ -6,9 +6,10 @@ Layout of ``dirpath``::
     best.safetensors / best.json      the best epoch's weights and its epoch/metric
 
 A kill during a write leaves the previous pair intact; ``keep_last`` bounds how many full checkpoints stay.
-The training thread only copies the state's tensors on their device (a memcpy into the buffers of a snapshot already
-written, so no memory is allocated: a small model's checkpoint costs it a fraction of a millisecond; a model over
-64 MiB of weights on a GPU is copied to host memory instead, so queued snapshots do not crowd the GPU); one
+The training thread only copies the state's tensors on their device (once two snapshots are written, a memcpy into
+the buffers of one the writer is done with -- up to two such spare copies are held during ``fit``, none after it --,
+so nothing is allocated: a small model's checkpoint costs it a fraction of a millisecond; a model over 64 MiB of
+weights on a GPU is copied to host memory instead, so queued snapshots do not crowd the GPU); one
 background thread serializes, checksums and writes, in order, skipping a file whose content is already on disk.
 The training thread waits only when two epochs' writes are still queued, and at the end of ``fit`` — also when
 training raised: the last complete epoch's checkpoint is on disk before the exception leaves ``fit``, and a
