@@ -380,7 +380,7 @@ class Evaluator:
             options: ``train`` options on top of the evaluator's.
             callbacks: more callbacks for these trainings (default none).
         """
-        run = self.grouped_run(recipe, options) if not callbacks and self.groups(recipe, options) else None
+        run = self._grouped_unless_known_not(recipe, options) if not callbacks else None
         if run is not None:
             if self.progress is not None:
                 self.progress.candidate(f"{name} · {len(self.folds or [])} folds grouped")
@@ -411,12 +411,24 @@ class Evaluator:
             recipe: the sections the recipe sets.
             options: ``train`` options on top of the evaluator's.
         """
+        if self._grouping_key(recipe, options) not in self._grouping:
+            self._grouped_unless_known_not(recipe, options)
+        return self._grouping.get(self._grouping_key(recipe, options), False)
+
+    def _grouping_key(self, recipe: dict[str, Any], options: dict[str, Any]) -> str:
+        return json.dumps([recipe, options, self.train], sort_keys=True, default=repr)
+
+    def _grouped_unless_known_not(self, recipe: dict[str, Any], options: dict[str, Any]) -> Run | None:
+        """:meth:`grouped_run`, remembering its answer for :meth:`groups`; not built when the answer is known to be
+        no (a grouped training needs a fresh run each time)."""
         if not self.grouped or not self.folds:
-            return False
-        key = json.dumps([recipe, options, self.train], sort_keys=True, default=repr)
-        if key not in self._grouping:
-            self._grouping[key] = self.grouped_run(recipe, options) is not None
-        return self._grouping[key]
+            return None
+        key = self._grouping_key(recipe, options)
+        if self._grouping.get(key) is False:
+            return None
+        run = self.grouped_run(recipe, options)
+        self._grouping[key] = run is not None
+        return run
 
     def score(self, recipe: dict[str, Any], *, name: str, phase: str, options: dict[str, Any],
               callbacks: tuple[Callback, ...] = ()) -> Trial:

@@ -111,6 +111,9 @@ def test_whether_a_recipe_groups_is_decided_once_per_recipe_and_options(digits, 
     assert len(decided) == 3  # once for each recipe and options: the network is built to decide
     assert not Evaluator(base, digits, None, TRAIN, grouped=True).groups(MLP, {})  # no folds: nothing to group
     assert len(decided) == 3
+    fresh = Evaluator(base, digits, list(kfold(digits, k=2, seed=0)), {**TRAIN, "max_epochs": 2}, grouped=True)
+    assert all(t.details["grouped"] for t in fresh.fold_trials(MLP, name="x", phase="t", options={}))
+    assert len(decided) == 4 and fresh.groups(MLP, {})  # the run that trained also decided: built once
 
 
 def test_grouped_folds_tell_the_progress_display_each_epoch(digits, base):
