@@ -19,10 +19,7 @@ half-trained epoch is never saved.
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -52,8 +49,6 @@ _CKPT = re.compile(r"^ckpt-(\d{6})\.json$")
 # a model with more weights than this is snapshotted to host memory, not cloned on its GPU: up to three
 # snapshots (two queued, one being written) of weights and optimizer state would crowd the GPU's memory
 _GPU_SNAPSHOT_WEIGHT_BYTES = 64 << 20
-#: the writer thread's niceness (19: the lowest priority; see _yield_to_training)
-_WRITER_NICENESS = 19
 
 
 def _epoch_of(path: Path) -> int:
@@ -91,19 +86,6 @@ def latest_valid_checkpoint(dirpath: str | Path) -> tuple[dict[str, Any] | None,
     return None, skipped
 
 
-def _yield_to_training() -> None:
-    """Give the calling thread (the checkpoint writer) the lowest CPU priority, on Linux, where a thread's niceness
-    is its own: the training thread's work, and torch's threads, then run first on a busy core, and the writer uses
-    what they leave (on a small model, the cores torch's threads idle on between operations). Writes still reach
-    the disk: when two are queued the training thread waits for them, and the writer then has the CPU to itself.
-    Elsewhere (macOS's setpriority takes a process, not a thread) and where the call is refused, nothing changes."""
-    if sys.platform.startswith("linux"):
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _WRITER_NICENESS)
-        except OSError:
-            pass
-
-
 class _OrderedWriter:
     """One background thread that runs writes in the order given. ``submit`` returns at once unless
     ``max_pending`` writes are still unfinished (then it waits for the oldest: memory for snapshots stays
@@ -111,8 +93,7 @@ class _OrderedWriter:
     ``submit``, ``flush`` or ``close``."""
 
     def __init__(self, max_pending: int = 2) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fitguard-checkpoint",
-                                            initializer=_yield_to_training)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fitguard-checkpoint")
         self._pending: deque[Future[None]] = deque()
         self._max_pending = max_pending
 

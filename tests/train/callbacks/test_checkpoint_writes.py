@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -185,24 +183,6 @@ def test_a_failed_background_write_is_raised_by_fit_not_lost(tmp_path):
     checkpoint = Checkpoint(tmp_path / "checkpoints", every_epochs=1, every_minutes=None)
     with pytest.raises(NotADirectoryError):
         _fit(tmp_path, _TakeAwayFolder(checkpoint, epoch=2), max_epochs=3, checkpoint=checkpoint)
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own niceness is Linux's")
-def test_the_writer_thread_runs_at_the_lowest_priority_and_the_training_thread_keeps_its_own(tmp_path, monkeypatch):
-    import fitguard.train.callbacks.checkpoint as module
-
-    def niceness() -> int:
-        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
-    seen: list[tuple[int, int]] = []
-    real = module.atomic_write_bytes
-    monkeypatch.setattr(module, "atomic_write_bytes",
-                        lambda *a, **k: (seen.append((threading.get_native_id(), niceness())), real(*a, **k))[1])
-    before = niceness()
-    _fit(tmp_path, max_epochs=3)
-    assert seen and {n for _, n in seen} == {19}
-    assert threading.get_native_id() not in {tid for tid, _ in seen}  # written by the writer thread
-    assert niceness() == before
 
 
 def test_fsync_is_called_only_when_asked(tmp_path, monkeypatch):
