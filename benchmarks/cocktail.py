@@ -41,6 +41,7 @@ from fitguard.doctor.pipeline import base_config
 from fitguard.doctor.plan import REMEDIES
 from fitguard.doctor.trials import evaluator, train_recipe
 from fitguard.search import ablate
+from fitguard.search.evaluate import Candidate, skipped
 
 #: the data sets the remedies are for: images (small and 28x28) and signals
 DATA = ("digits 10%", "fashion_mnist 100/class", "mnist1d")
@@ -71,17 +72,26 @@ def replay(name: str, seed: int, only: list[str] | None = None) -> list[dict]:
                if not only or key(label) in only}
     ran = {(): reference}
 
-    def evaluate(names: tuple[str, ...]):
-        row = run("combined" if len(names) > 1 else names[0], combine(network, [changes[n] for n in names]))
-        ran[names] = row
-        return row["trial"]
+    def evaluate(batch: list[tuple[str, ...]]) -> list:
+        trials = []
+        for names in batch:
+            if len(names) > 1 and only:  # --only measures remedies alone: no combination is trained
+                trials.append(skipped(Candidate(combine(network, [changes[n] for n in names]), "combined",
+                                                "ablation"), "skipped: --only"))
+                continue
+            row = run("combined" if len(names) > 1 else names[0], combine(network, [changes[n] for n in names]))
+            ran[names] = row
+            trials.append(row["trial"])
+        return trials
 
     # the doctor's own ablation (fitguard.search.ablate, combined as the doctor combines), scored on test too
     trials = ablate(evaluate, list(changes), reference["trial"], combine="helpful",
-                    group=lambda label: _group(changes[label]), more=lambda: not only)
+                    group=lambda label: _group(changes[label]))
     rows = []
     for trial in trials:
         names = tuple(trial.details["remedies"])
+        if names not in ran:  # a combination --only skipped
+            continue
         row = ran[names]
         row["helped"] = bool(trial.details.get("helped"))
         if len(names) > 1:
