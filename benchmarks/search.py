@@ -57,7 +57,6 @@ import torch
 from fitguard.config import parse_config
 from fitguard.recipe import build_run, load_data
 from fitguard.search import apply_point
-from fitguard.search.scoring import add_callbacks
 from fitguard.train import Callback
 
 SPACE = {"lr": [1e-4, 3e-4, 1e-3, 3e-3], "l2": [0.0, 1e-5, 1e-4, 1e-3, 1e-2], "dropout": [0.0, 0.2, 0.4]}
@@ -113,7 +112,7 @@ def train_curve(base, data, values: tuple, test: bool = True, stop_after: int | 
     """Train one configuration; its per-epoch validation (and test) accuracy."""
     run = build_run(apply_point(base, dict(zip(SPACE, values)), data.kind), data=data)
     callbacks = ([TestCurve(data.test)] if test else []) + ([StopAfter(stop_after)] if stop_after else [])
-    add_callbacks(run.trainer, callbacks)
+    run.trainer.add_callbacks(callbacks)
     started = time.perf_counter()
     history = run.trainer.fit(data.train, data.val)
     curve = {"val": list(history["val_accuracy"]), "seconds": time.perf_counter() - started}
