@@ -57,8 +57,6 @@ ARCHITECTURES: dict[str, list[dict[str, Any]]] = {
 }
 #: the image augmentation the ablation tries: small rotations, shifts and zooms keep every class what it is
 AUGMENT = {"rotate": 10.0, "shift": 0.1, "scale": 0.1}
-#: the label smoothing the ablation tries (a classification's share of each target spread over all classes)
-LABEL_SMOOTHING = 0.1
 
 
 @dataclass
@@ -601,11 +599,6 @@ def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None, allo
         # mixup (Zhang et al. 2018), α = 0.2 as in their tabular and CIFAR runs; not over embedding codes, which a
         # convex mix of two rows would turn into a third, unrelated category
         options.append(("mixup", "mixup α=0.2", {"remedies": {"mixup": 0.2}}))
-    if data.task == "classification":
-        # label smoothing (Szegedy et al. 2016): the target puts 0.1 of its mass evenly on every class, so the
-        # network is not pushed to ever larger logits on rows it already gets right; 0.1 as in their ImageNet runs.
-        # It is a loss option: it combines with mixup's soft targets and with augmentation
-        options.append(("label smoothing", "label smoothing 0.1", {"train": {"label_smoothing": LABEL_SMOOTHING}}))
     # the regularization cocktail's (Kadra et al., NeurIPS 2021): skip connections, the schedules and weight
     # averages, cutmix, FGSM adversarial training
     if tunable(network) and model["name"] in RESIDUAL_FAMILIES and not model.get("residual"):
@@ -657,7 +650,7 @@ def combine(network: dict[str, Any], changes: list[dict[str, Any]]) -> dict[str,
     for change in changes:
         recipe["model"].update(change.get("model", {}))
         recipe["remedies"].update(change.get("remedies", {}))
-        if "train" in change:  # a fixed schedule's epochs (without early stopping), a smoothed loss
+        if "train" in change:  # a fixed schedule: its epochs, without early stopping
             recipe["train"] = {**recipe.get("train", {}), **change["train"]}
         if "early_stopping" in change:
             recipe["early_stopping"] = change["early_stopping"]
@@ -703,8 +696,6 @@ def _group(change: dict[str, Any]) -> tuple[str, ...]:
     return tuple(sorted(f"{section}.{option}" for section, options in change.items() for option in options))
 
 
-#: the ``train`` options of the leader's recipe that every study trial keeps (the study sets the learning rate)
-KEPT_BY_STUDY = ("max_epochs", "label_smoothing")
 #: study trial ``k`` draws its values with a sampler seeded ``seed + STUDY_SEED_STEP * k``
 STUDY_SEED_STEP = 7919
 
@@ -782,8 +773,8 @@ def study(score: Scorer, clock: Clock, best: Trial, storage: Path | str, *, seed
                   "remedies": {**best.recipe.get("remedies", {}), **_l2(lam)}}
         if "dropout" in params:
             recipe["model"]["dropout"] = round(params["dropout"], 4)
-        # the study tunes the learning rate; a fixed schedule keeps its epochs, a smoothed loss its smoothing
-        fixed = {k: v for k, v in (recipe.pop("train", None) or {}).items() if k in KEPT_BY_STUDY}
+        # the study tunes the learning rate; a fixed schedule keeps its epochs
+        fixed = {k: v for k, v in (recipe.pop("train", None) or {}).items() if k == "max_epochs"}
         if fixed:
             recipe["train"] = fixed
         live = optuna_trial is not None and not score.folds  # a replayed trial was pruned or not before

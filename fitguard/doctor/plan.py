@@ -33,7 +33,7 @@ KINDS = ("underfit", "overfit", "good")
 #: budget spends itself on those first; Lookahead and an EMA of the weights are not searched: alone on the remedies
 #: benchmark they moved no data set's accuracy, see ``benchmarks/reference/remedies_*_cpu.json``)
 REMEDIES = ("L2", "dropout 0.25", "batch norm", "augmentation", "augmentation with flips", "augmentation with cutout",
-            "weight noise", "mixup", "label smoothing", "skip connections", "cosine schedule", "snapshot ensemble", "SWA", "cutmix",
+            "weight noise", "mixup", "skip connections", "cosine schedule", "snapshot ensemble", "SWA", "cutmix",
             "FGSM")
 #: the remedy the plan adds, first, when classes are skewed (a loss weighted n / (classes * count) per class)
 CLASS_WEIGHTS = "class weights"

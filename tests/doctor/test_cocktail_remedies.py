@@ -24,10 +24,9 @@ def test_images_get_cutout_and_classes_get_mixup_in_the_order_the_plan_names():
     assert changes["augmentation with cutout"] == {"remedies": {"augment": {"rotate": 10.0, "shift": 0.1,
                                                                             "scale": 0.1, "erase": 0.25}}}
     assert changes["mixup α=0.2"] == {"remedies": {"mixup": 0.2}}
-    # the usual remedies end with mixup and label smoothing; the cocktail's (tests/doctor/test_cocktail_search.py)
-    # follow
-    assert list(changes)[-6:] == ["weight noise σ=0.01·|w|", "mixup α=0.2", "label smoothing 0.1",
-                                  "skip connections", "cutmix α=1", "FGSM ε=0.05"]
+    # the usual remedies end with mixup; the cocktail's (tests/doctor/test_cocktail_search.py) follow
+    assert list(changes)[-5:] == ["weight noise σ=0.01·|w|", "mixup α=0.2", "skip connections", "cutmix α=1",
+                                  "FGSM ε=0.05"]
     assert not any("mixup" in name for name, _ in remedies_for(load("diabetes", seed=0), NETWORK, 1e-3))
     # an underfit model gets no regularizer: cutout adds data like the other augmentations, mixup regularizes
     assert "augmentation with cutout" in plan_for("underfit").remedies and "mixup" not in plan_for("underfit").remedies
@@ -74,36 +73,3 @@ def test_the_mixup_recipe_trains_on_a_table_and_cutmix_is_refused_there():
         build_run(cutmix, data=table)
     assert str(error.value) == ("`remedies.cutmix` pastes a box of one image into another, so it applies to image "
                                 "data, but 'breast_cancer' is table data (mixup blends any rows)")
-
-
-def test_label_smoothing_is_a_remedy_for_classes_only_and_not_for_an_underfit_model():
-    digits = load("digits", seed=0)
-    change = dict(remedies_for(digits, NETWORK, None))["label smoothing 0.1"]
-    assert change == {"train": {"label_smoothing": 0.1}}
-    assert not any("label smoothing" in name for name, _ in remedies_for(load("diabetes", seed=0), NETWORK, 1e-3))
-    assert "label smoothing" in plan_for("overfit").remedies and "label smoothing" in plan_for("good").remedies
-    assert "label smoothing" not in plan_for("underfit").remedies  # it regularizes: a smaller push to fit
-    # a loss option: it combines with augmentation and mixup, whose changes live in other sections
-    flips = dict(remedies_for(digits, {"model": {"name": "cnn", "widths": [4]}}, None))["augmentation with flips"]
-    recipe = combine(NETWORK, [flips, {"remedies": {"mixup": 0.2}}, change])
-    assert recipe["train"] == {"label_smoothing": 0.1}
-    assert recipe["remedies"] == {"augment": {"rotate": 10.0, "shift": 0.1, "scale": 0.1, "flip": True},
-                                  "mixup": 0.2}
-
-
-def test_the_label_smoothing_recipe_trains_with_the_smoothed_cross_entropy():
-    table = load("wine", seed=0)
-    recipe = combine(NETWORK, [dict(remedies_for(table, NETWORK, None, ("label smoothing",)))["label smoothing 0.1"]])
-    config = parse_config({"data": {"source": "wine"}, "model": recipe["model"], "train": {**recipe["train"],
-                           "max_epochs": 1}}, "label smoothing")
-    run = build_run(config, data=table)
-    assert run.trainer.label_smoothing == 0.1
-    history = run.trainer.fit(table.train, table.val)
-    # the validation loss is the smoothed cross-entropy, written out: 0.9 on the true class's -log p and 0.1 spread
-    # evenly over every class's
-    run.model.eval()
-    with torch.no_grad():
-        log_p = torch.log_softmax(run.model(table.val.X), dim=1).double()
-    y = table.val.y
-    expected = (0.9 * -log_p[torch.arange(len(y)), y] + 0.1 * -log_p.mean(dim=1)).mean()
-    assert history.epochs[-1]["val_loss"] == pytest.approx(float(expected), rel=1e-5)

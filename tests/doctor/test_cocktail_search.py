@@ -186,16 +186,3 @@ def test_the_study_around_a_fixed_schedule_keeps_its_epochs(digits, base, tmp_pa
     for trial in trials:
         assert trial.epochs == 5 and trial.recipe["train"] == {"max_epochs": 5, "lr": trial.details["params"]["lr"]}
         assert trial.recipe["early_stopping"] is None and "weight_averaging" in trial.recipe["remedies"]
-
-
-def test_the_study_around_a_smoothed_loss_keeps_its_smoothing(digits, base, tmp_path):
-    from fitguard.doctor.phases import study
-
-    network = {"model": {"name": "mlp", "hidden": [16]}}
-    recipe = combine(network, [dict(remedies_for(digits, network, None, ("label smoothing",)))["label smoothing 0.1"]])
-    score = Scorer(base, digits, None, {"max_epochs": 3})
-    leader = score(recipe, name="label smoothing", phase="ablation")
-    trials = study(score, Clock(seconds=None, trials=2), leader, tmp_path / "study.db", seed=0, tick=lambda: None)
-    assert len(trials) == 2
-    for trial in trials:
-        assert trial.recipe["train"] == {"label_smoothing": 0.1, "lr": trial.details["params"]["lr"]}
