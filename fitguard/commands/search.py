@@ -28,7 +28,8 @@ def register(app: typer.Typer) -> None:
         config: Annotated[Path, typer.Argument(help="YAML/TOML training spec with a `search:` section (the space).")],
         trials: Annotated[int, typer.Option(help="Trials in the study (all workers together).")] = 20,
         timeout: Annotated[str | None, typer.Option(help="Start no trial after this long, e.g. 10m.")] = None,
-        storage: Annotated[str | None, typer.Option(help="Study database URL (default: OUT/study.db).")] = None,
+        storage: Annotated[str | None, typer.Option(help="Study database URL, or grpc://HOST:PORT of Optuna's gRPC "
+                                                         "storage proxy (default: OUT/study.db).")] = None,
         workers: Annotated[int, typer.Option(help="Local worker processes.")] = 1,
         study_name: Annotated[str, typer.Option("--study", help="Study name inside the storage.")] = "fitguard",
         pruner: Annotated[str, typer.Option(help="none (default, measured in benchmarks/search.py), catchup, hyperband "

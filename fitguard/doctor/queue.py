@@ -37,7 +37,7 @@ from fitguard.config import TrainConfig
 from fitguard.data import Dataset, TensorData, kfold
 from fitguard.search.evaluate import fold_mean, grouped_fold_trials, grouped_run, recipe_config, train_candidate
 from fitguard.search.scoring import Trial
-from fitguard.search.workers import Heartbeat
+from fitguard.search.workers import AttributeHeartbeat, Heartbeat, StaleTrials, beats_on_its_own
 from fitguard.train import Callback, History
 
 #: the Optuna study, in the run's storage, that holds the queued fold trainings
@@ -52,8 +52,6 @@ MAX_RETRY = 3
 POLL_SECONDS = 0.2
 #: seconds within which a process that took a job counts as one of the run's (:meth:`FoldQueue.capacity`)
 ACTIVE_SECONDS = 120
-#: a running job's own heartbeat (a trial system attribute) in a storage without Optuna's (a ``GrpcStorageProxy``)
-HEARTBEAT_ATTR = "fitguard_heartbeat"
 
 
 @dataclass(frozen=True)
@@ -172,8 +170,8 @@ class FoldQueue:
         self.study = optuna.load_study(study_name=name, storage=storage)
         self.study_id = self.study._study_id
         # Optuna's heartbeat needs an RDB storage; through a GrpcStorageProxy the jobs beat in a system attribute
-        self._own_heartbeat = not hasattr(storage, "record_heartbeat") or storage.get_heartbeat_interval() is None
-        self._beats: dict[int, tuple[Any, float]] = {}
+        self._own_heartbeat = beats_on_its_own(storage)
+        self._stale = StaleTrials(self.study, GRACE_SECONDS, MAX_RETRY)
         self.folds = folds
         self.deadline = deadline
         self.threads = threads
@@ -353,31 +351,15 @@ class FoldQueue:
         return 1
 
     def fail_stale(self) -> None:
-        """Fail the running jobs whose heartbeat stopped; Optuna's retry callback queues a copy of each. In a storage
-        without Optuna's heartbeat, a job whose :data:`HEARTBEAT_ATTR` this process saw unchanged for
-        ``GRACE_SECONDS`` of its own clock (no two machines' clocks are compared) is failed and copied here."""
-        from optuna.exceptions import UpdateFinishedTrialError
+        """Fail the running jobs whose heartbeat stopped; a copy of each is queued (Optuna's retry callback, or
+        :class:`~fitguard.search.workers.StaleTrials` in a storage without Optuna's heartbeat, where a job whose beat
+        this process saw unchanged for ``GRACE_SECONDS`` of its own clock is failed)."""
         from optuna.storages import fail_stale_trials
-        from optuna.trial import TrialState
 
-        from fitguard.search.workers import requeue
-
-        if not self._own_heartbeat:
+        if self._own_heartbeat:
+            self._stale.fail()
+        else:
             fail_stale_trials(self.study)
-            return
-        now = time.monotonic()
-        running = self.storage.get_all_trials(self.study_id, deepcopy=False, states=(TrialState.RUNNING,))
-        self._beats = {t._trial_id: self._beats.get(t._trial_id, (None, now)) for t in running}
-        for frozen in running:
-            beat = frozen.system_attrs.get(HEARTBEAT_ATTR)
-            seen, since = self._beats[frozen._trial_id]
-            if beat != seen:
-                self._beats[frozen._trial_id] = (beat, now)
-            elif now - since > GRACE_SECONDS:
-                with contextlib.suppress(UpdateFinishedTrialError):
-                    if (self.storage.set_trial_state_values(frozen._trial_id, state=TrialState.FAIL)
-                            and len(frozen.system_attrs.get("retry_history", [])) < MAX_RETRY):
-                        requeue(self.study, frozen)
 
     def finished(self) -> bool:
         """Whether the run marked the queue finished (no more jobs will come), or deleted it. A queue replaced by
@@ -393,7 +375,7 @@ class FoldQueue:
         except KeyError:
             return True
         self.study_id = self.study._study_id
-        self._beats = {}
+        self._stale = StaleTrials(self.study, GRACE_SECONDS, MAX_RETRY)
         return self.finished()
 
     def finish(self) -> None:
@@ -434,21 +416,6 @@ class FoldQueue:
             if time.monotonic() - lost.setdefault(trial_id, time.monotonic()) > GRACE_SECONDS:
                 requeue(self.study, frozen)  # whoever failed it died before it queued the retry
         return results if len(results) == len(ids) else None
-
-
-class AttributeHeartbeat(Heartbeat):
-    """A running job's heartbeat where the storage has none of its own (a ``GrpcStorageProxy``): every ``interval``
-    seconds a daemon thread writes the next number into the trial's system attribute :data:`HEARTBEAT_ATTR`; readers
-    watch it change (:meth:`FoldQueue.fail_stale`).
-
-    Args:
-        storage: the Optuna storage to write in.
-        trial_id: the running trial's id.
-        interval: seconds between heartbeats.
-    """
-
-    def record(self, storage: Any, trial_id: int, beat: int) -> None:
-        storage.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, beat)
 
 
 def open_queue_storage(url: str) -> Any:

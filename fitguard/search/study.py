@@ -178,7 +178,9 @@ def prepare_study(
         recipe: The base :class:`~fitguard.config.TrainConfig`; each trial applies its point to it.
         space: The :class:`SearchSpace` to sample.
         trials: Total trials the study should hold, >= 1 (with ``resume``, slots already queued count).
-        storage: Database URL of the study (``sqlite:///...``, ``postgresql://...`` or ``mysql://...``).
+        storage: Database URL of the study (``sqlite:///...``, ``postgresql://...`` or ``mysql://...``), or
+            ``grpc://HOST:PORT`` of Optuna's gRPC storage proxy in front of one (trials then beat in a system
+            attribute: :class:`~fitguard.search.workers.AttributeHeartbeat`).
         name: The study's name in the storage. Default ``"fitguard"``.
         metric: ``"auto"`` (default; val_accuracy for classification, val_loss otherwise) or a ``val_*`` metric.
         sampler: ``"tpe"`` (default, grid-aware) or ``"random"`` (see :func:`make_sampler`).
@@ -245,7 +247,8 @@ def study(
         space: The :class:`SearchSpace` to sample.
         trials: Total trials, >= 1 (with ``resume``, slots already queued count). Default 20.
         timeout: Seconds after which workers start no new trial (> 0); None (default): no limit.
-        storage: Database URL of the study; None (default): ``sqlite`` in ``out/study.db``.
+        storage: Database URL of the study, or ``grpc://HOST:PORT`` of Optuna's gRPC storage proxy in front of
+            one; None (default): ``sqlite`` in ``out/study.db``.
         out: Folder for the default storage (created if missing); needed when ``storage`` is None.
         name: The study's name in the storage. Default ``"fitguard"``.
         workers: Processes that run trials, >= 1: 1 (default) runs them in this process, more start

@@ -4,7 +4,10 @@ A study plans its trials up front as queued (WAITING) slots 0..N-1. Workers only
 (an atomic WAITING -> RUNNING update in the database), never create one, so any number of processes on any
 number of machines finish exactly N slots between them. A worker that dies leaves its trial RUNNING with a
 stale heartbeat; the next worker to look marks it FAIL and the storage's retry callback queues a
-copy with the same slot and parameters. Ctrl-C does the same at once: FAIL and re-queue, so nothing is lost.
+copy with the same slot and parameters. Through Optuna's gRPC storage proxy (``grpc://HOST:PORT``), which has no
+heartbeat of Optuna's, a trial beats in a system attribute (:class:`AttributeHeartbeat`) and workers fail and
+re-queue the ones whose beat stopped (:class:`StaleTrials`). Ctrl-C does the same at once: FAIL and re-queue, so
+nothing is lost.
 
 Run a worker by hand on another machine with ``fitguard search CONFIG --storage URL --resume``, or as
 ``python -m fitguard.search.workers URL STUDY`` (what ``--workers N`` starts).
@@ -28,6 +31,10 @@ from fitguard.search.scoring import Trial
 
 SLOT = "fitguard_slot"
 SPEC = "fitguard_spec"
+#: the trial system attribute a running trial's beat is written to in a storage without Optuna's heartbeat
+HEARTBEAT_ATTR = "fitguard_heartbeat"
+#: how many times a dead worker's trial is queued again (Optuna's ``RetryHeartbeatStaleTrialCallback`` default)
+MAX_RETRY = 3
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,69 @@ class Heartbeat:
         self._thread.join()
 
 
+class AttributeHeartbeat(Heartbeat):
+    """A running trial's heartbeat where the storage has none of its own (a ``GrpcStorageProxy``): every ``interval``
+    seconds a daemon thread writes the next number into the trial's system attribute :data:`HEARTBEAT_ATTR`; a
+    :class:`StaleTrials` watches it change.
+
+    Args:
+        storage: the Optuna storage to write in.
+        trial_id: the running trial's id.
+        interval: seconds between heartbeats.
+    """
+
+    def record(self, storage: Any, trial_id: int, beat: int) -> None:
+        storage.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, beat)
+
+
+def beats_on_its_own(storage: Any) -> bool:
+    """Whether a running trial in ``storage`` beats through :class:`AttributeHeartbeat`: Optuna's heartbeat needs an
+    RDB storage opened with a heartbeat interval, and a ``GrpcStorageProxy`` has none.
+
+    Args:
+        storage: the Optuna storage.
+    """
+    return not hasattr(storage, "record_heartbeat") or storage.get_heartbeat_interval() is None
+
+
+class StaleTrials:
+    """Finds the running trials of ``study`` whose worker died, in a storage where they beat through
+    :class:`AttributeHeartbeat`: a trial whose beat this process saw unchanged for ``grace`` seconds of its own clock
+    (no two machines' clocks are compared) is failed and, unless it was retried ``max_retry`` times already, queued
+    again as a copy (:func:`requeue`) -- what Optuna's stale-trial check and retry callback do with its heartbeat.
+
+    Args:
+        study: the Optuna study.
+        grace: seconds a beat may stay unchanged.
+        max_retry: how many copies of one trial at most. Default :data:`MAX_RETRY`.
+    """
+
+    def __init__(self, study: Any, grace: float, max_retry: int = MAX_RETRY) -> None:
+        self.study, self.grace, self.max_retry = study, grace, max_retry
+        self._beats: dict[int, tuple[Any, float]] = {}
+
+    def fail(self) -> None:
+        """Fail (and queue again) the running trials whose beat has not changed for ``grace`` seconds."""
+        from optuna.exceptions import UpdateFinishedTrialError
+        from optuna.trial import TrialState
+
+        storage, now = self.study._storage, time.monotonic()
+        running = storage.get_all_trials(self.study._study_id, deepcopy=False, states=(TrialState.RUNNING,))
+        self._beats = {t._trial_id: self._beats.get(t._trial_id, (None, now)) for t in running}
+        for frozen in running:
+            beat = frozen.system_attrs.get(HEARTBEAT_ATTR)
+            seen, since = self._beats[frozen._trial_id]
+            if beat != seen:
+                self._beats[frozen._trial_id] = (beat, now)
+            elif now - since > self.grace:
+                try:
+                    if (storage.set_trial_state_values(frozen._trial_id, state=TrialState.FAIL)
+                            and len(frozen.system_attrs.get("retry_history", [])) < self.max_retry):
+                        requeue(self.study, frozen)
+                except UpdateFinishedTrialError:  # it finished meanwhile, or another process failed it first
+                    pass
+
+
 def take_queued(storage: Any, study_id: int) -> int | None:
     """Atomically move one queued trial to RUNNING; its id, or None when the queue is empty.
 
@@ -170,7 +240,8 @@ def run_one(study: Any, trial_id: int, spec: TrialSpec, data: Any, storage: Any)
     from fitguard.search.space import SearchSpace, apply_point
 
     trial = optuna.Trial(study, trial_id)
-    heartbeat = Heartbeat(storage, trial_id, spec.heartbeat_interval)
+    heartbeat = (AttributeHeartbeat if beats_on_its_own(storage) else Heartbeat)(storage, trial_id,
+                                                                                 spec.heartbeat_interval)
     try:
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         point = SearchSpace.from_dict(spec.space).sample(trial)
@@ -203,19 +274,19 @@ def connect(url: str, name: str) -> Any:
     """Open the storage with the heartbeat settings the study was created with.
 
     Args:
-        url: the storage's database URL.
+        url: the storage's database URL, or a gRPC storage proxy's ``grpc://HOST:PORT``.
         name: the study's name.
     """
-    import optuna
-
-    from fitguard.search.storage import engine_url, open_storage, storage_errors
+    from fitguard.search.storage import close_storage, masked_url, open_storage, optuna_storage, storage_errors
 
     with storage_errors(url, lost=False):
-        plain = optuna.storages.RDBStorage(engine_url(url))
-        summary = next((s for s in plain.get_all_studies() if s.study_name == name), None)
-        plain.remove_session()
+        plain = optuna_storage(url)
+        try:
+            summary = next((s for s in plain.get_all_studies() if s.study_name == name), None)
+        finally:
+            close_storage(plain)
     if summary is None or SPEC not in summary.user_attrs:
-        raise ValueError(f"no fitguard study named {name!r} in {url}")
+        raise ValueError(f"no fitguard study named {name!r} in {masked_url(url)}")
     spec = summary.user_attrs[SPEC]
     return open_storage(url, spec["heartbeat_interval"], spec["grace_period"])
 
@@ -268,9 +339,13 @@ def work(
     from optuna.trial import TrialState
 
     study_id = storage.get_study_id_from_name(study.study_name)
+    stale = StaleTrials(study, spec.grace_period) if beats_on_its_own(storage) else None
     done = 0
     while deadline is None or time.time() < deadline:
-        fail_stale_trials(study)
+        if stale is not None:
+            stale.fail()
+        else:
+            fail_stale_trials(study)
         trial_id = take_queued(storage, study_id)
         if trial_id is None:
             if not storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):

@@ -1,6 +1,6 @@
 """The fold-job queue through Optuna's ``GrpcStorageProxy`` (a proxy server on loopback in front of the run's SQLite
 storage), with scripted trainings: jobs are trained once and gathered in order, and since the proxy has no heartbeat
-of Optuna's, a dead worker's job is found by the queue's own (:class:`fitguard.doctor.queue.AttributeHeartbeat`)."""
+of Optuna's, a dead worker's job is found by the queue's own (:class:`fitguard.search.workers.AttributeHeartbeat`)."""
 
 import contextlib
 import socket
@@ -16,9 +16,9 @@ import pytest
 
 from fitguard.data import kfold, load
 from fitguard.doctor import queue as queue_module
-from fitguard.doctor.queue import HEARTBEAT_ATTR, FoldCache, FoldQueue, create_queue
+from fitguard.doctor.queue import FoldCache, FoldQueue, create_queue
 from fitguard.doctor.store import storage_url
-from fitguard.search.workers import take_queued
+from fitguard.search.workers import HEARTBEAT_ATTR, take_queued
 from tests.doctor.test_queue import _scripted
 
 SERVER = ("import sys, optuna; optuna.storages.run_grpc_proxy_server(optuna.storages.get_storage(sys.argv[1]), "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 from optuna.trial import TrialState
@@ -12,13 +13,19 @@ from optuna.trial import TrialState
 from fitguard.config import parse_config
 from fitguard.search import Choice, Float, SearchSpace, prepare_study, study
 from fitguard.search.study import trial_rows
+from fitguard.search.workers import HEARTBEAT_ATTR
+from tests.doctor.test_queue_grpc_proxy import grpc_proxy
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def storage_url(request, tmp_path) -> str:
+@pytest.fixture(params=["sqlite", "postgres", "grpc"])
+def storage_url(request, tmp_path) -> Iterator[str]:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'study.db'}"
-    return request.getfixturevalue("postgres_url")
+        yield f"sqlite:///{tmp_path / 'study.db'}"
+    elif request.param == "postgres":
+        yield request.getfixturevalue("postgres_url")
+    else:  # Optuna's gRPC storage proxy (no heartbeat of Optuna's: the trials beat in a system attribute)
+        with grpc_proxy(f"sqlite:///{tmp_path / 'study.db'}") as port:
+            yield f"grpc://127.0.0.1:{port}"
 
 
 def test_two_worker_processes_finish_n_trials_with_none_lost_or_done_twice(tiny_recipe, postgres_url,
@@ -62,3 +69,43 @@ def test_a_sigkilled_worker_leaves_its_trial_failed_then_retried(storage_url, st
     assert sorted(r["slot"] for r in complete) == [0, 1]
     retry = next(r for r in complete if r["retry_of"] == killed[0].number)
     assert retry["slot"] == failed[0]["slot"] and retry["params"] == failed[0]["params"]
+    # through the proxy every trial beat in its system attribute; in a database, with Optuna's heartbeat
+    beat_in_attribute = [HEARTBEAT_ATTR in t.system_attrs for t in optuna_study.get_trials()]
+    assert all(beat_in_attribute) if storage_url.startswith("grpc://") else not any(beat_in_attribute)
+
+
+def test_a_study_through_the_grpc_proxy_with_two_worker_processes_finishes_every_slot_once(tiny_recipe, tmp_path,
+                                                                                            study_name) -> None:
+    space = SearchSpace({"lr": Float(1e-3, 3e-2, log=True), "dropout": Choice((0.0, 0.2))})
+    with grpc_proxy(f"sqlite:///{tmp_path / 'study.db'}") as port:
+        result = study(tiny_recipe, space, trials=4, storage=f"grpc://127.0.0.1:{port}", name=study_name,
+                       workers=2, pruner="none")
+    assert result.storage == f"grpc://127.0.0.1:{port}"
+    assert [r["state"] for r in result.rows] == ["COMPLETE"] * 4
+    assert sorted(r["slot"] for r in result.rows) == list(range(4))
+
+
+def test_stale_trials_fails_and_requeues_a_trial_whose_beat_stopped_and_spares_one_that_beats() -> None:
+    import optuna
+
+    from fitguard.search.workers import HEARTBEAT_ATTR, StaleTrials, take_queued
+
+    optuna_study = optuna.create_study(storage=optuna.storages.InMemoryStorage())
+    storage, study_id = optuna_study._storage, optuna_study._study_id
+    for slot in range(3):
+        optuna_study.enqueue_trial({}, user_attrs={"fitguard_slot": slot})
+    dead, alive, old = (take_queued(storage, study_id) for _ in range(3))
+    storage.set_trial_system_attr(old, "retry_history", [7, 8, 9])  # retried three times already
+    stale = StaleTrials(optuna_study, grace=0.2)
+    stale.fail()  # first sight of each beat: nothing can be stale yet
+    assert [t.state for t in optuna_study.get_trials()] == [TrialState.RUNNING] * 3
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        storage.set_trial_system_attr(alive, HEARTBEAT_ATTR, time.monotonic())  # its worker beats
+        stale.fail()
+        time.sleep(0.05)
+    trials = optuna_study.get_trials()
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.RUNNING, TrialState.FAIL, TrialState.WAITING]
+    copy = trials[3]
+    assert copy.user_attrs == {"fitguard_slot": 0} and copy.system_attrs["failed_trial"] == trials[0].number
+    assert copy.system_attrs["retry_history"] == [trials[0].number]  # the one retried three times gets no copy
