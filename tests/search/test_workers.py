@@ -105,6 +105,7 @@ def test_stale_trials_fails_and_requeues_a_trial_whose_beat_stopped_and_spares_o
         stale.fail()
         time.sleep(0.05)
     trials = optuna_study.get_trials()
+    assert [t._trial_id for t in trials[:3]] == [dead, alive, old]
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.RUNNING, TrialState.FAIL, TrialState.WAITING]
     copy = trials[3]
     assert copy.user_attrs == {"fitguard_slot": 0} and copy.system_attrs["failed_trial"] == trials[0].number
