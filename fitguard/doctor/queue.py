@@ -37,7 +37,7 @@ from fitguard.config import TrainConfig
 from fitguard.data import Dataset, TensorData, kfold
 from fitguard.search.evaluate import fold_mean, grouped_fold_trials, grouped_run, recipe_config, train_candidate
 from fitguard.search.scoring import Trial
-from fitguard.search.workers import AttributeHeartbeat, Heartbeat, StaleTrials, beats_on_its_own
+from fitguard.search.workers import MAX_RETRY, AttributeHeartbeat, Heartbeat, StaleTrials, beats_on_its_own
 from fitguard.train import Callback, History
 
 #: the Optuna study, in the run's storage, that holds the queued fold trainings
@@ -46,8 +46,6 @@ QUEUE = "doctor-queue"
 HEARTBEAT_SECONDS = 2
 #: seconds without a heartbeat after which a running job's process counts as dead
 GRACE_SECONDS = 10
-#: how many times a dead worker's job is queued again
-MAX_RETRY = 3
 #: seconds between two looks at the queue of a process that waits
 POLL_SECONDS = 0.2
 #: seconds within which a process that took a job counts as one of the run's (:meth:`FoldQueue.capacity`)

@@ -1,5 +1,5 @@
-"""Where a study lives: a SQLite file in the run folder by default, any SQLAlchemy URL (PostgreSQL), or -- for the
-doctor -- Optuna's gRPC storage proxy in front of one (``grpc://HOST:PORT``).
+"""Where a study lives: a SQLite file in the run folder by default, any SQLAlchemy URL (PostgreSQL), or Optuna's
+gRPC storage proxy in front of one (``grpc://HOST:PORT``).
 
 Storage is Optuna's RDB storage with heartbeats: a worker records a heartbeat every ``heartbeat_interval``
 seconds while it runs a trial; a trial whose heartbeat is older than ``grace_period`` belonged to a dead
@@ -130,8 +130,8 @@ def optuna_storage(url: str, heartbeat_interval: int | None = None, grace_period
     Args:
         url: ``sqlite:///path``, ``postgresql://...`` (psycopg 3 is used), ``mysql://...`` or ``grpc://HOST:PORT``.
         heartbeat_interval: Seconds between a running trial's heartbeats, >= 1; None (default): no heartbeats. The
-            proxy has none of Optuna's (no ``record_heartbeat``): through it, it is ignored, and
-            :mod:`fitguard.doctor.queue` beats on its own.
+            proxy has none of Optuna's (no ``record_heartbeat``): through it, it is ignored, and trials beat in a
+            system attribute (:class:`fitguard.search.workers.AttributeHeartbeat`).
         grace_period: Seconds without a heartbeat before a running trial counts as stale (its worker dead);
             None (default): 3 heartbeat intervals.
         max_retry: How many times a stale trial is re-queued as a new trial. Default 3.

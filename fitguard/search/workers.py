@@ -16,6 +16,7 @@ Run a worker by hand on another machine with ``fitguard search CONFIG --storage 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import sys
@@ -205,10 +206,12 @@ def requeue(study: Any, frozen: Any) -> None:
     from optuna.trial import TrialState
 
     history = [*frozen.system_attrs.get("retry_history", []), frozen.number]
+    # the copy starts without the dead run's last beat: a watcher must never match the new run's beats against it
+    inherited = {k: v for k, v in frozen.system_attrs.items() if k != HEARTBEAT_ATTR}
     study.add_trial(optuna.trial.create_trial(
         state=TrialState.WAITING, params=frozen.params, distributions=frozen.distributions,
         user_attrs=frozen.user_attrs,
-        system_attrs={**frozen.system_attrs, "failed_trial": frozen.number, "retry_history": history},
+        system_attrs={**inherited, "failed_trial": frozen.number, "retry_history": history},
     ))
 
 
@@ -224,7 +227,8 @@ def record(scored: Trial) -> dict[str, Any]:
 
 
 def run_one(study: Any, trial_id: int, spec: TrialSpec, data: Any, storage: Any) -> str:
-    """Train one trial and tell the study; returns the final state's name.
+    """Train one trial and tell the study; returns the final state's name, or "LOST" when the trial was failed as
+    stale meanwhile (its heartbeat could not be written in time): its copy is queued and counts, this result not.
 
     Args:
         study: the Optuna study.
@@ -234,6 +238,7 @@ def run_one(study: Any, trial_id: int, spec: TrialSpec, data: Any, storage: Any)
         storage: the Optuna storage (for the heartbeat).
     """
     import optuna
+    from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
     from fitguard.config import TrainConfig
@@ -257,14 +262,18 @@ def run_one(study: Any, trial_id: int, spec: TrialSpec, data: Any, storage: Any)
             return "PRUNED"
         study.tell(trial, scored.value)
         return "COMPLETE"
-    except (KeyboardInterrupt, SystemExit):
-        frozen = study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
-        requeue(study, frozen)
+    except (KeyboardInterrupt, SystemExit):  # this process is stopped, the trial is not at fault: give it back
+        with contextlib.suppress(UpdateFinishedTrialError):  # unless it finished, or was failed as stale, meanwhile
+            if storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
+                requeue(study, storage.get_trial(trial_id))
         raise
     except Exception as error:  # a trial's own failure is recorded with its reason, never retried blindly
+        if storage.get_trial(trial_id).state.is_finished():  # failed as stale meanwhile (and re-queued)
+            return "LOST"
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        trial.set_user_attr("error", f"{type(error).__name__}: {message}")
-        study.tell(trial, state=TrialState.FAIL)
+        with contextlib.suppress(UpdateFinishedTrialError):
+            trial.set_user_attr("error", f"{type(error).__name__}: {message}")
+            study.tell(trial, state=TrialState.FAIL)
         return "FAIL"
     finally:
         heartbeat.stop()

@@ -11,7 +11,9 @@ import pytest
 from optuna.trial import TrialState
 
 from fitguard.config import parse_config
+from fitguard.data import load
 from fitguard.search import Choice, Float, SearchSpace, prepare_study, study
+from fitguard.search.scoring import Trial
 from fitguard.search.study import trial_rows
 from fitguard.search.workers import HEARTBEAT_ATTR
 from tests.doctor.test_queue_grpc_proxy import grpc_proxy
@@ -78,8 +80,9 @@ def test_a_study_through_the_grpc_proxy_with_two_worker_processes_finishes_every
                                                                                             study_name) -> None:
     space = SearchSpace({"lr": Float(1e-3, 3e-2, log=True), "dropout": Choice((0.0, 0.2))})
     with grpc_proxy(f"sqlite:///{tmp_path / 'study.db'}") as port:
+        # the timeout bounds the test: a trial left RUNNING for good would otherwise keep the workers waiting
         result = study(tiny_recipe, space, trials=4, storage=f"grpc://127.0.0.1:{port}", name=study_name,
-                       workers=2, pruner="none")
+                       workers=2, pruner="none", timeout=240)
     assert result.storage == f"grpc://127.0.0.1:{port}"
     assert [r["state"] for r in result.rows] == ["COMPLETE"] * 4
     assert sorted(r["slot"] for r in result.rows) == list(range(4))
@@ -110,3 +113,36 @@ def test_stale_trials_fails_and_requeues_a_trial_whose_beat_stopped_and_spares_o
     copy = trials[3]
     assert copy.user_attrs == {"fitguard_slot": 0} and copy.system_attrs["failed_trial"] == trials[0].number
     assert copy.system_attrs["retry_history"] == [trials[0].number]  # the one retried three times gets no copy
+
+
+class _FailedAsStale:
+    """An evaluator whose training outlives its trial: another process fails the trial as stale (and may queue a
+    copy) while it trains; then it returns a result, or is interrupted (Ctrl-C)."""
+
+    def __init__(self, storage, trial_id, interrupt: bool) -> None:
+        self.storage, self.trial_id, self.interrupt = storage, trial_id, interrupt
+
+    def __call__(self, *args, **kwargs):
+        self.storage.set_trial_state_values(self.trial_id, state=TrialState.FAIL)
+        if self.interrupt:
+            raise KeyboardInterrupt
+        return Trial("trial", "study", {}, 0.9, 0.0, 10, 5, 1.0, details={"train_value": 0.95})
+
+
+@pytest.mark.parametrize("interrupt", [False, True])
+def test_a_trial_failed_as_stale_while_it_trained_is_dropped_by_its_worker_not_told_or_queued_again(
+        tiny_recipe, tmp_path, study_name, monkeypatch, interrupt) -> None:
+    from fitguard.search import workers
+
+    optuna_study, spec, storage = prepare_study(tiny_recipe, SearchSpace({"lr": Float(1e-3, 1e-2, log=True)}),
+                                                trials=1, storage=f"sqlite:///{tmp_path / 's.db'}", name=study_name)
+    trial_id = workers.take_queued(storage, optuna_study._study_id)
+    monkeypatch.setattr(workers, "Evaluator", lambda *a, **k: _FailedAsStale(storage, trial_id, interrupt))
+    if interrupt:
+        with pytest.raises(KeyboardInterrupt):
+            workers.run_one(optuna_study, trial_id, spec, load("wine", seed=0), storage)
+    else:
+        assert workers.run_one(optuna_study, trial_id, spec, load("wine", seed=0), storage) == "LOST"
+    # the stale check's FAIL stands, with no error of this worker's, and no second copy beside the one it queued
+    [trial] = optuna_study.get_trials()
+    assert trial.state == TrialState.FAIL and "error" not in trial.user_attrs
