@@ -37,7 +37,7 @@ from fitguard.config import TrainConfig
 from fitguard.data import Dataset, TensorData, kfold
 from fitguard.search.evaluate import fold_mean, grouped_fold_trials, grouped_run, recipe_config, train_candidate
 from fitguard.search.scoring import Trial
-from fitguard.search.workers import MAX_RETRY, AttributeHeartbeat, Heartbeat, StaleTrials, beats_on_its_own
+from fitguard.search.workers import MAX_RETRY, StaleTrials, heartbeat
 from fitguard.train import Callback, History
 
 #: the Optuna study, in the run's storage, that holds the queued fold trainings
@@ -168,7 +168,6 @@ class FoldQueue:
         self.study = optuna.load_study(study_name=name, storage=storage)
         self.study_id = self.study._study_id
         # Optuna's heartbeat needs an RDB storage; through a GrpcStorageProxy the jobs beat in a system attribute
-        self._own_heartbeat = beats_on_its_own(storage)
         self._stale = StaleTrials(self.study, GRACE_SECONDS, MAX_RETRY)
         self.folds = folds
         self.deadline = deadline
@@ -316,8 +315,7 @@ class FoldQueue:
         from fitguard.search.workers import requeue
 
         job = FoldJob.from_attrs(self.storage.get_trial(trial_id).user_attrs)
-        beating = AttributeHeartbeat if self._own_heartbeat else Heartbeat
-        heartbeat = beating(self.storage, trial_id, HEARTBEAT_SECONDS)
+        beating = heartbeat(self.storage, trial_id, HEARTBEAT_SECONDS)
         previous = torch.get_num_threads()
         try:
             self.storage.set_trial_user_attr(trial_id, "worker", f"{socket.gethostname()}:{os.getpid()}")
@@ -339,7 +337,7 @@ class FoldQueue:
             return 0
         finally:
             torch.set_num_threads(previous)
-            heartbeat.stop()
+            beating.stop()
         history = trial.history.to_dict() if trial.history is not None else None
         try:
             self.storage.set_trial_user_attr(trial_id, "result", plain({"trial": trial.to_dict(), "history": history}))
@@ -352,12 +350,7 @@ class FoldQueue:
         """Fail the running jobs whose heartbeat stopped; a copy of each is queued (Optuna's retry callback, or
         :class:`~fitguard.search.workers.StaleTrials` in a storage without Optuna's heartbeat, where a job whose beat
         this process saw unchanged for ``GRACE_SECONDS`` of its own clock is failed)."""
-        from optuna.storages import fail_stale_trials
-
-        if self._own_heartbeat:
-            self._stale.fail()
-        else:
-            fail_stale_trials(self.study)
+        self._stale.fail()
 
     def finished(self) -> bool:
         """Whether the run marked the queue finished (no more jobs will come), or deleted it. A queue replaced by
@@ -419,7 +412,7 @@ class FoldQueue:
 def open_queue_storage(url: str) -> Any:
     """The run's storage with heartbeats, a retry of dead workers' jobs and (SQLite) a 60 s busy timeout; through a
     gRPC storage proxy (``grpc://HOST:PORT``) a ``GrpcStorageProxy``, whose jobs beat on their own
-    (:class:`AttributeHeartbeat`).
+    (:class:`~fitguard.search.workers.AttributeHeartbeat`).
 
     Args:
         url: the storage's URL.

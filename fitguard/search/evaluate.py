@@ -411,9 +411,10 @@ class Evaluator:
             recipe: the sections the recipe sets.
             options: ``train`` options on top of the evaluator's.
         """
-        if self._grouping_key(recipe, options) not in self._grouping:
+        key = self._grouping_key(recipe, options)
+        if key not in self._grouping:
             self._grouped_unless_known_not(recipe, options)
-        return self._grouping.get(self._grouping_key(recipe, options), False)
+        return self._grouping.get(key, False)
 
     def _grouping_key(self, recipe: dict[str, Any], options: dict[str, Any]) -> str:
         return json.dumps([recipe, options, self.train], sort_keys=True, default=repr)

@@ -136,27 +136,46 @@ def beats_on_its_own(storage: Any) -> bool:
     return not hasattr(storage, "record_heartbeat") or storage.get_heartbeat_interval() is None
 
 
+def heartbeat(storage: Any, trial_id: int, interval: float) -> Heartbeat:
+    """Start the heartbeat a running trial in ``storage`` needs: Optuna's where the storage keeps one, else
+    :class:`AttributeHeartbeat` (what :class:`StaleTrials` watches).
+
+    Args:
+        storage: the Optuna storage.
+        trial_id: the running trial's id.
+        interval: seconds between heartbeats.
+    """
+    return (AttributeHeartbeat if beats_on_its_own(storage) else Heartbeat)(storage, trial_id, interval)
+
+
 class StaleTrials:
-    """Finds the running trials of ``study`` whose worker died, in a storage where they beat through
-    :class:`AttributeHeartbeat`: a trial whose beat this process saw unchanged for ``grace`` seconds of its own clock
-    (no two machines' clocks are compared) is failed and, unless it was retried ``max_retry`` times already, queued
-    again as a copy (:func:`requeue`) -- what Optuna's stale-trial check and retry callback do with its heartbeat.
+    """Finds the running trials of ``study`` whose worker died and fails them; a copy of each is queued unless it was
+    retried ``max_retry`` times already. Where the storage keeps Optuna's heartbeat, Optuna's stale-trial check and
+    retry callback do it; where trials beat through :class:`AttributeHeartbeat`, a trial whose beat this process saw
+    unchanged for ``grace`` seconds of its own clock (no two machines' clocks are compared) is failed and copied
+    here (:func:`requeue`).
 
     Args:
         study: the Optuna study.
-        grace: seconds a beat may stay unchanged.
-        max_retry: how many copies of one trial at most. Default :data:`MAX_RETRY`.
+        grace: seconds a beat may stay unchanged (the attribute heartbeat's; Optuna's uses the storage's own).
+        max_retry: how many copies of one trial at most (the attribute heartbeat's; Optuna's uses the storage's
+            retry callback). Default :data:`MAX_RETRY`.
     """
 
     def __init__(self, study: Any, grace: float, max_retry: int = MAX_RETRY) -> None:
         self.study, self.grace, self.max_retry = study, grace, max_retry
+        self._by_attribute = beats_on_its_own(study._storage)
         self._beats: dict[int, tuple[Any, float]] = {}
 
     def fail(self) -> None:
-        """Fail (and queue again) the running trials whose beat has not changed for ``grace`` seconds."""
+        """Fail (and queue again) the running trials whose heartbeat stopped."""
         from optuna.exceptions import UpdateFinishedTrialError
+        from optuna.storages import fail_stale_trials
         from optuna.trial import TrialState
 
+        if not self._by_attribute:
+            fail_stale_trials(self.study)
+            return
         storage, now = self.study._storage, time.monotonic()
         running = storage.get_all_trials(self.study._study_id, deepcopy=False, states=(TrialState.RUNNING,))
         self._beats = {t._trial_id: self._beats.get(t._trial_id, (None, now)) for t in running}
@@ -245,8 +264,7 @@ def run_one(study: Any, trial_id: int, spec: TrialSpec, data: Any, storage: Any)
     from fitguard.search.space import SearchSpace, apply_point
 
     trial = optuna.Trial(study, trial_id)
-    heartbeat = (AttributeHeartbeat if beats_on_its_own(storage) else Heartbeat)(storage, trial_id,
-                                                                                 spec.heartbeat_interval)
+    beating = heartbeat(storage, trial_id, spec.heartbeat_interval)
     try:
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         point = SearchSpace.from_dict(spec.space).sample(trial)
@@ -276,7 +294,7 @@ def run_one(study: Any, trial_id: int, spec: TrialSpec, data: Any, storage: Any)
             study.tell(trial, state=TrialState.FAIL)
         return "FAIL"
     finally:
-        heartbeat.stop()
+        beating.stop()
 
 
 def connect(url: str, name: str) -> Any:
@@ -344,17 +362,13 @@ def work(
         deadline: a ``time.time()`` after which no trial is started; None (default): none.
         on_trial: called with each finished trial's state name; None (default): nothing.
     """
-    from optuna.storages import fail_stale_trials
     from optuna.trial import TrialState
 
     study_id = storage.get_study_id_from_name(study.study_name)
-    stale = StaleTrials(study, spec.grace_period) if beats_on_its_own(storage) else None
+    stale = StaleTrials(study, spec.grace_period)
     done = 0
     while deadline is None or time.time() < deadline:
-        if stale is not None:
-            stale.fail()
-        else:
-            fail_stale_trials(study)
+        stale.fail()
         trial_id = take_queued(storage, study_id)
         if trial_id is None:
             if not storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
