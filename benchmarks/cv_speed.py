@@ -29,6 +29,7 @@ on this CPU a step of these networks is not overhead-bound enough for batching t
     python benchmarks/cv_speed.py                       # all four cases, both schedules
     python benchmarks/cv_speed.py --quick               # digits only, fewer epochs, 1 round
     python benchmarks/cv_speed.py --out benchmarks/reference/cv_speed_cpu.json
+    python benchmarks/cv_speed.py --device cuda --out benchmarks/reference/cv_speed_h200.json
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ DATASETS = ("digits 10%", "fashion_mnist 100/class")
 MODELS = {"mlp": {"hidden": [256]}, "cnn": {"widths": [16, 32], "pool_to": 4}}
 BATCH, LR, SEED, FOLDS = 32, 1e-3, 0, 3
 SEARCH_EPOCHS, MIN_STEPS = 100, 1500  # the doctor's defaults, for its `repeat`
+DEVICE = "cpu"  # --device
 
 
 def sequential(factory: Callable[[], nn.Module], folds: list, options: dict[str, Any],
@@ -66,7 +68,7 @@ def sequential(factory: Callable[[], nn.Module], folds: list, options: dict[str,
     out = []
     for train, val in folds:
         torch.manual_seed(SEED)
-        trainer = Trainer(factory(), device="cpu", seed=SEED, callbacks=[stopper()] if stopper else [], **options)
+        trainer = Trainer(factory(), device=DEVICE, seed=SEED, callbacks=[stopper()] if stopper else [], **options)
         history = trainer.fit(train, val)
         out.append({"epochs": len(history), **trainer.evaluate(train), **trainer.evaluate(val, prefix="val_")})
     return out
@@ -74,13 +76,20 @@ def sequential(factory: Callable[[], nn.Module], folds: list, options: dict[str,
 
 def batched(factory: Callable[[], nn.Module], folds: list, options: dict[str, Any],
             stopper: Callable[[], EarlyStopping] | None) -> list[dict[str, Any]]:
-    results = fit_folds(factory, folds, seeds=[SEED] * len(folds), early_stopping=stopper, **options)
+    results = fit_folds(factory, folds, seeds=[SEED] * len(folds), early_stopping=stopper, device=DEVICE, **options)
     return [{"epochs": len(r.history), **r.train_scores, **r.val_scores} for r in results]
 
 
+def _sync() -> None:
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
+
+
 def timed(run: Callable[..., list[dict[str, Any]]], *args: Any) -> tuple[float, list[dict[str, Any]]]:
+    _sync()
     started = time.perf_counter()
     scores = run(*args)
+    _sync()
     return time.perf_counter() - started, scores
 
 
@@ -123,12 +132,17 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--schedules", nargs="+", default=["fixed", "stopped"], choices=["fixed", "stopped"])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where both sides train")
     parser.add_argument("--quick", action="store_true", help="digits only, 5 epochs, patience 3, 1 round")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "cv_speed.json")
     args = parser.parse_args()
     if args.quick:
         args.datasets, args.rounds, args.epochs, args.max_epochs, args.patience = ["digits 10%"], 1, 5, 20, 3
     torch.set_num_threads(args.threads)
+    global DEVICE
+    DEVICE = args.device
+    if DEVICE == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: torch sees no CUDA device here")
     results = []
     print(f"{'data':24} {'model':5} {'schedule':8} {'fold rows':15} {'steps/ep':>8} {'epochs (seq | batched)':30} "
           f"{'seq s':>7} {'batched s':>9} {'ratio':>6} {'min':>5} {'max':>5} {'|Δ score|':>9}", flush=True)
@@ -155,7 +169,8 @@ def main() -> None:
                      "threads": args.threads,
                      "rounds": args.rounds, "epochs": args.epochs, "max_epochs": args.max_epochs,
                      "patience": args.patience, "batch_size": BATCH, "lr": LR, "folds": FOLDS, "quick": args.quick,
-                     "torch": torch.__version__, "platform": platform.platform()},
+                     "torch": torch.__version__, "platform": platform.platform(), "device": DEVICE,
+                     "device_name": torch.cuda.get_device_name() if DEVICE == "cuda" else platform.processor()},
         "results": results,
     }, indent=1))
     print(f"wrote {args.out}")

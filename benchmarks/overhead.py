@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
@@ -52,8 +53,8 @@ def raw_loop(model, train, val, epochs: int, batch_size: int, lr: float, seed: i
     losses = []
     for _ in range(epochs):
         model.train()
-        total = 0.0
-        order = torch.randperm(len(train), generator=generator)
+        kept, sizes = [], []  # the batch losses stay on the device until the epoch ends: no sync per step
+        order = torch.randperm(len(train), generator=generator).to(train.X.device)
         for start in range(0, len(train), batch_size):
             index = order[start : start + batch_size]
             x, y = train.X[index], train.y[index]
@@ -61,15 +62,16 @@ def raw_loop(model, train, val, epochs: int, batch_size: int, lr: float, seed: i
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(index)
-        losses.append(total / len(train))
+            kept.append(loss.detach())
+            sizes.append(len(index))
+        losses.append(sum(value * size for value, size in zip(torch.stack(kept).tolist(), sizes)) / len(train))
         model.eval()
         with torch.no_grad():
             F.cross_entropy(model(val.X), val.y).item()
     return losses
 
 
-def trainer_loop(model, train, val, epochs, batch_size, lr, seed, folder: Path | None):
+def trainer_loop(model, train, val, epochs, batch_size, lr, seed, folder: Path | None, device: str = "cpu"):
     """The Trainer, with the three callbacks when ``folder`` is given; returns (losses, checkpoint call seconds)."""
     from fitguard.train import Checkpoint, EarlyStopping, MetricsLog, Trainer
 
@@ -85,7 +87,7 @@ def trainer_loop(model, train, val, epochs, batch_size, lr, seed, folder: Path |
 
         checkpoint.on_epoch_end = on_epoch_end
         callbacks = [EarlyStopping(patience=10_000), checkpoint, MetricsLog(folder / "metrics.jsonl")]
-    trainer = Trainer(model, lr=lr, batch_size=batch_size, max_epochs=epochs, device="cpu", seed=seed,
+    trainer = Trainer(model, lr=lr, batch_size=batch_size, max_epochs=epochs, device=device, seed=seed,
                       callbacks=callbacks)
     return trainer.fit(train, val)["loss"], calls
 
@@ -93,7 +95,7 @@ def trainer_loop(model, train, val, epochs, batch_size, lr, seed, folder: Path |
 SIDES = ("raw", "trainer", "trainer_callbacks")
 
 
-def timed_fits(side: str, make_model, data, epochs: int, fits: int) -> dict:
+def timed_fits(side: str, make_model, data, epochs: int, fits: int, device: str = "cpu") -> dict:
     """Run ``fits`` fits of one side back to back (fresh model, same seeds); return the times summed over them,
     the losses of every fit and the checkpoint call times."""
     losses, calls = [], []
@@ -101,14 +103,14 @@ def timed_fits(side: str, make_model, data, epochs: int, fits: int) -> dict:
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(fits):
         torch.manual_seed(123)
-        model = make_model()
+        model = make_model().to(device)
         with tempfile.TemporaryDirectory() as folder:
             started = time.perf_counter(), time.process_time(), time.thread_time()
             if side == "raw":
                 fit_losses, fit_calls = raw_loop(model, data.train, data.val, epochs, 32, 1e-3, 0), []
             else:
                 fit_losses, fit_calls = trainer_loop(model, data.train, data.val, epochs, 32, 1e-3, 0,
-                                                     Path(folder) if side == "trainer_callbacks" else None)
+                                                     Path(folder) if side == "trainer_callbacks" else None, device)
             wall += time.perf_counter() - started[0]
             cpu += time.process_time() - started[1]
             thread += time.thread_time() - started[2]
@@ -119,7 +121,7 @@ def timed_fits(side: str, make_model, data, epochs: int, fits: int) -> dict:
             "calls": calls}
 
 
-def one_round(case: str, epochs: int, fits: int = 1) -> dict:
+def one_round(case: str, epochs: int, fits: int = 1, device: str = "cpu") -> dict:
     """Time raw, Trainer and Trainer+callbacks in this process (after an untimed fit of each): the three in
     order, then in reverse order, ``fits`` fits each time. Times are per fit; ratios use the round's sums."""
     from fitguard.data import load
@@ -133,13 +135,14 @@ def one_round(case: str, epochs: int, fits: int = 1) -> dict:
         data = load("fashion_mnist", val=0.2, seed=0, limit_per_class=125, test_limit_per_class=10)
         make_model = lambda: cnn(1, 10, widths=[16, 32], input_size=(28, 28))  # noqa: E731
         epochs = max(2, epochs // 4)
+    data = SimpleNamespace(train=data.train.to(device), val=data.val.to(device))  # on the device for both sides
     for side in SIDES:
-        timed_fits(side, make_model, data, epochs, 1)
+        timed_fits(side, make_model, data, epochs, 1, device)
     import fitguard
 
     samples: dict[str, list[dict]] = {side: [] for side in SIDES}
     for side in (*SIDES, *reversed(SIDES)):
-        samples[side].append(timed_fits(side, make_model, data, epochs, fits))
+        samples[side].append(timed_fits(side, make_model, data, epochs, fits, device))
     reference = samples["raw"][0]["losses"][0]
     out: dict = {"epochs": epochs, "rows": len(data.train), "fits": 2 * fits, "order": " ".join((*SIDES, *SIDES[::-1])),
                  "fitguard": str(Path(fitguard.__file__).parent)}
@@ -158,10 +161,11 @@ def one_round(case: str, epochs: int, fits: int = 1) -> dict:
     return out
 
 
-def run_round(tree: Path, case: str, epochs: int, fits: int) -> dict:
+def run_round(tree: Path, case: str, epochs: int, fits: int, device: str = "cpu") -> dict:
     """One round in a fresh process importing fitguard from ``tree``."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    command = [sys.executable, __file__, "--worker", case, "--epochs", str(epochs), "--fits", str(fits)]
+    command = [sys.executable, __file__, "--worker", case, "--epochs", str(epochs), "--fits", str(fits),
+               "--device", device]
     done = subprocess.run(command, env=env, cwd=tree, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"a round with the fitguard of {tree} failed:\n{done.stderr}")
@@ -209,10 +213,11 @@ def main() -> None:
     parser.add_argument("--baseline-tree", type=Path, help="a checkout whose fitguard is timed as 'before'")
     parser.add_argument("--fashion", action="store_true", help="also the CNN on 1,000 Fashion-MNIST images")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "overhead.json")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where both sides train")
     parser.add_argument("--worker", choices=("digits", "fashion"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(one_round(args.worker, args.epochs, args.fits)))
+        print(json.dumps(one_round(args.worker, args.epochs, args.fits, args.device)))
         return
     if args.repeats < 3:
         parser.error(f"--repeats must be >= 3 (a median of fewer runs says little), got {args.repeats}")
@@ -225,7 +230,7 @@ def main() -> None:
     for _ in range(args.repeats):
         for case in cases:
             for name in sorted(trees, reverse=True):  # before, after, before, after, ...
-                rounds[name, case].append(run_round(trees[name], case, args.epochs, args.fits))
+                rounds[name, case].append(run_round(trees[name], case, args.epochs, args.fits, args.device))
     results = []
     for (name, case), found in rounds.items():
         results.append({"tree": name, "commit": commit_of(trees[name]), "case": case, **summarize(found),
@@ -245,7 +250,8 @@ def main() -> None:
           f"load average {load_at_start[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
-        "device": "cpu",
+        "device": args.device,
+        "device_name": torch.cuda.get_device_name() if args.device == "cuda" else platform.processor(),
         "torch": torch.__version__,
         "torch_threads": 1,
         "cpu_count": os.cpu_count(),

@@ -9,6 +9,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
+import torch
 from torch import nn
 
 from fitguard.data import Dataset
@@ -62,7 +63,7 @@ def sentence(diagnosis: dict[str, Any]) -> str:
 
 
 def ensemble_decomposition(data: Dataset, model_name: str, options: dict[str, Any], *, rounds: int, epochs: int,
-                           lr: float, batch_size: int, seed: int) -> dict[str, Any]:
+                           lr: float, batch_size: int, seed: int, device: str | torch.device = "cpu") -> dict[str, Any]:
     """0-1 (or MSE) bias and variance of the baseline architecture over ``rounds`` bootstrap samples.
 
     Args:
@@ -74,6 +75,7 @@ def ensemble_decomposition(data: Dataset, model_name: str, options: dict[str, An
         lr: the members' learning rate.
         batch_size: the members' batch size.
         seed: seeds the samples and the members.
+        device: where the members train (the doctor's training device; default "cpu").
     """
     started = time.perf_counter()
     classification = data.task == "classification"
@@ -85,8 +87,9 @@ def ensemble_decomposition(data: Dataset, model_name: str, options: dict[str, An
 
     has_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in factory().modules())
     # a user's network may not survive torch.func's stacked (batched) training: train it one model at a time
+    val = data.val.to(device)
     result = bias_variance(
-        factory, (data.train, data.val, data.val), rounds=rounds, loss="0-1" if classification else "mse",
+        factory, (data.train.to(device), val, val), rounds=rounds, loss="0-1" if classification else "mse",
         epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, batched=not (has_norm or imported),
     )
     variance = result.net_variance if classification else result.variance

@@ -172,7 +172,7 @@ def test_section(data: Any, baseline: Any, kept: Any, references: list[dict[str,
     # one forward pass per model over the test rows: its classes (or values) and its scores both come from it
     outputs = outputs or {"baseline": baseline.predict(data.test.X), "best": kept.predict(data.test.X)}
     first, second = (_from_outputs(outputs[name], task) for name in ("baseline", "best"))
-    y = data.test.y.numpy()
+    y = data.test.y.cpu().numpy()
     if task != "classification":
         decode = data.preprocessor.decode_target
         y, first, second = decode(y).reshape(first.shape), decode(first), decode(second)

@@ -299,6 +299,12 @@ class DoctorOptions:
             raise FitguardError("give `--budget` or `--trials` (or both): with neither the search would never end")
         if self.budget is not None and not self.budget > 0:
             raise duration_error("--budget", self.budget, none_ok=True)
+        from fitguard.train.trainer import resolve_device
+
+        try:
+            resolve_device(self.device)
+        except ValueError as error:
+            raise FitguardError(f"`--device`: {error}") from None
         if self.refit not in REFITS:
             raise FitguardError(f"`--refit` must be one of {', '.join(REFITS)}, got {self.refit!r}")
         if self.trials is not None and self.trials < 1:

@@ -588,7 +588,8 @@ def _bias_variance(options: DoctorOptions, data: Dataset, base: TrainConfig, bas
     if options.budget is not None and options.rounds * epochs * per_epoch > 0.1 * options.budget:
         return {"skipped": f"estimated {options.rounds * epochs * per_epoch:.0f} s, more than a tenth of the budget"}
     return ensemble_decomposition(data, run.model_name, run.model_options, rounds=options.rounds, epochs=epochs,
-                                  lr=base.train.lr, batch_size=base.train.batch_size, seed=options.seed)
+                                  lr=base.train.lr, batch_size=base.train.batch_size, seed=options.seed,
+                                  device=run.trainer.device)
 
 
 def _target_scale(data: Dataset) -> dict[str, Any] | None:

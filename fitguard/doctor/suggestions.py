@@ -79,7 +79,7 @@ def learning_curve_phase(score: Scorer, clock: Clock, chosen: Trial, *, share: f
 
 
 def _fraction(data: Dataset, fraction: float, seed: int) -> TensorData:
-    labels = data.train.y.numpy() if data.task == "classification" else None
+    labels = data.train.y.cpu().numpy() if data.task == "classification" else None
     index = subsample_indices(labels, len(data.train), fraction, seed)
     return TensorData(data.train.X[index], data.train.y[index])
 

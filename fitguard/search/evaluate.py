@@ -179,7 +179,7 @@ def grouped_run(config: TrainConfig, data: Dataset, metric: str = "auto") -> Run
 
     They may when the trainer does nothing the grouped training does not: a built-in MLP, or a CNN on images of at
     most :data:`GROUPED_IMAGE_PIXELS` pixels (where grouping was measured faster), that
-    :func:`~fitguard.models.grouped.groupable` accepts (no residual blocks, no embedded codes); on the CPU in
+    :func:`~fitguard.models.grouped.groupable` accepts (no residual blocks, no embedded codes); in
     float32; cross-entropy or MSE; coupled penalties only; early stopping as its only callback (no schedule,
     snapshots, weight averaging or Lookahead); no augmentation, mixup, input or weight noise, adversarial
     examples, class weights or gradient clipping; scored by ``val_loss`` or ``val_accuracy``.
@@ -204,7 +204,7 @@ def grouped_run(config: TrainConfig, data: Dataset, metric: str = "auto") -> Run
     unsupported = (trainer.augment, trainer.weight_noise, trainer.adversarial, trainer.class_weight,
                    trainer.clip_grad_norm)
     if (any(x is not None for x in unsupported) or trainer.precision != "32" or trainer.compile
-            or trainer.channels_last or trainer.device.type != "cpu" or trainer.loss not in LOSSES
+            or trainer.channels_last or trainer.loss not in LOSSES
             or any(getattr(p, "decoupled", False) or getattr(p, "proximal", False) for p in trainer.penalties)
             or any(not isinstance(c, EarlyStopping) for c in trainer.callbacks) or not groupable(run.model)):
         return None

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 import typer
 from scipy.stats import binomtest
 from statsmodels.stats.contingency_tables import mcnemar
@@ -51,6 +52,7 @@ def test_every_option_round_trips_through_the_command_line(options):
     ({"patience": 0}, "`--patience` must be >= 1, got 0"),
     ({"ensemble": 0}, "`--ensemble` must be >= 1, got 0"),
     ({"monitor": "accuracy"}, "`--monitor` must be one of val_loss, val_accuracy, got 'accuracy'"),
+    ({"device": "tpu"}, "`--device`: `device` must be 'auto', 'cpu' or 'cuda[:N]', got 'tpu'"),
 ])
 def test_bad_options(options, message):
     with pytest.raises(ValueError) as error:
@@ -61,6 +63,8 @@ def test_bad_options(options, message):
 @pytest.mark.parametrize(("args", "line"), [
     (["--refit", "bogus"], "error: `--refit` must be one of all, trainval, none, got 'bogus'"),
     (["--budget", "none"], "error: give `--budget` or `--trials` (or both): with neither the search would never end"),
+    pytest.param(["--device", "cuda"], "error: `--device`: `device` is 'cuda' but no CUDA device is available; use "
+                 "device='cpu' or 'auto'", marks=pytest.mark.skipif(torch.cuda.is_available(), reason="has CUDA")),
 ])
 def test_bad_doctor_input_is_one_line_and_exit_2(tmp_path, args, line):
     result = subprocess.run([sys.executable, "-m", "fitguard.cli", "doctor", *args, "--out", str(tmp_path / "run")],
