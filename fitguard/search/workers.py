@@ -73,6 +73,11 @@ class Heartbeat:
     """Record a trial's heartbeat every ``interval`` seconds on a daemon thread until stopped (Optuna's
     ``record_heartbeat``; a subclass records its own kind of beat by overriding :meth:`record`).
 
+    A beat the storage refuses (a dropped database connection, a restarting gRPC proxy) is tried again at the next
+    interval, with one line on stderr when beats are first missed and one when they are recorded again; beating
+    ends when the trial has finished (Optuna's ``UpdateFinishedTrialError``) or :meth:`stop` is called. (Optuna's
+    own heartbeat thread ends at its first error, and the trial is then failed as stale while it still trains.)
+
     Args:
         storage: the Optuna storage to record in.
         trial_id: the running trial's id.
@@ -80,6 +85,7 @@ class Heartbeat:
     """
 
     def __init__(self, storage: Any, trial_id: int, interval: float) -> None:
+        self.missed = 0  # beats refused in a row so far
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, args=(storage, trial_id, interval), daemon=True)
         self._thread.start()
@@ -95,13 +101,25 @@ class Heartbeat:
         storage.record_heartbeat(trial_id)
 
     def _beat(self, storage: Any, trial_id: int, interval: float) -> None:
-        beat = 0
+        from optuna.exceptions import UpdateFinishedTrialError
+
+        beat, missed = 0, 0
         while True:
             try:
                 self.record(storage, trial_id, beat)
-            except Exception:  # storage lost (or trial finished): the worker's own next call reports what matters
+            except UpdateFinishedTrialError:  # the trial ended (here, or failed as stale by another process)
                 return
-            beat += 1
+            except Exception as error:  # a dropped connection, a restarting proxy: beat again at the next interval
+                missed += 1
+                if missed == 1:
+                    sys.stderr.write(f"fitguard: trial {trial_id}'s heartbeat could not be recorded ({error}); "
+                                     f"trying again every {interval:g} s\n")
+            else:
+                if missed:
+                    sys.stderr.write(f"fitguard: trial {trial_id}'s heartbeat recorded again after {missed} "
+                                     "missed\n")
+                beat, missed = beat + 1, 0
+            self.missed = missed
             if self._stop.wait(interval):
                 return
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -146,3 +147,39 @@ def test_a_trial_failed_as_stale_while_it_trained_is_dropped_by_its_worker_not_t
     # the stale check's FAIL stands, with no error of this worker's, and no second copy beside the one it queued
     [trial] = optuna_study.get_trials()
     assert trial.state == TrialState.FAIL and "error" not in trial.user_attrs
+
+
+class _FlakyStorage:
+    """Refuses the 2nd and 3rd beats (a dropped connection), records the others, and reports the trial finished
+    from the 6th beat on."""
+
+    def __init__(self) -> None:
+        self.calls, self.recorded, self.done = 0, [], threading.Event()
+
+    def set_trial_system_attr(self, trial_id, key, value) -> None:
+        from optuna.exceptions import UpdateFinishedTrialError
+
+        self.calls += 1
+        if self.calls in (2, 3):
+            raise ConnectionError("server closed the connection unexpectedly")
+        if self.calls >= 6:
+            self.done.set()
+            raise UpdateFinishedTrialError(f"Trial#{trial_id} has already finished and can not be updated.")
+        self.recorded.append((trial_id, key, value))
+
+
+def test_a_heartbeat_outlives_a_dropped_connection_and_ends_when_its_trial_has_finished(capsys) -> None:
+    from fitguard.search.workers import HEARTBEAT_ATTR, AttributeHeartbeat
+
+    storage = _FlakyStorage()
+    beat = AttributeHeartbeat(storage, 7, 0.01)
+    assert storage.done.wait(10)
+    beat._thread.join(10)
+    assert not beat._thread.is_alive()  # it ended by itself: its trial has finished
+    assert storage.recorded == [(7, HEARTBEAT_ATTR, 0), (7, HEARTBEAT_ATTR, 1), (7, HEARTBEAT_ATTR, 2)]
+    assert capsys.readouterr().err.splitlines() == [
+        "fitguard: trial 7's heartbeat could not be recorded (server closed the connection unexpectedly); trying again "
+        "every 0.01 s",
+        "fitguard: trial 7's heartbeat recorded again after 2 missed",
+    ]
+    beat.stop()  # after the thread ended: returns at once
