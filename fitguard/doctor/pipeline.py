@@ -468,7 +468,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         "test": test,
         "budget": {"seconds": options.budget, "trials": options.trials, "reserve": clock.reserve},
         "timings": timings,
-        "versions": versions(),
+        "versions": versions(kept.trainer.device),
     }
     timings["total"] = time.perf_counter() - clock.started  # the report (a second or two) comes after
     write_summary(run_dir, Summary.from_dict(strict(summary)))

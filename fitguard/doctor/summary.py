@@ -5,11 +5,15 @@ report, so that both use it and neither imports the other for it.
 
 from __future__ import annotations
 
+import os
 import platform
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import torch
+
+import fitguard
 from fitguard.models import CountReport
 from fitguard.summary import SCHEMA_PATH, Summary, load_summary, strict, write_summary
 
@@ -18,14 +22,30 @@ __all__ = ["SCHEMA_PATH", "layer_table", "read_summary", "strict", "validate", "
 _PACKAGES = ("fitguard", "torch", "numpy", "scikit-learn", "optuna", "matplotlib", "jinja2")
 
 
-def versions() -> dict[str, str]:
-    """Versions of Python, the platform and fitguard's main packages, by name ("not installed" for a missing one)."""
+def versions(device: str | torch.device = "cpu") -> dict[str, str]:
+    """Versions of Python, the platform and fitguard's main packages, by name ("not installed" for a missing one;
+    fitguard's own from the package when it runs from a source tree), and the device the run trained on.
+
+    Args:
+        device: the run's training device (default "cpu"): a GPU is named with its CUDA version, a CPU with its
+            cores and torch's threads.
+
+    Example:
+        >>> found = versions("cpu")
+        >>> found["fitguard"] == fitguard.__version__ or found["fitguard"], found["device"].startswith("CPU (")
+        (True, True)
+    """
     found = {"python": platform.python_version(), "platform": platform.platform()}
     for package in _PACKAGES:
         try:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
-            found[package] = "not installed"
+            found[package] = fitguard.__version__ + " (source tree)" if package == "fitguard" else "not installed"
+    device = torch.device(device)
+    if device.type == "cuda":
+        found["device"] = f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
+    else:
+        found["device"] = f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
     return found
 
 

@@ -1,5 +1,7 @@
 import csv
 import json
+import os
+import re
 import shutil
 
 import numpy as np
@@ -30,6 +32,7 @@ def test_summary_matches_its_model_and_every_phase_ran(digits_run):
     assert [t for t in remedies["architecture"] if t["details"].get("chosen")]
     assert any(row["scores"] for row in remedies["lambda_cv"]["rows"])
     assert len(remedies["ablation"]) >= 2 and remedies["study"]["trials"]
+    assert re.fullmatch(rf"CPU \({os.cpu_count()} cores, \d+ torch threads\)", summary["versions"]["device"])
     # broken on purpose: the model notices
     del summary["test"]
     with pytest.raises(FitguardError, match=r"^summary does not match the Summary model: test: Field required$"):
