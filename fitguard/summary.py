@@ -532,6 +532,44 @@ class LearningCurve(Section):
     note: str | None = None
 
 
+class Finalist(Section):
+    """A recipe scored again on a second fold split (``--confirm``).
+
+    Args:
+        name: its name in the search.
+        phase: the search phase that scored it first.
+        search_score: its cross-validated score in the search (optimistic: it made it a finalist).
+        fresh_score: its score on the second fold split.
+        fresh_folds: that split's fold scores.
+        score: the mean over both splits' folds, which ranked the finalists.
+    """
+
+    name: str
+    phase: Phase
+    search_score: Score
+    fresh_score: Score
+    fresh_folds: list[Score]
+    score: Score
+
+
+class Confirmation(Section):
+    """The search's best recipes scored again on a second split of the same rows into folds (``--confirm``).
+
+    Args:
+        finalists: the recipes scored again, best-ranked in the search first.
+        folds: folds of the second split, >= 2.
+        fold_seed: the seed of the second split.
+        kept: the finalist kept; None when fewer than two fitted the budget (the search's best is kept).
+        note: what was done.
+    """
+
+    finalists: list[Finalist]
+    folds: Annotated[int, Field(ge=2)]
+    fold_seed: int
+    kept: str | None
+    note: str
+
+
 class Remedies(Section):
     """The search: architecture, λ, ablation, study, in the order the plan asked for.
 
@@ -545,6 +583,8 @@ class Remedies(Section):
         ablation: the ablation's trials, at least one.
         learning_curve: the :class:`LearningCurve`; None when it did not run.
         study: the Optuna study.
+        confirm: the :class:`Confirmation` of the best recipes on a second fold split; None (default) when the run
+            did not confirm (holdout scoring, ``--confirm 0``, ``--keep simplest``).
         trainings: the search trainings run.
         stored: scored recipes in study.db (default 0).
         replayed: how many of them a resumed run read back instead of training them (default 0; 0 before --resume).
@@ -559,6 +599,7 @@ class Remedies(Section):
     ablation: list[SearchTrial] = Field(min_length=1)
     learning_curve: LearningCurve | None
     study: Study
+    confirm: Confirmation | None = None
     trainings: Count
     #: scored recipes in study.db, and how many a resumed run read back instead of training them (0 before --resume)
     stored: Count = 0

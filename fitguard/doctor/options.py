@@ -156,6 +156,9 @@ class DoctorOptions:
             many optimizer steps, >= 0. Default 1500.
         keep: ``"best"`` (default; the best validation score) or ``"simplest"`` (fewest remedies within one
             standard error of it, cross-validated runs).
+        confirm: Cross-validated runs kept by ``"best"``: score this many of the best-ranked recipes again on a
+            second fold split of the same rows (in the last tenth of the search) and keep the best by the mean over
+            both splits, 0 or >= 2. Default 3. (The search's best score is the largest of many noisy ones.)
         epsilon: The architecture phase keeps the network with fewest parameters whose validation score is
             within this much of the best (in the score's units, e.g. 0.005 accuracy), in [0, 1). Default 0.005.
         rounds: Bootstrap models for the bias-variance estimate: 0 skips it, else >= 2. Default 5.
@@ -234,6 +237,8 @@ class DoctorOptions:
                                    "this many steps.")
     keep: str = _option("best", "best: the best validation score; simplest: fewest remedies within one standard "
                                 "error of it (cross-validated runs).")
+    confirm: int = _option(3, "Cross-validated runs with --keep best: score this many of the best recipes again on a "
+                              "second fold split and keep the best over both splits (0: keep the search's best).")
     epsilon: float = _option(0.005, "Keep the smallest network within this much of the best validation score.")
     rounds: int = _option(5, "Bootstrap models for bias-variance (0 skips it).")
     train_fraction: float = _option(1.0, "Keep this fraction of the training split.")
@@ -313,10 +318,13 @@ class DoctorOptions:
             raise FitguardError(f"`--monitor` must be one of {', '.join(MONITORS)}, got {self.monitor!r}")
         if self.keep not in KEEP_RULES:
             raise FitguardError(f"`--keep` must be one of {', '.join(KEEP_RULES)}, got {self.keep!r}")
-        for name, least in (("cv_max_rows", 0), ("min_steps", 0), ("epochs", 1), ("search_epochs", 1), ("folds", 2),
-                            ("patience", 1), ("baseline_patience", 1), ("ensemble", 1), ("workers", 1)):
+        for name, least in (("cv_max_rows", 0), ("min_steps", 0), ("confirm", 0), ("epochs", 1), ("search_epochs", 1),
+                            ("folds", 2), ("patience", 1), ("baseline_patience", 1), ("ensemble", 1), ("workers", 1)):
             if getattr(self, name) < least:
                 raise FitguardError(f"`--{name.replace('_', '-')}` must be >= {least}, got {getattr(self, name)}")
+        if self.confirm == 1:
+            raise FitguardError("`--confirm` must be 0 (keep the search's best) or >= 2 (one finalist leaves nothing "
+                                "to choose), got 1")
         if self.join is not None and self.workers > 1:
             raise FitguardError("`--join` trains in this one process; start more `--join` processes for more "
                                 "workers, or give `--workers` to the run itself")

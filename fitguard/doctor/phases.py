@@ -270,10 +270,13 @@ class Scorer(Evaluator):
             (``--workers``): a cross-validated score's folds are queued (grouped folds as one job), trained by
             whichever process takes them, and gathered before their mean is taken; None (default): this process
             trains them.
+        fold_seed: the seed :func:`fitguard.data.kfold` made ``folds`` with, by which a worker builds them too; None
+            (default): the spec's data seed (the run's own folds).
     """
 
     store: TrialStore | None = None
     queue: FoldQueue | None = None
+    fold_seed: int | None = None
 
     @cached_property
     def _holdout(self) -> list[tuple[TensorData, TensorData | None]]:
@@ -286,7 +289,8 @@ class Scorer(Evaluator):
         if self.queue is None or (self.data.val is None and not self.folds):
             return None
         return self.queue.jobs(recipe, name=name, phase=phase, options={**self.train, **options},
-                               folds=self.folds or self._holdout, seed=self.base.data.seed,
+                               folds=self.folds or self._holdout,
+                               seed=self.base.data.seed if self.fold_seed is None else self.fold_seed,
                                grouped=self.groups(recipe, options))
 
     def _collected(self, recipe: dict[str, Any], name: str, phase: str, trials: list[Trial]) -> Trial:
@@ -701,7 +705,8 @@ STUDY_SEED_STEP = 7919
 
 
 def study(score: Scorer, clock: Clock, best: Trial, storage: Path | str, *, seed: int, tick: Callable[[], None],
-          dropout: bool = True, lam_range: tuple[float, float] = (1e-6, 1e-1), name: str = "doctor") -> list[Trial]:
+          dropout: bool = True, lam_range: tuple[float, float] = (1e-6, 1e-1), name: str = "doctor",
+          share: float = 1.0) -> list[Trial]:
     """Tune λ (in ``lam_range``), dropout (when ``dropout`` and the network takes it) and the learning rate around
     ``best``'s recipe with fitguard.search's default sampler and pruner (SQLite storage); a cross-validated trial
     runs all its folds and is never pruned.
@@ -716,6 +721,7 @@ def study(score: Scorer, clock: Clock, best: Trial, storage: Path | str, *, seed
         dropout: whether dropout is searched (default True).
         lam_range: the range of λ searched (default (1e-6, 1e-1)).
         name: the study's name (default "doctor"; a run id follows it in a shared storage).
+        share: the cumulative share of the search's time and trials the phase may use (default 1.0: the rest).
     """
     import optuna
 
@@ -754,7 +760,7 @@ def study(score: Scorer, clock: Clock, best: Trial, storage: Path | str, *, seed
         elif frozen.state == states.RUNNING:
             handle.tell(frozen.number, state=states.FAIL)
     trials: list[Trial] = []
-    while clock.spend(1.0, score.trainings):
+    while clock.spend(share, score.trainings):
         step = len(trials)
         frozen = earlier.pop(0) if earlier else None
         optuna_trial = None
@@ -793,3 +799,86 @@ def study(score: Scorer, clock: Clock, best: Trial, storage: Path | str, *, seed
         trials.append(trial)
         tick()
     return trials
+
+
+def confirm(fresh: Scorer, clock: Clock, scored: list[Trial], *, finalists: int, share: float,
+            tick: Callable[[], None]) -> list[tuple[Trial, Trial]]:
+    """The ``finalists`` best-ranked recipes scored again by ``fresh``, a :class:`Scorer` on a second fold split of
+    the same rows: (search trial, fresh trial) pairs in rank order, as many as the phase's share of the budget fits.
+
+    Why: the search's best score is the largest of many noisy cross-validated scores, so it is optimistic for the
+    recipe it chose, most of all on a small data set where one validation row moves a fold's accuracy by a point
+    or more and a long study tries a hundred recipes (the winner's curse). Folds that did not choose the
+    finalists score them without that bias; :func:`pooled` then ranks them over both splits.
+
+    Args:
+        fresh: scores a recipe on the second fold split (its trials are stored under phase "confirm").
+        clock: the run's :class:`Clock`.
+        scored: the search's scored trials (ablation, train longer, study); one finalist per distinct recipe and
+            epoch limit, none the deadline cut short.
+        finalists: how many to score again, >= 2 (one alone leaves nothing to choose).
+        share: the cumulative share of the search's time and trials the phase may use.
+        tick: called after each finalist (progress).
+
+    Example:
+        >>> import json
+        >>> a, b = (Trial(n, "study", {"model": {"hidden": [h]}}, s, 0.0, 10, 5, 1.0, details={"folds": [s, s]})
+        ...         for n, h, s in (("a", 8, 0.9), ("b", 16, 0.8)))
+        >>> class Again:  # a second split that scores "a" 0.7 and "b" 0.85, each with 3 fold trainings
+        ...     trainings = 3
+        ...     def __call__(self, recipe, *, name, phase, **train):
+        ...         return replace(a if name == "a" else b, phase=phase, val_score=0.7 if name == "a" else 0.85)
+        >>> clock = Clock(None, None)
+        >>> [(s.name, f.val_score) for s, f in confirm(Again(), clock, [b, a, a], finalists=2, share=1.0,
+        ...                                            tick=lambda: None)], clock.used
+        ([('a', 0.7), ('b', 0.85)], 6)
+    """
+    ranked = sorted((t for t in scored if t.status == "done" and not cut_by_deadline(t)), key=rank, reverse=True)
+    chosen: dict[str, Trial] = {}
+    for trial in ranked:
+        options = {"max_epochs": trial.details["max_epochs"]} if trial.phase == "train_longer" else {}
+        chosen.setdefault(repr((sorted_items(trial.recipe), options)), trial)
+    pairs = []
+    for trial in list(chosen.values())[:finalists]:
+        if not clock.spend(share, fresh.trainings):
+            break
+        options = {"max_epochs": trial.details["max_epochs"]} if trial.phase == "train_longer" else {}
+        pairs.append((trial, fresh(trial.recipe, name=trial.name, phase="confirm", **options)))
+        tick()
+    return pairs
+
+
+def sorted_items(value: Any) -> Any:
+    """A recipe as nested sorted tuples: equal recipes give equal values whatever their keys' order."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, sorted_items(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(sorted_items(v) for v in value)
+    return value
+
+
+def pooled(search: Trial, fresh: Trial) -> Trial:
+    """A finalist's trial over both fold splits: the mean of all 2k folds' scores and validation losses, the
+    median of their best epochs (which the refit trains for), the fresh split's scores in ``details["confirm"]``.
+
+    Args:
+        search: its trial from the search.
+        fresh: its trial on the second fold split (:func:`confirm`).
+
+    Example:
+        >>> s = Trial("a", "study", {}, 0.9, 0.1, 10, 5, 1.0, details={"folds": [0.9, 0.9], "val_loss": 0.3,
+        ...           "best_epochs": [4, 6]})
+        >>> f = Trial("a", "confirm", {}, 0.8, 0.2, 10, 5, 1.0, details={"folds": [0.7, 0.9], "val_loss": 0.5,
+        ...           "best_epochs": [8, 10]})
+        >>> p = pooled(s, f)
+        >>> round(p.val_score, 6), round(p.details["val_loss"], 6), p.details["best_epoch"], p.phase
+        (0.85, 0.4, 7, 'study')
+    """
+    folds = [*search.details.get("folds", [search.val_score]), *fresh.details.get("folds", [fresh.val_score])]
+    epochs = [*search.details.get("best_epochs", [search.details.get("best_epoch") or search.epochs]),
+              *fresh.details.get("best_epochs", [fresh.details.get("best_epoch") or fresh.epochs])]
+    return replace(search, val_score=float(np.mean(folds)), gap=(search.gap + fresh.gap) / 2, details={
+        **search.details, "folds": folds, "best_epochs": epochs, "best_epoch": int(np.median(epochs)),
+        "val_loss": (search.details["val_loss"] + fresh.details["val_loss"]) / 2,
+        "confirm": {"search_score": search.val_score, "fresh_score": fresh.val_score,
+                    "fresh_folds": fresh.details.get("folds", [fresh.val_score])}})

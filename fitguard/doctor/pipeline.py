@@ -327,7 +327,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         diagnosis = diagnose(baseline_history, baseline_run.model, data, baseline.parameters)
         plan = plan_for(diagnosis["kind"], class_counts=class_counts(data.train.y, data.num_classes)
                         if data.task == "classification" else None,
-                        recommended=[r["remedy"] for r in diagnosis["recommendations"]])
+                        recommended=[r["remedy"] for r in diagnosis["recommendations"]],
+                        confirm=options.confirm if score.folds and options.keep == "best" else 0)
         display.tick()
         # the baseline as it will be tested: afresh on the tested rows for the epochs validation chose for it
         baseline_epochs = refit_epochs(baseline_history, base.early_stopping.monitor)
@@ -352,13 +353,15 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
 
         clock.search_started = time.perf_counter()
         search = _search(plan, options, score, clock, display, data, storage, timings)
-        scored = [t for phase in ("ablation", "train_longer", "study") for t in search.get(phase, [])
-                  if t.status == "done"]
+        scored = _scored(search)
         # the baseline's recipe, with the epoch count its validation chose: kept when the budget cut every search
-        # training short (see phases.kept_trial)
-        best = phases.kept_trial(scored, options.keep, lambda: dataclasses.replace(
-            baseline, name=BASELINE_KEPT, recipe={"model": baseline_recipe["model"]},
-            details={**baseline.details, "best_epoch": refit_epochs(baseline_history, base.early_stopping.monitor)}))
+        # training short (see phases.kept_trial); the best over both fold splits when finalists were confirmed
+        confirmed = [phases.pooled(first, again) for first, again in search.get("confirm", [])]
+        best = max(confirmed, key=phases.rank) if len(confirmed) >= 2 else phases.kept_trial(
+            scored, options.keep, lambda: dataclasses.replace(
+                baseline, name=BASELINE_KEPT, recipe={"model": baseline_recipe["model"]},
+                details={**baseline.details,
+                         "best_epoch": refit_epochs(baseline_history, base.early_stopping.monitor)}))
         final_train = dict(baseline_train if best.name == BASELINE_KEPT else score.train)
 
         clock_at = time.perf_counter()
@@ -448,6 +451,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
             "learning_curve": search.get("learning_curve"),
             "study": {"storage": f"{storage.shown} ({storage.study})" if storage.shared else STORAGE_FILE,
                       "trials": [t.to_dict() for t in search["study"]]},
+            "confirm": _confirmation(confirmed, best, options, base) if "confirm" in search else None,
             "trainings": clock.used,
             # scored recipes (a cross-validated one is one per fold's training) in study.db, and how many of them a
             # resumed run read back instead of training them again
@@ -508,15 +512,37 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
         elif step.phase == "learning_curve":
             display.phase("learning curve", 4)
             found["learning_curve"] = learning_curve_phase(score, clock, chosen, share=step.until, tick=tick)
+        elif step.phase == "confirm":
+            display.phase("confirm", options.confirm)
+            seed = score.base.data.seed + 1  # the second split's, by which workers build it too
+            fresh = dataclasses.replace(score, folds=list(kfold(data, k=options.folds, seed=seed)), fold_seed=seed)
+            found["confirm"] = phases.confirm(fresh, clock, _scored(found), finalists=options.confirm,
+                                              share=step.until, tick=tick)
         elif step.phase == "study":
             ranked = [t for t in (*found["ablation"], *found.get("train_longer", [])) if t.status == "done"]
             leader = max(ranked, key=phases.rank)  # first (fewest remedies) on ties
             display.phase("study", options.trials and max(0, (options.trials - clock.used) // score.trainings))
             found["study"] = phases.study(score, clock, leader, storage.url, seed=options.seed, tick=tick,
                                           dropout=plan.study_dropout, lam_range=plan.study_lambda,
-                                          name=storage.study)
+                                          name=storage.study, share=step.until)
         timings[step.phase] = time.perf_counter() - started
     return found
+
+
+def _scored(search: dict[str, Any]) -> list[Trial]:
+    """The search's scored recipes that may be kept: the ablation's, the longer training's and the study's."""
+    return [t for phase in ("ablation", "train_longer", "study") for t in search.get(phase, []) if t.status == "done"]
+
+
+def _confirmation(confirmed: list[Trial], best: Trial, options: DoctorOptions, base: TrainConfig) -> dict[str, Any]:
+    """The summary's record of the confirmation: each finalist's search score, its score on the second fold split
+    and their mean over both (which ranked them), and which was kept."""
+    return {"finalists": [{"name": t.name, "phase": t.phase, **t.details["confirm"], "score": t.val_score}
+                          for t in confirmed],
+            "folds": options.folds, "fold_seed": base.data.seed + 1,
+            "kept": best.name if len(confirmed) >= 2 else None,
+            "note": "scored again on a second split of the same rows into folds; kept by the mean over both splits"
+                    if len(confirmed) >= 2 else "fewer than two finalists fitted the budget: the search's best is kept"}
 
 
 def _chosen_epochs(trial: Trial) -> int:
@@ -571,7 +597,8 @@ def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: pha
                           on_scored=learn_cost, grouped=options.grouped_folds, deadline=clock.search_deadline,
                           deadline_reason=phases.DEADLINE_STOP, store=store)
     rule = ("fewest remedies within one standard error of the best" if folds and options.keep == "simplest"
-            else "best validation score")
+            else f"best mean validation score over two fold splits among the {options.confirm} best recipes"
+            if folds and options.confirm else "best validation score")
     return score, {**score.method, "labelled_rows": labelled, "max_epochs": options.search_epochs,
                    "patience": options.patience, "repeat": repeat, "min_steps": options.min_steps, "kept": rule,
                    "monitor": base.early_stopping.monitor}

@@ -35,6 +35,9 @@ KINDS = ("underfit", "overfit", "good")
 REMEDIES = ("L2", "dropout 0.25", "batch norm", "augmentation", "augmentation with flips", "augmentation with cutout",
             "weight noise", "mixup", "skip connections", "cosine schedule", "snapshot ensemble", "SWA", "cutmix",
             "FGSM")
+#: the share of a cross-validated search's time (and trials) kept for scoring its finalists again on a second fold
+#: split (``--confirm``): on the small data sets that are cross-validated, a finalist's k trainings take seconds
+CONFIRM_SHARE = 0.1
 #: the remedy the plan adds, first, when classes are skewed (a loss weighted n / (classes * count) per class)
 CLASS_WEIGHTS = "class weights"
 #: largest / smallest training class count from which classes count as skewed and class weights are tried.
@@ -150,7 +153,8 @@ def class_skew(counts: Sequence[int]) -> float | None:
     return max(present) / min(present) if len(present) >= 2 else None
 
 
-def plan_for(kind: str, *, class_counts: Sequence[int] | None = None, recommended: Sequence[str] = ()) -> Plan:
+def plan_for(kind: str, *, class_counts: Sequence[int] | None = None, recommended: Sequence[str] = (),
+             confirm: int = 0) -> Plan:
     """The search for a verdict ``kind`` (underfit, overfit or good).
 
     The ablation tries the remedies the verdict recommends first, in the verdict's order (``augmentation`` first for
@@ -164,6 +168,9 @@ def plan_for(kind: str, *, class_counts: Sequence[int] | None = None, recommende
         recommended: the verdict's remedies, best first (``Verdict.recommendations``' names: "augmentation",
             "dropout", "L2"...); a remedy of the plan whose name is one of them, or starts with one and a space,
             moves forward (default none).
+        confirm: score this many of the best recipes again on a second fold split, in the last
+            :data:`CONFIRM_SHARE` of the search (a cross-validated search's ``--confirm``); 0 (default): no
+            confirmation.
 
     Raises:
         ValueError: an unknown ``kind``.
@@ -178,6 +185,8 @@ def plan_for(kind: str, *, class_counts: Sequence[int] | None = None, recommende
         ('skip connections', 'cosine schedule')
         >>> plan_for("overfit").phases()
         ['architecture', 'lambda_cv', 'ablation', 'learning_curve', 'study']
+        >>> [(s.phase, s.until) for s in plan_for("good", confirm=3).steps[-2:]]
+        [('study', 0.9), ('confirm', 1.0)]
         >>> plan_for("good", class_counts=[300, 40]).remedies[:2]
         ('class weights', 'L2')
         >>> plan_for("overfit", recommended=["augmentation", "shrink the network", "dropout"]).remedies[:5]
@@ -186,6 +195,12 @@ def plan_for(kind: str, *, class_counts: Sequence[int] | None = None, recommende
     if kind not in KINDS:
         raise ValueError(f"`kind` must be one of {', '.join(KINDS)}, got {kind!r}")
     plan = _plan(kind)
+    if confirm:
+        study = plan.steps[-1]
+        plan = replace(plan, steps=(*plan.steps[:-1], replace(study, until=1.0 - CONFIRM_SHARE), Step(
+            "confirm", 1.0, f"the {confirm} best recipes scored again on a second fold split: the search's best score "
+                            "is the largest of many noisy ones, so it flatters the recipe it chose; the one best over "
+                            "both splits is kept")))
     first = [r for name in recommended for r in plan.remedies if r == name or r.startswith(f"{name} ")]
     if first:
         plan = replace(plan, remedies=tuple(dict.fromkeys([*first, *plan.remedies])))

@@ -52,6 +52,9 @@ def test_every_option_round_trips_through_the_command_line(options):
     ({"patience": 0}, "`--patience` must be >= 1, got 0"),
     ({"ensemble": 0}, "`--ensemble` must be >= 1, got 0"),
     ({"monitor": "accuracy"}, "`--monitor` must be one of val_loss, val_accuracy, got 'accuracy'"),
+    ({"confirm": 1}, "`--confirm` must be 0 (keep the search's best) or >= 2 (one finalist leaves nothing to choose), "
+                     "got 1"),
+    ({"confirm": -1}, "`--confirm` must be >= 0, got -1"),
     ({"device": "tpu"}, "`--device`: `device` must be 'auto', 'cpu' or 'cuda[:N]', got 'tpu'"),
 ])
 def test_bad_options(options, message):

@@ -2,9 +2,11 @@
 scorer, checked against trainings run by hand."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from fitguard.cli import app
@@ -15,8 +17,10 @@ from fitguard.doctor.phases import (
     Scorer,
     _group,
     architecture,
+    confirm,
     describe,
     lambda_cv,
+    pooled,
     rank,
     schedule,
     simplest_within_one_se,
@@ -290,3 +294,48 @@ def test_the_deadline_ends_a_training_within_its_epoch_from_min_epochs_on():
     trainer, history = fit(time.perf_counter() + 3600, 1)
     assert trainer.step == 4 * 40 and history.stop_reason == "reached max_epochs=4"
 
+
+
+def test_finalists_are_scored_again_on_a_second_fold_split_trained_by_hand():
+    data = load("digits", val=0.2, test=0.2, seed=0).with_train_fraction(0.1)
+    base = base_config(DoctorOptions(device="cpu", patience=3))
+    first, second = list(kfold(data, k=2, seed=0)), list(kfold(data, k=2, seed=1))
+    assert [len(v) for _, v in first] == [len(v) for _, v in second]
+    assert not torch.equal(first[0][1].X, second[0][1].X)  # the same rows, split otherwise
+    score = Scorer(base, data, first, {"max_epochs": 4})
+    recipes = {f"mlp {h}": {"model": {"name": "mlp", "hidden": [h]}} for h in (4, 16, 64)}
+    scored = [score(recipe, name=name, phase="ablation") for name, recipe in recipes.items()]
+    clock = Clock(None, None)
+    pairs = confirm(replace(score, folds=second), clock, scored, finalists=2, share=1.0, tick=lambda: None)
+    best_two = sorted(scored, key=rank, reverse=True)[:2]
+    assert [s.name for s, _ in pairs] == [t.name for t in best_two] and clock.used == 4
+    for search, again in pairs:
+        by_hand = [train_recipe(base, search.recipe, data, name="f", phase="confirm", train=t, val=v, max_epochs=4)[0]
+                   for t, v in second]
+        assert again.phase == "confirm" and again.details["folds"] == [t.val_score for t in by_hand]
+        both = pooled(search, again)
+        assert both.val_score == pytest.approx(np.mean([*search.details["folds"], *again.details["folds"]]), abs=1e-12)
+        assert both.details["best_epoch"] == int(np.median([*search.details["best_epochs"],
+                                                            *again.details["best_epochs"]]))
+
+
+def test_a_cross_validated_run_keeps_the_finalist_best_over_both_fold_splits(tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, [
+        "doctor", "--model", "mlp", "--budget", "none", "--trials", "40", "--epochs", "10", "--search-epochs", "8",
+        "--folds", "2", "--cv-max-rows", "1000", "--rounds", "0", "--no-references", "--train-fraction", "0.3",
+        "--min-steps", "0", "--quiet", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = read_summary(out)
+    confirmed = summary["remedies"]["confirm"]
+    finalists = confirmed["finalists"]
+    assert len(finalists) >= 2 and all(len(f["fresh_folds"]) == 2 for f in finalists)
+    assert [f["search_score"] for f in finalists] == sorted((f["search_score"] for f in finalists), reverse=True)
+    for f in finalists:
+        assert f["fresh_score"] == pytest.approx(np.mean(f["fresh_folds"]), abs=1e-12)
+    kept = max(finalists, key=lambda f: f["score"])
+    assert confirmed["kept"] == summary["best"]["name"] == kept["name"]
+    assert summary["best"]["search_val_score"] == pytest.approx(kept["score"], abs=1e-12)
+    assert summary["remedies"]["trainings"] <= 40
+    assert [s["phase"] for s in summary["plan"]["steps"]][-2:] == ["study", "confirm"]
+    assert "Finalists scored again on a second 2-fold split of the same rows" in (out / "report.html").read_text()
