@@ -168,6 +168,9 @@ def fold_mean(recipe: dict[str, Any], name: str, phase: str, trials: list[Trial]
 #: than fold after fold on 8x8 digits, slower (0.87-0.95x) on 28x28 images, whose grouped convolutions are
 #: compute-bound (``benchmarks/reference/cv_speed_cpu.json``)
 GROUPED_IMAGE_PIXELS = 16 * 16
+#: the same on a CUDA device, where a small network's step is launch-bound: 28x28 Fashion-MNIST CNN folds trained
+#: 2.0-2.3x faster grouped on an NVIDIA H200 (``benchmarks/reference/cv_speed_h200.json``); larger images unmeasured
+GROUPED_IMAGE_PIXELS_CUDA = 28 * 28
 #: the validation metrics a grouped training measures (``fitguard.train.batched.fit_folds``)
 GROUPED_METRICS = ("val_loss", "val_accuracy")
 
@@ -178,7 +181,8 @@ def grouped_run(config: TrainConfig, data: Dataset, metric: str = "auto") -> Run
     may not.
 
     They may when the trainer does nothing the grouped training does not: a built-in MLP, or a CNN on images of at
-    most :data:`GROUPED_IMAGE_PIXELS` pixels (where grouping was measured faster), that
+    most :data:`GROUPED_IMAGE_PIXELS` pixels (:data:`GROUPED_IMAGE_PIXELS_CUDA` on a GPU; where grouping was
+    measured faster), that
     :func:`~fitguard.models.grouped.groupable` accepts (no residual blocks, no embedded codes); in
     float32; cross-entropy or MSE; coupled penalties only; early stopping as its only callback (no schedule,
     snapshots, weight averaging or Lookahead); no augmentation, mixup, input or weight noise, adversarial
@@ -199,7 +203,8 @@ def grouped_run(config: TrainConfig, data: Dataset, metric: str = "auto") -> Run
     run = build_run(config, data=data)
     trainer = run.trainer
     pixels = math.prod(data.input_shape[-2:]) if len(data.input_shape) == 3 else 0
-    if run.model_name not in ("mlp", "cnn") or (run.model_name == "cnn" and not 0 < pixels <= GROUPED_IMAGE_PIXELS):
+    largest = GROUPED_IMAGE_PIXELS_CUDA if trainer.device.type == "cuda" else GROUPED_IMAGE_PIXELS
+    if run.model_name not in ("mlp", "cnn") or (run.model_name == "cnn" and not 0 < pixels <= largest):
         return None
     unsupported = (trainer.augment, trainer.weight_noise, trainer.adversarial, trainer.class_weight,
                    trainer.clip_grad_norm)
