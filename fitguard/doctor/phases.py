@@ -804,7 +804,8 @@ def study(score: Scorer, clock: Clock, best: Trial, storage: Path | str, *, seed
 def confirm(fresh: Scorer, clock: Clock, scored: list[Trial], *, finalists: int, share: float,
             tick: Callable[[], None]) -> list[tuple[Trial, Trial]]:
     """The ``finalists`` best-ranked recipes scored again by ``fresh``, a :class:`Scorer` on a second fold split of
-    the same rows: (search trial, fresh trial) pairs in rank order, as many as the phase's share of the budget fits.
+    the same rows: (search trial, fresh trial) pairs in rank order, as many as the phase's share of the budget fits
+    -- none unless the first two fit, and none from a finalist whose second split the deadline cut short on.
 
     Why: the search's best score is the largest of many noisy cross-validated scores, so it is optimistic for the
     recipe it chose, most of all on a small data set where one validation row moves a fold's accuracy by a point
@@ -821,7 +822,6 @@ def confirm(fresh: Scorer, clock: Clock, scored: list[Trial], *, finalists: int,
         tick: called after each finalist (progress).
 
     Example:
-        >>> import json
         >>> a, b = (Trial(n, "study", {"model": {"hidden": [h]}}, s, 0.0, 10, 5, 1.0, details={"folds": [s, s]})
         ...         for n, h, s in (("a", 8, 0.9), ("b", 16, 0.8)))
         >>> class Again:  # a second split that scores "a" 0.7 and "b" 0.85, each with 3 fold trainings
@@ -834,27 +834,24 @@ def confirm(fresh: Scorer, clock: Clock, scored: list[Trial], *, finalists: int,
         ([('a', 0.7), ('b', 0.85)], 6)
     """
     ranked = sorted((t for t in scored if t.status == "done" and not cut_by_deadline(t)), key=rank, reverse=True)
-    chosen: dict[str, Trial] = {}
+    chosen: dict[str, tuple[Trial, dict[str, Any]]] = {}
     for trial in ranked:
         options = {"max_epochs": trial.details["max_epochs"]} if trial.phase == "train_longer" else {}
-        chosen.setdefault(repr((sorted_items(trial.recipe), options)), trial)
+        chosen.setdefault(trial_key("confirm", "", trial.recipe, options), (trial, options))
+    picked = list(chosen.values())[:finalists]
+    # the first two together or none: one finalist alone leaves nothing to choose
+    if len(picked) < 2 or not clock.spend(share, 2 * fresh.trainings):
+        return []
     pairs = []
-    for trial in list(chosen.values())[:finalists]:
-        if not clock.spend(share, fresh.trainings):
+    for index, (trial, options) in enumerate(picked):
+        if index >= 2 and not clock.spend(share, fresh.trainings):
             break
-        options = {"max_epochs": trial.details["max_epochs"]} if trial.phase == "train_longer" else {}
-        pairs.append((trial, fresh(trial.recipe, name=trial.name, phase="confirm", **options)))
+        again = fresh(trial.recipe, name=trial.name, phase="confirm", **options)
         tick()
+        if cut_by_deadline(again):  # its second split did not train to its stopping point: no fair comparison
+            break
+        pairs.append((trial, again))
     return pairs
-
-
-def sorted_items(value: Any) -> Any:
-    """A recipe as nested sorted tuples: equal recipes give equal values whatever their keys' order."""
-    if isinstance(value, dict):
-        return tuple(sorted((k, sorted_items(v)) for k, v in value.items()))
-    if isinstance(value, list | tuple):
-        return tuple(sorted_items(v) for v in value)
-    return value
 
 
 def pooled(search: Trial, fresh: Trial) -> Trial:
@@ -880,5 +877,6 @@ def pooled(search: Trial, fresh: Trial) -> Trial:
     return replace(search, val_score=float(np.mean(folds)), gap=(search.gap + fresh.gap) / 2, details={
         **search.details, "folds": folds, "best_epochs": epochs, "best_epoch": int(np.median(epochs)),
         "val_loss": (search.details["val_loss"] + fresh.details["val_loss"]) / 2,
+        "stop_reasons": [*search.details.get("stop_reasons", []), *fresh.details.get("stop_reasons", [])],
         "confirm": {"search_score": search.val_score, "fresh_score": fresh.val_score,
                     "fresh_folds": fresh.details.get("folds", [fresh.val_score])}})

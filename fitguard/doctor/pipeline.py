@@ -362,6 +362,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                 baseline, name=BASELINE_KEPT, recipe={"model": baseline_recipe["model"]},
                 details={**baseline.details,
                          "best_epoch": refit_epochs(baseline_history, base.early_stopping.monitor)}))
+        if "confirm" in search and len(confirmed) < 2:
+            selection["kept"] = "best validation score"  # no finalists to choose among: the search's best is kept
         final_train = dict(baseline_train if best.name == BASELINE_KEPT else score.train)
 
         clock_at = time.perf_counter()
@@ -463,7 +465,9 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         "best": {**_tested_record(best, kept, tested_rows, data, epochs, outputs["best"]), "name": best.name,
                  "recipe": best.recipe,
                  "search_val_score": best.val_score,
-                 "search_val_score_note": "optimistic: this score chose the recipe among all that were tried",
+                 "search_val_score_note": "optimistic: this score chose the recipe among all that were tried" + (
+                     "; the mean over the search's folds and a second split's, which chose among the finalists"
+                     if len(confirmed) >= 2 else ""),
                  "config": kept.config.model_dump(mode="json"), "history": "best_history.json",
                  "model_file": "best.safetensors",
                  "members": len(seeds), "member_seeds": seeds,

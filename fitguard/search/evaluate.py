@@ -182,11 +182,11 @@ def grouped_run(config: TrainConfig, data: Dataset, metric: str = "auto") -> Run
 
     They may when the trainer does nothing the grouped training does not: a built-in MLP, or a CNN on images of at
     most :data:`GROUPED_IMAGE_PIXELS` pixels (:data:`GROUPED_IMAGE_PIXELS_CUDA` on a GPU; where grouping was
-    measured faster), that
-    :func:`~fitguard.models.grouped.groupable` accepts (no residual blocks, no embedded codes); in
-    float32; cross-entropy or MSE; coupled penalties only; early stopping as its only callback (no schedule,
-    snapshots, weight averaging or Lookahead); no augmentation, mixup, input or weight noise, adversarial
-    examples, class weights or gradient clipping; scored by ``val_loss`` or ``val_accuracy``.
+    measured faster), that :func:`~fitguard.models.grouped.groupable` accepts (no residual blocks, no embedded
+    codes); in float32 on the CPU or a CUDA device; cross-entropy or MSE; coupled penalties only; early stopping as
+    its only callback (no schedule, snapshots, weight averaging or Lookahead); no augmentation, mixup, input or
+    weight noise, adversarial examples, class weights or gradient clipping; scored by ``val_loss`` or
+    ``val_accuracy``.
 
     Args:
         config: the spec of every fold's training.
@@ -204,7 +204,8 @@ def grouped_run(config: TrainConfig, data: Dataset, metric: str = "auto") -> Run
     trainer = run.trainer
     pixels = math.prod(data.input_shape[-2:]) if len(data.input_shape) == 3 else 0
     largest = GROUPED_IMAGE_PIXELS_CUDA if trainer.device.type == "cuda" else GROUPED_IMAGE_PIXELS
-    if run.model_name not in ("mlp", "cnn") or (run.model_name == "cnn" and not 0 < pixels <= largest):
+    if trainer.device.type not in ("cpu", "cuda") or run.model_name not in ("mlp", "cnn") or (
+            run.model_name == "cnn" and not 0 < pixels <= largest):  # other devices: never measured
         return None
     unsupported = (trainer.augment, trainer.weight_noise, trainer.adversarial, trainer.class_weight,
                    trainer.clip_grad_norm)

@@ -74,9 +74,10 @@ class Heartbeat:
     ``record_heartbeat``; a subclass records its own kind of beat by overriding :meth:`record`).
 
     A beat the storage refuses (a dropped database connection, a restarting gRPC proxy) is tried again at the next
-    interval, with one line on stderr when beats are first missed and one when they are recorded again; beating
-    ends when the trial has finished (Optuna's ``UpdateFinishedTrialError``) or :meth:`stop` is called. (Optuna's
-    own heartbeat thread ends at its first error, and the trial is then failed as stale while it still trains.)
+    interval, with one line on stderr when beats are first missed and one when they are recorded again. Beating ends
+    at :meth:`stop`, or earlier when the storage says the trial has finished (Optuna's ``UpdateFinishedTrialError``:
+    an attribute beat on a finished trial; Optuna's own ``record_heartbeat`` never says so). Optuna's heartbeat
+    thread ends at its first error instead, and the trial is then failed as stale while it still trains.
 
     Args:
         storage: the Optuna storage to record in.
@@ -85,7 +86,6 @@ class Heartbeat:
     """
 
     def __init__(self, storage: Any, trial_id: int, interval: float) -> None:
-        self.missed = 0  # beats refused in a row so far
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, args=(storage, trial_id, interval), daemon=True)
         self._thread.start()
@@ -119,7 +119,6 @@ class Heartbeat:
                     sys.stderr.write(f"fitguard: trial {trial_id}'s heartbeat recorded again after {missed} "
                                      "missed\n")
                 beat, missed = beat + 1, 0
-            self.missed = missed
             if self._stop.wait(interval):
                 return
 

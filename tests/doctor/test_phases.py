@@ -13,6 +13,7 @@ from fitguard.cli import app
 from fitguard.data import kfold, load
 from fitguard.doctor import DoctorOptions, read_summary
 from fitguard.doctor.phases import (
+    DEADLINE_STOP,
     Clock,
     Scorer,
     _group,
@@ -333,9 +334,34 @@ def test_a_cross_validated_run_keeps_the_finalist_best_over_both_fold_splits(tmp
     assert [f["search_score"] for f in finalists] == sorted((f["search_score"] for f in finalists), reverse=True)
     for f in finalists:
         assert f["fresh_score"] == pytest.approx(np.mean(f["fresh_folds"]), abs=1e-12)
-    kept = max(finalists, key=lambda f: f["score"])
-    assert confirmed["kept"] == summary["best"]["name"] == kept["name"]
+    kept = next(f for f in finalists if f["name"] == confirmed["kept"])
+    assert kept["score"] == max(f["score"] for f in finalists) and summary["best"]["name"] == kept["name"]
     assert summary["best"]["search_val_score"] == pytest.approx(kept["score"], abs=1e-12)
     assert summary["remedies"]["trainings"] <= 40
     assert [s["phase"] for s in summary["plan"]["steps"]][-2:] == ["study", "confirm"]
     assert "Finalists scored again on a second 2-fold split of the same rows" in (out / "report.html").read_text()
+
+
+class _SecondSplit:
+    """Scores a finalist again (3 fold trainings each), the deadline cutting the ones named in ``cut``."""
+
+    trainings = 3
+
+    def __init__(self, cut=()) -> None:
+        self.cut, self.asked = set(cut), []
+
+    def __call__(self, recipe, *, name, phase, **train):
+        self.asked.append(name)
+        reason = f"{DEADLINE_STOP} after epoch 1" if name in self.cut else "early stopping"
+        return Trial(name, phase, recipe, 0.5, 0.0, 10, 1, 1.0, details={"stop_reason": reason})
+
+
+def test_a_confirmation_starts_only_when_two_finalists_fit_and_ends_at_one_the_deadline_cut():
+    scored = [Trial(f"t{i}", "study", {"model": {"hidden": [i + 1]}}, 0.9 - i / 100, 0.0, 10, 5, 1.0) for i in range(4)]
+    again = _SecondSplit()
+    clock = Clock(None, 10, used=5)  # 5 trainings left: two finalists need 6
+    assert confirm(again, clock, scored, finalists=3, share=1.0, tick=lambda: None) == []
+    assert again.asked == [] and clock.used == 5
+    again = _SecondSplit(cut={"t1"})
+    pairs = confirm(again, Clock(None, None), scored, finalists=3, share=1.0, tick=lambda: None)
+    assert again.asked == ["t0", "t1"] and [first.name for first, _ in pairs] == ["t0"]
