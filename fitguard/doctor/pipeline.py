@@ -357,12 +357,13 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         # the baseline's recipe, with the epoch count its validation chose: kept when the budget cut every search
         # training short (see phases.kept_trial); the best over both fold splits when finalists were confirmed
         confirmed = [phases.pooled(first, again) for first, again in search.get("confirm", [])]
-        best = max(confirmed, key=phases.rank) if len(confirmed) >= 2 else phases.kept_trial(
+        chose = len(confirmed) >= 2  # one finalist alone leaves nothing to choose
+        best = max(confirmed, key=phases.rank) if chose else phases.kept_trial(
             scored, options.keep, lambda: dataclasses.replace(
                 baseline, name=BASELINE_KEPT, recipe={"model": baseline_recipe["model"]},
                 details={**baseline.details,
                          "best_epoch": refit_epochs(baseline_history, base.early_stopping.monitor)}))
-        if "confirm" in search and len(confirmed) < 2:
+        if "confirm" in search and not chose:
             selection["kept"] = "best validation score"  # no finalists to choose among: the search's best is kept
         final_train = dict(baseline_train if best.name == BASELINE_KEPT else score.train)
 
@@ -453,7 +454,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
             "learning_curve": search.get("learning_curve"),
             "study": {"storage": f"{storage.shown} ({storage.study})" if storage.shared else STORAGE_FILE,
                       "trials": [t.to_dict() for t in search["study"]]},
-            "confirm": _confirmation(confirmed, best, options, base) if "confirm" in search else None,
+            "confirm": _confirmation(confirmed, best if chose else None, options, score) if "confirm" in search
+            else None,
             "trainings": clock.used,
             # scored recipes (a cross-validated one is one per fold's training) in study.db, and how many of them a
             # resumed run read back instead of training them again
@@ -467,7 +469,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                  "search_val_score": best.val_score,
                  "search_val_score_note": "optimistic: this score chose the recipe among all that were tried" + (
                      "; the mean over the search's folds and a second split's, which chose among the finalists"
-                     if len(confirmed) >= 2 else ""),
+                     if chose else ""),
                  "config": kept.config.model_dump(mode="json"), "history": "best_history.json",
                  "model_file": "best.safetensors",
                  "members": len(seeds), "member_seeds": seeds,
@@ -518,7 +520,7 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
             found["learning_curve"] = learning_curve_phase(score, clock, chosen, share=step.until, tick=tick)
         elif step.phase == "confirm":
             display.phase("confirm", options.confirm)
-            seed = score.base.data.seed + 1  # the second split's, by which workers build it too
+            seed = _second_split_seed(score)  # by which workers build it too
             fresh = dataclasses.replace(score, folds=list(kfold(data, k=options.folds, seed=seed)), fold_seed=seed)
             found["confirm"] = phases.confirm(fresh, clock, _scored(found), finalists=options.confirm,
                                               share=step.until, tick=tick)
@@ -538,15 +540,21 @@ def _scored(search: dict[str, Any]) -> list[Trial]:
     return [t for phase in ("ablation", "train_longer", "study") for t in search.get(phase, []) if t.status == "done"]
 
 
-def _confirmation(confirmed: list[Trial], best: Trial, options: DoctorOptions, base: TrainConfig) -> dict[str, Any]:
+def _second_split_seed(score: phases.Scorer) -> int:
+    """The seed of the confirmation's second fold split: the run's data seed + 1."""
+    return score.base.data.seed + 1
+
+
+def _confirmation(confirmed: list[Trial], kept: Trial | None, options: DoctorOptions,
+                  score: phases.Scorer) -> dict[str, Any]:
     """The summary's record of the confirmation: each finalist's search score, its score on the second fold split
-    and their mean over both (which ranked them), and which was kept."""
+    and their mean over both (which ranked them), and which was kept (None: the finalists left nothing to choose)."""
     return {"finalists": [{"name": t.name, "phase": t.phase, **t.details["confirm"], "score": t.val_score}
                           for t in confirmed],
-            "folds": options.folds, "fold_seed": base.data.seed + 1,
-            "kept": best.name if len(confirmed) >= 2 else None,
+            "folds": options.folds, "fold_seed": _second_split_seed(score),
+            "kept": kept.name if kept is not None else None,
             "note": "scored again on a second split of the same rows into folds; kept by the mean over both splits"
-                    if len(confirmed) >= 2 else "fewer than two finalists fitted the budget: the search's best is kept"}
+                    if kept is not None else "fewer than two finalists fitted the budget: the search's best is kept"}
 
 
 def _chosen_epochs(trial: Trial) -> int:
