@@ -60,7 +60,9 @@ def test_a_run_and_a_join_through_the_proxy_train_every_fold_once(behind, tmp_pa
     by_process = _assert_each_job_completed_once(_jobs(behind, f"doctor-queue-{run_id}"))
     joined = by_process[f"{socket.gethostname()}:{join.pid}"]
     assert said == f"trained {joined} queued fold{'s' * (joined != 1)} of the run" and joined >= 1
-    assert f"{socket.gethostname()}:{run.pid}" in by_process
+    # the run's processes trained the rest, on this host (which of its two got a job is a race: see the storage test)
+    others = set(by_process) - {f"{socket.gethostname()}:{join.pid}"}
+    assert 1 <= len(others) <= 2 and {worker.rsplit(":", 1)[0] for worker in others} == {socket.gethostname()}
     # behind the proxy: every scored trial, with the fold scores the run had alone in its folder's study.db
     assert _fold_scores(behind, f"doctor-trials-{run_id}") == alone
     assert list(elsewhere.iterdir()) == []

@@ -156,7 +156,10 @@ def test_two_workers_and_a_join_from_elsewhere_train_every_fold_once(sequential,
     by_process = _assert_each_job_completed_once(_jobs(database, f"doctor-queue-{run_id}"))
     joined = by_process[f"{socket.gethostname()}:{join.pid}"]
     assert said == f"trained {joined} queued fold{'s' * (joined != 1)} of the run" and joined >= 1
-    assert len(by_process) == 3 and f"{socket.gethostname()}:{run.pid}" in by_process
+    # the run's two processes trained the rest, on this host; which of them got a job is a race (a TINY fold takes a
+    # fraction of a second, and one may take every job left while the other starts), so the count is 2 or 3
+    others = set(by_process) - {f"{socket.gethostname()}:{join.pid}"}
+    assert 1 <= len(others) <= 2 and {worker.rsplit(":", 1)[0] for worker in others} == {socket.gethostname()}
     assert _fold_scores(database, f"doctor-trials-{run_id}") == sequential
     assert list(elsewhere.iterdir()) == []  # the join wrote nothing where it ran
     assert doctor_runs(database)[run_id]["finished"] is True
