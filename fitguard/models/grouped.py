@@ -18,11 +18,11 @@ Steps in which the members' batches differ in size (folds a row apart) pad the s
 batch norm then computes each member's statistics over its real rows only (:class:`GroupedBatchNorm`).
 
 Supported: ``nn.Sequential`` networks of Linear, Conv1d/Conv2d (``groups=1``, zero padding), BatchNorm1d/2d (with
-a momentum), the activations of :data:`fitguard.models.builders.ACTIVATIONS`, Dropout/Dropout1d/Dropout2d,
-max pooling, adaptive average pooling and ``Flatten()`` -- everything :func:`~fitguard.models.builders.mlp`,
-:func:`~fitguard.models.builders.cnn` and :func:`~fitguard.models.builders.cnn1d` build. Not supported (use the
-sequential path): embedded tables (:class:`~fitguard.models.embedding.EmbeddedNet`), imported or user networks,
-pretrained backbones, residual blocks.
+a momentum), the activations of :data:`fitguard.models.builders.ACTIVATIONS` and ``Cosine`` (Fourier features),
+Dropout/Dropout1d/Dropout2d, max pooling, adaptive average pooling and ``Flatten()`` -- everything
+:func:`~fitguard.models.builders.mlp`, :func:`~fitguard.models.builders.cnn` and
+:func:`~fitguard.models.builders.cnn1d` build. Not supported (use the sequential path): embedded tables
+(:class:`~fitguard.models.embedding.EmbeddedNet`), imported or user networks, pretrained backbones, residual blocks.
 
 Example:
     >>> import torch
@@ -45,10 +45,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from fitguard.models.builders import Cosine
+
 #: layers that act per element or per channel: each member's block is untouched by the others
 _PER_CHANNEL = (
     nn.ReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.LeakyReLU, nn.Identity,
     nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.MaxPool1d, nn.MaxPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d,
+    Cosine,
 )
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
+from sklearn.metrics.pairwise import rbf_kernel
 from torch import nn
 
 from fitguard.models import build, cnn, cnn1d, lint, mlp
+from fitguard.models.builders import fourier_features
 
 
 def _kinds(model: nn.Module) -> list[str]:
@@ -89,7 +92,8 @@ def test_build_dispatches_by_name() -> None:
         (lambda: build("resnet", (3, 32, 32), 10), "unknown model 'resnet'; available: 'mlp', 'cnn', 'cnn1d'"),
         (
             lambda: build("mlp", (4,), 2, width=3),
-            "unknown option 'width' for model 'mlp'; allowed: activation, batchnorm, dropout, hidden, residual",
+            "unknown option 'width' for model 'mlp'; allowed: activation, batchnorm, dropout, fourier, fourier_gamma, "
+            "hidden, residual",
         ),
         (
             lambda: build("cnn", (3, 32, 32), 2, input_size=(32, 32)),
@@ -120,6 +124,8 @@ def test_build_dispatches_by_name() -> None:
         (lambda: cnn1d(1, 2, input_size=0), "`input_size` must be an integer >= 1, got 0"),
         (lambda: cnn1d(1, 2, head_hidden=0), "`head_hidden` must be an integer >= 1, got 0"),
         (lambda: cnn(1, 2, pool_to=0), "`pool_to` must be an integer >= 1, got 0"),
+        (lambda: mlp(4, 2, fourier=-1), "`fourier` must be an integer >= 0, got -1"),
+        (lambda: mlp(4, 2, fourier=8, fourier_gamma=0.0), "`fourier_gamma` must be a finite number > 0, got 0.0"),
     ],
 )
 def test_bad_arguments_raise_one_clear_line(make, message: str) -> None:
@@ -133,3 +139,35 @@ def test_numpy_integer_shapes_are_accepted() -> None:
 
     shape = tuple(np.array([1, 8, 8]))
     assert build("cnn", shape, np.int64(10), widths=[4])(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
+
+
+def _kernel_of(features: nn.Module, X: torch.Tensor) -> np.ndarray:
+    with torch.no_grad():
+        z = features(X)
+    return (z @ z.T).double().numpy()
+
+
+def test_fourier_features_start_as_the_rbf_kernel_of_scikit_learn() -> None:
+    # Rahimi & Recht: z(x) . z(y) -> exp(-gamma |x - y|^2) as D grows; the estimator's sd is about 1 / sqrt(D)
+    torch.manual_seed(0)
+    X = torch.randn(12, 5)
+    linear, cosine = fourier_features(5, 40_000, 0.3)
+    kernel = _kernel_of(nn.Sequential(linear, cosine), X)
+    assert np.abs(kernel - rbf_kernel(X.numpy(), gamma=0.3)).max() < 0.03
+    # a wrong gamma is far off: the test can fail
+    assert np.abs(kernel - rbf_kernel(X.numpy(), gamma=0.6)).max() > 0.1
+
+
+def test_the_mlp_s_fourier_layer_defaults_to_scikit_learn_s_gamma_scale_for_standardized_inputs() -> None:
+    torch.manual_seed(1)
+    X = torch.randn(3000, 6)
+    X = (X - X.mean(0)) / X.std(0)
+    model = mlp(6, 2, hidden=[8], fourier=40_000)
+    assert [name for name, _ in model.named_children()] == ["flatten", "fourier", "cosine", "linear1", "activation1",
+                                                          "output"]
+    gamma = 1.0 / (X.shape[1] * X.numpy().var())  # SVC(gamma="scale")
+    rows = X[:12]
+    kernel = _kernel_of(nn.Sequential(model.flatten, model.fourier, model.cosine), rows)
+    assert np.abs(kernel - rbf_kernel(rows.numpy(), gamma=gamma)).max() < 0.03
+    assert model(X[:4]).shape == (4, 2)
+    assert build("mlp", (2, 3), 2, hidden=[4], fourier=16, fourier_gamma=2.0).fourier.out_features == 16

@@ -16,6 +16,7 @@ from fitguard.models.grouped import GroupedNet, groupable, member_slice
 ARCHITECTURES: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "mlp": (lambda: mlp(12, 3, hidden=[8, 8], batchnorm=True), (12,)),
     "mlp on images": (lambda: mlp(2 * 4 * 4, 3, hidden=[8]), (2, 4, 4)),
+    "mlp on Fourier features": (lambda: mlp(12, 3, hidden=[8], fourier=16, batchnorm=True), (12,)),
     "cnn": (lambda: cnn(2, 5, widths=[4, 8], input_size=(8, 8), pool_to=2, head_hidden=6), (2, 8, 8)),
     "cnn1d": (lambda: cnn1d(2, 5, widths=[4, 8], input_size=16, kernel_size=3), (2, 16)),
 }
