@@ -3,7 +3,8 @@
 A test accuracy of 0.93 on 150 rows could be 0.88 or 0.96 on another 150 rows; two models scored on the same
 rows differ by less than two independent scores suggest, because most rows are easy for both. These functions
 say how much a number moves (``wilson_interval``) and whether a difference between two models on the *same*
-rows is more than noise (``mcnemar_exact`` for right/wrong per row, ``paired_bootstrap`` for per-row losses),
+rows is more than noise (``mcnemar_exact`` for right/wrong per row -- ``mcnemar_by_row`` when several seeds share
+the test rows -- ``paired_bootstrap`` for per-row losses),
 so that a report says "better" only when the data support it (``decide``). ``bootstrap_interval`` gives any
 per-row statistic (a balanced accuracy, an RMSE, an R²) its percentile interval over resampled rows.
 
@@ -133,6 +134,49 @@ def mcnemar_exact(first_correct: np.ndarray, second_correct: np.ndarray) -> McNe
     # the binomial at 1/2 is symmetric: the two-sided p is twice the smaller tail
     p_value = min(1.0, 2.0 * float(binom.cdf(min(only_first, only_second), discordant, 0.5)))
     return McNemar(only_first, only_second, p_value)
+
+
+def mcnemar_by_row(first_correct: np.ndarray, second_correct: np.ndarray) -> McNemar:
+    """The exact sign test of two methods run several times (seeds) on the *same* test rows, the row as the unit.
+
+    Pooling the runs' rows into one :func:`mcnemar_exact` counts a row that both seeds of a method got right and
+    the other's got wrong as two independent pieces of evidence; when the test rows are the same in every run they
+    are not, and the pooled p-value is too small (with S identical runs, S times the discordant rows). Here each
+    row counts once: ``only_first`` is the rows on which the first method was right in more runs than the second,
+    ``only_second`` the reverse; rows where they tie carry no evidence, and the p-value is the two-sided binomial
+    test at 1/2 over the rows that do not tie. With one run it is :func:`mcnemar_exact`.
+
+    Args:
+        first_correct: ``(runs, rows)`` boolean array (or 1-D for one run), True where the first method was right.
+        second_correct: the same shape, for the second method on the same rows, run for run.
+
+    Returns:
+        ``McNemar(only_first, only_second, p_value)`` counted in rows, p_value 1.0 when no row differs.
+
+    Raises:
+        ValueError: arrays that are not boolean, of different shapes, or not 1-D or 2-D.
+
+    Example:
+        >>> first = np.array([True] * 40 + [False] * 10)
+        >>> second = first.copy(); second[:12] = False; second[40:42] = True  # 12 rows only first, 2 only second
+        >>> mcnemar_by_row(first, second) == mcnemar_exact(first, second)    # one run: McNemar
+        True
+        >>> pooled = mcnemar_exact(np.tile(first, 3), np.tile(second, 3))    # 3 seeds that agree, pooled
+        >>> by_row = mcnemar_by_row(np.stack([first] * 3), np.stack([second] * 3))
+        >>> (pooled.only_first, round(pooled.p_value, 6)), (by_row.only_first, round(by_row.p_value, 4))
+        ((36, 3e-06), (12, 0.0129))
+    """
+    first = np.asarray(first_correct)
+    second = np.asarray(second_correct)
+    for name, value in (("first_correct", first), ("second_correct", second)):
+        if value.dtype != np.bool_ or value.ndim not in (1, 2):
+            raise ValueError(f"`{name}` must be a 1-D or 2-D (runs, rows) boolean array, got {value.ndim}-D "
+                             f"{value.dtype}")
+    if first.shape != second.shape:
+        raise ValueError(f"`first_correct` and `second_correct` must have the same shape, got {first.shape} and "
+                         f"{second.shape}")
+    margin = np.atleast_2d(first).sum(0, dtype=np.int64) - np.atleast_2d(second).sum(0, dtype=np.int64)
+    return mcnemar_exact(margin > 0, margin < 0)
 
 
 def paired_bootstrap(

@@ -184,12 +184,14 @@ def mlp(
     Why Fourier features for tables: on a small numeric table an RBF-kernel SVM often beats a plain MLP, whose
     ReLU units cut the input space into flat pieces; the same MLP on top of features that start as the kernel's
     random Fourier features learns the smooth, local decision surface the kernel has, and can still adapt it.
-    Measured on two tables the doctor was not developed on (mlbench's Vowel and Ionosphere, 30% stratified test,
-    3 seeds, early stopping on 20% of the rest; ``benchmarks/fourier.py``), see ``benchmarks/reference``.
+    Measured (``benchmarks/fourier.py``, 5 seeds, each network trained the doctor's way, ``fourier=512`` on one
+    hidden layer of 256): on mlbench's Vowel 0.957 against 0.928 for the best plain MLP (sign test by test row,
+    p = 0.03; the RBF SVC 0.983); on Ionosphere 0.893 against 0.912 (p = 0.09) and on breast_cancer level -- a
+    candidate for validation to choose, not a default.
 
     Raises:
         ValueError: a non-positive size or width, a rate outside [0, 1), an unknown activation, a negative
-            ``fourier`` or a non-positive ``fourier_gamma``.
+            ``fourier``, a non-positive ``fourier_gamma`` or one without ``fourier``.
 
     Example:
         >>> model = mlp(64, 10, hidden=[32], dropout=0.25, batchnorm=True)
@@ -209,6 +211,9 @@ def mlp(
     check_int("fourier", fourier, low=0)
     if fourier_gamma is not None:
         check_number("fourier_gamma", fourier_gamma, low=0, closed="neither", finite=True)
+        if not fourier:
+            raise ValueError(f"`fourier_gamma` ({fourier_gamma}) needs Fourier features: set `fourier` to their "
+                             "number (e.g. 512)")
     layers: OrderedDict[str, nn.Module] = OrderedDict(flatten=nn.Flatten())
     previous = in_features
     if fourier:

@@ -5,7 +5,7 @@ import pytest
 from scipy.stats import binomtest
 from statsmodels.stats.contingency_tables import mcnemar
 
-from fitguard.diagnose import decide, mcnemar_exact, paired_bootstrap, wilson_interval
+from fitguard.diagnose import decide, mcnemar_by_row, mcnemar_exact, paired_bootstrap, wilson_interval
 from fitguard.diagnose.significance import McNemar, PairedDifference
 
 CASES = [(k, n) for n in (1, 2, 5, 17, 50, 150, 1000) for k in sorted({0, 1, n // 3, n // 2, n - 1, n})]
@@ -210,3 +210,47 @@ def test_decide_rejects_bad_arguments(p_value, alpha, message):
     with pytest.raises(ValueError) as error:
         decide(p_value, 0.1, higher_is_better=True, alpha=alpha)
     assert str(error.value) == message
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_mcnemar_by_row_is_scipy_s_sign_test_over_the_rows_that_differ(seed):
+    rng = np.random.default_rng(seed)
+    runs, rows = 5, 300
+    first = rng.random((runs, rows)) < rng.uniform(0.6, 0.95, rows)  # rows differ in difficulty, runs share them
+    second = rng.random((runs, rows)) < rng.uniform(0.6, 0.95, rows)
+    wins = losses = 0  # a loop over rows: seeds right for the first method against seeds right for the second
+    for row in range(rows):
+        first_right = sum(bool(first[run, row]) for run in range(runs))
+        second_right = sum(bool(second[run, row]) for run in range(runs))
+        wins += first_right > second_right
+        losses += first_right < second_right
+    result = mcnemar_by_row(first, second)
+    assert (result.only_first, result.only_second) == (wins, losses)
+    assert result.p_value == pytest.approx(binomtest(wins, wins + losses).pvalue, rel=1e-9)
+
+
+def test_mcnemar_by_row_of_one_run_is_mcnemar_and_of_repeated_runs_counts_each_row_once():
+    rng = np.random.default_rng(7)
+    first, second = rng.random(200) < 0.8, rng.random(200) < 0.7
+    assert mcnemar_by_row(first, second) == mcnemar_exact(first, second)
+    assert mcnemar_by_row(first[None], second[None]) == mcnemar_exact(first, second)
+    # the same predictions three times: pooled, McNemar triples the evidence; by row it stays one run's
+    assert mcnemar_by_row(np.stack([first] * 3), np.stack([second] * 3)) == mcnemar_exact(first, second)
+    assert mcnemar_exact(np.tile(first, 3), np.tile(second, 3)).p_value < mcnemar_exact(first, second).p_value
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "message"),
+    [
+        (np.ones((2, 3)), np.ones((2, 3), dtype=bool), "`first_correct` must be a 1-D or 2-D (runs, rows) boolean "
+                                                        "array, got 2-D float64"),
+        (np.ones((2, 3, 1), dtype=bool), np.ones((2, 3, 1), dtype=bool),
+         "`first_correct` must be a 1-D or 2-D (runs, rows) boolean array, got 3-D bool"),
+        (np.ones((2, 3), dtype=bool), np.ones((3, 3), dtype=bool),
+         "`first_correct` and `second_correct` must have the same shape, got (2, 3) and (3, 3)"),
+    ],
+)
+def test_mcnemar_by_row_rejects_bad_arrays_in_one_line(first, second, message):
+    with pytest.raises(ValueError) as raised:
+        mcnemar_by_row(first, second)
+    assert str(raised.value) == message

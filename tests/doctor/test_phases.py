@@ -240,7 +240,9 @@ class _ArchitectureScores(Evaluator):
     def __call__(self, recipe, *, name, phase):
         self.asked.append(name)
         widths = recipe["model"]["hidden"]
-        parameters = sum(a * b for a, b in zip([16, *widths], [*widths, 4], strict=False))
+        fourier = recipe["model"].get("fourier")
+        widths_in = [16, fourier] if fourier else [16]  # Fourier features: a first layer of that many
+        parameters = sum(a * b for a, b in zip([*widths_in, *widths], [*widths_in[1:], *widths, 4], strict=False))
         return Trial(name, phase, recipe, self.scores[name], 0.0, parameters, 10, 0.1, details={"val_loss": 0.5})
 
 
@@ -260,6 +262,25 @@ def test_architecture_looks_beyond_the_grid_only_when_the_largest_network_is_bes
     assert score.asked == ["mlp 16", "mlp 64", "mlp 256x256", *extra]
     assert chosen.name == max(scores, key=scores.get)
     assert [t.details.get("beyond_grid", False) for t in trials] == [False] * 3 + [True] * len(extra)
+
+
+@pytest.mark.parametrize(
+    ("scores", "extra"),
+    [
+        # a plain MLP leads: the (larger) MLP on Fourier features is not of its family, the grid is extended
+        ({"mlp 16": 0.80, "mlp 256x256": 0.92, "mlp 256 on 512 Fourier features": 0.90, "mlp 512x512": 0.93},
+         ["mlp 512x512"]),
+        # the Fourier network leads: it has no sibling of its own family, so nothing is extended
+        ({"mlp 16": 0.80, "mlp 256x256": 0.90, "mlp 256 on 512 Fourier features": 0.92}, []),
+    ],
+)
+def test_an_mlp_on_fourier_features_is_a_family_of_its_own_beyond_the_grid(scores, extra):
+    candidates = [{"model": {"name": "mlp", "hidden": [16]}}, {"model": {"name": "mlp", "hidden": [256, 256]}},
+                  {"model": {"name": "mlp", "hidden": [256], "fourier": 512}}]
+    score = _ArchitectureScores(scores)
+    _, chosen = architecture(score, Clock(None, 100), candidates, epsilon=0.0, tick=lambda: None, share=1.0)
+    assert score.asked == ["mlp 16", "mlp 256x256", "mlp 256 on 512 Fourier features", *extra]
+    assert chosen.name == max(scores, key=scores.get)
 
 
 def test_architecture_does_not_look_beyond_the_grid_when_the_budget_is_spent():

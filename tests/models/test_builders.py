@@ -126,6 +126,8 @@ def test_build_dispatches_by_name() -> None:
         (lambda: cnn(1, 2, pool_to=0), "`pool_to` must be an integer >= 1, got 0"),
         (lambda: mlp(4, 2, fourier=-1), "`fourier` must be an integer >= 0, got -1"),
         (lambda: mlp(4, 2, fourier=8, fourier_gamma=0.0), "`fourier_gamma` must be a finite number > 0, got 0.0"),
+        (lambda: mlp(4, 2, fourier_gamma=0.5), "`fourier_gamma` (0.5) needs Fourier features: set `fourier` to their "
+                                               "number (e.g. 512)"),
     ],
 )
 def test_bad_arguments_raise_one_clear_line(make, message: str) -> None:
