@@ -15,8 +15,8 @@ Methods, with torch and BLAS/OpenMP at 2 threads:
                  (``missing_tables.hist_gradient_boosting``)
   logreg_cv      ``LogisticRegressionCV`` on fitguard's rows with every code one-hot (``missing_tables``)
 Besides the tables of ``benchmarks/doctor.py`` (doctor against the best alternative), the script tests the question
-it was written for: doctor with embeddings against doctor with the capped one-hot, exact sign test by test row (the
-seeds share the test rows).
+it was written for: doctor with embeddings against doctor with the capped one-hot, exact permutation test by test row
+(the seeds share the test rows).
 
     python benchmarks/categorical_tables.py --budget 15 --seeds 0     # smoke test
     python benchmarks/categorical_tables.py                            # the measurement: 3 seeds, 60 s
@@ -87,7 +87,7 @@ def one_hot_doctor(budget: float):
 
 
 def embeddings_against_one_hot(store: Store, name: str, seeds: list[int], ours: str, theirs: str) -> dict:
-    """Doctor with embeddings against doctor with the capped one-hot: the exact sign test by test row (the seeds
+    """Doctor with embeddings against doctor with the capped one-hot: the exact permutation test by test row (the seeds
     share the test rows, so each row counts once: ``mcnemar_by_row``)."""
     cells = store.results["cells"][name]
     both = [s for s in seeds if ours in cells.get(str(s), {}) and theirs in cells.get(str(s), {})]
@@ -141,7 +141,8 @@ def main() -> None:
         test = summary["embeddings_against_one_hot"]
         print(f"{name}: embeddings {test['difference']:+.4f} accuracy against the capped one-hot over {test['rows']} "
               f"test rows (rows embeddings won {test['only_embeddings']}, rows the one-hot won "
-              f"{test['only_one_hot']}, sign test by row p = {test['p_value']:.3g}: {test['verdict']}); balanced "
+              f"{test['only_one_hot']}, permutation test by row p = {test['p_value']:.3g}: {test['verdict']}); "
+              f"balanced "
               f"accuracy {test['balanced_accuracy'][ours]:.3f} against {test['balanced_accuracy'][theirs]:.3f}")
     print(f"-> {store.path}")
 

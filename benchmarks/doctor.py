@@ -23,9 +23,10 @@ A method that fails counts at full cost: accuracy 0 (every test row wrong) in th
 
 Reported per data set: mean +- sd (over seeds) of test accuracy and mean seconds per method; doctor's wall seconds
 over its budget, flagged when a run took more than 1.05 x budget + 10 s; and doctor at the largest budget against
-the best alternative by mean accuracy, by an exact sign test over the test rows: a row counts for doctor when more
-of its seeds got the row right than the alternative's seeds did (``fitguard.diagnose.mcnemar_by_row``; with one
-seed, McNemar's test). Every seed scores the same test rows, so each row is one piece of evidence; until session 14
+the best alternative by mean accuracy, by an exact permutation test over the test rows: each row's margin is how
+many more of doctor's seeds got it right than the alternative's seeds did, and the p-value is the exact share of
+the margins' sign flips with a total as large (``fitguard.diagnose.mcnemar_by_row``; with one seed, McNemar's test).
+Every seed scores the same test rows, so each row is one piece of evidence; until session 14
 the seeds' rows were pooled into one McNemar test, which counted a row up to 3 times and gave p-values that were too
 small. Called "better", "worse" or "not distinguishable" at p < 0.05.
 
@@ -248,7 +249,7 @@ def summarize(store: Store, name: str, seeds: list[int], methods: list[str], bud
 
 
 def paired(store: Store, name: str, seeds: list[int], rows: dict[str, dict], budgets: list[float]) -> dict | None:
-    """Doctor at the largest budget against the best other method by mean accuracy: the exact sign test over the
+    """Doctor at the largest budget against the best other method by mean accuracy: the exact permutation test over the
     test rows (``mcnemar_by_row``), each row once however many seeds scored it -- every seed scores the same test
     rows, so pooling the seeds' rows into one McNemar would count each row up to 3 times (the README's tables up to
     session 13 did, and their p-values are too small)."""
@@ -265,7 +266,7 @@ def paired(store: Store, name: str, seeds: list[int], rows: dict[str, dict], bud
     rival_right = np.stack([store.predictions(name, s, rival) == y for s in both])
     test = mcnemar_by_row(rival_right, ours_right)
     difference = float(ours_right.mean() - rival_right.mean())
-    return {"doctor": ours, "alternative": rival, "seeds": both, "rows": len(y), "test": "sign test by row",
+    return {"doctor": ours, "alternative": rival, "seeds": both, "rows": len(y), "test": "permutation by row",
             "difference": difference, "only_doctor": test.only_second, "only_alternative": test.only_first,
             "p_value": test.p_value, "verdict": decide(test.p_value, difference, higher_is_better=True)}
 
@@ -299,7 +300,7 @@ def print_tables(report: dict[str, dict], datasets: dict[str, dict]) -> None:
             cells.append("\n".join(lines))
         table.add_row(name, f"{info['n_train'] + info['n_val']} / {info['n_test']}", *cells, end_section=True)
     console.print(table)
-    verdicts = Table(title="doctor (largest budget) against the best alternative: exact sign test by test row")
+    verdicts = Table(title="doctor (largest budget) against the best alternative: exact permutation test by test row")
     for column in ("data set", "doctor", "alternative", "Δ accuracy", "rows doctor won", "rows alternative won",
                    "rows", "p", "doctor is"):
         verdicts.add_column(column, justify="left" if column in ("data set", "doctor", "alternative", "doctor is")
@@ -314,7 +315,7 @@ def print_tables(report: dict[str, dict], datasets: dict[str, dict]) -> None:
 
 def markdown_table(store: Store, names: list[str], seeds: list[int], budgets: list[float], peers: list[str]) -> str:
     """The README's table from stored cells (nothing is run): mean ± sd (mean seconds) per method, doctor's wall
-    time over its budget, and doctor at each budget against the best alternative (exact sign test by test row);
+    time over its budget, and doctor at each budget against the best alternative (exact permutation test by test row);
     only the paired test's word is bold."""
     doctors = [f"doctor@{b:g}" for b in budgets]
     header = ["data", "labelled / test", *(f"doctor, {b:g} s in all" for b in budgets), *peers,

@@ -7,8 +7,8 @@ gamma by 5-fold cross-validation on the labelled rows, ``benchmarks/peers.py``).
 Two questions, per data set, over seeds:
 
 - each network's test accuracy (mean ± sd), and the Fourier network against the best plain MLP by test mean and
-  against the RBF SVC, with the exact sign test by test row (``mcnemar_by_row``: the seeds share the test rows,
-  so a row counts once, for the method right on it in more seeds);
+  against the RBF SVC, with the exact permutation test by test row (``mcnemar_by_row``: the seeds share the
+  test rows, so each row counts once, with its margin: how many more seeds of one method got it right);
 - what validation would choose by the doctor's architecture rule (the fewest parameters within ``epsilon`` of the
   best validation score) among the plain MLPs, against the choice among all (the Fourier network included): the
   doctor's network before its remedies, with and without the new candidate; same rows, the same test. Here on one
@@ -84,7 +84,7 @@ def run(name: str, seed: int) -> dict[str, dict]:
 
 
 def compare(first: list[np.ndarray], second: list[np.ndarray]) -> dict:
-    """``first`` against ``second`` (one array of test-row hits per seed): the exact sign test by test row."""
+    """``first`` against ``second`` (one array of test-row hits per seed): the exact permutation test by test row."""
     a, b = np.stack(first), np.stack(second)
     test = mcnemar_by_row(a, b)
     return {"diff": float(a.mean() - b.mean()), "only_first": test.only_first, "only_second": test.only_second,
@@ -141,7 +141,9 @@ def main() -> None:
     for name in args.data:
         seeds = [run(name, seed) for seed in args.seeds]
         summary = summarize(seeds)
-        report["data"][name] = {**summary, "runs": [{label: {k: v for k, v in row.items() if k != "hits"}
+        # each run's test-row hits as a 0/1 string, so that every paired test can be recomputed from the JSON
+        report["data"][name] = {**summary, "runs": [{label: {**{k: v for k, v in row.items() if k != "hits"},
+                                                             "hits": "".join("01"[int(h)] for h in row["hits"])}
                                                      for label, row in s.items()} for s in seeds]}
         print(f"\n{name} ({len(args.seeds)} seeds): test accuracy mean ± sd")
         for label, t in summary["table"].items():

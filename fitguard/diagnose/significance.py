@@ -4,7 +4,7 @@ A test accuracy of 0.93 on 150 rows could be 0.88 or 0.96 on another 150 rows; t
 rows differ by less than two independent scores suggest, because most rows are easy for both. These functions
 say how much a number moves (``wilson_interval``) and whether a difference between two models on the *same*
 rows is more than noise (``mcnemar_exact`` for right/wrong per row -- ``mcnemar_by_row`` when several seeds share
-the test rows -- ``paired_bootstrap`` for per-row losses),
+the test rows -- and ``paired_bootstrap`` for per-row losses),
 so that a report says "better" only when the data support it (``decide``). ``bootstrap_interval`` gives any
 per-row statistic (a balanced accuracy, an RMSE, an R²) its percentile interval over resampled rows.
 
@@ -137,21 +137,27 @@ def mcnemar_exact(first_correct: np.ndarray, second_correct: np.ndarray) -> McNe
 
 
 def mcnemar_by_row(first_correct: np.ndarray, second_correct: np.ndarray) -> McNemar:
-    """The exact sign test of two methods run several times (seeds) on the *same* test rows, the row as the unit.
+    """Two methods run several times (seeds) on the *same* test rows, compared with the row as the unit: the exact
+    sign-flip permutation test of the rows' margins.
 
-    Pooling the runs' rows into one :func:`mcnemar_exact` counts a row that both seeds of a method got right and
-    the other's got wrong as two independent pieces of evidence; when the test rows are the same in every run they
-    are not, and the pooled p-value is too small (with S identical runs, S times the discordant rows). Here each
-    row counts once: ``only_first`` is the rows on which the first method was right in more runs than the second,
-    ``only_second`` the reverse; rows where they tie carry no evidence, and the p-value is the two-sided binomial
-    test at 1/2 over the rows that do not tie. With one run it is :func:`mcnemar_exact`.
+    Pooling the runs' rows into one :func:`mcnemar_exact` counts a row that every seed of one method got right and
+    every seed of the other got wrong as several independent pieces of evidence; when the test rows are the same in
+    every run they are not, and the pooled p-value is too small. Here each row has one margin, ``d = (runs the
+    first got it right) - (runs the second got it right)``; under "no difference" the two methods are exchangeable
+    on each row, so each margin is as likely to be ``-d`` as ``d``, and the p-value is the exact probability,
+    over all sign flips, of a total ``|sum d|`` at least the observed one (computed by convolving the margins'
+    distributions, so it is exact however many rows). With one run it is :func:`mcnemar_exact`. Because ``d^2 <=
+    runs * |d|``, the test's z is at least the pooled McNemar's divided by ``sqrt(runs)``: seeds that agree row
+    by row are the worst case, where the row-level evidence is ``1 / runs`` of the pooled.
 
     Args:
         first_correct: ``(runs, rows)`` boolean array (or 1-D for one run), True where the first method was right.
         second_correct: the same shape, for the second method on the same rows, run for run.
 
     Returns:
-        ``McNemar(only_first, only_second, p_value)`` counted in rows, p_value 1.0 when no row differs.
+        ``McNemar(only_first, only_second, p_value)`` with ``only_first`` the rows whose margin favours the first
+        method, ``only_second`` those favouring the second, and the two-sided permutation p-value (1.0 when the
+        margins sum to zero).
 
     Raises:
         ValueError: arrays that are not boolean, of different shapes, or not 1-D or 2-D.
@@ -159,7 +165,8 @@ def mcnemar_by_row(first_correct: np.ndarray, second_correct: np.ndarray) -> McN
     Example:
         >>> first = np.array([True] * 40 + [False] * 10)
         >>> second = first.copy(); second[:12] = False; second[40:42] = True  # 12 rows only first, 2 only second
-        >>> mcnemar_by_row(first, second) == mcnemar_exact(first, second)    # one run: McNemar
+        >>> one, mcnemar = mcnemar_by_row(first, second), mcnemar_exact(first, second)  # one run: McNemar
+        >>> (one.only_first, one.only_second, round(one.p_value, 12)) == (12, 2, round(mcnemar.p_value, 12))
         True
         >>> pooled = mcnemar_exact(np.tile(first, 3), np.tile(second, 3))    # 3 seeds that agree, pooled
         >>> by_row = mcnemar_by_row(np.stack([first] * 3), np.stack([second] * 3))
@@ -176,7 +183,20 @@ def mcnemar_by_row(first_correct: np.ndarray, second_correct: np.ndarray) -> McN
         raise ValueError(f"`first_correct` and `second_correct` must have the same shape, got {first.shape} and "
                          f"{second.shape}")
     margin = np.atleast_2d(first).sum(0, dtype=np.int64) - np.atleast_2d(second).sum(0, dtype=np.int64)
-    return mcnemar_exact(margin > 0, margin < 0)
+    only_first, only_second = int(np.count_nonzero(margin > 0)), int(np.count_nonzero(margin < 0))
+    observed = abs(int(margin.sum()))
+    if observed == 0:
+        return McNemar(only_first, only_second, 1.0)
+    # the null distribution of sum(d) over sign flips: for the n_k rows of size k, k * (2 B - n_k), B ~ Bin(n_k, 1/2)
+    sizes, counts = np.unique(np.abs(margin[margin != 0]), return_counts=True)
+    distribution = np.ones(1)
+    for size, count in zip(sizes.tolist(), counts.tolist()):
+        spread = np.zeros(2 * size * count + 1)
+        spread[:: 2 * size] = binom.pmf(np.arange(count + 1), count, 0.5)
+        distribution = np.convolve(distribution, spread)
+    total = (len(distribution) - 1) // 2
+    values = np.abs(np.arange(-total, total + 1))
+    return McNemar(only_first, only_second, min(1.0, float(distribution[values >= observed].sum())))
 
 
 def paired_bootstrap(

@@ -472,9 +472,9 @@ def _beyond_the_grid(done: list[Trial]) -> dict[str, Any] | None:
     leader = max(done, key=rank)
     model = leader.recipe["model"]
     key = "hidden" if "hidden" in model else "widths" if "widths" in model else None
-    # a family: the same builder with or without Fourier features (an MLP on them is not a wider plain MLP)
+    # a family: the same builder and the same Fourier features, or none (an MLP on them is not a wider plain MLP)
     family = [t for t in done if t.recipe["model"]["name"] == model["name"] and tunable(t.recipe)
-              and t.recipe["model"].get("fourier") == model.get("fourier")]
+              and (t.recipe["model"].get("fourier") or 0) == (model.get("fourier") or 0)]
     if key is None or not tunable(leader.recipe) or len(family) < 2 or any(
             t.parameters > leader.parameters for t in family):
         return None

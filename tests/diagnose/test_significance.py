@@ -1,5 +1,7 @@
 """Intervals and paired tests against scipy, statsmodels and a brute-force bootstrap loop."""
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy.stats import binomtest
@@ -212,31 +214,52 @@ def test_decide_rejects_bad_arguments(p_value, alpha, message):
     assert str(error.value) == message
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_mcnemar_by_row_is_scipy_s_sign_test_over_the_rows_that_differ(seed):
+def _same(result: McNemar, expected: McNemar) -> bool:
+    return (result.only_first, result.only_second) == (expected.only_first, expected.only_second) and \
+        result.p_value == pytest.approx(expected.p_value, rel=1e-9, abs=1e-15)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mcnemar_by_row_is_the_exact_permutation_test_of_the_row_margins(seed):
+    # the oracle: every one of the 2^n sign flips of the n rows' margins, enumerated
     rng = np.random.default_rng(seed)
-    runs, rows = 5, 300
-    first = rng.random((runs, rows)) < rng.uniform(0.6, 0.95, rows)  # rows differ in difficulty, runs share them
-    second = rng.random((runs, rows)) < rng.uniform(0.6, 0.95, rows)
-    wins = losses = 0  # a loop over rows: seeds right for the first method against seeds right for the second
-    for row in range(rows):
-        first_right = sum(bool(first[run, row]) for run in range(runs))
-        second_right = sum(bool(second[run, row]) for run in range(runs))
-        wins += first_right > second_right
-        losses += first_right < second_right
+    runs, rows = 3, 14
+    first = rng.random((runs, rows)) < rng.uniform(0.2, 0.9, rows)
+    second = rng.random((runs, rows)) < rng.uniform(0.2, 0.9, rows)
+    margins = np.array([sum(bool(first[r, i]) for r in range(runs)) - sum(bool(second[r, i]) for r in range(runs))
+                        for i in range(rows)])
+    signs = np.array(list(itertools.product((-1, 1), repeat=rows)))
+    totals = np.abs(signs @ margins)
+    expected = np.mean(totals >= abs(margins.sum()))
     result = mcnemar_by_row(first, second)
+    assert (result.only_first, result.only_second) == (int((margins > 0).sum()), int((margins < 0).sum()))
+    assert result.p_value == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mcnemar_by_row_of_one_run_is_scipy_s_binomial_test(seed):
+    rng = np.random.default_rng(seed)
+    first, second = rng.random(300) < 0.8, rng.random(300) < 0.72
+    result = mcnemar_by_row(first, second)
+    wins, losses = int((first & ~second).sum()), int((second & ~first).sum())
     assert (result.only_first, result.only_second) == (wins, losses)
     assert result.p_value == pytest.approx(binomtest(wins, wins + losses).pvalue, rel=1e-9)
 
 
-def test_mcnemar_by_row_of_one_run_is_mcnemar_and_of_repeated_runs_counts_each_row_once():
+def test_mcnemar_by_row_counts_each_row_once_and_uses_how_many_seeds_won_it():
     rng = np.random.default_rng(7)
     first, second = rng.random(200) < 0.8, rng.random(200) < 0.7
-    assert mcnemar_by_row(first, second) == mcnemar_exact(first, second)
-    assert mcnemar_by_row(first[None], second[None]) == mcnemar_exact(first, second)
+    assert _same(mcnemar_by_row(first[None], second[None]), mcnemar_exact(first, second))
     # the same predictions three times: pooled, McNemar triples the evidence; by row it stays one run's
-    assert mcnemar_by_row(np.stack([first] * 3), np.stack([second] * 3)) == mcnemar_exact(first, second)
+    assert _same(mcnemar_by_row(np.stack([first] * 3), np.stack([second] * 3)), mcnemar_exact(first, second))
     assert mcnemar_exact(np.tile(first, 3), np.tile(second, 3)).p_value < mcnemar_exact(first, second).p_value
+    # 30 rows won 3-0 by the first method, 30 won 1-0 by the second: a sign test would see a tie, the margins do not
+    won = np.zeros((3, 60), dtype=bool)
+    won[:, :30] = True
+    lost = np.zeros((3, 60), dtype=bool)
+    lost[0, 30:] = True
+    result = mcnemar_by_row(won, lost)
+    assert (result.only_first, result.only_second) == (30, 30) and result.p_value < 1e-3
 
 
 @pytest.mark.parametrize(
