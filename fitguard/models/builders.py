@@ -186,7 +186,7 @@ def mlp(
     random Fourier features learns the smooth, local decision surface the kernel has, and can still adapt it.
     Measured (``benchmarks/fourier.py``, 5 seeds, each network trained the doctor's way, ``fourier=512`` on one
     hidden layer of 256): on mlbench's Vowel 0.957 against 0.928 for the best plain MLP (permutation test by test
-    row, p = 0.03; the RBF SVC 0.983); on Ionosphere 0.893 against 0.912 (p = 0.09) and on breast_cancer level -- a
+    row, p = 0.004; the RBF SVC 0.983); on Ionosphere 0.893 against 0.912 (p = 0.23) and on breast_cancer level -- a
     candidate for validation to choose, not a default.
 
     Raises:
