@@ -119,6 +119,7 @@ class Cosine(nn.Module):
         return torch.cos(x) * self.scale
 
     def extra_repr(self) -> str:
+        """The scale, for the module's ``repr``."""
         return f"scale={self.scale:g}"
 
 
