@@ -34,12 +34,11 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from doctor import PEERS, RESULTS, THREADS, Store, doctor, measure, print_tables, summarize, tables_parser
+from doctor import PEERS, RESULTS, THREADS, Store, doctor, measure, print_tables, row_test, summarize, tables_parser
 from fitguard.data import Dataset
 from fitguard.data.csv_files import read_csv
 from fitguard.data.encoding import infer_columns
 from fitguard.data.source import RawData, RawSource
-from fitguard.diagnose.significance import decide, mcnemar_by_row
 from heldout import split
 from missing_tables import hist_gradient_boosting, logistic_regression_cv
 
@@ -87,20 +86,15 @@ def one_hot_doctor(budget: float):
 
 
 def embeddings_against_one_hot(store: Store, name: str, seeds: list[int], ours: str, theirs: str) -> dict:
-    """Doctor with embeddings against doctor with the capped one-hot: the exact permutation test by test row (the seeds
-    share the test rows, so each row counts once: ``mcnemar_by_row``)."""
-    cells = store.results["cells"][name]
-    both = [s for s in seeds if ours in cells.get(str(s), {}) and theirs in cells.get(str(s), {})]
+    """Doctor with embeddings against doctor with the capped one-hot: the exact permutation test by test row
+    (:func:`doctor.row_test`), and each side's balanced accuracy."""
+    test = row_test(store, name, seeds, ours, theirs)
     y = np.load(store.folder / store.results["datasets"][name]["test_labels_file"], allow_pickle=False)
-    ours_right = np.stack([store.predictions(name, s, ours) == y for s in both])
-    theirs_right = np.stack([store.predictions(name, s, theirs) == y for s in both])
-    test = mcnemar_by_row(theirs_right, ours_right)
-    difference = float(ours_right.mean() - theirs_right.mean())
-    balanced = {method: float(np.mean([_balanced(store.predictions(name, s, method), y) for s in both]))
+    balanced = {method: float(np.mean([_balanced(store.predictions(name, s, method), y) for s in test["seeds"]]))
                 for method in (ours, theirs)}
-    return {"embeddings": ours, "one_hot": theirs, "seeds": both, "rows": len(y),
-            "difference": difference, "only_embeddings": test.only_second, "only_one_hot": test.only_first,
-            "p_value": test.p_value, "verdict": decide(test.p_value, difference, higher_is_better=True),
+    return {"embeddings": ours, "one_hot": theirs, "seeds": test["seeds"], "rows": test["rows"],
+            "difference": test["difference"], "only_embeddings": test["only_ours"],
+            "only_one_hot": test["only_theirs"], "p_value": test["p_value"], "verdict": test["verdict"],
             "balanced_accuracy": balanced}
 
 

@@ -248,27 +248,34 @@ def summarize(store: Store, name: str, seeds: list[int], methods: list[str], bud
     return {"methods": rows, "paired": paired(store, name, seeds, rows, budgets)}
 
 
+def row_test(store: Store, name: str, seeds: list[int], ours: str, theirs: str) -> dict:
+    """``ours`` against ``theirs`` on the seeds that scored both: the exact permutation test over the test rows
+    (``mcnemar_by_row``), each row once however many seeds scored it -- every seed scores the same test rows, so
+    pooling the seeds' rows into one McNemar would count each row up to 3 times (the README's tables up to session
+    13 did, and their p-values are too small)."""
+    cells = store.results["cells"][name]
+    both = [s for s in seeds if ours in cells.get(str(s), {}) and theirs in cells.get(str(s), {})]
+    y = np.load(store.folder / store.results["datasets"][name]["test_labels_file"], allow_pickle=False)
+    ours_right = np.stack([store.predictions(name, s, ours) == y for s in both])
+    theirs_right = np.stack([store.predictions(name, s, theirs) == y for s in both])
+    test = mcnemar_by_row(theirs_right, ours_right)
+    difference = float(ours_right.mean() - theirs_right.mean())
+    return {"seeds": both, "rows": len(y), "test": "permutation by row", "difference": difference,
+            "only_ours": test.only_second, "only_theirs": test.only_first, "p_value": test.p_value,
+            "verdict": decide(test.p_value, difference, higher_is_better=True)}
+
+
 def paired(store: Store, name: str, seeds: list[int], rows: dict[str, dict], budgets: list[float]) -> dict | None:
-    """Doctor at the largest budget against the best other method by mean accuracy: the exact permutation test over the
-    test rows (``mcnemar_by_row``), each row once however many seeds scored it -- every seed scores the same test
-    rows, so pooling the seeds' rows into one McNemar would count each row up to 3 times (the README's tables up to
-    session 13 did, and their p-values are too small)."""
+    """Doctor at the largest budget against the best other method by mean accuracy (:func:`row_test`)."""
     ours = f"doctor@{max(budgets):g}"
     others = {m: r for m, r in rows.items() if not m.startswith("doctor@")}
     if ours not in rows or not others:
         return None
     rival = max(others, key=lambda m: others[m]["mean"])
-    cells = store.results["cells"][name]
-    both = [s for s in seeds if ours in cells.get(str(s), {}) and rival in cells.get(str(s), {})]
-    truth = store.results["datasets"][name]["test_labels_file"]
-    y = np.load(store.folder / truth, allow_pickle=False)
-    ours_right = np.stack([store.predictions(name, s, ours) == y for s in both])
-    rival_right = np.stack([store.predictions(name, s, rival) == y for s in both])
-    test = mcnemar_by_row(rival_right, ours_right)
-    difference = float(ours_right.mean() - rival_right.mean())
-    return {"doctor": ours, "alternative": rival, "seeds": both, "rows": len(y), "test": "permutation by row",
-            "difference": difference, "only_doctor": test.only_second, "only_alternative": test.only_first,
-            "p_value": test.p_value, "verdict": decide(test.p_value, difference, higher_is_better=True)}
+    test = row_test(store, name, seeds, ours, rival)
+    return {"doctor": ours, "alternative": rival, "seeds": test["seeds"], "rows": test["rows"], "test": test["test"],
+            "difference": test["difference"], "only_doctor": test["only_ours"],
+            "only_alternative": test["only_theirs"], "p_value": test["p_value"], "verdict": test["verdict"]}
 
 
 def print_tables(report: dict[str, dict], datasets: dict[str, dict]) -> None:

@@ -37,26 +37,48 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.datasets import load_digits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from doctor import benchmark_dataset
+from fitguard.data import Dataset
+from fitguard.data.encoding import numeric_columns
+from fitguard.data.source import RawData, RawSource
 from fitguard.diagnose.significance import mcnemar_by_row
 from fitguard.doctor import DoctorOptions
-from fitguard.doctor.phases import ARCHITECTURES, describe, schedule
+from fitguard.doctor.phases import ARCHITECTURES, describe, schedule, smallest_within
 from fitguard.doctor.pipeline import base_config
 from fitguard.doctor.trials import evaluator, train_recipe
-from heldout import _mlbench_table
+from heldout import _mlbench_table, split
 from peers import sklearn_svc
+
+
+def _digits_table(seed: int) -> Dataset:
+    """scikit-learn's 8x8 digits as a table of 64 pixel columns, 30% stratified test (a benchmark set's data)."""
+    X, y = load_digits(return_X_y=True)
+    names = [f"pixel{i}" for i in range(X.shape[1])]
+    source = RawSource("digits table", "table", RawData(X.astype(np.float64), y.astype(str)), "classification",
+                       columns=numeric_columns(names))
+    return split(source, seed=seed, test=0.3)
+
 
 DATA = {
     "vowel": lambda seed: _mlbench_table("Vowel", "Class", seed),
     "ionosphere": lambda seed: _mlbench_table("Ionosphere", "Class", seed),
     "breast_cancer": lambda seed: benchmark_dataset("breast_cancer", seed),
+    "dna 1000": lambda seed: _mlbench_table("DNA", "Class", seed, keep_rows=1_000),
+    "digits table": _digits_table,
 }
 SVC = "RBF SVC+CV"
 
 
-def run(name: str, seed: int) -> dict[str, dict]:
+def networks(in_features: int, gammas: list[float]) -> list[dict]:
+    """The doctor's table networks, and its Fourier network again at each of ``gammas`` times its default width."""
+    fourier = next(m for m in ARCHITECTURES["table"] if m.get("fourier"))
+    return [*ARCHITECTURES["table"], *({**fourier, "fourier_gamma": g / in_features} for g in gammas if g != 1)]
+
+
+def run(name: str, seed: int, gammas: list[float]) -> dict[str, dict]:
     """Every table network (and the SVC) on one seed's split: val score, test accuracy, the test rows' hits."""
     data = DATA[name](seed)
     options = DoctorOptions(device="cpu", seed=seed)
@@ -64,7 +86,7 @@ def run(name: str, seed: int) -> dict[str, dict]:
     repeat = schedule(len(data.train), base.train.batch_size, options.search_epochs, options.min_steps)
     y = data.test.y.numpy()
     rows = {}
-    for model in ARCHITECTURES["table"]:
+    for model in networks(data.train.X.shape[1], gammas):
         recipe = {"model": dict(model)}
         label = describe(recipe)
         started = time.perf_counter()
@@ -72,7 +94,8 @@ def run(name: str, seed: int) -> dict[str, dict]:
                                         max_epochs=options.search_epochs, repeat=repeat)
         predicted = evaluator(fitted).predict(data.test.X).argmax(1).numpy()
         rows[label] = {"val": trial.val_score, "test": float((predicted == y).mean()), "hits": predicted == y,
-                       "epochs": trial.epochs, "fourier": bool(model.get("fourier")), "parameters": trial.parameters,
+                       "epochs": trial.epochs, "fourier": bool(model.get("fourier")),
+                       "default_gamma": model.get("fourier_gamma") is None, "parameters": trial.parameters,
                        "seconds": time.perf_counter() - started}
         print(f"  {name} seed {seed}: {label:36} val {trial.val_score:.4f} test {rows[label]['test']:.4f} "
               f"({trial.epochs} epochs, {rows[label]['seconds']:.1f} s)", flush=True)
@@ -96,22 +119,31 @@ def summarize(seeds: list[dict[str, dict]]) -> dict:
     table = {label: {"test_mean": statistics.mean(s[label]["test"] for s in seeds),
                      "test_std": statistics.stdev(s[label]["test"] for s in seeds) if len(seeds) > 1 else 0.0,
                      "seconds_mean": statistics.mean(s[label]["seconds"] for s in seeds)} for label in labels}
-    fourier = next(label for label in labels if seeds[0][label]["fourier"])
-    plain = [label for label in labels if label not in (fourier, SVC)]
+    fourier = next(label for label in labels if seeds[0][label]["fourier"] and seeds[0][label]["default_gamma"])
+    variants = [label for label in labels if seeds[0][label]["fourier"]]
+    plain = [label for label in labels if label not in (*variants, SVC)]
     best_plain = max(plain, key=lambda label: table[label]["test_mean"])
 
     epsilon = DoctorOptions().epsilon
 
     def chosen(s: dict[str, dict], among: list[str]) -> str:
-        """The doctor's architecture rule: the fewest parameters within ``epsilon`` of the best validation score."""
-        best = max(s[label]["val"] for label in among)
-        return min((label for label in among if s[label]["val"] >= best - epsilon),
-                   key=lambda label: (s[label]["parameters"], -s[label]["val"]))
+        """The doctor's architecture rule (:func:`fitguard.doctor.phases.smallest_within`)."""
+        return smallest_within(among, epsilon, score=lambda label: s[label]["val"],
+                               size=lambda label: s[label]["parameters"])
 
     without = [chosen(s, plain) for s in seeds]
     with_it = [chosen(s, [*plain, fourier]) for s in seeds]
+    with_all = [chosen(s, [*plain, *variants]) for s in seeds]
     hits = lambda label: [s[label]["hits"] for s in seeds]  # noqa: E731
-    return {
+    widths = {} if len(variants) < 2 else {
+        "chosen_with_widths": with_all,
+        "chosen_test_with_widths": statistics.mean(s[c]["test"] for s, c in zip(seeds, with_all)),
+        "chosen_with_widths_vs_with": compare([s[c]["hits"] for s, c in zip(seeds, with_all)],
+                                              [s[c]["hits"] for s, c in zip(seeds, with_it)]),
+        "best_width_by_val": [max(variants, key=lambda label: s[label]["val"]) for s in seeds],
+        "best_width_by_val_test": statistics.mean(max((s[v] for v in variants), key=lambda r: r["val"])["test"]
+                                                  for s in seeds)}
+    return {**widths,
         "table": table, "fourier": fourier, "best_plain_by_test": best_plain,
         "fourier_vs_best_plain": compare(hits(fourier), hits(best_plain)),
         "fourier_vs_svc": compare(hits(fourier), hits(SVC)),
@@ -133,13 +165,16 @@ def main() -> None:
     parser.add_argument("--data", nargs="+", default=list(DATA), choices=list(DATA), metavar="NAME")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--gammas", type=float, nargs="+", default=[1.0], metavar="MULTIPLE",
+                        help="the Fourier network also at these multiples of its default kernel width γ = 1 / "
+                             "features (default: 1, the doctor's network only)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/fourier.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     report: dict = {"settings": {"seeds": args.seeds, "threads": args.threads, "torch": torch.__version__,
                                  "networks": [describe({"model": m}) for m in ARCHITECTURES["table"]]}, "data": {}}
     for name in args.data:
-        seeds = [run(name, seed) for seed in args.seeds]
+        seeds = [run(name, seed, args.gammas) for seed in args.seeds]
         summary = summarize(seeds)
         # each run's test-row hits as a 0/1 string, so that every paired test can be recomputed from the JSON
         report["data"][name] = {**summary, "runs": [{label: {**{k: v for k, v in row.items() if k != "hits"},
@@ -155,6 +190,12 @@ def main() -> None:
               f"{100 * summary['chosen_test_with']:.1f} with the Fourier network "
               f"(chose it on {sum(c == summary['fourier'] for c in summary['chosen_with'])} of {len(args.seeds)} "
               f"seeds); " + _line("with vs without", summary["chosen_with_vs_without"]), flush=True)
+        if "chosen_with_widths" in summary:
+            print(f"  validation's choice with every width: {100 * summary['chosen_test_with_widths']:.1f} "
+                  f"({', '.join(summary['chosen_with_widths'])}); "
+                  + _line("vs the default width only", summary["chosen_with_widths_vs_with"]), flush=True)
+            print(f"  the Fourier width validation scores best: {100 * summary['best_width_by_val_test']:.1f} "
+                  f"({', '.join(summary['best_width_by_val'])})", flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=1))
 

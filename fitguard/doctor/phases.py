@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -40,6 +40,8 @@ from fitguard.search.ablation import ablate
 from fitguard.search.evaluate import Candidate, Evaluator, fold_mean, skipped
 from fitguard.search.scoring import Trial, rank
 from fitguard.train import Callback
+
+T = TypeVar("T")
 
 #: candidate networks per kind of data, ordered so that a short budget still sees every family
 ARCHITECTURES: dict[str, list[dict[str, Any]]] = {
@@ -417,6 +419,8 @@ def describe(recipe: dict[str, Any]) -> str:
     name = f"{model['name']} {'x'.join(map(str, sizes))}" if sizes is not None else model["name"]
     if model.get("fourier"):
         name = f"{name} on {model['fourier']} Fourier features"
+        if model.get("fourier_gamma") is not None:
+            name = f"{name} (γ={model['fourier_gamma']:.3g})"
     return f"{name}, pooled to {model['pool_to']}" if model.get("pool_to", 1) != 1 else name
 
 
@@ -457,12 +461,37 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
         trial.details["beyond_grid"] = True
         trials.append(trial)
         tick()
-    done = [t for t in trials if t.status == "done"]
-    best = max(t.val_score for t in done)
-    chosen = min((t for t in done if t.val_score >= best - epsilon),
-                 key=lambda t: (t.parameters, *(-v for v in rank(t))))
+    chosen = smallest_within([t for t in trials if t.status == "done"], epsilon, score=lambda t: t.val_score,
+                             size=lambda t: t.parameters, order=rank)
     chosen.details["chosen"] = True
     return trials, chosen
+
+
+def smallest_within(items: Sequence[T], epsilon: float, *, score: Callable[[T], float], size: Callable[[T], float],
+                    order: Callable[[T], Sequence[float]] | None = None) -> T:
+    """The architecture phase's rule: the smallest of the items whose score is within ``epsilon`` of the best
+    (a network that scores as well with fewer parameters generalizes at least as well, and costs less).
+
+    Args:
+        items: the scored candidates, at least one.
+        epsilon: how far below the best score the kept item may be, >= 0.
+        score: an item's validation score, higher is better.
+        size: an item's size (its number of parameters).
+        order: ties of size go to the item whose ``order`` is largest (default: the higher score).
+
+    Raises:
+        ValueError: no items.
+
+    >>> nets = {"small": (0.90, 1_000), "medium": (0.93, 5_000), "large": (0.931, 20_000)}
+    >>> smallest_within(list(nets), 0.005, score=lambda n: nets[n][0], size=lambda n: nets[n][1])
+    'medium'
+    """
+    if not items:
+        raise ValueError("`items` is empty: the rule needs at least one scored candidate")
+    rank_of = order or (lambda item: (score(item),))
+    best = max(score(item) for item in items)
+    return min((item for item in items if score(item) >= best - epsilon),
+               key=lambda item: (size(item), *(-v for v in rank_of(item))))
 
 
 def _beyond_the_grid(done: list[Trial]) -> dict[str, Any] | None:

@@ -25,6 +25,7 @@ from fitguard.doctor.phases import (
     rank,
     schedule,
     simplest_within_one_se,
+    smallest_within,
 )
 from fitguard.doctor.pipeline import base_config
 from fitguard.doctor.trials import Trial, train_recipe
@@ -78,6 +79,23 @@ def test_only_the_best_of_alternative_remedies_is_combined():
 def test_candidate_names_say_the_pooling_grid():
     assert describe({"model": {"name": "cnn", "widths": [32, 64], "pool_to": 4}}) == "cnn 32x64, pooled to 4"
     assert describe({"model": {"name": "cnn", "widths": [32, 64], "pool_to": 1}}) == "cnn 32x64"
+    fourier = {"name": "mlp", "hidden": [256], "fourier": 512}
+    assert describe({"model": fourier}) == "mlp 256 on 512 Fourier features"
+    assert describe({"model": {**fourier, "fourier_gamma": 0.0625}}) == "mlp 256 on 512 Fourier features (γ=0.0625)"
+
+
+def test_the_smallest_network_within_epsilon_of_the_best_is_kept():
+    nets = [trial(0.900, 0.30), trial(0.9296, 0.25), trial(0.931, 0.20), trial(0.9296, 0.22)]
+    for t, parameters in zip(nets, (1_000, 5_000, 20_000, 5_000)):
+        t.parameters = parameters
+    pick = lambda epsilon, **kw: smallest_within(nets, epsilon, score=lambda t: t.val_score,  # noqa: E731
+                                                 size=lambda t: t.parameters, **kw)
+    # 0.9296 is within 0.005 of 0.931; of the two 5,000-parameter nets the rank (lower loss) breaks the tie
+    assert pick(0.005, order=rank) is nets[3]
+    assert pick(0.0) is nets[2]                 # nothing but the best is within 0
+    assert pick(0.05) is nets[0]                # everything is: the smallest
+    with pytest.raises(ValueError, match=r"^`items` is empty: the rule needs at least one scored candidate$"):
+        smallest_within([], 0.005, score=float, size=float)
 
 
 def test_the_simplest_recipe_within_one_standard_error_is_kept():
