@@ -46,9 +46,9 @@ from fitguard.data.encoding import numeric_columns
 from fitguard.data.source import RawData, RawSource
 from fitguard.diagnose.significance import mcnemar_by_row
 from fitguard.doctor import DoctorOptions
-from fitguard.doctor.phases import ARCHITECTURES, describe, schedule, smallest_within
+from fitguard.doctor.phases import ARCHITECTURES, describe, schedule, within_epsilon
 from fitguard.doctor.pipeline import base_config
-from fitguard.doctor.trials import evaluator, train_recipe
+from fitguard.doctor.trials import evaluator, joined, refit_epochs, refit_recipe, train_recipe
 from heldout import _mlbench_table, split
 from peers import sklearn_svc
 
@@ -72,33 +72,46 @@ DATA = {
 SVC = "RBF SVC+CV"
 
 
-def networks(in_features: int, gammas: list[float]) -> list[dict]:
-    """The doctor's table networks, and its Fourier network again at each of ``gammas`` times its default width."""
-    fourier = next(m for m in ARCHITECTURES["table"] if m.get("fourier"))
-    return [*ARCHITECTURES["table"], *({**fourier, "fourier_gamma": g / in_features} for g in gammas if g != 1)]
+def networks(data: Dataset, gammas: list[float]) -> list[dict]:
+    """The doctor's networks for the data's kind; for a table its Fourier network again at each of ``gammas`` times
+    its default width."""
+    candidates = ARCHITECTURES[data.kind]
+    fourier = next((m for m in candidates if m.get("fourier")), None)
+    widths = gammas if fourier is not None else []
+    return [*candidates, *({**fourier, "fourier_gamma": g / data.train.X.shape[1]} for g in widths if g != 1)]
 
 
-def run(name: str, seed: int, gammas: list[float]) -> dict[str, dict]:
-    """Every table network (and the SVC) on one seed's split: val score, test accuracy, the test rows' hits."""
-    data = DATA[name](seed)
+def run(name: str, seed: int, gammas: list[float], data: Dataset | None = None) -> dict[str, dict]:
+    """Every network the doctor's architecture phase scores for the data's kind (and the SVC) on one seed's split:
+    val score and loss, test accuracy trained on the training split and refit on train + val, the test rows' hits.
+    ``data``: the seed's split (default: ``DATA[name](seed)``)."""
+    data = data if data is not None else DATA[name](seed)
     options = DoctorOptions(device="cpu", seed=seed)
     base = base_config(options)
     repeat = schedule(len(data.train), base.train.batch_size, options.search_epochs, options.min_steps)
     y = data.test.y.numpy()
     rows = {}
-    for model in networks(data.train.X.shape[1], gammas):
+    for model in networks(data, gammas):
         recipe = {"model": dict(model)}
         label = describe(recipe)
         started = time.perf_counter()
-        trial, fitted, _ = train_recipe(base, recipe, data, name=label, phase="architecture",
-                                        max_epochs=options.search_epochs, repeat=repeat)
-        predicted = evaluator(fitted).predict(data.test.X).argmax(1).numpy()
-        rows[label] = {"val": trial.val_score, "test": float((predicted == y).mean()), "hits": predicted == y,
-                       "epochs": trial.epochs, "fourier": bool(model.get("fourier")),
+        trial, fitted, history = train_recipe(base, recipe, data, name=label, phase="architecture",
+                                              max_epochs=options.search_epochs, repeat=repeat)
+        # as the doctor ships it: afresh on train + val for the epochs validation chose, so that it sees the rows
+        # the SVC's refit sees
+        epochs = refit_epochs(history, base.early_stopping.monitor)
+        refit, _ = refit_recipe(base, recipe, data, rows=joined(data.train, data.val), epochs=epochs, repeat=repeat)
+        on_train = evaluator(fitted).predict(data.test.X).argmax(1).numpy() == y
+        hits = evaluator(refit).predict(data.test.X).argmax(1).numpy() == y
+        rows[label] = {"val": trial.val_score, "val_loss": trial.details.get("val_loss"),
+                       "test": float(hits.mean()), "hits": hits,
+                       "test_train_split": float(on_train.mean()), "hits_train_split": on_train,
+                       "epochs": trial.epochs, "refit_epochs": epochs, "fourier": bool(model.get("fourier")),
                        "default_gamma": model.get("fourier_gamma") is None, "parameters": trial.parameters,
                        "seconds": time.perf_counter() - started}
         print(f"  {name} seed {seed}: {label:36} val {trial.val_score:.4f} test {rows[label]['test']:.4f} "
-              f"({trial.epochs} epochs, {rows[label]['seconds']:.1f} s)", flush=True)
+              f"(trained on the training split only: {rows[label]['test_train_split']:.4f}; {trial.epochs} epochs, "
+              f"{rows[label]['seconds']:.1f} s)", flush=True)
     svc = sklearn_svc(data, seed)
     rows[SVC] = {"val": None, "test": svc["test"], "hits": np.asarray(svc["predictions"]) == y, "fourier": False,
                  "seconds": svc["seconds"]}
@@ -118,7 +131,9 @@ def summarize(seeds: list[dict[str, dict]]) -> dict:
     labels = list(seeds[0])
     table = {label: {"test_mean": statistics.mean(s[label]["test"] for s in seeds),
                      "test_std": statistics.stdev(s[label]["test"] for s in seeds) if len(seeds) > 1 else 0.0,
-                     "seconds_mean": statistics.mean(s[label]["seconds"] for s in seeds)} for label in labels}
+                     "seconds_mean": statistics.mean(s[label]["seconds"] for s in seeds),
+                     "test_train_split_mean": None if label == SVC else
+                     statistics.mean(s[label]["test_train_split"] for s in seeds)} for label in labels}
     fourier = next(label for label in labels if seeds[0][label]["fourier"] and seeds[0][label]["default_gamma"])
     variants = [label for label in labels if seeds[0][label]["fourier"]]
     plain = [label for label in labels if label not in (*variants, SVC)]
@@ -127,9 +142,11 @@ def summarize(seeds: list[dict[str, dict]]) -> dict:
     epsilon = DoctorOptions().epsilon
 
     def chosen(s: dict[str, dict], among: list[str]) -> str:
-        """The doctor's architecture rule (:func:`fitguard.doctor.phases.smallest_within`)."""
-        return smallest_within(among, epsilon, score=lambda label: s[label]["val"],
-                               size=lambda label: s[label]["parameters"])
+        """The doctor's architecture rule (:func:`fitguard.doctor.phases.within_epsilon`): of the networks within
+        ``epsilon`` of the best validation score, the lowest validation loss, then the fewest parameters (as of
+        session 15; the fewest parameters first before)."""
+        return within_epsilon(among, epsilon, score=lambda label: s[label]["val"],
+                              prefer=lambda label: (_loss(s[label]), s[label]["parameters"]))
 
     without = [chosen(s, plain) for s in seeds]
     with_it = [chosen(s, [*plain, fourier]) for s in seeds]
@@ -155,6 +172,17 @@ def summarize(seeds: list[dict[str, dict]]) -> dict:
     }
 
 
+def _loss(row: dict) -> float:
+    """A run's validation loss; infinity when it has none (runs stored before session 15 do not)."""
+    loss = row.get("val_loss")
+    return float(loss) if loss is not None and np.isfinite(loss) else float("inf")
+
+
+def _bits(hits: np.ndarray) -> str:
+    """Test-row hits as a 0/1 string, so that every paired test can be recomputed from the JSON."""
+    return "".join("01"[int(h)] for h in hits)
+
+
 def _line(name: str, c: dict) -> str:
     return (f"{name}: {100 * c['diff']:+.1f} points ({c['only_first']} rows against {c['only_second']}, "
             f"p = {c['p']:.2g})")
@@ -176,13 +204,15 @@ def main() -> None:
     for name in args.data:
         seeds = [run(name, seed, args.gammas) for seed in args.seeds]
         summary = summarize(seeds)
-        # each run's test-row hits as a 0/1 string, so that every paired test can be recomputed from the JSON
-        report["data"][name] = {**summary, "runs": [{label: {**{k: v for k, v in row.items() if k != "hits"},
-                                                             "hits": "".join("01"[int(h)] for h in row["hits"])}
+        report["data"][name] = {**summary, "runs": [{label: {k: _bits(v) if k.startswith("hits") else v
+                                                             for k, v in row.items()}
                                                      for label, row in s.items()} for s in seeds]}
-        print(f"\n{name} ({len(args.seeds)} seeds): test accuracy mean ± sd")
+        print(f"\n{name} ({len(args.seeds)} seeds): test accuracy mean ± sd, refit on train + val as the doctor ships "
+              "it (the SVC: on every labelled row)")
         for label, t in summary["table"].items():
-            print(f"  {label:36} {100 * t['test_mean']:5.1f} ± {100 * t['test_std']:3.1f}  {t['seconds_mean']:5.1f} s")
+            print(f"  {label:36} {100 * t['test_mean']:5.1f} ± {100 * t['test_std']:3.1f}  {t['seconds_mean']:5.1f} s"
+                  + ("" if t["test_train_split_mean"] is None else
+                     f"   (trained on the training split only: {100 * t['test_train_split_mean']:5.1f})"))
         print("  " + _line(f"Fourier vs best plain MLP ({summary['best_plain_by_test']})",
                            summary["fourier_vs_best_plain"]))
         print("  " + _line("Fourier vs RBF SVC", summary["fourier_vs_svc"]))

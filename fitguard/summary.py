@@ -574,8 +574,8 @@ class Remedies(Section):
     """The search: architecture, λ, ablation, study, in the order the plan asked for.
 
     Args:
-        epsilon: the architecture phase keeps the network with fewest parameters within this much of the best
-            validation score, >= 0.
+        epsilon: the architecture phase keeps, of the networks within this much of the best validation score, the
+            one with the lowest validation loss (then the fewest parameters), >= 0.
         architecture: the architecture phase's trials, at least one.
         chosen_architecture: the network it kept.
         train_longer: the trials that trained longer.

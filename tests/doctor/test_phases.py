@@ -25,7 +25,8 @@ from fitguard.doctor.phases import (
     rank,
     schedule,
     simplest_within_one_se,
-    smallest_within,
+    val_loss,
+    within_epsilon,
 )
 from fitguard.doctor.pipeline import base_config
 from fitguard.doctor.trials import Trial, train_recipe
@@ -84,18 +85,20 @@ def test_candidate_names_say_the_pooling_grid():
     assert describe({"model": {**fourier, "fourier_gamma": 0.0625}}) == "mlp 256 on 512 Fourier features (γ=0.0625)"
 
 
-def test_the_smallest_network_within_epsilon_of_the_best_is_kept():
-    nets = [trial(0.900, 0.30), trial(0.9296, 0.25), trial(0.931, 0.20), trial(0.9296, 0.22)]
-    for t, parameters in zip(nets, (1_000, 5_000, 20_000, 5_000)):
+def test_of_the_networks_within_epsilon_the_lowest_validation_loss_is_kept():
+    nets = [trial(0.900, 0.30), trial(0.9296, 0.25), trial(0.931, 0.26), trial(0.9296, 0.25), trial(0.93, None)]
+    for t, parameters in zip(nets, (1_000, 5_000, 20_000, 4_000, 100)):
         t.parameters = parameters
-    pick = lambda epsilon, **kw: smallest_within(nets, epsilon, score=lambda t: t.val_score,  # noqa: E731
-                                                 size=lambda t: t.parameters, **kw)
-    # 0.9296 is within 0.005 of 0.931; of the two 5,000-parameter nets the rank (lower loss) breaks the tie
-    assert pick(0.005, order=rank) is nets[3]
+    pick = lambda epsilon: within_epsilon(nets, epsilon, score=lambda t: t.val_score,  # noqa: E731
+                                          prefer=lambda t: (val_loss(t), t.parameters))
+    # 0.9296 is within 0.005 of 0.931 and has the lower loss; of the two at 0.25, the one with fewer parameters;
+    # a trial without a validation loss ranks last
+    assert pick(0.005) is nets[3]
     assert pick(0.0) is nets[2]                 # nothing but the best is within 0
-    assert pick(0.05) is nets[0]                # everything is: the smallest
+    assert pick(0.05) is nets[3]                # everything is: still the lowest loss, not the smallest
+    assert val_loss(nets[4]) == math.inf
     with pytest.raises(ValueError, match=r"^`items` is empty: the rule needs at least one scored candidate$"):
-        smallest_within([], 0.005, score=float, size=float)
+        within_epsilon([], 0.005, score=float, prefer=float)
 
 
 def test_the_simplest_recipe_within_one_standard_error_is_kept():
@@ -261,7 +264,8 @@ class _ArchitectureScores(Evaluator):
         fourier = recipe["model"].get("fourier")
         widths_in = [16, fourier] if fourier else [16]  # Fourier features: a first layer of that many
         parameters = sum(a * b for a, b in zip([*widths_in, *widths], [*widths_in[1:], *widths, 4], strict=False))
-        return Trial(name, phase, recipe, self.scores[name], 0.0, parameters, 10, 0.1, details={"val_loss": 0.5})
+        return Trial(name, phase, recipe, self.scores[name], 0.0, parameters, 10, 0.1,
+                     details={"val_loss": 1.0 - self.scores[name]})
 
 
 @pytest.mark.parametrize(

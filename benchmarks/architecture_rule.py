@@ -1,0 +1,111 @@
+"""Which network should the doctor's architecture phase keep? Its candidates for each kind of data
+(``fitguard.doctor.phases.ARCHITECTURES``) trained the doctor's way on the training split and scored on the
+validation split (``fourier.run``: Adam, early stopping with the best epoch restored, ``repeat`` for at least
+``min_steps`` steps), then refit on train + val for the epochs validation chose, as the doctor ships a recipe; each
+rule picks one network per seed from the validation figures alone, and the picks' test rows are compared with the
+exact permutation test by row (``mcnemar_by_row``):
+
+- ``smallest within epsilon``: the fewest parameters within ``epsilon`` (0.005) of the best validation accuracy
+  (the doctor's rule until session 15);
+- ``lowest loss within epsilon``: of those, the lowest validation loss (the doctor's rule from session 15);
+- ``best accuracy``: the best validation accuracy, ties to the lower validation loss (epsilon = 0);
+- ``lowest loss``: the lowest validation loss (cross-entropy: a proper score, not rounded to whole rows).
+
+One validation split (20% of the labelled rows), as the doctor scores data with more than ``--cv-max-rows`` (600)
+labelled rows; on smaller data the doctor cross-validates, so its choice is less noisy than here. The data: the
+tables of ``fourier.py`` (mlbench's Vowel, Ionosphere and DNA with 1,000 labelled rows, digits as a table of 64
+pixels, breast_cancer) and, of the benchmark five, digits 100% (images), Fashion-MNIST 100/class (images) and
+MNIST-1D (signals). None of the held-out suites. Accuracies do not depend on the machine's load.
+
+usage: python benchmarks/architecture_rule.py [--data NAME ...] [--seeds 0 1 2 3 4] [--threads 1]
+                                              [--out benchmarks/results/architecture_rule.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from doctor import benchmark_dataset
+from fitguard.diagnose.significance import mcnemar_by_row
+from fitguard.doctor import DoctorOptions
+from fitguard.doctor.phases import within_epsilon
+from fourier import DATA as TABLES
+from fourier import SVC, _bits, _loss, run
+
+DATA = {**TABLES, **{name: (lambda seed, name=name: benchmark_dataset(name, seed))
+                     for name in ("digits 100%", "fashion_mnist 100/class", "mnist1d")}}
+
+Rows = dict[str, dict]
+EPSILON = 0.005  # the doctor's default (DoctorOptions.epsilon)
+
+
+RULES: dict[str, Callable[[Rows], str]] = {
+    "smallest within epsilon": lambda r: within_epsilon(
+        list(r), EPSILON, score=lambda n: r[n]["val"], prefer=lambda n: (r[n]["parameters"], _loss(r[n]))),
+    "lowest loss within epsilon": lambda r: within_epsilon(
+        list(r), EPSILON, score=lambda n: r[n]["val"], prefer=lambda n: (_loss(r[n]), r[n]["parameters"])),
+    "best accuracy": lambda r: max(r, key=lambda n: (r[n]["val"], -_loss(r[n]))),
+    "lowest loss": lambda r: min(r, key=lambda n: _loss(r[n])),
+}
+OLD = "smallest within epsilon"
+
+
+def summarize(seeds: list[Rows]) -> dict:
+    """Each rule's picks, their mean test accuracy, and each rule against the old one (by row)."""
+    nets = [{label: row for label, row in s.items() if label != SVC} for s in seeds]
+    out: dict = {"networks": {label: statistics.mean(s[label]["test"] for s in seeds) for label in seeds[0]}}
+    hits = {}
+    for rule, pick in RULES.items():
+        picks = [pick(r) for r in nets]
+        hits[rule] = np.stack([r[p]["hits"] for r, p in zip(nets, picks)])
+        out[rule] = {"picks": picks, "test": float(hits[rule].mean())}
+    for rule in RULES:
+        if rule != OLD:
+            test = mcnemar_by_row(hits[OLD], hits[rule])
+            out[rule]["against_old"] = {"difference": float(hits[rule].mean() - hits[OLD].mean()),
+                                        "only_rule": test.only_second, "only_old": test.only_first,
+                                        "p": test.p_value}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", nargs="+", default=list(DATA), choices=list(DATA), metavar="NAME")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/architecture_rule.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    report: dict = {"settings": {"seeds": args.seeds, "threads": args.threads, "torch": torch.__version__,
+                                 "epsilon": DoctorOptions().epsilon}, "data": {}}
+    for name in args.data:
+        seeds = [run(name, seed, [1.0], data=DATA[name](seed)) for seed in args.seeds]
+        summary = summarize(seeds)
+        report["data"][name] = {**summary, "runs": [{label: {k: _bits(v) if k.startswith("hits") else v
+                                                             for k, v in row.items()}
+                                                     for label, row in s.items()} for s in seeds]}
+        print(f"\n{name} ({len(args.seeds)} seeds): test accuracy of each rule's pick, refit on train + val")
+        for rule in RULES:
+            r = summary[rule]
+            versus = r.get("against_old")
+            line = "" if versus is None else (f"  vs the old rule {100 * versus['difference']:+.1f} "
+                                              f"({versus['only_rule']} rows vs {versus['only_old']}, "
+                                              f"p = {versus['p']:.2g})")
+            print(f"  {rule:40} {100 * r['test']:5.1f}{line}   picks: {', '.join(r['picks'])}", flush=True)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=1))
+    means = {rule: statistics.mean(report["data"][n][rule]["test"] for n in report["data"]) for rule in RULES}
+    print("\nmean over the data sets: " + "; ".join(f"{rule} {100 * m:.2f}" for rule, m in means.items()))
+
+
+if __name__ == "__main__":
+    main()
