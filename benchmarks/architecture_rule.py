@@ -19,6 +19,7 @@ MNIST-1D (signals). None of the held-out suites. Accuracies do not depend on the
 
 usage: python benchmarks/architecture_rule.py [--data NAME ...] [--seeds 0 1 2 3 4] [--threads 1]
                                               [--out benchmarks/results/architecture_rule.json]
+                                              [--from-json FILE ...]
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from fitguard.diagnose.significance import mcnemar_by_row
 from fitguard.doctor import DoctorOptions
 from fitguard.doctor.phases import within_epsilon
 from fourier import DATA as TABLES
-from fourier import SVC, _bits, _loss, run
+from fourier import SVC, _loss, loaded, run, stored
 
 DATA = {**TABLES, **{name: (lambda seed, name=name: benchmark_dataset(name, seed))
                      for name in ("digits 100%", "fashion_mnist 100/class", "mnist1d")}}
@@ -50,7 +51,8 @@ EPSILON = 0.005  # the doctor's default (DoctorOptions.epsilon)
 
 RULES: dict[str, Callable[[Rows], str]] = {
     "smallest within epsilon": lambda r: within_epsilon(
-        list(r), EPSILON, score=lambda n: r[n]["val"], prefer=lambda n: (r[n]["parameters"], _loss(r[n]))),
+        list(r), EPSILON, score=lambda n: r[n]["val"], prefer=lambda n: (r[n]["parameters"], -r[n]["val"],
+                                                                         _loss(r[n]))),
     "lowest loss within epsilon": lambda r: within_epsilon(
         list(r), EPSILON, score=lambda n: r[n]["val"], prefer=lambda n: (_loss(r[n]), r[n]["parameters"])),
     "best accuracy": lambda r: max(r, key=lambda n: (r[n]["val"], -_loss(r[n]))),
@@ -83,17 +85,20 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/architecture_rule.json"))
+    parser.add_argument("--from-json", type=Path, nargs="+", default=None, metavar="FILE",
+                        help="train nothing: apply the rules again to the runs stored in these files (this script's "
+                             "or fourier.py's output)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     report: dict = {"settings": {"seeds": args.seeds, "threads": args.threads, "torch": torch.__version__,
-                                 "epsilon": DoctorOptions().epsilon}, "data": {}}
-    for name in args.data:
-        seeds = [run(name, seed, [1.0], data=DATA[name](seed)) for seed in args.seeds]
+                                 "epsilon": DoctorOptions().epsilon,
+                                 "from_json": [str(p) for p in args.from_json or []]}, "data": {}}
+    stored_runs = loaded(args.from_json) if args.from_json else {}
+    for name in stored_runs or args.data:
+        seeds = stored_runs.get(name) or [run(name, seed, [1.0], data=DATA[name](seed)) for seed in args.seeds]
         summary = summarize(seeds)
-        report["data"][name] = {**summary, "runs": [{label: {k: _bits(v) if k.startswith("hits") else v
-                                                             for k, v in row.items()}
-                                                     for label, row in s.items()} for s in seeds]}
-        print(f"\n{name} ({len(args.seeds)} seeds): test accuracy of each rule's pick, refit on train + val")
+        report["data"][name] = {**summary, "runs": stored(seeds)}
+        print(f"\n{name} ({len(seeds)} seeds): test accuracy of each rule's pick, refit on train + val")
         for rule in RULES:
             r = summary[rule]
             versus = r.get("against_old")

@@ -38,6 +38,7 @@ starts over), so a crash loses at most the cell in flight.
     python benchmarks/doctor.py --suite heldout --datasets sonar --seeds 0 --budgets 60
     python benchmarks/doctor.py --suite all                               # everything: 3 seeds, budgets 60 120 300
     python benchmarks/doctor.py --suite all --budgets 60 120 --markdown   # the README's table from stored results
+    python benchmarks/doctor.py --suite fresh --budgets 60 --markdown --before OLD/doctor_fresh.json  # and vs a rerun
 """
 
 from __future__ import annotations
@@ -248,16 +249,19 @@ def summarize(store: Store, name: str, seeds: list[int], methods: list[str], bud
     return {"methods": rows, "paired": paired(store, name, seeds, rows, budgets)}
 
 
-def row_test(store: Store, name: str, seeds: list[int], ours: str, theirs: str) -> dict:
-    """``ours`` against ``theirs`` on the seeds that scored both: the exact permutation test over the test rows
+def row_test(store: Store, name: str, seeds: list[int], ours: str, theirs: str, *,
+             their_store: Store | None = None) -> dict:
+    """``ours`` against ``theirs`` (from ``their_store``, default ``store``: e.g. an earlier run's results of the same
+    data set and seeds) on the seeds that scored both: the exact permutation test over the test rows
     (``mcnemar_by_row``), each row once however many seeds scored it -- every seed scores the same test rows, so
     pooling the seeds' rows into one McNemar would count each row up to 3 times (the README's tables up to session
     13 did, and their p-values are too small)."""
-    cells = store.results["cells"][name]
-    both = [s for s in seeds if ours in cells.get(str(s), {}) and theirs in cells.get(str(s), {})]
+    other = their_store or store
+    cells, their_cells = store.results["cells"][name], other.results["cells"].get(name, {})
+    both = [s for s in seeds if ours in cells.get(str(s), {}) and theirs in their_cells.get(str(s), {})]
     y = np.load(store.folder / store.results["datasets"][name]["test_labels_file"], allow_pickle=False)
     ours_right = np.stack([store.predictions(name, s, ours) == y for s in both])
-    theirs_right = np.stack([store.predictions(name, s, theirs) == y for s in both])
+    theirs_right = np.stack([other.predictions(name, s, theirs) == y for s in both])
     test = mcnemar_by_row(theirs_right, ours_right)
     difference = float(ours_right.mean() - theirs_right.mean())
     return {"seeds": both, "rows": len(y), "test": "permutation by row", "difference": difference,
@@ -320,6 +324,23 @@ def print_tables(report: dict[str, dict], datasets: dict[str, dict]) -> None:
     console.print(verdicts)
 
 
+def before_after(store: Store, before: Store, names: list[str], seeds: list[int], method: str) -> str:
+    """A table of ``method`` in ``before`` (an earlier run) against ``store``, per data set: means and the
+    permutation test by row (:func:`row_test`); data sets either lacks are left out."""
+    lines = [f"| data | {method} before | after | rows after won | rows before won | p |", "|---|---|---|---|---|---|"]
+    for name in names:
+        if name not in store.results["cells"] or name not in before.results["cells"]:
+            continue
+        test = row_test(store, name, seeds, method, method, their_store=before)
+        if not test["seeds"]:
+            continue
+        then, now = (np.mean([s.results["cells"][name][str(k)][method]["test"] for k in test["seeds"]])
+                     for s in (before, store))
+        lines.append(f"| {name} | {then:.3f} | {now:.3f} | {test['only_ours']} | "
+                     f"{test['only_theirs']} | {test['p_value']:.2g} |")
+    return "\n".join(lines)
+
+
 def markdown_table(store: Store, names: list[str], seeds: list[int], budgets: list[float], peers: list[str]) -> str:
     """The README's table from stored cells (nothing is run): mean ± sd (mean seconds) per method, doctor's wall
     time over its budget, and doctor at each budget against the best alternative (exact permutation test by test row);
@@ -373,6 +394,9 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="discard stored results of this suite and start over")
     parser.add_argument("--markdown", action="store_true",
                         help="run nothing: print the README's table (every budget's paired test) from stored results")
+    parser.add_argument("--before", type=Path, default=None, metavar="RESULTS_JSON",
+                        help="with --markdown: also each data set's doctor at the largest budget against the same "
+                             "cell in an earlier run's results file (same seeds and test rows), by row")
     args = parser.parse_args()
 
     suite = "benchmark" if args.quick else args.suite
@@ -394,6 +418,8 @@ def main() -> None:
     if args.markdown:
         stored = Store(RESULTS / f"doctor_{'quick' if args.quick else suite}.json", fresh=False)
         print(markdown_table(stored, names, seeds, budgets, peers))
+        if args.before is not None:
+            print(before_after(stored, Store(args.before, fresh=False), names, seeds, f"doctor@{max(budgets):g}"))
         return
     torch.set_num_threads(THREADS)
     store = Store(RESULTS / f"doctor_{'quick' if args.quick else suite}.json", fresh=args.fresh or args.quick)

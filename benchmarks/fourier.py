@@ -29,12 +29,13 @@ threads and epochs fixed), seconds do.
 
 usage: python benchmarks/fourier.py [--data vowel ionosphere breast_cancer 'dna 1000' 'digits table']
                                     [--seeds 0 1 2 3 4] [--gammas 1] [--threads 1]
-                                    [--out benchmarks/results/fourier.json]
+                                    [--out benchmarks/results/fourier.json] [--from-json FILE ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import statistics
 import sys
@@ -184,9 +185,34 @@ def _loss(row: dict) -> float:
     return float(loss) if loss is not None and np.isfinite(loss) else float("inf")
 
 
-def _bits(hits: np.ndarray) -> str:
-    """Test-row hits as a 0/1 string, so that every paired test can be recomputed from the JSON."""
-    return "".join("01"[int(h)] for h in hits)
+def stored(runs: list[dict[str, dict]]) -> list[dict[str, dict]]:
+    """Runs as JSON: each ``hits*`` array of test-row hits packed (:func:`pack`), so that every paired test can be
+    recomputed from the file."""
+    return [{label: {k: pack(v) if k.startswith("hits") else v for k, v in row.items()} for label, row in s.items()}
+            for s in runs]
+
+
+def pack(hits: np.ndarray) -> dict:
+    """Test-row hits as ``{"rows": n, "bits": base64 of numpy.packbits}`` (a tenth of a 0/1 string's size)."""
+    return {"rows": len(hits), "bits": base64.b64encode(np.packbits(np.asarray(hits, dtype=bool))).decode()}
+
+
+def unpack(value: dict | str) -> np.ndarray:
+    """The hits :func:`pack` stored, or a 0/1 string (files written before session 15)."""
+    if isinstance(value, str):
+        return np.array([c == "1" for c in value])
+    return np.unpackbits(np.frombuffer(base64.b64decode(value["bits"]), dtype=np.uint8))[:value["rows"]].astype(bool)
+
+
+def loaded(paths: list[Path]) -> dict[str, list[dict[str, dict]]]:
+    """Every data set's runs from files this script (or ``architecture_rule.py``) wrote, hits unpacked; a data set
+    in several files: the last file's."""
+    out = {}
+    for path in paths:
+        for name, entry in json.loads(path.read_text())["data"].items():
+            out[name] = [{label: {k: unpack(v) if k.startswith("hits") else v for k, v in row.items()}
+                          for label, row in s.items()} for s in entry["runs"]]
+    return out
 
 
 def _line(name: str, c: dict) -> str:
@@ -203,17 +229,19 @@ def main() -> None:
                         help="the Fourier network also at these multiples of its default kernel width γ = 1 / "
                              "features (default: 1, the doctor's network only)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/fourier.json"))
+    parser.add_argument("--from-json", type=Path, nargs="+", default=None, metavar="FILE",
+                        help="train nothing: summarize the runs stored in these files (this script's output) again")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     report: dict = {"settings": {"seeds": args.seeds, "threads": args.threads, "torch": torch.__version__,
-                                 "networks": [describe({"model": m}) for m in ARCHITECTURES["table"]]}, "data": {}}
-    for name in args.data:
-        seeds = [run(name, seed, args.gammas) for seed in args.seeds]
+                                 "networks": [describe({"model": m}) for m in ARCHITECTURES["table"]],
+                                 "from_json": [str(p) for p in args.from_json or []]}, "data": {}}
+    stored_runs = loaded(args.from_json) if args.from_json else {}
+    for name in stored_runs or args.data:
+        seeds = stored_runs.get(name) or [run(name, seed, args.gammas) for seed in args.seeds]
         summary = summarize(seeds)
-        report["data"][name] = {**summary, "runs": [{label: {k: _bits(v) if k.startswith("hits") else v
-                                                             for k, v in row.items()}
-                                                     for label, row in s.items()} for s in seeds]}
-        print(f"\n{name} ({len(args.seeds)} seeds): test accuracy mean ± sd, refit on train + val as the doctor ships "
+        report["data"][name] = {**summary, "runs": stored(seeds)}
+        print(f"\n{name} ({len(seeds)} seeds): test accuracy mean ± sd, refit on train + val as the doctor ships "
               "it (the SVC: on every labelled row)")
         for label, t in summary["table"].items():
             print(f"  {label:36} {100 * t['test_mean']:5.1f} ± {100 * t['test_std']:3.1f}  {t['seconds_mean']:5.1f} s"
@@ -224,7 +252,7 @@ def main() -> None:
         print("  " + _line("Fourier vs RBF SVC", summary["fourier_vs_svc"]))
         print(f"  validation's choice: {100 * summary['chosen_test_without']:.1f} among the plain MLPs, "
               f"{100 * summary['chosen_test_with']:.1f} with the Fourier network "
-              f"(chose it on {sum(c == summary['fourier'] for c in summary['chosen_with'])} of {len(args.seeds)} "
+              f"(chose it on {sum(c == summary['fourier'] for c in summary['chosen_with'])} of {len(seeds)} "
               f"seeds); " + _line("with vs without", summary["chosen_with_vs_without"]), flush=True)
         if "chosen_with_widths" in summary:
             print(f"  validation's choice with every width: {100 * summary['chosen_test_with_widths']:.1f} "

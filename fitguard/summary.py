@@ -575,7 +575,8 @@ class Remedies(Section):
 
     Args:
         epsilon: the architecture phase keeps, of the networks within this much of the best validation score, the
-            one with the lowest validation loss (then the fewest parameters), >= 0.
+            one with the lowest validation loss, then the fewest parameters (regression, scored by the loss: the
+            fewest parameters), >= 0.
         architecture: the architecture phase's trials, at least one.
         chosen_architecture: the network it kept.
         train_longer: the trials that trained longer.

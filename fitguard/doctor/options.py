@@ -161,7 +161,7 @@ class DoctorOptions:
             both splits, 0 or >= 2. Default 3. (The search's best score is the largest of many noisy ones.)
         epsilon: The architecture phase keeps, of the networks whose validation score is within this much of the
             best (in the score's units, e.g. 0.005 accuracy), the one with the lowest validation loss, then the
-            fewest parameters, in [0, 1). Default 0.005.
+            fewest parameters (regression, scored by the loss: the fewest parameters), in [0, 1). Default 0.005.
         rounds: Bootstrap models for the bias-variance estimate: 0 skips it, else >= 2. Default 5.
         train_fraction: Keep this fraction of the training split, in (0, 1] (learning-curve experiments).
             Default 1.
@@ -241,7 +241,7 @@ class DoctorOptions:
     confirm: int = _option(3, "Cross-validated runs with --keep best: score this many of the best recipes again on a "
                               "second fold split and keep the best over both splits (0: keep the search's best).")
     epsilon: float = _option(0.005, "Of the networks within this much of the best validation score, keep the lowest "
-                                    "validation loss (then the fewest parameters).")
+                                    "validation loss (regression: the fewest parameters).")
     rounds: int = _option(5, "Bootstrap models for bias-variance (0 skips it).")
     train_fraction: float = _option(1.0, "Keep this fraction of the training split.")
     refit: str = _option("all", "Rows the shipped model trains on, for the epochs validation chose: all (train + val "

@@ -8,10 +8,10 @@ search spends its time testing that hypothesis first:
   ending where the default grid starts), and an ablation limited to remedies that add no regularization (batch norm,
   skip connections, a cosine schedule, and augmentation for images, which multiplies the data); the study tunes the
   learning rate and a small λ.
-- **overfit**: regularize, augment and shrink -- architectures in the usual order (the smallest within ε of the
-  best is kept, so a smaller network wins ties), the full λ grid, every regularizing remedy in the ablation, a
-  learning curve that estimates how many more rows would close half the gap, then the study over λ, dropout and
-  the learning rate.
+- **overfit**: regularize, augment and shrink -- architectures in the usual order, small ones included (of those
+  within ε of the best, the lowest validation loss is kept), the full λ grid, every regularizing remedy in the
+  ablation, a learning curve that estimates how many more rows would close half the gap, then the study over λ,
+  dropout and the learning rate.
 - **good**: the same phases as overfit, without the learning curve (there is no gap to close).
 
 Whatever the verdict, **skewed classes** (the largest training class has at least ``SKEW_RATIO`` times the rows of
@@ -227,8 +227,9 @@ def _plan(kind: str) -> Plan:
             Step("study", 1.0, "the learning rate and a small λ around the best recipe"),
         ), True, SMALL_LAMBDAS, CAPACITY_NEUTRAL, False, (1e-8, 1e-3))
     steps = [
-        Step("architecture", 0.35, "the network family that fits the data, at several sizes; the smallest within "
-                                   "ε of the best is kept (shrink the network)"),
+        Step("architecture", 0.35, "the network family that fits the data, at several sizes, small ones included "
+                                   "(shrink the network); of those within ε of the best, the lowest validation "
+                                   "loss is kept"),
         Step("lambda_cv", 0.55, "regularize: the L2 strength by cross-validation"),
         Step("ablation", 0.8, "each regularizing remedy and augmentation alone (the cocktail's weight averages, "
                               "snapshot ensembles, cutmix and FGSM last), then the helpful ones combined"),

@@ -185,8 +185,9 @@ def advice(summary: Summary) -> list[str]:
         f"same rows), with {best.parameters:,} parameters instead of {baseline.parameters:,}."
     )
     remedies = summary.remedies
-    lines.append(f"Network: “{remedies.chosen_architecture}” had the lowest validation loss of the networks within "
-                 f"{remedies.epsilon:g} of the best validation score.")
+    kept = "was the smallest" if summary.metric == "loss" else "had the lowest validation loss"
+    lines.append(f"Network: “{remedies.chosen_architecture}” {kept} of the networks within {remedies.epsilon:g} of "
+                 "the best validation score.")
     reference = remedies.ablation[0]
     scored = [t for t in remedies.ablation[1:] if t.status == "done" and t.val_score is not None]
     helped = [t.name for t in scored if _helped(t, reference)]

@@ -113,7 +113,7 @@ def test_pretrained_backbone_competes_as_an_architecture(tmp_path, pretrained):
     first = summary["remedies"]["architecture"][0]
     assert first["name"] == f"backbone {pretrained}" and first["status"] == "done"
     assert first["recipe"]["transfer"] == {"backbone": str(pretrained), "freeze_all_but": 1, "unfreeze_every": 2}
-    # pretrained on more digits than this run sees, and the smallest network: it is the one kept
+    # pretrained on more digits than this run sees: it is the one kept
     assert summary["remedies"]["chosen_architecture"] == first["name"]
     assert summary["best"]["config"]["transfer"]["backbone"] == str(pretrained)
     assert json.loads((tmp_path / "run" / "best.json").read_text())["architecture"]["kind"] == "run"

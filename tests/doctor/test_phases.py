@@ -25,6 +25,7 @@ from fitguard.doctor.phases import (
     rank,
     schedule,
     simplest_within_one_se,
+    tie_break,
     val_loss,
     within_epsilon,
 )
@@ -99,6 +100,17 @@ def test_of_the_networks_within_epsilon_the_lowest_validation_loss_is_kept():
     assert val_loss(nets[4]) == math.inf
     with pytest.raises(ValueError, match=r"^`items` is empty: the rule needs at least one scored candidate$"):
         within_epsilon([], 0.005, score=float, prefer=float)
+
+
+def test_scored_by_the_loss_itself_the_smallest_network_within_epsilon_is_kept():
+    # regression: the score is minus the validation loss, so the loss breaks no tie; the fewer parameters do
+    nets = [Trial(f"mlp {p}", "architecture", {}, -loss, 0.0, p, 10, 1.0, details={"val_loss": loss},
+                  metric="val_loss", mode="min") for p, loss in ((5_000, 0.200), (1_000, 0.203), (100, 0.30))]
+    kept = within_epsilon(nets, 0.005, score=lambda t: t.val_score, prefer=tie_break)
+    assert kept is nets[1]
+    # scored by accuracy, the same networks within epsilon: the lower loss is kept
+    accuracy = [replace(t, val_score=0.9, metric="val_accuracy", mode="max") for t in nets[:2]]
+    assert within_epsilon(accuracy, 0.005, score=lambda t: t.val_score, prefer=tie_break) is accuracy[0]
 
 
 def test_the_simplest_recipe_within_one_standard_error_is_kept():
