@@ -40,7 +40,7 @@ from fitguard.diagnose.significance import mcnemar_by_row
 from fitguard.doctor import DoctorOptions
 from fitguard.doctor.phases import within_epsilon
 from fourier import DATA as TABLES
-from fourier import SVC, _loss, loaded, run, stored
+from fourier import SVC, _loss, doctor_rule, loaded, run, stored
 
 DATA = {**TABLES, **{name: (lambda seed, name=name: benchmark_dataset(name, seed))
                      for name in ("digits 100%", "fashion_mnist 100/class", "mnist1d")}}
@@ -53,8 +53,7 @@ RULES: dict[str, Callable[[Rows], str]] = {
     "smallest within epsilon": lambda r: within_epsilon(
         list(r), EPSILON, score=lambda n: r[n]["val"], prefer=lambda n: (r[n]["parameters"], -r[n]["val"],
                                                                          _loss(r[n]))),
-    "lowest loss within epsilon": lambda r: within_epsilon(
-        list(r), EPSILON, score=lambda n: r[n]["val"], prefer=lambda n: (_loss(r[n]), r[n]["parameters"])),
+    "lowest loss within epsilon": lambda r: doctor_rule(r, list(r), EPSILON),
     "best accuracy": lambda r: max(r, key=lambda n: (r[n]["val"], -_loss(r[n]))),
     "lowest loss": lambda r: min(r, key=lambda n: _loss(r[n])),
 }

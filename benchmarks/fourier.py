@@ -53,9 +53,9 @@ from fitguard.data.encoding import numeric_columns
 from fitguard.data.source import RawData, RawSource
 from fitguard.diagnose.significance import mcnemar_by_row
 from fitguard.doctor import DoctorOptions
-from fitguard.doctor.phases import ARCHITECTURES, describe, schedule, within_epsilon
+from fitguard.doctor.phases import ARCHITECTURES, describe, schedule, tie_break, within_epsilon
 from fitguard.doctor.pipeline import base_config
-from fitguard.doctor.trials import evaluator, joined, refit_epochs, refit_recipe, train_recipe
+from fitguard.doctor.trials import Trial, evaluator, joined, refit_epochs, refit_recipe, train_recipe
 from heldout import _mlbench_table, split
 from peers import sklearn_svc
 
@@ -149,11 +149,7 @@ def summarize(seeds: list[dict[str, dict]]) -> dict:
     epsilon = DoctorOptions().epsilon
 
     def chosen(s: dict[str, dict], among: list[str]) -> str:
-        """The doctor's architecture rule (:func:`fitguard.doctor.phases.within_epsilon`): of the networks within
-        ``epsilon`` of the best validation score, the lowest validation loss, then the fewest parameters (as of
-        session 15; the fewest parameters first before)."""
-        return within_epsilon(among, epsilon, score=lambda label: s[label]["val"],
-                              prefer=lambda label: (_loss(s[label]), s[label]["parameters"]))
+        return doctor_rule(s, among, epsilon)
 
     without = [chosen(s, plain) for s in seeds]
     with_it = [chosen(s, [*plain, fourier]) for s in seeds]
@@ -177,6 +173,15 @@ def summarize(seeds: list[dict[str, dict]]) -> dict:
         "chosen_test_without": statistics.mean(s[c]["test"] for s, c in zip(seeds, without)),
         "chosen_test_with": statistics.mean(s[c]["test"] for s, c in zip(seeds, with_it)),
     }
+
+
+def doctor_rule(runs: dict[str, dict], among: list[str], epsilon: float) -> str:
+    """The network the doctor's architecture phase would keep among ``among`` (labels of ``runs``, one seed's):
+    :func:`fitguard.doctor.phases.within_epsilon` with the phase's own :func:`~fitguard.doctor.phases.tie_break`,
+    on each run's validation score, loss and parameters."""
+    trials = [Trial(label, "architecture", {}, runs[label]["val"], 0.0, runs[label]["parameters"], 0, 0.0,
+                    details={"val_loss": runs[label].get("val_loss")}) for label in among]
+    return within_epsilon(trials, epsilon, score=lambda t: t.val_score, prefer=tie_break).name
 
 
 def _loss(row: dict) -> float:
