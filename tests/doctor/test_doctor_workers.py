@@ -92,7 +92,9 @@ def sequential(tmp_path_factory):
 
 def test_two_workers_train_every_fold_once_with_the_single_process_scores(sequential, tmp_path):
     out = tmp_path / "two"
-    _finished(_doctor(out, "--workers", "2"))
+    process = _doctor(out, "--workers", "2")
+    hold_until_the_worker_is_ready(process, out)  # else the run may train every fold before its worker starts
+    _finished(process)
 
     jobs = _jobs(out)
     by_process = _assert_each_job_completed_once(jobs)
@@ -133,7 +135,9 @@ def test_two_workers_train_holdout_candidates_side_by_side_with_the_single_proce
     # big data is scored on the holdout split: each candidate one training, a batch of them queued at once
     single, two = tmp_path / "single", tmp_path / "two"
     _finished(_holdout(single))
-    _finished(_holdout(two, "--workers", "2"))
+    process = _holdout(two, "--workers", "2")
+    hold_until_the_worker_is_ready(process, two)
+    _finished(process)
     jobs = _jobs(two)
     by_process = _assert_each_job_completed_once(jobs)
     assert len(by_process) == 2, f"one process trained every candidate: {by_process}"
