@@ -255,6 +255,7 @@ def _conv_net(
     activation: str,
     pool_to: int,
     residual: bool = False,
+    convs: int = 1,
 ) -> nn.Sequential:
     in_channels = _check_positive_int("in_channels", in_channels)
     out_features = _check_positive_int("out_features", out_features)
@@ -270,6 +271,7 @@ def _conv_net(
         head_hidden = _check_positive_int("head_hidden", head_hidden)
     _activation(activation)
     pool_to = _check_positive_int("pool_to", pool_to)
+    convs = _check_positive_int("convs", convs)
     if input_size is not None:
         # each block halves every spatial side; below 1 pixel there is nothing left to pool
         smallest = min(input_size)
@@ -291,20 +293,24 @@ def _conv_net(
     previous = in_channels
     check_bool("residual", residual)
     for index, width in enumerate(channels, start=1):
-        block: OrderedDict[str, nn.Module] = OrderedDict()
-        block[f"conv{index}"] = conv(previous, width, kernel_size, padding=kernel_size // 2, bias=not batchnorm)
-        if batchnorm:
-            block[f"norm{index}"] = norm(width)
-        block[f"activation{index}"] = _activation(activation)
-        if residual:  # the skip goes around conv -> norm -> activation, before the block's pooling
-            shortcut = None if previous == width else conv(previous, width, 1, bias=False)
-            layers[f"block{index}"] = Residual(nn.Sequential(block), shortcut)
-        else:
-            layers.update(block)
+        for unit in range(1, convs + 1):
+            # the first unit of a block keeps the one-conv names (``conv2``), so saved one-conv nets still load;
+            # later units are ``conv2_2``, ``norm2_2``, ...
+            tag = f"{index}" if unit == 1 else f"{index}_{unit}"
+            block: OrderedDict[str, nn.Module] = OrderedDict()
+            block[f"conv{tag}"] = conv(previous, width, kernel_size, padding=kernel_size // 2, bias=not batchnorm)
+            if batchnorm:
+                block[f"norm{tag}"] = norm(width)
+            block[f"activation{tag}"] = _activation(activation)
+            if residual:  # the skip goes around conv -> norm -> activation, before the block's pooling
+                shortcut = None if previous == width else conv(previous, width, 1, bias=False)
+                layers[f"block{tag}"] = Residual(nn.Sequential(block), shortcut)
+            else:
+                layers.update(block)
+            previous = width
         layers[f"pool{index}"] = pool(2)
         if spatial_rate > 0:
             layers[f"spatial_dropout{index}"] = channel_dropout(spatial_rate)
-        previous = width
     # average pooling to a fixed grid keeps the head's size independent of the input size; a 1-cell grid (global
     # average pooling) is the smallest head, a larger one keeps where in the image each feature was
     layers["global_pool"] = global_pool(pool_to)
@@ -334,9 +340,11 @@ def cnn(
     activation: str = "relu",
     pool_to: int = 1,
     residual: bool = False,
+    convs: int = 1,
 ) -> nn.Sequential:
-    """A small 2-D CNN for images (N, C, H, W): per width a conv -> batch norm -> activation -> 2x2 max pool
-    (-> spatial dropout) block, then global average pooling, an optional hidden head, dropout and the output.
+    """A small 2-D CNN for images (N, C, H, W): per width a block of ``convs`` conv -> batch norm -> activation
+    units and a 2x2 max pool (-> spatial dropout), then average pooling to a ``pool_to`` grid, an optional hidden
+    head, dropout and the output.
     ``residual`` adds a skip connection around each conv -> norm -> activation (a 1x1 convolution where the
     channels change), as :func:`mlp` does.
 
@@ -358,6 +366,8 @@ def cnn(
         pool_to: Side of the grid the last feature map is average-pooled to (1, the default, is global average
             pooling), capped at the last feature map's size when ``input_size`` is given.
         residual: A skip connection around each conv -> norm -> activation. Default False.
+        convs: Conv -> norm -> activation units in each block before its pooling, a positive int (default 1;
+            2 is the VGG block of Simonyan & Zisserman, 2015: twice the depth at each resolution).
 
     Raises:
         ValueError: a non-positive size, an even kernel, no block, more blocks than ``input_size`` allows, a
@@ -369,6 +379,8 @@ def cnn(
         >>> import torch
         >>> cnn(1, 10, widths=[8, 16], input_size=(8, 8))(torch.zeros(2, 1, 8, 8)).shape
         torch.Size([2, 10])
+        >>> [name for name, _ in cnn(1, 10, widths=[8], convs=2).named_children()][:7]
+        ['conv1', 'norm1', 'activation1', 'conv1_2', 'norm1_2', 'activation1_2', 'pool1']
     """
     if input_size is not None:
         input_size = tuple(_check_widths("input_size", input_size))  # type: ignore[assignment]
@@ -376,7 +388,7 @@ def cnn(
             raise ValueError(f"`input_size` must be (height, width), got {input_size!r}")
     return _conv_net(
         2, in_channels, out_features, widths, dropout, spatial_dropout, batchnorm, input_size, kernel_size,
-        head_hidden, activation, pool_to, residual,
+        head_hidden, activation, pool_to, residual, convs,
     )
 
 
@@ -394,6 +406,7 @@ def cnn1d(
     activation: str = "relu",
     pool_to: int = 1,
     residual: bool = False,
+    convs: int = 1,
 ) -> nn.Sequential:
     """The 1-D twin of :func:`cnn` for signals (N, C, L), e.g. MNIST-1D's (1, 40).
 
@@ -411,6 +424,8 @@ def cnn1d(
         activation: One of ``ACTIVATIONS`` (default ``"relu"``).
         pool_to: Length the last feature map is average-pooled to (default 1: global average pooling).
         residual: A skip connection around each conv -> norm -> activation. Default False.
+        convs: Conv -> norm -> activation units in each block before its pooling, a positive int (default 1;
+            2 is the VGG block of Simonyan & Zisserman, 2015: twice the depth at each resolution).
 
     Example:
         >>> import torch
@@ -422,7 +437,7 @@ def cnn1d(
         size = (_check_positive_int("input_size", input_size),)
     return _conv_net(
         1, in_channels, out_features, widths, dropout, spatial_dropout, batchnorm, size, kernel_size,
-        head_hidden, activation, pool_to, residual,
+        head_hidden, activation, pool_to, residual, convs,
     )
 
 

@@ -81,6 +81,8 @@ def test_only_the_best_of_alternative_remedies_is_combined():
 def test_candidate_names_say_the_pooling_grid():
     assert describe({"model": {"name": "cnn", "widths": [32, 64], "pool_to": 4}}) == "cnn 32x64, pooled to 4"
     assert describe({"model": {"name": "cnn", "widths": [32, 64], "pool_to": 1}}) == "cnn 32x64"
+    assert describe({"model": {"name": "cnn", "widths": [32, 64, 128], "convs": 2, "pool_to": 4}}) == (
+        "cnn 32x64x128, 2 convs a block, pooled to 4")
     fourier = {"name": "mlp", "hidden": [256], "fourier": 512}
     assert describe({"model": fourier}) == "mlp 256 on 512 Fourier features"
     assert describe({"model": {**fourier, "fourier_gamma": 0.0625}}) == "mlp 256 on 512 Fourier features (γ=0.0625)"

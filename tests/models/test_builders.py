@@ -73,6 +73,25 @@ def test_pool_to_keeps_a_grid_of_the_last_feature_map() -> None:
     assert cnn(1, 10, widths=[4, 8]).output.in_features == 8  # default: global average pooling
 
 
+def test_vgg_blocks_stack_convs_at_each_resolution_and_keep_the_one_conv_names() -> None:
+    torch.manual_seed(0)
+    vgg = cnn(3, 10, widths=[8, 16], convs=2, input_size=(32, 32))
+    # the oracle: parameters counted by hand (bias-free convs, batch norm's weight and bias, the output layer)
+    expected = (3 * 8 * 9 + 2 * 8) + (8 * 8 * 9 + 2 * 8) + (8 * 16 * 9 + 2 * 16) + (16 * 16 * 9 + 2 * 16) + 16 * 10 + 10
+    assert sum(p.numel() for p in vgg.parameters()) == expected
+    assert [name for name, module in vgg.named_children() if isinstance(module, nn.Conv2d)] == [
+        "conv1", "conv1_2", "conv2", "conv2_2"]
+    assert vgg(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    # a one-conv net's names are what they were, so its saved weights still load
+    one = cnn(3, 10, widths=[8, 16])
+    assert list(one.state_dict()) == list(cnn(3, 10, widths=[8, 16], convs=1).state_dict())
+    assert "conv1_2.weight" not in one.state_dict()
+    # skip connections go around each unit: a 1x1 shortcut only where the channels change
+    residual = cnn1d(1, 4, widths=[8], convs=2, residual=True)
+    assert isinstance(residual.block1.shortcut, nn.Conv1d) and isinstance(residual.block1_2.shortcut, nn.Identity)
+    assert residual(torch.zeros(2, 1, 40)).shape == (2, 4)
+
+
 def test_cnn1d_takes_mnist1d_signals() -> None:
     model = cnn1d(1, 10, widths=[16, 32], spatial_dropout=0.1, input_size=40)
     assert isinstance(model.conv1, nn.Conv1d) and isinstance(model.spatial_dropout1, nn.Dropout1d)
@@ -97,8 +116,8 @@ def test_build_dispatches_by_name() -> None:
         ),
         (
             lambda: build("cnn", (3, 32, 32), 2, input_size=(32, 32)),
-            "unknown option 'input_size' for model 'cnn'; allowed: activation, batchnorm, dropout, head_hidden, "
-            "kernel_size, pool_to, residual, spatial_dropout, widths",
+            "unknown option 'input_size' for model 'cnn'; allowed: activation, batchnorm, convs, dropout, "
+            "head_hidden, kernel_size, pool_to, residual, spatial_dropout, widths",
         ),
         (lambda: build("cnn", (64,), 2), "`input_shape` for 'cnn' must be (channels, height, width), got (64,)"),
         (lambda: build("cnn1d", (1, 8, 8), 2), "`input_shape` for 'cnn1d' must be (channels, length), got (1, 8, 8)"),
@@ -124,6 +143,7 @@ def test_build_dispatches_by_name() -> None:
         (lambda: cnn1d(1, 2, input_size=0), "`input_size` must be an integer >= 1, got 0"),
         (lambda: cnn1d(1, 2, head_hidden=0), "`head_hidden` must be an integer >= 1, got 0"),
         (lambda: cnn(1, 2, pool_to=0), "`pool_to` must be an integer >= 1, got 0"),
+        (lambda: cnn(1, 2, convs=0), "`convs` must be an integer >= 1, got 0"),
         (lambda: mlp(4, 2, fourier=-1), "`fourier` must be an integer >= 0, got -1"),
         (lambda: mlp(4, 2, fourier=8, fourier_gamma=0.0), "`fourier_gamma` must be a finite number > 0, got 0.0"),
         (lambda: mlp(4, 2, fourier_gamma=0.5), "`fourier_gamma` (0.5) needs Fourier features: set `fourier` to their "
