@@ -600,31 +600,7 @@ def lambda_cv(score: Scorer, clock: Clock, network: dict[str, Any], *, folds: in
 RESIDUAL_FAMILIES = ("mlp", "cnn", "cnn1d")
 
 
-def schedule_floor(score: Scorer, min_steps: int) -> int | None:
-    """The fewest epochs a fixed schedule (:func:`schedules`) runs on image data: those in which the search's
-    trainings take ``min_steps`` optimizer steps (the doctor's own rule for a training's length, :func:`schedule`);
-    None for other data, whose schedules stay sized from the early-stopped epochs alone.
-
-    Why images: a CNN that early stopping under a constant learning rate stops after 4 epochs (Fashion-MNIST
-    100/class, ``cnn 32x64x128`` with 2 convs a block: validation loss turns up while accuracy still climbs) got
-    a cosine schedule of 8 epochs, too short to learn anything an augmented image set teaches. Measured on its
-    seed-0 split, the doctor's training path, 800 training rows: early stopping 0.840 validation accuracy; cosine
-    over 60 epochs (1,500 steps) 0.860 alone, 0.865 with flips and shifts (test 0.834 and 0.844, against 0.820
-    for the augmented early-stopped net). Tables were not measured at that length, so they keep the sizing
-    ``benchmarks/cocktail.py`` chose.
-
-    Args:
-        score: the run's :class:`Scorer` (its data, folds, batch size and ``repeat``).
-        min_steps: the doctor's ``--min-steps``.
-    """
-    if score.data.kind != "image" or min_steps <= 0:
-        return None
-    rows = min(len(train) for train, _ in score.folds) if score.folds else len(score.data.train)
-    steps = math.ceil(rows / score.base.train.batch_size) * int(score.train.get("repeat", 1))
-    return math.ceil(min_steps / max(1, steps))
-
-
-def schedules(epochs: int, floor: int | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+def schedules(epochs: int) -> list[tuple[str, str, dict[str, Any]]]:
     """The remedies that fix the learning-rate schedule or average weights, as (key, name, recipe change): they
     train a fixed number of epochs without early stopping, so each is sized from ``epochs``, the epoch count early
     stopping chose for the network they are compared with.
@@ -642,37 +618,28 @@ def schedules(epochs: int, floor: int | None = None) -> list[tuple[str, str, dic
     higher on every seed (+0.5, +0.6 and +0.6 points; with 3 seeds not a significant gain, but the sign turned on
     every seed; ``benchmarks/reference/cocktail_cpu.json``).
 
-    On image data each lasts at least ``floor`` epochs (:func:`schedule_floor`): a snapshot ensemble's cycles
-    ``ceil(floor / 3)`` each.
-
     Args:
         epochs: the early-stopped epoch count they are sized from (>= 1).
-        floor: the fewest epochs each lasts; None (default): no floor.
 
     Example:
         >>> [(key, change["train"]["max_epochs"]) for key, _, change in schedules(10)]
         [('cosine schedule', 20), ('snapshot ensemble', 30), ('SWA', 15)]
-        >>> [change["train"]["max_epochs"] for _, _, change in schedules(4, floor=60)]
-        [60, 60, 60]
     """
     epochs = max(1, int(epochs))
-    least = int(floor or 0)
-    averaged = max(math.ceil(1.5 * epochs), least)
-    cycle = max(epochs, math.ceil(least / 3))
+    averaged = math.ceil(1.5 * epochs)
 
     def fixed(length: int, remedy: dict[str, Any]) -> dict[str, Any]:
         return {"early_stopping": None, "train": {"max_epochs": length}, "remedies": remedy}
 
-    cosine = max(2 * epochs, least)
-    return [("cosine schedule", f"cosine schedule ({cosine} epochs)", fixed(cosine, {"cosine": {}})),
-            ("snapshot ensemble", f"snapshot ensemble (3 cycles of {cycle} epochs)",
-             fixed(3 * cycle, {"snapshots": {"cycles": 3}})),
+    return [("cosine schedule", f"cosine schedule ({2 * epochs} epochs)", fixed(2 * epochs, {"cosine": {}})),
+            ("snapshot ensemble", f"snapshot ensemble (3 cycles of {epochs} epochs)",
+             fixed(3 * epochs, {"snapshots": {"cycles": 3}})),
             ("SWA", f"SWA (last third of {averaged} epochs)",
              fixed(averaged, {"weight_averaging": {"kind": "swa", "start": 0.67}}))]
 
 
 def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None, allowed: tuple[str, ...] | None = None,
-                 *, epochs: int | None = None, floor: int | None = None) -> list[tuple[str, dict[str, Any]]]:
+                 *, epochs: int | None = None) -> list[tuple[str, dict[str, Any]]]:
     """Single remedies that apply to this data and network, as (name, recipe change); ``allowed`` keeps only those
     of :data:`fitguard.doctor.plan.REMEDIES` it names (the plan's choice), in ``allowed``'s order.
 
@@ -683,7 +650,6 @@ def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None, allo
         allowed: the remedies the plan names; None (default): all that apply.
         epochs: the epoch count early stopping chose for ``network``, which sizes the fixed-schedule remedies
             (:func:`schedules`); None (default): those are not tried.
-        floor: the fewest epochs a fixed schedule lasts (:func:`schedule_floor`); None (default): no floor.
     """
     model = network["model"]
     options: list[tuple[str, str, dict[str, Any]]] = []
@@ -714,7 +680,7 @@ def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None, allo
     if tunable(network) and model["name"] in RESIDUAL_FAMILIES and not model.get("residual"):
         options.append(("skip connections", "skip connections", {"model": {**model, "residual": True}}))
     if epochs is not None:
-        options += schedules(epochs, floor)
+        options += schedules(epochs)
     if data.kind == "image" and data.task == "classification":
         options.append(("cutmix", "cutmix α=1", {"remedies": {"cutmix": 1.0}}))
     # ε in the units of standardized inputs: 0.05 standard deviations per feature (the remedies benchmark's value)
@@ -768,8 +734,7 @@ def combine(network: dict[str, Any], changes: list[dict[str, Any]]) -> dict[str,
 
 
 def ablation(score: Scorer, clock: Clock, reference: Trial, network: dict[str, Any], lam: float | None, *,
-             tick: Callable[[], None], share: float, allowed: tuple[str, ...] | None = None,
-             floor: int | None = None) -> list[Trial]:
+             tick: Callable[[], None], share: float, allowed: tuple[str, ...] | None = None) -> list[Trial]:
     """Each remedy alone against ``reference`` (the chosen network with early stopping), then the helpful ones
     combined (:func:`fitguard.search.ablate`, ``combine="helpful"``); a remedy helps when it ranks above the
     reference (score, then validation loss).
@@ -783,13 +748,12 @@ def ablation(score: Scorer, clock: Clock, reference: Trial, network: dict[str, A
         tick: called after each training (progress).
         share: the cumulative share of the search's time and trials the phase may use.
         allowed: the remedies the plan names; None (default): all that apply.
-        floor: the fewest epochs a fixed schedule lasts (:func:`schedule_floor`); None (default): no floor.
     """
     baseline = Trial("early stopping only", "ablation", dict(network), reference.val_score, reference.gap,
                      reference.parameters, reference.epochs, reference.seconds, details=dict(reference.details),
                      metric=reference.metric, mode=reference.mode, history=reference.history)
     epochs = reference.details.get("best_epoch") or reference.epochs or None
-    changes = dict(remedies_for(score.data, network, lam, allowed, epochs=epochs, floor=floor))
+    changes = dict(remedies_for(score.data, network, lam, allowed, epochs=epochs))
 
     def evaluate(batch: list[tuple[str, ...]]) -> list[Trial]:
         return score.evaluate_candidates(

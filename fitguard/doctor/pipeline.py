@@ -514,8 +514,7 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
             singles = phases.remedies_for(data, chosen.recipe, lam, plan.remedies)
             display.phase("ablation", len(singles) + 1)
             found["ablation"] = phases.ablation(score, clock, chosen, chosen.recipe, lam, tick=tick,
-                                                share=step.until, allowed=plan.remedies,
-                                                floor=phases.schedule_floor(score, options.min_steps))
+                                                share=step.until, allowed=plan.remedies)
         elif step.phase == "learning_curve":
             display.phase("learning curve", 4)
             found["learning_curve"] = learning_curve_phase(score, clock, chosen, share=step.until, tick=tick)

@@ -60,11 +60,6 @@ PROPOSALS: dict[str, list[tuple[str, str]]] = {
     "underfit": [("skip connections", "a path around each layer lets a network of the same size fit more easily"),
                  ("cosine schedule", "a learning rate that decays to zero lets the weights settle in a minimum")],
 }
-#: remedies that move forward right behind a recommended one: an augmented image set needs a learning rate that
-#: decays over a long run to learn what the augmentation teaches (Fashion-MNIST 100/class, seed 0: flips and shifts
-#: with early stopping 0.845 validation accuracy, with a 60-epoch cosine schedule 0.865; ``schedule_floor`` in
-#: :mod:`fitguard.doctor.phases`), and a short budget would otherwise end before the schedules, which come late
-FOLLOWS = {"augmentation": ("cosine schedule",)}
 DEFAULT_LAMBDAS = (1e-5, 1e-4, 1e-3, 1e-2)
 SMALL_LAMBDAS = (1e-7, 1e-6, 1e-5, 1e-4)
 
@@ -163,8 +158,8 @@ def plan_for(kind: str, *, class_counts: Sequence[int] | None = None, recommende
     """The search for a verdict ``kind`` (underfit, overfit or good).
 
     The ablation tries the remedies the verdict recommends first, in the verdict's order (``augmentation`` first for
-    a small image set: its three variants, then the cosine schedule, :data:`FOLLOWS`), then the plan's others in
-    :data:`REMEDIES` order; class weights, when the classes are skewed, come before all.
+    a small image set: its three variants), then the plan's others in :data:`REMEDIES` order; class weights, when
+    the classes are skewed, come before all.
 
     Args:
         kind: the baseline's verdict: "underfit", "overfit" or "good".
@@ -194,8 +189,8 @@ def plan_for(kind: str, *, class_counts: Sequence[int] | None = None, recommende
         [('study', 0.9), ('confirm', 1.0)]
         >>> plan_for("good", class_counts=[300, 40]).remedies[:2]
         ('class weights', 'L2')
-        >>> plan_for("overfit", recommended=["augmentation", "shrink the network", "dropout"]).remedies[:6]
-        ('augmentation', 'augmentation with flips', 'augmentation with cutout', 'cosine schedule', 'dropout 0.25', 'L2')
+        >>> plan_for("overfit", recommended=["augmentation", "shrink the network", "dropout"]).remedies[:5]
+        ('augmentation', 'augmentation with flips', 'augmentation with cutout', 'dropout 0.25', 'L2')
     """
     if kind not in KINDS:
         raise ValueError(f"`kind` must be one of {', '.join(KINDS)}, got {kind!r}")
@@ -206,8 +201,7 @@ def plan_for(kind: str, *, class_counts: Sequence[int] | None = None, recommende
             "confirm", 1.0, f"the {confirm} best recipes scored again on a second fold split: the search's best score "
                             "is the largest of many noisy ones, so it flatters the recipe it chose; the one best over "
                             "both splits is kept")))
-    first = [r for name in recommended for r in (*plan.remedies, *FOLLOWS.get(name, ()))
-             if (r == name or r.startswith(f"{name} ") or r in FOLLOWS.get(name, ())) and r in plan.remedies]
+    first = [r for name in recommended for r in plan.remedies if r == name or r.startswith(f"{name} ")]
     if first:
         plan = replace(plan, remedies=tuple(dict.fromkeys([*first, *plan.remedies])))
     skew = class_skew(class_counts) if class_counts is not None else None
