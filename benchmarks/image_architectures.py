@@ -4,8 +4,9 @@ stopping with patience 15, ``repeat`` so that 100 epochs can take ``min_steps`` 
 benchmark set, scored on its test split; several seeds (split and training).
 
 The two-block networks are the doctor's first image candidates (``fitguard.doctor.phases.ARCHITECTURES``); the
-three-block ones are what a CIFAR-style recipe would add; the last, with 2 convs a block (VGG), joined the doctor's
-candidates in session 16 (``benchmarks/reference/doctor_cpu.json``, section ``run_2026-12-05_session16``).
+three-block ones are what a CIFAR-style recipe would add; the last, with 2 convs a block (VGG), was measured as a
+doctor candidate in session 16 and left out (better at 120 s, worse at 60 s: ``benchmarks/reference/doctor_cpu.json``,
+section ``run_2026-12-05_session16``).
 Accuracies do not depend on the machine's load (seeds, threads and epochs are fixed); seconds do.
 
 usage: python benchmarks/image_architectures.py [--data "fashion_mnist 100/class"] [--seeds 0 1 2]

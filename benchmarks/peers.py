@@ -57,14 +57,15 @@ def plain_mlp(data: Dataset, seed: int, epochs: int = 100) -> dict:
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     order = torch.Generator().manual_seed(seed)
+
+    def step(batch: torch.Tensor) -> None:
+        loss = loss_fn(model(X[batch]), y[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
     started = time.perf_counter()
-    for _ in range(epochs):
-        model.train()
-        for batch in torch.randperm(len(X), generator=order).split(32):
-            loss = loss_fn(model(X[batch]), y[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+    _train_fixed_epochs(model, step, len(X), epochs, batch_size=32, order=order)
     return _scored(model, data, started, epochs=epochs)
 
 
@@ -179,15 +180,16 @@ def vgg_recipe(data: Dataset, seed: int, epochs: int = 60) -> dict:
                                                 total_steps=epochs * -(-len(X) // batch_size))
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
     order = torch.Generator().manual_seed(seed)
+
+    def step(batch: torch.Tensor) -> None:
+        loss = loss_fn(model(augment(X[batch])), y[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        cycle.step()
+
     started = time.perf_counter()
-    for _ in range(epochs):
-        model.train()
-        for batch in torch.randperm(len(X), generator=order).split(batch_size):
-            loss = loss_fn(model(augment(X[batch])), y[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            cycle.step()
+    _train_fixed_epochs(model, step, len(X), epochs, batch_size=batch_size, order=order)
     return _scored(model, data, started, epochs=epochs, flips=bool(flips))
 
 
@@ -209,15 +211,21 @@ def _mlp(inputs: int, classes: int, dropout: float) -> torch.nn.Sequential:
     return torch.nn.Sequential(*layers, torch.nn.Linear(256, classes))
 
 
+def _train_fixed_epochs(model, step, rows: int, epochs: int, *, batch_size: int, order: torch.Generator) -> None:
+    """``epochs`` epochs of ``step`` over shuffled batches of ``batch_size``; keeps the last weights."""
+    for _ in range(epochs):
+        model.train()
+        for batch in torch.randperm(rows, generator=order).split(batch_size):
+            step(batch)
+
+
 def _train_with_early_stopping(model, step, rows: int, Xv, yv, max_epochs: int, *, patience: int,
                                order: torch.Generator) -> int:
     """Epochs of ``step`` over shuffled batches of 32; keeps (restores) the weights of the lowest val loss."""
     loss_fn = torch.nn.CrossEntropyLoss()
     best, best_state, best_epoch = float("inf"), None, 0
     for epoch in range(1, max_epochs + 1):
-        model.train()
-        for batch in torch.randperm(rows, generator=order).split(32):
-            step(batch)
+        _train_fixed_epochs(model, step, rows, 1, batch_size=32, order=order)
         model.eval()
         with torch.no_grad():
             val_loss = float(loss_fn(model(Xv), yv))
