@@ -82,6 +82,43 @@ def _assert_each_job_completed_once(jobs: list[dict]) -> Counter:
     return Counter(j["worker"] for j in jobs if j["state"] == "COMPLETE")
 
 
+def _hold_until_the_worker_takes_a_job(process: subprocess.Popen, out: Path, freeze_seconds: float = 8.0) -> None:
+    """Once the run trains a job while another waits, freeze the run (SIGSTOP) until its worker has taken a job, for
+    ``freeze_seconds`` at the most (below the 10 s after which a job without heartbeats counts as dead): the TINY
+    run's jobs take about as long as the worker's poll, and most of its scores are one grouped job, which the run
+    takes itself, so without this the run may train every job alone. The run's process cannot take the waiting job
+    while it trains its own, so the freeze hands that job to the worker. Returns when the worker has a job or the
+    run ended."""
+    coordinator = str(process.pid)
+
+    def worker_took_one(jobs: list[dict]) -> bool:
+        return any("worker" in j and j["worker"].rsplit(":", 1)[1] != coordinator for j in jobs)
+
+    deadline = time.monotonic() + 300
+    while process.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(sqlite3.Error):  # the storage is being created, or written
+            jobs = _jobs(out, timeout=1)
+            if worker_took_one(jobs):
+                return
+            training = any(j["state"] == "RUNNING" and j.get("worker", "").endswith(f":{coordinator}")
+                           for j in jobs)
+            if training and any(j["state"] == "WAITING" for j in jobs):
+                break
+        time.sleep(0.005)
+    else:
+        return
+    os.kill(process.pid, signal.SIGSTOP)
+    thaw = time.monotonic() + freeze_seconds
+    try:
+        while time.monotonic() < thaw:
+            with contextlib.suppress(sqlite3.Error):
+                if worker_took_one(_jobs(out, timeout=1)):
+                    return
+            time.sleep(0.02)
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+
+
 @pytest.fixture(scope="module")
 def sequential(tmp_path_factory):
     """The run in one process (``--workers 1``, the default), one thread."""
@@ -94,6 +131,7 @@ def test_two_workers_train_every_fold_once_with_the_single_process_scores(sequen
     out = tmp_path / "two"
     process = _doctor(out, "--workers", "2")
     hold_until_the_worker_is_ready(process, out)  # else the run may train every fold before its worker starts
+    _hold_until_the_worker_takes_a_job(process, out)
     _finished(process)
 
     jobs = _jobs(out)
@@ -137,6 +175,7 @@ def test_two_workers_train_holdout_candidates_side_by_side_with_the_single_proce
     _finished(_holdout(single))
     process = _holdout(two, "--workers", "2")
     hold_until_the_worker_is_ready(process, two)
+    _hold_until_the_worker_takes_a_job(process, two)
     _finished(process)
     jobs = _jobs(two)
     by_process = _assert_each_job_completed_once(jobs)
