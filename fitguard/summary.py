@@ -466,11 +466,13 @@ class LambdaCV(Section):
         folds: the number of folds, >= 2.
         rows: one :class:`LambdaRow` per strength tried.
         best_lam: the strength chosen; None when none could be.
+        skipped: why no strength was tried (a complete recipe brings its own weight decay); None (default): they were.
     """
 
     folds: Annotated[int, Field(ge=2)]
     rows: list[LambdaRow]
     best_lam: float | None
+    skipped: str | None = None
 
 
 class Study(Section):

@@ -6,9 +6,11 @@ because a validation split of a few dozen rows moves accuracy in steps of severa
 Ties in the score go to the lower validation loss.
 
 1. ``architecture``: the model families that fit the kind of data, at several widths/depths, each with early
-   stopping; the kept network is, of those within ``epsilon`` of the best validation score, the one with the
-   lowest validation loss (then the fewest parameters; for regression, scored by the loss, the smallest).
-2. ``lambda_cv``: k-fold cross-validation of the L2 strength λ.
+   stopping, and for images a complete recipe (:data:`RECIPES`: a deeper CNN with its own optimizer, fixed
+   schedule and augmentation) when the budget fits it; the kept network is, of those within ``epsilon`` of the
+   best validation score, the one with the lowest validation loss (then the fewest parameters; for regression,
+   scored by the loss, the smallest).
+2. ``lambda_cv``: k-fold cross-validation of the L2 strength λ (not of a complete recipe: it has its weight decay).
 3. ``ablation``: each remedy alone on the chosen network, then the ones that helped, combined.
 4. ``study``: an Optuna study (SQLite in the run folder, fitguard.search's default sampler and pruner -- no
    pruning, see ``benchmarks/search.py``) over λ, dropout and learning rate around the best recipe, for whatever
@@ -38,7 +40,15 @@ from fitguard.doctor.plan import DEFAULT_LAMBDAS as LAMBDAS
 from fitguard.doctor.queue import FoldJob, FoldQueue, train_job
 from fitguard.doctor.store import TrialStore, trial_key
 from fitguard.search.ablation import ablate
-from fitguard.search.evaluate import Candidate, Evaluator, fold_mean, skipped
+from fitguard.search.evaluate import (
+    Candidate,
+    Evaluator,
+    fixed_schedule,
+    fold_mean,
+    recipe_config,
+    skipped,
+    train_recipe,
+)
 from fitguard.search.scoring import Trial, rank
 from fitguard.train import Callback
 
@@ -66,6 +76,24 @@ ARCHITECTURES: dict[str, list[dict[str, Any]]] = {
 }
 #: the image augmentation the ablation tries: small rotations, shifts and zooms keep every class what it is
 AUGMENT = {"rotate": 10.0, "shift": 0.1, "scale": 0.1}
+#: complete recipes the architecture phase scores after the first two networks, when the search's time allows one
+#: training of theirs (:func:`admits_recipe`): a network with the optimizer, fixed schedule and augmentation it is
+#: known to train well with, which the phases after it (early stopping with Adam, one remedy at a time) would not
+#: find. The image one is the CIFAR-style VGG recipe a practitioner writes from memory (``benchmarks/peers.py``'s
+#: ``VGG recipe``: on Fashion-MNIST 100/class it beat the doctor's 300 s search by 3 points): two conv-BN-ReLU
+#: units a block at 32, 64 and 128 channels, SGD with momentum and weight decay 5e-4, one cosine decay over a
+#: fixed 60 epochs of batch 64, shifts and cutout. Without the peer's label smoothing: it raises the validation
+#: loss by which the architecture phase breaks ties, and moved Fashion-MNIST by under a point (session 16).
+RECIPES: dict[str, list[dict[str, Any]]] = {
+    "image": [{"model": {"name": "cnn", "widths": [32, 64, 128], "convs": 2, "pool_to": 4, "dropout": 0.3},
+               "train": {"optimizer": "sgd", "lr": 0.05, "weight_decay": 5e-4, "batch_size": 64, "max_epochs": 60,
+                         "repeat": 1},
+               "early_stopping": None,
+               "remedies": {"augment": {"shift": 0.1, "erase": 0.25}, "cosine": {}}}],
+}
+#: a complete recipe is scored only when its forecast trainings take at most this share of the search's time left:
+#: kept, it costs about as much again in the final training, and the remedy phases need the rest
+RECIPE_SHARE = 0.4
 
 
 @dataclass
@@ -427,7 +455,14 @@ def describe(recipe: dict[str, Any]) -> str:
         name = f"{name} on {model['fourier']} Fourier features"
         if model.get("fourier_gamma") is not None:
             name = f"{name} (γ={model['fourier_gamma']:.3g})"
-    return f"{name}, pooled to {model['pool_to']}" if model.get("pool_to", 1) != 1 else name
+    name = f"{name}, pooled to {model['pool_to']}" if model.get("pool_to", 1) != 1 else name
+    train, remedies = recipe.get("train") or {}, recipe.get("remedies") or {}
+    if fixed_schedule(recipe) and "optimizer" in train:  # a complete recipe (:data:`RECIPES`) names its training
+        schedule = "cosine over " if "cosine" in remedies else ""
+        name = f"{name}; {train['optimizer'].upper()}, {schedule}{train['max_epochs']} epochs"
+        if remedies.get("augment"):
+            name = f"{name}, augmented"
+    return name
 
 
 def tunable(recipe: dict[str, Any]) -> bool:
@@ -455,6 +490,10 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
     scored), the optimum may lie beyond the grid, as for the λ grid (:func:`lambda_cv`): up to ``extend`` networks
     twice as wide (every layer) are scored too, while the phase's share lasts.
 
+    A complete recipe among the candidates (a fixed schedule of its own, :data:`RECIPES`) after the first two
+    starts only under a time budget its :func:`forecast` fits (:func:`admits_recipe`); its forecast is kept in
+    its trial's ``details["forecast_seconds"]``, beside the seconds it took.
+
     Args:
         score: the run's :class:`Scorer`.
         clock: the run's :class:`Clock`.
@@ -464,9 +503,23 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
         share: the cumulative share of the search's time and trials the phase may use.
         extend: the most networks added beyond the large end of the grid (default 1).
     """
+    forecasts: dict[int, tuple[float, bool]] = {}  # a complete recipe's: its seconds, and whether they fit
+
+    def admit(index: int, candidate: Candidate) -> bool:
+        if fixed_schedule(candidate.recipe) and index >= 2 and clock.seconds is not None:
+            seconds = forecast(score, candidate.recipe)
+            forecasts[index] = seconds, admits_recipe(seconds, clock)
+            if not forecasts[index][1]:
+                return False
+        return clock.spend(share, score.trainings, always=index < 2)
+
     trials = score.evaluate_candidates(
-        [Candidate(recipe, describe(recipe), "architecture") for recipe in candidates],
-        admit=lambda index, _: clock.spend(share, score.trainings, always=index < 2), on_trial=lambda _: tick())
+        [Candidate(recipe, describe(recipe), "architecture") for recipe in candidates], admit=admit,
+        on_trial=lambda _: tick())
+    for index, (seconds, fits) in forecasts.items():
+        trials[index].details["forecast_seconds"] = round(seconds, 1)
+        if not fits:
+            trials[index].status = f"skipped: forecast {seconds:.0f} s, over {RECIPE_SHARE:.0%} of the time left"
     for _ in range(extend):
         wider = _beyond_the_grid([t for t in trials if t.status == "done"])
         if wider is None or any(t.recipe == wider for t in trials) or not clock.spend(share, score.trainings):
@@ -479,6 +532,41 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
                             prefer=tie_break)
     chosen.details["chosen"] = True
     return trials, chosen
+
+
+def forecast(score: Scorer, recipe: dict[str, Any], *, batches: int = 4) -> float:
+    """Seconds the scoring of a fixed-schedule ``recipe`` will take here: three epochs of ``batches`` batches timed
+    (the first, which builds and warms up, is not counted), scaled to the schedule's steps and validation rows, times
+    the trainings a score takes (the folds).
+
+    Args:
+        score: the run's :class:`Scorer` (its data, folds and training options).
+        recipe: a recipe with a fixed schedule (``train.max_epochs``).
+        batches: batches per timed epoch (default 4).
+    """
+    train, val = score.folds[0] if score.folds else (score.data.train, score.data.val)
+    config = recipe_config(score.base, recipe, score.train)
+    size = config.train.batch_size
+    sample = TensorData(train.X[: batches * size], train.y[: batches * size])
+    probe = TensorData(train.X[:size], train.y[:size])
+    timed = {**recipe, "train": {**(recipe.get("train") or {}), "max_epochs": 3, "repeat": 1}}
+    _, _, history = train_recipe(score.base, timed, score.data, name="forecast", phase="forecast", train=sample,
+                                 val=probe, **score.train)
+    step = min(history["time"][1:]) / (batches + 1 / 3)  # a validation row costs about a third of a training row's
+    epochs = config.train.max_epochs * config.train.repeat
+    per_training = step * epochs * (math.ceil(len(train) / size) + len(val) / size / 3)
+    return per_training * score.trainings
+
+
+def admits_recipe(seconds: float, clock: Clock) -> bool:
+    """Whether a complete recipe whose scoring is forecast to take ``seconds`` may start: at most
+    :data:`RECIPE_SHARE` of the search's time left (the architecture phase asks only under a time budget).
+
+    Args:
+        seconds: the forecast (:func:`forecast`).
+        clock: the run's :class:`Clock`.
+    """
+    return seconds <= RECIPE_SHARE * clock.left()
 
 
 def within_epsilon(items: Sequence[T], epsilon: float, *, score: Callable[[T], float],
@@ -532,7 +620,8 @@ def val_loss(trial: Trial) -> float:
 
 
 def _beyond_the_grid(done: list[Trial]) -> dict[str, Any] | None:
-    """The best trial's network twice as wide, when it is the largest of its scored family; else None."""
+    """The best trial's network twice as wide, when it is the largest of its scored family; else None. A complete
+    recipe (:data:`RECIPES`) is a family of its own: its schedule was sized for its network."""
     if not done:
         return None
     leader = max(done, key=rank)
@@ -540,7 +629,8 @@ def _beyond_the_grid(done: list[Trial]) -> dict[str, Any] | None:
     key = "hidden" if "hidden" in model else "widths" if "widths" in model else None
     # a family: the same builder and the same Fourier features, or none (an MLP on them is not a wider plain MLP)
     family = [t for t in done if t.recipe["model"]["name"] == model["name"] and tunable(t.recipe)
-              and (t.recipe["model"].get("fourier") or 0) == (model.get("fourier") or 0)]
+              and (t.recipe["model"].get("fourier") or 0) == (model.get("fourier") or 0)
+              and fixed_schedule(t.recipe) == fixed_schedule(leader.recipe)]
     if key is None or not tunable(leader.recipe) or len(family) < 2 or any(
             t.parameters > leader.parameters for t in family):
         return None
@@ -558,7 +648,8 @@ def lambda_cv(score: Scorer, clock: Clock, network: dict[str, Any], *, folds: in
     ``network`` is the chosen architecture's recipe (its ``model`` and, for a backbone, ``transfer`` sections);
     the folds are ``score``'s when it cross-validates, else ``folds`` folds of train + val. When the best λ
     sits at an end of the grid the optimum may lie beyond it: up to ``extend`` more λ, ten times further out
-    each, while the budget lasts. Rows come back sorted by λ.
+    each, while the budget lasts. Rows come back sorted by λ. A complete recipe (a fixed schedule of its own,
+    :data:`RECIPES`) is not cross-validated: its weight decay is its L2 strength (``skipped`` says so).
 
     Args:
         score: the run's :class:`Scorer`.
@@ -570,13 +661,17 @@ def lambda_cv(score: Scorer, clock: Clock, network: dict[str, Any], *, folds: in
         lambdas: the grid (default ``LAMBDAS``).
         extend: the most λ added beyond an end of the grid (default 2).
     """
+    if fixed_schedule(network):
+        return {"folds": score.trainings if score.folds else folds, "rows": [], "best_lam": None,
+                "skipped": "a complete recipe: its weight decay is its L2 strength, sized with its schedule"}
     if not score.folds:  # the same scorer (deadline, progress, trial store) over k folds of train + val
         score = replace(score, folds=list(kfold(score.data, k=folds, seed=score.base.data.seed)), on_scored=None)
     rows: list[dict[str, Any]] = []
 
     def measure(*grid: float) -> None:
         trials = score.evaluate_candidates(
-            [Candidate({**network, "remedies": _l2(lam)}, f"λ={lam:g}", "lambda_cv") for lam in grid],
+            [Candidate({**network, "remedies": {**network.get("remedies", {}), **_l2(lam)}}, f"λ={lam:g}", "lambda_cv")
+             for lam in grid],
             admit=lambda _, __: clock.spend(share, score.trainings), on_trial=lambda _: tick())
         for lam, trial in zip(grid, trials):
             scores = list(trial.fold_scores)
@@ -681,7 +776,7 @@ def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None, allo
     # averages, cutmix, FGSM adversarial training
     if tunable(network) and model["name"] in RESIDUAL_FAMILIES and not model.get("residual"):
         options.append(("skip connections", "skip connections", {"model": {**model, "residual": True}}))
-    if epochs is not None:
+    if epochs is not None and not fixed_schedule(network):  # a complete recipe has its schedule
         options += schedules(epochs)
     if data.kind == "image" and data.task == "classification":
         options.append(("cutmix", "cutmix α=1", {"remedies": {"cutmix": 1.0}}))
@@ -708,9 +803,14 @@ def train_longer(score: Scorer, clock: Clock, reference: Trial, *, factor: int =
     name = f"train {factor}x longer"
     if not clock.spend(share, score.trainings):
         return [Trial(name, "train_longer", reference.recipe, math.nan, math.nan, 0, 0, 0.0, "skipped: budget")]
-    epochs = factor * int(score.train.get("max_epochs", score.base.train.max_epochs))
     patience = 2 * int(score.base.early_stopping.patience if score.base.early_stopping else 15)
-    recipe = {**reference.recipe, "early_stopping": {"patience": patience}}
+    if fixed_schedule(reference.recipe):  # a complete recipe: its own schedule, stretched
+        own = reference.recipe["train"]
+        epochs = factor * int(own["max_epochs"])
+        recipe = {**reference.recipe, "train": {**own, "max_epochs": epochs}}
+    else:
+        epochs = factor * int(score.train.get("max_epochs", score.base.train.max_epochs))
+        recipe = {**reference.recipe, "early_stopping": {"patience": patience}}
     trial = score(recipe, name=name, phase="train_longer", max_epochs=epochs)
     trial.details.update(remedies=[name], helped=rank(trial) > rank(reference), max_epochs=epochs, patience=patience)
     tick()
@@ -718,13 +818,14 @@ def train_longer(score: Scorer, clock: Clock, reference: Trial, *, factor: int =
 
 
 def combine(network: dict[str, Any], changes: list[dict[str, Any]]) -> dict[str, Any]:
-    """The network's recipe with the changes' model options and remedies merged in (later ones win).
+    """The network's recipe with the changes' model options and remedies merged in (later ones win); a complete
+    recipe's own remedies stay unless a change sets the same one.
 
     Args:
         network: the chosen architecture's recipe.
         changes: recipe changes (``model`` and ``remedies`` keys), applied in order.
     """
-    recipe: dict[str, Any] = {**network, "model": dict(network["model"]), "remedies": {}}
+    recipe: dict[str, Any] = {**network, "model": dict(network["model"]), "remedies": dict(network.get("remedies", {}))}
     for change in changes:
         recipe["model"].update(change.get("model", {}))
         recipe["remedies"].update(change.get("remedies", {}))
@@ -814,6 +915,10 @@ def study(score: Scorer, clock: Clock, best: Trial, storage: Path | str, *, seed
             DEFAULT_PRUNER, max_epochs=int(score.train.get("max_epochs", 100))),
     )
     with_dropout = dropout and tunable(best.recipe)  # a user's or pretrained network takes no dropout option
+    own_schedule = fixed_schedule(best.recipe)
+    # around Adam's usual 1e-3, or a complete recipe's own learning rate (SGD's is 50x larger)
+    center = (best.recipe.get("train") or {}).get("lr") if own_schedule else None
+    lr_range = (3e-4, 3e-3) if center is None else (0.3 * center, 3 * center)
     states = optuna.trial.TrialState
     leader = trial_key("study", "leader", best.recipe, {"lam_range": list(lam_range), "dropout": with_dropout})
     if handle.user_attrs.get("leader", leader) != leader:
@@ -847,14 +952,15 @@ def study(score: Scorer, clock: Clock, best: Trial, storage: Path | str, *, seed
             params = {"lam": optuna_trial.suggest_float("lam", *lam_range, log=True)}
             if with_dropout:
                 params["dropout"] = optuna_trial.suggest_float("dropout", 0.0, 0.5)
-            params["lr"] = optuna_trial.suggest_float("lr", 3e-4, 3e-3, log=True)
+            params["lr"] = optuna_trial.suggest_float("lr", *lr_range, log=True)
         lam, lr = params["lam"], params["lr"]
         recipe = {**best.recipe, "model": dict(best.recipe["model"]),
                   "remedies": {**best.recipe.get("remedies", {}), **_l2(lam)}}
         if "dropout" in params:
             recipe["model"]["dropout"] = round(params["dropout"], 4)
-        # the study tunes the learning rate; a fixed schedule keeps its epochs
-        fixed = {k: v for k, v in (recipe.pop("train", None) or {}).items() if k == "max_epochs"}
+        # the study tunes the learning rate; a fixed schedule keeps its epochs (a complete recipe its whole training)
+        own = recipe.pop("train", None) or {}
+        fixed = {k: v for k, v in own.items() if k != "lr"} if own_schedule else {}
         if fixed:
             recipe["train"] = fixed
         live = optuna_trial is not None and not score.folds  # a replayed trial was pruned or not before

@@ -14,6 +14,7 @@ test predictions, augmentation samples), so ``fitguard report RUN_DIR`` can rebu
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import shutil
@@ -154,7 +155,8 @@ def with_test_data(data: Dataset, options: DoctorOptions, base: TrainConfig) -> 
 
 
 def candidates(options: DoctorOptions, kind: str) -> list[dict[str, Any]]:
-    """The architecture phase's recipes: the backbone first (when given), then the networks that fit the data.
+    """The architecture phase's recipes: the backbone first (when given), then the networks that fit the data, with
+    the complete recipes of :data:`fitguard.doctor.phases.RECIPES` third when no ``--model`` is given.
 
     Args:
         options: the doctor's options (``backbone``, ``model``).
@@ -172,7 +174,9 @@ def candidates(options: DoctorOptions, kind: str) -> list[dict[str, Any]]:
         found.append({"model": {"name": options.model, **BASELINE_MODELS[options.model]}})
         found += [{"model": dict(m)} for m in phases.ARCHITECTURES[kind] if m["name"] == options.model]
     else:
-        found += [{"model": dict(m)} for m in phases.ARCHITECTURES[kind]]
+        networks = [{"model": dict(m)} for m in phases.ARCHITECTURES[kind]]
+        # the complete recipes third: after the two networks every run scores, when the budget allows them
+        found += [*networks[:2], *copy.deepcopy(phases.RECIPES.get(kind, [])), *networks[2:]]
     return [c for i, c in enumerate(found) if c not in found[:i]]
 
 

@@ -52,15 +52,31 @@ def as_recipe(config: TrainConfig) -> dict[str, Any]:
 
 def recipe_config(base: TrainConfig, recipe: dict[str, Any], options: dict[str, Any]) -> TrainConfig:
     """``base`` with ``recipe`` on top, then the ``train`` options -- except that a recipe with a fixed schedule
-    (its own ``train.max_epochs``: a cosine schedule, snapshots, SWA) keeps its epoch count.
+    (its own ``train.max_epochs``: a cosine schedule, snapshots, SWA, a complete recipe of
+    :data:`fitguard.doctor.phases.RECIPES`) keeps every ``train`` key it gives (its epochs, and the batch size and
+    passes per epoch its schedule was sized for).
 
     Args:
         base: the base spec.
         recipe: the sections the recipe sets.
         options: ``train`` section keys put on top of the recipe's.
     """
-    fixed = (recipe.get("train") or {}).get("max_epochs")
-    return Recipe.parse(recipe).apply(base, **{**options, **({"max_epochs": fixed} if fixed else {})})
+    own = recipe.get("train") or {}
+    return Recipe.parse(recipe).apply(base, **{**options, **(own if fixed_schedule(recipe) else {})})
+
+
+def fixed_schedule(recipe: dict[str, Any]) -> bool:
+    """Whether the recipe trains a fixed number of epochs of its own (``train.max_epochs``): a schedule, not early
+    stopping, decides its length.
+
+    Args:
+        recipe: the sections the recipe sets.
+
+    Example:
+        >>> fixed_schedule({"train": {"max_epochs": 60}, "early_stopping": None}), fixed_schedule({"model": {}})
+        (True, False)
+    """
+    return bool((recipe.get("train") or {}).get("max_epochs"))
 
 
 def train_recipe(
