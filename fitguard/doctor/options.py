@@ -131,6 +131,12 @@ class DoctorOptions:
             category's position. Default none.
         backbone: A pretrained backbone (a name, a fitguard run folder or a weights file) that competes as one
             more architecture. Default None.
+        recipe: Complete recipes scored first among the architectures (after the backbone), then regularized like
+            any kept network: names of :data:`fitguard.doctor.phases.RECIPES` (``vgg``) or YAML/TOML files of
+            recipe sections with a ``model`` (:func:`fitguard.doctor.phases.load_recipe`). One that sets
+            ``train.max_epochs`` keeps its own schedule, optimizer and batch size in every phase; it is not
+            cross-validated over λ (its weight decay is its L2), and the study tunes its learning rate around its
+            own. Default none.
         freeze_all_but: Train only the backbone's last K layer blocks, K >= 0; needs ``backbone``. Default None
             (everything trains).
         unfreeze_every: Unfreeze one more backbone block every N epochs, N >= 1; needs ``freeze_all_but``.
@@ -215,6 +221,11 @@ class DoctorOptions:
         from_cli=lambda items: tuple(items or ()))
     backbone: str | None = _option(
         None, "Pretrained backbone (a name, a fitguard run folder or a weights file) competing as an architecture.")
+    recipe: tuple[str, ...] = _option(
+        (), "A complete recipe scored first among the architectures, then regularized like them (repeatable): a "
+            "name (vgg: a VGG net with SGD, a cosine schedule over 60 epochs and augmentation) or a YAML/TOML file "
+            "of recipe sections (model, train, early_stopping, remedies).", cli_type=Optional[list[str]],
+        to_cli=list, from_cli=lambda items: tuple(items or ()))
     freeze_all_but: int | None = _option(None, "Train only the backbone's last K layer blocks.")
     unfreeze_every: int | None = _option(None, "Unfreeze one more backbone block every N epochs.")
     image_size: int | None = _option(
@@ -293,6 +304,10 @@ class DoctorOptions:
             if self.freeze_all_but is None:
                 raise FitguardError("`--unfreeze-every` needs `--freeze-all-but K`: with nothing frozen there is "
                                     "nothing to unfreeze")
+        from fitguard.doctor.phases import load_recipe  # the phases import these options
+
+        for value in self.recipe:
+            load_recipe(value)
         if self.missing not in MISSING_CHOICES:
             raise FitguardError(f"`--missing` must be one of {', '.join(MISSING_CHOICES)}, got {self.missing!r}")
         try:

@@ -6,8 +6,8 @@ because a validation split of a few dozen rows moves accuracy in steps of severa
 Ties in the score go to the lower validation loss.
 
 1. ``architecture``: the model families that fit the kind of data, at several widths/depths, each with early
-   stopping, and for images a complete recipe (:data:`RECIPES`: a deeper CNN with its own optimizer, fixed
-   schedule and augmentation) when the budget fits it; the kept network is, of those within ``epsilon`` of the
+   stopping, after the complete recipes ``--recipe`` names (:data:`RECIPES`, or a file: a network with its own
+   optimizer, fixed schedule and remedies); the kept network is, of those within ``epsilon`` of the
    best validation score, the one with the lowest validation loss (then the fewest parameters; for regression,
    scored by the loss, the smallest).
 2. ``lambda_cv``: k-fold cross-validation of the L2 strength λ (not of a complete recipe: it has its weight decay).
@@ -40,15 +40,7 @@ from fitguard.doctor.plan import DEFAULT_LAMBDAS as LAMBDAS
 from fitguard.doctor.queue import FoldJob, FoldQueue, train_job
 from fitguard.doctor.store import TrialStore, trial_key
 from fitguard.search.ablation import ablate
-from fitguard.search.evaluate import (
-    Candidate,
-    Evaluator,
-    fixed_schedule,
-    fold_mean,
-    recipe_config,
-    skipped,
-    train_recipe,
-)
+from fitguard.search.evaluate import Candidate, Evaluator, fixed_schedule, fold_mean, skipped
 from fitguard.search.scoring import Trial, rank
 from fitguard.train import Callback
 
@@ -76,24 +68,22 @@ ARCHITECTURES: dict[str, list[dict[str, Any]]] = {
 }
 #: the image augmentation the ablation tries: small rotations, shifts and zooms keep every class what it is
 AUGMENT = {"rotate": 10.0, "shift": 0.1, "scale": 0.1}
-#: complete recipes the architecture phase scores after the first two networks, when the search's time allows one
-#: training of theirs (:func:`admits_recipe`): a network with the optimizer, fixed schedule and augmentation it is
-#: known to train well with, which the phases after it (early stopping with Adam, one remedy at a time) would not
-#: find. The image one is the CIFAR-style VGG recipe a practitioner writes from memory (``benchmarks/peers.py``'s
-#: ``VGG recipe``: on Fashion-MNIST 100/class it beat the doctor's 300 s search by 3 points): two conv-BN-ReLU
-#: units a block at 32, 64 and 128 channels, SGD with momentum and weight decay 5e-4, one cosine decay over a
-#: fixed 60 epochs of batch 64, shifts and cutout. Without the peer's label smoothing: it raises the validation
-#: loss by which the architecture phase breaks ties, and moved Fashion-MNIST by under a point (session 16).
-RECIPES: dict[str, list[dict[str, Any]]] = {
-    "image": [{"model": {"name": "cnn", "widths": [32, 64, 128], "convs": 2, "pool_to": 4, "dropout": 0.3},
-               "train": {"optimizer": "sgd", "lr": 0.05, "weight_decay": 5e-4, "batch_size": 64, "max_epochs": 60,
-                         "repeat": 1},
-               "early_stopping": None,
-               "remedies": {"augment": {"shift": 0.1, "erase": 0.25}, "cosine": {}}}],
+#: complete recipes by name (``fitguard doctor --recipe NAME``): a network with the optimizer, fixed schedule and
+#: augmentation it is known to train well with, which the search's own phases (early stopping with Adam, one remedy
+#: at a time) would not reach; scored first, beside the networks, then regularized like any kept network.
+#: ``vgg`` is the CIFAR-style recipe a practitioner writes from memory (``benchmarks/peers.py``'s ``VGG recipe``):
+#: two conv-BN-ReLU units a block at 32, 64 and 128 channels, SGD with momentum and weight decay 5e-4, one cosine
+#: decay over a fixed 60 epochs of batch 64, shifts and cutout; without the peer's label smoothing, which raises the
+#: validation loss by which the architecture phase breaks ties. Not among the defaults: scored third on every image
+#: run (when a forecast of its training fit 40% of the search's time), Fashion-MNIST 100/class at 300 s went from
+#: 0.829 to 0.826 (3 seeds, row test p = 0.03; session 17): on 200 validation rows it won on one split of three.
+RECIPES: dict[str, dict[str, Any]] = {
+    "vgg": {"model": {"name": "cnn", "widths": [32, 64, 128], "convs": 2, "pool_to": 4, "dropout": 0.3},
+            "train": {"optimizer": "sgd", "lr": 0.05, "weight_decay": 5e-4, "batch_size": 64, "max_epochs": 60,
+                      "repeat": 1},
+            "early_stopping": None,
+            "remedies": {"augment": {"shift": 0.1, "erase": 0.25}, "cosine": {}}},
 }
-#: a complete recipe is scored only when its forecast trainings take at most this share of the search's time left:
-#: kept, it costs about as much again in the final training, and the remedy phases need the rest
-RECIPE_SHARE = 0.4
 
 
 @dataclass
@@ -436,6 +426,41 @@ class Scorer(Evaluator):
         return [found[index] for index in range(len(candidates))]
 
 
+def load_recipe(value: str) -> dict[str, Any]:
+    """A complete recipe for ``--recipe``: a name of :data:`RECIPES` (a copy), or a YAML/TOML file of recipe
+    sections (``model``, ``train``, ``early_stopping``, ``remedies``...; ``model`` required), checked as
+    :class:`fitguard.recipe.Recipe` checks them.
+
+    Args:
+        value: the name or the file's path.
+
+    Raises:
+        FitguardError: neither a name nor a file, or a file that is not a valid recipe with a ``model``, in one line.
+
+    Example:
+        >>> load_recipe("vgg")["train"]["optimizer"]
+        'sgd'
+    """
+    import copy
+    from pathlib import Path
+
+    from fitguard.config import read_config_file
+    from fitguard.errors import FitguardError
+    from fitguard.recipe import Recipe
+
+    if value in RECIPES:
+        return copy.deepcopy(RECIPES[value])
+    if not Path(value).is_file():
+        raise FitguardError(f"`--recipe` must be a recipe name ({', '.join(RECIPES)}) or a .yaml/.yml/.toml file of "
+                            f"recipe sections, got {value!r}")
+    raw = read_config_file(value)
+    Recipe.parse(raw, f"--recipe {value}")
+    if not isinstance(raw.get("model"), dict):
+        raise FitguardError(f"--recipe {value}: a recipe needs a `model` section (the network it trains), e.g. "
+                            "model: {name: cnn, widths: [32, 64]}")
+    return raw
+
+
 def describe(recipe: dict[str, Any]) -> str:
     """A candidate's short name: ``mlp 256x256``, ``cnn 16x32``, ``cnn 32x64x128, 2 convs a block, pooled to 4``,
     ``mlp 256 on 512 Fourier features``, ``my_nets:small_cnn``, ``backbone runs/pre``.
@@ -457,7 +482,7 @@ def describe(recipe: dict[str, Any]) -> str:
             name = f"{name} (γ={model['fourier_gamma']:.3g})"
     name = f"{name}, pooled to {model['pool_to']}" if model.get("pool_to", 1) != 1 else name
     train, remedies = recipe.get("train") or {}, recipe.get("remedies") or {}
-    if fixed_schedule(recipe) and "optimizer" in train:  # a complete recipe (:data:`RECIPES`) names its training
+    if fixed_schedule(recipe) and "optimizer" in train:  # a complete recipe (``--recipe``) names its training
         schedule = "cosine over " if "cosine" in remedies else ""
         name = f"{name}; {train['optimizer'].upper()}, {schedule}{train['max_epochs']} epochs"
         if remedies.get("augment"):
@@ -490,10 +515,6 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
     scored), the optimum may lie beyond the grid, as for the λ grid (:func:`lambda_cv`): up to ``extend`` networks
     twice as wide (every layer) are scored too, while the phase's share lasts.
 
-    A complete recipe among the candidates (a fixed schedule of its own, :data:`RECIPES`) after the first two
-    starts only under a time budget its :func:`forecast` fits (:func:`admits_recipe`); its forecast is kept in
-    its trial's ``details["forecast_seconds"]``, beside the seconds it took.
-
     Args:
         score: the run's :class:`Scorer`.
         clock: the run's :class:`Clock`.
@@ -503,23 +524,9 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
         share: the cumulative share of the search's time and trials the phase may use.
         extend: the most networks added beyond the large end of the grid (default 1).
     """
-    forecasts: dict[int, tuple[float, bool]] = {}  # a complete recipe's: its seconds, and whether they fit
-
-    def admit(index: int, candidate: Candidate) -> bool:
-        if fixed_schedule(candidate.recipe) and index >= 2 and clock.seconds is not None:
-            seconds = forecast(score, candidate.recipe)
-            forecasts[index] = seconds, admits_recipe(seconds, clock)
-            if not forecasts[index][1]:
-                return False
-        return clock.spend(share, score.trainings, always=index < 2)
-
     trials = score.evaluate_candidates(
-        [Candidate(recipe, describe(recipe), "architecture") for recipe in candidates], admit=admit,
-        on_trial=lambda _: tick())
-    for index, (seconds, fits) in forecasts.items():
-        trials[index].details["forecast_seconds"] = round(seconds, 1)
-        if not fits:
-            trials[index].status = f"skipped: forecast {seconds:.0f} s, over {RECIPE_SHARE:.0%} of the time left"
+        [Candidate(recipe, describe(recipe), "architecture") for recipe in candidates],
+        admit=lambda index, _: clock.spend(share, score.trainings, always=index < 2), on_trial=lambda _: tick())
     for _ in range(extend):
         wider = _beyond_the_grid([t for t in trials if t.status == "done"])
         if wider is None or any(t.recipe == wider for t in trials) or not clock.spend(share, score.trainings):
@@ -532,41 +539,6 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
                             prefer=tie_break)
     chosen.details["chosen"] = True
     return trials, chosen
-
-
-def forecast(score: Scorer, recipe: dict[str, Any], *, batches: int = 4) -> float:
-    """Seconds the scoring of a fixed-schedule ``recipe`` will take here: three epochs of ``batches`` batches timed
-    (the first, which builds and warms up, is not counted), scaled to the schedule's steps and validation rows, times
-    the trainings a score takes (the folds).
-
-    Args:
-        score: the run's :class:`Scorer` (its data, folds and training options).
-        recipe: a recipe with a fixed schedule (``train.max_epochs``).
-        batches: batches per timed epoch (default 4).
-    """
-    train, val = score.folds[0] if score.folds else (score.data.train, score.data.val)
-    config = recipe_config(score.base, recipe, score.train)
-    size = config.train.batch_size
-    sample = TensorData(train.X[: batches * size], train.y[: batches * size])
-    probe = TensorData(train.X[:size], train.y[:size])
-    timed = {**recipe, "train": {**(recipe.get("train") or {}), "max_epochs": 3, "repeat": 1}}
-    _, _, history = train_recipe(score.base, timed, score.data, name="forecast", phase="forecast", train=sample,
-                                 val=probe, **score.train)
-    step = min(history["time"][1:]) / (batches + 1 / 3)  # a validation row costs about a third of a training row's
-    epochs = config.train.max_epochs * config.train.repeat
-    per_training = step * epochs * (math.ceil(len(train) / size) + len(val) / size / 3)
-    return per_training * score.trainings
-
-
-def admits_recipe(seconds: float, clock: Clock) -> bool:
-    """Whether a complete recipe whose scoring is forecast to take ``seconds`` may start: at most
-    :data:`RECIPE_SHARE` of the search's time left (the architecture phase asks only under a time budget).
-
-    Args:
-        seconds: the forecast (:func:`forecast`).
-        clock: the run's :class:`Clock`.
-    """
-    return seconds <= RECIPE_SHARE * clock.left()
 
 
 def within_epsilon(items: Sequence[T], epsilon: float, *, score: Callable[[T], float],
@@ -621,7 +593,7 @@ def val_loss(trial: Trial) -> float:
 
 def _beyond_the_grid(done: list[Trial]) -> dict[str, Any] | None:
     """The best trial's network twice as wide, when it is the largest of its scored family; else None. A complete
-    recipe (:data:`RECIPES`) is a family of its own: its schedule was sized for its network."""
+    recipe (``--recipe``) is a family of its own: its schedule was sized for its network."""
     if not done:
         return None
     leader = max(done, key=rank)
@@ -649,7 +621,7 @@ def lambda_cv(score: Scorer, clock: Clock, network: dict[str, Any], *, folds: in
     the folds are ``score``'s when it cross-validates, else ``folds`` folds of train + val. When the best λ
     sits at an end of the grid the optimum may lie beyond it: up to ``extend`` more λ, ten times further out
     each, while the budget lasts. Rows come back sorted by λ. A complete recipe (a fixed schedule of its own,
-    :data:`RECIPES`) is not cross-validated: its weight decay is its L2 strength (``skipped`` says so).
+    ``--recipe``) is not cross-validated: its weight decay is its L2 strength (``skipped`` says so).
 
     Args:
         score: the run's :class:`Scorer`.

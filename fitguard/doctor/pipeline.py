@@ -14,7 +14,6 @@ test predictions, augmentation samples), so ``fitguard report RUN_DIR`` can rebu
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 import shutil
@@ -155,8 +154,8 @@ def with_test_data(data: Dataset, options: DoctorOptions, base: TrainConfig) -> 
 
 
 def candidates(options: DoctorOptions, kind: str) -> list[dict[str, Any]]:
-    """The architecture phase's recipes: the backbone first (when given), then the networks that fit the data, with
-    the complete recipes of :data:`fitguard.doctor.phases.RECIPES` third when no ``--model`` is given.
+    """The architecture phase's recipes: the backbone first (when given), then the complete recipes ``--recipe``
+    names (:func:`fitguard.doctor.phases.load_recipe`), then the networks that fit the data.
 
     Args:
         options: the doctor's options (``backbone``, ``model``).
@@ -168,20 +167,20 @@ def candidates(options: DoctorOptions, kind: str) -> list[dict[str, Any]]:
                       "transfer": {"backbone": options.backbone, "freeze_all_but": options.freeze_all_but,
                                    "unfreeze_every": options.unfreeze_every,
                                    **({"image_size": options.image_size} if options.image_size else {})}})
+    found += [phases.load_recipe(value) for value in options.recipe]
     if options.model is not None and is_import_path(options.model):
         found.append({"model": {"name": options.model}})
     elif options.model is not None:
         found.append({"model": {"name": options.model, **BASELINE_MODELS[options.model]}})
         found += [{"model": dict(m)} for m in phases.ARCHITECTURES[kind] if m["name"] == options.model]
     else:
-        networks = [{"model": dict(m)} for m in phases.ARCHITECTURES[kind]]
-        # the complete recipes third: after the two networks every run scores, when the budget allows them
-        found += [*networks[:2], *copy.deepcopy(phases.RECIPES.get(kind, [])), *networks[2:]]
+        found += [{"model": dict(m)} for m in phases.ARCHITECTURES[kind]]
     return [c for i, c in enumerate(found) if c not in found[:i]]
 
 
 def by_size(recipes: list[dict[str, Any]], data: Dataset, *, descending: bool) -> list[dict[str, Any]]:
-    """Built-in networks ordered by parameter count (a backbone or a user's network keeps its place first).
+    """Built-in networks ordered by parameter count (a backbone, a complete recipe or a user's network keeps its
+    place first).
 
     Args:
         recipes: the candidates.
@@ -190,7 +189,7 @@ def by_size(recipes: list[dict[str, Any]], data: Dataset, *, descending: bool) -
     """
     def size(recipe: dict[str, Any]) -> float:
         model = recipe["model"]
-        if recipe.get("transfer") or is_import_path(model["name"]):
+        if set(recipe) != {"model"} or is_import_path(model["name"]):  # a backbone, a complete recipe
             return math.inf if descending else -math.inf
         options = {k: v for k, v in model.items() if k != "name"}
         network = build_network(model["name"], data.input_shape, data.out_features, options,

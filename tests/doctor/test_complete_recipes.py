@@ -1,32 +1,34 @@
-"""Complete recipes (``fitguard.doctor.phases.RECIPES``): a network with its own optimizer, fixed schedule and
-augmentation, scored beside the networks when the budget fits it, and kept whole by every phase after it."""
+"""Complete recipes (``fitguard doctor --recipe NAME|FILE``, ``fitguard.doctor.phases.RECIPES``): a network with its
+own optimizer, fixed schedule and augmentation, scored first among the architectures, and kept whole by every phase
+after it."""
 
+import contextlib
 import copy
+import io
 import json
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
-from fitguard.cli import app
+from fitguard.cli import app, main
 from fitguard.config import TrainConfig
 from fitguard.data import load
 from fitguard.doctor import DoctorOptions, phases
 from fitguard.doctor.phases import (
     ARCHITECTURES,
-    RECIPE_SHARE,
     RECIPES,
     Clock,
-    architecture,
     combine,
     describe,
     remedies_for,
 )
-from fitguard.doctor.pipeline import candidates
+from fitguard.doctor.pipeline import by_size, candidates
 from fitguard.search import Evaluator
 from fitguard.search.evaluate import recipe_config
 from fitguard.search.scoring import Trial
 
-VGG = RECIPES["image"][0]
+VGG = RECIPES["vgg"]
 
 
 def test_a_fixed_schedule_keeps_every_train_key_it_gives_over_the_scorers_options():
@@ -42,55 +44,47 @@ def test_a_fixed_schedule_keeps_every_train_key_it_gives_over_the_scorers_option
     assert (plain.train.lr, plain.train.batch_size, plain.train.max_epochs, plain.train.repeat) == (1e-3, 32, 100, 3)
 
 
-def test_image_candidates_score_the_complete_recipe_third_and_only_without_a_model():
-    found = candidates(DoctorOptions(), "image")
+def test_recipes_are_scored_after_the_backbone_and_before_the_networks_whatever_their_size(tmp_path):
+    spec = tmp_path / "mine.yaml"
+    spec.write_text("model: {name: cnn, widths: [8]}\ntrain: {optimizer: adamw, lr: 0.003, max_epochs: 5}\n"
+                    "early_stopping: false\nremedies: {cosine: {}}\n")
+    found = candidates(DoctorOptions(recipe=("vgg", str(spec))), "image")
+    assert found[:2] == [VGG, {"model": {"name": "cnn", "widths": [8]}, "early_stopping": False,
+                               "train": {"optimizer": "adamw", "lr": 0.003, "max_epochs": 5},
+                               "remedies": {"cosine": {}}}]
     assert [describe(c) for c in found[:3]] == [
-        "cnn 16x32, pooled to 4", "cnn 32x64, pooled to 4",
-        "cnn 32x64x128, 2 convs a block, pooled to 4; SGD, cosine over 60 epochs, augmented"]
-    assert found[2] == VGG and found[2] is not VGG
-    found[2]["train"]["lr"] = 1.0  # a copy: the run's changes never reach the module's recipe
+        "cnn 32x64x128, 2 convs a block, pooled to 4; SGD, cosine over 60 epochs, augmented",
+        "cnn 8; ADAMW, cosine over 5 epochs", "cnn 16x32, pooled to 4"]
+    found[0]["train"]["lr"] = 1.0  # a copy: the run's changes never reach the module's recipe
     assert VGG["train"]["lr"] == 0.05
-    assert not [c for c in candidates(DoctorOptions(model="cnn"), "image") if "train" in c]
-    assert not [c for kind in ("table", "signal") for c in candidates(DoctorOptions(), kind) if "train" in c]
+    assert not [c for c in candidates(DoctorOptions(), "image") if set(c) != {"model"}]  # none by default
+    with_backbone = candidates(DoctorOptions(recipe=("vgg",), backbone="runs/pre"), "image")
+    assert "transfer" in with_backbone[0] and with_backbone[1] == VGG
+    data = load("digits", seed=0)
+    assert by_size(found, data, descending=True)[:2] == found[:2]  # the biggest networks first, after the recipes
 
 
-class _Scores(Evaluator):
-    """A stand-in Scorer: a score per candidate name, no training; remembers what it was asked."""
-
-    def __init__(self, scores):
-        super().__init__(base=None, data=None)
-        self.scores, self.asked = scores, []
-
-    def __call__(self, recipe, *, name, phase, **options):
-        self.asked.append(name)
-        return Trial(name, phase, recipe, self.scores[name], 0.0, 1000, 10, 0.1, details={"val_loss": 0.5})
-
-
-@pytest.mark.parametrize(("forecast", "scored"), [(0.5 * RECIPE_SHARE * 300, True), (1.5 * RECIPE_SHARE * 300, False)])
-def test_a_complete_recipe_starts_only_when_its_forecast_fits_the_time_left(monkeypatch, forecast, scored):
-    networks = [{"model": {"name": "cnn", "widths": w, "pool_to": 4}} for w in ([16, 32], [32, 64])]
-    names = [describe(r) for r in [*networks, VGG]]
-    score = _Scores(dict(zip(names, (0.80, 0.82, 0.86), strict=True)))
-    monkeypatch.setattr(phases, "forecast", lambda _, recipe: forecast if recipe == VGG else pytest.fail("asked"))
-    trials, chosen = architecture(score, Clock(300, None), [*networks, copy.deepcopy(VGG)], epsilon=0.0,
-                                  tick=lambda: None, share=1.0, extend=0)
-    assert score.asked == names[: 2 + scored]
-    assert trials[2].details["forecast_seconds"] == round(forecast, 1)
-    if scored:
-        assert trials[2].status == "done" and chosen.name == names[2]
-    else:
-        assert trials[2].status == f"skipped: forecast {forecast:.0f} s, over 40% of the time left"
-        assert chosen.name == names[1]
-
-
-def test_without_a_time_budget_a_complete_recipe_is_scored_without_a_forecast(monkeypatch):
-    networks = [{"model": {"name": "cnn", "widths": w, "pool_to": 4}} for w in ([16, 32], [32, 64])]
-    names = [describe(r) for r in [*networks, VGG]]
-    score = _Scores(dict(zip(names, (0.80, 0.82, 0.86), strict=True)))
-    monkeypatch.setattr(phases, "forecast", lambda *_: pytest.fail("a trials budget needs no forecast"))
-    trials, _ = architecture(score, Clock(None, 10), [*networks, VGG], epsilon=0.0, tick=lambda: None, share=1.0,
-                             extend=0)
-    assert score.asked == names and "forecast_seconds" not in trials[2].details
+@pytest.mark.parametrize(("value", "message"), [
+    ("resnet", "error: `--recipe` must be a recipe name (vgg) or a .yaml/.yml/.toml file of recipe sections, got "
+               "'resnet'"),
+    ("no_model.yaml", "error: --recipe {path}: a recipe needs a `model` section (the network it trains), e.g. model: "
+                      "{{name: cnn, widths: [32, 64]}}"),
+    ("bad_lr.yaml", "error: --recipe {path}: train.lr: must be greater than 0, got -1"),
+    ("typo.yaml", "error: --recipe {path}: train.max_epoch: unknown key (check the spelling; see `fitguard train "
+                  "--help` for the sections and keys)"),
+])
+def test_a_recipe_that_is_no_name_nor_a_valid_file_is_one_line_and_nothing_is_written(tmp_path, value, message):
+    texts = {"no_model.yaml": "train: {lr: 0.1}\n", "bad_lr.yaml": "model: {name: cnn}\ntrain: {lr: -1}\n",
+             "typo.yaml": "model: {name: cnn}\ntrain: {max_epoch: 5}\n"}
+    path = tmp_path / value
+    if value in texts:
+        path.write_text(texts[value])
+    out = tmp_path / "run"
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = main(["doctor", "--recipe", str(path) if value in texts else value, "--out", str(out)])
+    assert code == 2 and stderr.getvalue().strip() == message.format(path=path)
+    assert not out.exists()
 
 
 def test_the_remedies_after_it_keep_the_recipes_own_and_add_no_second_schedule():
@@ -159,28 +153,29 @@ def test_train_longer_stretches_a_complete_recipes_own_schedule():
     assert recipe_config(TrainConfig(), recipe, options).train.max_epochs == 180
 
 
-def test_a_doctor_run_scores_the_complete_recipe_on_images_and_ships_it_on_its_own_schedule(tmp_path, monkeypatch):
-    # a small stand-in for the VGG recipe (same sections, 4 epochs of a small network) after two networks too narrow
+def test_a_doctor_run_scores_a_recipe_file_first_and_ships_it_on_its_own_schedule(tmp_path, monkeypatch):
+    # a small stand-in for the VGG recipe (its sections, 4 epochs of a small network), before two networks too narrow
     # to compete (2 and 3 hidden units): the complete recipe is kept, and followed through to the shipped model
     small = {**copy.deepcopy(VGG), "model": {"name": "cnn", "widths": [8, 16], "convs": 2, "dropout": 0.3}}
     small["train"].update(max_epochs=4, lr=0.02)
-    monkeypatch.setitem(RECIPES, "image", [small])
+    spec = tmp_path / "small.yaml"
+    spec.write_text(yaml.safe_dump(small))
     monkeypatch.setitem(ARCHITECTURES, "image", [{"name": "mlp", "hidden": [2]}, {"name": "mlp", "hidden": [3]}])
     out = tmp_path / "run"
-    arguments = ["doctor", "--data", "digits", "--budget", "none", "--trials", "20", "--epochs", "6",
-                 "--search-epochs", "6", "--cv-max-rows", "0", "--train-fraction", "0.3", "--min-steps", "0",
-                 "--quiet", "--no-references", "--ensemble", "1", "--out", str(out)]
+    arguments = ["doctor", "--data", "digits", "--recipe", str(spec), "--budget", "none", "--trials", "20",
+                 "--epochs", "6", "--search-epochs", "6", "--cv-max-rows", "0", "--train-fraction", "0.3",
+                 "--min-steps", "0", "--quiet", "--no-references", "--ensemble", "1", "--out", str(out)]
     result = CliRunner().invoke(app, arguments)
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
-    scored = {t["name"]: t for t in summary["remedies"]["architecture"]}
-    recipe = scored["cnn 8x16, 2 convs a block; SGD, cosine over 4 epochs, augmented"]
-    assert recipe["status"] == "done" and recipe["recipe"] == small
-    assert recipe["epochs"] == 4  # its own schedule, not --search-epochs 6
-    assert [t["name"] for t in summary["remedies"]["architecture"]][2] == recipe["name"]
-    kept = summary["best"]
-    assert summary["remedies"]["chosen_architecture"] == recipe["name"]
+    assert f"--recipe {spec}" in summary["command"]
+    first = summary["remedies"]["architecture"][0]
+    assert first["name"] == "cnn 8x16, 2 convs a block; SGD, cosine over 4 epochs, augmented"
+    assert first["status"] == "done" and first["recipe"] == small
+    assert first["epochs"] == 4  # its own schedule, not --search-epochs 6
+    assert summary["remedies"]["chosen_architecture"] == first["name"]
     assert summary["remedies"]["lambda_cv"]["skipped"]
+    kept = summary["best"]
     assert kept["recipe"]["train"]["optimizer"] == "sgd" and kept["recipe"]["remedies"]["cosine"] == {}
     assert kept["shipped"]["epochs"] == kept["recipe"]["train"]["max_epochs"]
     assert kept["config"]["train"]["batch_size"] == 64 and kept["config"]["early_stopping"] is None
