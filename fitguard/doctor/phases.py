@@ -810,9 +810,10 @@ def combine(network: dict[str, Any], changes: list[dict[str, Any]]) -> dict[str,
 
 def ablation(score: Scorer, clock: Clock, reference: Trial, network: dict[str, Any], lam: float | None, *,
              tick: Callable[[], None], share: float, allowed: tuple[str, ...] | None = None) -> list[Trial]:
-    """Each remedy alone against ``reference`` (the chosen network with early stopping), then the helpful ones
-    combined (:func:`fitguard.search.ablate`, ``combine="helpful"``); a remedy helps when it ranks above the
-    reference (score, then validation loss).
+    """Each remedy alone against ``reference`` (the chosen network with early stopping, named "early stopping
+    only"; a complete recipe with its own schedule, "the recipe as given"), then the helpful ones combined
+    (:func:`fitguard.search.ablate`, ``combine="helpful"``); a remedy helps when it ranks above the reference
+    (score, then validation loss).
 
     Args:
         score: the run's :class:`Scorer`.
@@ -824,7 +825,8 @@ def ablation(score: Scorer, clock: Clock, reference: Trial, network: dict[str, A
         share: the cumulative share of the search's time and trials the phase may use.
         allowed: the remedies the plan names; None (default): all that apply.
     """
-    baseline = Trial("early stopping only", "ablation", dict(network), reference.val_score, reference.gap,
+    name = "the recipe as given" if fixed_schedule(network) else "early stopping only"
+    baseline = Trial(name, "ablation", dict(network), reference.val_score, reference.gap,
                      reference.parameters, reference.epochs, reference.seconds, details=dict(reference.details),
                      metric=reference.metric, mode=reference.mode, history=reference.history)
     epochs = reference.details.get("best_epoch") or reference.epochs or None

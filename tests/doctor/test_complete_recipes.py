@@ -176,6 +176,7 @@ def test_a_doctor_run_scores_a_recipe_file_first_and_ships_it_on_its_own_schedul
     assert summary["remedies"]["chosen_architecture"] == first["name"]
     assert summary["remedies"]["lambda_cv"]["skipped"]
     kept = summary["best"]
+    assert summary["remedies"]["ablation"][0]["name"] == "the recipe as given"  # not "early stopping only"
     assert kept["recipe"]["train"]["optimizer"] == "sgd" and kept["recipe"]["remedies"]["cosine"] == {}
     assert kept["shipped"]["epochs"] == kept["recipe"]["train"]["max_epochs"]
     assert kept["config"]["train"]["batch_size"] == 64 and kept["config"]["early_stopping"] is None
