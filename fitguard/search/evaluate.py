@@ -53,7 +53,7 @@ def as_recipe(config: TrainConfig) -> dict[str, Any]:
 def recipe_config(base: TrainConfig, recipe: dict[str, Any], options: dict[str, Any]) -> TrainConfig:
     """``base`` with ``recipe`` on top, then the ``train`` options -- except that a recipe with a fixed schedule
     (its own ``train.max_epochs``: a cosine schedule, snapshots, SWA, a complete recipe such as
-    :data:`fitguard.doctor.phases.RECIPES`') keeps every ``train`` key it gives (its epochs, and the batch size and
+    :data:`fitguard.doctor.phases.RECIPES`'s) keeps every ``train`` key it gives (its epochs, and the batch size and
     passes per epoch its schedule was sized for).
 
     Args:

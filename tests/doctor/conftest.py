@@ -2,6 +2,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,27 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def frozen_until(run: subprocess.Popen, done: Callable[[], bool], seconds: float) -> bool:
+    """Freeze ``run`` (SIGSTOP) until ``done()`` says so, asked every 20 ms, for ``seconds`` at the most; then let it
+    go on (SIGCONT). Whether ``done()`` said so.
+
+    Args:
+        run: the process to freeze.
+        done: whether to let it go on.
+        seconds: the longest freeze.
+    """
+    os.kill(run.pid, signal.SIGSTOP)
+    thaw = time.monotonic() + seconds
+    try:
+        while time.monotonic() < thaw:
+            if done():
+                return True
+            time.sleep(0.02)
+        return False
+    finally:
+        os.kill(run.pid, signal.SIGCONT)
+
+
 def hold_until_the_worker_is_ready(run: subprocess.Popen, out: Path, freeze_seconds: float = 8.0) -> None:
     """Freeze the run (SIGSTOP) once it has started its worker process, until the worker says it is ready: the TINY
     run's jobs are done in about as long as a worker takes to start, so without this the run may train them all
@@ -50,13 +72,7 @@ def hold_until_the_worker_is_ready(run: subprocess.Popen, out: Path, freeze_seco
         time.sleep(0.005)
     if run.poll() is not None:
         return  # the run ended first (its test says what went wrong)
-    os.kill(run.pid, signal.SIGSTOP)
-    thaw = time.monotonic() + freeze_seconds
-    try:
-        while b"joined " not in log.read_bytes() and time.monotonic() < min(thaw, deadline):
-            time.sleep(0.02)
-    finally:
-        os.kill(run.pid, signal.SIGCONT)
+    frozen_until(run, lambda: b"joined " in log.read_bytes(), min(freeze_seconds, deadline - time.monotonic()))
     while b"joined " not in log.read_bytes() and run.poll() is None:
         if time.monotonic() > deadline:
             pytest.fail(f"the run's worker did not get ready in 120 s: {log.read_text(errors='replace')[-2000:]}")

@@ -26,7 +26,7 @@ import pytest
 from fitguard.cli import main
 from fitguard.doctor.queue import QUEUE, FoldQueue, create_queue, open_queue_storage
 from fitguard.doctor.store import STUDY, TrialStore, storage_url
-from tests.doctor.conftest import TINY, hold_until_the_worker_is_ready
+from tests.doctor.conftest import TINY, frozen_until, hold_until_the_worker_is_ready
 
 CROSS_VALIDATED = [*TINY, "--cv-max-rows", "5000"]
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -107,16 +107,13 @@ def _hold_until_the_worker_takes_a_job(process: subprocess.Popen, out: Path, fre
         time.sleep(0.005)
     else:
         return
-    os.kill(process.pid, signal.SIGSTOP)
-    thaw = time.monotonic() + freeze_seconds
-    try:
-        while time.monotonic() < thaw:
-            with contextlib.suppress(sqlite3.Error):
-                if worker_took_one(_jobs(out, timeout=1)):
-                    return
-            time.sleep(0.02)
-    finally:
-        os.kill(process.pid, signal.SIGCONT)
+    def taken() -> bool:
+        try:
+            return worker_took_one(_jobs(out, timeout=1))
+        except sqlite3.Error:  # the storage is being written
+            return False
+
+    frozen_until(process, taken, freeze_seconds)
 
 
 @pytest.fixture(scope="module")
