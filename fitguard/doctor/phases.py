@@ -775,13 +775,14 @@ def train_longer(score: Scorer, clock: Clock, reference: Trial, *, factor: int =
     name = f"train {factor}x longer"
     if not clock.spend(share, score.trainings):
         return [Trial(name, "train_longer", reference.recipe, math.nan, math.nan, 0, 0, 0.0, "skipped: budget")]
-    patience = 2 * int(score.base.early_stopping.patience if score.base.early_stopping else 15)
+    patience: int | None = None  # a complete recipe has no early stopping to be patient with
     if fixed_schedule(reference.recipe):  # a complete recipe: its own schedule, stretched
         own = reference.recipe["train"]
         epochs = factor * int(own["max_epochs"])
         recipe = {**reference.recipe, "train": {**own, "max_epochs": epochs}}
     else:
         epochs = factor * int(score.train.get("max_epochs", score.base.train.max_epochs))
+        patience = 2 * int(score.base.early_stopping.patience if score.base.early_stopping else 15)
         recipe = {**reference.recipe, "early_stopping": {"patience": patience}}
     trial = score(recipe, name=name, phase="train_longer", max_epochs=epochs)
     trial.details.update(remedies=[name], helped=rank(trial) > rank(reference), max_epochs=epochs, patience=patience)

@@ -147,7 +147,8 @@ def test_the_study_keeps_the_recipes_schedule_and_tunes_its_own_learning_rate(tm
 def test_train_longer_stretches_a_complete_recipes_own_schedule():
     score = _Study()
     reference = Trial("vgg", "architecture", VGG, 0.86, 0.0, 1000, 60, 1.0, details={"val_loss": 0.4})
-    phases.train_longer(score, Clock(None, 100), reference, share=1.0, tick=lambda: None)
+    trial, = phases.train_longer(score, Clock(None, 100), reference, share=1.0, tick=lambda: None)
+    assert trial.details["max_epochs"] == 180 and trial.details["patience"] is None  # no early stopping to stretch
     (recipe, options), = score.seen
     assert recipe["train"] == {**VGG["train"], "max_epochs": 180} and recipe["early_stopping"] is None
     assert recipe_config(TrainConfig(), recipe, options).train.max_epochs == 180
