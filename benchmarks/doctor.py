@@ -38,6 +38,8 @@ starts over), so a crash loses at most the cell in flight.
     python benchmarks/doctor.py --suite heldout --datasets sonar --seeds 0 --budgets 60
     python benchmarks/doctor.py --suite all                               # everything: 3 seeds, budgets 60 120 300
     python benchmarks/doctor.py --suite all --budgets 60 120 --markdown   # the README's table from stored results
+    python benchmarks/doctor.py --suite benchmark --datasets "fashion_mnist 100/class" --budgets 300 \
+        --methods "VGG recipe" --recipe vgg       # doctor --recipe vgg, into doctor_benchmark+recipe_vgg.json
     python benchmarks/doctor.py --suite fresh --budgets 60 --markdown --before OLD/doctor_fresh.json  # and vs a rerun
 """
 
@@ -96,10 +98,12 @@ def datasets_of(suite: str) -> dict[str, Any]:
     return {"benchmark": loaders, "heldout": dict(HELDOUT), "fresh": dict(FRESH), "all": {**loaders, **HELDOUT}}[suite]
 
 
-def doctor(data: Dataset, budget: float, seed: int, out: Path) -> dict:
-    """``fitguard doctor`` with its defaults on the benchmark's split; reads its summary and test predictions."""
+def doctor(data: Dataset, budget: float, seed: int, out: Path, recipe: tuple[str, ...] = ()) -> dict:
+    """``fitguard doctor`` with its defaults (and ``--recipe`` for each of ``recipe``) on the benchmark's split; reads
+    its summary and test predictions."""
     started = time.perf_counter()
-    options = DoctorOptions(data=data.name, budget=budget, out=str(out), quiet=True, device="cpu", seed=seed)
+    options = DoctorOptions(data=data.name, budget=budget, out=str(out), quiet=True, device="cpu", seed=seed,
+                            recipe=recipe)
     run_dir = Path(run_doctor(options, data=data))
     wall = time.perf_counter() - started
     summary = read_summary(run_dir)
@@ -187,7 +191,8 @@ def run_cell(store: Store, name: str, data: Dataset, seed: int, method: str, bud
     try:
         if budget is not None:
             with tempfile.TemporaryDirectory() as folder:
-                result = doctor(data, budget, seed, Path(folder) / "run")
+                recipe = tuple(store.results.get("settings", {}).get("doctor_recipe", ()))
+                result = doctor(data, budget, seed, Path(folder) / "run", recipe)
         else:
             result = PEERS[method](data, seed)
     except ContractError:
@@ -397,9 +402,14 @@ def main() -> None:
     parser.add_argument("--before", type=Path, default=None, metavar="RESULTS_JSON",
                         help="with --markdown: also each data set's doctor at the largest budget against the same "
                              "cell in an earlier run's results file (same seeds and test rows), by row")
+    parser.add_argument("--recipe", action="append", default=[], metavar="NAME|FILE",
+                        help="doctor's --recipe (repeatable; e.g. vgg): its cells then go to a store of their own, "
+                             "doctor_<suite>+recipe_<names>.json, never mixed with the defaults'")
     args = parser.parse_args()
 
     suite = "benchmark" if args.quick else args.suite
+    stem = f"doctor_{'quick' if args.quick else suite}" + (f"+recipe_{_slug('+'.join(args.recipe))}" if args.recipe
+                                                           else "")
     available = datasets_of(suite)
     names = args.datasets or (["digits 10%"] if args.quick else list(available))
     seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
@@ -416,14 +426,15 @@ def main() -> None:
         parser.error(f"--seeds must be distinct, got {seeds}")
 
     if args.markdown:
-        stored = Store(RESULTS / f"doctor_{'quick' if args.quick else suite}.json", fresh=False)
+        stored = Store(RESULTS / f"{stem}.json", fresh=False)
         print(markdown_table(stored, names, seeds, budgets, peers))
         if args.before is not None:
             print(before_after(stored, Store(args.before, fresh=False), names, seeds, f"doctor@{max(budgets):g}"))
         return
     torch.set_num_threads(THREADS)
-    store = Store(RESULTS / f"doctor_{'quick' if args.quick else suite}.json", fresh=args.fresh or args.quick)
+    store = Store(RESULTS / f"{stem}.json", fresh=args.fresh or args.quick)
     store.results["settings"] = {"suite": suite, "seeds": seeds, "budgets": budgets, "peers": peers,
+                                 "doctor_recipe": args.recipe,
                                  "threads": THREADS, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
                                  "torch": torch.__version__}
     report = {}

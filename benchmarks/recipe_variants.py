@@ -1,0 +1,128 @@
+"""Which parts of a complete recipe (``fitguard doctor --recipe``) earn their place? The built-in recipe
+(``fitguard.doctor.phases.RECIPES``) and variants of it, each trained alone as the ``VGG recipe`` peer of
+``benchmarks/peers.py`` is -- its fixed schedule on every labelled row (train + validation), no selection -- and
+scored once on the test rows; several split seeds, each variant on the same rows, seed and threads as the recipe
+as given, so that the per-seed differences are paired.
+
+The variants are what the peer has and the recipe has not (or had): its label smoothing and flips, its peak
+learning rate of 0.1, and the 4x4-pooled head the recipe had until session 18 (the peer pools globally).
+``--data`` takes the doctor's benchmark sets and the held-out image sets (``heldout.HELDOUT``); the held-out ones
+were never used to choose a variant. Accuracies do not depend on the machine's load (seeds, threads and epochs are
+fixed); seconds do.
+
+usage: python benchmarks/recipe_variants.py [--recipe vgg] [--data "fashion_mnist 100/class" ...]
+                                            [--variants "as given" ...] [--seeds 0 1 2]
+                                            [--out benchmarks/results/recipe_variants.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from doctor import benchmark_dataset
+from fitguard.data import Dataset, TensorData
+from fitguard.doctor import DoctorOptions
+from fitguard.doctor.phases import RECIPES
+from fitguard.doctor.pipeline import base_config
+from fitguard.search.evaluate import train_recipe
+from heldout import HELDOUT
+
+
+def _with(**changes: Any) -> Callable[[dict[str, Any]], None]:
+    """A variant: ``section={key: value}`` set on a copy of the recipe (``None`` removes the key)."""
+    def change(recipe: dict[str, Any]) -> None:
+        for section, values in changes.items():
+            for key, value in values.items():
+                part = recipe.setdefault(section, {})
+                if section == "remedies" and key == "augment":
+                    part["augment"] = {**part.get("augment", {}), **value}
+                elif value is None:
+                    part.pop(key, None)
+                else:
+                    part[key] = value
+    return change
+
+
+VARIANTS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "as given": _with(),
+    "head pooled to 4": _with(model={"pool_to": 4}),
+    "+ label smoothing 0.1, flips": _with(train={"label_smoothing": 0.1}, remedies={"augment": {"flip": True}}),
+    "SGD lr 0.1": _with(train={"lr": 0.1}),
+}
+
+
+IMAGES = ["fashion_mnist 100/class", "mnist 50/class", "cifar10 50/class"]  # the image sets of both suites
+
+
+def dataset(name: str, seed: int) -> Dataset:
+    return HELDOUT[name](seed) if name in HELDOUT else benchmark_dataset(name, seed)
+
+
+def alone(recipe: dict[str, Any], data: Dataset, seed: int) -> dict[str, Any]:
+    """The recipe's fixed schedule on train + validation, scored on test (validation is scored too but chooses
+    nothing: a fixed schedule has no early stopping)."""
+    base = base_config(DoctorOptions(data=data.name, device="cpu", seed=seed, quiet=True))
+    if data.val is None or data.test is None:
+        raise ValueError(f"{data.name!r} needs validation and test splits")
+    rows = TensorData(torch.cat([data.train.X, data.val.X]), torch.cat([data.train.y, data.val.y]))
+    started = time.perf_counter()
+    _, run, history = train_recipe(base, recipe, data, name="recipe", phase="alone", train=rows)
+    seconds = time.perf_counter() - started
+    test = float((run.trainer.predict(data.test.X).argmax(1) == data.test.y).float().mean())
+    return {"test": test, "seconds": seconds, "epochs": len(history), "rows": len(rows)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipe", default="vgg", choices=list(RECIPES))
+    parser.add_argument("--data", nargs="+", default=["fashion_mnist 100/class"],
+                        choices=IMAGES)
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/recipe_variants.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    variants = ["as given", *(v for v in args.variants if v != "as given")]
+    cells: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+    for name in args.data:
+        for seed in args.seeds:
+            data = dataset(name, seed)
+            for variant in variants:
+                recipe = copy.deepcopy(RECIPES[args.recipe])
+                VARIANTS[variant](recipe)
+                cell = alone(recipe, data, seed)
+                cells.setdefault(name, {}).setdefault(variant, {})[str(seed)] = cell
+                print(f"{name:26s} seed {seed}  {variant:32s} test {cell['test']:.4f}  {cell['seconds']:5.1f} s",
+                      flush=True)
+    table = []
+    print(f"\n{'data':26s} {'variant':32s} {'test mean ± sd':>16s} {'vs as given, per seed':>30s} {'s':>6s}")
+    for name, by_variant in cells.items():
+        given = by_variant["as given"]
+        for variant, by_seed in by_variant.items():
+            tests = [by_seed[str(s)]["test"] for s in args.seeds]
+            deltas = [by_seed[str(s)]["test"] - given[str(s)]["test"] for s in args.seeds]
+            row = {"data": name, "variant": variant, "mean": statistics.mean(tests),
+                   "sd": statistics.stdev(tests) if len(tests) > 1 else 0.0, "deltas": deltas,
+                   "seconds": statistics.mean(by_seed[str(s)]["seconds"] for s in args.seeds)}
+            table.append(row)
+            shown = " ".join(f"{d:+.3f}" for d in deltas) if variant != "as given" else "-"
+            print(f"{name:26s} {variant:32s} {row['mean']:.3f} ± {row['sd']:.3f}    {shown:>30s} {row['seconds']:6.1f}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"recipe": RECIPES[args.recipe], "seeds": args.seeds, "threads": 2,
+                                    "cells": cells, "table": table}, indent=1))
+    print(f"\nwritten: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
