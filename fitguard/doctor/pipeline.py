@@ -178,6 +178,19 @@ def candidates(options: DoctorOptions, kind: str) -> list[dict[str, Any]]:
     return [c for i, c in enumerate(found) if c not in found[:i]]
 
 
+def default_recipes(options: DoctorOptions, kind: str) -> list[dict[str, Any]]:
+    """The complete recipes of :data:`fitguard.doctor.phases.DEFAULT_RECIPES` for this kind of data (copies), which
+    the architecture phase scores third when the time left fits them; none with a ``--model``.
+
+    Args:
+        options: the doctor's options (``model``).
+        kind: the data's kind.
+    """
+    if options.model is not None:
+        return []
+    return [phases.load_recipe(name) for name in phases.DEFAULT_RECIPES.get(kind, ())]
+
+
 def by_size(recipes: list[dict[str, Any]], data: Dataset, *, descending: bool) -> list[dict[str, Any]]:
     """Built-in networks ordered by parameter count (a backbone, a complete recipe or a user's network keeps its
     place first).
@@ -502,8 +515,9 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
             networks = candidates(options, data.kind)
             networks = by_size(networks, data, descending=True) if plan.bigger_first else networks
             display.phase("architecture", len(networks))
+            optional = default_recipes(options, data.kind)
             found["architecture"], chosen = phases.architecture(score, clock, networks, epsilon=options.epsilon,
-                                                                tick=tick, share=step.until)
+                                                                tick=tick, share=step.until, optional=optional)
             found["chosen"] = chosen
         elif step.phase == "train_longer":
             display.phase("train longer", 1)

@@ -17,13 +17,15 @@ from fitguard.data import load
 from fitguard.doctor import DoctorOptions, phases
 from fitguard.doctor.phases import (
     ARCHITECTURES,
+    RECIPE_SHARE,
     RECIPES,
     Clock,
+    architecture,
     combine,
     describe,
     remedies_for,
 )
-from fitguard.doctor.pipeline import by_size, candidates
+from fitguard.doctor.pipeline import by_size, candidates, default_recipes
 from fitguard.search import Evaluator
 from fitguard.search.evaluate import recipe_config
 from fitguard.search.scoring import Trial
@@ -181,3 +183,77 @@ def test_a_doctor_run_scores_a_recipe_file_first_and_ships_it_on_its_own_schedul
     assert kept["recipe"]["train"]["optimizer"] == "sgd" and kept["recipe"]["remedies"]["cosine"] == {}
     assert kept["shipped"]["epochs"] == kept["recipe"]["train"]["max_epochs"]
     assert kept["config"]["train"]["batch_size"] == 64 and kept["config"]["early_stopping"] is None
+
+
+def test_image_runs_without_a_model_get_the_default_recipes_as_copies():
+    found = default_recipes(DoctorOptions(), "image")
+    assert found == [VGG] and found[0] is not VGG
+    found[0]["train"]["lr"] = 1.0  # a copy: the run's changes never reach the module's recipe
+    assert VGG["train"]["lr"] == 0.05
+    assert default_recipes(DoctorOptions(model="cnn"), "image") == []
+    assert default_recipes(DoctorOptions(), "table") == default_recipes(DoctorOptions(), "signal") == []
+
+
+class _Scores(Evaluator):
+    """A stand-in Scorer: a score per candidate name, no training; remembers what it was asked."""
+
+    def __init__(self, scores):
+        super().__init__(base=None, data=None)
+        self.scores, self.asked = scores, []
+
+    def __call__(self, recipe, *, name, phase, **options):
+        self.asked.append(name)
+        return Trial(name, phase, recipe, self.scores[name], 0.0, 1000, 10, 0.1, details={"val_loss": 0.5})
+
+
+NETWORKS = [{"model": {"name": "cnn", "widths": w, "pool_to": 4}} for w in ([16, 32], [32, 64], [8, 16])]
+NAMES = [describe(r) for r in [*NETWORKS[:2], VGG, NETWORKS[2]]]
+
+
+@pytest.mark.parametrize(("forecast", "scored"), [(0.5 * RECIPE_SHARE * 300, True), (1.5 * RECIPE_SHARE * 300, False)])
+def test_a_default_recipe_is_scored_third_only_when_its_forecast_fits_the_time_left(monkeypatch, forecast, scored):
+    score = _Scores(dict(zip(NAMES, (0.80, 0.82, 0.86, 0.79), strict=True)))
+    monkeypatch.setattr(phases, "forecast", lambda _, recipe: forecast if recipe == VGG else pytest.fail("asked"))
+    trials, chosen = architecture(score, Clock(300, None), NETWORKS, epsilon=0.0, tick=lambda: None, share=1.0,
+                                  extend=0, optional=[copy.deepcopy(VGG)])
+    assert [t.name for t in trials] == NAMES
+    assert score.asked == [n for n in NAMES if scored or n != NAMES[2]]
+    assert trials[2].details["forecast_seconds"] == round(forecast, 1)
+    if scored:
+        assert trials[2].status == "done" and chosen.name == NAMES[2]
+    else:
+        assert trials[2].status == f"skipped: forecast {forecast:.0f} s, over 40% of the time left"
+        assert chosen.name == NAMES[1]
+
+
+def test_a_default_recipe_is_not_scored_under_a_trials_budget_nor_twice_when_named(monkeypatch):
+    score = _Scores(dict(zip(NAMES, (0.80, 0.82, 0.86, 0.79), strict=True)))
+    monkeypatch.setattr(phases, "forecast", lambda *_: pytest.fail("no forecast asked"))
+    for clock in (Clock(None, 10), Clock(300, 10)):
+        score.asked.clear()
+        architecture(score, clock, NETWORKS, epsilon=0.0, tick=lambda: None, share=1.0, extend=0, optional=[VGG])
+        assert score.asked == [describe(r) for r in NETWORKS]  # a trials budget: never the 60-epoch recipe
+    named = [copy.deepcopy(VGG), *NETWORKS]  # --recipe vgg: scored first, as named, and not again third
+    score = _Scores(dict(zip(NAMES, (0.80, 0.82, 0.86, 0.79), strict=True)))
+    architecture(score, Clock(300, None), named, epsilon=0.0, tick=lambda: None, share=1.0, extend=0,
+                 optional=[VGG])
+    assert score.asked == [NAMES[2], *(describe(r) for r in NETWORKS)]
+
+
+def test_the_forecast_scales_three_timed_epochs_to_the_schedule_the_rows_and_the_folds(monkeypatch):
+    # the first epoch (warm-up) is not counted, the fastest of the others is: 0.13 s for 4 batches and a third of one
+    data = load("digits", seed=0)
+    folds = [(data.train, data.val)] * 3
+    base = TrainConfig(data={"source": "digits"}, train={"device": "cpu"})
+    score = phases.Scorer(base, data, folds, {"max_epochs": 100, "repeat": 2})
+    asked = {}
+
+    def timed(base, recipe, data, **options):
+        asked.update(recipe=recipe, rows=len(options["train"]), probe=len(options["val"]))
+        return None, None, {"time": [5.0, 0.15, 0.13]}
+
+    monkeypatch.setattr(phases, "train_recipe", timed)
+    seconds = phases.forecast(score, VGG)
+    assert asked["recipe"]["train"]["max_epochs"] == 3 and asked["rows"] == 4 * 64 and asked["probe"] == 64
+    steps_per_epoch = -(-len(data.train) // 64) + len(data.val) / 64 / 3
+    assert seconds == pytest.approx(0.13 / (4 + 1 / 3) * 60 * steps_per_epoch * 3)
