@@ -7,7 +7,8 @@ Ties in the score go to the lower validation loss.
 
 1. ``architecture``: the model families that fit the kind of data, at several widths/depths, each with early
    stopping, after the complete recipes ``--recipe`` names (:data:`RECIPES`, or a file: a network with its own
-   optimizer, fixed schedule and remedies); the kept network is, of those within ``epsilon`` of the
+   optimizer, fixed schedule and remedies), and third the default ones (:data:`DEFAULT_RECIPES`, images: ``vgg``)
+   when a forecast of their scoring fits the time left; the kept network is, of those within ``epsilon`` of the
    best validation score, the one with the lowest validation loss (then the fewest parameters; for regression,
    scored by the loss, the smallest).
 2. ``lambda_cv``: k-fold cross-validation of the L2 strength λ (not of a complete recipe: it has its weight decay).
@@ -61,11 +62,11 @@ ARCHITECTURES: dict[str, list[dict[str, Any]]] = {
     "table": [{"name": "mlp", "hidden": [64]}, {"name": "mlp", "hidden": [256, 256]},
               {"name": "mlp", "hidden": [256], "fourier": 512}, {"name": "mlp", "hidden": [16]},
               {"name": "mlp", "hidden": [256]}, {"name": "mlp", "hidden": [64, 64]}],
-    # pooled grids first: global average pooling discards where a feature is, which costs 8 points on
-    # Fashion-MNIST 100/class (0.75 against 0.83) and learns far slower on 28x28 digits. A VGG net (cnn
-    # 32x64x128, 2 convs a block, pooled to 4) third was measured and left out (session 16, 3 seeds, row test):
-    # Fashion-MNIST 0.820 -> 0.832 at 120 s (p = 2e-11) but 0.824 -> 0.817 at 60 s (p = 1e-5), where the budget
-    # then refits one deep network instead of an ensemble of small ones
+    # pooled grids first: after two blocks, global average pooling discards where a feature is, which costs 8
+    # points on Fashion-MNIST 100/class (0.75 against 0.83) and learns far slower on 28x28 digits (after the three
+    # VGG blocks of RECIPES["vgg"] it is the better head). A VGG net trained the doctor's way (Adam, early
+    # stopping) third was measured and left out (session 16, 3 seeds, row test): Fashion-MNIST 0.820 -> 0.832 at
+    # 120 s (p = 2e-11) but 0.824 -> 0.817 at 60 s (p = 1e-5); its complete recipe is DEFAULT_RECIPES' instead
     "image": [{"name": "cnn", "widths": [16, 32], "pool_to": 4}, {"name": "cnn", "widths": [32, 64], "pool_to": 4},
               {"name": "mlp", "hidden": [256]}, {"name": "cnn", "widths": [16, 32]},
               {"name": "cnn", "widths": [32, 64]}, {"name": "mlp", "hidden": [256, 256]},
@@ -83,10 +84,11 @@ AUGMENT = {"rotate": 10.0, "shift": 0.1, "scale": 0.1}
 #: two conv-BN-ReLU units a block at 32, 64 and 128 channels, global pooling, SGD with momentum and weight decay
 #: 5e-4, one cosine decay over a fixed 60 epochs of batch 64, shifts and cutout. Global pooling, as the peer's: the
 #: head pooled to 4x4 (until session 18) scored 1.5 points lower alone on all 1,000 rows of Fashion-MNIST 100/class
-#: (0.835 against 0.850, 3 seeds, each seed lower) and 1.2 lower on MNIST 50/class (held out); the peer's label
-#: smoothing and flips cost it 1.4 points there, and SGD at 0.1 instead of 0.05 nothing (``benchmarks/reference/
-#: doctor_cpu.json``, ``run_2026-12-05_session18``). Not among the defaults: scored third (session 17, the 4x4 head),
-#: Fashion-MNIST 100/class at 300 s went from 0.829 to 0.826 (3 seeds, row test p = 0.03).
+#: (0.835 against 0.850, 3 seeds, each seed lower), 1.4 on MNIST 50/class and 21 on CIFAR-10 50/class (held out);
+#: the peer's label smoothing and flips cost it 1.4 points there, and SGD at 0.1 instead of 0.05 nothing
+#: (``benchmarks/reference/doctor_cpu.json``, ``run_2026-12-05_session18``). Scored third by default
+#: (:data:`DEFAULT_RECIPES`): Fashion-MNIST 100/class at 300 s went from 0.829 to 0.850 (3 seeds, row test
+#: p = 8e-23; with the 4x4 head, session 17: 0.826).
 RECIPES: dict[str, dict[str, Any]] = {
     "vgg": {"model": {"name": "cnn", "widths": [32, 64, 128], "convs": 2, "dropout": 0.3},
             "train": {"optimizer": "sgd", "lr": 0.05, "weight_decay": 5e-4, "batch_size": 64, "max_epochs": 60,
@@ -100,6 +102,9 @@ DEFAULT_RECIPES: dict[str, tuple[str, ...]] = {"image": ("vgg",)}
 #: a default recipe is scored only when its forecast trainings take at most this share of the search's time left:
 #: kept, it costs about as much again in the final training, and the remedy phases need the rest
 RECIPE_SHARE = 0.4
+#: no forecast with less than this many seconds of search left: the forecast itself takes 1-3 s of them, and its 60
+#: epochs never fit 40% of them (8x8 digits: 6 s forecast for 30% of the rows, 2-fold cross-validation)
+RECIPE_MIN_LEFT = 15.0
 
 
 @dataclass
@@ -534,7 +539,8 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
 
     The ``optional`` recipes (:data:`DEFAULT_RECIPES`) are scored third, after the first two candidates, under a
     time budget alone (a trials budget counts a 60-epoch recipe as one training: it would take over the run), and
-    only when their :func:`forecast` fits the time left (:func:`admits_recipe`); the forecast is kept in the
+    only when their :func:`forecast` fits the time left (:func:`admits_recipe`; no forecast with less than
+    :data:`RECIPE_MIN_LEFT` left); the forecast is kept in the
     trial's ``details["forecast_seconds"]``, beside the seconds it took. One the candidates hold already (named by
     ``--recipe``) is not scored twice.
 
@@ -556,6 +562,8 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
 
     def admit(index: int, candidate: Candidate) -> bool:
         if index in gated:
+            if clock.left() < RECIPE_MIN_LEFT:
+                return False
             seconds = forecast(score, candidate.recipe)
             forecasts[index] = seconds, admits_recipe(seconds, clock)
             if not forecasts[index][1]:

@@ -226,6 +226,14 @@ def test_a_default_recipe_is_scored_third_only_when_its_forecast_fits_the_time_l
         assert chosen.name == NAMES[1]
 
 
+def test_no_forecast_is_taken_when_the_search_has_less_than_its_floor_left(monkeypatch):
+    score = _Scores(dict(zip(NAMES, (0.80, 0.82, 0.86, 0.79), strict=True)))
+    monkeypatch.setattr(phases, "forecast", lambda *_: pytest.fail("no forecast asked"))
+    trials, _ = architecture(score, Clock(phases.RECIPE_MIN_LEFT - 1, None), NETWORKS, epsilon=0.0,
+                             tick=lambda: None, share=1.0, extend=0, optional=[VGG])
+    assert NAMES[2] not in score.asked and trials[2].status.startswith("skipped")
+
+
 def test_a_default_recipe_is_not_scored_under_a_trials_budget_nor_twice_when_named(monkeypatch):
     score = _Scores(dict(zip(NAMES, (0.80, 0.82, 0.86, 0.79), strict=True)))
     monkeypatch.setattr(phases, "forecast", lambda *_: pytest.fail("no forecast asked"))
