@@ -31,24 +31,24 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from doctor import benchmark_dataset
-from fitguard.data import Dataset, TensorData
+from fitguard.data import Dataset
 from fitguard.doctor import DoctorOptions
 from fitguard.doctor.phases import RECIPES
 from fitguard.doctor.pipeline import base_config
+from fitguard.doctor.trials import joined
 from fitguard.search.evaluate import train_recipe
 from heldout import HELDOUT
 
 
 def _with(**changes: Any) -> Callable[[dict[str, Any]], None]:
-    """A variant: ``section={key: value}`` set on a copy of the recipe (``None`` removes the key)."""
+    """A variant: ``section={key: value}`` set on a copy of the recipe (``remedies.augment``'s keys added to the
+    recipe's own augmentation)."""
     def change(recipe: dict[str, Any]) -> None:
         for section, values in changes.items():
             for key, value in values.items():
                 part = recipe.setdefault(section, {})
                 if section == "remedies" and key == "augment":
                     part["augment"] = {**part.get("augment", {}), **value}
-                elif value is None:
-                    part.pop(key, None)
                 else:
                     part[key] = value
     return change
@@ -75,7 +75,7 @@ def alone(recipe: dict[str, Any], data: Dataset, seed: int) -> dict[str, Any]:
     base = base_config(DoctorOptions(data=data.name, device="cpu", seed=seed, quiet=True))
     if data.val is None or data.test is None:
         raise ValueError(f"{data.name!r} needs validation and test splits")
-    rows = TensorData(torch.cat([data.train.X, data.val.X]), torch.cat([data.train.y, data.val.y]))
+    rows = joined(data.train, data.val)
     started = time.perf_counter()
     _, run, history = train_recipe(base, recipe, data, name="recipe", phase="alone", train=rows)
     seconds = time.perf_counter() - started

@@ -97,7 +97,7 @@ RECIPES: dict[str, dict[str, Any]] = {
             "remedies": {"augment": {"shift": 0.1, "erase": 0.25}, "cosine": {}}},
 }
 #: the complete recipes every run without ``--model`` scores third among its networks, by kind of data, when a
-#: forecast of their scoring fits the time left (:func:`admits_recipe`; always under a trials budget)
+#: forecast of their scoring fits the time left (:func:`admits_recipe`; never under a trials budget)
 DEFAULT_RECIPES: dict[str, tuple[str, ...]] = {"image": ("vgg",)}
 #: a default recipe is scored only when its forecast trainings take at most this share of the search's time left:
 #: kept, it costs about as much again in the final training, and the remedy phases need the rest
@@ -540,9 +540,8 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
     The ``optional`` recipes (:data:`DEFAULT_RECIPES`) are scored third, after the first two candidates, under a
     time budget alone (a trials budget counts a 60-epoch recipe as one training: it would take over the run), and
     only when their :func:`forecast` fits the time left (:func:`admits_recipe`; no forecast with less than
-    :data:`RECIPE_MIN_LEFT` left); the forecast is kept in the
-    trial's ``details["forecast_seconds"]``, beside the seconds it took. One the candidates hold already (named by
-    ``--recipe``) is not scored twice.
+    :data:`RECIPE_MIN_LEFT` left); the forecast is kept in the trial's ``details["forecast_seconds"]``, beside the
+    seconds it took. One the candidates hold already (named by ``--recipe``) is not scored twice.
 
     Args:
         score: the run's :class:`Scorer`.
