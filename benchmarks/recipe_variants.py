@@ -37,7 +37,7 @@ from fitguard.doctor.phases import RECIPES
 from fitguard.doctor.pipeline import base_config
 from fitguard.doctor.trials import joined
 from fitguard.search.evaluate import train_recipe
-from heldout import HELDOUT
+from heldout import HELDOUT, TARGETS
 
 
 def _with(**changes: Any) -> Callable[[dict[str, Any]], None]:
@@ -59,14 +59,19 @@ VARIANTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "head pooled to 4": _with(model={"pool_to": 4}),
     "+ label smoothing 0.1, flips": _with(train={"label_smoothing": 0.1}, remedies={"augment": {"flip": True}}),
     "SGD lr 0.1": _with(train={"lr": 0.1}),
+    "+ flips": _with(remedies={"augment": {"flip": True}}),
+    "+ label smoothing 0.1": _with(train={"label_smoothing": 0.1}),
+    "+ flips, label smoothing 0.1": _with(train={"label_smoothing": 0.1}, remedies={"augment": {"flip": True}}),
 }
 
 
-IMAGES = ["fashion_mnist 100/class", "mnist 50/class", "cifar10 50/class"]  # the image sets of both suites
+# the image sets of both suites, and issue 16's target set
+IMAGES = ["fashion_mnist 100/class", "mnist 50/class", "cifar10 50/class", "cifar10 100/class"]
 
 
 def dataset(name: str, seed: int) -> Dataset:
-    return HELDOUT[name](seed) if name in HELDOUT else benchmark_dataset(name, seed)
+    named = {**HELDOUT, **TARGETS}
+    return named[name](seed) if name in named else benchmark_dataset(name, seed)
 
 
 def alone(recipe: dict[str, Any], data: Dataset, seed: int) -> dict[str, Any]:
