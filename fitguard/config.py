@@ -97,6 +97,7 @@ class TrainSpec(_Spec):
         max_epochs: the most epochs a run trains, >= 1 (default 100).
         repeat: passes over the training rows per epoch, >= 1 (default 1).
         weight_decay: the optimizer's weight decay, >= 0 (default 0).
+        nesterov: Nesterov momentum, with "sgd" only (default False).
         label_smoothing: classification label smoothing, in [0, 1) (default 0).
         clip_grad_norm: clip the gradient norm to this, > 0; None (default): no clipping.
         device: "cpu", "cuda", ... or "auto" (default).
@@ -111,6 +112,7 @@ class TrainSpec(_Spec):
     max_epochs: int = Field(100, ge=1)
     repeat: int = Field(1, ge=1)
     weight_decay: float = Field(0.0, ge=0)
+    nesterov: bool = False
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     clip_grad_norm: float | None = Field(None, gt=0)
     device: str = "auto"
@@ -222,6 +224,27 @@ class CosineSpec(_Spec):
     min_lr: float = Field(0.0, ge=0)
 
 
+class OneCycleSpec(_Spec):
+    """``fitguard.train.OneCycle``: the rate rises to ``train.lr`` over the first ``warmup`` share of the steps and
+    falls along a cosine to nearly 0 at ``max_epochs``, stepped every batch; momentum moves the other way.
+
+    Args:
+        warmup: the share of the steps spent rising, in (0, 1) (default 0.3).
+        div_factor: the first rate is ``train.lr`` divided by this, >= 1 (default 25).
+        final_div_factor: the last rate is the first divided by this, >= 1 (default 1e4).
+        cycle_momentum: move the momentum opposite to the rate (default True).
+        base_momentum: the momentum at the peak rate (default 0.85).
+        max_momentum: the momentum at the lowest rates (default 0.95).
+    """
+
+    warmup: float = Field(0.3, gt=0, lt=1)
+    div_factor: float = Field(25.0, ge=1)
+    final_div_factor: float = Field(1e4, ge=1)
+    cycle_momentum: bool = True
+    base_momentum: float = Field(0.85, ge=0, lt=1)
+    max_momentum: float = Field(0.95, ge=0, lt=1)
+
+
 class SnapshotSpec(_Spec):
     """``fitguard.train.SnapshotEnsemble``: ``cycles`` cosine cycles; the model is the mean of the last ``keep``.
 
@@ -274,6 +297,7 @@ class RemediesSpec(_Spec):
             weight per class; None (default): equal weights.
         weight_averaging: a :class:`WeightAveragingSpec`; None (default): none. Not with ``snapshots``.
         cosine: a :class:`CosineSpec`; None (default): none. Not with ``snapshots``.
+        one_cycle: a :class:`OneCycleSpec`; None (default): none. Not with ``cosine`` or ``snapshots``.
         snapshots: a :class:`SnapshotSpec`; None (default): none.
         lookahead: a :class:`LookaheadSpec` around the optimizer; None (default): none.
         adversarial: an :class:`AdversarialSpec` (FGSM training); None (default): none.
@@ -289,6 +313,7 @@ class RemediesSpec(_Spec):
     #: the averaging remedies of the regularization cocktail: at most one of the three decides the final weights
     weight_averaging: WeightAveragingSpec | None = None
     cosine: CosineSpec | None = None
+    one_cycle: OneCycleSpec | None = None
     snapshots: SnapshotSpec | None = None
     #: the two optimizer-side remedies of the cocktail: Lookahead around the optimizer, FGSM adversarial training
     lookahead: LookaheadSpec | None = None
@@ -296,9 +321,11 @@ class RemediesSpec(_Spec):
 
     @model_validator(mode="after")
     def _one_schedule(self) -> RemediesSpec:
-        if self.cosine is not None and self.snapshots is not None:
-            raise ValueError("`cosine` and `snapshots` both set the learning rate schedule (snapshots are cosine "
-                             "cycles already): keep one")
+        schedules = [name for name in ("cosine", "one_cycle", "snapshots") if getattr(self, name) is not None]
+        if len(schedules) > 1:
+            why = " (snapshots are cosine cycles already)" if schedules[1] == "snapshots" else ""
+            raise ValueError(f"`{schedules[0]}` and `{schedules[1]}` both set the learning rate schedule{why}: "
+                             "keep one")
         if self.weight_averaging is not None and self.snapshots is not None:
             raise ValueError("`weight_averaging` and `snapshots` both decide the final model: keep one")
         return self

@@ -30,6 +30,7 @@ from fitguard.train import (
     EarlyStopping,
     Lookahead,
     MetricsLog,
+    OneCycle,
     SnapshotEnsemble,
     TensorBoard,
     Trainer,
@@ -248,8 +249,8 @@ def make_augment(remedies: RemediesSpec, data: Dataset) -> Any:
 
 
 def make_callbacks(config: TrainConfig, out: Path | None, has_val: bool) -> list[Callback]:
-    """The callbacks the spec asks for: weight averaging, cosine, snapshots, lookahead and early stopping, then, with a
-    run folder, the metrics log, TensorBoard and the checkpoint (whose "best" follows early stopping's).
+    """The callbacks the spec asks for: weight averaging, cosine, one-cycle, snapshots, lookahead and early stopping,
+    then, with a run folder, the metrics log, TensorBoard and the checkpoint (whose "best" follows early stopping's).
 
     Args:
         config: the validated spec.
@@ -264,6 +265,8 @@ def make_callbacks(config: TrainConfig, out: Path | None, has_val: bool) -> list
         callbacks.append(WeightAveraging(spec.kind, start=spec.start, decay=spec.decay, lr=spec.lr))
     if remedies.cosine is not None:
         callbacks.append(CosineAnnealing(**remedies.cosine.model_dump()))
+    if remedies.one_cycle is not None:
+        callbacks.append(OneCycle(**remedies.one_cycle.model_dump()))
     if remedies.snapshots is not None:
         callbacks.append(SnapshotEnsemble(**remedies.snapshots.model_dump()))
     if remedies.lookahead is not None:
@@ -365,6 +368,7 @@ def build_run(config: TrainConfig, out: Path | None = None, data: Dataset | None
         max_epochs=train.max_epochs,
         repeat=train.repeat,
         weight_decay=train.weight_decay,
+        nesterov=train.nesterov,
         label_smoothing=train.label_smoothing,
         penalties=[make_penalty(p) for p in remedies.penalties],
         weight_noise=WeightNoise(noise.sigma, noise.relative, noise.layers) if noise else None,

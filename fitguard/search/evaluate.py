@@ -201,7 +201,7 @@ def grouped_run(config: TrainConfig, data: Dataset, metric: str = "auto") -> Run
     measured faster), that :func:`~fitguard.models.grouped.groupable` accepts (no residual blocks, no embedded
     codes); in float32 on the CPU or a CUDA device; cross-entropy or MSE; coupled penalties only; early stopping as
     its only callback (no schedule, snapshots, weight averaging or Lookahead); no augmentation, mixup, input or
-    weight noise, adversarial examples, class weights or gradient clipping; scored by ``val_loss`` or
+    weight noise, adversarial examples, class weights, gradient clipping or Nesterov momentum; scored by ``val_loss`` or
     ``val_accuracy``.
 
     Args:
@@ -225,7 +225,7 @@ def grouped_run(config: TrainConfig, data: Dataset, metric: str = "auto") -> Run
         return None
     unsupported = (trainer.augment, trainer.weight_noise, trainer.adversarial, trainer.class_weight,
                    trainer.clip_grad_norm)
-    if (any(x is not None for x in unsupported) or trainer.precision != "32" or trainer.compile
+    if (any(x is not None for x in unsupported) or trainer.precision != "32" or trainer.compile or trainer.nesterov
             or trainer.channels_last or trainer.loss not in LOSSES
             or any(getattr(p, "decoupled", False) or getattr(p, "proximal", False) for p in trainer.penalties)
             or any(not isinstance(c, EarlyStopping) for c in trainer.callbacks) or not groupable(run.model)):

@@ -97,6 +97,9 @@ class Trainer:
         weight_decay: The optimizer's ``weight_decay`` for every parameter no decoupled penalty claims, >= 0:
             added to the gradient for Adam and SGD, decoupled for AdamW. Default 0 (none).
         momentum: SGD momentum; ignored by Adam and AdamW. Default 0.9.
+        nesterov: SGD with Nesterov momentum (Sutskever et al., 2013: the gradient taken where momentum is about
+            to carry the weights); True with another optimizer or without momentum raises ``ValueError``.
+            Default False.
         label_smoothing: Cross-entropy label smoothing in [0, 1); non-zero with another loss raises
             ``ValueError``. Default 0 (none).
         penalties: :class:`~fitguard.regularize.Penalty` objects (``L1``, ``L2``, ``ElasticNet``): coupled ones
@@ -145,6 +148,7 @@ class Trainer:
         repeat: int = 1,
         weight_decay: float = 0.0,
         momentum: float = 0.9,
+        nesterov: bool = False,
         label_smoothing: float = 0.0,
         penalties: Sequence[Any] = (),
         weight_noise: Any = None,
@@ -167,6 +171,9 @@ class Trainer:
         check_int("max_epochs", max_epochs, low=1)
         check_int("repeat", repeat, low=1)
         check_number("weight_decay", weight_decay, low=0)
+        if nesterov and (optimizer != "sgd" or not momentum > 0):
+            raise ValueError(f"`nesterov` needs optimizer='sgd' with momentum > 0, got optimizer={optimizer!r} and "
+                             f"momentum={momentum!r}")
         if precision not in PRECISIONS:
             raise ValueError(f"`precision` must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         if clip_grad_norm is not None and not clip_grad_norm > 0:
@@ -183,6 +190,7 @@ class Trainer:
         self.repeat = repeat
         self.weight_decay = weight_decay
         self.momentum = momentum
+        self.nesterov = bool(nesterov)
         self.label_smoothing = label_smoothing
         self.class_weight = class_weight
         self.class_weight_: torch.Tensor | None = None
@@ -244,7 +252,7 @@ class Trainer:
             if trainable:
                 groups.append({**group, "params": trainable})
         if self.optimizer_name == "sgd":
-            return torch.optim.SGD(groups, lr=self.lr, momentum=self.momentum)
+            return torch.optim.SGD(groups, lr=self.lr, momentum=self.momentum, nesterov=self.nesterov)
         if self.optimizer_name == "adamw":
             return torch.optim.AdamW(groups, lr=self.lr)
         return torch.optim.Adam(groups, lr=self.lr)

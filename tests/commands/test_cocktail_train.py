@@ -13,7 +13,7 @@ from fitguard.cli import main
 from fitguard.config import parse_config
 from fitguard.data import load
 from fitguard.recipe import build_run
-from fitguard.train import CosineAnnealing, WeightAveraging
+from fitguard.train import CosineAnnealing, OneCycle, WeightAveraging
 
 BASE = {"data": {"source": "digits", "train_fraction": 0.3}, "model": {"name": "mlp", "hidden": [32]},
         "train": {"max_epochs": 6, "lr": 0.01}, "early_stopping": False}
@@ -32,12 +32,34 @@ def test_a_spec_turns_into_the_callbacks():
     assert next(c for c in ema.trainer.callbacks if isinstance(c, WeightAveraging)).start == 2
 
 
+def test_a_spec_with_one_cycle_and_nesterov_builds_them_into_the_trainer_and_its_optimizer():
+    config = parse_config({**BASE, "train": {**BASE["train"], "optimizer": "sgd", "nesterov": True},
+                           "remedies": {"one_cycle": {"warmup": 0.25}}})
+    run = build_run(config)
+    cycle = next(c for c in run.trainer.callbacks if isinstance(c, OneCycle))
+    assert cycle.get_config() == {"warmup": 0.25, "div_factor": 25.0, "final_div_factor": 1e4, "cycle_momentum": True,
+                                  "base_momentum": 0.85, "max_momentum": 0.95}
+    history = run.trainer.fit(run.data.train)
+    group = run.trainer.optimizer.param_groups[0]
+    assert group["nesterov"] is True and group["momentum"] == pytest.approx(0.95)  # the cycle ends where it began
+    assert history.epochs[-1]["lr"] == pytest.approx(0.01 / 25 / 1e4)
+    with pytest.raises(ValueError) as error:
+        build_run(parse_config({**BASE, "train": {**BASE["train"], "nesterov": True}}))
+    assert str(error.value) == ("`nesterov` needs optimizer='sgd' with momentum > 0, got optimizer='adam' and "
+                                "momentum=0.9")
+
+
 @pytest.mark.parametrize(("remedies", "early_stopping", "message"), [
     ({"weight_averaging": {"kind": "swa"}}, {"patience": 5},
      "spec: `remedies.weight_averaging` decides the final weights, and so would `early_stopping.restore_best`: set "
      "early_stopping.restore_best: false (early stopping may still end the run) or early_stopping: false"),
     ({"cosine": {}, "snapshots": {}}, False,
      "spec: remedies: `cosine` and `snapshots` both set the learning rate schedule (snapshots are cosine cycles "
+     "already): keep one"),
+    ({"cosine": {}, "one_cycle": {}}, False,
+     "spec: remedies: `cosine` and `one_cycle` both set the learning rate schedule: keep one"),
+    ({"one_cycle": {"warmup": 0.25}, "snapshots": {}}, False,
+     "spec: remedies: `one_cycle` and `snapshots` both set the learning rate schedule (snapshots are cosine cycles "
      "already): keep one"),
     ({"weight_averaging": {}, "snapshots": {}}, False,
      "spec: remedies: `weight_averaging` and `snapshots` both decide the final model: keep one"),

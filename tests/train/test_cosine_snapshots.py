@@ -1,4 +1,5 @@
-"""Cosine annealing with warm restarts against its closed form, and snapshot ensembles against their snapshots."""
+"""Cosine annealing with warm restarts against its closed form, the one-cycle policy against torch's OneCycleLR,
+and snapshot ensembles against their snapshots."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import torch
 
 from fitguard.data.tensors import TensorData
 from fitguard.models import mlp
-from fitguard.train import Callback, Checkpoint, CosineAnnealing, SnapshotEnsemble, Trainer
+from fitguard.train import Callback, Checkpoint, CosineAnnealing, OneCycle, SnapshotEnsemble, Trainer
 
 
 def _data() -> TensorData:
@@ -33,6 +34,40 @@ def test_the_learning_rate_of_each_epoch_follows_the_cosine_with_warm_restarts()
         expected.append(0.01 + (0.1 - 0.01) * (1 + math.cos(math.pi * t / length)) / 2)
     assert [e["lr"] for e in history.epochs] == pytest.approx(expected)
     assert CosineAnnealing(cycle=2, t_mult=2).cycle_ends(14) == [2, 6, 14]
+
+
+class StepRates(Callback):
+    order = -10  # before the schedule's step: the rate and momentum the step just taken used
+
+    def __init__(self) -> None:
+        self.rates: list[tuple[float, float]] = []
+
+    def on_batch_end(self, trainer, step, loss):
+        group = trainer.optimizer.param_groups[0]
+        self.rates.append((group["lr"], group["momentum"]))
+
+
+# batches of 16: 48 rows make 3; 49 make 3 too (the 49th row joins the last); 2 passes over 40 rows make 5
+@pytest.mark.parametrize(("rows", "repeat", "per_epoch"), [(48, 1, 3), (49, 1, 3), (40, 2, 5)])
+def test_one_cycle_steps_every_batch_as_torchs_one_cycle_lr_over_the_whole_run(rows, repeat, per_epoch):
+    X = torch.randn(rows, 5, generator=torch.Generator().manual_seed(0))
+    recorder = StepRates()
+    trainer = Trainer(mlp(5, 2, hidden=[8]), optimizer="sgd", lr=0.1, max_epochs=5, batch_size=16, repeat=repeat,
+                      seed=0, callbacks=[OneCycle(warmup=0.25), recorder])
+    trainer.fit(TensorData(X, (X[:, 0] > 0).long()))
+    steps = 5 * per_epoch
+    oracle = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(oracle, max_lr=0.1, total_steps=steps, pct_start=0.25)
+    expected = []
+    for _ in range(steps):
+        expected.append((oracle.param_groups[0]["lr"], oracle.param_groups[0]["momentum"]))
+        oracle.step()
+        schedule.step()
+    assert len(recorder.rates) == steps
+    assert [v for pair in recorder.rates for v in pair] == pytest.approx([v for pair in expected for v in pair])
+    peak = max(r for r, _ in recorder.rates)  # reached at step 0.25 * steps - 1, between two steps here
+    assert recorder.rates[0][0] == pytest.approx(0.1 / 25) and 0.099 < peak <= 0.1
+    assert recorder.rates[-1][0] == pytest.approx(0.1 / 25 / 1e4)
 
 
 class Recorder(Callback):
@@ -77,7 +112,8 @@ class Crash(Callback):
             raise RuntimeError("killed")
 
 
-@pytest.mark.parametrize("make", [lambda: CosineAnnealing(cycle=3), lambda: SnapshotEnsemble(cycles=2)])
+@pytest.mark.parametrize("make", [lambda: CosineAnnealing(cycle=3), lambda: SnapshotEnsemble(cycles=2),
+                                  lambda: OneCycle(warmup=0.4)])
 def test_a_run_resumed_after_a_crash_follows_the_same_schedule_and_snapshots(tmp_path, make):
     def run(folder, crash_at=None, resume=False):
         schedule = make()
@@ -103,6 +139,10 @@ def test_a_run_resumed_after_a_crash_follows_the_same_schedule_and_snapshots(tmp
     (lambda: CosineAnnealing(min_lr=-1.0), "`min_lr` must be >= 0, got -1.0"),
     (lambda: SnapshotEnsemble(cycles=0), "`cycles` must be an integer >= 1, got 0"),
     (lambda: SnapshotEnsemble(keep=0), "`keep` must be None or an integer >= 1, got 0"),
+    (lambda: OneCycle(warmup=1.0), "`warmup` must be a share of the steps in (0, 1), got 1.0"),
+    (lambda: OneCycle(div_factor=0.5), "`div_factor` must be >= 1, got 0.5"),
+    (lambda: OneCycle(base_momentum=0.99), "momenta must satisfy 0 <= base_momentum <= max_momentum < 1, got "
+                                           "base_momentum=0.99 and max_momentum=0.95"),
 ])
 def test_bad_options_are_refused_in_one_line(make, message):
     with pytest.raises(ValueError) as error:

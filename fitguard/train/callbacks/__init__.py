@@ -6,7 +6,7 @@ from fitguard.train.callbacks.checkpoint import Checkpoint, latest_valid_checkpo
 from fitguard.train.callbacks.early_stopping import EarlyStopping
 from fitguard.train.callbacks.event_logs import MetricsLog, TensorBoard, read_metrics_log
 from fitguard.train.callbacks.lookahead import Lookahead
-from fitguard.train.callbacks.lr_schedule import CosineAnnealing, ReduceLROnPlateau
+from fitguard.train.callbacks.lr_schedule import CosineAnnealing, OneCycle, ReduceLROnPlateau
 from fitguard.train.callbacks.monitor import Monitor
 from fitguard.train.callbacks.progress import ProgressBar
 from fitguard.train.callbacks.snapshots import SnapshotEnsemble
@@ -19,6 +19,7 @@ __all__ = [
     "Lookahead",
     "MetricsLog",
     "Monitor",
+    "OneCycle",
     "ProgressBar",
     "ReduceLROnPlateau",
     "SnapshotEnsemble",
