@@ -504,7 +504,7 @@ def describe(recipe: dict[str, Any]) -> str:
     name = f"{name}, pooled to {model['pool_to']}" if model.get("pool_to", 1) != 1 else name
     train, remedies = recipe.get("train") or {}, recipe.get("remedies") or {}
     if fixed_schedule(recipe) and "optimizer" in train:  # a complete recipe (``--recipe``) names its training
-        schedule = "cosine over " if "cosine" in remedies else ""
+        schedule = "cosine over " if "cosine" in remedies else "one cycle over " if "one_cycle" in remedies else ""
         name = f"{name}; {train['optimizer'].upper()}, {schedule}{train['max_epochs']} epochs"
         if remedies.get("augment"):
             name = f"{name}, augmented"
