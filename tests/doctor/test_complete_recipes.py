@@ -55,7 +55,7 @@ def test_recipes_are_scored_after_the_backbone_and_before_the_networks_whatever_
                                "train": {"optimizer": "adamw", "lr": 0.003, "max_epochs": 5},
                                "remedies": {"cosine": {}}}]
     assert [describe(c) for c in found[:3]] == [
-        "cnn 32x64x128, 2 convs a block; SGD, cosine over 60 epochs, augmented",
+        "cnn 32x64x128, 2 convs a block; SGD, one cycle over 60 epochs, augmented",
         "cnn 8; ADAMW, cosine over 5 epochs", "cnn 16x32, pooled to 4"]
     found[0]["train"]["lr"] = 1.0  # a copy: the run's changes never reach the module's recipe
     assert VGG["train"]["lr"] == 0.05
