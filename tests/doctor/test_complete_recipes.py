@@ -38,8 +38,9 @@ def test_a_fixed_schedule_keeps_every_train_key_it_gives_over_the_scorers_option
     options = {"max_epochs": 100, "repeat": 3, "batch_size": 32, "lr": 1e-3}
     config = recipe_config(base, VGG, options)
     assert (config.train.optimizer, config.train.lr, config.train.batch_size, config.train.max_epochs,
-            config.train.repeat, config.train.weight_decay) == ("sgd", 0.05, 64, 60, 1, 5e-4)
-    assert config.early_stopping is None and config.remedies.cosine is not None
+            config.train.repeat, config.train.weight_decay, config.train.nesterov) == (
+        "sgd", 0.1, 64, 60, 1, 5e-4, True)
+    assert config.early_stopping is None and config.remedies.one_cycle is not None and config.remedies.cosine is None
     # without a schedule of its own, the scorer's options win over the recipe's train keys, as before
     plain = recipe_config(base, {"model": {"name": "mlp", "hidden": [8]}, "train": {"lr": 0.1, "batch_size": 8}},
                           options)
@@ -58,7 +59,7 @@ def test_recipes_are_scored_after_the_backbone_and_before_the_networks_whatever_
         "cnn 32x64x128, 2 convs a block; SGD, one cycle over 60 epochs, augmented",
         "cnn 8; ADAMW, cosine over 5 epochs", "cnn 16x32, pooled to 4"]
     found[0]["train"]["lr"] = 1.0  # a copy: the run's changes never reach the module's recipe
-    assert VGG["train"]["lr"] == 0.05
+    assert VGG["train"]["lr"] == 0.1
     assert not [c for c in candidates(DoctorOptions(), "image") if set(c) != {"model"}]  # none by default
     with_backbone = candidates(DoctorOptions(recipe=("vgg",), backbone="runs/pre"), "image")
     assert "transfer" in with_backbone[0] and with_backbone[1] == VGG
@@ -97,7 +98,7 @@ def test_the_remedies_after_it_keep_the_recipes_own_and_add_no_second_schedule()
     assert not set(schedules) & set(changes)
     assert set(schedules) <= set(dict(remedies_for(data, {"model": VGG["model"]}, 1e-4, epochs=20)))
     flips = combine(VGG, [changes["augmentation with flips"], changes["L2 λ=0.0001"]])
-    assert flips["remedies"]["cosine"] == {} and flips["remedies"]["augment"]["flip"] is True
+    assert flips["remedies"]["one_cycle"] == {"warmup": 0.25} and flips["remedies"]["augment"]["flip"] is True
     assert flips["remedies"]["penalties"][0]["lam"] == 1e-4
     assert flips["train"] == VGG["train"] and flips["early_stopping"] is None
 
@@ -137,8 +138,9 @@ def test_the_study_keeps_the_recipes_schedule_and_tunes_its_own_learning_rate(tm
     assert len(trials) == 3  # six trainings of two folds each
     for (recipe, options), trial in zip(score.seen, trials, strict=True):
         assert recipe["train"] == {k: v for k, v in VGG["train"].items() if k != "lr"}
-        assert recipe["remedies"]["cosine"] == {} and recipe["remedies"]["augment"] == VGG["remedies"]["augment"]
-        assert 0.3 * 0.05 <= options["lr"] <= 3 * 0.05  # around SGD's 0.05, not Adam's 1e-3
+        assert recipe["remedies"]["one_cycle"] == {"warmup": 0.25}
+        assert recipe["remedies"]["augment"] == VGG["remedies"]["augment"]
+        assert 0.3 * 0.1 <= options["lr"] <= 3 * 0.1  # around the recipe's SGD 0.1, not Adam's 1e-3
         assert trial.recipe["train"] == {**recipe["train"], "lr": options["lr"]}
         # the refit of a study trial trains it as scored
         config = recipe_config(TrainConfig(train={"device": "cpu"}), trial.recipe, {"max_epochs": 100, "repeat": 4})
@@ -173,14 +175,14 @@ def test_a_doctor_run_scores_a_recipe_file_first_and_ships_it_on_its_own_schedul
     summary = json.loads((out / "summary.json").read_text())
     assert f"--recipe {spec}" in summary["command"]
     first = summary["remedies"]["architecture"][0]
-    assert first["name"] == "cnn 8x16, 2 convs a block; SGD, cosine over 4 epochs, augmented"
+    assert first["name"] == "cnn 8x16, 2 convs a block; SGD, one cycle over 4 epochs, augmented"
     assert first["status"] == "done" and first["recipe"] == small
     assert first["epochs"] == 4  # its own schedule, not --search-epochs 6
     assert summary["remedies"]["chosen_architecture"] == first["name"]
     assert summary["remedies"]["lambda_cv"]["skipped"]
     kept = summary["best"]
     assert summary["remedies"]["ablation"][0]["name"] == "the recipe as given"  # not "early stopping only"
-    assert kept["recipe"]["train"]["optimizer"] == "sgd" and kept["recipe"]["remedies"]["cosine"] == {}
+    assert kept["recipe"]["train"]["optimizer"] == "sgd" and kept["recipe"]["remedies"]["one_cycle"] == {"warmup": 0.25}
     assert kept["shipped"]["epochs"] == kept["recipe"]["train"]["max_epochs"]
     assert kept["config"]["train"]["batch_size"] == 64 and kept["config"]["early_stopping"] is None
 
@@ -189,7 +191,7 @@ def test_image_runs_without_a_model_get_the_default_recipes_as_copies():
     found = default_recipes(DoctorOptions(), "image")
     assert found == [VGG] and found[0] is not VGG
     found[0]["train"]["lr"] = 1.0  # a copy: the run's changes never reach the module's recipe
-    assert VGG["train"]["lr"] == 0.05
+    assert VGG["train"]["lr"] == 0.1
     assert default_recipes(DoctorOptions(model="cnn"), "image") == []
     assert default_recipes(DoctorOptions(), "table") == default_recipes(DoctorOptions(), "signal") == []
 
