@@ -153,8 +153,18 @@ def small_cnn(data: Dataset, seed: int, max_epochs: int = 60, patience: int = 15
 MIRRORED = frozenset({"fashion_mnist", "cifar10"})  # sources whose mirrored images keep their class
 
 
-def vgg_recipe(data: Dataset, seed: int, epochs: int = 60) -> dict:
-    """The fixed VGG recipe (no validation: a fixed schedule on every labelled row); images only."""
+def vgg_recipe(data: Dataset, seed: int, epochs: int = 60, *, pool: str = "max", third_block_convs: int = 1,
+               schedule: str = "one cycle", label_smoothing: float = 0.1, flips: bool = True,
+               erase: float = 0.15) -> dict:
+    """The fixed VGG recipe (no validation: a fixed schedule on every labelled row); images only.
+
+    The keywords change one ingredient at a time (``benchmarks/peer_ablation.py``); their defaults are the peer:
+    global ``pool`` "max" (or "avg"), one conv at 128 channels (``third_block_convs``), ``schedule`` "one cycle"
+    (SGD with Nesterov momentum, a warm-up to 0.1 over the first quarter of the steps) or "cosine from 0.05" (the
+    schedule fitguard's ``vgg`` recipe had until session 19: momentum SGD, a cosine decay from 0.05 from the first
+    step, stepped every batch here), label smoothing, flips where mirroring keeps the class, erasing up to ``erase``
+    of an image.
+    """
     import kornia.augmentation
 
     if data.kind != "image":
@@ -167,18 +177,27 @@ def vgg_recipe(data: Dataset, seed: int, epochs: int = 60) -> dict:
         return [torch.nn.Conv2d(inputs, outputs, 3, padding=1, bias=False), torch.nn.BatchNorm2d(outputs),
                 torch.nn.ReLU()]
 
+    third = conv(64, 128) + [layer for _ in range(third_block_convs - 1) for layer in conv(128, 128)]
+    head = {"max": torch.nn.AdaptiveMaxPool2d(1), "avg": torch.nn.AdaptiveAvgPool2d(1)}[pool]
     model = torch.nn.Sequential(
         *conv(channels, 32), *conv(32, 32), torch.nn.MaxPool2d(2), *conv(32, 64), *conv(64, 64), torch.nn.MaxPool2d(2),
-        *conv(64, 128), torch.nn.MaxPool2d(2), torch.nn.AdaptiveMaxPool2d(1), torch.nn.Flatten(), torch.nn.Dropout(0.3),
+        *third, torch.nn.MaxPool2d(2), head, torch.nn.Flatten(), torch.nn.Dropout(0.3),
         torch.nn.Linear(128, data.num_classes))
-    flips = [kornia.augmentation.RandomHorizontalFlip()] if data.name in MIRRORED else []
-    augment = torch.nn.Sequential(*flips, kornia.augmentation.RandomAffine(degrees=0, translate=(0.1, 0.1)),
-                                  kornia.augmentation.RandomErasing(p=0.5, scale=(0.02, 0.15)))
+    mirrored = [kornia.augmentation.RandomHorizontalFlip()] if flips and data.name in MIRRORED else []
+    augment = torch.nn.Sequential(*mirrored, kornia.augmentation.RandomAffine(degrees=0, translate=(0.1, 0.1)),
+                                  kornia.augmentation.RandomErasing(p=0.5, scale=(0.02, erase)))
     batch_size = 64
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    cycle = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, pct_start=0.25,
-                                                total_steps=epochs * -(-len(X) // batch_size))
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
+    total_steps = epochs * -(-len(X) // batch_size)
+    if schedule == "one cycle":
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
+        cycle: torch.optim.lr_scheduler.LRScheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=0.1, pct_start=0.25, total_steps=total_steps)
+    elif schedule == "cosine from 0.05":
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+        cycle = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    else:
+        raise ValueError(f"`schedule` must be 'one cycle' or 'cosine from 0.05', got {schedule!r}")
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     order = torch.Generator().manual_seed(seed)
 
     def step(batch: torch.Tensor) -> None:
@@ -190,7 +209,7 @@ def vgg_recipe(data: Dataset, seed: int, epochs: int = 60) -> dict:
 
     started = time.perf_counter()
     _train_fixed_epochs(model, step, len(X), epochs, batch_size=batch_size, order=order)
-    return _scored(model, data, started, epochs=epochs, flips=bool(flips))
+    return _scored(model, data, started, epochs=epochs, flips=bool(mirrored))
 
 
 PEERS: dict[str, Callable[[Dataset, int], dict]] = {

@@ -97,6 +97,31 @@ def alone(recipe: dict[str, Any], data: Dataset, seed: int) -> dict[str, Any]:
     return {"test": test, "seconds": seconds, "epochs": len(history), "rows": len(rows)}
 
 
+def paired_table(cells: dict[str, dict[str, dict[str, dict[str, Any]]]], seeds: list[int],
+                 reference: str) -> list[dict[str, Any]]:
+    """Print and return each (data, variant)'s test mean ± sd and its per-seed differences from ``reference``.
+
+    Args:
+        cells: ``cells[data][variant][str(seed)]`` with ``test`` and ``seconds``.
+        seeds: the seeds every variant ran.
+        reference: the variant the others are compared with, seed by seed.
+    """
+    table = []
+    print(f"\n{'data':26s} {'variant':32s} {'test mean ± sd':>16s} {'vs ' + reference + ', per seed':>30s} {'s':>6s}")
+    for name, by_variant in cells.items():
+        given = by_variant[reference]
+        for variant, by_seed in by_variant.items():
+            tests = [by_seed[str(s)]["test"] for s in seeds]
+            deltas = [by_seed[str(s)]["test"] - given[str(s)]["test"] for s in seeds]
+            row = {"data": name, "variant": variant, "mean": statistics.mean(tests),
+                   "sd": statistics.stdev(tests) if len(tests) > 1 else 0.0, "deltas": deltas,
+                   "seconds": statistics.mean(by_seed[str(s)]["seconds"] for s in seeds)}
+            table.append(row)
+            shown = " ".join(f"{d:+.3f}" for d in deltas) if variant != reference else "-"
+            print(f"{name:26s} {variant:32s} {row['mean']:.3f} ± {row['sd']:.3f}    {shown:>30s} {row['seconds']:6.1f}")
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipe", default="vgg", choices=list(RECIPES))
@@ -119,19 +144,7 @@ def main() -> None:
                 cells.setdefault(name, {}).setdefault(variant, {})[str(seed)] = cell
                 print(f"{name:26s} seed {seed}  {variant:32s} test {cell['test']:.4f}  {cell['seconds']:5.1f} s",
                       flush=True)
-    table = []
-    print(f"\n{'data':26s} {'variant':32s} {'test mean ± sd':>16s} {'vs as given, per seed':>30s} {'s':>6s}")
-    for name, by_variant in cells.items():
-        given = by_variant["as given"]
-        for variant, by_seed in by_variant.items():
-            tests = [by_seed[str(s)]["test"] for s in args.seeds]
-            deltas = [by_seed[str(s)]["test"] - given[str(s)]["test"] for s in args.seeds]
-            row = {"data": name, "variant": variant, "mean": statistics.mean(tests),
-                   "sd": statistics.stdev(tests) if len(tests) > 1 else 0.0, "deltas": deltas,
-                   "seconds": statistics.mean(by_seed[str(s)]["seconds"] for s in args.seeds)}
-            table.append(row)
-            shown = " ".join(f"{d:+.3f}" for d in deltas) if variant != "as given" else "-"
-            print(f"{name:26s} {variant:32s} {row['mean']:.3f} ± {row['sd']:.3f}    {shown:>30s} {row['seconds']:6.1f}")
+    table = paired_table(cells, args.seeds, "as given")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"recipe": RECIPES[args.recipe], "seeds": args.seeds, "threads": 2,
                                     "cells": cells, "table": table}, indent=1))
