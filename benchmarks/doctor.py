@@ -115,8 +115,12 @@ def doctor(data: Dataset, budget: float, seed: int, out: Path, recipe: tuple[str
     test, baseline_test, total, best = (_required(summary, path, run_dir) for path in keys)
     arrays = _test_predictions(run_dir, data)
     recipe = summary["best"].get("recipe") or {}
+    # what the architecture phase saw: each network's validation score and loss, or why it was not scored
+    scored = [{"name": t["name"], "val_score": t["val_score"], "val_loss": t.get("details", {}).get("val_loss"),
+               "status": t["status"]} for t in (summary.get("remedies") or {}).get("architecture", [])]
     return {"test": float(test), "seconds": float(total), "wall_seconds": wall, "budget": budget, "best": best,
             "network": describe(recipe) if "model" in recipe else None,  # which architecture the kept recipe has
+            "architecture": scored,
             "baseline_test": float(baseline_test), "members": summary["best"].get("members", 1),
             "predictions": arrays["best"],
             "baseline_predictions": arrays["baseline"], "timings": summary["timings"]}
