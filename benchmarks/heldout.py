@@ -116,28 +116,26 @@ def mnist_digits(seed: int) -> Dataset:
     return split(test, seed=seed, keep=0.5)
 
 
-def cifar10(seed: int) -> Dataset:
-    """50 CIFAR-10 images a class labelled (drawn from the first 500 a class), the official 10,000 test images."""
+def _cifar10(per_class: int) -> RawSource:
+    """The first ``per_class`` images a class of ../shared/data/cifar10-train.zip, the official 10,000 test images."""
     train_zip, test_zip = SHARED_DATA / "cifar10-train.zip", SHARED_DATA / "cifar10-test.zip"
     for path in (train_zip, test_zip):
         if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: the held-out CIFAR-10 set reads the shared data zips")
-    pool = read_image_folder(train_zip, limit_per_class=500)["pool"]
+            raise FileNotFoundError(f"{path} is missing: the CIFAR-10 sets read the shared data zips")
+    pool = read_image_folder(train_zip, limit_per_class=per_class)["pool"]
     test = read_image_folder(test_zip)["pool"]
-    source = RawSource("cifar10", "image", pool, "classification", pixel_scale=255.0, test=test)
-    return split(source, seed=seed, keep=0.1)
+    return RawSource("cifar10", "image", pool, "classification", pixel_scale=255.0, test=test)
+
+
+def cifar10(seed: int) -> Dataset:
+    """50 CIFAR-10 images a class labelled (drawn from the first 500 a class), the official 10,000 test images."""
+    return split(_cifar10(500), seed=seed, keep=0.1)
 
 
 def cifar10_first100(seed: int) -> Dataset:
     """Issue 16's small-data image benchmark: the first 100 CIFAR-10 images a class of the training zip (the same
     1,000 whatever the seed; the seed picks which fifth validates), the official 10,000 test images."""
-    train_zip, test_zip = SHARED_DATA / "cifar10-train.zip", SHARED_DATA / "cifar10-test.zip"
-    for path in (train_zip, test_zip):
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: the CIFAR-10 sets read the shared data zips")
-    pool = read_image_folder(train_zip, limit_per_class=100)["pool"]
-    test = read_image_folder(test_zip)["pool"]
-    return split(RawSource("cifar10", "image", pool, "classification", pixel_scale=255.0, test=test), seed=seed)
+    return split(_cifar10(100), seed=seed)
 
 
 def letter(seed: int) -> Dataset:

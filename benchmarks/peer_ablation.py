@@ -16,17 +16,15 @@ usage: python benchmarks/peer_ablation.py [--data "fashion_mnist 100/class" ...]
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fitguard.data import Dataset
 from peers import vgg_recipe
-from recipe_variants import IMAGES, dataset, paired_table
+from recipe_variants import paired_table, run_variants, variant_parser
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "peer": {},
@@ -40,28 +38,19 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", nargs="+", default=["fashion_mnist 100/class"], choices=IMAGES)
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/peer_ablation.json"))
-    args = parser.parse_args()
-    torch.set_num_threads(2)
-    variants = ["peer", *(v for v in args.variants if v != "peer")]
-    cells: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
-    for name in args.data:
-        for seed in args.seeds:
-            data = dataset(name, seed)
-            for variant in variants:
-                cell = vgg_recipe(data, seed, **VARIANTS[variant])
-                cell.pop("predictions")
-                cells.setdefault(name, {}).setdefault(variant, {})[str(seed)] = cell
-                print(f"{name:26s} seed {seed}  {variant:32s} test {cell['test']:.4f}  {cell['seconds']:5.1f} s",
-                      flush=True)
+    args = variant_parser(__doc__, list(VARIANTS), "benchmarks/results/peer_ablation.json").parse_args()
+
+    def train(data: Dataset, seed: int, variant: str) -> dict[str, Any]:
+        cell = vgg_recipe(data, seed, **VARIANTS[variant])
+        cell.pop("predictions")
+        return cell
+
+    cells = run_variants(args, "peer", train)
     table = paired_table(cells, args.seeds, "peer")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"variants": {v: VARIANTS[v] for v in variants}, "seeds": args.seeds,
-                                    "threads": 2, "cells": cells, "table": table}, indent=1))
+    ran = {variant: VARIANTS[variant] for variant in cells[args.data[0]]}
+    args.out.write_text(json.dumps({"variants": ran, "seeds": args.seeds, "threads": 2, "cells": cells,
+                                    "table": table}, indent=1))
     print(f"\nwritten: {args.out}")
 
 

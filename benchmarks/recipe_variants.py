@@ -97,8 +97,10 @@ def alone(recipe: dict[str, Any], data: Dataset, seed: int) -> dict[str, Any]:
     return {"test": test, "seconds": seconds, "epochs": len(history), "rows": len(rows)}
 
 
-def paired_table(cells: dict[str, dict[str, dict[str, dict[str, Any]]]], seeds: list[int],
-                 reference: str) -> list[dict[str, Any]]:
+Cells = dict[str, dict[str, dict[str, dict[str, Any]]]]  # cells[data][variant][str(seed)]
+
+
+def paired_table(cells: Cells, seeds: list[int], reference: str) -> list[dict[str, Any]]:
     """Print and return each (data, variant)'s test mean ± sd and its per-seed differences from ``reference``.
 
     Args:
@@ -122,28 +124,45 @@ def paired_table(cells: dict[str, dict[str, dict[str, dict[str, Any]]]], seeds: 
     return table
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--recipe", default="vgg", choices=list(RECIPES))
-    parser.add_argument("--data", nargs="+", default=["fashion_mnist 100/class"],
-                        choices=IMAGES)
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+def variant_parser(doc: str, variants: list[str], out: str) -> argparse.ArgumentParser:
+    """The options this script and ``peer_ablation.py`` share: ``--data``, ``--variants``, ``--seeds``, ``--out``."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", nargs="+", default=["fashion_mnist 100/class"], choices=IMAGES)
+    parser.add_argument("--variants", nargs="+", default=variants, choices=variants)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/recipe_variants.json"))
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=Path(out))
+    return parser
+
+
+def run_variants(args: argparse.Namespace, reference: str,
+                 train: Callable[[Dataset, int, str], dict[str, Any]]) -> Cells:
+    """``train(data, seed, variant)`` for every data set, seed and variant (``reference`` first), 2 threads; prints
+    each cell and returns ``cells[data][variant][str(seed)]``."""
     torch.set_num_threads(2)
-    variants = ["as given", *(v for v in args.variants if v != "as given")]
-    cells: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+    variants = [reference, *(v for v in args.variants if v != reference)]
+    cells: Cells = {}
     for name in args.data:
         for seed in args.seeds:
             data = dataset(name, seed)
             for variant in variants:
-                recipe = copy.deepcopy(RECIPES[args.recipe])
-                VARIANTS[variant](recipe)
-                cell = alone(recipe, data, seed)
+                cell = train(data, seed, variant)
                 cells.setdefault(name, {}).setdefault(variant, {})[str(seed)] = cell
                 print(f"{name:26s} seed {seed}  {variant:32s} test {cell['test']:.4f}  {cell['seconds']:5.1f} s",
                       flush=True)
+    return cells
+
+
+def main() -> None:
+    parser = variant_parser(__doc__, list(VARIANTS), "benchmarks/results/recipe_variants.json")
+    parser.add_argument("--recipe", default="vgg", choices=list(RECIPES))
+    args = parser.parse_args()
+
+    def train(data: Dataset, seed: int, variant: str) -> dict[str, Any]:
+        recipe = copy.deepcopy(RECIPES[args.recipe])
+        VARIANTS[variant](recipe)
+        return alone(recipe, data, seed)
+
+    cells = run_variants(args, "as given", train)
     table = paired_table(cells, args.seeds, "as given")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"recipe": RECIPES[args.recipe], "seeds": args.seeds, "threads": 2,
