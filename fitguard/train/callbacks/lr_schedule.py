@@ -263,8 +263,8 @@ class OneCycle(Callback):
         if trainer.epoch == 0 or self._scheduler is None or self._scheduler.optimizer is not trainer.optimizer:
             groups = trainer.optimizer.param_groups
             peaks = [group.get("max_lr", group["lr"]) for group in groups]  # a resumed group's rate has moved
-            self._total = trainer.max_epochs * self.steps_per_epoch(trainer)
-            self._scheduler = OneCycleLR(trainer.optimizer, max_lr=peaks, total_steps=self._total,
+            self._scheduler = OneCycleLR(trainer.optimizer, max_lr=peaks,
+                                         total_steps=trainer.max_epochs * self.steps_per_epoch(trainer),
                                          pct_start=self.warmup, div_factor=self.div_factor,
                                          final_div_factor=self.final_div_factor, cycle_momentum=self.cycle_momentum,
                                          base_momentum=self.base_momentum, max_momentum=self.max_momentum)
@@ -274,7 +274,8 @@ class OneCycle(Callback):
                 self._scheduler.step()  # sets each group's rate and momentum for the step it resumes at
 
     def on_batch_end(self, trainer: Trainer, step: int, loss: Any) -> None:
-        if self._scheduler.last_epoch < self._total - 1:  # the last step's rate (the floor) stays: the cycle is over
+        # the last step's rate (the floor) stays: the cycle is over
+        if self._scheduler.last_epoch < self._scheduler.total_steps - 1:
             self._scheduler.step()
 
     def state_dict(self) -> dict[str, Any]:
