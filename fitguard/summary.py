@@ -572,6 +572,24 @@ class Confirmation(Section):
     note: str
 
 
+class Tie(Section):
+    """A tie between a fixed schedule and early stopping in the architecture phase, settled on a second split of
+    the same labelled rows (:func:`fitguard.doctor.phases.settle_tie`): the validation loss does not compare them.
+
+    Args:
+        finalists: the best network of each kind within ``epsilon``: its search score (first split), the second
+            split's, and their mean, which decided.
+        split: how the second split scores: "holdout" (one split of the first's sizes) or "k-fold".
+        fold_seed: the seed of the second split.
+        kept: the finalist kept.
+    """
+
+    finalists: list[Finalist] = Field(min_length=2, max_length=2)
+    split: Literal["holdout", "k-fold"]
+    fold_seed: int
+    kept: str
+
+
 class Remedies(Section):
     """The search: architecture, λ, ablation, study, in the order the plan asked for.
 
@@ -588,6 +606,8 @@ class Remedies(Section):
         study: the Optuna study.
         confirm: the :class:`Confirmation` of the best recipes on a second fold split; None (default) when the run
             did not confirm (holdout scoring, ``--confirm 0``, ``--keep simplest``).
+        tie: the :class:`Tie` of a fixed schedule and early stopping settled on a second split; None (default):
+            no such tie, or its second split did not fit the time left (the tie-break decided).
         trainings: the search trainings run.
         stored: scored recipes in study.db (default 0).
         replayed: how many of them a resumed run read back instead of training them (default 0; 0 before --resume).
@@ -603,6 +623,7 @@ class Remedies(Section):
     learning_curve: LearningCurve | None
     study: Study
     confirm: Confirmation | None = None
+    tie: Tie | None = None
     trainings: Count
     #: scored recipes in study.db, and how many a resumed run read back instead of training them (0 before --resume)
     stored: Count = 0

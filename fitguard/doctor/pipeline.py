@@ -472,6 +472,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                       "trials": [t.to_dict() for t in search["study"]]},
             "confirm": _confirmation(confirmed, best if chose else None, options, score) if "confirm" in search
             else None,
+            "tie": _tie(search["architecture"], score),
             "trainings": clock.used,
             # scored recipes (a cross-validated one is one per fold's training) in study.db, and how many of them a
             # resumed run read back instead of training them again
@@ -516,8 +517,10 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
             networks = by_size(networks, data, descending=True) if plan.bigger_first else networks
             display.phase("architecture", len(networks))
             optional = default_recipes(options, data.kind)
+            second = phases.second_split(score, data, folds=options.folds, seed=_second_split_seed(score))
             found["architecture"], chosen = phases.architecture(score, clock, networks, epsilon=options.epsilon,
-                                                                tick=tick, share=step.until, optional=optional)
+                                                                tick=tick, share=step.until, optional=optional,
+                                                                second=second)
             found["chosen"] = chosen
         elif step.phase == "train_longer":
             display.phase("train longer", 1)
@@ -538,9 +541,9 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
         elif step.phase == "confirm":
             display.phase("confirm", options.confirm)
             seed = _second_split_seed(score)  # by which workers build it too
-            fresh = dataclasses.replace(score, folds=list(kfold(data, k=options.folds, seed=seed)), fold_seed=seed)
-            found["confirm"] = phases.confirm(fresh, clock, _scored(found), finalists=options.confirm,
-                                              share=step.until, tick=tick)
+            fresh = phases.second_split(score, data, folds=options.folds, seed=seed)
+            found["confirm"] = [] if fresh is None else phases.confirm(
+                fresh, clock, _scored(found), finalists=options.confirm, share=step.until, tick=tick)
         elif step.phase == "study":
             ranked = [t for t in (*found["ablation"], *found.get("train_longer", [])) if t.status == "done"]
             leader = max(ranked, key=phases.rank)  # first (fewest remedies) on ties
@@ -572,6 +575,17 @@ def _confirmation(confirmed: list[Trial], kept: Trial | None, options: DoctorOpt
             "kept": kept.name if kept is not None else None,
             "note": "scored again on a second split of the same rows into folds; kept by the mean over both splits"
                     if kept is not None else "fewer than two finalists fitted the budget: the search's best is kept"}
+
+
+def _tie(trials: list[Trial], score: phases.Scorer) -> dict[str, Any] | None:
+    """The summary's record of a tie the architecture phase settled on a second split (:func:`phases.settle_tie`);
+    None when it settled none."""
+    tied = [t for t in trials if "tie" in t.details]
+    if not tied:
+        return None
+    return {"finalists": [{"name": t.name, "phase": t.phase, **t.details["tie"]} for t in tied],
+            "split": "k-fold" if score.folds else "holdout", "fold_seed": _second_split_seed(score),
+            "kept": next(t.name for t in tied if t.details["tie"]["kept"])}
 
 
 def _chosen_epochs(trial: Trial) -> int:

@@ -1,0 +1,169 @@
+"""A tie in the architecture phase between a fixed schedule and early stopping is settled on a second split of the
+same labelled rows (``fitguard.doctor.phases.settle_tie``), never by their validation losses, which do not compare."""
+
+import copy
+import json
+import time
+
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from fitguard.cli import app
+from fitguard.data import kfold, load
+from fitguard.doctor import DoctorOptions
+from fitguard.doctor.phases import (
+    ARCHITECTURES,
+    DEADLINE_STOP,
+    RECIPE_SHARE,
+    RECIPES,
+    Clock,
+    Scorer,
+    second_split,
+    settle_tie,
+)
+from fitguard.doctor.pipeline import base_config
+from fitguard.doctor.trials import Trial
+
+RECIPE = {"model": {"name": "cnn", "widths": [32, 64, 128]}, "train": {"max_epochs": 60}}
+CNN = {"model": {"name": "cnn", "widths": [32, 64], "pool_to": 4}}
+MLP = {"model": {"name": "mlp", "hidden": [256]}}
+
+
+def scored(name, recipe, score, loss, seconds=10.0, phase="architecture", status="done"):
+    return Trial(name, phase, recipe, score, 0.0, 1000, 10, seconds, status=status, details={"val_loss": loss})
+
+
+class Second:
+    """A stand-in second split: a score per network name, no training; remembers what it was asked."""
+
+    trainings = 1
+
+    def __init__(self, scores, status="done"):
+        self.scores, self.asked, self.status = scores, [], status
+
+    def __call__(self, recipe, *, name, phase):
+        self.asked.append((name, phase))
+        return scored(name, recipe, self.scores[name], 0.3, phase=phase, status=self.status)
+
+
+class First:
+    trainings = 1
+
+
+def session19():
+    # Fashion-MNIST 100/class, seed 2 (session 19): the recipe 0.870 with the higher loss, a CNN 0.875
+    return [scored("recipe", RECIPE, 0.870, 0.512, seconds=45.0), scored("cnn", CNN, 0.875, 0.410),
+            scored("mlp", MLP, 0.825, 0.505)]
+
+
+@pytest.mark.parametrize(("fresh", "kept"), [({"recipe": 0.885, "cnn": 0.850}, "recipe"),
+                                             ({"recipe": 0.860, "cnn": 0.880}, "cnn"),
+                                             ({"recipe": 0.880, "cnn": 0.875}, "recipe")])  # equal means
+def test_a_tie_of_a_schedule_and_early_stopping_is_decided_by_the_mean_over_two_splits(fresh, kept):
+    done = session19()
+    second = Second(fresh)
+    clock = Clock(None, None)
+    chosen = settle_tie(First(), second, clock, done, done[1], epsilon=0.005)
+    assert chosen.name == kept and chosen is next(t for t in done if t.name == kept)  # the first split's trial
+    assert second.asked == [("recipe", "tie"), ("cnn", "tie")] and clock.used == 2
+    for trial in done[:2]:
+        tie = trial.details["tie"]
+        assert tie["search_score"] == trial.val_score and tie["fresh_score"] == fresh[trial.name]
+        assert tie["score"] == pytest.approx((trial.val_score + fresh[trial.name]) / 2, abs=1e-12)
+        assert tie["kept"] is (trial.name == kept)
+    assert done[0].val_score == 0.870 and done[1].val_score == 0.875  # the later phases compare with these
+    assert "tie" not in done[2].details
+
+
+def test_ties_of_one_kind_and_clear_winners_stay_with_the_tie_break():
+    second = Second({"recipe": 0.9, "cnn": 0.9, "cnn 2": 0.9})
+    done = [scored("cnn", CNN, 0.875, 0.41), scored("cnn 2", {"model": {**CNN["model"], "widths": [16]}}, 0.873, 0.3)]
+    assert settle_tie(First(), second, Clock(None, None), done, done[1], epsilon=0.005) is done[1]
+    beaten = [scored("recipe", RECIPE, 0.860, 0.5), *done]  # the recipe is 0.015 below: no tie
+    assert settle_tie(First(), second, Clock(None, None), beaten, done[1], epsilon=0.005) is done[1]
+    assert second.asked == []
+
+
+def test_the_second_split_runs_only_when_its_forecast_fits_the_time_left():
+    # the finalists took 45 + 10 s on the first split: 55 s must be at most RECIPE_SHARE of the time left
+    for seconds, runs in ((55 / RECIPE_SHARE + 5, True), (55 / RECIPE_SHARE - 5, False)):
+        done, second = session19(), Second({"recipe": 0.885, "cnn": 0.85})
+        clock = Clock(seconds, None, started=time.perf_counter())
+        chosen = settle_tie(First(), second, clock, done, done[1], epsilon=0.005)
+        assert (chosen.name, len(second.asked), clock.used) == (("recipe", 2, 2) if runs else ("cnn", 0, 0))
+    # under a trials budget, the clock must have the two trainings: 1 of 2 spent leaves one
+    done, second = session19(), Second({"recipe": 0.885, "cnn": 0.85})
+    assert settle_tie(First(), second, Clock(None, 2, used=1), done, done[1], epsilon=0.005) is done[1]
+    assert second.asked == []
+
+
+@pytest.mark.parametrize("status", [DEADLINE_STOP, "failed: out of memory"])
+def test_a_second_split_the_deadline_cut_or_that_failed_decides_nothing(status):
+    done = session19()
+    second = Second({"recipe": 0.95, "cnn": 0.80}, status=status)
+    if status == DEADLINE_STOP:  # the deadline's stop reason on a finished training
+        second.status = "done"
+        original = second.__call__
+
+        def cut(recipe, *, name, phase):
+            trial = original(recipe, name=name, phase=phase)
+            trial.details["stop_reason"] = DEADLINE_STOP
+            return trial
+
+        second = type("Cut", (), {"trainings": 1, "__call__": staticmethod(cut)})()
+    assert settle_tie(First(), second, Clock(None, None), done, done[1], epsilon=0.005) is done[1]
+    assert all("tie" not in t.details for t in done)
+
+
+def test_the_second_split_mirrors_the_first_on_the_same_labelled_rows():
+    data = load("digits", val=0.2, test=0.2, seed=3)
+    base = base_config(DoctorOptions(device="cpu"))
+    first = Scorer(base=base, data=data)
+    second = second_split(first, data, folds=3, seed=4)
+    (train, val), = second.folds
+    # the sizes the first had, up to stratification's rounding (a row a class at most)
+    assert len(train) + len(val) == len(data.train) + len(data.val) and second.trainings == 1
+    assert abs(len(val) - len(data.val)) <= len(data.class_names)
+    assert second.fold_seed == 4 and not second.grouped
+    # the same labelled rows, split otherwise: kfold's first fold with k = labelled / validation rows
+    labelled = len(data.train) + len(data.val)
+    again = next(iter(kfold(data, k=round(labelled / len(data.val)), seed=4)))
+    assert torch.equal(again[1].y, val.y) and torch.equal(again[1].X, val.X) and not torch.equal(val.y, data.val.y)
+    assert sorted(torch.cat([train.y, val.y]).tolist()) == sorted(torch.cat([data.train.y, data.val.y]).tolist())
+    crossed = Scorer(base=base, data=data, folds=list(kfold(data, k=3, seed=3)))
+    fresh = second_split(crossed, data, folds=3, seed=4)
+    assert len(fresh.folds) == 3 and fresh.fold_seed == 4
+    assert [torch.equal(a.y, b.y) for (_, a), (_, b) in zip(fresh.folds, kfold(data, k=3, seed=4))] == [True] * 3
+
+
+def test_a_doctor_run_settles_a_tie_of_its_recipe_and_a_network_on_a_second_split(tmp_path, monkeypatch):
+    # epsilon 0.99: every network ties; the recipe (a fixed schedule) and the MLPs (early stopping) are settled on a
+    # second holdout split, and the report says so
+    small = {**copy.deepcopy(RECIPES["vgg"]), "model": {"name": "cnn", "widths": [8, 16], "convs": 1}}
+    small["train"].update(max_epochs=3, lr=0.02)
+    spec = tmp_path / "small.yaml"
+    spec.write_text(yaml.safe_dump(small))
+    monkeypatch.setitem(ARCHITECTURES, "image", [{"name": "mlp", "hidden": [16]}, {"name": "mlp", "hidden": [32]}])
+    out = tmp_path / "run"
+    arguments = ["doctor", "--data", "digits", "--recipe", str(spec), "--budget", "none", "--trials", "20",
+                 "--epochs", "4", "--search-epochs", "4", "--cv-max-rows", "0", "--train-fraction", "0.3",
+                 "--min-steps", "0", "--quiet", "--no-references", "--ensemble", "1", "--epsilon", "0.99",
+                 "--out", str(out)]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    tie = summary["remedies"]["tie"]
+    assert tie["split"] == "holdout" and tie["fold_seed"] == summary["config"]["data"]["seed"] + 1
+    names = [f["name"] for f in tie["finalists"]]
+    architecture = {t["name"]: t for t in summary["remedies"]["architecture"]}
+    assert names[0] == "cnn 8x16; SGD, one cycle over 3 epochs, augmented" and names[1].startswith("mlp")
+    for finalist in tie["finalists"]:
+        assert finalist["search_score"] == architecture[finalist["name"]]["val_score"]
+        assert finalist["score"] == pytest.approx((finalist["search_score"] + finalist["fresh_score"]) / 2)
+    best = max(tie["finalists"], key=lambda f: f["score"])
+    assert tie["kept"] == best["name"] == summary["remedies"]["chosen_architecture"]
+    assert architecture[best["name"]]["details"]["chosen"]
+    report = (out / "report.html").read_text()
+    assert "over two splits of the labelled rows" in report and "A fixed schedule and early stopping tied" in report
