@@ -121,6 +121,7 @@ def doctor(data: Dataset, budget: float, seed: int, out: Path, recipe: tuple[str
     return {"test": float(test), "seconds": float(total), "wall_seconds": wall, "budget": budget, "best": best,
             "network": describe(recipe) if "model" in recipe else None,  # which architecture the kept recipe has
             "architecture": scored,
+            "tie": (summary.get("remedies") or {}).get("tie"),  # a schedule/early-stopping tie's second split
             "baseline_test": float(baseline_test), "members": summary["best"].get("members", 1),
             "predictions": arrays["best"],
             "baseline_predictions": arrays["baseline"], "timings": summary["timings"]}
