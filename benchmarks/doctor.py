@@ -116,12 +116,20 @@ def doctor(data: Dataset, budget: float, seed: int, out: Path, recipe: tuple[str
     arrays = _test_predictions(run_dir, data)
     recipe = summary["best"].get("recipe") or {}
     # what the architecture phase saw: each network's validation score and loss, or why it was not scored
-    scored = [{"name": t["name"], "val_score": t["val_score"], "val_loss": t.get("details", {}).get("val_loss"),
-               "status": t["status"]} for t in (summary.get("remedies") or {}).get("architecture", [])]
+    remedies = summary.get("remedies") or {}
+
+    def seen(phase: list[dict]) -> list[dict]:
+        return [{"name": t["name"], "val_score": t["val_score"], "val_loss": t.get("details", {}).get("val_loss"),
+                 "status": t["status"]} for t in phase]
+
+    scored = seen(remedies.get("architecture", []))
     return {"test": float(test), "seconds": float(total), "wall_seconds": wall, "budget": budget, "best": best,
             "network": describe(recipe) if "model" in recipe else None,  # which architecture the kept recipe has
             "architecture": scored,
-            "tie": (summary.get("remedies") or {}).get("tie"),  # a schedule/early-stopping tie's second split
+            "tie": remedies.get("tie"),  # a schedule/early-stopping tie's second split
+            # what the ablation and the study scored on validation, against which the kept recipe was chosen
+            "ablation": seen(remedies.get("ablation", [])),
+            "study": seen((remedies.get("study") or {}).get("trials", [])),
             "baseline_test": float(baseline_test), "members": summary["best"].get("members", 1),
             "predictions": arrays["best"],
             "baseline_predictions": arrays["baseline"], "timings": summary["timings"]}
