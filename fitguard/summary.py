@@ -608,6 +608,9 @@ class Remedies(Section):
             did not confirm (holdout scoring, ``--confirm 0``, ``--keep simplest``).
         tie: the :class:`Tie` of a fixed schedule and early stopping settled on a second split; None (default):
             no such tie, or its second split did not fit the time left (the tie-break decided).
+        settled: why the remedy phases searched nothing on the kept network (a complete recipe kept as given:
+            its validation cannot resolve a point, :func:`fitguard.doctor.phases.settled`); None (default): they
+            searched.
         trainings: the search trainings run.
         stored: scored recipes in study.db (default 0).
         replayed: how many of them a resumed run read back instead of training them (default 0; 0 before --resume).
@@ -624,6 +627,7 @@ class Remedies(Section):
     study: Study
     confirm: Confirmation | None = None
     tie: Tie | None = None
+    settled: str | None = None
     trainings: Count
     #: scored recipes in study.db, and how many a resumed run read back instead of training them (0 before --resume)
     stored: Count = 0

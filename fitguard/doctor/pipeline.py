@@ -473,6 +473,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
             "confirm": _confirmation(confirmed, best if chose else None, options, score) if "confirm" in search
             else None,
             "tie": _tie(search["architecture"], score),
+            "settled": search.get("settled"),
             "trainings": clock.used,
             # scored recipes (a cross-validated one is one per fold's training) in study.db, and how many of them a
             # resumed run read back instead of training them again
@@ -522,6 +523,11 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
                                                                 tick=tick, share=step.until, optional=optional,
                                                                 second=second)
             found["chosen"] = chosen
+            if (why := phases.settled(score, chosen)) is not None:
+                found["settled"] = why
+        elif step.phase == "train_longer" and "settled" in found:
+            found["train_longer"] = [Trial("train 3x longer", "train_longer", chosen.recipe, math.nan, math.nan, 0,
+                                           0, 0.0, f"skipped: {found['settled']}")]
         elif step.phase == "train_longer":
             display.phase("train longer", 1)
             found["train_longer"] = phases.train_longer(score, clock, chosen, share=step.until, tick=tick)
@@ -534,10 +540,13 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
             singles = phases.remedies_for(data, chosen.recipe, lam, plan.remedies)
             display.phase("ablation", len(singles) + 1)
             found["ablation"] = phases.ablation(score, clock, chosen, chosen.recipe, lam, tick=tick,
-                                                share=step.until, allowed=plan.remedies)
+                                                share=step.until, allowed=plan.remedies,
+                                                why_not=found.get("settled"))
         elif step.phase == "learning_curve":
             display.phase("learning curve", 4)
             found["learning_curve"] = learning_curve_phase(score, clock, chosen, share=step.until, tick=tick)
+        elif step.phase in ("confirm", "study") and "settled" in found:
+            found[step.phase] = []  # nothing to choose among: the recipe is kept as given
         elif step.phase == "confirm":
             display.phase("confirm", options.confirm)
             seed = _second_split_seed(score)  # by which workers build it too

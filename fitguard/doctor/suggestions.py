@@ -129,6 +129,8 @@ def _result(trial: Trial | None, reference: Trial | None, what: str) -> dict[str
 
 def _measure(remedy: str, search: dict[str, Any], data: Dataset, baseline: Trial) -> dict[str, Any]:
     reference = search["ablation"][0] if search.get("ablation") else None
+    if search.get("settled") and remedy not in ("early stopping", "more data", "shrink the network", "bigger model"):
+        return {"tried": False, "helped": None, "measured": f"not tried: {search['settled']}"}
     if remedy in ("augmentation", "dropout", "L2", "batch norm", "weight noise", "class weights", "mixup",
                   "skip connections", "cosine schedule"):
         return _result(_ablation_row(search, remedy), reference, remedy)

@@ -195,6 +195,8 @@ def advice(summary: Summary) -> list[str]:
         kept = "was the smallest" if summary.metric == "loss" else "had the lowest validation loss"
         lines.append(f"Network: “{remedies.chosen_architecture}” {kept} of the networks within {remedies.epsilon:g} "
                      "of the best validation score.")
+    if remedies.settled:
+        lines.append(f"No remedy was searched on it: {remedies.settled}.")
     reference = remedies.ablation[0]
     scored = [t for t in remedies.ablation[1:] if t.status == "done" and t.val_score is not None]
     helped = [t.name for t in scored if _helped(t, reference)]

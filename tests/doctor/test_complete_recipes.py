@@ -182,6 +182,15 @@ def test_a_doctor_run_scores_a_recipe_file_first_and_ships_it_on_its_own_schedul
     assert summary["remedies"]["lambda_cv"]["skipped"]
     kept = summary["best"]
     assert summary["remedies"]["ablation"][0]["name"] == "the recipe as given"  # not "early stopping only"
+    # its validation rows cannot resolve a point: kept as given, every change listed as skipped, no study
+    why = summary["remedies"]["settled"]
+    assert why.startswith(f"a complete recipe is kept as given: {summary['data']['n_val']} validation rows") and \
+        why.endswith(
+        " validation rows cannot tell a change of 1 point from noise; its time goes to the ensemble")
+    assert {t["status"] for t in summary["remedies"]["ablation"][1:]} == {f"skipped: {why}"}
+    assert summary["remedies"]["study"]["trials"] == [] and kept["name"] == "the recipe as given"
+    report = (out / "report.html").read_text()
+    assert f"No remedy was searched on it: {why}." in report
     assert kept["recipe"]["train"]["optimizer"] == "sgd" and kept["recipe"]["remedies"]["one_cycle"] == {"warmup": 0.25}
     assert kept["shipped"]["epochs"] == kept["recipe"]["train"]["max_epochs"]
     assert kept["config"]["train"]["batch_size"] == 64 and kept["config"]["early_stopping"] is None
