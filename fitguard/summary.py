@@ -572,19 +572,40 @@ class Confirmation(Section):
     note: str
 
 
-class Tie(Section):
-    """A tie between a fixed schedule and early stopping in the architecture phase, settled on a second split of
-    the same labelled rows (:func:`fitguard.doctor.phases.settle_tie`): the validation loss does not compare them.
+class TieFinalist(Section):
+    """One side of a tie between a fixed schedule and early stopping (:class:`Tie`).
 
     Args:
-        finalists: the best network of each kind within ``epsilon``: its search score (first split), the second
-            split's, and their mean, which decided.
-        split: how the second split scores: "holdout" (one split of the first's sizes) or "k-fold".
-        fold_seed: the seed of the second split.
-        kept: the finalist kept.
+        name: the network's name in the architecture phase.
+        search_score: its validation score there (an early-stopped network's: at the epoch those rows liked best).
+        fresh_score: its score on the second split, trained as it would be shipped, which decided.
+        fresh_folds: that split's fold scores (one for a holdout split).
+        epochs: the epochs it trained there (a recipe: its schedule's; an early-stopped network: the count its
+            first split chose).
+        kept: whether it was kept.
     """
 
-    finalists: list[Finalist] = Field(min_length=2, max_length=2)
+    name: str
+    search_score: Score
+    fresh_score: Score
+    fresh_folds: list[Score]
+    epochs: Count
+    kept: bool
+
+
+class Tie(Section):
+    """A tie between a fixed schedule and early stopping in the architecture phase, settled on a second split of
+    the same labelled rows, each trained as it would be shipped (:func:`fitguard.doctor.phases.settle_tie`):
+    neither their validation losses nor their first scores compare them.
+
+    Args:
+        finalists: the best network of each kind within ``epsilon``, the fixed schedule first.
+        split: how the second split scores: "holdout" (one split of about the first's sizes) or "k-fold".
+        fold_seed: the seed of the second split.
+        kept: the finalist kept: the higher second-split score (on an exact tie, the fixed schedule).
+    """
+
+    finalists: list[TieFinalist] = Field(min_length=2, max_length=2)
     split: Literal["holdout", "k-fold"]
     fold_seed: int
     kept: str

@@ -385,7 +385,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
 
         clock_at = time.perf_counter()
         display.phase("final training", 2 if refits_on_test(options) else 1)
-        epochs = _chosen_epochs(best)
+        epochs = phases.chosen_epochs(best)
         hard = (phases.StopAtDeadline(lambda: clock.deadline),)
         every_row = joined(tested_rows, data.test) if refits_on_test(options) else None
         # each member's and the tested baseline's evaluations: the test split and their training rows, costed by
@@ -592,14 +592,9 @@ def _tie(trials: list[Trial], score: phases.Scorer) -> dict[str, Any] | None:
     tied = [t for t in trials if "tie" in t.details]
     if not tied:
         return None
-    return {"finalists": [{"name": t.name, "phase": t.phase, **t.details["tie"]} for t in tied],
+    return {"finalists": [{"name": t.name, **t.details["tie"]} for t in tied],
             "split": "k-fold" if score.folds else "holdout", "fold_seed": _second_split_seed(score),
             "kept": next(t.name for t in tied if t.details["tie"]["kept"])}
-
-
-def _chosen_epochs(trial: Trial) -> int:
-    """The epoch count validation chose: the folds' median best epoch, or the holdout run's best epoch."""
-    return int(trial.details.get("best_epoch") or trial.epochs or 1)
 
 
 def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: phases.Clock,
@@ -625,12 +620,12 @@ def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: pha
         if clock.seconds is None:
             return
         per_epoch_row = leader.seconds / max(1, score.trainings) / max(1, leader.epochs) / max(1, rows)
-        tested_cost = per_epoch_row * _chosen_epochs(leader) * tested
+        tested_cost = per_epoch_row * phases.chosen_epochs(leader) * tested
         # each member's evaluations: the test split, and its training rows once more (the gap), costed by what a
         # row's forward pass cost it in the search: measured, not derived from training, because their ratio is
         # 0.03 for a small MLP and above 1 for a CNN on 32x32 colour images (large activations per row)
         evaluation = leader.details.get("forward_row", 0.0) * (tested + len(data.test))
-        every_cost = (per_epoch_row * _chosen_epochs(leader) * (tested + len(data.test))
+        every_cost = (per_epoch_row * phases.chosen_epochs(leader) * (tested + len(data.test))
                       if refits_on_test(options) else 0)
         # the refit on every row is kept in reserve only while it is a modest share of the budget (a test split
         # many times the labelled rows would starve the search); the final phase starts it only when it fits

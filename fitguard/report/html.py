@@ -188,15 +188,16 @@ def advice(summary: Summary) -> list[str]:
     if remedies.tie is not None:
         other = next(f for f in remedies.tie.finalists if f.name != remedies.tie.kept)
         mine = next(f for f in remedies.tie.finalists if f.name == remedies.tie.kept)
-        lines.append(f"Network: “{remedies.chosen_architecture}” scored {show(mine.score)} over two splits of the "
-                     f"labelled rows against {show(other.score)} for “{other.name}”, with which it tied on the first; "
-                     "a fixed schedule and early stopping tied, and their validation losses do not compare.")
+        lines.append(f"Network: “{remedies.chosen_architecture}” tied with “{other.name}” (a fixed schedule and early "
+                     f"stopping, whose first scores do not compare); trained again as each would be shipped, on a "
+                     f"second split of the labelled rows, it scored {show(mine.fresh_score)} against "
+                     f"{show(other.fresh_score)}.")
     else:
         kept = "was the smallest" if summary.metric == "loss" else "had the lowest validation loss"
         lines.append(f"Network: “{remedies.chosen_architecture}” {kept} of the networks within {remedies.epsilon:g} "
                      "of the best validation score.")
     if remedies.settled:
-        lines.append(f"No remedy was searched on it: {remedies.settled}.")
+        lines.append(f"{remedies.settled[:1].upper()}{remedies.settled[1:]}.")
     reference = remedies.ablation[0]
     scored = [t for t in remedies.ablation[1:] if t.status == "done" and t.val_score is not None]
     helped = [t.name for t in scored if _helped(t, reference)]

@@ -36,7 +36,7 @@ def test_only_a_complete_recipe_on_too_few_validation_rows_is_settled():
     assert validation_rows(holdout) == len(data.val) == 359
     why = settled(holdout, kept(RECIPES["vgg"], 0.97))
     assert why == ("a complete recipe is kept as given: 359 validation rows cannot tell a change of 1 point from "
-                   "noise; its time goes to the ensemble")
+                   "noise, so no remedy is searched on it")
     assert settled(holdout, kept({"model": {"name": "cnn", "widths": [16, 32]}}, 0.97)) is None  # early stopping
     assert settled(holdout, kept(RECIPES["vgg"], 0.999)) is None  # 2 standard errors: 0.47 points
     assert settled(holdout, kept(RECIPES["vgg"], -0.3, metric="val_loss")) is None  # no binomial error
