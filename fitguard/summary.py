@@ -578,10 +578,11 @@ class TieFinalist(Section):
     Args:
         name: the network's name in the architecture phase.
         search_score: its validation score there (an early-stopped network's: at the epoch those rows liked best).
-        fresh_score: its score on the second split, trained as it would be shipped, which decided.
-        fresh_folds: that split's fold scores (one for a holdout split).
+        fresh_score: its score on the second split, trained as it would be shipped, which decided; None: no
+            second split (too few validation rows to resolve a point: the fixed schedule was kept).
+        fresh_folds: that split's fold scores (one for a holdout split; none without one).
         epochs: the epochs it trained there (a recipe: its schedule's; an early-stopped network: the count its
-            first split chose).
+            first split chose); None without a second split.
         kept: whether it was kept.
     """
 
@@ -589,7 +590,7 @@ class TieFinalist(Section):
     search_score: Score
     fresh_score: Score
     fresh_folds: list[Score]
-    epochs: Count
+    epochs: Count | None
     kept: bool
 
 
@@ -600,13 +601,15 @@ class Tie(Section):
 
     Args:
         finalists: the best network of each kind within ``epsilon``, the fixed schedule first.
-        split: how the second split scores: "holdout" (one split of about the first's sizes) or "k-fold".
+        split: how the second split scores: "holdout" (one split of about the first's sizes) or "k-fold"; None:
+            there was none (the validation rows cannot resolve a point of accuracy: the fixed schedule was kept).
         fold_seed: the seed of the second split.
-        kept: the finalist kept: the higher second-split score (on an exact tie, the fixed schedule).
+        kept: the finalist kept: the higher second-split score (on an exact tie, or without one, the fixed
+            schedule).
     """
 
     finalists: list[TieFinalist] = Field(min_length=2, max_length=2)
-    split: Literal["holdout", "k-fold"]
+    split: Literal["holdout", "k-fold"] | None
     fold_seed: int
     kept: str
 

@@ -593,7 +593,8 @@ def _tie(trials: list[Trial], score: phases.Scorer) -> dict[str, Any] | None:
     if not tied:
         return None
     return {"finalists": [{"name": t.name, **t.details["tie"]} for t in tied],
-            "split": "k-fold" if score.folds else "holdout", "fold_seed": _second_split_seed(score),
+            "split": None if tied[0].details["tie"]["fresh_score"] is None else "k-fold" if score.folds else "holdout",
+            "fold_seed": _second_split_seed(score),
             "kept": next(t.name for t in tied if t.details["tie"]["kept"])}
 
 

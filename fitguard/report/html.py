@@ -188,10 +188,14 @@ def advice(summary: Summary) -> list[str]:
     if remedies.tie is not None:
         other = next(f for f in remedies.tie.finalists if f.name != remedies.tie.kept)
         mine = next(f for f in remedies.tie.finalists if f.name == remedies.tie.kept)
-        lines.append(f"Network: “{remedies.chosen_architecture}” tied with “{other.name}” (a fixed schedule and early "
-                     f"stopping, whose first scores do not compare); trained again as each would be shipped, on a "
-                     f"second split of the labelled rows, it scored {show(mine.fresh_score)} against "
-                     f"{show(other.fresh_score)}.")
+        tie = (f"Network: “{remedies.chosen_architecture}” tied with “{other.name}” within {remedies.epsilon:g} (a "
+               "fixed schedule and early stopping, whose scores do not compare: an early-stopped one is its best "
+               "epoch's)")
+        if mine.fresh_score is None or other.fresh_score is None:
+            lines.append(f"{tie}; the validation rows cannot resolve a point, so the fixed schedule was kept.")
+        else:
+            lines.append(f"{tie}; trained again as each would be shipped, on a second split of the labelled rows, "
+                         f"it scored {show(mine.fresh_score)} against {show(other.fresh_score)}.")
     else:
         kept = "was the smallest" if summary.metric == "loss" else "had the lowest validation loss"
         lines.append(f"Network: “{remedies.chosen_architecture}” {kept} of the networks within {remedies.epsilon:g} "

@@ -20,6 +20,8 @@ from fitguard.doctor.phases import (
     RECIPES,
     Clock,
     Scorer,
+    as_shipped,
+    chosen_epochs,
     second_split,
     settle_tie,
 )
@@ -67,7 +69,7 @@ def test_a_tie_of_a_schedule_and_early_stopping_is_decided_on_a_second_split_tra
     done = session19()
     second = Second(fresh)
     clock = Clock(None, None)
-    chosen = settle_tie(First(), second, clock, done, done[1], epsilon=0.005)
+    chosen = settle_tie(First(), second, clock, done, done[1], epsilon=0.005, rows=10_000)
     assert chosen.name == kept and chosen is next(t for t in done if t.name == kept)  # the first split's trial
     # the recipe on its own schedule; the CNN for the 23 epochs its first split chose, without early stopping
     assert second.asked == [("recipe", "tie", RECIPE, {}),
@@ -84,9 +86,9 @@ def test_a_tie_of_a_schedule_and_early_stopping_is_decided_on_a_second_split_tra
 def test_ties_of_one_kind_and_clear_winners_stay_with_the_tie_break():
     second = Second({"recipe": 0.9, "cnn": 0.9, "cnn 2": 0.9})
     done = [scored("cnn", CNN, 0.875, 0.41), scored("cnn 2", {"model": {**CNN["model"], "widths": [16]}}, 0.873, 0.3)]
-    assert settle_tie(First(), second, Clock(None, None), done, done[1], epsilon=0.005) is done[1]
+    assert settle_tie(First(), second, Clock(None, None), done, done[1], epsilon=0.005, rows=10_000) is done[1]
     beaten = [scored("recipe", RECIPE, 0.860, 0.5), *done]  # the recipe is 0.015 below: no tie
-    assert settle_tie(First(), second, Clock(None, None), beaten, done[1], epsilon=0.005) is done[1]
+    assert settle_tie(First(), second, Clock(None, None), beaten, done[1], epsilon=0.005, rows=10_000) is done[1]
     assert second.asked == []
 
 
@@ -95,11 +97,11 @@ def test_the_second_split_runs_only_when_its_forecast_fits_the_time_left():
     for seconds, runs in ((55 / RECIPE_SHARE + 5, True), (55 / RECIPE_SHARE - 5, False)):
         done, second = session19(), Second({"recipe": 0.885, "cnn": 0.85})
         clock = Clock(seconds, None, started=time.perf_counter())
-        chosen = settle_tie(First(), second, clock, done, done[1], epsilon=0.005)
+        chosen = settle_tie(First(), second, clock, done, done[1], epsilon=0.005, rows=10_000)
         assert (chosen.name, len(second.asked), clock.used) == (("recipe", 2, 2) if runs else ("cnn", 0, 0))
     # under a trials budget, the clock must have the two trainings: 1 of 2 spent leaves one
     done, second = session19(), Second({"recipe": 0.885, "cnn": 0.85})
-    assert settle_tie(First(), second, Clock(None, 2, used=1), done, done[1], epsilon=0.005) is done[1]
+    assert settle_tie(First(), second, Clock(None, 2, used=1), done, done[1], epsilon=0.005, rows=10_000) is done[1]
     assert second.asked == []
 
 
@@ -117,7 +119,7 @@ def test_a_second_split_the_deadline_cut_or_that_failed_decides_nothing(status):
             return trial
 
         second = type("Cut", (), {"trainings": 1, "__call__": staticmethod(cut)})()
-    assert settle_tie(First(), second, Clock(None, None), done, done[1], epsilon=0.005) is done[1]
+    assert settle_tie(First(), second, Clock(None, None), done, done[1], epsilon=0.005, rows=10_000) is done[1]
     assert all("tie" not in t.details for t in done)
 
 
@@ -142,13 +144,46 @@ def test_the_second_split_mirrors_the_first_on_the_same_labelled_rows():
     assert [torch.equal(a.y, b.y) for (_, a), (_, b) in zip(fresh.folds, kfold(data, k=3, seed=4))] == [True] * 3
 
 
-def test_a_doctor_run_settles_a_tie_of_its_recipe_and_a_network_on_a_second_split(tmp_path, monkeypatch):
-    # epsilon 0.99: every network ties; the recipe (a fixed schedule) and the MLPs (early stopping) are settled on a
-    # second holdout split, and the report says so
+def test_on_too_few_validation_rows_the_tie_goes_to_the_fixed_schedule_without_a_second_split():
+    done, second = session19(), Second({"recipe": 0.8, "cnn": 0.95})
+    clock = Clock(None, None)
+    assert settle_tie(First(), second, clock, done, done[1], epsilon=0.005, rows=200) is done[0]
+    assert second.asked == [] and clock.used == 0
+    assert [t.details["tie"] for t in done[:2]] == [
+        {"search_score": s, "fresh_score": None, "fresh_folds": [], "epochs": None, "kept": k}
+        for s, k in ((0.870, True), (0.875, False))]
+
+
+def _small_recipe(epochs=3):
     small = {**copy.deepcopy(RECIPES["vgg"]), "model": {"name": "cnn", "widths": [8, 16], "convs": 1}}
-    small["train"].update(max_epochs=3, lr=0.02)
+    small["train"].update(max_epochs=epochs, lr=0.02)
+    return small
+
+
+def test_the_second_split_trains_each_finalist_as_shipped():
+    # real trainings: digits, a small recipe on its 3-epoch schedule against an early-stopped MLP, every network
+    # tied (epsilon 0.99) and as many rows assumed as resolve a point, so that the second split runs
+    data = load("digits", val=0.2, test=0.2, seed=0).with_train_fraction(0.3)
+    base = base_config(DoctorOptions(device="cpu", patience=2))
+    first = Scorer(base=base, data=data, train={"max_epochs": 8, "repeat": 1})
+    recipe, mlp = _small_recipe(), {"model": {"name": "mlp", "hidden": [16]}}
+    done = [first(recipe, name="recipe", phase="architecture"), first(mlp, name="mlp", phase="architecture")]
+    second = second_split(first, data, folds=3, seed=1)
+    kept = settle_tie(first, second, Clock(None, None), done, done[1], epsilon=0.99, rows=10**6)
+    ties = [t.details["tie"] for t in done]
+    assert ties[0]["epochs"] == 3 and ties[1]["epochs"] == chosen_epochs(done[1])  # no early stopping on it
+    assert all(0 <= t["fresh_score"] <= 1 and t["fresh_folds"] == [t["fresh_score"]] for t in ties)
+    assert kept is (done[0] if ties[0]["fresh_score"] >= ties[1]["fresh_score"] else done[1])
+    # what the second split trained the MLP as: its first split's epochs, no early stopping
+    recipe_again, options = as_shipped(done[1])
+    assert recipe_again == {**mlp, "early_stopping": None} and options == {"max_epochs": chosen_epochs(done[1])}
+
+
+def test_a_doctor_run_keeps_its_recipe_on_a_tie_its_validation_rows_cannot_resolve(tmp_path, monkeypatch):
+    # epsilon 0.99: every network ties; the recipe (a fixed schedule) and the MLPs (early stopping) tie on a
+    # validation split of a few hundred rows, which cannot resolve a point: the recipe is kept, and the report says so
     spec = tmp_path / "small.yaml"
-    spec.write_text(yaml.safe_dump(small))
+    spec.write_text(yaml.safe_dump(_small_recipe()))
     monkeypatch.setitem(ARCHITECTURES, "image", [{"name": "mlp", "hidden": [16]}, {"name": "mlp", "hidden": [32]}])
     out = tmp_path / "run"
     arguments = ["doctor", "--data", "digits", "--recipe", str(spec), "--budget", "none", "--trials", "20",
@@ -159,20 +194,14 @@ def test_a_doctor_run_settles_a_tie_of_its_recipe_and_a_network_on_a_second_spli
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     tie = summary["remedies"]["tie"]
-    assert tie["split"] == "holdout" and tie["fold_seed"] == summary["config"]["data"]["seed"] + 1
-    names = [f["name"] for f in tie["finalists"]]
+    assert tie["split"] is None and tie["fold_seed"] == summary["config"]["data"]["seed"] + 1
     architecture = {t["name"]: t for t in summary["remedies"]["architecture"]}
-    assert names[0] == "cnn 8x16; SGD, one cycle over 3 epochs, augmented" and names[1].startswith("mlp")
-    for finalist in tie["finalists"]:
-        assert finalist["search_score"] == architecture[finalist["name"]]["val_score"]
     recipe, network = tie["finalists"]
-    assert recipe["epochs"] == 3  # its schedule; the MLP: the epochs its first split chose
-    assert network["epochs"] == (architecture[network["name"]]["details"].get("best_epoch")
-                                 or architecture[network["name"]]["epochs"])
-    kept = recipe if recipe["fresh_score"] >= network["fresh_score"] else network
-    assert [recipe["kept"], network["kept"]] == [kept is recipe, kept is network]
-    assert tie["kept"] == kept["name"] == summary["remedies"]["chosen_architecture"]
-    assert architecture[kept["name"]]["details"]["chosen"]
+    assert recipe["name"] == "cnn 8x16; SGD, one cycle over 3 epochs, augmented" and network["name"].startswith("mlp")
+    assert recipe["search_score"] == architecture[recipe["name"]]["val_score"]
+    assert (recipe["kept"], network["kept"], recipe["fresh_score"], network["epochs"]) == (True, False, None, None)
+    assert tie["kept"] == recipe["name"] == summary["remedies"]["chosen_architecture"]
+    assert architecture[recipe["name"]]["details"]["chosen"]
     report = (out / "report.html").read_text()
-    assert "trained again as each would be shipped, on a second split of the labelled rows" in report
-    assert "A fixed schedule and early stopping tied" in report
+    assert "the validation rows cannot resolve a point, so the fixed schedule was kept." in report
+    assert "these validation rows cannot resolve a point of accuracy, so the fixed schedule was kept" in report
