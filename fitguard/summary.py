@@ -584,6 +584,8 @@ class TieFinalist(Section):
         epochs: the epochs it trained there (a recipe: its schedule's; an early-stopped network: the count its
             first split chose); None without a second split.
         kept: whether it was kept.
+        noise: without a second split, the lead the early-stopped network needed to be kept (two standard errors
+            of a difference of accuracies on these validation rows); None with one.
     """
 
     name: str
@@ -592,6 +594,7 @@ class TieFinalist(Section):
     fresh_folds: list[Score]
     epochs: Count | None
     kept: bool
+    noise: float | None = None
 
 
 class Tie(Section):

@@ -611,7 +611,8 @@ def settle_tie(score: Scorer, second: Scorer, clock: Clock, done: list[Trial], c
     with early stopping, the best of each (by :func:`tie_break`) are the finalists; else ``chosen`` as it is.
 
     - When ``rows`` validation rows cannot resolve a point of accuracy (:func:`resolves`), the fixed schedule is
-      kept: a tie there is noise, and an early-stopped score is a selection (below) where the recipe's is none.
+      kept unless the network leads it by more than :func:`noise` (possible only with a wide ``epsilon``): a
+      smaller lead is noise, and an early-stopped score is a selection (below) where the recipe's is none.
     - Else both are trained again on ``second``, a second split of the same labelled rows, as each would be
       shipped: the recipe on its schedule, the early-stopped network for the epochs its first split chose, without
       early stopping. The higher score there is kept (on an exact tie, the fixed schedule).
@@ -651,10 +652,13 @@ def settle_tie(score: Scorer, second: Scorer, clock: Clock, done: list[Trial], c
         return chosen
     pair = [f for f in finalists if f is not None]
     if not resolves(pair[0], rows):
+        # the network is kept only when it leads by more than the noise (a wide --epsilon can tie far apart scores)
+        margin = noise(pair[0].val_score, rows)
+        kept = pair[1] if pair[1].val_score - pair[0].val_score > margin else pair[0]
         for t in pair:
             t.details["tie"] = {"search_score": t.val_score, "fresh_score": None, "fresh_folds": [], "epochs": None,
-                                "kept": t is pair[0]}
-        return pair[0]
+                                "kept": t is kept, "noise": margin}
+        return kept
     seconds = sum(t.seconds for t in pair) * second.trainings / max(1, score.trainings)
     if clock.seconds is not None:
         if seconds > RECIPE_SHARE * clock.left():
@@ -817,10 +821,24 @@ def resolves(trial: Trial, rows: int, step: float = RESOLVE) -> bool:
         >>> resolves(t, 200), resolves(t, 10_000), resolves(replace(t, metric="val_loss", val_score=-0.3), 200)
         (False, True, True)
     """
-    if not trial.metric.endswith("accuracy"):
-        return True
-    p = min(max(trial.val_score, 0.5 / max(1, rows)), 1 - 0.5 / max(1, rows))
-    return 2 * math.sqrt(2 * p * (1 - p) / max(1, rows)) <= step
+    return not trial.metric.endswith("accuracy") or noise(trial.val_score, rows) <= step
+
+
+def noise(p: float, rows: int) -> float:
+    """Two standard errors of the difference of two independent accuracies near ``p`` on ``rows`` rows each,
+    2·√(2·p·(1 − p) / rows): a smaller difference is not resolved (p is kept half a row from 0 and 1).
+
+    Args:
+        p: the accuracy.
+        rows: the rows behind each accuracy.
+
+    Example:
+        >>> round(noise(0.87, 200), 4), round(noise(0.87, 9_500), 4)
+        (0.0673, 0.0098)
+    """
+    rows = max(1, rows)
+    p = min(max(p, 0.5 / rows), 1 - 0.5 / rows)
+    return 2 * math.sqrt(2 * p * (1 - p) / rows)
 
 
 def settled(score: Scorer, chosen: Trial) -> str | None:

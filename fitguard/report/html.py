@@ -192,7 +192,9 @@ def advice(summary: Summary) -> list[str]:
                "fixed schedule and early stopping, whose scores do not compare: an early-stopped one is its best "
                "epoch's)")
         if mine.fresh_score is None or other.fresh_score is None:
-            lines.append(f"{tie}; the validation rows cannot resolve a point, so the fixed schedule was kept.")
+            lead = f"a lead under {show(mine.noise or other.noise or 0.0)} is noise on these validation rows"
+            lines.append(f"{tie}; {lead}, so " + ("the fixed schedule was kept." if mine is remedies.tie.finalists[0]
+                                                 else "the network, further ahead than that, was kept."))
         else:
             lines.append(f"{tie}; trained again as each would be shipped, on a second split of the labelled rows, "
                          f"it scored {show(mine.fresh_score)} against {show(other.fresh_score)}.")

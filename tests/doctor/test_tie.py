@@ -3,6 +3,7 @@ same labelled rows (``fitguard.doctor.phases.settle_tie``), never by their valid
 
 import copy
 import json
+import math
 import time
 
 import pytest
@@ -149,9 +150,16 @@ def test_on_too_few_validation_rows_the_tie_goes_to_the_fixed_schedule_without_a
     clock = Clock(None, None)
     assert settle_tie(First(), second, clock, done, done[1], epsilon=0.005, rows=200) is done[0]
     assert second.asked == [] and clock.used == 0
+    margin = 2 * math.sqrt(2 * 0.87 * 0.13 / 200)  # two standard errors of a difference: 6.7 points
     assert [t.details["tie"] for t in done[:2]] == [
-        {"search_score": s, "fresh_score": None, "fresh_folds": [], "epochs": None, "kept": k}
-        for s, k in ((0.870, True), (0.875, False))]
+        {"search_score": s, "fresh_score": None, "fresh_folds": [], "epochs": None, "kept": k,
+         "noise": pytest.approx(margin)} for s, k in ((0.870, True), (0.875, False))]
+    # a wide epsilon ties scores far apart: a lead beyond the noise keeps the network
+    far = [scored("recipe", RECIPE, 0.70, 0.9), scored("cnn", CNN, 0.875, 0.41, best=23)]
+    assert settle_tie(First(), second, clock, far, far[1], epsilon=0.5, rows=200) is far[1]
+    assert far[1].details["tie"]["kept"] and far[1].details["tie"]["noise"] == pytest.approx(
+        2 * math.sqrt(2 * 0.7 * 0.3 / 200))
+    assert second.asked == []
 
 
 def _small_recipe(epochs=3):
@@ -179,9 +187,10 @@ def test_the_second_split_trains_each_finalist_as_shipped():
     assert recipe_again == {**mlp, "early_stopping": None} and options == {"max_epochs": chosen_epochs(done[1])}
 
 
-def test_a_doctor_run_keeps_its_recipe_on_a_tie_its_validation_rows_cannot_resolve(tmp_path, monkeypatch):
+def test_a_doctor_run_settles_a_tie_its_validation_rows_cannot_resolve_by_the_noise(tmp_path, monkeypatch):
     # epsilon 0.99: every network ties; the recipe (a fixed schedule) and the MLPs (early stopping) tie on a
-    # validation split of a few hundred rows, which cannot resolve a point: the recipe is kept, and the report says so
+    # validation split of a few hundred rows, which cannot resolve a point: the recipe is kept unless the MLP leads
+    # it by more than two standard errors of a difference, and the report says which
     spec = tmp_path / "small.yaml"
     spec.write_text(yaml.safe_dump(_small_recipe()))
     monkeypatch.setitem(ARCHITECTURES, "image", [{"name": "mlp", "hidden": [16]}, {"name": "mlp", "hidden": [32]}])
@@ -199,9 +208,16 @@ def test_a_doctor_run_keeps_its_recipe_on_a_tie_its_validation_rows_cannot_resol
     recipe, network = tie["finalists"]
     assert recipe["name"] == "cnn 8x16; SGD, one cycle over 3 epochs, augmented" and network["name"].startswith("mlp")
     assert recipe["search_score"] == architecture[recipe["name"]]["val_score"]
-    assert (recipe["kept"], network["kept"], recipe["fresh_score"], network["epochs"]) == (True, False, None, None)
-    assert tie["kept"] == recipe["name"] == summary["remedies"]["chosen_architecture"]
-    assert architecture[recipe["name"]]["details"]["chosen"]
+    assert (recipe["fresh_score"], network["epochs"]) == (None, None)
+    noise = recipe["noise"]
+    assert noise == pytest.approx(2 * math.sqrt(2 * recipe["search_score"] * (1 - recipe["search_score"])
+                                                / summary["data"]["n_val"]))
+    network_kept = network["search_score"] - recipe["search_score"] > noise
+    assert (recipe["kept"], network["kept"]) == (not network_kept, network_kept)
+    kept = network if network_kept else recipe
+    assert tie["kept"] == kept["name"] == summary["remedies"]["chosen_architecture"]
+    assert architecture[kept["name"]]["details"]["chosen"]
     report = (out / "report.html").read_text()
-    assert "the validation rows cannot resolve a point, so the fixed schedule was kept." in report
-    assert "these validation rows cannot resolve a point of accuracy, so the fixed schedule was kept" in report
+    ending = "the network, further ahead than that, was kept" if network_kept else "the fixed schedule was kept"
+    assert f"is noise on these validation rows, so {ending}." in report
+    assert f"is noise, so {ending}." in report
