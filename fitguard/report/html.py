@@ -192,7 +192,8 @@ def advice(summary: Summary) -> list[str]:
                "fixed schedule and early stopping, whose scores do not compare: an early-stopped one is its best "
                "epoch's)")
         if mine.fresh_score is None or other.fresh_score is None:
-            lead = f"a lead under {show(mine.noise or other.noise or 0.0)} is noise on these validation rows"
+            margin = 100 * (mine.noise or other.noise or 0.0)
+            lead = f"a lead under {margin:.1f} points is noise on these validation rows"
             lines.append(f"{tie}; {lead}, so " + ("the fixed schedule was kept." if mine is remedies.tie.finalists[0]
                                                  else "the network, further ahead than that, was kept."))
         else:

@@ -219,5 +219,5 @@ def test_a_doctor_run_settles_a_tie_its_validation_rows_cannot_resolve_by_the_no
     assert architecture[kept["name"]]["details"]["chosen"]
     report = (out / "report.html").read_text()
     ending = "the network, further ahead than that, was kept" if network_kept else "the fixed schedule was kept"
-    assert f"is noise on these validation rows, so {ending}." in report
-    assert f"is noise, so {ending}." in report
+    assert f"a lead under {100 * noise:.1f} points is noise on these validation rows, so {ending}." in report
+    assert f"a lead under {100 * noise:.1f} points of accuracy is noise, so {ending}." in report
