@@ -9,7 +9,8 @@ search spends its time testing that hypothesis first:
   skip connections, a cosine schedule, and augmentation for images, which multiplies the data); the study tunes the
   learning rate and a small λ.
 - **overfit**: regularize, augment and shrink -- architectures in the usual order, small ones included (of those
-  within ε of the best, the lowest validation loss is kept), the full λ grid, every regularizing remedy in the
+  within ε of the best, the lowest validation loss is kept; a complete recipe tied with early stopping, see
+  :func:`fitguard.doctor.phases.settle_tie`), the full λ grid, every regularizing remedy in the
   ablation, a learning curve that estimates how many more rows would close half the gap, then the study over λ,
   dropout and the learning rate.
 - **good**: the same phases as overfit, without the learning curve (there is no gap to close).
@@ -229,7 +230,8 @@ def _plan(kind: str) -> Plan:
     steps = [
         Step("architecture", 0.35, "the network family that fits the data, at several sizes, small ones included "
                                    "(shrink the network); of those within ε of the best, the lowest validation "
-                                   "loss is kept"),
+                                   "loss is kept (a complete recipe tied with an early-stopped network: the one "
+                                   "validation can tell is better, else the recipe)"),
         Step("lambda_cv", 0.55, "regularize: the L2 strength by cross-validation"),
         Step("ablation", 0.8, "each regularizing remedy and augmentation alone (the cocktail's weight averages, "
                               "snapshot ensembles, cutmix and FGSM last), then the helpful ones combined"),
