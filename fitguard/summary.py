@@ -579,7 +579,7 @@ class TieFinalist(Section):
         name: the network's name in the architecture phase.
         search_score: its validation score there (an early-stopped network's: at the epoch those rows liked best).
         fresh_score: its score on the second split, trained as it would be shipped, which decided; None: no
-            second split (too few validation rows to resolve a point: the fixed schedule was kept).
+            second split (too few validation rows to resolve a point: ``noise`` decided).
         fresh_folds: that split's fold scores (one for a holdout split; none without one).
         epochs: the epochs it trained there (a recipe: its schedule's; an early-stopped network: the count its
             first split chose); None without a second split.
@@ -598,17 +598,19 @@ class TieFinalist(Section):
 
 
 class Tie(Section):
-    """A tie between a fixed schedule and early stopping in the architecture phase, settled on a second split of
-    the same labelled rows, each trained as it would be shipped (:func:`fitguard.doctor.phases.settle_tie`):
-    neither their validation losses nor their first scores compare them.
+    """A tie between a fixed schedule and early stopping in the architecture phase
+    (:func:`fitguard.doctor.phases.settle_tie`): neither their validation losses nor their first scores compare
+    them. Where the validation rows cannot resolve a point of accuracy the fixed schedule is kept unless the network
+    leads it by more than the noise; elsewhere a second split of the same labelled rows, each trained as it would be
+    shipped, decides.
 
     Args:
         finalists: the best network of each kind within ``epsilon``, the fixed schedule first.
         split: how the second split scores: "holdout" (one split of about the first's sizes) or "k-fold"; None:
-            there was none (the validation rows cannot resolve a point of accuracy: the fixed schedule was kept).
+            there was none (the validation rows cannot resolve a point of accuracy).
         fold_seed: the seed of the second split.
-        kept: the finalist kept: the higher second-split score (on an exact tie, or without one, the fixed
-            schedule).
+        kept: the finalist kept: the higher second-split score (on an exact tie, the fixed schedule); without a
+            second split, the fixed schedule unless the network leads it by more than ``noise``.
     """
 
     finalists: list[TieFinalist] = Field(min_length=2, max_length=2)
@@ -633,8 +635,8 @@ class Remedies(Section):
         study: the Optuna study.
         confirm: the :class:`Confirmation` of the best recipes on a second fold split; None (default) when the run
             did not confirm (holdout scoring, ``--confirm 0``, ``--keep simplest``).
-        tie: the :class:`Tie` of a fixed schedule and early stopping settled on a second split; None (default):
-            no such tie, or its second split did not fit the time left (the tie-break decided).
+        tie: the :class:`Tie` of a fixed schedule and early stopping; None (default): no such tie, or its second
+            split did not fit the time left (the tie-break decided).
         settled: why the remedy phases searched nothing on the kept network (a complete recipe kept as given:
             its validation cannot resolve a point, :func:`fitguard.doctor.phases.settled`); None (default): they
             searched.

@@ -10,8 +10,10 @@ Ties in the score go to the lower validation loss.
    optimizer, fixed schedule and remedies), and third the default ones (:data:`DEFAULT_RECIPES`, images: ``vgg``)
    when a forecast of their scoring fits the time left; the kept network is, of those within ``epsilon`` of the
    best validation score, the one with the lowest validation loss (then the fewest parameters; for regression,
-   scored by the loss, the smallest) -- unless a fixed schedule ties early stopping there, when a second split
-   of the labelled rows, each trained as it would be shipped, decides (:func:`settle_tie`). A complete recipe kept
+   scored by the loss, the smallest) -- unless a fixed schedule ties early stopping there: then the fixed schedule
+   is kept where the validation rows cannot resolve a point of accuracy (unless the network leads by more than the
+   noise), and elsewhere a second split of the labelled rows, each trained as it would be shipped, decides
+   (:func:`settle_tie`). A complete recipe kept
    on too few validation rows to resolve a point of accuracy is shipped as given: the phases below search nothing
    on it (:func:`settled`).
 2. ``lambda_cv``: k-fold cross-validation of the L2 strength λ (not of a complete recipe: it has its weight decay).
@@ -533,7 +535,8 @@ def tunable(recipe: dict[str, Any]) -> bool:
 
 def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], *, epsilon: float,
                  tick: Callable[[], None], share: float, extend: int = 1,
-                 optional: Sequence[dict[str, Any]] = (), second: Scorer | None = None) -> tuple[list[Trial], Trial]:
+                 optional: Sequence[dict[str, Any]] = (),
+                 second: Callable[[], Scorer | None] | None = None) -> tuple[list[Trial], Trial]:
     """Score each candidate recipe (always at least two); return them all and the one kept: of those within
     ``epsilon`` of the best validation score, the lowest validation loss, then the fewest parameters (where the
     score is the loss, regression: the fewest parameters; :func:`tie_break`).
@@ -563,8 +566,9 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
         share: the cumulative share of the search's time and trials the phase may use.
         extend: the most networks added beyond the large end of the grid (default 1).
         optional: complete recipes scored third when the time left fits them (default none).
-        second: scores a recipe on a second split of the labelled rows, to settle a tie between a fixed schedule
-            and early stopping (:func:`settle_tie`); None (default): the tie-break alone decides.
+        second: gives the :class:`Scorer` of a second split of the labelled rows (built only when a tie between a
+            fixed schedule and early stopping needs it, :func:`settle_tie`); None (default): the tie-break alone
+            decides.
     """
     timed = clock.seconds is not None and clock.trials is None
     extra = [r for i, r in enumerate(optional) if timed and r not in candidates and r not in optional[:i]]
@@ -605,15 +609,15 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
     return trials, chosen
 
 
-def settle_tie(score: Scorer, second: Scorer, clock: Clock, done: list[Trial], chosen: Trial, *,
-               epsilon: float, rows: int) -> Trial:
+def settle_tie(score: Scorer, second: Callable[[], Scorer | None], clock: Clock, done: list[Trial], chosen: Trial,
+               *, epsilon: float, rows: int) -> Trial:
     """When the networks within ``epsilon`` of the best validation score mix a fixed schedule (a complete recipe)
     with early stopping, the best of each (by :func:`tie_break`) are the finalists; else ``chosen`` as it is.
 
     - When ``rows`` validation rows cannot resolve a point of accuracy (:func:`resolves`), the fixed schedule is
       kept unless the network leads it by more than :func:`noise` (possible only with a wide ``epsilon``): a
       smaller lead is noise, and an early-stopped score is a selection (below) where the recipe's is none.
-    - Else both are trained again on ``second``, a second split of the same labelled rows, as each would be
+    - Else both are trained again on ``second()``, a second split of the same labelled rows, as each would be
       shipped: the recipe on its schedule, the early-stopped network for the epochs its first split chose, without
       early stopping. The higher score there is kept (on an exact tie, the fixed schedule).
 
@@ -637,7 +641,8 @@ def settle_tie(score: Scorer, second: Scorer, clock: Clock, done: list[Trial], c
 
     Args:
         score: the run's :class:`Scorer` (the first split).
-        second: scores a recipe on the second split (:func:`second_split`); its trials' phase is "tie".
+        second: gives the scorer of the second split (:func:`second_split`; None: there is none), asked only when
+            the split is needed; its trials' phase is "tie".
         clock: the run's :class:`Clock`.
         done: the architecture phase's scored trials.
         chosen: the trial the tie-break kept.
@@ -659,17 +664,20 @@ def settle_tie(score: Scorer, second: Scorer, clock: Clock, done: list[Trial], c
             t.details["tie"] = {"search_score": t.val_score, "fresh_score": None, "fresh_folds": [], "epochs": None,
                                 "kept": t is kept, "noise": margin}
         return kept
-    seconds = sum(t.seconds for t in pair) * second.trainings / max(1, score.trainings)
+    fresh_score = second()
+    if fresh_score is None:
+        return chosen
+    seconds = sum(t.seconds for t in pair) * fresh_score.trainings / max(1, score.trainings)
     if clock.seconds is not None:
         if seconds > RECIPE_SHARE * clock.left():
             return chosen
-        clock.spend(trainings=2 * second.trainings, always=True)
-    elif not clock.spend(trainings=2 * second.trainings):
+        clock.spend(trainings=2 * fresh_score.trainings, always=True)
+    elif not clock.spend(trainings=2 * fresh_score.trainings):
         return chosen
     again = []
     for t in pair:
         recipe, options = as_shipped(t)
-        again.append(second(recipe, name=t.name, phase="tie", **options))
+        again.append(fresh_score(recipe, name=t.name, phase="tie", **options))
     if any(cut_by_deadline(t) or t.status != "done" for t in again):
         return chosen
     kept = max(zip(pair, again), key=lambda p: p[1].val_score)[0]  # an exact tie: the fixed schedule (first)
@@ -1060,7 +1068,7 @@ def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None, allo
 
 
 def train_longer(score: Scorer, clock: Clock, reference: Trial, *, factor: int = 3, share: float,
-                 tick: Callable[[], None]) -> list[Trial]:
+                 tick: Callable[[], None], why_not: str | None = None) -> list[Trial]:
     """The chosen network trained ``factor`` times longer with twice the patience (the underfit verdict's first
     remedy after capacity); helped when it ranks above ``reference``.
 
@@ -1071,10 +1079,12 @@ def train_longer(score: Scorer, clock: Clock, reference: Trial, *, factor: int =
         factor: how many times longer (default 3).
         share: the cumulative share of the search's time and trials the phase may use.
         tick: called after each training (progress).
+        why_not: why it is not tried (:func:`settled`): listed as skipped; None (default): tried.
     """
     name = f"train {factor}x longer"
-    if not clock.spend(share, score.trainings):
-        return [Trial(name, "train_longer", reference.recipe, math.nan, math.nan, 0, 0, 0.0, "skipped: budget")]
+    if why_not is not None or not clock.spend(share, score.trainings):
+        return [Trial(name, "train_longer", reference.recipe, math.nan, math.nan, 0, 0, 0.0,
+                      f"skipped: {why_not or 'budget'}")]
     patience: int | None = None  # a complete recipe has no early stopping to be patient with
     if fixed_schedule(reference.recipe):  # a complete recipe: its own schedule, stretched
         own = reference.recipe["train"]

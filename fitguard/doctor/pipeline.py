@@ -15,6 +15,7 @@ test predictions, augmentation samples), so ``fitguard report RUN_DIR`` can rebu
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import shutil
 import socket
@@ -510,6 +511,10 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
     """The phases ``plan`` asks for, in its order, each within its share of the search's budget."""
     found: dict[str, Any] = {}
     chosen: Trial | None = None
+    # the second split of the labelled rows, built once and only when asked (a tie, the confirmation); its seed is
+    # how workers build it too
+    second = functools.cache(lambda: phases.second_split(score, data, folds=options.folds,
+                                                         seed=_second_split_seed(score)))
     for step in plan.steps:
         started = time.perf_counter()
         tick = display.tick
@@ -518,19 +523,16 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
             networks = by_size(networks, data, descending=True) if plan.bigger_first else networks
             display.phase("architecture", len(networks))
             optional = default_recipes(options, data.kind)
-            second = phases.second_split(score, data, folds=options.folds, seed=_second_split_seed(score))
             found["architecture"], chosen = phases.architecture(score, clock, networks, epsilon=options.epsilon,
                                                                 tick=tick, share=step.until, optional=optional,
                                                                 second=second)
             found["chosen"] = chosen
             if (why := phases.settled(score, chosen)) is not None:
                 found["settled"] = why
-        elif step.phase == "train_longer" and "settled" in found:
-            found["train_longer"] = [Trial("train 3x longer", "train_longer", chosen.recipe, math.nan, math.nan, 0,
-                                           0, 0.0, f"skipped: {found['settled']}")]
         elif step.phase == "train_longer":
             display.phase("train longer", 1)
-            found["train_longer"] = phases.train_longer(score, clock, chosen, share=step.until, tick=tick)
+            found["train_longer"] = phases.train_longer(score, clock, chosen, share=step.until, tick=tick,
+                                                        why_not=found.get("settled"))
         elif step.phase == "lambda_cv":
             display.phase("λ cross-validation", len(plan.lambdas))
             found["lambda_cv"] = phases.lambda_cv(score, clock, chosen.recipe, folds=options.folds, tick=tick,
@@ -549,8 +551,7 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
             found[step.phase] = []  # nothing to choose among: the recipe is kept as given
         elif step.phase == "confirm":
             display.phase("confirm", options.confirm)
-            seed = _second_split_seed(score)  # by which workers build it too
-            fresh = phases.second_split(score, data, folds=options.folds, seed=seed)
+            fresh = second()
             found["confirm"] = [] if fresh is None else phases.confirm(
                 fresh, clock, _scored(found), finalists=options.confirm, share=step.until, tick=tick)
         elif step.phase == "study":

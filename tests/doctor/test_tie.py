@@ -47,6 +47,10 @@ class Second:
     def __init__(self, scores, status="done"):
         self.scores, self.asked, self.status = scores, [], status
 
+    def lazily(self):
+        """What settle_tie is given: a function that gives the split's scorer (this one)."""
+        return self
+
     def __call__(self, recipe, *, name, phase, **options):
         self.asked.append((name, phase, recipe, options))
         return scored(name, recipe, self.scores[name], 0.3, phase=phase, status=self.status,
@@ -70,7 +74,7 @@ def test_a_tie_of_a_schedule_and_early_stopping_is_decided_on_a_second_split_tra
     done = session19()
     second = Second(fresh)
     clock = Clock(None, None)
-    chosen = settle_tie(First(), second, clock, done, done[1], epsilon=0.005, rows=10_000)
+    chosen = settle_tie(First(), second.lazily, clock, done, done[1], epsilon=0.005, rows=10_000)
     assert chosen.name == kept and chosen is next(t for t in done if t.name == kept)  # the first split's trial
     # the recipe on its own schedule; the CNN for the 23 epochs its first split chose, without early stopping
     assert second.asked == [("recipe", "tie", RECIPE, {}),
@@ -87,9 +91,9 @@ def test_a_tie_of_a_schedule_and_early_stopping_is_decided_on_a_second_split_tra
 def test_ties_of_one_kind_and_clear_winners_stay_with_the_tie_break():
     second = Second({"recipe": 0.9, "cnn": 0.9, "cnn 2": 0.9})
     done = [scored("cnn", CNN, 0.875, 0.41), scored("cnn 2", {"model": {**CNN["model"], "widths": [16]}}, 0.873, 0.3)]
-    assert settle_tie(First(), second, Clock(None, None), done, done[1], epsilon=0.005, rows=10_000) is done[1]
+    assert settle_tie(First(), second.lazily, Clock(None, None), done, done[1], epsilon=0.005, rows=10_000) is done[1]
     beaten = [scored("recipe", RECIPE, 0.860, 0.5), *done]  # the recipe is 0.015 below: no tie
-    assert settle_tie(First(), second, Clock(None, None), beaten, done[1], epsilon=0.005, rows=10_000) is done[1]
+    assert settle_tie(First(), second.lazily, Clock(None, None), beaten, done[1], epsilon=0.005, rows=10_000) is done[1]
     assert second.asked == []
 
 
@@ -98,11 +102,12 @@ def test_the_second_split_runs_only_when_its_forecast_fits_the_time_left():
     for seconds, runs in ((55 / RECIPE_SHARE + 5, True), (55 / RECIPE_SHARE - 5, False)):
         done, second = session19(), Second({"recipe": 0.885, "cnn": 0.85})
         clock = Clock(seconds, None, started=time.perf_counter())
-        chosen = settle_tie(First(), second, clock, done, done[1], epsilon=0.005, rows=10_000)
+        chosen = settle_tie(First(), second.lazily, clock, done, done[1], epsilon=0.005, rows=10_000)
         assert (chosen.name, len(second.asked), clock.used) == (("recipe", 2, 2) if runs else ("cnn", 0, 0))
     # under a trials budget, the clock must have the two trainings: 1 of 2 spent leaves one
     done, second = session19(), Second({"recipe": 0.885, "cnn": 0.85})
-    assert settle_tie(First(), second, Clock(None, 2, used=1), done, done[1], epsilon=0.005, rows=10_000) is done[1]
+    clock = Clock(None, 2, used=1)
+    assert settle_tie(First(), second.lazily, clock, done, done[1], epsilon=0.005, rows=10_000) is done[1]
     assert second.asked == []
 
 
@@ -119,8 +124,8 @@ def test_a_second_split_the_deadline_cut_or_that_failed_decides_nothing(status):
             trial.details["stop_reason"] = DEADLINE_STOP
             return trial
 
-        second = type("Cut", (), {"trainings": 1, "__call__": staticmethod(cut)})()
-    assert settle_tie(First(), second, Clock(None, None), done, done[1], epsilon=0.005, rows=10_000) is done[1]
+        second = type("Cut", (), {"trainings": 1, "__call__": staticmethod(cut), "lazily": lambda self: self})()
+    assert settle_tie(First(), second.lazily, Clock(None, None), done, done[1], epsilon=0.005, rows=10_000) is done[1]
     assert all("tie" not in t.details for t in done)
 
 
@@ -148,7 +153,7 @@ def test_the_second_split_mirrors_the_first_on_the_same_labelled_rows():
 def test_on_too_few_validation_rows_the_tie_goes_to_the_fixed_schedule_without_a_second_split():
     done, second = session19(), Second({"recipe": 0.8, "cnn": 0.95})
     clock = Clock(None, None)
-    assert settle_tie(First(), second, clock, done, done[1], epsilon=0.005, rows=200) is done[0]
+    assert settle_tie(First(), second.lazily, clock, done, done[1], epsilon=0.005, rows=200) is done[0]
     assert second.asked == [] and clock.used == 0
     margin = 2 * math.sqrt(2 * 0.87 * 0.13 / 200)  # two standard errors of a difference: 6.7 points
     assert [t.details["tie"] for t in done[:2]] == [
@@ -156,7 +161,7 @@ def test_on_too_few_validation_rows_the_tie_goes_to_the_fixed_schedule_without_a
          "noise": pytest.approx(margin)} for s, k in ((0.870, True), (0.875, False))]
     # a wide epsilon ties scores far apart: a lead beyond the noise keeps the network
     far = [scored("recipe", RECIPE, 0.70, 0.9), scored("cnn", CNN, 0.875, 0.41, best=23)]
-    assert settle_tie(First(), second, clock, far, far[1], epsilon=0.5, rows=200) is far[1]
+    assert settle_tie(First(), second.lazily, clock, far, far[1], epsilon=0.5, rows=200) is far[1]
     assert far[1].details["tie"]["kept"] and far[1].details["tie"]["noise"] == pytest.approx(
         2 * math.sqrt(2 * 0.7 * 0.3 / 200))
     assert second.asked == []
@@ -177,7 +182,7 @@ def test_the_second_split_trains_each_finalist_as_shipped():
     recipe, mlp = _small_recipe(), {"model": {"name": "mlp", "hidden": [16]}}
     done = [first(recipe, name="recipe", phase="architecture"), first(mlp, name="mlp", phase="architecture")]
     second = second_split(first, data, folds=3, seed=1)
-    kept = settle_tie(first, second, Clock(None, None), done, done[1], epsilon=0.99, rows=10**6)
+    kept = settle_tie(first, lambda: second, Clock(None, None), done, done[1], epsilon=0.99, rows=10**6)
     ties = [t.details["tie"] for t in done]
     assert ties[0]["epochs"] == 3 and ties[1]["epochs"] == chosen_epochs(done[1])  # no early stopping on it
     assert all(0 <= t["fresh_score"] <= 1 and t["fresh_folds"] == [t["fresh_score"]] for t in ties)
