@@ -192,8 +192,10 @@ def save_model(
         "feature_names": list(data.feature_names) if data.feature_names is not None else None,
         "preprocessor": data.preprocessor.to_dict(),
         "architecture": architecture.to_saved() if architecture else None,  # a model from a pretrained backbone
-        # a MeanEnsemble of networks that each are what "model" / "architecture" describe
-        "ensemble": {"members": len(model.members)} if isinstance(model, MeanEnsemble) else None,
+        # a MeanEnsemble of networks that each are what "model" / "architecture" describe (with "mirror", their
+        # predictions for the mirrored image averaged in too)
+        "ensemble": {"members": len(model.members), "mirror": model.mirror} if isinstance(model, MeanEnsemble)
+        else None,
     }
     write_json(directory / f"{stem}.json", spec)
     return directory / f"{stem}.safetensors"
@@ -266,7 +268,8 @@ def rebuild(spec: dict[str, Any]) -> nn.Module:
     ensemble = spec.get("ensemble")
     if ensemble:
         member = {**spec, "ensemble": None}
-        return MeanEnsemble([rebuild(member) for _ in range(int(ensemble["members"]))], spec["task"])
+        return MeanEnsemble([rebuild(member) for _ in range(int(ensemble["members"]))], spec["task"],
+                            mirror=bool(ensemble.get("mirror", False)))
     # a table's embedded columns get their lookup layer back from the preprocessing saved beside the model
     embeddings = Preprocessor.from_dict(spec["preprocessor"]).embeddings if spec.get("preprocessor") else ()
     return ArchitectureSpec.saved(spec).rebuild(spec["input_shape"], spec["out_features"], embeddings)

@@ -251,6 +251,27 @@ class Shipped(Section):
     note: str
 
 
+class Mirror(Section):
+    """Flip test-time augmentation, measured on the kept recipe's validation rows (the same trained models predicting
+    each image plain, and as the mean over it and its left-right mirror): the scores, higher is better, and the
+    losses; ``used`` when the mirror views scored at least as well and had the lower loss
+    (:func:`fitguard.doctor.phases.mirror_helps`), and then the tested and shipped models predict that way.
+
+    Args:
+        val_score: the validation score with the mirror views.
+        val_loss: the validation loss with the mirror views.
+        plain_val_score: the validation score of the plain prediction.
+        plain_val_loss: the validation loss of the plain prediction.
+        used: whether the tested and shipped models average the mirror views.
+    """
+
+    val_score: Score
+    val_loss: Score
+    plain_val_score: Score
+    plain_val_loss: Score
+    used: bool
+
+
 class Best(Run):
     """The kept recipe as it was tested, and what was shipped.
 
@@ -276,6 +297,8 @@ class Best(Run):
             ``member_seeds`` (--ensemble; 1: a single network). A kept snapshot ensemble averages its snapshots
             within each member too (the saved model holds members x snapshots networks).
         member_seeds: one seed per member.
+        mirror: flip test-time augmentation as validation measured it (:class:`Mirror`); None (default): not
+            measured (data that are not images, folds trained grouped).
         shipped: the :class:`Shipped` model.
     """
 
@@ -290,6 +313,7 @@ class Best(Run):
         "networks averaged in the tested (and shipped) model: a deep ensemble of the kept recipe refit with "
         "member_seeds (--ensemble; 1: a single network)"))
     member_seeds: list[int] = Field(min_length=1)
+    mirror: Mirror | None = None
     shipped: Shipped
 
 

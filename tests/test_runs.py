@@ -193,7 +193,7 @@ def test_an_ensemble_reloads_as_an_ensemble(tmp_path):
     ensemble = MeanEnsemble([_network(seed=1), _network(seed=2)], "classification")
     save_model(tmp_path, ensemble, "mlp", {"hidden": [4]}, data)
     spec = json.loads((tmp_path / "model.json").read_text())
-    assert spec["ensemble"] == {"members": 2}
+    assert spec["ensemble"] == {"members": 2, "mirror": False}
     rebuilt = rebuild(spec)
     assert isinstance(rebuilt, MeanEnsemble) and len(rebuilt.members) == 2
     loaded = load(tmp_path).model

@@ -55,7 +55,7 @@ from fitguard.search.evaluate import (
     skipped,
     train_recipe,
 )
-from fitguard.search.scoring import Trial, rank
+from fitguard.search.scoring import Trial, mirror_mean, rank
 from fitguard.train import Callback
 
 T = TypeVar("T")
@@ -716,6 +716,33 @@ def chosen_epochs(trial: Trial) -> int:
     return int(trial.details.get("best_epoch") or trial.epochs or 1)
 
 
+def mirror_helps(trial: Trial) -> bool:
+    """Whether the kept recipe's models predict with flip test-time augmentation (each image's prediction the mean
+    over it and its left-right mirror; :class:`~fitguard.models.ensemble.MeanEnsemble` ``mirror``): when, on the
+    validation rows that scored the recipe (every fold's, and both splits' when confirmed), the mirror views scored
+    at least as well as the plain prediction and had the lower validation loss.
+
+    Both figures come from the same trained models on the same rows (``details["mirror"]``,
+    :func:`fitguard.search.scoring.mirror_scores`), so their difference is the prediction rule's alone. The score
+    guards the metric (accuracy); the loss breaks its ties and keeps out a rule that only moved a few rows. Where
+    mirroring changes the class (digits) the mirrored prediction is worse on both; on CIFAR-10 100/class the VGG
+    recipe gained 1.8-2.2 points of test accuracy with it (``benchmarks/reference/doctor_cpu.json``,
+    ``run_2026-12-06_session21``). Grouped folds and data that are not images measure no mirror views: False.
+
+    Args:
+        trial: the kept recipe's trial.
+
+    Example:
+        >>> m = {"val_score": 0.60, "val_loss": 1.2, "plain_val_score": 0.58, "plain_val_loss": 1.3}
+        >>> t = Trial("vgg", "architecture", {}, 0.58, 0.2, 10, 60, 1.0, details={"mirror": m})
+        >>> mirror_helps(t), mirror_helps(replace(t, details={"mirror": {**m, "val_score": 0.57}}))
+        (True, False)
+    """
+    mirror = trial.details.get("mirror")
+    return bool(mirror) and (mirror["val_score"] >= mirror["plain_val_score"]
+                             and mirror["val_loss"] < mirror["plain_val_loss"])
+
+
 def second_split(score: Scorer, data: Dataset, *, folds: int, seed: int) -> Scorer | None:
     """``score`` on a second split of the same labelled rows (train + val), shuffled with ``seed``: k-fold
     cross-validation with ``folds`` folds when ``score`` cross-validates; else one holdout split of about the sizes
@@ -1348,5 +1375,6 @@ def pooled(search: Trial, fresh: Trial) -> Trial:
         **search.details, "folds": folds, "best_epochs": epochs, "best_epoch": int(np.median(epochs)),
         "val_loss": (search.details["val_loss"] + fresh.details["val_loss"]) / 2,
         "stop_reasons": [*search.details.get("stop_reasons", []), *fresh.details.get("stop_reasons", [])],
+        **mirror_mean([search.details.get("mirror"), fresh.details.get("mirror")]),
         "confirm": {"search_score": search.val_score, "fresh_score": fresh.val_score,
                     "fresh_folds": fresh.details.get("folds", [fresh.val_score])}})

@@ -387,18 +387,19 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         clock_at = time.perf_counter()
         display.phase("final training", 2 if refits_on_test(options) else 1)
         epochs = phases.chosen_epochs(best)
+        mirror = phases.mirror_helps(best)  # flip test-time augmentation, when validation measured it better
         hard = (phases.StopAtDeadline(lambda: clock.deadline),)
         every_row = joined(tested_rows, data.test) if refits_on_test(options) else None
         # each member's and the tested baseline's evaluations: the test split and their training rows, costed by
         # what a row's forward pass cost them in the search (the baseline's in its diagnosis run)
         evaluated = len(tested_rows) + len(data.test)
-        evaluation = best.details.get("forward_row", 0.0) * evaluated
+        evaluation = best.details.get("forward_row", 0.0) * evaluated * (2 if mirror else 1)
         after = baseline.details.get("forward_row", 0.0) * evaluated
         kept, kept_history, seeds = refit_members(
             score.base, best.recipe, data, rows=tested_rows, epochs=epochs, callbacks=hard, out=run_dir,
             members=lambda first, _: _members_that_fit(options, clock, first, evaluation, after, tested_rows,
                                                        every_row),
-            seed=options.seed, **final_train)
+            seed=options.seed, mirror=mirror, **final_train)
         trained = time.perf_counter() - clock_at
         display.tick()
         # the only time the test split is looked at: one forward pass of each model
@@ -416,7 +417,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                     or clock.deadline - time.perf_counter() >= RESERVE_FACTOR * needed + REPORT_SECONDS):
                 shipped, shipped_history, _ = refit_members(score.base, best.recipe, data, rows=every_row,
                                                             epochs=epochs, callbacks=hard, members=len(seeds),
-                                                            seed=options.seed, **final_train)
+                                                            seed=options.seed, mirror=mirror, **final_train)
                 shipped_rows = len(every_row)
             else:
                 shipped_note = (f"the model that was tested (train + val): the refit on every row would take about "
@@ -492,6 +493,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                  "config": kept.config.model_dump(mode="json"), "history": "best_history.json",
                  "model_file": "best.safetensors",
                  "members": len(seeds), "member_seeds": seeds,
+                 "mirror": {**best.details["mirror"], "used": mirror} if "mirror" in best.details else None,
                  "shipped": {"refit": options.refit, "rows": shipped_rows, "epochs": len(shipped_history),
                              "stop_reason": shipped_history.stop_reason, "note": shipped_note}},
         "test": test,

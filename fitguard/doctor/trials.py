@@ -101,7 +101,8 @@ MEMBER_SEED_STEP = 1000
 
 def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, rows: TensorData, epochs: int,
                   members: int | Callable[[float, Run], int], seed: int, callbacks: tuple[Callback, ...] = (),
-                  out: Path | None = None, **train_options: Any) -> tuple[Run, History, list[int]]:
+                  out: Path | None = None, mirror: bool = False,
+                  **train_options: Any) -> tuple[Run, History, list[int]]:
     """:func:`refit_recipe` repeated with different seeds, the members averaged into one
     :class:`~fitguard.models.ensemble.MeanEnsemble` (a deep ensemble).
 
@@ -120,12 +121,14 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
         seed: member 0's seed.
         callbacks: more callbacks for every member's trainer (default none).
         out: a folder for member 0's logs; None (default): nothing written.
+        mirror: average each network's predictions for the image and its left-right mirror too (flip test-time
+            augmentation, :class:`~fitguard.models.ensemble.MeanEnsemble` ``mirror``); default False.
         **train_options: ``train`` section keys put on top of the recipe's.
 
     Returns:
         The Run (with more than one network -- members, or a snapshot ensemble's snapshots, each averaged once --
-        its ``model`` is the ensemble and its ``trainer`` one that evaluates and predicts with it, with the members'
-        loss), member 0's History, and the seeds that trained.
+        or with ``mirror``, its ``model`` is the ensemble and its ``trainer`` one that evaluates and predicts with it,
+        with the members' loss), member 0's History, and the seeds that trained.
     """
     started = time.perf_counter()
     first, history = refit_recipe(base, recipe, data, rows=rows, epochs=epochs, callbacks=callbacks, out=out,
@@ -137,7 +140,7 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
         network for s in seeds[1:] for network in members_of(refit_recipe(
             base, recipe, data, rows=rows, epochs=epochs, callbacks=callbacks,
             **{**train_options, "seed": s})[0].final_model())]
-    if len(models) == 1:
+    if len(models) == 1 and not mirror:
         return first, history, seeds
-    ensemble = MeanEnsemble(models, data.task)
+    ensemble = MeanEnsemble(models, data.task, mirror=mirror)
     return dataclasses.replace(first, model=ensemble, trainer=evaluator(first, ensemble)), history, seeds

@@ -27,7 +27,7 @@ import torch
 from fitguard.config import TrainConfig
 from fitguard.data import Dataset, TensorData
 from fitguard.recipe import Recipe, Run
-from fitguard.search.scoring import Trial, fit_and_score, resolve_metric, scored_trial
+from fitguard.search.scoring import Trial, fit_and_score, mirror_mean, resolve_metric, scored_trial
 from fitguard.train import Callback, History
 
 #: the spec sections a whole spec contributes as a recipe (:func:`as_recipe`)
@@ -175,7 +175,8 @@ def fold_mean(recipe: dict[str, Any], name: str, phase: str, trials: list[Trial]
                  "best_epoch": int(np.median(best_epochs)), "best_epochs": best_epochs,
                  "stop_reason": trials[-1].details["stop_reason"],
                  "stop_reasons": [t.details["stop_reason"] for t in trials],
-                 **({"grouped": True} if all(t.details.get("grouped") for t in trials) else {})},
+                 **({"grouped": True} if all(t.details.get("grouped") for t in trials) else {}),
+                 **mirror_mean([t.details.get("mirror") for t in trials])},
         history=trials[0].history,
     )
 

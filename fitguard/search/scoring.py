@@ -213,10 +213,54 @@ def fit_and_score(
         measured = ", ".join(val_scores) or "nothing (the validation part is empty)"
         raise ValueError(f"cannot score {key!r}: it is not measured on this {data.task} data; measured: {measured}")
     train_value = scorer.evaluate(train)[key[len("val_"):]]
+    mirror = mirror_scores(run, val, (key, mode), val_scores)
     trial = scored_trial(name=name, phase=phase, recipe=recipe, metric=(key, mode), train_value=train_value,
                          val_scores=val_scores, model=run.model, history=history,
-                         seconds=time.perf_counter() - started, forward_row=forward_row)
+                         seconds=time.perf_counter() - started, forward_row=forward_row,
+                         **({"mirror": mirror} if mirror else {}))
     return trial, run, history
+
+
+def mirror_scores(run: Run, val: TensorData, metric: tuple[str, str],
+                  plain: dict[str, float]) -> dict[str, float] | None:
+    """The validation score and loss of ``run``'s final model with flip test-time augmentation (each prediction the
+    mean over the image and its left-right mirror, :class:`~fitguard.models.ensemble.MeanEnsemble` ``mirror``),
+    beside the plain ones (``plain``: the validation metrics by key), both turned so that higher is better for the
+    score; None for data that are not images (N, C, H, W) or an empty validation part. One more forward pass over
+    the validation rows, no training: what ``fitguard doctor`` decides the mirror views on
+    (:func:`fitguard.doctor.phases.mirror_helps`).
+
+    Args:
+        run: the trained run.
+        val: its validation rows.
+        metric: the ``val_*`` metric's key and mode (:func:`resolve_metric`).
+        plain: the final model's validation metrics, ``val_loss`` and ``metric``'s key among them.
+    """
+    if run.data.kind != "image" or val.X.dim() != 4 or not len(val):
+        return None
+    key, mode = metric
+    both = MeanEnsemble(members_of(run.final_model()), run.data.task, mirror=True)
+    mirrored = evaluator(run, both).evaluate(val, prefix="val_")
+    sign = 1.0 if mode == "max" else -1.0
+    return {"val_score": sign * float(mirrored[key]), "val_loss": float(mirrored["val_loss"]),
+            "plain_val_score": sign * float(plain[key]), "plain_val_loss": float(plain["val_loss"])}
+
+
+def mirror_mean(records: Sequence[dict[str, float] | None]) -> dict[str, dict[str, float]]:
+    """``{"mirror": the mean of each figure}`` over ``records`` (:func:`mirror_scores` of several folds or splits),
+    or ``{}`` when any of them has none: the ``details`` entry of a trial that pools them.
+
+    Args:
+        records: each fold's (or split's) ``details.get("mirror")``.
+
+    Example:
+        >>> a = {"val_score": 0.8, "val_loss": 0.5, "plain_val_score": 0.7, "plain_val_loss": 0.6}
+        >>> round(mirror_mean([a, {**a, "val_score": 0.9}])["mirror"]["val_score"], 6), mirror_mean([a, None])
+        (0.85, {})
+    """
+    if not records or any(r is None for r in records):
+        return {}
+    return {"mirror": {k: float(statistics.fmean(r[k] for r in records if r is not None)) for k in records[0]}}
 
 
 def scored_trial(*, name: str, phase: str, recipe: dict[str, Any] | None, metric: tuple[str, str], train_value: float,

@@ -194,6 +194,10 @@ def test_a_doctor_run_scores_a_recipe_file_first_and_ships_it_on_its_own_schedul
     assert kept["recipe"]["train"]["optimizer"] == "sgd" and kept["recipe"]["remedies"]["one_cycle"] == {"warmup": 0.25}
     assert kept["shipped"]["epochs"] == kept["recipe"]["train"]["max_epochs"]
     assert kept["config"]["train"]["batch_size"] == 64 and kept["config"]["early_stopping"] is None
+    # digits are no mirror images of each other: flip test-time augmentation measured, worse, and not used
+    mirror = kept["mirror"]
+    assert mirror["val_score"] < mirror["plain_val_score"] and not mirror["used"]
+    assert json.loads((out / "best.json").read_text())["ensemble"] is None  # one network, no mirror views
 
 
 def test_image_runs_without_a_model_get_the_default_recipes_as_copies():

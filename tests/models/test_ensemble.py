@@ -58,7 +58,7 @@ def test_a_saved_ensemble_reloads_with_every_member_and_predicts_the_same(tmp_pa
     save_model(tmp_path, ensemble, "mlp", {"hidden": [16]}, data, stem="best")
     predictor = fitguard.load(tmp_path)
     assert isinstance(predictor.model, MeanEnsemble) and len(predictor.model.members) == 3
-    assert predictor.spec["ensemble"] == {"members": 3}
+    assert predictor.spec["ensemble"] == {"members": 3, "mirror": False}
     with torch.no_grad():
         expected = torch.softmax(ensemble(data.test.X), 1).numpy()
     np.testing.assert_allclose(predictor.predict_proba(data.raw_test.inputs), expected, atol=1e-6)

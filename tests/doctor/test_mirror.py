@@ -1,0 +1,125 @@
+"""Flip test-time augmentation: the validation figures every image trial records (``details["mirror"]``), the rule
+that decides it for the kept recipe (``fitguard.doctor.phases.mirror_helps``), and the tested and shipped models that
+predict with it (``MeanEnsemble(mirror=True)``, saved and loaded as such)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from fitguard.cli import app
+from fitguard.doctor import DoctorOptions, phases
+from fitguard.doctor.pipeline import base_config
+from fitguard.models.ensemble import MeanEnsemble
+from fitguard.recipe import load_data
+from fitguard.runs import rebuild
+from fitguard.search.evaluate import fold_mean, train_recipe
+from fitguard.search.scoring import mirror_scores
+
+SMALL_CNN = {"model": {"name": "cnn", "widths": [8, 16]}, "train": {"max_epochs": 6, "lr": 0.01},
+             "early_stopping": None}
+
+
+def _nll_and_accuracy(probabilities: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    picked = probabilities[torch.arange(len(y)), y]
+    return float(-picked.log().mean()), float((probabilities.argmax(1) == y).float().mean())
+
+
+@pytest.fixture(scope="module")
+def digits_cnn():
+    options = DoctorOptions(data="digits", train_fraction=0.3, seed=0, quiet=True, device="cpu")
+    base = base_config(options)
+    data = load_data(base)
+    trial, run, _ = train_recipe(base, SMALL_CNN, data, name="cnn", phase="test")
+    return data, trial, run
+
+
+def test_an_image_trial_records_the_mirror_views_as_a_hand_computed_average_scores_them(digits_cnn):
+    data, trial, run = digits_cnn
+    model = run.model.eval()
+    with torch.no_grad():
+        plain = torch.softmax(model(data.val.X), 1)
+        mirrored = torch.softmax(model(data.val.X.flip(-1)), 1)
+    loss, accuracy = _nll_and_accuracy((plain + mirrored) / 2, data.val.y)
+    plain_loss, plain_accuracy = _nll_and_accuracy(plain, data.val.y)
+    found = trial.details["mirror"]
+    assert found["val_score"] == pytest.approx(accuracy, abs=1e-6)
+    assert found["val_loss"] == pytest.approx(loss, rel=1e-4)
+    assert found["plain_val_score"] == pytest.approx(plain_accuracy, abs=1e-6) == pytest.approx(trial.val_score)
+    assert found["plain_val_loss"] == pytest.approx(plain_loss, rel=1e-4)
+    # a mirrored digit is mostly no digit: the views score worse, and the rule keeps the plain prediction
+    assert found["val_score"] < found["plain_val_score"] and found["val_loss"] > found["plain_val_loss"]
+    assert not phases.mirror_helps(trial)
+
+
+def test_tables_and_empty_validation_parts_measure_no_mirror_views(digits_cnn):
+    data, _, run = digits_cnn
+    empty = type(data.val)(data.val.X[:0], data.val.y[:0])
+    assert mirror_scores(run, empty, ("val_accuracy", "max"), {}) is None
+    flat = type(data.val)(data.val.X.flatten(1), data.val.y)
+    assert mirror_scores(run, flat, ("val_accuracy", "max"), {}) is None
+
+
+def test_folds_pool_the_mirror_figures_and_a_fold_without_them_drops_them(digits_cnn):
+    _, trial, _ = digits_cnn
+    other = {**trial.details["mirror"], "val_score": 0.0}
+    second = type(trial)(**{**trial.__dict__, "details": {**trial.details, "mirror": other}})
+    pooled = fold_mean({}, "cnn", "test", [trial, second])
+    assert pooled.details["mirror"]["val_score"] == pytest.approx(trial.details["mirror"]["val_score"] / 2)
+    assert pooled.details["mirror"]["plain_val_loss"] == pytest.approx(trial.details["mirror"]["plain_val_loss"])
+    bare = type(trial)(**{**trial.__dict__, "details": {k: v for k, v in trial.details.items() if k != "mirror"}})
+    assert "mirror" not in fold_mean({}, "cnn", "test", [trial, bare]).details
+
+
+def _members(spec: dict, weights: dict[str, torch.Tensor]) -> list[torch.nn.Module]:
+    networks = []
+    for i in range(spec["ensemble"]["members"]):
+        network = rebuild({**spec, "ensemble": None})
+        prefix = f"members.{i}."
+        network.load_state_dict({k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)})
+        networks.append(network.eval())
+    return networks
+
+
+@pytest.mark.parametrize("used", [True, False])
+def test_the_tested_and_shipped_models_predict_with_the_mirror_views_when_the_rule_says_so(tmp_path, monkeypatch,
+                                                                                          used):
+    # the rule forced either way (the digits' own figures say no, above): what follows from it is what is checked
+    monkeypatch.setattr(phases, "mirror_helps", lambda trial: used)
+    out = tmp_path / "run"
+    recipe = tmp_path / "small.yaml"
+    recipe.write_text(json.dumps(SMALL_CNN))
+    arguments = ["doctor", "--data", "digits", "--model", "cnn", "--recipe", str(recipe), "--budget", "none",
+                 "--trials", "3", "--epochs", "4", "--search-epochs", "4", "--cv-max-rows", "0",
+                 "--train-fraction", "0.3", "--min-steps", "0", "--quiet", "--no-references", "--ensemble", "2",
+                 "--refit", "trainval", "--out", str(out)]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    mirror = summary["best"]["mirror"]
+    assert mirror is not None and mirror["used"] is used
+    assert set(mirror) == {"val_score", "val_loss", "plain_val_score", "plain_val_loss", "used"}
+    spec = json.loads((out / "best.json").read_text())
+    assert spec["ensemble"] == {"members": summary["best"]["members"], "mirror": used}
+    # the oracle: the saved members' probabilities, averaged by hand over members (and both views when used)
+    weights = load_file(out / "best.safetensors")
+    members = _members(spec, weights)
+    data = load_data(base_config(DoctorOptions(data="digits", train_fraction=0.3, seed=0, quiet=True,
+                                               device="cpu")))
+    X, y = data.test.X, data.test.y
+    views = (X, X.flip(-1)) if used else (X,)
+    with torch.no_grad():
+        mean = torch.stack([torch.softmax(m(v), 1) for m in members for v in views]).mean(0)
+        loaded = rebuild(spec)
+        loaded.load_state_dict(weights)
+        assert isinstance(loaded, MeanEnsemble) and loaded.mirror is used
+        assert torch.allclose(torch.softmax(loaded.eval()(X), 1), mean, atol=1e-5)
+    # --refit trainval ships the tested model: the test figure is the oracle's accuracy on the test rows
+    with np.load(out / "test_predictions.npz") as tested:
+        assert (tested["best"] == mean.argmax(1).numpy()).all()
+    assert summary["test"]["best"]["accuracy"] == pytest.approx(float((mean.argmax(1) == y).float().mean()))
+    report = (out / "report.html").read_text()
+    assert ("<b>Used</b>" if used else "<b>Not used</b>") in report
