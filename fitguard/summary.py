@@ -543,7 +543,8 @@ class LearningCurve(Section):
     """Would more data help: errors at growing row counts and the power law fitted to them.
 
     Args:
-        points: per row count: ``rows``, ``train_error``, ``val_error`` and ``seconds``.
+        points: per row count: ``rows``, ``train_error``, ``val_error`` and ``seconds`` (``reused``: the search's own
+            trial of the chosen network on the whole training split, not trained again).
         error: the error measured ("1 - accuracy" or "loss").
         fit: the fitted power law's ``a``, ``b`` and ``c``; None when no curve was fitted.
         more_rows_for_half_the_gap: the rows to add to close half the train-validation gap; None when the curve says

@@ -422,3 +422,27 @@ def test_a_confirmation_starts_only_when_two_finalists_fit_and_ends_at_one_the_d
     again = _SecondSplit(cut={"t1"})
     pairs = confirm(again, Clock(None, None), scored, finalists=3, share=1.0, tick=lambda: None)
     assert again.asked == ["t0", "t1"] and [first.name for first, _ in pairs] == ["t0"]
+
+
+def test_the_learning_curves_whole_split_point_is_the_holdout_searchs_own_trial_and_folds_train_it_again():
+    from fitguard.doctor.suggestions import learning_curve_phase
+
+    data = load("digits", val=0.2, test=0.2, seed=0).with_train_fraction(0.3)
+    base = base_config(DoctorOptions(device="cpu", patience=3))
+    recipe = {"model": {"name": "mlp", "hidden": [16]}}
+    holdout = Scorer(base, data, None, {"max_epochs": 6})
+    chosen = holdout(recipe, name="mlp 16", phase="architecture")
+    clock = Clock(seconds=None, trials=10)
+    curve = learning_curve_phase(holdout, clock, chosen, share=1.0, tick=lambda: None)
+    whole = curve["points"][-1]
+    # the last point: the chosen trial's figures on every training row, read from it (1 - accuracy, and the gap)
+    assert whole == {"rows": len(data.train), "train_error": pytest.approx(max(0.0, 1 - chosen.val_score - chosen.gap)),
+                     "val_error": pytest.approx(1 - chosen.val_score), "seconds": chosen.seconds, "reused": True}
+    assert [p["rows"] for p in curve["points"]][:-1] == sorted({p["rows"] for p in curve["points"][:-1]})
+    assert clock.used == 3 and not any(p.get("reused") for p in curve["points"][:-1])
+    # cross-validated: the search's score is the folds' mean on other rows, so the whole split trains too
+    folded = Scorer(base, data, list(kfold(data, k=2, seed=0)), {"max_epochs": 6})
+    clock = Clock(seconds=None, trials=10)
+    curve = learning_curve_phase(folded, clock, folded(recipe, name="mlp 16", phase="architecture"), share=1.0,
+                                 tick=lambda: None)
+    assert clock.used == 4 and not any(p.get("reused") for p in curve["points"])
