@@ -253,15 +253,19 @@ class Shipped(Section):
 
 class Mirror(Section):
     """Flip test-time augmentation, measured on the kept recipe's validation rows (the same trained models predicting
-    each image plain, and as the mean over it and its left-right mirror): the scores, higher is better, and the
-    losses; ``used`` when the mirror views scored at least as well and had the lower loss
-    (:func:`fitguard.doctor.phases.mirror_helps`), and then the tested and shipped models predict that way.
+    each image plain, its left-right mirror, and the mean of both): the scores, higher is better, and the losses;
+    ``used`` when the mirrored images alone scored no worse than the plain within ``MIRROR_Z`` standard errors and
+    the mean scored at least as well with the lower loss (:func:`fitguard.doctor.phases.mirror_helps`); then the
+    tested and shipped models predict with the mean.
 
     Args:
-        val_score: the validation score with the mirror views.
-        val_loss: the validation loss with the mirror views.
+        val_score: the validation score of the mean over both views.
+        val_loss: the validation loss of the mean over both views.
         plain_val_score: the validation score of the plain prediction.
         plain_val_loss: the validation loss of the plain prediction.
+        mirrored_val_score: the validation score of the mirrored images alone.
+        mirrored_z: how many standard errors the mirrored images alone score worse than the plain, paired by row
+            (folds combined as Stouffer's).
         used: whether the tested and shipped models average the mirror views.
     """
 
@@ -269,6 +273,8 @@ class Mirror(Section):
     val_loss: Score
     plain_val_score: Score
     plain_val_loss: Score
+    mirrored_val_score: Score
+    mirrored_z: float
     used: bool
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from fitguard.config import TrainConfig
@@ -223,11 +224,15 @@ def fit_and_score(
 
 def mirror_scores(run: Run, val: TensorData, metric: tuple[str, str],
                   plain: dict[str, float]) -> dict[str, float] | None:
-    """The validation score and loss of ``run``'s final model with flip test-time augmentation (each prediction the
-    mean over the image and its left-right mirror, :class:`~fitguard.models.ensemble.MeanEnsemble` ``mirror``),
-    beside the plain ones (``plain``: the validation metrics by key), both turned so that higher is better for the
-    score; None for data that are not images (N, C, H, W) or an empty validation part. One more forward pass over
-    the validation rows, no training: what ``fitguard doctor`` decides the mirror views on
+    """Flip test-time augmentation on ``run``'s final model, measured on its validation rows: the score and loss
+    with each prediction the mean over the image and its left-right mirror (``val_score``, ``val_loss``; the mean of
+    probabilities for classes, as :class:`~fitguard.models.ensemble.MeanEnsemble` ``mirror`` predicts), the plain
+    ones (``plain_val_score``, ``plain_val_loss``, from ``plain``), the mirrored images' score alone
+    (``mirrored_val_score``), and ``mirrored_z``: how many standard errors the mirrored images alone score worse
+    than the plain ones, paired by row (the mean over rows of mirrored minus plain error -- 0/1 for classes, squared
+    for values -- over its standard error; 0 where they never differ). Scores are turned so that higher is better.
+    None for data that are not images (N, C, H, W) or an empty validation part. Two forward passes over the
+    validation rows, no training: what ``fitguard doctor`` decides the mirror views on
     (:func:`fitguard.doctor.phases.mirror_helps`).
 
     Args:
@@ -239,28 +244,46 @@ def mirror_scores(run: Run, val: TensorData, metric: tuple[str, str],
     if run.data.kind != "image" or val.X.dim() != 4 or not len(val):
         return None
     key, mode = metric
-    both = MeanEnsemble(members_of(run.final_model()), run.data.task, mirror=True)
-    mirrored = evaluator(run, both).evaluate(val, prefix="val_")
+    scorer = evaluator(run)
+    outputs, mirrored = scorer.predict(val.X), scorer.predict(val.X.flip(-1))
+    y = val.y.to(outputs.device)
+    if run.data.task == "classification":
+        both = torch.logsumexp(torch.stack([outputs.log_softmax(-1), mirrored.log_softmax(-1)]), 0) - math.log(2)
+        difference = (outputs.argmax(-1) == y).float() - (mirrored.argmax(-1) == y).float()
+    else:
+        both = (outputs + mirrored) / 2
+        difference = ((mirrored - y.view_as(mirrored)) ** 2 - (outputs - y.view_as(outputs)) ** 2).flatten(1).mean(1)
     sign = 1.0 if mode == "max" else -1.0
-    return {"val_score": sign * float(mirrored[key]), "val_loss": float(mirrored["val_loss"]),
-            "plain_val_score": sign * float(plain[key]), "plain_val_loss": float(plain["val_loss"])}
+    scores = scorer.score_outputs(both, val.y, prefix="val_")
+    spread = float(difference.std()) if len(difference) > 1 else 0.0
+    return {"val_score": sign * float(scores[key]), "val_loss": float(scores["val_loss"]),
+            "plain_val_score": sign * float(plain[key]), "plain_val_loss": float(plain["val_loss"]),
+            "mirrored_val_score": sign * float(scorer.score_outputs(mirrored, val.y, prefix="val_")[key]),
+            "mirrored_z": float(difference.mean()) / (spread / math.sqrt(len(difference))) if spread > 0 else 0.0}
 
 
 def mirror_mean(records: Sequence[dict[str, float] | None]) -> dict[str, dict[str, float]]:
-    """``{"mirror": the mean of each figure}`` over ``records`` (:func:`mirror_scores` of several folds or splits),
-    or ``{}`` when any of them has none: the ``details`` entry of a trial that pools them.
+    """``{"mirror": the figures pooled}`` over ``records`` (:func:`mirror_scores` of several folds or splits): the
+    mean of each score and loss, and the folds' ``mirrored_z`` combined as Stouffer's (their sum over the square root
+    of their count: independent rows, about as many in each); ``{}`` when any of them has none: the ``details`` entry
+    of a trial that pools them.
 
     Args:
         records: each fold's (or split's) ``details.get("mirror")``.
 
     Example:
-        >>> a = {"val_score": 0.8, "val_loss": 0.5, "plain_val_score": 0.7, "plain_val_loss": 0.6}
-        >>> round(mirror_mean([a, {**a, "val_score": 0.9}])["mirror"]["val_score"], 6), mirror_mean([a, None])
-        (0.85, {})
+        >>> a = {"val_score": 0.8, "val_loss": 0.5, "plain_val_score": 0.7, "plain_val_loss": 0.6,
+        ...      "mirrored_val_score": 0.7, "mirrored_z": 1.5}
+        >>> pooled = mirror_mean([a, {**a, "val_score": 0.9}])["mirror"]
+        >>> round(pooled["val_score"], 6), round(pooled["mirrored_z"], 4), mirror_mean([a, None])
+        (0.85, 2.1213, {})
     """
     if not records or any(r is None for r in records):
         return {}
-    return {"mirror": {k: float(statistics.fmean(r[k] for r in records if r is not None)) for k in records[0]}}
+    found = [r for r in records if r is not None]
+    pooled = {k: float(statistics.fmean(r[k] for r in found)) for k in found[0] if k != "mirrored_z"}
+    pooled["mirrored_z"] = sum(r["mirrored_z"] for r in found) / math.sqrt(len(found))
+    return {"mirror": pooled}
 
 
 def scored_trial(*, name: str, phase: str, recipe: dict[str, Any] | None, metric: tuple[str, str], train_value: float,

@@ -50,7 +50,15 @@ def test_an_image_trial_records_the_mirror_views_as_a_hand_computed_average_scor
     assert found["val_loss"] == pytest.approx(loss, rel=1e-4)
     assert found["plain_val_score"] == pytest.approx(plain_accuracy, abs=1e-6) == pytest.approx(trial.val_score)
     assert found["plain_val_loss"] == pytest.approx(plain_loss, rel=1e-4)
-    # a mirrored digit is mostly no digit: the views score worse, and the rule keeps the plain prediction
+    _, mirrored_accuracy = _nll_and_accuracy(mirrored, data.val.y)
+    assert found["mirrored_val_score"] == pytest.approx(mirrored_accuracy, abs=1e-6)
+    # the paired z by hand: per row, plain right minus mirrored right; its mean over its standard error
+    difference = ((plain.argmax(1) == data.val.y).numpy().astype(float)
+                  - (mirrored.argmax(1) == data.val.y).numpy().astype(float))
+    z = difference.mean() / (difference.std(ddof=1) / np.sqrt(len(difference)))
+    assert found["mirrored_z"] == pytest.approx(z, rel=1e-5)
+    # a mirrored digit is mostly no digit: far worse alone, the mean worse too, and the rule keeps the plain prediction
+    assert found["mirrored_z"] > phases.MIRROR_Z and found["mirrored_val_score"] < found["plain_val_score"] - 0.2
     assert found["val_score"] < found["plain_val_score"] and found["val_loss"] > found["plain_val_loss"]
     assert not phases.mirror_helps(trial)
 
@@ -70,6 +78,8 @@ def test_folds_pool_the_mirror_figures_and_a_fold_without_them_drops_them(digits
     pooled = fold_mean({}, "cnn", "test", [trial, second])
     assert pooled.details["mirror"]["val_score"] == pytest.approx(trial.details["mirror"]["val_score"] / 2)
     assert pooled.details["mirror"]["plain_val_loss"] == pytest.approx(trial.details["mirror"]["plain_val_loss"])
+    # two folds' z combined as Stouffer's: each fold's z, summed, over the square root of 2
+    assert pooled.details["mirror"]["mirrored_z"] == pytest.approx(2 * trial.details["mirror"]["mirrored_z"] / 2**0.5)
     bare = type(trial)(**{**trial.__dict__, "details": {k: v for k, v in trial.details.items() if k != "mirror"}})
     assert "mirror" not in fold_mean({}, "cnn", "test", [trial, bare]).details
 
@@ -101,7 +111,8 @@ def test_the_tested_and_shipped_models_predict_with_the_mirror_views_when_the_ru
     summary = json.loads((out / "summary.json").read_text())
     mirror = summary["best"]["mirror"]
     assert mirror is not None and mirror["used"] is used
-    assert set(mirror) == {"val_score", "val_loss", "plain_val_score", "plain_val_loss", "used"}
+    assert set(mirror) == {"val_score", "val_loss", "plain_val_score", "plain_val_loss", "mirrored_val_score",
+                           "mirrored_z", "used"}
     spec = json.loads((out / "best.json").read_text())
     assert spec["ensemble"] == {"members": summary["best"]["members"], "mirror": used}
     # the oracle: the saved members' probabilities, averaged by hand over members (and both views when used)
