@@ -12,8 +12,13 @@ image sets (``heldout.HELDOUT``), which were never used to choose a variant, and
 (``heldout.TARGETS``), which was. Accuracies do not depend on the machine's load (seeds, threads and epochs are
 fixed); seconds do.
 
+Each cell also scores flip test-time augmentation on the same trained model (``test_mirror``: each prediction the
+mean of the probabilities for the image and its left-right mirror, as ``MeanEnsemble(mirror=True)`` and
+``fitguard doctor`` predict; ``test_mirrored``: the mirrored images alone), and the rows only one of mirror and plain
+got right (an exact McNemar test per cell, the same model on both sides); ``--mirror`` prints that table.
+
 usage: python benchmarks/recipe_variants.py [--recipe vgg] [--data "fashion_mnist 100/class" ...]
-                                            [--variants "as given" ...] [--seeds 0 1 2]
+                                            [--variants "as given" ...] [--seeds 0 1 2] [--mirror]
                                             [--out benchmarks/results/recipe_variants.json]
 """
 
@@ -93,8 +98,47 @@ def alone(recipe: dict[str, Any], data: Dataset, seed: int) -> dict[str, Any]:
     started = time.perf_counter()
     _, run, history = train_recipe(base, recipe, data, name="recipe", phase="alone", train=rows)
     seconds = time.perf_counter() - started
-    test = float((run.trainer.predict(data.test.X).argmax(1) == data.test.y).float().mean())
-    return {"test": test, "seconds": seconds, "epochs": len(history), "rows": len(rows)}
+    X, y = data.test.X, data.test.y
+    plain, mirrored = run.trainer.predict(X).softmax(1), run.trainer.predict(X.flip(-1)).softmax(1)
+    right, mirror_right = plain.argmax(1) == y, ((plain + mirrored) / 2).argmax(1) == y
+    return {"test": float(right.float().mean()), "seconds": seconds, "epochs": len(history), "rows": len(rows),
+            "test_mirror": float(mirror_right.float().mean()),
+            "test_mirrored": float((mirrored.argmax(1) == y).float().mean()),
+            "only_mirror": int((mirror_right & ~right).sum()), "only_plain": int((right & ~mirror_right).sum())}
+
+
+def mirror_table(cells: Cells, seeds: list[int]) -> list[dict[str, Any]]:
+    """Print and return each (data, variant)'s plain and flip test-time augmented test accuracy, the mirrored images
+    alone, and per seed the exact McNemar p-value of mirror against plain (the same model; rows only one got right).
+
+    Args:
+        cells: ``cells[data][variant][str(seed)]`` from :func:`alone`.
+        seeds: the seeds every variant ran.
+    """
+    import numpy as np
+
+    from fitguard.diagnose import mcnemar_exact
+
+    def mcnemar(only_plain: int, only_mirror: int) -> Any:  # the discordant rows are all the test needs
+        plain = np.array([True] * only_plain + [False] * only_mirror)
+        return mcnemar_exact(plain, ~plain)
+
+    table = []
+    print(f"\n{'data':26s} {'variant':32s} {'plain':>7s} {'mirror':>7s} {'mirrored':>9s}  per seed: mirror - plain (p)")
+    for name, by_variant in cells.items():
+        for variant, by_seed in by_variant.items():
+            cell = [by_seed[str(s)] for s in seeds]
+            if not all("test_mirror" in c for c in cell):
+                continue
+            tests = [mcnemar(c["only_plain"], c["only_mirror"]) for c in cell]
+            row = {"data": name, "variant": variant, **{k: statistics.mean(c[k] for c in cell)
+                                                        for k in ("test", "test_mirror", "test_mirrored")},
+                   "deltas": [c["test_mirror"] - c["test"] for c in cell], "p_values": [t.p_value for t in tests]}
+            table.append(row)
+            shown = "  ".join(f"{d:+.3f} ({p:.0e})" for d, p in zip(row["deltas"], row["p_values"], strict=True))
+            print(f"{name:26s} {variant:32s} {row['test']:7.3f} {row['test_mirror']:7.3f} {row['test_mirrored']:9.3f}"
+                  f"  {shown}")
+    return table
 
 
 Cells = dict[str, dict[str, dict[str, dict[str, Any]]]]  # cells[data][variant][str(seed)]
@@ -155,6 +199,8 @@ def run_variants(args: argparse.Namespace, reference: str,
 def main() -> None:
     parser = variant_parser(__doc__, list(VARIANTS), "benchmarks/results/recipe_variants.json")
     parser.add_argument("--recipe", default="vgg", choices=list(RECIPES))
+    parser.add_argument("--mirror", action="store_true",
+                        help="also print flip test-time augmentation against the plain prediction, per seed")
     args = parser.parse_args()
 
     def train(data: Dataset, seed: int, variant: str) -> dict[str, Any]:
@@ -164,9 +210,10 @@ def main() -> None:
 
     cells = run_variants(args, "as given", train)
     table = paired_table(cells, args.seeds, "as given")
+    mirror = mirror_table(cells, args.seeds) if args.mirror else None
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"recipe": RECIPES[args.recipe], "seeds": args.seeds, "threads": 2,
-                                    "cells": cells, "table": table}, indent=1))
+                                    "cells": cells, "table": table, "mirror_table": mirror}, indent=1))
     print(f"\nwritten: {args.out}")
 
 

@@ -735,7 +735,7 @@ def mirror_helps(trial: Trial) -> bool:
 
     Every figure comes from the same trained models on the same rows, so their differences are the prediction
     rule's alone. On CIFAR-10 100/class the VGG recipe gained 1.8-2.2 points of test accuracy with it, 3 seeds
-    (``benchmarks/reference/doctor_cpu.json``, ``run_2026-12-06_session21``). Grouped folds and data that are not
+    (``benchmarks/reference/doctor_cpu.json``, ``run_2026-12-05_session21``). Grouped folds and data that are not
     images measure no mirror views: False.
 
     Args:
