@@ -255,8 +255,8 @@ class Mirror(Section):
     """Flip test-time augmentation, measured on the kept recipe's validation rows (the same trained models predicting
     each image plain, its left-right mirror, and the mean of both): the scores, higher is better, and the losses;
     ``used`` when the mirrored images alone scored no worse than the plain within ``MIRROR_Z`` standard errors and
-    the mean scored at least as well with the lower loss (:func:`fitguard.doctor.phases.mirror_helps`); then the
-    tested and shipped models predict with the mean.
+    the mean had the lower loss (:func:`fitguard.doctor.phases.mirror_helps`); then the tested and shipped models
+    predict with the mean.
 
     Args:
         val_score: the validation score of the mean over both views.

@@ -158,6 +158,24 @@ class Clock:
         """Seconds until the search's deadline (negative once it passed; inf without a time budget)."""
         return self.search_deadline() - time.perf_counter()
 
+    def fits(self, seconds: float, share: float = 1.0) -> bool:
+        """Whether a training forecast to take ``seconds`` would end within ``share`` of the search's time (always
+        without a time budget): a phase whose trainings have a forecast starts none that its share would cut.
+
+        Args:
+            seconds: the training's forecast.
+            share: the cumulative share of the search's time the phase may use (default 1.0).
+
+        Example:
+            >>> clock = Clock(seconds=100.0, trials=None)
+            >>> clock.fits(30.0, 0.5), clock.fits(70.0, 0.5), Clock(None, 10).fits(1e9)
+            (True, False, True)
+        """
+        if self.seconds is None:
+            return True
+        begun = self.search_started or self.started
+        return time.perf_counter() + seconds <= begun + share * (self.search_deadline() - begun)
+
     def spend(self, share: float = 1.0, trainings: int = 1, *, always: bool = False) -> bool:
         """True (and count them) when ``trainings`` more fit; a phase may use up to ``share`` of the search's time
         and trials. ``always``: count them and say yes whatever is left (a choice needs at least two candidates).
@@ -731,28 +749,32 @@ def mirror_helps(trial: Trial) -> bool:
       data look the same mirrored. Averaging a view that is worse drags the prediction towards it: Fashion-MNIST's
       shoes all point left, the mirrored images alone scored 0.70 against 0.86 and the average 0.85 (test rows,
       the VGG recipe, seed 0); a mirrored 3 is no digit at all;
-    - and the average scored at least as well as the plain prediction and had the lower validation loss.
+    - and the average had the lower validation loss (the log loss for classes: a proper score of the probabilities
+      the average changes, where accuracy moves by whole rows).
+
+    The average's accuracy is not asked to be as high: two views that score alike, averaged, gain accuracy where
+    they disagree, and on a few hundred validation rows that gain is a handful of rows, within noise. Asked (until
+    session 21), it refused the mirror views on CIFAR-10 100/class seed 1 at 5 rows of 200 (0.575 against 0.600,
+    loss 1.50 against 1.67), where the same recipe alone gains 1.8-2.2 points of test accuracy with them on each of
+    3 seeds (10,000 test rows; ``benchmarks/reference/doctor_cpu.json``, ``run_2026-12-05_session21``).
 
     Every figure comes from the same trained models on the same rows, so their differences are the prediction
-    rule's alone. On CIFAR-10 100/class the VGG recipe gained 1.8-2.2 points of test accuracy with it, 3 seeds
-    (``benchmarks/reference/doctor_cpu.json``, ``run_2026-12-05_session21``). Grouped folds and data that are not
-    images measure no mirror views: False.
+    rule's alone. Grouped folds and data that are not images measure no mirror views: False.
 
     Args:
         trial: the kept recipe's trial.
 
     Example:
-        >>> m = {"val_score": 0.60, "val_loss": 1.2, "plain_val_score": 0.58, "plain_val_loss": 1.3,
-        ...      "mirrored_val_score": 0.57, "mirrored_z": 0.4}
-        >>> t = Trial("vgg", "architecture", {}, 0.58, 0.2, 10, 60, 1.0, details={"mirror": m})
-        >>> mirror_helps(t), mirror_helps(replace(t, details={"mirror": {**m, "val_score": 0.57}}))
+        >>> m = {"val_score": 0.575, "val_loss": 1.50, "plain_val_score": 0.60, "plain_val_loss": 1.67,
+        ...      "mirrored_val_score": 0.535, "mirrored_z": 1.997}
+        >>> t = Trial("vgg", "architecture", {}, 0.60, 0.2, 10, 60, 1.0, details={"mirror": m})
+        >>> mirror_helps(t), mirror_helps(replace(t, details={"mirror": {**m, "val_loss": 1.7}}))
         (True, False)
         >>> mirror_helps(replace(t, details={"mirror": {**m, "mirrored_val_score": 0.45, "mirrored_z": 3.1}}))
         False
     """
     mirror = trial.details.get("mirror")
-    return bool(mirror) and (mirror["mirrored_z"] <= MIRROR_Z and mirror["val_score"] >= mirror["plain_val_score"]
-                             and mirror["val_loss"] < mirror["plain_val_loss"])
+    return bool(mirror) and mirror["mirrored_z"] <= MIRROR_Z and mirror["val_loss"] < mirror["plain_val_loss"]
 
 
 def second_split(score: Scorer, data: Dataset, *, folds: int, seed: int) -> Scorer | None:

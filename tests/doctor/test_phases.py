@@ -446,3 +446,10 @@ def test_the_learning_curves_whole_split_point_is_the_holdout_searchs_own_trial_
     curve = learning_curve_phase(folded, clock, folded(recipe, name="mlp 16", phase="architecture"), share=1.0,
                                  tick=lambda: None)
     assert clock.used == 4 and not any(p.get("reused") for p in curve["points"])
+    # a fraction whose forecast (the chosen trial's seconds per row, times its rows) would overrun the phase's share
+    # of the time is not started: 25% of the rows at 1,000 s per whole split is 250 s, the search has 100
+    clock = Clock(seconds=100.0, trials=None)
+    clock.search_started = clock.started
+    slow = replace(chosen, seconds=1000.0)
+    assert learning_curve_phase(holdout, clock, slow, share=1.0, tick=lambda: None)["points"] == []
+    assert clock.used == 0
