@@ -171,9 +171,11 @@ class Trainer:
         check_int("max_epochs", max_epochs, low=1)
         check_int("repeat", repeat, low=1)
         check_number("weight_decay", weight_decay, low=0)
-        if nesterov and (optimizer != "sgd" or not momentum > 0):
-            raise ValueError(f"`nesterov` needs optimizer='sgd' with momentum > 0, got optimizer={optimizer!r} and "
-                             f"momentum={momentum!r}")
+        if nesterov and optimizer != "sgd":
+            raise ValueError(f"`nesterov` applies to optimizer='sgd' only, got optimizer={optimizer!r}: set "
+                             "optimizer='sgd' or drop nesterov")
+        if nesterov and not momentum > 0:
+            raise ValueError(f"`nesterov` needs momentum > 0, got momentum={momentum!r}")
         if precision not in PRECISIONS:
             raise ValueError(f"`precision` must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         if clip_grad_norm is not None and not clip_grad_norm > 0:

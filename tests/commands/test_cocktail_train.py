@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 import fitguard
@@ -13,7 +14,7 @@ from fitguard.cli import main
 from fitguard.config import parse_config
 from fitguard.data import load
 from fitguard.recipe import build_run
-from fitguard.train import CosineAnnealing, OneCycle, WeightAveraging
+from fitguard.train import CosineAnnealing, OneCycle, Trainer, WeightAveraging
 
 BASE = {"data": {"source": "digits", "train_fraction": 0.3}, "model": {"name": "mlp", "hidden": [32]},
         "train": {"max_epochs": 6, "lr": 0.01}, "early_stopping": False}
@@ -45,8 +46,11 @@ def test_a_spec_with_one_cycle_and_nesterov_builds_them_into_the_trainer_and_its
     assert history.epochs[-1]["lr"] == pytest.approx(0.01 / 25 / 1e4)
     with pytest.raises(ValueError) as error:
         build_run(parse_config({**BASE, "train": {**BASE["train"], "nesterov": True}}))
-    assert str(error.value) == ("`nesterov` needs optimizer='sgd' with momentum > 0, got optimizer='adam' and "
-                                "momentum=0.9")
+    assert str(error.value) == ("`nesterov` applies to optimizer='sgd' only, got optimizer='adam': set "
+                                "optimizer='sgd' or drop nesterov")
+    with pytest.raises(ValueError) as error:
+        Trainer(torch.nn.Linear(2, 2), optimizer="sgd", momentum=0.0, nesterov=True)
+    assert str(error.value) == "`nesterov` needs momentum > 0, got momentum=0.0"
 
 
 @pytest.mark.parametrize(("remedies", "early_stopping", "message"), [
