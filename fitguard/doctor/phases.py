@@ -171,10 +171,12 @@ class Clock:
             >>> clock.fits(30.0, 0.5), clock.fits(70.0, 0.5), Clock(None, 10).fits(1e9)
             (True, False, True)
         """
-        if self.seconds is None:
-            return True
+        return self.seconds is None or time.perf_counter() + seconds <= self._share_end(share)
+
+    def _share_end(self, share: float) -> float:
+        """When ``share`` of the search's time (from its start to its deadline) is used up."""
         begun = self.search_started or self.started
-        return time.perf_counter() + seconds <= begun + share * (self.search_deadline() - begun)
+        return begun + share * (self.search_deadline() - begun)
 
     def spend(self, share: float = 1.0, trainings: int = 1, *, always: bool = False) -> bool:
         """True (and count them) when ``trainings`` more fit; a phase may use up to ``share`` of the search's time
@@ -190,10 +192,8 @@ class Clock:
             return True
         if self.trials is not None and self.used + trainings > max(trainings, math.floor(share * self.trials)):
             return False
-        if self.seconds is not None:
-            now, begun = time.perf_counter(), self.search_started or self.started
-            if now >= begun + share * (self.search_deadline() - begun):
-                return False
+        if self.seconds is not None and time.perf_counter() >= self._share_end(share):
+            return False
         self.used += trainings
         return True
 

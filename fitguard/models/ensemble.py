@@ -39,6 +39,24 @@ from fitguard._validation import check_in
 TASKS = ("classification", "regression")
 
 
+def mean_prediction(outputs: torch.Tensor, task: str) -> torch.Tensor:
+    """Several predictions of the same rows, stacked on dimension 0, as one: the mean of the outputs (regression),
+    or the log of the mean of their probabilities (classification; a valid logit vector, see the module).
+
+    Args:
+        outputs: (predictions, rows, outputs) raw outputs.
+        task: "classification" or "regression".
+
+    Example:
+        >>> logits = torch.tensor([[[2.0, 0.0]], [[0.0, 2.0]]])
+        >>> torch.softmax(mean_prediction(logits, "classification"), -1)
+        tensor([[0.5000, 0.5000]])
+    """
+    if task == "regression":
+        return outputs.mean(dim=0)
+    return torch.logsumexp(torch.log_softmax(outputs, dim=-1), dim=0) - math.log(len(outputs))
+
+
 class MeanEnsemble(nn.Module):
     """The mean of ``members``' predictions: of probabilities for classification (returned as log-probabilities),
     of outputs for regression.
@@ -79,10 +97,7 @@ class MeanEnsemble(nn.Module):
             x: a batch of inputs, which every member takes.
         """
         views = (x, x.flip(-1)) if self.mirror else (x,)
-        outputs = torch.stack([member(view) for member in self.members for view in views])
-        if self.task == "regression":
-            return outputs.mean(dim=0)
-        return torch.logsumexp(torch.log_softmax(outputs, dim=-1), dim=0) - math.log(len(outputs))
+        return mean_prediction(torch.stack([member(view) for member in self.members for view in views]), self.task)
 
     def extra_repr(self) -> str:
         """The number of members, the task and the mirror views, for the module's ``repr``."""

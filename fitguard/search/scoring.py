@@ -23,7 +23,7 @@ from torch import nn
 from fitguard.config import TrainConfig
 from fitguard.data import Dataset, TensorData
 from fitguard.models import count_parameters
-from fitguard.models.ensemble import MeanEnsemble
+from fitguard.models.ensemble import MeanEnsemble, mean_prediction
 from fitguard.recipe import Run, build_run
 from fitguard.train import Callback, History, Trainer
 from fitguard.train.callbacks.monitor import resolve_mode
@@ -247,11 +247,10 @@ def mirror_scores(run: Run, val: TensorData, metric: tuple[str, str],
     scorer = evaluator(run)
     outputs, mirrored = scorer.predict(val.X), scorer.predict(val.X.flip(-1))
     y = val.y.to(outputs.device)
+    both = mean_prediction(torch.stack([outputs, mirrored]), run.data.task)
     if run.data.task == "classification":
-        both = torch.logsumexp(torch.stack([outputs.log_softmax(-1), mirrored.log_softmax(-1)]), 0) - math.log(2)
         difference = (outputs.argmax(-1) == y).float() - (mirrored.argmax(-1) == y).float()
     else:
-        both = (outputs + mirrored) / 2
         difference = ((mirrored - y.view_as(mirrored)) ** 2 - (outputs - y.view_as(outputs)) ** 2).flatten(1).mean(1)
     sign = 1.0 if mode == "max" else -1.0
     scores = scorer.score_outputs(both, val.y, prefix="val_")
