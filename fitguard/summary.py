@@ -650,6 +650,43 @@ class Tie(Section):
     kept: str
 
 
+class FirstFoldScore(Section):
+    """A network's score on the first fold, beside its mean over every fold (:class:`OneFold`).
+
+    Args:
+        name: the network's name in the architecture phase.
+        first_fold: its score on the first fold, on which it was compared with the recipe.
+        all_folds: its mean score over every fold (what the later phases compare); the recipe's own is its first
+            fold's.
+    """
+
+    name: str
+    first_fold: Score
+    all_folds: Score
+
+
+class OneFold(Section):
+    """A complete recipe the architecture phase scored on the first fold alone
+    (:func:`fitguard.doctor.phases.optional_recipe`): its k trainings did not fit the time left, one and its final
+    training did. Every network was then compared with it on that fold: the same rows on both sides.
+
+    Args:
+        recipe: the recipe's name.
+        folds: the folds of the cross-validation, of which the first scored it, >= 2.
+        training_rows: the first fold's training rows.
+        validation_rows: the first fold's validation rows, on which every network was compared with it.
+        forecast_seconds: the forecast of its k trainings, which did not fit.
+        compared: every scored network's first-fold score, beside its mean over the folds.
+    """
+
+    recipe: str
+    folds: Annotated[int, Field(ge=2)]
+    training_rows: Count
+    validation_rows: Count
+    forecast_seconds: Annotated[float, Field(ge=0)]
+    compared: list[FirstFoldScore]
+
+
 class Remedies(Section):
     """The search: architecture, λ, ablation, study, in the order the plan asked for.
 
@@ -668,6 +705,8 @@ class Remedies(Section):
             did not confirm (holdout scoring, ``--confirm 0``, ``--keep simplest``).
         tie: the :class:`Tie` of a fixed schedule and early stopping; None (default): no such tie, or its second
             split did not fit the time left (the tie-break decided).
+        one_fold: the :class:`OneFold` record of a recipe scored on the first fold alone; None (default): every
+            candidate was scored on every fold (or the validation split).
         settled: why the remedy phases searched nothing on the kept network (a complete recipe kept as given:
             its validation cannot resolve a point, :func:`fitguard.doctor.phases.settled`); None (default): they
             searched.
@@ -687,6 +726,7 @@ class Remedies(Section):
     study: Study
     confirm: Confirmation | None = None
     tie: Tie | None = None
+    one_fold: OneFold | None = None
     settled: str | None = None
     trainings: Count
     #: scored recipes in study.db, and how many a resumed run read back instead of training them (0 before --resume)

@@ -7,15 +7,14 @@ Ties in the score go to the lower validation loss.
 
 1. ``architecture``: the model families that fit the kind of data, at several widths/depths, each with early
    stopping, after the complete recipes ``--recipe`` names (:data:`RECIPES`, or a file: a network with its own
-   optimizer, fixed schedule and remedies), and third the default ones (:data:`DEFAULT_RECIPES`, images: ``vgg``)
-   when a forecast of their scoring fits the time left; the kept network is, of those within ``epsilon`` of the
-   best validation score, the one with the lowest validation loss (then the fewest parameters; for regression,
-   scored by the loss, the smallest) -- unless a fixed schedule ties early stopping there: then the fixed schedule
-   is kept where the validation rows cannot resolve a point of accuracy (unless the network leads by more than the
-   noise), and elsewhere a second split of the labelled rows, each trained as it would be shipped, decides
-   (:func:`settle_tie`). A complete recipe kept
-   on too few validation rows to resolve a point of accuracy is shipped as given: the phases below search nothing
-   on it (:func:`settled`).
+   optimizer, fixed schedule and remedies), and second the default ones (:data:`DEFAULT_RECIPES`, images: ``vgg``)
+   as far as a forecast of their scoring fits the time left (every fold, the first fold alone, or none); the kept
+   network is, of those within ``epsilon`` of the best validation score, the one with the lowest validation loss
+   (then the fewest parameters; for regression, scored by the loss, the smallest) -- unless a fixed schedule ties
+   early stopping there: then the fixed schedule is kept where the validation rows cannot resolve a point of
+   accuracy (unless the network leads by more than the noise), and elsewhere a second split of the labelled rows,
+   each trained as it would be shipped, decides (:func:`settle_tie`). A complete recipe kept on too few validation
+   rows to resolve a point of accuracy is shipped as given: the phases below search nothing on it (:func:`settled`).
 2. ``lambda_cv``: k-fold cross-validation of the L2 strength λ (not of a complete recipe: it has its weight decay).
 3. ``ablation``: each remedy alone on the chosen network, then the ones that helped, combined.
 4. ``study``: an Optuna study (SQLite in the run folder, fitguard.search's default sampler and pruner -- no
@@ -95,7 +94,7 @@ AUGMENT = {"rotate": 10.0, "shift": 0.1, "scale": 0.1}
 #: step, no Nesterov) lost 1.0-1.8 points on every seed, while its other differences (max pooling, one conv at 128,
 #: label smoothing, flips) were each within half a point; this recipe with the one cycle and Nesterov momentum
 #: scored 1 point higher alone than with the cosine (``benchmarks/reference/doctor_cpu.json``,
-#: ``run_2026-12-05_session19``). Scored third by default (:data:`DEFAULT_RECIPES`).
+#: ``run_2026-12-05_session19``). Scored second by default (:data:`DEFAULT_RECIPES`).
 RECIPES: dict[str, dict[str, Any]] = {
     "vgg": {"model": {"name": "cnn", "widths": [32, 64, 128], "convs": 2, "dropout": 0.3},
             "train": {"optimizer": "sgd", "lr": 0.1, "nesterov": True, "weight_decay": 5e-4, "batch_size": 64,
@@ -103,7 +102,7 @@ RECIPES: dict[str, dict[str, Any]] = {
             "early_stopping": None,
             "remedies": {"augment": {"shift": 0.1, "erase": 0.25}, "one_cycle": {"warmup": 0.25}}},
 }
-#: the complete recipes every run without ``--model`` scores third among its networks, by kind of data, when a
+#: the complete recipes every run without ``--model`` scores second among its networks, by kind of data, when a
 #: forecast of their scoring fits the time left (:func:`admits_recipe`; never under a trials budget)
 DEFAULT_RECIPES: dict[str, tuple[str, ...]] = {"image": ("vgg",)}
 #: a default recipe is scored only when its forecast trainings take at most this share of the search's time left:
@@ -112,6 +111,10 @@ RECIPE_SHARE = 0.4
 #: no forecast with less than this many seconds of search left: the forecast itself takes 1-3 s of them, and its 60
 #: epochs never fit 40% of them (8x8 digits: 6 s forecast for 30% of the rows, 2-fold cross-validation)
 RECIPE_MIN_LEFT = 15.0
+
+#: the final trainings' estimated cost is multiplied by this, plus REPORT_SECONDS, to reserve their time
+RESERVE_FACTOR = 1.3
+REPORT_SECONDS = 3.0
 
 #: the remedy phases search on a complete recipe (its own schedule and remedies, tuned as a whole) only when its
 #: validation score can tell a change of this much accuracy from noise (:func:`resolves`); else it is kept as given
@@ -351,11 +354,15 @@ class Scorer(Evaluator):
             trains them.
         fold_seed: the seed :func:`fitguard.data.kfold` made ``folds`` with, by which a worker builds them too; None
             (default): the spec's data seed (the run's own folds).
+        first_fold_of: this scorer scores on the first of that many folds alone (:func:`one_fold`): its trials
+            record so in ``details["one_fold"]``, and the trial store keeps them apart from full scores; None
+            (default): every fold in ``folds``.
     """
 
     store: TrialStore | None = None
     queue: FoldQueue | None = None
     fold_seed: int | None = None
+    first_fold_of: int | None = None
 
     @cached_property
     def _holdout(self) -> list[tuple[TensorData, TensorData | None]]:
@@ -389,8 +396,9 @@ class Scorer(Evaluator):
                          callbacks=others)
 
     def _stored(self, candidate: Candidate) -> tuple[str | None, Trial | None]:
-        key = trial_key(candidate.phase, candidate.name, candidate.recipe, {**self.train, **candidate.options}) \
-            if self.store is not None else None
+        scope = {"first_fold_of": self.first_fold_of} if self.first_fold_of else {}
+        key = trial_key(candidate.phase, candidate.name, candidate.recipe,
+                        {**self.train, **candidate.options, **scope}) if self.store is not None else None
         return key, self.store.get(key) if self.store is not None and key is not None else None
 
     def score(self, recipe: dict[str, Any], *, name: str, phase: str, options: dict[str, Any],
@@ -414,6 +422,10 @@ class Scorer(Evaluator):
                 trial = self._collected(recipe, name, phase, self.queue.scatter(jobs, self._train_job))  # type: ignore[union-attr]
             else:
                 trial = super().score(recipe, name=name, phase=phase, options=options, callbacks=callbacks)
+            if self.first_fold_of and self.folds:
+                train, val = self.folds[0]
+                trial.details["one_fold"] = {"fold": 1, "folds": self.first_fold_of, "training_rows": len(train),
+                                             "validation_rows": len(val)}
             self._keep(key, trial)
         return trial
 
@@ -569,11 +581,13 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
     scored), the optimum may lie beyond the grid, as for the λ grid (:func:`lambda_cv`): up to ``extend`` networks
     twice as wide (every layer) are scored too, while the phase's share lasts.
 
-    The ``optional`` recipes (:data:`DEFAULT_RECIPES`) are scored third, after the first two candidates, under a
-    time budget alone (a trials budget counts a 60-epoch recipe as one training: it would take over the run), and
-    only when their :func:`forecast` fits the time left (:func:`admits_recipe`; no forecast with less than
-    :data:`RECIPE_MIN_LEFT` left); the forecast is kept in the trial's ``details["forecast_seconds"]``, beside the
-    seconds it took. One the candidates hold already (named by ``--recipe``) is not scored twice.
+    The ``optional`` recipes (:data:`DEFAULT_RECIPES`) are scored second, after the first candidate, under a time
+    budget alone (a trials budget counts a 60-epoch recipe as one training: it would take over the run), each as
+    far as its :func:`forecast` allows (:func:`optional_recipe`): on every fold, on the first fold alone (then every
+    network is compared with it on that fold: :func:`on_first_fold`), or not at all. Second, not third (until
+    session 22): on every image set measured the recipe was the strongest candidate, and third it was never scored
+    at a 60 s budget (MNIST and CIFAR-10 50/class: the two networks before it took the search's time). One the
+    candidates hold already (named by ``--recipe``) is not scored twice.
 
     Args:
         score: the run's :class:`Scorer`.
@@ -583,34 +597,32 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
         tick: called after each training (progress).
         share: the cumulative share of the search's time and trials the phase may use.
         extend: the most networks added beyond the large end of the grid (default 1).
-        optional: complete recipes scored third when the time left fits them (default none).
+        optional: complete recipes scored second when the time left fits them (default none).
         second: gives the :class:`Scorer` of a second split of the labelled rows (built only when a tie between a
             fixed schedule and early stopping needs it, :func:`settle_tie`); None (default): the tie-break alone
             decides.
     """
     timed = clock.seconds is not None and clock.trials is None
     extra = [r for i, r in enumerate(optional) if timed and r not in candidates and r not in optional[:i]]
-    ordered = [*candidates[:2], *extra, *candidates[2:]]
-    gated = range(min(2, len(candidates)), min(2, len(candidates)) + len(extra))
-    forecasts: dict[int, tuple[float, bool]] = {}  # an optional recipe's: its seconds, and whether they fit
+    admitted = 0  # candidates started: the first two always are (a choice needs two)
 
-    def admit(index: int, candidate: Candidate) -> bool:
-        if index in gated:
-            if clock.left() < RECIPE_MIN_LEFT:
-                return False
-            seconds = forecast(score, candidate.recipe)
-            forecasts[index] = seconds, admits_recipe(seconds, clock)
-            if not forecasts[index][1]:
-                return False
-        return clock.spend(share, score.trainings, always=index < 2)
+    def admit(_: int, __: Candidate) -> bool:
+        nonlocal admitted
+        started = clock.spend(share, score.trainings, always=admitted < 2)
+        admitted += started
+        return started
 
-    trials = score.evaluate_candidates(
-        [Candidate(recipe, describe(recipe), "architecture") for recipe in ordered], admit=admit,
-        on_trial=lambda _: tick())
-    for index, (seconds, fits) in forecasts.items():
-        trials[index].details["forecast_seconds"] = round(seconds, 1)
-        if not fits:
-            trials[index].status = f"skipped: forecast {seconds:.0f} s, over {RECIPE_SHARE:.0%} of the time left"
+    def networks(recipes: list[dict[str, Any]]) -> list[Trial]:
+        return score.evaluate_candidates([Candidate(recipe, describe(recipe), "architecture") for recipe in recipes],
+                                         admit=admit, on_trial=lambda _: tick())
+
+    trials = networks(candidates[:1])
+    for recipe in extra:
+        trials.append(optional_recipe(score, clock, recipe, share=share, always=admitted < 2))
+        if trials[-1].status == "done":
+            admitted += 1
+            tick()
+    trials += networks(candidates[1:])
     for _ in range(extend):
         wider = _beyond_the_grid([t for t in trials if t.status == "done"])
         if wider is None or any(t.recipe == wider for t in trials) or not clock.spend(share, score.trainings):
@@ -620,11 +632,132 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
         trials.append(trial)
         tick()
     done = [t for t in trials if t.status == "done"]
-    chosen = within_epsilon(done, epsilon, score=lambda t: t.val_score, prefer=tie_break)
-    if second is not None:
-        chosen = settle_tie(score, second, clock, done, chosen, epsilon=epsilon, rows=validation_rows(score))
+    if any("one_fold" in t.details for t in done):
+        # compared on the one fold every candidate was scored on: the networks' first-fold figures
+        views = [on_first_fold(t) for t in done]
+        chosen = within_epsilon(views, epsilon, score=lambda t: t.val_score, prefer=tie_break)
+        rows = next(t.details["one_fold"]["validation_rows"] for t in done if "one_fold" in t.details)
+        if not resolves(chosen, rows):  # a second split is not for one fold's scores (see settle_tie)
+            chosen = settle_tie(score, lambda: None, clock, views, chosen, epsilon=epsilon, rows=rows)
+        for view, trial in zip(views, done):
+            if view is not trial:  # a network: its first fold's figures, and its side of a tie
+                trial.details["first_fold"] = {"val_score": view.val_score, "val_loss": view.details["val_loss"]}
+                if "tie" in view.details:
+                    trial.details["tie"] = view.details["tie"]
+        chosen = done[views.index(chosen)]
+    else:
+        chosen = within_epsilon(done, epsilon, score=lambda t: t.val_score, prefer=tie_break)
+        if second is not None:
+            chosen = settle_tie(score, second, clock, done, chosen, epsilon=epsilon, rows=validation_rows(score))
     chosen.details["chosen"] = True
     return trials, chosen
+
+
+def optional_recipe(score: Scorer, clock: Clock, recipe: dict[str, Any], *, share: float, always: bool) -> Trial:
+    """A default complete recipe's trial in the architecture phase, scored as far as the time left allows:
+
+    - on every fold (or the validation split) when its :func:`forecast` fits :data:`RECIPE_SHARE` of the search's
+      time left (:func:`admits_recipe`);
+    - else, when ``score`` cross-validates, on its first fold alone (:func:`one_fold`) when that training and the
+      recipe's final training on every labelled row, forecast from it, end before the run's deadline
+      (:func:`admits_one_fold`): on a small budget one fold measured beats no measure, and the recipe is what the
+      final phase would then train (MNIST 50/class at 60 s: 3 folds of 60 epochs never fit, one fold and the
+      final training do);
+    - else not at all (its status says why). No forecast with less than :data:`RECIPE_MIN_LEFT` left.
+
+    The forecast is kept in ``details["forecast_seconds"]``, beside the seconds it took.
+
+    Args:
+        score: the run's :class:`Scorer`.
+        clock: the run's :class:`Clock`.
+        recipe: the complete recipe (a fixed schedule).
+        share: the cumulative share of the search's time and trials the phase may use.
+        always: start it whatever the share says once its forecast fits (a choice needs two candidates).
+    """
+    candidate = Candidate(recipe, describe(recipe), "architecture")
+    if clock.left() < RECIPE_MIN_LEFT:
+        return skipped(candidate)
+    seconds = forecast(score, recipe)
+    once = seconds / score.trainings
+    if admits_recipe(seconds, clock):
+        trial = (score(recipe, name=candidate.name, phase="architecture")
+                 if clock.spend(share, score.trainings, always=always) else skipped(candidate))
+    elif score.folds and len(score.folds) > 1 and admits_one_fold(once, score, clock) \
+            and clock.spend(share, 1, always=always):
+        trial = one_fold(score)(recipe, name=candidate.name, phase="architecture")
+    else:
+        trial = skipped(candidate, f"skipped: forecast {seconds:.0f} s, over {RECIPE_SHARE:.0%} of the time left"
+                        + (" (one fold and the final training: past the deadline)" if score.folds else ""))
+    trial.details["forecast_seconds"] = round(seconds, 1)
+    return trial
+
+
+def one_fold(score: Scorer) -> Scorer:
+    """``score`` on its first fold alone (one training instead of k), trained in this process; its trials say so
+    (``details["one_fold"]``) and are stored apart from full scores.
+
+    Args:
+        score: a cross-validating :class:`Scorer`.
+    """
+    assert score.folds, "one_fold needs a cross-validating scorer"
+    return replace(score, folds=score.folds[:1], grouped=False, queue=None, first_fold_of=len(score.folds))
+
+
+def scored_by(score: Scorer, trial: Trial) -> Scorer:
+    """The scorer whose trainings scored ``trial``: :func:`one_fold` of ``score`` for a one-fold trial, else
+    ``score`` (what its trainings, training rows and validation rows were).
+
+    Args:
+        score: the run's :class:`Scorer`.
+        trial: a trial it scored.
+    """
+    return one_fold(score) if "one_fold" in trial.details and score.folds else score
+
+
+def admits_one_fold(seconds: float, score: Scorer, clock: Clock) -> bool:
+    """Whether a recipe whose one training on the first fold is forecast to take ``seconds`` may be scored so: that
+    training, then its final training on every labelled row (forecast in proportion to the rows, times
+    :data:`RESERVE_FACTOR`) and the report (:data:`REPORT_SECONDS`), end before the run's deadline.
+
+    Args:
+        seconds: the one fold's forecast.
+        score: the run's cross-validating :class:`Scorer`.
+        clock: the run's :class:`Clock`.
+
+    Example:
+        >>> import torch
+        >>> from fitguard.config import TrainConfig
+        >>> rows = lambda n: TensorData(torch.zeros(n, 2), torch.zeros(n, dtype=torch.long))
+        >>> score = Scorer(TrainConfig(), None, folds=[(rows(300), rows(150))] * 3)  # 450 labelled rows
+        >>> clock = Clock(seconds=60.0, trials=None)
+        >>> admits_one_fold(10.0, score, clock), admits_one_fold(20.0, score, clock)
+        (True, False)
+    """
+    train, val = score.folds[0] if score.folds else (score.data.train, score.data.val)
+    final = seconds * (len(train) + len(val)) / max(1, len(train))
+    return seconds + RESERVE_FACTOR * final + REPORT_SECONDS <= clock.deadline - time.perf_counter()
+
+
+def on_first_fold(trial: Trial) -> Trial:
+    """A cross-validated trial as its first fold scored it: that fold's score and validation loss (the mean loss
+    when the trial predates per-fold losses); a one-fold trial as it is. The architecture phase compares a
+    one-fold recipe with the networks so: the same rows on both sides.
+
+    Args:
+        trial: a scored trial.
+
+    Example:
+        >>> t = Trial("cnn", "architecture", {}, 0.9, 0.0, 10, 30, 1.0,
+        ...           details={"folds": [0.8, 0.95, 0.95], "val_loss": 0.3, "fold_losses": [0.5, 0.2, 0.2]})
+        >>> view = on_first_fold(t)
+        >>> view.val_score, view.details["val_loss"], t.val_score
+        (0.8, 0.5, 0.9)
+    """
+    folds = trial.details.get("folds")
+    if "one_fold" in trial.details or not folds:
+        return trial
+    losses = trial.details.get("fold_losses") or [trial.details.get("val_loss", math.inf)]
+    return replace(trial, val_score=folds[0], details={**trial.details, "val_loss": losses[0]})
 
 
 def settle_tie(score: Scorer, second: Callable[[], Scorer | None], clock: Clock, done: list[Trial], chosen: Trial,

@@ -33,6 +33,7 @@ from fitguard.data.encoding import parse_ordinal
 from fitguard.doctor import evidence, phases
 from fitguard.doctor.diagnosis import diagnose, ensemble_decomposition, sentence
 from fitguard.doctor.options import DoctorOptions
+from fitguard.doctor.phases import REPORT_SECONDS, RESERVE_FACTOR
 from fitguard.doctor.plan import Plan, plan_for
 from fitguard.doctor.progress import DoctorProgress
 from fitguard.doctor.store import (
@@ -67,9 +68,6 @@ BASELINE_KEPT = "the baseline's recipe (the budget cut every search training sho
 BASELINE_SHARE = 0.2
 #: the reference models may use at most this share of a time budget
 REFERENCE_SHARE = 0.1
-#: the final trainings' estimated cost is multiplied by this, plus REPORT_SECONDS, to reserve their time
-RESERVE_FACTOR = 1.3
-REPORT_SECONDS = 3.0
 #: rows per forward pass over the test split: on a CPU a convolutional network on 28x28 or 32x32 images runs 1.3-2x
 #: faster per row in passes of 64-256 rows than of 1,024 (its activations stay in cache), an MLP about as fast; and
 #: the time kept for it is costed from passes over the validation rows, which are of this order
@@ -181,7 +179,7 @@ def candidates(options: DoctorOptions, kind: str) -> list[dict[str, Any]]:
 
 def default_recipes(options: DoctorOptions, kind: str) -> list[dict[str, Any]]:
     """The complete recipes of :data:`fitguard.doctor.phases.DEFAULT_RECIPES` for this kind of data (copies), which
-    the architecture phase scores third when the time left fits them; none with a ``--model``.
+    the architecture phase scores second when the time left fits them; none with a ``--model``.
 
     Args:
         options: the doctor's options (``model``).
@@ -475,6 +473,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
             "confirm": _confirmation(confirmed, best if chose else None, options, score) if "confirm" in search
             else None,
             "tie": _tie(search["architecture"], score),
+            "one_fold": _one_fold(search["architecture"]),
             "settled": search.get("settled"),
             "trainings": clock.used,
             # scored recipes (a cross-validated one is one per fold's training) in study.db, and how many of them a
@@ -529,7 +528,7 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
                                                                 tick=tick, share=step.until, optional=optional,
                                                                 second=second)
             found["chosen"] = chosen
-            if (why := phases.settled(score, chosen)) is not None:
+            if (why := phases.settled(phases.scored_by(score, chosen), chosen)) is not None:
                 found["settled"] = why
         elif step.phase == "train_longer":
             display.phase("train longer", 1)
@@ -601,6 +600,19 @@ def _tie(trials: list[Trial], score: phases.Scorer) -> dict[str, Any] | None:
             "kept": next(t.name for t in tied if t.details["tie"]["kept"])}
 
 
+def _one_fold(trials: list[Trial]) -> dict[str, Any] | None:
+    """The summary's record of a recipe the architecture phase scored on the first fold alone
+    (:func:`phases.optional_recipe`), and what every network scored on that fold; None when there was none."""
+    recipe = next((t for t in trials if "one_fold" in t.details), None)
+    if recipe is None:
+        return None
+    scope = recipe.details["one_fold"]
+    return {"recipe": recipe.name, "folds": scope["folds"], "training_rows": scope["training_rows"],
+            "validation_rows": scope["validation_rows"], "forecast_seconds": recipe.details["forecast_seconds"],
+            "compared": [{"name": t.name, "first_fold": t.details["first_fold"]["val_score"], "all_folds": t.val_score}
+                         for t in trials if t is not recipe and "first_fold" in t.details]}
+
+
 def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: phases.Clock,
             display: DoctorProgress, store: TrialStore | None = None) -> tuple[phases.Scorer, dict[str, Any]]:
     """How the search scores recipes: cross-validated when the labelled rows are at most ``cv_max_rows``, each
@@ -623,7 +635,8 @@ def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: pha
                         else f"val loss {-leader.val_score:.4g}")
         if clock.seconds is None:
             return
-        per_epoch_row = leader.seconds / max(1, score.trainings) / max(1, leader.epochs) / max(1, rows)
+        per_epoch_row = (leader.seconds / max(1, phases.scored_by(score, leader).trainings) / max(1, leader.epochs)
+                         / max(1, rows))
         tested_cost = per_epoch_row * phases.chosen_epochs(leader) * tested
         # each member's evaluations: the test split, and its training rows once more (the gap), costed by what a
         # row's forward pass cost it in the search: measured, not derived from training, because their ratio is

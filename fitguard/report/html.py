@@ -203,6 +203,10 @@ def advice(summary: Summary) -> list[str]:
         kept = "was the smallest" if summary.metric == "loss" else "had the lowest validation loss"
         lines.append(f"Network: “{remedies.chosen_architecture}” {kept} of the networks within {remedies.epsilon:g} "
                      "of the best validation score.")
+    if remedies.one_fold is not None:
+        lines.append(f"“{remedies.one_fold.recipe}” was scored on fold 1 of {remedies.one_fold.folds} alone (its "
+                     f"{remedies.one_fold.folds} trainings did not fit the budget), and every network was compared "
+                     f"with it on that fold's {remedies.one_fold.validation_rows} validation rows.")
     if remedies.settled:
         lines.append(f"{remedies.settled[:1].upper()}{remedies.settled[1:]}.")
     reference = remedies.ablation[0]

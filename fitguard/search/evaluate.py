@@ -145,7 +145,8 @@ def train_candidate(base: TrainConfig, data: Dataset, recipe: dict[str, Any], *,
 
 def fold_mean(recipe: dict[str, Any], name: str, phase: str, trials: list[Trial]) -> Trial:
     """One cross-validated trial from its folds' trials: the mean score, gap and validation loss, the median
-    epochs and best epoch, the summed seconds; each fold's score in ``details["folds"]`` (``grouped`` when the folds
+    epochs and best epoch, the summed seconds; each fold's score in ``details["folds"]`` and validation loss in
+    ``details["fold_losses"]`` (``grouped`` when the folds
     trained as one grouped network), the first fold's History.
 
     Args:
@@ -171,6 +172,7 @@ def fold_mean(recipe: dict[str, Any], name: str, phase: str, trials: list[Trial]
         metric=trials[0].metric, mode=trials[0].mode,
         details={"folds": [t.val_score for t in trials],
                  "val_loss": float(np.mean([t.details["val_loss"] for t in trials])),
+                 "fold_losses": [t.details["val_loss"] for t in trials],
                  "forward_row": float(np.mean([t.details.get("forward_row", 0.0) for t in trials])),
                  "best_epoch": int(np.median(best_epochs)), "best_epochs": best_epochs,
                  "stop_reason": trials[-1].details["stop_reason"],

@@ -222,45 +222,56 @@ class _Scores(Evaluator):
 
 
 NETWORKS = [{"model": {"name": "cnn", "widths": w, "pool_to": 4}} for w in ([16, 32], [32, 64], [8, 16])]
-NAMES = [describe(r) for r in [*NETWORKS[:2], VGG, NETWORKS[2]]]
+NAMES = [describe(r) for r in [NETWORKS[0], VGG, *NETWORKS[1:]]]
+SCORES = dict(zip(NAMES, (0.80, 0.86, 0.82, 0.79), strict=True))
 
 
 @pytest.mark.parametrize(("forecast", "scored"), [(0.5 * RECIPE_SHARE * 300, True), (1.5 * RECIPE_SHARE * 300, False)])
-def test_a_default_recipe_is_scored_third_only_when_its_forecast_fits_the_time_left(monkeypatch, forecast, scored):
-    score = _Scores(dict(zip(NAMES, (0.80, 0.82, 0.86, 0.79), strict=True)))
+def test_a_default_recipe_is_scored_second_only_when_its_forecast_fits_the_time_left(monkeypatch, forecast, scored):
+    score = _Scores(dict(SCORES))
     monkeypatch.setattr(phases, "forecast", lambda _, recipe: forecast if recipe == VGG else pytest.fail("asked"))
     trials, chosen = architecture(score, Clock(300, None), NETWORKS, epsilon=0.0, tick=lambda: None, share=1.0,
                                   extend=0, optional=[copy.deepcopy(VGG)])
     assert [t.name for t in trials] == NAMES
-    assert score.asked == [n for n in NAMES if scored or n != NAMES[2]]
-    assert trials[2].details["forecast_seconds"] == round(forecast, 1)
+    assert score.asked == [n for n in NAMES if scored or n != NAMES[1]]
+    assert trials[1].details["forecast_seconds"] == round(forecast, 1)
     if scored:
-        assert trials[2].status == "done" and chosen.name == NAMES[2]
-    else:
-        assert trials[2].status == f"skipped: forecast {forecast:.0f} s, over 40% of the time left"
-        assert chosen.name == NAMES[1]
+        assert trials[1].status == "done" and chosen.name == NAMES[1]
+    else:  # a holdout scorer has no fold to score it on alone
+        assert trials[1].status == f"skipped: forecast {forecast:.0f} s, over 40% of the time left"
+        assert chosen.name == NAMES[2]
+
+
+def test_two_networks_are_scored_whatever_the_share_when_the_recipe_between_them_is_not(monkeypatch):
+    score = _Scores(dict(SCORES))
+    monkeypatch.setattr(phases, "forecast", lambda *_: 1e9)
+    clock = Clock(300, None)
+    clock.started -= 290  # the phase's share is spent: only the two a choice needs start
+    trials, _ = architecture(score, clock, NETWORKS, epsilon=0.0, tick=lambda: None, share=0.5, extend=0,
+                             optional=[VGG])
+    assert score.asked == [NAMES[0], NAMES[2]] and trials[3].status == "skipped: budget"
 
 
 def test_no_forecast_is_taken_when_the_search_has_less_than_its_floor_left(monkeypatch):
-    score = _Scores(dict(zip(NAMES, (0.80, 0.82, 0.86, 0.79), strict=True)))
+    score = _Scores(dict(SCORES))
     monkeypatch.setattr(phases, "forecast", lambda *_: pytest.fail("no forecast asked"))
     trials, _ = architecture(score, Clock(phases.RECIPE_MIN_LEFT - 1, None), NETWORKS, epsilon=0.0,
                              tick=lambda: None, share=1.0, extend=0, optional=[VGG])
-    assert NAMES[2] not in score.asked and trials[2].status.startswith("skipped")
+    assert NAMES[1] not in score.asked and trials[1].status.startswith("skipped")
 
 
 def test_a_default_recipe_is_not_scored_under_a_trials_budget_nor_twice_when_named(monkeypatch):
-    score = _Scores(dict(zip(NAMES, (0.80, 0.82, 0.86, 0.79), strict=True)))
+    score = _Scores(dict(SCORES))
     monkeypatch.setattr(phases, "forecast", lambda *_: pytest.fail("no forecast asked"))
     for clock in (Clock(None, 10), Clock(300, 10)):
         score.asked.clear()
         architecture(score, clock, NETWORKS, epsilon=0.0, tick=lambda: None, share=1.0, extend=0, optional=[VGG])
         assert score.asked == [describe(r) for r in NETWORKS]  # a trials budget: never the 60-epoch recipe
-    named = [copy.deepcopy(VGG), *NETWORKS]  # --recipe vgg: scored first, as named, and not again third
-    score = _Scores(dict(zip(NAMES, (0.80, 0.82, 0.86, 0.79), strict=True)))
+    named = [copy.deepcopy(VGG), *NETWORKS]  # --recipe vgg: scored first, as named, and not again second
+    score = _Scores(dict(SCORES))
     architecture(score, Clock(300, None), named, epsilon=0.0, tick=lambda: None, share=1.0, extend=0,
                  optional=[VGG])
-    assert score.asked == [NAMES[2], *(describe(r) for r in NETWORKS)]
+    assert score.asked == [NAMES[1], *(describe(r) for r in NETWORKS)]
 
 
 def test_the_forecast_scales_three_timed_epochs_to_the_schedule_the_rows_and_the_folds(monkeypatch):

@@ -1,0 +1,149 @@
+"""A default recipe scored on the first fold alone (``fitguard.doctor.phases.optional_recipe``): when its k trainings
+do not fit the time left but one and its final training do, it is scored on fold 1 and every network is compared with
+it on that fold."""
+
+import copy
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from fitguard.cli import app
+from fitguard.data import TensorData
+from fitguard.doctor import phases
+from fitguard.doctor.phases import (
+    RECIPES,
+    REPORT_SECONDS,
+    RESERVE_FACTOR,
+    Clock,
+    Scorer,
+    architecture,
+    describe,
+    noise,
+    scored_by,
+    settled,
+)
+from fitguard.search.scoring import Trial
+
+VGG = RECIPES["vgg"]
+NETWORKS = [{"model": {"name": "cnn", "widths": w, "pool_to": 4}} for w in ([16, 32], [32, 64])]
+NAMES = [describe(NETWORKS[0]), describe(VGG), describe(NETWORKS[1])]
+
+
+def rows(n: int) -> TensorData:
+    return TensorData(torch.zeros(n, 2), torch.zeros(n, dtype=torch.long))
+
+
+@dataclass
+class _Folds(Scorer):
+    """A stand-in Scorer: each fold's score and loss per candidate name, no training; remembers which candidate
+    was asked for how many folds."""
+
+    canned: dict = field(default_factory=dict)
+    asked: list = field(default_factory=list)
+
+    def fold_trials(self, recipe, *, name, phase, options, callbacks=()):
+        self.asked.append((name, len(self.folds)))
+        return [Trial(f"{name} fold {i + 1}", phase, recipe, score, 0.0, 1000, 10, 1.0,
+                      details={"val_loss": loss, "stop_reason": "max_epochs"})
+                for i, (score, loss) in enumerate(self.canned[name][: len(self.folds)])]
+
+
+# by the mean over 3 folds the first network leads (0.867); on fold 1, the one the recipe was scored on, the second
+# one does (0.85), within epsilon of the recipe's 0.84 -- a lead far under the noise on 150 rows: the recipe is kept
+CANNED = {NAMES[0]: [(0.80, 0.60), (0.90, 0.30), (0.90, 0.30)],
+          NAMES[1]: [(0.84, 0.50), (0.99, 0.01), (0.99, 0.01)],
+          NAMES[2]: [(0.85, 0.40), (0.85, 0.40), (0.85, 0.40)]}
+
+
+def scorer() -> _Folds:
+    return _Folds(base=None, data=None, folds=[(rows(300), rows(150))] * 3, canned=CANNED)
+
+
+def run(score: _Folds, forecast: float, monkeypatch, epsilon: float = 0.02):
+    monkeypatch.setattr(phases, "forecast", lambda _, recipe: forecast if recipe == VGG else pytest.fail("asked"))
+    return architecture(score, Clock(60, None), NETWORKS, epsilon=epsilon, tick=lambda: None, share=1.0, extend=0,
+                        optional=[copy.deepcopy(VGG)])
+
+
+def test_a_recipe_whose_folds_do_not_fit_is_scored_on_the_first_alone_and_compared_there(monkeypatch):
+    score = scorer()
+    trials, chosen = run(score, forecast=45.0, monkeypatch=monkeypatch)  # 3 x 15 s: over 40% of 60 s
+    assert score.asked == [(NAMES[0], 3), (NAMES[1], 1), (NAMES[2], 3)]
+    recipe = trials[1]
+    assert recipe.details["one_fold"] == {"fold": 1, "folds": 3, "training_rows": 300, "validation_rows": 150}
+    assert recipe.val_score == 0.84 and recipe.details["forecast_seconds"] == 45.0
+    assert trials[0].details["first_fold"] == {"val_score": 0.80, "val_loss": 0.60}
+    assert trials[2].details["first_fold"] == {"val_score": 0.85, "val_loss": 0.40}
+    assert trials[0].val_score == pytest.approx(np.mean([0.80, 0.90, 0.90]))  # the later phases' figure, unchanged
+    # the noise rule on the fold's 150 rows: the network's 1-point lead is under it, so the fixed schedule is kept
+    assert chosen is recipe and recipe.details["chosen"]
+    assert trials[2].details["tie"] == {"search_score": 0.85, "fresh_score": None, "fresh_folds": [], "epochs": None,
+                                        "kept": False, "noise": noise(0.84, 150)}
+    assert recipe.details["tie"]["kept"] and "first_fold" not in recipe.details
+    # what scored it: one training on 150 validation rows, too few to search remedies on
+    assert scored_by(score, recipe).trainings == 1 and scored_by(score, trials[0]).trainings == 3
+    assert settled(scored_by(score, recipe), recipe).startswith("a complete recipe is kept as given: 150 validation")
+
+
+def test_without_the_recipe_in_the_tie_the_first_fold_still_decides(monkeypatch):
+    trials, chosen = run(scorer(), forecast=45.0, monkeypatch=monkeypatch, epsilon=0.0)
+    assert chosen is trials[2]  # 0.85 on fold 1; by the mean the first network (0.867) would have been kept
+    assert not any("tie" in t.details for t in trials)
+
+
+def test_a_recipe_whose_folds_fit_is_scored_on_every_fold(monkeypatch):
+    score = scorer()
+    trials, _ = run(score, forecast=20.0, monkeypatch=monkeypatch)
+    assert score.asked == [(NAMES[0], 3), (NAMES[1], 3), (NAMES[2], 3)]
+    assert not any("one_fold" in t.details or "first_fold" in t.details for t in trials)
+
+
+def test_a_recipe_whose_one_fold_and_final_training_pass_the_deadline_is_not_scored(monkeypatch):
+    score = scorer()
+    forecast = 60.0  # one fold 20 s, its final training on 450 rows 30 s x 1.3: past 60 s with the report
+    assert 20 + RESERVE_FACTOR * 30 + REPORT_SECONDS > 60
+    trials, chosen = run(score, forecast=forecast, monkeypatch=monkeypatch)
+    assert score.asked == [(NAMES[0], 3), (NAMES[2], 3)]
+    assert trials[1].status == ("skipped: forecast 60 s, over 40% of the time left (one fold and the final "
+                                "training: past the deadline)")
+    assert chosen is trials[0]
+
+
+def test_a_doctor_run_records_and_reports_a_recipe_scored_on_one_fold(tmp_path, monkeypatch):
+    # a small stand-in for the VGG recipe (4 epochs of a small network) as the default, and the forecast made to
+    # refuse its 3 folds and admit one: the run compares the networks with it on fold 1 and says so
+    small = {**copy.deepcopy(VGG), "model": {"name": "cnn", "widths": [8, 16], "convs": 2, "dropout": 0.3}}
+    small["train"].update(max_epochs=4, lr=0.02)
+    monkeypatch.setitem(RECIPES, "vgg", small)
+    monkeypatch.setitem(phases.ARCHITECTURES, "image", [{"name": "mlp", "hidden": [2]}, {"name": "mlp", "hidden": [3]}])
+    monkeypatch.setattr(phases, "forecast", lambda *_: 1e6)
+    monkeypatch.setattr(phases, "admits_one_fold", lambda *_: True)
+    monkeypatch.setattr(phases, "RECIPE_MIN_LEFT", 0.0)
+    out = tmp_path / "run"
+    arguments = ["doctor", "--data", "digits", "--budget", "20", "--epochs", "6", "--search-epochs", "6",
+                 "--train-fraction", "0.2", "--min-steps", "0", "--quiet", "--no-references", "--ensemble", "1",
+                 "--refit", "trainval", "--out", str(out)]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    architecture_trials = summary["remedies"]["architecture"]
+    recipe = next(t for t in architecture_trials if "one_fold" in t["details"])
+    one = summary["remedies"]["one_fold"]
+    assert one["recipe"] == recipe["name"] == "cnn 8x16, 2 convs a block; SGD, one cycle over 4 epochs, augmented"
+    assert one["folds"] == 3 and one["forecast_seconds"] == 1e6 and len(recipe["details"]["folds"]) == 1
+    assert one["training_rows"] + one["validation_rows"] == summary["remedies"]["selection"]["labelled_rows"]
+    networks = [t for t in architecture_trials if t is not recipe and t["status"] == "done"]
+    assert networks and [c["name"] for c in one["compared"]] == [t["name"] for t in networks]
+    for c, t in zip(one["compared"], networks, strict=True):
+        assert c["first_fold"] == t["details"]["folds"][0] == t["details"]["first_fold"]["val_score"]
+        assert c["all_folds"] == t["val_score"] == pytest.approx(np.mean(t["details"]["folds"]))
+    # kept: its fold's validation rows resolve no remedy, so it is shipped as given
+    assert summary["remedies"]["settled"].startswith(
+        f"a complete recipe is kept as given: {one['validation_rows']} validation rows")
+    report = (out / "report.html").read_text()
+    assert f"“{one['recipe']}” was scored on the first of the 3 folds alone" in report
+    assert "scored on fold 1 of 3 alone" in report
