@@ -636,7 +636,8 @@ class Tie(Section):
     shipped, decides.
 
     Args:
-        finalists: the best network of each kind within ``epsilon``, the fixed schedule first.
+        finalists: the best network of each kind within ``epsilon``, the fixed schedule first (where the validation
+            rows cannot resolve a point, a fixed schedule within the noise of the best score; since session 22).
         split: how the second split scores: "holdout" (one split of about the first's sizes) or "k-fold"; None:
             there was none (the validation rows cannot resolve a point of accuracy).
         fold_seed: the seed of the second split.

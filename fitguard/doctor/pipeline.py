@@ -528,6 +528,8 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
                                                                 tick=tick, share=step.until, optional=optional,
                                                                 second=second)
             found["chosen"] = chosen
+            if "one_fold" in chosen.details and score.on_scored is not None:
+                score.on_scored(chosen)  # the time kept back for the final trainings is now the recipe's
             if (why := phases.settled(phases.scored_by(score, chosen), chosen)) is not None:
                 found["settled"] = why
         elif step.phase == "train_longer":
@@ -591,7 +593,8 @@ def _confirmation(confirmed: list[Trial], kept: Trial | None, options: DoctorOpt
 def _tie(trials: list[Trial], score: phases.Scorer) -> dict[str, Any] | None:
     """The summary's record of a tie the architecture phase settled on a second split (:func:`phases.settle_tie`);
     None when it settled none."""
-    tied = [t for t in trials if "tie" in t.details]
+    # the fixed schedule first, as the summary's Tie says (the default recipe is scored after the first network)
+    tied = sorted((t for t in trials if "tie" in t.details), key=lambda t: not phases.fixed_schedule(t.recipe))
     if not tied:
         return None
     return {"finalists": [{"name": t.name, **t.details["tie"]} for t in tied],
@@ -628,7 +631,9 @@ def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: pha
     def learn_cost(trial: Trial) -> None:
         # the final trainings cost what the best recipe's trainings cost per row and epoch, on their rows
         scored.append(trial)
-        leader = max((t for t in scored if t.status == "done" and t.epochs), key=phases.rank, default=None)
+        # the best so far; a recipe kept on one fold's score, once chosen (its score does not rank with k folds')
+        leader = next((t for t in scored if "one_fold" in t.details and t.details.get("chosen")), None) or max(
+            (t for t in scored if t.status == "done" and t.epochs), key=phases.rank, default=None)
         if leader is None:
             return
         display.best = (f"{leader.val_score:.3f}" if data.task == "classification"

@@ -188,7 +188,9 @@ def advice(summary: Summary) -> list[str]:
     if remedies.tie is not None:
         other = next(f for f in remedies.tie.finalists if f.name != remedies.tie.kept)
         mine = next(f for f in remedies.tie.finalists if f.name == remedies.tie.kept)
-        tie = (f"Network: “{remedies.chosen_architecture}” tied with “{other.name}” within {remedies.epsilon:g} (a "
+        within = (f"within {remedies.epsilon:g}" if mine.fresh_score is not None and other.fresh_score is not None
+                  else "within the noise")
+        tie = (f"Network: “{remedies.chosen_architecture}” tied with “{other.name}” {within} (a "
                "fixed schedule and early stopping, whose scores do not compare: an early-stopped one is its best "
                "epoch's)")
         if mine.fresh_score is None or other.fresh_score is None:

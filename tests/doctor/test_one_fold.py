@@ -4,7 +4,7 @@ it on that fold."""
 
 import copy
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pytest
@@ -12,6 +12,7 @@ import torch
 from typer.testing import CliRunner
 
 from fitguard.cli import app
+from fitguard.config import TrainConfig
 from fitguard.data import TensorData
 from fitguard.doctor import phases
 from fitguard.doctor.phases import (
@@ -20,12 +21,14 @@ from fitguard.doctor.phases import (
     RESERVE_FACTOR,
     Clock,
     Scorer,
+    admits_one_fold,
     architecture,
     describe,
     noise,
     scored_by,
     settled,
 )
+from fitguard.doctor.pipeline import _tie
 from fitguard.search.scoring import Trial
 
 VGG = RECIPES["vgg"]
@@ -89,10 +92,18 @@ def test_a_recipe_whose_folds_do_not_fit_is_scored_on_the_first_alone_and_compar
     assert settled(scored_by(score, recipe), recipe).startswith("a complete recipe is kept as given: 150 validation")
 
 
-def test_without_the_recipe_in_the_tie_the_first_fold_still_decides(monkeypatch):
-    trials, chosen = run(scorer(), forecast=45.0, monkeypatch=monkeypatch, epsilon=0.0)
+def test_a_recipe_far_behind_leaves_the_choice_to_the_networks_on_the_first_fold(monkeypatch):
+    score = scorer()
+    score.canned = {**CANNED, NAMES[1]: [(0.60, 1.2)]}  # 25 points behind on fold 1: beyond the noise
+    trials, chosen = run(score, forecast=45.0, monkeypatch=monkeypatch, epsilon=0.0)
     assert chosen is trials[2]  # 0.85 on fold 1; by the mean the first network (0.867) would have been kept
     assert not any("tie" in t.details for t in trials)
+
+
+def test_a_network_ahead_by_more_than_epsilon_but_within_the_noise_ties_the_recipe(monkeypatch):
+    trials, chosen = run(scorer(), forecast=45.0, monkeypatch=monkeypatch, epsilon=0.0)
+    assert chosen is trials[1]  # 0.85 against 0.84 on 150 rows: noise, and the network's score is a selection
+    assert trials[1].details["tie"]["kept"] and not trials[2].details["tie"]["kept"]
 
 
 def test_a_recipe_whose_folds_fit_is_scored_on_every_fold(monkeypatch):
@@ -147,3 +158,31 @@ def test_a_doctor_run_records_and_reports_a_recipe_scored_on_one_fold(tmp_path, 
     report = (out / "report.html").read_text()
     assert f"“{one['recipe']}” was scored on the first of the 3 folds alone" in report
     assert "scored on fold 1 of 3 alone" in report
+
+
+def test_a_one_fold_recipe_is_kept_as_given_even_where_its_fold_resolves_a_point():
+    # 600 validation rows at 0.999 resolve a point: a full score would be searched on; one fold's is not, since
+    # its folds did not fit and a change's would not either
+    score = _Folds(base=None, data=None, folds=[(rows(1200), rows(600))] * 3)
+    recipe = Trial(NAMES[1], "architecture", VGG, 0.999, 0.0, 1000, 60, 1.0, details={"one_fold": {"folds": 3}})
+    assert settled(score, replace(recipe, details={})) is None
+    assert settled(one := scored_by(score, recipe), recipe) == (
+        "a complete recipe scored on fold 1 of 3 alone is kept as given: its 3 folds did not fit the budget, nor "
+        "would a change's, so no remedy is searched on it")
+    assert one.trainings == 1 and one.first_fold_of == 3
+
+
+def test_one_fold_is_not_started_when_the_search_deadline_would_cut_it():
+    score = scorer()
+    clock = Clock(60, None, reserve=50.0)  # 10 s of search left, 60 s to the run's deadline
+    assert not admits_one_fold(12.0, score, clock) and admits_one_fold(8.0, score, clock)
+
+
+def test_the_summary_lists_a_ties_fixed_schedule_first_whatever_the_order_scored():
+    network = Trial(NAMES[0], "architecture", NETWORKS[0], 0.85, 0.0, 10, 8, 1.0,
+                    details={"tie": {"search_score": 0.85, "fresh_score": None, "fresh_folds": [], "epochs": None,
+                                     "kept": False, "noise": 0.08}})
+    recipe = replace(network, name=NAMES[1], recipe=VGG, val_score=0.84,
+                     details={"tie": {**network.details["tie"], "search_score": 0.84, "kept": True}})
+    tie = _tie([network, recipe], replace(scorer(), base=TrainConfig()))
+    assert [f["name"] for f in tie["finalists"]] == [NAMES[1], NAMES[0]] and tie["kept"] == NAMES[1]

@@ -167,6 +167,27 @@ def test_on_too_few_validation_rows_the_tie_goes_to_the_fixed_schedule_without_a
     assert second.asked == []
 
 
+def test_on_too_few_rows_a_lead_beyond_epsilon_but_within_the_noise_ties_too_unless_the_schedule_was_cut():
+    # the CNN leads by 3 points, beyond epsilon (0.5 point), within the noise of 200 rows (6.7 points): the recipe
+    done, second = session19(), Second({})
+    done[1] = scored("cnn", CNN, 0.90, 0.41, best=23)
+    assert settle_tie(First(), second.lazily, Clock(None, None), done, done[1], epsilon=0.005, rows=200) is done[0]
+    assert done[0].details["tie"]["kept"] and not done[1].details["tie"]["kept"] and second.asked == []
+    # 10 points is beyond the noise: the CNN, with no tie to record
+    ahead = [scored("recipe", RECIPE, 0.80, 0.6), scored("cnn", CNN, 0.90, 0.41, best=23)]
+    assert settle_tie(First(), second.lazily, Clock(None, None), ahead, ahead[1], epsilon=0.005, rows=200) is ahead[1]
+    assert not any("tie" in t.details for t in ahead)
+    # a recipe the deadline cut short ties nothing, however close
+    cut = [scored("recipe", RECIPE, 0.90, 0.6), scored("cnn", CNN, 0.905, 0.41, best=23)]
+    cut[0].details["stop_reason"] = f"{DEADLINE_STOP} after epoch 30"
+    assert settle_tie(First(), second.lazily, Clock(None, None), cut, cut[1], epsilon=0.005, rows=200) is cut[1]
+    # on rows that resolve a point the window stays epsilon: a 3-point lead is the network's, no second split
+    resolved = [scored("recipe", RECIPE, 0.87, 0.5), scored("cnn", CNN, 0.90, 0.41, best=23)]
+    assert settle_tie(First(), second.lazily, Clock(None, None), resolved, resolved[1], epsilon=0.005,
+                      rows=100_000) is resolved[1]
+    assert second.asked == []
+
+
 def _small_recipe(epochs=3):
     small = {**copy.deepcopy(RECIPES["vgg"]), "model": {"name": "cnn", "widths": [8, 16], "convs": 1}}
     small["train"].update(max_epochs=epochs, lr=0.02)
