@@ -638,24 +638,26 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
         trials.append(trial)
         tick()
     done = [t for t in trials if t.status == "done"]
-    if one:
-        views = [compared(t) for t in done]
-        chosen = within_epsilon(views, epsilon, score=lambda t: t.val_score, prefer=tie_break)
-        rows = next(t.details["one_fold"]["validation_rows"] for t in done if "one_fold" in t.details)
-        # no second split for one fold's scores: where the fold's rows resolve a point, the tie-break decides
-        chosen = settle_tie(score, lambda: None, clock, views, chosen, epsilon=epsilon, rows=rows)
-        for view, trial in zip(views, done):
-            if view is not trial:  # a network: its first fold's figures, and its side of a tie
-                trial.details["first_fold"] = {"val_score": view.val_score, "val_loss": view.details["val_loss"]}
-                if "tie" in view.details:
-                    trial.details["tie"] = view.details["tie"]
-        chosen = next(trial for view, trial in zip(views, done) if view is chosen)  # by identity, not ==
-    else:
-        chosen = within_epsilon(done, epsilon, score=lambda t: t.val_score, prefer=tie_break)
-        if second is not None:
-            chosen = settle_tie(score, second, clock, done, chosen, epsilon=epsilon, rows=validation_rows(score))
+    views = [compared(t) for t in done]  # the trials themselves unless a recipe was scored on one fold
+    chosen = within_epsilon(views, epsilon, score=lambda t: t.val_score, prefer=tie_break)
+    # no second split for one fold's scores: where the fold's rows resolve a point, the tie-break decides
+    scorer = scored_by(score, next(t for t in done if "one_fold" in t.details)) if one else score
+    second = _no_split if one else second
+    if second is not None:
+        chosen = settle_tie(score, second, clock, views, chosen, epsilon=epsilon, rows=validation_rows(scorer))
+    for view, trial in zip(views, done):
+        if view is not trial:  # a network compared on the first fold: its figures there, and its side of a tie
+            trial.details["first_fold"] = {"val_score": view.val_score, "val_loss": view.details["val_loss"]}
+            if "tie" in view.details:
+                trial.details["tie"] = view.details["tie"]
+    chosen = next(trial for view, trial in zip(views, done) if view is chosen)  # by identity, not ==
     chosen.details["chosen"] = True
     return trials, chosen
+
+
+def _no_split() -> None:
+    """No second split (for :func:`settle_tie`)."""
+    return None
 
 
 def optional_recipe(score: Scorer, clock: Clock, recipe: dict[str, Any], *, share: float, always: bool) -> Trial:
@@ -813,9 +815,9 @@ def settle_tie(score: Scorer, second: Callable[[], Scorer | None], clock: Clock,
         epsilon: how far below the best validation score a network ties.
         rows: the validation rows behind a score (:func:`validation_rows`).
     """
-    best = max(t.val_score for t in done)
-    # where the rows cannot resolve a point, a fixed schedule ties the networks within the noise, not epsilon alone
     leader = max(done, key=lambda t: t.val_score)
+    best = leader.val_score
+    # where the rows cannot resolve a point, a fixed schedule ties the networks within the noise, not epsilon alone
     window = epsilon if resolves(leader, rows) else max(epsilon, noise(best, rows))
     # a fixed schedule the deadline cut is not its schedule: its score says nothing of it
     finalists = [min((t for t in done if fixed_schedule(t.recipe) is kind and t.val_score >= best - reach
