@@ -76,6 +76,8 @@ VARIANTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "cosine from 0.05 (until session 19)": _with(train={"lr": 0.05, "nesterov": None},
                                                  remedies={"one_cycle": None, "cosine": {}}),
     "one cycle, no Nesterov": _with(train={"nesterov": None}),
+    # the schedule shortened (the one cycle is sized from max_epochs): what a budget too small for 60 epochs costs
+    **{f"{epochs} epochs": _with(train={"max_epochs": epochs}) for epochs in (15, 20, 30, 40)},
 }
 
 

@@ -688,6 +688,29 @@ class OneFold(Section):
     compared: list[FirstFoldScore]
 
 
+class Shortened(Section):
+    """A complete recipe the architecture phase scored at fewer epochs than its own
+    (:func:`fitguard.doctor.phases.optional_recipe`): at full length, its one training and its final training would
+    have ended past the run's deadline; at these epochs they fitted, its schedule sized to them. Kept, it is shipped
+    at these epochs.
+
+    Args:
+        recipe: the shortened recipe's name (with its epochs).
+        epochs: the epochs it trained.
+        full_epochs: the recipe's own epochs.
+        forecast_seconds: the forecast of its one training at full length.
+        budget: about the ``--budget`` that would have trained it at full length: the run's, plus the forecast
+            seconds of the epochs it lacked in its one training and its final training (with the final training's
+            reserve).
+    """
+
+    recipe: str
+    epochs: Annotated[int, Field(ge=1)]
+    full_epochs: Annotated[int, Field(ge=1)]
+    forecast_seconds: Annotated[float, Field(ge=0)]
+    budget: Annotated[float, Field(ge=0)]
+
+
 class Remedies(Section):
     """The search: architecture, λ, ablation, study, in the order the plan asked for.
 
@@ -708,6 +731,8 @@ class Remedies(Section):
             split did not fit the time left (the tie-break decided).
         one_fold: the :class:`OneFold` record of a recipe scored on the first fold alone; None (default): every
             candidate was scored on every fold (or the validation split).
+        shortened: the :class:`Shortened` record of a recipe scored at fewer epochs than its own to fit the
+            budget; None (default): none was.
         settled: why the remedy phases searched nothing on the kept network (a complete recipe kept as given:
             its validation cannot resolve a point, :func:`fitguard.doctor.phases.settled`); None (default): they
             searched.
@@ -728,6 +753,7 @@ class Remedies(Section):
     confirm: Confirmation | None = None
     tie: Tie | None = None
     one_fold: OneFold | None = None
+    shortened: Shortened | None = None
     settled: str | None = None
     trainings: Count
     #: scored recipes in study.db, and how many a resumed run read back instead of training them (0 before --resume)

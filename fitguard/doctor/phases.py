@@ -111,6 +111,13 @@ RECIPE_SHARE = 0.4
 #: no forecast with less than this many seconds of search left: the forecast itself takes 1-3 s of them, and its 60
 #: epochs never fit 40% of them (8x8 digits: 6 s forecast for 30% of the rows, 2-fold cross-validation)
 RECIPE_MIN_LEFT = 15.0
+#: a default recipe too long for the time left is shortened to fit, down to this share of its epochs
+#: (:func:`optional_recipe`). The VGG recipe alone on every labelled row, its one cycle sized to 60, 30, 20 and 15
+#: epochs (``benchmarks/recipe_variants.py``, 3 seeds, mean test accuracy; reference ``doctor_cpu.json``, section
+#: ``run_2026-12-06_session23``): Fashion-MNIST 100/class 0.860, 0.845, 0.831, 0.821; MNIST 50/class 0.976, 0.972,
+#: 0.967, 0.963; CIFAR-10 50/class CIFAR_FILLED. At 20 epochs it scored above what the doctor kept at a 60 s budget
+#: without it on all three (0.819, 0.946, 0.440: early-stopped CNNs); at 15, level with it on two.
+SHORTEST = 1 / 3
 
 #: the final trainings' estimated cost is multiplied by this, plus REPORT_SECONDS, to reserve their time
 RESERVE_FACTOR = 1.3
@@ -665,14 +672,19 @@ def optional_recipe(score: Scorer, clock: Clock, recipe: dict[str, Any], *, shar
 
     - on every fold (or the validation split) when its :func:`forecast` fits :data:`RECIPE_SHARE` of the search's
       time left (:func:`admits_recipe`);
-    - else, when ``score`` cross-validates, on its first fold alone (:func:`one_fold`) when that training and the
-      recipe's final training on every labelled row, forecast from it, end before the run's deadline
-      (:func:`admits_one_fold`): on a small budget one fold measured beats no measure, and the recipe is what the
-      final phase would then train (MNIST 50/class at 60 s: 3 folds of 60 epochs never fit, one fold and the
-      final training do);
+    - else by one training -- on the first fold alone when ``score`` cross-validates (:func:`one_fold`), on the
+      validation split otherwise -- when that training and the recipe's final training on every labelled row,
+      forecast from it, end before the run's deadline (:func:`admits_one_fold`): on a small budget one training
+      measured beats no measure, and the recipe is what the final phase would then train (MNIST 50/class at 60 s:
+      3 folds of 60 epochs never fit, one fold and the final training do);
+    - else by one training of the recipe **shortened** to the most epochs that fit so (:func:`fitting_epochs`; its
+      schedule, a one cycle or a cosine, is sized to them), down to :data:`SHORTEST` of its own: a budget too small
+      for the recipe at full length gets the recipe at the length it can afford, as Li et al. ("Budgeted
+      training", ICLR 2020) found a schedule fitted to the budget beats the full one cut short;
     - else not at all (its status says why). No forecast with less than :data:`RECIPE_MIN_LEFT` left.
 
-    The forecast is kept in ``details["forecast_seconds"]``, beside the seconds it took.
+    The forecast is kept in ``details["forecast_seconds"]``, beside the seconds it took; a shortened recipe's trial
+    has its shortened schedule (the final phase trains that) and ``details["shortened"]``.
 
     Args:
         score: the run's :class:`Scorer`.
@@ -686,17 +698,72 @@ def optional_recipe(score: Scorer, clock: Clock, recipe: dict[str, Any], *, shar
         return skipped(candidate)
     seconds = forecast(score, recipe)
     once = seconds / score.trainings
-    if admits_recipe(seconds, clock):
+    full = (recipe.get("train") or {}).get("max_epochs") or recipe_config(score.base, recipe,
+                                                                          score.train).train.max_epochs
+    fitting = admits_recipe(seconds, clock)
+    epochs = None if fitting else fitting_epochs(once, full, score, clock)
+    if fitting:
         trial = (score(recipe, name=candidate.name, phase="architecture")
                  if clock.spend(share, score.trainings, always=always) else skipped(candidate))
-    elif score.folds and len(score.folds) > 1 and admits_one_fold(once, score, clock) \
-            and clock.spend(share, 1, always=always):
-        trial = one_fold(score)(recipe, name=candidate.name, phase="architecture")
+    elif epochs is not None and clock.spend(share, 1, always=always):
+        single = one_fold(score) if score.folds and len(score.folds) > 1 else score  # one training
+        short = shortened(recipe, epochs) if epochs < full else recipe
+        trial = single(short, name=describe(short), phase="architecture")
+        if epochs < full:  # and what its missing epochs would have cost, in it and in the final training
+            more = (full - epochs) / full * once * _final_factor(single)
+            trial.details["shortened"] = {"epochs": epochs, "of": full, "forecast_seconds": round(once, 1),
+                                          "more_seconds": round(more, 1)}
     else:
+        least = math.ceil(SHORTEST * full)
         trial = skipped(candidate, f"skipped: forecast {seconds:.0f} s, over {RECIPE_SHARE:.0%} of the time left"
-                        + (" (one fold and the final training: past the deadline)" if score.folds else ""))
+                        f" ({'one fold' if score.folds else 'one training'} and the final training: past the "
+                        f"deadline even at {least} of its {full} epochs)")
     trial.details["forecast_seconds"] = round(seconds, 1)
     return trial
+
+
+def shortened(recipe: dict[str, Any], epochs: int) -> dict[str, Any]:
+    """``recipe`` with its fixed schedule shortened to ``epochs`` (``train.max_epochs``; a one cycle or cosine
+    schedule is sized from it, so it still warms up and anneals, over fewer steps).
+
+    Args:
+        recipe: a complete recipe with a fixed schedule.
+        epochs: the epochs it trains, >= 1.
+
+    Example:
+        >>> shortened(RECIPES["vgg"], 25)["train"]["max_epochs"], RECIPES["vgg"]["train"]["max_epochs"]
+        (25, 60)
+    """
+    return {**recipe, "train": {**(recipe.get("train") or {}), "max_epochs": epochs}}
+
+
+def fitting_epochs(seconds: float, epochs: int, score: Scorer, clock: Clock) -> int | None:
+    """The most epochs, up to ``epochs``, of a fixed schedule whose one training of ``epochs`` is forecast to take
+    ``seconds`` such that one training of them is admitted (:func:`admits_one_fold`: it and the final training end
+    in time); None when fewer than :data:`SHORTEST` of ``epochs`` would be (the seconds scale with the epochs).
+
+    Args:
+        seconds: the forecast of one training at ``epochs``.
+        epochs: the schedule's own epochs.
+        score: the run's :class:`Scorer`.
+        clock: the run's :class:`Clock`.
+
+    Example:
+        >>> import torch
+        >>> from fitguard.config import TrainConfig
+        >>> rows = lambda n: TensorData(torch.zeros(n, 2), torch.zeros(n, dtype=torch.long))
+        >>> score = Scorer(TrainConfig(), None, folds=[(rows(300), rows(150))] * 3)  # 450 labelled rows
+        >>> clock = Clock(seconds=60.0, trials=None)
+        >>> fitting_epochs(10.0, 60, score, clock), fitting_epochs(30.0, 60, score, clock)
+        (60, 38)
+        >>> fitting_epochs(80.0, 60, score, clock) is None  # 14 epochs: under a third of 60
+        True
+    """
+    per_epoch = seconds / epochs
+    fit = min(epochs, math.floor(_one_fold_seconds(score, clock) / per_epoch))
+    while fit > 0 and not admits_one_fold(per_epoch * fit, score, clock):  # float rounding at the boundary
+        fit -= 1
+    return fit if fit >= max(1, math.ceil(SHORTEST * epochs)) else None
 
 
 def one_fold(score: Scorer) -> Scorer:
@@ -722,14 +789,14 @@ def scored_by(score: Scorer, trial: Trial) -> Scorer:
 
 
 def admits_one_fold(seconds: float, score: Scorer, clock: Clock) -> bool:
-    """Whether a recipe whose one training on the first fold is forecast to take ``seconds`` may be scored so: that
-    training ends before the search's deadline, and it, then its final training on every labelled row (forecast in
-    proportion to the rows, times :data:`RESERVE_FACTOR`) and the report (:data:`REPORT_SECONDS`), end before the
-    run's deadline.
+    """Whether a recipe whose one training (on the first fold, or the validation split without folds) is forecast to
+    take ``seconds`` may be scored so: that training ends before the search's deadline, and it, then its final
+    training on every labelled row (forecast in proportion to the rows, times :data:`RESERVE_FACTOR`) and the report
+    (:data:`REPORT_SECONDS`), end before the run's deadline.
 
     Args:
-        seconds: the one fold's forecast.
-        score: the run's cross-validating :class:`Scorer`.
+        seconds: the one training's forecast.
+        score: the run's :class:`Scorer`.
         clock: the run's :class:`Clock`.
 
     Example:
@@ -741,10 +808,20 @@ def admits_one_fold(seconds: float, score: Scorer, clock: Clock) -> bool:
         >>> admits_one_fold(10.0, score, clock), admits_one_fold(20.0, score, clock)
         (True, False)
     """
+    return seconds <= _one_fold_seconds(score, clock)
+
+
+def _one_fold_seconds(score: Scorer, clock: Clock) -> float:
+    """The longest one training :func:`admits_one_fold` admits now."""
+    to_deadline = clock.deadline - time.perf_counter() - REPORT_SECONDS
+    return min(clock.left(), to_deadline / _final_factor(score))
+
+
+def _final_factor(score: Scorer) -> float:
+    """One training on ``score``'s first fold (or training split) and the final training on every labelled row, with
+    its reserve, in units of the one training (the seconds scale with the rows)."""
     train, val = score.folds[0] if score.folds else (score.data.train, score.data.val)
-    final = seconds * (len(train) + len(val)) / max(1, len(train))
-    return (seconds <= clock.left()  # the search's deadline would cut it
-            and seconds + RESERVE_FACTOR * final + REPORT_SECONDS <= clock.deadline - time.perf_counter())
+    return 1 + RESERVE_FACTOR * (len(train) + len(val)) / max(1, len(train))
 
 
 def on_first_fold(trial: Trial) -> Trial:

@@ -474,6 +474,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
             else None,
             "tie": _tie(search["architecture"], score),
             "one_fold": _one_fold(search["architecture"]),
+            "shortened": _shortened(search["architecture"], options),
             "settled": search.get("settled"),
             "trainings": clock.used,
             # scored recipes (a cross-validated one is one per fold's training) in study.db, and how many of them a
@@ -614,6 +615,18 @@ def _one_fold(trials: list[Trial]) -> dict[str, Any] | None:
             "validation_rows": scope["validation_rows"], "forecast_seconds": recipe.details["forecast_seconds"],
             "compared": [{"name": t.name, "first_fold": t.details["first_fold"]["val_score"], "all_folds": t.val_score}
                          for t in trials if t is not recipe and "first_fold" in t.details]}
+
+
+def _shortened(trials: list[Trial], options: DoctorOptions) -> dict[str, Any] | None:
+    """The summary's record of a recipe the architecture phase scored at fewer epochs than its own
+    (:func:`phases.optional_recipe`); None when there was none."""
+    recipe = next((t for t in trials if "shortened" in t.details), None)
+    if recipe is None:
+        return None
+    short = recipe.details["shortened"]
+    return {"recipe": recipe.name, "epochs": short["epochs"], "full_epochs": short["of"],
+            "forecast_seconds": short["forecast_seconds"],
+            "budget": round((options.budget or 0.0) + short["more_seconds"])}
 
 
 def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: phases.Clock,

@@ -24,6 +24,7 @@ from fitguard.doctor.phases import (
     combine,
     describe,
     remedies_for,
+    shortened,
 )
 from fitguard.doctor.pipeline import by_size, candidates, default_recipes
 from fitguard.search import Evaluator
@@ -210,10 +211,12 @@ def test_image_runs_without_a_model_get_the_default_recipes_as_copies():
 
 
 class _Scores(Evaluator):
-    """A stand-in Scorer: a score per candidate name, no training; remembers what it was asked."""
+    """A stand-in Scorer: a score per candidate name, no training, on a validation split of 800 + 200 rows;
+    remembers what it was asked."""
 
     def __init__(self, scores):
-        super().__init__(base=None, data=None)
+        rows = {"train": range(800), "val": range(200)}
+        super().__init__(base=None, data=type("Split", (), rows)())
         self.scores, self.asked = scores, []
 
     def __call__(self, recipe, *, name, phase, **options):
@@ -224,21 +227,29 @@ class _Scores(Evaluator):
 NETWORKS = [{"model": {"name": "cnn", "widths": w, "pool_to": 4}} for w in ([16, 32], [32, 64], [8, 16])]
 NAMES = [describe(r) for r in [NETWORKS[0], VGG, *NETWORKS[1:]]]
 SCORES = dict(zip(NAMES, (0.80, 0.86, 0.82, 0.79), strict=True))
+# one training on the validation split, then the final one on 1,000 rows (x 1.3), and the report, by 300 s: at
+# most (300 - 3) / (1 + 1.3 x 1000 / 800) s of training; at 180 s for 60 epochs, 37 of them
+SHORT = describe(shortened(VGG, 37))
 
 
-@pytest.mark.parametrize(("forecast", "scored"), [(0.5 * RECIPE_SHARE * 300, True), (1.5 * RECIPE_SHARE * 300, False)])
-def test_a_default_recipe_is_scored_second_only_when_its_forecast_fits_the_time_left(monkeypatch, forecast, scored):
-    score = _Scores(dict(SCORES))
+@pytest.mark.parametrize(("forecast", "scored"), [(0.5 * RECIPE_SHARE * 300, NAMES[1]), (180.0, SHORT),
+                                                  (1000.0, None)])
+def test_a_default_recipe_is_scored_second_as_far_as_its_forecast_fits_the_time_left(monkeypatch, forecast, scored):
+    score = _Scores({**SCORES, SHORT: SCORES[NAMES[1]]})
     monkeypatch.setattr(phases, "forecast", lambda _, recipe: forecast if recipe == VGG else pytest.fail("asked"))
     trials, chosen = architecture(score, Clock(300, None), NETWORKS, epsilon=0.0, tick=lambda: None, share=1.0,
                                   extend=0, optional=[copy.deepcopy(VGG)])
-    assert [t.name for t in trials] == NAMES
-    assert score.asked == [n for n in NAMES if scored or n != NAMES[1]]
+    assert [t.name for t in trials] == [NAMES[0], scored or NAMES[1], *NAMES[2:]]
+    assert score.asked == [NAMES[0], *([scored] if scored else []), *NAMES[2:]]
     assert trials[1].details["forecast_seconds"] == round(forecast, 1)
-    if scored:
-        assert trials[1].status == "done" and chosen.name == NAMES[1]
-    else:  # a holdout scorer has no fold to score it on alone
-        assert trials[1].status == f"skipped: forecast {forecast:.0f} s, over 40% of the time left"
+    if scored == NAMES[1]:  # within 40% of the time left: as given
+        assert trials[1].status == "done" and chosen.name == NAMES[1] and "shortened" not in trials[1].details
+    elif scored:  # 180 s: too long for one training and the final one by the deadline; 37 of its 60 epochs fit
+        assert trials[1].details["shortened"]["epochs"] == 37 and trials[1].recipe["train"]["max_epochs"] == 37
+        assert chosen is trials[1]
+    else:  # under a third of its epochs would fit: not scored
+        assert trials[1].status == ("skipped: forecast 1000 s, over 40% of the time left (one training and the "
+                                    "final training: past the deadline even at 20 of its 60 epochs)")
         assert chosen.name == NAMES[2]
 
 

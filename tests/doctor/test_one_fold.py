@@ -4,6 +4,7 @@ it on that fold."""
 
 import copy
 import json
+import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -19,14 +20,17 @@ from fitguard.doctor.phases import (
     RECIPES,
     REPORT_SECONDS,
     RESERVE_FACTOR,
+    SHORTEST,
     Clock,
     Scorer,
     admits_one_fold,
     architecture,
     describe,
+    fitting_epochs,
     noise,
     scored_by,
     settled,
+    shortened,
 )
 from fitguard.doctor.pipeline import _tie
 from fitguard.search.scoring import Trial
@@ -113,15 +117,46 @@ def test_a_recipe_whose_folds_fit_is_scored_on_every_fold(monkeypatch):
     assert not any("one_fold" in t.details or "first_fold" in t.details for t in trials)
 
 
-def test_a_recipe_whose_one_fold_and_final_training_pass_the_deadline_is_not_scored(monkeypatch):
+def test_a_recipe_whose_one_fold_at_full_length_passes_the_deadline_is_shortened_to_fit(monkeypatch):
     score = scorer()
     forecast = 60.0  # one fold 20 s, its final training on 450 rows 30 s x 1.3: past 60 s with the report
     assert 20 + RESERVE_FACTOR * 30 + REPORT_SECONDS > 60
+    # the most epochs whose one fold and final training end by the deadline: (60 - 3) / (1 + 1.3 x 450 / 300) s of
+    # training at 20/60 s an epoch
+    epochs = math.floor((60 - REPORT_SECONDS) / (1 + RESERVE_FACTOR * 1.5) / (20 / 60))
+    assert epochs == 57
+    short = describe(shortened(VGG, epochs))
+    score.canned[short] = CANNED[NAMES[1]]
+    trials, chosen = run(score, forecast=forecast, monkeypatch=monkeypatch)
+    assert score.asked == [(NAMES[0], 3), (short, 1), (NAMES[2], 3)]
+    recipe = trials[1]
+    assert recipe.name == short and "one cycle over 57 epochs" in short and recipe.recipe["train"]["max_epochs"] == 57
+    assert {k: v for k, v in VGG.items() if k != "train"} == {k: v for k, v in recipe.recipe.items() if k != "train"}
+    assert recipe.details["shortened"] == {"epochs": 57, "of": 60, "forecast_seconds": 20.0,
+                                           "more_seconds": round(3 / 60 * 20 * (1 + RESERVE_FACTOR * 1.5), 1)}
+    assert recipe.details["one_fold"]["folds"] == 3 and chosen is recipe  # compared on fold 1, kept by the noise
+
+
+def test_a_recipe_that_fits_only_under_its_shortest_schedule_is_not_scored(monkeypatch):
+    score = scorer()
+    forecast = 240.0  # one fold 80 s: 14 of its 60 epochs would fit, under SHORTEST's 20
+    assert math.floor((60 - REPORT_SECONDS) / (1 + RESERVE_FACTOR * 1.5) / (forecast / 3 / 60)) == 14
+    assert math.ceil(SHORTEST * 60) == 20
     trials, chosen = run(score, forecast=forecast, monkeypatch=monkeypatch)
     assert score.asked == [(NAMES[0], 3), (NAMES[2], 3)]
-    assert trials[1].status == ("skipped: forecast 60 s, over 40% of the time left (one fold and the final "
-                                "training: past the deadline)")
+    assert trials[1].status == ("skipped: forecast 240 s, over 40% of the time left (one fold and the final "
+                                "training: past the deadline even at 20 of its 60 epochs)")
     assert chosen is trials[0]
+
+
+def test_fitting_epochs_is_the_most_that_admits_one_fold():
+    score = scorer()
+    for seconds in (5.0, 19.0, 25.0, 40.0, 47.0):
+        clock = Clock(60, None)
+        epochs = fitting_epochs(seconds, 60, score, clock)
+        assert epochs is not None and admits_one_fold(seconds * epochs / 60, score, clock)
+        assert epochs == 60 or not admits_one_fold(seconds * (epochs + 1) / 60, score, clock)
+    assert fitting_epochs(5.0, 60, score, Clock(60, None)) == 60
 
 
 def test_a_doctor_run_records_and_reports_a_recipe_scored_on_one_fold(tmp_path, monkeypatch):
@@ -132,10 +167,10 @@ def test_a_doctor_run_records_and_reports_a_recipe_scored_on_one_fold(tmp_path, 
     monkeypatch.setitem(RECIPES, "vgg", small)
     monkeypatch.setitem(phases.ARCHITECTURES, "image", [{"name": "mlp", "hidden": [2]}, {"name": "mlp", "hidden": [3]}])
     monkeypatch.setattr(phases, "forecast", lambda *_: 1e6)
-    monkeypatch.setattr(phases, "admits_one_fold", lambda *_: True)
+    monkeypatch.setattr(phases, "fitting_epochs", lambda seconds, epochs, *_: epochs)  # one fold, in full
     monkeypatch.setattr(phases, "RECIPE_MIN_LEFT", 0.0)
     out = tmp_path / "run"
-    arguments = ["doctor", "--data", "digits", "--budget", "20", "--epochs", "6", "--search-epochs", "6",
+    arguments = ["doctor", "--data", "digits", "--budget", "60", "--epochs", "6", "--search-epochs", "6",
                  "--train-fraction", "0.2", "--min-steps", "0", "--quiet", "--no-references", "--ensemble", "1",
                  "--refit", "trainval", "--out", str(out)]
     result = CliRunner().invoke(app, arguments)
