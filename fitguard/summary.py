@@ -699,15 +699,17 @@ class Shortened(Section):
         epochs: the epochs it trained.
         full_epochs: the recipe's own epochs.
         forecast_seconds: the forecast of its one training at full length.
+        kept: whether the architecture phase kept it (then shipped at these epochs).
         budget: about the ``--budget`` that would have trained it at full length: the run's, plus the forecast
             seconds of the epochs it lacked in its one training and its final training (with the final training's
-            reserve).
+            reserve; not the ensemble's further members).
     """
 
     recipe: str
     epochs: Annotated[int, Field(ge=1)]
     full_epochs: Annotated[int, Field(ge=1)]
     forecast_seconds: Annotated[float, Field(ge=0)]
+    kept: bool
     budget: Annotated[float, Field(ge=0)]
 
 

@@ -529,7 +529,7 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
                                                                 tick=tick, share=step.until, optional=optional,
                                                                 second=second)
             found["chosen"] = chosen
-            if "one_fold" in chosen.details and score.on_scored is not None:
+            if phases.single_training(chosen) and score.on_scored is not None:
                 score.on_scored(chosen)  # the time kept back for the final trainings is now the recipe's
             if (why := phases.settled(phases.scored_by(score, chosen), chosen)) is not None:
                 found["settled"] = why
@@ -620,13 +620,14 @@ def _one_fold(trials: list[Trial]) -> dict[str, Any] | None:
 def _shortened(trials: list[Trial], options: DoctorOptions) -> dict[str, Any] | None:
     """The summary's record of a recipe the architecture phase scored at fewer epochs than its own
     (:func:`phases.optional_recipe`); None when there was none."""
-    recipe = next((t for t in trials if "shortened" in t.details), None)
+    recipe = next((t for t in trials if t.details.get("one_training", {}).get("epochs", 0)
+                   < t.details.get("one_training", {}).get("of", 0)), None)
     if recipe is None:
         return None
-    short = recipe.details["shortened"]
-    return {"recipe": recipe.name, "epochs": short["epochs"], "full_epochs": short["of"],
-            "forecast_seconds": short["forecast_seconds"],
-            "budget": round((options.budget or 0.0) + short["more_seconds"])}
+    one = recipe.details["one_training"]
+    return {"recipe": recipe.name, "epochs": one["epochs"], "full_epochs": one["of"],
+            "forecast_seconds": one["forecast_seconds"], "kept": bool(recipe.details.get("chosen")),
+            "budget": round((options.budget or 0.0) + one["more_seconds"])}
 
 
 def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: phases.Clock,
@@ -644,8 +645,9 @@ def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: pha
     def learn_cost(trial: Trial) -> None:
         # the final trainings cost what the best recipe's trainings cost per row and epoch, on their rows
         scored.append(trial)
-        # the best so far; a recipe kept on one fold's score, once chosen (its score does not rank with k folds')
-        leader = next((t for t in scored if "one_fold" in t.details and t.details.get("chosen")), None) or max(
+        # the best so far; a recipe kept on one training's score, once chosen (one fold's score does not rank with k
+        # folds'; a recipe the noise kept may rank below a network; either is the final training's recipe from then on)
+        leader = next((t for t in scored if phases.single_training(t) and t.details.get("chosen")), None) or max(
             (t for t in scored if t.status == "done" and t.epochs), key=phases.rank, default=None)
         if leader is None:
             return

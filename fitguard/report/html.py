@@ -209,10 +209,10 @@ def advice(summary: Summary) -> list[str]:
         lines.append(f"“{remedies.one_fold.recipe}” was scored on fold 1 of {remedies.one_fold.folds} alone (its "
                      f"{remedies.one_fold.folds} trainings did not fit the budget), and every network was compared "
                      f"with it on that fold's {remedies.one_fold.validation_rows} validation rows.")
-    if remedies.shortened is not None:
+    if remedies.shortened is not None and remedies.shortened.kept:
         short = remedies.shortened
         lines.append(f"“{short.recipe}” trained {short.epochs} of its {short.full_epochs} epochs to fit the budget: "
-                     f"--budget {short.budget:.0f} or more would train it in full.")
+                     f"a --budget of about {short.budget:.0f} s would train it in full.")
     if remedies.settled:
         lines.append(f"{remedies.settled[:1].upper()}{remedies.settled[1:]}.")
     reference = remedies.ablation[0]

@@ -235,17 +235,18 @@ SHORT = describe(shortened(VGG, 37))
 @pytest.mark.parametrize(("forecast", "scored"), [(0.5 * RECIPE_SHARE * 300, NAMES[1]), (180.0, SHORT),
                                                   (1000.0, None)])
 def test_a_default_recipe_is_scored_second_as_far_as_its_forecast_fits_the_time_left(monkeypatch, forecast, scored):
+    monkeypatch.setattr(phases.time, "perf_counter", lambda: 1000.0)  # no training here: the clock stands still
     score = _Scores({**SCORES, SHORT: SCORES[NAMES[1]]})
     monkeypatch.setattr(phases, "forecast", lambda _, recipe: forecast if recipe == VGG else pytest.fail("asked"))
-    trials, chosen = architecture(score, Clock(300, None), NETWORKS, epsilon=0.0, tick=lambda: None, share=1.0,
-                                  extend=0, optional=[copy.deepcopy(VGG)])
+    trials, chosen = architecture(score, Clock(300, None, started=1000.0), NETWORKS, epsilon=0.0, tick=lambda: None,
+                                  share=1.0, extend=0, optional=[copy.deepcopy(VGG)])
     assert [t.name for t in trials] == [NAMES[0], scored or NAMES[1], *NAMES[2:]]
     assert score.asked == [NAMES[0], *([scored] if scored else []), *NAMES[2:]]
     assert trials[1].details["forecast_seconds"] == round(forecast, 1)
     if scored == NAMES[1]:  # within 40% of the time left: as given
-        assert trials[1].status == "done" and chosen.name == NAMES[1] and "shortened" not in trials[1].details
+        assert trials[1].status == "done" and chosen.name == NAMES[1] and "one_training" not in trials[1].details
     elif scored:  # 180 s: too long for one training and the final one by the deadline; 37 of its 60 epochs fit
-        assert trials[1].details["shortened"]["epochs"] == 37 and trials[1].recipe["train"]["max_epochs"] == 37
+        assert trials[1].details["one_training"]["epochs"] == 37 and trials[1].recipe["train"]["max_epochs"] == 37
         assert chosen is trials[1]
     else:  # under a third of its epochs would fit: not scored
         assert trials[1].status == ("skipped: forecast 1000 s, over 40% of the time left (one training and the "

@@ -31,6 +31,7 @@ from fitguard.doctor.phases import (
     scored_by,
     settled,
     shortened,
+    single_training,
 )
 from fitguard.doctor.pipeline import _tie
 from fitguard.search.scoring import Trial
@@ -72,7 +73,8 @@ def scorer() -> _Folds:
 
 def run(score: _Folds, forecast: float, monkeypatch, epsilon: float = 0.02):
     monkeypatch.setattr(phases, "forecast", lambda _, recipe: forecast if recipe == VGG else pytest.fail("asked"))
-    return architecture(score, Clock(60, None), NETWORKS, epsilon=epsilon, tick=lambda: None, share=1.0, extend=0,
+    clock = Clock(60, None, started=phases.time.perf_counter())  # "now", where a test stands the clock still
+    return architecture(score, clock, NETWORKS, epsilon=epsilon, tick=lambda: None, share=1.0, extend=0,
                         optional=[copy.deepcopy(VGG)])
 
 
@@ -118,6 +120,7 @@ def test_a_recipe_whose_folds_fit_is_scored_on_every_fold(monkeypatch):
 
 
 def test_a_recipe_whose_one_fold_at_full_length_passes_the_deadline_is_shortened_to_fit(monkeypatch):
+    monkeypatch.setattr(phases.time, "perf_counter", lambda: 1000.0)  # no training here: the clock stands still
     score = scorer()
     forecast = 60.0  # one fold 20 s, its final training on 450 rows 30 s x 1.3: past 60 s with the report
     assert 20 + RESERVE_FACTOR * 30 + REPORT_SECONDS > 60
@@ -132,9 +135,10 @@ def test_a_recipe_whose_one_fold_at_full_length_passes_the_deadline_is_shortened
     recipe = trials[1]
     assert recipe.name == short and "one cycle over 57 epochs" in short and recipe.recipe["train"]["max_epochs"] == 57
     assert {k: v for k, v in VGG.items() if k != "train"} == {k: v for k, v in recipe.recipe.items() if k != "train"}
-    assert recipe.details["shortened"] == {"epochs": 57, "of": 60, "forecast_seconds": 20.0,
-                                           "more_seconds": round(3 / 60 * 20 * (1 + RESERVE_FACTOR * 1.5), 1)}
+    assert recipe.details["one_training"] == {"epochs": 57, "of": 60, "forecast_seconds": 20.0,
+                                              "more_seconds": round(3 / 60 * 20 * (1 + RESERVE_FACTOR * 1.5), 1)}
     assert recipe.details["one_fold"]["folds"] == 3 and chosen is recipe  # compared on fold 1, kept by the noise
+    assert single_training(recipe) and not single_training(trials[0])
 
 
 def test_a_recipe_that_fits_only_under_its_shortest_schedule_is_not_scored(monkeypatch):
@@ -149,14 +153,19 @@ def test_a_recipe_that_fits_only_under_its_shortest_schedule_is_not_scored(monke
     assert chosen is trials[0]
 
 
-def test_fitting_epochs_is_the_most_that_admits_one_fold():
-    score = scorer()
-    for seconds in (5.0, 19.0, 25.0, 40.0, 47.0):
-        clock = Clock(60, None)
-        epochs = fitting_epochs(seconds, 60, score, clock)
-        assert epochs is not None and admits_one_fold(seconds * epochs / 60, score, clock)
-        assert epochs == 60 or not admits_one_fold(seconds * (epochs + 1) / 60, score, clock)
-    assert fitting_epochs(5.0, 60, score, Clock(60, None)) == 60
+def test_fitting_epochs_is_the_most_whose_one_fold_and_final_training_end_by_the_deadline(monkeypatch):
+    monkeypatch.setattr(phases.time, "perf_counter", lambda: 1000.0)
+    score = scorer()  # 300 training rows a fold, 450 labelled
+    clock = Clock(60, None, started=990.0)  # 50 s to the deadline
+    # one training of e epochs at s/60 seconds each, then the final one on 450 rows (x 1.3), then the report
+    ends = {s: max(e for e in range(1, 61) if s * e / 60 * (1 + RESERVE_FACTOR * 450 / 300) + REPORT_SECONDS <= 50)
+            for s in (5.0, 19.0, 25.0, 40.0, 47.0)}
+    assert ends == {5.0: 60, 19.0: 50, 25.0: 38, 40.0: 23, 47.0: 20}
+    for seconds, epochs in ends.items():
+        assert fitting_epochs(seconds, 60, score, clock) == epochs
+    assert fitting_epochs(48.0, 60, score, clock) is None  # 19 epochs: under a third of 60
+    clock.reserve = 45.0  # the search's own deadline, 5 s away, binds first: 12 epochs of 25 s, too few
+    assert fitting_epochs(25.0, 60, score, clock) is None and fitting_epochs(4.0, 60, score, clock) == 60
 
 
 def test_a_doctor_run_records_and_reports_a_recipe_scored_on_one_fold(tmp_path, monkeypatch):
