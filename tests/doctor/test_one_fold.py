@@ -157,13 +157,19 @@ def test_fitting_epochs_is_the_most_whose_one_fold_and_final_training_end_by_the
     monkeypatch.setattr(phases.time, "perf_counter", lambda: 1000.0)
     score = scorer()  # 300 training rows a fold, 450 labelled
     clock = Clock(60, None, started=990.0)  # 50 s to the deadline
-    # one training of e epochs at s/60 seconds each, then the final one on 450 rows (x 1.3), then the report
-    ends = {s: max(e for e in range(1, 61) if s * e / 60 * (1 + RESERVE_FACTOR * 450 / 300) + REPORT_SECONDS <= 50)
-            for s in (5.0, 19.0, 25.0, 40.0, 47.0)}
+    # one training of e epochs at s/60 seconds each, then the final one on 450 rows (x 1.3), the final model's
+    # forward passes over the 450 rows (a row a third of a training row's epoch: s/60/300/3 s), then the report
+    ends = {s: max(e for e in range(1, 61) if s * e / 60 * (1 + RESERVE_FACTOR * 450 / 300) + s / 60 / 300 / 3 * 450
+                   + REPORT_SECONDS <= 50) for s in (5.0, 19.0, 25.0, 40.0, 47.0)}
     assert ends == {5.0: 60, 19.0: 50, 25.0: 38, 40.0: 23, 47.0: 20}
     for seconds, epochs in ends.items():
         assert fitting_epochs(seconds, 60, score, clock) == epochs
     assert fitting_epochs(48.0, 60, score, clock) is None  # 19 epochs: under a third of 60
+    # a test split of 9,000 rows: its forward passes (25/60/300/3 s a row) come out of the time, 4 of the epochs
+    tested = replace(score, data=type("Split", (), {"test": rows(9000)})())
+    assert 25 * 34 / 60 * 2.95 + 25 / 60 / 300 / 3 * 9450 + REPORT_SECONDS <= 50 < (
+        25 * 35 / 60 * 2.95 + 25 / 60 / 300 / 3 * 9450 + REPORT_SECONDS)
+    assert fitting_epochs(25.0, 60, tested, clock) == 34
     clock.reserve = 45.0  # the search's own deadline, 5 s away, binds first: 12 epochs of 25 s, too few
     assert fitting_epochs(25.0, 60, score, clock) is None and fitting_epochs(4.0, 60, score, clock) == 60
 

@@ -453,3 +453,33 @@ def test_the_learning_curves_whole_split_point_is_the_holdout_searchs_own_trial_
     slow = replace(chosen, seconds=1000.0)
     assert learning_curve_phase(holdout, clock, slow, share=1.0, tick=lambda: None)["points"] == []
     assert clock.used == 0
+
+
+def test_a_fixed_schedule_is_refit_with_the_train_keys_it_was_scored_with():
+    # the search's options (its epoch limit and passes per epoch) go on an early-stopped network's refit, but a
+    # recipe with its own schedule keeps its batch size and passes, as when it was scored (recipe_config)
+    from fitguard.doctor.trials import refit_recipe
+    from fitguard.search.evaluate import recipe_config
+    from fitguard.train import Callback
+
+    class Steps(Callback):
+        def __init__(self):
+            self.steps = 0
+
+        def on_batch_end(self, trainer, step, loss):
+            self.steps += 1
+
+    data = load("digits", val=0.2, test=0.2, seed=0).with_train_fraction(0.1)
+    base = base_config(DoctorOptions(device="cpu"))
+    search = {"max_epochs": 100, "repeat": 3}
+    fixed = {"model": {"name": "mlp", "hidden": [8]}, "early_stopping": None,
+             "train": {"optimizer": "sgd", "lr": 0.05, "batch_size": 16, "max_epochs": 4, "repeat": 1}}
+    early = {"model": {"name": "mlp", "hidden": [8]}}
+    assert recipe_config(base, fixed, search).train.repeat == 1  # how it was scored
+    steps = {}
+    for name, recipe in (("fixed", fixed), ("early", early)):
+        counter = Steps()
+        refit_recipe(base, recipe, data, rows=data.train, epochs=2, callbacks=(counter,), **search)
+        steps[name] = counter.steps
+    rows = len(data.train)  # an epoch of `repeat` passes batches the rows repeated
+    assert steps == {"fixed": 2 * -(-rows // 16), "early": 2 * -(-3 * rows // base.train.batch_size)}
