@@ -759,6 +759,8 @@ def fitting_epochs(seconds: float, epochs: int, score: Scorer, clock: Clock) -> 
         >>> rows = lambda n: TensorData(torch.zeros(n, 2), torch.zeros(n, dtype=torch.long))
         >>> score = Scorer(TrainConfig(), None, folds=[(rows(300), rows(150))] * 3)  # 450 labelled rows
         >>> clock = Clock(seconds=60.0, trials=None)
+        >>> admits_one_fold(10.0, score, clock), admits_one_fold(20.0, score, clock)  # 57 s / (1 + 1.3 x 1.5)
+        (True, False)
         >>> fitting_epochs(10.0, 60, score, clock), fitting_epochs(30.0, 60, score, clock)
         (60, 38)
         >>> fitting_epochs(80.0, 60, score, clock) is None  # 14 epochs: under a third of 60
@@ -829,14 +831,7 @@ def admits_one_fold(seconds: float, score: Scorer, clock: Clock, *, evaluation: 
         clock: the run's :class:`Clock`.
         evaluation: the seconds of the final model's evaluations (default 0).
 
-    Example:
-        >>> import torch
-        >>> from fitguard.config import TrainConfig
-        >>> rows = lambda n: TensorData(torch.zeros(n, 2), torch.zeros(n, dtype=torch.long))
-        >>> score = Scorer(TrainConfig(), None, folds=[(rows(300), rows(150))] * 3)  # 450 labelled rows
-        >>> clock = Clock(seconds=60.0, trials=None)
-        >>> admits_one_fold(10.0, score, clock), admits_one_fold(20.0, score, clock)
-        (True, False)
+    Example: see :func:`fitting_epochs`.
     """
     return seconds <= _one_fold_seconds(score, clock, evaluation)
 
