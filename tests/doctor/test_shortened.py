@@ -62,6 +62,8 @@ def test_a_doctor_run_trains_records_and_reports_a_recipe_shortened_to_fit(tmp_p
             f"deadline. It was kept, and shipped at 4 epochs; a budget of about {round(60 + more)} s would train it "
             "in full.</p>") in report
     assert "· shortened to 4 of its 10 epochs to fit the budget" in report
+    # no λ search on a complete recipe: the report says why, and shows no empty table under it
+    assert "<p>Not run: a complete recipe" in report and '<th class="n">folds run</th>' not in report
     assert (f"“{name}” trained 4 of its 10 epochs to fit the budget: a --budget of about {round(60 + more)} s would "
             "train it in full.") in report
 
@@ -104,3 +106,4 @@ def test_a_recipe_scored_by_one_training_is_kept_as_given_even_where_its_validat
     assert settled(score, short) == (
         "a complete recipe scored by one training over 40% of the time left, shortened to 25 of its 60 epochs, is "
         "kept as given: a change's training would not fit the budget either, so no remedy is searched on it")
+
