@@ -699,8 +699,7 @@ def optional_recipe(score: Scorer, clock: Clock, recipe: dict[str, Any], *, shar
         return skipped(candidate)
     seconds = forecast(score, recipe)
     once = seconds / score.trainings
-    full = (recipe.get("train") or {}).get("max_epochs") or recipe_config(score.base, recipe,
-                                                                          score.train).train.max_epochs
+    full = recipe["train"]["max_epochs"]
     fitting = admits_recipe(seconds, clock)
     epochs = None if fitting else fitting_epochs(once, full, score, clock)
     if fitting:
@@ -780,10 +779,20 @@ def _evaluation_seconds(per_epoch: float, score: Scorer) -> float:
     costing about a third of a training row's (as in :func:`forecast`). Session 23, CIFAR-10 50/class at 60 s:
     the VGG recipe's on 10,500 rows took 11.6 s (with the mirror views, twice), which the deadline had not counted.
     """
-    train, val = score.folds[0] if score.folds else (score.data.train, score.data.val)
+    train, val = one_split(score)
     test = getattr(score.data, "test", None)
     rows = len(train) + len(val) + (len(test) if test is not None else 0)
     return per_epoch / max(1, len(train)) / 3 * rows
+
+
+def one_split(score: Scorer) -> tuple[TensorData, TensorData]:
+    """The rows one training of ``score`` trains and validates on: its first fold, or the training and validation
+    splits (what :func:`forecast` times, and one training of a recipe is admitted on).
+
+    Args:
+        score: the run's :class:`Scorer`.
+    """
+    return score.folds[0] if score.folds else (score.data.train, score.data.val)
 
 
 def one_fold(score: Scorer) -> Scorer:
@@ -845,7 +854,7 @@ def _one_fold_seconds(score: Scorer, clock: Clock, evaluation: float = 0.0) -> f
 def _final_factor(score: Scorer) -> float:
     """One training on ``score``'s first fold (or training split) and the final training on every labelled row, with
     its reserve, in units of the one training (the seconds scale with the rows)."""
-    train, val = score.folds[0] if score.folds else (score.data.train, score.data.val)
+    train, val = one_split(score)
     return 1 + RESERVE_FACTOR * (len(train) + len(val)) / max(1, len(train))
 
 
@@ -1063,7 +1072,7 @@ def forecast(score: Scorer, recipe: dict[str, Any], *, batches: int = 4) -> floa
         recipe: a recipe with a fixed schedule (``train.max_epochs``).
         batches: batches per timed epoch (default 4).
     """
-    train, val = score.folds[0] if score.folds else (score.data.train, score.data.val)
+    train, val = one_split(score)
     config = recipe_config(score.base, recipe, score.train)
     size = config.train.batch_size
     sample = TensorData(train.X[: batches * size], train.y[: batches * size])

@@ -620,8 +620,7 @@ def _one_fold(trials: list[Trial]) -> dict[str, Any] | None:
 def _shortened(trials: list[Trial], options: DoctorOptions) -> dict[str, Any] | None:
     """The summary's record of a recipe the architecture phase scored at fewer epochs than its own
     (:func:`phases.optional_recipe`); None when there was none."""
-    recipe = next((t for t in trials if t.details.get("one_training", {}).get("epochs", 0)
-                   < t.details.get("one_training", {}).get("of", 0)), None)
+    recipe = next((t for t in trials if (one := t.details.get("one_training")) and one["epochs"] < one["of"]), None)
     if recipe is None:
         return None
     one = recipe.details["one_training"]

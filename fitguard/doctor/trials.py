@@ -21,7 +21,7 @@ from fitguard.data import Dataset
 from fitguard.data.tensors import TensorData
 from fitguard.models.ensemble import MeanEnsemble
 from fitguard.recipe import Recipe, Run, build_run
-from fitguard.search.evaluate import fixed_schedule, train_candidate, train_recipe
+from fitguard.search.evaluate import train_candidate, train_keys, train_recipe
 from fitguard.search.scoring import Trial, evaluator, members_of
 from fitguard.train import Callback, History
 from fitguard.train.callbacks.monitor import resolve_mode
@@ -89,8 +89,7 @@ def refit_recipe(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, ro
             ``train`` key it gives (until session 23 the search's passes per epoch, ``repeat`` 2 on 500 rows, were put
             on the VGG recipe's final training: twice the steps it was scored with, and its one cycle over them).
     """
-    own = (recipe.get("train") or {}) if fixed_schedule(recipe) else {}
-    config = Recipe.parse({**recipe, "early_stopping": None}).apply(base, **{**train_options, **own,
+    config = Recipe.parse({**recipe, "early_stopping": None}).apply(base, **{**train_keys(recipe, train_options),
                                                                              "max_epochs": epochs})
     # no validation rows: its logs and checkpoints monitor the training loss
     run = build_run(config, out=out, data=dataclasses.replace(data, val=None), quiet=True)

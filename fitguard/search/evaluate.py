@@ -61,8 +61,24 @@ def recipe_config(base: TrainConfig, recipe: dict[str, Any], options: dict[str, 
         recipe: the sections the recipe sets.
         options: ``train`` section keys put on top of the recipe's.
     """
-    own = recipe.get("train") or {}
-    return Recipe.parse(recipe).apply(base, **{**options, **(own if fixed_schedule(recipe) else {})})
+    return Recipe.parse(recipe).apply(base, **train_keys(recipe, options))
+
+
+def train_keys(recipe: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """The ``train`` options a recipe trains with, on top of its own section: ``options``, except that a recipe with
+    a fixed schedule keeps every ``train`` key it gives (:func:`recipe_config`; the doctor's refits too).
+
+    Args:
+        recipe: the sections the recipe sets.
+        options: ``train`` section keys put on top of the recipe's.
+
+    Example:
+        >>> train_keys({"train": {"max_epochs": 60, "repeat": 1}}, {"repeat": 2, "lr": 0.1})
+        {'repeat': 1, 'lr': 0.1, 'max_epochs': 60}
+        >>> train_keys({"train": {"lr": 0.01}}, {"repeat": 2, "lr": 0.1})
+        {'repeat': 2, 'lr': 0.1}
+    """
+    return {**options, **((recipe.get("train") or {}) if fixed_schedule(recipe) else {})}
 
 
 def fixed_schedule(recipe: dict[str, Any]) -> bool:
