@@ -378,6 +378,7 @@ def build_run(config: TrainConfig, out: Path | None = None, data: Dataset | None
         device=train.device,
         precision=train.precision,
         compile=train.compile,
+        channels_last=train.channels_last,
         seed=train.seed,
         quiet=quiet,
         class_weight=remedies.class_weight,

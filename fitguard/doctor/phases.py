@@ -102,7 +102,7 @@ RECIPES: dict[str, dict[str, Any]] = {
             "early_stopping": None,
             "remedies": {"augment": {"shift": 0.1, "erase": 0.25}, "one_cycle": {"warmup": 0.25}}},
 }
-#: the complete recipes every run without ``--model`` scores second among its networks, by kind of data, when a
+#: the complete recipes every run without ``--model`` scores first among its networks, by kind of data, when a
 #: forecast of their scoring fits the time left (:func:`admits_recipe`; never under a trials budget)
 DEFAULT_RECIPES: dict[str, tuple[str, ...]] = {"image": ("vgg",)}
 #: a default recipe is scored only when its forecast trainings take at most this share of the search's time left:
@@ -574,9 +574,9 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
                  tick: Callable[[], None], share: float, extend: int = 1,
                  optional: Sequence[dict[str, Any]] = (),
                  second: Callable[[], Scorer | None] | None = None) -> tuple[list[Trial], Trial]:
-    """Score each candidate recipe (always at least two); return them all and the one kept: of those within
-    ``epsilon`` of the best validation score, the lowest validation loss, then the fewest parameters (where the
-    score is the loss, regression: the fewest parameters; :func:`tie_break`).
+    """Score each candidate recipe (always at least two while the search has time left, else one); return them all
+    and the one kept: of those within ``epsilon`` of the best validation score, the lowest validation loss, then the
+    fewest parameters (where the score is the loss, regression: the fewest parameters; :func:`tie_break`).
 
     Why not the smallest within ``epsilon``, as before session 15: ``epsilon`` (0.005) is a tie on up to 200
     validation rows, and among ties the smaller network was the worse choice on the tables measured; the
@@ -588,13 +588,14 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
     scored), the optimum may lie beyond the grid, as for the λ grid (:func:`lambda_cv`): up to ``extend`` networks
     twice as wide (every layer) are scored too, while the phase's share lasts.
 
-    The ``optional`` recipes (:data:`DEFAULT_RECIPES`) are scored second, after the first candidate, under a time
-    budget alone (a trials budget counts a 60-epoch recipe as one training: it would take over the run), each as
-    far as its :func:`forecast` allows (:func:`optional_recipe`): on every fold, on the first fold alone (then every
-    network is compared with it on that fold: :func:`on_first_fold`), or not at all. Second, not third (until
-    session 22): on every image set measured the recipe was the strongest candidate, and third it was never scored
-    at a 60 s budget (MNIST and CIFAR-10 50/class: the two networks before it took the search's time). One the
-    candidates hold already (named by ``--recipe``) is not scored twice.
+    The ``optional`` recipes (:data:`DEFAULT_RECIPES`) are scored first, before the candidates, under a time budget
+    alone (a trials budget counts a 60-epoch recipe as one training: it would take over the run), each as far as its
+    :func:`forecast` allows (:func:`optional_recipe`): on every fold, by one training (then every network is
+    compared with it on that fold: :func:`on_first_fold`), shortened, or not at all. First, not second (until
+    session 23) nor third (until session 22): on every image set measured the recipe was the strongest candidate,
+    and second it was shortened or skipped at a 60 s budget because the first network's cross-validation took the
+    time (MNIST 50/class: 29-35 of its 60 epochs, or none; first, 55-60). One the candidates hold already (named by
+    ``--recipe``) is not scored twice.
 
     Args:
         score: the run's :class:`Scorer`.
@@ -604,7 +605,7 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
         tick: called after each training (progress).
         share: the cumulative share of the search's time and trials the phase may use.
         extend: the most networks added beyond the large end of the grid (default 1).
-        optional: complete recipes scored second when the time left fits them (default none).
+        optional: complete recipes scored first when the time left fits them (default none).
         second: gives the :class:`Scorer` of a second split of the labelled rows (built only when a tie between a
             fixed schedule and early stopping needs it, :func:`settle_tie`); None (default): the tie-break alone
             decides.
@@ -615,7 +616,9 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
 
     def admit(_: int, __: Candidate) -> bool:
         nonlocal admitted
-        started = clock.spend(share, score.trainings, always=admitted < 2)
+        # the second only while the search has time left: started past its deadline, a network trains one batch
+        # (StopAtDeadline), whose score chooses nothing
+        started = clock.spend(share, score.trainings, always=admitted == 0 or (admitted == 1 and clock.left() > 0))
         admitted += started
         return started
 
@@ -623,14 +626,14 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
         return score.evaluate_candidates([Candidate(recipe, describe(recipe), "architecture") for recipe in recipes],
                                          admit=admit, on_trial=lambda _: tick())
 
-    if extra:  # the first network, then the default recipes, then the other networks
-        trials = networks(candidates[:1])
+    trials: list[Trial] = []
+    if extra:  # the default recipes, then the networks
         for recipe in extra:
             trials.append(optional_recipe(score, clock, recipe, share=share, always=admitted < 2))
             if trials[-1].status == "done":
                 admitted += 1
                 tick()
-        trials += networks(candidates[1:])
+        trials += networks(candidates)
     else:  # one batch: with --workers, as many candidates at once as keep the processes busy
         trials = networks(candidates)
     # a recipe scored on one fold is compared with the networks on that fold: their first fold's figures
@@ -758,10 +761,10 @@ def fitting_epochs(seconds: float, epochs: int, score: Scorer, clock: Clock) -> 
         >>> rows = lambda n: TensorData(torch.zeros(n, 2), torch.zeros(n, dtype=torch.long))
         >>> score = Scorer(TrainConfig(), None, folds=[(rows(300), rows(150))] * 3)  # 450 labelled rows
         >>> clock = Clock(seconds=60.0, trials=None)
-        >>> admits_one_fold(10.0, score, clock), admits_one_fold(20.0, score, clock)  # 57 s / (1 + 1.3 x 1.5)
+        >>> admits_one_fold(20.0, score, clock), admits_one_fold(22.0, score, clock)  # 57 s / (1 + 1.3 x 450 / 350)
         (True, False)
         >>> fitting_epochs(10.0, 60, score, clock), fitting_epochs(30.0, 60, score, clock)
-        (60, 38)
+        (60, 42)
         >>> fitting_epochs(80.0, 60, score, clock) is None  # 14 epochs: under a third of 60
         True
     """
@@ -853,9 +856,12 @@ def _one_fold_seconds(score: Scorer, clock: Clock, evaluation: float = 0.0) -> f
 
 def _final_factor(score: Scorer) -> float:
     """One training on ``score``'s first fold (or training split) and the final training on every labelled row, with
-    its reserve, in units of the one training (the seconds scale with the rows)."""
+    its reserve, in units of the one training. The seconds scale with the rows an epoch passes over: the one
+    training's training rows and its validation rows at a third of the cost (a forward pass, as :func:`forecast`
+    counts them), the final training's every labelled row (until session 24 the validation rows were left out of
+    the one training's cost: 1.5 times its seconds where they are 1.29 times on 3 folds)."""
     train, val = one_split(score)
-    return 1 + RESERVE_FACTOR * (len(train) + len(val)) / max(1, len(train))
+    return 1 + RESERVE_FACTOR * (len(train) + len(val)) / max(1.0, len(train) + len(val) / 3)
 
 
 def on_first_fold(trial: Trial) -> Trial:

@@ -245,7 +245,7 @@ def grouped_run(config: TrainConfig, data: Dataset, metric: str = "auto") -> Run
     unsupported = (trainer.augment, trainer.weight_noise, trainer.adversarial, trainer.class_weight,
                    trainer.clip_grad_norm)
     if (any(x is not None for x in unsupported) or trainer.precision != "32" or trainer.compile or trainer.nesterov
-            or trainer.channels_last or trainer.loss not in LOSSES
+            or config.train.channels_last is True or trainer.loss not in LOSSES
             or any(getattr(p, "decoupled", False) or getattr(p, "proximal", False) for p in trainer.penalties)
             or any(not isinstance(c, EarlyStopping) for c in trainer.callbacks) or not groupable(run.model)):
         return None

@@ -227,34 +227,36 @@ class _Scores(Evaluator):
 NETWORKS = [{"model": {"name": "cnn", "widths": w, "pool_to": 4}} for w in ([16, 32], [32, 64], [8, 16])]
 NAMES = [describe(r) for r in [NETWORKS[0], VGG, *NETWORKS[1:]]]
 SCORES = dict(zip(NAMES, (0.80, 0.86, 0.82, 0.79), strict=True))
-# one training on the validation split, then the final one on 1,000 rows (x 1.3), and the report, by 300 s: at
-# most (300 - 3) / (1 + 1.3 x 1000 / 800) s of training; at 180 s for 60 epochs, 37 of them
-SHORT = describe(shortened(VGG, 37))
+# one training on the validation split, then the final one on 1,000 rows (x 1.3), its evaluation (a third of a
+# training row's cost on 1,000 rows: 1.25 s) and the report, by 300 s: at most (300 - 3 - 1.25) / (1 + 1.3 x 1000 /
+# (800 + 200 / 3)) s of training, the validation rows at a third of a training row; at 180 s for 60 epochs, 39
+SHORT = describe(shortened(VGG, 39))
 
 
 @pytest.mark.parametrize(("forecast", "scored"), [(0.5 * RECIPE_SHARE * 300, NAMES[1]), (180.0, SHORT),
                                                   (1000.0, None)])
-def test_a_default_recipe_is_scored_second_as_far_as_its_forecast_fits_the_time_left(monkeypatch, forecast, scored):
+def test_a_default_recipe_is_scored_first_as_far_as_its_forecast_fits_the_time_left(monkeypatch, forecast, scored):
     monkeypatch.setattr(phases.time, "perf_counter", lambda: 1000.0)  # no training here: the clock stands still
     score = _Scores({**SCORES, SHORT: SCORES[NAMES[1]]})
     monkeypatch.setattr(phases, "forecast", lambda _, recipe: forecast if recipe == VGG else pytest.fail("asked"))
     trials, chosen = architecture(score, Clock(300, None, started=1000.0), NETWORKS, epsilon=0.0, tick=lambda: None,
                                   share=1.0, extend=0, optional=[copy.deepcopy(VGG)])
-    assert [t.name for t in trials] == [NAMES[0], scored or NAMES[1], *NAMES[2:]]
-    assert score.asked == [NAMES[0], *([scored] if scored else []), *NAMES[2:]]
-    assert trials[1].details["forecast_seconds"] == round(forecast, 1)
+    assert [t.name for t in trials] == [scored or NAMES[1], NAMES[0], *NAMES[2:]]
+    assert score.asked == [*([scored] if scored else []), NAMES[0], *NAMES[2:]]
+    recipe = trials[0]
+    assert recipe.details["forecast_seconds"] == round(forecast, 1)
     if scored == NAMES[1]:  # within 40% of the time left: as given
-        assert trials[1].status == "done" and chosen.name == NAMES[1] and "one_training" not in trials[1].details
-    elif scored:  # 180 s: too long for one training and the final one by the deadline; 37 of its 60 epochs fit
-        assert trials[1].details["one_training"]["epochs"] == 37 and trials[1].recipe["train"]["max_epochs"] == 37
-        assert chosen is trials[1]
+        assert recipe.status == "done" and chosen.name == NAMES[1] and "one_training" not in recipe.details
+    elif scored:  # 180 s: too long for one training and the final one by the deadline; 39 of its 60 epochs fit
+        assert recipe.details["one_training"]["epochs"] == 39 and recipe.recipe["train"]["max_epochs"] == 39
+        assert chosen is recipe
     else:  # under a third of its epochs would fit: not scored
-        assert trials[1].status == ("skipped: forecast 1000 s, over 40% of the time left (one training and the "
-                                    "final training: past the deadline even at 20 of its 60 epochs)")
+        assert recipe.status == ("skipped: forecast 1000 s, over 40% of the time left (one training and the "
+                                 "final training: past the deadline even at 20 of its 60 epochs)")
         assert chosen.name == NAMES[2]
 
 
-def test_two_networks_are_scored_whatever_the_share_when_the_recipe_between_them_is_not(monkeypatch):
+def test_two_networks_are_scored_whatever_the_share_when_the_recipe_before_them_is_not(monkeypatch):
     score = _Scores(dict(SCORES))
     monkeypatch.setattr(phases, "forecast", lambda *_: 1e9)
     clock = Clock(300, None)
@@ -264,12 +266,30 @@ def test_two_networks_are_scored_whatever_the_share_when_the_recipe_between_them
     assert score.asked == [NAMES[0], NAMES[2]] and trials[3].status == "skipped: budget"
 
 
+def test_no_network_is_started_after_a_recipe_that_ended_past_the_searchs_deadline(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(phases.time, "perf_counter", lambda: now[0])
+
+    class SlowRecipe(_Scores):
+        def __call__(self, recipe, *, name, phase, **options):
+            now[0] += 301.0 if recipe == VGG else 1.0  # the recipe ends 1 s past the search's deadline
+            return super().__call__(recipe, name=name, phase=phase, **options)
+
+    score = SlowRecipe(dict(SCORES))
+    monkeypatch.setattr(phases, "forecast", lambda *_: 10.0)
+    trials, chosen = architecture(score, Clock(300, None, started=1000.0), NETWORKS, epsilon=0.0, tick=lambda: None,
+                                  share=1.0, extend=0, optional=[VGG])
+    # a network started now would train one batch before the deadline stopped it: a score that chooses nothing
+    assert score.asked == [NAMES[1]] and chosen is trials[0]
+    assert [t.status for t in trials[1:]] == ["skipped: budget"] * 3
+
+
 def test_no_forecast_is_taken_when_the_search_has_less_than_its_floor_left(monkeypatch):
     score = _Scores(dict(SCORES))
     monkeypatch.setattr(phases, "forecast", lambda *_: pytest.fail("no forecast asked"))
     trials, _ = architecture(score, Clock(phases.RECIPE_MIN_LEFT - 1, None), NETWORKS, epsilon=0.0,
                              tick=lambda: None, share=1.0, extend=0, optional=[VGG])
-    assert NAMES[1] not in score.asked and trials[1].status.startswith("skipped")
+    assert NAMES[1] not in score.asked and trials[0].status.startswith("skipped")
 
 
 def test_a_default_recipe_is_not_scored_under_a_trials_budget_nor_twice_when_named(monkeypatch):

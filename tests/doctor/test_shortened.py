@@ -43,10 +43,10 @@ def test_a_doctor_run_trains_records_and_reports_a_recipe_shortened_to_fit(tmp_p
     recipe = next(t for t in remedies["architecture"] if t["name"] == name)
     assert "one_fold" not in recipe["details"] and remedies["one_fold"] is None  # the validation split scored it
     assert recipe["epochs"] == 4 and recipe["recipe"]["train"]["max_epochs"] == 4
-    # the seconds its 6 missing epochs would have cost: in its one training and in its final training on the
-    # training and validation rows (x 1.3)
+    # the seconds its 6 missing epochs would have cost: in its one training (where a validation row costs a third of
+    # a training row) and in its final training on the training and validation rows (x 1.3)
     train, val = summary["data"]["n_train"], summary["data"]["n_val"]
-    more = round(6 / 10 * 50.0 * (1 + phases.RESERVE_FACTOR * (train + val) / train), 1)
+    more = round(6 / 10 * 50.0 * (1 + phases.RESERVE_FACTOR * (train + val) / (train + val / 3)), 1)
     assert recipe["details"]["one_training"] == {"epochs": 4, "of": 10, "forecast_seconds": 50.0, "more_seconds": more}
     assert remedies["shortened"] == {"recipe": name, "epochs": 4, "full_epochs": 10, "forecast_seconds": 50.0,
                                      "kept": True, "budget": round(60 + more)}
