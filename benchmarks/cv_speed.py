@@ -63,6 +63,7 @@ MODELS = {"mlp": {"hidden": [256]}, "cnn": {"widths": [16, 32], "pool_to": 4}}
 BATCH, LR, SEED, FOLDS = 32, 1e-3, 0, 3
 SEARCH_EPOCHS, MIN_STEPS = 100, 1500  # the doctor's defaults, for its `repeat`
 DEVICE = "cpu"  # --device
+SEQUENTIAL_LAYOUT: bool | str = "auto"  # --sequential-channels-last
 
 
 def sequential(factory: Callable[[], nn.Module], folds: list, options: dict[str, Any],
@@ -71,7 +72,8 @@ def sequential(factory: Callable[[], nn.Module], folds: list, options: dict[str,
     out = []
     for train, val in folds:
         torch.manual_seed(SEED)
-        trainer = Trainer(factory(), device=DEVICE, seed=SEED, callbacks=[stopper()] if stopper else [], **options)
+        trainer = Trainer(factory(), device=DEVICE, seed=SEED, callbacks=[stopper()] if stopper else [],
+                          channels_last=SEQUENTIAL_LAYOUT, **options)
         history = trainer.fit(train, val)
         out.append({"epochs": len(history), **trainer.evaluate(train), **trainer.evaluate(val, prefix="val_")})
     return out
@@ -137,13 +139,17 @@ def main() -> None:
     parser.add_argument("--schedules", nargs="+", default=["fixed", "stopped"], choices=["fixed", "stopped"])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where both sides train")
     parser.add_argument("--quick", action="store_true", help="digits only, 5 epochs, patience 3, 1 round")
+    parser.add_argument("--sequential-channels-last", choices=["auto", "off"], default="auto",
+                        help="the sequential side's memory layout: 'auto' (default) as the doctor's fold-after-fold "
+                             "training has it since session 24 (channels-last for the CNN on a CPU), 'off' as before")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "cv_speed.json")
     args = parser.parse_args()
     if args.quick:
         args.datasets, args.rounds, args.epochs, args.max_epochs, args.patience = ["digits 10%"], 1, 5, 20, 3
     torch.set_num_threads(args.threads)
-    global DEVICE
+    global DEVICE, SEQUENTIAL_LAYOUT
     DEVICE = args.device
+    SEQUENTIAL_LAYOUT = "auto" if args.sequential_channels_last == "auto" else False
     if DEVICE == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: torch sees no CUDA device here")
     results = []
@@ -169,7 +175,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "settings": {"date": time.strftime("%Y-%m-%d"), "commit": commit, "uncommitted": uncommitted,
-                     "threads": args.threads,
+                     "threads": args.threads, "sequential_channels_last": args.sequential_channels_last,
                      "rounds": args.rounds, "epochs": args.epochs, "max_epochs": args.max_epochs,
                      "patience": args.patience, "batch_size": BATCH, "lr": LR, "folds": FOLDS, "quick": args.quick,
                      "torch": torch.__version__, "platform": platform.platform(), "device": DEVICE,

@@ -104,8 +104,9 @@ class TrainSpec(_Spec):
         precision: "32" (default) or "bf16" autocast.
         compile: ``torch.compile`` the model (default False).
         channels_last: channels-last memory for the model and image batches: true, false, or "auto" (default): on
-            a CPU for a network with 2-d convolutions, where it trains 1.3-2x faster
-            (:func:`~fitguard.train.trainer.channels_last_pays`).
+            a CPU for a built-in network with 2-d convolutions, where it trains 1.3-2x faster
+            (:func:`~fitguard.train.trainer.channels_last_pays`); off for a ``package.module:function`` network and
+            a transferred backbone (their code may ``view`` an activation, which channels-last memory refuses).
         seed: seeds the weights and the batch order (default 0).
     """
     loss: Literal["auto", "cross_entropy", "mse", "bce"] = "auto"

@@ -21,6 +21,7 @@ from fitguard.config import PenaltySpec, RemediesSpec, Sections, TrainConfig, ex
 from fitguard.data import Dataset, load
 from fitguard.errors import FitguardError
 from fitguard.models import build_network
+from fitguard.models.imported import is_import_path
 from fitguard.regularize import FGSM, L1, L2, ElasticNet, InputNoise, WeightNoise
 from fitguard.runs import backbone_module, saved_model
 from fitguard.train import (
@@ -326,6 +327,20 @@ def _saved_description(backbone: str) -> dict[str, Any] | None:
     return json.loads(found.read_text()) if found is not None and found.is_file() else None
 
 
+def _layout(channels_last: bool | str, name: str, backbone: str | None) -> bool | str:
+    """The Trainer's ``channels_last`` for the spec's ``train.channels_last``: "auto" stays "auto" for a built-in
+    network and is off for a user's (``--model package.module:function``) or a transferred backbone, whose code may
+    ``view`` a channels-last activation (a reshape it cannot do without a copy); true or false as asked.
+
+    Example:
+        >>> _layout("auto", "cnn", None), _layout("auto", "mine.nets:small", None), _layout(True, "cnn", "runs/a")
+        ('auto', False, True)
+    """
+    if channels_last != "auto":
+        return channels_last
+    return "auto" if backbone is None and not is_import_path(name) else False
+
+
 def build_run(config: TrainConfig, out: Path | None = None, data: Dataset | None = None, quiet: bool = True) -> Run:
     """Load the data (unless given), build the model and a Trainer with the spec's remedies and callbacks.
 
@@ -378,7 +393,7 @@ def build_run(config: TrainConfig, out: Path | None = None, data: Dataset | None
         device=train.device,
         precision=train.precision,
         compile=train.compile,
-        channels_last=train.channels_last,
+        channels_last=_layout(train.channels_last, name, transfer.backbone),
         seed=train.seed,
         quiet=quiet,
         class_weight=remedies.class_weight,

@@ -7,8 +7,8 @@ Ties in the score go to the lower validation loss.
 
 1. ``architecture``: the model families that fit the kind of data, at several widths/depths, each with early
    stopping, after the complete recipes ``--recipe`` names (:data:`RECIPES`, or a file: a network with its own
-   optimizer, fixed schedule and remedies), and second the default ones (:data:`DEFAULT_RECIPES`, images: ``vgg``)
-   as far as a forecast of their scoring fits the time left (every fold, the first fold alone, or none); the kept
+   optimizer, fixed schedule and remedies), first the default ones (:data:`DEFAULT_RECIPES`, images: ``vgg``) as
+   far as a forecast of their scoring fits the time left (every fold, one training, shortened, or none); the kept
    network is, of those within ``epsilon`` of the best validation score, the one with the lowest validation loss
    (then the fewest parameters; for regression, scored by the loss, the smallest) -- unless a fixed schedule ties
    early stopping there: then the fixed schedule is kept where the validation rows cannot resolve a point of
@@ -94,7 +94,7 @@ AUGMENT = {"rotate": 10.0, "shift": 0.1, "scale": 0.1}
 #: step, no Nesterov) lost 1.0-1.8 points on every seed, while its other differences (max pooling, one conv at 128,
 #: label smoothing, flips) were each within half a point; this recipe with the one cycle and Nesterov momentum
 #: scored 1 point higher alone than with the cosine (``benchmarks/reference/doctor_cpu.json``,
-#: ``run_2026-12-05_session19``). Scored second by default (:data:`DEFAULT_RECIPES`).
+#: ``run_2026-12-05_session19``). Scored first by default (:data:`DEFAULT_RECIPES`).
 RECIPES: dict[str, dict[str, Any]] = {
     "vgg": {"model": {"name": "cnn", "widths": [32, 64, 128], "convs": 2, "dropout": 0.3},
             "train": {"optimizer": "sgd", "lr": 0.1, "nesterov": True, "weight_decay": 5e-4, "batch_size": 64,
@@ -674,7 +674,8 @@ def optional_recipe(score: Scorer, clock: Clock, recipe: dict[str, Any], *, shar
     """A default complete recipe's trial in the architecture phase, scored as far as the time left allows:
 
     - on every fold (or the validation split) when its :func:`forecast` fits :data:`RECIPE_SHARE` of the search's
-      time left (:func:`admits_recipe`);
+      time left (:func:`admits_recipe`) and its final training, forecast from one of them, then ends by the run's
+      deadline (scored first, it comes before any search training has sized the time kept back for it);
     - else by one training -- on the first fold alone when ``score`` cross-validates (:func:`one_fold`), on the
       validation split otherwise -- when that training and the recipe's final training on every labelled row,
       forecast from it, end before the run's deadline (:func:`admits_one_fold`): on a small budget one training
@@ -703,7 +704,10 @@ def optional_recipe(score: Scorer, clock: Clock, recipe: dict[str, Any], *, shar
     seconds = forecast(score, recipe)
     once = seconds / score.trainings
     full = recipe["train"]["max_epochs"]
-    fitting = admits_recipe(seconds, clock)
+    # every fold within RECIPE_SHARE of the search's time left, and then its final training by the run's deadline:
+    # scored first, before any search training has sized the time kept back for the final one
+    after = once * (_final_factor(score) - 1) + _evaluation_seconds(once / full, score) + REPORT_SECONDS
+    fitting = admits_recipe(seconds, clock) and time.perf_counter() + seconds + after <= clock.deadline
     epochs = None if fitting else fitting_epochs(once, full, score, clock)
     if fitting:
         trial = (score(recipe, name=candidate.name, phase="architecture")

@@ -594,7 +594,7 @@ def _confirmation(confirmed: list[Trial], kept: Trial | None, options: DoctorOpt
 def _tie(trials: list[Trial], score: phases.Scorer) -> dict[str, Any] | None:
     """The summary's record of a tie the architecture phase settled on a second split (:func:`phases.settle_tie`);
     None when it settled none."""
-    # the fixed schedule first, as the summary's Tie says (the default recipe is scored after the first network)
+    # the fixed schedule first, as the summary's Tie says (a --recipe file may be scored after a network)
     tied = sorted((t for t in trials if "tie" in t.details), key=lambda t: not phases.fixed_schedule(t.recipe))
     if not tied:
         return None

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fitguard.config import TrainConfig
 from fitguard.data import Dataset
 from fitguard.doctor.options import DoctorOptions
 from fitguard.errors import FitguardError
@@ -277,14 +278,33 @@ def check_same_run(run_dir: Path, earlier: dict[str, Any], config: dict[str, Any
     if "data_fingerprint" not in earlier:
         raise FitguardError(f"cannot resume {where!r}: the earlier attempt stopped before it had read its data (or "
                             "an older fitguard made it), so there is nothing to continue; pass --overwrite")
-    if earlier.get("config") != config:
-        before, now = earlier.get("config") or {}, config
+    before, now = with_defaults(earlier.get("config") or {}), with_defaults(config)
+    if before != now:
         changed = [key for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key)]
         raise FitguardError(f"cannot resume {where!r}: its spec differs from the one it ran with (sections "
                             f"{', '.join(changed)}; an edited --config?); rerun with that spec or choose another --out")
     if earlier["data_fingerprint"] != fingerprint:
         raise FitguardError(f"cannot resume {where!r}: its data differ from the data it was run on (other rows, "
                             "targets or splits); rerun on the same data or choose another --out")
+
+
+def with_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """A ``run.json`` spec with every key a later fitguard added at its default (a key an older one did not write,
+    such as ``train.channels_last``, is then not "an edited --config"); one that no longer validates, as it is.
+
+    Args:
+        config: the spec as ``run.json`` holds it.
+
+    Example:
+        >>> older = TrainConfig(train={"lr": 0.1}).model_dump(mode="json")
+        >>> del older["train"]["channels_last"]
+        >>> with_defaults(older) == TrainConfig(train={"lr": 0.1}).model_dump(mode="json")
+        True
+    """
+    try:
+        return TrainConfig(**config).model_dump(mode="json")
+    except (ValueError, TypeError):  # pydantic's ValidationError is a ValueError
+        return config
 
 
 class TrialStore:

@@ -296,7 +296,7 @@ def grouped_fold_trials(run: Run, folds: list[tuple[TensorData, TensorData]], *,
         network.load_state_dict(result.state)
         timed = time.perf_counter()
         with torch.no_grad():  # what one row's forward pass costs this network, as fit_and_score measures it
-            network(val.X.to(trainer.device))
+            network(trainer.in_layout(val.X.to(trainer.device)))
         forward_row = (time.perf_counter() - timed) / max(1, len(val))
         trials.append(scored_trial(
             name=f"{name} fold {fold}", phase=phase, recipe=recipe, metric=(key, mode),

@@ -150,7 +150,7 @@ def evaluator(run: Run, model: nn.Module | None = None) -> Trainer:
     if model is trainer.model:
         return trainer
     return Trainer(model, loss=trainer.loss, batch_size=trainer.batch_size, device=str(trainer.device),
-                   label_smoothing=trainer.label_smoothing)
+                   label_smoothing=trainer.label_smoothing, channels_last=trainer.channels_last)
 
 
 def members_of(model: nn.Module) -> list[nn.Module]:

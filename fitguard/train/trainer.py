@@ -61,11 +61,15 @@ def channels_last_pays(model: nn.Module, device: torch.device) -> bool:
     """What ``channels_last="auto"`` chooses: channels-last memory for a ``model`` with a 2-d convolution on a CPU.
 
     Why: oneDNN's CPU convolutions, pooling and batch norm run faster on channels-last tensors. Measured here
-    (``benchmarks/channels_last.py``, torch 2.13, 2 threads, batch 64, a training step plus a third of an
-    evaluation, median of alternating rounds; ``benchmarks/reference/channels_last_cpu.json``): the VGG recipe 1.3x
-    on 8x8 and 28x28 grey images and 1.5x on 32x32 colour ones, the doctor's small CNNs 1.4x at 8x8 and 1.9x at 28x28
-    and 32x32. The results differ from the default layout's by float rounding only. On CUDA it pays with bf16 or TF32
-    tensor cores (``benchmarks/gpu.py`` sets it there), which "auto" does not assume.
+    (``benchmarks/channels_last.py``: Trainer fits of 2 epochs of 512 random images with validation, batch 64, 2
+    threads, torch 2.13, median of 5 rounds alternating the layouts; ``benchmarks/reference/channels_last_cpu.json``):
+    the VGG recipe's network 1.26x on 8x8 and 1.27x on 28x28 grey images, 1.39x on 32x32 colour ones; the doctor's
+    small CNNs (16x32 and 32x64 channels, pooled to 4x4) 1.32x at 8x8 and 1.87-2.02x at 28x28 and 32x32. The
+    training losses differ from the default layout's by float rounding (1e-8 to 1e-2 relative after 2 epochs: the
+    rounding grows through a deep network's training). On CUDA it pays with bf16 or TF32 tensor cores
+    (``benchmarks/gpu.py`` sets it there), which "auto" does not assume. A network whose code calls ``view`` on an
+    activation fails on channels-last memory: the spec's "auto" leaves a user's network and a transferred backbone
+    off (:func:`fitguard.recipe.build_run`).
 
     Args:
         model: the network.
@@ -139,7 +143,7 @@ class Trainer:
         precision: ``"32"`` (default, float32) or ``"bf16"`` (forward pass and loss under bfloat16 autocast).
         compile: Run the forward pass through ``torch.compile(model)``. Default False.
         channels_last: Put the model and 4-d input batches in channels-last memory format (faster convolutions
-            on recent GPUs, and on CPUs: 1.3-2x a training step here, see :data:`CHANNELS_LAST_AUTO`); ``"auto"``:
+            on recent GPUs, and on CPUs: 1.3-2x a training step here, see :func:`channels_last_pays`); ``"auto"``:
             on a CPU for a model with a 2-d convolution. Default False.
         seed: Seeds the generator that shuffles batches and drives augmentation and weight noise, and
             ``torch.manual_seed`` at the start of a fresh ``fit`` (not on resume). Default 0.
@@ -431,8 +435,7 @@ class Trainer:
         for x, y in self._batches(train_data, train=True):
             if self.augment is not None:
                 x, y = self.augment(x, y, self.generator)
-            if self.channels_last and x.ndim == 4:
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = self.in_layout(x)
             if self._noise_params is not None:
                 self.weight_noise.perturb(self._noise_params, self.generator)
             with self._autocast():
@@ -534,8 +537,7 @@ class Trainer:
         sums = MetricSums(self.task)
         try:
             for x, y in self._batches(data, train=False):
-                if self.channels_last and x.ndim == 4:
-                    x = x.contiguous(memory_format=torch.channels_last)
+                x = self.in_layout(x)
                 with self._autocast():
                     output = forward(x)
                     loss = self._loss_fn(output, y)
@@ -563,6 +565,14 @@ class Trainer:
         sums.add(self._loss_fn(outputs, y).float(), outputs.float(), y)
         return sums.result(prefix)
 
+    def in_layout(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` in the memory layout the model runs in: a 4-d batch channels-last when ``channels_last``.
+
+        Args:
+            x: a batch on the trainer's device.
+        """
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.ndim == 4 else x
+
     @torch.no_grad()
     def predict(self, X: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
         """Raw model outputs (logits for classification) for ``X``, on CPU.
@@ -577,7 +587,7 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         try:
-            outputs = [self._forward(X[i : i + batch_size].to(self.device)).float().cpu()
+            outputs = [self._forward(self.in_layout(X[i : i + batch_size].to(self.device))).float().cpu()
                        for i in range(0, len(X), batch_size)]
         finally:
             self.model.train(was_training)

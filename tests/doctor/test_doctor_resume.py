@@ -172,6 +172,23 @@ def test_resuming_on_other_data_is_refused_and_changes_nothing(killed_early, tmp
                          "same data or choose another --out")
 
 
+def test_a_folder_written_before_a_spec_key_existed_resumes_and_an_edited_spec_is_refused(killed_early, tmp_path):
+    older = tmp_path / "older"
+    shutil.copytree(killed_early, older)
+    marker = json.loads((older / "run.json").read_text())
+    del marker["config"]["train"]["channels_last"]  # as a fitguard before session 24 wrote it: the default then
+    (older / "run.json").write_text(json.dumps(marker))
+    result = _resume(older)
+    assert result.exit_code == 0, result.output
+    edited = tmp_path / "edited"
+    shutil.copytree(killed_early, edited)
+    marker = json.loads((edited / "run.json").read_text())
+    marker["config"]["train"]["lr"] = 0.5
+    (edited / "run.json").write_text(json.dumps(marker))
+    _assert_refused(edited, "its spec differs from the one it ran with (sections train; an edited --config?); rerun "
+                            "with that spec or choose another --out")
+
+
 def _doctor(out: Path, *extra: str) -> Outcome:
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):

@@ -17,6 +17,7 @@ from fitguard.config import TrainConfig
 from fitguard.data import TensorData
 from fitguard.doctor import phases
 from fitguard.doctor.phases import (
+    RECIPE_SHARE,
     RECIPES,
     REPORT_SECONDS,
     RESERVE_FACTOR,
@@ -117,6 +118,20 @@ def test_a_recipe_whose_folds_fit_is_scored_on_every_fold(monkeypatch):
     trials, _ = run(score, forecast=20.0, monkeypatch=monkeypatch)
     assert score.asked == [(NAMES[1], 3), (NAMES[0], 3), (NAMES[2], 3)]
     assert not any("one_fold" in t.details or "first_fold" in t.details for t in trials)
+
+
+def test_a_recipe_whose_folds_fit_the_share_but_not_its_final_model_by_the_deadline_is_scored_on_one_fold(
+        monkeypatch):
+    monkeypatch.setattr(phases.time, "perf_counter", lambda: 1000.0)
+    # 3 folds in 20 s fit 40% of 60 s; then the final training (6.7 s x 1.3 x 450 / 350) and the final model's
+    # forward passes over 300,450 rows (a third of a training row's 0.11 s / 300 each: 37 s) and the report end
+    # past the deadline. One fold (6.7 s) leaves them time: it is scored so, at full length
+    score = replace(scorer(), data=type("Split", (), {"test": rows(300_000)})())
+    once, evaluation = 20 / 3, 20 / 3 / 60 / 300 / 3 * 300_450
+    assert RECIPE_SHARE * 60 >= 20 and 20 + once * RESERVE_FACTOR * 450 / 350 + evaluation + REPORT_SECONDS > 60
+    trials, _ = run(score, forecast=20.0, monkeypatch=monkeypatch)
+    assert score.asked == [(NAMES[1], 1), (NAMES[0], 3), (NAMES[2], 3)]
+    assert trials[0].details["one_training"]["epochs"] == 60
 
 
 def test_a_recipe_whose_one_fold_at_full_length_passes_the_deadline_is_shortened_to_fit(monkeypatch):

@@ -45,8 +45,7 @@ def test_channels_last_trains_the_same_network_as_the_default_layout_to_float_ro
         trainer = Trainer(_cnn(), optimizer="sgd", lr=0.05, batch_size=16, max_epochs=4, device="cpu",
                           channels_last=layout, seed=3)
         histories[layout] = trainer.fit(train, val)
-        with torch.no_grad():
-            logits[layout] = trainer.model.eval()(val.X)
+        logits[layout] = trainer.predict(val.X)
     for key in ("loss", "val_loss", "val_accuracy"):
         assert histories[True][key] == pytest.approx(histories[False][key], rel=1e-4, abs=1e-6)
     assert torch.allclose(logits[True], logits[False], atol=1e-4)
