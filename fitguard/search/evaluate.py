@@ -201,7 +201,9 @@ def fold_mean(recipe: dict[str, Any], name: str, phase: str, trials: list[Trial]
 
 #: images of at most this many pixels (per channel) train their folds as one grouped network: measured 1.5-1.7x faster
 #: than fold after fold on 8x8 digits, slower (0.87-0.95x) on 28x28 images, whose grouped convolutions are
-#: compute-bound (``benchmarks/reference/cv_speed_cpu.json``)
+#: compute-bound (``benchmarks/reference/cv_speed_cpu.json``). Against fold after fold in channels-last memory (the
+#: spec's default since session 24, 1.3x faster there) the digits CNN still trains 1.28x faster grouped for 15
+#: epochs and 1.18x with early stopping (``cv_speed_cpu_channels_last.json``, 1 thread, 3 rounds)
 GROUPED_IMAGE_PIXELS = 16 * 16
 #: the same on a CUDA device, where a small network's step is launch-bound: 28x28 Fashion-MNIST CNN folds trained
 #: 2.0-2.3x faster grouped on an NVIDIA H200 (``benchmarks/reference/cv_speed_h200.json``); larger images unmeasured
