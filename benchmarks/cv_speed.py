@@ -27,10 +27,10 @@ Measured here (``benchmarks/reference/cv_speed_cpu.json``, 1 thread, shared 2-co
 on this CPU a step of these networks is not overhead-bound enough for batching to save more. Since session 24 the
 sequential side trains the CNN in channels-last memory (``--sequential-channels-last auto``, the doctor's default
 layout), 1.3x faster on 8x8 images; the digits CNN is still 1.28x faster grouped for 15 epochs and 1.18x with
-early stopping (``benchmarks/reference/cv_speed_cpu_channels_last.json``, ``--datasets 'digits 10%' --models cnn``). On an NVIDIA H200
-(``--device cuda``, 2 rounds, ``benchmarks/reference/cv_speed_h200.json``), where such a step is launch-bound:
-2.3-2.6x for the fixed schedule (digits MLP 2.54, CNN 2.58; Fashion-MNIST MLP 2.41, CNN 2.32) and 1.9-2.2x with
-early stopping (the grouped network runs until its last fold stops).
+early stopping (``benchmarks/reference/cv_speed_cpu_channels_last.json``, ``--datasets 'digits 10%' --models cnn``).
+On an NVIDIA H200 (``--device cuda``, 2 rounds, ``benchmarks/reference/cv_speed_h200.json``), where such a step is
+launch-bound: 2.3-2.6x for the fixed schedule (digits MLP 2.54, CNN 2.58; Fashion-MNIST MLP 2.41, CNN 2.32) and
+1.9-2.2x with early stopping (the grouped network runs until its last fold stops).
 
     python benchmarks/cv_speed.py                       # all four cases, both schedules
     python benchmarks/cv_speed.py --quick               # digits only, fewer epochs, 1 round

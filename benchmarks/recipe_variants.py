@@ -76,6 +76,8 @@ VARIANTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "cosine from 0.05 (until session 19)": _with(train={"lr": 0.05, "nesterov": None},
                                                  remedies={"one_cycle": None, "cosine": {}}),
     "one cycle, no Nesterov": _with(train={"nesterov": None}),
+    # the peer's erasing: up to 15% of an image (the recipe's up to 25%)
+    "erase up to 15%": _with(remedies={"augment": {"erase": 0.15}}),
     # the schedule shortened (the one cycle is sized from max_epochs): what a budget too small for 60 epochs costs
     **{f"{epochs} epochs": _with(train={"max_epochs": epochs}) for epochs in (15, 20, 30, 40)},
     # more passes over the rows an epoch (its one cycle over as many more steps): what the doctor's final training

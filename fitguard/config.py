@@ -125,6 +125,13 @@ class TrainSpec(_Spec):
     channels_last: bool | Literal["auto"] = "auto"
     seed: int = 0
 
+    @field_validator("channels_last", mode="before")
+    @classmethod
+    def _layout(cls, value: Any) -> Any:
+        if value not in (True, False, "auto") or (isinstance(value, int) and not isinstance(value, bool)):
+            raise ValueError(f'must be true, false or "auto", got {value!r}')
+        return value
+
 
 class EarlyStoppingSpec(_Spec):
     """The ``early_stopping`` section: :class:`~fitguard.train.EarlyStopping`'s options (``false`` turns it off).

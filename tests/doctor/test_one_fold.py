@@ -35,6 +35,7 @@ from fitguard.doctor.phases import (
     single_training,
 )
 from fitguard.doctor.pipeline import _tie
+from fitguard.report.html import render_report
 from fitguard.search.scoring import Trial
 
 VGG = RECIPES["vgg"]
@@ -228,6 +229,18 @@ def test_a_doctor_run_records_and_reports_a_recipe_scored_on_one_fold(tmp_path, 
     report = (out / "report.html").read_text()
     assert f"“{one['recipe']}” was scored on the first of the 3 folds alone" in report
     assert "scored on fold 1 of 3 alone" in report
+    assert "No network was scored beside it" not in report and "the only network the budget scored" not in report
+    # the same folder as a run whose recipe left no time for a network would have written it: the report says so
+    # instead of listing no first-fold scores and a choice "within ε of the best" among one
+    for trial in architecture_trials:
+        if trial is not recipe:
+            trial.update(status="skipped: budget", val_score=None)
+    one["compared"] = []
+    (out / "summary.json").write_text(json.dumps(summary))
+    report = render_report(out)
+    assert "No network was scored beside it: it left none of the search's time." in report
+    assert "On the first fold:" not in report
+    assert "chosen (the only network the budget scored)" in report
 
 
 def test_a_one_fold_recipe_is_kept_as_given_even_where_its_fold_resolves_a_point():

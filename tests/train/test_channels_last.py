@@ -7,8 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from fitguard.config import TrainConfig
+from fitguard.config import TrainConfig, parse_config
 from fitguard.data import TensorData, load
+from fitguard.errors import FitguardError
 from fitguard.models import build_network
 from fitguard.recipe import build_run
 from fitguard.train import Trainer
@@ -66,5 +67,7 @@ def test_the_spec_defaults_to_auto_and_a_run_built_from_it_uses_it():
     assert build_run(TrainConfig(**off), data=data).trainer.channels_last is False
     mlp = TrainConfig(data={"source": "digits"}, model={"name": "mlp", "hidden": [8]}, train={"device": "cpu"})
     assert build_run(mlp, data=data).trainer.channels_last is False
-    with pytest.raises(ValueError, match="channels_last"):
-        TrainConfig(train={"channels_last": "sometimes"})
+    for bad in ("sometimes", 1, "true"):
+        with pytest.raises(FitguardError) as error:
+            parse_config({"train": {"channels_last": bad}}, "spec.yaml")
+        assert str(error.value) == f'spec.yaml: train.channels_last: must be true, false or "auto", got {bad!r}'
