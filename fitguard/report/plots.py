@@ -7,6 +7,7 @@ identically).
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -166,7 +167,9 @@ def lambda_curve(rows: Sequence[dict[str, Any]], best_lam: float | None, metric:
 
 
 def architecture_scatter(trials: Sequence[dict[str, Any]], metric: str) -> bytes:
-    """Validation score against parameter count per candidate network; the chosen one ringed.
+    """Validation score against parameter count per candidate network; the chosen one ringed. Each point carries a
+    number and the key beside the plot names it (the names are long, "cnn 32x64x128, 2 convs a block; SGD, one cycle
+    over 46 epochs, augmented", and written beside close points they ran into each other), in the table's order.
 
     Args:
         trials: the architecture phase's trials (``status``, ``parameters``, ``val_score``, ``details.chosen``).
@@ -174,21 +177,28 @@ def architecture_scatter(trials: Sequence[dict[str, Any]], metric: str) -> bytes
     """
     done = [t for t in trials if t["status"] == "done"]
     scale = 100.0 if metric == "accuracy" else 1.0
-    figure, ax = plt.subplots(figsize=(7, 3.8))
-    for trial in done:
+    figure, (ax, key) = plt.subplots(1, 2, figsize=(9.5, 3.8), gridspec_kw={"width_ratios": [1.6, 1]})
+    lines = []
+    for number, trial in enumerate(done, start=1):
         chosen = trial["details"].get("chosen", False)
-        ax.scatter(trial["parameters"], trial["val_score"] * scale, s=120 if chosen else 40,
-                   color=BEST if chosen else ACCENT, edgecolors="black" if chosen else "none", zorder=3)
-        ax.annotate(trial["name"], (trial["parameters"], trial["val_score"] * scale), xytext=(5, 4),
-                    textcoords="offset points", fontsize=8)
+        x, y = trial["parameters"], trial["val_score"] * scale
+        ax.scatter(x, y, s=120 if chosen else 40, color=BEST if chosen else ACCENT,
+                   edgecolors="black" if chosen else "none", zorder=3)
+        ax.annotate(str(number), (x, y), xytext=(6, 3), textcoords="offset points", fontsize=8,
+                    fontweight="bold" if chosen else "normal")
+        name = textwrap.fill(trial["name"], 44, subsequent_indent="    ")
+        lines.append(f"{number:>2}  {name}" + ("  (chosen)" if chosen else ""))
     sizes = [t["parameters"] for t in done]
-    ax.set_xlim(min(sizes) / 2, max(sizes) * 4)  # room for the names written right of each point
+    ax.set_xlim(min(sizes) / 2, max(sizes) * 2)
     ax.set_xscale("log")
     ax.margins(y=0.15)
     ax.set_xlabel("parameters (log scale)")
     ax.set_ylabel("validation accuracy (%)" if metric == "accuracy" else "− validation loss")
     ax.set_title("Architecture: size vs validation score (chosen: ringed)")
     ax.grid(alpha=0.3)
+    key.axis("off")
+    key.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=8, family="monospace",
+             transform=key.transAxes)
     return _png(figure)
 
 
