@@ -52,6 +52,20 @@ def first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+def single_line(error: BaseException) -> str:
+    """An exception's whole message on one line, its line breaks written as ``\\n``: a library's message may quote a
+    name from a hostile file (a safetensors tensor named by a line break), and the CLI's answer is one line.
+
+    Args:
+        error: the exception.
+
+    Example:
+        >>> single_line(ValueError("invalid offset for tensor `\\n`"))
+        'invalid offset for tensor `\\\\n`'
+    """
+    return str(error).strip().replace("\r", "\\r").replace("\n", "\\n")
+
+
 def _is_under(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 

@@ -26,7 +26,7 @@ from torch import nn
 
 from fitguard.architecture import ArchitectureSpec
 from fitguard.data import Dataset, Preprocessor
-from fitguard.errors import FitguardError
+from fitguard.errors import FitguardError, single_line
 from fitguard.models.ensemble import MeanEnsemble
 from fitguard.train.state_io import atomic_write_bytes
 
@@ -325,7 +325,7 @@ def load(run_dir: str | Path, stem: str | None = None) -> Predictor:
     except (OSError, json.JSONDecodeError) as error:
         raise FitguardError(f"cannot read the model in {str(directory)!r}: {error}") from None
     except Exception as error:  # safetensors' own error types for a damaged file
-        raise FitguardError(f"{stem}.safetensors in {str(directory)!r} is damaged: {error}") from None
+        raise FitguardError(f"{stem}.safetensors in {str(directory)!r} is damaged: {single_line(error)}") from None
     if not isinstance(spec, dict) or spec.get("format") != "fitguard-model/1":
         raise FitguardError(f"{spec_path} is not a fitguard model description")
     try:

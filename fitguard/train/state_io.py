@@ -33,7 +33,7 @@ import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from fitguard.errors import FitguardError
+from fitguard.errors import FitguardError, single_line
 
 _TENSOR = "__tensor__"
 # JSON values kept as they are without a call each: a checkpoint holds every epoch's logged floats
@@ -383,7 +383,8 @@ def load_state(json_path: str | Path) -> dict[str, Any]:
     try:
         tensors = load_safetensors(blob)
     except Exception as error:  # safetensors raises its own error types for malformed headers
-        raise FitguardError(f"checkpoint {str(tensor_path)!r} is not a valid safetensors file: {error}") from None
+        raise FitguardError(f"checkpoint {str(tensor_path)!r} is not a valid safetensors file: "
+                            f"{single_line(error)}") from None
     try:
         return join_tensors(meta["state"], tensors)
     except (KeyError, TypeError, ValueError) as error:  # a JSON that names tensors the file does not hold

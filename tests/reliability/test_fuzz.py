@@ -22,6 +22,7 @@ from safetensors.torch import save as save_safetensors
 
 from fitguard.config import TrainConfig, parse_config, read_config_file
 from fitguard.data import Dataset, from_csv, load
+from fitguard.errors import FitguardError
 from fitguard.runs import Predictor
 from fitguard.runs import load as load_run
 from fitguard.train.state_io import load_state, save_state
@@ -148,6 +149,14 @@ def test_load_state_of_a_hostile_safetensors_header_is_refused_in_one_line(scrat
     blob = struct.pack("<Q", len(text) if declared is None else declared) + text + payload
     with clean_outcome():
         load_state(_pair(scratch, blob))
+
+
+def test_a_tensor_named_by_a_line_break_is_refused_in_one_line(tmp_path):
+    # what hypothesis found (session 24): safetensors quotes the hostile name in its message, line break and all
+    text = json.dumps({"\n": {"dtype": "F32", "shape": [], "data_offsets": [1, 0]}}).encode()
+    with pytest.raises(FitguardError) as error:
+        load_state(_pair(tmp_path, struct.pack("<Q", len(text)) + text))
+    assert "\n" not in str(error.value) and str(error.value).endswith("invalid offset for tensor `\\n`")
 
 
 def test_a_saved_state_still_loads(tmp_path):
