@@ -593,9 +593,9 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
     :func:`forecast` allows (:func:`optional_recipe`): on every fold, by one training (then every network is
     compared with it on that fold: :func:`on_first_fold`), shortened, or not at all. First, not second (until
     session 23) nor third (until session 22): on every image set measured the recipe was the strongest candidate,
-    and second it was shortened or skipped at a 60 s budget because the first network's cross-validation took the
-    time (MNIST 50/class: 29-35 of its 60 epochs, or none; first, 55-60). One the candidates hold already (named by
-    ``--recipe``) is not scored twice.
+    and second it was shortened or skipped at a 60 s budget because the first network took the time (MNIST 50/class:
+    29-35 of its 60 epochs, or none; first, 60 on every seed of session 24's runs). One the candidates hold already
+    (named by ``--recipe``) is not scored twice.
 
     Args:
         score: the run's :class:`Scorer`.
