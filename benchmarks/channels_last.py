@@ -47,11 +47,15 @@ CASES = [  # (label, network options, input shape)
 ]
 
 
+def network(spec: dict, shape: tuple[int, ...]) -> torch.nn.Module:
+    """The case's network for 10 classes (``spec``: its ``name`` and options)."""
+    return build_network(spec["name"], shape, 10, {k: v for k, v in spec.items() if k != "name"})
+
+
 def fit(spec: dict, shape: tuple[int, ...], channels_last: bool, train: TensorData, val: TensorData, epochs: int,
         weights: dict[str, torch.Tensor]) -> tuple[float, list[float]]:
     """One Trainer fit from ``weights``; its seconds and per-epoch training losses."""
-    options = {k: v for k, v in spec.items() if k != "name"}
-    model = build_network(spec["name"], shape, 10, options)
+    model = network(spec, shape)
     model.load_state_dict(weights)
     trainer = Trainer(model, optimizer="sgd", lr=0.05, batch_size=64, max_epochs=epochs, device="cpu",
                       channels_last=channels_last, seed=0)
@@ -78,8 +82,7 @@ def main() -> None:
         val = TensorData(torch.randn(args.rows // 4, *shape, generator=generator),
                          torch.randint(0, 10, (args.rows // 4,), generator=generator))
         torch.manual_seed(0)
-        weights = copy.deepcopy(build_network(spec["name"], shape, 10, {k: v for k, v in spec.items()
-                                                                         if k != "name"}).state_dict())
+        weights = copy.deepcopy(network(spec, shape).state_dict())
         fit(spec, shape, True, train, val, 1, weights)  # warm-up: oneDNN's kernels for these shapes
         fit(spec, shape, False, train, val, 1, weights)
         seconds: dict[bool, list[float]] = {False: [], True: []}

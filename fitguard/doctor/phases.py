@@ -627,15 +627,13 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
                                          admit=admit, on_trial=lambda _: tick())
 
     trials: list[Trial] = []
-    if extra:  # the default recipes, then the networks
-        for recipe in extra:
-            trials.append(optional_recipe(score, clock, recipe, share=share, always=admitted < 2))
-            if trials[-1].status == "done":
-                admitted += 1
-                tick()
-        trials += networks(candidates)
-    else:  # one batch: with --workers, as many candidates at once as keep the processes busy
-        trials = networks(candidates)
+    for recipe in extra:  # the default recipes first
+        trials.append(optional_recipe(score, clock, recipe, share=share, always=admitted < 2))
+        if trials[-1].status == "done":
+            admitted += 1
+            tick()
+    # then the networks in one batch: with --workers, as many candidates at once as keep the processes busy
+    trials += networks(candidates)
     # a recipe scored on one fold is compared with the networks on that fold: their first fold's figures
     one = any("one_fold" in t.details for t in trials)
     compared = on_first_fold if one else (lambda t: t)
