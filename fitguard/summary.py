@@ -267,6 +267,8 @@ class Mirror(Section):
         mirrored_z: how many standard errors the mirrored images alone score worse than the plain, paired by row
             (folds combined as Stouffer's).
         used: whether the tested and shipped models average the mirror views.
+        measured_by: "recipe" (default): the kept recipe's own search models; "baseline": the baseline's model on
+            the validation split, for a recipe trained once with no score of its own (:class:`Unscored`).
     """
 
     val_score: Score
@@ -276,6 +278,7 @@ class Mirror(Section):
     mirrored_val_score: Score
     mirrored_z: float
     used: bool
+    measured_by: Literal["recipe", "baseline"] = "recipe"
 
 
 class Best(Run):
@@ -689,8 +692,8 @@ class OneFold(Section):
 
 
 class Shortened(Section):
-    """A complete recipe the architecture phase scored at fewer epochs than its own
-    (:func:`fitguard.doctor.phases.optional_recipe`): at full length, its one training and its final training would
+    """A complete recipe the architecture phase scored at fewer epochs than its own (written by runs before session
+    25; :class:`Unscored` since): at full length, its one training and its final training would
     have ended past the run's deadline; at these epochs they fitted, its schedule sized to them. Kept, it is shipped
     at these epochs.
 
@@ -711,6 +714,30 @@ class Shortened(Section):
     forecast_seconds: Annotated[float, Field(ge=0)]
     kept: bool
     budget: Annotated[float, Field(ge=0)]
+
+
+class Unscored(Section):
+    """A complete recipe the budget trained once, on every labelled row, with no validation score
+    (:func:`fitguard.doctor.phases.trained_once`): scoring it first would have shortened it to what one training and
+    the final training fit, and left no time to score anything beside it. It is kept, and the final phase trains it
+    at these epochs; its test figures are its evidence.
+
+    Args:
+        recipe: its name (with its epochs when shortened).
+        epochs: the epochs it trains (its schedule sized to them).
+        full_epochs: the recipe's own epochs.
+        forecast_seconds: the forecast of one training at full length (on the first fold, or the training split).
+        scored_epochs: the epochs it would have trained had it been scored first; None: not even a third of them.
+        budget: about the ``--budget`` that would have trained it at full length (the run's, plus the forecast
+            seconds of the epochs it lacks, with the final training's reserve); None: it trains at full length.
+    """
+
+    recipe: str
+    epochs: Annotated[int, Field(ge=1)]
+    full_epochs: Annotated[int, Field(ge=1)]
+    forecast_seconds: Annotated[float, Field(ge=0)]
+    scored_epochs: Annotated[int, Field(ge=1)] | None
+    budget: Annotated[float, Field(ge=0)] | None
 
 
 class Remedies(Section):
@@ -734,7 +761,10 @@ class Remedies(Section):
         one_fold: the :class:`OneFold` record of a recipe scored on the first fold alone; None (default): every
             candidate was scored on every fold (or the validation split).
         shortened: the :class:`Shortened` record of a recipe scored at fewer epochs than its own to fit the
-            budget; None (default): none was.
+            budget (runs before session 25 wrote it; a recipe that would be shortened to be scored is now trained
+            once, unscored); None (default): none was.
+        unscored: the :class:`Unscored` record of a recipe the budget trained once with no score; None (default):
+            none was.
         settled: why the remedy phases searched nothing on the kept network (a complete recipe kept as given:
             its validation cannot resolve a point, :func:`fitguard.doctor.phases.settled`); None (default): they
             searched.
@@ -756,6 +786,7 @@ class Remedies(Section):
     tie: Tie | None = None
     one_fold: OneFold | None = None
     shortened: Shortened | None = None
+    unscored: Unscored | None = None
     settled: str | None = None
     trainings: Count
     #: scored recipes in study.db, and how many a resumed run read back instead of training them (0 before --resume)

@@ -44,6 +44,8 @@ from fitguard.doctor.plan import CLASS_WEIGHTS
 from fitguard.doctor.plan import DEFAULT_LAMBDAS as LAMBDAS
 from fitguard.doctor.queue import FoldJob, FoldQueue, train_job
 from fitguard.doctor.store import TrialStore, trial_key
+from fitguard.models import count_parameters
+from fitguard.recipe import build_model, model_choice
 from fitguard.search.ablation import ablate
 from fitguard.search.evaluate import (
     Candidate,
@@ -629,6 +631,8 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
     trials: list[Trial] = []
     for recipe in extra:  # the default recipes first
         trials.append(optional_recipe(score, clock, recipe, share=share, always=admitted < 2))
+        if unscored(trials[-1]):
+            return _trained_once(clock, trials, [*candidates, *extra[len(trials):]])
         if trials[-1].status == "done":
             admitted += 1
             tick()
@@ -663,6 +667,17 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
     return trials, chosen
 
 
+def _trained_once(clock: Clock, trials: list[Trial], rest: list[dict[str, Any]]) -> tuple[list[Trial], Trial]:
+    """The architecture phase's trials and choice when its last trial so far is a default recipe trained once,
+    unscored (:func:`trained_once`): it is kept; nothing else is scored (the ``rest`` of the recipes are listed as
+    skipped); and the rest of the run is the final training's -- the search's deadline is now, so no later phase
+    starts a training."""
+    clock.reserve = max(clock.reserve, clock.deadline - time.perf_counter())
+    why = "skipped: the budget trains the recipe once, on every labelled row, with no time to score anything beside it"
+    trials[-1].details["chosen"] = True
+    return [*trials, *(skipped(Candidate(r, describe(r), "architecture"), why) for r in rest)], trials[-1]
+
+
 def _no_split() -> None:
     """No second split (for :func:`settle_tie`)."""
     return None
@@ -674,20 +689,26 @@ def optional_recipe(score: Scorer, clock: Clock, recipe: dict[str, Any], *, shar
     - on every fold (or the validation split) when its :func:`forecast` fits :data:`RECIPE_SHARE` of the search's
       time left (:func:`admits_recipe`) and its final training, forecast from one of them, then ends by the run's
       deadline (scored first, it comes before any search training has sized the time kept back for it);
-    - else by one training -- on the first fold alone when ``score`` cross-validates (:func:`one_fold`), on the
-      validation split otherwise -- when that training and the recipe's final training on every labelled row,
-      forecast from it, end before the run's deadline (:func:`admits_one_fold`): on a small budget one training
-      measured beats no measure, and the recipe is what the final phase would then train (MNIST 50/class at 60 s:
-      3 folds of 60 epochs never fit, one fold and the final training do);
-    - else by one training of the recipe **shortened** to the most epochs that fit so (:func:`fitting_epochs`; its
-      schedule, a one cycle or a cosine, is sized to them), down to :data:`SHORTEST` of its own: a budget too small
-      for the recipe at full length gets the recipe at the length it can afford, as Li et al. ("Budgeted
-      training", ICLR 2020) found a schedule fitted to the budget beats the full one cut short;
+    - else by one training at full length -- on the first fold alone when ``score`` cross-validates
+      (:func:`one_fold`), on the validation split otherwise -- when that training and the recipe's final training on
+      every labelled row, forecast from it, end before the run's deadline (:func:`fitting_epochs` admits all its
+      epochs): on a small budget one training measured beats no measure, and the networks are compared with it
+      (MNIST 50/class at 60 s: 3 folds of 60 epochs never fit, one fold and the final training do, and a network
+      was scored beside it on every seed of session 24);
+    - else **not scored, trained once** (:func:`trained_once`): the final phase trains it on every labelled row, at
+      full length when that alone fits by the deadline, else shortened to the most epochs that do
+      (:func:`direct_epochs`; its schedule, a one cycle or a cosine, is sized to them), down to :data:`SHORTEST` of
+      its own. Scoring it first would have cut it to the epochs whose one training and final training both fit
+      and left no time to score anything beside it, so the score would have chosen nothing: session 24,
+      Fashion-MNIST 100/class at 60 s, it was scored at 36-38 of its 60 epochs in 18 s, no network was scored
+      beside it, and it was trained again at those epochs (0.852 against 0.858 for the recipe's 60 epochs trained
+      once). A budget too small for the recipe at full length gets the recipe at the length it can afford, as Li
+      et al. ("Budgeted training", ICLR 2020) found a schedule fitted to the budget beats the full one cut short;
     - else not at all (its status says why). No forecast with less than :data:`RECIPE_MIN_LEFT` left.
 
     The forecast is kept in ``details["forecast_seconds"]``, beside the seconds it took. A recipe scored by one
-    training has ``details["one_training"]`` (the epochs it trained, of how many), and a shortened one its shortened
-    schedule, which the final phase trains; either, kept, is kept as given (:func:`settled`).
+    training has ``details["one_training"]`` (the epochs it trained, of how many); kept, it is kept as given
+    (:func:`settled`). One trained once has ``details["unscored"]`` (:func:`trained_once`).
 
     Args:
         score: the run's :class:`Scorer`.
@@ -706,28 +727,79 @@ def optional_recipe(score: Scorer, clock: Clock, recipe: dict[str, Any], *, shar
     # scored first, before any search training has sized the time kept back for the final one
     after = once * (_final_factor(score) - 1) + _evaluation_seconds(once / full, score) + REPORT_SECONDS
     fitting = admits_recipe(seconds, clock) and time.perf_counter() + seconds + after <= clock.deadline
-    epochs = None if fitting else fitting_epochs(once, full, score, clock)
+    scored = None if fitting else fitting_epochs(once, full, score, clock)
+    direct = None if fitting or scored == full else direct_epochs(once, full, score, clock)
     if fitting:
         trial = (score(recipe, name=candidate.name, phase="architecture")
                  if clock.spend(share, score.trainings, always=always) else skipped(candidate))
-    elif epochs is None:
+    elif scored == full:
+        if not clock.spend(share, 1, always=always):
+            trial = skipped(candidate)  # the phase's share of the search is spent
+        else:
+            single = one_fold(score) if score.folds else score  # one training
+            trial = single(recipe, name=candidate.name, phase="architecture")
+            trial.details["one_training"] = {"epochs": full, "of": full, "forecast_seconds": round(once, 1)}
+    elif direct is not None:
+        trial = trained_once(score, recipe, direct, forecast_seconds=once, scored_epochs=scored)
+    else:
         least = math.ceil(SHORTEST * full)
         trial = skipped(candidate, f"skipped: forecast {seconds:.0f} s, over {RECIPE_SHARE:.0%} of the time left"
-                        f" ({'one fold' if score.folds else 'one training'} and the final training: past the "
-                        f"deadline even at {least} of its {full} epochs)")
-    elif not clock.spend(share, 1, always=always):
-        trial = skipped(candidate)  # the phase's share of the search is spent
-    else:
-        single = one_fold(score) if score.folds else score  # one training
-        short = shortened(recipe, epochs) if epochs < full else recipe
-        trial = single(short, name=describe(short), phase="architecture")
-        # scored by one training: what it trained, and what the epochs it lacked would have cost (in it and in its
-        # final training; the run's other reserves aside)
-        trial.details["one_training"] = {"epochs": epochs, "of": full, "forecast_seconds": round(once, 1),
-                                         "more_seconds": round((full - epochs) / full * once * _final_factor(single),
-                                                               1)}
+                        f" (trained once on every labelled row, past the deadline even at {least} of its {full} "
+                        "epochs)")
     trial.details["forecast_seconds"] = round(seconds, 1)
     return trial
+
+
+def trained_once(score: Scorer, recipe: dict[str, Any], epochs: int, *, forecast_seconds: float,
+                 scored_epochs: int | None) -> Trial:
+    """The trial of a default recipe the budget trains once, on every labelled row, with no score
+    (:func:`optional_recipe`): ``epochs`` of its own (its schedule sized to them when fewer), no validation score or
+    gap (NaN: the summary writes None), its parameters counted on a network built for it, and
+    ``details["unscored"]``: the epochs and of how many, the forecast of one training at full length on the first
+    fold (or the training split), and the epochs scoring it first would have left it (None: none fitted). The
+    architecture phase keeps it and scores nothing beside it; the final phase trains it (``best_epoch``).
+
+    Args:
+        score: the run's :class:`Scorer`.
+        recipe: the complete recipe (a fixed schedule).
+        epochs: the epochs it trains (:func:`direct_epochs`).
+        forecast_seconds: the forecast of its one training at full length.
+        scored_epochs: the epochs one training and the final training would have fitted (:func:`fitting_epochs`).
+    """
+    full = recipe["train"]["max_epochs"]
+    short = shortened(recipe, epochs) if epochs < full else recipe
+    train, val = one_split(score)
+    per_epoch = forecast_seconds / full
+    # what the epochs it lacks would cost in its final training, with the reserve (the summary's budget for them)
+    more = (full - epochs) * RESERVE_FACTOR * per_epoch * (len(train) + len(val)) / max(1.0, len(train) + len(val) / 3)
+    return Trial(describe(short), "architecture", short, math.nan, math.nan, parameters_of(score, short), epochs, 0.0,
+                 details={"best_epoch": epochs, "stop_reason": "not trained in the search",
+                          # a forward row at a third of a training row's cost (as forecast counts it): the final
+                          # phase costs the test split's evaluation from it
+                          "forward_row": per_epoch / max(1, len(train)) / 3,
+                          "unscored": {"epochs": epochs, "of": full, "forecast_seconds": round(forecast_seconds, 1),
+                                       "scored_epochs": scored_epochs, "more_seconds": round(more, 1)}})
+
+
+def parameters_of(score: Scorer, recipe: dict[str, Any]) -> int:
+    """The parameters of ``recipe``'s network on ``score``'s data, counted on a network built for it (not trained).
+
+    Args:
+        score: the run's :class:`Scorer`.
+        recipe: the recipe.
+    """
+    config = recipe_config(score.base, recipe, score.train)
+    name, options = model_choice(config, score.data)
+    return count_parameters(build_model(name, options, score.data, config.train.seed))
+
+
+def unscored(trial: Trial) -> bool:
+    """Whether ``trial`` is a default recipe the budget trains once, unscored (:func:`trained_once`).
+
+    Args:
+        trial: a trial.
+    """
+    return "unscored" in trial.details
 
 
 def shortened(recipe: dict[str, Any], epochs: int) -> dict[str, Any]:
@@ -775,6 +847,42 @@ def fitting_epochs(seconds: float, epochs: int, score: Scorer, clock: Clock) -> 
     fit = min(epochs, math.floor(_one_fold_seconds(score, clock, evaluation) / per_epoch))
     while fit > 0 and not admits_one_fold(per_epoch * fit, score, clock, evaluation=evaluation):  # float rounding
         fit -= 1
+    return fit if fit >= max(1, math.ceil(SHORTEST * epochs)) else None
+
+
+def direct_epochs(seconds: float, epochs: int, score: Scorer, clock: Clock) -> int | None:
+    """The most epochs, up to ``epochs``, of a fixed schedule whose one training of ``epochs`` (on ``score``'s first
+    fold, or its training split) is forecast to take ``seconds``, such that its final training alone on every
+    labelled row, the final model's evaluations (both mirror views on images: they may be used) and the report end
+    by the run's deadline (:func:`trained_once`); None when fewer than :data:`SHORTEST` of ``epochs`` would. The
+    final training's seconds scale with the rows an epoch passes over, as in :func:`_final_factor`, times
+    :data:`RESERVE_FACTOR`.
+
+    Args:
+        seconds: the forecast of one training at ``epochs``.
+        epochs: the schedule's own epochs.
+        score: the run's :class:`Scorer`.
+        clock: the run's :class:`Clock`.
+
+    Example:
+        >>> import torch
+        >>> from fitguard.config import TrainConfig
+        >>> rows = lambda n: TensorData(torch.zeros(n, 2), torch.zeros(n, dtype=torch.long))
+        >>> score = Scorer(TrainConfig(), None, folds=[(rows(300), rows(150))] * 3)  # 450 labelled rows
+        >>> clock = Clock(seconds=60.0, trials=None)
+        >>> fitting_epochs(30.0, 60, score, clock), direct_epochs(30.0, 60, score, clock)  # scored first: 42
+        (42, 60)
+        >>> direct_epochs(60.0, 60, score, clock)  # (57 - 0.5) s / (1.3 x 1 s an epoch x 450 / 350)
+        33
+        >>> direct_epochs(150.0, 60, score, clock) is None  # 13 epochs: under a third of 60
+        True
+    """
+    per_epoch = seconds / epochs
+    train, val = one_split(score)
+    final = RESERVE_FACTOR * per_epoch * (len(train) + len(val)) / max(1.0, len(train) + len(val) / 3)
+    views = 2 if getattr(score.data, "kind", None) == "image" else 1
+    to_deadline = clock.deadline - time.perf_counter() - REPORT_SECONDS - views * _evaluation_seconds(per_epoch, score)
+    fit = min(epochs, math.floor(to_deadline / final)) if to_deadline > 0 else 0
     return fit if fit >= max(1, math.ceil(SHORTEST * epochs)) else None
 
 
@@ -1204,6 +1312,9 @@ def settled(score: Scorer, chosen: Trial) -> str | None:
         score: the run's :class:`Scorer`.
         chosen: the architecture phase's kept trial.
     """
+    if unscored(chosen):
+        return ("a complete recipe the budget trains once, on every labelled row, is kept as given: it has no "
+                "validation score to compare a change with, and a change's training would not fit either")
     rows = validation_rows(score)
     if not fixed_schedule(chosen.recipe):
         return None

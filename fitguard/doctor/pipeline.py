@@ -47,7 +47,15 @@ from fitguard.doctor.store import (
 )
 from fitguard.doctor.suggestions import learning_curve_phase, outcomes
 from fitguard.doctor.summary import layer_table, versions
-from fitguard.doctor.trials import Trial, joined, refit_epochs, refit_members, refit_recipe, train_recipe
+from fitguard.doctor.trials import (
+    Trial,
+    evaluator,
+    joined,
+    refit_epochs,
+    refit_members,
+    refit_recipe,
+    train_recipe,
+)
 from fitguard.doctor.workers import WorkerPool
 from fitguard.errors import FitguardError
 from fitguard.models import build_network, count
@@ -56,7 +64,7 @@ from fitguard.models.imported import is_import_path
 from fitguard.recipe import load_data
 from fitguard.regularize.class_weights import class_counts
 from fitguard.runs import MARKER, claim_run_dir, save_model, write_json
-from fitguard.search.scoring import gap_of, resolve_metric
+from fitguard.search.scoring import gap_of, mirror_scores, resolve_metric
 from fitguard.search.storage import masked_url
 from fitguard.summary import Summary, strict, write_summary
 
@@ -385,6 +393,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         clock_at = time.perf_counter()
         display.phase("final training", 2 if refits_on_test(options) else 1)
         epochs = phases.chosen_epochs(best)
+        if phases.unscored(best) and data.kind == "image":  # no search models of its own: the baseline's
+            best.details["mirror"] = _baseline_mirror(baseline_run, data)
         mirror = phases.mirror_helps(best)  # flip test-time augmentation, when validation measured it better
         hard = (phases.StopAtDeadline(lambda: clock.deadline),)
         every_row = joined(tested_rows, data.test) if refits_on_test(options) else None
@@ -474,7 +484,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
             else None,
             "tie": _tie(search["architecture"], score),
             "one_fold": _one_fold(search["architecture"]),
-            "shortened": _shortened(search["architecture"], options),
+            "unscored": _unscored(search["architecture"], options),
             "settled": search.get("settled"),
             "trainings": clock.used,
             # scored recipes (a cross-validated one is one per fold's training) in study.db, and how many of them a
@@ -487,13 +497,15 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         "best": {**_tested_record(best, kept, tested_rows, data, epochs, outputs["best"]), "name": best.name,
                  "recipe": best.recipe,
                  "search_val_score": best.val_score,
-                 "search_val_score_note": "optimistic: this score chose the recipe among all that were tried" + (
+                 "search_val_score_note": "none: the budget trained this recipe once, on every labelled row, with "
+                                          "no time to score it" if phases.unscored(best) else
+                 "optimistic: this score chose the recipe among all that were tried" + (
                      "; the mean over the search's folds and a second split's, which chose among the finalists"
                      if chose else ""),
                  "config": kept.config.model_dump(mode="json"), "history": "best_history.json",
                  "model_file": "best.safetensors",
                  "members": len(seeds), "member_seeds": seeds,
-                 "mirror": {**best.details["mirror"], "used": mirror} if "mirror" in best.details else None,
+                 "mirror": {**best.details["mirror"], "used": mirror} if best.details.get("mirror") else None,
                  "shipped": {"refit": options.refit, "rows": shipped_rows, "epochs": len(shipped_history),
                              "stop_reason": shipped_history.stop_reason, "note": shipped_note}},
         "test": test,
@@ -617,16 +629,26 @@ def _one_fold(trials: list[Trial]) -> dict[str, Any] | None:
                          for t in trials if t is not recipe and "first_fold" in t.details]}
 
 
-def _shortened(trials: list[Trial], options: DoctorOptions) -> dict[str, Any] | None:
-    """The summary's record of a recipe the architecture phase scored at fewer epochs than its own
-    (:func:`phases.optional_recipe`); None when there was none."""
-    recipe = next((t for t in trials if (one := t.details.get("one_training")) and one["epochs"] < one["of"]), None)
+def _unscored(trials: list[Trial], options: DoctorOptions) -> dict[str, Any] | None:
+    """The summary's record of a recipe the budget trained once, unscored (:func:`phases.trained_once`); None when
+    there was none."""
+    recipe = next((t for t in trials if phases.unscored(t)), None)
     if recipe is None:
         return None
-    one = recipe.details["one_training"]
-    return {"recipe": recipe.name, "epochs": one["epochs"], "full_epochs": one["of"],
-            "forecast_seconds": one["forecast_seconds"], "kept": bool(recipe.details.get("chosen")),
-            "budget": round((options.budget or 0.0) + one["more_seconds"])}
+    once = recipe.details["unscored"]
+    return {"recipe": recipe.name, "epochs": once["epochs"], "full_epochs": once["of"],
+            "forecast_seconds": once["forecast_seconds"], "scored_epochs": once["scored_epochs"],
+            "budget": round((options.budget or 0.0) + once["more_seconds"]) if once["epochs"] < once["of"] else None}
+
+
+def _baseline_mirror(run: Any, data: Dataset) -> dict[str, Any] | None:
+    """Flip test-time augmentation measured by the baseline's model on the validation split
+    (:func:`~fitguard.search.scoring.mirror_scores`), for a recipe trained once with no search models of its own:
+    whether the data look the same mirrored is the data's property, which any model trained without flips can
+    measure (a mirrored 3 is no digit to it either); None where it measures nothing."""
+    metric = resolve_metric("auto", data.task)
+    found = mirror_scores(run, data.val, metric, evaluator(run).evaluate(data.val, prefix="val_"))
+    return {**found, "measured_by": "baseline"} if found else None
 
 
 def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: phases.Clock,

@@ -22,7 +22,7 @@ from typing import Any
 
 from fitguard.data import Dataset, TensorData
 from fitguard.data.splits import subsample_indices
-from fitguard.doctor.phases import Clock, Scorer, rank, scored_by
+from fitguard.doctor.phases import Clock, Scorer, rank, scored_by, unscored
 from fitguard.doctor.trials import Trial, refit_epochs
 
 #: training fractions of the learning curve
@@ -54,7 +54,8 @@ def learning_curve_phase(score: Scorer, clock: Clock, chosen: Trial, *, share: f
     data = score.data
     points: list[dict[str, Any]] = []
     # the search scored the chosen network on the whole training split against validation (holdout, not folds)
-    scored_whole = not score.folds and chosen.status == "done" and "folds" not in chosen.details
+    scored_whole = (not score.folds and chosen.status == "done" and "folds" not in chosen.details
+                    and not unscored(chosen))
     scorer = scored_by(score, chosen)  # one fold's trainings, when the recipe was scored on one
     trained_rows = sum(len(train) for train, _ in scorer.folds) if scorer.folds else len(data.train)
     per_row = chosen.seconds / trained_rows if chosen.status == "done" and trained_rows else 0.0

@@ -80,8 +80,9 @@ def figures(run_dir: Path, summary: Summary) -> dict[str, str]:
         "compare_curves": _data_uri(plots.compare_curves(baseline, best, task, summary.best.best_epoch)),
         "weights": _data_uri(plots.weight_histograms(_weights(run_dir / "baseline.safetensors"),
                                                      _weights(run_dir / summary.best.model_file))),
-        "architecture": _data_uri(plots.architecture_scatter(architecture, metric)),
     }
+    if any(t["status"] == "done" and t["val_score"] is not None for t in architecture):  # a recipe trained once: none
+        found["architecture"] = _data_uri(plots.architecture_scatter(architecture, metric))
     if summary.bias_variance and "skipped" not in summary.bias_variance:
         found["bias_variance"] = _data_uri(plots.bias_variance_bars(summary.bias_variance))
     cv = summary.remedies.lambda_cv
@@ -201,6 +202,9 @@ def advice(summary: Summary) -> list[str]:
         else:
             lines.append(f"{tie}; trained again as each would be shipped, on a second split of the labelled rows, "
                          f"it scored {show(mine.fresh_score)} against {show(other.fresh_score)}.")
+    elif remedies.unscored is not None:
+        lines.append(f"Network: “{remedies.chosen_architecture}”, trained once on every labelled row without a "
+                     "score: the budget left no time to score anything beside it.")
     else:
         kept = "was the smallest" if summary.metric == "loss" else "had the lowest validation loss"
         lines.append(f"Network: “{remedies.chosen_architecture}” {kept} of the networks within {remedies.epsilon:g} "
@@ -209,8 +213,8 @@ def advice(summary: Summary) -> list[str]:
         lines.append(f"“{remedies.one_fold.recipe}” was scored on fold 1 of {remedies.one_fold.folds} alone (its "
                      f"{remedies.one_fold.folds} trainings did not fit the budget), and every network was compared "
                      f"with it on that fold's {remedies.one_fold.validation_rows} validation rows.")
-    if remedies.shortened is not None and remedies.shortened.kept:
-        short = remedies.shortened
+    short = remedies.shortened if remedies.shortened is not None and remedies.shortened.kept else remedies.unscored
+    if short is not None and short.budget is not None:
         lines.append(f"“{short.recipe}” trained {short.epochs} of its {short.full_epochs} epochs to fit the budget: "
                      f"a --budget of about {short.budget:.0f} s would train it in full.")
     if remedies.settled:

@@ -73,7 +73,8 @@ def learning_curves(history: dict[str, list[float]], task: str, onset: int | Non
 
 def compare_curves(baseline: dict[str, list[float]], best: dict[str, list[float]], task: str,
                    best_epoch: int | None) -> bytes:
-    """Validation loss of the baseline and of the best recipe, with their training losses dotted.
+    """Validation loss of the baseline and of the best recipe, with their training losses dotted (a best recipe
+    trained once with no validation rows, :func:`fitguard.doctor.phases.trained_once`: its training loss alone).
 
     Args:
         baseline: the baseline's History as lists by metric.
@@ -84,7 +85,8 @@ def compare_curves(baseline: dict[str, list[float]], best: dict[str, list[float]
     figure, ax = plt.subplots(figsize=(8, 3.8))
     ax.plot(baseline["epoch"], baseline["val_loss"], color=BASELINE, label="baseline: validation")
     ax.plot(baseline["epoch"], baseline["loss"], color=BASELINE, linestyle=":", label="baseline: training")
-    ax.plot(best["epoch"], best["val_loss"], color=BEST, label="best recipe: validation")
+    if "val_loss" in best:
+        ax.plot(best["epoch"], best["val_loss"], color=BEST, label="best recipe: validation")
     ax.plot(best["epoch"], best["loss"], color=BEST, linestyle=":", label="best recipe: training")
     if best_epoch:
         ax.axvline(best_epoch, color=BEST, linestyle="--", linewidth=1, label=f"weights kept (epoch {best_epoch})")
@@ -172,10 +174,11 @@ def architecture_scatter(trials: Sequence[dict[str, Any]], metric: str) -> bytes
     over 46 epochs, augmented", and written beside close points they ran into each other), in the table's order.
 
     Args:
-        trials: the architecture phase's trials (``status``, ``parameters``, ``val_score``, ``details.chosen``).
+        trials: the architecture phase's trials (``status``, ``parameters``, ``val_score``, ``details.chosen``); those
+            with no score (skipped, or a recipe trained once, unscored) are left out.
         metric: "accuracy" (shown in %) or "loss" (shown negated).
     """
-    done = [t for t in trials if t["status"] == "done"]
+    done = [t for t in trials if t["status"] == "done" and t["val_score"] is not None]  # scored
     scale = 100.0 if metric == "accuracy" else 1.0
     figure, (ax, key) = plt.subplots(1, 2, figsize=(9.5, 3.8), gridspec_kw={"width_ratios": [1.6, 1]})
     lines = []

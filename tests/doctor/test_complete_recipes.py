@@ -6,6 +6,7 @@ import contextlib
 import copy
 import io
 import json
+import math
 
 import pytest
 import yaml
@@ -19,6 +20,7 @@ from fitguard.doctor.phases import (
     ARCHITECTURES,
     RECIPE_SHARE,
     RECIPES,
+    RESERVE_FACTOR,
     Clock,
     architecture,
     combine,
@@ -228,32 +230,45 @@ NETWORKS = [{"model": {"name": "cnn", "widths": w, "pool_to": 4}} for w in ([16,
 NAMES = [describe(r) for r in [NETWORKS[0], VGG, *NETWORKS[1:]]]
 SCORES = dict(zip(NAMES, (0.80, 0.86, 0.82, 0.79), strict=True))
 # one training on the validation split, then the final one on 1,000 rows (x 1.3), its evaluation (a third of a
-# training row's cost on 1,000 rows: 1.25 s) and the report, by 300 s: at most (300 - 3 - 1.25) / (1 + 1.3 x 1000 /
-# (800 + 200 / 3)) s of training, the validation rows at a third of a training row; at 180 s for 60 epochs, 39
-SHORT = describe(shortened(VGG, 39))
+# training row's cost on 1,000 rows) and the report, by 300 s: at most (300 - 3 - 1.25) / (1 + 1.3 x 1000 /
+# (800 + 200 / 3)) s of training, the validation rows at a third of a training row; at 180 s for 60 epochs, 39. The
+# final training alone fits all 60: the recipe is trained once, unscored. At 400 s, 29 of them, and scored first
+# under a third
+SHORT = describe(shortened(VGG, 29))
+SKIPPED = "skipped: the budget trains the recipe once, on every labelled row, with no time to score anything beside it"
 
 
-@pytest.mark.parametrize(("forecast", "scored"), [(0.5 * RECIPE_SHARE * 300, NAMES[1]), (180.0, SHORT),
-                                                  (1000.0, None)])
-def test_a_default_recipe_is_scored_first_as_far_as_its_forecast_fits_the_time_left(monkeypatch, forecast, scored):
+@pytest.mark.parametrize(("forecast", "kept", "epochs", "scored_epochs"),
+                         [(0.5 * RECIPE_SHARE * 300, NAMES[1], None, None), (180.0, NAMES[1], 60, 39),
+                          (400.0, SHORT, 29, None), (1000.0, None, None, None)])
+def test_a_default_recipe_is_scored_first_as_far_as_its_forecast_fits_the_time_left(monkeypatch, forecast, kept,
+                                                                                       epochs, scored_epochs):
     monkeypatch.setattr(phases.time, "perf_counter", lambda: 1000.0)  # no training here: the clock stands still
-    score = _Scores({**SCORES, SHORT: SCORES[NAMES[1]]})
+    score = _Scores(dict(SCORES))
     monkeypatch.setattr(phases, "forecast", lambda _, recipe: forecast if recipe == VGG else pytest.fail("asked"))
-    trials, chosen = architecture(score, Clock(300, None, started=1000.0), NETWORKS, epsilon=0.0, tick=lambda: None,
-                                  share=1.0, extend=0, optional=[copy.deepcopy(VGG)])
-    assert [t.name for t in trials] == [scored or NAMES[1], NAMES[0], *NAMES[2:]]
-    assert score.asked == [*([scored] if scored else []), NAMES[0], *NAMES[2:]]
+    monkeypatch.setattr(phases, "parameters_of", lambda _, recipe: 1234)
+    clock = Clock(300, None, started=1000.0)
+    trials, chosen = architecture(score, clock, NETWORKS, epsilon=0.0, tick=lambda: None, share=1.0, extend=0,
+                                  optional=[copy.deepcopy(VGG)])
+    assert [t.name for t in trials] == [kept or NAMES[1], NAMES[0], *NAMES[2:]]
     recipe = trials[0]
     assert recipe.details["forecast_seconds"] == round(forecast, 1)
-    if scored == NAMES[1]:  # within 40% of the time left: as given
-        assert recipe.status == "done" and chosen.name == NAMES[1] and "one_training" not in recipe.details
-    elif scored:  # 180 s: too long for one training and the final one by the deadline; 39 of its 60 epochs fit
-        assert recipe.details["one_training"]["epochs"] == 39 and recipe.recipe["train"]["max_epochs"] == 39
-        assert chosen is recipe
-    else:  # under a third of its epochs would fit: not scored
-        assert recipe.status == ("skipped: forecast 1000 s, over 40% of the time left (one training and the "
-                                 "final training: past the deadline even at 20 of its 60 epochs)")
-        assert chosen.name == NAMES[2]
+    if epochs is None and kept:  # within 40% of the time left: as given, then every network
+        assert score.asked == [NAMES[1], NAMES[0], *NAMES[2:]] and recipe.status == "done" and chosen.name == NAMES[1]
+        assert "one_training" not in recipe.details and not phases.unscored(recipe)
+    elif kept:  # 180 s or 400 s: scored first it would be cut to 39 epochs or under a third; trained once instead
+        assert score.asked == [] and chosen is recipe and phases.unscored(recipe)
+        assert recipe.recipe["train"]["max_epochs"] == recipe.epochs == recipe.details["best_epoch"] == epochs
+        assert recipe.details["unscored"] == {
+            "epochs": epochs, "of": 60, "forecast_seconds": forecast, "scored_epochs": scored_epochs,
+            "more_seconds": round((60 - epochs) * RESERVE_FACTOR * forecast / 60 * 1000 / (800 + 200 / 3), 1)}
+        assert math.isnan(recipe.val_score) and recipe.parameters == 1234 and recipe.seconds == 0.0
+        assert [t.status for t in trials[1:]] == [SKIPPED] * 3
+        assert clock.left() <= 0  # the rest of the run is the final training's: no later phase starts one
+    else:  # under a third of its epochs would fit even trained once: not at all
+        assert recipe.status == ("skipped: forecast 1000 s, over 40% of the time left (trained once on every "
+                                 "labelled row, past the deadline even at 20 of its 60 epochs)")
+        assert score.asked == [NAMES[0], *NAMES[2:]] and chosen.name == NAMES[2]
 
 
 def test_two_networks_are_scored_whatever_the_share_when_the_recipe_before_them_is_not(monkeypatch):

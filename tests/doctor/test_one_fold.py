@@ -31,7 +31,6 @@ from fitguard.doctor.phases import (
     noise,
     scored_by,
     settled,
-    shortened,
     single_training,
 )
 from fitguard.doctor.pipeline import _tie
@@ -135,40 +134,44 @@ def test_a_recipe_whose_folds_fit_the_share_but_not_its_final_model_by_the_deadl
     assert trials[0].details["one_training"]["epochs"] == 60
 
 
-def test_a_recipe_whose_one_fold_at_full_length_passes_the_deadline_is_shortened_to_fit(monkeypatch):
+def test_a_recipe_whose_one_fold_at_full_length_passes_the_deadline_is_trained_once_unscored(monkeypatch):
     monkeypatch.setattr(phases.time, "perf_counter", lambda: 1000.0)  # no training here: the clock stands still
+    monkeypatch.setattr(phases, "parameters_of", lambda _, recipe: 4321)
     score = scorer()
     forecast = 66.0  # one fold 22 s; its final training on 450 rows, 450 / (300 + 150 / 3) of it x 1.3: past 60 s
     final = 450 / (300 + 150 / 3)  # the fold's validation rows cost a third of a training row (a forward pass)
     evaluation = 22 / 60 / 300 / 3 * 450  # the final model's forward passes over the labelled rows
     assert 22 * (1 + RESERVE_FACTOR * final) + evaluation + REPORT_SECONDS > 60
-    # the most epochs whose one fold and final training end by the deadline: (60 - 3 - evaluation) / (1 + 1.3 x
-    # final) s of training at 22/60 s an epoch
-    epochs = math.floor((60 - REPORT_SECONDS - evaluation) / (1 + RESERVE_FACTOR * final) / (22 / 60))
-    assert epochs == 58
-    short = describe(shortened(VGG, epochs))
-    score.canned[short] = CANNED[NAMES[1]]
-    trials, chosen = run(score, forecast=forecast, monkeypatch=monkeypatch)
-    assert score.asked == [(short, 1), (NAMES[0], 3), (NAMES[2], 3)]
-    recipe = trials[0]
-    assert recipe.name == short and "one cycle over 58 epochs" in short and recipe.recipe["train"]["max_epochs"] == 58
-    assert {k: v for k, v in VGG.items() if k != "train"} == {k: v for k, v in recipe.recipe.items() if k != "train"}
-    assert recipe.details["one_training"] == {"epochs": 58, "of": 60, "forecast_seconds": 22.0,
-                                              "more_seconds": round(2 / 60 * 22 * (1 + RESERVE_FACTOR * final), 1)}
-    assert recipe.details["one_fold"]["folds"] == 3 and chosen is recipe  # compared on fold 1, kept by the noise
-    assert single_training(recipe) and not single_training(trials[1])
+    # scored first, the most epochs whose one fold and final training end by the deadline: 58; the final training
+    # alone fits all 60, so it is trained once, unscored, and nothing is scored beside it
+    assert math.floor((60 - REPORT_SECONDS - evaluation) / (1 + RESERVE_FACTOR * final) / (22 / 60)) == 58
+    assert 60 * 22 / 60 * RESERVE_FACTOR * final + evaluation + REPORT_SECONDS <= 60
+    monkeypatch.setattr(phases, "forecast", lambda _, recipe: forecast)
+    clock = Clock(60, None, started=1000.0)
+    trials, chosen = architecture(score, clock, NETWORKS, epsilon=0.02, tick=lambda: None, share=1.0, extend=0,
+                                  optional=[copy.deepcopy(VGG)])
+    assert score.asked == [] and chosen is trials[0] and trials[0].name == NAMES[1]
+    assert trials[0].details["unscored"] == {"epochs": 60, "of": 60, "forecast_seconds": 22.0, "scored_epochs": 58,
+                                             "more_seconds": 0.0}
+    assert not single_training(trials[0]) and clock.left() <= 0
+    assert settled(score, trials[0]) == (
+        "a complete recipe the budget trains once, on every labelled row, is kept as given: it has no validation "
+        "score to compare a change with, and a change's training would not fit either")
 
 
 def test_a_recipe_that_fits_only_under_its_shortest_schedule_is_not_scored(monkeypatch):
+    monkeypatch.setattr(phases.time, "perf_counter", lambda: 1000.0)
     score = scorer()
-    forecast = 240.0  # one fold 80 s: 15 of its 60 epochs would fit, under SHORTEST's 20
-    evaluation = 80 / 60 / 300 / 3 * 450
-    assert math.floor((60 - REPORT_SECONDS - evaluation) / (1 + RESERVE_FACTOR * 450 / 350) / (80 / 60)) == 15
+    forecast = 360.0  # one fold 120 s: trained once on 450 rows, 16 of its 60 epochs would fit, under SHORTEST's 20
+    evaluation = 120 / 60 / 300 / 3 * 450
+    assert math.floor((60 - REPORT_SECONDS - evaluation) / (RESERVE_FACTOR * 450 / 350) / (120 / 60)) == 16
     assert math.ceil(SHORTEST * 60) == 20
-    trials, chosen = run(score, forecast=forecast, monkeypatch=monkeypatch)
+    monkeypatch.setattr(phases, "forecast", lambda _, recipe: forecast if recipe == VGG else pytest.fail("asked"))
+    trials, chosen = architecture(score, Clock(60, None, started=1000.0), NETWORKS, epsilon=0.02,
+                                  tick=lambda: None, share=1.0, extend=0, optional=[copy.deepcopy(VGG)])
     assert score.asked == [(NAMES[0], 3), (NAMES[2], 3)]
-    assert trials[0].status == ("skipped: forecast 240 s, over 40% of the time left (one fold and the final "
-                                "training: past the deadline even at 20 of its 60 epochs)")
+    assert trials[0].status == ("skipped: forecast 360 s, over 40% of the time left (trained once on every "
+                                "labelled row, past the deadline even at 20 of its 60 epochs)")
     assert chosen is trials[1]
 
 

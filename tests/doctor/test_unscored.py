@@ -1,0 +1,135 @@
+"""A default recipe the budget trains once, unscored (``fitguard.doctor.phases.optional_recipe``): when neither its k
+trainings nor its one training at full length and its final training fit, scoring it first would cut it short and
+leave no time to score anything beside it; it is kept without a score and trained once on every labelled row, at
+full length or at the most epochs that fit, its schedule sized to them."""
+
+import copy
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+from markupsafe import escape
+from rich.console import Console
+from typer.testing import CliRunner
+
+from fitguard.cli import app
+from fitguard.data import TensorData, load
+from fitguard.doctor import DoctorOptions, phases
+from fitguard.doctor.phases import RECIPES, Clock, Scorer, describe, settled, shortened, single_training
+from fitguard.doctor.pipeline import _scorer, base_config
+from fitguard.doctor.progress import DoctorProgress
+from fitguard.report.html import render_report
+from fitguard.search.scoring import Trial
+
+
+def test_a_doctor_run_trains_once_records_and_reports_a_recipe_it_had_no_time_to_score(tmp_path, monkeypatch):
+    # a small stand-in for the VGG recipe (10 epochs of a small network) on the validation split (no
+    # cross-validation): scored first it would fit at 2 of its epochs, trained once at 4; the run scores nothing,
+    # ships it at 4, and says so
+    small = {**copy.deepcopy(RECIPES["vgg"]), "model": {"name": "cnn", "widths": [8, 16], "convs": 2, "dropout": 0.3}}
+    small["train"].update(max_epochs=10, lr=0.02)
+    monkeypatch.setitem(RECIPES, "vgg", small)
+    monkeypatch.setitem(phases.ARCHITECTURES, "image", [{"name": "mlp", "hidden": [2]}, {"name": "mlp", "hidden": [3]}])
+    monkeypatch.setattr(phases, "forecast", lambda *_: 50.0)  # one training of 10 epochs: over 40% of the time left
+    monkeypatch.setattr(phases, "fitting_epochs", lambda seconds, epochs, *_: 2 if epochs == 10 else None)
+    monkeypatch.setattr(phases, "direct_epochs", lambda seconds, epochs, *_: 4 if epochs == 10 else None)
+    monkeypatch.setattr(phases, "RECIPE_MIN_LEFT", 0.0)
+    out = tmp_path / "run"
+    arguments = ["doctor", "--data", "digits", "--budget", "60", "--epochs", "6", "--search-epochs", "6",
+                 "--train-fraction", "0.3", "--min-steps", "0", "--cv-max-rows", "0", "--quiet", "--no-references",
+                 "--ensemble", "1", "--refit", "trainval", "--out", str(out)]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    remedies = summary["remedies"]
+    name = describe(shortened(small, 4))
+    assert name == "cnn 8x16, 2 convs a block; SGD, one cycle over 4 epochs, augmented"
+    recipe, *networks = remedies["architecture"]
+    assert recipe["name"] == name and recipe["epochs"] == 4 and recipe["recipe"]["train"]["max_epochs"] == 4
+    assert recipe["val_score"] is None and recipe["gap"] is None and recipe["details"]["chosen"]
+    assert recipe["parameters"] == summary["best"]["parameters"] > 0  # counted on a network built for it
+    # nothing was scored beside it, and no later phase trained
+    assert [n["status"] for n in networks] == ["skipped: the budget trains the recipe once, on every labelled row, "
+                                                "with no time to score anything beside it"] * 2
+    assert remedies["trainings"] == 0 and all(t["status"] != "done" for t in remedies["ablation"][1:])
+    train, val = summary["data"]["n_train"], summary["data"]["n_val"]
+    # the seconds its 6 missing epochs would cost in its final training on the training and validation rows (x 1.3)
+    more = round(6 * phases.RESERVE_FACTOR * 50.0 / 10 * (train + val) / (train + val / 3), 1)
+    assert remedies["unscored"] == {"recipe": name, "epochs": 4, "full_epochs": 10, "forecast_seconds": 50.0,
+                                    "scored_epochs": 2, "budget": round(60 + more)}
+    assert remedies.get("shortened") is None and remedies["chosen_architecture"] == name
+    assert remedies["settled"].startswith("a complete recipe the budget trains once, on every labelled row")
+    best = summary["best"]
+    assert best["search_val_score"] is None and best["search_val_score_note"].startswith("none: the budget trained")
+    assert best["recipe"]["train"]["max_epochs"] == 4 and best["epochs"] == 4 and best["shipped"]["epochs"] == 4
+    assert len(json.loads((out / "best_history.json").read_text())["epochs"]) == 4  # the shipped training's
+    # 8x8 digit images: the mirror views were measured by the baseline's model on the validation split
+    assert best["mirror"]["measured_by"] == "baseline" and not best["mirror"]["used"]
+    assert summary["test"]["best"]["figure"]["rows"] == summary["data"]["n_test"]  # its evidence: the test split
+    report = (out / "report.html").read_text()
+    assert (f"<p>“{name}” was not scored: the budget trains it once, on every labelled row, at 4 of its 10 epochs, "
+            f"its schedule sized to them (a budget of about {round(60 + more)} s would train it in full). Scored "
+            "first (one training, forecast 50 s at full length), it would have been cut to 2 epochs for that "
+            "training and its final one, and no time would have been left to score anything beside it: its score "
+            "would have chosen nothing. Its test figures below are its evidence.</p>") in report
+    assert "<td>not scored: trained once, on every labelled row · chosen (the budget trains it once: nothing was " \
+           "scored beside it)</td>" in report
+    # no scatter of validation scores (there are none), and the untried remedies in one sentence, not a table
+    assert 'alt="architecture sweep"' not in report and "<td>augmentation</td>" not in report
+    assert escape(f"Not run: {remedies['settled']}. The remedies it would have tried: "
+                  f"{', '.join(t['name'] for t in remedies['ablation'][1:])}.") in report
+    assert ("for 6 epochs (the count validation chose for the baseline) and 4 (the recipe's own schedule, trained "
+            "once), then read the test split once") in report
+    assert "It has no search score: the budget trained it once, with no time to score it (see above)." in report
+    assert "by the baseline's model (the recipe, trained once, has no validation models of its own" in report
+    assert (f"Network: “{name}”, trained once on every labelled row without a score: the budget left no time to "
+            "score anything beside it.") in report
+    assert (f"“{name}” trained 4 of its 10 epochs to fit the budget: a --budget of about {round(60 + more)} s would "
+            "train it in full.") in report
+    assert "optimistic, because that score chose it" not in report
+    # trained at full length: no budget to suggest, and the report says so
+    remedies["unscored"].update(epochs=10, budget=None)
+    (out / "summary.json").write_text(json.dumps(summary))
+    assert "on every labelled row, at its full 10 epochs. Scored first" in render_report(out)
+
+
+def test_the_time_kept_back_is_the_kept_one_training_recipes_where_a_network_ranks_above_it():
+    options = DoctorOptions(data="digits", budget=60.0, quiet=True, device="cpu", ensemble=1, cv_max_rows=0)
+    data = load("digits", seed=0)
+
+    def reserve(*trials: Trial) -> float:  # the time kept back once these were scored, in order
+        clock = Clock(60.0, None)
+        display = DoctorProgress(Console(), quiet=True, started=0.0, deadline=60.0)
+        score, _ = _scorer(base_config(options), data, options, clock, display)
+        for trial in trials:
+            score.on_scored(trial)
+        return clock.reserve
+
+    network = Trial("mlp", "architecture", {}, 0.95, 0.0, 1000, 10, 1.0, details={"best_epoch": 10})
+    recipe = Trial(describe(RECIPES["vgg"]), "architecture", RECIPES["vgg"], 0.90, 0.0, 100_000, 20, 8.0,
+                   details={"best_epoch": 20, "one_training": {"epochs": 20, "of": 60}})
+    # before the choice the network leads (1 s for 10 epochs, against the recipe's 8 s for 20)
+    assert reserve(network, recipe) == pytest.approx(reserve(network))
+    kept = replace(recipe, details={**recipe.details, "chosen": True})  # kept by the architecture phase
+    assert reserve(network, recipe, kept) == pytest.approx(reserve(kept)) and reserve(kept) > reserve(network)
+
+
+def test_a_recipe_scored_by_one_training_is_kept_as_given_even_where_its_validation_resolves_a_point():
+    # 20,000 validation rows at 0.999 resolve a point: a recipe scored within 40% of the time left would be searched
+    # on; one scored by one training past it (at full length or shortened) is not: a change's would not fit either
+    rows = {"train": TensorData(torch.zeros(80_000, 2), torch.zeros(80_000, dtype=torch.long)),
+            "val": TensorData(torch.zeros(20_000, 2), torch.zeros(20_000, dtype=torch.long))}
+    score = Scorer(None, type("Split", (), rows)())
+    vgg = RECIPES["vgg"]
+    full = Trial(describe(vgg), "architecture", vgg, 0.999, 0.0, 1000, 60, 1.0)
+    assert settled(score, full) is None and not single_training(full)
+    one = replace(full, details={"one_training": {"epochs": 60, "of": 60}})
+    assert single_training(one) and settled(score, one) == (
+        "a complete recipe scored by one training over 40% of the time left is kept as given: a change's training "
+        "would not fit the budget either, so no remedy is searched on it")
+    short = replace(full, recipe=shortened(vgg, 25), details={"one_training": {"epochs": 25, "of": 60}})
+    assert settled(score, short) == (
+        "a complete recipe scored by one training over 40% of the time left, shortened to 25 of its 60 epochs, is "
+        "kept as given: a change's training would not fit the budget either, so no remedy is searched on it")
+
