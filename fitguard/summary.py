@@ -717,10 +717,11 @@ class Shortened(Section):
 
 
 class Unscored(Section):
-    """A complete recipe the budget trained once, on every labelled row, with no validation score
-    (:func:`fitguard.doctor.phases.trained_once`): scoring it first would have shortened it to what one training and
-    the final training fit, and left no time to score anything beside it. It is kept, and the final phase trains it
-    at these epochs; its test figures are its evidence.
+    """A complete recipe the budget trained once, with no validation score
+    (:func:`fitguard.doctor.phases.trained_once`): scored first, it would have been cut to the epochs one training
+    and its final training fit (``scored_epochs``), leaving no time to score anything beside it, or to under a third
+    of its epochs (then the networks would have been scored instead of it). It is kept, nothing else is scored, and
+    the final phase trains it at these epochs; its test figures are its evidence.
 
     Args:
         recipe: its name (with its epochs when shortened).

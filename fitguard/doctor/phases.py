@@ -8,7 +8,8 @@ Ties in the score go to the lower validation loss.
 1. ``architecture``: the model families that fit the kind of data, at several widths/depths, each with early
    stopping, after the complete recipes ``--recipe`` names (:data:`RECIPES`, or a file: a network with its own
    optimizer, fixed schedule and remedies), first the default ones (:data:`DEFAULT_RECIPES`, images: ``vgg``) as
-   far as a forecast of their scoring fits the time left (every fold, one training, shortened, or none); the kept
+   far as a forecast of their scoring fits the time left (every fold, one training, or trained once without a score
+   when scoring it would cut it short: then nothing else is scored, :func:`trained_once`); the kept
    network is, of those within ``epsilon`` of the best validation score, the one with the lowest validation loss
    (then the fewest parameters; for regression, scored by the loss, the smallest) -- unless a fixed schedule ties
    early stopping there: then the fixed schedule is kept where the validation rows cannot resolve a point of
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+import torch
 
 from fitguard.data import Dataset, TensorData, kfold
 from fitguard.doctor.options import FAMILIES
@@ -56,7 +58,7 @@ from fitguard.search.evaluate import (
     skipped,
     train_recipe,
 )
-from fitguard.search.scoring import Trial, mirror_mean, rank
+from fitguard.search.scoring import Trial, mirror_mean, rank, resolve_metric
 from fitguard.train import Callback
 
 T = TypeVar("T")
@@ -113,12 +115,13 @@ RECIPE_SHARE = 0.4
 #: no forecast with less than this many seconds of search left: the forecast itself takes 1-3 s of them, and its 60
 #: epochs never fit 40% of them (8x8 digits: 6 s forecast for 30% of the rows, 2-fold cross-validation)
 RECIPE_MIN_LEFT = 15.0
-#: a default recipe too long for the time left is shortened to fit, down to this share of its epochs
-#: (:func:`optional_recipe`). The VGG recipe alone on every labelled row, its one cycle sized to 60, 30, 20 and 15
-#: epochs (``benchmarks/recipe_variants.py``, 3 seeds, mean test accuracy; reference ``doctor_cpu.json``, section
-#: ``run_2026-12-06_session23``): Fashion-MNIST 100/class 0.860, 0.845, 0.831, 0.820; MNIST 50/class 0.976, 0.971,
-#: 0.967, 0.963; CIFAR-10 50/class 0.487, 0.463, 0.450, 0.417. At 20 epochs it scored above what the doctor kept at a
-#: 60 s budget without it on all three (0.819, 0.946, 0.440: early-stopped CNNs); at 15, below it on CIFAR-10.
+#: a default recipe too long for the time left is trained once, shortened to fit, down to this share of its epochs
+#: (:func:`optional_recipe`, :func:`direct_epochs`). The VGG recipe alone on every labelled row, its one cycle sized to
+#: 60, 30, 20 and 15 epochs (``benchmarks/recipe_variants.py``, 3 seeds, mean test accuracy; reference
+#: ``doctor_cpu.json``, section ``run_2026-12-06_session23``): Fashion-MNIST 100/class 0.860, 0.845, 0.831, 0.820; MNIST
+#: 50/class 0.976, 0.971, 0.967, 0.963; CIFAR-10 50/class 0.487, 0.463, 0.450, 0.417. At 20 epochs it scored above what
+#: the doctor kept at a 60 s budget without it on all three (0.819, 0.946, 0.440: early-stopped CNNs); at 15, below it
+#: on CIFAR-10.
 SHORTEST = 1 / 3
 
 #: the final trainings' estimated cost is multiplied by this, plus REPORT_SECONDS, to reserve their time
@@ -148,6 +151,7 @@ class Clock:
         used: search trainings counted so far (default 0).
         reserve: seconds kept back for the final trainings and the report (default 0).
         search_started: when the search began; None (default): not yet (phase shares then count from ``started``).
+        search_ended: when the search was ended early (:meth:`end_search`); None (default): it runs to its deadline.
     """
 
     seconds: float | None
@@ -156,6 +160,7 @@ class Clock:
     used: int = 0
     reserve: float = 0.0
     search_started: float | None = None
+    search_ended: float | None = None
 
     @property
     def deadline(self) -> float:
@@ -163,8 +168,15 @@ class Clock:
         return math.inf if self.seconds is None else self.started + self.seconds
 
     def search_deadline(self) -> float:
-        """When the search must stop, trainings in flight included."""
-        return self.deadline - self.reserve
+        """When the search must stop, trainings in flight included: ``reserve`` before the run's deadline, or when it
+        was ended (:meth:`end_search`), whichever is sooner."""
+        end = self.deadline - self.reserve
+        return end if self.search_ended is None else min(end, self.search_ended)
+
+    def end_search(self) -> None:
+        """End the search now, whatever ``reserve`` says later: the rest of the run is the final trainings' (a
+        recipe trained once without a score, :func:`trained_once`). No phase starts a training after it."""
+        self.search_ended = time.perf_counter()
 
     def left(self) -> float:
         """Seconds until the search's deadline (negative once it passed; inf without a time budget)."""
@@ -575,8 +587,10 @@ def tunable(recipe: dict[str, Any]) -> bool:
 def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], *, epsilon: float,
                  tick: Callable[[], None], share: float, extend: int = 1,
                  optional: Sequence[dict[str, Any]] = (),
-                 second: Callable[[], Scorer | None] | None = None) -> tuple[list[Trial], Trial]:
-    """Score each candidate recipe (always at least two while the search has time left, else one); return them all
+                 second: Callable[[], Scorer | None] | None = None,
+                 train_once: bool = True) -> tuple[list[Trial], Trial]:
+    """Score each candidate recipe (always at least two while the search has time left, else one; none beside a
+    default recipe trained once without a score, :func:`trained_once`); return them all
     and the one kept: of those within ``epsilon`` of the best validation score, the lowest validation loss, then the
     fewest parameters (where the score is the loss, regression: the fewest parameters; :func:`tie_break`).
 
@@ -593,7 +607,8 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
     The ``optional`` recipes (:data:`DEFAULT_RECIPES`) are scored first, before the candidates, under a time budget
     alone (a trials budget counts a 60-epoch recipe as one training: it would take over the run), each as far as its
     :func:`forecast` allows (:func:`optional_recipe`): on every fold, by one training (then every network is
-    compared with it on that fold: :func:`on_first_fold`), shortened, or not at all. First, not second (until
+    compared with it on that fold: :func:`on_first_fold`), trained once without a score (when ``train_once``: it is
+    then kept and nothing else is scored), or not at all. First, not second (until
     session 23) nor third (until session 22): on every image set measured the recipe was the strongest candidate,
     and second it was shortened or skipped at a 60 s budget because the first network took the time (MNIST 50/class:
     29-35 of its 60 epochs, or none; first, 60 on every seed of session 24's runs). One the candidates hold already
@@ -611,6 +626,9 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
         second: gives the :class:`Scorer` of a second split of the labelled rows (built only when a tie between a
             fixed schedule and early stopping needs it, :func:`settle_tie`); None (default): the tie-break alone
             decides.
+        train_once: a default recipe that scoring would cut short may be trained once without a score, and nothing
+            else scored (default True; the doctor passes False when the user named candidates of their own, a
+            ``--backbone`` or a ``--recipe``: they are to be compared).
     """
     timed = clock.seconds is not None and clock.trials is None
     extra = [r for i, r in enumerate(optional) if timed and r not in candidates and r not in optional[:i]]
@@ -630,7 +648,8 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
 
     trials: list[Trial] = []
     for recipe in extra:  # the default recipes first
-        trials.append(optional_recipe(score, clock, recipe, share=share, always=admitted < 2))
+        trials.append(optional_recipe(score, clock, recipe, share=share, always=admitted < 2,
+                                      train_once=train_once))
         if unscored(trials[-1]):
             return _trained_once(clock, trials, [*candidates, *extra[len(trials):]])
         if trials[-1].status == "done":
@@ -670,10 +689,10 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
 def _trained_once(clock: Clock, trials: list[Trial], rest: list[dict[str, Any]]) -> tuple[list[Trial], Trial]:
     """The architecture phase's trials and choice when its last trial so far is a default recipe trained once,
     unscored (:func:`trained_once`): it is kept; nothing else is scored (the ``rest`` of the recipes are listed as
-    skipped); and the rest of the run is the final training's -- the search's deadline is now, so no later phase
-    starts a training."""
-    clock.reserve = max(clock.reserve, clock.deadline - time.perf_counter())
-    why = "skipped: the budget trains the recipe once, on every labelled row, with no time to score anything beside it"
+    skipped); and the rest of the run is the final training's -- the search ends now (:meth:`Clock.end_search`), so
+    no later phase starts a training."""
+    clock.end_search()
+    why = "skipped: the recipe, trained once without a score, takes the rest of the budget"
     trials[-1].details["chosen"] = True
     return [*trials, *(skipped(Candidate(r, describe(r), "architecture"), why) for r in rest)], trials[-1]
 
@@ -683,7 +702,8 @@ def _no_split() -> None:
     return None
 
 
-def optional_recipe(score: Scorer, clock: Clock, recipe: dict[str, Any], *, share: float, always: bool) -> Trial:
+def optional_recipe(score: Scorer, clock: Clock, recipe: dict[str, Any], *, share: float, always: bool,
+                    train_once: bool = True) -> Trial:
     """A default complete recipe's trial in the architecture phase, scored as far as the time left allows:
 
     - on every fold (or the validation split) when its :func:`forecast` fits :data:`RECIPE_SHARE` of the search's
@@ -716,6 +736,8 @@ def optional_recipe(score: Scorer, clock: Clock, recipe: dict[str, Any], *, shar
         recipe: the complete recipe (a fixed schedule).
         share: the cumulative share of the search's time and trials the phase may use.
         always: start it whatever the share says once its forecast fits (a choice needs two candidates).
+        train_once: it may be trained once without a score (default True); False: where scoring does not fit at
+            full length it is not scored at all, and the networks are.
     """
     candidate = Candidate(recipe, describe(recipe), "architecture")
     if clock.left() < RECIPE_MIN_LEFT:
@@ -728,7 +750,7 @@ def optional_recipe(score: Scorer, clock: Clock, recipe: dict[str, Any], *, shar
     after = once * (_final_factor(score) - 1) + _evaluation_seconds(once / full, score) + REPORT_SECONDS
     fitting = admits_recipe(seconds, clock) and time.perf_counter() + seconds + after <= clock.deadline
     scored = None if fitting else fitting_epochs(once, full, score, clock)
-    direct = None if fitting or scored == full else direct_epochs(once, full, score, clock)
+    direct = None if fitting or scored == full or not train_once else direct_epochs(once, full, score, clock)
     if fitting:
         trial = (score(recipe, name=candidate.name, phase="architecture")
                  if clock.spend(share, score.trainings, always=always) else skipped(candidate))
@@ -744,8 +766,9 @@ def optional_recipe(score: Scorer, clock: Clock, recipe: dict[str, Any], *, shar
     else:
         least = math.ceil(SHORTEST * full)
         trial = skipped(candidate, f"skipped: forecast {seconds:.0f} s, over {RECIPE_SHARE:.0%} of the time left"
-                        f" (trained once on every labelled row, past the deadline even at {least} of its {full} "
-                        "epochs)")
+                        + (f" (trained once, past the deadline even at {least} of its {full} epochs)" if train_once
+                           else " (one training and its final training: past the deadline; trained once without a "
+                                "score only when no candidate is named)"))
     trial.details["forecast_seconds"] = round(seconds, 1)
     return trial
 
@@ -772,8 +795,9 @@ def trained_once(score: Scorer, recipe: dict[str, Any], epochs: int, *, forecast
     per_epoch = forecast_seconds / full
     # what the epochs it lacks would cost in its final training, with the reserve (the summary's budget for them)
     more = (full - epochs) * RESERVE_FACTOR * per_epoch * (len(train) + len(val)) / max(1.0, len(train) + len(val) / 3)
+    metric, mode = resolve_metric(score.metric, score.data.task)
     return Trial(describe(short), "architecture", short, math.nan, math.nan, parameters_of(score, short), epochs, 0.0,
-                 details={"best_epoch": epochs, "stop_reason": "not trained in the search",
+                 metric=metric, mode=mode, details={"best_epoch": epochs, "stop_reason": "not trained in the search",
                           # a forward row at a third of a training row's cost (as forecast counts it): the final
                           # phase costs the test split's evaluation from it
                           "forward_row": per_epoch / max(1, len(train)) / 3,
@@ -790,7 +814,8 @@ def parameters_of(score: Scorer, recipe: dict[str, Any]) -> int:
     """
     config = recipe_config(score.base, recipe, score.train)
     name, options = model_choice(config, score.data)
-    return count_parameters(build_model(name, options, score.data, config.train.seed))
+    with torch.random.fork_rng():  # building seeds torch's generator: the run's own draws stay as they were
+        return count_parameters(build_model(name, options, score.data, config.train.seed))
 
 
 def unscored(trial: Trial) -> bool:
@@ -921,8 +946,9 @@ def one_fold(score: Scorer) -> Scorer:
 
 def single_training(trial: Trial) -> bool:
     """Whether a default recipe's ``trial`` was scored by one training because its full scoring did not fit
-    (:func:`optional_recipe`: on the first fold alone, or past :data:`RECIPE_SHARE` of the time left, or shortened):
-    kept, it is the final training's recipe from then on (the remedy phases leave it, :func:`settled`).
+    (:func:`optional_recipe`: on the first fold alone, or past :data:`RECIPE_SHARE` of the time left): kept, it is
+    the final training's recipe from then on (the remedy phases leave it, :func:`settled`). A recipe trained once
+    without a score (:func:`unscored`) is not one: nothing scored it.
 
     Args:
         trial: a scored trial.
@@ -1295,10 +1321,11 @@ def settled(score: Scorer, chosen: Trial) -> str | None:
     cannot resolve a change of :data:`RESOLVE` (:func:`resolves`), or when it was scored on one fold alone
     (:func:`optional_recipe`; ``score`` is then :func:`scored_by`'s): its k folds did not fit the budget, so a
     change's would not either, and one fold's score does not rank with k folds' means; likewise when it was scored
-    by one training past :data:`RECIPE_SHARE` of the time left (shortened, perhaps). The learning curve still
-    runs when the plan has it (how many more rows would help is not a remedy chosen by validation); the time left
-    goes to the ensemble's members (session 20, Fashion-MNIST seed 0 at 300 s: the learning curve took 114 s of the
-    recipe's trainings, and one member fitted).
+    by one training past :data:`RECIPE_SHARE` of the time left; and when it was trained once without a score
+    (:func:`trained_once`: there is nothing to compare a change with, and the search has ended). The learning curve
+    still runs when the plan has it and the search has time left (how many more rows would help is not a remedy
+    chosen by validation); the time left goes to the ensemble's members (session 20, Fashion-MNIST seed 0 at
+    300 s: the learning curve took 114 s of the recipe's trainings, and one member fitted).
 
     Why: on small data the remedy phases pick, among ten or more changes to the recipe, the best of noisy scores,
     and the changes worth trying on a tuned recipe are small. Session 20, Fashion-MNIST 100/class at 300 s: the
@@ -1313,8 +1340,8 @@ def settled(score: Scorer, chosen: Trial) -> str | None:
         chosen: the architecture phase's kept trial.
     """
     if unscored(chosen):
-        return ("a complete recipe the budget trains once, on every labelled row, is kept as given: it has no "
-                "validation score to compare a change with, and a change's training would not fit either")
+        return ("a complete recipe trained once without a score is kept as given: there is no validation score to "
+                "compare a change with, and a change's training would not fit the budget either")
     rows = validation_rows(score)
     if not fixed_schedule(chosen.recipe):
         return None
@@ -1326,10 +1353,8 @@ def settled(score: Scorer, chosen: Trial) -> str | None:
         return (f"a complete recipe scored on fold 1 of {folds} alone is kept as given: its {folds} folds did not "
                 "fit the budget, nor would a change's, so no remedy is searched on it")
     if "one_training" in chosen.details:
-        one = chosen.details["one_training"]
-        short = f", shortened to {one['epochs']} of its {one['of']} epochs," if one["epochs"] < one["of"] else ""
-        return (f"a complete recipe scored by one training over {RECIPE_SHARE:.0%} of the time left{short} is kept "
-                "as given: a change's training would not fit the budget either, so no remedy is searched on it")
+        return (f"a complete recipe scored by one training over {RECIPE_SHARE:.0%} of the time left is kept as given: "
+                "a change's training would not fit the budget either, so no remedy is searched on it")
     return None
 
 

@@ -2,7 +2,8 @@
 final trainings -> one test evaluation -> the shipped model, all within one wall-clock budget.
 
 Like for like: the baseline and the kept recipe are each trained afresh, on the same rows (train + val unless
-``--refit none``), for the epoch count validation chose for them, with the same step rule; those two models are
+``--refit none``), for the epoch count validation chose for them (a complete recipe the budget trained once without
+a score, for its own schedule's), with the same step rule; those two models are
 the ones evaluated on the test split (once), compared with a paired test, and whose gaps (training rows - test)
 the summary reports. With ``--refit all`` (the default) the kept recipe is then trained once more on every
 labelled row, test included, for the same epochs: that is the shipped model, and the test figure is the honest
@@ -187,7 +188,7 @@ def candidates(options: DoctorOptions, kind: str) -> list[dict[str, Any]]:
 
 def default_recipes(options: DoctorOptions, kind: str) -> list[dict[str, Any]]:
     """The complete recipes of :data:`fitguard.doctor.phases.DEFAULT_RECIPES` for this kind of data (copies), which
-    the architecture phase scores second when the time left fits them; none with a ``--model``.
+    the architecture phase scores first when the time left fits them; none with a ``--model``.
 
     Args:
         options: the doctor's options (``model``).
@@ -388,6 +389,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                          "best_epoch": refit_epochs(baseline_history, base.early_stopping.monitor)}))
         if "confirm" in search and not chose:
             selection["kept"] = "best validation score"  # no finalists to choose among: the search's best is kept
+        if phases.unscored(best):
+            selection["kept"] = "the complete recipe, trained once without a score (no comparison fitted the budget)"
         final_train = dict(baseline_train if best.name == BASELINE_KEPT else score.train)
 
         clock_at = time.perf_counter()
@@ -497,8 +500,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         "best": {**_tested_record(best, kept, tested_rows, data, epochs, outputs["best"]), "name": best.name,
                  "recipe": best.recipe,
                  "search_val_score": best.val_score,
-                 "search_val_score_note": "none: the budget trained this recipe once, on every labelled row, with "
-                                          "no time to score it" if phases.unscored(best) else
+                 "search_val_score_note": "none: the budget trained this recipe once, without a score"
+                 if phases.unscored(best) else
                  "optimistic: this score chose the recipe among all that were tried" + (
                      "; the mean over the search's folds and a second split's, which chose among the finalists"
                      if chose else ""),
@@ -539,7 +542,9 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
             optional = default_recipes(options, data.kind)
             found["architecture"], chosen = phases.architecture(score, clock, networks, epsilon=options.epsilon,
                                                                 tick=tick, share=step.until, optional=optional,
-                                                                second=second)
+                                                                second=second,
+                                                                # a candidate the user named is to be compared
+                                                                train_once=not options.recipe and not options.backbone)
             found["chosen"] = chosen
             if phases.single_training(chosen) and score.on_scored is not None:
                 score.on_scored(chosen)  # the time kept back for the final trainings is now the recipe's

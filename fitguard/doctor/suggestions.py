@@ -152,7 +152,8 @@ def _measure(remedy: str, search: dict[str, Any], data: Dataset, baseline: Trial
         rows = [row for row in (_ablation_row(search, "SWA"), _ablation_row(search, "snapshot ensemble")) if row]
         return _result(max(rows, key=rank, default=None), reference, "weight averaging")
     if remedy in ("shrink the network", "bigger model"):
-        done = [t for t in search.get("architecture", []) if t.status == "done"]
+        # scored ones: a recipe trained once without a score (phases.trained_once) measured no size against another
+        done = [t for t in search.get("architecture", []) if t.status == "done" and not unscored(t)]
         own = next((t for t in done if t.recipe.get("model", {}).get("name") == baseline.recipe["model"]["name"]
                     and t.parameters == baseline.parameters), None)
         smaller = remedy == "shrink the network"

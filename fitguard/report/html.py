@@ -203,8 +203,8 @@ def advice(summary: Summary) -> list[str]:
             lines.append(f"{tie}; trained again as each would be shipped, on a second split of the labelled rows, "
                          f"it scored {show(mine.fresh_score)} against {show(other.fresh_score)}.")
     elif remedies.unscored is not None:
-        lines.append(f"Network: “{remedies.chosen_architecture}”, trained once on every labelled row without a "
-                     "score: the budget left no time to score anything beside it.")
+        lines.append(f"Network: “{remedies.chosen_architecture}”, trained once without a score: the budget fitted no "
+                     "comparison with another network.")
     else:
         kept = "was the smallest" if summary.metric == "loss" else "had the lowest validation loss"
         lines.append(f"Network: “{remedies.chosen_architecture}” {kept} of the networks within {remedies.epsilon:g} "
@@ -213,7 +213,7 @@ def advice(summary: Summary) -> list[str]:
         lines.append(f"“{remedies.one_fold.recipe}” was scored on fold 1 of {remedies.one_fold.folds} alone (its "
                      f"{remedies.one_fold.folds} trainings did not fit the budget), and every network was compared "
                      f"with it on that fold's {remedies.one_fold.validation_rows} validation rows.")
-    short = remedies.shortened if remedies.shortened is not None and remedies.shortened.kept else remedies.unscored
+    short = remedies.unscored
     if short is not None and short.budget is not None:
         lines.append(f"“{short.recipe}” trained {short.epochs} of its {short.full_epochs} epochs to fit the budget: "
                      f"a --budget of about {short.budget:.0f} s would train it in full.")
@@ -227,7 +227,7 @@ def advice(summary: Summary) -> list[str]:
         lines.append(f"Remedies that earned their place on validation data: {', '.join(helped)}.")
     if hurt:
         lines.append(f"Remedies that did not help here (leave them out): {', '.join(hurt)}.")
-    if best.best_epoch:
+    if best.best_epoch and remedies.unscored is None:  # a recipe trained once had no search run
         search_epochs = getattr(best, "search_epochs", None) or best.epochs  # older summaries lack it
         lines.append(f"Keep early stopping: the search run of this recipe kept its weights of epoch {best.best_epoch} "
                      f"of {search_epochs}, and the refit trains that many epochs.")

@@ -217,7 +217,7 @@ class _Scores(Evaluator):
     remembers what it was asked."""
 
     def __init__(self, scores):
-        rows = {"train": range(800), "val": range(200)}
+        rows = {"train": range(800), "val": range(200), "task": "classification"}
         super().__init__(base=None, data=type("Split", (), rows)())
         self.scores, self.asked = scores, []
 
@@ -235,7 +235,7 @@ SCORES = dict(zip(NAMES, (0.80, 0.86, 0.82, 0.79), strict=True))
 # final training alone fits all 60: the recipe is trained once, unscored. At 400 s, 29 of them, and scored first
 # under a third
 SHORT = describe(shortened(VGG, 29))
-SKIPPED = "skipped: the budget trains the recipe once, on every labelled row, with no time to score anything beside it"
+SKIPPED = "skipped: the recipe, trained once without a score, takes the rest of the budget"
 
 
 @pytest.mark.parametrize(("forecast", "kept", "epochs", "scored_epochs"),
@@ -263,12 +263,29 @@ def test_a_default_recipe_is_scored_first_as_far_as_its_forecast_fits_the_time_l
             "epochs": epochs, "of": 60, "forecast_seconds": forecast, "scored_epochs": scored_epochs,
             "more_seconds": round((60 - epochs) * RESERVE_FACTOR * forecast / 60 * 1000 / (800 + 200 / 3), 1)}
         assert math.isnan(recipe.val_score) and recipe.parameters == 1234 and recipe.seconds == 0.0
-        assert [t.status for t in trials[1:]] == [SKIPPED] * 3
+        assert [t.status for t in trials[1:]] == [SKIPPED] * 3 and recipe.metric == "val_accuracy"
         assert clock.left() <= 0  # the rest of the run is the final training's: no later phase starts one
+        clock.reserve = 0.0  # and a reserve learned later does not reopen the search
+        assert clock.left() <= 0
     else:  # under a third of its epochs would fit even trained once: not at all
-        assert recipe.status == ("skipped: forecast 1000 s, over 40% of the time left (trained once on every "
-                                 "labelled row, past the deadline even at 20 of its 60 epochs)")
+        assert recipe.status == ("skipped: forecast 1000 s, over 40% of the time left (trained once, past the "
+                                 "deadline even at 20 of its 60 epochs)")
         assert score.asked == [NAMES[0], *NAMES[2:]] and chosen.name == NAMES[2]
+
+
+def test_a_recipe_is_never_trained_once_unscored_beside_candidates_the_user_named(monkeypatch):
+    # --recipe FILE or --backbone: the user's candidates are to be compared, so a recipe that scoring would cut short
+    # is not scored at all, and they are
+    monkeypatch.setattr(phases.time, "perf_counter", lambda: 1000.0)
+    score = _Scores(dict(SCORES))
+    monkeypatch.setattr(phases, "forecast", lambda _, recipe: 180.0 if recipe == VGG else pytest.fail("asked"))
+    clock = Clock(300, None, started=1000.0)
+    trials, chosen = architecture(score, clock, NETWORKS, epsilon=0.0, tick=lambda: None, share=1.0, extend=0,
+                                  optional=[copy.deepcopy(VGG)], train_once=False)
+    assert score.asked == [NAMES[0], *NAMES[2:]] and chosen.name == NAMES[2] and clock.left() > 0
+    assert trials[0].status == ("skipped: forecast 180 s, over 40% of the time left (one training and its final "
+                                "training: past the deadline; trained once without a score only when no candidate "
+                                "is named)")
 
 
 def test_two_networks_are_scored_whatever_the_share_when_the_recipe_before_them_is_not(monkeypatch):

@@ -48,10 +48,11 @@ def test_a_doctor_run_trains_once_records_and_reports_a_recipe_it_had_no_time_to
     recipe, *networks = remedies["architecture"]
     assert recipe["name"] == name and recipe["epochs"] == 4 and recipe["recipe"]["train"]["max_epochs"] == 4
     assert recipe["val_score"] is None and recipe["gap"] is None and recipe["details"]["chosen"]
-    assert recipe["parameters"] == summary["best"]["parameters"] > 0  # counted on a network built for it
+    # counted on a network built for it: as many as the trained model's layer table counts
+    assert recipe["parameters"] == summary["model"]["best"]["parameters"] > 0
     # nothing was scored beside it, and no later phase trained
-    assert [n["status"] for n in networks] == ["skipped: the budget trains the recipe once, on every labelled row, "
-                                                "with no time to score anything beside it"] * 2
+    assert [n["status"] for n in networks] == ["skipped: the recipe, trained once without a score, takes the rest "
+                                                "of the budget"] * 2
     assert remedies["trainings"] == 0 and all(t["status"] != "done" for t in remedies["ablation"][1:])
     train, val = summary["data"]["n_train"], summary["data"]["n_val"]
     # the seconds its 6 missing epochs would cost in its final training on the training and validation rows (x 1.3)
@@ -59,22 +60,29 @@ def test_a_doctor_run_trains_once_records_and_reports_a_recipe_it_had_no_time_to
     assert remedies["unscored"] == {"recipe": name, "epochs": 4, "full_epochs": 10, "forecast_seconds": 50.0,
                                     "scored_epochs": 2, "budget": round(60 + more)}
     assert remedies.get("shortened") is None and remedies["chosen_architecture"] == name
-    assert remedies["settled"].startswith("a complete recipe the budget trains once, on every labelled row")
+    assert remedies["settled"].startswith("a complete recipe trained once without a score is kept as given")
+    assert remedies["selection"]["kept"].startswith("the complete recipe, trained once without a score")
     best = summary["best"]
-    assert best["search_val_score"] is None and best["search_val_score_note"].startswith("none: the budget trained")
+    assert best["search_val_score"] is None
+    assert best["search_val_score_note"] == "none: the budget trained this recipe once, without a score"
+    # no remedy outcome reads its missing score as a measure ("nan against ...")
+    assert not any(o["tried"] for o in summary["plan"]["outcomes"]) and "nan" not in json.dumps(summary["plan"])
+    assert summary["timings"]["total"] <= 60
     assert best["recipe"]["train"]["max_epochs"] == 4 and best["epochs"] == 4 and best["shipped"]["epochs"] == 4
     assert len(json.loads((out / "best_history.json").read_text())["epochs"]) == 4  # the shipped training's
     # 8x8 digit images: the mirror views were measured by the baseline's model on the validation split
     assert best["mirror"]["measured_by"] == "baseline" and not best["mirror"]["used"]
     assert summary["test"]["best"]["figure"]["rows"] == summary["data"]["n_test"]  # its evidence: the test split
     report = (out / "report.html").read_text()
-    assert (f"<p>“{name}” was not scored: the budget trains it once, on every labelled row, at 4 of its 10 epochs, "
-            f"its schedule sized to them (a budget of about {round(60 + more)} s would train it in full). Scored "
-            "first (one training, forecast 50 s at full length), it would have been cut to 2 epochs for that "
-            "training and its final one, and no time would have been left to score anything beside it: its score "
-            "would have chosen nothing. Its test figures below are its evidence.</p>") in report
-    assert "<td>not scored: trained once, on every labelled row · chosen (the budget trains it once: nothing was " \
-           "scored beside it)</td>" in report
+    assert (f"<p>“{name}” was not scored: the budget trains it once, at 4 of its 10 epochs, its schedule sized to "
+            f"them (a budget of about {round(60 + more)} s would train it in full). Scored first (one training, "
+            "forecast 50 s at full length), it would have been cut to 2 epochs for that training and its final one, "
+            "and no time would have been left to score anything beside it: its score would have chosen nothing. Its "
+            "test figures below are its evidence.</p>") in report
+    assert "<td>not scored: trained once · chosen (the budget fitted no comparison: nothing was scored beside " \
+           "it)</td>" in report
+    assert ("<p>No candidate was scored: the budget trains the complete recipe once, without a score (below), and "
+            "fitted no comparison.</p>") in report and "Every candidate trained with early stopping" not in report
     # no scatter of validation scores (there are none), and the untried remedies in one sentence, not a table
     assert 'alt="architecture sweep"' not in report and "<td>augmentation</td>" not in report
     assert escape(f"Not run: {remedies['settled']}. The remedies it would have tried: "
@@ -83,15 +91,20 @@ def test_a_doctor_run_trains_once_records_and_reports_a_recipe_it_had_no_time_to
             "once), then read the test split once") in report
     assert "It has no search score: the budget trained it once, with no time to score it (see above)." in report
     assert "by the baseline's model (the recipe, trained once, has no validation models of its own" in report
-    assert (f"Network: “{name}”, trained once on every labelled row without a score: the budget left no time to "
-            "score anything beside it.") in report
+    assert f"Network: “{name}”, trained once without a score: the budget fitted no comparison with another network." \
+        in report
+    assert "Keep early stopping" not in report  # there was no search run of it
     assert (f"“{name}” trained 4 of its 10 epochs to fit the budget: a --budget of about {round(60 + more)} s would "
             "train it in full.") in report
     assert "optimistic, because that score chose it" not in report
-    # trained at full length: no budget to suggest, and the report says so
-    remedies["unscored"].update(epochs=10, budget=None)
+    # trained at full length, where scoring first would have fitted under a third of it: the report says so
+    remedies["unscored"].update(epochs=10, budget=None, scored_epochs=None)
     (out / "summary.json").write_text(json.dumps(summary))
-    assert "on every labelled row, at its full 10 epochs. Scored first" in render_report(out)
+    report = render_report(out)
+    assert ("the budget trains it once, at its full 10 epochs. Scored first (one training, forecast 50 s at full "
+            "length), not even a third of its epochs would have fitted that training and its final one; trained "
+            "once, it takes the time the networks would have had") in report
+    assert "trained 4 of its 10 epochs" not in report
 
 
 def test_the_time_kept_back_is_the_kept_one_training_recipes_where_a_network_ranks_above_it():
@@ -107,9 +120,9 @@ def test_the_time_kept_back_is_the_kept_one_training_recipes_where_a_network_ran
         return clock.reserve
 
     network = Trial("mlp", "architecture", {}, 0.95, 0.0, 1000, 10, 1.0, details={"best_epoch": 10})
-    recipe = Trial(describe(RECIPES["vgg"]), "architecture", RECIPES["vgg"], 0.90, 0.0, 100_000, 20, 8.0,
-                   details={"best_epoch": 20, "one_training": {"epochs": 20, "of": 60}})
-    # before the choice the network leads (1 s for 10 epochs, against the recipe's 8 s for 20)
+    recipe = Trial(describe(RECIPES["vgg"]), "architecture", RECIPES["vgg"], 0.90, 0.0, 100_000, 60, 8.0,
+                   details={"best_epoch": 60, "one_training": {"epochs": 60, "of": 60}})
+    # before the choice the network leads (1 s for 10 epochs, against the recipe's 8 s for 60)
     assert reserve(network, recipe) == pytest.approx(reserve(network))
     kept = replace(recipe, details={**recipe.details, "chosen": True})  # kept by the architecture phase
     assert reserve(network, recipe, kept) == pytest.approx(reserve(kept)) and reserve(kept) > reserve(network)
@@ -117,7 +130,7 @@ def test_the_time_kept_back_is_the_kept_one_training_recipes_where_a_network_ran
 
 def test_a_recipe_scored_by_one_training_is_kept_as_given_even_where_its_validation_resolves_a_point():
     # 20,000 validation rows at 0.999 resolve a point: a recipe scored within 40% of the time left would be searched
-    # on; one scored by one training past it (at full length or shortened) is not: a change's would not fit either
+    # on; one scored by one training past it is not (a change's would not fit either), nor one trained once
     rows = {"train": TensorData(torch.zeros(80_000, 2), torch.zeros(80_000, dtype=torch.long)),
             "val": TensorData(torch.zeros(20_000, 2), torch.zeros(20_000, dtype=torch.long))}
     score = Scorer(None, type("Split", (), rows)())
@@ -128,8 +141,8 @@ def test_a_recipe_scored_by_one_training_is_kept_as_given_even_where_its_validat
     assert single_training(one) and settled(score, one) == (
         "a complete recipe scored by one training over 40% of the time left is kept as given: a change's training "
         "would not fit the budget either, so no remedy is searched on it")
-    short = replace(full, recipe=shortened(vgg, 25), details={"one_training": {"epochs": 25, "of": 60}})
-    assert settled(score, short) == (
-        "a complete recipe scored by one training over 40% of the time left, shortened to 25 of its 60 epochs, is "
-        "kept as given: a change's training would not fit the budget either, so no remedy is searched on it")
+    once = replace(full, recipe=shortened(vgg, 25), val_score=float("nan"), details={"unscored": {"epochs": 25}})
+    assert not single_training(once) and settled(score, once) == (
+        "a complete recipe trained once without a score is kept as given: there is no validation score to compare a "
+        "change with, and a change's training would not fit the budget either")
 
