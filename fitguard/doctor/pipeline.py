@@ -546,6 +546,10 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
                                                                 # a candidate the user named is to be compared
                                                                 train_once=not options.recipe and not options.backbone)
             found["chosen"] = chosen
+            if phases.unscored(chosen):  # this phase and every later one train nothing: say why
+                display.nothing_to_do("the recipe trains once, without a score, in the final training: no "
+                                      "comparison fits the budget", later="the search has ended: the recipe "
+                                                                          "trains once")
             if phases.single_training(chosen) and score.on_scored is not None:
                 score.on_scored(chosen)  # the time kept back for the final trainings is now the recipe's
             if (why := phases.settled(phases.scored_by(score, chosen), chosen)) is not None:

@@ -30,6 +30,10 @@ class EpochTicker(Callback):
         self.display.epoch(epoch, trainer.max_epochs)
 
 
+#: why a phase that trained nothing did not, unless told otherwise (:meth:`DoctorProgress.nothing_to_do`)
+NO_TIME = "no time left in its share"
+
+
 class DoctorProgress:
     """The live display of one doctor run (a context manager). ``deadline`` is the run's deadline
     (``time.perf_counter`` units, inf without a time budget), for the time-left column.
@@ -52,6 +56,8 @@ class DoctorProgress:
         self.phase_started = started
         self.best: str = ""
         self.where = ""
+        self.why_none = ""  # why the phase in progress trains nothing, when it is not the budget
+        self.why_later = ""  # the same for every later phase
         self.ticker = EpochTicker(self)
 
     def __enter__(self) -> DoctorProgress:
@@ -72,14 +78,25 @@ class DoctorProgress:
         if self.task is None:
             return
         task = self.progress.tasks[self.task]
-        outcome = f"done{self._best_text()}" if task.completed else "skipped: no time left in its share of the budget"
+        why = self.why_none or self.why_later
+        outcome = f"done{self._best_text()}" if task.completed else f"skipped: {why or NO_TIME + ' of the budget'}"
         self.progress.update(self.task, total=task.completed, status=outcome)
         if not self.quiet and not self.live:
             seconds = time.perf_counter() - self.phase_started
             self.console.print(f"{self.name}: {task.completed:g} done in {seconds:.0f} s"
-                               f"{self._best_text() if task.completed else ' (no time left in its share)'}"
+                               f"{self._best_text() if task.completed else f' ({why or NO_TIME})'}"
                                f"{self._left()}", highlight=False)
-        self.task = None
+        self.task, self.why_none = None, ""
+
+    def nothing_to_do(self, why: str, later: str = "") -> None:
+        """Say why the phase in progress trains nothing, when it is not the budget (shown as it closes), and why
+        every later phase that trains nothing does not.
+
+        Args:
+            why: the reason, in a few words.
+            later: the later phases' reason; "" (default): none (the budget's, unless told).
+        """
+        self.why_none, self.why_later = why, later or self.why_later
 
     def _best_text(self) -> str:
         return f" · best so far {self.best}" if self.best else ""

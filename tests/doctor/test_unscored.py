@@ -146,3 +146,23 @@ def test_a_recipe_scored_by_one_training_is_kept_as_given_even_where_its_validat
         "a complete recipe trained once without a score is kept as given: there is no validation score to compare a "
         "change with, and a change's training would not fit the budget either")
 
+
+
+def test_the_progress_lines_say_why_phases_train_nothing_once_the_recipe_is_trained_once():
+    import io
+
+    out = io.StringIO()
+    display = DoctorProgress(Console(file=out, width=200), quiet=False, started=0.0, deadline=float("inf"))
+    assert not display.live  # not a terminal: one line per phase
+    with display:
+        display.phase("reference models", None)  # no reason given: the budget's
+        display.phase("architecture", 8)
+        display.nothing_to_do("the recipe trains once, without a score", later="the search has ended")
+        display.phase("ablation", 10)
+        display.phase("final training", 1)
+        display.tick()
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "reference models: 0 done in 0 s (no time left in its share)"
+    assert lines[1] == "architecture: 0 done in 0 s (the recipe trains once, without a score)"
+    assert lines[2] == "ablation: 0 done in 0 s (the search has ended)"
+    assert lines[3] == "final training: 1 done in 0 s"
