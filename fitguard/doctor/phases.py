@@ -791,10 +791,10 @@ def trained_once(score: Scorer, recipe: dict[str, Any], epochs: int, *, forecast
     """
     full = recipe["train"]["max_epochs"]
     short = shortened(recipe, epochs) if epochs < full else recipe
-    train, val = one_split(score)
+    train, _ = one_split(score)
     per_epoch = forecast_seconds / full
     # what the epochs it lacks would cost in its final training, with the reserve (the summary's budget for them)
-    more = (full - epochs) * RESERVE_FACTOR * per_epoch * (len(train) + len(val)) / max(1.0, len(train) + len(val) / 3)
+    more = (full - epochs) * per_epoch * (_final_factor(score) - 1)
     metric, mode = resolve_metric(score.metric, score.data.task)
     return Trial(describe(short), "architecture", short, math.nan, math.nan, parameters_of(score, short), epochs, 0.0,
                  metric=metric, mode=mode, details={"best_epoch": epochs, "stop_reason": "not trained in the search",
@@ -903,8 +903,7 @@ def direct_epochs(seconds: float, epochs: int, score: Scorer, clock: Clock) -> i
         True
     """
     per_epoch = seconds / epochs
-    train, val = one_split(score)
-    final = RESERVE_FACTOR * per_epoch * (len(train) + len(val)) / max(1.0, len(train) + len(val) / 3)
+    final = per_epoch * (_final_factor(score) - 1)  # an epoch of the final training, with its reserve
     views = 2 if getattr(score.data, "kind", None) == "image" else 1
     to_deadline = clock.deadline - time.perf_counter() - REPORT_SECONDS - views * _evaluation_seconds(per_epoch, score)
     fit = min(epochs, math.floor(to_deadline / final)) if to_deadline > 0 else 0
