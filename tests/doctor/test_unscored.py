@@ -4,6 +4,7 @@ leave no time to score anything beside it; it is kept without a score and traine
 full length or at the most epochs that fit, its schedule sized to them."""
 
 import copy
+import io
 import json
 from dataclasses import replace
 
@@ -20,7 +21,9 @@ from fitguard.doctor.phases import RECIPES, Clock, Scorer, describe, settled, sh
 from fitguard.doctor.pipeline import _scorer, base_config
 from fitguard.doctor.progress import DoctorProgress
 from fitguard.report.html import render_report
+from fitguard.report.terminal import print_outcome
 from fitguard.search.scoring import Trial
+from fitguard.summary import load_summary
 
 
 def test_a_doctor_run_trains_once_records_and_reports_a_recipe_it_had_no_time_to_score(tmp_path, monkeypatch):
@@ -41,6 +44,9 @@ def test_a_doctor_run_trains_once_records_and_reports_a_recipe_it_had_no_time_to
                  "--ensemble", "1", "--refit", "trainval", "--out", str(out)]
     result = CliRunner().invoke(app, arguments)
     assert result.exit_code == 0, result.output
+    table = io.StringIO()  # the CLI's table (--quiet prints none)
+    print_outcome(Console(file=table, width=200), load_summary(out))
+    assert "kept: the recipe as given (trained once, unscored)" in table.getvalue()
     summary = json.loads((out / "summary.json").read_text())
     remedies = summary["remedies"]
     name = describe(shortened(small, 4))
@@ -83,7 +89,10 @@ def test_a_doctor_run_trains_once_records_and_reports_a_recipe_it_had_no_time_to
            "it)</td>" in report
     assert ("<p>No candidate was scored: the budget trains the complete recipe once, without a score (below), and "
             "fitted no comparison.</p>") in report and "Every candidate trained with early stopping" not in report
-    # no scatter of validation scores (there are none), and the untried remedies in one sentence, not a table
+    # the networks it left no time for, and the untried remedies, in one sentence each, not table rows; no scatter
+    # of validation scores (there are none)
+    assert ("<p>Not scored beside it (the recipe, trained once without a score, takes the rest of the budget): mlp 2, "
+            "mlp 3.</p>") in report and "<td>mlp 2</td>" not in report
     assert 'alt="architecture sweep"' not in report and "<td>augmentation</td>" not in report
     assert escape(f"Not run: {remedies['settled']}. The remedies it would have tried: "
                   f"{', '.join(t['name'] for t in remedies['ablation'][1:])}.") in report
@@ -149,8 +158,6 @@ def test_a_recipe_scored_by_one_training_is_kept_as_given_even_where_its_validat
 
 
 def test_the_progress_lines_say_why_phases_train_nothing_once_the_recipe_is_trained_once():
-    import io
-
     out = io.StringIO()
     display = DoctorProgress(Console(file=out, width=200), quiet=False, started=0.0, deadline=float("inf"))
     assert not display.live  # not a terminal: one line per phase
