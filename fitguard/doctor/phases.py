@@ -694,7 +694,10 @@ def _trained_once(clock: Clock, trials: list[Trial], rest: list[dict[str, Any]])
     clock.end_search()
     why = "skipped: the recipe, trained once without a score, takes the rest of the budget"
     trials[-1].details["chosen"] = True
-    return [*trials, *(skipped(Candidate(r, describe(r), "architecture"), why) for r in rest)], trials[-1]
+    left = [skipped(Candidate(r, describe(r), "architecture"), why) for r in rest]
+    for trial in left:
+        trial.details["beside_unscored"] = True  # the report names them in one sentence
+    return [*trials, *left], trials[-1]
 
 
 def _no_split() -> None:
@@ -880,8 +883,8 @@ def direct_epochs(seconds: float, epochs: int, score: Scorer, clock: Clock) -> i
     fold, or its training split) is forecast to take ``seconds``, such that its final training alone on every
     labelled row, the final model's evaluations (both mirror views on images: they may be used) and the report end
     by the run's deadline (:func:`trained_once`); None when fewer than :data:`SHORTEST` of ``epochs`` would. The
-    final training's seconds scale with the rows an epoch passes over, as in :func:`_final_factor`, times
-    :data:`RESERVE_FACTOR`.
+    final training's seconds scale with the rows an epoch passes over, with its reserve, as in
+    :func:`_final_factor`.
 
     Args:
         seconds: the forecast of one training at ``epochs``.

@@ -94,7 +94,7 @@ class DoctorProgress:
 
         Args:
             why: the reason, in a few words.
-            later: the later phases' reason; "" (default): none (the budget's, unless told).
+            later: the later phases' reason; "" (default): the one given before, if any (else the budget's).
         """
         self.why_none, self.why_later = why, later or self.why_later
 

@@ -34,7 +34,7 @@ def print_outcome(console: Console, summary: Summary, report: Path | None = None
         table.add_column(header, justify="left" if not header else "right")
     members = summary.best.members
     mirrored = summary.best.mirror is not None and summary.best.mirror.used
-    kept = f"kept: {summary.best.name}" + (" (trained once, unscored)" if summary.remedies.unscored else "") + (
+    kept = f"kept: {summary.best.name}" + (" (unscored)" if summary.remedies.unscored else "") + (
         f" (mean of {members} seeds)" if members > 1 else "") + (" (+ mirror views)" if mirrored else "")
     for run, tested, label in ((summary.baseline, test.baseline, "baseline"), (summary.best, test.best, kept)):
         table.add_row(label, _figure_text(tested.figure), _second_figure_text(tested.figure), f"{run.gap:+.4f}",

@@ -46,12 +46,13 @@ def test_a_doctor_run_trains_once_records_and_reports_a_recipe_it_had_no_time_to
     assert result.exit_code == 0, result.output
     table = io.StringIO()  # the CLI's table (--quiet prints none)
     print_outcome(Console(file=table, width=200), load_summary(out))
-    assert "kept: the recipe as given (trained once, unscored)" in table.getvalue()
+    assert "kept: the recipe as given (unscored)" in table.getvalue()
     summary = json.loads((out / "summary.json").read_text())
     remedies = summary["remedies"]
     name = describe(shortened(small, 4))
     assert name == "cnn 8x16, 2 convs a block; SGD, one cycle over 4 epochs, augmented"
     recipe, *networks = remedies["architecture"]
+    assert all(n["details"]["beside_unscored"] for n in networks) and "beside_unscored" not in recipe["details"]
     assert recipe["name"] == name and recipe["epochs"] == 4 and recipe["recipe"]["train"]["max_epochs"] == 4
     assert recipe["val_score"] is None and recipe["gap"] is None and recipe["details"]["chosen"]
     # counted on a network built for it: as many as the trained model's layer table counts
@@ -168,6 +169,9 @@ def test_the_progress_lines_say_why_phases_train_nothing_once_the_recipe_is_trai
         display.phase("ablation", 10)
         display.phase("final training", 1)
         display.tick()
+    statuses = [task.fields["status"] for task in display.progress.tasks]  # what a terminal's live display shows
+    assert statuses == ["skipped: no time left in its share of the budget",
+                        "skipped: the recipe trains once, without a score", "skipped: the search has ended", "done"]
     lines = out.getvalue().splitlines()
     assert lines[0] == "reference models: 0 done in 0 s (no time left in its share)"
     assert lines[1] == "architecture: 0 done in 0 s (the recipe trains once, without a score)"
