@@ -186,6 +186,13 @@ def candidates(options: DoctorOptions, kind: str) -> list[dict[str, Any]]:
     return [c for i, c in enumerate(found) if c not in found[:i]]
 
 
+def _named(recipes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The architecture phase's candidates the user named: a backbone, a complete recipe (``--recipe``), a network of
+    theirs (``--model package.module:function``); not the built-in networks."""
+    return [r for r in recipes if "transfer" in r or phases.fixed_schedule(r)
+            or is_import_path(str((r.get("model") or {}).get("name", "")))]
+
+
 def default_recipes(options: DoctorOptions, kind: str) -> list[dict[str, Any]]:
     """The complete recipes of :data:`fitguard.doctor.phases.DEFAULT_RECIPES` for this kind of data (copies), which
     the architecture phase scores first when the time left fits them; none with a ``--model``.
@@ -542,9 +549,7 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
             optional = default_recipes(options, data.kind)
             found["architecture"], chosen = phases.architecture(score, clock, networks, epsilon=options.epsilon,
                                                                 tick=tick, share=step.until, optional=optional,
-                                                                second=second,
-                                                                # a candidate the user named is to be compared
-                                                                train_once=not options.recipe and not options.backbone)
+                                                                second=second, named=_named(networks))
             found["chosen"] = chosen
             if phases.unscored(chosen):  # this phase and every later one train nothing: say why
                 display.nothing_to_do("the recipe trains once, without a score, in the final training: no "

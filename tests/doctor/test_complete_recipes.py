@@ -274,18 +274,41 @@ def test_a_default_recipe_is_scored_first_as_far_as_its_forecast_fits_the_time_l
 
 
 def test_a_recipe_is_never_trained_once_unscored_beside_candidates_the_user_named(monkeypatch):
-    # --recipe FILE or --backbone: the user's candidates are to be compared, so a recipe that scoring would cut short
-    # is not scored at all, and they are
+    # a --backbone or another --recipe: the user's candidates are to be compared, so a recipe that scoring would cut
+    # short is not scored at all, and they are
     monkeypatch.setattr(phases.time, "perf_counter", lambda: 1000.0)
     score = _Scores(dict(SCORES))
     monkeypatch.setattr(phases, "forecast", lambda _, recipe: 180.0 if recipe == VGG else pytest.fail("asked"))
     clock = Clock(300, None, started=1000.0)
     trials, chosen = architecture(score, clock, NETWORKS, epsilon=0.0, tick=lambda: None, share=1.0, extend=0,
-                                  optional=[copy.deepcopy(VGG)], train_once=False)
+                                  optional=[copy.deepcopy(VGG)], named=[NETWORKS[0]])  # say the user's own network
     assert score.asked == [NAMES[0], *NAMES[2:]] and chosen.name == NAMES[2] and clock.left() > 0
     assert trials[0].status == ("skipped: forecast 180 s, over 40% of the time left (one training and its final "
-                                "training: past the deadline; trained once without a score only when no candidate "
-                                "is named)")
+                                "training: past the deadline; not trained once without a score: something was scored "
+                                "before it, or a candidate you named waits to be compared)")
+
+
+def test_a_recipe_the_user_named_is_budgeted_like_the_default_one(monkeypatch):
+    # --recipe vgg at a small budget: named alone, it is forecast first and trained once where scoring would cut it
+    # short, as the default recipe is (scored as a plain candidate it took the time its final training needed)
+    monkeypatch.setattr(phases.time, "perf_counter", lambda: 1000.0)
+    monkeypatch.setattr(phases, "parameters_of", lambda _, recipe: 1234)
+    score = _Scores(dict(SCORES))
+    monkeypatch.setattr(phases, "forecast", lambda _, recipe: 180.0 if recipe == VGG else pytest.fail("asked"))
+    named = [copy.deepcopy(VGG)]
+    trials, chosen = architecture(score, Clock(300, None, started=1000.0), [*named, *NETWORKS], epsilon=0.0,
+                                  tick=lambda: None, share=1.0, extend=0, optional=[copy.deepcopy(VGG)], named=named)
+    assert score.asked == [] and chosen is trials[0] and phases.unscored(chosen) and chosen.epochs == 60
+    assert [t.name for t in trials] == [NAMES[1], NAMES[0], *NAMES[2:]]  # once each, the recipe first
+    # and a second recipe the user named is compared, not left out: the first is scored by one training (its
+    # forecast admits it) and the second, whose scoring does not fit, is not trained once after a score
+    other = {**copy.deepcopy(VGG), "train": {**VGG["train"], "lr": 0.05}}
+    score = _Scores({**SCORES, describe(other): 0.85})
+    monkeypatch.setattr(phases, "forecast", lambda _, recipe: 40.0 if recipe == VGG else 180.0)
+    trials, chosen = architecture(score, Clock(300, None, started=1000.0), [VGG, other, *NETWORKS], epsilon=0.0,
+                                  tick=lambda: None, share=1.0, extend=0, optional=[VGG], named=[VGG, other])
+    assert score.asked[0] == NAMES[1] and not any(phases.unscored(t) for t in trials)
+    assert trials[1].name == describe(other) and trials[1].status.startswith("skipped: forecast 180 s")
 
 
 def test_two_networks_are_scored_whatever_the_share_when_the_recipe_before_them_is_not(monkeypatch):
@@ -331,10 +354,12 @@ def test_a_default_recipe_is_not_scored_under_a_trials_budget_nor_twice_when_nam
         score.asked.clear()
         architecture(score, clock, NETWORKS, epsilon=0.0, tick=lambda: None, share=1.0, extend=0, optional=[VGG])
         assert score.asked == [describe(r) for r in NETWORKS]  # a trials budget: never the 60-epoch recipe
-    named = [copy.deepcopy(VGG), *NETWORKS]  # --recipe vgg: scored first, as named, and not again second
+    # --recipe vgg: scored first, as named and as far as its forecast allows (since session 25), and not again
+    named = [copy.deepcopy(VGG), *NETWORKS]
     score = _Scores(dict(SCORES))
+    monkeypatch.setattr(phases, "forecast", lambda *_: 10.0)
     architecture(score, Clock(300, None), named, epsilon=0.0, tick=lambda: None, share=1.0, extend=0,
-                 optional=[VGG])
+                 optional=[VGG], named=named[:1])
     assert score.asked == [NAMES[1], *(describe(r) for r in NETWORKS)]
 
 
