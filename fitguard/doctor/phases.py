@@ -607,8 +607,9 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
     The ``optional`` recipes (:data:`DEFAULT_RECIPES`) are scored first, before the candidates, under a time budget
     alone (a trials budget counts a 60-epoch recipe as one training: it would take over the run), each as far as its
     :func:`forecast` allows (:func:`optional_recipe`): on every fold, by one training (then every network is
-    compared with it on that fold: :func:`on_first_fold`), trained once without a score (when ``train_once``: it is
-    then kept and nothing else is scored), or not at all. First, not second (until
+    compared with it on that fold: :func:`on_first_fold`), trained once without a score (while nothing was scored
+    before it and no other candidate the user ``named`` waits: it is then kept and nothing else is scored), or not at
+    all. First, not second (until
     session 23) nor third (until session 22): on every image set measured the recipe was the strongest candidate,
     and second it was shortened or skipped at a 60 s budget because the first network took the time (MNIST 50/class:
     29-35 of its 60 epochs, or none; first, 60 on every seed of session 24's runs). One the candidates hold already
@@ -655,8 +656,9 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
     trials: list[Trial] = []
     for index, recipe in enumerate(budgeted):
         # trained once without a score only while nothing was scored and no other candidate the user named waits
-        once = not any(t.status == "done" for t in trials) and all(n == recipe for n in named)
-        trials.append(optional_recipe(score, clock, recipe, share=share, always=admitted < 2, train_once=once))
+        not_once = ("a candidate was scored before it" if any(t.status == "done" for t in trials)
+                    else "a candidate you named waits to be compared" if any(n != recipe for n in named) else None)
+        trials.append(optional_recipe(score, clock, recipe, share=share, always=admitted < 2, not_once=not_once))
         if unscored(trials[-1]):
             return _trained_once(clock, trials, [*budgeted[index + 1:], *rest])
         if trials[-1].status == "done":
@@ -713,7 +715,7 @@ def _no_split() -> None:
 
 
 def optional_recipe(score: Scorer, clock: Clock, recipe: dict[str, Any], *, share: float, always: bool,
-                    train_once: bool = True) -> Trial:
+                    not_once: str | None = None) -> Trial:
     """A default complete recipe's trial in the architecture phase, scored as far as the time left allows:
 
     - on every fold (or the validation split) when its :func:`forecast` fits :data:`RECIPE_SHARE` of the search's
@@ -746,8 +748,9 @@ def optional_recipe(score: Scorer, clock: Clock, recipe: dict[str, Any], *, shar
         recipe: the complete recipe (a fixed schedule).
         share: the cumulative share of the search's time and trials the phase may use.
         always: start it whatever the share says once its forecast fits (a choice needs two candidates).
-        train_once: it may be trained once without a score (default True); False (something was scored before it,
-            or a candidate the user named waits): where scoring does not fit at full length it is not scored at all.
+        not_once: why it may not be trained once without a score (something was scored before it, or a candidate
+            the user named waits): where scoring does not fit at full length it is then not scored at all, and the
+            status says why; None (default): it may.
     """
     candidate = Candidate(recipe, describe(recipe), "architecture")
     if clock.left() < RECIPE_MIN_LEFT:
@@ -760,7 +763,7 @@ def optional_recipe(score: Scorer, clock: Clock, recipe: dict[str, Any], *, shar
     after = once * (_final_factor(score) - 1) + _evaluation_seconds(once / full, score) + REPORT_SECONDS
     fitting = admits_recipe(seconds, clock) and time.perf_counter() + seconds + after <= clock.deadline
     scored = None if fitting else fitting_epochs(once, full, score, clock)
-    direct = None if fitting or scored == full or not train_once else direct_epochs(once, full, score, clock)
+    direct = None if fitting or scored == full or not_once else direct_epochs(once, full, score, clock)
     if fitting:
         trial = (score(recipe, name=candidate.name, phase="architecture")
                  if clock.spend(share, score.trainings, always=always) else skipped(candidate))
@@ -776,10 +779,9 @@ def optional_recipe(score: Scorer, clock: Clock, recipe: dict[str, Any], *, shar
     else:
         least = math.ceil(SHORTEST * full)
         trial = skipped(candidate, f"skipped: forecast {seconds:.0f} s, over {RECIPE_SHARE:.0%} of the time left"
-                        + (f" (trained once, past the deadline even at {least} of its {full} epochs)" if train_once
-                           else " (one training and its final training: past the deadline; not trained once without "
-                                "a score: something was scored before it, or a candidate you named waits to be "
-                                "compared)"))
+                        + (f" (trained once, past the deadline even at {least} of its {full} epochs)"
+                           if not_once is None else " (one training and its final training: past the deadline; not "
+                           f"trained once without a score: {not_once})"))
     trial.details["forecast_seconds"] = round(seconds, 1)
     return trial
 

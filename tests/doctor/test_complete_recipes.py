@@ -284,8 +284,8 @@ def test_a_recipe_is_never_trained_once_unscored_beside_candidates_the_user_name
                                   optional=[copy.deepcopy(VGG)], named=[NETWORKS[0]])  # say the user's own network
     assert score.asked == [NAMES[0], *NAMES[2:]] and chosen.name == NAMES[2] and clock.left() > 0
     assert trials[0].status == ("skipped: forecast 180 s, over 40% of the time left (one training and its final "
-                                "training: past the deadline; not trained once without a score: something was scored "
-                                "before it, or a candidate you named waits to be compared)")
+                                "training: past the deadline; not trained once without a score: a candidate you named "
+                                "waits to be compared)")
 
 
 def test_a_recipe_the_user_named_is_budgeted_like_the_default_one(monkeypatch):
@@ -309,6 +309,7 @@ def test_a_recipe_the_user_named_is_budgeted_like_the_default_one(monkeypatch):
                                   tick=lambda: None, share=1.0, extend=0, optional=[VGG], named=[VGG, other])
     assert score.asked[0] == NAMES[1] and not any(phases.unscored(t) for t in trials)
     assert trials[1].name == describe(other) and trials[1].status.startswith("skipped: forecast 180 s")
+    assert trials[1].status.endswith("not trained once without a score: a candidate was scored before it)")
 
 
 def test_two_networks_are_scored_whatever_the_share_when_the_recipe_before_them_is_not(monkeypatch):
