@@ -254,9 +254,9 @@ class Shipped(Section):
 class Mirror(Section):
     """Flip test-time augmentation, measured on the kept recipe's validation rows (the same trained models predicting
     each image plain, its left-right mirror, and the mean of both): the scores, higher is better, and the losses;
-    ``used`` when the mirrored images alone scored no worse than the plain within ``MIRROR_Z`` standard errors and
-    the mean had the lower loss (:func:`fitguard.doctor.phases.mirror_helps`); then the tested and shipped models
-    predict with the mean.
+    ``used`` when the mirrored images alone scored no worse than the plain within ``MIRROR_Z`` standard errors and,
+    measured by the recipe's own models, the mean had the lower loss (:func:`fitguard.doctor.phases.mirror_helps`);
+    then the tested and shipped models predict with the mean.
 
     Args:
         val_score: the validation score of the mean over both views.
@@ -267,8 +267,13 @@ class Mirror(Section):
         mirrored_z: how many standard errors the mirrored images alone score worse than the plain, paired by row
             (folds combined as Stouffer's).
         used: whether the tested and shipped models average the mirror views.
-        measured_by: "recipe" (default): the kept recipe's own search models; "baseline": the baseline's model on
-            the validation split, for a recipe trained once with no score of its own (:class:`Unscored`).
+        measured_by: "recipe" (default): the kept recipe's own search models; for a recipe trained once with no
+            score of its own (:class:`Unscored`), "probe": a small CNN trained for it on the training split and
+            measured on the validation split (:func:`fitguard.doctor.phases.mirror_probe`), or "baseline": the
+            baseline's model there, where the probe did not fit the time left.
+        probe: the probe's network ("probe" only).
+        probe_epochs: the epochs the probe trained ("probe" only).
+        probe_seconds: the seconds the probe took, its training and both views' predictions ("probe" only).
     """
 
     val_score: Score
@@ -278,7 +283,10 @@ class Mirror(Section):
     mirrored_val_score: Score
     mirrored_z: float
     used: bool
-    measured_by: Literal["recipe", "baseline"] = "recipe"
+    measured_by: Literal["recipe", "probe", "baseline"] = "recipe"
+    probe: str | None = None
+    probe_epochs: int | None = None
+    probe_seconds: float | None = None
 
 
 class Best(Run):

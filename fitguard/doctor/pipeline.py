@@ -403,8 +403,10 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         clock_at = time.perf_counter()
         display.phase("final training", 2 if refits_on_test(options) else 1)
         epochs = phases.chosen_epochs(best)
-        if phases.unscored(best) and data.kind == "image":  # no search models of its own: the baseline's
-            best.details["mirror"] = _baseline_mirror(baseline_run, data)
+        if phases.unscored(best) and data.kind == "image":  # no search models of its own: a probe's, or the baseline's
+            display.candidate("mirror probe")
+            best.details["mirror"] = (phases.mirror_probe(score, clock, best)
+                                      or _baseline_mirror(baseline_run, data))
         mirror = phases.mirror_helps(best)  # flip test-time augmentation, when validation measured it better
         hard = (phases.StopAtDeadline(lambda: clock.deadline),)
         every_row = joined(tested_rows, data.test) if refits_on_test(options) else None
@@ -657,9 +659,11 @@ def _unscored(trials: list[Trial], options: DoctorOptions) -> dict[str, Any] | N
 
 def _baseline_mirror(run: Any, data: Dataset) -> dict[str, Any] | None:
     """Flip test-time augmentation measured by the baseline's model on the validation split
-    (:func:`~fitguard.search.scoring.mirror_scores`), for a recipe trained once with no search models of its own:
-    whether the data look the same mirrored is the data's property, which any model trained without flips can
-    measure (a mirrored 3 is no digit to it either); None where it measures nothing."""
+    (:func:`~fitguard.search.scoring.mirror_scores`), for a recipe trained once with no search models of its own,
+    where :func:`~fitguard.doctor.phases.mirror_probe`'s CNN did not fit the time left: whether the data look the
+    same mirrored is the data's property, which a model trained without flips can measure (a mirrored 3 is no digit
+    to it either), though an MLP reads natural images' mirrors as worse than a CNN does; None where it measures
+    nothing."""
     metric = resolve_metric("auto", data.task)
     found = mirror_scores(run, data.val, metric, evaluator(run).evaluate(data.val, prefix="val_"))
     return {**found, "measured_by": "baseline"} if found else None

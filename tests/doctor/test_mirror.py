@@ -3,6 +3,8 @@ that decides it for the kept recipe (``fitguard.doctor.phases.mirror_helps``), a
 predict with it (``MeanEnsemble(mirror=True)``, saved and loaded as such)."""
 
 import json
+import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ from fitguard.models.ensemble import MeanEnsemble
 from fitguard.recipe import load_data
 from fitguard.runs import rebuild
 from fitguard.search.evaluate import fold_mean, train_recipe
-from fitguard.search.scoring import mirror_scores
+from fitguard.search.scoring import Trial, mirror_scores
 
 SMALL_CNN = {"model": {"name": "cnn", "widths": [8, 16]}, "train": {"max_epochs": 6, "lr": 0.01},
              "early_stopping": None}
@@ -134,3 +136,62 @@ def test_the_tested_and_shipped_models_predict_with_the_mirror_views_when_the_ru
     assert summary["test"]["best"]["accuracy"] == pytest.approx(float((mean.argmax(1) == y).float().mean()))
     report = (out / "report.html").read_text()
     assert ("<b>Used</b>" if used else "<b>Not used</b>") in report
+
+
+def test_measured_by_another_model_than_the_recipe_only_the_mirrored_score_decides():
+    # the mean's loss is the measuring model's: it counts for the recipe's own models, not for a probe or baseline
+    record = {"val_score": 0.27, "val_loss": 1.850, "plain_val_score": 0.30, "plain_val_loss": 1.833,
+              "mirrored_val_score": 0.27, "mirrored_z": 0.686}
+    trial = Trial("vgg", "architecture", {}, math.nan, math.nan, 10, 60, 0.0)
+    decided = {by: phases.mirror_helps(replace(trial, details={"mirror": {**record, "measured_by": by}}))
+               for by in ("recipe", "probe", "baseline")}
+    assert decided == {"recipe": False, "probe": True, "baseline": True}
+    assert not phases.mirror_helps(replace(trial, details={"mirror": record}))  # no measured_by: the recipe's own
+    worse = {**record, "mirrored_z": phases.MIRROR_Z + 0.01, "val_loss": 1.0}
+    assert not any(phases.mirror_helps(replace(trial, details={"mirror": {**worse, "measured_by": by}}))
+                   for by in ("recipe", "probe", "baseline"))
+
+
+def _unscored(seconds: float = 0.01) -> Trial:
+    """A recipe trained once whose one training of 10 epochs was forecast at ``seconds``, trained at all 10."""
+    return Trial("vgg", "architecture", {}, math.nan, math.nan, 10, 10, 0.0,
+                 details={"unscored": {"epochs": 10, "of": 10, "forecast_seconds": seconds}})
+
+
+@pytest.fixture(scope="module")
+def digits_scorer():
+    options = DoctorOptions(data="digits", train_fraction=0.3, seed=0, quiet=True, device="cpu")
+    base = base_config(options)
+    return phases.Scorer(base, load_data(base), None, {"max_epochs": 100, "repeat": 1})
+
+
+def test_the_probe_reads_mirror_symmetric_images_as_the_same_and_digits_not(digits_scorer):
+    # images equal to their own mirror: the probe's mirrored predictions are its plain ones, exactly
+    data = digits_scorer.data
+    symmetric = {part: type(getattr(data, part))((getattr(data, part).X + getattr(data, part).X.flip(-1)) / 2,
+                                                 getattr(data, part).y) for part in ("train", "val")}
+    assert torch.equal(symmetric["val"].X.flip(-1), symmetric["val"].X)
+    clock = phases.Clock(seconds=600.0, trials=None)
+    found = phases.mirror_probe(replace(digits_scorer, data=replace(data, **symmetric)), clock, _unscored())
+    assert found["measured_by"] == "probe" and found["probe"] == "cnn 16x32, pooled to 4"
+    assert 1 <= found["probe_epochs"] <= phases.PROBE_EPOCHS == 10 and found["probe_seconds"] > 0
+    assert found["mirrored_z"] == 0.0 and found["mirrored_val_score"] == found["plain_val_score"]
+    assert found["val_score"] == found["plain_val_score"]
+    assert found["val_loss"] == pytest.approx(found["plain_val_loss"], rel=1e-6)
+    assert phases.mirror_helps(replace(_unscored(), details={"mirror": found}))
+    # the digits as they are: a mirrored digit is no digit, to the probe either
+    digits = phases.mirror_probe(digits_scorer, clock, _unscored())
+    assert digits["mirrored_z"] > phases.MIRROR_Z and digits["mirrored_val_score"] < digits["plain_val_score"] - 0.2
+    assert not phases.mirror_helps(replace(_unscored(), details={"mirror": digits}))
+
+
+def test_the_probe_trains_only_in_the_time_the_final_training_leaves(digits_scorer):
+    # a recipe forecast at 300 s a training on a 600 s budget: its final training takes every second left
+    assert phases.mirror_probe(digits_scorer, phases.Clock(seconds=600.0, trials=None), _unscored(300.0)) is None
+    assert phases.mirror_probe(digits_scorer, phases.Clock(seconds=phases.PROBE_MIN_SECONDS, trials=None),
+                               _unscored()) is None
+    # tables measure no mirror views
+    table = replace(digits_scorer.data, train=type(digits_scorer.data.train)(digits_scorer.data.train.X.flatten(1),
+                                                                             digits_scorer.data.train.y))
+    assert phases.mirror_probe(replace(digits_scorer, data=replace(table, kind="table")),
+                               phases.Clock(seconds=600.0, trials=None), _unscored()) is None

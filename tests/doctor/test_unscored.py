@@ -77,8 +77,12 @@ def test_a_doctor_run_trains_once_records_and_reports_a_recipe_it_had_no_time_to
     assert summary["timings"]["total"] <= 60
     assert best["recipe"]["train"]["max_epochs"] == 4 and best["epochs"] == 4 and best["shipped"]["epochs"] == 4
     assert len(json.loads((out / "best_history.json").read_text())["epochs"]) == 4  # the shipped training's
-    # 8x8 digit images: the mirror views were measured by the baseline's model on the validation split
-    assert best["mirror"]["measured_by"] == "baseline" and not best["mirror"]["used"]
+    # 8x8 digit images: the mirror views were measured by a CNN probe on the validation split (the time the final
+    # training left fitted it), and a mirrored digit is no digit to it
+    mirror = best["mirror"]
+    assert mirror["measured_by"] == "probe" and mirror["probe"] == "cnn 16x32, pooled to 4"
+    assert 1 <= mirror["probe_epochs"] <= phases.PROBE_EPOCHS and mirror["mirrored_z"] > phases.MIRROR_Z
+    assert not mirror["used"]
     assert summary["test"]["best"]["figure"]["rows"] == summary["data"]["n_test"]  # its evidence: the test split
     report = (out / "report.html").read_text()
     assert (f"<p>“{name}” was not scored: the budget trains it once, at 4 of its 10 epochs, its schedule sized to "
@@ -100,7 +104,11 @@ def test_a_doctor_run_trains_once_records_and_reports_a_recipe_it_had_no_time_to
     assert ("for 6 epochs (the count validation chose for the baseline) and 4 (the recipe's own schedule, trained "
             "once), then read the test split once") in report
     assert "It has no search score: the budget trained it once, with no time to score it (see above)." in report
-    assert "by the baseline's model (the recipe, trained once, has no validation models of its own" in report
+    assert (f"by a probe, the network cnn 16x32, pooled to 4 trained {mirror['probe_epochs']} epochs on the training "
+            "split in ") in report
+    assert ("<b>Not used</b>: it needs mirrored images that score within 2 standard errors of the plain ones (where "
+            "mirroring changes what an image shows, they score lower) (measured by another model than the recipe's, "
+            "the mean's loss is that model's and does not count).") in report
     assert f"Network: “{name}”, trained once without a score: the budget fitted no comparison with another network." \
         in report
     assert "Keep early stopping" not in report  # there was no search run of it
@@ -115,6 +123,15 @@ def test_a_doctor_run_trains_once_records_and_reports_a_recipe_it_had_no_time_to
             "length), not even a third of its epochs would have fitted that training and its final one; trained "
             "once, it takes the time the networks would have had") in report
     assert "trained 4 of its 10 epochs" not in report
+    # where the probe did not fit the time left, the baseline's model measured the views: the report says which
+    summary["best"]["mirror"].update(measured_by="baseline", probe=None, probe_epochs=None, probe_seconds=None,
+                                     mirrored_z=0.5, used=True)
+    (out / "summary.json").write_text(json.dumps(summary))
+    report = render_report(out)
+    assert ("by the baseline's model (the recipe, trained once, has no validation models of its own, and a CNN probe "
+            "did not fit the time left;") in report
+    assert ("<b>Used</b>: the images look the same mirrored, so the tested and shipped models predict that "
+            "way.") in report
 
 
 def test_the_time_kept_back_is_the_kept_one_training_recipes_where_a_network_ranks_above_it():
