@@ -342,8 +342,11 @@ class FoldQueue:
         try:
             self.storage.set_trial_user_attr(trial_id, "result", plain({"trial": trial.to_dict(), "history": history}))
             self.storage.set_trial_state_values(trial_id, state=TrialState.COMPLETE, values=[0.0])
-        except UpdateFinishedTrialError:  # failed as stale meanwhile (a heartbeat that could not be written): its
-            return 0  # retry is queued and will be trained; this result is dropped so that one result counts
+        except UpdateFinishedTrialError:
+            # failed as stale meanwhile (a heartbeat that could not be written): its retry is queued and will be
+            # trained; this result is dropped so that one result counts -- unless the storage holds this very
+            # write (a write that landed but was answered as refused): then this process completed it
+            return int(_completed_here(self.storage.get_trial(trial_id)))
         return 1
 
     def fail_stale(self) -> None:
@@ -407,6 +410,19 @@ class FoldQueue:
             if time.monotonic() - lost.setdefault(trial_id, time.monotonic()) > GRACE_SECONDS:
                 requeue(self.study, frozen)  # whoever failed it died before it queued the retry
         return results if len(results) == len(ids) else None
+
+
+def _completed_here(frozen: Any) -> bool:
+    """Whether a job's stored trial ``frozen`` is COMPLETE with this process's result: the state, and the worker
+    that took it (``host:pid``) is this one.
+
+    Args:
+        frozen: the job's ``FrozenTrial``.
+    """
+    from optuna.trial import TrialState
+
+    return (frozen.state == TrialState.COMPLETE and "result" in frozen.user_attrs
+            and frozen.user_attrs.get("worker") == f"{socket.gethostname()}:{os.getpid()}")
 
 
 def open_queue_storage(url: str) -> Any:

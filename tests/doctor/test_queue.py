@@ -206,3 +206,27 @@ def test_a_joinable_queue_offers_one_training_more_than_the_processes_it_saw_tak
     assert (local.capacity(), shared.capacity()) == (2, 4)
     monkeypatch.setattr(queue_module, "ACTIVE_SECONDS", -60)  # as if those jobs were taken long ago
     assert shared.capacity() == 2
+
+
+@pytest.mark.parametrize("landed", [True, False])
+def test_a_completion_answered_as_refused_counts_only_where_the_storage_holds_it(queue, data, monkeypatch, landed):
+    # a write that reached the storage but came back as "the trial has finished" (a lost answer), against a job
+    # failed as stale by another process before this one's result came: only the first is this process's
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.trial import TrialState
+
+    write = queue.storage.set_trial_state_values
+
+    def answered_refused(trial_id, state, values=None):
+        if state == TrialState.COMPLETE:
+            if landed:
+                write(trial_id, state, values)
+            else:
+                write(trial_id, TrialState.FAIL)  # the other process's stale-trial check came first
+            raise UpdateFinishedTrialError(f"trial {trial_id} has already finished")
+        return write(trial_id, state, values)
+
+    queue.put(_jobs(queue, data)[:1])
+    monkeypatch.setattr(queue.storage, "set_trial_state_values", answered_refused)
+    assert queue.serve(_scripted, stop=lambda idle: True) == (1 if landed else 0)
+    assert _states(queue) == [(0, "COMPLETE" if landed else "FAIL")]
