@@ -563,16 +563,20 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
                 found["settled"] = why
         elif step.phase == "train_longer":
             display.phase("train longer", 1)
+            _nothing_searched(display, found)
             found["train_longer"] = phases.train_longer(score, clock, chosen, share=step.until, tick=tick,
                                                         why_not=found.get("settled"))
         elif step.phase == "lambda_cv":
             display.phase("λ cross-validation", len(plan.lambdas))
             found["lambda_cv"] = phases.lambda_cv(score, clock, chosen.recipe, folds=options.folds, tick=tick,
                                                   share=step.until, lambdas=plan.lambdas)
+            if "skipped" in found["lambda_cv"]:
+                _nothing_searched(display, found, "a complete recipe's weight decay is its L2 strength")
         elif step.phase == "ablation":
             lam = found["lambda_cv"]["best_lam"]
             singles = phases.remedies_for(data, chosen.recipe, lam, plan.remedies)
             display.phase("ablation", len(singles) + 1)
+            _nothing_searched(display, found)
             found["ablation"] = phases.ablation(score, clock, chosen, chosen.recipe, lam, tick=tick,
                                                 share=step.until, allowed=plan.remedies,
                                                 why_not=found.get("settled"))
@@ -595,6 +599,21 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
                                           name=storage.study, share=step.until)
         timings[step.phase] = time.perf_counter() - started
     return found
+
+
+#: the progress line of a remedy phase that trains nothing because the recipe is kept as given (:func:`phases.settled`)
+SETTLED_LINE = "the complete recipe is kept as given: no remedy is searched on it"
+
+
+def _nothing_searched(display: DoctorProgress, found: dict[str, Any], otherwise: str = "") -> None:
+    """Tell the progress display why the remedy phase in progress trains nothing, where it is not the budget: the
+    recipe is kept as given (``found["settled"]``; a recipe trained once has said so already), else ``otherwise``
+    when given."""
+    chosen = found.get("chosen")
+    if chosen is not None and phases.unscored(chosen):
+        return
+    if "settled" in found or otherwise:
+        display.nothing_to_do(SETTLED_LINE if "settled" in found else otherwise)
 
 
 def _scored(search: dict[str, Any]) -> list[Trial]:

@@ -85,7 +85,7 @@ class DoctorProgress:
             seconds = time.perf_counter() - self.phase_started
             self.console.print(f"{self.name}: {task.completed:g} done in {seconds:.0f} s"
                                f"{self._best_text() if task.completed else f' ({why or NO_TIME})'}"
-                               f"{self._left()}", highlight=False)
+                               f"{self._left()}", highlight=False, soft_wrap=True)  # one log line, unwrapped
         self.task, self.why_none = None, ""
 
     def nothing_to_do(self, why: str, later: str = "") -> None:

@@ -172,9 +172,14 @@ def test_a_doctor_run_scores_a_recipe_file_first_and_ships_it_on_its_own_schedul
     out = tmp_path / "run"
     arguments = ["doctor", "--data", "digits", "--recipe", str(spec), "--budget", "none", "--trials", "20",
                  "--epochs", "6", "--search-epochs", "6", "--cv-max-rows", "0", "--train-fraction", "0.3",
-                 "--min-steps", "0", "--quiet", "--no-references", "--ensemble", "1", "--out", str(out)]
+                 "--min-steps", "0", "--no-references", "--ensemble", "1", "--out", str(out)]
     result = CliRunner().invoke(app, arguments)
     assert result.exit_code == 0, result.output
+    # not a terminal: one line per phase, and a phase that trains nothing says why (not "no time left")
+    lines = result.output.splitlines()
+    for phase in ("λ cross-validation", "ablation"):
+        assert f"{phase}: 0 done in 0 s (the complete recipe is kept as given: no remedy is searched on it)" in lines
+    assert "no time left" not in result.output
     summary = json.loads((out / "summary.json").read_text())
     assert f"--recipe {spec}" in summary["command"]
     first = summary["remedies"]["architecture"][0]
