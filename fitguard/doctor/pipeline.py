@@ -363,8 +363,11 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         display.tick()
         # the baseline as it will be tested: afresh on the tested rows for the epochs validation chose for it
         baseline_epochs = refit_epochs(baseline_history, base.early_stopping.monitor)
-        baseline_tested, _ = refit_recipe(base, baseline_recipe, data, rows=tested_rows, epochs=baseline_epochs,
-                                          callbacks=(phases.StopAtDeadline(lambda: clock.deadline),), **baseline_train)
+        tested_at = time.perf_counter()
+        baseline_tested, baseline_tested_history = refit_recipe(
+            base, baseline_recipe, data, rows=tested_rows, epochs=baseline_epochs,
+            callbacks=(phases.StopAtDeadline(lambda: clock.deadline),), **baseline_train)
+        baseline_tested_seconds = time.perf_counter() - tested_at
         display.tick()
         bias_variance = _bias_variance(options, data, base, baseline, baseline_run, baseline_history, clock)
         timings["diagnosis"] = time.perf_counter() - clock_at
@@ -415,12 +418,19 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         evaluated = len(tested_rows) + len(data.test)
         evaluation = best.details.get("forward_row", 0.0) * evaluated * (2 if mirror else 1)
         after = baseline.details.get("forward_row", 0.0) * evaluated
+        # the baseline's recipe kept: its tested model is member 0, trained on the same rows for the same epochs
+        # with the same seed (a tiny budget: trained again, it would start past the deadline and be cut to nothing)
+        reuse = (best.name == BASELINE_KEPT and epochs == baseline_epochs
+                 and not str(baseline_tested_history.stop_reason or "").startswith(phases.DEADLINE_STOP))
         kept, kept_history, seeds = refit_members(
             score.base, best.recipe, data, rows=tested_rows, epochs=epochs, callbacks=hard, out=run_dir,
             members=lambda first, _: _members_that_fit(options, clock, first, evaluation, after, tested_rows,
                                                        every_row),
-            seed=options.seed, mirror=mirror, **final_train)
-        trained = time.perf_counter() - clock_at
+            seed=options.seed, mirror=mirror,
+            trained=(baseline_tested, baseline_tested_history, baseline_tested_seconds) if reuse else None,
+            **final_train)
+        # what training the kept model took (member 0 counted at its own seconds where it is the tested baseline)
+        trained = time.perf_counter() - clock_at + (baseline_tested_seconds if reuse else 0.0)
         display.tick()
         # the only time the test split is looked at: one forward pass of each model
         outputs = {name: run.trainer.predict(data.test.X, batch_size=PREDICT_ROWS)
@@ -433,15 +443,17 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         if every_row is not None:
             # what the tested refit took, scaled to every row: start it only when it fits in what is left
             needed = trained * len(every_row) / len(tested_rows)
-            if (clock.seconds is None
-                    or clock.deadline - time.perf_counter() >= RESERVE_FACTOR * needed + REPORT_SECONDS):
+            left = clock.deadline - time.perf_counter() - REPORT_SECONDS
+            if clock.seconds is None or left >= RESERVE_FACTOR * needed:
                 shipped, shipped_history, _ = refit_members(score.base, best.recipe, data, rows=every_row,
                                                             epochs=epochs, callbacks=hard, members=len(seeds),
                                                             seed=options.seed, mirror=mirror, **final_train)
                 shipped_rows = len(every_row)
             else:
                 shipped_note = (f"the model that was tested (train + val): the refit on every row would take about "
-                                f"{needed:.0f} s, more than the budget left, so it was not started")
+                                f"{needed:.{1 if needed < 10 else 0}f} s and "
+                                f"{'no time was' if left <= 0 else f'{left:.0f} s were'} "
+                                "left in the budget, so it was not started")
             display.tick()
         save_model(run_dir, baseline_tested.model, baseline_tested.model_name, baseline_tested.model_options, data,
                    stem="baseline", architecture=baseline_tested.architecture)

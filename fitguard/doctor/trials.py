@@ -105,7 +105,7 @@ MEMBER_SEED_STEP = 1000
 
 def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, rows: TensorData, epochs: int,
                   members: int | Callable[[float, Run], int], seed: int, callbacks: tuple[Callback, ...] = (),
-                  out: Path | None = None, mirror: bool = False,
+                  out: Path | None = None, mirror: bool = False, trained: tuple[Run, History, float] | None = None,
                   **train_options: Any) -> tuple[Run, History, list[int]]:
     """:func:`refit_recipe` repeated with different seeds, the members averaged into one
     :class:`~fitguard.models.ensemble.MeanEnsemble` (a deep ensemble).
@@ -127,6 +127,9 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
         out: a folder for member 0's logs; None (default): nothing written.
         mirror: average each network's predictions for the image and its left-right mirror too (flip test-time
             augmentation, :class:`~fitguard.models.ensemble.MeanEnsemble` ``mirror``); default False.
+        trained: member 0 already trained -- its Run, History and seconds -- exactly as :func:`refit_recipe` would
+            train it here (``fitguard doctor``'s tested baseline, when the baseline's recipe is kept): it is not
+            trained again, and ``out`` receives no logs. None (default): member 0 is trained.
         **train_options: ``train`` section keys put on top of the recipe's.
 
     Returns:
@@ -135,9 +138,13 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
         with the members' loss), member 0's History, and the seeds that trained.
     """
     started = time.perf_counter()
-    first, history = refit_recipe(base, recipe, data, rows=rows, epochs=epochs, callbacks=callbacks, out=out,
-                                  **{**train_options, "seed": seed})
-    count = members(time.perf_counter() - started, first) if callable(members) else members
+    if trained is not None:
+        first, history, seconds = trained
+    else:
+        first, history = refit_recipe(base, recipe, data, rows=rows, epochs=epochs, callbacks=callbacks, out=out,
+                                      **{**train_options, "seed": seed})
+        seconds = time.perf_counter() - started
+    count = members(seconds, first) if callable(members) else members
     seeds = [seed + MEMBER_SEED_STEP * i for i in range(max(1, int(count)))]
     # a member that is a snapshot ensemble brings its snapshots: the ensemble averages every network once
     models = members_of(first.final_model()) + [
