@@ -105,10 +105,12 @@ def _brute_force_bootstrap(first, second, rounds, confidence, seed):
             total += float(second[row]) - float(first[row])
         means.append(total / n)
     means.sort()
-    below = sum(m <= 0 for m in means) / rounds
-    above = sum(m >= 0 for m in means) / rounds
+    below = sum(m <= 0 for m in means)
+    above = sum(m >= 0 for m in means)
     low, high = np.quantile(means, [(1 - confidence) / 2, (1 + confidence) / 2])
-    return float(np.mean(np.asarray(second) - np.asarray(first))), low, high, min(1.0, 2 * min(below, above))
+    # a Monte Carlo p-value: each tail's count plus one over the rounds plus one, never 0
+    p = min(1.0, 2 * (min(below, above) + 1) / (rounds + 1))
+    return float(np.mean(np.asarray(second) - np.asarray(first))), low, high, p
 
 
 @pytest.mark.parametrize(("n", "rounds", "confidence", "seed"), [(1, 5, 0.9, 0), (30, 300, 0.95, 1), (7, 64, 0.5, 7)])
@@ -277,3 +279,10 @@ def test_mcnemar_by_row_rejects_bad_arrays_in_one_line(first, second, message):
     with pytest.raises(ValueError) as raised:
         mcnemar_by_row(first, second)
     assert str(raised.value) == message
+
+
+def test_a_paired_bootstrap_p_value_is_never_zero():
+    # every resample on one side: the least p-value 2000 rounds can give, 2 / 2001, not 0
+    first = np.linspace(0.0, 1.0, 300)
+    result = paired_bootstrap(first, first + 1.0)
+    assert result.p_value == 2 / 2001 and result.low == result.high == pytest.approx(1.0)
