@@ -274,6 +274,8 @@ class Mirror(Section):
         probe: the probe's network ("probe" only).
         probe_epochs: the epochs the probe trained ("probe" only).
         probe_seconds: the seconds the probe took, its training and both views' predictions ("probe" only).
+        probe_skipped: why the probe was not used ("baseline" only: it did not fit the time left, the deadline cut
+            it, or it measured nothing or no better than chance).
     """
 
     val_score: Score
@@ -287,6 +289,7 @@ class Mirror(Section):
     probe: str | None = None
     probe_epochs: int | None = None
     probe_seconds: float | None = None
+    probe_skipped: str | None = None
 
 
 class Best(Run):

@@ -933,15 +933,18 @@ def _after_final(per_epoch: float, epochs: int, score: Scorer, clock: Clock) -> 
             - epochs * final)
 
 
-def mirror_probe(score: Scorer, clock: Clock, trial: Trial) -> dict[str, Any] | None:
+def mirror_probe(score: Scorer, clock: Clock, trial: Trial,
+                 on_start: Callable[[], None] | None = None) -> tuple[dict[str, Any] | None, str]:
     """Flip test-time augmentation for an image recipe trained once without a score (:func:`trained_once`), which has
     no validation models of its own, measured by a probe: :data:`PROBE` ("cnn 16x32, pooled to 4"), trained as the
     search trains a network (early stopping) for at most :data:`PROBE_EPOCHS` epochs on the training split, its
-    mirrored and plain validation predictions compared (:func:`mirror_scores`, with
-    ``measured_by: "probe"``, the probe's name, epochs and seconds). It trains only in the time the recipe's final
-    training leaves before the deadline (:func:`_after_final`, its reserve kept), at least :data:`PROBE_MIN_SECONDS`,
-    and stops at the end of that time; None where it does not fit or that stop cut it (the caller falls back on the
-    baseline's model), or where it measures nothing.
+    mirrored and plain validation predictions compared (:func:`mirror_scores`, with ``measured_by: "probe"``, the
+    probe's name, epochs and seconds). It trains only in the time the recipe's final training leaves before the
+    deadline (:func:`_after_final`, its reserve kept), at least :data:`PROBE_MIN_SECONDS`, and stops by half of that
+    time (the other half is for its three passes over the validation rows and, where it fails, the baseline's). It
+    counts only where it learned something: finite figures and, for classes, a plain score above the majority
+    class's share of the validation rows by two standard errors -- a probe at chance reads every image as the same
+    mirrored (its mirrored z is 0).
 
     Why a CNN: whether images look the same mirrored is the data's property, but the baseline, an MLP, is not
     translation-invariant, so mirroring moves every pixel it learned from and it reads a natural image's mirror as a
@@ -949,34 +952,67 @@ def mirror_probe(score: Scorer, clock: Clock, trial: Trial) -> dict[str, Any] | 
     standard errors below its plain ones and the recipe shipped without the mirror views, which gain it 1.9 points
     of test accuracy there (0.495 against 0.514); this probe measured 0.7 standard errors on that seed, and 0.3 and
     -1.9 on seeds 1 and 2, where the baseline agreed; on Fashion-MNIST 100/class (shoes point left) 5.8-6.4 and on
-    MNIST 50/class 10-14, as the baseline. 0.6-1.9 s on those sets here (session 26).
+    MNIST 50/class 10-14, as the baseline. 0.6-1.9 s on those sets here (session 26). A probe this small, on a
+    hundred validation rows, has little power: on hard images it may pass views that a better model would show
+    worse (the two standard errors are a test of "no worse", not a proof of "the same").
 
     Args:
         score: the run's :class:`Scorer` (its base spec, data and training options).
         clock: the run's :class:`Clock`.
         trial: the recipe trained once (``details["unscored"]``).
+        on_start: called when the probe starts training (a progress display); None (default): nothing.
+
+    Returns:
+        The probe's record, or None, and why not ("" with a record): then the caller falls back on the baseline's
+        model.
     """
     data = score.data
     if data.kind != "image" or data.val is None or not len(data.val):
-        return None
+        return None, "the data are not images with validation rows"
     planned = trial.details["unscored"]
     free = _after_final(planned["forecast_seconds"] / planned["of"], planned["epochs"], score, clock)
     if free < PROBE_MIN_SECONDS:
-        return None
+        return None, "it did not fit the time the final training leaves"
+    if on_start is not None:
+        on_start()
     recipe = {"model": dict(PROBE)}
-    end = time.perf_counter() + free
     started = time.perf_counter()
+    end = started + free / 2
     probe, run, _ = train_recipe(score.base, recipe, data, name=describe(recipe), phase="mirror probe",
                                  callbacks=(StopAtDeadline(lambda: end),),
                                  **{**score.train, "max_epochs": PROBE_EPOCHS})
     if cut_by_deadline(probe) or probe.status != "done":
-        return None
-    metric = resolve_metric(score.metric, data.task)
-    found = mirror_scores(run, data.val, metric, evaluator(run).evaluate(data.val, prefix="val_"))
-    if not found:
-        return None
-    return {**found, "measured_by": "probe", "probe": probe.name, "probe_epochs": probe.epochs,
-            "probe_seconds": round(time.perf_counter() - started, 2)}
+        return None, "the deadline cut its training"
+    found, why = measured_mirror(run, data, score.metric, "probe")
+    if found is None:
+        return None, why
+    return {**found, "probe": probe.name, "probe_epochs": probe.epochs,
+            "probe_seconds": round(time.perf_counter() - started, 2)}, ""
+
+
+def measured_mirror(run: Any, data: Dataset, metric: str, by: str) -> tuple[dict[str, Any] | None, str]:
+    """Flip test-time augmentation measured on the validation split by ``run``'s model, another than the kept
+    recipe's own (``measured_by``: ``by``, "probe" or "baseline"; :func:`mirror_probe`), and None with why where
+    that model's measure says nothing: no images, figures that are not finite (a model that diverged), or, for
+    classes scored by accuracy, a plain score no higher than the majority class's share of the rows by two standard
+    errors (a model at chance predicts an image and its mirror alike: a mirrored z of 0, whatever the images).
+
+    Args:
+        run: the measuring model's Run.
+        data: the dataset (its validation split).
+        metric: the run's validation metric ("auto" or a ``val_*`` key).
+        by: who measures: "probe" or "baseline".
+    """
+    key = resolve_metric(metric, data.task)
+    found = (mirror_scores(run, data.val, key, evaluator(run).evaluate(data.val, prefix="val_"))
+             if data.val is not None and len(data.val) else None)
+    if not found or not all(math.isfinite(v) for v in found.values()):
+        return None, "it measured nothing"
+    if data.task == "classification" and key[0] == "val_accuracy":
+        share = float(torch.bincount(data.val.y).max()) / len(data.val)
+        if found["plain_val_score"] <= share + 2 * math.sqrt(share * (1 - share) / len(data.val)):
+            return None, f"it scored {found['plain_val_score']:.2f}, no better than always the majority class"
+    return {**found, "measured_by": by}, ""
 
 
 def _evaluation_seconds(per_epoch: float, score: Scorer) -> float:
@@ -1259,7 +1295,9 @@ def mirror_helps(trial: Trial) -> bool:
         False
     """
     mirror = trial.details.get("mirror")
-    if not mirror or mirror["mirrored_z"] > MIRROR_Z:
+    if not mirror or not all(math.isfinite(mirror[k]) for k in ("mirrored_z", "val_loss", "plain_val_loss")):
+        return False
+    if mirror["mirrored_z"] > MIRROR_Z:
         return False
     return mirror.get("measured_by", "recipe") != "recipe" or mirror["val_loss"] < mirror["plain_val_loss"]
 

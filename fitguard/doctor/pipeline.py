@@ -50,7 +50,6 @@ from fitguard.doctor.suggestions import learning_curve_phase, outcomes
 from fitguard.doctor.summary import layer_table, versions
 from fitguard.doctor.trials import (
     Trial,
-    evaluator,
     joined,
     refit_epochs,
     refit_members,
@@ -65,9 +64,10 @@ from fitguard.models.imported import is_import_path
 from fitguard.recipe import load_data
 from fitguard.regularize.class_weights import class_counts
 from fitguard.runs import MARKER, claim_run_dir, save_model, write_json
-from fitguard.search.scoring import gap_of, mirror_scores, resolve_metric
+from fitguard.search.scoring import gap_of, resolve_metric
 from fitguard.search.storage import masked_url
 from fitguard.summary import Summary, strict, write_summary
+from fitguard.train.callbacks.event_logs import write_metrics_log
 
 #: the baseline network per family: big enough to overfit small data, the usual first try
 BASELINE_MODELS = {"mlp": {"hidden": [256, 256]}, "cnn": {"widths": [32, 64]}, "cnn1d": {"widths": [32, 64]}}
@@ -407,9 +407,11 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         display.phase("final training", 2 if refits_on_test(options) else 1)
         epochs = phases.chosen_epochs(best)
         if phases.unscored(best) and data.kind == "image":  # no search models of its own: a probe's, or the baseline's
-            display.candidate("mirror probe")
-            best.details["mirror"] = (phases.mirror_probe(score, clock, best)
-                                      or _baseline_mirror(baseline_run, data))
+            best.details["mirror"], why = phases.mirror_probe(score, clock, best,
+                                                              on_start=lambda: display.candidate("mirror probe"))
+            if best.details["mirror"] is None:
+                found, _ = phases.measured_mirror(baseline_run, data, score.metric, "baseline")
+                best.details["mirror"] = {**found, "probe_skipped": why} if found else None
         mirror = phases.mirror_helps(best)  # flip test-time augmentation, when validation measured it better
         hard = (phases.StopAtDeadline(lambda: clock.deadline),)
         every_row = joined(tested_rows, data.test) if refits_on_test(options) else None
@@ -422,6 +424,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         # with the same seed (a tiny budget: trained again, it would start past the deadline and be cut to nothing)
         reuse = (best.name == BASELINE_KEPT and epochs == baseline_epochs
                  and not str(baseline_tested_history.stop_reason or "").startswith(phases.DEADLINE_STOP))
+        refit_at = time.perf_counter()  # the probe's seconds are not the kept recipe's training
         kept, kept_history, seeds = refit_members(
             score.base, best.recipe, data, rows=tested_rows, epochs=epochs, callbacks=hard, out=run_dir,
             members=lambda first, _: _members_that_fit(options, clock, first, evaluation, after, tested_rows,
@@ -429,8 +432,10 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
             seed=options.seed, mirror=mirror,
             trained=(baseline_tested, baseline_tested_history, baseline_tested_seconds) if reuse else None,
             **final_train)
+        if reuse:  # its training wrote no log in the run folder: its epochs are the final training's log
+            write_metrics_log(run_dir / "metrics.jsonl", baseline_tested_history)
         # what training the kept model took (member 0 counted at its own seconds where it is the tested baseline)
-        trained = time.perf_counter() - clock_at + (baseline_tested_seconds if reuse else 0.0)
+        trained = time.perf_counter() - refit_at + (baseline_tested_seconds if reuse else 0.0)
         display.tick()
         # the only time the test split is looked at: one forward pass of each model
         outputs = {name: run.trainer.predict(data.test.X, batch_size=PREDICT_ROWS)
@@ -686,18 +691,6 @@ def _unscored(trials: list[Trial], options: DoctorOptions) -> dict[str, Any] | N
     return {"recipe": recipe.name, "epochs": once["epochs"], "full_epochs": once["of"],
             "forecast_seconds": once["forecast_seconds"], "scored_epochs": once["scored_epochs"],
             "budget": round((options.budget or 0.0) + once["more_seconds"]) if once["epochs"] < once["of"] else None}
-
-
-def _baseline_mirror(run: Any, data: Dataset) -> dict[str, Any] | None:
-    """Flip test-time augmentation measured by the baseline's model on the validation split
-    (:func:`~fitguard.search.scoring.mirror_scores`), for a recipe trained once with no search models of its own,
-    where :func:`~fitguard.doctor.phases.mirror_probe`'s CNN did not fit the time left: whether the data look the
-    same mirrored is the data's property, which a model trained without flips can measure (a mirrored 3 is no digit
-    to it either), though an MLP reads natural images' mirrors as worse than a CNN does; None where it measures
-    nothing."""
-    metric = resolve_metric("auto", data.task)
-    found = mirror_scores(run, data.val, metric, evaluator(run).evaluate(data.val, prefix="val_"))
-    return {**found, "measured_by": "baseline"} if found else None
 
 
 def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: phases.Clock,

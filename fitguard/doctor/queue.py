@@ -346,7 +346,10 @@ class FoldQueue:
             # failed as stale meanwhile (a heartbeat that could not be written): its retry is queued and will be
             # trained; this result is dropped so that one result counts -- unless the storage holds this very
             # write (a write that landed but was answered as refused): then this process completed it
-            return int(_completed_here(self.storage.get_trial(trial_id)))
+            try:
+                return int(_completed_here(self.storage.get_trial(trial_id)))
+            except Exception:  # the storage cannot be read back now: count nothing, as before
+                return 0
         return 1
 
     def fail_stale(self) -> None:

@@ -51,6 +51,9 @@ def test_a_kept_baseline_ships_the_tested_baselines_model(tmp_path, monkeypatch)
     assert summary["best"]["epochs"] == summary["baseline"]["epochs"]
     baseline, best = load_file(out / "baseline.safetensors"), load_file(out / "best.safetensors")
     assert baseline.keys() == best.keys() and all(torch.equal(baseline[k], best[k]) for k in baseline)
+    # its training's epochs are the run folder's log, as a final training's would be
+    logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in logged] == list(range(1, summary["best"]["epochs"] + 1))
     predictions = np.load(out / "test_predictions.npz")
     assert np.array_equal(predictions["best"], predictions["baseline"])
     assert summary["test"]["best"]["figure"] == summary["test"]["baseline"]["figure"]

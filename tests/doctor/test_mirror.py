@@ -172,7 +172,10 @@ def test_the_probe_reads_mirror_symmetric_images_as_the_same_and_digits_not(digi
                                                  getattr(data, part).y) for part in ("train", "val")}
     assert torch.equal(symmetric["val"].X.flip(-1), symmetric["val"].X)
     clock = phases.Clock(seconds=600.0, trials=None)
-    found = phases.mirror_probe(replace(digits_scorer, data=replace(data, **symmetric)), clock, _unscored())
+    started = []
+    found, why = phases.mirror_probe(replace(digits_scorer, data=replace(data, **symmetric)), clock, _unscored(),
+                                     on_start=lambda: started.append(True))
+    assert why == "" and started == [True]
     assert found["measured_by"] == "probe" and found["probe"] == "cnn 16x32, pooled to 4"
     assert 1 <= found["probe_epochs"] <= phases.PROBE_EPOCHS == 10 and found["probe_seconds"] > 0
     assert found["mirrored_z"] == 0.0 and found["mirrored_val_score"] == found["plain_val_score"]
@@ -180,18 +183,54 @@ def test_the_probe_reads_mirror_symmetric_images_as_the_same_and_digits_not(digi
     assert found["val_loss"] == pytest.approx(found["plain_val_loss"], rel=1e-6)
     assert phases.mirror_helps(replace(_unscored(), details={"mirror": found}))
     # the digits as they are: a mirrored digit is no digit, to the probe either
-    digits = phases.mirror_probe(digits_scorer, clock, _unscored())
+    digits, _ = phases.mirror_probe(digits_scorer, clock, _unscored())
     assert digits["mirrored_z"] > phases.MIRROR_Z and digits["mirrored_val_score"] < digits["plain_val_score"] - 0.2
     assert not phases.mirror_helps(replace(_unscored(), details={"mirror": digits}))
 
 
-def test_the_probe_trains_only_in_the_time_the_final_training_leaves(digits_scorer):
+def test_the_probe_trains_only_in_the_time_the_final_training_leaves(digits_scorer, monkeypatch):
+    started = []
+    start = lambda: started.append(True)  # noqa: E731
     # a recipe forecast at 300 s a training on a 600 s budget: its final training takes every second left
-    assert phases.mirror_probe(digits_scorer, phases.Clock(seconds=600.0, trials=None), _unscored(300.0)) is None
-    assert phases.mirror_probe(digits_scorer, phases.Clock(seconds=phases.PROBE_MIN_SECONDS, trials=None),
-                               _unscored()) is None
-    # tables measure no mirror views
-    table = replace(digits_scorer.data, train=type(digits_scorer.data.train)(digits_scorer.data.train.X.flatten(1),
-                                                                             digits_scorer.data.train.y))
-    assert phases.mirror_probe(replace(digits_scorer, data=replace(table, kind="table")),
-                               phases.Clock(seconds=600.0, trials=None), _unscored()) is None
+    assert phases.mirror_probe(digits_scorer, phases.Clock(seconds=600.0, trials=None), _unscored(300.0),
+                               on_start=start) == (None, "it did not fit the time the final training leaves")
+    # just under the least time it starts with, then just over it
+    left = {"free": phases.PROBE_MIN_SECONDS - 0.01}
+    monkeypatch.setattr(phases, "_after_final", lambda *_: left["free"])
+    clock = phases.Clock(seconds=600.0, trials=None)
+    assert phases.mirror_probe(digits_scorer, clock, _unscored(), on_start=start)[0] is None and started == []
+    left["free"] = phases.PROBE_MIN_SECONDS + 0.01
+    assert phases.mirror_probe(digits_scorer, clock, _unscored(), on_start=start)[0] is not None
+    assert started == [True]
+    # a probe its half of that time cuts (an epoch takes longer): not used, and the caller says why
+    left["free"] = 1e-6
+    monkeypatch.setattr(phases, "PROBE_MIN_SECONDS", 0.0)
+    assert phases.mirror_probe(digits_scorer, clock, _unscored()) == (None, "the deadline cut its training")
+
+
+def test_a_model_at_chance_or_diverged_measures_nothing(digits_scorer):
+    data = digits_scorer.data
+    options = DoctorOptions(data="digits", train_fraction=0.3, seed=0, quiet=True, device="cpu")
+    base = base_config(options)
+    _, run, _ = train_recipe(base, SMALL_CNN, data, name="cnn", phase="test")
+    found, why = phases.measured_mirror(run, data, "auto", "probe")
+    assert why == "" and found["measured_by"] == "probe"
+    # the same network with its output layer zeroed predicts one class for every image: a mirrored z of 0, which
+    # would pass any image off as the same mirrored; at chance its measure does not count
+    with torch.no_grad():
+        for name, parameter in run.model.named_parameters():
+            if name.startswith("output"):
+                parameter.zero_()
+    constant = mirror_scores(run, data.val, ("val_accuracy", "max"),
+                             run.trainer.evaluate(data.val, prefix="val_"))
+    assert constant["mirrored_z"] == 0.0
+    found, why = phases.measured_mirror(run, data, "auto", "baseline")
+    share = float(torch.bincount(data.val.y).max()) / len(data.val)
+    assert found is None and why == f"it scored {share:.2f}, no better than always the majority class"
+    # a diverged model's figures are not finite: nothing either, and the rule refuses a record that has them
+    with torch.no_grad():
+        next(run.model.parameters()).fill_(float("nan"))
+    assert phases.measured_mirror(run, data, "auto", "probe") == (None, "it measured nothing")
+    record = {"val_score": 0.1, "val_loss": math.nan, "plain_val_score": 0.1, "plain_val_loss": math.nan,
+              "mirrored_val_score": 0.1, "mirrored_z": 0.0, "measured_by": "probe"}
+    assert not phases.mirror_helps(replace(_unscored(), details={"mirror": record}))

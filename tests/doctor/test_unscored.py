@@ -128,8 +128,11 @@ def test_a_doctor_run_trains_once_records_and_reports_a_recipe_it_had_no_time_to
                                      mirrored_z=0.5, used=True)
     (out / "summary.json").write_text(json.dumps(summary))
     report = render_report(out)
+    summary["best"]["mirror"]["probe_skipped"] = "it did not fit the time the final training leaves"
+    (out / "summary.json").write_text(json.dumps(summary))
+    report = render_report(out)
     assert ("by the baseline's model (the recipe, trained once, has no validation models of its own, and a CNN probe "
-            "did not fit the time left;") in report
+            "was not used: it did not fit the time the final training leaves;") in report
     assert ("<b>Used</b>: the images look the same mirrored, so the tested and shipped models predict that "
             "way.") in report
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from fitguard.train.callbacks.base import Callback
 
 if TYPE_CHECKING:
+    from fitguard.train.history import History
     from fitguard.train.trainer import Trainer
 
 
@@ -67,6 +68,17 @@ class MetricsLog(Callback):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._bytes_written = int(state["bytes_written"])
+
+
+def write_metrics_log(path: str | Path, history: History) -> None:
+    """Write ``history``'s epochs as :class:`MetricsLog` writes them, one JSON line each (replacing ``path``): the
+    log of a training whose model is reused where its own run logged nothing.
+
+    Args:
+        path: the ``metrics.jsonl`` file.
+        history: a :class:`~fitguard.train.history.History`.
+    """
+    Path(path).write_text("".join(json.dumps(record, allow_nan=True) + "\n" for record in history.epochs))
 
 
 def read_metrics_log(path: str | Path) -> list[dict[str, float]]:
