@@ -917,31 +917,24 @@ def direct_epochs(seconds: float, epochs: int, score: Scorer, clock: Clock) -> i
     """
     per_epoch = seconds / epochs
     final = per_epoch * (_final_factor(score) - 1)  # an epoch of the final training, with its reserve
-    to_deadline = _after_final(per_epoch, 0, score, clock)
+    views = 2 if getattr(score.data, "kind", None) == "image" else 1
+    to_deadline = clock.deadline - time.perf_counter() - REPORT_SECONDS - views * _evaluation_seconds(per_epoch, score)
     fit = min(epochs, math.floor(to_deadline / final)) if to_deadline > 0 else 0
     return fit if fit >= max(1, math.ceil(SHORTEST * epochs)) else None
 
 
-def _after_final(per_epoch: float, epochs: int, score: Scorer, clock: Clock) -> float:
-    """Seconds to the run's deadline left once a final training of ``epochs`` on every labelled row (``per_epoch``
-    seconds an epoch of one training on ``score``'s first fold or training split, with its reserve, as in
-    :func:`_final_factor`), the final model's evaluations (both mirror views on images) and the report are taken
-    out: what :func:`direct_epochs` sizes the epochs from, and what :func:`mirror_probe` may use."""
-    final = per_epoch * (_final_factor(score) - 1)
-    views = 2 if getattr(score.data, "kind", None) == "image" else 1
-    return (clock.deadline - time.perf_counter() - REPORT_SECONDS - views * _evaluation_seconds(per_epoch, score)
-            - epochs * final)
-
-
-def mirror_probe(score: Scorer, clock: Clock, trial: Trial,
+def mirror_probe(score: Scorer, seconds: float,
                  on_start: Callable[[], None] | None = None) -> tuple[dict[str, Any] | None, str]:
     """Flip test-time augmentation for an image recipe trained once without a score (:func:`trained_once`), which has
     no validation models of its own, measured by a probe: :data:`PROBE` ("cnn 16x32, pooled to 4"), trained as the
     search trains a network (early stopping) for at most :data:`PROBE_EPOCHS` epochs on the training split, its
     mirrored and plain validation predictions compared (:func:`mirror_scores`, with ``measured_by: "probe"``, the
-    probe's name, epochs and seconds). It trains only in the time the recipe's final training leaves before the
-    deadline (:func:`_after_final`, its reserve kept), at least :data:`PROBE_MIN_SECONDS`, and stops by half of that
-    time (the other half is for its three passes over the validation rows and, where it fails, the baseline's). It
+    probe's name, epochs and seconds). The doctor runs it after the recipe's final training, in the ``seconds``
+    left before the deadline once the final model's evaluations and the report are taken out: at least
+    :data:`PROBE_MIN_SECONDS`, and it stops by half of them (the other half is for its three passes over the
+    validation rows and, where it fails, the baseline's). Before the final training only the plan's reserve for
+    that training was known, a forecast times :data:`RESERVE_FACTOR`: run there (session 26, first version), it
+    fitted on one CIFAR-10 run and not on the next, whose final training then left 16-24 s unused. It
     counts only where it learned something: finite figures and, for classes, a plain score above the majority
     class's share of the validation rows by two standard errors -- a probe at chance reads every image as the same
     mirrored (its mirrored z is 0).
@@ -958,8 +951,7 @@ def mirror_probe(score: Scorer, clock: Clock, trial: Trial,
 
     Args:
         score: the run's :class:`Scorer` (its base spec, data and training options).
-        clock: the run's :class:`Clock`.
-        trial: the recipe trained once (``details["unscored"]``).
+        seconds: the time it may take, its evaluations included.
         on_start: called when the probe starts training (a progress display); None (default): nothing.
 
     Returns:
@@ -969,15 +961,13 @@ def mirror_probe(score: Scorer, clock: Clock, trial: Trial,
     data = score.data
     if data.kind != "image" or data.val is None or not len(data.val):
         return None, "the data are not images with validation rows"
-    planned = trial.details["unscored"]
-    free = _after_final(planned["forecast_seconds"] / planned["of"], planned["epochs"], score, clock)
-    if free < PROBE_MIN_SECONDS:
-        return None, "it did not fit the time the final training leaves"
+    if seconds < PROBE_MIN_SECONDS:
+        return None, "it did not fit the time the final training left"
     if on_start is not None:
         on_start()
     recipe = {"model": dict(PROBE)}
     started = time.perf_counter()
-    end = started + free / 2
+    end = started + seconds / 2
     probe, run, _ = train_recipe(score.base, recipe, data, name=describe(recipe), phase="mirror probe",
                                  callbacks=(StopAtDeadline(lambda: end),),
                                  **{**score.train, "max_epochs": PROBE_EPOCHS})

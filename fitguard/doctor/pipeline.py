@@ -51,6 +51,7 @@ from fitguard.doctor.summary import layer_table, versions
 from fitguard.doctor.trials import (
     Trial,
     joined,
+    mirrored,
     refit_epochs,
     refit_members,
     refit_recipe,
@@ -406,19 +407,16 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         clock_at = time.perf_counter()
         display.phase("final training", 2 if refits_on_test(options) else 1)
         epochs = phases.chosen_epochs(best)
-        if phases.unscored(best) and data.kind == "image":  # no search models of its own: a probe's, or the baseline's
-            best.details["mirror"], why = phases.mirror_probe(score, clock, best,
-                                                              on_start=lambda: display.candidate("mirror probe"))
-            if best.details["mirror"] is None:
-                found, _ = phases.measured_mirror(baseline_run, data, score.metric, "baseline")
-                best.details["mirror"] = {**found, "probe_skipped": why} if found else None
+        # a recipe trained once has no search models of its own to measure the mirror views: a probe measures them
+        # after its final training, in the time that training left (the plan's reserve for it is a forecast)
+        probe = phases.unscored(best) and data.kind == "image"
         mirror = phases.mirror_helps(best)  # flip test-time augmentation, when validation measured it better
         hard = (phases.StopAtDeadline(lambda: clock.deadline),)
         every_row = joined(tested_rows, data.test) if refits_on_test(options) else None
         # each member's and the tested baseline's evaluations: the test split and their training rows, costed by
         # what a row's forward pass cost them in the search (the baseline's in its diagnosis run)
         evaluated = len(tested_rows) + len(data.test)
-        evaluation = best.details.get("forward_row", 0.0) * evaluated * (2 if mirror else 1)
+        evaluation = best.details.get("forward_row", 0.0) * evaluated * (2 if mirror or probe else 1)
         after = baseline.details.get("forward_row", 0.0) * evaluated
         # the baseline's recipe kept: its tested model is member 0, trained on the same rows for the same epochs
         # with the same seed (a tiny budget: trained again, it would start past the deadline and be cut to nothing)
@@ -436,6 +434,15 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
             write_metrics_log(run_dir / "metrics.jsonl", baseline_tested_history)
         # what training the kept model took (member 0 counted at its own seconds where it is the tested baseline)
         trained = time.perf_counter() - refit_at + (baseline_tested_seconds if reuse else 0.0)
+        if probe:
+            left = clock.deadline - time.perf_counter() - REPORT_SECONDS - evaluation - after
+            best.details["mirror"], why = phases.mirror_probe(score, left,
+                                                              on_start=lambda: display.candidate("mirror probe"))
+            if best.details["mirror"] is None:  # the baseline's model measures them instead
+                found, _ = phases.measured_mirror(baseline_run, data, score.metric, "baseline")
+                best.details["mirror"] = {**found, "probe_skipped": why} if found else None
+            if mirror := phases.mirror_helps(best):
+                kept = mirrored(kept, data.task)
         display.tick()
         # the only time the test split is looked at: one forward pass of each model
         outputs = {name: run.trainer.predict(data.test.X, batch_size=PREDICT_ROWS)

@@ -26,8 +26,8 @@ from fitguard.search.scoring import Trial, evaluator, members_of
 from fitguard.train import Callback, History
 from fitguard.train.callbacks.monitor import resolve_mode
 
-__all__ = ["MEMBER_SEED_STEP", "Trial", "evaluator", "joined", "members_of", "refit_epochs", "refit_members",
-           "refit_recipe", "train_candidate", "train_recipe"]
+__all__ = ["MEMBER_SEED_STEP", "Trial", "evaluator", "joined", "members_of", "mirrored", "refit_epochs",
+           "refit_members", "refit_recipe", "train_candidate", "train_recipe"]
 
 
 def joined(first: TensorData, second: TensorData) -> TensorData:
@@ -101,6 +101,21 @@ def refit_recipe(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, ro
 
 #: member ``i`` of a refit ensemble trains with seed ``seed + MEMBER_SEED_STEP * i`` (member 0: the run's own seed)
 MEMBER_SEED_STEP = 1000
+
+
+def mirrored(run: Run, task: str) -> Run:
+    """``run`` predicting each input as the mean over it and its left-right mirror (flip test-time augmentation,
+    :class:`~fitguard.models.ensemble.MeanEnsemble` ``mirror``), as :func:`refit_members` builds it with ``mirror``:
+    an ensemble's members, or its one network, averaged with their mirror views; the weights stay as trained.
+
+    Args:
+        run: a trained Run (one network, or :func:`refit_members`' ensemble).
+        task: "classification" or "regression".
+    """
+    model = run.model
+    networks = list(model.members) if isinstance(model, MeanEnsemble) else members_of(run.final_model())
+    ensemble = MeanEnsemble(networks, task, mirror=True)
+    return dataclasses.replace(run, model=ensemble, trainer=evaluator(run, ensemble))
 
 
 def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, rows: TensorData, epochs: int,

@@ -171,9 +171,8 @@ def test_the_probe_reads_mirror_symmetric_images_as_the_same_and_digits_not(digi
     symmetric = {part: type(getattr(data, part))((getattr(data, part).X + getattr(data, part).X.flip(-1)) / 2,
                                                  getattr(data, part).y) for part in ("train", "val")}
     assert torch.equal(symmetric["val"].X.flip(-1), symmetric["val"].X)
-    clock = phases.Clock(seconds=600.0, trials=None)
     started = []
-    found, why = phases.mirror_probe(replace(digits_scorer, data=replace(data, **symmetric)), clock, _unscored(),
+    found, why = phases.mirror_probe(replace(digits_scorer, data=replace(data, **symmetric)), 600.0,
                                      on_start=lambda: started.append(True))
     assert why == "" and started == [True]
     assert found["measured_by"] == "probe" and found["probe"] == "cnn 16x32, pooled to 4"
@@ -183,29 +182,25 @@ def test_the_probe_reads_mirror_symmetric_images_as_the_same_and_digits_not(digi
     assert found["val_loss"] == pytest.approx(found["plain_val_loss"], rel=1e-6)
     assert phases.mirror_helps(replace(_unscored(), details={"mirror": found}))
     # the digits as they are: a mirrored digit is no digit, to the probe either
-    digits, _ = phases.mirror_probe(digits_scorer, clock, _unscored())
+    digits, _ = phases.mirror_probe(digits_scorer, 600.0)
     assert digits["mirrored_z"] > phases.MIRROR_Z and digits["mirrored_val_score"] < digits["plain_val_score"] - 0.2
     assert not phases.mirror_helps(replace(_unscored(), details={"mirror": digits}))
 
 
-def test_the_probe_trains_only_in_the_time_the_final_training_leaves(digits_scorer, monkeypatch):
+def test_the_probe_trains_only_in_the_time_it_is_given(digits_scorer):
     started = []
     start = lambda: started.append(True)  # noqa: E731
-    # a recipe forecast at 300 s a training on a 600 s budget: its final training takes every second left
-    assert phases.mirror_probe(digits_scorer, phases.Clock(seconds=600.0, trials=None), _unscored(300.0),
-                               on_start=start) == (None, "it did not fit the time the final training leaves")
     # just under the least time it starts with, then just over it
-    left = {"free": phases.PROBE_MIN_SECONDS - 0.01}
-    monkeypatch.setattr(phases, "_after_final", lambda *_: left["free"])
-    clock = phases.Clock(seconds=600.0, trials=None)
-    assert phases.mirror_probe(digits_scorer, clock, _unscored(), on_start=start)[0] is None and started == []
-    left["free"] = phases.PROBE_MIN_SECONDS + 0.01
-    assert phases.mirror_probe(digits_scorer, clock, _unscored(), on_start=start)[0] is not None
+    assert phases.mirror_probe(digits_scorer, phases.PROBE_MIN_SECONDS - 0.01, on_start=start) == (
+        None, "it did not fit the time the final training left")
+    assert started == []
+    assert phases.mirror_probe(digits_scorer, phases.PROBE_MIN_SECONDS + 0.01, on_start=start)[0] is not None
     assert started == [True]
-    # a probe its half of that time cuts (an epoch takes longer): not used, and the caller says why
-    left["free"] = 1e-6
+
+
+def test_a_probe_cut_by_its_half_of_the_time_is_not_used(digits_scorer, monkeypatch):
     monkeypatch.setattr(phases, "PROBE_MIN_SECONDS", 0.0)
-    assert phases.mirror_probe(digits_scorer, clock, _unscored()) == (None, "the deadline cut its training")
+    assert phases.mirror_probe(digits_scorer, 1e-6) == (None, "the deadline cut its training")
 
 
 def test_a_model_at_chance_or_diverged_measures_nothing(digits_scorer):
@@ -234,3 +229,20 @@ def test_a_model_at_chance_or_diverged_measures_nothing(digits_scorer):
     record = {"val_score": 0.1, "val_loss": math.nan, "plain_val_score": 0.1, "plain_val_loss": math.nan,
               "mirrored_val_score": 0.1, "mirrored_z": 0.0, "measured_by": "probe"}
     assert not phases.mirror_helps(replace(_unscored(), details={"mirror": record}))
+
+
+@pytest.mark.parametrize("members", [1, 2])
+def test_mirror_views_added_after_training_predict_as_members_trained_with_them(digits_scorer, members):
+    # the doctor decides a recipe trained once's mirror views after its final training: the views added then give
+    # the predictions of the same members built with them (the weights do not depend on the views)
+    from fitguard.doctor.trials import joined, mirrored, refit_members
+
+    data, base = digits_scorer.data, digits_scorer.base
+    rows = joined(data.train, data.val)
+    trained = {flag: refit_members(base, SMALL_CNN, data, rows=rows, epochs=2, members=members, seed=0,
+                                   mirror=flag)[0] for flag in (False, True)}
+    later = mirrored(trained[False], data.task)
+    assert isinstance(later.model, MeanEnsemble) and later.model.mirror and len(later.model.members) == members
+    expected = trained[True].trainer.predict(data.test.X)
+    assert torch.allclose(later.trainer.predict(data.test.X), expected, atol=1e-6)
+    assert not torch.allclose(trained[False].trainer.predict(data.test.X), expected, atol=1e-3)
