@@ -410,7 +410,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         # a recipe trained once has no search models of its own to measure the mirror views: a probe measures them
         # after its final training, in the time that training left (the plan's reserve for it is a forecast)
         probe = phases.unscored(best) and data.kind == "image"
-        mirror = phases.mirror_helps(best)  # flip test-time augmentation, when validation measured it better
+        # flip test-time augmentation, when validation measured it better (a recipe trained once: decided below)
+        mirror = not probe and phases.mirror_helps(best)
         hard = (phases.StopAtDeadline(lambda: clock.deadline),)
         every_row = joined(tested_rows, data.test) if refits_on_test(options) else None
         # each member's and the tested baseline's evaluations: the test split and their training rows, costed by
@@ -422,7 +423,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         # with the same seed (a tiny budget: trained again, it would start past the deadline and be cut to nothing)
         reuse = (best.name == BASELINE_KEPT and epochs == baseline_epochs
                  and not str(baseline_tested_history.stop_reason or "").startswith(phases.DEADLINE_STOP))
-        refit_at = time.perf_counter()  # the probe's seconds are not the kept recipe's training
+        refit_at = time.perf_counter()
         kept, kept_history, seeds = refit_members(
             score.base, best.recipe, data, rows=tested_rows, epochs=epochs, callbacks=hard, out=run_dir,
             members=lambda first, _: _members_that_fit(options, clock, first, evaluation, after, tested_rows,
@@ -435,14 +436,21 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         # what training the kept model took (member 0 counted at its own seconds where it is the tested baseline)
         trained = time.perf_counter() - refit_at + (baseline_tested_seconds if reuse else 0.0)
         if probe:
-            left = clock.deadline - time.perf_counter() - REPORT_SECONDS - evaluation - after
-            best.details["mirror"], why = phases.mirror_probe(score, left,
-                                                              on_start=lambda: display.candidate("mirror probe"))
-            if best.details["mirror"] is None:  # the baseline's model measures them instead
-                found, _ = phases.measured_mirror(baseline_run, data, score.metric, "baseline")
-                best.details["mirror"] = {**found, "probe_skipped": why} if found else None
-            if mirror := phases.mirror_helps(best):
-                kept = mirrored(kept, data.task)
+            # what is left once every network's evaluations (both views), the baseline's and the report are kept
+            # back, and the refit on every row where it fits
+            networks = len(kept.model.members) if isinstance(kept.model, MeanEnsemble) else len(seeds)
+            left = clock.deadline - time.perf_counter() - REPORT_SECONDS - networks * evaluation - after
+            refit_all = (RESERVE_FACTOR * trained * len(every_row) / len(tested_rows)) if every_row is not None else 0.0
+            if left - refit_all >= phases.PROBE_MIN_SECONDS:
+                left -= refit_all
+            if left > 0:  # the views' evaluations fit: a probe measures them, or the baseline's model
+                best.details["mirror"], why = phases.mirror_probe(score, left,
+                                                                  on_start=lambda: display.candidate("mirror probe"))
+                if best.details["mirror"] is None:
+                    found, _ = phases.measured_mirror(baseline_run, data, score.metric, "baseline")
+                    best.details["mirror"] = {**found, "probe_skipped": why} if found else None
+                if mirror := phases.mirror_helps(best):
+                    kept = mirrored(kept, data.task)
         display.tick()
         # the only time the test split is looked at: one forward pass of each model
         outputs = {name: run.trainer.predict(data.test.X, batch_size=PREDICT_ROWS)

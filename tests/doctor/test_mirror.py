@@ -187,15 +187,17 @@ def test_the_probe_reads_mirror_symmetric_images_as_the_same_and_digits_not(digi
     assert not phases.mirror_helps(replace(_unscored(), details={"mirror": digits}))
 
 
-def test_the_probe_trains_only_in_the_time_it_is_given(digits_scorer):
+def test_the_probe_trains_only_in_the_time_it_is_given(digits_scorer, monkeypatch):
     started = []
     start = lambda: started.append(True)  # noqa: E731
-    # just under the least time it starts with, then just over it
+    # just under the least time it starts with: not started
     assert phases.mirror_probe(digits_scorer, phases.PROBE_MIN_SECONDS - 0.01, on_start=start) == (
         None, "it did not fit the time the final training left")
     assert started == []
-    assert phases.mirror_probe(digits_scorer, phases.PROBE_MIN_SECONDS + 0.01, on_start=start)[0] is not None
-    assert started == [True]
+    # at the least time it starts with (here made 0.5 s), it starts; given ample time, it is used
+    monkeypatch.setattr(phases, "PROBE_MIN_SECONDS", 0.5)
+    assert phases.mirror_probe(digits_scorer, 0.49, on_start=start)[0] is None and started == []
+    assert phases.mirror_probe(digits_scorer, 60.0, on_start=start)[0] is not None and started == [True]
 
 
 def test_a_probe_cut_by_its_half_of_the_time_is_not_used(digits_scorer, monkeypatch):

@@ -124,17 +124,45 @@ def test_a_doctor_run_trains_once_records_and_reports_a_recipe_it_had_no_time_to
             "once, it takes the time the networks would have had") in report
     assert "trained 4 of its 10 epochs" not in report
     # where the probe did not fit the time left, the baseline's model measured the views: the report says which
+    skipped = "it did not fit the time the final training left"  # phases.mirror_probe's reason
     summary["best"]["mirror"].update(measured_by="baseline", probe=None, probe_epochs=None, probe_seconds=None,
-                                     mirrored_z=0.5, used=True)
-    (out / "summary.json").write_text(json.dumps(summary))
-    report = render_report(out)
-    summary["best"]["mirror"]["probe_skipped"] = "it did not fit the time the final training leaves"
+                                     mirrored_z=0.5, used=True, probe_skipped=skipped)
     (out / "summary.json").write_text(json.dumps(summary))
     report = render_report(out)
     assert ("by the baseline's model (the recipe, trained once, has no validation models of its own, and a CNN probe "
-            "was not used: it did not fit the time the final training leaves;") in report
+            "was not used: it did not fit the time the final training left;") in report
     assert ("<b>Used</b>: the images look the same mirrored, so the tested and shipped models predict that "
             "way.") in report
+
+
+def test_mirror_views_a_probe_passes_after_the_final_training_are_tested_and_shipped(tmp_path, monkeypatch):
+    # the same stand-in recipe trained once; a probe (scripted) that reads the images as the same mirrored: the views
+    # are added to the trained model, which the test split and the shipped model then use
+    small = {**copy.deepcopy(RECIPES["vgg"]), "model": {"name": "cnn", "widths": [8, 16], "convs": 2, "dropout": 0.3}}
+    small["train"].update(max_epochs=4, lr=0.02)
+    monkeypatch.setitem(RECIPES, "vgg", small)
+    monkeypatch.setitem(phases.ARCHITECTURES, "image", [{"name": "mlp", "hidden": [2]}])
+    monkeypatch.setattr(phases, "forecast", lambda *_: 50.0)
+    monkeypatch.setattr(phases, "fitting_epochs", lambda *_: None)
+    monkeypatch.setattr(phases, "direct_epochs", lambda seconds, epochs, *_: epochs)
+    monkeypatch.setattr(phases, "RECIPE_MIN_LEFT", 0.0)
+    record = {"val_score": 0.9, "val_loss": 0.3, "plain_val_score": 0.9, "plain_val_loss": 0.3,
+              "mirrored_val_score": 0.89, "mirrored_z": 0.5, "measured_by": "probe", "probe": "cnn 16x32, pooled to 4",
+              "probe_epochs": 10, "probe_seconds": 0.5}
+    given = []
+    monkeypatch.setattr(phases, "mirror_probe", lambda score, seconds, on_start=None: given.append(seconds)
+                        or (dict(record), ""))
+    out = tmp_path / "run"
+    arguments = ["doctor", "--data", "digits", "--budget", "60", "--epochs", "6", "--search-epochs", "6",
+                 "--train-fraction", "0.3", "--min-steps", "0", "--cv-max-rows", "0", "--quiet", "--no-references",
+                 "--ensemble", "1", "--refit", "all", "--out", str(out)]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["remedies"]["unscored"]["epochs"] == 4 and len(given) == 1 and 0 < given[0] < 60
+    assert summary["best"]["mirror"] == {**record, "used": True}
+    # the tested model and the shipped one (refit on every row) predict with the mirror views
+    assert json.loads((out / "best.json").read_text())["ensemble"] == {"members": 1, "mirror": True}
 
 
 def test_the_time_kept_back_is_the_kept_one_training_recipes_where_a_network_ranks_above_it():
