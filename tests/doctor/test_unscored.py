@@ -104,11 +104,11 @@ def test_a_doctor_run_trains_once_records_and_reports_a_recipe_it_had_no_time_to
     assert ("for 6 epochs (the count validation chose for the baseline) and 4 (the recipe's own schedule, trained "
             "once), then read the test split once") in report
     assert "It has no search score: the budget trained it once, with no time to score it (see above)." in report
-    assert (f"by a probe, the network cnn 16x32, pooled to 4 trained {mirror['probe_epochs']} epochs on the training "
-            "split in ") in report
-    assert ("<b>Not used</b>: it needs mirrored images that score within 2 standard errors of the plain ones (where "
-            "mirroring changes what an image shows, they score lower) (measured by another model than the recipe's, "
-            "the mean's loss is that model's and does not count).") in report
+    assert (f"by a probe, the network “cnn 16x32, pooled to 4”, trained {mirror['probe_epochs']} epochs on the "
+            "training split in ") in report
+    assert ("<b>Not used</b>: the mirrored images must score within 2 standard errors of the plain ones (where "
+            "mirroring changes what an image shows, they score lower); measured by another model than the recipe's, "
+            "the mean's loss is that model's and does not count.") in report
     assert f"Network: “{name}”, trained once without a score: the budget fitted no comparison with another network." \
         in report
     assert "Keep early stopping" not in report  # there was no search run of it
