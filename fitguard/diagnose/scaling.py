@@ -35,6 +35,9 @@ from scipy.optimize import minimize_scalar, nnls
 from fitguard._validation import check_int
 
 _EXPONENTS = np.geomspace(1e-3, 4.0, 241)
+#: the steepest exponent :func:`fit_power_law` fits: a fit there says the errors do not fall as a power law of the
+#: rows measured (the first point above the rest, the others flat within their noise), and its ``a`` means nothing
+STEEPEST = float(_EXPONENTS[-1])
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,15 @@ Each recommendation of the verdict maps to the trials that test it:
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fitguard.data import Dataset, TensorData
 from fitguard.data.splits import subsample_indices
 from fitguard.doctor.phases import Clock, Scorer, rank, scored_by, unscored
 from fitguard.doctor.trials import Trial, refit_epochs
+
+if TYPE_CHECKING:
+    from fitguard.diagnose.scaling import PowerLaw
 
 #: training fractions of the learning curve
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
@@ -85,11 +88,38 @@ def learning_curve_phase(score: Scorer, clock: Clock, chosen: Trial, *, share: f
         return found
     last = points[-1]
     more = rows_to_close(curve, last["rows"], last["train_error"], last["val_error"])
-    found.update(fit={"a": curve.a, "b": curve.b, "c": curve.c},
-                 more_rows_for_half_the_gap=more,
-                 note=("more data alone would not close half the gap: the curve levels off above it" if more is None
-                       else f"about {more:,} more rows would close half of the train - validation gap"))
+    found.update(fit={"a": curve.a, "b": curve.b, "c": curve.c}, more_rows_for_half_the_gap=more,
+                 note=curve_note(curve, more))
     return found
+
+
+def curve_note(curve: PowerLaw, more: int | None) -> str:
+    """What the learning curve says: how many more rows close half the train - validation gap, or that more data
+    alone would not; and, where the fit's exponent is the steepest it fits (:data:`~fitguard.diagnose.scaling.
+    STEEPEST`), that the errors did not fall with the rows measured, so the curve is their floor, not a trend
+    (``make demo``, session 26: "error(n) = 5.53e+07·n^-4 + 0.00625" through 0.0167, 0.0056, 0.0084, 0.0056).
+
+    Args:
+        curve: the validation error's power law.
+        more: the extra rows for half the gap (:func:`~fitguard.diagnose.scaling.rows_to_close`).
+
+    Example:
+        >>> from fitguard.diagnose.scaling import PowerLaw
+        >>> curve_note(PowerLaw(a=2.0, b=0.5, c=0.05), 300)
+        'about 300 more rows would close half of the train - validation gap'
+        >>> curve_note(PowerLaw(a=5.5e7, b=4.0, c=0.006), None)  # doctest: +NORMALIZE_WHITESPACE
+        'more data alone would not close half the gap: the curve levels off above it; the validation errors did not
+        fall with the rows measured (the fit drops at once to its floor, 0.006: its steepest exponent, 4), so that
+        floor is their level, not a trend'
+    """
+    from fitguard.diagnose.scaling import STEEPEST  # scipy, imported where a curve is fitted
+
+    note = ("more data alone would not close half the gap: the curve levels off above it" if more is None
+            else f"about {more:,} more rows would close half of the train - validation gap")
+    if curve.b >= STEEPEST:
+        note += (f"; the validation errors did not fall with the rows measured (the fit drops at once to its floor, "
+                 f"{curve.c:.3g}: its steepest exponent, {STEEPEST:g}), so that floor is their level, not a trend")
+    return note
 
 
 def _fraction(data: Dataset, fraction: float, seed: int) -> TensorData:
