@@ -26,10 +26,10 @@ from fitguard.search.scoring import Trial
 from fitguard.summary import load_summary
 
 
-def test_a_doctor_run_trains_once_records_and_reports_a_recipe_it_had_no_time_to_score(tmp_path, monkeypatch):
-    # a small stand-in for the VGG recipe (10 epochs of a small network) on the validation split (no
-    # cross-validation): scored first it would fit at 2 of its epochs, trained once at 4; the run scores nothing,
-    # ships it at 4, and says so
+def _trained_once_run(tmp_path, monkeypatch, refit: str):
+    """A doctor run on digits whose default recipe is a small stand-in for the VGG recipe (10 epochs of a small
+    network) on the validation split: scored first it would fit at 2 of its epochs, trained once at 4, beside two
+    networks too narrow to compete; the stand-in and the run folder."""
     small = {**copy.deepcopy(RECIPES["vgg"]), "model": {"name": "cnn", "widths": [8, 16], "convs": 2, "dropout": 0.3}}
     small["train"].update(max_epochs=10, lr=0.02)
     monkeypatch.setitem(RECIPES, "vgg", small)
@@ -41,9 +41,15 @@ def test_a_doctor_run_trains_once_records_and_reports_a_recipe_it_had_no_time_to
     out = tmp_path / "run"
     arguments = ["doctor", "--data", "digits", "--budget", "60", "--epochs", "6", "--search-epochs", "6",
                  "--train-fraction", "0.3", "--min-steps", "0", "--cv-max-rows", "0", "--quiet", "--no-references",
-                 "--ensemble", "1", "--refit", "trainval", "--out", str(out)]
+                 "--ensemble", "1", "--refit", refit, "--out", str(out)]
     result = CliRunner().invoke(app, arguments)
     assert result.exit_code == 0, result.output
+    return small, out
+
+
+def test_a_doctor_run_trains_once_records_and_reports_a_recipe_it_had_no_time_to_score(tmp_path, monkeypatch):
+    # the stand-in recipe trained once at 4 of its 10 epochs: the run scores nothing, ships it at 4, and says so
+    small, out = _trained_once_run(tmp_path, monkeypatch, "trainval")
     table = io.StringIO()  # the CLI's table (--quiet prints none)
     print_outcome(Console(file=table, width=200), load_summary(out))
     assert "kept: the recipe as given (unscored)" in table.getvalue()
@@ -138,26 +144,13 @@ def test_a_doctor_run_trains_once_records_and_reports_a_recipe_it_had_no_time_to
 def test_mirror_views_a_probe_passes_after_the_final_training_are_tested_and_shipped(tmp_path, monkeypatch):
     # the same stand-in recipe trained once; a probe (scripted) that reads the images as the same mirrored: the views
     # are added to the trained model, which the test split and the shipped model then use
-    small = {**copy.deepcopy(RECIPES["vgg"]), "model": {"name": "cnn", "widths": [8, 16], "convs": 2, "dropout": 0.3}}
-    small["train"].update(max_epochs=4, lr=0.02)
-    monkeypatch.setitem(RECIPES, "vgg", small)
-    monkeypatch.setitem(phases.ARCHITECTURES, "image", [{"name": "mlp", "hidden": [2]}])
-    monkeypatch.setattr(phases, "forecast", lambda *_: 50.0)
-    monkeypatch.setattr(phases, "fitting_epochs", lambda *_: None)
-    monkeypatch.setattr(phases, "direct_epochs", lambda seconds, epochs, *_: epochs)
-    monkeypatch.setattr(phases, "RECIPE_MIN_LEFT", 0.0)
     record = {"val_score": 0.9, "val_loss": 0.3, "plain_val_score": 0.9, "plain_val_loss": 0.3,
               "mirrored_val_score": 0.89, "mirrored_z": 0.5, "measured_by": "probe", "probe": "cnn 16x32, pooled to 4",
               "probe_epochs": 10, "probe_seconds": 0.5}
     given = []
     monkeypatch.setattr(phases, "mirror_probe", lambda score, seconds, on_start=None: given.append(seconds)
                         or (dict(record), ""))
-    out = tmp_path / "run"
-    arguments = ["doctor", "--data", "digits", "--budget", "60", "--epochs", "6", "--search-epochs", "6",
-                 "--train-fraction", "0.3", "--min-steps", "0", "--cv-max-rows", "0", "--quiet", "--no-references",
-                 "--ensemble", "1", "--refit", "all", "--out", str(out)]
-    result = CliRunner().invoke(app, arguments)
-    assert result.exit_code == 0, result.output
+    _, out = _trained_once_run(tmp_path, monkeypatch, "all")
     summary = json.loads((out / "summary.json").read_text())
     assert summary["remedies"]["unscored"]["epochs"] == 4 and len(given) == 1 and 0 < given[0] < 60
     assert summary["best"]["mirror"] == {**record, "used": True}
