@@ -51,6 +51,7 @@ from fitguard.doctor.summary import layer_table, versions
 from fitguard.doctor.trials import (
     Trial,
     joined,
+    members_of,
     mirrored,
     refit_epochs,
     refit_members,
@@ -438,7 +439,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         if probe:
             # what is left once every network's evaluations (both views), the baseline's and the report are kept
             # back, and the refit on every row where it fits
-            networks = len(kept.model.members) if isinstance(kept.model, MeanEnsemble) else len(seeds)
+            networks = len(members_of(kept.final_model()))  # the members, a snapshot ensemble's snapshots counted
             left = clock.deadline - time.perf_counter() - REPORT_SECONDS - networks * evaluation - after
             refit_all = (RESERVE_FACTOR * trained * len(every_row) / len(tested_rows)) if every_row is not None else 0.0
             if left - refit_all >= phases.PROBE_MIN_SECONDS:

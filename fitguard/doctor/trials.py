@@ -112,9 +112,7 @@ def mirrored(run: Run, task: str) -> Run:
         run: a trained Run (one network, or :func:`refit_members`' ensemble).
         task: "classification" or "regression".
     """
-    model = run.model
-    networks = list(model.members) if isinstance(model, MeanEnsemble) else members_of(run.final_model())
-    ensemble = MeanEnsemble(networks, task, mirror=True)
+    ensemble = MeanEnsemble(members_of(run.final_model()), task, mirror=True)
     return dataclasses.replace(run, model=ensemble, trainer=evaluator(run, ensemble))
 
 
