@@ -32,8 +32,15 @@ On an NVIDIA H200 (``--device cuda``, 2 rounds, ``benchmarks/reference/cv_speed_
 launch-bound: 2.3-2.6x for the fixed schedule (digits MLP 2.54, CNN 2.58; Fashion-MNIST MLP 2.41, CNN 2.32) and
 1.9-2.2x with early stopping (the grouped network runs until its last fold stops).
 
+Siblings (``--grid``): the doctor's L2 grid -- 4 strengths (``fitguard.doctor.plan.DEFAULT_LAMBDAS``) x 3 folds --
+three ways, in one run: the Trainer fold after fold, strength after strength (sequential); each strength's folds as one
+grouped network, strength after strength (grouped, the doctor before session 27); and the strengths' folds side by side
+as one grouped network, each member with its own strength, up to ``SIBLING_MEMBERS`` members at once (siblings, the
+doctor's way since session 27). The table's ratios are grouped / siblings and sequential / siblings.
+
     python benchmarks/cv_speed.py                       # all four cases, both schedules
     python benchmarks/cv_speed.py --quick               # digits only, fewer epochs, 1 round
+    python benchmarks/cv_speed.py --grid --out benchmarks/reference/cv_speed_siblings_cpu.json
     python benchmarks/cv_speed.py --out benchmarks/reference/cv_speed_cpu.json
     python benchmarks/cv_speed.py --device cuda --out benchmarks/reference/cv_speed_h200.json
 """
@@ -56,7 +63,10 @@ from torch import nn
 from doctor import benchmark_dataset
 from fitguard.data import kfold
 from fitguard.doctor.phases import schedule
+from fitguard.doctor.plan import DEFAULT_LAMBDAS
 from fitguard.models.builders import build
+from fitguard.regularize import L2
+from fitguard.search.evaluate import SIBLING_MEMBERS
 from fitguard.train import EarlyStopping, Trainer
 from fitguard.train.batched import fit_folds
 
@@ -86,6 +96,35 @@ def batched(factory: Callable[[], nn.Module], folds: list, options: dict[str, An
             stopper: Callable[[], EarlyStopping] | None) -> list[dict[str, Any]]:
     results = fit_folds(factory, folds, seeds=[SEED] * len(folds), early_stopping=stopper, device=DEVICE, **options)
     return [{"epochs": len(r.history), **r.train_scores, **r.val_scores} for r in results]
+
+
+def _l2(lam: float) -> list[L2]:
+    return [L2(lam, layers="*.weight")]  # the doctor's λ candidates' penalty
+
+
+def grid_sequential(factory: Callable[[], nn.Module], folds: list, options: dict[str, Any],
+                    stopper: Callable[[], EarlyStopping] | None) -> list[dict[str, Any]]:
+    return [fold for lam in DEFAULT_LAMBDAS
+            for fold in sequential(factory, folds, {**options, "penalties": _l2(lam)}, stopper)]
+
+
+def grid_grouped(factory: Callable[[], nn.Module], folds: list, options: dict[str, Any],
+                 stopper: Callable[[], EarlyStopping] | None) -> list[dict[str, Any]]:
+    return [fold for lam in DEFAULT_LAMBDAS
+            for fold in batched(factory, folds, {**options, "penalties": _l2(lam)}, stopper)]
+
+
+def grid_siblings(factory: Callable[[], nn.Module], folds: list, options: dict[str, Any],
+                  stopper: Callable[[], EarlyStopping] | None, model: str) -> list[dict[str, Any]]:
+    per_call = max(1, SIBLING_MEMBERS[model] // len(folds))
+    out = []
+    for start in range(0, len(DEFAULT_LAMBDAS), per_call):
+        lams = DEFAULT_LAMBDAS[start:start + per_call]
+        results = fit_folds(factory, folds * len(lams), seeds=[SEED] * (len(folds) * len(lams)),
+                            member_penalties=[_l2(lam) for lam in lams for _ in folds], early_stopping=stopper,
+                            device=DEVICE, **options)
+        out += [{"epochs": len(r.history), **r.train_scores, **r.val_scores} for r in results]
+    return out
 
 
 def _sync() -> None:
@@ -130,6 +169,36 @@ def case(dataset: str, model: str, schedule_name: str, args: argparse.Namespace)
             "max_score_difference": apart}
 
 
+def grid_case(dataset: str, model: str, schedule_name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The L2 grid's three ways (``--grid``), alternating their order over the rounds."""
+    data = benchmark_dataset(dataset, SEED)
+    folds = list(kfold(data, k=FOLDS, seed=SEED))
+    repeat = schedule(min(len(train) for train, _ in folds), BATCH, SEARCH_EPOCHS, MIN_STEPS)
+    epochs = args.epochs if schedule_name == "fixed" else args.max_epochs
+    options = {"lr": LR, "batch_size": BATCH, "max_epochs": epochs, "repeat": repeat}
+    stopper = (lambda: EarlyStopping(patience=args.patience, restore_best=True)) if schedule_name == "stopped" else None
+    factory = lambda: build(model, data.input_shape, data.num_classes, **MODELS[model])  # noqa: E731
+    ways = {"sequential": grid_sequential, "grouped": grid_grouped,
+            "siblings": lambda *a: grid_siblings(*a, model=model)}
+    for run in ways.values():  # warm-up
+        run(factory, folds, {**options, "max_epochs": 1}, None)
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    apart = 0.0
+    for round_index in range(args.rounds):
+        names = list(ways)[round_index % 3:] + list(ways)[:round_index % 3]
+        found = {name: timed(ways[name], factory, folds, options, stopper) for name in names}
+        for name, (seconds, _) in found.items():
+            times[name].append(seconds)
+        for mine, theirs in zip(found["siblings"][1], found["sequential"][1], strict=True):
+            apart = max(apart, abs(mine["val_accuracy"] - theirs["val_accuracy"]),
+                        abs(mine["val_loss"] - theirs["val_loss"]))
+    ratio = lambda a, b: [x / y for x, y in zip(times[a], times[b])]  # noqa: E731
+    return {"dataset": dataset, "model": model, "schedule": schedule_name, "lambdas": list(DEFAULT_LAMBDAS),
+            "members_at_once": min(len(DEFAULT_LAMBDAS), max(1, SIBLING_MEMBERS[model] // FOLDS)) * FOLDS,
+            "seconds": times, "grouped_over_siblings": ratio("grouped", "siblings"),
+            "sequential_over_siblings": ratio("sequential", "siblings"), "max_score_difference": apart}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
@@ -145,6 +214,8 @@ def main() -> None:
     parser.add_argument("--sequential-channels-last", choices=["auto", "off"], default="auto",
                         help="the sequential side's memory layout: 'auto' (default) as the doctor's fold-after-fold "
                              "training has it since session 24 (channels-last for the CNN on a CPU), 'off' as before")
+    parser.add_argument("--grid", action="store_true",
+                        help="the L2 grid of 4 strengths: sequential, grouped per strength and siblings (see above)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "cv_speed.json")
     args = parser.parse_args()
     if args.quick:
@@ -155,6 +226,50 @@ def main() -> None:
     SEQUENTIAL_LAYOUT = "auto" if args.sequential_channels_last == "auto" else False
     if DEVICE == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: torch sees no CUDA device here")
+    results = grid_table(args) if args.grid else table(args)
+    if args.grid:
+        print("grp/sib = grouped seconds / siblings seconds (its min and max over rounds), seq/sib = sequential / "
+              "siblings, medians over rounds; |Δ score|: the largest difference of a member's val accuracy or val "
+              "loss between siblings and sequential")
+    else:
+        print("ratio = sequential seconds / batched seconds, median over rounds (target >= 2.5); |Δ score|: the "
+              "largest difference of a fold's val accuracy or val loss between the two sides")
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    # what of the timed code differed from that commit (other engineers' edits in the same tree included)
+    uncommitted = subprocess.run(["git", "status", "--porcelain", "--", "fitguard", "benchmarks/cv_speed.py"], cwd=ROOT,
+                                 capture_output=True, text=True).stdout.splitlines()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({
+        "settings": {"date": time.strftime("%Y-%m-%d"), "commit": commit, "uncommitted": uncommitted,
+                     "threads": args.threads, "sequential_channels_last": args.sequential_channels_last,
+                     "rounds": args.rounds, "epochs": args.epochs, "max_epochs": args.max_epochs,
+                     "patience": args.patience, "batch_size": BATCH, "lr": LR, "folds": FOLDS, "quick": args.quick,
+                     "grid": args.grid, "torch": torch.__version__, "platform": platform.platform(), "device": DEVICE,
+                     "device_name": torch.cuda.get_device_name() if DEVICE == "cuda" else platform.processor()},
+        "results": results,
+    }, indent=1))
+    print(f"wrote {args.out}")
+
+
+def grid_table(args: argparse.Namespace) -> list[dict[str, Any]]:
+    results = []
+    print(f"{'data':24} {'model':5} {'schedule':8} {'members':>7} {'seq s':>7} {'grouped s':>9} {'siblings s':>10} "
+          f"{'grp/sib':>7} {'min':>5} {'max':>5} {'seq/sib':>7} {'|Δ score|':>9}", flush=True)
+    for dataset in args.datasets:
+        for model in args.models:
+            for schedule_name in args.schedules:
+                r = grid_case(dataset, model, schedule_name, args)
+                results.append(r)
+                median = {name: statistics.median(seconds) for name, seconds in r["seconds"].items()}
+                grouped, sequential_ratio = r["grouped_over_siblings"], r["sequential_over_siblings"]
+                print(f"{dataset:24} {model:5} {schedule_name:8} {r['members_at_once']:7d} {median['sequential']:7.2f} "
+                      f"{median['grouped']:9.2f} {median['siblings']:10.2f} {statistics.median(grouped):7.2f} "
+                      f"{min(grouped):5.2f} {max(grouped):5.2f} {statistics.median(sequential_ratio):7.2f} "
+                      f"{r['max_score_difference']:9.2g}", flush=True)
+    return results
+
+
+def table(args: argparse.Namespace) -> list[dict[str, Any]]:
     results = []
     print(f"{'data':24} {'model':5} {'schedule':8} {'fold rows':15} {'steps/ep':>8} {'epochs (seq | batched)':30} "
           f"{'seq s':>7} {'batched s':>9} {'ratio':>6} {'min':>5} {'max':>5} {'|Δ score|':>9}", flush=True)
@@ -169,23 +284,7 @@ def main() -> None:
                       f"{statistics.median(r['seconds']['batched']):9.2f} {r['ratio_median']:6.2f} "
                       f"{r['ratio_min']:5.2f} "
                       f"{r['ratio_max']:5.2f} {r['max_score_difference']:9.2g}", flush=True)
-    print("ratio = sequential seconds / batched seconds, median over rounds (target >= 2.5); |Δ score|: the largest "
-          "difference of a fold's val accuracy or val loss between the two sides")
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    # what of the timed code differed from that commit (other engineers' edits in the same tree included)
-    uncommitted = subprocess.run(["git", "status", "--porcelain", "--", "fitguard", "benchmarks/cv_speed.py"], cwd=ROOT,
-                                 capture_output=True, text=True).stdout.splitlines()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "settings": {"date": time.strftime("%Y-%m-%d"), "commit": commit, "uncommitted": uncommitted,
-                     "threads": args.threads, "sequential_channels_last": args.sequential_channels_last,
-                     "rounds": args.rounds, "epochs": args.epochs, "max_epochs": args.max_epochs,
-                     "patience": args.patience, "batch_size": BATCH, "lr": LR, "folds": FOLDS, "quick": args.quick,
-                     "torch": torch.__version__, "platform": platform.platform(), "device": DEVICE,
-                     "device_name": torch.cuda.get_device_name() if DEVICE == "cuda" else platform.processor()},
-        "results": results,
-    }, indent=1))
-    print(f"wrote {args.out}")
+    return results
 
 
 if __name__ == "__main__":

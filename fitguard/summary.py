@@ -511,12 +511,16 @@ class LambdaCV(Section):
         rows: one :class:`LambdaRow` per strength tried.
         best_lam: the strength chosen; None when none could be.
         skipped: why no strength was tried (a complete recipe brings its own weight decay); None (default): they were.
+        siblings: the most strengths whose folds trained side by side as one grouped network (each member with its
+            own strength; :func:`fitguard.search.evaluate.grouped_sibling_trials`); None (default): each strength's
+            folds trained on their own.
     """
 
     folds: Annotated[int, Field(ge=2)]
     rows: list[LambdaRow]
     best_lam: float | None
     skipped: str | None = None
+    siblings: Annotated[int, Field(ge=2)] | None = None
 
 
 class Study(Section):

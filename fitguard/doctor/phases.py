@@ -416,10 +416,14 @@ class Scorer(Evaluator):
         return train_job(self.base, self.data, folds if job.fold == 0 else folds[job.fold - 1], job,
                          callbacks=others)
 
-    def _stored(self, candidate: Candidate) -> tuple[str | None, Trial | None]:
+    def _key(self, candidate: Candidate) -> str | None:
+        """The candidate's key in the trial store (no store: None)."""
         scope = {"first_fold_of": self.first_fold_of} if self.first_fold_of else {}
-        key = trial_key(candidate.phase, candidate.name, candidate.recipe,
-                        {**self.train, **candidate.options, **scope}) if self.store is not None else None
+        return trial_key(candidate.phase, candidate.name, candidate.recipe,
+                         {**self.train, **candidate.options, **scope}) if self.store is not None else None
+
+    def _stored(self, candidate: Candidate) -> tuple[str | None, Trial | None]:
+        key = self._key(candidate)
         return key, self.store.get(key) if self.store is not None and key is not None else None
 
     def score(self, recipe: dict[str, Any], *, name: str, phase: str, options: dict[str, Any],
@@ -443,12 +447,42 @@ class Scorer(Evaluator):
                 trial = self._collected(recipe, name, phase, self.queue.scatter(jobs, self._train_job))  # type: ignore[union-attr]
             else:
                 trial = super().score(recipe, name=name, phase=phase, options=options, callbacks=callbacks)
-            if self.first_fold_of and self.folds:
-                train, val = self.folds[0]
-                trial.details["one_fold"] = {"fold": 1, "folds": self.first_fold_of, "training_rows": len(train),
-                                             "validation_rows": len(val)}
-            self._keep(key, trial)
+            self._kept(key, trial)
         return trial
+
+    def score_siblings(self, candidates: Sequence[Candidate]) -> list[Trial]:
+        """The candidates' trials: stored ones read back, the others trained as
+        :meth:`~fitguard.search.evaluate.Evaluator.score_siblings` trains them (grouped when two or more are left),
+        each stored.
+
+        Args:
+            candidates: sibling candidates.
+        """
+        found = [self._stored(c) for c in candidates]
+        fresh = [c for c, (_, trial) in zip(candidates, found) if trial is None]
+        if len(fresh) < 2:  # one by one, as __call__ scores (and reads back) each
+            return [self(c.recipe, name=c.name, phase=c.phase, **c.options) for c in candidates]
+        trained = iter(super().score_siblings(fresh))
+        trials = []
+        for _, trial in found:
+            if trial is None:
+                trial = next(trained)  # stored (and its details completed) by _sibling_scored
+            elif self.on_scored is not None:
+                self.on_scored(trial)
+            trials.append(trial)
+        return trials
+
+    def _sibling_scored(self, candidate: Candidate, trial: Trial) -> Trial:
+        self._kept(self._key(candidate), trial)
+        return trial
+
+    def _kept(self, key: str | None, trial: Trial) -> None:
+        """A freshly scored trial completed (scored on the first fold alone: it says so) and stored under its key."""
+        if self.first_fold_of and self.folds:
+            train, val = self.folds[0]
+            trial.details["one_fold"] = {"fold": 1, "folds": self.first_fold_of, "training_rows": len(train),
+                                         "validation_rows": len(val)}
+        self._keep(key, trial)
 
     def _keep(self, key: str | None, trial: Trial) -> None:
         """Store a freshly scored trial under its key (no store: nothing)."""
@@ -1521,7 +1555,9 @@ def lambda_cv(score: Scorer, clock: Clock, network: dict[str, Any], *, folds: in
     the folds are ``score``'s when it cross-validates, else ``folds`` folds of train + val. When the best λ
     sits at an end of the grid the optimum may lie beyond it: up to ``extend`` more λ, ten times further out
     each, while the budget lasts. Rows come back sorted by λ. A complete recipe (a fixed schedule of its own,
-    ``--recipe``) is not cross-validated: its weight decay is its L2 strength (``skipped`` says so).
+    ``--recipe``) is not cross-validated: its weight decay is its L2 strength (``skipped`` says so). Where the
+    folds train grouped, the strengths train side by side as one grouped network (``siblings``: the most that did;
+    :meth:`~fitguard.search.evaluate.Evaluator.evaluate_candidates`).
 
     Args:
         score: the run's :class:`Scorer`.
@@ -1539,6 +1575,7 @@ def lambda_cv(score: Scorer, clock: Clock, network: dict[str, Any], *, folds: in
     if not score.folds:  # the same scorer (deadline, progress, trial store) over k folds of train + val
         score = replace(score, folds=list(kfold(score.data, k=folds, seed=score.base.data.seed)), on_scored=None)
     rows: list[dict[str, Any]] = []
+    siblings: list[int] = []
 
     def measure(*grid: float) -> None:
         trials = score.evaluate_candidates(
@@ -1546,6 +1583,7 @@ def lambda_cv(score: Scorer, clock: Clock, network: dict[str, Any], *, folds: in
              for lam in grid],
             admit=lambda _, __: clock.spend(share, score.trainings), on_trial=lambda _: tick())
         for lam, trial in zip(grid, trials):
+            siblings.append(trial.details.get("siblings", 1))
             scores = list(trial.fold_scores)
             rows.append({"lam": lam, "scores": scores, "mean": float(np.mean(scores)) if scores else None,
                          "std": float(np.std(scores)) if len(scores) > 1 else None})
@@ -1562,7 +1600,8 @@ def lambda_cv(score: Scorer, clock: Clock, network: dict[str, Any], *, folds: in
             break
         measure(chosen * 10 if chosen == max(ends) else chosen / 10)
     rows.sort(key=lambda r: r["lam"])
-    return {"folds": score.trainings, "rows": rows, "best_lam": best()}
+    grouped = {"siblings": max(siblings)} if max(siblings, default=1) > 1 else {}
+    return {"folds": score.trainings, "rows": rows, "best_lam": best(), **grouped}
 
 
 #: residual options of the built-in networks that take ``residual`` (skip connections)

@@ -23,7 +23,7 @@ How the Trainer uses a penalty::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -60,6 +60,27 @@ def absolute_norm(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
         6.0
     """
     return torch.stack([t.abs().sum() for t in tensors]).sum()
+
+
+def member_sums(params: NamedParameters, members: int,
+                function: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``Σ function(w)`` per member over grouped parameters (each holding ``members`` blocks along dim 0, as
+    :class:`~fitguard.models.grouped.GroupedNet` stores them): a (members,) tensor. Frozen parameters are left out.
+
+    Args:
+        params: ``(name, parameter)`` pairs of a grouped network.
+        members: the number of members.
+        function: elementwise, e.g. ``torch.square``.
+
+    Example:
+        >>> w = torch.tensor([[1.0, 2.0], [3.0, 4.0]])   # two members' 1x2 weights
+        >>> member_sums([("w", w)], 2, torch.square).tolist()
+        [5.0, 25.0]
+    """
+    active = [p for _, p in params if p.requires_grad]
+    if not active:
+        return params[0][1].new_zeros(members) if params else torch.zeros(members)
+    return torch.stack([function(p.view(members, -1)).sum(1) for p in active]).sum(0)
 
 
 def _zero(params: NamedParameters) -> torch.Tensor:
@@ -109,6 +130,18 @@ class Penalty:
             params: the ``(name, parameter)`` pairs to measure.
         """
         raise NotImplementedError
+
+    def member_values(self, params: NamedParameters, members: int) -> torch.Tensor:
+        """The unweighted penalty of each member of a grouped network, a (members,) tensor: what :meth:`value`
+        gives each member alone (frozen parameters left out). Each built-in penalty defines it; a subclass that
+        does not cannot weigh grouped members apart (``NotImplementedError``).
+
+        Args:
+            params: what :meth:`select` returned on a :class:`~fitguard.models.grouped.GroupedNet`.
+            members: its number of members.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not define member_values, so grouped members "
+                                  "cannot each take their own strength")
 
     def term(self, params: NamedParameters) -> torch.Tensor:
         """``lam * value`` over the trainable parameters: what the Trainer adds to the loss (0 when ``decoupled``).
@@ -169,6 +202,9 @@ class L2(Penalty):
 
     def value(self, params: NamedParameters) -> torch.Tensor:
         return squared_norm([p for _, p in params])
+
+    def member_values(self, params: NamedParameters, members: int) -> torch.Tensor:
+        return member_sums(params, members, torch.square)
 
     def param_group_weight_decay(self, optimizer: str | None = None) -> float:
         """The optimizer ``weight_decay`` for this penalty's group: ``2 * lam`` (the gradient of ``lam·w²``).
@@ -265,6 +301,9 @@ class L1(Penalty):
     def value(self, params: NamedParameters) -> torch.Tensor:
         return absolute_norm([p for _, p in params])
 
+    def member_values(self, params: NamedParameters, members: int) -> torch.Tensor:
+        return member_sums(params, members, torch.abs)
+
     def term(self, params: NamedParameters) -> torch.Tensor:
         if self.proximal:
             return _zero(params)
@@ -337,6 +376,10 @@ class ElasticNet(Penalty):
     def value(self, params: NamedParameters) -> torch.Tensor:
         tensors = [p for _, p in params]
         return self.l1_ratio * absolute_norm(tensors) + (1 - self.l1_ratio) * squared_norm(tensors)
+
+    def member_values(self, params: NamedParameters, members: int) -> torch.Tensor:
+        return self.l1_ratio * member_sums(params, members, torch.abs) + \
+            (1 - self.l1_ratio) * member_sums(params, members, torch.square)
 
     def get_config(self) -> dict[str, Any]:
         return {"lam": self.lam, "l1_ratio": self.l1_ratio, "layers": self.layers, "decoupled": self.decoupled}

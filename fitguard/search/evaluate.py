@@ -194,6 +194,7 @@ def fold_mean(recipe: dict[str, Any], name: str, phase: str, trials: list[Trial]
                  "stop_reason": trials[-1].details["stop_reason"],
                  "stop_reasons": [t.details["stop_reason"] for t in trials],
                  **({"grouped": True} if all(t.details.get("grouped") for t in trials) else {}),
+                 **({"siblings": trials[0].details["siblings"]} if "siblings" in trials[0].details else {}),
                  **mirror_mean([t.details.get("mirror") for t in trials])},
         history=trials[0].history,
     )
@@ -275,36 +276,110 @@ def grouped_fold_trials(run: Run, folds: list[tuple[TensorData, TensorData]], *,
         on_epoch: called with ``(epoch, max_epochs)`` after each grouped epoch (a progress display); None
             (default): nothing.
     """
+    return grouped_sibling_trials([(run, recipe, name)], folds, phase=phase, metric=metric, deadline=deadline,
+                                  deadline_reason=deadline_reason, on_epoch=on_epoch)[0]
+
+
+def grouped_sibling_trials(siblings: Sequence[tuple[Run, dict[str, Any], str]],
+                           folds: list[tuple[TensorData, TensorData]], *, phase: str, metric: str = "auto",
+                           deadline: Callable[[], float] | None = None,
+                           deadline_reason: str = "stopped at the deadline",
+                           on_epoch: Callable[[int, int], None] | None = None) -> list[list[Trial]]:
+    """Each sibling's fold trials, the k trainings of every sibling done as one grouped network of (siblings x k)
+    members: what :func:`grouped_fold_trials` gives each alone, to float tolerance (in distribution with dropout).
+
+    Siblings are candidates whose runs differ only in their coupled penalties' strengths (an L2 grid: the
+    evaluator's :func:`sibling_key`); each member's cost takes its own candidate's penalties
+    (``fit_folds(member_penalties=...)``), while everything else -- network, seeds, optimizer, schedule, early
+    stopping -- is the first sibling's, so every member starts from the weights and row order it would alone. Each
+    fold trial's ``seconds`` is the grouped training's over its members; with more than one sibling the trials
+    record ``siblings`` (how many shared the training).
+
+    Args:
+        siblings: ``(run, recipe, name)`` of each candidate, the runs from :func:`grouped_run`.
+        folds: the ``(train, val)`` folds.
+        phase: the search phase.
+        metric: the validation metric (default "auto").
+        deadline: gives a ``time.perf_counter()`` time after whose epoch every member stops; None (default): none.
+        deadline_reason: the stop reason a deadline gives, before " after epoch N" (default "stopped at the
+            deadline").
+        on_epoch: called with ``(epoch, max_epochs)`` after each grouped epoch (a progress display); None
+            (default): nothing.
+
+    Raises:
+        ValueError: siblings whose penalties are not the same kinds on the same layers.
+    """
     from fitguard.models import build_network
     from fitguard.train.batched import fit_folds
     from fitguard.train.callbacks.early_stopping import EarlyStopping
 
+    run = siblings[0][0]
     config, data, trainer = run.config, run.data, run.trainer
     key, mode = resolve_metric(metric, data.task)
     spec = next((c.get_config() for c in trainer.callbacks if isinstance(c, EarlyStopping)), None)
+    alone = len(siblings) == 1
     started = time.perf_counter()
     results = fit_folds(
         lambda: build_network(run.model_name, data.input_shape, data.out_features, run.model_options,
                               data.preprocessor.embeddings),
-        folds, seeds=[config.train.seed] * len(folds), loss=trainer.loss, optimizer=trainer.optimizer_name,
-        lr=trainer.lr, batch_size=trainer.batch_size, max_epochs=trainer.max_epochs, repeat=trainer.repeat,
-        weight_decay=trainer.weight_decay, momentum=trainer.momentum, label_smoothing=trainer.label_smoothing,
-        penalties=trainer.penalties, early_stopping=(lambda: EarlyStopping(**spec)) if spec is not None else None,
+        list(folds) * len(siblings), seeds=[config.train.seed] * (len(folds) * len(siblings)), loss=trainer.loss,
+        optimizer=trainer.optimizer_name, lr=trainer.lr, batch_size=trainer.batch_size,
+        max_epochs=trainer.max_epochs, repeat=trainer.repeat, weight_decay=trainer.weight_decay,
+        momentum=trainer.momentum, label_smoothing=trainer.label_smoothing,
+        penalties=trainer.penalties if alone else (),
+        member_penalties=None if alone else [sibling.trainer.penalties for sibling, _, _ in siblings
+                                             for _ in folds],
+        early_stopping=(lambda: EarlyStopping(**spec)) if spec is not None else None,
         deadline=deadline, deadline_reason=deadline_reason, device=trainer.device, on_epoch=on_epoch)
-    seconds = (time.perf_counter() - started) / len(folds)
-    network = run.model.eval()
-    trials = []
-    for fold, ((_, val), result) in enumerate(zip(folds, results, strict=True), start=1):
-        network.load_state_dict(result.state)
-        timed = time.perf_counter()
-        with torch.no_grad():  # what one row's forward pass costs this network, as fit_and_score measures it
-            network(trainer.in_layout(val.X.to(trainer.device)))
-        forward_row = (time.perf_counter() - timed) / max(1, len(val))
-        trials.append(scored_trial(
-            name=f"{name} fold {fold}", phase=phase, recipe=recipe, metric=(key, mode),
-            train_value=result.train_scores[key[len("val_"):]], val_scores=result.val_scores, model=network,
-            history=result.history, seconds=seconds, forward_row=forward_row, grouped=True))
-    return trials
+    seconds = (time.perf_counter() - started) / len(results)
+    shared = {} if alone else {"siblings": len(siblings)}
+    scored: list[list[Trial]] = []
+    members = iter(results)
+    for sibling, recipe, name in siblings:
+        network = sibling.model.eval()
+        trials = []
+        for fold, (_, val) in enumerate(folds, start=1):
+            result = next(members)
+            network.load_state_dict(result.state)
+            timed = time.perf_counter()
+            with torch.no_grad():  # what one row's forward pass costs this network, as fit_and_score measures it
+                network(trainer.in_layout(val.X.to(trainer.device)))
+            forward_row = (time.perf_counter() - timed) / max(1, len(val))
+            trials.append(scored_trial(
+                name=f"{name} fold {fold}", phase=phase, recipe=recipe, metric=(key, mode),
+                train_value=result.train_scores[key[len("val_"):]], val_scores=result.val_scores, model=network,
+                history=result.history, seconds=seconds, forward_row=forward_row, grouped=True, **shared))
+        scored.append(trials)
+    return scored
+
+
+#: the most members (siblings x folds) one grouped training holds, by network: an L2 grid of 4 strengths x 3 folds
+#: on digits 10% (``benchmarks/cv_speed.py --siblings``) trained 1.5-1.7x faster as one MLP of 12 members than as 4
+#: grouped trainings of 3; the small CNN was fastest at 6 members (1.25-1.3x; at 12 its grouped convolutions turned
+#: compute-bound: 0.9-1.1x). Fashion-MNIST's 784-256 MLP gained nothing either way (0.93-0.97x): batching saves
+#: per-operation overhead, which a compute-bound step does not have.
+SIBLING_MEMBERS = {"mlp": 12, "cnn": 6}
+
+
+def sibling_key(recipe: dict[str, Any], options: dict[str, Any]) -> str | None:
+    """What a candidate must share with another to train beside it as a sibling: its recipe and training options
+    with every penalty's strength left out (None when it has no penalty: nothing to tell siblings apart by).
+
+    Args:
+        recipe: the sections the recipe sets.
+        options: ``train`` options for its trainings.
+
+    Example:
+        >>> l2 = lambda lam: {"model": {"name": "mlp"}, "remedies": {"penalties": [{"kind": "l2", "lam": lam}]}}
+        >>> sibling_key(l2(1e-4), {}) == sibling_key(l2(1e-2), {}), sibling_key({"model": {}}, {})
+        (True, None)
+    """
+    penalties = (recipe.get("remedies") or {}).get("penalties")
+    if not penalties:
+        return None
+    blind = [{key: value for key, value in p.items() if key != "lam"} for p in penalties]
+    return json.dumps([{**recipe, "remedies": {**recipe["remedies"], "penalties": blind}}, options], sort_keys=True,
+                      default=repr)
 
 
 @dataclass(frozen=True)
@@ -511,8 +586,11 @@ class Evaluator:
                             on_trial: Callable[[Trial], None] | None = None) -> list[Trial]:
         """Score each candidate, in order (scikit-learn's ``evaluate_candidates``). ``admit(index, candidate)`` is
         asked just before a candidate starts (the budget's say); one it refuses comes back as a trial with status
-        "skipped: budget" and no score. This evaluator trains them one after another; the doctor's, with other
-        processes (:class:`fitguard.doctor.phases.Scorer`), trains as many side by side as there are processes (and
+        "skipped: budget" and no score. This evaluator trains them one after another, but for siblings -- next to
+        each other, differing only in their penalties' strengths (:func:`sibling_key`; an L2 grid) -- whose folds
+        may train grouped: those train as one grouped network, up to :data:`SIBLING_MEMBERS` members (``admit``
+        asked for each before they start). The doctor's evaluator with other processes
+        (:class:`fitguard.doctor.phases.Scorer`) trains as many candidates side by side as there are processes (and
         asks ``admit`` per batch).
 
         Args:
@@ -520,15 +598,63 @@ class Evaluator:
             admit: whether a candidate may start; None (default): every one.
             on_trial: called with each scored trial as soon as it is (progress); None (default): nothing.
         """
-        trials = []
-        for index, c in enumerate(candidates):
-            if admit is not None and not admit(index, c):
-                trials.append(skipped(c))
-                continue
-            trials.append(self(c.recipe, name=c.name, phase=c.phase, **c.options))
-            if on_trial is not None:
-                on_trial(trials[-1])
+        trials: list[Trial] = []
+        while len(trials) < len(candidates):
+            start = len(trials)
+            group = self._siblings(candidates[start:])
+            allowed = [admit is None or admit(start + offset, c) for offset, c in enumerate(group)]
+            scored = iter(self.score_siblings([c for c, ok in zip(group, allowed) if ok]))
+            for c, ok in zip(group, allowed):
+                trials.append(next(scored) if ok else skipped(c))
+                if ok and on_trial is not None:
+                    on_trial(trials[-1])
         return trials
+
+    def _siblings(self, candidates: Sequence[Candidate]) -> list[Candidate]:
+        """The first candidate and the siblings right after it that may train grouped with it (at least one)."""
+        first = candidates[0]
+        key = sibling_key(first.recipe, first.options)
+        if key is None or len(candidates) < 2 or not self.groups(first.recipe, first.options):
+            return [first]
+        run = self.grouped_run(first.recipe, first.options)
+        most = max(1, SIBLING_MEMBERS.get(run.model_name, 1) // self.trainings) if run is not None else 1
+        group = [first]
+        for c in candidates[1:most]:
+            if sibling_key(c.recipe, c.options) != key or not self.groups(c.recipe, c.options):
+                break
+            group.append(c)
+        return group
+
+    def score_siblings(self, candidates: Sequence[Candidate]) -> list[Trial]:
+        """The candidates' trials (each told to ``on_scored``): siblings :meth:`_siblings` grouped train as one
+        grouped network (:func:`grouped_sibling_trials`); one candidate alone is scored as :meth:`__call__` scores
+        it.
+
+        Args:
+            candidates: sibling candidates (none, one, or several that may train grouped).
+        """
+        if len(candidates) < 2:
+            return [self(c.recipe, name=c.name, phase=c.phase, **c.options) for c in candidates]
+        runs = [self.grouped_run(c.recipe, c.options) for c in candidates]
+        if self.progress is not None:
+            self.progress.candidate(f"{candidates[0].name} … {candidates[-1].name} · {len(candidates)} candidates × "
+                                    f"{self.trainings} folds grouped")
+        fold_trials = grouped_sibling_trials(
+            [(run, c.recipe, c.name) for run, c in zip(runs, candidates, strict=True)],  # type: ignore[misc]
+            self.folds or [], phase=candidates[0].phase, metric=self.metric, deadline=self.deadline,
+            deadline_reason=self.deadline_reason, on_epoch=getattr(self.progress, "epoch", None))
+        trials = [self._sibling_scored(c, fold_mean(c.recipe, c.name, c.phase, each))
+                  for c, each in zip(candidates, fold_trials)]
+        for trial in trials:
+            if self.on_scored is not None:
+                self.on_scored(trial)
+        return trials
+
+    def _sibling_scored(self, candidate: Candidate, trial: Trial) -> Trial:
+        """A grouped sibling's trial, once scored (before ``on_scored`` hears of it): as it is here; the doctor's
+        evaluator stores it."""
+        del candidate
+        return trial
 
 
 def skipped(candidate: Candidate, why: str = "skipped: budget") -> Trial:

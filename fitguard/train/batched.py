@@ -180,6 +180,35 @@ def _check(folds: Sequence[tuple[TensorData, TensorData]], seeds: Sequence[int],
                              "need at least 2 and 1")
 
 
+def _check_coupled(name: str, penalties: Sequence[Any]) -> None:
+    for index, penalty in enumerate(penalties):
+        if getattr(penalty, "decoupled", False) or getattr(penalty, "proximal", False):
+            raise ValueError(f"`{name}[{index}]` is decoupled or proximal; batched folds take coupled "
+                             "penalties only (train such folds with the Trainer)")
+
+
+def _check_member_penalties(member_penalties: Sequence[Sequence[Any]] | None, k: int) -> list[list[Any]]:
+    """Each member's penalties (empty lists without ``member_penalties``), checked to differ only in ``lam``."""
+    from fitguard.regularize.penalties import Penalty
+
+    if member_penalties is None:
+        return [[] for _ in range(k)]
+    if len(member_penalties) != k:
+        raise ValueError(f"`member_penalties` must hold one list per fold ({k}), got {len(member_penalties)}")
+    lists = [list(penalties) for penalties in member_penalties]
+    shape = lambda p: (type(p), {key: v for key, v in p.get_config().items() if key != "lam"})  # noqa: E731
+    for m, penalties in enumerate(lists):
+        _check_coupled(f"member_penalties[{m}]", penalties)
+        if [shape(p) for p in penalties] != [shape(p) for p in lists[0]]:
+            raise ValueError(f"`member_penalties[{m}]` is not {lists[0]!r} but for `lam`, got {penalties!r}; "
+                             "grouped members take the same penalties, each with its own strength")
+        for penalty in penalties:
+            if not isinstance(penalty, Penalty) or type(penalty).member_values is Penalty.member_values:
+                raise ValueError(f"`member_penalties[{m}]` holds {penalty!r}, which cannot weigh grouped members "
+                                 "apart (it defines no member_values)")
+    return lists
+
+
 def fit_folds(
     model_factory: Callable[[], nn.Module],
     folds: Sequence[tuple[TensorData, TensorData]],
@@ -195,6 +224,7 @@ def fit_folds(
     momentum: float = 0.9,
     label_smoothing: float = 0.0,
     penalties: Sequence[Any] = (),
+    member_penalties: Sequence[Sequence[Any]] | None = None,
     early_stopping: Callable[[], EarlyStopping] | None = None,
     deadline: Callable[[], float] | None = None,
     deadline_reason: str = "stopped at the deadline",
@@ -220,6 +250,11 @@ def fit_folds(
         label_smoothing: cross-entropy's (default 0).
         penalties: coupled penalties (``L1``/``L2``/``ElasticNet`` added to the loss); a penalty's term is a sum over
             its weights, so over the grouped weights it is the sum of the members' terms. Default none.
+        member_penalties: one list of coupled penalties per member, on top of ``penalties``: the same kinds on the
+            same layers for every member (position by position), each member's with its own ``lam``, which only
+            that member's cost takes (:meth:`~fitguard.regularize.Penalty.member_values`). This is how sibling
+            candidates -- an L2 grid -- train as one grouped network: repeat the folds once per candidate, with the
+            candidate's penalties on each of its members. None (default): none.
         early_stopping: builds one stopper per member (e.g. ``lambda: EarlyStopping(patience=10,
             restore_best=True)``); None trains every member ``max_epochs`` epochs.
         deadline: a function returning a ``time.perf_counter()`` time; after the epoch in which it passed, every
@@ -237,7 +272,8 @@ def fit_folds(
 
     Raises:
         ValueError: no folds, one seed per fold missing, an unknown loss, a bad count, a fold without rows, a
-            penalty that is not coupled, or a model that cannot be grouped (the message names the layer).
+            penalty that is not coupled, members' penalties that are not the same kinds on the same layers, or a
+            model that cannot be grouped (the message names the layer).
 
     Example:
         >>> from fitguard.models.builders import mlp
@@ -248,10 +284,8 @@ def fit_folds(
         ([3, 3], ['val_accuracy', 'val_loss'])
     """
     _check(folds, seeds, loss, batch_size, max_epochs, repeat)
-    for index, penalty in enumerate(penalties):
-        if getattr(penalty, "decoupled", False) or getattr(penalty, "proximal", False):
-            raise ValueError(f"`penalties[{index}]` is decoupled or proximal; batched folds take coupled "
-                             "penalties only (train such folds with the Trainer)")
+    _check_coupled("penalties", penalties)
+    per_member = _check_member_penalties(member_penalties, len(folds))
     device = torch.device(device)
     k = len(folds)
     trains = [train.to(device) for train, _ in folds]
@@ -275,7 +309,7 @@ def fit_folds(
         for epoch in range(1, max_epochs + 1):
             started = time.perf_counter()
             logs = _train_epoch(net, step, objective, [trains[f] for f in active], [generators[f] for f in active],
-                                batch_size, repeat, penalties)
+                                batch_size, repeat, penalties, [per_member[f] for f in active])
             if val_stack is None:  # laid out again only when members leave
                 val_stack = _stacked([vals[f] for f in active],
                                      [torch.arange(len(vals[f]), device=device) for f in active],
@@ -320,9 +354,10 @@ def _finish(watcher: _Member, stopper: EarlyStopping | None) -> None:
 
 
 def _train_epoch(net: GroupedNet, step: GroupedOptimizer, objective: _Objective, parts: list[TensorData],
-                 generators: list[torch.Generator], batch_size: int, repeat: int,
-                 penalties: Sequence[Any]) -> list[dict[str, float]]:
-    """One epoch of every member on its own rows; the members' logs (loss, accuracy over the training batches)."""
+                 generators: list[torch.Generator], batch_size: int, repeat: int, penalties: Sequence[Any],
+                 member_penalties: list[list[Any]]) -> list[dict[str, float]]:
+    """One epoch of every member on its own rows; the members' logs (loss, accuracy over the training batches).
+    ``member_penalties``: each member's own penalties (one list per member in ``parts``' order)."""
     device = parts[0].X.device
     orders = [torch.cat([torch.randperm(len(part), generator=g) for _ in range(repeat)]).to(device)
               for part, g in zip(parts, generators)]
@@ -334,6 +369,10 @@ def _train_epoch(net: GroupedNet, step: GroupedOptimizer, objective: _Objective,
     X, y, _ = _stacked(parts, [_padded(order, b, widths) for order, b in zip(orders, bounds)], sum(widths))
     mask = torch.stack([_real_slots(member_sizes, widths, device) for member_sizes in sizes], 1)
     selected = [(p, p.select(net)) for p in penalties]
+    k = len(parts)
+    # position by position: the penalty (every member's is the same but for lam), its grouped weights, the lams
+    split = [(same[0], same[0].select(net), torch.tensor([p.lam for p in same], device=device))
+             for same in zip(*member_penalties)]
     # metrics without per-step work: the steps' losses and outputs are kept and reduced once, at the epoch's end
     losses_kept: list[torch.Tensor] = []
     outputs: list[torch.Tensor] = []
@@ -353,6 +392,8 @@ def _train_epoch(net: GroupedNet, step: GroupedOptimizer, objective: _Objective,
         cost = losses.sum()
         if selected:
             cost = cost + sum(p.term(params) for p, params in selected)
+        for penalty, params, lams in split:
+            cost = cost + (lams * penalty.member_values(params, k)).sum()
         step.zero_grad()
         cost.backward()
         step.step([sizes[m][s] > 0 for m in range(len(parts))] if uneven else None)

@@ -133,3 +133,77 @@ def test_grouped_folds_tell_the_progress_display_each_epoch(digits, base):
     assert progress.seen[0] == ("candidate", "x · 2 folds grouped")
     ticks = progress.seen[1:]  # one per epoch of the longest-training fold
     assert ticks == [("epoch", (e, 4)) for e in range(1, len(ticks) + 1)] and len(ticks) >= trial.epochs >= 1
+
+
+def _l2_grid(network: dict, lams: tuple[float, ...]) -> list[Candidate]:
+    return [Candidate({**network, "remedies": {"penalties": [{"kind": "l2", "lam": lam, "layers": "*.weight"}]}},
+                      f"λ={lam:g}", "lambda_cv") for lam in lams]
+
+
+@pytest.mark.parametrize("network, siblings", [({"model": {"name": "mlp", "hidden": [32], "batchnorm": True}}, 4),
+                                               ({"model": {"name": "cnn", "widths": [4, 8]}}, 2)],
+                         ids=["mlp: 12 members", "cnn: 6 members"])
+def test_an_l2_grid_trains_as_sibling_members_and_scores_what_each_candidate_scores_alone(digits, base, network,
+                                                                                          siblings):
+    """The oracle: the same evaluator without grouping, each candidate's folds trained by the Trainer in turn."""
+    folds = list(kfold(digits, k=3, seed=0))
+    candidates = _l2_grid(network, (0.0, 1e-3, 3e-2, 1.0))
+    told = []
+    grouped = Evaluator(base, digits, folds, TRAIN, grouped=True, on_scored=told.append).evaluate_candidates(
+        candidates)
+    alone = Evaluator(base, digits, folds, TRAIN).evaluate_candidates(candidates)
+    assert [t.name for t in told] == [c.name for c in candidates]
+    for mine, theirs in zip(grouped, alone, strict=True):
+        assert mine.name == theirs.name and mine.recipe == theirs.recipe
+        assert mine.fold_scores == pytest.approx(theirs.fold_scores, abs=1e-6)
+        assert mine.details["val_loss"] == pytest.approx(theirs.details["val_loss"], rel=1e-4)
+        assert mine.details["best_epochs"] == theirs.details["best_epochs"]
+        assert mine.details["siblings"] == siblings and "siblings" not in theirs.details
+    # the strengths told the members apart: λ = 1 scores differently from λ = 0
+    assert grouped[0].details["val_loss"] != pytest.approx(grouped[-1].details["val_loss"], rel=1e-3)
+
+
+def test_siblings_are_next_to_each_other_differ_only_in_strength_and_each_is_admitted(digits, base):
+    folds = list(kfold(digits, k=2, seed=0))
+    mlp = {"model": {"name": "mlp", "hidden": [16]}}
+    candidates = [*_l2_grid(mlp, (1e-4, 1e-3)), *_l2_grid({"model": {"name": "mlp", "hidden": [8]}}, (1e-4,)),
+                  *_l2_grid(mlp, (1e-2, 1e-1, 1.0))]
+    asked = []
+
+    def admit(index: int, candidate: Candidate) -> bool:
+        asked.append(index)
+        return index != 4
+
+    trials = Evaluator(base, digits, folds, {"max_epochs": 2}, grouped=True).evaluate_candidates(candidates, admit)
+    assert asked == [0, 1, 2, 3, 4, 5]
+    assert [t.details.get("siblings") for t in trials] == [2, 2, None, 2, None, 2]
+    assert trials[4].status == "skipped: budget" and not math.isnan(trials[5].val_score)
+
+
+def test_stored_siblings_are_read_back_and_the_rest_train_grouped(tmp_path, digits, base, monkeypatch):
+    import fitguard.search.evaluate as evaluate_module
+    from fitguard.doctor.store import TrialStore
+
+    trained = []
+    real = evaluate_module.grouped_sibling_trials
+
+    def counting(siblings, *args, **kwargs):
+        trained.append([name for _, _, name in siblings])
+        return real(siblings, *args, **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "grouped_sibling_trials", counting)
+    folds = list(kfold(digits, k=2, seed=0))
+    url = storage_url(tmp_path)
+    candidates = _l2_grid({"model": {"name": "mlp", "hidden": [16]}}, (1e-4, 1e-3, 1e-2))
+    first = Scorer(base, digits, folds, {"max_epochs": 2}, grouped=True, store=TrialStore(url)).evaluate_candidates(
+        candidates[:2])
+    assert trained == [["λ=0.0001", "λ=0.001"]]
+    told = []
+    again = Scorer(base, digits, folds, {"max_epochs": 2}, grouped=True, store=TrialStore(url),
+                   on_scored=told.append).evaluate_candidates(candidates)
+    assert trained == [["λ=0.0001", "λ=0.001"], ["λ=0.01"]]  # the third, left alone, is one candidate's folds
+    assert [t.fold_scores for t in again[:2]] == [t.fold_scores for t in first]
+    assert [t.name for t in told] == [c.name for c in candidates] and "siblings" not in again[2].details
+    third = Scorer(base, digits, folds, {"max_epochs": 2}, grouped=True, store=TrialStore(url)).evaluate_candidates(
+        candidates)
+    assert len(trained) == 2 and [t.fold_scores for t in third] == [t.fold_scores for t in again]

@@ -13,7 +13,7 @@ from torch import nn
 
 from fitguard.data.tensors import TensorData
 from fitguard.models.builders import cnn, cnn1d, mlp
-from fitguard.regularize import L2
+from fitguard.regularize import L1, L2, ElasticNet
 from fitguard.train import EarlyStopping, Trainer
 from fitguard.train.batched import fit_folds
 
@@ -130,6 +130,43 @@ def test_with_dropout_the_fold_scores_agree_in_distribution() -> None:
     assert [r.val_scores["val_accuracy"] for r in plain] != batched[-3:]
 
 
+def test_sibling_members_each_take_their_own_penalty_strength() -> None:
+    """An L2 grid of two strengths over two folds as one grouped network of four members: each member equals the
+    Trainer on its fold with its own strength (a shared penalty on top of them is every member's too)."""
+    factory, shape, dtype, _ = CASES["cnn + batch norm, sgd + L2"]
+    folds = _folds(shape, (48, 49), dtype=dtype)
+    lams = [0.0, 0.0, 0.05, 0.05]
+    options = {"optimizer": "sgd", "lr": 0.05, "batch_size": 16, "max_epochs": 6}
+    shared = [L1(1e-3, layers="*.bias")]
+    stopper = lambda: EarlyStopping(patience=1, restore_best=True)  # noqa: E731
+    results = fit_folds(factory, folds * 2, seeds=[3, 4, 3, 4], early_stopping=stopper, penalties=shared,
+                        member_penalties=[[L2(lam, layers="*.weight")] for lam in lams], **options)
+    for index, lam in enumerate(lams):
+        (trainer, history), = _sequential(factory, [folds[index % 2]], [3 + index % 2], stopper,
+                                          penalties=[*shared, L2(lam, layers="*.weight")], **options)
+        result = results[index]
+        assert len(result.history) == len(history)
+        np.testing.assert_allclose(result.history["loss"], history["loss"], rtol=1e-6)
+        for key, value in trainer.model.state_dict().items():
+            if not key.endswith("num_batches_tracked"):
+                torch.testing.assert_close(result.state[key], value, rtol=1e-6, atol=1e-8)
+    # the strengths made a difference: the penalized members' weights are smaller than their unpenalized twins'
+    norm = lambda state: sum(v.square().sum() for k, v in state.items() if k.endswith("weight"))  # noqa: E731
+    assert norm(results[2].state) < norm(results[0].state) and norm(results[3].state) < norm(results[1].state)
+
+
+@pytest.mark.parametrize("penalty", [L2(0.3), L1(0.2), ElasticNet(0.1, l1_ratio=0.25)], ids=repr)
+def test_member_values_are_each_members_own_value(penalty: object) -> None:
+    from fitguard.models.grouped import GroupedNet
+
+    torch.manual_seed(0)
+    members = [mlp(5, 2, hidden=[7], batchnorm=True) for _ in range(3)]
+    net = GroupedNet.from_members(members)
+    grouped = penalty.member_values(penalty.select(net), 3)  # type: ignore[attr-defined]
+    alone = [penalty.value(penalty.select(m)) for m in members]  # type: ignore[attr-defined]
+    torch.testing.assert_close(grouped, torch.stack(alone))
+
+
 def test_a_passed_deadline_stops_every_member_after_one_epoch() -> None:
     results = fit_folds(lambda: mlp(6, 3, hidden=[8]), _folds((6,)), seeds=[0, 0, 0], max_epochs=5,
                         deadline=lambda: time.perf_counter() - 1)
@@ -150,6 +187,15 @@ def test_bad_arguments_are_named() -> None:
         (dict(folds=folds, seeds=[0, 0], penalties=[L2(0.1, decoupled=True)]),
          "`penalties[0]` is decoupled or proximal; batched folds take coupled penalties only (train such folds "
          "with the Trainer)"),
+        (dict(folds=folds, seeds=[0, 0], member_penalties=[[L2(0.1)]]),
+         "`member_penalties` must hold one list per fold (2), got 1"),
+        (dict(folds=folds, seeds=[0, 0], member_penalties=[[L2(0.1)], [L1(0.1)]]),
+         "`member_penalties[1]` is not [L2(lam=0.1, layers=None, decoupled=False)] but for `lam`, got "
+         "[L1(lam=0.1, layers=None, proximal=False, decoupled=False)]; grouped members take the same penalties, "
+         "each with its own strength"),
+        (dict(folds=folds, seeds=[0, 0], member_penalties=[[L1(0.1, proximal=True)], [L1(0.2, proximal=True)]]),
+         "`member_penalties[0][0]` is decoupled or proximal; batched folds take coupled penalties only (train "
+         "such folds with the Trainer)"),
     ]
     for kwargs, message in cases:
         with pytest.raises(ValueError) as error:
