@@ -180,7 +180,9 @@ class DoctorOptions:
             boosting) on the same rows. Default True.
         grouped_folds: Train a candidate's k folds as one grouped network where the result is the same (built-in
             MLPs, CNNs on small images, no augmentation...: :func:`fitguard.search.evaluate.grouped_run`): 1.2-1.7x
-            faster on small data. Default True.
+            faster on small data; and the L2 grid's strengths side by side in one grouped network
+            (:meth:`fitguard.search.evaluate.Evaluator.evaluate_candidates`; a further 1.3-1.6x on digits 10%). Default
+            True.
         out: The run folder to write. Default ``"runs/doctor"``.
         overwrite: Replace an existing run folder (not with ``resume``). Default False.
         resume: Continue a killed run in ``out`` with the same options, reading finished search trainings back
@@ -263,7 +265,8 @@ class DoctorOptions:
     references: bool = _option(True, "Cross-validate scikit-learn reference models (logistic regression, RBF SVC, "
                                      "gradient boosting) on the same rows.")
     grouped_folds: bool = _option(True, "Train a candidate's k folds as one grouped network where the scores are the "
-                                        "same (MLPs, CNNs on small images, no augmentation): faster on small data.")
+                                        "same (MLPs, CNNs on small images, no augmentation), and the L2 grid's "
+                                        "strengths side by side in one: faster on small data.")
     out: str = _option("runs/doctor", "Run folder to write.")
     overwrite: bool = _option(False, "Replace an existing run folder.", rerun=False)
     resume: bool = _option(False, "Continue the killed run in --out with the same options: the search trainings it "

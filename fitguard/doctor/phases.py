@@ -364,8 +364,8 @@ class Scorer(Evaluator):
         progress: told which candidate and fold trains (``candidate(name, fold, folds)``); None (default): nobody.
         on_scored: called with every scored trial; None (default): nothing.
         metric: the validation metric (default "auto": accuracy for classes, the loss for regression).
-        grouped: train a candidate's folds as one grouped network where they may (``--grouped-folds``, the
-            doctor's default; here default False).
+        grouped: train a candidate's folds as one grouped network where they may, and sibling candidates' folds
+            (an L2 grid) side by side in one (``--grouped-folds``, the doctor's default; here default False).
         deadline: for grouped folds, gives the time after whose epoch they stop; None (default): none.
         deadline_reason: the stop reason the deadline gives grouped folds (the doctor's :data:`DEADLINE_STOP`).
         store: where scored trials are kept and read back; None (default): nowhere.
@@ -451,28 +451,26 @@ class Scorer(Evaluator):
         return trial
 
     def score_siblings(self, candidates: Sequence[Candidate]) -> list[Trial]:
-        """The candidates' trials: stored ones read back, the others trained as
-        :meth:`~fitguard.search.evaluate.Evaluator.score_siblings` trains them (grouped when two or more are left),
-        each stored.
+        """The candidates' trials, each told to ``on_scored`` in order: stored ones read back, the others trained
+        as :meth:`~fitguard.search.evaluate.Evaluator.score_siblings` trains them (grouped when two or more are
+        left), each stored.
 
         Args:
             candidates: sibling candidates.
         """
-        found = [self._stored(c) for c in candidates]
-        fresh = [c for c, (_, trial) in zip(candidates, found) if trial is None]
-        if len(fresh) < 2:  # one by one, as __call__ scores (and reads back) each
-            return [self(c.recipe, name=c.name, phase=c.phase, **c.options) for c in candidates]
-        trained = iter(super().score_siblings(fresh))
-        trials = []
-        for _, trial in found:
-            if trial is None:
-                trial = next(trained)  # stored (and its details completed) by _sibling_scored
-            elif self.on_scored is not None:
+        found = [self._stored(c)[1] for c in candidates]  # each read once: the store counts what it replays
+        fresh = [c for c, trial in zip(candidates, found) if trial is None]
+        # stored (and their details completed) by _sibling_scored, or by score for one alone
+        trained = iter(self._trained_siblings(fresh) if len(fresh) > 1 else
+                       [self.score(c.recipe, name=c.name, phase=c.phase, options=c.options) for c in fresh])
+        trials = [next(trained) if trial is None else trial for trial in found]
+        for trial in trials:
+            if self.on_scored is not None:
                 self.on_scored(trial)
-            trials.append(trial)
         return trials
 
     def _sibling_scored(self, candidate: Candidate, trial: Trial) -> Trial:
+        """A grouped sibling's trial completed and stored, as :meth:`score` stores a trial."""
         self._kept(self._key(candidate), trial)
         return trial
 
@@ -494,7 +492,9 @@ class Scorer(Evaluator):
                             on_trial: Callable[[Trial], None] | None = None) -> list[Trial]:
         """Score each candidate, in order: with a queue, in batches of as many candidates as keep the run's
         processes busy (:meth:`~fitguard.doctor.queue.FoldQueue.capacity`; ``admit`` asked for each candidate of a
-        batch before the batch starts), every training of a batch queued at once; without, one after another.
+        batch before the batch starts), every training of a batch queued at once; without, one after another, but
+        for siblings whose folds train side by side as one grouped network
+        (:meth:`~fitguard.search.evaluate.Evaluator.evaluate_candidates`).
 
         Args:
             candidates: the candidates.

@@ -709,6 +709,18 @@ def _unscored(trials: list[Trial], options: DoctorOptions) -> dict[str, Any] | N
             "budget": round((options.budget or 0.0) + once["more_seconds"]) if once["epochs"] < once["of"] else None}
 
 
+def _cost_source(leader: Trial, scored: list[Trial]) -> Trial:
+    """The trial whose seconds per training cost the final trainings of ``leader``'s recipe: the leader's own,
+    unless it trained beside sibling candidates (an L2 grid as one grouped network, ``details["siblings"]``): its
+    share of that training is 1.3-1.6x below what its folds cost grouped alone (``benchmarks/cv_speed.py --grid``),
+    so the same network's latest training without siblings (the architecture phase's, which the grid's network
+    comes from) costs it; the leader's own when there is none."""
+    if "siblings" not in leader.details:
+        return leader
+    return next((t for t in reversed(scored) if "siblings" not in t.details and t.status == "done" and t.epochs
+                 and t.recipe.get("model") == leader.recipe.get("model")), leader)
+
+
 def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: phases.Clock,
             display: DoctorProgress, store: TrialStore | None = None) -> tuple[phases.Scorer, dict[str, Any]]:
     """How the search scores recipes: cross-validated when the labelled rows are at most ``cv_max_rows``, each
@@ -734,7 +746,8 @@ def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: pha
                         else f"val loss {-leader.val_score:.4g}")
         if clock.seconds is None:
             return
-        per_epoch_row = (leader.seconds / max(1, phases.scored_by(score, leader).trainings) / max(1, leader.epochs)
+        timed = _cost_source(leader, scored)
+        per_epoch_row = (timed.seconds / max(1, phases.scored_by(score, timed).trainings) / max(1, timed.epochs)
                          / max(1, rows))
         tested_cost = per_epoch_row * phases.chosen_epochs(leader) * tested
         # each member's evaluations: the test split, and its training rows once more (the gap), costed by what a

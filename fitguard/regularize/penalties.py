@@ -133,8 +133,9 @@ class Penalty:
 
     def member_values(self, params: NamedParameters, members: int) -> torch.Tensor:
         """The unweighted penalty of each member of a grouped network, a (members,) tensor: what :meth:`value`
-        gives each member alone (frozen parameters left out). Each built-in penalty defines it; a subclass that
-        does not cannot weigh grouped members apart (``NotImplementedError``).
+        gives each member's trainable parameters alone (frozen ones are left out, as :meth:`term` leaves them).
+        Each built-in penalty defines it; a subclass that does not cannot weigh grouped members apart
+        (``NotImplementedError``).
 
         Args:
             params: what :meth:`select` returned on a :class:`~fitguard.models.grouped.GroupedNet`.

@@ -26,6 +26,7 @@ import torch
 
 from fitguard.config import TrainConfig
 from fitguard.data import Dataset, TensorData
+from fitguard.models import count_parameters
 from fitguard.recipe import Recipe, Run
 from fitguard.search.scoring import Trial, fit_and_score, mirror_mean, resolve_metric, scored_trial
 from fitguard.train import Callback, History
@@ -163,7 +164,8 @@ def fold_mean(recipe: dict[str, Any], name: str, phase: str, trials: list[Trial]
     """One cross-validated trial from its folds' trials: the mean score, gap and validation loss, the median
     epochs and best epoch, the summed seconds; each fold's score in ``details["folds"]`` and validation loss in
     ``details["fold_losses"]`` (``grouped`` when the folds
-    trained as one grouped network), the first fold's History.
+    trained as one grouped network, ``siblings`` when other candidates' folds trained in it too), the first fold's
+    History.
 
     Args:
         recipe: the recipe the folds trained.
@@ -354,11 +356,17 @@ def grouped_sibling_trials(siblings: Sequence[tuple[Run, dict[str, Any], str]],
 
 
 #: the most members (siblings x folds) one grouped training holds, by network: an L2 grid of 4 strengths x 3 folds
-#: on digits 10% (``benchmarks/cv_speed.py --siblings``) trained 1.5-1.7x faster as one MLP of 12 members than as 4
-#: grouped trainings of 3; the small CNN was fastest at 6 members (1.25-1.3x; at 12 its grouped convolutions turned
-#: compute-bound: 0.9-1.1x). Fashion-MNIST's 784-256 MLP gained nothing either way (0.93-0.97x): batching saves
-#: per-operation overhead, which a compute-bound step does not have.
+#: on digits 10% (``benchmarks/cv_speed.py --grid``, 3 rounds, ``reference/cv_speed_siblings_cpu.json``) trained
+#: 1.55-1.6x faster as one MLP of 12 members than as 4 grouped trainings of 3 (2.7-3.2x faster than the Trainer fold
+#: after fold); the small CNN 1.3x faster at 6 members, and slower than that at 12 (0.9-1.1x against 4 x 3 in a first
+#: probe: its grouped convolutions turn compute-bound)
 SIBLING_MEMBERS = {"mlp": 12, "cnn": 6}
+#: and the most parameters its members hold together: 12 members of Fashion-MNIST's 784-256-10 MLP (2.4 million
+#: weights) trained 0.85x as fast as 4 grouped trainings of 3 (``reference/cv_speed_siblings_fashion_cpu.json``), 6 of
+#: them (1.2 million) 0.9x; 12 of the digits MLP (230,520) 1.55-1.6x. Set near a megabyte of float32 weights, one
+#: core's L2 cache on this CPU: beyond it every step streams the weights (and Adam's two moments) from further out.
+#: Between 230,520 and 1.2 million unmeasured
+SIBLING_PARAMETERS = 250_000
 
 
 def sibling_key(recipe: dict[str, Any], options: dict[str, Any]) -> str | None:
@@ -420,7 +428,8 @@ class Evaluator:
         on_scored: called with every scored trial; None (default): nothing.
         metric: ``"auto"`` (default: val_accuracy for classes, val_loss otherwise) or a ``val_*`` metric.
         grouped: train a candidate's k folds as one grouped network where :func:`grouped_run` says they may (the
-            same scores to float tolerance, 1.2-1.7x faster on small data); default False: fold after fold.
+            same scores to float tolerance, 1.2-1.7x faster on small data), and sibling candidates' folds side by
+            side (:meth:`evaluate_candidates`); default False: fold after fold.
         deadline: for grouped folds, gives the ``time.perf_counter()`` time after whose epoch they stop (the
             sequential trainings stop by ``callbacks``); None (default): none.
         deadline_reason: the stop reason the deadline gives grouped folds (default "stopped at the deadline").
@@ -451,6 +460,8 @@ class Evaluator:
     # grouped_run's answer by recipe, options and train options (base, data and metric are fixed for an evaluator's
     # life; dataclasses.replace starts a fresh dict): deciding builds the network, and batches ask before they train
     _grouping: dict[str, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # sibling_room's answer, the same way
+    _rooms: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def trainings(self) -> int:
@@ -611,31 +622,61 @@ class Evaluator:
         return trials
 
     def _siblings(self, candidates: Sequence[Candidate]) -> list[Candidate]:
-        """The first candidate and the siblings right after it that may train grouped with it (at least one)."""
+        """The first candidate and the siblings right after it (same phase, :func:`sibling_key`) that may train
+        grouped with it, as many as :meth:`sibling_room` allows (at least the first)."""
         first = candidates[0]
         key = sibling_key(first.recipe, first.options)
         if key is None or len(candidates) < 2 or not self.groups(first.recipe, first.options):
             return [first]
-        run = self.grouped_run(first.recipe, first.options)
-        most = max(1, SIBLING_MEMBERS.get(run.model_name, 1) // self.trainings) if run is not None else 1
         group = [first]
-        for c in candidates[1:most]:
-            if sibling_key(c.recipe, c.options) != key or not self.groups(c.recipe, c.options):
+        for c in candidates[1:self.sibling_room(first)]:
+            if c.phase != first.phase or sibling_key(c.recipe, c.options) != key or not self.groups(c.recipe,
+                                                                                                   c.options):
                 break
             group.append(c)
         return group
 
+    def sibling_room(self, candidate: Candidate) -> int:
+        """How many siblings of ``candidate`` (itself included) train as one grouped network: as many as keep its
+        members (siblings x folds) within :data:`SIBLING_MEMBERS` for its network and their parameters within
+        :data:`SIBLING_PARAMETERS`; 1 when its folds do not train grouped. Remembered per recipe and options.
+
+        Args:
+            candidate: a candidate.
+        """
+        key = self._grouping_key(candidate.recipe, candidate.options)
+        if key not in self._rooms:
+            run = self.grouped_run(candidate.recipe, candidate.options)
+            room = 1
+            if run is not None:
+                members = SIBLING_MEMBERS.get(run.model_name, self.trainings)
+                members = min(members, SIBLING_PARAMETERS // max(1, count_parameters(run.model)))
+                room = max(1, members // self.trainings)
+            self._rooms[key] = room
+        return self._rooms[key]
+
     def score_siblings(self, candidates: Sequence[Candidate]) -> list[Trial]:
-        """The candidates' trials (each told to ``on_scored``): siblings :meth:`_siblings` grouped train as one
-        grouped network (:func:`grouped_sibling_trials`); one candidate alone is scored as :meth:`__call__` scores
-        it.
+        """The candidates' trials, each told to ``on_scored`` in order: siblings :meth:`_siblings` grouped train as
+        one grouped network (:func:`grouped_sibling_trials`); one candidate alone is scored as :meth:`__call__`
+        scores it.
 
         Args:
             candidates: sibling candidates (none, one, or several that may train grouped).
         """
         if len(candidates) < 2:
             return [self(c.recipe, name=c.name, phase=c.phase, **c.options) for c in candidates]
+        trials = self._trained_siblings(candidates)
+        for trial in trials:
+            if self.on_scored is not None:
+                self.on_scored(trial)
+        return trials
+
+    def _trained_siblings(self, candidates: Sequence[Candidate]) -> list[Trial]:
+        """Two or more siblings' trials, trained as one grouped network (``on_scored`` not told); one by one when a
+        run cannot be grouped after all."""
         runs = [self.grouped_run(c.recipe, c.options) for c in candidates]
+        if any(run is None for run in runs):
+            return [self.score(c.recipe, name=c.name, phase=c.phase, options=c.options) for c in candidates]
         if self.progress is not None:
             self.progress.candidate(f"{candidates[0].name} … {candidates[-1].name} · {len(candidates)} candidates × "
                                     f"{self.trainings} folds grouped")
@@ -643,12 +684,8 @@ class Evaluator:
             [(run, c.recipe, c.name) for run, c in zip(runs, candidates, strict=True)],  # type: ignore[misc]
             self.folds or [], phase=candidates[0].phase, metric=self.metric, deadline=self.deadline,
             deadline_reason=self.deadline_reason, on_epoch=getattr(self.progress, "epoch", None))
-        trials = [self._sibling_scored(c, fold_mean(c.recipe, c.name, c.phase, each))
-                  for c, each in zip(candidates, fold_trials)]
-        for trial in trials:
-            if self.on_scored is not None:
-                self.on_scored(trial)
-        return trials
+        return [self._sibling_scored(c, fold_mean(c.recipe, c.name, c.phase, each))
+                for c, each in zip(candidates, fold_trials, strict=True)]
 
     def _sibling_scored(self, candidate: Candidate, trial: Trial) -> Trial:
         """A grouped sibling's trial, once scored (before ``on_scored`` hears of it): as it is here; the doctor's

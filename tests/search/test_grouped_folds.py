@@ -195,15 +195,44 @@ def test_stored_siblings_are_read_back_and_the_rest_train_grouped(tmp_path, digi
     folds = list(kfold(digits, k=2, seed=0))
     url = storage_url(tmp_path)
     candidates = _l2_grid({"model": {"name": "mlp", "hidden": [16]}}, (1e-4, 1e-3, 1e-2))
-    first = Scorer(base, digits, folds, {"max_epochs": 2}, grouped=True, store=TrialStore(url)).evaluate_candidates(
-        candidates[:2])
-    assert trained == [["λ=0.0001", "λ=0.001"]]
+    stores = []
+
+    def scorer(**more):
+        stores.append(TrialStore(url))
+        return Scorer(base, digits, folds, {"max_epochs": 2}, grouped=True, store=stores[-1], **more)
+
+    middle = scorer().evaluate_candidates(candidates[1:2])
+    assert trained == [["λ=0.001"]] and "siblings" not in middle[0].details  # alone: its own folds grouped
     told = []
-    again = Scorer(base, digits, folds, {"max_epochs": 2}, grouped=True, store=TrialStore(url),
-                   on_scored=told.append).evaluate_candidates(candidates)
-    assert trained == [["λ=0.0001", "λ=0.001"], ["λ=0.01"]]  # the third, left alone, is one candidate's folds
-    assert [t.fold_scores for t in again[:2]] == [t.fold_scores for t in first]
-    assert [t.name for t in told] == [c.name for c in candidates] and "siblings" not in again[2].details
-    third = Scorer(base, digits, folds, {"max_epochs": 2}, grouped=True, store=TrialStore(url)).evaluate_candidates(
-        candidates)
+    again = scorer(on_scored=told.append).evaluate_candidates(candidates)
+    assert trained == [["λ=0.001"], ["λ=0.0001", "λ=0.01"]]  # the stored one read back, the other two as siblings
+    assert again[1].fold_scores == middle[0].fold_scores and again[0].details["siblings"] == 2
+    assert [t.name for t in told] == [c.name for c in candidates]  # in the candidates' order, stored one included
+    assert (stores[1].replayed, stores[1].stored) == (1, 2)
+    third = scorer().evaluate_candidates(candidates)
     assert len(trained) == 2 and [t.fold_scores for t in third] == [t.fold_scores for t in again]
+    assert (stores[2].replayed, stores[2].stored) == (3, 0)
+
+
+def test_siblings_group_only_while_their_members_and_parameters_fit(digits, base):
+    """12 members of the doctor's MLP at most; a wide network's parameters keep its grid apart."""
+    evaluator = Evaluator(base, digits, list(kfold(digits, k=3, seed=0)), TRAIN, grouped=True)
+    narrow, wide = _l2_grid({"model": {"name": "mlp", "hidden": [32]}}, (1e-4,)), _l2_grid(
+        {"model": {"name": "mlp", "hidden": [2048]}}, (1e-4,))  # 2,410 and 153,610 parameters
+    assert evaluator.sibling_room(narrow[0]) == 4 and evaluator.sibling_room(wide[0]) == 1
+    assert Evaluator(base, digits, list(kfold(digits, k=2, seed=0)), TRAIN, grouped=True).sibling_room(narrow[0]) == 6
+    assert Evaluator(base, digits, list(kfold(digits, k=3, seed=0)), TRAIN).sibling_room(narrow[0]) == 1
+
+
+def test_a_sibling_leaders_final_training_is_costed_by_its_network_trained_without_siblings():
+    from fitguard.doctor.pipeline import _cost_source
+    from fitguard.search.scoring import Trial
+
+    network = {"model": {"name": "mlp", "hidden": [32]}}
+    alone = Trial("mlp 32", "architecture", network, 0.9, 0.0, 10, 5, 3.0)
+    other = Trial("mlp 8", "architecture", {"model": {"name": "mlp", "hidden": [8]}}, 0.8, 0.0, 10, 5, 1.0)
+    grid = Trial("λ=1e-4", "lambda_cv", {**network, "remedies": {"penalties": []}}, 0.95, 0.0, 10, 5, 0.8,
+                 details={"siblings": 4})
+    assert _cost_source(grid, [alone, other, grid]) is alone
+    assert _cost_source(grid, [other, grid]) is grid  # nothing else trained its network: its own seconds
+    assert _cost_source(alone, [alone, other, grid]) is alone
