@@ -69,7 +69,7 @@ from fitguard.runs import MARKER, claim_run_dir, save_model, write_json
 from fitguard.search.scoring import gap_of, resolve_metric
 from fitguard.search.storage import masked_url
 from fitguard.summary import Summary, strict, write_summary
-from fitguard.train.callbacks.event_logs import write_metrics_log
+from fitguard.train.callbacks.event_logs import write_logs
 
 #: the baseline network per family: big enough to overfit small data, the usual first try
 BASELINE_MODELS = {"mlp": {"hidden": [256, 256]}, "cnn": {"widths": [32, 64]}, "cnn1d": {"widths": [32, 64]}}
@@ -432,8 +432,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
             seed=options.seed, mirror=mirror,
             trained=(baseline_tested, baseline_tested_history, baseline_tested_seconds) if reuse else None,
             **final_train)
-        if reuse:  # its training wrote no log in the run folder: its epochs are the final training's log
-            write_metrics_log(run_dir / "metrics.jsonl", baseline_tested_history)
+        if reuse:  # its training wrote no log in the run folder: its epochs are the final training's logs
+            write_logs(run_dir, baseline_tested_history, tensorboard=score.base.tensorboard)
         # what training the kept model took (member 0 counted at its own seconds where it is the tested baseline)
         trained = time.perf_counter() - refit_at + (baseline_tested_seconds if reuse else 0.0)
         if probe:

@@ -6,6 +6,7 @@ testing 0.253 beside a baseline testing 0.964)."""
 import json
 
 import numpy as np
+import pytest
 import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
@@ -54,6 +55,12 @@ def test_a_kept_baseline_ships_the_tested_baselines_model(tmp_path, monkeypatch)
     # its training's epochs are the run folder's log, as a final training's would be
     logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in logged] == list(range(1, summary["best"]["epochs"] + 1))
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / "tensorboard")).Reload()
+    scalars = events.Scalars("loss/train")
+    assert [e.step for e in scalars] == [r["epoch"] for r in logged]
+    assert [e.value for e in scalars] == pytest.approx([r["loss"] for r in logged], rel=1e-6)  # stored as float32
     predictions = np.load(out / "test_predictions.npz")
     assert np.array_equal(predictions["best"], predictions["baseline"])
     assert summary["test"]["best"]["figure"] == summary["test"]["baseline"]["figure"]

@@ -70,15 +70,32 @@ class MetricsLog(Callback):
         self._bytes_written = int(state["bytes_written"])
 
 
-def write_metrics_log(path: str | Path, history: History) -> None:
-    """Write ``history``'s epochs as :class:`MetricsLog` writes them, one JSON line each (replacing ``path``): the
-    log of a training whose model is reused where its own run logged nothing.
+def write_logs(folder: str | Path, history: History, *, tensorboard: bool = True) -> None:
+    """Write ``history``'s epochs into ``folder`` as a training's :class:`MetricsLog` (``metrics.jsonl``, replaced)
+    and :class:`TensorBoard` (``tensorboard/``, scalars) callbacks write them: the logs of a training whose model is
+    reused where the run that reuses it trained nothing (the doctor's tested baseline shipped as its kept model).
 
     Args:
-        path: the ``metrics.jsonl`` file.
+        folder: the run folder.
         history: a :class:`~fitguard.train.history.History`.
+        tensorboard: write the TensorBoard event files too (default True).
     """
-    Path(path).write_text("".join(json.dumps(record, allow_nan=True) + "\n" for record in history.epochs))
+    from types import SimpleNamespace
+
+    folder = Path(folder)
+    callbacks: list[Callback] = [MetricsLog(folder / "metrics.jsonl")]
+    if tensorboard:
+        callbacks.append(TensorBoard(folder / "tensorboard"))
+    stand_in: Any = SimpleNamespace(epoch=0)  # what the callbacks read of a trainer: a fresh fit (no histograms)
+    for callback in callbacks:
+        callback.on_fit_start(stand_in)
+    try:
+        for record in history.epochs:
+            for callback in callbacks:
+                callback.on_epoch_end(stand_in, int(record["epoch"]), record)
+    finally:
+        for callback in callbacks:
+            callback.on_fit_end(stand_in)
 
 
 def read_metrics_log(path: str | Path) -> list[dict[str, float]]:
