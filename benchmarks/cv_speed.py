@@ -251,40 +251,44 @@ def main() -> None:
     print(f"wrote {args.out}")
 
 
-def grid_table(args: argparse.Namespace) -> list[dict[str, Any]]:
+def _each_case(args: argparse.Namespace, header: str, run: Callable[..., dict[str, Any]],
+               line: Callable[[dict[str, Any]], str]) -> list[dict[str, Any]]:
+    """Every data set, model and schedule asked for: ``run``'s result, printed as ``line`` under ``header``."""
+    print(header, flush=True)
     results = []
-    print(f"{'data':24} {'model':5} {'schedule':8} {'members':>7} {'seq s':>7} {'grouped s':>9} {'siblings s':>10} "
-          f"{'grp/sib':>7} {'min':>5} {'max':>5} {'seq/sib':>7} {'|Δ score|':>9}", flush=True)
     for dataset in args.datasets:
         for model in args.models:
             for schedule_name in args.schedules:
-                r = grid_case(dataset, model, schedule_name, args)
-                results.append(r)
-                median = {name: statistics.median(seconds) for name, seconds in r["seconds"].items()}
-                grouped, sequential_ratio = r["grouped_over_siblings"], r["sequential_over_siblings"]
-                print(f"{dataset:24} {model:5} {schedule_name:8} {r['members_at_once']:7d} {median['sequential']:7.2f} "
-                      f"{median['grouped']:9.2f} {median['siblings']:10.2f} {statistics.median(grouped):7.2f} "
-                      f"{min(grouped):5.2f} {max(grouped):5.2f} {statistics.median(sequential_ratio):7.2f} "
-                      f"{r['max_score_difference']:9.2g}", flush=True)
+                results.append(run(dataset, model, schedule_name, args))
+                print(line(results[-1]), flush=True)
     return results
+
+
+def grid_table(args: argparse.Namespace) -> list[dict[str, Any]]:
+    def line(r: dict[str, Any]) -> str:
+        median = {name: statistics.median(seconds) for name, seconds in r["seconds"].items()}
+        grouped, sequential_ratio = r["grouped_over_siblings"], r["sequential_over_siblings"]
+        return (f"{r['dataset']:24} {r['model']:5} {r['schedule']:8} {r['members_at_once']:7d} "
+                f"{median['sequential']:7.2f} {median['grouped']:9.2f} {median['siblings']:10.2f} "
+                f"{statistics.median(grouped):7.2f} {min(grouped):5.2f} {max(grouped):5.2f} "
+                f"{statistics.median(sequential_ratio):7.2f} {r['max_score_difference']:9.2g}")
+
+    return _each_case(args, f"{'data':24} {'model':5} {'schedule':8} {'members':>7} {'seq s':>7} {'grouped s':>9} "
+                            f"{'siblings s':>10} {'grp/sib':>7} {'min':>5} {'max':>5} {'seq/sib':>7} {'|Δ score|':>9}",
+                      grid_case, line)
 
 
 def table(args: argparse.Namespace) -> list[dict[str, Any]]:
-    results = []
-    print(f"{'data':24} {'model':5} {'schedule':8} {'fold rows':15} {'steps/ep':>8} {'epochs (seq | batched)':30} "
-          f"{'seq s':>7} {'batched s':>9} {'ratio':>6} {'min':>5} {'max':>5} {'|Δ score|':>9}", flush=True)
-    for dataset in args.datasets:
-        for model in args.models:
-            for schedule_name in args.schedules:
-                r = case(dataset, model, schedule_name, args)
-                results.append(r)
-                epochs = f"{r['epochs']['sequential']} | {r['epochs']['batched']}"
-                print(f"{dataset:24} {model:5} {schedule_name:8} {'/'.join(map(str, r['fold_rows'])):15} "
-                      f"{r['steps_per_epoch']:8d} {epochs:30} {statistics.median(r['seconds']['sequential']):7.2f} "
-                      f"{statistics.median(r['seconds']['batched']):9.2f} {r['ratio_median']:6.2f} "
-                      f"{r['ratio_min']:5.2f} "
-                      f"{r['ratio_max']:5.2f} {r['max_score_difference']:9.2g}", flush=True)
-    return results
+    def line(r: dict[str, Any]) -> str:
+        epochs = f"{r['epochs']['sequential']} | {r['epochs']['batched']}"
+        return (f"{r['dataset']:24} {r['model']:5} {r['schedule']:8} {'/'.join(map(str, r['fold_rows'])):15} "
+                f"{r['steps_per_epoch']:8d} {epochs:30} {statistics.median(r['seconds']['sequential']):7.2f} "
+                f"{statistics.median(r['seconds']['batched']):9.2f} {r['ratio_median']:6.2f} {r['ratio_min']:5.2f} "
+                f"{r['ratio_max']:5.2f} {r['max_score_difference']:9.2g}")
+
+    return _each_case(args, f"{'data':24} {'model':5} {'schedule':8} {'fold rows':15} {'steps/ep':>8} "
+                            f"{'epochs (seq | batched)':30} {'seq s':>7} {'batched s':>9} {'ratio':>6} {'min':>5} "
+                            f"{'max':>5} {'|Δ score|':>9}", case, line)
 
 
 if __name__ == "__main__":
