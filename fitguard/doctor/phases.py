@@ -460,13 +460,16 @@ class Scorer(Evaluator):
         """
         found = [self._stored(c)[1] for c in candidates]  # each read once: the store counts what it replays
         fresh = [c for c, trial in zip(candidates, found) if trial is None]
-        # stored (and their details completed) by _sibling_scored, or by score for one alone
-        trained = iter(self._trained_siblings(fresh) if len(fresh) > 1 else
-                       [self.score(c.recipe, name=c.name, phase=c.phase, options=c.options) for c in fresh])
-        trials = [next(trained) if trial is None else trial for trial in found]
-        for trial in trials:
+        # stored (and their details completed) by _sibling_scored; one alone is scored (and told) as __call__ does
+        trained = iter(self._trained_siblings(fresh) if len(fresh) > 1 else [])
+        trials = []
+        for c, trial in zip(candidates, found):
+            if trial is None and len(fresh) < 2:
+                trials.append(self(c.recipe, name=c.name, phase=c.phase, **c.options))
+                continue
+            trials.append(next(trained) if trial is None else trial)
             if self.on_scored is not None:
-                self.on_scored(trial)
+                self.on_scored(trials[-1])
         return trials
 
     def _sibling_scored(self, candidate: Candidate, trial: Trial) -> Trial:
