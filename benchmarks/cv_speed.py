@@ -36,7 +36,9 @@ Siblings (``--grid``): the doctor's L2 grid -- 4 strengths (``fitguard.doctor.pl
 three ways, in one run: the Trainer fold after fold, strength after strength (sequential); each strength's folds as one
 grouped network, strength after strength (grouped, the doctor before session 27); and the strengths' folds side by side
 as one grouped network, each member with its own strength, up to ``SIBLING_MEMBERS`` members at once (siblings, the
-doctor's way since session 27). The table's ratios are grouped / siblings and sequential / siblings.
+doctor's way since session 27). The table's ratios are grouped / siblings and sequential / siblings. The siblings way
+here ignores ``SIBLING_PARAMETERS`` (it measures what that limit decides): for Fashion-MNIST's MLP and the Fourier
+MLP (``--datasets breast_cancer --models fourier``) the doctor itself trains the grid one strength at a time.
 
     python benchmarks/cv_speed.py                       # all four cases, both schedules
     python benchmarks/cv_speed.py --quick               # digits only, fewer epochs, 1 round
@@ -72,7 +74,17 @@ from fitguard.train.batched import fit_folds
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ("digits 10%", "fashion_mnist 100/class")
+#: more data sets --datasets takes (not in the default run): breast_cancer, a table
+MORE_DATASETS = ("breast_cancer",)
 MODELS = {"mlp": {"hidden": [256]}, "cnn": {"widths": [16, 32], "pool_to": 4}}
+#: more networks --models takes (not in the default run), by the builder they use: the doctor's MLP on 512 Fourier
+#: features (its table candidate "mlp 256 on 512 Fourier features", 147,714 parameters on breast_cancer)
+MORE_MODELS = {"fourier": ("mlp", {"hidden": [256], "fourier": 512})}
+
+
+def _factory(model: str, data: Any) -> Callable[[], nn.Module]:
+    builder, options = MORE_MODELS.get(model, (model, MODELS.get(model, {})))
+    return lambda: build(builder, data.input_shape, data.num_classes, **options)
 BATCH, LR, SEED, FOLDS = 32, 1e-3, 0, 3
 SEARCH_EPOCHS, MIN_STEPS = 100, 1500  # the doctor's defaults, for its `repeat`
 DEVICE = "cpu"  # --device
@@ -116,7 +128,7 @@ def grid_grouped(factory: Callable[[], nn.Module], folds: list, options: dict[st
 
 def grid_siblings(factory: Callable[[], nn.Module], folds: list, options: dict[str, Any],
                   stopper: Callable[[], EarlyStopping] | None, model: str) -> list[dict[str, Any]]:
-    per_call = max(1, SIBLING_MEMBERS[model] // len(folds))
+    per_call = max(1, SIBLING_MEMBERS[MORE_MODELS.get(model, (model,))[0]] // len(folds))
     out = []
     for start in range(0, len(DEFAULT_LAMBDAS), per_call):
         lams = DEFAULT_LAMBDAS[start:start + per_call]
@@ -148,7 +160,7 @@ def case(dataset: str, model: str, schedule_name: str, args: argparse.Namespace)
     epochs = args.epochs if schedule_name == "fixed" else args.max_epochs
     options = {"lr": LR, "batch_size": BATCH, "max_epochs": epochs, "repeat": repeat}
     stopper = (lambda: EarlyStopping(patience=args.patience, restore_best=True)) if schedule_name == "stopped" else None
-    factory = lambda: build(model, data.input_shape, data.num_classes, **MODELS[model])  # noqa: E731
+    factory = _factory(model, data)
     for run in (sequential, batched):  # warm-up: first-call costs (allocator, oneDNN primitives) out of the timing
         run(factory, folds, {**options, "max_epochs": 1}, None)
     ratios, times, apart = [], {"sequential": [], "batched": []}, 0.0
@@ -177,7 +189,7 @@ def grid_case(dataset: str, model: str, schedule_name: str, args: argparse.Names
     epochs = args.epochs if schedule_name == "fixed" else args.max_epochs
     options = {"lr": LR, "batch_size": BATCH, "max_epochs": epochs, "repeat": repeat}
     stopper = (lambda: EarlyStopping(patience=args.patience, restore_best=True)) if schedule_name == "stopped" else None
-    factory = lambda: build(model, data.input_shape, data.num_classes, **MODELS[model])  # noqa: E731
+    factory = _factory(model, data)
     ways = {"sequential": grid_sequential, "grouped": grid_grouped,
             "siblings": lambda *a: grid_siblings(*a, model=model)}
     for run in ways.values():  # warm-up
@@ -194,7 +206,8 @@ def grid_case(dataset: str, model: str, schedule_name: str, args: argparse.Names
                         abs(mine["val_loss"] - theirs["val_loss"]))
     ratio = lambda a, b: [x / y for x, y in zip(times[a], times[b])]  # noqa: E731
     return {"dataset": dataset, "model": model, "schedule": schedule_name, "lambdas": list(DEFAULT_LAMBDAS),
-            "members_at_once": min(len(DEFAULT_LAMBDAS), max(1, SIBLING_MEMBERS[model] // FOLDS)) * FOLDS,
+            "members_at_once": min(len(DEFAULT_LAMBDAS),
+                                   max(1, SIBLING_MEMBERS[MORE_MODELS.get(model, (model,))[0]] // FOLDS)) * FOLDS,
             "seconds": times, "grouped_over_siblings": ratio("grouped", "siblings"),
             "sequential_over_siblings": ratio("sequential", "siblings"), "max_score_difference": apart}
 
@@ -206,8 +219,8 @@ def main() -> None:
     parser.add_argument("--max-epochs", type=int, default=100, help="most epochs of the stopped schedule")
     parser.add_argument("--patience", type=int, default=15, help="early stopping's (the doctor's default)")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=[*DATASETS, *MORE_DATASETS])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=[*MODELS, *MORE_MODELS])
     parser.add_argument("--schedules", nargs="+", default=["fixed", "stopped"], choices=["fixed", "stopped"])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where both sides train")
     parser.add_argument("--quick", action="store_true", help="digits only, 5 epochs, patience 3, 1 round")

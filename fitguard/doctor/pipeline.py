@@ -432,10 +432,10 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
             seed=options.seed, mirror=mirror,
             trained=(baseline_tested, baseline_tested_history, baseline_tested_seconds) if reuse else None,
             **final_train)
-        if reuse:  # its training wrote no log in the run folder: its epochs are the final training's logs
-            write_logs(run_dir, baseline_tested_history, tensorboard=score.base.tensorboard)
         # what training the kept model took (member 0 counted at its own seconds where it is the tested baseline)
         trained = time.perf_counter() - refit_at + (baseline_tested_seconds if reuse else 0.0)
+        if reuse:  # its training wrote no log in the run folder: its epochs are the final training's logs
+            write_logs(run_dir, baseline_tested_history, tensorboard=score.base.tensorboard)
         if probe:
             # what is left once every network's evaluations (both views), the baseline's and the report are kept
             # back, and the refit on every row where it fits
@@ -712,13 +712,27 @@ def _unscored(trials: list[Trial], options: DoctorOptions) -> dict[str, Any] | N
 def _cost_source(leader: Trial, scored: list[Trial]) -> Trial:
     """The trial whose seconds per training cost the final trainings of ``leader``'s recipe: the leader's own,
     unless it trained beside sibling candidates (an L2 grid as one grouped network, ``details["siblings"]``): its
-    share of that training is 1.3-1.6x below what its folds cost grouped alone (``benchmarks/cv_speed.py --grid``),
-    so the same network's latest training without siblings (the architecture phase's, which the grid's network
-    comes from) costs it; the leader's own when there is none."""
+    share of that training is 1.3-1.6x below what its folds cost grouped alone (``benchmarks/cv_speed.py --grid``).
+    Then the latest training of the same recipe without siblings costs it (the ablation's "L2 λ=..."), else that of
+    the same recipe without its penalties (the architecture phase's network, which the grid comes from: a penalty
+    term costs next to nothing), else the leader's own. Not any trial of the same network: the ablation's
+    adversarial examples or augmentation cost more a step."""
     if "siblings" not in leader.details:
         return leader
-    return next((t for t in reversed(scored) if "siblings" not in t.details and t.status == "done" and t.epochs
-                 and t.recipe.get("model") == leader.recipe.get("model")), leader)
+    alone = [t for t in reversed(scored) if "siblings" not in t.details and t.status == "done" and t.epochs]
+    unpenalized = _without_penalties(leader.recipe)
+    return next((t for t in alone if t.recipe == leader.recipe), None) or next(
+        (t for t in alone if _without_penalties(t.recipe) == unpenalized and not _penalties(t.recipe)), leader)
+
+
+def _penalties(recipe: dict[str, Any]) -> list[Any]:
+    return list((recipe.get("remedies") or {}).get("penalties") or [])
+
+
+def _without_penalties(recipe: dict[str, Any]) -> dict[str, Any]:
+    """``recipe`` with no ``remedies.penalties`` (and no ``remedies`` section left empty by that)."""
+    remedies = {k: v for k, v in (recipe.get("remedies") or {}).items() if k != "penalties"}
+    return {**{k: v for k, v in recipe.items() if k != "remedies"}, **({"remedies": remedies} if remedies else {})}
 
 
 def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: phases.Clock,

@@ -73,9 +73,11 @@ def member_sums(params: NamedParameters, members: int,
         function: elementwise, e.g. ``torch.square``.
 
     Example:
-        >>> w = torch.tensor([[1.0, 2.0], [3.0, 4.0]])   # two members' 1x2 weights
+        >>> w = torch.nn.Parameter(torch.tensor([[1.0, 2.0], [3.0, 4.0]]))   # two members' 1x2 weights
         >>> member_sums([("w", w)], 2, torch.square).tolist()
         [5.0, 25.0]
+        >>> member_sums([("w", w.detach())], 2, torch.square).tolist()  # frozen: no penalty
+        [0.0, 0.0]
     """
     active = [p for _, p in params if p.requires_grad]
     if not active:

@@ -229,10 +229,14 @@ def test_a_sibling_leaders_final_training_is_costed_by_its_network_trained_witho
     from fitguard.search.scoring import Trial
 
     network = {"model": {"name": "mlp", "hidden": [32]}}
+    l2 = {**network, "remedies": {"penalties": [{"kind": "l2", "lam": 1e-4, "layers": "*.weight"}]}}
     alone = Trial("mlp 32", "architecture", network, 0.9, 0.0, 10, 5, 3.0)
     other = Trial("mlp 8", "architecture", {"model": {"name": "mlp", "hidden": [8]}}, 0.8, 0.0, 10, 5, 1.0)
-    grid = Trial("λ=1e-4", "lambda_cv", {**network, "remedies": {"penalties": []}}, 0.95, 0.0, 10, 5, 0.8,
-                 details={"siblings": 4})
-    assert _cost_source(grid, [alone, other, grid]) is alone
-    assert _cost_source(grid, [other, grid]) is grid  # nothing else trained its network: its own seconds
+    grid = Trial("λ=1e-4", "lambda_cv", l2, 0.95, 0.0, 10, 5, 0.8, details={"siblings": 4})
+    fgsm = Trial("FGSM", "ablation", {**network, "remedies": {"adversarial": {"epsilon": 0.05}}}, 0.9, 0.0, 10, 5,
+                 9.0)
+    assert _cost_source(grid, [alone, other, grid, fgsm]) is alone  # its network alone, not a costlier remedy's
+    ablated = Trial("L2 λ=0.0001", "ablation", l2, 0.94, 0.0, 10, 5, 2.5)
+    assert _cost_source(grid, [alone, grid, ablated, fgsm]) is ablated  # the same recipe alone, first
+    assert _cost_source(grid, [other, grid, fgsm]) is grid  # nothing else trained its network: its own seconds
     assert _cost_source(alone, [alone, other, grid]) is alone

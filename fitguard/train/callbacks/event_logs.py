@@ -71,30 +71,35 @@ class MetricsLog(Callback):
 
 
 def write_logs(folder: str | Path, history: History, *, tensorboard: bool = True) -> None:
-    """Write ``history``'s epochs into ``folder`` as a training's :class:`MetricsLog` (``metrics.jsonl``, replaced)
-    and :class:`TensorBoard` (``tensorboard/``, scalars) callbacks write them: the logs of a training whose model is
-    reused where the run that reuses it trained nothing (the doctor's tested baseline shipped as its kept model).
+    """Write ``history``'s epochs into ``folder`` as a training's :class:`MetricsLog` (``metrics.jsonl``) and
+    :class:`TensorBoard` (``tensorboard/``, scalars) callbacks write them, replacing what was there: the logs of a
+    training whose model is reused where the run that reuses it trained nothing (the doctor's tested baseline
+    shipped as its kept model).
 
     Args:
         folder: the run folder.
         history: a :class:`~fitguard.train.history.History`.
         tensorboard: write the TensorBoard event files too (default True).
     """
+    import shutil
     from types import SimpleNamespace
 
     folder = Path(folder)
     callbacks: list[Callback] = [MetricsLog(folder / "metrics.jsonl")]
     if tensorboard:
+        shutil.rmtree(folder / "tensorboard", ignore_errors=True)  # an earlier attempt's events would add to them
         callbacks.append(TensorBoard(folder / "tensorboard"))
     stand_in: Any = SimpleNamespace(epoch=0)  # what the callbacks read of a trainer: a fresh fit (no histograms)
-    for callback in callbacks:
-        callback.on_fit_start(stand_in)
+    started: list[Callback] = []
     try:
+        for callback in callbacks:
+            callback.on_fit_start(stand_in)
+            started.append(callback)
         for record in history.epochs:
             for callback in callbacks:
                 callback.on_epoch_end(stand_in, int(record["epoch"]), record)
     finally:
-        for callback in callbacks:
+        for callback in started:
             callback.on_fit_end(stand_in)
 
 
