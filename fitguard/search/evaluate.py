@@ -365,8 +365,11 @@ SIBLING_MEMBERS = {"mlp": 12, "cnn": 6}
 #: weights) trained 0.85x as fast as 4 grouped trainings of 3 (``reference/cv_speed_siblings_fashion_cpu.json``), 6 of
 #: them (1.2 million) 0.9x; 12 of the digits MLP (230,520) 1.55-1.6x. Set near a megabyte of float32 weights, one
 #: core's L2 cache on this CPU: beyond it every step streams the weights (and Adam's two moments) from further out.
-#: The doctor's MLP on 512 Fourier features (147,714 parameters; breast_cancer's folds, 10 epochs, 3 rounds) confirms
-#: it: 2 siblings (886,284 in all) trained the grid 0.91x as fast as one candidate's folds at a time, 4 siblings 0.75x
+#: On breast_cancer's folds (``cv_speed.py --grid --datasets breast_cancer --models fourier mlp``,
+#: ``reference/cv_speed_siblings_fourier_cpu.json``) 12 members of the doctor's MLP on 512 Fourier features (1.77
+#: million) trained the grid 0.54x (15 epochs) and 0.73x (early stopping) as fast as one strength at a time, 12 of
+#: the 30-256-2 MLP (102,264) 1.99x and 1.85x (4.4x and 3.3x the Trainer's speed). Between 230,520 and 1.2 million
+#: unmeasured
 SIBLING_PARAMETERS = 250_000
 
 
