@@ -181,8 +181,8 @@ class DoctorOptions:
         grouped_folds: Train a candidate's k folds as one grouped network where the result is the same (built-in
             MLPs, CNNs on small images, no augmentation...: :func:`fitguard.search.evaluate.grouped_run`): 1.2-1.7x
             faster on small data; and the L2 grid's strengths side by side in one grouped network
-            (:meth:`fitguard.search.evaluate.Evaluator.evaluate_candidates`; a further 1.3-1.6x on digits 10%). Default
-            True.
+            (:meth:`fitguard.search.evaluate.Evaluator.evaluate_candidates`; a further 1.3-2.0x on small
+            networks). Default True.
         out: The run folder to write. Default ``"runs/doctor"``.
         overwrite: Replace an existing run folder (not with ``resume``). Default False.
         resume: Continue a killed run in ``out`` with the same options, reading finished search trainings back
