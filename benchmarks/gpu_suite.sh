@@ -6,7 +6,9 @@
 #   3. benchmarks/gpu.py: the Trainer against a raw bf16 + channels_last loop on the CIFAR-10 CNN (images/s);
 #   4. benchmarks/overhead.py --device cuda: Trainer + EarlyStopping + Checkpoint/epoch + JSONL against a raw loop;
 #   5. `fitguard doctor` from scratch on CIFAR-10 100/class (first 100 training images a class), scored on the
-#      10,000 official test images, with what is left of TOTAL seconds (at most DOCTOR_BUDGET) as its budget.
+#      10,000 official test images, with what is left of TOTAL seconds (at most DOCTOR_BUDGET) as its budget;
+#   6. benchmarks/cv_speed.py --grid --device cuda on digits 10%, where time is left after 5: the L2 grid's
+#      strengths as sibling members against one strength at a time (session 27; never measured on a GPU).
 #
 # It reads its data from .gpu/ (git-ignored; the device machine sees only the repository):
 #   .gpu/cifar10-train-100.zip  the first 100 images (by file name) of each class of cifar10-train.zip
@@ -77,5 +79,12 @@ if [ "$budget" -ge 30 ]; then
         --test-data .gpu/cifar10-test.zip
 else
     echo "== doctor_cifar: skipped, $budget s left"
+fi
+left=$((TOTAL - SECONDS - 10))
+if [ "$left" -ge 45 ]; then
+    step cv_speed_grid "$left" $PY benchmarks/cv_speed.py --grid --device "$DEVICE" --datasets 'digits 10%' \
+        --schedules fixed "${quick[@]}" --out "$OUT/cv_speed_siblings.json"
+else
+    echo "== cv_speed_grid: skipped, $left s left"
 fi
 echo "== done ($(date -u +%T), $SECONDS s)"
