@@ -35,7 +35,7 @@ import torch
 
 from fitguard.config import TrainConfig
 from fitguard.data import Dataset, TensorData, kfold
-from fitguard.search.evaluate import fold_mean, grouped_fold_trials, grouped_run, recipe_config, train_candidate
+from fitguard.search.evaluate import fold_mean, grouped_run, grouped_sibling_trials, recipe_config, train_candidate
 from fitguard.search.scoring import Trial
 from fitguard.search.workers import MAX_RETRY, StaleTrials, heartbeat
 from fitguard.train import Callback, History
@@ -135,8 +135,8 @@ def train_job(base: TrainConfig, data: Dataset,
         run = grouped_run(recipe_config(base, job.recipe, job.options), data)
         if run is None:
             raise RuntimeError(f"{job.name}: its folds were queued as one grouped job, which this process cannot group")
-        trials = grouped_fold_trials(run, folds, recipe=job.recipe, name=job.name, phase=job.phase,
-                                     deadline=lambda: at, deadline_reason=DEADLINE_STOP)
+        trials, = grouped_sibling_trials([(run, job.recipe, job.name)], folds, phase=job.phase, deadline=lambda: at,
+                                         deadline_reason=DEADLINE_STOP)
         return fold_mean(job.recipe, job.name, job.phase, trials)
     if job.deadline is not None:
         callbacks = (*callbacks, StopAtDeadline(lambda: at))

@@ -112,7 +112,13 @@ def mirrored(run: Run, task: str) -> Run:
         run: a trained Run (one network, or :func:`refit_members`' ensemble).
         task: "classification" or "regression".
     """
-    ensemble = MeanEnsemble(members_of(run.final_model()), task, mirror=True)
+    return _averaged(run, members_of(run.final_model()), task, mirror=True)
+
+
+def _averaged(run: Run, networks: list[Any], task: str, mirror: bool) -> Run:
+    """``run`` whose model is the mean of ``networks`` (with their mirror views where ``mirror``), and a trainer
+    that evaluates and predicts with it."""
+    ensemble = MeanEnsemble(networks, task, mirror=mirror)
     return dataclasses.replace(run, model=ensemble, trainer=evaluator(run, ensemble))
 
 
@@ -166,5 +172,4 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
             **{**train_options, "seed": s})[0].final_model())]
     if len(models) == 1 and not mirror:
         return first, history, seeds
-    ensemble = MeanEnsemble(models, data.task, mirror=mirror)
-    return dataclasses.replace(first, model=ensemble, trainer=evaluator(first, ensemble)), history, seeds
+    return _averaged(first, models, data.task, mirror), history, seeds

@@ -257,38 +257,14 @@ def grouped_run(config: TrainConfig, data: Dataset, metric: str = "auto") -> Run
     return run
 
 
-def grouped_fold_trials(run: Run, folds: list[tuple[TensorData, TensorData]], *, recipe: dict[str, Any], name: str,
-                        phase: str, metric: str = "auto", deadline: Callable[[], float] | None = None,
-                        deadline_reason: str = "stopped at the deadline",
-                        on_epoch: Callable[[int, int], None] | None = None) -> list[Trial]:
-    """Each fold's trial, the k trainings done as one grouped network (:func:`grouped_run` said they may): what
-    :func:`train_candidate` gives fold after fold, to float tolerance (in distribution with dropout). Each fold's
-    ``seconds`` is the grouped training's over k.
-
-    Args:
-        run: :func:`grouped_run`'s run (its trainer's settings train every member).
-        folds: the ``(train, val)`` folds.
-        recipe: the recipe, recorded on the trials.
-        name: the candidate's name (the trials are named ``NAME fold I``).
-        phase: the search phase.
-        metric: the validation metric (default "auto").
-        deadline: gives a ``time.perf_counter()`` time after whose epoch every member stops; None (default): none.
-        deadline_reason: the stop reason a deadline gives, before " after epoch N" (default "stopped at the
-            deadline").
-        on_epoch: called with ``(epoch, max_epochs)`` after each grouped epoch (a progress display); None
-            (default): nothing.
-    """
-    return grouped_sibling_trials([(run, recipe, name)], folds, phase=phase, metric=metric, deadline=deadline,
-                                  deadline_reason=deadline_reason, on_epoch=on_epoch)[0]
-
-
 def grouped_sibling_trials(siblings: Sequence[tuple[Run, dict[str, Any], str]],
                            folds: list[tuple[TensorData, TensorData]], *, phase: str, metric: str = "auto",
                            deadline: Callable[[], float] | None = None,
                            deadline_reason: str = "stopped at the deadline",
                            on_epoch: Callable[[int, int], None] | None = None) -> list[list[Trial]]:
     """Each sibling's fold trials, the k trainings of every sibling done as one grouped network of (siblings x k)
-    members: what :func:`grouped_fold_trials` gives each alone, to float tolerance (in distribution with dropout).
+    members: what each gives alone, fold after fold with the Trainer, to float tolerance (in distribution with
+    dropout). One sibling is one candidate's k folds as one grouped network (:func:`grouped_run` said they may).
 
     Siblings are candidates whose runs differ only in their coupled penalties' strengths (an L2 grid: the
     evaluator's :func:`sibling_key`); each member's cost takes its own candidate's penalties
@@ -461,11 +437,10 @@ class Evaluator:
     grouped: bool = False
     deadline: Callable[[], float] | None = None
     deadline_reason: str = "stopped at the deadline"
-    # grouped_run's answer by recipe, options and train options (base, data and metric are fixed for an evaluator's
-    # life; dataclasses.replace starts a fresh dict): deciding builds the network, and batches ask before they train
-    _grouping: dict[str, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
-    # sibling_room's answer, the same way
-    _rooms: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # grouped_run's answer by recipe, options and train options, as the siblings that may train in one grouped
+    # network (sibling_room; 0: the folds do not train grouped) -- base, data and metric are fixed for an evaluator's
+    # life; dataclasses.replace starts a fresh dict: deciding builds the network, and batches ask before they train
+    _grouping: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def trainings(self) -> int:
@@ -517,10 +492,9 @@ class Evaluator:
         if run is not None:
             if self.progress is not None:
                 self.progress.candidate(f"{name} · {len(self.folds or [])} folds grouped")
-            return grouped_fold_trials(run, self.folds or [], recipe=recipe, name=name, phase=phase,
-                                       metric=self.metric, deadline=self.deadline,
-                                       deadline_reason=self.deadline_reason,
-                                       on_epoch=getattr(self.progress, "epoch", None))
+            return grouped_sibling_trials([(run, recipe, name)], self.folds or [], phase=phase, metric=self.metric,
+                                          deadline=self.deadline, deadline_reason=self.deadline_reason,
+                                          on_epoch=getattr(self.progress, "epoch", None))[0]
         return [self.fit(recipe, name=name, phase=phase, fold=index + 1, options=options, callbacks=callbacks)
                 for index in range(len(self.folds or []))]
 
@@ -547,7 +521,7 @@ class Evaluator:
         key = self._grouping_key(recipe, options)
         if key not in self._grouping:
             self._grouped_unless_known_not(recipe, options)
-        return self._grouping.get(key, False)
+        return self._grouping.get(key, 0) > 0
 
     def _grouping_key(self, recipe: dict[str, Any], options: dict[str, Any]) -> str:
         return json.dumps([recipe, options, self.train], sort_keys=True, default=repr)
@@ -558,11 +532,17 @@ class Evaluator:
         if not self.grouped or not self.folds:
             return None
         key = self._grouping_key(recipe, options)
-        if self._grouping.get(key) is False:
+        if self._grouping.get(key) == 0:
             return None
         run = self.grouped_run(recipe, options)
-        self._grouping[key] = run is not None
+        self._grouping[key] = self._room(run) if run is not None else 0
         return run
+
+    def _room(self, run: Run) -> int:
+        """How many siblings of ``run``'s recipe fit one grouped network (:meth:`sibling_room`)."""
+        members = min(SIBLING_MEMBERS.get(run.model_name, self.trainings),
+                      SIBLING_PARAMETERS // max(1, count_parameters(run.model)))
+        return max(1, members // self.trainings)
 
     def score(self, recipe: dict[str, Any], *, name: str, phase: str, options: dict[str, Any],
               callbacks: tuple[Callback, ...] = ()) -> Trial:
@@ -649,15 +629,9 @@ class Evaluator:
             candidate: a candidate.
         """
         key = self._grouping_key(candidate.recipe, candidate.options)
-        if key not in self._rooms:
-            run = self.grouped_run(candidate.recipe, candidate.options)
-            room = 1
-            if run is not None:
-                members = SIBLING_MEMBERS.get(run.model_name, self.trainings)
-                members = min(members, SIBLING_PARAMETERS // max(1, count_parameters(run.model)))
-                room = max(1, members // self.trainings)
-            self._rooms[key] = room
-        return self._rooms[key]
+        if key not in self._grouping:
+            self._grouped_unless_known_not(candidate.recipe, candidate.options)
+        return max(1, self._grouping.get(key, 0))
 
     def score_siblings(self, candidates: Sequence[Candidate]) -> list[Trial]:
         """The candidates' trials, each told to ``on_scored`` in order: siblings :meth:`_siblings` grouped train as
