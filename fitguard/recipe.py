@@ -132,6 +132,9 @@ class Run:
         trainer: the configured :class:`~fitguard.train.Trainer`.
         architecture: how ``fitguard.load`` rebuilds a transferred model; None (default): the model is built from
             ``model_name`` and ``model_options``.
+        member_models: for a :class:`~fitguard.models.ensemble.MeanEnsemble` of networks that are not all what
+            ``model_name`` and ``model_options`` build, each network's ``(name, options)`` in the ensemble's order;
+            None (default): every network is that one.
     """
 
     config: TrainConfig
@@ -141,6 +144,7 @@ class Run:
     model_options: dict[str, Any]
     trainer: Trainer
     architecture: ArchitectureSpec | None = None  # how fitguard.load rebuilds a transferred model
+    member_models: tuple[tuple[str, dict[str, Any]], ...] | None = None  # an ensemble of different networks
 
     def final_model(self) -> nn.Module:
         """The model the run ends with: with ``remedies.snapshots``, the mean of its snapshots (a

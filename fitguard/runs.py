@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,6 +162,7 @@ def save_model(
     data: Dataset,
     stem: str = "model",
     architecture: ArchitectureSpec | None = None,
+    member_models: Sequence[tuple[str, dict[str, Any]]] | None = None,
 ) -> Path:
     """Write ``<stem>.safetensors`` (weights) and ``<stem>.json`` (architecture + preprocessing) atomically.
 
@@ -174,11 +175,27 @@ def save_model(
         stem: the files' name without suffix (default "model").
         architecture: how the model was made when it is not the network ``name`` and ``options`` build (a
             transferred model, see :class:`~fitguard.architecture.ArchitectureSpec`); None (default): it is.
+        member_models: for an ensemble of different networks, each member's ``(name, options)`` in the ensemble's
+            order (:attr:`fitguard.recipe.Run.member_models`; not with ``architecture``); None (default): every
+            member is the network ``name`` and ``options`` build.
 
     Returns:
         The path of the ``.safetensors`` file.
+
+    Raises:
+        ValueError: ``member_models`` that are not one per member of an ensemble, or given with ``architecture``.
     """
     directory = Path(directory)
+    ensemble: dict[str, Any] | None = None
+    if isinstance(model, MeanEnsemble):
+        ensemble = {"members": len(model.members), "mirror": model.mirror}
+    if member_models is not None:
+        if architecture is not None or ensemble is None or len(member_models) != ensemble["members"]:
+            given = ("a transferred model" if architecture is not None else "a model that is no ensemble"
+                     if ensemble is None else f"an ensemble of {ensemble['members']}")
+            raise ValueError(f"`member_models` needs one (name, options) per member of an ensemble of built networks, "
+                             f"got {len(member_models)} for {given}")
+        ensemble["models"] = [{"name": name, "options": dict(options)} for name, options in member_models]
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     atomic_write_bytes(directory / f"{stem}.safetensors", save_safetensors(weights))
     spec = {
@@ -192,10 +209,9 @@ def save_model(
         "feature_names": list(data.feature_names) if data.feature_names is not None else None,
         "preprocessor": data.preprocessor.to_dict(),
         "architecture": architecture.to_saved() if architecture else None,  # a model from a pretrained backbone
-        # a MeanEnsemble of networks that each are what "model" / "architecture" describe (with "mirror", their
-        # predictions for the mirrored image averaged in too)
-        "ensemble": {"members": len(model.members), "mirror": model.mirror} if isinstance(model, MeanEnsemble)
-        else None,
+        # a MeanEnsemble of networks that each are what "model" / "architecture" describe, or with "models" what
+        # each of those describes (with "mirror", their predictions for the mirrored image averaged in too)
+        "ensemble": ensemble,
     }
     write_json(directory / f"{stem}.json", spec)
     return directory / f"{stem}.safetensors"
@@ -267,8 +283,8 @@ def rebuild(spec: dict[str, Any]) -> nn.Module:
     """
     ensemble = spec.get("ensemble")
     if ensemble:
-        member = {**spec, "ensemble": None}
-        return MeanEnsemble([rebuild(member) for _ in range(int(ensemble["members"]))], spec["task"],
+        models = ensemble.get("models") or [spec["model"]] * int(ensemble["members"])
+        return MeanEnsemble([rebuild({**spec, "model": model, "ensemble": None}) for model in models], spec["task"],
                             mirror=bool(ensemble.get("mirror", False)))
     # a table's embedded columns get their lookup layer back from the preprocessing saved beside the model
     embeddings = Preprocessor.from_dict(spec["preprocessor"]).embeddings if spec.get("preprocessor") else ()

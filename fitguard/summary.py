@@ -251,6 +251,26 @@ class Shipped(Section):
     note: str
 
 
+class Partner(Section):
+    """The network a tie on too few validation rows left beside the kept recipe
+    (:func:`fitguard.doctor.phases.tie_partner`), averaged into the kept recipe's ensemble as one more member when
+    its training fitted the time left.
+
+    Args:
+        name: the network's name, as the architecture phase scored it.
+        epochs: the epochs it trains as shipped (the count validation chose for it, no early stopping).
+        seed: its seed as a member (the last of ``member_seeds``); None when it was not averaged in.
+        used: whether the tested and shipped models average it in.
+        note: what it is, and why it was not averaged in where it was not.
+    """
+
+    name: str
+    epochs: Positive
+    seed: int | None = None
+    used: bool
+    note: str
+
+
 class Mirror(Section):
     """Flip test-time augmentation, measured on the kept recipe's validation rows (the same trained models predicting
     each image plain, its left-right mirror, and the mean of both): the scores, higher is better, and the losses;
@@ -314,9 +334,12 @@ class Best(Run):
         history: the file in the run folder holding the History.
         model_file: the file of the shipped weights (``best.safetensors``).
         members: networks averaged in the tested (and shipped) model: a deep ensemble of the kept recipe refit with
-            ``member_seeds`` (--ensemble; 1: a single network). A kept snapshot ensemble averages its snapshots
+            ``member_seeds`` (--ensemble; 1: a single network), the last of them the tie's network where ``partner``
+            is used. A kept snapshot ensemble averages its snapshots
             within each member too (the saved model holds members x snapshots networks).
         member_seeds: one seed per member.
+        partner: the tie's network (:class:`Partner`); None (default): the kept recipe won no tie on too few
+            validation rows, or ``--ensemble`` is 1.
         mirror: flip test-time augmentation as validation measured it (:class:`Mirror`); None (default): not
             measured (data that are not images, folds trained grouped).
         shipped: the :class:`Shipped` model.
@@ -333,6 +356,7 @@ class Best(Run):
         "networks averaged in the tested (and shipped) model: a deep ensemble of the kept recipe refit with "
         "member_seeds (--ensemble; 1: a single network)"))
     member_seeds: list[int] = Field(min_length=1)
+    partner: Partner | None = None
     mirror: Mirror | None = None
     shipped: Shipped
 

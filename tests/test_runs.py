@@ -295,3 +295,36 @@ def test_backbone_module_loads_a_saved_model_and_passes_anything_else_through(cl
     from_folder, from_file = backbone_module(folder), backbone_module(folder / "best.safetensors")
     assert all(torch.equal(from_folder.state_dict()[k], v) for k, v in network.state_dict().items())
     assert all(torch.equal(from_file.state_dict()[k], v) for k, v in _network(seed=7).state_dict().items())
+
+
+def test_an_ensemble_of_different_networks_reloads_each_member_as_it_was_built(tmp_path):
+    data = from_arrays(X, LABELS)
+    torch.manual_seed(3)
+    wider = build("mlp", (3,), 2, hidden=[8, 8])
+    ensemble = MeanEnsemble([_network(seed=1), wider], "classification", mirror=False)
+    models = [("mlp", {"hidden": [4]}), ("mlp", {"hidden": [8, 8]})]
+    save_model(tmp_path, ensemble, "mlp", {"hidden": [4]}, data, member_models=models)
+    spec = json.loads((tmp_path / "model.json").read_text())
+    assert spec["ensemble"] == {"members": 2, "mirror": False,
+                                "models": [{"name": "mlp", "options": {"hidden": [4]}},
+                                           {"name": "mlp", "options": {"hidden": [8, 8]}}]}
+    loaded = load(tmp_path).model
+    assert [sum(p.numel() for p in m.parameters()) for m in loaded.members] == [
+        sum(p.numel() for p in m.parameters()) for m in ensemble.members]
+    ensemble.eval()
+    rows = _standardized(data, X[:4])
+    with torch.no_grad():
+        assert torch.allclose(loaded(rows), ensemble(rows))
+
+
+@pytest.mark.parametrize(("model", "models", "given"), [
+    ("ensemble", [("mlp", {"hidden": [4]})], "an ensemble of 2"),
+    ("network", [("mlp", {"hidden": [4]})], "a model that is no ensemble")])
+def test_member_models_that_do_not_match_the_members_are_refused(tmp_path, model, models, given):
+    network = _network(seed=1)
+    saved = MeanEnsemble([network, _network(seed=2)], "classification") if model == "ensemble" else network
+    with pytest.raises(ValueError) as caught:
+        save_model(tmp_path, saved, "mlp", {"hidden": [4]}, from_arrays(X, LABELS), member_models=models)
+    assert str(caught.value) == ("`member_models` needs one (name, options) per member of an ensemble of built "
+                                 f"networks, got 1 for {given}")
+    assert not (tmp_path / "model.json").exists()

@@ -175,7 +175,9 @@ class DoctorOptions:
             validation and test, after the one test evaluation; with ``test_data``, train and validation: an external
             test set is never trained on), ``"trainval"`` (the model that was tested) or ``"none"``.
         ensemble: Ship the mean of up to this many refits of the kept recipe, each with its own seed, >= 1 (1: a
-            single network; fewer when the budget left cannot pay for them). Default 5.
+            single network; fewer when the budget left cannot pay for them); where a network tied with a kept
+            complete recipe on too few validation rows to tell them apart, it takes the last place
+            (:func:`fitguard.doctor.phases.tie_partner`). Default 5.
         references: Cross-validate scikit-learn reference models (logistic regression, RBF SVC, gradient
             boosting) on the same rows. Default True.
         grouped_folds: Train a candidate's k folds as one grouped network where the result is the same (built-in
@@ -261,7 +263,9 @@ class DoctorOptions:
                                 "+ test, after the one test evaluation; with --test-data train + val: an external test "
                                 "set is never trained on), trainval (the model that was tested) or none.")
     ensemble: int = _option(5, "Ship the mean of up to this many refits of the kept recipe, each with its own seed (a "
-                               "deep ensemble; fewer when the budget left cannot pay for them; 1: a single network).")
+                               "deep ensemble; fewer when the budget left cannot pay for them; 1: a single network). "
+                               "Where a network tied with a kept complete recipe on too few validation rows to tell "
+                               "them apart, it takes the last place.")
     references: bool = _option(True, "Cross-validate scikit-learn reference models (logistic regression, RBF SVC, "
                                      "gradient boosting) on the same rows.")
     grouped_folds: bool = _option(True, "Train a candidate's k folds as one grouped network where the scores are the "

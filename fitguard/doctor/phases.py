@@ -1242,6 +1242,58 @@ def settle_tie(score: Scorer, second: Callable[[], Scorer | None], clock: Clock,
     return kept
 
 
+def tie_partner(kept: Trial, trials: list[Trial]) -> Trial | None:
+    """The network a tie on too few validation rows left beside ``kept``, a fixed schedule (:func:`settle_tie`),
+    when their scores differ by less than the noise of those rows either way; None when ``kept`` won no such tie (a
+    wide ``--epsilon`` ties networks far below the schedule too), or either is a transferred model. The final
+    training averages it into the kept recipe's ensemble as its last member (one of ``--ensemble``'s places, so 2
+    or more) when its training fits the time left beside the recipe's seeds and the refit on every row.
+
+    Why: where validation cannot tell two networks of different families apart, the mean of both hedges between
+    them, and networks that differ in architecture err on different rows more than seeds of one do (Zaidi et al.,
+    "Neural Ensemble Search for Uncertainty Estimation and Dataset Shift", NeurIPS 2021). Measured alone on four
+    development image sets (the VGG recipe on every labelled row, the doctor's first CNN trained as shipped, 3 seeds
+    each, section ``tie_partner_2026-12-06_session28`` of ``benchmarks/reference/doctor_cpu.json``), the recipe plus
+    the CNN against the recipe alone: +1.2 points on CIFAR-10 50/class (the CNN alone 7 points below the recipe),
+    +0.8 on digits 10%, +0.1 on Fashion-MNIST 100/class, -0.1 on MNIST 50/class; as a third member beside two seeds
+    of the recipe +0.7, 0.0, 0.0 and 0.0. Against a second seed of the recipe in its place it is 0.3-0.6 points
+    lower on three of the four, but it trains in a third to a tenth of the recipe's time (digits aside), so it fits
+    where a second seed does not.
+
+    Args:
+        kept: the trial the search kept.
+        trials: the architecture phase's trials.
+    """
+    tie = kept.details.get("tie")
+    if not tie or not tie["kept"] or tie["fresh_score"] is not None or not fixed_schedule(kept.recipe):
+        return None
+    partner = next((t for t in trials if t is not kept and "tie" in t.details and not t.details["tie"]["kept"]
+                    and t.status == "done"), None)
+    if partner is None or any("transfer" in t.recipe for t in (kept, partner)):
+        return None
+    return partner if abs(partner.val_score - kept.val_score) <= tie["noise"] else None
+
+
+def training_cost(score: Scorer, trial: Trial) -> float:
+    """Seconds one training of ``trial``'s recipe takes as shipped (:func:`as_shipped`: for the epochs
+    :func:`chosen_epochs` gives), forecast from what one of its search trainings took per epoch.
+
+    Args:
+        score: the run's :class:`Scorer`.
+        trial: a scored trial.
+
+    Example:
+        >>> class Folds:
+        ...     folds, trainings = [None] * 3, 3
+        >>> t = Trial("cnn", "architecture", {"model": {"name": "cnn"}}, 0.9, 0.0, 10, 30, 6.0,
+        ...           details={"best_epoch": 15})
+        >>> training_cost(Folds(), t)  # 2 s a training of 30 epochs; 15 as shipped
+        1.0
+    """
+    per_epoch = trial.seconds / max(1, scored_by(score, trial).trainings) / max(1, trial.epochs)
+    return per_epoch * chosen_epochs(trial)
+
+
 def as_shipped(trial: Trial) -> tuple[dict[str, Any], dict[str, Any]]:
     """A scored trial's recipe and training options as the final phase trains it: a fixed schedule as it is; an
     early-stopped network for the epochs validation chose (:func:`chosen_epochs`), without early stopping.

@@ -424,14 +424,26 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         # with the same seed (a tiny budget: trained again, it would start past the deadline and be cut to nothing)
         reuse = (best.name == BASELINE_KEPT and epochs == baseline_epochs
                  and not str(baseline_tested_history.stop_reason or "").startswith(phases.DEADLINE_STOP))
+        # the network a tie on too few validation rows left beside the kept recipe: one more member, when it fits
+        tied = phases.tie_partner(best, search.get("architecture", [])) if options.ensemble > 1 else None
+        partner_recipe = None
+        if tied is not None:
+            shipped_recipe, _ = phases.as_shipped(tied)
+            partner_recipe = (shipped_recipe, phases.chosen_epochs(tied))
         refit_at = time.perf_counter()
         kept, kept_history, seeds = refit_members(
             score.base, best.recipe, data, rows=tested_rows, epochs=epochs, callbacks=hard, out=run_dir,
-            members=lambda first, _: _members_that_fit(options, clock, first, evaluation, after, tested_rows,
-                                                       every_row),
+            # the partner takes the last of --ensemble's places when it fits
+            members=lambda first, _: min(_members_that_fit(options, clock, first, evaluation, after, tested_rows,
+                                                           every_row), options.ensemble - (tied is not None)),
             seed=options.seed, mirror=mirror,
             trained=(baseline_tested, baseline_tested_history, baseline_tested_seconds) if reuse else None,
+            partner=partner_recipe,
+            partner_fits=None if tied is None else lambda first, members: _partner_fits(
+                clock, first * phases.training_cost(score, tied) / phases.training_cost(score, best), first, members,
+                evaluation, after, tested_rows, every_row),
             **final_train)
+        partnered = kept.member_models is not None
         # what training the kept model took (member 0 counted at its own seconds where it is the tested baseline)
         trained = time.perf_counter() - refit_at + (baseline_tested_seconds if reuse else 0.0)
         if reuse:  # its training wrote no log in the run folder: its epochs are the final training's logs
@@ -466,9 +478,10 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
             needed = trained * len(every_row) / len(tested_rows)
             left = clock.deadline - time.perf_counter() - REPORT_SECONDS
             if clock.seconds is None or left >= RESERVE_FACTOR * needed:
-                shipped, shipped_history, _ = refit_members(score.base, best.recipe, data, rows=every_row,
-                                                            epochs=epochs, callbacks=hard, members=len(seeds),
-                                                            seed=options.seed, mirror=mirror, **final_train)
+                shipped, shipped_history, _ = refit_members(
+                    score.base, best.recipe, data, rows=every_row, epochs=epochs, callbacks=hard,
+                    members=len(seeds) - partnered, seed=options.seed, mirror=mirror,
+                    partner=partner_recipe if partnered else None, **final_train)
                 shipped_rows = len(every_row)
             else:
                 shipped_note = (f"the model that was tested (train + val): the refit on every row would take about "
@@ -479,7 +492,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         save_model(run_dir, baseline_tested.model, baseline_tested.model_name, baseline_tested.model_options, data,
                    stem="baseline", architecture=baseline_tested.architecture)
         save_model(run_dir, shipped.model, shipped.model_name, shipped.model_options, data, stem="best",
-                   architecture=shipped.architecture)
+                   architecture=shipped.architecture, member_models=shipped.member_models)
         (best.history or kept_history).save(run_dir / "best_history.json")
         timings["final"] = time.perf_counter() - clock_at
 
@@ -550,6 +563,13 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                  "config": kept.config.model_dump(mode="json"), "history": "best_history.json",
                  "model_file": "best.safetensors",
                  "members": len(seeds), "member_seeds": seeds,
+                 "partner": None if tied is None else {
+                     "name": tied.name, "epochs": phases.chosen_epochs(tied),
+                     "seed": seeds[-1] if partnered else None, "used": partnered,
+                     "note": "the network the tie on too few validation rows left beside the kept recipe, averaged in "
+                             "as one more member" if partnered else
+                             "the network the tie on too few validation rows left beside the kept recipe; its training "
+                             "did not fit the time left, so it was not averaged in"},
                  "mirror": {**best.details["mirror"], "used": mirror} if best.details.get("mirror") else None,
                  "shipped": {"refit": options.refit, "rows": shipped_rows, "epochs": len(shipped_history),
                              "stop_reason": shipped_history.stop_reason, "note": shipped_note}},
@@ -863,6 +883,24 @@ def _members_that_fit(options: DoctorOptions, clock: phases.Clock, first: float,
     while members < options.ensemble and cost(members + 1, every) <= left:
         members += 1
     return members
+
+
+def _partner_fits(clock: phases.Clock, cost: float, first: float, members: int, evaluation: float, after: float,
+                  tested: TensorData, every_row: TensorData | None) -> bool:
+    """Whether the tie's network (:func:`phases.tie_partner`), forecast to train in ``cost`` seconds on the tested
+    rows, fits in the time left once the kept recipe's ``members`` (member 0 took ``first`` seconds) have trained:
+    its training and every network's ``evaluation`` (the forward passes, as :func:`_members_that_fit` costs them),
+    the tested baseline's (``after``), and -- where the refit on every row fits without it -- that refit of every
+    member and of the partner too (trainings times ``RESERVE_FACTOR``): the partner never costs the shipped model
+    the rows of the test split."""
+    if clock.seconds is None:
+        return True
+    left = clock.deadline - time.perf_counter() - REPORT_SECONDS - after - (members + 1) * evaluation
+    every = len(every_row) / len(tested) if every_row is not None else 0.0
+    refit_all = RESERVE_FACTOR * first * members * every
+    if every and refit_all <= left:
+        return RESERVE_FACTOR * cost * (1 + every) <= left - refit_all
+    return RESERVE_FACTOR * cost <= left
 
 
 def one_network(model: torch.nn.Module) -> torch.nn.Module:

@@ -125,14 +125,20 @@ def _averaged(run: Run, networks: list[Any], task: str, mirror: bool) -> Run:
 def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, rows: TensorData, epochs: int,
                   members: int | Callable[[float, Run], int], seed: int, callbacks: tuple[Callback, ...] = (),
                   out: Path | None = None, mirror: bool = False, trained: tuple[Run, History, float] | None = None,
+                  partner: tuple[dict[str, Any], int] | None = None,
+                  partner_fits: Callable[[float, int], bool] | None = None,
                   **train_options: Any) -> tuple[Run, History, list[int]]:
     """:func:`refit_recipe` repeated with different seeds, the members averaged into one
-    :class:`~fitguard.models.ensemble.MeanEnsemble` (a deep ensemble).
+    :class:`~fitguard.models.ensemble.MeanEnsemble` (a deep ensemble); with ``partner``, another network as one
+    more member.
 
     Member 0 trains with ``seed`` (so one member is exactly :func:`refit_recipe`), member ``i`` with
     ``seed + MEMBER_SEED_STEP * i``; all train on ``rows`` for ``epochs`` epochs. ``members`` is the count, or a
     function of member 0's seconds and Run that returns it (how many fit in the time left; at least 1). ``out``
-    receives member 0's logs.
+    receives member 0's logs. The partner, a ``(recipe, epochs)``, trains last, with the next seed, when
+    ``partner_fits`` (given member 0's seconds and the networks trained, asked once the recipe's members have
+    trained) says so or is None;
+    the Run then names each network (:attr:`~fitguard.recipe.Run.member_models`).
 
     Args:
         base: the base spec.
@@ -149,12 +155,17 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
         trained: member 0 already trained -- its Run, History and seconds -- exactly as :func:`refit_recipe` would
             train it here (``fitguard doctor``'s tested baseline, when the baseline's recipe is kept): it is not
             trained again, and ``out`` receives no logs. None (default): member 0 is trained.
-        **train_options: ``train`` section keys put on top of the recipe's.
+        partner: another recipe and its epochs, trained on ``rows`` as one more member (``fitguard doctor``: the
+            network a tie on too few validation rows left beside the kept recipe, :func:`~fitguard.doctor.phases.
+            tie_partner`); None (default): none.
+        partner_fits: whether the partner's training fits, given member 0's seconds and the networks trained so far;
+            None (default): it does.
+        **train_options: ``train`` section keys put on top of the recipe's (and the partner's).
 
     Returns:
         The Run (with more than one network -- members, or a snapshot ensemble's snapshots, each averaged once --
         or with ``mirror``, its ``model`` is the ensemble and its ``trainer`` one that evaluates and predicts with it,
-        with the members' loss), member 0's History, and the seeds that trained.
+        with the members' loss), member 0's History, and the seeds that trained (the partner's last).
     """
     started = time.perf_counter()
     if trained is not None:
@@ -170,6 +181,15 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
         network for s in seeds[1:] for network in members_of(refit_recipe(
             base, recipe, data, rows=rows, epochs=epochs, callbacks=callbacks,
             **{**train_options, "seed": s})[0].final_model())]
+    named: tuple[tuple[str, dict[str, Any]], ...] | None = None
+    if partner is not None and (partner_fits is None or partner_fits(seconds, len(models))):
+        seeds.append(seed + MEMBER_SEED_STEP * len(seeds))
+        other, _ = refit_recipe(base, partner[0], data, rows=rows, epochs=partner[1], callbacks=callbacks,
+                                **{**train_options, "seed": seeds[-1]})
+        networks = members_of(other.final_model())
+        named = (((first.model_name, first.model_options),) * len(models)
+                 + ((other.model_name, other.model_options),) * len(networks))
+        models += networks
     if len(models) == 1 and not mirror:
         return first, history, seeds
-    return _averaged(first, models, data.task, mirror), history, seeds
+    return dataclasses.replace(_averaged(first, models, data.task, mirror), member_models=named), history, seeds
