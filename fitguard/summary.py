@@ -252,13 +252,14 @@ class Shipped(Section):
 
 
 class Partner(Section):
-    """The network a tie on too few validation rows left beside the kept recipe
-    (:func:`fitguard.doctor.phases.tie_partner`), averaged into the kept recipe's ensemble as one more member when
-    its training fitted the time left.
+    """The best network whose validation score the kept complete recipe's validation rows could not tell from the
+    recipe's (:func:`fitguard.doctor.phases.tie_partner`), averaged into the kept recipe's ensemble as its last
+    member when its training fitted the time left.
 
     Args:
         name: the network's name, as the architecture phase scored it.
         epochs: the epochs it trains as shipped (the count validation chose for it, no early stopping).
+        parameters: its parameters (the kept recipe's members have ``parameters`` of the :class:`Best` each).
         seed: its seed as a member (the last of ``member_seeds``); None when it was not averaged in.
         used: whether the tested and shipped models average it in.
         note: what it is, and why it was not averaged in where it was not.
@@ -266,6 +267,7 @@ class Partner(Section):
 
     name: str
     epochs: Positive
+    parameters: Count
     seed: int | None = None
     used: bool
     note: str
@@ -334,12 +336,12 @@ class Best(Run):
         history: the file in the run folder holding the History.
         model_file: the file of the shipped weights (``best.safetensors``).
         members: networks averaged in the tested (and shipped) model: a deep ensemble of the kept recipe refit with
-            ``member_seeds`` (--ensemble; 1: a single network), the last of them the tie's network where ``partner``
+            ``member_seeds`` (--ensemble; 1: a single network), the last of them the tied network where ``partner``
             is used. A kept snapshot ensemble averages its snapshots
             within each member too (the saved model holds members x snapshots networks).
         member_seeds: one seed per member.
-        partner: the tie's network (:class:`Partner`); None (default): the kept recipe won no tie on too few
-            validation rows, or ``--ensemble`` is 1.
+        partner: the network tied with the kept recipe (:class:`Partner`); None (default): none (a recipe kept on
+            rows that resolve a point, no network within the noise of it, or ``--ensemble`` 1).
         mirror: flip test-time augmentation as validation measured it (:class:`Mirror`); None (default): not
             measured (data that are not images, folds trained grouped).
         shipped: the :class:`Shipped` model.
@@ -354,7 +356,7 @@ class Best(Run):
     model_file: str
     members: Positive = Field(description=(
         "networks averaged in the tested (and shipped) model: a deep ensemble of the kept recipe refit with "
-        "member_seeds (--ensemble; 1: a single network)"))
+        "member_seeds (--ensemble; 1: a single network), the last of them the tied network where partner is used"))
     member_seeds: list[int] = Field(min_length=1)
     partner: Partner | None = None
     mirror: Mirror | None = None

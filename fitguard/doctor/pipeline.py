@@ -87,6 +87,9 @@ PREDICT_ROWS = 256
 REFIT_ALL_SHARE = 0.4
 #: the most of a time budget kept back for the ensemble's members beyond the first (``--ensemble``)
 ENSEMBLE_SHARE = 0.15
+#: what ``best.partner`` is (:func:`fitguard.doctor.phases.tie_partner`)
+PARTNER_NOTE = ("the best network whose validation score the kept complete recipe's validation rows could not tell "
+                "from the recipe's (within two standard errors of the difference)")
 
 
 def base_config(options: DoctorOptions) -> TrainConfig:
@@ -424,8 +427,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         # with the same seed (a tiny budget: trained again, it would start past the deadline and be cut to nothing)
         reuse = (best.name == BASELINE_KEPT and epochs == baseline_epochs
                  and not str(baseline_tested_history.stop_reason or "").startswith(phases.DEADLINE_STOP))
-        # the network a tie on too few validation rows left beside the kept recipe: one more member, when it fits
-        tied = phases.tie_partner(best, search.get("architecture", [])) if options.ensemble > 1 else None
+        # the network the kept recipe's validation rows could not tell from it: the ensemble's last member, if it fits
+        tied = phases.tie_partner(score, best, search.get("architecture", [])) if options.ensemble > 1 else None
         partner_recipe = None
         if tied is not None:
             shipped_recipe, _ = phases.as_shipped(tied)
@@ -440,8 +443,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
             trained=(baseline_tested, baseline_tested_history, baseline_tested_seconds) if reuse else None,
             partner=partner_recipe,
             partner_fits=None if tied is None else lambda first, members: _partner_fits(
-                clock, first * phases.training_cost(score, tied) / phases.training_cost(score, best), first, members,
-                evaluation, after, tested_rows, every_row),
+                clock, first * phases.training_cost(score, tied) / max(1e-9, phases.training_cost(score, best)), first,
+                members, evaluation, after, tested_rows, every_row),
             **final_train)
         partnered = kept.member_models is not None
         # what training the kept model took (member 0 counted at its own seconds where it is the tested baseline)
@@ -514,7 +517,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         "metric": "accuracy" if data.task == "classification" else "loss",
         "model": {"baseline": layer_table(baseline_tested.model_name, baseline_tested.model_options,
                                           count(baseline_tested.model, data.input_shape)),
-                  # one member's layers: an ensemble's members share them (``best.members`` says how many)
+                  # one member's layers: the recipe's members share them (``best.members`` says how many; a tied
+                  # network averaged in, ``best.partner``, has its own)
                   "best": layer_table(kept.model_name, kept.model_options, count(one_network(kept.model),
                                                                                  data.input_shape))},
         "baseline": {**_tested_record(baseline, baseline_tested, tested_rows, data, baseline_epochs,
@@ -564,12 +568,10 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                  "model_file": "best.safetensors",
                  "members": len(seeds), "member_seeds": seeds,
                  "partner": None if tied is None else {
-                     "name": tied.name, "epochs": phases.chosen_epochs(tied),
+                     "name": tied.name, "epochs": phases.chosen_epochs(tied), "parameters": tied.parameters,
                      "seed": seeds[-1] if partnered else None, "used": partnered,
-                     "note": "the network the tie on too few validation rows left beside the kept recipe, averaged in "
-                             "as one more member" if partnered else
-                             "the network the tie on too few validation rows left beside the kept recipe; its training "
-                             "did not fit the time left, so it was not averaged in"},
+                     "note": f"{PARTNER_NOTE}, averaged in as the ensemble's last member" if partnered else
+                             f"{PARTNER_NOTE}; its training did not fit the time left, so it was not averaged in"},
                  "mirror": {**best.details["mirror"], "used": mirror} if best.details.get("mirror") else None,
                  "shipped": {"refit": options.refit, "rows": shipped_rows, "epochs": len(shipped_history),
                              "stop_reason": shipped_history.stop_reason, "note": shipped_note}},
@@ -887,12 +889,12 @@ def _members_that_fit(options: DoctorOptions, clock: phases.Clock, first: float,
 
 def _partner_fits(clock: phases.Clock, cost: float, first: float, members: int, evaluation: float, after: float,
                   tested: TensorData, every_row: TensorData | None) -> bool:
-    """Whether the tie's network (:func:`phases.tie_partner`), forecast to train in ``cost`` seconds on the tested
-    rows, fits in the time left once the kept recipe's ``members`` (member 0 took ``first`` seconds) have trained:
-    its training and every network's ``evaluation`` (the forward passes, as :func:`_members_that_fit` costs them),
-    the tested baseline's (``after``), and -- where the refit on every row fits without it -- that refit of every
-    member and of the partner too (trainings times ``RESERVE_FACTOR``): the partner never costs the shipped model
-    the rows of the test split."""
+    """Whether the network tied with the kept recipe (:func:`phases.tie_partner`), forecast to train in ``cost``
+    seconds on the tested rows, fits in the time left once the kept recipe's ``members`` (member 0 took ``first``
+    seconds) have trained: its training and every network's ``evaluation`` (the forward passes, as
+    :func:`_members_that_fit` costs them), the tested baseline's (``after``), and -- where the refit on every row
+    fits without it -- that refit of every member and of the partner too (trainings times ``RESERVE_FACTOR``), so
+    that by the forecast the partner does not cost the shipped model the rows of the test split."""
     if clock.seconds is None:
         return True
     left = clock.deadline - time.perf_counter() - REPORT_SECONDS - after - (members + 1) * evaluation

@@ -136,7 +136,7 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
     ``seed + MEMBER_SEED_STEP * i``; all train on ``rows`` for ``epochs`` epochs. ``members`` is the count, or a
     function of member 0's seconds and Run that returns it (how many fit in the time left; at least 1). ``out``
     receives member 0's logs. The partner, a ``(recipe, epochs)``, trains last, with the next seed, when
-    ``partner_fits`` (given member 0's seconds and the networks trained, asked once the recipe's members have
+    ``partner_fits`` (given member 0's seconds and the recipe's member count, asked once those members have
     trained) says so or is None;
     the Run then names each network (:attr:`~fitguard.recipe.Run.member_models`).
 
@@ -156,9 +156,9 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
             train it here (``fitguard doctor``'s tested baseline, when the baseline's recipe is kept): it is not
             trained again, and ``out`` receives no logs. None (default): member 0 is trained.
         partner: another recipe and its epochs, trained on ``rows`` as one more member (``fitguard doctor``: the
-            network a tie on too few validation rows left beside the kept recipe, :func:`~fitguard.doctor.phases.
+            network the kept recipe's validation rows could not tell from it, :func:`~fitguard.doctor.phases.
             tie_partner`); None (default): none.
-        partner_fits: whether the partner's training fits, given member 0's seconds and the networks trained so far;
+        partner_fits: whether the partner's training fits, given member 0's seconds and the recipe's member count;
             None (default): it does.
         **train_options: ``train`` section keys put on top of the recipe's (and the partner's).
 
@@ -182,7 +182,7 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
             base, recipe, data, rows=rows, epochs=epochs, callbacks=callbacks,
             **{**train_options, "seed": s})[0].final_model())]
     named: tuple[tuple[str, dict[str, Any]], ...] | None = None
-    if partner is not None and (partner_fits is None or partner_fits(seconds, len(models))):
+    if partner is not None and (partner_fits is None or partner_fits(seconds, len(seeds))):
         seeds.append(seed + MEMBER_SEED_STEP * len(seeds))
         other, _ = refit_recipe(base, partner[0], data, rows=rows, epochs=partner[1], callbacks=callbacks,
                                 **{**train_options, "seed": seeds[-1]})

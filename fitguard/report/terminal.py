@@ -36,8 +36,8 @@ def print_outcome(console: Console, summary: Summary, report: Path | None = None
     seeds = summary.best.members - (partner is not None)
     mirrored = summary.best.mirror is not None and summary.best.mirror.used
     kept = f"kept: {summary.best.name}" + (" (unscored)" if summary.remedies.unscored else "") + (
-        f" (mean of {seeds} seeds" + (f" and {partner.name})" if partner else ")") if summary.best.members > 1
-        else "") + (" (+ mirror views)" if mirrored else "")
+        (f" (mean of {seeds} seeds" if seeds > 1 else " (mean") + (f" with {partner.name})" if partner else ")")
+        if summary.best.members > 1 else "") + (" (+ mirror views)" if mirrored else "")
     for run, tested, label in ((summary.baseline, test.baseline, "baseline"), (summary.best, test.best, kept)):
         table.add_row(label, _figure_text(tested.figure), _second_figure_text(tested.figure), f"{run.gap:+.4f}",
                       f"{run.parameters:,}")
