@@ -47,6 +47,7 @@ from fitguard.doctor.plan import DEFAULT_LAMBDAS as LAMBDAS
 from fitguard.doctor.queue import FoldJob, FoldQueue, train_job
 from fitguard.doctor.store import TrialStore, trial_key
 from fitguard.models import count_parameters
+from fitguard.models.imported import is_import_path
 from fitguard.recipe import build_model, model_choice
 from fitguard.search.ablation import ablate
 from fitguard.search.evaluate import (
@@ -1243,13 +1244,18 @@ def settle_tie(score: Scorer, second: Callable[[], Scorer | None], clock: Clock,
 
 
 def tie_partner(score: Scorer, kept: Trial, trials: list[Trial]) -> Trial | None:
-    """The early-stopped network the validation rows cannot tell from ``kept``, a complete recipe (a fixed schedule)
-    kept on rows too few to resolve a point (:func:`resolves`): the best-scored network of ``trials`` whose score is
-    within :func:`noise` of the recipe's, above or below it (each on the rows the recipe was scored on: a recipe
-    scored on one fold is compared with the networks' first fold, as :func:`architecture` compares them); None when
-    there is none, the recipe was trained once unscored or cut by the deadline, or either is a transferred model. The
-    final training averages it into the kept recipe's ensemble as its last member (one of ``--ensemble``'s places,
-    so 2 or more) when its training fits the time left beside the recipe's seeds and the refit on every row.
+    """The early-stopped network the validation rows cannot tell from ``kept``, the complete recipe (a fixed schedule)
+    the architecture phase chose among ``trials`` and the search kept as given, on rows too few to resolve a point
+    (:func:`resolves`): the best-scored network of ``trials`` whose score is within :func:`noise` of the recipe's,
+    above or below it (each on the rows the recipe was scored on: a recipe scored on one fold is compared with the
+    networks' first fold, as :func:`architecture` compares them); None when there is none, when the search kept
+    something else (a remedy's variant, such as a schedule remedy's fixed epochs on an early-stopped network), when
+    the recipe was trained once unscored or cut by the deadline, or for transferred models and networks of the
+    user's code (``--model package.module:function``: they predict in the default memory layout, the ensemble in the
+    recipe's). Networks the deadline cut in the search do not count, as in :func:`settle_tie`. The final training
+    averages it into the kept recipe's ensemble as its last member (one of ``--ensemble``'s places, so 2 or more)
+    when its training fits the time left beside the recipe's seeds and the refit on every row, and drops it where
+    the run's deadline cut it there.
 
     Why: where validation cannot tell two networks of different families apart, the mean of both hedges between
     them, and networks that differ in architecture err on different rows more than seeds of one do (Zaidi et al.,
@@ -1269,8 +1275,9 @@ def tie_partner(score: Scorer, kept: Trial, trials: list[Trial]) -> Trial | None
         kept: the trial the search kept.
         trials: the architecture phase's trials.
     """
-    if (not fixed_schedule(kept.recipe) or "transfer" in kept.recipe or unscored(kept) or cut_by_deadline(kept)
-            or kept.status != "done" or kept.val_score is None):
+    chosen = next((t for t in trials if t.details.get("chosen")), None)
+    if (chosen is None or chosen.recipe != kept.recipe or not fixed_schedule(kept.recipe) or "transfer" in kept.recipe
+            or unscored(kept) or cut_by_deadline(kept) or kept.status != "done" or not math.isfinite(kept.val_score)):
         return None
     rows = validation_rows(scored_by(score, kept))
     if resolves(kept, rows):
@@ -1281,8 +1288,9 @@ def tie_partner(score: Scorer, kept: Trial, trials: list[Trial]) -> Trial | None
         return trial.details["first_fold"]["val_score"] if one_fold and "first_fold" in trial.details \
             else trial.val_score
 
-    networks = [t for t in trials if t is not kept and t.status == "done" and t.val_score is not None
-                and not fixed_schedule(t.recipe) and "transfer" not in t.recipe]
+    networks = [t for t in trials if t is not kept and t.status == "done" and math.isfinite(compared(t))
+                and not fixed_schedule(t.recipe) and "transfer" not in t.recipe and not cut_by_deadline(t)
+                and not is_import_path(str((t.recipe.get("model") or {}).get("name", "")))]
     if not networks:
         return None
     best = max(networks, key=compared)

@@ -429,6 +429,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                  and not str(baseline_tested_history.stop_reason or "").startswith(phases.DEADLINE_STOP))
         # the network the kept recipe's validation rows could not tell from it: the ensemble's last member, if it fits
         tied = phases.tie_partner(score, best, search.get("architecture", [])) if options.ensemble > 1 else None
+        partner_said: dict[str, bool] = {}  # whether it fitted, and whether the deadline cut it
         partner_recipe = None
         if tied is not None:
             shipped_recipe, _ = phases.as_shipped(tied)
@@ -442,9 +443,10 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
             seed=options.seed, mirror=mirror,
             trained=(baseline_tested, baseline_tested_history, baseline_tested_seconds) if reuse else None,
             partner=partner_recipe,
-            partner_fits=None if tied is None else lambda first, members: _partner_fits(
+            partner_fits=None if tied is None else lambda first, members: partner_said.setdefault("fits", _partner_fits(
                 clock, first * phases.training_cost(score, tied) / max(1e-9, phases.training_cost(score, best)), first,
-                members, evaluation, after, tested_rows, every_row),
+                members, evaluation, after, tested_rows, every_row)),
+            partner_kept=lambda history: not partner_said.setdefault("cut", _cut(history)),
             **final_train)
         partnered = kept.member_models is not None
         # what training the kept model took (member 0 counted at its own seconds where it is the tested baseline)
@@ -484,7 +486,9 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                 shipped, shipped_history, _ = refit_members(
                     score.base, best.recipe, data, rows=every_row, epochs=epochs, callbacks=hard,
                     members=len(seeds) - partnered, seed=options.seed, mirror=mirror,
-                    partner=partner_recipe if partnered else None, **final_train)
+                    partner=partner_recipe if partnered else None,
+                    partner_kept=lambda history: not partner_said.setdefault("cut_on_every_row", _cut(history)),
+                    **final_train)
                 shipped_rows = len(every_row)
             else:
                 shipped_note = (f"the model that was tested (train + val): the refit on every row would take about "
@@ -570,8 +574,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                  "partner": None if tied is None else {
                      "name": tied.name, "epochs": phases.chosen_epochs(tied), "parameters": tied.parameters,
                      "seed": seeds[-1] if partnered else None, "used": partnered,
-                     "note": f"{PARTNER_NOTE}, averaged in as the ensemble's last member" if partnered else
-                             f"{PARTNER_NOTE}; its training did not fit the time left, so it was not averaged in"},
+                     "note": _partner_note(partnered, partner_said)},
                  "mirror": {**best.details["mirror"], "used": mirror} if best.details.get("mirror") else None,
                  "shipped": {"refit": options.refit, "rows": shipped_rows, "epochs": len(shipped_history),
                              "stop_reason": shipped_history.stop_reason, "note": shipped_note}},
@@ -885,6 +888,23 @@ def _members_that_fit(options: DoctorOptions, clock: phases.Clock, first: float,
     while members < options.ensemble and cost(members + 1, every) <= left:
         members += 1
     return members
+
+
+def _cut(history: Any) -> bool:
+    """Whether the run's deadline stopped a final training (``history``) before its epochs were done."""
+    return str(history.stop_reason or "").startswith(phases.DEADLINE_STOP)
+
+
+def _partner_note(partnered: bool, said: dict[str, bool]) -> str:
+    """``best.partner.note``: what the partner is and what became of it (``said``: whether its training fitted,
+    ``fits``; whether the deadline cut it, ``cut``, and in the refit on every row, ``cut_on_every_row``)."""
+    if not partnered:
+        why = ("the run's deadline cut its training, so it was not averaged in" if said.get("cut") else
+               "its training did not fit the time left, so it was not averaged in")
+        return f"{PARTNER_NOTE}; {why}"
+    shipped = ("; the run's deadline cut its refit on every row, so the shipped model is the tested one's members "
+               "without it" if said.get("cut_on_every_row") else "")
+    return f"{PARTNER_NOTE}, averaged in as the ensemble's last member{shipped}"
 
 
 def _partner_fits(clock: phases.Clock, cost: float, first: float, members: int, evaluation: float, after: float,

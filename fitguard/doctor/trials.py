@@ -127,6 +127,7 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
                   out: Path | None = None, mirror: bool = False, trained: tuple[Run, History, float] | None = None,
                   partner: tuple[dict[str, Any], int] | None = None,
                   partner_fits: Callable[[float, int], bool] | None = None,
+                  partner_kept: Callable[[History], bool] | None = None,
                   **train_options: Any) -> tuple[Run, History, list[int]]:
     """:func:`refit_recipe` repeated with different seeds, the members averaged into one
     :class:`~fitguard.models.ensemble.MeanEnsemble` (a deep ensemble); with ``partner``, another network as one
@@ -137,8 +138,8 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
     function of member 0's seconds and Run that returns it (how many fit in the time left; at least 1). ``out``
     receives member 0's logs. The partner, a ``(recipe, epochs)``, trains last, with the next seed, when
     ``partner_fits`` (given member 0's seconds and the recipe's member count, asked once those members have
-    trained) says so or is None;
-    the Run then names each network (:attr:`~fitguard.recipe.Run.member_models`).
+    trained) says so or is None, and joins the members when ``partner_kept`` says so or is None; the Run then names
+    each network (:attr:`~fitguard.recipe.Run.member_models`).
 
     Args:
         base: the base spec.
@@ -160,6 +161,8 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
             tie_partner`); None (default): none.
         partner_fits: whether the partner's training fits, given member 0's seconds and the recipe's member count;
             None (default): it does.
+        partner_kept: whether the partner, trained, joins the ensemble, given its History (``fitguard doctor``: not
+            when the run's deadline cut it); None (default): it does.
         **train_options: ``train`` section keys put on top of the recipe's (and the partner's).
 
     Returns:
@@ -183,13 +186,15 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
             **{**train_options, "seed": s})[0].final_model())]
     named: tuple[tuple[str, dict[str, Any]], ...] | None = None
     if partner is not None and (partner_fits is None or partner_fits(seconds, len(seeds))):
-        seeds.append(seed + MEMBER_SEED_STEP * len(seeds))
-        other, _ = refit_recipe(base, partner[0], data, rows=rows, epochs=partner[1], callbacks=callbacks,
-                                **{**train_options, "seed": seeds[-1]})
-        networks = members_of(other.final_model())
-        named = (((first.model_name, first.model_options),) * len(models)
-                 + ((other.model_name, other.model_options),) * len(networks))
-        models += networks
+        other, trained_history = refit_recipe(base, partner[0], data, rows=rows, epochs=partner[1],
+                                              callbacks=callbacks,
+                                              **{**train_options, "seed": seed + MEMBER_SEED_STEP * len(seeds)})
+        if partner_kept is None or partner_kept(trained_history):
+            seeds.append(seed + MEMBER_SEED_STEP * len(seeds))
+            networks = members_of(other.final_model())
+            named = (((first.model_name, first.model_options),) * len(models)
+                     + ((other.model_name, other.model_options),) * len(networks))
+            models += networks
     if len(models) == 1 and not mirror:
         return first, history, seeds
     return dataclasses.replace(_averaged(first, models, data.task, mirror), member_models=named), history, seeds

@@ -213,20 +213,28 @@ def test_the_second_split_trains_each_finalist_as_shipped():
     assert recipe_again == {**mlp, "early_stopping": None} and options == {"max_epochs": chosen_epochs(done[1])}
 
 
+def recipe_beside(tmp_path, monkeypatch, networks, *options):
+    """A doctor run on 30% of digits, no time budget: :func:`_small_recipe` (a ``--recipe`` file) scored beside
+    ``networks`` (the image architectures) on a validation split of a few hundred rows, with more ``options``; the
+    run folder."""
+    spec = tmp_path / "small.yaml"
+    spec.write_text(yaml.safe_dump(_small_recipe()))
+    monkeypatch.setitem(ARCHITECTURES, "image", networks)
+    out = tmp_path / "run"
+    arguments = ["doctor", "--data", "digits", "--recipe", str(spec), "--budget", "none", "--trials", "20",
+                 "--epochs", "4", "--search-epochs", "4", "--cv-max-rows", "0", "--train-fraction", "0.3",
+                 "--min-steps", "0", "--quiet", "--no-references", *options, "--out", str(out)]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    return out
+
+
 def test_a_doctor_run_settles_a_tie_its_validation_rows_cannot_resolve_by_the_noise(tmp_path, monkeypatch):
     # epsilon 0.99: every network ties; the recipe (a fixed schedule) and the MLPs (early stopping) tie on a
     # validation split of a few hundred rows, which cannot resolve a point: the recipe is kept unless the MLP leads
     # it by more than two standard errors of a difference, and the report says which
-    spec = tmp_path / "small.yaml"
-    spec.write_text(yaml.safe_dump(_small_recipe()))
-    monkeypatch.setitem(ARCHITECTURES, "image", [{"name": "mlp", "hidden": [16]}, {"name": "mlp", "hidden": [32]}])
-    out = tmp_path / "run"
-    arguments = ["doctor", "--data", "digits", "--recipe", str(spec), "--budget", "none", "--trials", "20",
-                 "--epochs", "4", "--search-epochs", "4", "--cv-max-rows", "0", "--train-fraction", "0.3",
-                 "--min-steps", "0", "--quiet", "--no-references", "--ensemble", "1", "--epsilon", "0.99",
-                 "--out", str(out)]
-    result = CliRunner().invoke(app, arguments)
-    assert result.exit_code == 0, result.output
+    out = recipe_beside(tmp_path, monkeypatch, [{"name": "mlp", "hidden": [16]}, {"name": "mlp", "hidden": [32]}],
+                        "--ensemble", "1", "--epsilon", "0.99")
     summary = json.loads((out / "summary.json").read_text())
     tie = summary["remedies"]["tie"]
     assert tie["split"] is None and tie["fold_seed"] == summary["config"]["data"]["seed"] + 1
