@@ -88,8 +88,10 @@ def test_folds_pool_the_mirror_figures_and_a_fold_without_them_drops_them(digits
 
 def _members(spec: dict, weights: dict[str, torch.Tensor]) -> list[torch.nn.Module]:
     networks = []
-    for i in range(spec["ensemble"]["members"]):
-        network = rebuild({**spec, "ensemble": None})
+    # each member as its own network where they differ (a network tied with the recipe, best.partner)
+    models = spec["ensemble"].get("models") or [spec["model"]] * spec["ensemble"]["members"]
+    for i, model in enumerate(models):
+        network = rebuild({**spec, "model": model, "ensemble": None})
         prefix = f"members.{i}."
         network.load_state_dict({k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)})
         networks.append(network.eval())
@@ -116,7 +118,10 @@ def test_the_tested_and_shipped_models_predict_with_the_mirror_views_when_the_ru
     assert set(mirror) == {"val_score", "val_loss", "plain_val_score", "plain_val_loss", "mirrored_val_score",
                            "mirrored_z", "used"}
     spec = json.loads((out / "best.json").read_text())
-    assert spec["ensemble"] == {"members": summary["best"]["members"], "mirror": used}
+    partner = summary["best"]["partner"]
+    assert {k: v for k, v in spec["ensemble"].items() if k != "models"} == {"members": summary["best"]["members"],
+                                                                           "mirror": used}
+    assert ("models" in spec["ensemble"]) is bool(partner and partner["used"])
     # the oracle: the saved members' probabilities, averaged by hand over members (and both views when used)
     weights = load_file(out / "best.safetensors")
     members = _members(spec, weights)
