@@ -1282,11 +1282,11 @@ def tie_partner(score: Scorer, kept: Trial, trials: list[Trial]) -> Trial | None
     rows = validation_rows(scored_by(score, kept))
     if resolves(kept, rows):
         return None
-    one_fold = "one_fold" in kept.details
+    # a one-fold recipe's networks: their first fold's score, as the architecture phase compared them
+    view = on_first_fold if "one_fold" in kept.details else (lambda t: t)
 
-    def compared(trial: Trial) -> float:  # a one-fold recipe's networks: their first fold's score
-        return trial.details["first_fold"]["val_score"] if one_fold and "first_fold" in trial.details \
-            else trial.val_score
+    def compared(trial: Trial) -> float:
+        return view(trial).val_score
 
     networks = [t for t in trials if t is not kept and t.status == "done" and math.isfinite(compared(t))
                 and not fixed_schedule(t.recipe) and "transfer" not in t.recipe and not cut_by_deadline(t)

@@ -426,10 +426,10 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         # the baseline's recipe kept: its tested model is member 0, trained on the same rows for the same epochs
         # with the same seed (a tiny budget: trained again, it would start past the deadline and be cut to nothing)
         reuse = (best.name == BASELINE_KEPT and epochs == baseline_epochs
-                 and not str(baseline_tested_history.stop_reason or "").startswith(phases.DEADLINE_STOP))
+                 and not _cut(baseline_tested_history))
         # the network the kept recipe's validation rows could not tell from it: the ensemble's last member, if it fits
         tied = phases.tie_partner(score, best, search.get("architecture", [])) if options.ensemble > 1 else None
-        partner_said: dict[str, bool] = {}  # whether it fitted, and whether the deadline cut it
+        partner_said: dict[str, bool] = {}  # whether the deadline cut it (and in the refit on every row)
         partner_recipe = None
         if tied is not None:
             shipped_recipe, _ = phases.as_shipped(tied)
@@ -443,9 +443,9 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
             seed=options.seed, mirror=mirror,
             trained=(baseline_tested, baseline_tested_history, baseline_tested_seconds) if reuse else None,
             partner=partner_recipe,
-            partner_fits=None if tied is None else lambda first, members: partner_said.setdefault("fits", _partner_fits(
+            partner_fits=None if tied is None else lambda first, members: _partner_fits(
                 clock, first * phases.training_cost(score, tied) / max(1e-9, phases.training_cost(score, best)), first,
-                members, evaluation, after, tested_rows, every_row)),
+                members, evaluation, after, tested_rows, every_row),
             partner_kept=lambda history: not partner_said.setdefault("cut", _cut(history)),
             **final_train)
         partnered = kept.member_models is not None
@@ -896,8 +896,8 @@ def _cut(history: Any) -> bool:
 
 
 def _partner_note(partnered: bool, said: dict[str, bool]) -> str:
-    """``best.partner.note``: what the partner is and what became of it (``said``: whether its training fitted,
-    ``fits``; whether the deadline cut it, ``cut``, and in the refit on every row, ``cut_on_every_row``)."""
+    """``best.partner.note``: what the partner is and what became of it (``said``: whether the deadline cut it,
+    ``cut``, and in the refit on every row, ``cut_on_every_row``; not averaged in and not cut: it did not fit)."""
     if not partnered:
         why = ("the run's deadline cut its training, so it was not averaged in" if said.get("cut") else
                "its training did not fit the time left, so it was not averaged in")

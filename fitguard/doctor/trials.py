@@ -186,11 +186,11 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
             **{**train_options, "seed": s})[0].final_model())]
     named: tuple[tuple[str, dict[str, Any]], ...] | None = None
     if partner is not None and (partner_fits is None or partner_fits(seconds, len(seeds))):
+        partner_seed = seed + MEMBER_SEED_STEP * len(seeds)
         other, trained_history = refit_recipe(base, partner[0], data, rows=rows, epochs=partner[1],
-                                              callbacks=callbacks,
-                                              **{**train_options, "seed": seed + MEMBER_SEED_STEP * len(seeds)})
+                                              callbacks=callbacks, **{**train_options, "seed": partner_seed})
         if partner_kept is None or partner_kept(trained_history):
-            seeds.append(seed + MEMBER_SEED_STEP * len(seeds))
+            seeds.append(partner_seed)
             networks = members_of(other.final_model())
             named = (((first.model_name, first.model_options),) * len(models)
                      + ((other.model_name, other.model_options),) * len(networks))
