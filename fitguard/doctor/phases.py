@@ -42,7 +42,7 @@ import torch
 
 from fitguard.data import Dataset, TensorData, kfold
 from fitguard.doctor.options import FAMILIES
-from fitguard.doctor.plan import CLASS_WEIGHTS
+from fitguard.doctor.plan import CLASS_WEIGHTS, INPUT_DROPOUT
 from fitguard.doctor.plan import DEFAULT_LAMBDAS as LAMBDAS
 from fitguard.doctor.queue import FoldJob, FoldQueue, train_job
 from fitguard.doctor.store import TrialStore, trial_key
@@ -84,6 +84,8 @@ ARCHITECTURES: dict[str, list[dict[str, Any]]] = {
                {"name": "cnn1d", "widths": [16, 32]}, {"name": "cnn1d", "widths": [64, 128]},
                {"name": "mlp", "hidden": [64]}],
 }
+#: :data:`fitguard.doctor.plan.INPUT_DROPOUT`'s rates (why, there)
+INPUT_DROPOUT_MODEL = {"dropout": 0.5, "input_dropout": 0.2}
 #: the image augmentation the ablation tries: small rotations, shifts and zooms keep every class what it is
 AUGMENT = {"rotate": 10.0, "shift": 0.1, "scale": 0.1}
 #: complete recipes by name (``fitguard doctor --recipe NAME``): a network with the optimizer, fixed schedule and
@@ -1754,6 +1756,8 @@ def remedies_for(data: Dataset, network: dict[str, Any], lam: float | None, allo
         options.append(("L2", f"L2 λ={lam:g}", {"remedies": _l2(lam)}))
     if tunable(network):
         options.append(("dropout 0.25", "dropout 0.25", {"model": {**model, "dropout": 0.25}}))
+        if model["name"] == "mlp":
+            options.append((INPUT_DROPOUT, INPUT_DROPOUT, {"model": {**model, **INPUT_DROPOUT_MODEL}}))
         if model["name"] == "mlp" and not model.get("batchnorm"):
             options.append(("batch norm", "batch norm", {"model": {**model, "batchnorm": True}}))
     if data.kind == "image":
@@ -1880,7 +1884,9 @@ def _group(change: dict[str, Any]) -> tuple[str, ...]:
     fixed schedules (cosine, snapshots, SWA) all decide the epochs and the learning rate, so they are one group."""
     if "early_stopping" in change:
         return ("schedule",)
-    return tuple(sorted(f"{section}.{option}" for section, options in change.items() for option in options))
+    # the two dropouts are alternatives: both set the hidden rate, one of them the inputs' too
+    return tuple(sorted(f"{section}.{option}" for section, options in change.items() for option in options
+                        if (section, option) != ("model", "input_dropout")))
 
 
 #: study trial ``k`` draws its values with a sampler seeded ``seed + STUDY_SEED_STEP * k``

@@ -112,7 +112,7 @@ def test_build_dispatches_by_name() -> None:
         (
             lambda: build("mlp", (4,), 2, width=3),
             "unknown option 'width' for model 'mlp'; allowed: activation, batchnorm, dropout, fourier, fourier_gamma, "
-            "hidden, residual",
+            "hidden, input_dropout, residual",
         ),
         (
             lambda: build("cnn", (3, 32, 32), 2, input_size=(32, 32)),
@@ -145,6 +145,7 @@ def test_build_dispatches_by_name() -> None:
         (lambda: cnn(1, 2, pool_to=0), "`pool_to` must be an integer >= 1, got 0"),
         (lambda: cnn(1, 2, convs=0), "`convs` must be an integer >= 1, got 0"),
         (lambda: mlp(4, 2, fourier=-1), "`fourier` must be an integer >= 0, got -1"),
+        (lambda: mlp(4, 2, input_dropout=1.0), "`input_dropout` must be a number in [0, 1), got 1.0"),
         (lambda: mlp(4, 2, fourier=8, fourier_gamma=0.0), "`fourier_gamma` must be a finite number > 0, got 0.0"),
         (lambda: mlp(4, 2, fourier_gamma=0.5), "`fourier_gamma` (0.5) needs Fourier features: set `fourier` to their "
                                                "number (e.g. 512)"),
