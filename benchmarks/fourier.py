@@ -48,6 +48,7 @@ from sklearn.datasets import load_digits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from doctor import benchmark_dataset
+from fitguard.config import TrainConfig
 from fitguard.data import Dataset
 from fitguard.data.encoding import numeric_columns
 from fitguard.data.source import RawData, RawSource
@@ -88,6 +89,26 @@ def networks(data: Dataset, gammas: list[float]) -> list[dict]:
     return [*candidates, *({**fourier, "fourier_gamma": g / data.train.X.shape[1]} for g in widths if g != 1)]
 
 
+def as_shipped(base: TrainConfig, options: DoctorOptions, recipe: dict, data: Dataset, repeat: int) -> dict:
+    """``recipe`` trained the doctor's way on the training split (its validation score and loss, and test accuracy),
+    then afresh on train + val for the epochs validation chose, as the doctor ships it, scored once on the test
+    split: the figures and each test row's hit (``hits``; ``hits_train_split`` for the first training)."""
+    started = time.perf_counter()
+    y = data.test.y.numpy()
+    trial, fitted, history = train_recipe(base, recipe, data, name=describe(recipe), phase="architecture",
+                                          max_epochs=options.search_epochs, repeat=repeat)
+    # as the doctor ships it: afresh on train + val for the epochs validation chose, so that it sees the rows the
+    # SVC's refit sees
+    epochs = refit_epochs(history, base.early_stopping.monitor)
+    refit, _ = refit_recipe(base, recipe, data, rows=joined(data.train, data.val), epochs=epochs, repeat=repeat)
+    on_train = evaluator(fitted).predict(data.test.X).argmax(1).numpy() == y
+    hits = evaluator(refit).predict(data.test.X).argmax(1).numpy() == y
+    return {"val": trial.val_score, "val_loss": trial.details.get("val_loss"), "test": float(hits.mean()),
+            "hits": hits, "test_train_split": float(on_train.mean()), "hits_train_split": on_train,
+            "epochs": trial.epochs, "refit_epochs": epochs, "parameters": trial.parameters,
+            "seconds": time.perf_counter() - started}
+
+
 def run(name: str, seed: int, gammas: list[float], data: Dataset | None = None) -> dict[str, dict]:
     """Every network the doctor's architecture phase scores for the data's kind (and the SVC) on one seed's split:
     val score and loss, test accuracy trained on the training split and refit on train + val, the test rows' hits.
@@ -101,24 +122,11 @@ def run(name: str, seed: int, gammas: list[float], data: Dataset | None = None) 
     for model in networks(data, gammas):
         recipe = {"model": dict(model)}
         label = describe(recipe)
-        started = time.perf_counter()
-        trial, fitted, history = train_recipe(base, recipe, data, name=label, phase="architecture",
-                                              max_epochs=options.search_epochs, repeat=repeat)
-        # as the doctor ships it: afresh on train + val for the epochs validation chose, so that it sees the rows
-        # the SVC's refit sees
-        epochs = refit_epochs(history, base.early_stopping.monitor)
-        refit, _ = refit_recipe(base, recipe, data, rows=joined(data.train, data.val), epochs=epochs, repeat=repeat)
-        on_train = evaluator(fitted).predict(data.test.X).argmax(1).numpy() == y
-        hits = evaluator(refit).predict(data.test.X).argmax(1).numpy() == y
-        rows[label] = {"val": trial.val_score, "val_loss": trial.details.get("val_loss"),
-                       "test": float(hits.mean()), "hits": hits,
-                       "test_train_split": float(on_train.mean()), "hits_train_split": on_train,
-                       "epochs": trial.epochs, "refit_epochs": epochs, "fourier": bool(model.get("fourier")),
-                       "default_gamma": model.get("fourier_gamma") is None, "parameters": trial.parameters,
-                       "seconds": time.perf_counter() - started}
-        print(f"  {name} seed {seed}: {label:36} val {trial.val_score:.4f} test {rows[label]['test']:.4f} "
-              f"(trained on the training split only: {rows[label]['test_train_split']:.4f}; {trial.epochs} epochs, "
-              f"{rows[label]['seconds']:.1f} s)", flush=True)
+        rows[label] = {**as_shipped(base, options, recipe, data, repeat),
+                       "fourier": bool(model.get("fourier")), "default_gamma": model.get("fourier_gamma") is None}
+        print(f"  {name} seed {seed}: {label:36} val {rows[label]['val']:.4f} test {rows[label]['test']:.4f} "
+              f"(trained on the training split only: {rows[label]['test_train_split']:.4f}; {rows[label]['epochs']} "
+              f"epochs, {rows[label]['seconds']:.1f} s)", flush=True)
     svc = sklearn_svc(data, seed)
     rows[SVC] = {"val": None, "test": svc["test"], "hits": np.asarray(svc["predictions"]) == y, "fourier": False,
                  "seconds": svc["seconds"]}

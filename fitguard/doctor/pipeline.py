@@ -429,7 +429,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                  and not _cut(baseline_tested_history))
         # the network the kept recipe's validation rows could not tell from it: the ensemble's last member, if it fits
         tied = phases.tie_partner(score, best, search.get("architecture", [])) if options.ensemble > 1 else None
-        partner_said: dict[str, bool] = {}  # whether the deadline cut it (and in the refit on every row)
+        # whether the deadline cut it (and in the refit on every row), whether a seed of the recipe took its place
+        partner_said: dict[str, bool] = {}
         partner_recipe = None
         if tied is not None:
             shipped_recipe, _ = phases.as_shipped(tied)
@@ -447,6 +448,9 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                 clock, first * phases.training_cost(score, tied) / max(1e-9, phases.training_cost(score, best)), first,
                 members, evaluation, after, tested_rows, every_row),
             partner_kept=lambda history: not partner_said.setdefault("cut", _cut(history)),
+            # a partner that did not join leaves its place to the recipe's next seed, when that fits
+            seed_instead=lambda first, members: partner_said.setdefault("seed_instead", members < options.ensemble and (
+                _partner_fits(clock, first, first, members, evaluation, after, tested_rows, every_row))),
             **final_train)
         partnered = kept.member_models is not None
         # what training the kept model took (member 0 counted at its own seconds where it is the tested baseline)
@@ -866,26 +870,44 @@ def _tested_record(trial: Trial, run: Any, rows: TensorData, data: Dataset, epoc
             "seconds": trial.seconds}
 
 
+def _final_work_fits(clock: phases.Clock, trainings: float, networks: int, evaluation: float, after: float,
+                     every_row: float = 0.0) -> bool:
+    """Whether the final phase's work still to do ends before the run's deadline with :data:`REPORT_SECONDS` to
+    spare: ``trainings`` seconds of training on the tested rows and ``every_row`` seconds of the refit on every row
+    (forecasts, times :data:`RESERVE_FACTOR`: their epochs and speed vary), ``networks`` networks' ``evaluation``
+    each (the seconds of its forward passes over the test split and its training rows, measured on these networks
+    in the search: no factor) and the tested baseline's (``after``). Without a time budget everything fits.
+
+    Example:
+        >>> clock = phases.Clock(seconds=100.0, trials=None)  # 100 s left, 97 once the report is kept back
+        >>> _final_work_fits(clock, 60.0, 2, 1.0, 1.0), _final_work_fits(clock, 60.0, 2, 1.0, 1.0, every_row=15.0)
+        (True, False)
+    """
+    if clock.seconds is None:
+        return True
+    left = clock.deadline - time.perf_counter() - REPORT_SECONDS
+    return RESERVE_FACTOR * (trainings + every_row) + networks * evaluation + after <= left
+
+
+def _every_row_share(tested: TensorData, every_row: TensorData | None) -> float:
+    """A training on every row over one on the tested rows (the rows' ratio); 0 when there is no such refit."""
+    return len(every_row) / len(tested) if every_row is not None else 0.0
+
+
 def _members_that_fit(options: DoctorOptions, clock: phases.Clock, first: float, evaluation: float, after: float,
                       tested: TensorData, every_row: TensorData | None) -> int:
     """How many members the kept recipe's ensemble gets, once member 0 took ``first`` seconds: the most, up to
-    ``options.ensemble``, whose remaining work fits in the time left less ``REPORT_SECONDS`` (trainings times
-    ``RESERVE_FACTOR``): the other members on the tested rows, every member's ``evaluation`` (seconds of its
-    forward passes over the test split and its training rows), ``after`` (the tested baseline's), and every member
-    again on every row when that refit will run (it runs only when one member's refit fits, see the final phase)."""
+    ``options.ensemble``, whose remaining work fits (:func:`_final_work_fits`): the other members on the tested
+    rows, every member's ``evaluation``, ``after`` (the tested baseline's), and every member again on every row when
+    that refit will run (it runs only when one member's refit fits, see the final phase)."""
     if clock.seconds is None:
         return options.ensemble
-    left = clock.deadline - time.perf_counter() - REPORT_SECONDS
-
-    def cost(members: int, every: float) -> float:  # what is left to do with ``members`` members (the forward
-        # passes were measured on these networks and vary little: no factor on them)
-        return RESERVE_FACTOR * ((members - 1) * first + members * every) + members * evaluation + after
-
-    every = first * len(every_row) / len(tested) if every_row is not None else 0.0
-    if cost(1, every) > left:
+    every = first * _every_row_share(tested, every_row)
+    if not _final_work_fits(clock, 0.0, 1, evaluation, after, every):
         every = 0.0  # the refit on every row will not run: only the tested members count
     members = 1
-    while members < options.ensemble and cost(members + 1, every) <= left:
+    while members < options.ensemble and _final_work_fits(clock, members * first, members + 1, evaluation, after,
+                                                          (members + 1) * every):
         members += 1
     return members
 
@@ -897,11 +919,13 @@ def _cut(history: Any) -> bool:
 
 def _partner_note(partnered: bool, said: dict[str, bool]) -> str:
     """``best.partner.note``: what the partner is and what became of it (``said``: whether the deadline cut it,
-    ``cut``, and in the refit on every row, ``cut_on_every_row``; not averaged in and not cut: it did not fit)."""
+    ``cut``, and in the refit on every row, ``cut_on_every_row``; not averaged in and not cut: it did not fit; and
+    whether a seed of the recipe took its place, ``seed_instead``)."""
     if not partnered:
         why = ("the run's deadline cut its training, so it was not averaged in" if said.get("cut") else
                "its training did not fit the time left, so it was not averaged in")
-        return f"{PARTNER_NOTE}; {why}"
+        instead = "; one more seed of the recipe took its place" if said.get("seed_instead") else ""
+        return f"{PARTNER_NOTE}; {why}{instead}"
     shipped = ("; the run's deadline cut its refit on every row, so the shipped model is the tested one's members "
                "without it" if said.get("cut_on_every_row") else "")
     return f"{PARTNER_NOTE}, averaged in as the ensemble's last member{shipped}"
@@ -909,20 +933,17 @@ def _partner_note(partnered: bool, said: dict[str, bool]) -> str:
 
 def _partner_fits(clock: phases.Clock, cost: float, first: float, members: int, evaluation: float, after: float,
                   tested: TensorData, every_row: TensorData | None) -> bool:
-    """Whether the network tied with the kept recipe (:func:`phases.tie_partner`), forecast to train in ``cost``
-    seconds on the tested rows, fits in the time left once the kept recipe's ``members`` (member 0 took ``first``
-    seconds) have trained: its training and every network's ``evaluation`` (the forward passes, as
-    :func:`_members_that_fit` costs them), the tested baseline's (``after``), and -- where the refit on every row
-    fits without it -- that refit of every member and of the partner too (trainings times ``RESERVE_FACTOR``), so
-    that by the forecast the partner does not cost the shipped model the rows of the test split."""
-    if clock.seconds is None:
-        return True
-    left = clock.deadline - time.perf_counter() - REPORT_SECONDS - after - (members + 1) * evaluation
-    every = len(every_row) / len(tested) if every_row is not None else 0.0
-    refit_all = RESERVE_FACTOR * first * members * every
-    if every and refit_all <= left:
-        return RESERVE_FACTOR * cost * (1 + every) <= left - refit_all
-    return RESERVE_FACTOR * cost <= left
+    """Whether one more network, forecast to train in ``cost`` seconds on the tested rows, fits in the time left once
+    the kept recipe's ``members`` (member 0 took ``first`` seconds) have trained: its training and every network's
+    ``evaluation``, the tested baseline's (``after``), and -- where the refit on every row fits without it -- that
+    refit of every member and of the new one too (:func:`_final_work_fits`), so that by the forecast it does not cost
+    the shipped model the rows of the test split. The new network is the one tied with the kept recipe
+    (:func:`phases.tie_partner`), or a seed of the recipe in the place the partner left."""
+    share = _every_row_share(tested, every_row)
+    refit_all = first * members * share
+    if share and _final_work_fits(clock, 0.0, members + 1, evaluation, after, refit_all):
+        return _final_work_fits(clock, cost, members + 1, evaluation, after, refit_all + cost * share)
+    return _final_work_fits(clock, cost, members + 1, evaluation, after)
 
 
 def one_network(model: torch.nn.Module) -> torch.nn.Module:

@@ -128,6 +128,7 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
                   partner: tuple[dict[str, Any], int] | None = None,
                   partner_fits: Callable[[float, int], bool] | None = None,
                   partner_kept: Callable[[History], bool] | None = None,
+                  seed_instead: Callable[[float, int], bool] | None = None,
                   **train_options: Any) -> tuple[Run, History, list[int]]:
     """:func:`refit_recipe` repeated with different seeds, the members averaged into one
     :class:`~fitguard.models.ensemble.MeanEnsemble` (a deep ensemble); with ``partner``, another network as one
@@ -139,7 +140,9 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
     receives member 0's logs. The partner, a ``(recipe, epochs)``, trains last, with the next seed, when
     ``partner_fits`` (given member 0's seconds and the recipe's member count, asked once those members have
     trained) says so or is None, and joins the members when ``partner_kept`` says so or is None; the Run then names
-    each network (:attr:`~fitguard.recipe.Run.member_models`).
+    each network (:attr:`~fitguard.recipe.Run.member_models`). A partner that did not fit or was not kept leaves its
+    place to one more seed of the recipe when ``seed_instead`` (given member 0's seconds and the recipe's member
+    count) says so.
 
     Args:
         base: the base spec.
@@ -163,6 +166,9 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
             None (default): it does.
         partner_kept: whether the partner, trained, joins the ensemble, given its History (``fitguard doctor``: not
             when the run's deadline cut it); None (default): it does.
+        seed_instead: whether one more seed of the recipe trains where the partner did not join, given member 0's
+            seconds and the recipe's member count (``fitguard doctor``: when the ensemble has a place left and the
+            seed fits the time left); None (default): none.
         **train_options: ``train`` section keys put on top of the recipe's (and the partner's).
 
     Returns:
@@ -179,11 +185,12 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
         seconds = time.perf_counter() - started
     count = members(seconds, first) if callable(members) else members
     seeds = [seed + MEMBER_SEED_STEP * i for i in range(max(1, int(count)))]
-    # a member that is a snapshot ensemble brings its snapshots: the ensemble averages every network once
-    models = members_of(first.final_model()) + [
-        network for s in seeds[1:] for network in members_of(refit_recipe(
-            base, recipe, data, rows=rows, epochs=epochs, callbacks=callbacks,
-            **{**train_options, "seed": s})[0].final_model())]
+
+    def member(s: int) -> list[torch.nn.Module]:  # a snapshot ensemble brings its snapshots: each averaged once
+        return members_of(refit_recipe(base, recipe, data, rows=rows, epochs=epochs, callbacks=callbacks,
+                                       **{**train_options, "seed": s})[0].final_model())
+
+    models = members_of(first.final_model()) + [network for s in seeds[1:] for network in member(s)]
     named: tuple[tuple[str, dict[str, Any]], ...] | None = None
     if partner is not None and (partner_fits is None or partner_fits(seconds, len(seeds))):
         partner_seed = seed + MEMBER_SEED_STEP * len(seeds)
@@ -195,6 +202,10 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
             named = (((first.model_name, first.model_options),) * len(models)
                      + ((other.model_name, other.model_options),) * len(networks))
             models += networks
+    if partner is not None and named is None and seed_instead is not None and seed_instead(seconds, len(seeds)):
+        # the partner's place, left to the recipe: its next seed, as the members before it
+        seeds.append(seed + MEMBER_SEED_STEP * len(seeds))
+        models += member(seeds[-1])
     if len(models) == 1 and not mirror:
         return first, history, seeds
     return dataclasses.replace(_averaged(first, models, data.task, mirror), member_models=named), history, seeds

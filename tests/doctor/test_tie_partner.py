@@ -27,6 +27,7 @@ from fitguard.doctor.pipeline import (
     PARTNER_NOTE,
     REPORT_SECONDS,
     RESERVE_FACTOR,
+    _members_that_fit,
     _partner_fits,
     _partner_note,
     base_config,
@@ -155,6 +156,26 @@ def test_the_partner_fits_only_beside_what_the_shipped_model_needs():
     assert _partner_fits(Clock(None, 10), 1e9, 4.0, 2, 0.5, 1.0, tested, every)  # no time budget
 
 
+def test_members_fit_with_the_refit_on_every_row_where_one_does():
+    rows = lambda n: type("Rows", (), {"__len__": lambda self: n})()  # noqa: E731
+    tested, every = rows(800), rows(1000)
+    options = DoctorOptions(budget=100, ensemble=5)
+    clock = Clock(seconds=100.0, trials=None, started=time.perf_counter() - 50.0)  # about 50 s left
+    left = 50.0 - REPORT_SECONDS - 1.0  # less the tested baseline's evaluations (1 s)
+
+    def by_hand(first, every_share):  # m members: m - 1 more trainings, m refits on every row, m evaluations
+        fits = [m for m in range(1, 6)
+                if RESERVE_FACTOR * ((m - 1) * first + m * first * every_share) + m * 0.5 <= left - 0.05]
+        return max(fits, default=1)
+
+    for first in (2.0, 4.0, 6.0, 9.0):
+        assert _members_that_fit(options, clock, first, 0.5, 1.0, tested, every) == by_hand(first, 1.25)
+        assert _members_that_fit(options, clock, first, 0.5, 1.0, tested, None) == by_hand(first, 0.0)
+    # one member's refit on every row does not fit: it will not run, and only the tested trainings count
+    assert _members_that_fit(options, clock, 30.0, 0.5, 1.0, tested, every) == by_hand(30.0, 0.0) == 2
+    assert _members_that_fit(options, Clock(None, 10), 1e9, 0.5, 1.0, tested, every) == 5  # no time budget
+
+
 @pytest.fixture(scope="module")
 def digits():
     return load("digits", val=0.2, test=0.2, seed=0).with_train_fraction(0.3)
@@ -189,6 +210,31 @@ def test_refit_members_trains_the_partner_last_with_the_next_seed(digits):
     assert [len(h) for h in histories] == [4]  # asked once, of the partner's training that ran
 
 
+def test_a_partner_that_does_not_join_leaves_its_place_to_the_recipes_next_seed(digits):
+    base = base_config(DoctorOptions(device="cpu"))
+    recipe = {"model": {"name": "mlp", "hidden": [8]}}
+    for fits, kept in ((False, True), (True, False)):
+        asked = []
+        run, _, seeds = refit_members(
+            base, recipe, digits, rows=digits.train, epochs=3, seed=5, members=2, partner=(MLP, 4),
+            partner_fits=lambda seconds, networks, fits=fits: fits, partner_kept=lambda history, kept=kept: kept,
+            seed_instead=lambda seconds, members, asked=asked: asked.append(members) or True)
+        assert asked == [2] and seeds == [5, 5 + MEMBER_SEED_STEP, 5 + 2 * MEMBER_SEED_STEP]
+        assert run.member_models is None and len(run.model.members) == 3
+        # the third member is the recipe trained alone with the next seed
+        alone = refit_recipe(base, recipe, digits, rows=digits.train, epochs=3, seed=seeds[2])[0].model
+        assert all(torch.equal(a, b) for a, b in zip(run.model.members[2].state_dict().values(),
+                                                     alone.state_dict().values()))
+    # it does not fit: the recipe's members alone; the partner joined: never asked
+    _, _, seeds = refit_members(base, recipe, digits, rows=digits.train, epochs=3, seed=5, members=1,
+                                partner=(MLP, 4), partner_fits=lambda seconds, networks: False,
+                                seed_instead=lambda seconds, members: False)
+    assert seeds == [5]
+    _, _, seeds = refit_members(base, recipe, digits, rows=digits.train, epochs=3, seed=5, members=1,
+                                partner=(MLP, 4), seed_instead=lambda seconds, members: pytest.fail("asked"))
+    assert seeds == [5, 5 + MEMBER_SEED_STEP]
+
+
 def test_the_summary_says_what_became_of_the_partner():
     used = f"{PARTNER_NOTE}, averaged in as the ensemble's last member"
     assert _partner_note(True, {"cut": False}) == used
@@ -199,6 +245,9 @@ def test_the_summary_says_what_became_of_the_partner():
         f"{PARTNER_NOTE}; its training did not fit the time left, so it was not averaged in")
     assert _partner_note(False, {"cut": True}) == (
         f"{PARTNER_NOTE}; the run's deadline cut its training, so it was not averaged in")
+    assert _partner_note(False, {"seed_instead": True}) == (
+        f"{PARTNER_NOTE}; its training did not fit the time left, so it was not averaged in; one more seed of the "
+        "recipe took its place")
 
 
 def test_a_doctor_run_averages_the_tied_network_into_the_ensemble_and_ships_both(tmp_path, monkeypatch):
@@ -246,5 +295,6 @@ def test_a_doctor_run_averages_the_tied_network_into_the_ensemble_and_ships_both
     (unused / "summary.json").write_text(json.dumps(summary))
     html = render_report(unused)
     assert (f"(the network “{network['name']}”, whose validation score was within the noise of the recipe's, would "
-            "have joined it as one more member, but its training did not fit the time left)") in html
+            "have joined it as one more member, but its training did not fit the time left, so it was not averaged "
+            "in)") in html
     assert "an ensemble of both families" not in html
