@@ -1,10 +1,11 @@
 """Does Srivastava et al.'s dropout (20% of the inputs, 50% of the hidden units; JMLR 2014) earn a place in the
-doctor's ablation beside ``dropout 0.25``? Each of the doctor's first table networks (``mlp 64``, ``mlp 256`` and
-``mlp 256 on 512 Fourier features``) trained the doctor's way (its base spec: Adam, early stopping with patience 15
-and the best epoch restored, ``repeat`` for at least ``min_steps`` steps) without dropout, with ``dropout 0.25``,
-with ``dropout 0.5`` and with the ablation's ``dropout 0.5, inputs 0.2`` (:data:`fitguard.doctor.plan.INPUT_DROPOUT`),
-then refit on train + val for the epochs validation chose and scored once on the test split, as the doctor ships a
-recipe (``fourier.py``'s ``as_shipped``).
+doctor's ablation beside ``dropout 0.25``? Three of the doctor's table networks (``mlp 64``, ``mlp 256``, and
+``mlp 256 on 512 Fourier features``: its one-hidden-layer networks but the smallest) trained the doctor's way (its
+base spec: Adam, early stopping with patience 15 and the best epoch restored, ``repeat`` for at least
+``min_steps`` steps) without dropout, with ``dropout 0.25``, with ``dropout 0.5`` and with the ablation's
+``dropout 0.5 (inputs 0.2)`` (:data:`fitguard.doctor.plan.INPUT_DROPOUT`), then refit on train + val for the
+epochs validation chose and scored once on the test split, as the doctor ships a recipe (``fourier.py``'s
+``as_shipped``).
 
 Per data set, over seeds: each variant's validation score and test accuracy (mean), each dropout against none by
 the exact permutation test by test row (the seeds share the test rows), and what validation chooses among the

@@ -449,8 +449,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                 members, evaluation, after, tested_rows, every_row),
             partner_kept=lambda history: not partner_said.setdefault("cut", _cut(history)),
             # a partner that did not join leaves its place to the recipe's next seed, when that fits
-            seed_instead=lambda first, members: partner_said.setdefault("seed_instead", members < options.ensemble and (
-                _partner_fits(clock, first, first, members, evaluation, after, tested_rows, every_row))),
+            seed_instead=lambda first, members: partner_said.setdefault("seed_instead", _partner_fits(
+                clock, first, first, members, evaluation, after, tested_rows, every_row)),
             **final_train)
         partnered = kept.member_models is not None
         # what training the kept model took (member 0 counted at its own seconds where it is the tested baseline)

@@ -167,14 +167,16 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
         partner_kept: whether the partner, trained, joins the ensemble, given its History (``fitguard doctor``: not
             when the run's deadline cut it); None (default): it does.
         seed_instead: whether one more seed of the recipe trains where the partner did not join, given member 0's
-            seconds and the recipe's member count (``fitguard doctor``: when the ensemble has a place left and the
-            seed fits the time left); None (default): none.
+            seconds and the recipe's member count (``fitguard doctor``: when it fits the time left; the partner's
+            place is one of ``--ensemble``'s, which capped the recipe's count); None (default): none. Like every
+            member of the recipe, it is averaged in even where the deadline stops its training early.
         **train_options: ``train`` section keys put on top of the recipe's (and the partner's).
 
     Returns:
         The Run (with more than one network -- members, or a snapshot ensemble's snapshots, each averaged once --
         or with ``mirror``, its ``model`` is the ensemble and its ``trainer`` one that evaluates and predicts with it,
-        with the members' loss), member 0's History, and the seeds that trained (the partner's last).
+        with the members' loss), member 0's History, and the seeds of its members in order (the partner's last when
+        it joined; a partner not averaged in is not listed).
     """
     started = time.perf_counter()
     if trained is not None:

@@ -121,7 +121,7 @@ def test_the_verdicts_remedies_go_first_in_its_order_after_class_weights():
     recommended = ["augmentation", "shrink the network", "dropout", "L2", "early stopping", "more data"]
     plan = plan_for("overfit", class_counts=[90, 10], recommended=recommended)
     assert plan.remedies[:7] == ("class weights", "augmentation", "augmentation with flips",
-                                 "augmentation with cutout", "dropout 0.25", "dropout 0.5, inputs 0.2", "L2")
+                                 "augmentation with cutout", "dropout 0.25", "dropout 0.5 (inputs 0.2)", "L2")
     assert sorted(plan.remedies) == sorted(plan_for("overfit", class_counts=[90, 10]).remedies)  # the same set
     # an underfit plan has no regularizer to move forward: only what it holds moves
     assert plan_for("underfit", recommended=["dropout", "augmentation"]).remedies[:3] == (

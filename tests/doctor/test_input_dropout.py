@@ -76,7 +76,7 @@ def test_the_network_drops_a_fifth_of_its_inputs_and_none_when_evaluated():
     assert kept.mean().item() / 50 == pytest.approx(0.8, abs=0.01)  # 200,000 draws: sd of the share 0.0009
 
 
-def test_it_trains_grouped_with_each_members_own_weights():
+def test_grouped_members_predict_as_alone_and_drop_their_own_inputs_in_training():
     members = [build("mlp", (6,), 3, hidden=[8], **INPUT_DROPOUT_MODEL) for _ in range(3)]
     assert groupable(members[0])
     net = GroupedNet.from_members(members).eval()
@@ -84,3 +84,15 @@ def test_it_trains_grouped_with_each_members_own_weights():
     out = net(x.flatten(1, 2)).view(5, 3, 3)
     for m, member in enumerate(members):
         assert torch.allclose(out[:, m], member.eval()(x[:, m]), atol=1e-6)
+    # training: each member's inputs are dropped with its own draws (the linear models by hand: a row's output is
+    # 1.25 x the inputs it kept), a fifth of them in each member
+    linear = [build("mlp", (50,), 1, hidden=[], **INPUT_DROPOUT_MODEL) for _ in range(2)]
+    for model in linear:
+        with torch.no_grad():
+            model.output.weight.fill_(1.0)
+            model.output.bias.zero_()
+    grouped = GroupedNet.from_members(linear).train()
+    kept = (grouped(torch.ones(2000, 100)) * 0.8).view(2000, 2)
+    assert torch.allclose(kept, kept.round(), atol=1e-4)
+    assert kept.mean(0).div(50).tolist() == pytest.approx([0.8, 0.8], abs=0.015)
+    assert (kept[:, 0] != kept[:, 1]).float().mean() > 0.5  # not one mask shared by both members

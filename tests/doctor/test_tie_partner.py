@@ -298,3 +298,11 @@ def test_a_doctor_run_averages_the_tied_network_into_the_ensemble_and_ships_both
             "have joined it as one more member, but its training did not fit the time left, so it was not averaged "
             "in)") in html
     assert "an ensemble of both families" not in html
+    # where a seed of the recipe took its place: two seeds of the recipe, and the note's reason
+    summary["best"].update(members=2, member_seeds=[0, MEMBER_SEED_STEP], partner={
+        **summary["best"]["partner"], "note": _partner_note(False, {"seed_instead": True})})
+    (unused / "summary.json").write_text(json.dumps(summary))
+    html = render_report(unused)
+    assert f"2 times with different seeds (seeds 0, {MEMBER_SEED_STEP})" in html
+    assert ("would have joined it as one more member, but its training did not fit the time left, so it was not "
+            "averaged in; one more seed of the recipe took its place)") in html
