@@ -64,6 +64,21 @@ def test_fixed_schedules_are_sized_from_the_early_stopped_epochs():
     assert [c["train"]["max_epochs"] for _, _, c in schedules(0)] == [2, 3, 2]  # never an empty cycle
 
 
+def ablated(named, scores):
+    """The ablation's helpful combination over ``named`` remedy changes, grouped as the doctor groups them
+    (``phases._group``), each batch of remedies scored from ``scores`` (0.9 when absent) against a reference at 0.7:
+    the batches it asked for, and its rows."""
+    asked = []
+
+    def evaluate(batch):
+        asked.extend(batch)
+        return [Trial(" + ".join(names), "ablation", {}, scores.get(names, 0.9), 0.0, 10, 5, 1.0,
+                      details={"val_loss": 0.1}) for names in batch]
+
+    reference = Trial("early stopping only", "ablation", {}, 0.7, 0.0, 10, 5, 1.0, details={"val_loss": 0.3})
+    return asked, ablate(evaluate, list(named), reference, combine="helpful", group=lambda name: _group(named[name]))
+
+
 def test_a_fixed_schedule_combines_with_other_remedies_but_not_with_another_schedule():
     network = {"model": {"name": "mlp", "hidden": [8]}}
     named = {key: change for key, _, change in schedules(6)}
@@ -73,16 +88,8 @@ def test_a_fixed_schedule_combines_with_other_remedies_but_not_with_another_sche
     assert "early_stopping" not in combine(network, [{"remedies": {"mixup": 0.2}}])
 
     named["mixup"] = {"remedies": {"mixup": 0.2}}
-    scores = {("cosine schedule",): 0.80, ("snapshot ensemble",): 0.85, ("SWA",): 0.82, ("mixup",): 0.81}
-    asked = []
-
-    def evaluate(batch):
-        asked.extend(batch)
-        return [Trial(" + ".join(names), "ablation", {}, scores.get(names, 0.9), 0.0, 10, 5, 1.0,
-                      details={"val_loss": 0.1}) for names in batch]
-
-    reference = Trial("early stopping only", "ablation", {}, 0.7, 0.0, 10, 5, 1.0, details={"val_loss": 0.3})
-    rows = ablate(evaluate, list(named), reference, combine="helpful", group=lambda name: _group(named[name]))
+    asked, rows = ablated(named, {("cosine schedule",): 0.80, ("snapshot ensemble",): 0.85, ("SWA",): 0.82,
+                                  ("mixup",): 0.81})
     # every schedule helped alone; the combination takes the best-ranked of them and the mixup
     assert asked[-1] == ("snapshot ensemble", "mixup") and rows[-1].details["stage"] == "combined"
     assert [r.details["helped"] for r in rows[1:]] == [True] * 5

@@ -8,10 +8,9 @@ import torch
 from fitguard.data import load
 from fitguard.doctor.phases import INPUT_DROPOUT_MODEL, _group, remedies_for
 from fitguard.doctor.plan import INPUT_DROPOUT, REMEDIES, plan_for
-from fitguard.doctor.trials import Trial
 from fitguard.models import build
 from fitguard.models.grouped import GroupedNet, groupable
-from fitguard.search import ablate
+from tests.doctor.test_cocktail_search import ablated
 
 
 @pytest.fixture(scope="module")
@@ -45,16 +44,7 @@ def test_a_combination_takes_one_of_the_two_dropouts(wine):
     named = dict(remedies_for(wine, {"model": {"name": "mlp", "hidden": [16]}}, 1e-3,
                               ("L2", "dropout 0.25", INPUT_DROPOUT)))
     assert _group(named["dropout 0.25"]) == _group(named[INPUT_DROPOUT]) != _group(named["L2 λ=0.001"])
-    scores = {("L2 λ=0.001",): 0.82, ("dropout 0.25",): 0.81, (INPUT_DROPOUT,): 0.85}
-    asked = []
-
-    def evaluate(batch):
-        asked.extend(batch)
-        return [Trial(" + ".join(names), "ablation", {}, scores.get(names, 0.9), 0.0, 10, 5, 1.0,
-                      details={"val_loss": 0.1}) for names in batch]
-
-    reference = Trial("early stopping only", "ablation", {}, 0.7, 0.0, 10, 5, 1.0, details={"val_loss": 0.3})
-    rows = ablate(evaluate, list(named), reference, combine="helpful", group=lambda name: _group(named[name]))
+    asked, rows = ablated(named, {("L2 λ=0.001",): 0.82, ("dropout 0.25",): 0.81, (INPUT_DROPOUT,): 0.85})
     assert [r.details["helped"] for r in rows[1:4]] == [True] * 3
     # the better-ranked dropout of the two, with L2: never both dropouts
     assert set(asked[-1]) == {INPUT_DROPOUT, "L2 λ=0.001"} and rows[-1].details["stage"] == "combined"
