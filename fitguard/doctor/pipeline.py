@@ -462,7 +462,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
             # back, and the refit on every row where it fits
             networks = len(members_of(kept.final_model()))  # the members, a snapshot ensemble's snapshots counted
             left = clock.deadline - time.perf_counter() - REPORT_SECONDS - networks * evaluation - after
-            refit_all = (RESERVE_FACTOR * trained * len(every_row) / len(tested_rows)) if every_row is not None else 0.0
+            refit_all = RESERVE_FACTOR * trained * _every_row_share(tested_rows, every_row)
             if left - refit_all >= phases.PROBE_MIN_SECONDS:
                 left -= refit_all
             if left > 0:  # the views' evaluations fit: a probe measures them, or the baseline's model
@@ -484,7 +484,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         shipped_rows = len(tested_rows)
         if every_row is not None:
             # what the tested refit took, scaled to every row: start it only when it fits in what is left
-            needed = trained * len(every_row) / len(tested_rows)
+            needed = trained * _every_row_share(tested_rows, every_row)
             left = clock.deadline - time.perf_counter() - REPORT_SECONDS
             if clock.seconds is None or left >= RESERVE_FACTOR * needed:
                 shipped, shipped_history, _ = refit_members(

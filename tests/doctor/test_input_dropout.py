@@ -50,13 +50,19 @@ def test_a_combination_takes_one_of_the_two_dropouts(wine):
     assert set(asked[-1]) == {INPUT_DROPOUT, "L2 λ=0.001"} and rows[-1].details["stage"] == "combined"
 
 
-def test_the_network_drops_a_fifth_of_its_inputs_and_none_when_evaluated():
-    torch.manual_seed(0)
-    model = build("mlp", (50,), 1, hidden=[], **INPUT_DROPOUT_MODEL)
-    assert [name for name, _ in model.named_children()] == ["flatten", "input_dropout", "output"]
+def summing(features):
+    """The recipe's network with no hidden layer, whose output is the sum of its (dropped and scaled) inputs."""
+    model = build("mlp", (features,), 1, hidden=[], **INPUT_DROPOUT_MODEL)
     with torch.no_grad():
         model.output.weight.fill_(1.0)
         model.output.bias.zero_()
+    return model
+
+
+def test_the_network_drops_a_fifth_of_its_inputs_and_none_when_evaluated():
+    torch.manual_seed(0)
+    model = summing(50)
+    assert [name for name, _ in model.named_children()] == ["flatten", "input_dropout", "output"]
     x = torch.ones(4000, 50)
     # evaluated: the linear model by hand, every input kept
     assert torch.equal(model.eval()(x), x @ model.output.weight.T + model.output.bias)
@@ -76,12 +82,7 @@ def test_grouped_members_predict_as_alone_and_drop_their_own_inputs_in_training(
         assert torch.allclose(out[:, m], member.eval()(x[:, m]), atol=1e-6)
     # training: each member's inputs are dropped with its own draws (the linear models by hand: a row's output is
     # 1.25 x the inputs it kept), a fifth of them in each member
-    linear = [build("mlp", (50,), 1, hidden=[], **INPUT_DROPOUT_MODEL) for _ in range(2)]
-    for model in linear:
-        with torch.no_grad():
-            model.output.weight.fill_(1.0)
-            model.output.bias.zero_()
-    grouped = GroupedNet.from_members(linear).train()
+    grouped = GroupedNet.from_members([summing(50), summing(50)]).train()
     kept = (grouped(torch.ones(2000, 100)) * 0.8).view(2000, 2)
     assert torch.allclose(kept, kept.round(), atol=1e-4)
     assert kept.mean(0).div(50).tolist() == pytest.approx([0.8, 0.8], abs=0.015)

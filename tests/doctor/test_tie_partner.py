@@ -139,8 +139,12 @@ def test_a_grouped_trainings_share_is_costed_as_a_training_alone():
     assert training_cost(Folds(), grouped) == pytest.approx(12.0 / 3 / 40 * 20 * GROUPED_ALONE)
 
 
+def rows(n):
+    """A stand-in for n rows: the cost rules read only their count."""
+    return type("Rows", (), {"__len__": lambda self: n})()
+
+
 def test_the_partner_fits_only_beside_what_the_shipped_model_needs():
-    rows = lambda n: type("Rows", (), {"__len__": lambda self: n})()  # noqa: E731
     tested, every = rows(800), rows(1000)  # the refit on every row: 1.25x the tested rows
     clock = Clock(seconds=100.0, trials=None, started=time.perf_counter() - 50.0)  # about 50 s left
     left = 50.0 - REPORT_SECONDS - 1.0 - 3 * 0.5  # less the baseline's evaluations (1 s) and three networks' (0.5 s)
@@ -157,7 +161,6 @@ def test_the_partner_fits_only_beside_what_the_shipped_model_needs():
 
 
 def test_members_fit_with_the_refit_on_every_row_where_one_does():
-    rows = lambda n: type("Rows", (), {"__len__": lambda self: n})()  # noqa: E731
     tested, every = rows(800), rows(1000)
     options = DoctorOptions(budget=100, ensemble=5)
     clock = Clock(seconds=100.0, trials=None, started=time.perf_counter() - 50.0)  # about 50 s left
