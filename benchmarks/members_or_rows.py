@@ -1,0 +1,156 @@
+"""Members or rows? What the doctor's final phase should buy when its time left allows only one of them: more seeds of
+the kept recipe (an ensemble trained on train + val, shipped as it was tested), or the refit on every labelled row
+(train + val + test) with fewer members.
+
+For each table and split seed, ``fitguard doctor --budget`` runs (a run folder already in ``--runs`` is read
+instead) and its kept recipe and refit epochs are taken from ``summary.json``. The test split is cut in two halves,
+A and B (seeded by the split seed). The recipe trains, as the final phase trains its members (seed + 1000 i, the
+search's passes an epoch, no early stopping), five times on train + val and twice on train + val + A; the mean of the
+first k members' probabilities is scored on B, which none of them saw. 2 threads.
+
+At equal training time: the doctor counts a member refit on every row at (train + val + test) / (train + val) of a
+member on train + val, so n members tested and then refit on every row cost what ``floor(n (1 + ratio))`` members
+on train + val cost (5 at most, ``--ensemble``'s default). The comparisons printed are those pairs: ``rows n`` (n
+members on train + val + A) against ``members m`` (m members on train + val), by row on B with the exact McNemar test,
+per table and pooled over every table and seed.
+
+    python benchmarks/members_or_rows.py --data "dna 1000" vowel ionosphere breast_cancer "digits table" \
+        --seeds 0 1 2 --runs benchmarks/results/members_or_rows_runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from doctor import THREADS, doctor
+from fitguard.data import TensorData, kfold
+from fitguard.diagnose import mcnemar_exact
+from fitguard.doctor import DoctorOptions
+from fitguard.doctor.phases import schedule
+from fitguard.doctor.pipeline import base_config
+from fitguard.doctor.trials import MEMBER_SEED_STEP, evaluator, joined, refit_recipe
+from fourier import DATA
+
+MEMBERS = 5  # --ensemble's default
+ROW_MEMBERS = 2  # the refit on every row's members compared (n = 1, 2)
+
+
+def kept(name: str, seed: int, budget: float, runs: Path) -> tuple[dict, int, float]:
+    """The doctor's kept recipe, its refit epochs and its members on ``name`` split by ``seed``: from the run folder
+    in ``runs``, run first when it has no summary."""
+    folder = runs / f"{name.replace(' ', '_')}_{seed}"
+    if not (folder / "summary.json").exists():
+        doctor(DATA[name](seed), budget, seed, folder)
+    best = json.loads((folder / "summary.json").read_text())["best"]
+    return best["recipe"], int(best["epochs"]), best.get("members", 1)
+
+
+def cell(name: str, seed: int, budget: float, runs: Path) -> dict:
+    """One table and split seed: each member's probabilities on B, trained on train + val and on train + val + A,
+    and the hits of every mean of the first k."""
+    recipe, epochs, shipped_members = kept(name, seed, budget, runs)
+    data = DATA[name](seed)
+    options = DoctorOptions(data=data.name, device="cpu", seed=seed, quiet=True)
+    base = base_config(options)
+    # the search's passes an epoch, as the doctor's final phase trains (pipeline._scorer)
+    tested = joined(data.train, data.val)
+    folds = list(kfold(data, k=options.folds, seed=base.data.seed)) if len(tested) <= options.cv_max_rows else None
+    rows = min(len(train) for train, _ in folds) if folds else len(data.train)
+    repeat = schedule(rows, base.train.batch_size, options.search_epochs, options.min_steps)
+    order = torch.randperm(len(data.test), generator=torch.Generator().manual_seed(seed))
+    a, b = order[: len(order) // 2], order[len(order) // 2:]
+    every = joined(tested, TensorData(data.test.X[a], data.test.y[a]))
+    X, y = data.test.X[b], data.test.y[b]
+    probabilities: dict[str, list[torch.Tensor]] = {"members": [], "rows": []}
+    seconds: dict[str, list[float]] = {"members": [], "rows": []}
+    for key, on, count in (("members", tested, MEMBERS), ("rows", every, ROW_MEMBERS)):
+        for i in range(count):
+            started = time.perf_counter()
+            run, _ = refit_recipe(base, recipe, data, rows=on, epochs=epochs, repeat=repeat,
+                                  seed=seed + MEMBER_SEED_STEP * i)
+            seconds[key].append(time.perf_counter() - started)
+            probabilities[key].append(evaluator(run).predict(X).softmax(1))
+    hits = {f"{key} {k}": (torch.stack(p[:k]).mean(0).argmax(1) == y).numpy()
+            for key, p in probabilities.items() for k in range(1, len(p) + 1)}
+    ratio = (len(tested) + len(data.test)) / len(tested)
+    return {"recipe": recipe, "epochs": epochs, "shipped_members": shipped_members, "repeat": repeat,
+            "rows_tested": len(tested), "rows_every": len(every), "scored_rows": len(y), "ratio": ratio,
+            "seconds": seconds, "accuracy": {k: float(v.mean()) for k, v in hits.items()},
+            "hits": {k: v.astype(int).tolist() for k, v in hits.items()}}
+
+
+def pairs(ratio: float) -> list[tuple[str, str]]:
+    """The equal-time pairs: n members refit on every row against the members on train + val the same time buys."""
+    return [(f"rows {n}", f"members {min(MEMBERS, math.floor(n * (1 + ratio)))}") for n in range(1, ROW_MEMBERS + 1)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", nargs="+", default=["ionosphere"], choices=list(DATA))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--budget", type=float, default=60.0)
+    parser.add_argument("--runs", type=Path, default=Path("benchmarks/results/members_or_rows_runs"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/members_or_rows.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(THREADS)
+    cells: dict[str, dict[str, dict]] = json.loads(args.out.read_text())["cells"] if args.out.exists() else {}
+    with threadpool_limits(THREADS):
+        for name in args.data:
+            for seed in args.seeds:
+                if str(seed) in cells.get(name, {}):
+                    continue
+                cells.setdefault(name, {})[str(seed)] = result = cell(name, seed, args.budget, args.runs)
+                print(f"{name:14s} seed {seed}  "
+                      + "  ".join(f"{k} {v:.3f}" for k, v in result["accuracy"].items()), flush=True)
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(json.dumps({"budget": args.budget, "threads": THREADS, "cells": cells}))
+    keys = [f"members {k}" for k in range(1, MEMBERS + 1)] + [f"rows {n}" for n in range(1, ROW_MEMBERS + 1)]
+    print(f"\nTest accuracy on half B, mean over seeds\n{'data':14s} " + " ".join(f"{k:>9s}" for k in keys))
+    for name, by_seed in cells.items():
+        print(f"{name:14s} " + " ".join(f"{statistics.fmean(c['accuracy'][k] for c in by_seed.values()):9.3f}"
+                                        for k in keys))
+    print("\nAt equal training time, by row on B (only rows right / only members right, exact McNemar p)")
+    comparisons: dict[str, dict[str, dict]] = {}
+    Hits = dict[tuple[str, str], tuple[list[np.ndarray], list[np.ndarray]]]
+
+    def report(name: str, found: Hits) -> None:
+        line = []
+        for (rows, members), (first_hits, second_hits) in sorted(found.items()):
+            first, second = np.concatenate(first_hits), np.concatenate(second_hits)
+            test = mcnemar_exact(first, second)
+            comparisons.setdefault(name, {})[f"{rows} | {members}"] = {
+                "rows": float(first.mean()), "members": float(second.mean()), "only_rows": test.only_first,
+                "only_members": test.only_second, "p": test.p_value, "scored_rows": len(first)}
+            line.append(f"{rows} {first.mean():.3f} vs {members} {second.mean():.3f} "
+                        f"({test.only_first}/{test.only_second}, p = {test.p_value:.3f}, {len(first)} rows)")
+        print(f"{name:14s} " + f"\n{'':15s}".join(line))
+
+    pooled: Hits = {}
+    for name, by_seed in cells.items():
+        found: Hits = {}
+        for c in by_seed.values():
+            for pair in pairs(c["ratio"]):
+                for into in (found, pooled):
+                    first, second = into.setdefault(pair, ([], []))
+                    first.append(np.array(c["hits"][pair[0]], bool))
+                    second.append(np.array(c["hits"][pair[1]], bool))
+        report(name, found)
+    report("pooled", pooled)
+    args.out.write_text(json.dumps({"budget": args.budget, "threads": THREADS, "cells": cells,
+                                    "comparisons": comparisons}, indent=1))
+    print(f"\nwritten: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
