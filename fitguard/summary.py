@@ -262,6 +262,8 @@ class Partner(Section):
         parameters: its parameters (the kept recipe's members have ``parameters`` of the :class:`Best` each).
         seed: its seed as a member (the last of ``member_seeds``); None when it was not averaged in.
         used: whether the tested and shipped models average it in.
+        why_not: why it was not averaged in, and whether a seed of the recipe took its place; None (default) where
+            it was.
         note: what it is, and why it was not averaged in where it was not.
     """
 
@@ -270,6 +272,7 @@ class Partner(Section):
     parameters: Count
     seed: int | None = None
     used: bool
+    why_not: str | None = None
     note: str
 
 

@@ -578,6 +578,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                  "partner": None if tied is None else {
                      "name": tied.name, "epochs": phases.chosen_epochs(tied), "parameters": tied.parameters,
                      "seed": seeds[-1] if partnered else None, "used": partnered,
+                     "why_not": None if partnered else _partner_why_not(partner_said),
                      "note": _partner_note(partnered, partner_said)},
                  "mirror": {**best.details["mirror"], "used": mirror} if best.details.get("mirror") else None,
                  "shipped": {"refit": options.refit, "rows": shipped_rows, "epochs": len(shipped_history),
@@ -917,15 +918,20 @@ def _cut(history: Any) -> bool:
     return str(history.stop_reason or "").startswith(phases.DEADLINE_STOP)
 
 
+def _partner_why_not(said: dict[str, bool]) -> str:
+    """``best.partner.why_not``: why a partner that was not averaged in was not (``said``: whether the deadline cut
+    its training, ``cut``; not cut: it did not fit), and whether a seed of the recipe took its place
+    (``seed_instead``)."""
+    why = ("the run's deadline cut its training, so it was not averaged in" if said.get("cut") else
+           "its training did not fit the time left, so it was not averaged in")
+    return why + ("; one more seed of the recipe took its place" if said.get("seed_instead") else "")
+
+
 def _partner_note(partnered: bool, said: dict[str, bool]) -> str:
-    """``best.partner.note``: what the partner is and what became of it (``said``: whether the deadline cut it,
-    ``cut``, and in the refit on every row, ``cut_on_every_row``; not averaged in and not cut: it did not fit; and
-    whether a seed of the recipe took its place, ``seed_instead``)."""
+    """``best.partner.note``: what the partner is and what became of it (``said``: as :func:`_partner_why_not`
+    reads it, and whether the deadline cut its refit on every row, ``cut_on_every_row``)."""
     if not partnered:
-        why = ("the run's deadline cut its training, so it was not averaged in" if said.get("cut") else
-               "its training did not fit the time left, so it was not averaged in")
-        instead = "; one more seed of the recipe took its place" if said.get("seed_instead") else ""
-        return f"{PARTNER_NOTE}; {why}{instead}"
+        return f"{PARTNER_NOTE}; {_partner_why_not(said)}"
     shipped = ("; the run's deadline cut its refit on every row, so the shipped model is the tested one's members "
                "without it" if said.get("cut_on_every_row") else "")
     return f"{PARTNER_NOTE}, averaged in as the ensemble's last member{shipped}"

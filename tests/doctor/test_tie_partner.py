@@ -7,6 +7,7 @@ import json
 import math
 import shutil
 import time
+from html import unescape
 from types import SimpleNamespace
 
 import pytest
@@ -30,6 +31,7 @@ from fitguard.doctor.pipeline import (
     _members_that_fit,
     _partner_fits,
     _partner_note,
+    _partner_why_not,
     base_config,
 )
 from fitguard.doctor.trials import MEMBER_SEED_STEP, refit_members, refit_recipe
@@ -251,6 +253,10 @@ def test_the_summary_says_what_became_of_the_partner():
     assert _partner_note(False, {"seed_instead": True}) == (
         f"{PARTNER_NOTE}; its training did not fit the time left, so it was not averaged in; one more seed of the "
         "recipe took its place")
+    # the reason alone, which the report reads (no reason where it was averaged in)
+    assert _partner_why_not({"cut": True, "seed_instead": True}) == (
+        "the run's deadline cut its training, so it was not averaged in; one more seed of the recipe took its place")
+    assert _partner_note(False, {"cut": True}) == f"{PARTNER_NOTE}; {_partner_why_not({'cut': True})}"
 
 
 def test_a_doctor_run_averages_the_tied_network_into_the_ensemble_and_ships_both(tmp_path, monkeypatch):
@@ -268,7 +274,7 @@ def test_a_doctor_run_averages_the_tied_network_into_the_ensemble_and_ships_both
     epochs = trial["details"]["best_epoch"] or trial["epochs"]
     assert best["partner"] == {
         "name": network["name"], "epochs": epochs, "parameters": trial["parameters"],
-        "seed": best["member_seeds"][-1], "used": True,
+        "seed": best["member_seeds"][-1], "used": True, "why_not": None,
         "note": f"{PARTNER_NOTE}, averaged in as the ensemble's last member"}
     assert best["members"] == 2 and best["member_seeds"] == [0, MEMBER_SEED_STEP]
     assert best["shipped"]["rows"] == summary["data"]["n_train"] + summary["data"]["n_val"] + summary["data"]["n_test"]
@@ -293,19 +299,20 @@ def test_a_doctor_run_averages_the_tied_network_into_the_ensemble_and_ships_both
     unused = tmp_path / "unused"
     shutil.copytree(out, unused)
     summary["best"].update(members=1, member_seeds=[0], partner={
-        **best["partner"], "seed": None, "used": False,
-        "note": f"{PARTNER_NOTE}; its training did not fit the time left, so it was not averaged in"})
+        **best["partner"], "seed": None, "used": False, "why_not": _partner_why_not({"cut": True}),
+        "note": _partner_note(False, {"cut": True})})
     (unused / "summary.json").write_text(json.dumps(summary))
-    html = render_report(unused)
+    html = unescape(render_report(unused))  # the page as read: the reason is escaped as text in it
     assert (f"(the network “{network['name']}”, whose validation score was within the noise of the recipe's, would "
-            "have joined it as one more member, but its training did not fit the time left, so it was not averaged "
+            "have joined it as one more member, but the run's deadline cut its training, so it was not averaged "
             "in)") in html
     assert "an ensemble of both families" not in html
     # where a seed of the recipe took its place: two seeds of the recipe, and the note's reason
     summary["best"].update(members=2, member_seeds=[0, MEMBER_SEED_STEP], partner={
-        **summary["best"]["partner"], "note": _partner_note(False, {"seed_instead": True})})
+        **summary["best"]["partner"], "why_not": _partner_why_not({"seed_instead": True}),
+        "note": _partner_note(False, {"seed_instead": True})})
     (unused / "summary.json").write_text(json.dumps(summary))
-    html = render_report(unused)
+    html = unescape(render_report(unused))
     assert f"2 times with different seeds (seeds 0, {MEMBER_SEED_STEP})" in html
     assert ("would have joined it as one more member, but its training did not fit the time left, so it was not "
             "averaged in; one more seed of the recipe took its place)") in html
