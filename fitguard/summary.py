@@ -405,6 +405,9 @@ class Verdict(Section):
         kind: "overfit", "underfit" or "good".
         onset_epoch: the epoch overfitting began; None when it did not.
         gap: val_loss - loss at the baseline's last epoch; None where not finite.
+        train_accuracy: the baseline's training accuracy at its last epoch (in training mode, as the verdict reads
+            it); None without classes (default).
+        val_accuracy: its validation accuracy at that epoch; None without classes (default).
         evidence: the observations behind the verdict, one sentence each.
         recommendations: the suggestions, by priority.
         weights: the baseline's layers' weight statistics.
@@ -414,6 +417,8 @@ class Verdict(Section):
     kind: Literal["overfit", "underfit", "good"]
     onset_epoch: int | None
     gap: float | None = Field(description="val_loss - loss at the baseline's last epoch")
+    train_accuracy: Score | None = None
+    val_accuracy: Score | None = None
     evidence: list[str]
     recommendations: list[Recommendation]
     weights: list[WeightStats]

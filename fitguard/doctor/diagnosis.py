@@ -5,6 +5,7 @@ Bias–variance uses the validation split as its held-out set: the test split st
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict
 from typing import Any
@@ -31,10 +32,15 @@ def diagnose(history: History, model: nn.Module, data: Dataset, parameters: int)
     stats = weight_stats(model)
     found = verdict(history, n_train=len(data.train), n_params=parameters, n_val=len(data.val), kind_of_data=data.kind,
                     weight_stats=stats)
+    last = {name: history[name][-1] for name in ("accuracy", "val_accuracy") if name in history.keys()}
+    accuracy = {name: last[name] if math.isfinite(last.get(name, math.nan)) else None
+                for name in ("accuracy", "val_accuracy")}
     return {
         "kind": found.kind,
         "onset_epoch": found.onset_epoch,
         "gap": float(found.gap),
+        "train_accuracy": accuracy["accuracy"],
+        "val_accuracy": accuracy["val_accuracy"],
         "evidence": list(found.evidence),
         "recommendations": [asdict(r) for r in found.recommendations],
         "weights": [_layer(s) for s in stats],
@@ -52,14 +58,31 @@ def sentence(diagnosis: dict[str, Any]) -> str:
 
     Args:
         diagnosis: what :func:`diagnose` returned.
+
+    Example:
+        >>> from textwrap import fill
+        >>> print(fill(sentence({"kind": "overfit", "onset_epoch": 12, "gap": 0.8, "train_accuracy": 1.0,
+        ...                      "val_accuracy": 0.85}), 100))
+        The baseline overfits from epoch 12: at its last epoch it scores 1.000 accuracy on its training rows
+        and 0.850 on validation, and its validation loss exceeds training loss by 0.800.
+        >>> sentence({"kind": "overfit", "onset_epoch": None, "gap": 0.8})  # no classes: the losses alone
+        'The baseline overfits by the end of training: validation loss exceeds training loss by 0.800.'
     """
     kind, onset = diagnosis["kind"], diagnosis["onset_epoch"]
+    train, val = diagnosis.get("train_accuracy"), diagnosis.get("val_accuracy")
+    # what a reader weighs first, where there are classes: the two accuracies (in training mode, as the verdict reads
+    # them), then the losses' gap, whose size means little alone
+    scores = (f"at its last epoch it scores {train:.3f} accuracy on its training rows and {val:.3f} on validation"
+              if train is not None and val is not None else None)
     if kind == "overfit":
         where = f"from epoch {onset}" if onset else "by the end of training"
-        return f"The baseline overfits {where}: validation loss exceeds training loss by {diagnosis['gap']:.3f}."
+        losses = f"validation loss exceeds training loss by {diagnosis['gap']:.3f}"
+        return f"The baseline overfits {where}: " + (f"{scores}, and its {losses}." if scores else f"{losses}.")
     if kind == "underfit":
-        return "The baseline underfits: it does not fit even its own training data well."
-    return "The baseline generalizes well: no sign of overfitting or underfitting."
+        return "The baseline underfits: it does not fit even its own training data well" + (
+            f" ({scores})." if scores else ".")
+    return "The baseline generalizes well: no sign of overfitting or underfitting" + (
+        f" ({scores})." if scores else ".")
 
 
 def ensemble_decomposition(data: Dataset, model_name: str, options: dict[str, Any], *, rounds: int, epochs: int,

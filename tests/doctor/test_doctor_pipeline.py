@@ -50,6 +50,18 @@ def test_the_baseline_is_refit_for_the_epoch_of_its_lowest_validation_loss(digit
     assert summary["baseline"]["epochs"] == 1 + losses.index(min(losses))
 
 
+def test_the_verdict_sentence_gives_the_accuracies_it_was_read_from(digits_run):
+    verdict = read_summary(digits_run)["verdict"]
+    last = json.loads((digits_run / "baseline_history.json").read_text())["epochs"][-1]
+    assert (verdict["train_accuracy"], verdict["val_accuracy"]) == (last["accuracy"], last["val_accuracy"])
+    scores = (f"at its last epoch it scores {last['accuracy']:.3f} accuracy on its training rows and "
+              f"{last['val_accuracy']:.3f} on validation")
+    assert scores in verdict["sentence"]
+    if verdict["kind"] == "overfit":
+        assert verdict["sentence"].endswith(f"and its validation loss exceeds training loss by {verdict['gap']:.3f}.")
+    assert verdict["sentence"] in (digits_run / "report.html").read_text()
+
+
 def test_best_recipe_is_at_least_as_good_as_the_baseline_on_test(digits_run):
     summary = read_summary(digits_run)
     # the paired test on the same rows, not the raw difference, decides what the report may call better
