@@ -9,10 +9,13 @@ search's passes an epoch, no early stopping), five times on train + val and twic
 first k members' probabilities is scored on B, which none of them saw. 2 threads.
 
 At equal training time: the doctor counts a member refit on every row at (train + val + test) / (train + val) of a
-member on train + val, so n members tested and then refit on every row cost what ``floor(n (1 + ratio))`` members
-on train + val cost (5 at most, ``--ensemble``'s default). The comparisons printed are those pairs: ``rows n`` (n
-members on train + val + A) against ``members m`` (m members on train + val), by row on B with the exact McNemar test,
-per table and pooled over every table and seed.
+member on train + val, so time that buys n members tested and then refit on every row buys between
+``floor(n (1 + ratio))`` and ``ceil((n + 1) (1 + ratio)) - 1`` members on train + val alone (5 at most,
+``--ensemble``'s default). The comparisons printed are those pairs, at both ends: ``rows n`` (n members on train + val
++ A) against ``members m`` (m members on train + val), by row on B with the exact McNemar test, per table and pooled
+over every table and seed. Two leanings to keep in mind: the rows' side trains on half the test split, not all of it
+(it gains fewer rows than the doctor's refit); the pooled test counts the same table's rows from every split seed as
+independent rows, and weights the tables by their rows.
 
     python benchmarks/members_or_rows.py --data "dna 1000" vowel ionosphere breast_cancer "digits table" \
         --seeds 0 1 2 --runs benchmarks/results/members_or_rows_runs
@@ -24,6 +27,7 @@ import argparse
 import json
 import math
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,11 +38,10 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from doctor import THREADS, doctor
-from fitguard.data import TensorData, kfold
+from fitguard.data import TensorData
 from fitguard.diagnose import mcnemar_exact
 from fitguard.doctor import DoctorOptions
-from fitguard.doctor.phases import schedule
-from fitguard.doctor.pipeline import base_config
+from fitguard.doctor.pipeline import BASELINE_KEPT, base_config, search_folds
 from fitguard.doctor.trials import MEMBER_SEED_STEP, evaluator, joined, refit_recipe
 from fourier import DATA
 
@@ -53,6 +56,8 @@ def kept(name: str, seed: int, budget: float, runs: Path) -> tuple[dict, int, fl
     if not (folder / "summary.json").exists():
         doctor(DATA[name](seed), budget, seed, folder)
     best = json.loads((folder / "summary.json").read_text())["best"]
+    if best["name"] == BASELINE_KEPT:  # trained with the baseline's passes an epoch, not the search's
+        raise SystemExit(f"{folder}: the doctor kept the baseline's recipe; this benchmark trains a searched one")
     return best["recipe"], int(best["epochs"]), best.get("members", 1)
 
 
@@ -63,11 +68,9 @@ def cell(name: str, seed: int, budget: float, runs: Path) -> dict:
     data = DATA[name](seed)
     options = DoctorOptions(data=data.name, device="cpu", seed=seed, quiet=True)
     base = base_config(options)
-    # the search's passes an epoch, as the doctor's final phase trains (pipeline._scorer)
+    # the search's passes an epoch, as the doctor's final phase trains them
     tested = joined(data.train, data.val)
-    folds = list(kfold(data, k=options.folds, seed=base.data.seed)) if len(tested) <= options.cv_max_rows else None
-    rows = min(len(train) for train, _ in folds) if folds else len(data.train)
-    repeat = schedule(rows, base.train.batch_size, options.search_epochs, options.min_steps)
+    _, _, repeat = search_folds(base, data, options)
     order = torch.randperm(len(data.test), generator=torch.Generator().manual_seed(seed))
     a, b = order[: len(order) // 2], order[len(order) // 2:]
     every = joined(tested, TensorData(data.test.X[a], data.test.y[a]))
@@ -91,8 +94,16 @@ def cell(name: str, seed: int, budget: float, runs: Path) -> dict:
 
 
 def pairs(ratio: float) -> list[tuple[str, str]]:
-    """The equal-time pairs: n members refit on every row against the members on train + val the same time buys."""
-    return [(f"rows {n}", f"members {min(MEMBERS, math.floor(n * (1 + ratio)))}") for n in range(1, ROW_MEMBERS + 1)]
+    """The equal-time pairs: n members refit on every row against the members on train + val the same time buys.
+    Time that buys exactly n members with the refit lies between n and n + 1 of them, ``[n (1 + ratio), (n + 1)
+    (1 + ratio))`` member trainings on train + val: the members' side at both ends (5 at most), the fewest and the
+    most it can be."""
+    found = []
+    for n in range(1, ROW_MEMBERS + 1):
+        fewest = min(MEMBERS, math.floor(n * (1 + ratio)))
+        most = min(MEMBERS, math.ceil((n + 1) * (1 + ratio)) - 1)
+        found += [(f"rows {n}", f"members {fewest}")] + ([(f"rows {n}", f"members {most}")] if most > fewest else [])
+    return found
 
 
 def main() -> None:
@@ -104,7 +115,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/members_or_rows.json"))
     args = parser.parse_args()
     torch.set_num_threads(THREADS)
-    cells: dict[str, dict[str, dict]] = json.loads(args.out.read_text())["cells"] if args.out.exists() else {}
+    stored = json.loads(args.out.read_text()) if args.out.exists() else {"budget": args.budget, "cells": {}}
+    if stored["budget"] != args.budget:
+        parser.error(f"{args.out} holds cells of --budget {stored['budget']:g}, not {args.budget:g}: another --out")
+    cells: dict[str, dict[str, dict]] = stored["cells"]
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).parent).stdout.strip()
     with threadpool_limits(THREADS):
         for name in args.data:
             for seed in args.seeds:
@@ -114,7 +130,8 @@ def main() -> None:
                 print(f"{name:14s} seed {seed}  "
                       + "  ".join(f"{k} {v:.3f}" for k, v in result["accuracy"].items()), flush=True)
                 args.out.parent.mkdir(parents=True, exist_ok=True)
-                args.out.write_text(json.dumps({"budget": args.budget, "threads": THREADS, "cells": cells}))
+                args.out.write_text(json.dumps({"budget": args.budget, "threads": THREADS, "commit": commit,
+                                                "cells": cells}))
     keys = [f"members {k}" for k in range(1, MEMBERS + 1)] + [f"rows {n}" for n in range(1, ROW_MEMBERS + 1)]
     print(f"\nTest accuracy on half B, mean over seeds\n{'data':14s} " + " ".join(f"{k:>9s}" for k in keys))
     for name, by_seed in cells.items():
@@ -147,7 +164,7 @@ def main() -> None:
                     second.append(np.array(c["hits"][pair[1]], bool))
         report(name, found)
     report("pooled", pooled)
-    args.out.write_text(json.dumps({"budget": args.budget, "threads": THREADS, "cells": cells,
+    args.out.write_text(json.dumps({"budget": args.budget, "threads": THREADS, "commit": commit, "cells": cells,
                                     "comparisons": comparisons}, indent=1))
     print(f"\nwritten: {args.out}")
 

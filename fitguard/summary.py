@@ -417,8 +417,8 @@ class Verdict(Section):
     kind: Literal["overfit", "underfit", "good"]
     onset_epoch: int | None
     gap: float | None = Field(description="val_loss - loss at the baseline's last epoch")
-    train_accuracy: Score | None = None
-    val_accuracy: Score | None = None
+    train_accuracy: Score = None
+    val_accuracy: Score = None
     evidence: list[str]
     recommendations: list[Recommendation]
     weights: list[WeightStats]

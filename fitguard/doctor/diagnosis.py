@@ -21,7 +21,8 @@ from fitguard.train import History
 
 
 def diagnose(history: History, model: nn.Module, data: Dataset, parameters: int) -> dict[str, Any]:
-    """Verdict (kind, onset epoch, gap, evidence, ranked recommendations) and per-layer weight statistics.
+    """Verdict (kind, onset epoch, gap, evidence, ranked recommendations), the last epoch's training and validation
+    accuracies (None without them or where not finite) and per-layer weight statistics.
 
     Args:
         history: the baseline's History.
@@ -63,21 +64,24 @@ def sentence(diagnosis: dict[str, Any]) -> str:
         >>> from textwrap import fill
         >>> print(fill(sentence({"kind": "overfit", "onset_epoch": 12, "gap": 0.8, "train_accuracy": 1.0,
         ...                      "val_accuracy": 0.85}), 100))
-        The baseline overfits from epoch 12: at its last epoch it scores 1.000 accuracy on its training rows
-        and 0.850 on validation, and its validation loss exceeds training loss by 0.800.
+        The baseline overfits from epoch 12: its last epoch's accuracy is 1.000 on its training rows and
+        0.850 on validation, and its validation loss exceeds training loss by 0.800.
         >>> sentence({"kind": "overfit", "onset_epoch": None, "gap": 0.8})  # no classes: the losses alone
         'The baseline overfits by the end of training: validation loss exceeds training loss by 0.800.'
     """
-    kind, onset = diagnosis["kind"], diagnosis["onset_epoch"]
+    kind, onset, gap = diagnosis["kind"], diagnosis["onset_epoch"], diagnosis.get("gap")
     train, val = diagnosis.get("train_accuracy"), diagnosis.get("val_accuracy")
-    # what a reader weighs first, where there are classes: the two accuracies (in training mode, as the verdict reads
-    # them), then the losses' gap, whose size means little alone
-    scores = (f"at its last epoch it scores {train:.3f} accuracy on its training rows and {val:.3f} on validation"
+    # what a reader weighs first, where there are classes: the two accuracies (the training one taken over the last
+    # epoch's batches, in training mode, as the verdict reads it), then the losses' gap, whose size means little alone
+    scores = (f"its last epoch's accuracy is {train:.3f} on its training rows and {val:.3f} on validation"
               if train is not None and val is not None else None)
     if kind == "overfit":
         where = f"from epoch {onset}" if onset else "by the end of training"
-        losses = f"validation loss exceeds training loss by {diagnosis['gap']:.3f}"
-        return f"The baseline overfits {where}: " + (f"{scores}, and its {losses}." if scores else f"{losses}.")
+        losses = (f"validation loss exceeds training loss by {gap:.3f}"
+                  if gap is not None and math.isfinite(gap) and gap > 0 else None)
+        if scores and losses:
+            return f"The baseline overfits {where}: {scores}, and its {losses}."
+        return f"The baseline overfits {where}" + (f": {scores or losses}." if scores or losses else ".")
     if kind == "underfit":
         return "The baseline underfits: it does not fit even its own training data well" + (
             f" ({scores})." if scores else ".")

@@ -765,15 +765,31 @@ def _without_penalties(recipe: dict[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in recipe.items() if k != "remedies"}, **({"remedies": remedies} if remedies else {})}
 
 
+def search_folds(base: TrainConfig, data: Dataset, options: DoctorOptions
+                 ) -> tuple[list[tuple[TensorData, TensorData]] | None, int, int]:
+    """How the search splits and repeats the labelled rows: its folds (k-fold over train + val when those are at most
+    ``cv_max_rows``; None: the validation split scores), the rows of its smallest training set, and the passes over
+    them an epoch (``repeat``) that let ``search_epochs`` epochs take ``min_steps`` steps. The kept recipe's final
+    trainings take the same passes an epoch.
+
+    Args:
+        base: the run's base spec (its batch size and split seed).
+        data: the dataset.
+        options: the run's options.
+    """
+    labelled = len(data.train) + len(data.val)
+    folds = list(kfold(data, k=options.folds, seed=base.data.seed)) if labelled <= options.cv_max_rows else None
+    rows = min(len(train) for train, _ in folds) if folds else len(data.train)
+    return folds, rows, phases.schedule(rows, base.train.batch_size, options.search_epochs, options.min_steps)
+
+
 def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: phases.Clock,
             display: DoctorProgress, store: TrialStore | None = None) -> tuple[phases.Scorer, dict[str, Any]]:
     """How the search scores recipes: cross-validated when the labelled rows are at most ``cv_max_rows``, each
     epoch repeating the (fold's) training rows until ``search_epochs`` epochs can take ``min_steps`` steps. Each
     scored trial updates the time the clock keeps back for the final trainings and their evaluations."""
     labelled = len(data.train) + len(data.val)
-    folds = list(kfold(data, k=options.folds, seed=base.data.seed)) if labelled <= options.cv_max_rows else None
-    rows = min(len(train) for train, _ in folds) if folds else len(data.train)
-    repeat = phases.schedule(rows, base.train.batch_size, options.search_epochs, options.min_steps)
+    folds, rows, repeat = search_folds(base, data, options)
     tested = labelled if options.refit != "none" else len(data.train)
     scored: list[Trial] = []
 

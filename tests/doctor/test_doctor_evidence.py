@@ -18,6 +18,7 @@ from fitguard.cli import app
 from fitguard.commands.doctor import options_from_cli
 from fitguard.data import load
 from fitguard.doctor import DoctorOptions, evidence, read_summary
+from fitguard.doctor.diagnosis import sentence
 from fitguard.doctor.plan import plan_for
 from fitguard.doctor.suggestions import outcomes
 from fitguard.doctor.trials import Trial
@@ -123,6 +124,34 @@ def test_the_verdict_decides_the_phases_and_their_remedies():
 def trial(name: str, score: float, parameters: int = 100, phase: str = "ablation", recipe=None) -> Trial:
     return Trial(name, phase, recipe or {"model": {"name": "mlp"}}, score, 0.0, parameters, 10, 1.0,
                  details={"val_loss": 1 - score})
+
+
+OVERFIT = "The baseline overfits from epoch 7"
+SCORES = "its last epoch's accuracy is 0.990 on its training rows and 0.850 on validation"
+
+
+@pytest.mark.parametrize(("diagnosis", "said"), [
+    ({"kind": "overfit", "onset_epoch": 7, "gap": 0.4, "train_accuracy": 0.99, "val_accuracy": 0.85},
+     f"{OVERFIT}: {SCORES}, and its validation loss exceeds training loss by 0.400."),
+    # without classes: the losses alone
+    ({"kind": "overfit", "onset_epoch": 7, "gap": 0.4}, f"{OVERFIT}: validation loss exceeds training loss by 0.400."),
+    # a gap that is not a gap (the accuracies convicted it) or not a number: no losses clause
+    ({"kind": "overfit", "onset_epoch": 7, "gap": -0.05, "train_accuracy": 0.99, "val_accuracy": 0.85},
+     f"{OVERFIT}: {SCORES}."),
+    ({"kind": "overfit", "onset_epoch": None, "gap": float("nan")}, "The baseline overfits by the end of training."),
+    ({"kind": "overfit", "onset_epoch": None, "gap": None, "train_accuracy": 0.99, "val_accuracy": None},
+     "The baseline overfits by the end of training."),
+    ({"kind": "underfit", "onset_epoch": None, "gap": 0.0, "train_accuracy": 0.99, "val_accuracy": 0.85},
+     f"The baseline underfits: it does not fit even its own training data well ({SCORES})."),
+    ({"kind": "underfit", "onset_epoch": None, "gap": 0.0},
+     "The baseline underfits: it does not fit even its own training data well."),
+    ({"kind": "good", "onset_epoch": None, "gap": 0.01, "train_accuracy": 0.99, "val_accuracy": 0.85},
+     f"The baseline generalizes well: no sign of overfitting or underfitting ({SCORES})."),
+    ({"kind": "good", "onset_epoch": None, "gap": 0.01},
+     "The baseline generalizes well: no sign of overfitting or underfitting."),
+])
+def test_the_verdict_sentence_says_what_it_was_read_from(diagnosis, said):
+    assert sentence(diagnosis) == said
 
 
 def test_each_suggestion_reports_what_it_did_including_the_ones_that_did_not_help():

@@ -3,6 +3,7 @@ import json
 import os
 import re
 import shutil
+from html import unescape
 
 import numpy as np
 import pytest
@@ -54,12 +55,12 @@ def test_the_verdict_sentence_gives_the_accuracies_it_was_read_from(digits_run):
     verdict = read_summary(digits_run)["verdict"]
     last = json.loads((digits_run / "baseline_history.json").read_text())["epochs"][-1]
     assert (verdict["train_accuracy"], verdict["val_accuracy"]) == (last["accuracy"], last["val_accuracy"])
-    scores = (f"at its last epoch it scores {last['accuracy']:.3f} accuracy on its training rows and "
+    scores = (f"its last epoch's accuracy is {last['accuracy']:.3f} on its training rows and "
               f"{last['val_accuracy']:.3f} on validation")
     assert scores in verdict["sentence"]
     if verdict["kind"] == "overfit":
         assert verdict["sentence"].endswith(f"and its validation loss exceeds training loss by {verdict['gap']:.3f}.")
-    assert verdict["sentence"] in (digits_run / "report.html").read_text()
+    assert verdict["sentence"] in unescape((digits_run / "report.html").read_text())
 
 
 def test_best_recipe_is_at_least_as_good_as_the_baseline_on_test(digits_run):

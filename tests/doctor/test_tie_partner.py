@@ -316,3 +316,7 @@ def test_a_doctor_run_averages_the_tied_network_into_the_ensemble_and_ships_both
     assert f"2 times with different seeds (seeds 0, {MEMBER_SEED_STEP})" in html
     assert ("would have joined it as one more member, but its training did not fit the time left, so it was not "
             "averaged in; one more seed of the recipe took its place)") in html
+    # a summary from before best.partner.why_not: the report says what it knows, no more
+    del summary["best"]["partner"]["why_not"]
+    (unused / "summary.json").write_text(json.dumps(summary))
+    assert "would have joined it as one more member, but it was not averaged in)" in unescape(render_report(unused))
