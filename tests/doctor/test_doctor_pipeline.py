@@ -63,6 +63,17 @@ def test_the_verdict_sentence_gives_the_accuracies_it_was_read_from(digits_run):
     assert verdict["sentence"] in unescape((digits_run / "report.html").read_text())
 
 
+def test_the_outcome_cards_show_each_test_figure_with_its_interval_on_one_line(digits_run):
+    test = read_summary(digits_run)["test"]
+    html = (digits_run / "report.html").read_text()
+    for model in ("baseline", "best"):
+        figure = test[model]["figure"]
+        interval = f"{100 * figure['low']:.1f}–{100 * figure['high']:.1f}"
+        assert (f'<div class="big">{100 * figure["value"]:.1f}% <span class="interval">({interval})</span></div>'
+                in html)
+    assert ".card .big .interval { font-size: 17px; font-weight: 600; white-space: nowrap; }" in html
+
+
 def test_best_recipe_is_at_least_as_good_as_the_baseline_on_test(digits_run):
     summary = read_summary(digits_run)
     # the paired test on the same rows, not the raw difference, decides what the report may call better
