@@ -13,7 +13,10 @@ variants of each network the way the ablation ranks them (the higher validation 
 loss) with and without the new variant: the ablation's choice before and after it, by the same row test.
 
 The data: ``fourier.py``'s tables (mlbench's Vowel, Ionosphere and DNA with 1,000 labelled rows, breast_cancer,
-digits as a table); never the held-out suites. Accuracies do not depend on the machine's load, seconds do.
+digits as a table), and since session 30 the benchmark five's image and signal sets (digits 10%, digits 100%,
+Fashion-MNIST 100/class, MNIST-1D), where the networks are the doctor's MLPs for that kind
+(``ARCHITECTURES[kind]``: the ablation offers the remedy to every built-in MLP); never the held-out suites.
+Accuracies do not depend on the machine's load, seconds do.
 
     apt-get install -y --no-install-recommends r-cran-mlbench && .venv/bin/pip install rdata
 
@@ -33,14 +36,28 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from doctor import BENCHMARK, benchmark_dataset
+from fitguard.data import Dataset
 from fitguard.doctor import DoctorOptions
-from fitguard.doctor.phases import INPUT_DROPOUT_MODEL, describe, schedule
+from fitguard.doctor.phases import ARCHITECTURES, INPUT_DROPOUT_MODEL, describe, schedule
 from fitguard.doctor.pipeline import base_config
 from fitguard.doctor.plan import INPUT_DROPOUT
 from fourier import DATA, as_shipped, compare, pack
 
 NETWORKS = ({"name": "mlp", "hidden": [64]}, {"name": "mlp", "hidden": [256]},
             {"name": "mlp", "hidden": [256], "fourier": 512})
+#: the benchmark five's sets that are not tables (breast_cancer is one of fourier.py's)
+OTHER = tuple(name for name in BENCHMARK if name not in DATA)
+
+
+def load(name: str, seed: int) -> Dataset:
+    """One of ``fourier.py``'s tables or of the benchmark five, split by ``seed``."""
+    return DATA[name](seed) if name in DATA else benchmark_dataset(name, seed)
+
+
+def networks(kind: str) -> list[dict]:
+    """The networks compared: three table MLPs; for images and signals, the doctor's MLPs of that kind."""
+    return list(NETWORKS) if kind == "table" else [m for m in ARCHITECTURES[kind] if m["name"] == "mlp"]
 VARIANTS = {"no dropout": {}, "dropout 0.25": {"dropout": 0.25}, "dropout 0.5": {"dropout": 0.5},
             INPUT_DROPOUT: INPUT_DROPOUT_MODEL}
 #: the ablation's dropouts before the new one, and after
@@ -49,12 +66,12 @@ BEFORE, AFTER = ("no dropout", "dropout 0.25"), ("no dropout", "dropout 0.25", I
 
 def run(name: str, seed: int) -> dict[str, dict[str, dict]]:
     """Every network and variant on one seed's split: network -> variant -> figures (``fourier.as_shipped``)."""
-    data = DATA[name](seed)
+    data = load(name, seed)
     options = DoctorOptions(device="cpu", seed=seed)
     base = base_config(options)
     repeat = schedule(len(data.train), base.train.batch_size, options.search_epochs, options.min_steps)
     out: dict[str, dict[str, dict]] = {}
-    for network in NETWORKS:
+    for network in networks(data.kind):
         label = describe({"model": network})
         for variant, change in VARIANTS.items():
             row = as_shipped(base, options, {"model": {**network, **change}}, data, repeat)
@@ -90,7 +107,7 @@ def summarize(seeds: list[dict[str, dict[str, dict]]]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", nargs="+", default=list(DATA), choices=list(DATA), metavar="NAME")
+    parser.add_argument("--data", nargs="+", default=list(DATA), choices=[*DATA, *OTHER], metavar="NAME")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/input_dropout.json"))
