@@ -104,13 +104,14 @@ def datasets_of(suite: str) -> dict[str, Any]:
             "all": {**loaders, **HELDOUT}, "target": dict(TARGETS)}[suite]
 
 
-def doctor(data: Dataset, budget: float, seed: int, out: Path, recipe: tuple[str, ...] = ()) -> dict:
-    """``fitguard doctor`` with its defaults (and ``--recipe`` for each of ``recipe``) on the benchmark's split; reads
-    its summary and test predictions."""
+def doctor(data: Dataset, budget: float, seed: int, out: Path, recipe: tuple[str, ...] = (), **options: Any) -> dict:
+    """``fitguard doctor`` with its defaults (and ``--recipe`` for each of ``recipe``; ``options``: other
+    :class:`~fitguard.doctor.DoctorOptions` fields, e.g. ``keep="simplest"``) on the benchmark's split; reads its
+    summary and test predictions."""
     started = time.perf_counter()
-    options = DoctorOptions(data=data.name, budget=budget, out=str(out), quiet=True, device="cpu", seed=seed,
-                            recipe=recipe)
-    run_dir = Path(run_doctor(options, data=data))
+    run_options = DoctorOptions(data=data.name, budget=budget, out=str(out), quiet=True, device="cpu", seed=seed,
+                                recipe=recipe, **options)
+    run_dir = Path(run_doctor(run_options, data=data))
     wall = time.perf_counter() - started
     summary = read_summary(run_dir)
     keys = (("test", "best", "accuracy"), ("test", "baseline", "accuracy"), ("timings", "total"), ("best", "name"))
