@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
 from safetensors.numpy import load_file
 
 from fitguard.report import plots
+from fitguard.report.terminal import unused_time
 from fitguard.summary import SearchTrial, Summary, load_summary
 from fitguard.train.state_io import atomic_write_bytes
 
@@ -134,7 +135,7 @@ def render_report(run_dir: str | Path) -> str:
     return template.render(s=summary.to_dict(), fig=figures(run_dir, summary), best_config=config_yaml,
                            advice=advice(summary),
                            reference_sentence=reference_sentence(summary), recall=recall_rows(summary),
-                           columns=column_rows(run_dir))
+                           columns=column_rows(run_dir), unused=unused_time(summary))
 
 
 def recall_rows(summary: Summary) -> list[dict[str, Any]]:
