@@ -58,6 +58,8 @@ def load(name: str, seed: int) -> Dataset:
 def networks(kind: str) -> list[dict]:
     """The networks compared: three table MLPs; for images and signals, the doctor's MLPs of that kind."""
     return list(NETWORKS) if kind == "table" else [m for m in ARCHITECTURES[kind] if m["name"] == "mlp"]
+
+
 VARIANTS = {"no dropout": {}, "dropout 0.25": {"dropout": 0.25}, "dropout 0.5": {"dropout": 0.5},
             INPUT_DROPOUT: INPUT_DROPOUT_MODEL}
 #: the ablation's dropouts before the new one, and after

@@ -25,16 +25,12 @@ import torch
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from doctor import BENCHMARK, THREADS, benchmark_dataset, doctor
-from fitguard.data import Dataset
+from doctor import BENCHMARK, THREADS, doctor
 from fitguard.diagnose import mcnemar_exact
 from fourier import DATA
+from input_dropout import load
 
 RULES = ("best", "simplest")
-
-
-def load(name: str, seed: int) -> Dataset:
-    return DATA[name](seed) if name in DATA else benchmark_dataset(name, seed)
 
 
 def run(name: str, seed: int, rule: str, budget: float, runs: Path) -> dict:
@@ -45,7 +41,7 @@ def run(name: str, seed: int, rule: str, budget: float, runs: Path) -> dict:
             "right": (cell["predictions"] == data.test.y.numpy()).astype(int).tolist()}
 
 
-def compare(cells: dict[str, dict], names: list[str]) -> dict:
+def by_rule(cells: dict[str, dict], names: list[str]) -> dict:
     """Per set and pooled: each rule's accuracies and simplest against best by row."""
     found: dict[str, dict] = {}
     pooled: dict[str, list[np.ndarray]] = {rule: [] for rule in RULES}
@@ -94,7 +90,7 @@ def main() -> None:
                         print(f"{key:28s} {found['test']:.4f}  {found['wall']:.1f} s  {found['best']}", flush=True)
                         args.out.parent.mkdir(parents=True, exist_ok=True)
                         args.out.write_text(json.dumps({**stored, "budget": args.budget, "cells": cells}))
-    comparison = compare(cells, args.data)
+    comparison = by_rule(cells, args.data)
     print(f"\n{'data':14s} {'best':>15s} {'simplest':>15s}  simplest vs best, by row")
     for name, c in comparison.items():
         if name == "pooled":

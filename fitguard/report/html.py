@@ -32,9 +32,8 @@ def _environment() -> Environment:
     environment.filters["num"] = lambda v, digits=4: "–" if missing(v) else f"{v:.{digits}g}"
     environment.filters["signed"] = lambda v: "–" if missing(v) else f"{v:+.4f}"
     environment.filters["thousands"] = lambda v: "–" if missing(v) else f"{v:,}"
-    # a test figure and its interval, apart (the outcome's cards set the interval smaller, on one line) or together
+    # a test figure and its interval, apart (the outcome's cards set the interval smaller, on one line)
     environment.filters["figure_parts"] = lambda f: ("–", None) if missing(f) else _figure_parts(f)
-    environment.filters["figure"] = lambda f: "–" if missing(f) else "{} ({})".format(*_figure_parts(f))
     # an estimate with its interval (balanced accuracy, RMSE, R²); a dash where an older summary has none
     environment.filters["estimate"] = lambda e, style="num": "–" if missing(e) else (
         f"{100 * e['value']:.1f}% ({100 * e['low']:.1f}–{100 * e['high']:.1f})" if style == "pct"

@@ -72,13 +72,14 @@ def print_outcome(console: Console, summary: Summary, report: Path | None = None
 
 
 def unused_time(summary: Summary) -> str | None:
-    """Where a time budget that the run left :data:`UNUSED_SHARE` or more of went: when the search ended (and why
-    nothing was searched on the kept recipe, where that is why) and what the final training took -- as many networks
-    as its forecast let fit before the deadline. None for a run that used its budget, or had none.
+    """Where a time budget that the run left :data:`UNUSED_SHARE` or more of went: when the search ended (the phases
+    before the final one, summed; and why nothing was searched on the kept recipe, where that is why) and what the
+    final phase took -- training as many networks as its forecast let fit, testing them, refitting them on every
+    row where that fit, saving them. None for a run that used its budget, or had none.
 
-    ``make demo`` on this 2-core CPU: "46 s unused: the search ended at 81 s and the final training took 53 s (2 of
-    --ensemble's 5 networks, what its forecast let fit)" (the terminal's wall time line and the report's timings say
-    it).
+    ``make demo`` on this 2-core CPU: "46 s unused: the search ended at 81 s (a complete recipe is kept as given: ...)
+    and the final phase took 53 s (2 of --ensemble's 5 networks, what its forecast let fit)", on the terminal's wall
+    time line and under the report's timings.
 
     Args:
         summary: the run's summary.
@@ -87,12 +88,13 @@ def unused_time(summary: Summary) -> str | None:
     if not budget or total > (1 - UNUSED_SHARE) * budget:
         return None
     final = summary.timings.root.get("final", 0.0)
+    searched = sum(seconds for phase, seconds in summary.timings.root.items() if phase not in ("final", "total"))
     settled = f" ({summary.remedies.settled})" if summary.remedies.settled else ""
     ensemble, members = summary.options.get("ensemble", 1), summary.best.members
     networks = (f"{members} of --ensemble's {ensemble} networks, what its forecast let fit" if members < ensemble
                 else f"all {members} of --ensemble's networks" if members > 1 else "one network")
-    return (f"{budget - total:.0f} s unused: the search ended at {total - final:.0f} s{settled} and the final "
-            f"training took {final:.0f} s ({networks})")
+    return (f"{budget - total:.0f} s unused: the search ended at {searched:.0f} s{settled} and the final phase took "
+            f"{final:.0f} s ({networks})")
 
 
 def _figure_text(figure: Figure) -> str:
