@@ -104,6 +104,15 @@ def datasets_of(suite: str) -> dict[str, Any]:
             "all": {**loaders, **HELDOUT}, "target": dict(TARGETS)}[suite]
 
 
+def stored_cells(parser: argparse.ArgumentParser, out: Path, budget: float) -> dict[str, Any]:
+    """What an earlier run of a benchmark of doctor runs left in ``out`` (its ``budget`` and ``cells``), to go on
+    from; a fresh record where there is none. A record of another ``--budget`` is refused (its cells would mix in)."""
+    stored = json.loads(out.read_text()) if out.exists() else {"budget": budget, "cells": {}}
+    if stored["budget"] != budget:
+        parser.error(f"{out} holds cells of --budget {stored['budget']:g}, not {budget:g}: another --out")
+    return stored
+
+
 def doctor(data: Dataset, budget: float, seed: int, out: Path, recipe: tuple[str, ...] = (), **options: Any) -> dict:
     """``fitguard doctor`` with its defaults (and ``--recipe`` for each of ``recipe``; ``options``: other
     :class:`~fitguard.doctor.DoctorOptions` fields, e.g. ``keep="simplest"``) on the benchmark's split; reads its

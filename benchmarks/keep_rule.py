@@ -25,7 +25,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from doctor import BENCHMARK, THREADS, doctor
+from doctor import BENCHMARK, THREADS, doctor, stored_cells
 from fitguard.diagnose import mcnemar_exact
 from fourier import DATA
 from input_dropout import load
@@ -76,9 +76,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/keep_rule.json"))
     args = parser.parse_args()
     torch.set_num_threads(THREADS)
-    stored = json.loads(args.out.read_text()) if args.out.exists() else {"budget": args.budget, "cells": {}}
-    if stored["budget"] != args.budget:
-        parser.error(f"{args.out} holds cells of --budget {stored['budget']:g}, not {args.budget:g}: another --out")
+    stored = stored_cells(parser, args.out, args.budget)
     cells: dict[str, dict] = stored["cells"]
     with threadpool_limits(THREADS):
         for name in args.data:

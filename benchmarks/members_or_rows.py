@@ -37,7 +37,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from doctor import THREADS, doctor
+from doctor import THREADS, doctor, stored_cells
 from fitguard.data import TensorData
 from fitguard.diagnose import mcnemar_exact
 from fitguard.doctor import DoctorOptions
@@ -115,9 +115,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/members_or_rows.json"))
     args = parser.parse_args()
     torch.set_num_threads(THREADS)
-    stored = json.loads(args.out.read_text()) if args.out.exists() else {"budget": args.budget, "cells": {}}
-    if stored["budget"] != args.budget:
-        parser.error(f"{args.out} holds cells of --budget {stored['budget']:g}, not {args.budget:g}: another --out")
+    stored = stored_cells(parser, args.out, args.budget)
     cells: dict[str, dict[str, dict]] = stored["cells"]
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).parent).stdout.strip()
