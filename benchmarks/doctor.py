@@ -104,6 +104,18 @@ def datasets_of(suite: str) -> dict[str, Any]:
             "all": {**loaders, **HELDOUT}, "target": dict(TARGETS)}[suite]
 
 
+def cells_parser(doc: str, name: str, data: list[str], choices: list[str], seeds: list[int]) -> argparse.ArgumentParser:
+    """The command line of a benchmark of doctor runs: ``--data`` (default ``data``, among ``choices``), ``--seeds``,
+    ``--budget`` (60 s), and where its run folders and cells go (``--runs``, ``--out``: ``results/<name>...``)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", nargs="+", default=data, choices=choices, metavar="NAME")
+    parser.add_argument("--seeds", nargs="+", type=int, default=seeds)
+    parser.add_argument("--budget", type=float, default=60.0, help="doctor's --budget in wall seconds (default 60)")
+    parser.add_argument("--runs", type=Path, default=RESULTS / f"{name}_runs", help="where the run folders go")
+    parser.add_argument("--out", type=Path, default=RESULTS / f"{name}.json", help="the cells, read back to go on")
+    return parser
+
+
 def stored_cells(parser: argparse.ArgumentParser, out: Path, budget: float) -> dict[str, Any]:
     """What an earlier run of a benchmark of doctor runs left in ``out`` (its ``budget`` and ``cells``), to go on
     from; a fresh record where there is none. A record of another ``--budget`` is refused (its cells would mix in)."""
@@ -111,6 +123,29 @@ def stored_cells(parser: argparse.ArgumentParser, out: Path, budget: float) -> d
     if stored["budget"] != budget:
         parser.error(f"{out} holds cells of --budget {stored['budget']:g}, not {budget:g}: another --out")
     return stored
+
+
+def alternating_cells(parser: argparse.ArgumentParser, args: argparse.Namespace, arms: tuple[Any, ...],
+                      run: Callable[[str, int, Any], dict]) -> tuple[dict[str, Any], dict[str, dict]]:
+    """Every (data set, seed, arm) doctor run of ``args`` (:func:`cells_parser`'s) not yet in ``args.out``'s cells
+    (keys ``"name|seed|arm"``): ``run(name, seed, arm)``, the arms of a seed one after the other, which goes first
+    alternating with the seed (so that neither arm always meets the machine warmer), 2 threads; each cell printed
+    and written as it ends. Returns the stored record and its cells."""
+    torch.set_num_threads(THREADS)
+    stored = stored_cells(parser, args.out, args.budget)
+    cells: dict[str, dict] = stored["cells"]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with threadpool_limits(THREADS):
+        for name in args.data:
+            for seed in args.seeds:
+                for arm in arms if seed % 2 == 0 else arms[::-1]:
+                    key = f"{name}|{seed}|{arm}"
+                    if key not in cells:
+                        cells[key] = found = run(name, seed, arm)
+                        print(f"{key:28s} {found['test']:.4f}  {found['wall']:.1f} s  {found['members']} member(s)  "
+                              f"{found['best']}", flush=True)
+                        args.out.write_text(json.dumps({**stored, "cells": cells}))
+    return stored, cells
 
 
 def doctor(data: Dataset, budget: float, seed: int, out: Path, recipe: tuple[str, ...] = (), **options: Any) -> dict:

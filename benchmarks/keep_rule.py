@@ -14,18 +14,15 @@ then pooled over the sets. Never the held-out suites.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
 from pathlib import Path
 
 import numpy as np
-import torch
-from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from doctor import BENCHMARK, THREADS, doctor, stored_cells
+from doctor import BENCHMARK, THREADS, alternating_cells, cells_parser, doctor
 from fitguard.diagnose import mcnemar_exact
 from fourier import DATA
 from input_dropout import load
@@ -67,27 +64,11 @@ def by_rule(cells: dict[str, dict], names: list[str]) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", nargs="+", default=["ionosphere", "breast_cancer", "digits 10%"],
-                        choices=[*DATA, *BENCHMARK], metavar="NAME")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3])
-    parser.add_argument("--budget", type=float, default=60.0)
-    parser.add_argument("--runs", type=Path, default=Path("benchmarks/results/keep_rule_runs"))
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/keep_rule.json"))
+    parser = cells_parser(__doc__, "keep_rule", ["ionosphere", "breast_cancer", "digits 10%"], [*DATA, *BENCHMARK],
+                          [0, 1, 2, 3])
     args = parser.parse_args()
-    torch.set_num_threads(THREADS)
-    stored = stored_cells(parser, args.out, args.budget)
-    cells: dict[str, dict] = stored["cells"]
-    with threadpool_limits(THREADS):
-        for name in args.data:
-            for seed in args.seeds:
-                for rule in RULES if seed % 2 == 0 else RULES[::-1]:  # which runs first alternates
-                    key = f"{name}|{seed}|{rule}"
-                    if key not in cells:
-                        cells[key] = found = run(name, seed, rule, args.budget, args.runs)
-                        print(f"{key:28s} {found['test']:.4f}  {found['wall']:.1f} s  {found['best']}", flush=True)
-                        args.out.parent.mkdir(parents=True, exist_ok=True)
-                        args.out.write_text(json.dumps({**stored, "budget": args.budget, "cells": cells}))
+    stored, cells = alternating_cells(parser, args, RULES,
+                                      lambda name, seed, rule: run(name, seed, rule, args.budget, args.runs))
     comparison = by_rule(cells, args.data)
     print(f"\n{'data':14s} {'best':>15s} {'simplest':>15s}  simplest vs best, by row")
     for name, c in comparison.items():

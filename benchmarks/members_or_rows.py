@@ -23,7 +23,6 @@ independent rows, and weights the tables by their rows.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import statistics
@@ -37,7 +36,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from doctor import THREADS, doctor, stored_cells
+from doctor import THREADS, cells_parser, doctor, stored_cells
 from fitguard.data import TensorData
 from fitguard.diagnose import mcnemar_exact
 from fitguard.doctor import DoctorOptions
@@ -107,12 +106,7 @@ def pairs(ratio: float) -> list[tuple[str, str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", nargs="+", default=["ionosphere"], choices=list(DATA))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--budget", type=float, default=60.0)
-    parser.add_argument("--runs", type=Path, default=Path("benchmarks/results/members_or_rows_runs"))
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/members_or_rows.json"))
+    parser = cells_parser(__doc__, "members_or_rows", ["ionosphere"], list(DATA), [0, 1, 2])
     args = parser.parse_args()
     torch.set_num_threads(THREADS)
     stored = stored_cells(parser, args.out, args.budget)

@@ -1,0 +1,66 @@
+"""A probe, not a default: ``fitguard doctor`` with the VGG recipe (``fitguard.doctor.phases.RECIPES["vgg"]``) taking
+2 passes over its rows an epoch instead of 1, in every training of it -- scored, tested and shipped alike, the
+time forecasts seeing the doubled epochs (they read the recipe's ``repeat``) -- against the recipe as it is.
+
+Why: on few rows the recipe's one cycle over 60 epochs of batch 64 takes few steps (digits 10%: 1 step an epoch on a
+fold's 60 rows, 2 on the 90 labelled rows), and session 23 measured 2 passes an epoch worth 1.5 points to the recipe
+trained alone there (``recipe_variants.py``). Both arms run on the same split per seed, alternating which goes first,
+60 s, 2 threads, machine alone; test accuracy and the row test (exact McNemar, 2 passes first). The patch is in this
+process only (``RECIPES`` is read when a run loads the recipe).
+
+    python benchmarks/recipe_passes.py --data "digits 10%" --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from doctor import BENCHMARK, THREADS, alternating_cells, benchmark_dataset, cells_parser, doctor
+from fitguard.diagnose import mcnemar_exact
+from fitguard.doctor import phases
+
+PASSES = (1, 2)
+
+
+def run(name: str, seed: int, passes: int, budget: float, runs: Path) -> dict:
+    """One doctor run with the VGG recipe at ``passes`` passes an epoch."""
+    phases.RECIPES["vgg"]["train"]["repeat"] = passes
+    try:
+        data = benchmark_dataset(name, seed)
+        cell = doctor(data, budget, seed, runs / f"passes{passes}_{name.replace(' ', '_').replace('%', 'pc')}_{seed}")
+    finally:
+        phases.RECIPES["vgg"]["train"]["repeat"] = 1
+    return {"test": cell["test"], "wall": cell["wall_seconds"], "best": cell["best"], "members": cell["members"],
+            "right": (cell["predictions"] == data.test.y.numpy()).astype(int).tolist()}
+
+
+def main() -> None:
+    parser = cells_parser(__doc__, "recipe_passes", ["digits 10%"], list(BENCHMARK), [0, 1, 2])
+    args = parser.parse_args()
+    stored, cells = alternating_cells(parser, args, PASSES,
+                                      lambda name, seed, passes: run(name, seed, passes, args.budget, args.runs))
+    comparison = {}
+    for name in args.data:
+        seeds = [s for s in args.seeds if all(f"{name}|{s}|{p}" in cells for p in PASSES)]
+        arms = {p: [cells[f"{name}|{s}|{p}"] for s in seeds] for p in PASSES}
+        hits = {p: np.concatenate([np.array(c["right"], bool) for c in arms[p]]) for p in PASSES}
+        test = mcnemar_exact(hits[2], hits[1])
+        comparison[name] = {"seeds": seeds, **{f"passes {p}": [c["test"] for c in arms[p]] for p in PASSES},
+                            "walls": {f"passes {p}": [c["wall"] for c in arms[p]] for p in PASSES},
+                            "members": {f"passes {p}": [c["members"] for c in arms[p]] for p in PASSES},
+                            "only_2": test.only_first, "only_1": test.only_second, "p": test.p_value}
+        print(f"{name}: 1 pass {statistics.mean(comparison[name]['passes 1']):.4f}, 2 passes "
+              f"{statistics.mean(comparison[name]['passes 2']):.4f}; 2 against 1 by row: {test.only_first} rows vs "
+              f"{test.only_second}, p = {test.p_value:.2g}")
+    args.out.write_text(json.dumps({**stored, "threads": THREADS, "cells": cells, "comparison": comparison}, indent=1))
+    print(f"\nwritten: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
