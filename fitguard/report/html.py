@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
 from safetensors.numpy import load_file
 
 from fitguard.report import plots
-from fitguard.report.terminal import unused_time
+from fitguard.report.terminal import figure_parts, unused_time
 from fitguard.summary import SearchTrial, Summary, load_summary
 from fitguard.train.state_io import atomic_write_bytes
 
@@ -32,8 +32,6 @@ def _environment() -> Environment:
     environment.filters["num"] = lambda v, digits=4: "–" if missing(v) else f"{v:.{digits}g}"
     environment.filters["signed"] = lambda v: "–" if missing(v) else f"{v:+.4f}"
     environment.filters["thousands"] = lambda v: "–" if missing(v) else f"{v:,}"
-    # a test figure and its interval, apart (the outcome's cards set the interval smaller, on one line)
-    environment.filters["figure_parts"] = lambda f: ("–", None) if missing(f) else _figure_parts(f)
     # an estimate with its interval (balanced accuracy, RMSE, R²); a dash where an older summary has none
     environment.filters["estimate"] = lambda e, style="num": "–" if missing(e) else (
         f"{100 * e['value']:.1f}% ({100 * e['low']:.1f}–{100 * e['high']:.1f})" if style == "pct"
@@ -62,24 +60,6 @@ def _weights(path: Path) -> np.ndarray:
     tensors = load_file(str(path))
     kept = [v.ravel() for k, v in sorted(tensors.items()) if k.endswith("weight") and v.ndim >= 2]
     return np.concatenate(kept) if kept else np.zeros(0)
-
-
-def _figure_parts(figure: dict[str, Any]) -> tuple[str, str]:
-    """A test figure (``summary.test.<model>.figure``) and its 95% interval, as text.
-
-    Example:
-        >>> _figure_parts({"metric": "accuracy", "value": 0.975, "low": 0.953, "high": 0.987})
-        ('97.5%', '95.3–98.7')
-        >>> _figure_parts({"metric": "mse", "value": 4.0, "low": 3.0, "high": 5.5,
-        ...                "rmse": {"value": 2.0, "low": 1.7320508, "high": 2.3452079}})
-        ('RMSE 2', '1.732–2.345')
-    """
-    if figure["metric"] == "accuracy":
-        return f"{100 * figure['value']:.1f}%", f"{100 * figure['low']:.1f}–{100 * figure['high']:.1f}"
-    if "rmse" in figure:
-        rmse = figure["rmse"]
-        return f"RMSE {rmse['value']:.4g}", f"{rmse['low']:.4g}–{rmse['high']:.4g}"
-    return f"MSE {figure['value']:.4g}", f"{figure['low']:.4g}–{figure['high']:.4g}"
 
 
 def figures(run_dir: Path, summary: Summary) -> dict[str, str]:
@@ -134,7 +114,10 @@ def render_report(run_dir: str | Path) -> str:
     return template.render(s=summary.to_dict(), fig=figures(run_dir, summary), best_config=config_yaml,
                            advice=advice(summary),
                            reference_sentence=reference_sentence(summary), recall=recall_rows(summary),
-                           columns=column_rows(run_dir), unused=unused_time(summary))
+                           columns=column_rows(run_dir), unused=unused_time(summary),
+                           # each tested model's figure and interval, apart: the cards set the interval smaller
+                           cards={model: figure_parts(run.figure, percent=True)
+                                  for model, run in (("baseline", summary.test.baseline), ("best", summary.test.best))})
 
 
 def recall_rows(summary: Summary) -> list[dict[str, Any]]:

@@ -97,13 +97,31 @@ def unused_time(summary: Summary) -> str | None:
             f"{final:.0f} s ({networks})")
 
 
-def _figure_text(figure: Figure) -> str:
+def figure_parts(figure: Figure, *, percent: bool = False) -> tuple[str, str]:
+    """A test figure and its 95% interval, as text: accuracy (as a share, or with ``percent`` in percent), else RMSE
+    where the summary has it, else MSE. The terminal's table joins the two; the report's cards set them apart.
+
+    Example:
+        >>> from fitguard.summary import Estimate
+        >>> accuracy = Figure(metric="accuracy", value=0.975, low=0.953, high=0.987, rows=898, interval="wilson")
+        >>> figure_parts(accuracy), figure_parts(accuracy, percent=True)
+        (('0.975', '0.953–0.987'), ('97.5%', '95.3–98.7'))
+        >>> figure_parts(Figure(metric="mse", value=4.0, low=3.0, high=5.5, rows=100, interval="bootstrap",
+        ...                     rmse=Estimate(value=2.0, low=1.7320508, high=2.3452079)), percent=True)
+        ('RMSE 2', '1.732–2.345')
+    """
     if figure.metric == "accuracy":
-        return f"{figure.value:.3f} ({figure.low:.3f}–{figure.high:.3f})"
+        if percent:
+            return f"{100 * figure.value:.1f}%", f"{100 * figure.low:.1f}–{100 * figure.high:.1f}"
+        return f"{figure.value:.3f}", f"{figure.low:.3f}–{figure.high:.3f}"
     if figure.rmse is not None:
         rmse = figure.rmse
-        return f"RMSE {rmse.value:.4g} ({rmse.low:.4g}–{rmse.high:.4g})"
-    return f"MSE {figure.value:.4g} ({figure.low:.4g}–{figure.high:.4g})"
+        return f"RMSE {rmse.value:.4g}", f"{rmse.low:.4g}–{rmse.high:.4g}"
+    return f"MSE {figure.value:.4g}", f"{figure.low:.4g}–{figure.high:.4g}"
+
+
+def _figure_text(figure: Figure) -> str:
+    return "{} ({})".format(*figure_parts(figure))
 
 
 def _second_figure_text(figure: Figure) -> str:
