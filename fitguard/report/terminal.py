@@ -101,6 +101,10 @@ def figure_parts(figure: Figure, *, percent: bool = False) -> tuple[str, str]:
     """A test figure and its 95% interval, as text: accuracy (as a share, or with ``percent`` in percent), else RMSE
     where the summary has it, else MSE. The terminal's table joins the two; the report's cards set them apart.
 
+    Args:
+        figure: a tested model's test :class:`~fitguard.summary.Figure`.
+        percent: accuracy in percent with one decimal (the report's cards); False (default): as a share with three.
+
     Example:
         >>> from fitguard.summary import Estimate
         >>> accuracy = Figure(metric="accuracy", value=0.975, low=0.953, high=0.987, rows=898, interval="wilson")
