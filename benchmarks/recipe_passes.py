@@ -1,14 +1,18 @@
-"""A probe, not a default: ``fitguard doctor`` with the VGG recipe (``fitguard.doctor.phases.RECIPES["vgg"]``) taking
-2 passes over its rows an epoch instead of 1, in every training of it -- scored, tested and shipped alike, the
-time forecasts seeing the doubled epochs (they read the recipe's ``repeat``) -- against the recipe as it is.
+"""``fitguard doctor``'s few-rows rule for its built-in recipes (``fitguard.doctor.phases.RECIPE_MIN_STEPS``: on
+few labelled rows the VGG recipe takes up to ``RECIPE_MAX_PASSES`` = 2 passes over them an epoch, in every training
+of it -- scored, tested and shipped alike, the time forecasts seeing the doubled epochs) against the recipe at 1
+pass (``RECIPE_MAX_PASSES`` = 1, the doctor before session 31).
 
 Why: on few rows the recipe's one cycle over 60 epochs of batch 64 takes few steps (digits 10%: 1 step an epoch on a
 fold's 60 rows, 2 on the 90 labelled rows), and session 23 measured 2 passes an epoch worth 1.5 points to the recipe
-trained alone there (``recipe_variants.py``). Both arms run on the same split per seed, alternating which goes first,
-60 s, 2 threads, machine alone; test accuracy and the row test (exact McNemar, 2 passes first). The patch is in this
-process only (``RECIPES`` is read when a run loads the recipe).
+trained alone there (``recipe_variants.py``). Session 30 ran this probe with the recipe's ``repeat`` patched to 2
+on digits 10% (the same trainings the rule gives there). ``digits 20%`` (180 labelled rows, 3 steps an epoch: the
+rule's 2 passes) is a probe set of this benchmark alone, cut as ``digits 10%`` is. Both arms run on the same split
+per seed, alternating which goes first, 60 s, 2 threads, machine alone; test accuracy and the row test (exact
+McNemar, 2 passes first). The patch is in this process only (``RECIPE_MAX_PASSES`` is read when a run loads the
+recipe).
 
-    python benchmarks/recipe_passes.py --data "digits 10%" --seeds 0 1 2
+    python benchmarks/recipe_passes.py --data "digits 10%" "digits 20%" --seeds 0 1 2
 """
 
 from __future__ import annotations
@@ -22,26 +26,41 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from doctor import BENCHMARK, THREADS, alternating_cells, benchmark_dataset, cells_parser, doctor
+from fitguard.data.builtin import LOADERS
 from fitguard.diagnose import mcnemar_exact
 from fitguard.doctor import phases
+from heldout import split
 
 PASSES = (1, 2)
+#: probe sets of this benchmark alone, cut as ``doctor.BENCHMARK``'s are
+PROBES = {"digits 20%": dict(source="digits", test=0.5, keep=0.2)}
+
+
+def dataset(name: str, seed: int):
+    """A benchmark set or a probe set, split by ``heldout.split``."""
+    if name not in PROBES:
+        return benchmark_dataset(name, seed)
+    spec = PROBES[name]
+    return split(LOADERS[spec["source"]](), seed=seed, test=spec["test"], keep=spec["keep"])
 
 
 def run(name: str, seed: int, passes: int, budget: float, runs: Path) -> dict:
-    """One doctor run with the VGG recipe at ``passes`` passes an epoch."""
-    phases.RECIPES["vgg"]["train"]["repeat"] = passes
+    """One doctor run with the built-in recipes at up to ``passes`` passes an epoch on few rows."""
+    default = phases.RECIPE_MAX_PASSES
+    phases.RECIPE_MAX_PASSES = passes
     try:
-        data = benchmark_dataset(name, seed)
+        data = dataset(name, seed)
         cell = doctor(data, budget, seed, runs / f"passes{passes}_{name.replace(' ', '_').replace('%', 'pc')}_{seed}")
     finally:
-        phases.RECIPES["vgg"]["train"]["repeat"] = 1
+        phases.RECIPE_MAX_PASSES = default
     return {"test": cell["test"], "wall": cell["wall_seconds"], "best": cell["best"], "members": cell["members"],
+            "labelled": len(data.train) + len(data.val),
             "right": (cell["predictions"] == data.test.y.numpy()).astype(int).tolist()}
 
 
 def main() -> None:
-    parser = cells_parser(__doc__, "recipe_passes", ["digits 10%"], list(BENCHMARK), [0, 1, 2])
+    parser = cells_parser(__doc__, "recipe_passes", ["digits 10%", "digits 20%"], [*BENCHMARK, *PROBES],
+                          [0, 1, 2])
     args = parser.parse_args()
     stored, cells = alternating_cells(parser, args, PASSES,
                                       lambda name, seed, passes: run(name, seed, passes, args.budget, args.runs))

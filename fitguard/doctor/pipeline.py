@@ -166,13 +166,14 @@ def with_test_data(data: Dataset, options: DoctorOptions, base: TrainConfig) -> 
     return dataclasses.replace(data, test=test, raw_test=raw)
 
 
-def candidates(options: DoctorOptions, kind: str) -> list[dict[str, Any]]:
+def candidates(options: DoctorOptions, kind: str, rows: int | None = None) -> list[dict[str, Any]]:
     """The architecture phase's recipes: the backbone first (when given), then the complete recipes ``--recipe``
     names (:func:`fitguard.doctor.phases.load_recipe`), then the networks that fit the data.
 
     Args:
         options: the doctor's options (``backbone``, ``model``).
         kind: the data's kind (``table``, ``signal``, ``image``), which picks the networks.
+        rows: the labelled rows, which set a named recipe's passes an epoch on few rows (default None: as written).
     """
     found: list[dict[str, Any]] = []
     if options.backbone is not None:
@@ -180,7 +181,7 @@ def candidates(options: DoctorOptions, kind: str) -> list[dict[str, Any]]:
                       "transfer": {"backbone": options.backbone, "freeze_all_but": options.freeze_all_but,
                                    "unfreeze_every": options.unfreeze_every,
                                    **({"image_size": options.image_size} if options.image_size else {})}})
-    found += [phases.load_recipe(value) for value in options.recipe]
+    found += [phases.load_recipe(value, rows) for value in options.recipe]
     if options.model is not None and is_import_path(options.model):
         found.append({"model": {"name": options.model}})
     elif options.model is not None:
@@ -198,17 +199,18 @@ def _named(recipes: list[dict[str, Any]]) -> list[dict[str, Any]]:
             or is_import_path(str((r.get("model") or {}).get("name", "")))]
 
 
-def default_recipes(options: DoctorOptions, kind: str) -> list[dict[str, Any]]:
+def default_recipes(options: DoctorOptions, kind: str, rows: int | None = None) -> list[dict[str, Any]]:
     """The complete recipes of :data:`fitguard.doctor.phases.DEFAULT_RECIPES` for this kind of data (copies), which
     the architecture phase scores first when the time left fits them; none with a ``--model``.
 
     Args:
         options: the doctor's options (``model``).
         kind: the data's kind.
+        rows: the labelled rows, which set a recipe's passes an epoch on few rows (default None: as written).
     """
     if options.model is not None:
         return []
-    return [phases.load_recipe(name) for name in phases.DEFAULT_RECIPES.get(kind, ())]
+    return [phases.load_recipe(name, rows) for name in phases.DEFAULT_RECIPES.get(kind, ())]
 
 
 def by_size(recipes: list[dict[str, Any]], data: Dataset, *, descending: bool) -> list[dict[str, Any]]:
@@ -608,10 +610,11 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
         started = time.perf_counter()
         tick = display.tick
         if step.phase == "architecture":
-            networks = candidates(options, data.kind)
+            labelled = len(data.train) + len(data.val)  # a built-in recipe takes more passes on few rows
+            networks = candidates(options, data.kind, labelled)
             networks = by_size(networks, data, descending=True) if plan.bigger_first else networks
             display.phase("architecture", len(networks))
-            optional = default_recipes(options, data.kind)
+            optional = default_recipes(options, data.kind, labelled)
             found["architecture"], chosen = phases.architecture(score, clock, networks, epsilon=options.epsilon,
                                                                 tick=tick, share=step.until, optional=optional,
                                                                 second=second, named=_named(networks))

@@ -55,11 +55,13 @@ def test_a_doctor_run_trains_once_records_and_reports_a_recipe_it_had_no_time_to
     assert "kept: the recipe as given (unscored)" in table.getvalue()
     summary = json.loads((out / "summary.json").read_text())
     remedies = summary["remedies"]
-    name = describe(shortened(small, 4))
-    assert name == "cnn 8x16, 2 convs a block; SGD, one cycle over 4 epochs, augmented"
+    # 10 epochs of the few rows take under phases.RECIPE_MIN_STEPS steps: every training of it takes 2 passes an epoch
+    name = describe(shortened({**small, "train": {**small["train"], "repeat": 2}}, 4))
+    assert name == "cnn 8x16, 2 convs a block; SGD, one cycle over 4 epochs of 2 passes, augmented"
     recipe, *networks = remedies["architecture"]
     assert all(n["details"]["beside_unscored"] for n in networks) and "beside_unscored" not in recipe["details"]
     assert recipe["name"] == name and recipe["epochs"] == 4 and recipe["recipe"]["train"]["max_epochs"] == 4
+    assert recipe["recipe"]["train"]["repeat"] == 2
     assert recipe["val_score"] is None and recipe["gap"] is None and recipe["details"]["chosen"]
     # counted on a network built for it: as many as the trained model's layer table counts
     assert recipe["parameters"] == summary["model"]["best"]["parameters"] > 0

@@ -1,0 +1,143 @@
+"""One ``fitguard doctor`` option at two or more values, each value a run on the same split per seed, alternating
+which runs first, 2 threads, machine alone: per set, each value's test accuracy (mean ± sd over the seeds) and, by
+row, every later value against the first (exact McNemar over the seeds' test rows); then pooled over the sets.
+
+The data: ``fourier.py``'s dev tables, the benchmark five, and probe sets of a few labelled rows cut from dev tables
+(``PROBES``: the regime of the held-out sonar, wine and glass, 125-150 labelled rows, without touching them). Never
+the held-out suites. The option is a :class:`~fitguard.doctor.DoctorOptions` field; its values are read as the
+field's default's type.
+
+    python benchmarks/doctor_option.py --option folds --values 3 5 --data ionosphere "ionosphere 150" \\
+        breast_cancer "breast_cancer 150" --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from doctor import BENCHMARK, THREADS, alternating_cells, benchmark_dataset, cells_parser, doctor
+from fitguard.data import Dataset
+from fitguard.data.builtin import LOADERS
+from fitguard.diagnose import mcnemar_exact
+from fitguard.doctor import DoctorOptions
+from fourier import DATA
+from heldout import _mlbench_table, split
+
+#: dev tables cut to the labelled rows of the held-out small tables (sonar 146, glass 150, wine 125)
+PROBES = {
+    "ionosphere 150": lambda seed: _mlbench_table("Ionosphere", "Class", seed, keep_rows=150),
+    "breast_cancer 150": lambda seed: split(LOADERS["breast_cancer"](), seed=seed, test=0.3, keep=150 / 398),
+    "vowel 200": lambda seed: _mlbench_table("Vowel", "Class", seed, keep_rows=200),
+}
+
+
+def load(name: str, seed: int) -> Dataset:
+    """A probe set, one of ``fourier.py``'s tables or of the benchmark five, split by ``seed``."""
+    if name in PROBES:
+        return PROBES[name](seed)
+    return DATA[name](seed) if name in DATA else benchmark_dataset(name, seed)
+
+
+def parsed(option: str, values: list[str]) -> tuple[Any, ...]:
+    """``values`` as the type of ``option``'s default (``DoctorOptions``); a bool from true/false."""
+    fields = {f.name: f for f in dataclasses.fields(DoctorOptions)}
+    if option not in fields:
+        raise SystemExit(f"--option must be a DoctorOptions field, got {option!r}")
+    kind = type(fields[option].default)
+    if kind is bool:
+        return tuple(v.lower() in ("true", "1", "yes") for v in values)
+    return tuple(kind(v) for v in values) if kind in (int, float, str) else tuple(values)
+
+
+def run(name: str, seed: int, option: str, value: Any, budget: float, runs: Path) -> dict:
+    """One doctor run with ``option=value``: its test accuracy, wall, kept recipe, members and each test row's hit."""
+    data = load(name, seed)
+    folder = runs / f"{option}_{value}_{name.replace(' ', '_').replace('%', 'pc')}_{seed}"
+    cell = doctor(data, budget, seed, folder, **{option: value})
+    return {"test": cell["test"], "wall": cell["wall_seconds"], "best": cell["best"], "members": cell["members"],
+            "labelled": len(data.train) + len(data.val),
+            "right": (cell["predictions"] == data.test.y.numpy()).astype(int).tolist()}
+
+
+def compare(cells: dict[str, dict], names: list[str], arms: tuple[Any, ...]) -> dict:
+    """Per set and pooled: each arm's accuracies, kept recipes and walls, and each later arm against the first by row
+    (``only_<arm>``: the rows only that arm got right; ``p`` the exact McNemar test; with more than two arms keyed
+    ``<arm> vs <first>``)."""
+    first, later = arms[0], arms[1:]
+    found: dict[str, dict] = {}
+    pooled: dict[Any, list[np.ndarray]] = {arm: [] for arm in arms}
+
+    def tested(a: np.ndarray, b: np.ndarray, arm: Any) -> dict:
+        test = mcnemar_exact(a, b)
+        return {f"only_{arm}": test.only_first, f"only_{first}": test.only_second, "p": test.p_value}
+
+    def against(hits: dict[Any, np.ndarray]) -> dict:
+        if len(later) == 1:
+            return tested(hits[later[0]], hits[first], later[0])
+        return {f"{arm} vs {first}": tested(hits[arm], hits[first], arm) for arm in later}
+
+    for name in names:
+        seeds = sorted({k.split("|")[1] for k in cells if k.startswith(f"{name}|")
+                        and all(f"{name}|{k.split('|')[1]}|{a}" in cells for a in arms)}, key=int)
+        if not seeds:
+            continue
+        runs = {arm: [cells[f"{name}|{s}|{arm}"] for s in seeds] for arm in arms}
+        hits = {arm: np.concatenate([np.array(c["right"], bool) for c in runs[arm]]) for arm in arms}
+        for arm in arms:
+            pooled[arm].append(hits[arm])
+        found[name] = {"seeds": [int(s) for s in seeds], **{str(arm): [c["test"] for c in runs[arm]] for arm in arms},
+                       "kept": {str(arm): [c["best"] for c in runs[arm]] for arm in arms},
+                       "walls": {str(arm): [c["wall"] for c in runs[arm]] for arm in arms}, **against(hits)}
+    if pooled[first]:
+        found["pooled"] = against({arm: np.concatenate(pooled[arm]) for arm in arms})
+    return found
+
+
+def table(comparison: dict, arms: tuple[Any, ...]) -> None:
+    """Print each set's mean ± sd per arm and the row tests."""
+    def rows(c: dict) -> str:
+        tests = [c] if f"only_{arms[1]}" in c else [c[f"{a} vs {arms[0]}"] for a in arms[1:]]
+        return "; ".join(f"{a} vs {arms[0]}: {t[f'only_{a}']} rows vs {t[f'only_{arms[0]}']}, p = {t['p']:.2g}"
+                         for a, t in zip(arms[1:], tests))
+
+    print(f"\n{'data':18s} " + " ".join(f"{a!s:>15s}" for a in arms) + "  by row")
+    for name, c in comparison.items():
+        if name == "pooled":
+            print(f"{'pooled':18s} " + " " * (16 * len(arms) - 1) + f"  {rows(c)}")
+            continue
+        means = [f"{statistics.mean(c[str(a)]):.4f} ± {statistics.stdev(c[str(a)]) if len(c[str(a)]) > 1 else 0:.3f}"
+                 for a in arms]
+        walls = max(max(c["walls"][str(a)]) for a in arms)
+        print(f"{name:18s} " + " ".join(f"{m:>15s}" for m in means) + f"  {rows(c)}  (walls up to {walls:.0f} s)")
+
+
+def main() -> None:
+    parser = cells_parser(__doc__, "doctor_option", ["ionosphere 150", "breast_cancer 150"],
+                          [*PROBES, *DATA, *BENCHMARK], [0, 1, 2])
+    parser.add_argument("--option", required=True, help="a DoctorOptions field, e.g. folds")
+    parser.add_argument("--values", nargs="+", required=True, help="its values, the first the baseline arm")
+    args = parser.parse_args()
+    arms = parsed(args.option, args.values)
+    if len(arms) < 2:
+        parser.error("--values needs at least two values")
+    if args.out.exists() and json.loads(args.out.read_text()).get("option", args.option) != args.option:
+        parser.error(f"{args.out} holds cells of another --option: another --out")
+    stored, cells = alternating_cells(parser, args, arms, lambda name, seed, value: run(
+        name, seed, args.option, value, args.budget, args.runs))
+    comparison = compare(cells, args.data, arms)
+    table(comparison, arms)
+    args.out.write_text(json.dumps({**stored, "option": args.option, "values": list(arms), "budget": args.budget,
+                                    "threads": THREADS, "cells": cells, "comparison": comparison}, indent=1))
+    print(f"\nwritten: {args.out}")
+
+
+if __name__ == "__main__":
+    main()

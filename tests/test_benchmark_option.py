@@ -1,0 +1,56 @@
+"""``benchmarks/doctor_option.py``: its comparison of stored cells equals what ``keep_rule.py`` (the script it
+replaced in session 31) wrote from the same cells, the row test equals scipy's binomial test on hand-made cells,
+and the option's values are read as the field's type, an unknown field refused."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+SCRIPTS = ("doctor_option", "doctor", "fourier", "heldout", "peers", "input_dropout")
+
+
+@pytest.fixture
+def option(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    yield importlib.import_module("doctor_option")
+    for name in SCRIPTS:
+        sys.modules.pop(name, None)
+
+
+def test_the_comparison_of_keep_rules_cells_is_what_keep_rule_py_wrote(option):
+    stored = json.loads((BENCHMARKS / "reference" / "keep_rule_cpu.json").read_text())
+    found = option.compare(stored["cells"], ["ionosphere", "breast_cancer", "digits 10%"], ("best", "simplest"))
+    assert found == stored["comparison"]
+
+
+def test_every_later_value_is_tested_against_the_first_by_row(option):
+    right = {3: [1, 1, 0, 0, 1, 0], 5: [1, 0, 1, 1, 1, 1], 7: [0, 1, 0, 0, 1, 0]}
+    cells = {f"toy|{seed}|{arm}": {"test": float(np.mean(hits)), "wall": 50.0 + seed, "best": f"kept {arm}",
+                                   "right": hits}
+             for seed in (0, 1) for arm, hits in right.items()}
+    two = option.compare(cells, ["toy"], (3, 5))
+    # seed 0 and 1 alike: 5 alone right on rows 3, 4 and 6; 3 alone right on row 2; twice over
+    assert (two["toy"]["only_5"], two["toy"]["only_3"]) == (6, 2)
+    assert two["toy"]["p"] == pytest.approx(binomtest(2, 8).pvalue)
+    assert two["toy"]["3"] == [0.5, 0.5] and two["toy"]["walls"]["5"] == [50.0, 51.0]
+    assert two["pooled"] == {key: two["toy"][key] for key in ("only_5", "only_3", "p")}
+    three = option.compare(cells, ["toy", "absent"], (3, 5, 7))
+    assert set(three) == {"toy", "pooled"}
+    assert three["toy"]["5 vs 3"] == {key: two["toy"][key] for key in ("only_5", "only_3", "p")}
+    assert (three["toy"]["7 vs 3"]["only_7"], three["toy"]["7 vs 3"]["only_3"]) == (0, 2)
+
+
+def test_values_take_the_fields_type_and_an_unknown_field_is_refused(option):
+    assert option.parsed("folds", ["3", "5"]) == (3, 5)
+    assert option.parsed("keep", ["best", "simplest"]) == ("best", "simplest")
+    assert option.parsed("grouped_folds", ["true", "false"]) == (True, False)
+    with pytest.raises(SystemExit, match="--option must be a DoctorOptions field, got 'fold'"):
+        option.parsed("fold", ["3"])
