@@ -3,9 +3,9 @@ which runs first, 2 threads, machine alone: per set, each value's test accuracy 
 row, every later value against the first (exact McNemar over the seeds' test rows); then pooled over the sets.
 
 The data: ``fourier.py``'s dev tables, the benchmark five, and probe sets of a few labelled rows cut from dev tables
-(``PROBES``: the regime of the held-out sonar, wine and glass, 125-150 labelled rows, without touching them). Never
-the held-out suites. The option is a :class:`~fitguard.doctor.DoctorOptions` field; its values are read as the
-field's default's type.
+(``PROBES``: 150-200 labelled rows, the regime of the held-out sonar, wine and glass, 125-150, without touching
+them). Never the held-out suites. The option is a :class:`~fitguard.doctor.DoctorOptions` field of one plain type;
+its values are read as that type (``none`` for None where the field allows it).
 
     python benchmarks/doctor_option.py --option folds --values 3 5 --data ionosphere "ionosphere 150" \\
         breast_cancer "breast_cancer 150" --seeds 0 1 2
@@ -13,10 +13,10 @@ field's default's type.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import statistics
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +46,28 @@ def load(name: str, seed: int) -> Dataset:
     return DATA[name](seed) if name in DATA else benchmark_dataset(name, seed)
 
 
+#: fields :func:`doctor.doctor` sets itself, or that name where a run goes
+RESERVED = frozenset({"data", "budget", "out", "quiet", "device", "seed", "recipe", "overwrite", "resume", "storage",
+                      "join"})
+
+
 def parsed(option: str, values: list[str]) -> tuple[Any, ...]:
-    """``values`` as the type of ``option``'s default (``DoctorOptions``); a bool from true/false."""
-    fields = {f.name: f for f in dataclasses.fields(DoctorOptions)}
-    if option not in fields:
-        raise SystemExit(f"--option must be a DoctorOptions field, got {option!r}")
-    kind = type(fields[option].default)
-    if kind is bool:
-        return tuple(v.lower() in ("true", "1", "yes") for v in values)
-    return tuple(kind(v) for v in values) if kind in (int, float, str) else tuple(values)
+    """``values`` as ``option``'s type (a ``DoctorOptions`` field of one plain type, optionally None: ``none``); a bool
+    from true/false. A field the benchmark sets itself, or of another type, is refused in one line."""
+    hints = typing.get_type_hints(DoctorOptions)
+    if option not in hints or option in RESERVED:
+        raise SystemExit(f"--option must be a DoctorOptions field the benchmark does not set itself, got {option!r}")
+    kinds = [k for k in typing.get_args(hints[option]) if k is not type(None)] or [hints[option]]
+    if len(kinds) != 1 or kinds[0] not in (bool, int, float, str):
+        raise SystemExit(f"--option {option}: a field of type {hints[option]} cannot be given as --values here")
+    kind, optional = kinds[0], type(None) in typing.get_args(hints[option])
+
+    def one(value: str) -> Any:
+        if optional and value.lower() == "none":
+            return None
+        return value.lower() in ("true", "1", "yes") if kind is bool else kind(value)
+
+    return tuple(one(v) for v in values)
 
 
 def run(name: str, seed: int, option: str, value: Any, budget: float, runs: Path) -> dict:
@@ -128,14 +141,14 @@ def main() -> None:
     arms = parsed(args.option, args.values)
     if len(arms) < 2:
         parser.error("--values needs at least two values")
-    if args.out.exists() and json.loads(args.out.read_text()).get("option", args.option) != args.option:
+    if args.out.exists() and json.loads(args.out.read_text()).get("option") != args.option:
         parser.error(f"{args.out} holds cells of another --option: another --out")
     stored, cells = alternating_cells(parser, args, arms, lambda name, seed, value: run(
         name, seed, args.option, value, args.budget, args.runs))
     comparison = compare(cells, args.data, arms)
     table(comparison, arms)
     args.out.write_text(json.dumps({**stored, "option": args.option, "values": list(arms), "budget": args.budget,
-                                    "threads": THREADS, "cells": cells, "comparison": comparison}, indent=1))
+                                    "threads": THREADS, "cells": cells, "comparison": comparison}))
     print(f"\nwritten: {args.out}")
 
 

@@ -1,8 +1,10 @@
 """Which parts of a complete recipe (``fitguard doctor --recipe``) earn their place? The built-in recipe
 (``fitguard.doctor.phases.RECIPES``) and variants of it, each trained alone as the ``VGG recipe`` peer of
 ``benchmarks/peers.py`` is -- its fixed schedule on every labelled row (train + validation), no selection -- and
-scored once on the test rows; several split seeds, each variant on the same rows, seed and threads as the recipe
-as given, so that the per-seed differences are paired.
+scored once on the test rows (the recipe as written: since session 31 the doctor loads it with 2 passes an epoch on
+at most 192 labelled rows, ``phases.load_recipe``, which is the "2 passes an epoch" variant here); several split
+seeds, each variant on the same rows, seed and threads as the recipe as given, so that the per-seed differences are
+paired.
 
 The variants are what the peer has and the recipe has not, or what the recipe had: the peer's label smoothing and
 flips; the schedule the recipe had until session 19 (a cosine decay from 0.05 from the first step, no Nesterov

@@ -3,8 +3,8 @@
 On each image set and seed, trained alone on every labelled row (train + validation) and scored once on the test
 rows, 2 threads:
 
-  r    the built-in VGG recipe (``fitguard.doctor.phases.RECIPES["vgg"]``) with the seed, as ``recipe_variants.py``
-       trains it
+  r    the built-in VGG recipe as the doctor loads it for these rows (``fitguard.doctor.phases.load_recipe``: since
+       session 31, 2 passes an epoch on at most 192 labelled rows) with the seed
   r2   the same recipe with the seed + ``MEMBER_SEED_STEP`` (the doctor's second ensemble member)
   c    the doctor's first image network (``ARCHITECTURES["image"][0]``) trained as the doctor ships an early-stopped
        network: early stopping on the validation split with the search's passes an epoch, then trained afresh on
@@ -20,7 +20,6 @@ partner as a third member). Prints each set's means over the seeds and writes ev
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import statistics
 import sys
@@ -31,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fitguard.doctor import DoctorOptions
-from fitguard.doctor.phases import ARCHITECTURES, RECIPES, schedule
+from fitguard.doctor.phases import ARCHITECTURES, load_recipe, schedule
 from fitguard.doctor.pipeline import base_config
 from fitguard.doctor.trials import MEMBER_SEED_STEP, joined, refit_recipe
 from fitguard.search.evaluate import train_recipe
@@ -49,7 +48,7 @@ def cell(name: str, seed: int) -> dict:
     probabilities, seconds = {}, {}
     for key, member_seed in (("r", seed), ("r2", seed + MEMBER_SEED_STEP)):
         started = time.perf_counter()
-        _, run, _ = train_recipe(base, copy.deepcopy(RECIPES["vgg"]), data, name="recipe", phase="alone", train=rows,
+        _, run, _ = train_recipe(base, load_recipe("vgg", len(rows)), data, name="recipe", phase="alone", train=rows,
                                  seed=member_seed)
         seconds[key] = time.perf_counter() - started
         probabilities[key] = run.trainer.predict(data.test.X).softmax(1)

@@ -52,5 +52,11 @@ def test_values_take_the_fields_type_and_an_unknown_field_is_refused(option):
     assert option.parsed("folds", ["3", "5"]) == (3, 5)
     assert option.parsed("keep", ["best", "simplest"]) == ("best", "simplest")
     assert option.parsed("grouped_folds", ["true", "false"]) == (True, False)
-    with pytest.raises(SystemExit, match="--option must be a DoctorOptions field, got 'fold'"):
+    assert option.parsed("trials", ["none", "40"]) == (None, 40)
+    with pytest.raises(SystemExit, match="--option must be a DoctorOptions field the benchmark does not set itself, "
+                                         "got 'fold'"):
         option.parsed("fold", ["3"])
+    with pytest.raises(SystemExit, match="got 'budget'"):  # doctor() sets it
+        option.parsed("budget", ["60"])
+    with pytest.raises(SystemExit, match="--option ordinal: a field of type tuple"):
+        option.parsed("ordinal", ["a"])

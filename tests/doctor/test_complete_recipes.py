@@ -9,12 +9,13 @@ import json
 import math
 
 import pytest
+import torch
 import yaml
 from typer.testing import CliRunner
 
 from fitguard.cli import app, main
 from fitguard.config import TrainConfig
-from fitguard.data import load
+from fitguard.data import TensorData, load
 from fitguard.doctor import DoctorOptions, phases
 from fitguard.doctor.phases import (
     ARCHITECTURES,
@@ -215,6 +216,33 @@ def test_image_runs_without_a_model_get_the_default_recipes_as_copies():
     assert VGG["train"]["lr"] == 0.1
     assert default_recipes(DoctorOptions(model="cnn"), "image") == []
     assert default_recipes(DoctorOptions(), "table") == default_recipes(DoctorOptions(), "signal") == []
+
+
+@pytest.mark.parametrize("rows, passes", [(64, 2), (90, 2), (192, 2), (193, 1), (1000, 1), (None, 1)])
+def test_a_built_in_recipe_takes_2_passes_an_epoch_on_at_most_192_labelled_rows_default_or_named(rows, passes):
+    # 60 epochs of batch 64 take under phases.RECIPE_MIN_STEPS = 240 steps on 192 rows (3 an epoch), 240 on 193
+    default = default_recipes(DoctorOptions(), "image", rows)[0]
+    named = candidates(DoctorOptions(recipe=("vgg",)), "image", rows)[0]
+    assert default == named == {**VGG, "train": {**VGG["train"], "repeat": passes}}  # --recipe vgg is not scored twice
+    assert (" of 2 passes" in describe(default)) is (passes == 2)
+    assert VGG["train"]["repeat"] == 1  # the module's recipe as written
+
+
+def test_a_recipe_file_is_trained_as_its_file_says_on_few_rows(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump({**VGG, "train": {**VGG["train"], "max_epochs": 4}}))
+    assert candidates(DoctorOptions(recipe=(str(path),)), "image", 50)[0]["train"]["repeat"] == 1
+
+
+def test_the_forecast_counts_an_epochs_passes_as_one_stream_of_batches_and_one_validation(monkeypatch):
+    # a 96-row fold at 2 passes: ceil(192 / 64) = 3 steps an epoch, not 2 x 2; validation once an epoch, not twice
+    rows = lambda n: TensorData(torch.zeros(n, 1, 8, 8), torch.zeros(n, dtype=torch.long))  # noqa: E731
+    score = phases.Scorer(TrainConfig(), None, folds=[(rows(96), rows(48))] * 3)
+    monkeypatch.setattr(phases, "train_recipe", lambda *_, **__: (None, None, {"time": [9.0, 1.0, 1.0]}))
+    two = {**VGG, "train": {**VGG["train"], "repeat": 2}}
+    step = 1.0 / (4 + 1 / 3)  # the timed epochs: 4 batches and a validation batch at a third of the cost
+    assert phases.forecast(score, two) == pytest.approx(3 * step * 60 * (3 + 48 / 64 / 3))
+    assert phases.forecast(score, VGG) == pytest.approx(3 * step * 60 * (2 + 48 / 64 / 3))
 
 
 class _Scores(Evaluator):
