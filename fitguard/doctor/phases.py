@@ -57,6 +57,7 @@ from fitguard.search.evaluate import (
     fold_mean,
     recipe_config,
     skipped,
+    train_keys,
     train_recipe,
 )
 from fitguard.search.scoring import Trial, evaluator, mirror_mean, mirror_scores, rank, resolve_metric
@@ -113,8 +114,8 @@ RECIPES: dict[str, dict[str, Any]] = {
 #: ``repeat``), as many as would let its epochs take this many optimizer steps over the labelled rows, at most
 #: :data:`RECIPE_MAX_PASSES` (:func:`load_recipe`): 240 is 4 steps an epoch of the VGG recipe's 60 (batch 64), where
 #: digits 10%'s 90 labelled rows take 2 (with 2 passes, 3: an epoch's passes make one stream of batches). Measured
-#: in the doctor at 60 s (``benchmarks/recipe_passes.py``, 3 seeds, same splits): digits 10% 0.924 -> 0.950 (99 test
-#: rows against 28, p = 2e-10), digits 20% (180 rows) 0.962 -> 0.973 (41 against 13, p = 2e-4); alone on every
+#: in the doctor at 60 s (``benchmarks/recipe_passes.py``, 3 seeds, same splits): digits 10% 0.924 -> 0.945 (92 test
+#: rows against 33, p = 1e-7), digits 20% (180 rows) 0.962 -> 0.971 (40 against 17, p = 0.003); alone on every
 #: labelled row (session 23) 3 passes no better than 2, and 2 passes on 500 rows (8 steps an epoch) +0.5 points for
 #: twice the time, which at 60 s the scoring window cannot spare
 RECIPE_MIN_STEPS = 240
@@ -570,7 +571,7 @@ def load_recipe(value: str, rows: int | None = None) -> dict[str, Any]:
     A named recipe on few labelled ``rows`` takes as many passes over them an epoch (``train.repeat``) as would let
     its epochs take :data:`RECIPE_MIN_STEPS` steps, at most :data:`RECIPE_MAX_PASSES` (why, there): one ``repeat``
     for every training of it in a run, scored, tested and shipped alike, which the time forecasts read. A file's
-    recipe is as its file says.
+    recipe is as its file says (one that sets no ``repeat`` trains with the search's, :func:`passes_of`).
 
     Args:
         value: the name or the file's path.
@@ -610,17 +611,22 @@ def load_recipe(value: str, rows: int | None = None) -> dict[str, Any]:
     return raw
 
 
-def passes_of(recipe: dict[str, Any]) -> int:
-    """The passes over its training rows a recipe takes an epoch (its ``train.repeat``; 1 where it sets none).
+def passes_of(recipe: dict[str, Any], options: dict[str, Any] | None = None) -> int:
+    """The passes over its training rows a recipe takes an epoch: its ``train.repeat`` where it has a fixed schedule
+    and sets one, else the search's (``options``, a :class:`Scorer`'s ``train``), else 1
+    (:func:`fitguard.search.evaluate.train_keys`).
 
     Args:
         recipe: the recipe.
+        options: the ``train`` keys the search puts on top of a recipe (default none).
 
     Example:
-        >>> passes_of(load_recipe("vgg", rows=90)), passes_of({"model": {"name": "mlp"}})
+        >>> passes_of(load_recipe("vgg", rows=90), {"repeat": 8}), passes_of({"model": {"name": "mlp"}})
         (2, 1)
+        >>> passes_of({"model": {"name": "cnn"}, "train": {"max_epochs": 60}}, {"repeat": 8})  # a file without one
+        8
     """
-    return int((recipe.get("train") or {}).get("repeat") or 1)
+    return int(train_keys(recipe, options or {}).get("repeat") or 1)
 
 
 def describe(recipe: dict[str, Any]) -> str:
@@ -839,8 +845,8 @@ def optional_recipe(score: Scorer, clock: Clock, recipe: dict[str, Any], *, shar
     full = recipe["train"]["max_epochs"]
     # every fold within RECIPE_SHARE of the search's time left, and then its final training by the run's deadline:
     # scored first, before any search training has sized the time kept back for the final one
-    laps = passes_of(recipe)
-    after = once * (_final_factor(score) - 1) + _evaluation_seconds(once / full, score, laps) + REPORT_SECONDS
+    laps = passes_of(recipe, score.train)
+    after = once * (_final_factor(score, laps) - 1) + _evaluation_seconds(once / full, score, laps) + REPORT_SECONDS
     fitting = admits_recipe(seconds, clock) and time.perf_counter() + seconds + after <= clock.deadline
     scored = None if fitting else fitting_epochs(once, full, score, clock, laps)
     direct = None if fitting or scored == full or not_once else direct_epochs(once, full, score, clock, laps)
@@ -887,13 +893,14 @@ def trained_once(score: Scorer, recipe: dict[str, Any], epochs: int, *, forecast
     train, _ = one_split(score)
     per_epoch = forecast_seconds / full
     # what the epochs it lacks would cost in its final training, with the reserve (the summary's budget for them)
-    more = (full - epochs) * per_epoch * (_final_factor(score) - 1)
+    laps = passes_of(recipe, score.train)
+    more = (full - epochs) * per_epoch * (_final_factor(score, laps) - 1)
     metric, mode = resolve_metric(score.metric, score.data.task)
     return Trial(describe(short), "architecture", short, math.nan, math.nan, parameters_of(score, short), epochs, 0.0,
                  metric=metric, mode=mode, details={"best_epoch": epochs, "stop_reason": "not trained in the search",
                           # a forward row at a third of a training row's cost (as forecast counts it): the final
                           # phase costs the test split's evaluation from it
-                          "forward_row": per_epoch / max(1, len(train) * passes_of(recipe)) / 3,
+                          "forward_row": per_epoch / max(1, len(train) * laps) / 3,
                           "unscored": {"epochs": epochs, "of": full, "forecast_seconds": round(forecast_seconds, 1),
                                        "scored_epochs": scored_epochs, "more_seconds": round(more, 1)}})
 
@@ -963,8 +970,9 @@ def fitting_epochs(seconds: float, epochs: int, score: Scorer, clock: Clock, pas
     """
     per_epoch = seconds / epochs
     evaluation = _evaluation_seconds(per_epoch, score, passes)
-    fit = min(epochs, math.floor(_one_fold_seconds(score, clock, evaluation) / per_epoch))
-    while fit > 0 and not admits_one_fold(per_epoch * fit, score, clock, evaluation=evaluation):  # float rounding
+    fit = min(epochs, math.floor(_one_fold_seconds(score, clock, evaluation, passes) / per_epoch))
+    while fit > 0 and not admits_one_fold(per_epoch * fit, score, clock, evaluation=evaluation,
+                                          passes=passes):  # float rounding
         fit -= 1
     return fit if fit >= max(1, math.ceil(SHORTEST * epochs)) else None
 
@@ -998,7 +1006,7 @@ def direct_epochs(seconds: float, epochs: int, score: Scorer, clock: Clock, pass
         True
     """
     per_epoch = seconds / epochs
-    final = per_epoch * (_final_factor(score) - 1)  # an epoch of the final training, with its reserve
+    final = per_epoch * (_final_factor(score, passes) - 1)  # an epoch of the final training, with its reserve
     views = 2 if getattr(score.data, "kind", None) == "image" else 1
     evaluations = views * _evaluation_seconds(per_epoch, score, passes)
     to_deadline = clock.deadline - time.perf_counter() - REPORT_SECONDS - evaluations
@@ -1145,7 +1153,8 @@ def scored_by(score: Scorer, trial: Trial) -> Scorer:
     return one_fold(score) if "one_fold" in trial.details and score.folds else score
 
 
-def admits_one_fold(seconds: float, score: Scorer, clock: Clock, *, evaluation: float = 0.0) -> bool:
+def admits_one_fold(seconds: float, score: Scorer, clock: Clock, *, evaluation: float = 0.0,
+                    passes: int = 1) -> bool:
     """Whether a recipe whose one training (on the first fold, or the validation split without folds) is forecast to
     take ``seconds`` may be scored so: that training ends before the search's deadline, and it, then its final
     training on every labelled row (forecast in proportion to the rows, times :data:`RESERVE_FACTOR`) and the report
@@ -1156,26 +1165,37 @@ def admits_one_fold(seconds: float, score: Scorer, clock: Clock, *, evaluation: 
         score: the run's :class:`Scorer`.
         clock: the run's :class:`Clock`.
         evaluation: the seconds of the final model's evaluations (default 0).
+        passes: the recipe's passes over the rows an epoch (default 1).
 
     Example: see :func:`fitting_epochs`.
     """
-    return seconds <= _one_fold_seconds(score, clock, evaluation)
+    return seconds <= _one_fold_seconds(score, clock, evaluation, passes)
 
 
-def _one_fold_seconds(score: Scorer, clock: Clock, evaluation: float = 0.0) -> float:
+def _one_fold_seconds(score: Scorer, clock: Clock, evaluation: float = 0.0, passes: int = 1) -> float:
     """The longest one training :func:`admits_one_fold` admits now."""
     to_deadline = clock.deadline - time.perf_counter() - REPORT_SECONDS - evaluation
-    return min(clock.left(), to_deadline / _final_factor(score))
+    return min(clock.left(), to_deadline / _final_factor(score, passes))
 
 
-def _final_factor(score: Scorer) -> float:
+def _final_factor(score: Scorer, passes: int = 1) -> float:
     """One training on ``score``'s first fold (or training split) and the final training on every labelled row, with
-    its reserve, in units of the one training. The seconds scale with the rows an epoch passes over: the one
-    training's training rows and its validation rows at a third of the cost (a forward pass, as :func:`forecast`
-    counts them), the final training's every labelled row (until session 24 the validation rows were left out of
-    the one training's cost: 1.5 times its seconds where they are 1.29 times on 3 folds)."""
+    its reserve, in units of the one training, for a recipe of ``passes`` passes over its rows an epoch. The seconds
+    scale with the rows an epoch passes over: the one training's training rows (each pass) and its validation rows
+    at a third of the cost (a forward pass, once an epoch, as :func:`forecast` counts them), the final training's
+    every labelled row (each pass; until session 24 the validation rows were left out of the one training's cost:
+    1.5 times its seconds where they are 1.29 times on 3 folds).
+
+    Example:
+        >>> import torch
+        >>> from fitguard.config import TrainConfig
+        >>> rows = lambda n: TensorData(torch.zeros(n, 2), torch.zeros(n, dtype=torch.long))
+        >>> score = Scorer(TrainConfig(), None, folds=[(rows(60), rows(30))] * 3)
+        >>> round(_final_factor(score), 3), round(_final_factor(score, 2), 3)  # 1 + 1.3 x 90/70, 1 + 1.3 x 180/130
+        (2.671, 2.8)
+    """
     train, val = one_split(score)
-    return 1 + RESERVE_FACTOR * (len(train) + len(val)) / max(1.0, len(train) + len(val) / 3)
+    return 1 + RESERVE_FACTOR * passes * (len(train) + len(val)) / max(1.0, passes * len(train) + len(val) / 3)
 
 
 def on_first_fold(trial: Trial) -> Trial:

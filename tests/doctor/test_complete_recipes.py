@@ -228,10 +228,15 @@ def test_a_built_in_recipe_takes_2_passes_an_epoch_on_at_most_192_labelled_rows_
     assert VGG["train"]["repeat"] == 1  # the module's recipe as written
 
 
-def test_a_recipe_file_is_trained_as_its_file_says_on_few_rows(tmp_path):
+def test_a_recipe_file_keeps_its_own_passes_or_the_searchs_on_few_rows(tmp_path):
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump({**VGG, "train": {**VGG["train"], "max_epochs": 4}}))
-    assert candidates(DoctorOptions(recipe=(str(path),)), "image", 50)[0]["train"]["repeat"] == 1
+    mine = candidates(DoctorOptions(recipe=(str(path),)), "image", 50)[0]
+    assert mine["train"]["repeat"] == phases.passes_of(mine, {"repeat": 8}) == 1
+    # a file that sets no repeat trains with the search's passes (fitguard.search.evaluate.train_keys)
+    path.write_text(yaml.safe_dump({**VGG, "train": {"optimizer": "sgd", "lr": 0.1, "max_epochs": 4}}))
+    mine = candidates(DoctorOptions(recipe=(str(path),)), "image", 50)[0]
+    assert "repeat" not in mine["train"] and phases.passes_of(mine, {"repeat": 8}) == 8
 
 
 def test_the_forecast_counts_an_epochs_passes_as_one_stream_of_batches_and_one_validation(monkeypatch):
@@ -243,6 +248,17 @@ def test_the_forecast_counts_an_epochs_passes_as_one_stream_of_batches_and_one_v
     step = 1.0 / (4 + 1 / 3)  # the timed epochs: 4 batches and a validation batch at a third of the cost
     assert phases.forecast(score, two) == pytest.approx(3 * step * 60 * (3 + 48 / 64 / 3))
     assert phases.forecast(score, VGG) == pytest.approx(3 * step * 60 * (2 + 48 / 64 / 3))
+
+
+def test_the_final_phases_costs_count_an_epochs_passes():
+    rows = lambda n: TensorData(torch.zeros(n, 1, 8, 8), torch.zeros(n, dtype=torch.long))  # noqa: E731
+    score = phases.Scorer(TrainConfig(), None, folds=[(rows(60), rows(30))] * 3)  # no test split: 90 rows
+    # an epoch of 2 passes spends half its seconds a training row: a forward row costs half as much
+    assert phases._evaluation_seconds(6.0, score, 2) == pytest.approx(phases._evaluation_seconds(6.0, score) / 2)
+    assert phases._evaluation_seconds(6.0, score) == pytest.approx(6.0 / 60 / 3 * 90)
+    # the final training on 90 rows against one on 60 + 30 validated: 2 x 90 / (2 x 60 + 10) at 2 passes, 90 / 70 at 1
+    assert phases._final_factor(score, 2) == pytest.approx(1 + RESERVE_FACTOR * 180 / 130)
+    assert phases._final_factor(score) == pytest.approx(1 + RESERVE_FACTOR * 90 / 70)
 
 
 class _Scores(Evaluator):

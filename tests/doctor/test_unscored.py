@@ -70,8 +70,9 @@ def test_a_doctor_run_trains_once_records_and_reports_a_recipe_it_had_no_time_to
                                                 "of the budget"] * 2
     assert remedies["trainings"] == 0 and all(t["status"] != "done" for t in remedies["ablation"][1:])
     train, val = summary["data"]["n_train"], summary["data"]["n_val"]
-    # the seconds its 6 missing epochs would cost in its final training on the training and validation rows (x 1.3)
-    more = round(6 * phases.RESERVE_FACTOR * 50.0 / 10 * (train + val) / (train + val / 3), 1)
+    # the seconds its 6 missing epochs would cost in its final training on the training and validation rows (x 1.3),
+    # each epoch 2 passes over them against the one training's 2 over its training rows and 1 over its validation rows
+    more = round(6 * phases.RESERVE_FACTOR * 50.0 / 10 * 2 * (train + val) / (2 * train + val / 3), 1)
     assert remedies["unscored"] == {"recipe": name, "epochs": 4, "full_epochs": 10, "forecast_seconds": 50.0,
                                     "scored_epochs": 2, "budget": round(60 + more)}
     assert remedies.get("shortened") is None and remedies["chosen_architecture"] == name
