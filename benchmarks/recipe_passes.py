@@ -10,9 +10,11 @@ on digits 10% (the same trainings the rule gives there). ``digits 20%`` (180 lab
 rule's 2 passes) is a probe set of this benchmark alone, cut as ``digits 10%`` is. Both arms run on the same split
 per seed, alternating which goes first, 60 s, 2 threads, machine alone; test accuracy and the row test (exact
 McNemar, 2 passes first). The patch is in this process only (``RECIPE_MAX_PASSES`` is read when a run loads the
-recipe).
+recipe). ``--min-steps`` moves the rule's threshold for a probe beyond its 192 rows (``digits 30%``, 270 labelled
+rows, takes 2 passes at 480; write such cells to their own ``--out``).
 
     python benchmarks/recipe_passes.py --data "digits 10%" "digits 20%" --seeds 0 1 2
+    python benchmarks/recipe_passes.py --data "digits 30%" --min-steps 480 --out benchmarks/results/passes_480.json
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from heldout import split
 
 PASSES = (1, 2)
 #: probe sets of this benchmark alone, cut as ``doctor.BENCHMARK``'s are
-PROBES = {"digits 20%": dict(source="digits", test=0.5, keep=0.2)}
+PROBES = {"digits 20%": dict(source="digits", test=0.5, keep=0.2),
+          "digits 30%": dict(source="digits", test=0.5, keep=0.3)}
 
 
 def dataset(name: str, seed: int):
@@ -44,30 +47,37 @@ def dataset(name: str, seed: int):
     return split(LOADERS[spec["source"]](), seed=seed, test=spec["test"], keep=spec["keep"])
 
 
-def run(name: str, seed: int, passes: int, budget: float, runs: Path) -> dict:
-    """One doctor run with the built-in recipes at up to ``passes`` passes an epoch on few rows."""
+def run(name: str, seed: int, passes: int, budget: float, runs: Path, min_steps: int) -> dict:
+    """One doctor run with the built-in recipes at up to ``passes`` passes an epoch on few rows (the rule's
+    ``RECIPE_MIN_STEPS`` at ``min_steps``: a probe of the rule beyond its 192 rows when above the default)."""
     data = dataset(name, seed)
     labelled = len(data.train) + len(data.val)
-    if phases.passes_of(phases.load_recipe("vgg", labelled)) == 1:
-        raise SystemExit(f"{name}: {labelled} labelled rows take 1 pass under the rule as well: both arms would be "
-                         "the same doctor (a set of at most 192 labelled rows, e.g. digits 10% or 20%)")
-    default = phases.RECIPE_MAX_PASSES
-    phases.RECIPE_MAX_PASSES = passes
+    defaults = phases.RECIPE_MAX_PASSES, phases.RECIPE_MIN_STEPS
+    phases.RECIPE_MIN_STEPS = min_steps
     try:
-        cell = doctor(data, budget, seed, runs / f"passes{passes}_{name.replace(' ', '_').replace('%', 'pc')}_{seed}")
+        if phases.passes_of(phases.load_recipe("vgg", labelled)) == 1:
+            raise SystemExit(f"{name}: {labelled} labelled rows take 1 pass under the rule at --min-steps {min_steps} "
+                             "as well: both arms would be the same doctor (at the default, a set of at most 192 "
+                             "labelled rows, e.g. digits 10% or 20%)")
+        phases.RECIPE_MAX_PASSES = passes
+        folder = f"passes{passes}_{name.replace(' ', '_').replace('%', 'pc')}_{seed}"
+        cell = doctor(data, budget, seed, runs / folder)
     finally:
-        phases.RECIPE_MAX_PASSES = default
+        phases.RECIPE_MAX_PASSES, phases.RECIPE_MIN_STEPS = defaults
     return {"test": cell["test"], "wall": cell["wall_seconds"], "best": cell["best"], "members": cell["members"],
-            "labelled": labelled,
+            "labelled": labelled, "min_steps": min_steps,
             "right": (cell["predictions"] == data.test.y.numpy()).astype(int).tolist()}
 
 
 def main() -> None:
     parser = cells_parser(__doc__, "recipe_passes", ["digits 10%", "digits 20%"], [*BENCHMARK, *PROBES],
                           [0, 1, 2])
+    parser.add_argument("--min-steps", type=int, default=phases.RECIPE_MIN_STEPS,
+                        help=f"the rule's RECIPE_MIN_STEPS for this run (default {phases.RECIPE_MIN_STEPS}; 480 "
+                             "gives 2 passes up to 448 labelled rows)")
     args = parser.parse_args()
-    stored, cells = alternating_cells(parser, args, PASSES,
-                                      lambda name, seed, passes: run(name, seed, passes, args.budget, args.runs))
+    stored, cells = alternating_cells(parser, args, PASSES, lambda name, seed, passes: run(
+        name, seed, passes, args.budget, args.runs, args.min_steps))
     comparison = {}
     for name in args.data:
         seeds = [s for s in args.seeds if all(f"{name}|{s}|{p}" in cells for p in PASSES)]

@@ -571,7 +571,8 @@ def load_recipe(value: str, rows: int | None = None) -> dict[str, Any]:
     A named recipe on few labelled ``rows`` takes as many passes over them an epoch (``train.repeat``) as would let
     its epochs take :data:`RECIPE_MIN_STEPS` steps, at most :data:`RECIPE_MAX_PASSES` (why, there): one ``repeat``
     for every training of it in a run, scored, tested and shipped alike, which the time forecasts read. A file's
-    recipe is as its file says (one that sets no ``repeat`` trains with the search's, :func:`passes_of`).
+    recipe with a schedule of its own (``train.max_epochs``) is as its file says (one that sets no ``repeat`` trains
+    with the search's, :func:`passes_of`).
 
     Args:
         value: the name or the file's path.
@@ -967,6 +968,8 @@ def fitting_epochs(seconds: float, epochs: int, score: Scorer, clock: Clock, pas
         (60, 42)
         >>> fitting_epochs(80.0, 60, score, clock) is None  # 14 epochs: under a third of 60
         True
+        >>> fitting_epochs(30.0, 60, score, clock, 2)  # 2 passes: a final epoch costs 1 + 1.3 x 900 / 650 of one
+        40
     """
     per_epoch = seconds / epochs
     evaluation = _evaluation_seconds(per_epoch, score, passes)
@@ -1004,6 +1007,8 @@ def direct_epochs(seconds: float, epochs: int, score: Scorer, clock: Clock, pass
         33
         >>> direct_epochs(150.0, 60, score, clock) is None  # 13 epochs: under a third of 60
         True
+        >>> direct_epochs(60.0, 60, score, clock, 2)  # (57 - 0.25) s / (1.3 x 1 s an epoch x 900 / 650)
+        31
     """
     per_epoch = seconds / epochs
     final = per_epoch * (_final_factor(score, passes) - 1)  # an epoch of the final training, with its reserve
