@@ -23,27 +23,32 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from doctor import BENCHMARK, THREADS, alternating_cells, benchmark_dataset, cells_parser, doctor
+from doctor import BENCHMARK, THREADS, alternating_cells, cells_parser, doctor
 from fitguard.data import Dataset
 from fitguard.data.builtin import LOADERS
 from fitguard.diagnose import mcnemar_exact
 from fitguard.doctor import DoctorOptions
 from fourier import DATA
 from heldout import _mlbench_table, split
+from input_dropout import load as dev_set
 
 #: dev tables cut to the labelled rows of the held-out small tables (sonar 146, glass 150, wine 125)
-PROBES = {
+TABLE_PROBES = {
     "ionosphere 150": lambda seed: _mlbench_table("Ionosphere", "Class", seed, keep_rows=150),
     "breast_cancer 150": lambda seed: split(LOADERS["breast_cancer"](), seed=seed, test=0.3, keep=150 / 398),
     "vowel 200": lambda seed: _mlbench_table("Vowel", "Class", seed, keep_rows=200),
 }
+#: digits cut as the benchmark's ``digits 10%`` is, with more labelled rows (180 and 270: ``recipe_passes.py``)
+IMAGE_PROBES = {
+    f"digits {share}%": lambda seed, share=share: split(LOADERS["digits"](), seed=seed, test=0.5, keep=share / 100)
+    for share in (20, 30)
+}
+PROBES = {**TABLE_PROBES, **IMAGE_PROBES}
 
 
 def load(name: str, seed: int) -> Dataset:
     """A probe set, one of ``fourier.py``'s tables or of the benchmark five, split by ``seed``."""
-    if name in PROBES:
-        return PROBES[name](seed)
-    return DATA[name](seed) if name in DATA else benchmark_dataset(name, seed)
+    return PROBES[name](seed) if name in PROBES else dev_set(name, seed)
 
 
 #: fields :func:`doctor.doctor` sets itself, or that name where a run goes

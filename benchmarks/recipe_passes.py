@@ -7,9 +7,9 @@ Why: on few rows the recipe's one cycle over 60 epochs of batch 64 takes few ste
 fold's 60 rows, 2 on the 90 labelled rows), and session 23 measured 2 passes an epoch worth 1.5 points to the recipe
 trained alone there (``recipe_variants.py``). Session 30 ran this probe with the recipe's ``repeat`` patched to 2
 on digits 10% (the same trainings the rule gives there). ``digits 20%`` (180 labelled rows, 3 steps an epoch: the
-rule's 2 passes) is a probe set of this benchmark alone, cut as ``digits 10%`` is. Both arms run on the same split
-per seed, alternating which goes first, 60 s, 2 threads, machine alone; test accuracy and the row test (exact
-McNemar, 2 passes first). The patch is in this process only (``RECIPE_MAX_PASSES`` is read when a run loads the
+rule's 2 passes) is a probe set (``doctor_option.IMAGE_PROBES``), cut as ``digits 10%`` is. Both arms run on the
+same split per seed, alternating which goes first, 60 s, 2 threads, machine alone; test accuracy and the row test
+(exact McNemar, 2 passes first). The patch is in this process only (``RECIPE_MAX_PASSES`` is read when a run loads the
 recipe). ``--min-steps`` moves the rule's threshold for a probe beyond its 192 rows (``digits 30%``, 270 labelled
 rows, takes 2 passes at 480; write such cells to their own ``--out``).
 
@@ -27,30 +27,18 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from doctor import BENCHMARK, THREADS, alternating_cells, benchmark_dataset, cells_parser, doctor
-from fitguard.data.builtin import LOADERS
+from doctor import BENCHMARK, THREADS, alternating_cells, cells_parser, doctor
+from doctor_option import IMAGE_PROBES, load
 from fitguard.diagnose import mcnemar_exact
 from fitguard.doctor import phases
-from heldout import split
 
 PASSES = (1, 2)
-#: probe sets of this benchmark alone, cut as ``doctor.BENCHMARK``'s are
-PROBES = {"digits 20%": dict(source="digits", test=0.5, keep=0.2),
-          "digits 30%": dict(source="digits", test=0.5, keep=0.3)}
-
-
-def dataset(name: str, seed: int):
-    """A benchmark set or a probe set, split by ``heldout.split``."""
-    if name not in PROBES:
-        return benchmark_dataset(name, seed)
-    spec = PROBES[name]
-    return split(LOADERS[spec["source"]](), seed=seed, test=spec["test"], keep=spec["keep"])
 
 
 def run(name: str, seed: int, passes: int, budget: float, runs: Path, min_steps: int) -> dict:
     """One doctor run with the built-in recipes at up to ``passes`` passes an epoch on few rows (the rule's
     ``RECIPE_MIN_STEPS`` at ``min_steps``: a probe of the rule beyond its 192 rows when above the default)."""
-    data = dataset(name, seed)
+    data = load(name, seed)
     labelled = len(data.train) + len(data.val)
     defaults = phases.RECIPE_MAX_PASSES, phases.RECIPE_MIN_STEPS
     phases.RECIPE_MIN_STEPS = min_steps
@@ -70,7 +58,7 @@ def run(name: str, seed: int, passes: int, budget: float, runs: Path, min_steps:
 
 
 def main() -> None:
-    parser = cells_parser(__doc__, "recipe_passes", ["digits 10%", "digits 20%"], [*BENCHMARK, *PROBES],
+    parser = cells_parser(__doc__, "recipe_passes", ["digits 10%", "digits 20%"], [*BENCHMARK, *IMAGE_PROBES],
                           [0, 1, 2])
     parser.add_argument("--min-steps", type=int, default=phases.RECIPE_MIN_STEPS,
                         help=f"the rule's RECIPE_MIN_STEPS for this run (default {phases.RECIPE_MIN_STEPS}; 480 "
