@@ -17,8 +17,15 @@ over every table and seed. Two leanings to keep in mind: the rows' side trains o
 (it gains fewer rows than the doctor's refit); the pooled test counts the same table's rows from every split seed as
 independent rows, and weights the tables by their rows.
 
+With ``--row-members N`` (N > 2) N members train on train + val + A, and each mean of the first k (k = 2..N) is
+also tested against one member alone, by row on B: what the seeds the final phase adds on every row in the time left
+after its refit (session 32) are worth. ``--data`` also takes ``doctor_option.py``'s probe sets and the benchmark
+five (images: the kept recipe trains as the final phase trains it).
+
     python benchmarks/members_or_rows.py --data "dna 1000" vowel ionosphere breast_cancer "digits table" \
         --seeds 0 1 2 --runs benchmarks/results/members_or_rows_runs
+    python benchmarks/members_or_rows.py --data "digits 10%" "digits 20%" --seeds 0 1 2 \
+        --out benchmarks/reference/members_or_rows_images_cpu.json
 """
 
 from __future__ import annotations
@@ -36,7 +43,8 @@ import torch
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from doctor import THREADS, cells_parser, doctor, stored_cells
+from doctor import BENCHMARK, THREADS, cells_parser, doctor, stored_cells
+from doctor_option import PROBES, load
 from fitguard.data import TensorData
 from fitguard.diagnose import mcnemar_exact
 from fitguard.doctor import DoctorOptions
@@ -53,18 +61,18 @@ def kept(name: str, seed: int, budget: float, runs: Path) -> tuple[dict, int, fl
     in ``runs``, run first when it has no summary."""
     folder = runs / f"{name.replace(' ', '_')}_{seed}"
     if not (folder / "summary.json").exists():
-        doctor(DATA[name](seed), budget, seed, folder)
+        doctor(load(name, seed), budget, seed, folder)
     best = json.loads((folder / "summary.json").read_text())["best"]
     if best["name"] == BASELINE_KEPT:  # trained with the baseline's passes an epoch, not the search's
         raise SystemExit(f"{folder}: the doctor kept the baseline's recipe; this benchmark trains a searched one")
     return best["recipe"], int(best["epochs"]), best.get("members", 1)
 
 
-def cell(name: str, seed: int, budget: float, runs: Path) -> dict:
-    """One table and split seed: each member's probabilities on B, trained on train + val and on train + val + A,
-    and the hits of every mean of the first k."""
+def cell(name: str, seed: int, budget: float, runs: Path, row_members: int = ROW_MEMBERS) -> dict:
+    """One table and split seed: each member's probabilities on B, trained on train + val (:data:`MEMBERS`) and on
+    train + val + A (``row_members``), and the hits of every mean of the first k."""
     recipe, epochs, shipped_members = kept(name, seed, budget, runs)
-    data = DATA[name](seed)
+    data = load(name, seed)
     options = DoctorOptions(data=data.name, device="cpu", seed=seed, quiet=True)
     base = base_config(options)
     # the search's passes an epoch, as the doctor's final phase trains them
@@ -76,7 +84,7 @@ def cell(name: str, seed: int, budget: float, runs: Path) -> dict:
     X, y = data.test.X[b], data.test.y[b]
     probabilities: dict[str, list[torch.Tensor]] = {"members": [], "rows": []}
     seconds: dict[str, list[float]] = {"members": [], "rows": []}
-    for key, on, count in (("members", tested, MEMBERS), ("rows", every, ROW_MEMBERS)):
+    for key, on, count in (("members", tested, MEMBERS), ("rows", every, row_members)):
         for i in range(count):
             started = time.perf_counter()
             run, _ = refit_recipe(base, recipe, data, rows=on, epochs=epochs, repeat=repeat,
@@ -106,11 +114,22 @@ def pairs(ratio: float) -> list[tuple[str, str]]:
 
 
 def main() -> None:
-    parser = cells_parser(__doc__, "members_or_rows", ["ionosphere"], list(DATA), [0, 1, 2])
+    parser = cells_parser(__doc__, "members_or_rows", ["ionosphere"], [*DATA, *PROBES, *BENCHMARK], [0, 1, 2])
+    parser.add_argument("--row-members", type=int, default=ROW_MEMBERS,
+                        help="members trained on train + val + A (default 2); beyond 2, each mean of the first k is "
+                             "also tested against one member alone: the seeds the final phase adds on every row in "
+                             "the time left")
     args = parser.parse_args()
+    if args.row_members < ROW_MEMBERS:
+        parser.error(f"--row-members must be at least {ROW_MEMBERS} (the equal-time pairs need them), got "
+                     f"{args.row_members}")
     torch.set_num_threads(THREADS)
     stored = stored_cells(parser, args.out, args.budget)
     cells: dict[str, dict[str, dict]] = stored["cells"]
+    held = {_row_members(c) for by_seed in cells.values() for c in by_seed.values()}
+    if held and held != {args.row_members}:
+        parser.error(f"{args.out} holds cells of --row-members {', '.join(map(str, sorted(held)))}, not "
+                     f"{args.row_members}: another --out")
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).parent).stdout.strip()
     with threadpool_limits(THREADS):
@@ -118,13 +137,15 @@ def main() -> None:
             for seed in args.seeds:
                 if str(seed) in cells.get(name, {}):
                     continue
-                cells.setdefault(name, {})[str(seed)] = result = cell(name, seed, args.budget, args.runs)
+                cells.setdefault(name, {})[str(seed)] = result = cell(name, seed, args.budget, args.runs,
+                                                                      args.row_members)
                 print(f"{name:14s} seed {seed}  "
                       + "  ".join(f"{k} {v:.3f}" for k, v in result["accuracy"].items()), flush=True)
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 args.out.write_text(json.dumps({"budget": args.budget, "threads": THREADS, "commit": commit,
                                                 "cells": cells}))
-    keys = [f"members {k}" for k in range(1, MEMBERS + 1)] + [f"rows {n}" for n in range(1, ROW_MEMBERS + 1)]
+    most = args.row_members
+    keys = [f"members {k}" for k in range(1, MEMBERS + 1)] + [f"rows {n}" for n in range(1, most + 1)]
     print(f"\nTest accuracy on half B, mean over seeds\n{'data':14s} " + " ".join(f"{k:>9s}" for k in keys))
     for name, by_seed in cells.items():
         print(f"{name:14s} " + " ".join(f"{statistics.fmean(c['accuracy'][k] for c in by_seed.values()):9.3f}"
@@ -156,9 +177,42 @@ def main() -> None:
                     second.append(np.array(c["hits"][pair[1]], bool))
         report(name, found)
     report("pooled", pooled)
+    more = [(f"rows {k}", "rows 1") for k in range(2, most + 1)]
+    if most > ROW_MEMBERS:
+        print("\nMore seeds on every row against one, by row on B (only the first right / only the second right)")
+        comparisons["more seeds on every row"] = _against_one(cells, more)
     args.out.write_text(json.dumps({"budget": args.budget, "threads": THREADS, "commit": commit, "cells": cells,
                                     "comparisons": comparisons}, indent=1))
     print(f"\nwritten: {args.out}")
+
+
+def _row_members(cell: dict) -> int:
+    """How many members a stored cell trained on train + val + A."""
+    return max(int(key.split()[1]) for key in cell["hits"] if key.startswith("rows "))
+
+
+def _against_one(cells: dict[str, dict[str, dict]], pairs_: list[tuple[str, str]]) -> dict[str, dict]:
+    """Each pair's means (``first``, ``second``) and exact McNemar test by row on B, per set and pooled, over the
+    cells that hold both; printed as it goes."""
+    found: dict[str, dict] = {}
+    for name in [*cells, "pooled"]:
+        chosen = list(cells.values()) if name == "pooled" else [cells[name]]
+        line = []
+        for first_key, second_key in pairs_:
+            usable = [c for by_seed in chosen for c in by_seed.values() if first_key in c["hits"]]
+            if not usable:
+                continue
+            first, second = (np.concatenate([np.array(c["hits"][key], bool) for c in usable])
+                             for key in (first_key, second_key))
+            test = mcnemar_exact(first, second)
+            found.setdefault(name, {})[f"{first_key} | {second_key}"] = {
+                "first": float(first.mean()), "second": float(second.mean()), "only_first": test.only_first,
+                "only_second": test.only_second, "p": test.p_value, "scored_rows": len(first)}
+            line.append(f"{first_key} {first.mean():.3f} vs {second_key} {second.mean():.3f} "
+                        f"({test.only_first}/{test.only_second}, p = {test.p_value:.3f})")
+        if line:
+            print(f"{name:14s} " + "  ".join(line))
+    return found
 
 
 if __name__ == "__main__":

@@ -242,6 +242,9 @@ class Shipped(Section):
         epochs: epochs it trained.
         stop_reason: why its training stopped; None: not recorded.
         note: why it was shipped this way.
+        members: the networks it averages: the tested model's (``best.members``), or more where the refit on every row
+            trained further seeds of the recipe in the time left (untested), or fewer where the deadline cut the
+            partner's refit; None: not recorded (a summary before session 32).
     """
 
     refit: Literal["all", "trainval", "none"]
@@ -249,6 +252,10 @@ class Shipped(Section):
     epochs: Count
     stop_reason: str | None
     note: str
+    members: Positive | None = Field(default=None, description=(
+        "the networks the shipped model averages: the tested model's, or more where the refit on every row trained "
+        "further seeds of the recipe in the time left (untested), or fewer where the deadline cut the partner's "
+        "refit; None: not recorded (a summary before session 32)"))
 
 
 class Partner(Section):
@@ -338,10 +345,10 @@ class Best(Run):
         config: the kept recipe's whole TrainConfig.
         history: the file in the run folder holding the History.
         model_file: the file of the shipped weights (``best.safetensors``).
-        members: networks averaged in the tested (and shipped) model: a deep ensemble of the kept recipe refit with
-            ``member_seeds`` (--ensemble; 1: a single network), the last of them the tied network where ``partner``
-            is used. A kept snapshot ensemble averages its snapshots
-            within each member too (the saved model holds members x snapshots networks).
+        members: networks averaged in the tested model (and the shipped one, but where ``shipped.members`` says
+            otherwise): a deep ensemble of the kept recipe refit with ``member_seeds`` (--ensemble; 1: a single
+            network), the last of them the tied network where ``partner`` is used. A kept snapshot ensemble averages
+            its snapshots within each member too (the saved model holds members x snapshots networks).
         member_seeds: one seed per member.
         partner: the network tied with the kept recipe (:class:`Partner`); None (default): none (a recipe kept on
             rows that resolve a point, no network within the noise of it, or ``--ensemble`` 1).
@@ -358,7 +365,8 @@ class Best(Run):
     history: str = Field(description="file in the run folder holding the History")
     model_file: str
     members: Positive = Field(description=(
-        "networks averaged in the tested (and shipped) model: a deep ensemble of the kept recipe refit with "
+        "networks averaged in the tested model (and the shipped one, but where shipped.members says otherwise): a "
+        "deep ensemble of the kept recipe refit with "
         "member_seeds (--ensemble; 1: a single network), the last of them the tied network where partner is used"))
     member_seeds: list[int] = Field(min_length=1)
     partner: Partner | None = None

@@ -483,19 +483,24 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                                      outputs=outputs)
         np.savez_compressed(run_dir / "test_predictions.npz", **test.pop("arrays"))
         shipped, shipped_history, shipped_note = kept, kept_history, _shipped_note(options)
-        shipped_rows = len(tested_rows)
+        shipped_rows, shipped_members = len(tested_rows), len(seeds)
         if every_row is not None:
             # what the tested refit took, scaled to every row: start it only when it fits in what is left
             needed = trained * _every_row_share(tested_rows, every_row)
             left = clock.deadline - time.perf_counter() - REPORT_SECONDS
             if clock.seconds is None or left >= RESERVE_FACTOR * needed:
-                shipped, shipped_history, _ = refit_members(
+                shipped, shipped_history, shipped_seeds = refit_members(
                     score.base, best.recipe, data, rows=every_row, epochs=epochs, callbacks=hard,
                     members=len(seeds) - partnered, seed=options.seed, mirror=mirror,
                     partner=partner_recipe if partnered else None,
                     partner_kept=lambda history: not partner_said.setdefault("cut_on_every_row", _cut(history)),
+                    # the time the forecasts kept back and did not need: more seeds on every row, up to --ensemble
+                    more=lambda longest, count: count < options.ensemble and _final_work_fits(clock, longest, 0,
+                                                                                              0.0, 0.0),
+                    more_kept=lambda history: not _cut(history),
                     **final_train)
-                shipped_rows = len(every_row)
+                shipped_rows, shipped_members = len(every_row), len(shipped_seeds)
+                shipped_note += _added_note(seeds, shipped_seeds)
             else:
                 shipped_note = (f"the model that was tested (train + val): the refit on every row would take about "
                                 f"{needed:.{1 if needed < 10 else 0}f} s and "
@@ -583,7 +588,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                      "why_not": None if partnered else _partner_why_not(partner_said),
                      "note": _partner_note(partnered, partner_said)},
                  "mirror": {**best.details["mirror"], "used": mirror} if best.details.get("mirror") else None,
-                 "shipped": {"refit": options.refit, "rows": shipped_rows, "epochs": len(shipped_history),
+                 "shipped": {"refit": options.refit, "rows": shipped_rows, "members": shipped_members,
+                             "epochs": len(shipped_history),
                              "stop_reason": shipped_history.stop_reason, "note": shipped_note}},
         "test": test,
         "budget": {"seconds": options.budget, "trials": options.trials, "reserve": clock.reserve},
@@ -994,6 +1000,25 @@ def refits_on_test(options: DoctorOptions) -> bool:
         (True, False)
     """
     return options.refit == "all" and options.test_data is None
+
+
+def _added_note(tested: list[int], shipped: list[int]) -> str:
+    """What the shipped note adds where the refit on every row trained seeds of the recipe that were not tested (the
+    time left after the refit, which the final phase's forecasts had kept back); "" where it trained none.
+
+    Example:
+        >>> import textwrap
+        >>> print(textwrap.fill(_added_note([0, 1000], [0, 1000, 2000]), 100))
+        ; then 1 more seed of the recipe (seed 2000) trained on every row in the time left and joined it,
+        untested: the shipped model averages 3 networks, the tested one 2
+    """
+    added = [s for s in shipped if s not in tested]
+    if not added:
+        return ""
+    return (f"; then {len(added)} more seed{'s' if len(added) > 1 else ''} of the recipe "
+            f"(seed{'s' if len(added) > 1 else ''} {', '.join(map(str, added))}) trained on every row in the time "
+            f"left and joined it, untested: the shipped model averages {len(shipped)} networks, the tested one "
+            f"{len(tested)}")
 
 
 def _shipped_note(options: DoctorOptions) -> str:

@@ -129,6 +129,8 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
                   partner_fits: Callable[[float, int], bool] | None = None,
                   partner_kept: Callable[[History], bool] | None = None,
                   seed_instead: Callable[[float, int], bool] | None = None,
+                  more: Callable[[float, int], bool] | None = None,
+                  more_kept: Callable[[History], bool] | None = None,
                   **train_options: Any) -> tuple[Run, History, list[int]]:
     """:func:`refit_recipe` repeated with different seeds, the members averaged into one
     :class:`~fitguard.models.ensemble.MeanEnsemble` (a deep ensemble); with ``partner``, another network as one
@@ -142,7 +144,9 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
     trained) says so or is None, and joins the members when ``partner_kept`` says so or is None; the Run then names
     each network (:attr:`~fitguard.recipe.Run.member_models`). A partner that did not fit or was not kept leaves its
     place to one more seed of the recipe when ``seed_instead`` (given member 0's seconds and the recipe's member
-    count) says so.
+    count) says so. Then, while ``more`` (given the longest training of a recipe's member so far and the members so
+    far, the partner counted) says so, one more seed of the recipe -- the next seed no network here trained with --
+    trains and joins when ``more_kept`` (given its History) says so or is None; one that did not join ends the loop.
 
     Args:
         base: the base spec.
@@ -170,13 +174,18 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
             seconds and the recipe's member count (``fitguard doctor``: when it fits the time left; the partner's
             place is one of ``--ensemble``'s, which capped the recipe's count); None (default): none. Like every
             member of the recipe, it is averaged in even where the deadline stops its training early.
+        more: whether one more seed of the recipe trains after the others, given the longest of the recipe's members'
+            trainings here (seconds) and how many members there are so far, a partner counted (``fitguard
+            doctor``'s refit on every row: when it fits the time left, up to ``--ensemble``); None (default): none.
+        more_kept: whether such a seed, trained, joins the ensemble, given its History (``fitguard doctor``: not when
+            the run's deadline cut it); None (default): it does.
         **train_options: ``train`` section keys put on top of the recipe's (and the partner's).
 
     Returns:
         The Run (with more than one network -- members, or a snapshot ensemble's snapshots, each averaged once --
         or with ``mirror``, its ``model`` is the ensemble and its ``trainer`` one that evaluates and predicts with it,
-        with the members' loss), member 0's History, and the seeds of its members in order (the partner's last when
-        it joined; a partner not averaged in is not listed).
+        with the members' loss), member 0's History, and the seeds of its members in order: the recipe's, the
+        partner's where it joined (a partner not averaged in is not listed), then those ``more`` added.
     """
     started = time.perf_counter()
     if trained is not None:
@@ -187,15 +196,25 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
         seconds = time.perf_counter() - started
     count = members(seconds, first) if callable(members) else members
     seeds = [seed + MEMBER_SEED_STEP * i for i in range(max(1, int(count)))]
+    took = [seconds]  # each of the recipe's members' training seconds
 
-    def member(s: int) -> list[torch.nn.Module]:  # a snapshot ensemble brings its snapshots: each averaged once
-        return members_of(refit_recipe(base, recipe, data, rows=rows, epochs=epochs, callbacks=callbacks,
-                                       **{**train_options, "seed": s})[0].final_model())
+    def trained_member(s: int) -> tuple[list[torch.nn.Module], History]:
+        # a snapshot ensemble brings its snapshots: each averaged once
+        began = time.perf_counter()
+        run, member_history = refit_recipe(base, recipe, data, rows=rows, epochs=epochs, callbacks=callbacks,
+                                           **{**train_options, "seed": s})
+        took.append(time.perf_counter() - began)
+        return members_of(run.final_model()), member_history
+
+    def member(s: int) -> list[torch.nn.Module]:
+        return trained_member(s)[0]
 
     models = members_of(first.final_model()) + [network for s in seeds[1:] for network in member(s)]
     named: tuple[tuple[str, dict[str, Any]], ...] | None = None
+    tried = set(seeds)
     if partner is not None and (partner_fits is None or partner_fits(seconds, len(seeds))):
         partner_seed = seed + MEMBER_SEED_STEP * len(seeds)
+        tried.add(partner_seed)
         other, trained_history = refit_recipe(base, partner[0], data, rows=rows, epochs=partner[1],
                                               callbacks=callbacks, **{**train_options, "seed": partner_seed})
         if partner_kept is None or partner_kept(trained_history):
@@ -208,6 +227,18 @@ def refit_members(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, r
         # the partner's place, left to the recipe: its next seed, as the members before it
         seeds.append(seed + MEMBER_SEED_STEP * len(seeds))
         models += member(seeds[-1])
+    while more is not None and more(max(took), len(seeds)):
+        index = len(seeds)  # the next seed no network here trained with (a partner left out took its own)
+        while seed + MEMBER_SEED_STEP * index in tried:
+            index += 1
+        tried.add(seed + MEMBER_SEED_STEP * index)
+        networks, more_history = trained_member(seed + MEMBER_SEED_STEP * index)
+        if more_kept is not None and not more_kept(more_history):
+            break
+        seeds.append(seed + MEMBER_SEED_STEP * index)
+        if named is not None:
+            named += ((first.model_name, first.model_options),) * len(networks)
+        models += networks
     if len(models) == 1 and not mirror:
         return first, history, seeds
     return dataclasses.replace(_averaged(first, models, data.task, mirror), member_models=named), history, seeds

@@ -75,7 +75,8 @@ def unused_time(summary: Summary) -> str | None:
     """Where a time budget that the run left :data:`UNUSED_SHARE` or more of went: when the search ended (the phases
     before the final one, summed; and why nothing was searched on the kept recipe, where that is why) and what the
     final phase took -- training as many networks as its forecast let fit, testing them, refitting them on every
-    row where that fit, saving them. None for a run that used its budget, or had none.
+    row where that fit (and more seeds there where time was left), saving them. None for a run that used its budget,
+    or had none.
 
     ``make demo`` on this 2-core CPU: "46 s unused: the search ended at 81 s (a complete recipe is kept as given: ...)
     and the final phase took 53 s (2 of --ensemble's 5 networks, what its forecast let fit)", on the terminal's wall
@@ -93,6 +94,9 @@ def unused_time(summary: Summary) -> str | None:
     ensemble, members = summary.options.get("ensemble", 1), summary.best.members
     networks = (f"{members} of --ensemble's {ensemble} networks, what its forecast let fit" if members < ensemble
                 else f"all {members} of --ensemble's networks" if members > 1 else "one network")
+    shipped = summary.best.shipped.members or members
+    if shipped > members:  # seeds the refit on every row added in the time left
+        networks = f"{networks}; {shipped} shipped, refit on every row"
     return (f"{budget - total:.0f} s unused: the search ended at {searched:.0f} s{settled} and the final phase took "
             f"{final:.0f} s ({networks})")
 
