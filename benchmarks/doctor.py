@@ -125,6 +125,26 @@ def stored_cells(parser: argparse.ArgumentParser, out: Path, budget: float) -> d
     return stored
 
 
+def seeded_cells(args: argparse.Namespace, stored: dict[str, Any], run: Callable[[str, int], dict],
+                 commit: str) -> dict[str, dict[str, dict]]:
+    """Every (data set, seed) cell of ``args`` (:func:`cells_parser`'s) not yet in ``stored``'s cells (nested: ``cells
+    [name][seed]``): ``run(name, seed)``, 2 threads; each printed (its ``accuracy`` figures) and written to
+    ``args.out`` as it ends, beside what ``stored`` held (its provenance kept) and ``commit``. Returns the cells."""
+    torch.set_num_threads(THREADS)
+    cells: dict[str, dict[str, dict]] = stored["cells"]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with threadpool_limits(THREADS):
+        for name in args.data:
+            for seed in args.seeds:
+                if str(seed) in cells.get(name, {}):
+                    continue
+                cells.setdefault(name, {})[str(seed)] = found = run(name, seed)
+                print(f"{name:18s} seed {seed}  " + "  ".join(f"{k} {v:.3f}" for k, v in found["accuracy"].items()),
+                      flush=True)
+                args.out.write_text(json.dumps({**stored, "threads": THREADS, "commit": commit, "cells": cells}))
+    return cells
+
+
 def alternating_cells(parser: argparse.ArgumentParser, args: argparse.Namespace, arms: tuple[Any, ...],
                       run: Callable[[str, int, Any], dict]) -> tuple[dict[str, Any], dict[str, dict]]:
     """Every (data set, seed, arm) doctor run of ``args`` (:func:`cells_parser`'s) not yet in ``args.out``'s cells

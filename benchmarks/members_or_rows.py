@@ -36,14 +36,14 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from doctor import BENCHMARK, THREADS, cells_parser, doctor, stored_cells
+from doctor import BENCHMARK, THREADS, cells_parser, doctor, seeded_cells, stored_cells
 from doctor_option import PROBES, load
 from fitguard.data import TensorData
 from fitguard.diagnose import mcnemar_exact
@@ -123,65 +123,27 @@ def main() -> None:
     if args.row_members < ROW_MEMBERS:
         parser.error(f"--row-members must be at least {ROW_MEMBERS} (the equal-time pairs need them), got "
                      f"{args.row_members}")
-    torch.set_num_threads(THREADS)
     stored = stored_cells(parser, args.out, args.budget)
-    cells: dict[str, dict[str, dict]] = stored["cells"]
-    held = {_row_members(c) for by_seed in cells.values() for c in by_seed.values()}
+    held = {_row_members(c) for by_seed in stored["cells"].values() for c in by_seed.values()}
     if held and held != {args.row_members}:
         parser.error(f"{args.out} holds cells of --row-members {', '.join(map(str, sorted(held)))}, not "
                      f"{args.row_members}: another --out")
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).parent).stdout.strip()
-    with threadpool_limits(THREADS):
-        for name in args.data:
-            for seed in args.seeds:
-                if str(seed) in cells.get(name, {}):
-                    continue
-                cells.setdefault(name, {})[str(seed)] = result = cell(name, seed, args.budget, args.runs,
-                                                                      args.row_members)
-                print(f"{name:14s} seed {seed}  "
-                      + "  ".join(f"{k} {v:.3f}" for k, v in result["accuracy"].items()), flush=True)
-                args.out.parent.mkdir(parents=True, exist_ok=True)
-                args.out.write_text(json.dumps({"budget": args.budget, "threads": THREADS, "commit": commit,
-                                                "cells": cells}))
-    most = args.row_members
-    keys = [f"members {k}" for k in range(1, MEMBERS + 1)] + [f"rows {n}" for n in range(1, most + 1)]
-    print(f"\nTest accuracy on half B, mean over seeds\n{'data':14s} " + " ".join(f"{k:>9s}" for k in keys))
+    cells = seeded_cells(args, stored, lambda name, seed: cell(name, seed, args.budget, args.runs, args.row_members),
+                         commit)
+    keys = [f"members {k}" for k in range(1, MEMBERS + 1)] + [f"rows {n}" for n in range(1, args.row_members + 1)]
+    print(f"\nTest accuracy on half B, mean over seeds\n{'data':18s} " + " ".join(f"{k:>9s}" for k in keys))
     for name, by_seed in cells.items():
-        print(f"{name:14s} " + " ".join(f"{statistics.fmean(c['accuracy'][k] for c in by_seed.values()):9.3f}"
+        print(f"{name:18s} " + " ".join(f"{statistics.fmean(c['accuracy'][k] for c in by_seed.values()):9.3f}"
                                         for k in keys))
     print("\nAt equal training time, by row on B (only rows right / only members right, exact McNemar p)")
-    comparisons: dict[str, dict[str, dict]] = {}
-    Hits = dict[tuple[str, str], tuple[list[np.ndarray], list[np.ndarray]]]
-
-    def report(name: str, found: Hits) -> None:
-        line = []
-        for (rows, members), (first_hits, second_hits) in sorted(found.items()):
-            first, second = np.concatenate(first_hits), np.concatenate(second_hits)
-            test = mcnemar_exact(first, second)
-            comparisons.setdefault(name, {})[f"{rows} | {members}"] = {
-                "rows": float(first.mean()), "members": float(second.mean()), "only_rows": test.only_first,
-                "only_members": test.only_second, "p": test.p_value, "scored_rows": len(first)}
-            line.append(f"{rows} {first.mean():.3f} vs {members} {second.mean():.3f} "
-                        f"({test.only_first}/{test.only_second}, p = {test.p_value:.3f}, {len(first)} rows)")
-        print(f"{name:14s} " + f"\n{'':15s}".join(line))
-
-    pooled: Hits = {}
-    for name, by_seed in cells.items():
-        found: Hits = {}
-        for c in by_seed.values():
-            for pair in pairs(c["ratio"]):
-                for into in (found, pooled):
-                    first, second = into.setdefault(pair, ([], []))
-                    first.append(np.array(c["hits"][pair[0]], bool))
-                    second.append(np.array(c["hits"][pair[1]], bool))
-        report(name, found)
-    report("pooled", pooled)
-    more = [(f"rows {k}", "rows 1") for k in range(2, most + 1)]
-    if most > ROW_MEMBERS:
+    comparisons = compare(cells)
+    _print(comparisons, ("rows", "members"))
+    if "more seeds on every row" in comparisons:
         print("\nMore seeds on every row against one, by row on B (only the first right / only the second right)")
-        comparisons["more seeds on every row"] = _against_one(cells, more)
-    args.out.write_text(json.dumps({"budget": args.budget, "threads": THREADS, "commit": commit, "cells": cells,
+        _print(comparisons["more seeds on every row"], ("first", "second"))
+    args.out.write_text(json.dumps({**stored, "threads": THREADS, "commit": commit, "cells": cells,
                                     "comparisons": comparisons}, indent=1))
     print(f"\nwritten: {args.out}")
 
@@ -191,29 +153,59 @@ def _row_members(cell: dict) -> int:
     return max(int(key.split()[1]) for key in cell["hits"] if key.startswith("rows "))
 
 
-def _against_one(cells: dict[str, dict[str, dict]], pairs_: list[tuple[str, str]]) -> dict[str, dict]:
-    """Each pair's means (``first``, ``second``) and exact McNemar test by row on B, per set and pooled, over the
-    cells that hold both; printed as it goes."""
+def compare(cells: dict[str, dict[str, dict]]) -> dict[str, dict]:
+    """The equal-time pairs (:func:`pairs`), per set and pooled; where the cells trained more than
+    :data:`ROW_MEMBERS` seeds on every row, also each mean of the first k of them against one alone (``"more seeds on
+    every row"``, per set and pooled)."""
+    comparisons = by_row(cells, lambda c: pairs(c["ratio"]), ("rows", "members"))
+    most = max((_row_members(c) for by_seed in cells.values() for c in by_seed.values()), default=0)
+    if most > ROW_MEMBERS:
+        comparisons["more seeds on every row"] = by_row(
+            cells, lambda c: [(f"rows {k}", "rows 1") for k in range(2, _row_members(c) + 1)], ("first", "second"))
+    return comparisons
+
+
+def by_row(cells: dict[str, dict[str, dict]], pairs_of: Callable[[dict], list[tuple[str, str]]],
+           names: tuple[str, str]) -> dict[str, dict]:
+    """Each of a cell's ``pairs_of(cell)`` -- two keys of its ``hits`` -- tested by row on B (exact McNemar over the
+    seeds' rows), per set and pooled over every set: ``{set: {"a | b": {names[0]: a's accuracy, names[1]: b's,
+    "only_" + names[0]: rows only a got right, "only_" + names[1]: ..., "p": ..., "scored_rows": ...}}}``, the
+    pairs in sorted order."""
+    Hits = dict[tuple[str, str], tuple[list[np.ndarray], list[np.ndarray]]]
+    first_name, second_name = names
     found: dict[str, dict] = {}
-    for name in [*cells, "pooled"]:
-        chosen = list(cells.values()) if name == "pooled" else [cells[name]]
-        line = []
-        for first_key, second_key in pairs_:
-            usable = [c for by_seed in chosen for c in by_seed.values() if first_key in c["hits"]]
-            if not usable:
-                continue
-            first, second = (np.concatenate([np.array(c["hits"][key], bool) for c in usable])
-                             for key in (first_key, second_key))
+
+    def tested(name: str, hits: Hits) -> None:
+        for (a, b), (first_hits, second_hits) in sorted(hits.items()):
+            first, second = np.concatenate(first_hits), np.concatenate(second_hits)
             test = mcnemar_exact(first, second)
-            found.setdefault(name, {})[f"{first_key} | {second_key}"] = {
-                "first": float(first.mean()), "second": float(second.mean()), "only_first": test.only_first,
-                "only_second": test.only_second, "p": test.p_value, "scored_rows": len(first)}
-            line.append(f"{first_key} {first.mean():.3f} vs {second_key} {second.mean():.3f} "
-                        f"({test.only_first}/{test.only_second}, p = {test.p_value:.3f})")
-        if line:
-            print(f"{name:14s} " + "  ".join(line))
+            found.setdefault(name, {})[f"{a} | {b}"] = {
+                first_name: float(first.mean()), second_name: float(second.mean()),
+                f"only_{first_name}": test.only_first, f"only_{second_name}": test.only_second, "p": test.p_value,
+                "scored_rows": len(first)}
+
+    pooled: Hits = {}
+    for name, by_seed in cells.items():
+        hits: Hits = {}
+        for c in by_seed.values():
+            for pair in pairs_of(c):
+                for into in (hits, pooled):
+                    first, second = into.setdefault(pair, ([], []))
+                    first.append(np.array(c["hits"][pair[0]], bool))
+                    second.append(np.array(c["hits"][pair[1]], bool))
+        tested(name, hits)
+    tested("pooled", pooled)
     return found
 
+
+def _print(comparisons: dict[str, dict], names: tuple[str, str]) -> None:
+    first_name, second_name = names
+    for name, by_pair in comparisons.items():
+        if name == "more seeds on every row":
+            continue
+        print(f"{name:18s} " + f"\n{'':19s}".join(
+            f"{pair.replace(' | ', f' {c[first_name]:.3f} vs ')} {c[second_name]:.3f} ({c['only_' + first_name]}/"
+            f"{c['only_' + second_name]}, p = {c['p']:.3f}, {c['scored_rows']} rows)" for pair, c in by_pair.items()))
 
 if __name__ == "__main__":
     main()

@@ -28,10 +28,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from doctor import THREADS, cells_parser, doctor, stored_cells
+from doctor import THREADS, cells_parser, doctor, seeded_cells, stored_cells
 from doctor_option import PROBES, load
 from fitguard.diagnose import mcnemar_exact
 from fitguard.doctor import DoctorOptions
@@ -132,27 +131,15 @@ def compare(cells: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
 def main() -> None:
     parser = cells_parser(__doc__, "top_recipes", ["ionosphere 150"], [*PROBES, *DATA], [0, 1, 2])
     args = parser.parse_args()
-    torch.set_num_threads(THREADS)
     stored = stored_cells(parser, args.out, args.budget)
-    cells: dict[str, dict[str, dict]] = stored["cells"]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).parent).stdout.strip()
-    with threadpool_limits(THREADS):
-        for name in args.data:
-            for seed in args.seeds:
-                if str(seed) in cells.get(name, {}):
-                    continue
-                cells.setdefault(name, {})[str(seed)] = found = cell(name, seed, args.budget, args.runs)
-                print(f"{name:18s} seed {seed}  " + "  ".join(f"{k} {v:.3f}" for k, v in found["accuracy"].items()),
-                      flush=True)
-                args.out.parent.mkdir(parents=True, exist_ok=True)
-                args.out.write_text(json.dumps({"budget": args.budget, "threads": THREADS, "commit": commit,
-                                                "cells": cells}))
+    cells = seeded_cells(args, stored, lambda name, seed: cell(name, seed, args.budget, args.runs), commit)
     comparisons = compare(cells)
     for name, by_k in comparisons.items():
         print(f"{name:18s} " + "  ".join(f"k={k} seeds {c['seeds']:.3f} / top {c['top']:.3f} ({c['only_top']} rows vs "
                                         f"{c['only_seeds']}, p = {c['p']:.2f})" for k, c in by_k.items()))
-    args.out.write_text(json.dumps({"budget": args.budget, "threads": THREADS, "commit": commit, "cells": cells,
+    args.out.write_text(json.dumps({**stored, "threads": THREADS, "commit": commit, "cells": cells,
                                     "comparisons": comparisons}, indent=1))
     print(f"\nwritten: {args.out}")
 

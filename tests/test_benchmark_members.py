@@ -1,0 +1,52 @@
+"""``benchmarks/members_or_rows.py``: its comparisons of each stored reference's cells are the ones stored beside
+them (the equal-time pairs of session 30, and the seeds on every row against one of session 32), and the by-row
+test is scipy's binomial test on the discordant rows of hand-made cells, per set and pooled."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from scipy.stats import binomtest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+SCRIPTS = ("members_or_rows", "doctor_option", "doctor", "fourier", "heldout", "peers", "input_dropout")
+
+
+@pytest.fixture
+def members(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    yield importlib.import_module("members_or_rows")
+    for name in SCRIPTS:
+        sys.modules.pop(name, None)
+
+
+@pytest.mark.parametrize("reference", ["members_or_rows_cpu.json", "members_or_rows_images_cpu.json",
+                                       "members_every_row_cpu.json"])
+def test_each_stored_comparison_is_what_its_cells_give(members, reference):
+    stored = json.loads((BENCHMARKS / "reference" / reference).read_text())
+    assert members.compare(stored["cells"]) == stored["comparisons"]
+
+
+def test_the_seeds_on_every_row_are_compared_only_where_more_than_two_trained(members):
+    stored = json.loads((BENCHMARKS / "reference" / "members_every_row_cpu.json").read_text())
+    assert list(stored["comparisons"]["more seeds on every row"]["pooled"]) == [
+        f"rows {k} | rows 1" for k in (2, 3, 4, 5)]
+    two = json.loads((BENCHMARKS / "reference" / "members_or_rows_cpu.json").read_text())
+    assert "more seeds on every row" not in members.compare(two["cells"])
+
+
+def test_a_pair_is_tested_by_row_per_set_and_pooled(members):
+    def cell(a: list[int], b: list[int]) -> dict:
+        return {"hits": {"x": a, "y": b}}
+
+    cells = {"s": {"0": cell([1, 1, 0, 1], [0, 1, 0, 0])}, "t": {"0": cell([0, 1], [1, 1])}}
+    found = members.by_row(cells, lambda c: [("x", "y")], ("first", "second"))
+    assert found["s"]["x | y"] == {"first": 0.75, "second": 0.25, "only_first": 2, "only_second": 0,
+                                   "p": pytest.approx(binomtest(2, 2).pvalue), "scored_rows": 4}
+    assert found["pooled"]["x | y"] == {"first": pytest.approx(4 / 6), "second": pytest.approx(3 / 6),
+                                        "only_first": 2, "only_second": 1,
+                                        "p": pytest.approx(binomtest(2, 3).pvalue), "scored_rows": 6}
