@@ -1,9 +1,16 @@
 """Shared test settings: deterministic CPU torch, headless matplotlib; the PostgreSQL server of the multi-worker
-tests."""
+tests; benchmark scripts imported as modules."""
 
+import importlib
 import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
 
 import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -17,3 +24,14 @@ def postgres_url() -> str:
         pytest.skip("FITGUARD_TEST_POSTGRES_URL is unset; start a server with `export "
                     "FITGUARD_TEST_POSTGRES_URL=$(.ci/postgres.sh)` (CI does)")
     return url
+
+
+@pytest.fixture
+def benchmark_script(monkeypatch) -> Iterator[Callable[[str], ModuleType]]:
+    """Imports a script of ``benchmarks/`` by name (the scripts import their siblings, so the folder goes on the path);
+    every benchmark module imported meanwhile is dropped afterwards (top-level names such as ``doctor`` and
+    ``search`` must not outlive the test)."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    yield importlib.import_module
+    for name in {p.stem for p in BENCHMARKS.glob("*.py")} & set(sys.modules):
+        del sys.modules[name]

@@ -4,24 +4,18 @@ test is scipy's binomial test on the discordant rows of hand-made cells, per set
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from scipy.stats import binomtest
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-SCRIPTS = ("members_or_rows", "doctor_option", "doctor", "fourier", "heldout", "peers", "input_dropout")
 
 
 @pytest.fixture
-def members(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    yield importlib.import_module("members_or_rows")
-    for name in SCRIPTS:
-        sys.modules.pop(name, None)
+def members(benchmark_script):
+    return benchmark_script("members_or_rows")
 
 
 @pytest.mark.parametrize("reference", ["members_or_rows_cpu.json", "members_or_rows_images_cpu.json",

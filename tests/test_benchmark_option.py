@@ -4,9 +4,7 @@ and the option's values are read as the field's type, an unknown field refused."
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +12,11 @@ import pytest
 from scipy.stats import binomtest
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-SCRIPTS = ("doctor_option", "doctor", "fourier", "heldout", "peers", "input_dropout")
 
 
 @pytest.fixture
-def option(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    yield importlib.import_module("doctor_option")
-    for name in SCRIPTS:
-        sys.modules.pop(name, None)
+def option(benchmark_script):
+    return benchmark_script("doctor_option")
 
 
 def test_the_comparison_of_keep_rules_cells_is_what_keep_rule_py_wrote(option):

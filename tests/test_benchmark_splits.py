@@ -3,23 +3,15 @@ development set draws from, of the classes asked for, and a source it cannot ser
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from fitguard.data.source import RawData, RawSource
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-
-
 @pytest.fixture
-def heldout(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    yield importlib.import_module("heldout")
-    sys.modules.pop("heldout", None)
+def heldout(benchmark_script):
+    return benchmark_script("heldout")
 
 
 def _source(per_class: int, names: tuple[str, ...] = ()) -> RawSource:

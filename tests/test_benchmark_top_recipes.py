@@ -4,24 +4,18 @@ ranks them, one per distinct recipe, unfinished and unscored ones left out."""
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from scipy.stats import binomtest
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-SCRIPTS = ("top_recipes", "doctor_option", "doctor", "fourier", "heldout", "peers", "input_dropout")
 
 
 @pytest.fixture
-def top(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    yield importlib.import_module("top_recipes")
-    for name in SCRIPTS:
-        sys.modules.pop(name, None)
+def top(benchmark_script):
+    return benchmark_script("top_recipes")
 
 
 def test_the_stored_comparison_is_what_the_stored_cells_give(top):
