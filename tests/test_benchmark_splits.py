@@ -3,11 +3,11 @@ development set draws from, of the classes asked for, and a source it cannot ser
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
 from fitguard.data.source import RawData, RawSource
+
 
 @pytest.fixture
 def heldout(benchmark_script):
