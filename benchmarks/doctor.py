@@ -42,7 +42,7 @@ starts over), so a crash loses at most the cell in flight.
     python benchmarks/doctor.py --quick                                   # smoke test: digits 10%, seed 0, 20 s
     python benchmarks/doctor.py --suite heldout --datasets sonar --seeds 0 --budgets 60
     python benchmarks/doctor.py --suite all                               # everything: 3 seeds, budgets 60 120 300
-    python benchmarks/doctor.py --suite all --budgets 60 120 --markdown   # the README's table from stored results
+    python benchmarks/doctor.py --suite all --budgets 60 120 --markdown   # MEASUREMENTS.md's tables from stored results
     python benchmarks/doctor.py --suite benchmark --datasets "fashion_mnist 100/class" --budgets 300 \
         --methods "VGG recipe" --recipe vgg       # doctor --recipe vgg, into doctor_benchmark+recipe_vgg.json
     python benchmarks/doctor.py --suite fresh --budgets 60 --markdown --before OLD/doctor_fresh.json  # and vs a rerun
@@ -344,7 +344,7 @@ def row_test(store: Store, name: str, seeds: list[int], ours: str, theirs: str, 
     """``ours`` against ``theirs`` (from ``their_store``, default ``store``: e.g. an earlier run's results of the same
     data set and seeds) on the seeds that scored both: the exact permutation test over the test rows
     (``mcnemar_by_row``), each row once however many seeds scored it -- every seed scores the same test rows, so
-    pooling the seeds' rows into one McNemar would count each row up to 3 times (the README's tables up to session
+    pooling the seeds' rows into one McNemar would count each row up to 3 times (MEASUREMENTS.md's tables up to session
     13 did, and their p-values are too small)."""
     other = their_store or store
     cells, their_cells = store.results["cells"][name], other.results["cells"].get(name, {})
@@ -432,7 +432,7 @@ def before_after(store: Store, before: Store, names: list[str], seeds: list[int]
 
 
 def markdown_table(store: Store, names: list[str], seeds: list[int], budgets: list[float], peers: list[str]) -> str:
-    """The README's table from stored cells (nothing is run): mean ± sd (mean seconds) per method, doctor's wall
+    """MEASUREMENTS.md's table from stored cells (nothing is run): mean ± sd (mean seconds) per method, doctor's wall
     time over its budget, and doctor at each budget against the best alternative (exact permutation test by test row);
     only the paired test's word is bold."""
     doctors = [f"doctor@{b:g}" for b in budgets]
@@ -483,7 +483,8 @@ def main() -> None:
                         help="smoke test: digits 10%%, seed 0, budget 20 s, into doctor_quick.json (always fresh)")
     parser.add_argument("--fresh", action="store_true", help="discard stored results of this suite and start over")
     parser.add_argument("--markdown", action="store_true",
-                        help="run nothing: print the README's table (every budget's paired test) from stored results")
+                        help="run nothing: print MEASUREMENTS.md's table (every budget's paired test) from stored "
+                             "results")
     parser.add_argument("--before", type=Path, default=None, metavar="RESULTS_JSON",
                         help="with --markdown: also each data set's doctor at the largest budget against the same "
                              "cell in an earlier run's results file (same seeds and test rows), by row")

@@ -31,10 +31,10 @@ under 2 standard errors would call validation noise overfitting, so with ``n_val
 ``max(good_gap, 2 * SE)``: 18 validation rows (one row moves accuracy by 5.6 points) cannot convict on their
 own. The effect: regularization trades training fit for validation fit, so what it can recover is bounded by
 the gap, and what the remedies recover here is a few points — the doctor's best recipe gains 1.7 to 5.6 points
-over its baseline on digits and Fashion-MNIST (README; MNIST-1D's 36 points is an architecture change), and no
-single remedy in ``benchmarks/reference/remedies_cpu.json`` moves digits accuracy by more than 0.8 points, with
-a seed-to-seed sd of 0.6 to 2.4 points. Under 5 points the gap is the size of those gains and their noise, and
-a search for it would chase noise; above it there is room for what the remedies are measured to win.
+over its baseline on digits and Fashion-MNIST (benchmarks/MEASUREMENTS.md; MNIST-1D's 36 points is an architecture
+change), and no single remedy in ``benchmarks/reference/remedies_cpu.json`` moves digits accuracy by more than 0.8
+points, with a seed-to-seed sd of 0.6 to 2.4 points. Under 5 points the gap is the size of those gains and their
+noise, and a search for it would chase noise; above it there is room for what the remedies are measured to win.
 
 Why ``good_loss_ratio = 1.5``. Least squares with ``k`` effective parameters on ``n`` rows has expected training
 error ``σ²(1 - k/n)`` and expected error on new rows ``σ²(1 + k/n)`` (Mallows' Cp, Efron's optimism), a ratio of
