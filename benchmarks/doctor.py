@@ -129,7 +129,8 @@ def seeded_cells(args: argparse.Namespace, stored: dict[str, Any], run: Callable
                  commit: str) -> dict[str, dict[str, dict]]:
     """Every (data set, seed) cell of ``args`` (:func:`cells_parser`'s) not yet in ``stored``'s cells (nested: ``cells
     [name][seed]``): ``run(name, seed)``, 2 threads; each printed (its ``accuracy`` figures) and written to
-    ``args.out`` as it ends, beside what ``stored`` held (its provenance kept) and ``commit``. Returns the cells."""
+    ``args.out`` as it ends, beside what ``stored`` held but its comparisons (which described the cells before; the
+    caller writes them anew once the cells are done) and ``commit``. Returns the cells."""
     torch.set_num_threads(THREADS)
     cells: dict[str, dict[str, dict]] = stored["cells"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +142,8 @@ def seeded_cells(args: argparse.Namespace, stored: dict[str, Any], run: Callable
                 cells.setdefault(name, {})[str(seed)] = found = run(name, seed)
                 print(f"{name:18s} seed {seed}  " + "  ".join(f"{k} {v:.3f}" for k, v in found["accuracy"].items()),
                       flush=True)
-                args.out.write_text(json.dumps({**stored, "threads": THREADS, "commit": commit, "cells": cells}))
+                kept = {key: value for key, value in stored.items() if key != "comparisons"}
+                args.out.write_text(json.dumps({**kept, "threads": THREADS, "commit": commit, "cells": cells}))
     return cells
 
 

@@ -176,7 +176,7 @@ def by_row(cells: dict[str, dict[str, dict]], pairs_of: Callable[[dict], list[tu
     found: dict[str, dict] = {}
 
     def tested(name: str, hits: Hits) -> None:
-        for (a, b), (first_hits, second_hits) in sorted(hits.items()):
+        for (a, b), (first_hits, second_hits) in sorted(hits.items(), key=lambda item: _numbered(item[0])):
             first, second = np.concatenate(first_hits), np.concatenate(second_hits)
             test = mcnemar_exact(first, second)
             found.setdefault(name, {})[f"{a} | {b}"] = {
@@ -198,6 +198,16 @@ def by_row(cells: dict[str, dict[str, dict]], pairs_of: Callable[[dict], list[tu
     return found
 
 
+def _numbered(pair: tuple[str, str]) -> tuple:
+    """A pair's sort key: each name as (its words, its number), so that "rows 10" comes after "rows 2"; a name
+    without a number sorts as number 0."""
+    def key(name: str) -> tuple[str, int]:
+        words, _, last = name.rpartition(" ")
+        return (words, int(last)) if last.isdigit() else (name, 0)
+
+    return tuple(key(name) for name in pair)
+
+
 def _print(comparisons: dict[str, dict], names: tuple[str, str]) -> None:
     first_name, second_name = names
     for name, by_pair in comparisons.items():
@@ -206,6 +216,7 @@ def _print(comparisons: dict[str, dict], names: tuple[str, str]) -> None:
         print(f"{name:18s} " + f"\n{'':19s}".join(
             f"{pair.replace(' | ', f' {c[first_name]:.3f} vs ')} {c[second_name]:.3f} ({c['only_' + first_name]}/"
             f"{c['only_' + second_name]}, p = {c['p']:.3f}, {c['scored_rows']} rows)" for pair, c in by_pair.items()))
+
 
 if __name__ == "__main__":
     main()

@@ -30,8 +30,9 @@ def postgres_url() -> str:
 def benchmark_script(monkeypatch) -> Iterator[Callable[[str], ModuleType]]:
     """Imports a script of ``benchmarks/`` by name (the scripts import their siblings, so the folder goes on the path);
     every benchmark module imported meanwhile is dropped afterwards (top-level names such as ``doctor`` and
-    ``search`` must not outlive the test)."""
+    ``search`` must not outlive the test); one imported before the test stays."""
+    before = set(sys.modules)
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     yield importlib.import_module
-    for name in {p.stem for p in BENCHMARKS.glob("*.py")} & set(sys.modules):
+    for name in ({p.stem for p in BENCHMARKS.glob("*.py")} & set(sys.modules)) - before:
         del sys.modules[name]

@@ -27,10 +27,16 @@ def test_each_stored_comparison_is_what_its_cells_give(members, reference):
 
 def test_the_seeds_on_every_row_are_compared_only_where_more_than_two_trained(members):
     stored = json.loads((BENCHMARKS / "reference" / "members_every_row_cpu.json").read_text())
-    assert list(stored["comparisons"]["more seeds on every row"]["pooled"]) == [
-        f"rows {k} | rows 1" for k in (2, 3, 4, 5)]
+    found = members.compare(stored["cells"])["more seeds on every row"]["pooled"]
+    assert list(found) == [f"rows {k} | rows 1" for k in (2, 3, 4, 5)]
     two = json.loads((BENCHMARKS / "reference" / "members_or_rows_cpu.json").read_text())
     assert "more seeds on every row" not in members.compare(two["cells"])
+
+
+def test_pairs_are_ordered_by_their_numbers(members):
+    cells = {"s": {"0": {"hits": {f"rows {k}": [1, 0] for k in range(1, 12)}}}}
+    found = members.by_row(cells, lambda c: [(f"rows {k}", "rows 1") for k in range(2, 12)], ("first", "second"))
+    assert list(found["s"]) == [f"rows {k} | rows 1" for k in range(2, 12)]
 
 
 def test_a_pair_is_tested_by_row_per_set_and_pooled(members):
