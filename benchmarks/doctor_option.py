@@ -85,10 +85,10 @@ def run(name: str, seed: int, option: str, value: Any, budget: float, runs: Path
             "right": (cell["predictions"] == data.test.y.numpy()).astype(int).tolist()}
 
 
-def compare(cells: dict[str, dict], names: list[str], arms: tuple[Any, ...]) -> dict:
-    """Per set and pooled: each arm's accuracies, kept recipes and walls, and each later arm against the first by row
-    (``only_<arm>``: the rows only that arm got right; ``p`` the exact McNemar test; with more than two arms keyed
-    ``<arm> vs <first>``)."""
+def compare(cells: dict[str, dict], names: list[str], arms: tuple[Any, ...], also: tuple[str, ...] = ()) -> dict:
+    """Per set and pooled: each arm's accuracies, kept recipes and walls (and each key of ``also`` the cells hold,
+    such as ``members``), and each later arm against the first by row (``only_<arm>``: the rows only that arm got
+    right; ``p`` the exact McNemar test; with more than two arms keyed ``<arm> vs <first>``)."""
     first, later = arms[0], arms[1:]
     found: dict[str, dict] = {}
     pooled: dict[Any, list[np.ndarray]] = {arm: [] for arm in arms}
@@ -113,7 +113,9 @@ def compare(cells: dict[str, dict], names: list[str], arms: tuple[Any, ...]) -> 
             pooled[arm].append(hits[arm])
         found[name] = {"seeds": [int(s) for s in seeds], **{str(arm): [c["test"] for c in runs[arm]] for arm in arms},
                        "kept": {str(arm): [c["best"] for c in runs[arm]] for arm in arms},
-                       "walls": {str(arm): [c["wall"] for c in runs[arm]] for arm in arms}, **against(hits)}
+                       "walls": {str(arm): [c["wall"] for c in runs[arm]] for arm in arms},
+                       **{key: {str(arm): [c[key] for c in runs[arm]] for arm in arms} for key in also},
+                       **against(hits)}
     if pooled[first]:
         found["pooled"] = against({arm: np.concatenate(pooled[arm]) for arm in arms})
     return found

@@ -20,16 +20,12 @@ rows, takes 2 passes at 480; write such cells to their own ``--out``).
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from doctor import BENCHMARK, THREADS, alternating_cells, cells_parser, doctor
-from doctor_option import IMAGE_PROBES, load
-from fitguard.diagnose import mcnemar_exact
+from doctor_option import IMAGE_PROBES, compare, load, table
 from fitguard.doctor import phases
 
 PASSES = (1, 2)
@@ -66,19 +62,8 @@ def main() -> None:
     args = parser.parse_args()
     stored, cells = alternating_cells(parser, args, PASSES, lambda name, seed, passes: run(
         name, seed, passes, args.budget, args.runs, args.min_steps))
-    comparison = {}
-    for name in args.data:
-        seeds = [s for s in args.seeds if all(f"{name}|{s}|{p}" in cells for p in PASSES)]
-        arms = {p: [cells[f"{name}|{s}|{p}"] for s in seeds] for p in PASSES}
-        hits = {p: np.concatenate([np.array(c["right"], bool) for c in arms[p]]) for p in PASSES}
-        test = mcnemar_exact(hits[2], hits[1])
-        comparison[name] = {"seeds": seeds, **{f"passes {p}": [c["test"] for c in arms[p]] for p in PASSES},
-                            "walls": {f"passes {p}": [c["wall"] for c in arms[p]] for p in PASSES},
-                            "members": {f"passes {p}": [c["members"] for c in arms[p]] for p in PASSES},
-                            "only_2": test.only_first, "only_1": test.only_second, "p": test.p_value}
-        print(f"{name}: 1 pass {statistics.mean(comparison[name]['passes 1']):.4f}, 2 passes "
-              f"{statistics.mean(comparison[name]['passes 2']):.4f}; 2 against 1 by row: {test.only_first} rows vs "
-              f"{test.only_second}, p = {test.p_value:.2g}")
+    comparison = compare(cells, args.data, PASSES, also=("members",))
+    table(comparison, PASSES)
     args.out.write_text(json.dumps({**stored, "threads": THREADS, "cells": cells, "comparison": comparison}, indent=1))
     print(f"\nwritten: {args.out}")
 

@@ -54,3 +54,13 @@ def test_values_take_the_fields_type_and_an_unknown_field_is_refused(option):
         option.parsed("budget", ["60"])
     with pytest.raises(SystemExit, match="--option ordinal: a field of type tuple"):
         option.parsed("ordinal", ["a"])
+
+
+@pytest.mark.parametrize(("reference", "names"), [("recipe_passes_cpu.json", ["digits 10%", "digits 20%"]),
+                                                  ("recipe_passes_480_cpu.json", ["digits 30%"])])
+def test_recipe_passes_stored_comparison_is_compare_with_the_members(option, reference, names):
+    # recipe_passes.py compares its two arms (1 and 2 passes) with this function, the members each run tested beside
+    stored = json.loads((BENCHMARKS / "reference" / reference).read_text())
+    assert option.compare(stored["cells"], names, (1, 2), also=("members",)) == stored["comparison"]
+    assert stored["comparison"][names[0]]["members"]["2"] == [stored["cells"][f"{names[0]}|{s}|2"]["members"]
+                                                              for s in (0, 1, 2)]
