@@ -495,7 +495,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                     partner=partner_recipe if partnered else None,
                     partner_kept=lambda history: not partner_said.setdefault("cut_on_every_row", _cut(history)),
                     # the time the forecasts kept back and did not need: more seeds on every row, up to --ensemble
-                    more=lambda longest, count: count < options.ensemble and _seed_fits(clock, longest),
+                    more=lambda longest, count: count < options.ensemble and _final_work_fits(
+                        clock, 0.0, 0, 0.0, 0.0, longest, factor=MORE_FACTOR),
                     more_kept=lambda history: not _cut(history),
                     **final_train)
                 shipped_rows, shipped_members = len(every_row), len(shipped_seeds)
@@ -896,10 +897,11 @@ def _tested_record(trial: Trial, run: Any, rows: TensorData, data: Dataset, epoc
 
 
 def _final_work_fits(clock: phases.Clock, trainings: float, networks: int, evaluation: float, after: float,
-                     every_row: float = 0.0) -> bool:
+                     every_row: float = 0.0, *, factor: float = RESERVE_FACTOR) -> bool:
     """Whether the final phase's work still to do ends before the run's deadline with :data:`REPORT_SECONDS` to
     spare: ``trainings`` seconds of training on the tested rows and ``every_row`` seconds of the refit on every row
-    (forecasts, times :data:`RESERVE_FACTOR`: their epochs and speed vary), ``networks`` networks' ``evaluation``
+    (forecasts, times ``factor``, by default :data:`RESERVE_FACTOR`: their epochs and speed vary; a seed added after
+    the refit is costed from its siblings measured, :data:`MORE_FACTOR`), ``networks`` networks' ``evaluation``
     each (the seconds of its forward passes over the test split and its training rows, measured on these networks
     in the search: no factor) and the tested baseline's (``after``). Without a time budget everything fits.
 
@@ -907,11 +909,14 @@ def _final_work_fits(clock: phases.Clock, trainings: float, networks: int, evalu
         >>> clock = phases.Clock(seconds=100.0, trials=None)  # 100 s left, 97 once the report is kept back
         >>> _final_work_fits(clock, 60.0, 2, 1.0, 1.0), _final_work_fits(clock, 60.0, 2, 1.0, 1.0, every_row=15.0)
         (True, False)
+        >>> clock = phases.Clock(seconds=30.0, trials=None)  # one more seed after the refit: its siblings x 1.15
+        >>> [_final_work_fits(clock, 0.0, 0, 0.0, 0.0, s, factor=MORE_FACTOR) for s in (20.0, 25.0)]
+        [True, False]
     """
     if clock.seconds is None:
         return True
     left = clock.deadline - time.perf_counter() - REPORT_SECONDS
-    return RESERVE_FACTOR * (trainings + every_row) + networks * evaluation + after <= left
+    return factor * (trainings + every_row) + networks * evaluation + after <= left
 
 
 #: one more seed of the recipe on every row trains when this times the longest such training before it fits the time
@@ -921,21 +926,6 @@ def _final_work_fits(clock: phases.Clock, trainings: float, networks: int, evalu
 #: than :data:`RESERVE_FACTOR`, which covers a forecast from another training: this is the same job measured, and a
 #: seed the deadline cuts costs only time that would have been idle (it is left out; the run ends at its deadline)
 MORE_FACTOR = 1.15
-
-
-def _seed_fits(clock: phases.Clock, longest: float) -> bool:
-    """Whether one more seed of the recipe on every row, after the refit, fits before the run's deadline with
-    :data:`REPORT_SECONDS` to spare: :data:`MORE_FACTOR` times ``longest``, the longest such training so far. Without
-    a time budget it fits (``--ensemble`` bounds it).
-
-    Example:
-        >>> clock = phases.Clock(seconds=30.0, trials=None)  # 30 s left, 27 once the report is kept back
-        >>> _seed_fits(clock, 20.0), _seed_fits(clock, 25.0), _seed_fits(phases.Clock(None, 10), 1e9)
-        (True, False, True)
-    """
-    if clock.seconds is None:
-        return True
-    return MORE_FACTOR * longest <= clock.deadline - time.perf_counter() - REPORT_SECONDS
 
 
 def _every_row_share(tested: TensorData, every_row: TensorData | None) -> float:
