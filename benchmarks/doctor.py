@@ -69,6 +69,7 @@ from threadpoolctl import threadpool_limits
 
 from fitguard.data import Dataset
 from fitguard.data.builtin import LOADERS
+from fitguard.diagnose import mcnemar_exact
 from fitguard.diagnose.significance import decide, mcnemar_by_row
 from fitguard.doctor import DoctorOptions, read_summary, run_doctor
 from fitguard.doctor.phases import describe
@@ -145,6 +146,50 @@ def seeded_cells(args: argparse.Namespace, stored: dict[str, Any], run: Callable
                 kept = {key: value for key, value in stored.items() if key != "comparisons"}
                 args.out.write_text(json.dumps({**kept, "threads": THREADS, "commit": commit, "cells": cells}))
     return cells
+
+
+def by_row(cells: dict[str, dict[str, dict]], pairs_of: Callable[[dict], list[tuple[str, str]]],
+           names: tuple[str, str]) -> dict[str, dict]:
+    """Each of a cell's ``pairs_of(cell)`` -- two keys of its ``hits`` (one flag per scored row) -- tested by row
+    (exact McNemar over the seeds' rows), per set of ``cells`` (``cells[name][seed]``) and pooled over every set:
+    ``{set: {"a | b": {names[0]: a's accuracy, names[1]: b's, "only_" + names[0]: rows only a got right,
+    "only_" + names[1]: ..., "p": ..., "scored_rows": ...}}}``, the pairs in the order of their numbers
+    (:func:`numbered`)."""
+    Hits = dict[tuple[str, str], tuple[list[np.ndarray], list[np.ndarray]]]
+    first_name, second_name = names
+    found: dict[str, dict] = {}
+
+    def tested(name: str, hits: Hits) -> None:
+        for (a, b), (first_hits, second_hits) in sorted(hits.items(), key=lambda item: numbered(item[0])):
+            first, second = np.concatenate(first_hits), np.concatenate(second_hits)
+            test = mcnemar_exact(first, second)
+            found.setdefault(name, {})[f"{a} | {b}"] = {
+                first_name: float(first.mean()), second_name: float(second.mean()),
+                f"only_{first_name}": test.only_first, f"only_{second_name}": test.only_second, "p": test.p_value,
+                "scored_rows": len(first)}
+
+    pooled: Hits = {}
+    for name, by_seed in cells.items():
+        hits: Hits = {}
+        for c in by_seed.values():
+            for pair in pairs_of(c):
+                for into in (hits, pooled):
+                    first, second = into.setdefault(pair, ([], []))
+                    first.append(np.array(c["hits"][pair[0]], bool))
+                    second.append(np.array(c["hits"][pair[1]], bool))
+        tested(name, hits)
+    tested("pooled", pooled)
+    return found
+
+
+def numbered(pair: tuple[str, str]) -> tuple:
+    """A pair's sort key: each name as (its words, its number), so that "rows 10" comes after "rows 2"; a name
+    without a number sorts as number 0."""
+    def key(name: str) -> tuple[str, int]:
+        words, _, last = name.rpartition(" ")
+        return (words, int(last)) if last.isdigit() else (name, 0)
+
+    return tuple(key(name) for name in pair)
 
 
 def alternating_cells(parser: argparse.ArgumentParser, args: argparse.Namespace, arms: tuple[Any, ...],

@@ -36,17 +36,14 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from doctor import BENCHMARK, THREADS, cells_parser, doctor, seeded_cells, stored_cells
+from doctor import BENCHMARK, THREADS, by_row, cells_parser, doctor, seeded_cells, stored_cells
 from doctor_option import PROBES, load
 from fitguard.data import TensorData
-from fitguard.diagnose import mcnemar_exact
 from fitguard.doctor import DoctorOptions
 from fitguard.doctor.pipeline import BASELINE_KEPT, base_config, search_folds
 from fitguard.doctor.trials import MEMBER_SEED_STEP, evaluator, joined, refit_recipe
@@ -163,49 +160,6 @@ def compare(cells: dict[str, dict[str, dict]]) -> dict[str, dict]:
         comparisons["more seeds on every row"] = by_row(
             cells, lambda c: [(f"rows {k}", "rows 1") for k in range(2, _row_members(c) + 1)], ("first", "second"))
     return comparisons
-
-
-def by_row(cells: dict[str, dict[str, dict]], pairs_of: Callable[[dict], list[tuple[str, str]]],
-           names: tuple[str, str]) -> dict[str, dict]:
-    """Each of a cell's ``pairs_of(cell)`` -- two keys of its ``hits`` -- tested by row on B (exact McNemar over the
-    seeds' rows), per set and pooled over every set: ``{set: {"a | b": {names[0]: a's accuracy, names[1]: b's,
-    "only_" + names[0]: rows only a got right, "only_" + names[1]: ..., "p": ..., "scored_rows": ...}}}``, the
-    pairs in sorted order."""
-    Hits = dict[tuple[str, str], tuple[list[np.ndarray], list[np.ndarray]]]
-    first_name, second_name = names
-    found: dict[str, dict] = {}
-
-    def tested(name: str, hits: Hits) -> None:
-        for (a, b), (first_hits, second_hits) in sorted(hits.items(), key=lambda item: _numbered(item[0])):
-            first, second = np.concatenate(first_hits), np.concatenate(second_hits)
-            test = mcnemar_exact(first, second)
-            found.setdefault(name, {})[f"{a} | {b}"] = {
-                first_name: float(first.mean()), second_name: float(second.mean()),
-                f"only_{first_name}": test.only_first, f"only_{second_name}": test.only_second, "p": test.p_value,
-                "scored_rows": len(first)}
-
-    pooled: Hits = {}
-    for name, by_seed in cells.items():
-        hits: Hits = {}
-        for c in by_seed.values():
-            for pair in pairs_of(c):
-                for into in (hits, pooled):
-                    first, second = into.setdefault(pair, ([], []))
-                    first.append(np.array(c["hits"][pair[0]], bool))
-                    second.append(np.array(c["hits"][pair[1]], bool))
-        tested(name, hits)
-    tested("pooled", pooled)
-    return found
-
-
-def _numbered(pair: tuple[str, str]) -> tuple:
-    """A pair's sort key: each name as (its words, its number), so that "rows 10" comes after "rows 2"; a name
-    without a number sorts as number 0."""
-    def key(name: str) -> tuple[str, int]:
-        words, _, last = name.rpartition(" ")
-        return (words, int(last)) if last.isdigit() else (name, 0)
-
-    return tuple(key(name) for name in pair)
 
 
 def _print(comparisons: dict[str, dict], names: tuple[str, str]) -> None:

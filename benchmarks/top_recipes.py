@@ -20,7 +20,6 @@ The mean of the members' probabilities is scored on the whole test split (as the
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 import sys
 import time
@@ -30,9 +29,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from doctor import THREADS, cells_parser, doctor, seeded_cells, stored_cells
+from doctor import THREADS, by_row, cells_parser, doctor, seeded_cells, stored_cells
 from doctor_option import PROBES, load
-from fitguard.diagnose import mcnemar_exact
 from fitguard.doctor import DoctorOptions
 from fitguard.doctor.phases import chosen_epochs, rank
 from fitguard.doctor.pipeline import BASELINE_KEPT, base_config, search_folds
@@ -98,34 +96,11 @@ def cell(name: str, seed: int, budget: float, runs: Path) -> dict:
 
 
 def compare(cells: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
-    """Per set and pooled over the sets, for each k of :data:`COMPARED`: both ensembles' test accuracy (the mean
-    over seeds; pooled: over every scored row) and, by row, top against seeds (exact McNemar over the seeds' rows).
-    A cell whose search had fewer than k - 1 other recipes counts only for the smaller k."""
-    comparisons: dict[str, dict[str, dict]] = {}
-    pooled: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
-
-    def tested(seeds: np.ndarray, top: np.ndarray) -> dict:
-        test = mcnemar_exact(top, seeds)
-        return {"only_top": test.only_first, "only_seeds": test.only_second, "p": test.p_value}
-
-    for name, by_seed in cells.items():
-        for k in COMPARED:
-            usable = [c for c in by_seed.values() if f"top {k}" in c["hits"]]
-            if not usable:
-                continue
-            seeds, top = (np.concatenate([np.array(c["hits"][f"{key} {k}"], bool) for c in usable])
-                          for key in ("seeds", "top"))
-            into = pooled.setdefault(k, ([], []))
-            into[0].append(seeds)
-            into[1].append(top)
-            comparisons.setdefault(name, {})[str(k)] = {
-                "seeds": statistics.fmean(c["accuracy"][f"seeds {k}"] for c in usable),
-                "top": statistics.fmean(c["accuracy"][f"top {k}"] for c in usable), **tested(seeds, top)}
-    for k, (seeds_hits, top_hits) in sorted(pooled.items()):
-        seeds, top = np.concatenate(seeds_hits), np.concatenate(top_hits)
-        comparisons.setdefault("pooled", {})[str(k)] = {"seeds": float(seeds.mean()), "top": float(top.mean()),
-                                                        **tested(seeds, top)}
-    return comparisons
+    """Per set and pooled over the sets, for each k of :data:`COMPARED` (``"top k | seeds k"``): both ensembles' test
+    accuracy over the scored rows and, by row, top against seeds (exact McNemar over the seeds' rows;
+    :func:`doctor.by_row`). A cell whose search had fewer than k - 1 other recipes counts only for the smaller k."""
+    return by_row(cells, lambda c: [(f"top {k}", f"seeds {k}") for k in COMPARED if f"top {k}" in c["hits"]],
+                  ("top", "seeds"))
 
 
 def main() -> None:
@@ -136,9 +111,10 @@ def main() -> None:
                             cwd=Path(__file__).parent).stdout.strip()
     cells = seeded_cells(args, stored, lambda name, seed: cell(name, seed, args.budget, args.runs), commit)
     comparisons = compare(cells)
-    for name, by_k in comparisons.items():
-        print(f"{name:18s} " + "  ".join(f"k={k} seeds {c['seeds']:.3f} / top {c['top']:.3f} ({c['only_top']} rows vs "
-                                        f"{c['only_seeds']}, p = {c['p']:.2f})" for k, c in by_k.items()))
+    for name, by_pair in comparisons.items():
+        print(f"{name:18s} " + "  ".join(f"k={pair.split()[1]} seeds {c['seeds']:.3f} / top {c['top']:.3f} "
+                                        f"({c['only_top']} rows vs {c['only_seeds']}, p = {c['p']:.2f})"
+                                        for pair, c in by_pair.items()))
     args.out.write_text(json.dumps({**stored, "threads": THREADS, "commit": commit, "cells": cells,
                                     "comparisons": comparisons}, indent=1))
     print(f"\nwritten: {args.out}")

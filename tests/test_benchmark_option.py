@@ -5,13 +5,12 @@ and the option's values are read as the field's type, an unknown field refused."
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+from tests.conftest import BENCHMARKS
 
 
 @pytest.fixture

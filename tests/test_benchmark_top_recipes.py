@@ -5,12 +5,11 @@ ranks them, one per distinct recipe, unfinished and unscored ones left out."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from scipy.stats import binomtest
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+from tests.conftest import BENCHMARKS
 
 
 @pytest.fixture
@@ -30,18 +29,19 @@ def test_top_is_tested_against_seeds_by_row_per_set_and_pooled(top):
 
     cells = {"a": {"0": one([1, 0, 0, 1], [1, 1, 1, 1])}, "b": {"0": one([1, 1, 1, 0, 1], [1, 1, 0, 0, 1])}}
     found = top.compare(cells)
-    assert found["a"]["5"] == {"seeds": 0.5, "top": 1.0, "only_top": 2, "only_seeds": 0,
-                               "p": pytest.approx(binomtest(2, 2).pvalue)}
-    assert found["b"]["2"]["only_seeds"] == 1 and found["b"]["2"]["only_top"] == 0
+    assert found["a"]["top 5 | seeds 5"] == {"top": 1.0, "seeds": 0.5, "only_top": 2, "only_seeds": 0,
+                                             "p": pytest.approx(binomtest(2, 2).pvalue), "scored_rows": 4}
+    assert found["b"]["top 2 | seeds 2"]["only_seeds"] == 1 and found["b"]["top 2 | seeds 2"]["only_top"] == 0
     # pooled over the sets' rows: top alone right on 2 rows, seeds alone on 1
-    assert found["pooled"]["3"] == {"seeds": pytest.approx(6 / 9), "top": pytest.approx(7 / 9), "only_top": 2,
-                                    "only_seeds": 1, "p": pytest.approx(binomtest(2, 3).pvalue)}
+    assert found["pooled"]["top 3 | seeds 3"] == {"seeds": pytest.approx(6 / 9), "top": pytest.approx(7 / 9),
+                                                  "only_top": 2, "only_seeds": 1,
+                                                  "p": pytest.approx(binomtest(2, 3).pvalue), "scored_rows": 9}
 
 
 def test_a_cell_with_fewer_recipes_counts_for_the_smaller_k_only(top):
     hits = {"seeds 1": [1, 0], "seeds 2": [1, 0], "top 1": [1, 0], "top 2": [1, 1]}
     cells = {"a": {"0": {"hits": hits, "accuracy": {key: sum(v) / 2 for key, v in hits.items()}}}}
-    assert set(top.compare(cells)["a"]) == {"2"}
+    assert set(top.compare(cells)["a"]) == {"top 2 | seeds 2"}
 
 
 def test_trials_are_ranked_as_the_doctor_ranks_them_one_per_recipe(top):
