@@ -247,7 +247,7 @@ def fit_folds(
         repeat: as the Trainer's (default 1).
         weight_decay: as the Trainer's (default 0).
         momentum: as the Trainer's (default 0.9).
-        label_smoothing: cross-entropy's (default 0).
+        label_smoothing: cross-entropy's, of the training loss only, as the Trainer's (default 0).
         penalties: coupled penalties (``L1``/``L2``/``ElasticNet`` added to the loss); a penalty's term is a sum over
             its weights, so over the grouped weights it is the sum of the members' terms. Default none.
         member_penalties: one list of coupled penalties per member, on top of ``penalties``: the same kinds on the
@@ -292,6 +292,7 @@ def fit_folds(
     vals = [val.to(device) for _, val in folds]
     net = GroupedNet.from_members([_build(model_factory, seed) for seed in seeds]).to(device).train()
     objective = _Objective(loss, label_smoothing)
+    scoring = _Objective(loss, 0.0)  # validation and the final scores: the loss without smoothing, as the Trainer's
     step = GroupedOptimizer([p for p in net.parameters() if p.requires_grad], k, optimizer, lr=lr,
                             weight_decay=weight_decay, momentum=momentum)
     generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
@@ -314,7 +315,7 @@ def fit_folds(
                 val_stack = _stacked([vals[f] for f in active],
                                      [torch.arange(len(vals[f]), device=device) for f in active],
                                      max(len(vals[f]) for f in active))
-            val_logs = _evaluate(net, objective, val_stack, [len(vals[f]) for f in active], "val_")
+            val_logs = _evaluate(net, scoring, val_stack, [len(vals[f]) for f in active], "val_")
             seconds = time.perf_counter() - started
             finished: list[int] = []
             for position, fold in enumerate(active):
@@ -342,7 +343,7 @@ def fit_folds(
                 step = step.select(remaining, [p for p in net.parameters() if p.requires_grad])
                 active = [active[p] for p in remaining]
                 val_stack = None
-    return _results(model_factory, seeds, trains, vals, objective, histories, watchers, stoppers, max_epochs, device)
+    return _results(model_factory, seeds, trains, vals, scoring, histories, watchers, stoppers, max_epochs, device)
 
 
 def _finish(watcher: _Member, stopper: EarlyStopping | None) -> None:

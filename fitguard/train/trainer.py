@@ -126,7 +126,10 @@ class Trainer:
         nesterov: SGD with Nesterov momentum (Sutskever et al., 2013: the gradient taken where momentum is about
             to carry the weights); True with another optimizer or without momentum raises ``ValueError``.
             Default False.
-        label_smoothing: Cross-entropy label smoothing in [0, 1); non-zero with another loss raises
+        label_smoothing: Cross-entropy label smoothing in [0, 1), of the training loss only: validation,
+            :meth:`evaluate` and :meth:`score_outputs` score the plain cross-entropy (as timm's validation loss;
+            Keras' ``evaluate`` smooths), so that the validation losses of runs with different smoothing compare
+            and early stopping watches the loss against the true labels. Non-zero with another loss raises
             ``ValueError``. Default 0 (none).
         penalties: :class:`~fitguard.regularize.Penalty` objects (``L1``, ``L2``, ``ElasticNet``): coupled ones
             are added to the loss (logged as ``penalty``), proximal ones act after each optimizer step,
@@ -242,8 +245,10 @@ class Trainer:
             from fitguard.regularize import WeightNoise
 
             self.weight_noise = WeightNoise(weight_noise)
-        self._loss_fn, self.task = resolve_loss(loss, label_smoothing)
-        self._train_loss_fn = self._loss_fn  # the class-weighted one once `fit` has counted the classes
+        # the training loss (the class-weighted one once `fit` has counted the classes); validation, `evaluate`
+        # and `score_outputs` score the loss without label smoothing
+        self._train_loss_fn, self.task = resolve_loss(loss, label_smoothing)
+        self._loss_fn = resolve_loss(loss)[0] if label_smoothing else self._train_loss_fn
         self.model.to(self.device)
         if self.channels_last:
             # Module.to takes memory_format at run time; torch's type stubs leave it out

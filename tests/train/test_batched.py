@@ -50,6 +50,8 @@ CASES = {
     "cnn + batch norm, sgd + L2": (lambda: cnn(1, 3, widths=[4, 8], input_size=(8, 8), pool_to=2).double(), (1, 8, 8),
                                    torch.float64,
                                    {"optimizer": "sgd", "lr": 0.05, "penalties": [L2(1e-3, layers="*.weight")]}),
+    # smoothing in the training loss, the plain loss in the validation scores (as the Trainer's)
+    "mlp, adam, label smoothing": (lambda: mlp(6, 3, hidden=[16]), (6,), torch.float32, {"label_smoothing": 0.1}),
     "cnn1d + batch norm, adamw": (lambda: cnn1d(2, 3, widths=[4, 8], input_size=16, kernel_size=3).double(), (2, 16),
                                   torch.float64, {"optimizer": "adamw", "weight_decay": 0.01}),
 }
