@@ -34,6 +34,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "no label smoothing": {"label_smoothing": 0.0},
     "no flips": {"flips": False},
     "erasing up to 0.25": {"erase": 0.25},
+    # every ingredient at once as fitguard's recipe has it (the recipe never flips)
+    "all as fitguard's recipe": {"pool": "avg", "third_block_convs": 2, "label_smoothing": 0.0, "flips": False,
+                                 "erase": 0.25},
 }
 
 

@@ -4,6 +4,7 @@ and the option's values are read as the field's type, an unknown field refused."
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -63,3 +64,29 @@ def test_recipe_passes_stored_comparison_is_compare_with_the_members(option, ref
     assert option.compare(stored["cells"], names, (1, 2), also=("members",)) == stored["comparison"]
     assert stored["comparison"][names[0]]["members"]["2"] == [stored["cells"][f"{names[0]}|{s}|2"]["members"]
                                                               for s in (0, 1, 2)]
+
+
+def test_recipe_option_patches_one_key_of_the_built_in_recipe_and_restores_it(benchmark_script):
+    recipe_option = benchmark_script("recipe_option")
+    from fitguard.doctor import phases
+
+    before = copy.deepcopy(phases.RECIPES["vgg"])
+    assert recipe_option.parsed("vgg", "train.label_smoothing", ["0", "0.1", "null"]) == (0, 0.1, None)
+    with recipe_option.patched("vgg", "train.label_smoothing", 0.1):
+        assert phases.load_recipe("vgg", rows=1000)["train"]["label_smoothing"] == 0.1  # what a run loads
+        assert phases.load_recipe("vgg", rows=90)["train"]["repeat"] == 2  # the rest as it was
+    def fails() -> None:
+        with recipe_option.patched("vgg", "model.dropout", None):
+            assert "dropout" not in phases.RECIPES["vgg"]["model"]
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fails()
+    assert phases.RECIPES["vgg"] == before
+    with pytest.raises(SystemExit, match=r"--key must be section.key of a section the vgg recipe has \(model, train, "
+                                         r"remedies\), got 'early_stopping.patience'"):
+        recipe_option.parsed("vgg", "early_stopping.patience", ["3"])
+    with pytest.raises(SystemExit, match="--values must be JSON"):
+        recipe_option.parsed("vgg", "train.label_smoothing", ["x"])
+    with pytest.raises(SystemExit, match="--recipe must be one of vgg, got 'resnet'"):
+        recipe_option.parsed("resnet", "train.lr", ["0.1"])

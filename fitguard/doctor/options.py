@@ -227,8 +227,8 @@ class DoctorOptions:
         None, "Pretrained backbone (a name, a fitguard run folder or a weights file) competing as an architecture.")
     recipe: tuple[str, ...] = _option(
         (), "A complete recipe scored first among the architectures, then regularized like them (repeatable): a "
-            "name (vgg: a VGG net with SGD, one cycle over 60 epochs and augmentation) or a YAML/TOML file "
-            "of recipe sections (model, train, early_stopping, remedies).", cli_type=Optional[list[str]],
+            "name (vgg: a VGG net with SGD, one cycle over 60 epochs, label smoothing and augmentation) or a "
+            "YAML/TOML file of recipe sections (model, train, early_stopping, remedies).", cli_type=Optional[list[str]],
         to_cli=list, from_cli=lambda items: tuple(items or ()))
     freeze_all_but: int | None = _option(None, "Train only the backbone's last K layer blocks.")
     unfreeze_every: int | None = _option(None, "Unfreeze one more backbone block every N epochs.")

@@ -138,8 +138,9 @@ def rank(trial: Trial) -> tuple[float, float]:
 
 def evaluator(run: Run, model: nn.Module | None = None) -> Trainer:
     """A trainer that evaluates and predicts with ``model`` (default: the run's final model,
-    :meth:`fitguard.recipe.Run.final_model`), with the run's loss, batch size, device and label smoothing: the run's
-    own trainer when that is the model it trains.
+    :meth:`fitguard.recipe.Run.final_model`), with the run's loss, batch size, device, label smoothing (which its
+    scores do not take: a Trainer scores the plain loss) and memory layout: the run's own trainer when that is the
+    model it trains.
 
     Args:
         run: the trained run.

@@ -129,7 +129,9 @@ class Trainer:
         label_smoothing: Cross-entropy label smoothing in [0, 1), of the training loss only: validation,
             :meth:`evaluate` and :meth:`score_outputs` score the plain cross-entropy (as timm's validation loss;
             Keras' ``evaluate`` smooths), so that the validation losses of runs with different smoothing compare
-            and early stopping watches the loss against the true labels. Non-zero with another loss raises
+            and early stopping watches the loss against the true labels; the training ``loss`` logged is the
+            smoothed one it optimizes (so with smoothing ``val_loss - loss`` understates the gap, as with class
+            weights; the doctor's verdicts read accuracies for classification). Non-zero with another loss raises
             ``ValueError``. Default 0 (none).
         penalties: :class:`~fitguard.regularize.Penalty` objects (``L1``, ``L2``, ``ElasticNet``): coupled ones
             are added to the loss (logged as ``penalty``), proximal ones act after each optimizer step,

@@ -60,7 +60,7 @@ def test_recipes_are_scored_after_the_backbone_and_before_the_networks_whatever_
                                "train": {"optimizer": "adamw", "lr": 0.003, "max_epochs": 5},
                                "remedies": {"cosine": {}}}]
     assert [describe(c) for c in found[:3]] == [
-        "cnn 32x64x128, 2 convs a block; SGD, one cycle over 60 epochs, augmented",
+        "cnn 32x64x128, 2 convs a block; SGD, one cycle over 60 epochs, label smoothing 0.1, augmented",
         "cnn 8; ADAMW, cosine over 5 epochs", "cnn 16x32, pooled to 4"]
     found[0]["train"]["lr"] = 1.0  # a copy: the run's changes never reach the module's recipe
     assert VGG["train"]["lr"] == 0.1
@@ -184,7 +184,7 @@ def test_a_doctor_run_scores_a_recipe_file_first_and_ships_it_on_its_own_schedul
     summary = json.loads((out / "summary.json").read_text())
     assert f"--recipe {spec}" in summary["command"]
     first = summary["remedies"]["architecture"][0]
-    assert first["name"] == "cnn 8x16, 2 convs a block; SGD, one cycle over 4 epochs, augmented"
+    assert first["name"] == "cnn 8x16, 2 convs a block; SGD, one cycle over 4 epochs, label smoothing 0.1, augmented"
     assert first["status"] == "done" and first["recipe"] == small
     assert first["epochs"] == 4  # its own schedule, not --search-epochs 6
     assert summary["remedies"]["chosen_architecture"] == first["name"]

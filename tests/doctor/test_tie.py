@@ -240,7 +240,8 @@ def test_a_doctor_run_settles_a_tie_its_validation_rows_cannot_resolve_by_the_no
     assert tie["split"] is None and tie["fold_seed"] == summary["config"]["data"]["seed"] + 1
     architecture = {t["name"]: t for t in summary["remedies"]["architecture"]}
     recipe, network = tie["finalists"]
-    assert recipe["name"] == "cnn 8x16; SGD, one cycle over 3 epochs, augmented" and network["name"].startswith("mlp")
+    assert recipe["name"] == "cnn 8x16; SGD, one cycle over 3 epochs, label smoothing 0.1, augmented"
+    assert network["name"].startswith("mlp")
     assert recipe["search_score"] == architecture[recipe["name"]]["val_score"]
     assert (recipe["fresh_score"], network["epochs"]) == (None, None)
     noise = recipe["noise"]

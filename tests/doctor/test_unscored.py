@@ -57,7 +57,7 @@ def test_a_doctor_run_trains_once_records_and_reports_a_recipe_it_had_no_time_to
     remedies = summary["remedies"]
     # 10 epochs of the few rows take under phases.RECIPE_MIN_STEPS steps: every training of it takes 2 passes an epoch
     name = describe(shortened({**small, "train": {**small["train"], "repeat": 2}}, 4))
-    assert name == "cnn 8x16, 2 convs a block; SGD, one cycle over 4 epochs of 2 passes, augmented"
+    assert name == "cnn 8x16, 2 convs a block; SGD, one cycle over 4 epochs of 2 passes, label smoothing 0.1, augmented"
     recipe, *networks = remedies["architecture"]
     assert all(n["details"]["beside_unscored"] for n in networks) and "beside_unscored" not in recipe["details"]
     assert recipe["name"] == name and recipe["epochs"] == 4 and recipe["recipe"]["train"]["max_epochs"] == 4

@@ -86,7 +86,8 @@ def skewed(seed: int = 0, rows: int = 400) -> TensorData:
     return TensorData(torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y))
 
 
-def test_the_trainers_weighted_loss_equals_a_hand_written_loop():
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_the_trainers_weighted_loss_equals_a_hand_written_loop(smoothing):
     data = skewed()
     expected_weights = compute_class_weight("balanced", classes=np.arange(2), y=data.y.numpy())
     torch.manual_seed(0)
@@ -94,20 +95,20 @@ def test_the_trainers_weighted_loss_equals_a_hand_written_loop():
     hand = torch.nn.Linear(2, 2)
     hand.load_state_dict(model.state_dict())
     trainer = Trainer(model, optimizer="sgd", lr=0.1, momentum=0.0, batch_size=len(data), max_epochs=5,
-                      class_weight="balanced", device="cpu")
+                      class_weight="balanced", label_smoothing=smoothing, device="cpu")
     history = trainer.fit(data, data)
     np.testing.assert_allclose(trainer.class_weight_.numpy(), expected_weights, rtol=1e-6)
     weight = torch.as_tensor(expected_weights, dtype=torch.float32)
     optimizer = torch.optim.SGD(hand.parameters(), lr=0.1, momentum=0.0)
     for epoch in history.epochs:  # one full-batch step per epoch: the logged loss is the weighted one it took
-        loss = F.cross_entropy(hand(data.X), data.y, weight=weight)
+        loss = F.cross_entropy(hand(data.X), data.y, weight=weight, label_smoothing=smoothing)
         assert epoch["loss"] == pytest.approx(loss.item(), rel=1e-5)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     for mine, theirs in zip(model.parameters(), hand.parameters()):
         torch.testing.assert_close(mine, theirs)
-    # validation stays unweighted, as Keras' class_weight: comparable with an unweighted run's
+    # validation stays unweighted, as Keras' class_weight: comparable with an unweighted run's (and unsmoothed)
     with torch.no_grad():
         assert history.epochs[-1]["val_loss"] == pytest.approx(F.cross_entropy(model(data.X), data.y).item(), rel=1e-5)
 
