@@ -101,8 +101,8 @@ AUGMENT = {"rotate": 10.0, "shift": 0.1, "scale": 0.1}
 #: cycle, as the peer's (since session 19): the peer with this recipe's former schedule (a cosine decay from 0.05
 #: from the first step, no Nesterov) lost 1.0-1.8 points on every seed, while its other differences (max pooling,
 #: one conv at 128, label smoothing, flips) were each within half a point on Fashion-MNIST; this recipe with the
-#: one cycle and Nesterov momentum scored 1 point higher alone than with the cosine (``benchmarks/reference/doctor_cpu.json``,
-#: ``run_2026-12-05_session19``). Scored first by default (:data:`DEFAULT_RECIPES`). Label smoothing 0.1, as the
+#: one cycle and Nesterov momentum scored 1 point higher alone than with the cosine
+#: (``benchmarks/reference/doctor_cpu.json``, ``run_2026-12-05_session19``). Scored first by default (:data:`DEFAULT_RECIPES`). Label smoothing 0.1, as the
 #: peer's (since session 33): on the 8x8 digits it is the whole of the peer's lead over this recipe
 #: (``benchmarks/peer_ablation.py``, digits 100%, 5 seeds: the peer without it -0.4 points, lower on every seed; its
 #: other differences, one conv at 128, erasing up to 15% of an image and max pooling, each within 0.1); alone on every
