@@ -148,7 +148,8 @@ def main() -> None:
     arms = parsed(args.option, args.values)
     if len(arms) < 2:
         parser.error("--values needs at least two values")
-    if args.out.exists() and json.loads(args.out.read_text()).get("option") != args.option:
+    # a file written mid-run (the cells alone, ``alternating_cells``) names no option yet: it goes on
+    if args.out.exists() and json.loads(args.out.read_text()).get("option", args.option) != args.option:
         parser.error(f"{args.out} holds cells of another --option: another --out")
     stored, cells = alternating_cells(parser, args, arms, lambda name, seed, value: run(
         name, seed, args.option, value, args.budget, args.runs))

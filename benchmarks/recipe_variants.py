@@ -6,8 +6,9 @@ at most 192 labelled rows, ``phases.load_recipe``, which is the "2 passes an epo
 seeds, each variant on the same rows, seed and threads as the recipe as given, so that the per-seed differences are
 paired.
 
-The variants are what the peer has and the recipe has not, or what the recipe had: the peer's label smoothing and
-flips; the schedule the recipe had until session 19 (a cosine decay from 0.05 from the first step, no Nesterov
+The variants are what the peer has and the recipe has not, or what the recipe had: the peer's flips (and its
+label smoothing, which the recipe has since session 33: "+ label smoothing 0.1" is the recipe as given now, "no label
+smoothing" the recipe before); the schedule the recipe had until session 19 (a cosine decay from 0.05 from the first step, no Nesterov
 momentum; it has the peer's one cycle since), the one cycle without Nesterov or peaking at 0.05; and the 4x4-pooled
 head it had until session 18 (the peer pools globally). ``--data`` takes the doctor's benchmark sets, the held-out
 image sets (``heldout.HELDOUT``), which were never used to choose a variant, and issue 16's CIFAR-10 100/class
@@ -71,7 +72,8 @@ VARIANTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "+ label smoothing 0.1, flips": _with(train={"label_smoothing": 0.1}, remedies={"augment": {"flip": True}}),
     "SGD lr 0.05": _with(train={"lr": 0.05}),
     "+ flips": _with(remedies={"augment": {"flip": True}}),
-    "+ label smoothing 0.1": _with(train={"label_smoothing": 0.1}),
+    "+ label smoothing 0.1": _with(train={"label_smoothing": 0.1}),  # the recipe as given since session 33
+    "no label smoothing (until session 33)": _with(train={"label_smoothing": None}),
     "+ flips, label smoothing 0.1": _with(train={"label_smoothing": 0.1}, remedies={"augment": {"flip": True}}),
     # the schedule until session 19: a cosine decay from 0.05 from the first step, no Nesterov (the recipe now has
     # the peer's one cycle: a warm-up over the first quarter of the steps to 0.1, Nesterov momentum)

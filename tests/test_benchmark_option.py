@@ -90,3 +90,32 @@ def test_recipe_option_patches_one_key_of_the_built_in_recipe_and_restores_it(be
         recipe_option.parsed("vgg", "train.label_smoothing", ["x"])
     with pytest.raises(SystemExit, match="--recipe must be one of vgg, got 'resnet'"):
         recipe_option.parsed("resnet", "train.lr", ["0.1"])
+
+
+@pytest.mark.parametrize(("script", "arguments", "stored", "refused"), [
+    ("doctor_option", ["--option", "folds", "--values", "3", "5"], {"option": "keep", "cells": {}},
+     "holds cells of another --option"),
+    ("recipe_option", ["--key", "train.label_smoothing", "--values", "0", "0.1"],
+     {"recipe": "vgg", "key": "model.dropout", "cells": {}},
+     "holds cells of the vgg recipe's model.dropout, not the vgg recipe's train.label_smoothing: another --out"),
+])
+def test_an_out_file_of_another_arm_is_refused_and_one_written_mid_run_goes_on(
+        benchmark_script, monkeypatch, tmp_path, capsys, script, arguments, stored, refused):
+    module = benchmark_script(script)
+    out = tmp_path / "cells.json"
+    out.write_text(json.dumps(stored))
+    monkeypatch.setattr("sys.argv", [script, *arguments, "--out", str(out)])
+    with pytest.raises(SystemExit) as error:
+        module.main()
+    assert error.value.code == 2 and refused in capsys.readouterr().err
+
+    class Reached(Exception):
+        pass
+
+    def reached(*_: object) -> None:
+        raise Reached
+
+    out.write_text(json.dumps({"cells": {}}))  # what alternating_cells writes after each cell
+    monkeypatch.setattr(module, "alternating_cells", reached)
+    with pytest.raises(Reached):
+        module.main()
