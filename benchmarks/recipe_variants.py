@@ -6,14 +6,14 @@ at most 192 labelled rows, ``phases.load_recipe``, which is the "2 passes an epo
 seeds, each variant on the same rows, seed and threads as the recipe as given, so that the per-seed differences are
 paired.
 
-The variants are what the peer has and the recipe has not, or what the recipe had: the peer's flips (and its
-label smoothing, which the recipe has since session 33: "+ label smoothing 0.1" is the recipe as given now, "no label
-smoothing" the recipe before); the schedule the recipe had until session 19 (a cosine decay from 0.05 from the first step, no Nesterov
-momentum; it has the peer's one cycle since), the one cycle without Nesterov or peaking at 0.05; and the 4x4-pooled
-head it had until session 18 (the peer pools globally). ``--data`` takes the doctor's benchmark sets, the held-out
-image sets (``heldout.HELDOUT``), which were never used to choose a variant, and issue 16's CIFAR-10 100/class
-(``heldout.TARGETS``), which was. Accuracies do not depend on the machine's load (seeds, threads and epochs are
-fixed); seconds do.
+The variants are what the peer has and the recipe has not, or what the recipe had: the peer's flips (and its label
+smoothing, which the recipe has since session 33: "+ label smoothing 0.1" is the recipe as given now, "no label
+smoothing" the recipe before); the schedule the recipe had until session 19 (a cosine decay from 0.05 from the first
+step, no Nesterov momentum; it has the peer's one cycle since), the one cycle without Nesterov or peaking at 0.05;
+and the 4x4-pooled head it had until session 18 (the peer pools globally). ``--data`` takes the doctor's benchmark
+sets, the held-out image sets (``heldout.HELDOUT``), which were never used to choose a variant, and issue 16's
+CIFAR-10 100/class (``heldout.TARGETS``), which was. Accuracies do not depend on the machine's load (seeds, threads
+and epochs are fixed); seconds do.
 
 Each cell also scores flip test-time augmentation on the same trained model (``test_mirror``: each prediction the
 mean of the probabilities for the image and its left-right mirror, as ``MeanEnsemble(mirror=True)`` and
