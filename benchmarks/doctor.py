@@ -117,12 +117,20 @@ def cells_parser(doc: str, name: str, data: list[str], choices: list[str], seeds
     return parser
 
 
-def stored_cells(parser: argparse.ArgumentParser, out: Path, budget: float) -> dict[str, Any]:
-    """What an earlier run of a benchmark of doctor runs left in ``out`` (its ``budget`` and ``cells``), to go on
-    from; a fresh record where there is none. A record of another ``--budget`` is refused (its cells would mix in)."""
-    stored = json.loads(out.read_text()) if out.exists() else {"budget": budget, "cells": {}}
+def stored_cells(parser: argparse.ArgumentParser, out: Path, budget: float,
+                 identity: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What an earlier run of a benchmark of doctor runs left in ``out`` (its ``budget``, ``identity`` and ``cells``),
+    to go on from; a fresh record where there is none (``identity`` in it from the start, so that a file written
+    mid-run names what its cells measure). A record of another ``--budget`` or of another ``identity`` (what the arms
+    are: ``{"option": "folds"}``), or one that names none, is refused: its cells would mix in."""
+    identity = identity or {}
+    stored = json.loads(out.read_text()) if out.exists() else {"budget": budget, **identity, "cells": {}}
     if stored["budget"] != budget:
         parser.error(f"{out} holds cells of --budget {stored['budget']:g}, not {budget:g}: another --out")
+    held = {key: stored.get(key) for key in identity}
+    if held != identity:
+        named = lambda found: ", ".join(f"{key} {value}" for key, value in found.items())  # noqa: E731
+        parser.error(f"{out} holds cells of {named(held)}, not {named(identity)}: another --out")
     return stored
 
 
@@ -193,13 +201,14 @@ def numbered(pair: tuple[str, str]) -> tuple:
 
 
 def alternating_cells(parser: argparse.ArgumentParser, args: argparse.Namespace, arms: tuple[Any, ...],
-                      run: Callable[[str, int, Any], dict]) -> tuple[dict[str, Any], dict[str, dict]]:
+                      run: Callable[[str, int, Any], dict],
+                      identity: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, dict]]:
     """Every (data set, seed, arm) doctor run of ``args`` (:func:`cells_parser`'s) not yet in ``args.out``'s cells
     (keys ``"name|seed|arm"``): ``run(name, seed, arm)``, the arms of a seed one after the other, which goes first
     alternating with the seed (so that neither arm always meets the machine warmer), 2 threads; each cell printed
-    and written as it ends. Returns the stored record and its cells."""
+    and written as it ends, with ``identity`` (:func:`stored_cells`). Returns the stored record and its cells."""
     torch.set_num_threads(THREADS)
-    stored = stored_cells(parser, args.out, args.budget)
+    stored = stored_cells(parser, args.out, args.budget, identity)
     cells: dict[str, dict] = stored["cells"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with threadpool_limits(THREADS):

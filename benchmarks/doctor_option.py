@@ -148,14 +148,11 @@ def main() -> None:
     arms = parsed(args.option, args.values)
     if len(arms) < 2:
         parser.error("--values needs at least two values")
-    # a file written mid-run (the cells alone, ``alternating_cells``) names no option yet: it goes on
-    if args.out.exists() and json.loads(args.out.read_text()).get("option", args.option) != args.option:
-        parser.error(f"{args.out} holds cells of another --option: another --out")
     stored, cells = alternating_cells(parser, args, arms, lambda name, seed, value: run(
-        name, seed, args.option, value, args.budget, args.runs))
+        name, seed, args.option, value, args.budget, args.runs), identity={"option": args.option})
     comparison = compare(cells, args.data, arms)
     table(comparison, arms)
-    args.out.write_text(json.dumps({**stored, "option": args.option, "values": list(arms), "budget": args.budget,
+    args.out.write_text(json.dumps({**stored, "values": list(arms), "budget": args.budget,
                                     "threads": THREADS, "cells": cells, "comparison": comparison}))
     print(f"\nwritten: {args.out}")
 

@@ -8,10 +8,10 @@ instead of 15%, and all of them at once.
 Each variant is trained as the peer is (60 epochs on every labelled row, scored once on the test rows), on the same
 rows, seed and threads as the peer, so the per-seed differences are paired. Session 19 found the schedule to be the
 whole of the peer's lead on Fashion-MNIST 100/class (-1.0 to -1.8 points on each seed; every other ingredient within
-0.7 points), and gave the recipe the peer's one cycle; session 33 found label smoothing to be the whole of it on the
-8x8 digits (digits 100%, 5 seeds: -0.4 points without it, lower on every seed), and gave the recipe the peer's label
-smoothing (``reference/peer_ablation_digits_cpu.json``). Accuracies do not depend on the machine's load (seeds,
-threads and epochs are fixed); seconds do.
+0.7 points), and gave the recipe the peer's one cycle; session 33 found the peer 0.45 points lower without its label
+smoothing on the 8x8 digits (digits 100%, 5 seeds, lower on each; every other ingredient within 0.15), and gave the
+recipe the peer's label smoothing (``reference/peer_ablation_digits_cpu.json``). Accuracies do not depend on the
+machine's load (seeds, threads and epochs are fixed); seconds do.
 
 usage: python benchmarks/peer_ablation.py [--data "fashion_mnist 100/class" ...] [--variants peer ...]
                                           [--seeds 0 1 2] [--out benchmarks/results/peer_ablation.json]

@@ -100,17 +100,12 @@ def main() -> None:
     arms = parsed(args.recipe, args.key, args.values)
     if len(arms) < 2:
         parser.error("--values needs at least two values")
-    if args.out.exists():
-        stored = json.loads(args.out.read_text())
-        # a file written mid-run (the cells alone) names neither: it goes on
-        if "key" in stored and (stored.get("recipe"), stored["key"]) != (args.recipe, args.key):
-            parser.error(f"{args.out} holds cells of the {stored.get('recipe')} recipe's {stored.get('key')}, not "
-                         f"the {args.recipe} recipe's {args.key}: another --out")
     stored, cells = alternating_cells(parser, args, arms, lambda name, seed, value: run(
-        name, seed, args.recipe, args.key, value, args.budget, args.runs))
+        name, seed, args.recipe, args.key, value, args.budget, args.runs),
+        identity={"recipe": args.recipe, "key": args.key})
     comparison = compare(cells, args.data, arms, also=("members",))
     table(comparison, arms)
-    args.out.write_text(json.dumps({**stored, "recipe": args.recipe, "key": args.key, "values": list(arms),
+    args.out.write_text(json.dumps({**stored, "values": list(arms),
                                     "budget": args.budget, "threads": THREADS, "cells": cells,
                                     "comparison": comparison}, indent=1))
     print(f"\nwritten: {args.out}")

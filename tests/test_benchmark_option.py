@@ -92,30 +92,37 @@ def test_recipe_option_patches_one_key_of_the_built_in_recipe_and_restores_it(be
         recipe_option.parsed("resnet", "train.lr", ["0.1"])
 
 
-@pytest.mark.parametrize(("script", "arguments", "stored", "refused"), [
-    ("doctor_option", ["--option", "folds", "--values", "3", "5"], {"option": "keep", "cells": {}},
-     "holds cells of another --option"),
+@pytest.mark.parametrize(("script", "arguments", "identity", "other"), [
+    ("doctor_option", ["--option", "folds", "--values", "3", "5"], {"option": "folds"}, {"option": "keep"}),
     ("recipe_option", ["--key", "train.label_smoothing", "--values", "0", "0.1"],
-     {"recipe": "vgg", "key": "model.dropout", "cells": {}},
-     "holds cells of the vgg recipe's model.dropout, not the vgg recipe's train.label_smoothing: another --out"),
+     {"recipe": "vgg", "key": "train.label_smoothing"}, {"recipe": "vgg", "key": "model.dropout"}),
 ])
-def test_an_out_file_of_another_arm_is_refused_and_one_written_mid_run_goes_on(
-        benchmark_script, monkeypatch, tmp_path, capsys, script, arguments, stored, refused):
+def test_an_out_file_of_another_arm_or_of_none_is_refused_and_one_of_the_same_goes_on(
+        benchmark_script, monkeypatch, tmp_path, capsys, script, arguments, identity, other):
     module = benchmark_script(script)
     out = tmp_path / "cells.json"
-    out.write_text(json.dumps(stored))
     monkeypatch.setattr("sys.argv", [script, *arguments, "--out", str(out)])
-    with pytest.raises(SystemExit) as error:
+    named = lambda found: ", ".join(f"{key} {value}" for key, value in found.items())  # noqa: E731
+    for stored, held in ((other, other), ({}, dict.fromkeys(identity))):  # another arm; a file that names none
+        out.write_text(json.dumps({"budget": 60.0, **stored, "cells": {}}))
+        with pytest.raises(SystemExit) as error:
+            module.main()
+        assert error.value.code == 2
+        assert f"holds cells of {named(held)}, not {named(identity)}: another --out" in capsys.readouterr().err
+
+    ran: list[tuple] = []
+
+    def one_cell(*args: object) -> dict:
+        if ran:
+            raise KeyboardInterrupt  # a crash in the second run
+        ran.append(args)
+        return {"test": 0.5, "wall": 1.0, "members": 1, "best": "x", "right": [1]}
+
+    out.unlink()
+    monkeypatch.setattr(module, "run", one_cell)
+    with pytest.raises(KeyboardInterrupt):
         module.main()
-    assert error.value.code == 2 and refused in capsys.readouterr().err
-
-    class Reached(Exception):
-        pass
-
-    def reached(*_: object) -> None:
-        raise Reached
-
-    out.write_text(json.dumps({"cells": {}}))  # what alternating_cells writes after each cell
-    monkeypatch.setattr(module, "alternating_cells", reached)
-    with pytest.raises(Reached):
-        module.main()
+    written = json.loads(out.read_text())  # written after the first cell, mid-run: it names its arms
+    assert {key: written[key] for key in identity} == identity and len(written["cells"]) == 1
+    with pytest.raises(KeyboardInterrupt):
+        module.main()  # the same arms: it goes on, to the next cell
