@@ -75,8 +75,9 @@ def figures(run_dir: Path, summary: Summary) -> dict[str, str]:
     found: dict[str, str] = {
         "baseline_curves": _data_uri(plots.learning_curves(baseline, task, summary.verdict.onset_epoch)),
         # a recipe trained once kept its last epoch's weights: no epoch was chosen to mark
-        "compare_curves": _data_uri(plots.compare_curves(baseline, best, task, None if summary.remedies.unscored
-                                                         else summary.best.best_epoch)),
+        "compare_curves": _data_uri(plots.compare_curves(
+            baseline, best, task, None if summary.remedies.unscored else summary.best.best_epoch,
+            smoothing=summary.best.config.get("train", {}).get("label_smoothing") or 0.0)),
         "weights": _data_uri(plots.weight_histograms(_weights(run_dir / "baseline.safetensors"),
                                                      _weights(run_dir / summary.best.model_file))),
     }

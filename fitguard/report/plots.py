@@ -72,7 +72,7 @@ def learning_curves(history: dict[str, list[float]], task: str, onset: int | Non
 
 
 def compare_curves(baseline: dict[str, list[float]], best: dict[str, list[float]], task: str,
-                   best_epoch: int | None) -> bytes:
+                   best_epoch: int | None, smoothing: float = 0.0) -> bytes:
     """Validation loss of the baseline and of the best recipe, with their training losses dotted (a best recipe
     trained once with no validation rows, :func:`fitguard.doctor.phases.trained_once`: its training loss alone).
 
@@ -81,13 +81,17 @@ def compare_curves(baseline: dict[str, list[float]], best: dict[str, list[float]
         best: the best recipe's History as lists by metric.
         task: the task, which names the loss on the axis.
         best_epoch: the epoch whose weights were kept, marked; None: no mark.
+        smoothing: the best recipe's label smoothing (default 0): its training loss is the smoothed one it
+            optimized, which stays above zero however well it fits (its validation loss is the plain one), and its
+            legend says so.
     """
     figure, ax = plt.subplots(figsize=(8, 3.8))
     ax.plot(baseline["epoch"], baseline["val_loss"], color=BASELINE, label="baseline: validation")
     ax.plot(baseline["epoch"], baseline["loss"], color=BASELINE, linestyle=":", label="baseline: training")
     if "val_loss" in best:
         ax.plot(best["epoch"], best["val_loss"], color=BEST, label="best recipe: validation")
-    ax.plot(best["epoch"], best["loss"], color=BEST, linestyle=":", label="best recipe: training")
+    smoothed = f" (labels smoothed by {smoothing:g})" if smoothing else ""
+    ax.plot(best["epoch"], best["loss"], color=BEST, linestyle=":", label=f"best recipe: training{smoothed}")
     if best_epoch:
         ax.axvline(best_epoch, color=BEST, linestyle="--", linewidth=1, label=f"weights kept (epoch {best_epoch})")
     ax.set_xlabel("epoch")
