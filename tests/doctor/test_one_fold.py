@@ -219,7 +219,7 @@ def test_a_doctor_run_records_and_reports_a_recipe_scored_on_one_fold(tmp_path, 
     one = summary["remedies"]["one_fold"]
     # 4 epochs of the few rows take under phases.RECIPE_MIN_STEPS steps: every training of it takes 2 passes an epoch
     assert one["recipe"] == recipe["name"] == ("cnn 8x16, 2 convs a block; SGD, one cycle over 4 epochs of 2 passes, "
-                                               "augmented")
+                                               "label smoothing 0.1, augmented")
     assert one["folds"] == 3 and one["forecast_seconds"] == 1e6 and len(recipe["details"]["folds"]) == 1
     assert one["training_rows"] + one["validation_rows"] == summary["remedies"]["selection"]["labelled_rows"]
     networks = [t for t in architecture_trials if t is not recipe and t["status"] == "done"]
