@@ -79,7 +79,13 @@ def run(name: str, seed: int, option: str, value: Any, budget: float, runs: Path
     """One doctor run with ``option=value``: its test accuracy, wall, kept recipe, members and each test row's hit."""
     data = load(name, seed)
     folder = runs / f"{option}_{value}_{name.replace(' ', '_').replace('%', 'pc')}_{seed}"
-    cell = doctor(data, budget, seed, folder, **{option: value})
+    return arm_cell(data, doctor(data, budget, seed, folder, **{option: value}))
+
+
+def arm_cell(data: Dataset, cell: dict) -> dict:
+    """What a benchmark of alternating arms keeps of one doctor run (:func:`doctor.doctor`'s ``cell``) on ``data``:
+    its test accuracy, wall, kept recipe, members, labelled rows and each test row's hit (``right``, for
+    :func:`compare`)."""
     return {"test": cell["test"], "wall": cell["wall_seconds"], "best": cell["best"], "members": cell["members"],
             "labelled": len(data.train) + len(data.val),
             "right": (cell["predictions"] == data.test.y.numpy()).astype(int).tolist()}

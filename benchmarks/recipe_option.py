@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from doctor import THREADS, alternating_cells, cells_parser, doctor
-from doctor_option import IMAGE_PROBES, compare, load, table
+from doctor_option import IMAGE_PROBES, arm_cell, compare, load, table
 from fitguard.doctor import phases
 from fitguard.errors import FitguardError
 from fitguard.recipe import Recipe
@@ -85,10 +85,7 @@ def run(name: str, seed: int, recipe: str, key: str, value: Any, budget: float, 
     data = load(name, seed)
     folder = runs / re.sub(r"[^\w.%-]+", "_", f"{key}_{json.dumps(value)}_{name}_{seed}").replace("%", "pc")
     with patched(recipe, key, value):
-        cell = doctor(data, budget, seed, folder)
-    return {"test": cell["test"], "wall": cell["wall_seconds"], "best": cell["best"], "members": cell["members"],
-            "labelled": len(data.train) + len(data.val),
-            "right": (cell["predictions"] == data.test.y.numpy()).astype(int).tolist()}
+        return arm_cell(data, doctor(data, budget, seed, folder))
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from doctor import BENCHMARK, THREADS, alternating_cells, cells_parser, doctor
-from doctor_option import IMAGE_PROBES, compare, load, table
+from doctor_option import IMAGE_PROBES, arm_cell, compare, load, table
 from fitguard.doctor import phases
 
 PASSES = (1, 2)
@@ -48,9 +48,7 @@ def run(name: str, seed: int, passes: int, budget: float, runs: Path, min_steps:
         cell = doctor(data, budget, seed, runs / folder)
     finally:
         phases.RECIPE_MAX_PASSES, phases.RECIPE_MIN_STEPS = defaults
-    return {"test": cell["test"], "wall": cell["wall_seconds"], "best": cell["best"], "members": cell["members"],
-            "labelled": labelled, "min_steps": min_steps,
-            "right": (cell["predictions"] == data.test.y.numpy()).astype(int).tolist()}
+    return {**arm_cell(data, cell), "min_steps": min_steps}
 
 
 def main() -> None:
