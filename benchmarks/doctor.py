@@ -51,6 +51,7 @@ starts over), so a crash loses at most the cell in flight.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -69,7 +70,6 @@ from threadpoolctl import threadpool_limits
 
 from fitguard.data import Dataset
 from fitguard.data.builtin import LOADERS
-from fitguard.diagnose import mcnemar_exact
 from fitguard.diagnose.significance import decide, mcnemar_by_row
 from fitguard.doctor import DoctorOptions, read_summary, run_doctor
 from fitguard.doctor.phases import describe
@@ -158,19 +158,23 @@ def seeded_cells(args: argparse.Namespace, stored: dict[str, Any], run: Callable
 
 def by_row(cells: dict[str, dict[str, dict]], pairs_of: Callable[[dict], list[tuple[str, str]]],
            names: tuple[str, str]) -> dict[str, dict]:
-    """Each of a cell's ``pairs_of(cell)`` -- two keys of its ``hits`` (one flag per scored row) -- tested by row
-    (exact McNemar over the seeds' rows), per set of ``cells`` (``cells[name][seed]``) and pooled over every set:
-    ``{set: {"a | b": {names[0]: a's accuracy, names[1]: b's, "only_" + names[0]: rows only a got right,
+    """Each of a cell's ``pairs_of(cell)`` -- two keys of its ``hits`` (one flag per scored row) -- tested by row,
+    per set of ``cells`` (``cells[name][seed]``) and pooled over every set:
+    ``{set: {"a | b": {names[0]: a's accuracy, names[1]: b's, "only_" + names[0]: rows whose margin favours a,
     "only_" + names[1]: ..., "p": ..., "scored_rows": ...}}}``, the pairs in the order of their numbers
-    (:func:`numbered`)."""
-    Hits = dict[tuple[str, str], tuple[list[np.ndarray], list[np.ndarray]]]
+    (:func:`numbered`). The test is the exact permutation test of the rows' margins (``mcnemar_by_row``): a cell says
+    which test rows it scored (``test_rows``: the digest of its set's test split, ``doctor_option.test_rows``;
+    ``scored``: their indices in it, default all), and a row several seeds scored counts once, with their margin.
+    Until session 34 the seeds' rows were pooled into one McNemar test, which counted such a row once a seed."""
+    Hits = dict[tuple[str, str], tuple[list[np.ndarray], list[np.ndarray], list[str], list[np.ndarray]]]
     first_name, second_name = names
     found: dict[str, dict] = {}
 
     def tested(name: str, hits: Hits) -> None:
-        for (a, b), (first_hits, second_hits) in sorted(hits.items(), key=lambda item: numbered(item[0])):
+        for (a, b), (first_hits, second_hits, digests, scored) in sorted(hits.items(),
+                                                                         key=lambda item: numbered(item[0])):
             first, second = np.concatenate(first_hits), np.concatenate(second_hits)
-            test = mcnemar_exact(first, second)
+            test = mcnemar_by_row(first, second, rows=row_ids(digests, scored))
             found.setdefault(name, {})[f"{a} | {b}"] = {
                 first_name: float(first.mean()), second_name: float(second.mean()),
                 f"only_{first_name}": test.only_first, f"only_{second_name}": test.only_second, "p": test.p_value,
@@ -179,15 +183,53 @@ def by_row(cells: dict[str, dict[str, dict]], pairs_of: Callable[[dict], list[tu
     pooled: Hits = {}
     for name, by_seed in cells.items():
         hits: Hits = {}
-        for c in by_seed.values():
+        for seed, c in by_seed.items():
+            if "test_rows" not in c:
+                raise SystemExit(f"{name} seed {seed}: the cell does not say which test rows it scored (test_rows); "
+                                 "rerun it to compare it by row")
             for pair in pairs_of(c):
+                first = np.array(c["hits"][pair[0]], bool)
+                scored = np.asarray(c.get("scored", range(len(first))), dtype=np.int64)
                 for into in (hits, pooled):
-                    first, second = into.setdefault(pair, ([], []))
-                    first.append(np.array(c["hits"][pair[0]], bool))
-                    second.append(np.array(c["hits"][pair[1]], bool))
+                    first_hits, second_hits, digests, indices = into.setdefault(pair, ([], [], [], []))
+                    first_hits.append(first)
+                    second_hits.append(np.array(c["hits"][pair[1]], bool))
+                    digests.append(c["test_rows"])
+                    indices.append(scored)
         tested(name, hits)
     tested("pooled", pooled)
     return found
+
+
+def test_rows(data: Dataset) -> str:
+    """Which test rows ``data`` has: a digest of their inputs and labels in the user's units (``raw_test``; the
+    preprocessed rows are scaled by each seed's training rows), in order. Two runs scored the same rows when their
+    digests are equal: every set of these benchmarks keeps its test rows for every seed (:func:`heldout.split`), and
+    sets cut from one source share them (digits 10% and digits 100%)."""
+    digest = hashlib.sha256()
+    raw = data.raw_test
+    for array in ((raw.inputs, raw.labels) if raw is not None else (data.test.X.numpy(), data.test.y.numpy())):
+        values = np.asarray(array)
+        digest.update(repr((values.shape, values.dtype.str)).encode())
+        digest.update("\x1f".join(map(str, values.ravel())).encode() if values.dtype == object
+                      else np.ascontiguousarray(values).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def row_ids(digests: list[str], scored: list[np.ndarray]) -> np.ndarray:
+    """The test row of each entry of runs given one after another (``mcnemar_by_row``'s ``rows``): run i scored the
+    rows ``scored[i]`` (indices) of the test split whose digest is ``digests[i]`` (``doctor_option.test_rows``);
+    equal digests and indices are the same row, other digests other rows.
+
+    Example:
+        >>> import numpy as np
+        >>> row_ids(["a", "b", "a"], [np.arange(2), np.arange(3), np.array([1, 0])]).tolist()
+        [0, 1, 3, 4, 5, 1, 0]
+    """
+    stride = 1 + max((int(s.max()) for s in scored if len(s)), default=0)
+    number = {digest: i for i, digest in enumerate(dict.fromkeys(digests))}
+    ids = [number[digest] * stride + np.asarray(s, dtype=np.int64) for digest, s in zip(digests, scored, strict=True)]
+    return np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
 
 
 def numbered(pair: tuple[str, str]) -> tuple:

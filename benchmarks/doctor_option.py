@@ -1,6 +1,7 @@
 """One ``fitguard doctor`` option at two or more values, each value a run on the same split per seed, alternating
 which runs first, 2 threads, machine alone: per set, each value's test accuracy (mean ± sd over the seeds) and, by
-row, every later value against the first (exact McNemar over the seeds' test rows); then pooled over the sets.
+row, every later value against the first (the exact permutation test by test row, a row the seeds share counted once:
+``compare``); then pooled over the sets.
 
 The data: ``fourier.py``'s dev tables, the benchmark five, and probe sets of a few labelled rows cut from dev tables
 (``PROBES``: 150-200 labelled rows, the regime of the held-out sonar, wine and glass, 125-150, without touching
@@ -23,10 +24,10 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from doctor import BENCHMARK, THREADS, alternating_cells, cells_parser, doctor
+from doctor import BENCHMARK, THREADS, alternating_cells, cells_parser, doctor, row_ids, test_rows
 from fitguard.data import Dataset
 from fitguard.data.builtin import LOADERS
-from fitguard.diagnose import mcnemar_exact
+from fitguard.diagnose import mcnemar_by_row
 from fitguard.doctor import DoctorOptions
 from fourier import DATA
 from heldout import _mlbench_table, split
@@ -84,29 +85,47 @@ def run(name: str, seed: int, option: str, value: Any, budget: float, runs: Path
 
 def arm_cell(data: Dataset, cell: dict) -> dict:
     """What a benchmark of alternating arms keeps of one doctor run (:func:`doctor.doctor`'s ``cell``) on ``data``:
-    its test accuracy, wall, kept recipe, members, labelled rows and each test row's hit (``right``, for
-    :func:`compare`)."""
+    its test accuracy, wall, kept recipe, members, labelled rows, each test row's hit (``right``, for
+    :func:`compare`) and which test rows they are (``test_rows``: :func:`test_rows`)."""
     return {"test": cell["test"], "wall": cell["wall_seconds"], "best": cell["best"], "members": cell["members"],
-            "labelled": len(data.train) + len(data.val),
+            "labelled": len(data.train) + len(data.val), "test_rows": test_rows(data),
             "right": (cell["predictions"] == data.test.y.numpy()).astype(int).tolist()}
 
 
 def compare(cells: dict[str, dict], names: list[str], arms: tuple[Any, ...], also: tuple[str, ...] = ()) -> dict:
     """Per set and pooled: each arm's accuracies, kept recipes and walls (and each key of ``also`` the cells hold,
-    such as ``members``), and each later arm against the first by row (``only_<arm>``: the rows only that arm got
-    right; ``p`` the exact McNemar test; with more than two arms keyed ``<arm> vs <first>``)."""
+    such as ``members``), and each later arm against the first by row (``only_<arm>``: the test rows whose margin
+    favours that arm; ``p``: the exact permutation test of the rows' margins, ``mcnemar_by_row``; with more than two
+    arms keyed ``<arm> vs <first>``). A row several seeds scored (the digits and Fashion-MNIST keep their test rows
+    for every seed: :func:`test_rows`) counts once, with the seeds' margin; rows each scored once make it McNemar's
+    test of the pooled rows. Until session 34 every seed's rows were pooled into one McNemar test, which counted a
+    shared row up to once a seed, and the p-values of sets whose test rows repeat were too small."""
     first, later = arms[0], arms[1:]
     found: dict[str, dict] = {}
     pooled: dict[Any, list[np.ndarray]] = {arm: [] for arm in arms}
+    pooled_digests: list[str] = []
+    digests: dict[tuple[str, str], str] = {}
 
-    def tested(a: np.ndarray, b: np.ndarray, arm: Any) -> dict:
-        test = mcnemar_exact(a, b)
+    def digest(name: str, seed: str) -> str:
+        """The test rows the arms of ``name``'s seed scored: as the cells record them, else the split remade."""
+        if (name, seed) not in digests:
+            recorded = {cells[f"{name}|{seed}|{arm}"].get("test_rows") for arm in arms} - {None}
+            if len(recorded) > 1:
+                raise SystemExit(f"{name} seed {seed}: the arms scored different test rows ({sorted(recorded)}); "
+                                 "their cells cannot be compared by row")
+            digests[name, seed] = recorded.pop() if recorded else test_rows(load(name, int(seed)))
+        return digests[name, seed]
+
+    def tested(a: np.ndarray, b: np.ndarray, rows: np.ndarray, arm: Any) -> dict:
+        test = mcnemar_by_row(a, b, rows=rows)
         return {f"only_{arm}": test.only_first, f"only_{first}": test.only_second, "p": test.p_value}
 
-    def against(hits: dict[Any, np.ndarray]) -> dict:
+    def against(hits: dict[Any, list[np.ndarray]], of: list[str]) -> dict:
+        rows = row_ids(of, [np.arange(len(h)) for h in hits[first]])
+        joined = {arm: np.concatenate(hits[arm]) for arm in arms}
         if len(later) == 1:
-            return tested(hits[later[0]], hits[first], later[0])
-        return {f"{arm} vs {first}": tested(hits[arm], hits[first], arm) for arm in later}
+            return tested(joined[later[0]], joined[first], rows, later[0])
+        return {f"{arm} vs {first}": tested(joined[arm], joined[first], rows, arm) for arm in later}
 
     for name in names:
         seeds = sorted({k.split("|")[1] for k in cells if k.startswith(f"{name}|")
@@ -114,16 +133,20 @@ def compare(cells: dict[str, dict], names: list[str], arms: tuple[Any, ...], als
         if not seeds:
             continue
         runs = {arm: [cells[f"{name}|{s}|{arm}"] for s in seeds] for arm in arms}
-        hits = {arm: np.concatenate([np.array(c["right"], bool) for c in runs[arm]]) for arm in arms}
+        hits = {arm: [np.array(c["right"], bool) for c in runs[arm]] for arm in arms}
+        of = [digest(name, s) for s in seeds]
         for arm in arms:
-            pooled[arm].append(hits[arm])
+            pooled[arm].extend(hits[arm])
+        pooled_digests.extend(of)
         found[name] = {"seeds": [int(s) for s in seeds], **{str(arm): [c["test"] for c in runs[arm]] for arm in arms},
                        "kept": {str(arm): [c["best"] for c in runs[arm]] for arm in arms},
                        "walls": {str(arm): [c["wall"] for c in runs[arm]] for arm in arms},
                        **{key: {str(arm): [c[key] for c in runs[arm]] for arm in arms} for key in also},
-                       **against(hits)}
+                       "test_rows": "the same for every seed" if len(set(of)) == 1 < len(of) else
+                       ("each seed its own" if len(set(of)) == len(of) else "some seeds share them"),
+                       **against(hits, of)}
     if pooled[first]:
-        found["pooled"] = against({arm: np.concatenate(pooled[arm]) for arm in arms})
+        found["pooled"] = against(pooled, pooled_digests)
     return found
 
 

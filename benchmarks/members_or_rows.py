@@ -12,10 +12,11 @@ At equal training time: the doctor counts a member refit on every row at (train 
 member on train + val, so time that buys n members tested and then refit on every row buys between
 ``floor(n (1 + ratio))`` and ``ceil((n + 1) (1 + ratio)) - 1`` members on train + val alone (5 at most,
 ``--ensemble``'s default). The comparisons printed are those pairs, at both ends: ``rows n`` (n members on train + val
-+ A) against ``members m`` (m members on train + val), by row on B with the exact McNemar test, per table and pooled
-over every table and seed. Two leanings to keep in mind: the rows' side trains on half the test split, not all of it
-(it gains fewer rows than the doctor's refit); the pooled test counts the same table's rows from every split seed as
-independent rows, and weights the tables by their rows.
++ A) against ``members m`` (m members on train + val), by row on B with the exact permutation test by row, per table
+and pooled over every table and seed. Two leanings to keep in mind: the rows' side trains on half the test split,
+not all of it (it gains fewer rows than the doctor's refit); the pooled test weights the tables by their rows. A row
+of B that several split seeds scored counts once, with their margin (:func:`doctor.by_row`; until session 34 once a
+seed).
 
 With ``--row-members N`` (N > 2) N members train on train + val + A, and each mean of the first k (k = 2..N) is
 also tested against one member alone, by row on B: what the seeds the final phase adds on every row in the time left
@@ -41,7 +42,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from doctor import BENCHMARK, THREADS, by_row, cells_parser, doctor, seeded_cells, stored_cells
+from doctor import BENCHMARK, THREADS, by_row, cells_parser, doctor, seeded_cells, stored_cells, test_rows
 from doctor_option import PROBES, load
 from fitguard.data import TensorData
 from fitguard.doctor import DoctorOptions
@@ -93,6 +94,7 @@ def cell(name: str, seed: int, budget: float, runs: Path, row_members: int = ROW
     ratio = (len(tested) + len(data.test)) / len(tested)
     return {"recipe": recipe, "epochs": epochs, "shipped_members": shipped_members, "repeat": repeat,
             "rows_tested": len(tested), "rows_every": len(every), "scored_rows": len(y), "ratio": ratio,
+            "test_rows": test_rows(data), "scored": b.tolist(),  # which test rows B is, for the test by row
             "seconds": seconds, "accuracy": {k: float(v.mean()) for k, v in hits.items()},
             "hits": {k: v.astype(int).tolist() for k, v in hits.items()}}
 
@@ -134,7 +136,7 @@ def main() -> None:
     for name, by_seed in cells.items():
         print(f"{name:18s} " + " ".join(f"{statistics.fmean(c['accuracy'][k] for c in by_seed.values()):9.3f}"
                                         for k in keys))
-    print("\nAt equal training time, by row on B (only rows right / only members right, exact McNemar p)")
+    print("\nAt equal training time, by row on B (rows favouring rows / favouring members, permutation p)")
     comparisons = compare(cells)
     _print(comparisons, ("rows", "members"))
     if "more seeds on every row" in comparisons:

@@ -2,7 +2,7 @@
 values in ``fitguard doctor``: the recipe patched in this process for each run (so every training of it is the patched
 one: scored, tested and shipped alike), each value a run on the same split per seed, alternating which runs first,
 2 threads, machine alone; per set each value's test accuracy (mean ± sd) and, by row, every later value against the
-first (exact McNemar over the seeds' test rows), then pooled over the sets (``doctor_option.compare``).
+first (the exact permutation test by test row), then pooled over the sets (``doctor_option.compare``).
 
 ``recipe_variants.py`` measures a change to the recipe trained alone on every labelled row; this measures what it
 does to the doctor, whose search, forecasts and final phase the recipe goes through. The key is

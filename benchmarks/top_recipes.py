@@ -11,7 +11,8 @@ final phase trains one (the search's passes an epoch, the epochs validation chos
   top      the k best-scored distinct recipes of the search, the kept one first, one seed each (ties in score broken
            by the doctor's rank: fewer remedies, then fewer parameters).
 The mean of the members' probabilities is scored on the whole test split (as the doctor tests its members). For k = 2,
-3 and 5: test accuracy, and by row top against seeds (exact McNemar over the seeds' test rows), per set and pooled.
+3 and 5: test accuracy, and by row top against seeds (the exact permutation test by test row, :func:`doctor.by_row`),
+per set and pooled.
 
     python benchmarks/top_recipes.py --data "ionosphere 150" "breast_cancer 150" "vowel 200" ionosphere \
         breast_cancer --seeds 0 1 2 --runs benchmarks/results/folds_runs
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from doctor import THREADS, by_row, cells_parser, doctor, seeded_cells, stored_cells
+from doctor import THREADS, by_row, cells_parser, doctor, seeded_cells, stored_cells, test_rows
 from doctor_option import PROBES, load
 from fitguard.doctor import DoctorOptions
 from fitguard.doctor.phases import chosen_epochs, rank
@@ -91,13 +92,13 @@ def cell(name: str, seed: int, budget: float, runs: Path) -> dict:
     return {"kept": best["name"], "kept_score": summary["best"]["search_val_score"],
             "others": [{"name": t.name, "val_score": t.val_score, "epochs": chosen_epochs(t)} for t in others],
             "seconds": {"seeds": [s for _, s in kept], "top": [s for _, s in top]},
-            "accuracy": {k: float(v.mean()) for k, v in hits.items()},
+            "accuracy": {k: float(v.mean()) for k, v in hits.items()}, "test_rows": test_rows(data),
             "hits": {k: v.astype(int).tolist() for k, v in hits.items()}}
 
 
 def compare(cells: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
     """Per set and pooled over the sets, for each k of :data:`COMPARED` (``"top k | seeds k"``): both ensembles' test
-    accuracy over the scored rows and, by row, top against seeds (exact McNemar over the seeds' rows;
+    accuracy over the scored rows and, by row, top against seeds (the exact permutation test by test row;
     :func:`doctor.by_row`). A cell whose search had fewer than k - 1 other recipes counts only for the smaller k."""
     return by_row(cells, lambda c: [(f"top {k}", f"seeds {k}") for k in COMPARED if f"top {k}" in c["hits"]],
                   ("top", "seeds"))

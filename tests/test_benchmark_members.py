@@ -34,20 +34,34 @@ def test_the_seeds_on_every_row_are_compared_only_where_more_than_two_trained(me
 
 
 def test_pairs_are_ordered_by_their_numbers(members):
-    cells = {"s": {"0": {"hits": {f"rows {k}": [1, 0] for k in range(1, 12)}}}}
+    cells = {"s": {"0": {"hits": {f"rows {k}": [1, 0] for k in range(1, 12)}, "test_rows": "s"}}}
     found = members.by_row(cells, lambda c: [(f"rows {k}", "rows 1") for k in range(2, 12)], ("first", "second"))
     assert members.by_row is sys.modules["doctor"].by_row  # one by-row comparison, doctor.py's, for the scripts
     assert list(found["s"]) == [f"rows {k} | rows 1" for k in range(2, 12)]
 
 
 def test_a_pair_is_tested_by_row_per_set_and_pooled(members):
-    def cell(a: list[int], b: list[int]) -> dict:
-        return {"hits": {"x": a, "y": b}}
+    def cell(a: list[int], b: list[int], rows: str) -> dict:
+        return {"hits": {"x": a, "y": b}, "test_rows": rows}
 
-    cells = {"s": {"0": cell([1, 1, 0, 1], [0, 1, 0, 0])}, "t": {"0": cell([0, 1], [1, 1])}}
+    cells = {"s": {"0": cell([1, 1, 0, 1], [0, 1, 0, 0], "s")}, "t": {"0": cell([0, 1], [1, 1], "t")}}
     found = members.by_row(cells, lambda c: [("x", "y")], ("first", "second"))
     assert found["s"]["x | y"] == {"first": 0.75, "second": 0.25, "only_first": 2, "only_second": 0,
                                    "p": pytest.approx(binomtest(2, 2).pvalue), "scored_rows": 4}
     assert found["pooled"]["x | y"] == {"first": pytest.approx(4 / 6), "second": pytest.approx(3 / 6),
                                         "only_first": 2, "only_second": 1,
                                         "p": pytest.approx(binomtest(2, 3).pvalue), "scored_rows": 6}
+
+
+def test_a_row_two_seeds_scored_counts_once_with_their_margin(members):
+    # seeds 0 and 1 scored halves of one test split: rows 4 and 7 by both, rows 1, 2 and 9 by one
+    cells = {"s": {"0": {"hits": {"x": [1, 1, 1], "y": [0, 0, 1]}, "test_rows": "split", "scored": [4, 7, 1]},
+                   "1": {"hits": {"x": [1, 1, 0], "y": [0, 1, 1]}, "test_rows": "split", "scored": [4, 7, 9]}}}
+    found = members.by_row(cells, lambda c: [("x", "y")], ("first", "second"))["s"]["x | y"]
+    # margins: row 4 +2, row 7 +1, row 1 0, row 9 -1; sign flips of (2, 1, 1) with |total| >= 2: 6 of 8
+    assert (found["only_first"], found["only_second"], found["p"]) == (2, 1, pytest.approx(6 / 8))
+    assert found["scored_rows"] == 6
+    del cells["s"]["1"]["test_rows"]
+    with pytest.raises(SystemExit, match=r"^s seed 1: the cell does not say which test rows it scored \(test_rows\); "
+                                         "rerun it to compare it by row$"):
+        members.by_row(cells, lambda c: [("x", "y")], ("first", "second"))

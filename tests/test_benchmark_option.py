@@ -25,21 +25,43 @@ def test_the_comparison_of_keep_rules_cells_is_what_keep_rule_py_wrote(option):
     assert found == stored["comparison"]
 
 
-def test_every_later_value_is_tested_against_the_first_by_row(option):
+@pytest.mark.parametrize("shared", [True, False])
+def test_every_later_value_is_tested_against_the_first_by_row(option, shared):
     right = {3: [1, 1, 0, 0, 1, 0], 5: [1, 0, 1, 1, 1, 1], 7: [0, 1, 0, 0, 1, 0]}
     cells = {f"toy|{seed}|{arm}": {"test": float(np.mean(hits)), "wall": 50.0 + seed, "best": f"kept {arm}",
-                                   "right": hits}
+                                   "right": hits, "test_rows": "fixed" if shared else f"split {seed}"}
              for seed in (0, 1) for arm, hits in right.items()}
     two = option.compare(cells, ["toy"], (3, 5))
-    # seed 0 and 1 alike: 5 alone right on rows 3, 4 and 6; 3 alone right on row 2; twice over
-    assert (two["toy"]["only_5"], two["toy"]["only_3"]) == (6, 2)
-    assert two["toy"]["p"] == pytest.approx(binomtest(2, 8).pvalue)
+    # seed 0 and 1 alike: 5 alone right on rows 3, 4 and 6, 3 alone right on row 2; when both seeds scored the same
+    # rows, each row counts once (a sign test of 3 rows against 1), else the seeds' 12 rows are pooled (6 against 2)
+    assert (two["toy"]["only_5"], two["toy"]["only_3"]) == ((3, 1) if shared else (6, 2))
+    assert two["toy"]["p"] == pytest.approx(binomtest(1, 4).pvalue if shared else binomtest(2, 8).pvalue)
+    assert two["toy"]["test_rows"] == ("the same for every seed" if shared else "each seed its own")
     assert two["toy"]["3"] == [0.5, 0.5] and two["toy"]["walls"]["5"] == [50.0, 51.0]
     assert two["pooled"] == {key: two["toy"][key] for key in ("only_5", "only_3", "p")}
     three = option.compare(cells, ["toy", "absent"], (3, 5, 7))
     assert set(three) == {"toy", "pooled"}
     assert three["toy"]["5 vs 3"] == {key: two["toy"][key] for key in ("only_5", "only_3", "p")}
-    assert (three["toy"]["7 vs 3"]["only_7"], three["toy"]["7 vs 3"]["only_3"]) == (0, 2)
+    assert (three["toy"]["7 vs 3"]["only_7"], three["toy"]["7 vs 3"]["only_3"]) == ((0, 1) if shared else (0, 2))
+
+
+def test_a_row_two_sets_share_counts_once_in_the_pooled_test_and_arms_of_other_rows_are_refused(option):
+    # two sets cut from one data set keep its test rows (as digits 10% and digits 100% do): pooled, a row is one row
+    right = {"a": [1, 0, 0, 1], "b": [1, 1, 1, 1]}
+    cells = {f"{name}|0|{arm}": {"test": 0.5, "wall": 1.0, "best": "x", "right": hits, "test_rows": "digits"}
+             for name in ("small", "large") for arm, hits in right.items()}
+    pooled = option.compare(cells, ["small", "large"], ("a", "b"))["pooled"]
+    assert (pooled["only_b"], pooled["only_a"]) == (2, 0) and pooled["p"] == pytest.approx(0.5)  # margins 2, 2
+    cells["small|0|b"]["test_rows"] = "another split"
+    with pytest.raises(SystemExit, match=r"^small seed 0: the arms scored different test rows \(\['another split', "
+                                         r"'digits'\]\); their cells cannot be compared by row$"):
+        option.compare(cells, ["small"], ("a", "b"))
+
+
+def test_row_ids_number_each_distinct_test_row_once(option):
+    ids = option.row_ids(["a", "b", "a"], [np.arange(2), np.arange(3), np.array([1, 0])])
+    assert ids.tolist() == [0, 1, 3, 4, 5, 1, 0]
+    assert option.row_ids([], []).tolist() == []
 
 
 def test_values_take_the_fields_type_and_an_unknown_field_is_refused(option):

@@ -23,11 +23,13 @@ def test_the_stored_comparison_is_what_the_stored_cells_give(top):
 
 
 def test_top_is_tested_against_seeds_by_row_per_set_and_pooled(top):
-    def one(seeds: list[int], best: list[int]) -> dict:
+    def one(seeds: list[int], best: list[int], split: str) -> dict:
         hits = {f"{key} {k}": rows for k in (1, 2, 3, 4, 5) for key, rows in (("seeds", seeds), ("top", best))}
-        return {"hits": hits, "accuracy": {key: sum(rows) / len(rows) for key, rows in hits.items()}}
+        accuracy = {key: sum(rows) / len(rows) for key, rows in hits.items()}
+        return {"hits": hits, "accuracy": accuracy, "test_rows": split}
 
-    cells = {"a": {"0": one([1, 0, 0, 1], [1, 1, 1, 1])}, "b": {"0": one([1, 1, 1, 0, 1], [1, 1, 0, 0, 1])}}
+    cells = {"a": {"0": one([1, 0, 0, 1], [1, 1, 1, 1], "a")},
+             "b": {"0": one([1, 1, 1, 0, 1], [1, 1, 0, 0, 1], "b")}}
     found = top.compare(cells)
     assert found["a"]["top 5 | seeds 5"] == {"top": 1.0, "seeds": 0.5, "only_top": 2, "only_seeds": 0,
                                              "p": pytest.approx(binomtest(2, 2).pvalue), "scored_rows": 4}
@@ -40,7 +42,7 @@ def test_top_is_tested_against_seeds_by_row_per_set_and_pooled(top):
 
 def test_a_cell_with_fewer_recipes_counts_for_the_smaller_k_only(top):
     hits = {"seeds 1": [1, 0], "seeds 2": [1, 0], "top 1": [1, 0], "top 2": [1, 1]}
-    cells = {"a": {"0": {"hits": hits, "accuracy": {key: sum(v) / 2 for key, v in hits.items()}}}}
+    cells = {"a": {"0": {"hits": hits, "accuracy": {key: sum(v) / 2 for key, v in hits.items()}, "test_rows": "a"}}}
     assert set(top.compare(cells)["a"]) == {"top 2 | seeds 2"}
 
 

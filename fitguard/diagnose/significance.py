@@ -136,7 +136,7 @@ def mcnemar_exact(first_correct: np.ndarray, second_correct: np.ndarray) -> McNe
     return McNemar(only_first, only_second, p_value)
 
 
-def mcnemar_by_row(first_correct: np.ndarray, second_correct: np.ndarray) -> McNemar:
+def mcnemar_by_row(first_correct: np.ndarray, second_correct: np.ndarray, rows: np.ndarray | None = None) -> McNemar:
     """Two methods run several times (seeds) on the *same* test rows, compared with the row as the unit: the exact
     sign-flip permutation test of the rows' margins.
 
@@ -150,9 +150,18 @@ def mcnemar_by_row(first_correct: np.ndarray, second_correct: np.ndarray) -> McN
     runs * |d|``, the test's z is at least the pooled McNemar's divided by ``sqrt(runs)``: seeds that agree row
     by row are the worst case, where the row-level evidence is ``1 / runs`` of the pooled.
 
+    Runs that scored different test rows (a table split again for each seed, several data sets pooled) are given
+    one after another, 1-D, with ``rows`` saying which test row each entry is: entries of one row add into its
+    margin, distinct rows stay distinct pieces of evidence. Rows each scored once make it :func:`mcnemar_exact` of
+    the pooled entries; every run on the same rows makes it the 2-D form.
+
     Args:
-        first_correct: ``(runs, rows)`` boolean array (or 1-D for one run), True where the first method was right.
+        first_correct: ``(runs, rows)`` boolean array (or 1-D for one run), True where the first method was right;
+            with ``rows``, 1-D: every run's entries one after another.
         second_correct: the same shape, for the second method on the same rows, run for run.
+        rows: None (default): the runs of a 2-D array scored the same rows, column by column. Else a 1-D integer
+            array as long as the 1-D ``first_correct``: the test row of each entry (any ids; equal ids are the same
+            row, scored by several runs).
 
     Returns:
         ``McNemar(only_first, only_second, p_value)`` with ``only_first`` the rows whose margin favours the first
@@ -160,7 +169,8 @@ def mcnemar_by_row(first_correct: np.ndarray, second_correct: np.ndarray) -> McN
         margins sum to zero).
 
     Raises:
-        ValueError: arrays that are not boolean, of different shapes, or not 1-D or 2-D.
+        ValueError: arrays that are not boolean, of different shapes, or not 1-D or 2-D; ``rows`` that is not a
+            1-D integer array as long as 1-D ``first_correct``.
 
     Example:
         >>> first = np.array([True] * 40 + [False] * 10)
@@ -172,6 +182,9 @@ def mcnemar_by_row(first_correct: np.ndarray, second_correct: np.ndarray) -> McN
         >>> by_row = mcnemar_by_row(np.stack([first] * 3), np.stack([second] * 3))
         >>> (pooled.only_first, round(pooled.p_value, 6)), (by_row.only_first, round(by_row.p_value, 4))
         ((36, 3e-06), (12, 0.0129))
+        >>> two_splits = mcnemar_by_row(np.tile(first, 2), np.tile(second, 2), rows=np.arange(100))  # 100 rows
+        >>> two_splits.only_first, round(two_splits.p_value, 5)
+        (24, 0.00018)
     """
     first = np.asarray(first_correct)
     second = np.asarray(second_correct)
@@ -182,7 +195,15 @@ def mcnemar_by_row(first_correct: np.ndarray, second_correct: np.ndarray) -> McN
     if first.shape != second.shape:
         raise ValueError(f"`first_correct` and `second_correct` must have the same shape, got {first.shape} and "
                          f"{second.shape}")
-    margin = np.atleast_2d(first).sum(0, dtype=np.int64) - np.atleast_2d(second).sum(0, dtype=np.int64)
+    if rows is None:
+        margin = np.atleast_2d(first).sum(0, dtype=np.int64) - np.atleast_2d(second).sum(0, dtype=np.int64)
+    else:
+        ids = np.asarray(rows)
+        if first.ndim != 1 or ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer) or len(ids) != len(first):
+            raise ValueError(f"`rows` must be a 1-D integer array as long as a 1-D `first_correct` ({first.size} "
+                             f"entries), got {ids.ndim}-D {ids.dtype} of {ids.size} for {first.ndim}-D entries")
+        _, row = np.unique(ids, return_inverse=True)
+        margin = np.bincount(row, first).astype(np.int64) - np.bincount(row, second).astype(np.int64)
     only_first, only_second = int(np.count_nonzero(margin > 0)), int(np.count_nonzero(margin < 0))
     observed = abs(int(margin.sum()))
     if observed == 0:

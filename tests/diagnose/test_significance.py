@@ -264,6 +264,53 @@ def test_mcnemar_by_row_counts_each_row_once_and_uses_how_many_seeds_won_it():
     assert (result.only_first, result.only_second) == (30, 30) and result.p_value < 1e-3
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_mcnemar_by_row_with_row_ids_adds_the_entries_of_one_row_and_keeps_other_rows_apart(seed):
+    # three runs: two on the same 6 rows (one split's), one on 5 other rows (another split's); the oracle enumerates
+    # every sign flip of the 11 rows' margins, each margin summed by hand
+    rng = np.random.default_rng(seed)
+    first = [rng.random(6) < 0.7, rng.random(6) < 0.7, rng.random(5) < 0.6]
+    second = [rng.random(6) < 0.5, rng.random(6) < 0.5, rng.random(5) < 0.4]
+    margins = np.array([int(first[0][i]) + int(first[1][i]) - int(second[0][i]) - int(second[1][i]) for i in range(6)]
+                       + [int(first[2][i]) - int(second[2][i]) for i in range(5)])
+    signs = np.array(list(itertools.product((-1, 1), repeat=11)))
+    expected = np.mean(np.abs(signs @ margins) >= abs(margins.sum()))
+    rows = np.array([10, 11, 12, 13, 14, 15] * 2 + [-5, -4, -3, -2, -1])  # any integer ids
+    result = mcnemar_by_row(np.concatenate(first), np.concatenate(second), rows=rows)
+    assert (result.only_first, result.only_second) == (int((margins > 0).sum()), int((margins < 0).sum()))
+    assert result.p_value == pytest.approx(expected, rel=1e-9)
+
+
+def test_mcnemar_by_row_with_row_ids_spans_pooled_mcnemar_and_the_two_d_form():
+    rng = np.random.default_rng(3)
+    first, second = rng.random((3, 120)) < 0.8, rng.random((3, 120)) < 0.7
+    # every entry its own row: McNemar's test of the pooled entries
+    assert _same(mcnemar_by_row(first.ravel(), second.ravel(), rows=np.arange(360)),
+                 mcnemar_exact(first.ravel(), second.ravel()))
+    # every run on the same rows: the 2-D form, whatever order the ids come in
+    ids = np.tile(rng.permutation(120), 3)
+    order = np.argsort(ids[:120], kind="stable")
+    same = mcnemar_by_row(first.ravel(), second.ravel(), rows=ids)
+    assert _same(same, mcnemar_by_row(first[:, order], second[:, order]))
+
+
+@pytest.mark.parametrize(
+    ("first", "rows", "message"),
+    [
+        (np.ones(4, dtype=bool), np.arange(3), "`rows` must be a 1-D integer array as long as a 1-D `first_correct` "
+                                                "(4 entries), got 1-D int64 of 3 for 1-D entries"),
+        (np.ones(4, dtype=bool), np.zeros(4), "`rows` must be a 1-D integer array as long as a 1-D `first_correct` "
+                                               "(4 entries), got 1-D float64 of 4 for 1-D entries"),
+        (np.ones((2, 2), dtype=bool), np.arange(4), "`rows` must be a 1-D integer array as long as a 1-D "
+                                                     "`first_correct` (4 entries), got 1-D int64 of 4 for 2-D entries"),
+    ],
+)
+def test_mcnemar_by_row_refuses_row_ids_that_do_not_fit_in_one_line(first, rows, message):
+    with pytest.raises(ValueError) as raised:
+        mcnemar_by_row(first, first.copy(), rows=rows)
+    assert str(raised.value) == message
+
+
 @pytest.mark.parametrize(
     ("first", "second", "message"),
     [
