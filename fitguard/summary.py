@@ -355,6 +355,9 @@ class Best(Run):
         mirror: flip test-time augmentation as validation measured it (:class:`Mirror`); None (default): not
             measured (data that are not images, folds trained grouped).
         shipped: the :class:`Shipped` model.
+        tested: which model was tested: "refit" (default: trained afresh on the tested rows for the epochs validation
+            chose) or "search" (the search's own training of the recipe on the training split, restored to the epoch
+            validation chose: no refit fitted the time left; the baseline is still refit on the tested rows).
     """
 
     name: str
@@ -372,6 +375,10 @@ class Best(Run):
     partner: Partner | None = None
     mirror: Mirror | None = None
     shipped: Shipped
+    tested: Literal["refit", "search"] = Field(default="refit", description=(
+        "which model was tested: refit (trained afresh on the tested rows for the epochs validation chose) or search "
+        "(the search's own training of the recipe on the training split, restored to the epoch validation chose: no "
+        "refit fitted the time left; the baseline is still refit on the tested rows)"))
 
 
 class Recommendation(Section):

@@ -48,7 +48,7 @@ from fitguard.doctor.queue import FoldJob, FoldQueue, train_job
 from fitguard.doctor.store import TrialStore, trial_key
 from fitguard.models import count_parameters
 from fitguard.models.imported import is_import_path
-from fitguard.recipe import build_model, model_choice
+from fitguard.recipe import Run, build_model, model_choice
 from fitguard.search.ablation import ablate
 from fitguard.search.evaluate import (
     Candidate,
@@ -369,6 +369,82 @@ def simplest_within_one_se(trials: list[Trial]) -> Trial:
     return min(close, key=lambda t: (len(t.details.get("remedies", [None] * 3)), *(-v for v in rank(t))))
 
 
+class SearchModels:
+    """The trained models of the best-ranked holdout trainings (:func:`~fitguard.search.scoring.rank`), as the search
+    left them (restored to the epoch validation chose): given to the :class:`Scorer` as ``on_trained``
+    (:meth:`offer`), they let the final phase ship the model validation scored when no refit of the kept recipe fits
+    the time left (:meth:`run_of`). Until the architecture is chosen (:meth:`pin`) every training is held, up to
+    :attr:`most`; then the ``keep`` best-ranked and the chosen architecture's (the ablation's reference, which can rank
+    below networks the architecture phase did not choose). Trainings the deadline cut, or with no finite score, are
+    not held.
+
+    Args:
+        keep: the best-ranked trainings held once the architecture is chosen (default 3).
+        most: the trainings held before it is (default 12: the architecture phase trains a handful).
+
+    Example:
+        >>> from fitguard.train import History
+        >>> models = SearchModels(keep=1)
+        >>> a, b, c = (Trial(n, "architecture", {}, v, 0.0, 10, 5, 1.0, history=History([]))
+        ...            for n, v in (("a", 0.8), ("b", 0.9), ("c", 0.7)))
+        >>> for trial in (a, b, c):
+        ...     models.offer(trial, f"run {trial.name}")
+        >>> models.pin(a)  # the architecture chosen: a; b ranks first
+        >>> [models.run_of(t) for t in (a, b, c)]
+        ['run a', 'run b', None]
+        >>> reference = Trial("early stopping only", "ablation", {}, 0.8, 0.0, 10, 5, 1.0, history=a.history)
+        >>> models.run_of(reference)  # the same training, recorded again: its History is the training's
+        'run a'
+    """
+
+    def __init__(self, keep: int = 3, most: int = 12) -> None:
+        self.keep, self.most = keep, most
+        self._held: list[tuple[Trial, Run]] = []
+        self._pinned: Any = None  # the chosen architecture's History; None: not chosen yet
+
+    def offer(self, trial: Trial, run: Run) -> None:
+        """Hold ``run`` (unless ``trial`` was cut by the deadline or has no finite score), then let go of those no
+        longer among the held (:class:`SearchModels`).
+
+        Args:
+            trial: a holdout training's trial.
+            run: its trained run.
+        """
+        if trial.history is None or not math.isfinite(trial.val_score) or cut_by_deadline(trial):
+            return
+        self._held.append((trial, run))
+        self._trim()
+
+    def pin(self, trial: Trial) -> None:
+        """The architecture is chosen: hold ``trial``'s model whatever ranks above it, and from now on the ``keep``
+        best-ranked besides.
+
+        Args:
+            trial: the chosen architecture's trial.
+        """
+        self._pinned = trial.history if trial.history is not None else False
+        self._trim()
+
+    def _trim(self) -> None:
+        count = self.most if self._pinned is None else self.keep
+        # sorted is stable: of equal ranks the earlier training stays, as max() keeps the first of equals
+        ranked = sorted(self._held, key=lambda held: rank(held[0]), reverse=True)
+        top = {id(held) for held in ranked[:count]}
+        self._held = [held for held in ranked if id(held) in top or held[0].history is self._pinned]
+
+    def run_of(self, trial: Trial) -> Run | None:
+        """The held model of ``trial``'s training (the same History: a training recorded again under another name,
+        as the ablation's reference is, is the same training) when ``trial`` is done (a study trial pruned after it
+        was offered is not); else None.
+
+        Args:
+            trial: the kept trial.
+        """
+        if trial.history is None or trial.status != "done":
+            return None
+        return next((run for held, run in self._held if held.history is trial.history), None)
+
+
 @dataclass
 class Scorer(Evaluator):
     """The doctor's :class:`~fitguard.search.evaluate.Evaluator`: a recipe scored on the validation split (``folds``
@@ -392,6 +468,8 @@ class Scorer(Evaluator):
             (an L2 grid) side by side in one (``--grouped-folds``, the doctor's default; here default False).
         deadline: for grouped folds, gives the time after whose epoch they stop; None (default): none.
         deadline_reason: the stop reason the deadline gives grouped folds (the doctor's :data:`DEADLINE_STOP`).
+        on_trained: called with each holdout training's trial and trained Run, in this process (the doctor's
+            :meth:`SearchModels.offer`); None (default): nothing.
         store: where scored trials are kept and read back; None (default): nowhere.
         queue: the run's :class:`~fitguard.doctor.queue.FoldQueue` when other processes train folds too
             (``--workers``): a cross-validated score's folds are queued (grouped folds as one job), trained by

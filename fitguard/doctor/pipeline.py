@@ -50,6 +50,7 @@ from fitguard.doctor.suggestions import learning_curve_phase, outcomes
 from fitguard.doctor.summary import layer_table, versions
 from fitguard.doctor.trials import (
     Trial,
+    as_tested,
     joined,
     members_of,
     mirrored,
@@ -69,6 +70,7 @@ from fitguard.runs import MARKER, claim_run_dir, save_model, write_json
 from fitguard.search.scoring import gap_of, resolve_metric
 from fitguard.search.storage import masked_url
 from fitguard.summary import Summary, strict, write_summary
+from fitguard.train import History
 from fitguard.train.callbacks.event_logs import write_logs
 
 #: the baseline network per family: big enough to overfit small data, the usual first try
@@ -338,7 +340,9 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         shutil.rmtree(run_dir / "baseline", ignore_errors=True)
     timings["load"] = time.perf_counter() - clock.started
     display = DoctorProgress(console, quiet=options.quiet, started=clock.started, deadline=clock.deadline)
-    score, selection = _scorer(base, data, options, clock, display, store)
+    # the best-ranked holdout training's model, as the search trained it: shipped when no refit of it fits the time left
+    models = phases.SearchModels()
+    score, selection = _scorer(base, data, options, clock, display, store, models)
     score.queue = pool.start(data, clock.search_deadline, storage)
     tested_rows = joined(data.train, data.val) if options.refit != "none" else data.train
     search: dict[str, Any] = {}
@@ -393,7 +397,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
             timings["references"] = time.perf_counter() - clock_at
 
         clock.search_started = time.perf_counter()
-        search = _search(plan, options, score, clock, display, data, storage, timings)
+        search = _search(plan, options, score, clock, display, data, storage, timings, models)
         scored = _scored(search)
         # the baseline's recipe, with the epoch count its validation chose: kept when the budget cut every search
         # training short (see phases.kept_trial); the best over both fold splits when finalists were confirmed
@@ -438,27 +442,39 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
             shipped_recipe, _ = phases.as_shipped(tied)
             partner_recipe = (shipped_recipe, phases.chosen_epochs(tied))
         refit_at = time.perf_counter()
-        kept, kept_history, seeds = refit_members(
-            score.base, best.recipe, data, rows=tested_rows, epochs=epochs, callbacks=hard, out=run_dir,
-            # the partner takes the last of --ensemble's places when it fits
-            members=lambda first, _: min(_members_that_fit(options, clock, first, evaluation, after, tested_rows,
-                                                           every_row), options.ensemble - (tied is not None)),
-            seed=options.seed, mirror=mirror,
-            trained=(baseline_tested, baseline_tested_history, baseline_tested_seconds) if reuse else None,
-            partner=partner_recipe,
-            partner_fits=None if tied is None else lambda first, members: _partner_fits(
-                clock, first * phases.training_cost(score, tied) / max(1e-9, phases.training_cost(score, best)), first,
-                members, evaluation, after, tested_rows, every_row),
-            partner_kept=lambda history: not partner_said.setdefault("cut", _cut(history)),
-            # a partner that did not join leaves its place to the recipe's next seed, when that fits
-            seed_instead=lambda first, members: partner_said.setdefault("seed_instead", _partner_fits(
-                clock, first, first, members, evaluation, after, tested_rows, every_row)),
-            **final_train)
+        # the model validation scored, as the search trained it, where no refit of the kept recipe fits the time left
+        searched = None if reuse else _searched_instead(models, best, score, clock, tested_rows, evaluation, after)
+        cut_refit: int | None = None  # the epochs of a refit the deadline cut, when the held model took its place
+        if searched is not None:
+            trained_run, kept_history, refit_forecast, refit_left = searched
+            kept, seeds = as_tested(trained_run, data.task, mirror=mirror), [options.seed]
+        else:
+            kept, kept_history, seeds = refit_members(
+                score.base, best.recipe, data, rows=tested_rows, epochs=epochs, callbacks=hard, out=run_dir,
+                # the partner takes the last of --ensemble's places when it fits
+                members=lambda first, _: min(_members_that_fit(options, clock, first, evaluation, after, tested_rows,
+                                                               every_row), options.ensemble - (tied is not None)),
+                seed=options.seed, mirror=mirror,
+                trained=(baseline_tested, baseline_tested_history, baseline_tested_seconds) if reuse else None,
+                partner=partner_recipe,
+                partner_fits=None if tied is None else lambda first, members: _partner_fits(
+                    clock, first * phases.training_cost(score, tied) / max(1e-9, phases.training_cost(score, best)),
+                    first, members, evaluation, after, tested_rows, every_row),
+                partner_kept=lambda history: not partner_said.setdefault("cut", _cut(history)),
+                # a partner that did not join leaves its place to the recipe's next seed, when that fits
+                seed_instead=lambda first, members: partner_said.setdefault("seed_instead", _partner_fits(
+                    clock, first, first, members, evaluation, after, tested_rows, every_row)),
+                **final_train)
+            held = None if reuse or not _cut(kept_history) else models.run_of(best)
+            if held is not None and best.history is not None:  # a refit the forecast admitted, cut after all
+                cut_refit, kept_history = len(kept_history), best.history
+                kept, seeds = as_tested(held, data.task, mirror=mirror), [options.seed]
+                searched = (held, best.history, 0.0, 0.0)
         partnered = kept.member_models is not None
         # what training the kept model took (member 0 counted at its own seconds where it is the tested baseline)
         trained = time.perf_counter() - refit_at + (baseline_tested_seconds if reuse else 0.0)
-        if reuse:  # its training wrote no log in the run folder: its epochs are the final training's logs
-            write_logs(run_dir, baseline_tested_history, tensorboard=score.base.tensorboard)
+        if reuse or searched is not None:  # no training here wrote logs in the run folder: the tested one's are them
+            write_logs(run_dir, kept_history, tensorboard=score.base.tensorboard)
         if probe:
             # what is left once every network's evaluations (both views), the baseline's and the report are kept
             # back, and the refit on every row where it fits
@@ -476,6 +492,15 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                 if mirror := phases.mirror_helps(best):
                     kept = mirrored(kept, data.task)
         display.tick()
+        # the rows the tested model trained on, and how (a refit the deadline cut says so)
+        tested_on = data.train if searched is not None else tested_rows
+        how = (f"the search's own training on the training split ({len(tested_on)} rows), "
+               + (f"restored to epoch {best.details['best_epoch']} as validation chose"
+                  if best.details.get("best_epoch") else f"its {best.epochs} epochs")
+               + (": no refit fitted the time left" if cut_refit is None else ": the deadline cut the refit")
+               if searched is not None else
+               f"trained afresh on {len(tested_on)} rows, cut by the run's deadline at epoch {len(kept_history)} of "
+               f"{epochs}" if _cut(kept_history) else f"trained afresh on {len(tested_on)} rows for {epochs} epochs")
         # the only time the test split is looked at: one forward pass of each model
         outputs = {name: run.trainer.predict(data.test.X, batch_size=PREDICT_ROWS)
                    for name, run in (("baseline", baseline_tested), ("best", kept))}
@@ -483,8 +508,16 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                                      outputs=outputs)
         np.savez_compressed(run_dir / "test_predictions.npz", **test.pop("arrays"))
         shipped, shipped_history, shipped_note = kept, kept_history, _shipped_note(options)
-        shipped_rows, shipped_members = len(tested_rows), len(seeds)
-        if every_row is not None:
+        shipped_rows, shipped_members = len(tested_on), len(seeds)
+        if searched is not None:
+            shipped_note = "the model that was tested: the search's own training on the training split" + (
+                f"; a refit on {len(tested_rows)} rows was cut by the run's deadline at epoch {cut_refit} of {epochs}, "
+                "a network no validation chose" if cut_refit is not None else
+                f"; a refit on {len(tested_rows)} rows would take about "
+                f"{refit_forecast:.{1 if refit_forecast < 10 else 0}f} s (x {RESERVE_FACTOR:g} reserve) and "
+                f"{'no time was' if refit_left <= 0 else f'{refit_left:.0f} s were'} left in the budget, so none was "
+                "started")
+        elif every_row is not None:
             # what the tested refit took, scaled to every row: start it only when it fits in what is left
             needed = trained * _every_row_share(tested_rows, every_row)
             left = clock.deadline - time.perf_counter() - REPORT_SECONDS
@@ -571,7 +604,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
             "selection": selection,
         },
         "references": references,
-        "best": {**_tested_record(best, kept, tested_rows, data, epochs, outputs["best"]), "name": best.name,
+        "best": {**_tested_record(best, kept, tested_on, data, epochs, outputs["best"], how), "name": best.name,
                  "recipe": best.recipe,
                  "search_val_score": best.val_score,
                  "search_val_score_note": "none: the budget trained this recipe once, without a score"
@@ -588,6 +621,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                      "why_not": None if partnered else _partner_why_not(partner_said),
                      "note": _partner_note(partnered, partner_said)},
                  "mirror": {**best.details["mirror"], "used": mirror} if best.details.get("mirror") else None,
+                 "tested": "search" if searched is not None else "refit",
                  "shipped": {"refit": options.refit, "rows": shipped_rows, "members": shipped_members,
                              "epochs": len(shipped_history),
                              "stop_reason": shipped_history.stop_reason, "note": shipped_note}},
@@ -604,8 +638,10 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
 
 
 def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: phases.Clock, display: DoctorProgress,
-            data: Dataset, storage: RunStorage, timings: dict[str, float]) -> dict[str, Any]:
-    """The phases ``plan`` asks for, in its order, each within its share of the search's budget."""
+            data: Dataset, storage: RunStorage, timings: dict[str, float],
+            models: phases.SearchModels | None = None) -> dict[str, Any]:
+    """The phases ``plan`` asks for, in its order, each within its share of the search's budget; the chosen
+    architecture's model is pinned in ``models`` (the ablation's reference is its training)."""
     found: dict[str, Any] = {}
     chosen: Trial | None = None
     # the second split of the labelled rows, built once and only when asked (a tie, the confirmation); its seed is
@@ -625,6 +661,8 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
                                                                 tick=tick, share=step.until, optional=optional,
                                                                 second=second, named=_named(networks))
             found["chosen"] = chosen
+            if models is not None:
+                models.pin(chosen)
             if phases.unscored(chosen):  # this phase and every later one train nothing: say why
                 display.nothing_to_do("the recipe trains once, without a score, in the final training: no "
                                       "comparison fits the budget", later="the search has ended: the recipe "
@@ -793,10 +831,12 @@ def search_folds(base: TrainConfig, data: Dataset, options: DoctorOptions
 
 
 def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: phases.Clock,
-            display: DoctorProgress, store: TrialStore | None = None) -> tuple[phases.Scorer, dict[str, Any]]:
+            display: DoctorProgress, store: TrialStore | None = None,
+            models: phases.SearchModels | None = None) -> tuple[phases.Scorer, dict[str, Any]]:
     """How the search scores recipes: cross-validated when the labelled rows are at most ``cv_max_rows``, each
     epoch repeating the (fold's) training rows until ``search_epochs`` epochs can take ``min_steps`` steps. Each
-    scored trial updates the time the clock keeps back for the final trainings and their evaluations."""
+    scored trial updates the time the clock keeps back for the final trainings and their evaluations; each holdout
+    training is offered to ``models`` (None: none kept)."""
     labelled = len(data.train) + len(data.val)
     folds, rows, repeat = search_folds(base, data, options)
     tested = labelled if options.refit != "none" else len(data.train)
@@ -840,7 +880,8 @@ def _scorer(base: TrainConfig, data: Dataset, options: DoctorOptions, clock: pha
     score = phases.Scorer(base, data, folds, {"max_epochs": options.search_epochs, "repeat": repeat},
                           callbacks=(phases.StopAtDeadline(clock.search_deadline), display.ticker), progress=display,
                           on_scored=learn_cost, grouped=options.grouped_folds, deadline=clock.search_deadline,
-                          deadline_reason=phases.DEADLINE_STOP, store=store)
+                          deadline_reason=phases.DEADLINE_STOP, store=store,
+                          on_trained=models.offer if models is not None else None)
     rule = ("fewest remedies within one standard error of the best" if folds and options.keep == "simplest"
             else f"best mean validation score over two fold splits among the {options.confirm} best recipes"
             if folds and options.confirm else "best validation score")
@@ -879,21 +920,43 @@ def _scores(trainer: Any, data: Dataset) -> dict[str, dict[str, float]]:
 
 
 def _tested_record(trial: Trial, run: Any, rows: TensorData, data: Dataset, epochs: int,
-                   outputs: torch.Tensor) -> dict[str, Any]:
+                   outputs: torch.Tensor, how: str | None = None) -> dict[str, Any]:
     """A tested model's record: its training rows' and test scores (from ``outputs``, its raw outputs for the test
     rows: the test split is run through a model once), and the gap between them (measured the same way for the
-    baseline and the kept model, in the units the networks train in)."""
+    baseline and the kept model, in the units the networks train in); ``how`` it was trained (None: afresh on
+    ``rows`` for ``epochs`` epochs)."""
     trained = run.trainer.evaluate(rows)
     tested = run.trainer.score_outputs(outputs, data.test.y)
     metric, mode = resolve_metric("auto", data.task)
     gap = gap_of(trained[metric[len("val_"):]], tested[metric[len("val_"):]], mode)
     return {"val_score": trial.val_score, "gap": gap,
-            "gap_note": "training rows - test, on the model that was tested (trained afresh on "
-                        f"{len(rows)} rows for {epochs} epochs)",
+            "gap_note": "training rows - test, on the model that was tested ("
+                        f"{how or f'trained afresh on {len(rows)} rows for {epochs} epochs'})",
             "parameters": trial.parameters, "epochs": epochs, "best_epoch": trial.details.get("best_epoch"),
             "search_epochs": trial.epochs,
             "stop_reason": trial.details.get("stop_reason"), "scores": {"train": trained, "test": tested},
             "seconds": trial.seconds}
+
+
+def _searched_instead(models: phases.SearchModels, best: Trial, score: phases.Scorer, clock: phases.Clock,
+                      rows: TensorData, evaluation: float,
+                      after: float) -> tuple[Any, History, float, float] | None:
+    """The search's own trained model of ``best``, its History, the refit's forecast seconds and the seconds left for
+    it, when the final phase tests and ships it instead of a refit: it is held
+    (:class:`~fitguard.doctor.phases.SearchModels`), the run has a time budget, and one refit on ``rows`` for the
+    epochs validation chose -- forecast from the search's training of it, its seconds an epoch scaled by the rows
+    (:func:`~fitguard.doctor.phases.training_cost`) -- would not end by the deadline with the evaluations and the
+    report (:func:`_final_work_fits`, with its reserve factor, as every final training is planned). A refit the
+    deadline cuts is a network no validation chose: MNIST-1D at 60 s (session 34), the kept CNN's refit on train +
+    val was cut at 19 of its 75 epochs and tested at 0.923-0.945, where the search's model of it scored 0.974 on
+    validation. None: refit as usual (and where the deadline cuts that refit after all, the final phase tests the
+    held model instead, :func:`_run`)."""
+    run = models.run_of(best)
+    if run is None or best.history is None or clock.seconds is None:
+        return None
+    refit = phases.training_cost(score, best) * len(rows) / max(1, score.rows)
+    left = clock.deadline - time.perf_counter() - REPORT_SECONDS - evaluation - after
+    return None if _final_work_fits(clock, refit, 1, evaluation, after) else (run, best.history, refit, left)
 
 
 def _final_work_fits(clock: phases.Clock, trainings: float, networks: int, evaluation: float, after: float,

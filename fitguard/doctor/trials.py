@@ -26,7 +26,7 @@ from fitguard.search.scoring import Trial, evaluator, members_of
 from fitguard.train import Callback, History
 from fitguard.train.callbacks.monitor import resolve_mode
 
-__all__ = ["MEMBER_SEED_STEP", "Trial", "evaluator", "joined", "members_of", "mirrored", "refit_epochs",
+__all__ = ["MEMBER_SEED_STEP", "Trial", "as_tested", "evaluator", "joined", "members_of", "mirrored", "refit_epochs",
            "refit_members", "refit_recipe", "train_candidate", "train_recipe"]
 
 
@@ -101,6 +101,20 @@ def refit_recipe(base: TrainConfig, recipe: dict[str, Any], data: Dataset, *, ro
 
 #: member ``i`` of a refit ensemble trains with seed ``seed + MEMBER_SEED_STEP * i`` (member 0: the run's own seed)
 MEMBER_SEED_STEP = 1000
+
+
+def as_tested(run: Run, task: str, *, mirror: bool = False) -> Run:
+    """``run`` as the doctor tests and ships it: predicting with its final model (a snapshot ensemble's snapshots
+    averaged, as validation scored it), with the mirror views too where ``mirror``; the run itself when that is its
+    one network as trained.
+
+    Args:
+        run: a trained Run.
+        task: "classification" or "regression".
+        mirror: average each network with its left-right mirror view (default False).
+    """
+    networks = members_of(run.final_model())
+    return run if len(networks) == 1 and not mirror else _averaged(run, networks, task, mirror)
 
 
 def mirrored(run: Run, task: str) -> Run:

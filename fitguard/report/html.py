@@ -233,7 +233,9 @@ def advice(summary: Summary) -> list[str]:
     if best.best_epoch and remedies.unscored is None:  # a recipe trained once had no search run
         search_epochs = getattr(best, "search_epochs", None) or best.epochs  # older summaries lack it
         lines.append(f"Keep early stopping: the search run of this recipe kept its weights of epoch {best.best_epoch} "
-                     f"of {search_epochs}, and the refit trains that many epochs.")
+                     f"of {search_epochs}, and " + ("that model was tested and shipped (no refit fitted the time left)."
+                                                    if getattr(best, "tested", "refit") == "search" else
+                                                    "the refit trains that many epochs."))
     kind = summary.verdict.kind
     if kind == "overfit":
         memorized = any(line.endswith("memorized") for line in summary.verdict.evidence)

@@ -137,7 +137,8 @@ def train_recipe(
 
 def train_candidate(base: TrainConfig, data: Dataset, recipe: dict[str, Any], *, name: str, phase: str,
                     fold: int | None, parts: tuple[TensorData, TensorData] | None, options: dict[str, Any],
-                    callbacks: tuple[Callback, ...] = (), metric: str = "auto") -> Trial:
+                    callbacks: tuple[Callback, ...] = (), metric: str = "auto",
+                    on_run: Callable[[Trial, Run], None] | None = None) -> Trial:
     """One training of a candidate, its History kept on the trial: what the evaluator runs for a holdout score or
     for one fold, in this process or in a worker process alike (:mod:`fitguard.doctor.queue`).
 
@@ -152,11 +153,15 @@ def train_candidate(base: TrainConfig, data: Dataset, recipe: dict[str, Any], *,
         options: ``train`` section keys put on top of the recipe's.
         callbacks: more callbacks for the trainer (default none).
         metric: ``"auto"`` (default) or a ``val_*`` metric.
+        on_run: called with the trial and its trained :class:`~fitguard.recipe.Run` (the model validation scored);
+            None (default): the Run is let go.
     """
     train, val = parts if parts is not None else (None, None)
     label = name if fold is None else f"{name} fold {fold}"
-    trial, _, _ = train_recipe(base, recipe, data, name=label, phase=phase, metric=metric, train=train, val=val,
-                               callbacks=callbacks, **options)
+    trial, run, _ = train_recipe(base, recipe, data, name=label, phase=phase, metric=metric, train=train, val=val,
+                                 callbacks=callbacks, **options)
+    if on_run is not None:
+        on_run(trial, run)
     return trial  # its history is kept on it
 
 
@@ -396,7 +401,8 @@ class Evaluator:
     ``callbacks``: given to every training (a deadline, a progress display). ``progress``: told which candidate and
     fold is training (anything with ``candidate(name, fold, folds)``; grouped folds also call its ``epoch(epoch,
     max_epochs)`` if it has one, as the Trainer's progress callback does for each fold). ``on_scored``: called with
-    every scored trial.
+    every scored trial. ``on_trained``: called with each holdout training's trial and trained Run, in this process
+    (a caller that may ship the model validation scored keeps it; folds' models are let go).
 
     Args:
         base: the base spec.
@@ -413,6 +419,8 @@ class Evaluator:
         deadline: for grouped folds, gives the ``time.perf_counter()`` time after whose epoch they stop (the
             sequential trainings stop by ``callbacks``); None (default): none.
         deadline_reason: the stop reason the deadline gives grouped folds (default "stopped at the deadline").
+        on_trained: called with each holdout training's :class:`Trial` and trained :class:`~fitguard.recipe.Run`;
+            None (default): nothing (the Run is let go).
 
     Example:
         >>> from fitguard.data import from_arrays, kfold
@@ -437,6 +445,7 @@ class Evaluator:
     grouped: bool = False
     deadline: Callable[[], float] | None = None
     deadline_reason: str = "stopped at the deadline"
+    on_trained: Callable[[Trial, Run], None] | None = None
     # grouped_run's answer by recipe, options and train options, as the siblings that may train in one grouped
     # network (sibling_room; 0: the folds do not train grouped) -- base, data and metric are fixed for an evaluator's
     # life; dataclasses.replace starts a fresh dict: deciding builds the network, and batches ask before they train
@@ -474,7 +483,7 @@ class Evaluator:
         parts = (self.folds or [])[fold - 1] if fold is not None else None
         return train_candidate(self.base, self.data, recipe, name=name, phase=phase, fold=fold, parts=parts,
                                options={**self.train, **(options or {})}, callbacks=(*self.callbacks, *callbacks),
-                               metric=self.metric)
+                               metric=self.metric, on_run=self.on_trained if fold is None else None)
 
     def fold_trials(self, recipe: dict[str, Any], *, name: str, phase: str, options: dict[str, Any],
                     callbacks: tuple[Callback, ...] = ()) -> list[Trial]:
