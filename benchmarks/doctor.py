@@ -296,6 +296,8 @@ def doctor(data: Dataset, budget: float, seed: int, out: Path, recipe: tuple[str
             "ablation": seen(remedies.get("ablation", [])),
             "study": seen((remedies.get("study") or {}).get("trials", [])),
             "baseline_test": float(baseline_test), "members": summary["best"].get("members", 1),
+            # which model was tested: a refit, or the search's own where no refit fitted (session 34)
+            "tested": summary["best"].get("tested", "refit"),
             "mirror": summary["best"].get("mirror"),  # flip test-time augmentation's validation figures, and if used
             "predictions": arrays["best"],
             "baseline_predictions": arrays["baseline"], "timings": summary["timings"]}

@@ -517,6 +517,8 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
                 f"{refit_forecast:.{1 if refit_forecast < 10 else 0}f} s (x {RESERVE_FACTOR:g} reserve) and "
                 f"{'no time was' if refit_left <= 0 else f'{refit_left:.0f} s were'} left in the budget, so none was "
                 "started")
+            if every_row is not None:
+                display.tick()  # the refit on every row's step: not taken (it would take longer still)
         elif every_row is not None:
             # what the tested refit took, scaled to every row: start it only when it fits in what is left
             needed = trained * _every_row_share(tested_rows, every_row)
