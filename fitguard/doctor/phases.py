@@ -376,7 +376,8 @@ class SearchModels:
     the time left (:meth:`run_of`). Until the architecture is chosen (:meth:`pin`) every training is held, up to
     :attr:`most`; then the ``keep`` best-ranked and the chosen architecture's (the ablation's reference, which can rank
     below networks the architecture phase did not choose). Trainings the deadline cut, or with no finite score, are
-    not held.
+    not held, nor those other processes trained (``--workers``: their models stay there) or a resumed run read back,
+    nor cross-validated ones (their folds' models are k networks on other rows).
 
     Args:
         keep: the best-ranked trainings held once the architecture is chosen (default 3).
