@@ -216,6 +216,37 @@ def test_rows(data: Dataset) -> str:
     return digest.hexdigest()[:16]
 
 
+def speed_gauge(repeats: int = 5, steps: int = 30) -> float:
+    """Seconds this machine takes for a fixed piece of work with the threads it has: ``steps`` SGD steps of a small
+    CNN (two 3x3 convolutions of 32 channels, a linear head) on a fixed batch of 64 random 28x28 images, the best of
+    ``repeats``. A 60 s budget's row measures the machine as much as the doctor (Fashion-MNIST 100/class at 60 s: 0.860
+    in session 26, 0.830 in session 33 on a machine half as fast by the VGG peer's own seconds), so every run of this
+    script records it beside its cells (``speed_gauges``), and rows of two sessions compare only where it agrees.
+
+    Args:
+        repeats: timed repetitions, the fastest kept (default 5: repeated runs agree within about 8% here).
+        steps: optimizer steps in each (default 30).
+    """
+    generator = torch.Generator().manual_seed(0)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        network = torch.nn.Sequential(torch.nn.Conv2d(1, 32, 3, padding=1), torch.nn.ReLU(),
+                                      torch.nn.Conv2d(32, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                                      torch.nn.Flatten(), torch.nn.Linear(32 * 14 * 14, 10))
+    optimizer = torch.optim.SGD(network.parameters(), lr=0.01, momentum=0.9)
+    x = torch.randn(64, 1, 28, 28, generator=generator)
+    y = torch.randint(0, 10, (64,), generator=generator)
+    fastest = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(steps):
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(network(x), y).backward()
+            optimizer.step()
+        fastest = min(fastest, time.perf_counter() - started)
+    return round(fastest, 3)
+
+
 def row_ids(digests: list[str], scored: list[np.ndarray]) -> np.ndarray:
     """The test row of each entry of runs given one after another (``mcnemar_by_row``'s ``rows``): run i scored the
     rows ``scored[i]`` (indices) of the test split whose digest is ``digests[i]`` (``doctor_option.test_rows``);
@@ -619,6 +650,12 @@ def main() -> None:
         return
     torch.set_num_threads(THREADS)
     store = Store(RESULTS / f"{stem}.json", fresh=args.fresh or args.quick)
+    with threadpool_limits(THREADS):
+        gauge = speed_gauge()
+    # every invocation's gauge is kept: cells from several invocations sit in one file
+    store.results.setdefault("speed_gauges", []).append({"date": time.strftime("%Y-%m-%d %H:%M"), "seconds": gauge})
+    print(f"speed gauge: {gauge:.2f} s (a fixed small CNN's steps, best of 5; 1.08-1.17 s in session 34, on a "
+          "machine half as fast as session 26's)")
     store.results["settings"] = {"suite": suite, "seeds": seeds, "budgets": budgets, "peers": peers,
                                  "doctor_recipe": args.recipe,
                                  "threads": THREADS, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
