@@ -96,10 +96,10 @@ def compare(cells: dict[str, dict], names: list[str], arms: tuple[Any, ...], als
     """Per set and pooled: each arm's accuracies, kept recipes and walls (and each key of ``also`` the cells hold,
     such as ``members``), and each later arm against the first by row (``only_<arm>``: the test rows whose margin
     favours that arm; ``p``: the exact permutation test of the rows' margins, ``mcnemar_by_row``; with more than two
-    arms keyed ``<arm> vs <first>``). A row several seeds scored (the digits and Fashion-MNIST keep their test rows
-    for every seed: :func:`test_rows`) counts once, with the seeds' margin; rows each scored once make it McNemar's
-    test of the pooled rows. Until session 34 every seed's rows were pooled into one McNemar test, which counted a
-    shared row up to once a seed, and the p-values of sets whose test rows repeat were too small."""
+    arms keyed ``<arm> vs <first>``). A row several seeds scored (every set here keeps its test rows for every
+    seed: :func:`test_rows`) counts once, with the seeds' margin; rows each scored once make it McNemar's test of
+    the pooled rows. Until session 34 every seed's rows were pooled into one McNemar test, which counted a shared row
+    up to once a seed, and the p-values were too small."""
     first, later = arms[0], arms[1:]
     found: dict[str, dict] = {}
     pooled: dict[Any, list[np.ndarray]] = {arm: [] for arm in arms}
