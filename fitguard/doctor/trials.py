@@ -126,7 +126,7 @@ def mirrored(run: Run, task: str) -> Run:
         run: a trained Run (one network, or :func:`refit_members`' ensemble).
         task: "classification" or "regression".
     """
-    return _averaged(run, members_of(run.final_model()), task, mirror=True)
+    return as_tested(run, task, mirror=True)
 
 
 def _averaged(run: Run, networks: list[Any], task: str, mirror: bool) -> Run:
