@@ -65,3 +65,15 @@ def test_a_row_two_seeds_scored_counts_once_with_their_margin(members):
     with pytest.raises(SystemExit, match=r"^s seed 1: the cell does not say which test rows it scored \(test_rows\); "
                                          "rerun it to compare it by row$"):
         members.by_row(cells, lambda c: [("x", "y")], ("first", "second"))
+
+
+def test_fold_members_stored_comparison_is_what_its_cells_give(benchmark_script):
+    folds = benchmark_script("fold_members")
+    stored = json.loads((BENCHMARKS / "reference" / "fold_members_cpu.json").read_text())
+    assert folds.compare(stored["cells"]) == stored["comparisons"]
+    pooled = stored["comparisons"]["pooled"]
+    assert list(pooled) == [f"members {k} + folds | members {k}" for k in (1, 2, 3, 5)]
+    for by_seed in stored["cells"].values():  # each mean's hits are its accuracy
+        for cell in by_seed.values():
+            assert all(sum(hits) / len(hits) == pytest.approx(cell["accuracy"][key])
+                       for key, hits in cell["hits"].items())
