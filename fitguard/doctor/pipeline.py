@@ -661,7 +661,8 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
             optional = default_recipes(options, data.kind, labelled)
             found["architecture"], chosen = phases.architecture(score, clock, networks, epsilon=options.epsilon,
                                                                 tick=tick, share=step.until, optional=optional,
-                                                                second=second, named=_named(networks))
+                                                                second=second, named=_named(networks),
+                                                                one_se=options.one_se)
             found["chosen"] = chosen
             if models is not None:
                 models.pin(chosen)
