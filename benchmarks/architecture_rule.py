@@ -9,7 +9,10 @@ exact permutation test by row (``mcnemar_by_row``):
   (the doctor's rule until session 15);
 - ``lowest loss within epsilon``: of those, the lowest validation loss (the doctor's rule from session 15);
 - ``best accuracy``: the best validation accuracy, ties to the lower validation loss (epsilon = 0);
-- ``lowest loss``: the lowest validation loss (cross-entropy: a proper score, not rounded to whole rows).
+- ``lowest loss``: the lowest validation loss (cross-entropy: a proper score, not rounded to whole rows);
+- ``lowest loss within one SE``: the doctor's rule with ``--one-se`` (session 35): on a table, of the networks
+  within one standard error of the best validation accuracy (at least ``epsilon``), the lowest validation loss;
+  elsewhere ``lowest loss within epsilon`` (:func:`fitguard.doctor.phases.tie_window`).
 
 One validation split (20% of the labelled rows), as the doctor scores data with more than ``--cv-max-rows`` (600)
 labelled rows; on smaller data the doctor cross-validates, so its choice is less noisy than here. The data: the
@@ -38,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from doctor import benchmark_dataset
 from fitguard.diagnose.significance import mcnemar_by_row
 from fitguard.doctor import DoctorOptions
-from fitguard.doctor.phases import within_epsilon
+from fitguard.doctor.phases import tie_window, within_epsilon
+from fitguard.search.scoring import Trial
 from fourier import DATA as TABLES
 from fourier import SVC, _loss, doctor_rule, loaded, run, stored
 
@@ -49,24 +53,34 @@ Rows = dict[str, dict]
 EPSILON = 0.005  # the doctor's default (DoctorOptions.epsilon)
 
 
-RULES: dict[str, Callable[[Rows], str]] = {
-    "smallest within epsilon": lambda r: within_epsilon(
+def one_se(r: Rows, rows: int, kind: str) -> str:
+    """The doctor's pick with ``--one-se``: :func:`doctor_rule` within :func:`~fitguard.doctor.phases.tie_window`
+    of the best validation accuracy on ``rows`` validation rows of data of ``kind``."""
+    views = [Trial(label, "architecture", {}, r[label]["val"], 0.0, r[label]["parameters"], 0, 0.0) for label in r]
+    return doctor_rule(r, list(r), tie_window(views, EPSILON, rows, kind))
+
+
+#: each rule's pick from one seed's networks, the rows of its validation split and the kind of data
+RULES: dict[str, Callable[[Rows, int, str], str]] = {
+    "smallest within epsilon": lambda r, rows, kind: within_epsilon(
         list(r), EPSILON, score=lambda n: r[n]["val"], prefer=lambda n: (r[n]["parameters"], -r[n]["val"],
                                                                          _loss(r[n]))),
-    "lowest loss within epsilon": lambda r: doctor_rule(r, list(r), EPSILON),
-    "best accuracy": lambda r: max(r, key=lambda n: (r[n]["val"], -_loss(r[n]))),
-    "lowest loss": lambda r: min(r, key=lambda n: _loss(r[n])),
+    "lowest loss within epsilon": lambda r, rows, kind: doctor_rule(r, list(r), EPSILON),
+    "best accuracy": lambda r, rows, kind: max(r, key=lambda n: (r[n]["val"], -_loss(r[n]))),
+    "lowest loss": lambda r, rows, kind: min(r, key=lambda n: _loss(r[n])),
+    "lowest loss within one SE": one_se,
 }
 OLD = "smallest within epsilon"
 
 
-def summarize(seeds: list[Rows]) -> dict:
-    """Each rule's picks, their mean test accuracy, and each rule against the old one (by row)."""
+def summarize(seeds: list[Rows], splits: list[tuple[int, str]]) -> dict:
+    """Each rule's picks, their mean test accuracy, and each rule against the old one (by row); ``splits``: each
+    seed's validation rows and kind of data."""
     nets = [{label: row for label, row in s.items() if label != SVC} for s in seeds]
     out: dict = {"networks": {label: statistics.mean(s[label]["test"] for s in seeds) for label in seeds[0]}}
     hits = {}
     for rule, pick in RULES.items():
-        picks = [pick(r) for r in nets]
+        picks = [pick(r, rows, kind) for r, (rows, kind) in zip(nets, splits)]
         hits[rule] = np.stack([r[p]["hits"] for r, p in zip(nets, picks)])
         out[rule] = {"picks": picks, "test": float(hits[rule].mean())}
     for rule in RULES:
@@ -94,8 +108,11 @@ def main() -> None:
                                  "from_json": [str(p) for p in args.from_json or []]}, "data": {}}
     stored_runs = loaded(args.from_json) if args.from_json else {}
     for name in stored_runs or args.data:
-        seeds = stored_runs.get(name) or [run(name, seed, [1.0], data=DATA[name](seed)) for seed in args.seeds]
-        summary = summarize(seeds)
+        data = [DATA[name](seed) for seed in args.seeds]  # stored runs: in the order of --seeds
+        seeds = stored_runs.get(name) or [run(name, seed, [1.0], data=d) for seed, d in zip(args.seeds, data)]
+        if len(seeds) != len(data):
+            parser.error(f"{name}: {len(seeds)} stored runs, {len(data)} --seeds: give the seeds they ran")
+        summary = summarize(seeds, [(len(d.val), d.kind) for d in data])
         report["data"][name] = {**summary, "runs": stored(seeds)}
         print(f"\n{name} ({len(seeds)} seeds): test accuracy of each rule's pick, refit on train + val")
         for rule in RULES:

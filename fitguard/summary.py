@@ -812,6 +812,9 @@ class Remedies(Section):
         epsilon: the architecture phase keeps, of the networks within this much of the best validation score, the
             one with the lowest validation loss, then the fewest parameters (regression, scored by the loss: the
             fewest parameters), >= 0.
+        window: how far below the best validation score the kept network's tie reached when ``--one-se`` widened
+            ``epsilon`` to one standard error of the best validation accuracy (a table scored by accuracy,
+            :func:`fitguard.doctor.phases.tie_window`); None (default): ``epsilon`` alone.
         architecture: the architecture phase's trials, at least one.
         chosen_architecture: the network it kept.
         train_longer: the trials that trained longer.
@@ -840,6 +843,7 @@ class Remedies(Section):
     """
 
     epsilon: Annotated[float, Field(ge=0)]
+    window: Annotated[float, Field(gt=0)] | None = None
     architecture: list[SearchTrial] = Field(min_length=1)
     chosen_architecture: str
     train_longer: list[SearchTrial]

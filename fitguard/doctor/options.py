@@ -170,7 +170,7 @@ class DoctorOptions:
             fewest parameters (regression, scored by the loss: the fewest parameters), in [0, 1). Default 0.005.
         one_se: On a table scored by accuracy, the architecture phase's tie reaches at least one standard error of
             the best validation accuracy, not ``epsilon`` alone (:func:`fitguard.doctor.phases.tie_window`).
-            Default False.
+            Default True (since session 35: ``benchmarks/MEASUREMENTS.md``).
         rounds: Bootstrap models for the bias-variance estimate: 0 skips it, else >= 2. Default 5.
         train_fraction: Keep this fraction of the training split, in (0, 1] (learning-curve experiments).
             Default 1.
@@ -260,8 +260,8 @@ class DoctorOptions:
                               "second fold split and keep the best over both splits (0: keep the search's best).")
     epsilon: float = _option(0.005, "Of the networks within this much of the best validation score, keep the lowest "
                                     "validation loss (regression: the fewest parameters).")
-    one_se: bool = _option(False, "On tables, widen --epsilon to one standard error of the best validation accuracy "
-                                  "(the one-standard-error rule).")
+    one_se: bool = _option(True, "On tables, widen --epsilon to one standard error of the best validation accuracy "
+                                 "(the one-standard-error rule).")
     rounds: int = _option(5, "Bootstrap models for bias-variance (0 skips it).")
     train_fraction: float = _option(1.0, "Keep this fraction of the training split.")
     refit: str = _option("all", "Rows the shipped model trains on, for the epochs validation chose: all (train + val "

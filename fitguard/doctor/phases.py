@@ -767,8 +767,10 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
                  named: Sequence[dict[str, Any]] = (), one_se: bool = False) -> tuple[list[Trial], Trial]:
     """Score each candidate recipe (always at least two while the search has time left, else one; none beside a
     default recipe trained once without a score, :func:`trained_once`); return them all
-    and the one kept: of those within ``epsilon`` of the best validation score, the lowest validation loss, then the
-    fewest parameters (where the score is the loss, regression: the fewest parameters; :func:`tie_break`).
+    and the one kept: of those within ``epsilon`` of the best validation score (with ``one_se``, on a table scored by
+    accuracy: within one standard error of it, :func:`tie_window`; the chosen trial's ``details["window"]`` then
+    says how far), the lowest validation loss, then the fewest parameters (where the score is the loss, regression:
+    the fewest parameters; :func:`tie_break`).
 
     Why not the smallest within ``epsilon``, as before session 15: ``epsilon`` (0.005) is a tie on up to 200
     validation rows, and among ties the smaller network was the worse choice on the tables measured; the
@@ -795,7 +797,8 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
         score: the run's :class:`Scorer`.
         clock: the run's :class:`Clock`.
         candidates: the recipes to score, in order.
-        epsilon: how far below the best validation score the kept network may be (a tie, on few rows).
+        epsilon: how far below the best validation score the kept network may be (a tie, on few rows; the floor of
+            ``one_se``'s window).
         tick: called after each training (progress).
         share: the cumulative share of the search's time and trials the phase may use.
         extend: the most networks added beyond the large end of the grid (default 1).
@@ -858,14 +861,14 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
     done = [t for t in trials if t.status == "done"]
     views = [compared(t) for t in done]  # the trials themselves unless a recipe was scored on one fold
     scorer = scored_by(score, next(t for t in done if "one_fold" in t.details)) if one else score
-    window = tie_window(views, epsilon, validation_rows(scorer), score.data.kind) if one_se else epsilon
+    # with one network alone nothing ties: the window says nothing
+    window = (tie_window(views, epsilon, validation_rows(scorer), score.data.kind) if one_se and len(views) > 1
+              else epsilon)
     chosen = within_epsilon(views, window, score=lambda t: t.val_score, prefer=tie_break)
-    if window > epsilon:
-        chosen.details["window"] = window  # the report says how far the tie reached
     # no second split for one fold's scores: where the fold's rows resolve a point, the tie-break decides
     second = _no_split if one else second
     if second is not None:
-        chosen = settle_tie(score, second, clock, views, chosen, epsilon=epsilon, rows=validation_rows(scorer))
+        chosen = settle_tie(score, second, clock, views, chosen, epsilon=window, rows=validation_rows(scorer))
     for view, trial in zip(views, done):
         if view is not trial:  # a network compared on the first fold: its figures there, and its side of a tie
             trial.details["first_fold"] = {"val_score": view.val_score, "val_loss": view.details["val_loss"]}
@@ -873,6 +876,8 @@ def architecture(score: Scorer, clock: Clock, candidates: list[dict[str, Any]], 
                 trial.details["tie"] = view.details["tie"]
     chosen = next(trial for view, trial in zip(views, done) if view is chosen)  # by identity, not ==
     chosen.details["chosen"] = True
+    if window > epsilon:
+        chosen.details["window"] = window  # how far the tie reached: the doctor moves it to the summary
     return trials, chosen
 
 
@@ -1677,8 +1682,9 @@ def tie_window(views: Sequence[Trial], epsilon: float, rows: int, kind: str) -> 
     points ahead on 139 validation rows (one row): +0.9 points, 15 test rows vs 2, p = 0.002; DNA +0.2 (27 vs
     16, p = 0.13), Ionosphere -0.2 (1 vs 2), breast_cancer and digits as a table unchanged. Tables only: on
     Fashion-MNIST 100/class the same window kept the better-calibrated MLP over the CNNs, 1.5 points lower (521
-    rows vs 983): across model families the loss does not rank what accuracy does, while a table's candidates are
-    all MLPs.
+    rows vs 983): across model families the loss does not rank what accuracy does, while a table's built-in
+    candidates are all MLPs (a table's ``--recipe`` or ``--model`` may add another family: the rule holds for them
+    untested).
 
     Args:
         views: the scored candidates, at least one.

@@ -584,6 +584,7 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         "bias_variance": bias_variance,
         "remedies": {
             "epsilon": options.epsilon,
+            "window": search.get("window"),
             "architecture": [t.to_dict() for t in search["architecture"]],
             "chosen_architecture": search["chosen"].name,
             "train_longer": [t.to_dict() for t in search.get("train_longer", [])],
@@ -664,6 +665,8 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
                                                                 second=second, named=_named(networks),
                                                                 one_se=options.one_se)
             found["chosen"] = chosen
+            # how far --one-se's tie reached, kept by the run rather than on the trial (its details are copied on)
+            found["window"] = chosen.details.pop("window", None)
             if models is not None:
                 models.pin(chosen)
             if phases.unscored(chosen):  # this phase and every later one train nothing: say why

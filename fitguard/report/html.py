@@ -192,8 +192,9 @@ def advice(summary: Summary) -> list[str]:
     if remedies.tie is not None:
         other = next(f for f in remedies.tie.finalists if f.name != remedies.tie.kept)
         mine = next(f for f in remedies.tie.finalists if f.name == remedies.tie.kept)
-        within = (f"within {remedies.epsilon:g}" if mine.fresh_score is not None and other.fresh_score is not None
-                  else "within the noise")
+        within = ("within the noise" if mine.fresh_score is None or other.fresh_score is None
+                  else f"within {remedies.epsilon:g}" if remedies.window is None
+                  else f"within one standard error ({remedies.window:.3f})")
         tie = (f"Network: “{remedies.chosen_architecture}” tied with “{other.name}” {within} (a "
                "fixed schedule and early stopping, whose scores do not compare: an early-stopped one is its best "
                "epoch's)")
@@ -210,7 +211,9 @@ def advice(summary: Summary) -> list[str]:
                      "comparison with another network.")
     else:
         kept = "was the smallest" if summary.metric == "loss" else "had the lowest validation loss"
-        lines.append(f"Network: “{remedies.chosen_architecture}” {kept} of the networks within {remedies.epsilon:g} "
+        reach = (f"{remedies.epsilon:g}" if remedies.window is None else
+                 f"{remedies.window:.3f} (one standard error of the best validation accuracy, --one-se)")
+        lines.append(f"Network: “{remedies.chosen_architecture}” {kept} of the networks within {reach} "
                      "of the best validation score.")
     if remedies.one_fold is not None:
         lines.append(f"“{remedies.one_fold.recipe}” was scored on fold 1 of {remedies.one_fold.folds} alone (its "
