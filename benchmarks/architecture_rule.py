@@ -71,6 +71,7 @@ RULES: dict[str, Callable[[Rows, int, str], str]] = {
     "lowest loss within one SE": one_se,
 }
 OLD = "smallest within epsilon"
+CURRENT, ONE_SE = "lowest loss within epsilon", "lowest loss within one SE"
 
 
 def summarize(seeds: list[Rows], splits: list[tuple[int, str]]) -> dict:
@@ -89,6 +90,11 @@ def summarize(seeds: list[Rows], splits: list[tuple[int, str]]) -> dict:
             out[rule]["against_old"] = {"difference": float(hits[rule].mean() - hits[OLD].mean()),
                                         "only_rule": test.only_second, "only_old": test.only_first,
                                         "p": test.p_value}
+    # the one-SE rule against the rule it widens (the doctor's from session 15 to 35)
+    test = mcnemar_by_row(hits[CURRENT], hits[ONE_SE])
+    out[ONE_SE]["against_epsilon"] = {"difference": float(hits[ONE_SE].mean() - hits[CURRENT].mean()),
+                                      "only_rule": test.only_second, "only_epsilon": test.only_first,
+                                      "p": test.p_value}
     return out
 
 
@@ -108,10 +114,12 @@ def main() -> None:
                                  "from_json": [str(p) for p in args.from_json or []]}, "data": {}}
     stored_runs = loaded(args.from_json) if args.from_json else {}
     for name in stored_runs or args.data:
-        data = [DATA[name](seed) for seed in args.seeds]  # stored runs: in the order of --seeds
-        seeds = stored_runs.get(name) or [run(name, seed, [1.0], data=d) for seed, d in zip(args.seeds, data)]
-        if len(seeds) != len(data):
-            parser.error(f"{name}: {len(seeds)} stored runs, {len(data)} --seeds: give the seeds they ran")
+        stored_seeds = stored_runs.get(name)
+        if stored_seeds is not None and len(stored_seeds) > len(args.seeds):
+            parser.error(f"{name}: {len(stored_seeds)} stored runs, {len(args.seeds)} --seeds: give the seeds they ran")
+        # stored runs: the first of --seeds, in order
+        data = [DATA[name](seed) for seed in args.seeds[:len(stored_seeds) if stored_seeds else None]]
+        seeds = stored_seeds or [run(name, seed, [1.0], data=d) for seed, d in zip(args.seeds, data)]
         summary = summarize(seeds, [(len(d.val), d.kind) for d in data])
         report["data"][name] = {**summary, "runs": stored(seeds)}
         print(f"\n{name} ({len(seeds)} seeds): test accuracy of each rule's pick, refit on train + val")
@@ -122,6 +130,9 @@ def main() -> None:
                                               f"({versus['only_rule']} rows vs {versus['only_old']}, "
                                               f"p = {versus['p']:.2g})")
             print(f"  {rule:40} {100 * r['test']:5.1f}{line}   picks: {', '.join(r['picks'])}", flush=True)
+        wider = summary[ONE_SE]["against_epsilon"]
+        print(f"  {ONE_SE} against {CURRENT}: {100 * wider['difference']:+.1f} ({wider['only_rule']} rows vs "
+              f"{wider['only_epsilon']}, p = {wider['p']:.2g})", flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=1))
     means = {rule: statistics.mean(report["data"][n][rule]["test"] for n in report["data"]) for rule in RULES}

@@ -25,6 +25,14 @@ def test_the_comparison_of_keep_rules_cells_is_what_keep_rule_py_wrote(option):
     assert found == stored["comparison"]
 
 
+def test_the_one_se_comparison_is_what_its_cells_give(option):
+    stored = json.loads((BENCHMARKS / "reference" / "one_se_cpu.json").read_text())
+    names = ["vowel", "dna 1000", "ionosphere", "breast_cancer 150", "vowel 200"]
+    assert option.compare(stored["cells"], names, tuple(stored["values"])) == stored["comparison"]
+    pooled = stored["comparison"]["pooled"]
+    assert (pooled["only_True"], pooled["only_False"]) == (42, 26)  # as MEASUREMENTS.md cites it
+
+
 @pytest.mark.parametrize("shared", [True, False])
 def test_every_later_value_is_tested_against_the_first_by_row(option, shared):
     right = {3: [1, 1, 0, 0, 1, 0], 5: [1, 0, 1, 1, 1, 1], 7: [0, 1, 0, 0, 1, 0]}
