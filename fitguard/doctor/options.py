@@ -409,6 +409,9 @@ class DoctorOptions:
         Example:
             >>> DoctorOptions(budget=120.0).changed_from(DoctorOptions(budget=60.0, quiet=True).to_dict())
             ['--budget: 60s before, 120s now']
+            >>> older = {k: v for k, v in DoctorOptions().to_dict().items() if k != "one_se"}
+            >>> DoctorOptions().changed_from(older)
+            ['--one-se: not an option of the fitguard that started it, True now']
         """
         lines = []
         for option in fields(self):
@@ -418,7 +421,9 @@ class DoctorOptions:
             to_cli = option.metadata["to_cli"]
             before, now = ((to_cli(v) if to_cli is not None and v is not None else v) for v in (before, now))
             flag = "--" + (option.metadata["flag"] or option.name).replace("_", "-")
-            lines.append(f"{flag}: {before} before, {now} now")
+            # a run a fitguard without the option started: what it did then is not this option's value
+            lines.append(f"{flag}: not an option of the fitguard that started it, {now} now"
+                         if option.name not in stored else f"{flag}: {before} before, {now} now")
         return lines
 
     def command(self) -> str:

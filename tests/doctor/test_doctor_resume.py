@@ -163,6 +163,16 @@ def test_resuming_with_other_options_is_refused_and_changes_nothing(killed_early
     _assert_refused(out, f"{message}; rerun with its options or choose another --out", *change)
 
 
+def test_resuming_a_run_an_older_fitguard_started_names_the_option_it_lacked(killed_early, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(killed_early, out)
+    marker = json.loads((out / "run.json").read_text())
+    del marker["options"]["one_se"]  # as a fitguard before session 35 wrote it: its tie was epsilon alone
+    (out / "run.json").write_text(json.dumps(marker))
+    _assert_refused(out, "it ran with other options (--one-se: not an option of the fitguard that started it, True "
+                         "now); rerun with its options or choose another --out")
+
+
 def test_resuming_on_other_data_is_refused_and_changes_nothing(killed_early, tmp_path):
     out = tmp_path / "run"
     shutil.copytree(killed_early, out)
