@@ -243,7 +243,8 @@ def _plan(kind: str) -> Plan:
         ), True, SMALL_LAMBDAS, CAPACITY_NEUTRAL, False, (1e-8, 1e-3))
     steps = [
         Step("architecture", 0.35, "the network family that fits the data, at several sizes, small ones included "
-                                   "(shrink the network); of those within ε of the best, the lowest validation "
+                                   "(shrink the network); of those within ε of the best (on a table, one "
+                                   "standard error of the best accuracy: --one-se), the lowest validation "
                                    "loss is kept (a complete recipe tied with an early-stopped network: the one "
                                    "validation can tell is better, else the recipe)"),
         Step("lambda_cv", 0.55, "regularize: the L2 strength by cross-validation"),
