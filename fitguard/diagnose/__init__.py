@@ -26,6 +26,7 @@ from fitguard.diagnose.scaling import PowerLaw, ScalingCurve, fit_power_law, row
 from fitguard.diagnose.significance import (
     McNemar,
     PairedDifference,
+    accuracy_standard_error,
     bootstrap_interval,
     bootstrap_statistics,
     decide,
@@ -57,6 +58,7 @@ __all__ = [
     "Verdict",
     "WeightChange",
     "ZeroOneDecomposition",
+    "accuracy_standard_error",
     "bias_variance",
     "bootstrap_interval",
     "bootstrap_statistics",

@@ -1,12 +1,12 @@
 """How sure a comparison is: intervals and paired tests for the numbers fitguard compares.
 
-A test accuracy of 0.93 on 150 rows could be 0.88 or 0.96 on another 150 rows; two models scored on the same
-rows differ by less than two independent scores suggest, because most rows are easy for both. These functions
-say how much a number moves (``wilson_interval``) and whether a difference between two models on the *same*
-rows is more than noise (``mcnemar_exact`` for right/wrong per row -- ``mcnemar_by_row`` when several seeds share
-the test rows -- and ``paired_bootstrap`` for per-row losses),
-so that a report says "better" only when the data support it (``decide``). ``bootstrap_interval`` gives any
-per-row statistic (a balanced accuracy, an RMSE, an R²) its percentile interval over resampled rows.
+A test accuracy of 0.93 on 150 rows could be 0.88 or 0.96 on another 150 rows; two models scored on the same rows
+differ by less than two independent scores suggest, because most rows are easy for both. These functions say how
+much a number moves (``wilson_interval``, ``accuracy_standard_error``) and whether a difference between two models
+on the *same* rows is more than noise (``mcnemar_exact`` for right/wrong per row -- ``mcnemar_by_row`` when several
+seeds share the test rows -- and ``paired_bootstrap`` for per-row losses), so that a report says "better" only when
+the data support it (``decide``). ``bootstrap_interval`` gives any per-row statistic (a balanced accuracy, an RMSE,
+an R²) its percentile interval over resampled rows.
 
 Example:
     >>> low, high = wilson_interval(140, 150)  # 93.3% right of 150 test rows
@@ -97,6 +97,30 @@ def wilson_interval(successes: int, total: int, *, confidence: float = 0.95) -> 
     low = 0.0 if successes == 0 else max(0.0, center - half)
     high = 1.0 if successes == total else min(1.0, center + half)
     return low, high
+
+
+def accuracy_standard_error(accuracy: float, rows: int) -> float:
+    """Binomial standard error of an accuracy on ``rows`` rows, ``sqrt(p (1 - p) / rows)``, with ``p`` kept half a
+    row from 0 and 1: a perfect (or null) score on 36 rows does not make the next 36 certain, and a standard error
+    of 0 would let any difference count.
+
+    Args:
+        accuracy: the accuracy, in [0, 1] (a mean of fold accuracies a rounding error above 1 counts as 1).
+        rows: the rows it was measured on, >= 1.
+
+    Raises:
+        ValueError: an accuracy that is not a finite number, or fewer than one row.
+
+    Example:
+        >>> round(accuracy_standard_error(0.9, 100), 3)
+        0.03
+        >>> round(accuracy_standard_error(1.0, 36), 4)  # as if 35.5 of 36 were right
+        0.0195
+    """
+    check_number("accuracy", accuracy, finite=True)
+    check_int("rows", rows, low=1)
+    p = min(max(accuracy, 0.5 / rows), 1 - 0.5 / rows)
+    return math.sqrt(p * (1 - p) / rows)
 
 
 def mcnemar_exact(first_correct: np.ndarray, second_correct: np.ndarray) -> McNemar:

@@ -25,7 +25,8 @@ Kind, first rule that fires:
 5. **good** — otherwise.
 
 Why ``good_gap = 0.05``. Two numbers bound it. The noise: a validation accuracy ``p`` on ``n_val`` rows has
-standard error ``sqrt(p (1 - p) / n_val)``; at p = 0.9 that is 0.030 on 100 rows, 0.021 on 200 and 0.0095 on
+standard error ``sqrt(p (1 - p) / n_val)`` (``p`` kept half a row from 0 and 1: 36 rows all right are not a
+certainty); at p = 0.9 that is 0.030 on 100 rows, 0.021 on 200 and 0.0095 on
 1,000, and 2 standard errors reach 0.05 at 144 rows (p = 0.9) or 400 rows (p = 0.5, the worst case). A limit
 under 2 standard errors would call validation noise overfitting, so with ``n_val`` the limit is
 ``max(good_gap, 2 * SE)``: 18 validation rows (one row moves accuracy by 5.6 points) cannot convict on their
@@ -67,6 +68,7 @@ from dataclasses import dataclass, field
 
 from fitguard._validation import check_int
 from fitguard.diagnose.onset import Onset, mann_kendall, overfitting_onset
+from fitguard.diagnose.significance import accuracy_standard_error
 from fitguard.diagnose.weights import LayerWeights
 from fitguard.train.history import History
 
@@ -139,7 +141,7 @@ def _gap_check(history: History, monitor: str, n_val: int | None, good_gap: floa
         val_accuracy = history["val_accuracy"][-1]
         measured, what, limit, why = history["accuracy"][-1] - val_accuracy, "accuracy gap", good_gap, "good_gap"
         if n_val is not None:
-            noise = 2 * math.sqrt(max(0.0, val_accuracy * (1 - val_accuracy)) / n_val)
+            noise = 2 * accuracy_standard_error(val_accuracy, n_val)
             if noise > good_gap:
                 limit, why = noise, f"2 standard errors of a validation accuracy of {val_accuracy:.3f} on {n_val} rows"
             else:

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from fitguard.data import Dataset, TensorData, kfold
+from fitguard.diagnose.significance import accuracy_standard_error
 from fitguard.doctor.options import FAMILIES
 from fitguard.doctor.plan import CLASS_WEIGHTS, INPUT_DROPOUT
 from fitguard.doctor.plan import DEFAULT_LAMBDAS as LAMBDAS
@@ -1700,8 +1701,7 @@ def tie_window(views: Sequence[Trial], epsilon: float, rows: int, kind: str) -> 
     best = max(views, key=lambda t: t.val_score)
     if kind != "table" or best.metric != "val_accuracy" or rows < 1:
         return epsilon
-    p = _half_row_in(best.val_score, rows)
-    return max(epsilon, math.sqrt(p * (1 - p) / rows))
+    return max(epsilon, accuracy_standard_error(best.val_score, rows))
 
 
 def validation_rows(score: Scorer) -> int:
@@ -1748,14 +1748,7 @@ def noise(p: float, rows: int) -> float:
         >>> round(noise(0.87, 200), 4), round(noise(0.87, 9_500), 4)
         (0.0673, 0.0098)
     """
-    rows = max(1, rows)
-    p = _half_row_in(p, rows)
-    return 2 * math.sqrt(2 * p * (1 - p) / rows)
-
-
-def _half_row_in(p: float, rows: int) -> float:
-    """An accuracy on ``rows`` rows kept half a row from 0 and 1 (a standard error of 0 or 1 says nothing)."""
-    return min(max(p, 0.5 / rows), 1 - 0.5 / rows)
+    return 2 * math.sqrt(2) * accuracy_standard_error(p, max(1, rows))
 
 
 def settled(score: Scorer, chosen: Trial) -> str | None:

@@ -4,10 +4,17 @@ import itertools
 
 import numpy as np
 import pytest
-from scipy.stats import binomtest
+from scipy.stats import binom, binomtest
 from statsmodels.stats.contingency_tables import mcnemar
 
-from fitguard.diagnose import decide, mcnemar_by_row, mcnemar_exact, paired_bootstrap, wilson_interval
+from fitguard.diagnose import (
+    accuracy_standard_error,
+    decide,
+    mcnemar_by_row,
+    mcnemar_exact,
+    paired_bootstrap,
+    wilson_interval,
+)
 from fitguard.diagnose.significance import McNemar, PairedDifference
 
 CASES = [(k, n) for n in (1, 2, 5, 17, 50, 150, 1000) for k in sorted({0, 1, n // 3, n // 2, n - 1, n})]
@@ -30,6 +37,29 @@ def test_wilson_interval_is_exact_at_the_ends():
 
 def test_wilson_interval_accepts_numpy_integers():
     assert wilson_interval(np.int64(3), np.int64(10)) == wilson_interval(3, 10)
+
+
+@pytest.mark.parametrize(("successes", "total"), CASES)
+def test_accuracy_standard_error_is_the_binomial_one_half_a_row_from_the_ends(successes, total):
+    # scipy's binomial standard deviation of the count, over the rows, at the proportion kept in [0.5, n - 0.5] / n
+    kept = min(max(successes, 0.5), total - 0.5) / total
+    expected = binom(total, kept).std() / total
+    assert accuracy_standard_error(successes / total, total) == pytest.approx(expected, rel=1e-12)
+    assert accuracy_standard_error(successes / total, total) > 0
+
+
+def test_accuracy_standard_error_takes_a_mean_a_rounding_error_above_one_as_one():
+    assert accuracy_standard_error(1 + 2e-16, 36) == accuracy_standard_error(1.0, 36)
+
+
+@pytest.mark.parametrize(("accuracy", "rows", "message"), [
+    (0.5, 0, "`rows` must be an integer >= 1, got 0"),
+    (float("nan"), 10, "`accuracy` must be a finite number, got nan"),
+])
+def test_accuracy_standard_error_rejects_bad_arguments(accuracy, rows, message):
+    with pytest.raises(ValueError) as error:
+        accuracy_standard_error(accuracy, rows)
+    assert str(error.value) == message
 
 
 @pytest.mark.parametrize(

@@ -91,6 +91,11 @@ VERDICT_TABLE = [
         ["accuracy gap 0.080 within the limit 0.101 (2 standard errors of a validation accuracy of 0.850 on 50 rows)"],
         [], id="8-point gap on 50 validation rows is noise"),
     pytest.param(
+        # every validation row right: the standard error is taken as if 35.5 of 36 were, 2 SE = 0.039, not 0.000
+        _plateau(0.05, 0.06, 1.0, 1.0), {"n_val": 36}, "good",
+        ["accuracy gap 0.000 within the limit 0.050 (good_gap; 2 standard errors on 36 validation rows are 0.039)"],
+        [], id="a perfect score on 36 validation rows still has a standard error"),
+    pytest.param(
         _plateau(0.2, 0.4, 0.93, 0.85), {"n_val": 1000}, "overfit",
         ["accuracy gap 0.080 above the limit 0.050 (good_gap; 2 standard errors on 1000 validation rows are 0.023)"],
         ["L2", "dropout", "more data"], id="8-point gap on 1000 validation rows is not"),
