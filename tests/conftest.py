@@ -7,12 +7,23 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def close(stored: Any, rel: float = 1e-12) -> Any:
+    """``stored`` (JSON read back: dicts, lists, numbers, strings) with every float as ``pytest.approx(rel=rel)``, to
+    compare a recomputed record with ``==``: a p-value recomputed under another scipy may differ in its last digit."""
+    if isinstance(stored, dict):
+        return {key: close(value, rel) for key, value in stored.items()}
+    if isinstance(stored, list):
+        return [close(value, rel) for value in stored]
+    return pytest.approx(stored, rel=rel) if isinstance(stored, float) else stored
 
 
 @pytest.fixture

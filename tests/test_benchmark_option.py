@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from tests.conftest import BENCHMARKS
+from tests.conftest import BENCHMARKS, close
 
 
 @pytest.fixture
@@ -22,13 +22,13 @@ def option(benchmark_script):
 def test_the_comparison_of_keep_rules_cells_is_what_keep_rule_py_wrote(option):
     stored = json.loads((BENCHMARKS / "reference" / "keep_rule_cpu.json").read_text())
     found = option.compare(stored["cells"], ["ionosphere", "breast_cancer", "digits 10%"], ("best", "simplest"))
-    assert found == stored["comparison"]
+    assert found == close(stored["comparison"])
 
 
 def test_the_one_se_comparison_is_what_its_cells_give(option):
     stored = json.loads((BENCHMARKS / "reference" / "one_se_cpu.json").read_text())
     names = ["vowel", "dna 1000", "ionosphere", "breast_cancer 150", "vowel 200"]
-    assert option.compare(stored["cells"], names, tuple(stored["values"])) == stored["comparison"]
+    assert option.compare(stored["cells"], names, tuple(stored["values"])) == close(stored["comparison"])
     pooled = stored["comparison"]["pooled"]
     assert (pooled["only_True"], pooled["only_False"]) == (42, 26)  # as MEASUREMENTS.md cites it
 
@@ -91,7 +91,7 @@ def test_values_take_the_fields_type_and_an_unknown_field_is_refused(option):
 def test_recipe_passes_stored_comparison_is_compare_with_the_members(option, reference, names):
     # recipe_passes.py compares its two arms (1 and 2 passes) with this function, the members each run tested beside
     stored = json.loads((BENCHMARKS / "reference" / reference).read_text())
-    assert option.compare(stored["cells"], names, (1, 2), also=("members",)) == stored["comparison"]
+    assert option.compare(stored["cells"], names, (1, 2), also=("members",)) == close(stored["comparison"])
     assert stored["comparison"][names[0]]["members"]["2"] == [stored["cells"][f"{names[0]}|{s}|2"]["members"]
                                                               for s in (0, 1, 2)]
 
@@ -156,3 +156,16 @@ def test_an_out_file_of_another_arm_or_of_none_is_refused_and_one_of_the_same_go
     assert {key: written[key] for key in identity} == identity and len(written["cells"]) == 1
     with pytest.raises(KeyboardInterrupt):
         module.main()  # the same arms: it goes on, to the next cell
+
+
+def test_the_table_network_comparison_is_what_its_cells_give(benchmark_script):
+    networks = benchmark_script("table_networks")
+    stored = json.loads((BENCHMARKS / "reference" / "table_networks_cpu.json").read_text())
+    names = ["dna 1000", "vowel", "breast_cancer 150", "vowel 200", "ionosphere", "breast_cancer"]
+    assert networks.compare(stored["cells"], names, tuple(stored["arms"])) == close(stored["comparison"])
+    pooled, dna = stored["comparison"]["pooled"], stored["comparison"]["dna 1000"]
+    assert (pooled["only_with"], pooled["only_without"], dna["only_with"], dna["only_without"]) == (37, 40, 35, 34)
+    # the "with" arm puts the network after the MLP on Fourier features, where it stood when the cells were measured
+    with_it = networks.candidates("with")
+    assert with_it[networks.PLACE] == networks.NETWORK and with_it[networks.PLACE - 1].get("fourier") == 512
+    assert networks.candidates("without") == [m for m in with_it if m != networks.NETWORK]

@@ -186,7 +186,9 @@ def advice(summary: Summary) -> list[str]:
     lines.append(
         f"Use the recipe “{best.name}”: on the untouched test split it scores {show(best_score)} "
         f"against the baseline's {show(baseline_score)} ({test.best_vs_baseline.verdict} by a paired test on the "
-        f"same rows), with {best.parameters:,} parameters instead of {baseline.parameters:,}."
+        f"same rows), "
+        + (f"with {best.parameters:,} parameters instead of {baseline.parameters:,}." if best.parameters !=
+           baseline.parameters else f"with the baseline's {best.parameters:,} parameters.")
     )
     remedies = summary.remedies
     if remedies.tie is not None:

@@ -54,6 +54,28 @@ def test_the_cocktail_follows_the_usual_remedies_and_applies_where_it_can(digits
         "cosine schedule", "skip connections"]  # in the plan's order
 
 
+def test_a_linear_head_on_fourier_features_gets_no_remedy_that_acts_on_hidden_layers():
+    # dropout 0.25, batch norm and skip connections act on hidden layers: on a network without one each would train
+    # the same network again (checked: the built models are the same modules)
+    from fitguard.recipe import build_model
+
+    wine = load("wine", val=0.2, test=0.2, seed=0)
+    linear = {"model": {"name": "mlp", "hidden": [], "fourier": 64}}
+    found = dict(remedies_for(wine, linear, 1e-3, epochs=5))
+    assert not {"dropout 0.25", "batch norm", "skip connections"} & set(found)
+    assert {"dropout 0.5 (inputs 0.2)", "L2 λ=0.001", "mixup α=0.2", "cosine schedule (10 epochs)"} <= set(found)
+
+    def modules(model: dict) -> list[str]:
+        options = {k: v for k, v in model.items() if k != "name"}
+        return [type(m).__name__ for m in build_model("mlp", options, wine, seed=0).modules()]
+
+    plain = modules(linear["model"])
+    for change in ({"dropout": 0.25}, {"batchnorm": True}, {"residual": True}):
+        assert modules({**linear["model"], **change}) == plain, change
+    with_hidden = dict(remedies_for(wine, {"model": {"name": "mlp", "hidden": [8], "fourier": 64}}, 1e-3, epochs=5))
+    assert {"dropout 0.25", "batch norm", "skip connections"} <= set(with_hidden)
+
+
 def test_fixed_schedules_are_sized_from_the_early_stopped_epochs():
     found = {key: change for key, _, change in schedules(7)}
     assert found["cosine schedule"] == {"early_stopping": None, "train": {"max_epochs": 14}, "remedies": {"cosine": {}}}
