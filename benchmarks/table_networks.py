@@ -21,6 +21,14 @@ held-out suites.
 
     python benchmarks/table_networks.py --data vowel "dna 1000" ionosphere breast_cancer "breast_cancer 150" \\
         "vowel 200" --seeds 0 1 2 --out benchmarks/reference/table_networks_cpu.json
+
+``--alone`` trains no doctor: :data:`NETWORK` and the doctor's MLP on Fourier features each trained alone the
+doctor's way and refit on train + val (``fourier.as_shipped``), beside the RBF SVC peer refit on the same rows;
+each set's test accuracy over the seeds and, by row, the network against the other two (1 thread; accuracies do
+not depend on the machine's load):
+
+    python benchmarks/table_networks.py --alone --data "dna 1000" vowel ionosphere breast_cancer --seeds 0 1 2 \\
+        --out benchmarks/reference/table_networks_alone_cpu.json
 """
 
 from __future__ import annotations
@@ -30,11 +38,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from doctor import THREADS, alternating_cells, cells_parser, doctor
 from doctor_option import TABLE_PROBES, arm_cell, compare, load, table
-from fitguard.doctor import phases
-from fourier import DATA
+from fitguard.doctor import DoctorOptions, phases
+from fitguard.doctor.pipeline import base_config
+from fourier import DATA, SVC, as_shipped
+from peers import sklearn_svc
 
 #: the network measured, and where it stands in the list
 NETWORK = {"name": "mlp", "hidden": [], "fourier": 2048}
@@ -63,9 +76,80 @@ def run(name: str, seed: int, arm: str, budget: float, runs: Path) -> dict:
         phases.ARCHITECTURES["table"] = kept
 
 
+def alone(name: str, seed: int) -> dict[str, dict]:
+    """:data:`NETWORK` and the doctor's MLP on Fourier features trained alone on ``name``'s split (each as the
+    doctor ships a network: ``fourier.as_shipped``), and the RBF SVC peer: each one's test accuracy, validation score
+    (the networks') and each test row's hit (``right``)."""
+    data = load(name, seed)
+    options = DoctorOptions(device="cpu", seed=seed)
+    base = base_config(options)
+    repeat = phases.schedule(len(data.train), base.train.batch_size, options.search_epochs, options.min_steps)
+    fourier = next(m for m in phases.ARCHITECTURES["table"] if m.get("fourier"))
+    found = {}
+    for model in (fourier, NETWORK):
+        recipe = {"model": dict(model)}
+        row = as_shipped(base, options, recipe, data, repeat)
+        found[phases.describe(recipe)] = {"test": row["test"], "val": row["val"], "val_loss": row["val_loss"],
+                                          "seconds": row["seconds"], "right": row["hits"].astype(int).tolist()}
+    svc = sklearn_svc(data, seed)
+    found[SVC] = {"test": svc["test"], "seconds": svc["seconds"],
+                  "right": (np.asarray(svc["predictions"]) == data.test.y.numpy()).astype(int).tolist()}
+    for label, row in found.items():
+        print(f"  {name} seed {seed}: {label:36} test {row['test']:.4f}  {row['seconds']:.1f} s", flush=True)
+    return found
+
+
+def alone_comparison(cells: dict[str, dict[str, dict]], names: list[str]) -> dict:
+    """Per set, over the seeds stored in ``cells`` (keys ``"name|seed"``): each method's test accuracies (``test``)
+    and, by row, :data:`NETWORK` against each of the others (``"vs <method>"``: the rows only the network got right,
+    those only the other did, and ``doctor_option.compare``'s p-value)."""
+    network = phases.describe({"model": NETWORK})
+    found = {}
+    for name in names:
+        seeds = sorted((k.split("|")[1] for k in cells if k.startswith(f"{name}|")), key=int)
+        if not seeds:
+            continue
+        labels = list(cells[f"{name}|{seeds[0]}"])
+        # as compare() reads cells: one per (set, seed, method), every seed's test rows the split's own
+        flat = {f"{name}|{seed}|{label}": {**cells[f"{name}|{seed}"][label], "best": label, "wall": 0.0}
+                for seed in seeds for label in labels}
+        tests = {}
+        for other in labels:
+            if other != network:
+                test = compare(flat, [name], (other, network))[name]
+                tests[f"vs {other}"] = {"network_rows": test[f"only_{network}"], "other_rows": test[f"only_{other}"],
+                                        "p": test["p"]}
+        found[name] = {"seeds": [int(s) for s in seeds],
+                       "test": {label: [cells[f"{name}|{s}"][label]["test"] for s in seeds] for label in labels},
+                       **tests}
+    return found
+
+
 def main() -> None:
     parser = cells_parser(__doc__, "table_networks", ["dna 1000", "vowel"], [*TABLE_PROBES, *DATA], [0, 1, 2])
+    parser.add_argument("--alone", action="store_true",
+                        help="no doctor: the network and the MLP on Fourier features trained alone, and the SVC")
     args = parser.parse_args()
+    if args.alone:
+        torch.set_num_threads(1)
+        stored = json.loads(args.out.read_text()) if args.out.exists() else {"alone": True, "cells": {}}
+        if not stored.get("alone"):
+            parser.error(f"{args.out} holds the whole doctor's cells, not --alone's: another --out")
+        for name in args.data:
+            for seed in args.seeds:
+                if f"{name}|{seed}" not in stored["cells"]:
+                    stored["cells"][f"{name}|{seed}"] = alone(name, seed)
+                    args.out.parent.mkdir(parents=True, exist_ok=True)
+                    args.out.write_text(json.dumps(stored))
+        stored["comparison"] = alone_comparison(stored["cells"], args.data)
+        for name, c in stored["comparison"].items():
+            means = ", ".join(f"{label} {np.mean(tests):.4f}" for label, tests in c["test"].items())
+            rows = "; ".join(f"{key}: {t['network_rows']} rows vs {t['other_rows']}, p = {t['p']:.2g}"
+                             for key, t in c.items() if key.startswith("vs "))
+            print(f"{name}: {means}\n  the network {rows}")
+        args.out.write_text(json.dumps(stored))
+        print(f"\nwritten: {args.out}")
+        return
     if NETWORK in phases.ARCHITECTURES["table"]:
         parser.error(f"{NETWORK} is among the table candidates already: both arms would hold it")
     stored, cells = alternating_cells(parser, args, ARMS, lambda name, seed, arm: run(
