@@ -165,7 +165,22 @@ def test_the_table_network_comparison_is_what_its_cells_give(benchmark_script):
     assert networks.compare(stored["cells"], names, tuple(stored["arms"])) == close(stored["comparison"])
     pooled, dna = stored["comparison"]["pooled"], stored["comparison"]["dna 1000"]
     assert (pooled["only_with"], pooled["only_without"], dna["only_with"], dna["only_without"]) == (37, 40, 35, 34)
+    # validation kept the network on DNA's 3 seeds and nowhere else, as the script's docstring says
+    assert sorted(k for k, c in stored["cells"].items() if c["network"] == "linear on 2048 Fourier features") == [
+        "dna 1000|0|with", "dna 1000|1|with", "dna 1000|2|with"]
     # the "with" arm puts the network after the MLP on Fourier features, where it stood when the cells were measured
     with_it = networks.candidates("with")
     assert with_it[networks.PLACE] == networks.NETWORK and with_it[networks.PLACE - 1].get("fourier") == 512
     assert networks.candidates("without") == [m for m in with_it if m != networks.NETWORK]
+
+
+def test_the_table_network_alone_is_what_its_cells_give(benchmark_script):
+    networks = benchmark_script("table_networks")
+    stored = json.loads((BENCHMARKS / "reference" / "table_networks_alone_cpu.json").read_text())
+    found = networks.alone_comparison(stored["cells"], ["dna 1000", "vowel", "ionosphere", "breast_cancer"])
+    assert found == close(stored["comparison"])
+    dna = found["dna 1000"]
+    assert np.mean(dna["test"]["linear on 2048 Fourier features"]) == pytest.approx(0.9421, abs=5e-5)
+    assert np.mean(dna["test"]["mlp 256 on 512 Fourier features"]) == pytest.approx(0.9222, abs=5e-5)
+    assert (dna["vs mlp 256 on 512 Fourier features"]["network_rows"],
+            dna["vs mlp 256 on 512 Fourier features"]["other_rows"]) == (68, 18)

@@ -109,7 +109,7 @@ def accuracy_standard_error(accuracy: float, rows: int) -> float:
         rows: the rows it was measured on, >= 1.
 
     Raises:
-        ValueError: an accuracy that is not a finite number, or fewer than one row.
+        ValueError: an accuracy outside [0, 1] (beyond a rounding error: a percentage, a NaN), or fewer than one row.
 
     Example:
         >>> round(accuracy_standard_error(0.9, 100), 3)
@@ -118,6 +118,8 @@ def accuracy_standard_error(accuracy: float, rows: int) -> float:
         0.0195
     """
     check_number("accuracy", accuracy, finite=True)
+    if not -1e-9 <= accuracy <= 1 + 1e-9:  # a mean of fold accuracies may stray by a rounding error, no further
+        raise ValueError(f"`accuracy` must be in [0, 1], got {accuracy!r}")
     check_int("rows", rows, low=1)
     p = min(max(accuracy, 0.5 / rows), 1 - 0.5 / rows)
     return math.sqrt(p * (1 - p) / rows)

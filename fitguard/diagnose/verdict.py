@@ -140,7 +140,7 @@ def _gap_check(history: History, monitor: str, n_val: int | None, good_gap: floa
     if "accuracy" in keys and "val_accuracy" in keys:
         val_accuracy = history["val_accuracy"][-1]
         measured, what, limit, why = history["accuracy"][-1] - val_accuracy, "accuracy gap", good_gap, "good_gap"
-        if n_val is not None:
+        if n_val is not None and math.isfinite(val_accuracy):  # a History fills a metric an epoch lacks with NaN
             noise = 2 * accuracy_standard_error(val_accuracy, n_val)
             if noise > good_gap:
                 limit, why = noise, f"2 standard errors of a validation accuracy of {val_accuracy:.3f} on {n_val} rows"

@@ -183,12 +183,12 @@ def advice(summary: Summary) -> list[str]:
     show = (lambda v: f"{100 * v:.1f}%") if metric == "accuracy" else (lambda v: f"{v:.4g}")
     # the test metric sits beside `loss` among a tested model's scores (accuracy: an undeclared key)
     best_score, baseline_score = getattr(test.best, metric), getattr(test.baseline, metric)
+    size = (f"with the baseline's {best.parameters:,} parameters" if best.parameters == baseline.parameters
+            else f"with {best.parameters:,} parameters instead of {baseline.parameters:,}")
     lines.append(
         f"Use the recipe “{best.name}”: on the untouched test split it scores {show(best_score)} "
         f"against the baseline's {show(baseline_score)} ({test.best_vs_baseline.verdict} by a paired test on the "
-        f"same rows), "
-        + (f"with {best.parameters:,} parameters instead of {baseline.parameters:,}." if best.parameters !=
-           baseline.parameters else f"with the baseline's {best.parameters:,} parameters.")
+        f"same rows), {size}."
     )
     remedies = summary.remedies
     if remedies.tie is not None:

@@ -55,6 +55,8 @@ def test_accuracy_standard_error_takes_a_mean_a_rounding_error_above_one_as_one(
 @pytest.mark.parametrize(("accuracy", "rows", "message"), [
     (0.5, 0, "`rows` must be an integer >= 1, got 0"),
     (float("nan"), 10, "`accuracy` must be a finite number, got nan"),
+    (93.0, 10, "`accuracy` must be in [0, 1], got 93.0"),  # a percentage
+    (-0.1, 10, "`accuracy` must be in [0, 1], got -0.1"),
 ])
 def test_accuracy_standard_error_rejects_bad_arguments(accuracy, rows, message):
     with pytest.raises(ValueError) as error:
