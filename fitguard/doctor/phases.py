@@ -1223,7 +1223,7 @@ def measured_mirror(run: Any, data: Dataset, metric: str, by: str) -> tuple[dict
         return None, "it measured nothing"
     if data.task == "classification" and key[0] == "val_accuracy":
         share = float(torch.bincount(data.val.y).max()) / len(data.val)
-        if found["plain_val_score"] <= share + 2 * math.sqrt(share * (1 - share) / len(data.val)):
+        if found["plain_val_score"] <= share + 2 * accuracy_standard_error(share, len(data.val)):
             return None, f"it scored {found['plain_val_score']:.2f}, no better than always the majority class"
     return {**found, "measured_by": by}, ""
 
