@@ -11,7 +11,13 @@ from typing import Any
 
 import pytest
 
+from fitguard.data.fashion_mnist import DEFAULT_FOLDER as FASHION_FOLDER
+
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+#: skips a test where Debian's Fashion-MNIST (``apt-get install dataset-fashion-mnist``) is not installed
+needs_fashion_mnist = pytest.mark.skipif(
+    not (FASHION_FOLDER / "train-labels-idx1-ubyte.gz").is_file(),
+    reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 

@@ -10,11 +10,11 @@ from typer.testing import CliRunner
 import fitguard
 from fitguard.cli import app
 from fitguard.data import load
-from fitguard.data.fashion_mnist import DEFAULT_FOLDER
 from fitguard.doctor import read_summary
 from fitguard.models import build
 from fitguard.runs import save_model
 from fitguard.train import Trainer
+from tests.conftest import needs_fashion_mnist
 
 # every phase runs once or twice, a few epochs each
 SMALL = ["--budget", "60s", "--trials", "5", "--epochs", "4", "--search-epochs", "3", "--folds", "2", "--rounds", "0",
@@ -69,8 +69,7 @@ def test_regression_end_to_end_on_diabetes(tmp_path):
     assert "<h2>" in (tmp_path / "run" / "report.html").read_text()
 
 
-@pytest.mark.skipif(not (DEFAULT_FOLDER / "train-labels-idx1-ubyte.gz").is_file(),
-                    reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+@needs_fashion_mnist
 def test_loader_options_from_the_command_line(tmp_path):
     doctor("--data", "fashion_mnist", "--data-option", "limit_per_class=5", "--model", "mlp", *SMALL,
            "--out", str(tmp_path / "run"))
