@@ -64,15 +64,16 @@ def candidates(arm: str) -> list[dict[str, Any]]:
 
 
 def run(name: str, seed: int, arm: str, budget: float, runs: Path) -> dict:
-    """One doctor run whose table candidates are ``arm``'s: ``doctor_option.arm_cell``'s figures and the network
-    the architecture phase kept (``network``)."""
+    """One doctor run whose table candidates are ``arm``'s: ``doctor_option.arm_cell``'s figures, the network the
+    architecture phase kept (``network``) and each phase's seconds (``timings``)."""
     data = load(name, seed)
     kept = phases.ARCHITECTURES["table"]
     phases.ARCHITECTURES["table"] = candidates(arm)
     try:
         folder = runs / f"{arm}_{name.replace(' ', '_')}_{seed}"
         cell = doctor(data, budget, seed, folder)
-        return {**arm_cell(data, cell), "network": cell["network"]}  # the network the architecture phase kept
+        # the network the architecture phase kept, and each phase's seconds
+        return {**arm_cell(data, cell), "network": cell["network"], "timings": cell["timings"]}
     finally:
         phases.ARCHITECTURES["table"] = kept
 
