@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from doctor import THREADS, alternating_cells, cells_parser, doctor
+from doctor import THREADS, alternating_cells, cells_parser, doctor, test_rows
 from doctor_option import TABLE_PROBES, arm_cell, compare, load, table
 from fitguard.doctor import DoctorOptions, phases
 from fitguard.doctor.pipeline import base_config
@@ -81,7 +81,7 @@ def run(name: str, seed: int, arm: str, budget: float, runs: Path) -> dict:
 def alone(name: str, seed: int) -> dict[str, dict]:
     """:data:`NETWORK` and the doctor's MLP on Fourier features trained alone on ``name``'s split (each as the
     doctor ships a network: ``fourier.as_shipped``), and the RBF SVC peer: each one's test accuracy, validation score
-    (the networks') and each test row's hit (``right``)."""
+    (the networks'), each test row's hit (``right``) and which test rows they are (``test_rows``)."""
     data = load(name, seed)
     options = DoctorOptions(device="cpu", seed=seed)
     base = base_config(options)
@@ -98,6 +98,7 @@ def alone(name: str, seed: int) -> dict[str, dict]:
                   "right": (np.asarray(svc["predictions"]) == data.test.y.numpy()).astype(int).tolist()}
     for label, row in found.items():
         print(f"  {name} seed {seed}: {label:36} test {row['test']:.4f}  {row['seconds']:.1f} s", flush=True)
+        row["test_rows"] = test_rows(data)  # which rows: compared later without loading the data again
     return found
 
 
