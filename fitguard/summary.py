@@ -553,10 +553,10 @@ class LambdaRow(Section):
 
 
 class LambdaCV(Section):
-    """The L2 strength chosen by k-fold cross-validation.
+    """The L2 strength chosen by k-fold cross-validation, or on the validation split (``--no-lambda-cv``).
 
     Args:
-        folds: the number of folds, >= 2.
+        folds: the number of folds, >= 2; 1: each strength was scored on the validation split.
         rows: one :class:`LambdaRow` per strength tried.
         best_lam: the strength chosen; None when none could be.
         skipped: why no strength was tried (a complete recipe brings its own weight decay); None (default): they were.
@@ -565,7 +565,7 @@ class LambdaCV(Section):
             folds trained on their own.
     """
 
-    folds: Annotated[int, Field(ge=2)]
+    folds: Annotated[int, Field(ge=1)]
     rows: list[LambdaRow]
     best_lam: float | None
     skipped: str | None = None

@@ -1866,11 +1866,13 @@ def _l2(lam: float) -> dict[str, Any]:
 
 
 def lambda_cv(score: Scorer, clock: Clock, network: dict[str, Any], *, folds: int, tick: Callable[[], None],
-              share: float, lambdas: tuple[float, ...] = LAMBDAS, extend: int = 2) -> dict[str, Any]:
+              share: float, lambdas: tuple[float, ...] = LAMBDAS, extend: int = 2,
+              split: bool = False) -> dict[str, Any]:
     """Mean and spread of the validation score over k folds for each λ of an L2 penalty on every weight.
 
     ``network`` is the chosen architecture's recipe (its ``model`` and, for a backbone, ``transfer`` sections);
-    the folds are ``score``'s when it cross-validates, else ``folds`` folds of train + val. When the best λ
+    the folds are ``score``'s when it cross-validates, else ``folds`` folds of train + val -- or, with ``split``,
+    ``score``'s own validation split (one training per strength, ``folds`` 1 in the result). When the best λ
     sits at an end of the grid the optimum may lie beyond it: up to ``extend`` more λ, ten times further out
     each, while the budget lasts. Rows come back sorted by λ. A complete recipe (a fixed schedule of its own,
     ``--recipe``) is not cross-validated: its weight decay is its L2 strength (``skipped`` says so). Where the
@@ -1886,11 +1888,13 @@ def lambda_cv(score: Scorer, clock: Clock, network: dict[str, Any], *, folds: in
         share: the cumulative share of the search's time and trials the phase may use.
         lambdas: the grid (default ``LAMBDAS``).
         extend: the most λ added beyond an end of the grid (default 2).
+        split: where ``score`` does not cross-validate, score each strength on its validation split instead of
+            ``folds`` folds (default False).
     """
     if fixed_schedule(network):
         return {"folds": score.trainings if score.folds else folds, "rows": [], "best_lam": None,
                 "skipped": "a complete recipe: its weight decay is its L2 strength, sized with its schedule"}
-    if not score.folds:  # the same scorer (deadline, progress, trial store) over k folds of train + val
+    if not score.folds and not split:  # the same scorer (deadline, progress, trial store) over k folds of train + val
         score = replace(score, folds=list(kfold(score.data, k=folds, seed=score.base.data.seed)), on_scored=None)
     rows: list[dict[str, Any]] = []
     siblings: list[int] = []
@@ -1902,7 +1906,7 @@ def lambda_cv(score: Scorer, clock: Clock, network: dict[str, Any], *, folds: in
             admit=lambda _, __: clock.spend(share, score.trainings), on_trial=lambda _: tick())
         for lam, trial in zip(grid, trials):
             siblings.append(trial.details.get("siblings", 1))
-            scores = list(trial.fold_scores)
+            scores = list(trial.fold_scores) or ([trial.val_score] if math.isfinite(trial.val_score) else [])
             rows.append({"lam": lam, "scores": scores, "mean": float(np.mean(scores)) if scores else None,
                          "std": float(np.std(scores)) if len(scores) > 1 else None})
 

@@ -683,9 +683,10 @@ def _search(plan: Plan, options: DoctorOptions, score: phases.Scorer, clock: pha
             found["train_longer"] = phases.train_longer(score, clock, chosen, share=step.until, tick=tick,
                                                         why_not=found.get("settled"))
         elif step.phase == "lambda_cv":
-            display.phase("λ cross-validation", len(plan.lambdas))
+            display.phase("λ cross-validation" if options.lambda_cv or score.folds else "λ on the validation split",
+                          len(plan.lambdas))
             found["lambda_cv"] = phases.lambda_cv(score, clock, chosen.recipe, folds=options.folds, tick=tick,
-                                                  share=step.until, lambdas=plan.lambdas)
+                                                  share=step.until, lambdas=plan.lambdas, split=not options.lambda_cv)
             if "skipped" in found["lambda_cv"]:
                 _nothing_searched(display, found, "a complete recipe's weight decay is its L2 strength")
         elif step.phase == "ablation":

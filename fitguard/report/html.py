@@ -87,7 +87,8 @@ def figures(run_dir: Path, summary: Summary) -> dict[str, str]:
         found["bias_variance"] = _data_uri(plots.bias_variance_bars(summary.bias_variance))
     cv = summary.remedies.lambda_cv
     if any(r.mean is not None for r in cv.rows):
-        found["lambda"] = _data_uri(plots.lambda_curve([r.model_dump() for r in cv.rows], cv.best_lam, metric))
+        rows = [r.model_dump() for r in cv.rows]
+        found["lambda"] = _data_uri(plots.lambda_curve(rows, cv.best_lam, metric, cv.folds))
     samples = run_dir / "augmentation_samples.npz"
     if samples.is_file():
         with np.load(samples, allow_pickle=False) as npz:

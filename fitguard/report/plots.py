@@ -145,13 +145,15 @@ def weight_histograms(before: np.ndarray, after: np.ndarray) -> bytes:
     return _png(figure)
 
 
-def lambda_curve(rows: Sequence[dict[str, Any]], best_lam: float | None, metric: str) -> bytes:
-    """Cross-validated score against λ (log scale), ± one standard deviation across folds.
+def lambda_curve(rows: Sequence[dict[str, Any]], best_lam: float | None, metric: str, folds: int = 2) -> bytes:
+    """Cross-validated score against λ (log scale), ± one standard deviation across folds; with one fold, the
+    validation split's score.
 
     Args:
         rows: the L2 cross-validation's rows (``lam``, ``mean``, ``std``).
         best_lam: the strength chosen, marked; None: no mark.
         metric: "accuracy" (shown in %) or "loss".
+        folds: the folds each strength was scored on; 1: the validation split (default 2: cross-validated).
     """
     measured = [r for r in rows if r["mean"] is not None]
     figure, ax = plt.subplots(figsize=(6.5, 3.6))
@@ -166,8 +168,9 @@ def lambda_curve(rows: Sequence[dict[str, Any]], best_lam: float | None, metric:
     ax.set_xlim(min(lams) / 3, max(lams) * 3)  # one measured λ would give an empty range
     ax.set_xscale("log")
     ax.set_xlabel("λ (L2 strength, log scale)")
-    ax.set_ylabel("CV accuracy (%)" if metric == "accuracy" else "CV score (− validation loss)")
-    ax.set_title("Choosing λ by k-fold cross-validation")
+    where = "CV" if folds > 1 else "Validation"
+    ax.set_ylabel(f"{where} accuracy (%)" if metric == "accuracy" else f"{where} score (− validation loss)")
+    ax.set_title(f"Choosing λ by {folds}-fold cross-validation" if folds > 1 else "Choosing λ on the validation split")
     ax.grid(alpha=0.3)
     return _png(figure)
 
