@@ -109,17 +109,19 @@ def as_shipped(base: TrainConfig, options: DoctorOptions, recipe: dict, data: Da
             "seconds": time.perf_counter() - started}
 
 
-def run(name: str, seed: int, gammas: list[float], data: Dataset | None = None) -> dict[str, dict]:
+def run(name: str, seed: int, gammas: list[float], data: Dataset | None = None,
+        models: list[dict] | None = None) -> dict[str, dict]:
     """Every network the doctor's architecture phase scores for the data's kind (and the SVC) on one seed's split:
     val score and loss, test accuracy trained on the training split and refit on train + val, the test rows' hits.
-    ``data``: the seed's split (default: ``DATA[name](seed)``)."""
+    ``data``: the seed's split (default: ``DATA[name](seed)``); ``models``: these networks instead (default: the
+    doctor's, and its Fourier network at each of ``gammas``)."""
     data = data if data is not None else DATA[name](seed)
     options = DoctorOptions(device="cpu", seed=seed)
     base = base_config(options)
     repeat = schedule(len(data.train), base.train.batch_size, options.search_epochs, options.min_steps)
     y = data.test.y.numpy()
     rows = {}
-    for model in networks(data, gammas):
+    for model in networks(data, gammas) if models is None else models:
         recipe = {"model": dict(model)}
         label = describe(recipe)
         rows[label] = {**as_shipped(base, options, recipe, data, repeat),

@@ -45,10 +45,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from doctor import THREADS, alternating_cells, cells_parser, doctor, test_rows
 from doctor_option import TABLE_PROBES, arm_cell, compare, load, table
-from fitguard.doctor import DoctorOptions, phases
-from fitguard.doctor.pipeline import base_config
-from fourier import DATA, SVC, as_shipped
-from peers import sklearn_svc
+from fitguard.doctor import phases
+from fourier import DATA
+from fourier import run as fourier_run
 
 #: the network measured
 NETWORK = {"name": "mlp", "hidden": [], "fourier": 2048}
@@ -83,23 +82,12 @@ def alone(name: str, seed: int) -> dict[str, dict]:
     doctor ships a network: ``fourier.as_shipped``), and the RBF SVC peer: each one's test accuracy, validation score
     (the networks'), each test row's hit (``right``) and which test rows they are (``test_rows``)."""
     data = load(name, seed)
-    options = DoctorOptions(device="cpu", seed=seed)
-    base = base_config(options)
-    repeat = phases.schedule(len(data.train), base.train.batch_size, options.search_epochs, options.min_steps)
     fourier = next(m for m in phases.ARCHITECTURES["table"] if m.get("fourier"))
-    found = {}
-    for model in (fourier, NETWORK):
-        recipe = {"model": dict(model)}
-        row = as_shipped(base, options, recipe, data, repeat)
-        found[phases.describe(recipe)] = {"test": row["test"], "val": row["val"], "val_loss": row["val_loss"],
-                                          "seconds": row["seconds"], "right": row["hits"].astype(int).tolist()}
-    svc = sklearn_svc(data, seed)
-    found[SVC] = {"test": svc["test"], "seconds": svc["seconds"],
-                  "right": (np.asarray(svc["predictions"]) == data.test.y.numpy()).astype(int).tolist()}
-    for label, row in found.items():
-        print(f"  {name} seed {seed}: {label:36} test {row['test']:.4f}  {row['seconds']:.1f} s", flush=True)
-        row["test_rows"] = test_rows(data)  # which rows: compared later without loading the data again
-    return found
+    rows = fourier_run(name, seed, [], data, models=[fourier, NETWORK])
+    kept = ("test", "val", "val_loss", "seconds")
+    return {label: {**{key: row[key] for key in kept if key in row and row[key] is not None},
+                    "right": np.asarray(row["hits"]).astype(int).tolist(), "test_rows": test_rows(data)}
+            for label, row in rows.items()}
 
 
 def alone_comparison(cells: dict[str, dict[str, dict]], names: list[str]) -> dict:

@@ -236,7 +236,8 @@ def from_parquet(
 def _from_table(table: CsvTable, target: str | None, task: str | None, **split: Any) -> Dataset:
     if target is None:
         available = ", ".join(repr(h) for h in table.header)
-        raise ValueError(f"`target` is required for {table.kind} files; available columns: {available}")
+        raise ValueError(f"`target` (`--target` on the command line) is required for {table.kind} files; available "
+                         f"columns: {available}")
     target_index = table.column(target)
     feature_index = [j for j in range(len(table.header)) if j != target_index]
     if not feature_index:

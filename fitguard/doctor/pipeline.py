@@ -75,8 +75,9 @@ from fitguard.train.callbacks.event_logs import write_logs
 
 #: the baseline network per family: big enough to overfit small data, the usual first try
 BASELINE_MODELS = {"mlp": {"hidden": [256, 256]}, "cnn": {"widths": [32, 64]}, "cnn1d": {"widths": [32, 64]}}
-#: the kept model's name when the budget cut every search training short and the baseline's recipe is kept
-BASELINE_KEPT = "the baseline's recipe (the budget cut every search training short)"
+#: the kept model's name when the budget cut every search training short, none above the baseline on validation, and
+#: the baseline's recipe is kept (:func:`fitguard.doctor.phases.kept_trial`)
+BASELINE_KEPT = "the baseline's recipe (the budget cut every search training short, none scored above it)"
 #: the baseline may use at most this share of a time budget (it is stopped in flight past it)
 BASELINE_SHARE = 0.2
 #: the reference models may use at most this share of a time budget

@@ -227,7 +227,9 @@ def _test_scores(task: str, y: np.ndarray, predictions: np.ndarray) -> dict[str,
     if task == "classification":
         return {"test_accuracy": float(accuracy_score(y, predictions))}
     mse = float(mean_squared_error(y, predictions))
-    return {"test_mse": mse, "test_rmse": math.sqrt(mse), "test_r2": float(r2_score(y, predictions))}
+    # R² of one row is undefined (scikit-learn warns, once per reference, and returns nan)
+    r2 = float(r2_score(y, predictions)) if len(y) > 1 else math.nan
+    return {"test_mse": mse, "test_rmse": math.sqrt(mse), "test_r2": r2}
 
 
 def _skipped(name: str, task: str) -> dict[str, Any]:

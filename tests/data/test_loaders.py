@@ -42,7 +42,8 @@ def test_csv_target_task_inference_and_override(tmp_path):
     ("text", "kwargs", "message"),
     [
         ("a,b\n1,2\n", {"target": "label"}, "column 'label' not found in {p}; available columns: 'a', 'b'"),
-        ("a,b\n1,2\n", {"target": None}, "`target` is required for CSV files; available columns: 'a', 'b'"),
+        ("a,b\n1,2\n", {"target": None},
+         "`target` (`--target` on the command line) is required for CSV files; available columns: 'a', 'b'"),
         ("label\n1\n2\n", {"target": "label"}, "CSV file {p} has no feature columns besides the target 'label'"),
         ("a,label\n1,x\n2,x\n3,x\n", {"target": "label"},
          "target has a single class ('x'); classification needs at least 2 classes"),

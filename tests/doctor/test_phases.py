@@ -230,7 +230,7 @@ def test_refit_members_is_the_mean_of_refits_with_their_own_seeds():
     assert torch.allclose(single.trainer.predict(data.test.X), by_hand[0](data.test.X).detach(), atol=1e-6)
 
 
-def test_the_baseline_recipe_is_kept_when_the_deadline_cut_every_search_training():
+def test_the_baseline_recipe_is_kept_when_the_deadline_cut_every_search_training_below_it():
     from fitguard.doctor.phases import DEADLINE_STOP, Trial, kept_trial
 
     def trial(name, score, reasons):
@@ -242,10 +242,14 @@ def test_the_baseline_recipe_is_kept_when_the_deadline_cut_every_search_training
     finished = trial("finished", 0.90, ["early stopping"] * 3)
     baseline = Trial("baseline", "baseline", {}, 0.85, 0.0, 10, 150, 1.0)
     assert kept_trial([one_fold_cut, finished], "best", lambda: baseline) is one_fold_cut  # one finished: as before
-    assert kept_trial([one_fold_cut, trial("all cut", 0.97, [cut] * 3)], "best", lambda: baseline) is baseline
+    # every one cut: the baseline, unless the best of them already scores above it on validation
+    assert kept_trial([trial("all cut", 0.80, [cut] * 3)], "best", lambda: baseline) is baseline
+    above = trial("all cut, above", 0.97, [cut] * 3)
+    assert kept_trial([above, trial("all cut", 0.80, [cut] * 3)], "best", lambda: baseline) is above
+    assert kept_trial([trial("level", 0.85, [cut] * 3)], "best", lambda: baseline) is baseline  # not better: baseline
 
 
-def test_doctor_ships_the_baseline_recipe_when_every_search_training_was_cut(tmp_path, monkeypatch):
+def test_doctor_ships_the_baseline_recipe_when_every_search_training_was_cut_below_it(tmp_path, monkeypatch):
     import json
 
     from typer.testing import CliRunner
@@ -255,6 +259,9 @@ def test_doctor_ships_the_baseline_recipe_when_every_search_training_was_cut(tmp
     from tests.doctor.conftest import TINY
 
     monkeypatch.setattr(phases, "cut_by_deadline", lambda trial: True)  # as if the budget had cut every one
+    kept_trial = phases.kept_trial  # ... each below the baseline on validation
+    monkeypatch.setattr(phases, "kept_trial", lambda scored, rule, fallback: kept_trial(
+        [replace(t, val_score=-1.0) for t in scored], rule, fallback))
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["doctor", *TINY, "--ensemble", "1", "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -483,3 +490,44 @@ def test_a_fixed_schedule_is_refit_with_the_train_keys_it_was_scored_with():
         steps[name] = counter.steps
     rows = len(data.train)  # an epoch of `repeat` passes batches the rows repeated
     assert steps == {"fixed": 2 * -(-rows // 16), "early": 2 * -(-3 * rows // base.train.batch_size)}
+
+
+def _with_l2(network: dict, lam: float) -> dict:
+    return {**network, "remedies": {"penalties": [{"kind": "l2", "lam": lam, "layers": "*.weight"}]}}
+
+
+def test_lambda_on_the_validation_split_is_one_training_per_strength_trained_by_hand():
+    data = load("digits", val=0.2, test=0.2, seed=0).with_train_fraction(0.1)
+    base = base_config(DoctorOptions(device="cpu", patience=3))
+    network = {"model": {"name": "mlp", "hidden": [16]}}
+    holdout = Scorer(base, data, None, {"max_epochs": 4})
+    result = lambda_cv(holdout, Clock(None, None), network, folds=3, tick=lambda: None, share=1.0,
+                       lambdas=(1e-4, 1e-1), extend=0, split=True)
+    by_hand = [train_recipe(base, _with_l2(network, lam), data, name="f", phase="lambda_cv", max_epochs=4)[0]
+               for lam in (1e-4, 1e-1)]
+    assert result["folds"] == 1
+    assert [r["scores"] for r in result["rows"]] == [[t.val_score] for t in by_hand]
+    assert [r["mean"] for r in result["rows"]] == [t.val_score for t in by_hand]
+    assert [r["std"] for r in result["rows"]] == [None, None]
+    assert result["best_lam"] == (1e-4, 1e-1)[int(np.argmax([t.val_score for t in by_hand]))]
+    # a scorer that cross-validates keeps its folds: ``split`` changes only where there is a validation split
+    folded = Scorer(base, data, list(kfold(data, k=2, seed=0)), {"max_epochs": 4})
+    assert lambda_cv(folded, Clock(None, None), network, folds=3, tick=lambda: None, share=1.0, lambdas=(1e-4,),
+                     extend=0, split=True)["folds"] == 2
+    # and without ``split``, a holdout scorer's λ is cross-validated over ``folds`` folds of train + val
+    assert lambda_cv(holdout, Clock(None, None), network, folds=2, tick=lambda: None, share=1.0, lambdas=(1e-4,),
+                     extend=0)["folds"] == 2
+
+
+def test_no_lambda_cv_scores_lambda_on_the_split_through_the_cli(tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, [
+        "doctor", "--model", "mlp", "--train-fraction", "0.1", "--budget", "60s", "--trials", "6", "--epochs", "3",
+        "--search-epochs", "3", "--rounds", "0", "--min-steps", "0", "--cv-max-rows", "0", "--no-lambda-cv",
+        "--no-references", "--quiet", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = read_summary(out)
+    cv = summary["remedies"]["lambda_cv"]
+    assert cv["folds"] == 1 and cv["rows"] and all(len(r["scores"]) <= 1 for r in cv["rows"])
+    assert summary["options"]["lambda_cv"] is False and "--no-lambda-cv" in summary["command"]
+    assert "λ on the validation split (--no-lambda-cv)" in (out / "report.html").read_text()

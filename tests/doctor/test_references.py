@@ -166,3 +166,14 @@ def test_reference_models_rejects_bad_arguments(task, folds, test_rows, message)
     with pytest.raises(ValueError) as error:
         reference_models(task, folds, data, data, data.subset(range(test_rows)))
     assert str(error.value) == message
+
+
+def test_r2_of_a_single_test_row_is_nan_without_a_warning(recwarn):
+    rng = np.random.default_rng(0)
+    X = torch.from_numpy(rng.normal(size=(21, 3)).astype(np.float32))
+    y = X[:, 0] * 2 + 0.5
+    train, val, test = TensorData(X[:15], y[:15]), TensorData(X[15:20], y[15:20]), TensorData(X[20:], y[20:])
+    for result in reference_models("regression", None, train, val, test):
+        assert math.isnan(result["test_r2"])  # R² of one row is undefined (scikit-learn: nan, and a warning)
+        assert result["test_mse"] == pytest.approx((result["predictions"][0] - float(y[20])) ** 2, rel=1e-6)
+    assert not [w for w in recwarn if "R^2" in str(w.message)]
