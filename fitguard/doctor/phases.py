@@ -16,7 +16,8 @@ Ties in the score go to the lower validation loss.
    accuracy (unless the network leads by more than the noise), and elsewhere a second split of the labelled rows,
    each trained as it would be shipped, decides (:func:`settle_tie`). A complete recipe kept on too few validation
    rows to resolve a point of accuracy is shipped as given: the phases below search nothing on it (:func:`settled`).
-2. ``lambda_cv``: k-fold cross-validation of the L2 strength λ (not of a complete recipe: it has its weight decay).
+2. ``lambda_cv``: k-fold cross-validation of the L2 strength λ (not of a complete recipe: it has its weight decay); with
+   ``--no-lambda-cv``, where the search scores on a validation split, each λ scored on that split.
 3. ``ablation``: each remedy alone on the chosen network, then the ones that helped, combined.
 4. ``study``: an Optuna study (SQLite in the run folder, fitguard.search's default sampler and pruner -- no
    pruning, see ``benchmarks/search.py``) over λ, dropout and learning rate around the best recipe, for whatever
@@ -301,19 +302,21 @@ def cut_by_deadline(trial: Trial) -> bool:
     return any(str(reason or "").startswith(DEADLINE_STOP) for reason in reasons)
 
 
-def kept_trial(scored: list[Trial], rule: str, fallback: Callable[[], Trial]) -> Trial:
+def kept_trial(scored: list[Trial], rule: str, fallback: Callable[[], Trial], *, against: bool = True) -> Trial:
     """The trial whose recipe the doctor keeps: by ``rule`` ("best": the best-ranked; "simplest": the fewest remedies
-    within one standard error) among the ``scored`` ones -- unless the deadline cut every one of them short and the
-    one the rule picks scores no better on validation than ``fallback()`` (the baseline's recipe, trained to its own
-    end), which is then kept: a training cut after a few epochs measured no evidence against the baseline. A cut
-    training that already scores above it did (at 60 s on MNIST-1D the deadline cut the one network the search
-    trained, at epoch 96 of 100 and 0.968 validation accuracy, and the baseline's MLP at 0.61 was shipped; session
-    37).
+    within one standard error) among the ``scored`` ones -- unless the deadline cut every one of them short, when
+    ``fallback()`` (the baseline's recipe, trained to its own end) is kept: a training cut after a few epochs measured
+    no evidence against the baseline. With ``against``, the rule's pick is kept even then when it scores above the
+    baseline on validation (a finite score above ``fallback()``'s): a cut training that already does measured the
+    evidence (at 60 s on MNIST-1D the deadline cut the one network the search trained, at epoch 96 of 100 and 0.968
+    validation accuracy, and the baseline's MLP at 0.61 was shipped; session 37). The doctor compares so where both
+    were scored on the same validation split, not where the search cross-validates.
 
     Args:
         scored: the candidates' trials.
         rule: "best" or "simplest".
-        fallback: gives the baseline's trial.
+        fallback: gives the baseline's trial, its score the one its kept epoch count had on validation.
+        against: whether a cut pick above the baseline is kept (default True).
 
     Example:
         >>> cut = Trial("cut", "study", {}, 0.9, 0.0, 10, 3, 1.0,
@@ -324,12 +327,41 @@ def kept_trial(scored: list[Trial], rule: str, fallback: Callable[[], Trial]) ->
         ('cut', 'baseline')
         >>> kept_trial([cut], "best", lambda: weak).name  # cut, but above the baseline on validation
         'cut'
+        >>> kept_trial([cut], "best", lambda: weak, against=False).name
+        'baseline'
     """
     kept = simplest_within_one_se(scored) if rule == "simplest" else max(scored, key=rank)
-    if all(cut_by_deadline(t) for t in scored):
-        baseline = fallback()
-        return kept if rank(kept) > rank(baseline) else baseline
-    return kept
+    if not all(cut_by_deadline(t) for t in scored):
+        return kept
+    baseline = fallback()
+    above = math.isfinite(kept.val_score) and (not math.isfinite(baseline.val_score) or rank(kept) > rank(baseline))
+    return kept if against and above else baseline
+
+
+def score_at(trial: Trial, epoch: int) -> Trial:
+    """``trial`` with the validation score and loss its History recorded at ``epoch`` (1-based): the baseline trains
+    without restoring its best weights, so its own score is its last epoch's, not that of the epoch count it is
+    refit for. Unchanged where the History lacks them.
+
+    Args:
+        trial: a trial with its History.
+        epoch: the epoch.
+
+    Example:
+        >>> from fitguard.train import History
+        >>> h = History([{"epoch": 1, "val_loss": 0.5, "val_accuracy": 0.7}, {"epoch": 2, "val_loss": 0.4,
+        ...              "val_accuracy": 0.8}, {"epoch": 3, "val_loss": 0.6, "val_accuracy": 0.75}])
+        >>> t = score_at(Trial("b", "baseline", {}, 0.75, 0.0, 10, 3, 1.0, metric="val_accuracy", history=h), 2)
+        >>> t.val_score, t.details["val_loss"]
+        (0.8, 0.4)
+    """
+    history = trial.history
+    if history is None or trial.metric not in history.keys() or not 1 <= epoch <= len(history):
+        return trial
+    value = float(history[trial.metric][epoch - 1])
+    loss = history["val_loss"][epoch - 1] if "val_loss" in history.keys() else trial.details.get("val_loss")
+    return replace(trial, val_score=value if trial.mode == "max" else -value,
+                   details={**trial.details, "val_loss": loss})
 
 
 def schedule(rows: int, batch_size: int, epochs: int, min_steps: int) -> int:
@@ -387,9 +419,10 @@ class SearchModels:
     (:meth:`offer`), they let the final phase ship the model validation scored when no refit of the kept recipe fits
     the time left (:meth:`run_of`). Until the architecture is chosen (:meth:`pin`) every training is held, up to
     :attr:`most`; then the ``keep`` best-ranked and the chosen architecture's (the ablation's reference, which can rank
-    below networks the architecture phase did not choose). Trainings the deadline cut, or with no finite score, are
-    not held, nor those other processes trained (``--workers``: their models stay there) or a resumed run read back,
-    nor cross-validated ones (their folds' models are k networks on other rows).
+    below networks the architecture phase did not choose). A training the deadline cut is held as it stopped,
+    restored to its best epoch so far (what its score measured; :func:`kept_trial` may keep it). Trainings with no
+    finite score are not held, nor those other processes trained (``--workers``: their models stay there) or a
+    resumed run read back, nor cross-validated ones (their folds' models are k networks on other rows).
 
     Args:
         keep: the best-ranked trainings held once the architecture is chosen (default 3).
@@ -416,14 +449,14 @@ class SearchModels:
         self._pinned: Any = None  # the chosen architecture's History; None: not chosen yet
 
     def offer(self, trial: Trial, run: Run) -> None:
-        """Hold ``run`` (unless ``trial`` was cut by the deadline or has no finite score), then let go of those no
-        longer among the held (:class:`SearchModels`).
+        """Hold ``run`` (unless ``trial`` has no finite score), then let go of those no longer among the held
+        (:class:`SearchModels`).
 
         Args:
             trial: a holdout training's trial.
             run: its trained run.
         """
-        if trial.history is None or not math.isfinite(trial.val_score) or cut_by_deadline(trial):
+        if trial.history is None or not math.isfinite(trial.val_score):
             return
         self._held.append((trial, run))
         self._trim()
@@ -1903,10 +1936,12 @@ def lambda_cv(score: Scorer, clock: Clock, network: dict[str, Any], *, folds: in
             ``folds`` folds (default False).
     """
     if fixed_schedule(network):
-        return {"folds": score.trainings if score.folds else folds, "rows": [], "best_lam": None,
+        return {"folds": score.trainings if score.folds or split else folds, "rows": [], "best_lam": None,
                 "skipped": "a complete recipe: its weight decay is its L2 strength, sized with its schedule"}
     if not score.folds and not split:  # the same scorer (deadline, progress, trial store) over k folds of train + val
         score = replace(score, folds=list(kfold(score.data, k=folds, seed=score.base.data.seed)), on_scored=None)
+    elif not score.folds:  # on the split: the ablation trains the chosen λ again, and its model is the one held
+        score = replace(score, on_trained=None)
     rows: list[dict[str, Any]] = []
     siblings: list[int] = []
 

@@ -400,15 +400,20 @@ def _run(options: DoctorOptions, run_dir: Path, clock: phases.Clock, console: Co
         clock.search_started = time.perf_counter()
         search = _search(plan, options, score, clock, display, data, storage, timings, models)
         scored = _scored(search)
-        # the baseline's recipe, with the epoch count its validation chose: kept when the budget cut every search
-        # training short (see phases.kept_trial); the best over both fold splits when finalists were confirmed
+        # the baseline's recipe, with the epoch count its validation chose (and that epoch's score): kept when the
+        # budget cut every search training short and, on a validation split, none scored above it (see
+        # phases.kept_trial); the best over both fold splits when finalists were confirmed
         confirmed = [phases.pooled(first, again) for first, again in search.get("confirm", [])]
         chose = len(confirmed) >= 2  # one finalist alone leaves nothing to choose
+        at_epochs = phases.score_at(baseline, baseline_epochs)
         best = max(confirmed, key=phases.rank) if chose else phases.kept_trial(
             scored, options.keep, lambda: dataclasses.replace(
-                baseline, name=BASELINE_KEPT, recipe={"model": baseline_recipe["model"]},
-                details={**baseline.details,
-                         "best_epoch": refit_epochs(baseline_history, base.early_stopping.monitor)}))
+                at_epochs, name=BASELINE_KEPT, recipe={"model": baseline_recipe["model"]},
+                details={**at_epochs.details, "best_epoch": baseline_epochs}),
+            against=not score.folds)
+        if not chose and best.name != BASELINE_KEPT and all(phases.cut_by_deadline(t) for t in scored):
+            selection["kept"] = ("best validation score: the deadline cut every search training, and the best scored "
+                                 "above the baseline on validation")
         if "confirm" in search and not chose:
             selection["kept"] = "best validation score"  # no finalists to choose among: the search's best is kept
         if phases.unscored(best):

@@ -36,7 +36,7 @@ def test_the_kept_baselines_member_0_is_the_tested_baselines_training():
 
 
 def test_a_kept_baseline_ships_the_tested_baselines_model(tmp_path, monkeypatch):
-    monkeypatch.setattr(phases, "kept_trial", lambda scored, rule, fallback: fallback())  # as if every one was cut
+    monkeypatch.setattr(phases, "kept_trial", lambda scored, rule, fallback, **_: fallback())  # as if every one was cut
     members = []  # the final phase's trainings of the kept recipe's members
     refit = trials.refit_recipe
     monkeypatch.setattr(trials, "refit_recipe", lambda *a, **k: members.append(k["epochs"]) or refit(*a, **k))

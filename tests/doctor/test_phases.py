@@ -260,8 +260,8 @@ def test_doctor_ships_the_baseline_recipe_when_every_search_training_was_cut_bel
 
     monkeypatch.setattr(phases, "cut_by_deadline", lambda trial: True)  # as if the budget had cut every one
     kept_trial = phases.kept_trial  # ... each below the baseline on validation
-    monkeypatch.setattr(phases, "kept_trial", lambda scored, rule, fallback: kept_trial(
-        [replace(t, val_score=-1.0) for t in scored], rule, fallback))
+    monkeypatch.setattr(phases, "kept_trial", lambda scored, rule, fallback, **kw: kept_trial(
+        [replace(t, val_score=-1.0) for t in scored], rule, fallback, **kw))
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["doctor", *TINY, "--ensemble", "1", "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -522,12 +522,13 @@ def test_lambda_on_the_validation_split_is_one_training_per_strength_trained_by_
 def test_no_lambda_cv_scores_lambda_on_the_split_through_the_cli(tmp_path):
     out = tmp_path / "run"
     result = CliRunner().invoke(app, [
-        "doctor", "--model", "mlp", "--train-fraction", "0.1", "--budget", "60s", "--trials", "6", "--epochs", "3",
+        "doctor", "--model", "mlp", "--train-fraction", "0.1", "--budget", "none", "--trials", "20", "--epochs", "3",
         "--search-epochs", "3", "--rounds", "0", "--min-steps", "0", "--cv-max-rows", "0", "--no-lambda-cv",
         "--no-references", "--quiet", "--out", str(out)])
     assert result.exit_code == 0, result.output
     summary = read_summary(out)
     cv = summary["remedies"]["lambda_cv"]
-    assert cv["folds"] == 1 and cv["rows"] and all(len(r["scores"]) <= 1 for r in cv["rows"])
+    assert cv["folds"] == 1 and all(len(r["scores"]) <= 1 for r in cv["rows"])
+    assert any(r["mean"] is not None for r in cv["rows"])  # scored, each on the validation split
     assert summary["options"]["lambda_cv"] is False and "--no-lambda-cv" in summary["command"]
     assert "λ on the validation split (--no-lambda-cv)" in (out / "report.html").read_text()

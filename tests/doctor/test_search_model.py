@@ -48,14 +48,14 @@ def test_search_models_hold_every_training_until_the_architecture_is_chosen_then
                                               trial(0.99, reason=phases.DEADLINE_STOP), trial(float("nan")))
     for t in (low, tie_lower_loss, tie, cut, unscored):
         models.offer(t, t)
-    # before the architecture is chosen: every scored training that was not cut
-    assert [models.run_of(t) is t for t in (low, tie_lower_loss, tie, cut, unscored)] == [True, True, True, False,
+    # before the architecture is chosen: every scored training, one the deadline cut too (as it stopped, restored)
+    assert [models.run_of(t) is t for t in (low, tie_lower_loss, tie, cut, unscored)] == [True, True, True, True,
                                                                                            False]
-    models.pin(low)  # chosen though it ranks last: held with the best-ranked (the lower loss wins the tie)
-    assert [models.run_of(t) is t for t in (low, tie_lower_loss, tie)] == [True, True, False]
-    better = trial(0.95)
+    models.pin(low)  # chosen though it ranks last: held with the best-ranked (the cut one ranks first)
+    assert [models.run_of(t) is t for t in (low, cut, tie_lower_loss, tie)] == [True, True, False, False]
+    better = trial(0.995)
     models.offer(better, better)
-    assert [models.run_of(t) is t for t in (low, tie_lower_loss, better)] == [True, False, True]
+    assert [models.run_of(t) is t for t in (low, cut, better)] == [True, False, True]
     # a trial pruned after it was offered, or one with no History, is no training of a kept recipe
     assert models.run_of(replace(better, status="pruned")) is None
     assert models.run_of(Trial("t", "x", {}, 0.95, 0.0, 10, 5, 1.0)) is None
@@ -147,3 +147,35 @@ def test_a_refit_the_deadline_cuts_after_all_gives_way_to_the_search_s_model(tmp
         f"{len(data.train) + len(data.val)} rows was cut by the run's deadline at epoch {best['epochs']} of "
         f"{best['epochs']}, a network no validation chose")
     assert best["gap_note"].endswith(": the deadline cut the refit)")
+
+
+def test_a_cut_training_above_the_baseline_is_kept_and_its_search_model_shipped(tmp_path, monkeypatch):
+    # as at 60 s on MNIST-1D: the deadline cut every search training, the best already above the baseline on
+    # validation; no refit fits, so the held model of that cut training is what is tested and shipped
+    data = load("digits", val=0.2, test=0.2, seed=0).with_train_fraction(0.3)
+    monkeypatch.setattr(phases, "cut_by_deadline", lambda trial: True)
+    monkeypatch.setattr(phases, "training_cost", lambda score, trial: 1e6)
+    kept_trial = phases.kept_trial
+    compared = []
+
+    def above_the_baseline(scored, rule, fallback, **kw):
+        baseline = fallback()
+        compared.append(baseline)
+        raised = [replace(t, val_score=baseline.val_score + 0.5) for t in scored]  # the same trainings, scored above
+        return kept_trial(raised, rule, lambda: baseline, **kw)
+
+    monkeypatch.setattr(phases, "kept_trial", above_the_baseline)
+    run_dir = pipeline.run_doctor(_options(tmp_path / "run"), data=data)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    best = summary["best"]
+    assert best["name"] != pipeline.BASELINE_KEPT and best["tested"] == "search"
+    assert summary["remedies"]["selection"]["kept"] == ("best validation score: the deadline cut every search "
+                                                        "training, and the best scored above the baseline on "
+                                                        "validation")
+    # the baseline was compared at the epoch count it is refit for, by that epoch's validation score
+    records = json.loads((run_dir / "baseline_history.json").read_text())["epochs"]
+    baseline, epochs = compared[0], summary["baseline"]["epochs"]
+    assert baseline.details["best_epoch"] == epochs < len(records) or epochs == len(records)
+    assert baseline.val_score == pytest.approx(records[epochs - 1]["val_accuracy"], abs=1e-12)
+    assert "the best of them had already scored above the baseline on validation" in unescape(
+        build_report(run_dir).read_text())
