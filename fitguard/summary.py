@@ -553,7 +553,7 @@ class LambdaRow(Section):
 
 
 class LambdaCV(Section):
-    """The L2 strength chosen by k-fold cross-validation, or on the validation split (``--no-lambda-cv``).
+    """The L2 strength chosen by k-fold cross-validation, or on the validation split (without ``--lambda-cv``).
 
     Args:
         folds: the number of folds, >= 2; 1: each strength was scored on the validation split.

@@ -76,7 +76,7 @@ def holdout_indices(
     if n - n_test - n_val < 1:
         raise FitguardError(f"{n} rows are too few to split: `val`={val} and `test`={test} take {n_val} and {n_test} "
                             f"of them (at least one each where > 0) and leave no training row; add rows, or lower "
-                            f"`val`/`test` in a config's `data:` section")
+                            f"`val`/`test`")
     if labels is not None and n_test + n_val > 0:
         codes, counts = np.unique(labels, return_counts=True)
         if counts.min() < 2:

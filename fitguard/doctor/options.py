@@ -158,7 +158,8 @@ class DoctorOptions:
         folds: Folds of the cross-validation (of λ, and of every candidate on small data), >= 2. Default 3.
         lambda_cv: Where the search scores on a validation split (more than ``cv_max_rows`` labelled rows),
             cross-validate the L2 strength over ``folds`` folds of train + validation; False: score each strength
-            on that split, one training each. Default True.
+            on that split, one training each. Default False (since session 37: level in accuracy at a third of the
+            trainings, ``benchmarks/MEASUREMENTS.md``).
         cv_max_rows: Cross-validate every candidate when train + validation hold at most this many rows, >= 0
             (0: never). Default 600.
         min_steps: Repeat the training rows within an epoch (up to 20 times) until a training can take this
@@ -253,8 +254,9 @@ class DoctorOptions:
                                        "val_loss or val_accuracy (classification).")
     baseline_patience: int = _option(50, "Early-stopping patience of the baseline.")
     folds: int = _option(3, "Folds of the cross-validation (λ; every candidate on small data).")
-    lambda_cv: bool = _option(True, "Where the search scores on a validation split (more than --cv-max-rows "
-                                    "labelled rows), cross-validate λ over --folds folds; false: score λ on the split.")
+    lambda_cv: bool = _option(False, "Where the search scores on a validation split (more than --cv-max-rows "
+                                     "labelled rows), cross-validate λ over --folds folds; false: score λ on the "
+                                     "split.")
     cv_max_rows: int = _option(600, "Cross-validate every candidate when train + val hold at most this many rows "
                                     "(0: never).")
     min_steps: int = _option(1500, "Repeat the training rows within an epoch (up to 20x) until a training can take "

@@ -16,8 +16,8 @@ Ties in the score go to the lower validation loss.
    accuracy (unless the network leads by more than the noise), and elsewhere a second split of the labelled rows,
    each trained as it would be shipped, decides (:func:`settle_tie`). A complete recipe kept on too few validation
    rows to resolve a point of accuracy is shipped as given: the phases below search nothing on it (:func:`settled`).
-2. ``lambda_cv``: k-fold cross-validation of the L2 strength λ (not of a complete recipe: it has its weight decay); with
-   ``--no-lambda-cv``, where the search scores on a validation split, each λ scored on that split.
+2. ``lambda_cv``: the L2 strength λ (not of a complete recipe: it has its weight decay), by k-fold cross-validation
+   where the search cross-validates, else on the validation split (``--lambda-cv``: by k folds of train + val there).
 3. ``ablation``: each remedy alone on the chosen network, then the ones that helped, combined.
 4. ``study``: an Optuna study (SQLite in the run folder, fitguard.search's default sampler and pruner -- no
    pruning, see ``benchmarks/search.py``) over λ, dropout and learning rate around the best recipe, for whatever

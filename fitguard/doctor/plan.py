@@ -247,7 +247,7 @@ def _plan(kind: str) -> Plan:
                                    "standard error of the best accuracy: --one-se), the lowest validation "
                                    "loss is kept (a complete recipe tied with an early-stopped network: the one "
                                    "validation can tell is better, else the recipe)"),
-        Step("lambda_cv", 0.55, "regularize: the L2 strength by cross-validation"),
+        Step("lambda_cv", 0.55, "regularize: the L2 strength, on validation data (cross-validated on small data)"),
         Step("ablation", 0.8, "each regularizing remedy and augmentation alone (the cocktail's weight averages, "
                               "snapshot ensembles, cutmix and FGSM last), then the helpful ones combined"),
     ]

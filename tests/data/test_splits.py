@@ -33,7 +33,7 @@ def test_zero_fractions_give_empty_parts():
         ({"test": -0.1}, "`test` must be a number in [0, 1), got -0.1"),
         ({"val": 0.5, "test": 0.5}, "10 rows are too few to split: `val`=0.5 and `test`=0.5 take 5 and 5 of them (at "
                                     "least one each where > 0) and leave no training row; add rows, or lower "
-                                    "`val`/`test` in a config's `data:` section"),
+                                    "`val`/`test`"),
         ({"labels": np.array([0] * 9 + [1])},
          "a stratified split needs at least 2 samples of every class, but class 'b' has 1; "
          "add samples or pass stratify=False"),

@@ -100,7 +100,7 @@ def test_every_option_round_trips_through_the_command_line():
         ordinal=("grade=low,mid,high", "size=S,M"), backbone="runs/pre", freeze_all_but=1, unfreeze_every=2,
         image_size=32, recipe=("vgg", "vgg"),
         budget=None, trials=7, device="cpu", seed=3, epochs=20, search_epochs=10, patience=4, monitor="val_accuracy",
-        baseline_patience=9, folds=4, lambda_cv=False, cv_max_rows=100, min_steps=0, keep="simplest", confirm=2,
+        baseline_patience=9, folds=4, lambda_cv=True, cv_max_rows=100, min_steps=0, keep="simplest", confirm=2,
         epsilon=0.01, rounds=0, one_se=False, train_fraction=0.5, refit="trainval", ensemble=2, references=False,
         grouped_folds=False, out="runs/x")
     defaults = DoctorOptions()

@@ -519,16 +519,16 @@ def test_lambda_on_the_validation_split_is_one_training_per_strength_trained_by_
                      extend=0)["folds"] == 2
 
 
-def test_no_lambda_cv_scores_lambda_on_the_split_through_the_cli(tmp_path):
+def test_lambda_is_scored_on_the_split_through_the_cli_by_default(tmp_path):
     out = tmp_path / "run"
     result = CliRunner().invoke(app, [
         "doctor", "--model", "mlp", "--train-fraction", "0.1", "--budget", "none", "--trials", "20", "--epochs", "3",
-        "--search-epochs", "3", "--rounds", "0", "--min-steps", "0", "--cv-max-rows", "0", "--no-lambda-cv",
-        "--no-references", "--quiet", "--out", str(out)])
+        "--search-epochs", "3", "--rounds", "0", "--min-steps", "0", "--cv-max-rows", "0", "--no-references",
+        "--quiet", "--out", str(out)])
     assert result.exit_code == 0, result.output
     summary = read_summary(out)
     cv = summary["remedies"]["lambda_cv"]
     assert cv["folds"] == 1 and all(len(r["scores"]) <= 1 for r in cv["rows"])
     assert any(r["mean"] is not None for r in cv["rows"])  # scored, each on the validation split
-    assert summary["options"]["lambda_cv"] is False and "--no-lambda-cv" in summary["command"]
-    assert "λ on the validation split (--no-lambda-cv)" in (out / "report.html").read_text()
+    assert summary["options"]["lambda_cv"] is False and "lambda-cv" not in summary["command"]  # the default
+    assert "<h3>λ on the validation split</h3>" in (out / "report.html").read_text()
