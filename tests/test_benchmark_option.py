@@ -184,3 +184,12 @@ def test_the_table_network_alone_is_what_its_cells_give(benchmark_script):
     assert np.mean(dna["test"]["mlp 256 on 512 Fourier features"]) == pytest.approx(0.9222, abs=5e-5)
     assert (dna["vs mlp 256 on 512 Fourier features"]["network_rows"],
             dna["vs mlp 256 on 512 Fourier features"]["other_rows"]) == (68, 18)
+
+
+def test_the_lambda_split_comparison_is_what_its_cells_give(option):
+    stored = json.loads((BENCHMARKS / "reference" / "lambda_split_cpu.json").read_text())
+    names = ["vowel", "dna 1000", "digits table", "mnist1d"]
+    assert option.compare(stored["cells"], names, tuple(stored["values"])) == close(stored["comparison"])
+    pooled = stored["comparison"]["pooled"]
+    assert (pooled["only_False"], pooled["only_True"]) == (42, 35)  # as MEASUREMENTS.md cites it
+    assert sorted({key.split("|")[1] for key in stored["cells"]}) == [str(seed) for seed in range(6)]
