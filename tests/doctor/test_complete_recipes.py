@@ -178,7 +178,7 @@ def test_a_doctor_run_scores_a_recipe_file_first_and_ships_it_on_its_own_schedul
     assert result.exit_code == 0, result.output
     # not a terminal: one line per phase, and a phase that trains nothing says why (not "no time left")
     lines = result.output.splitlines()
-    for phase in ("λ cross-validation", "ablation"):
+    for phase in ("λ on the validation split", "ablation"):  # --cv-max-rows 0: a validation split
         assert f"{phase}: 0 done in 0 s (the complete recipe is kept as given: no remedy is searched on it)" in lines
     assert "no time left" not in result.output
     summary = json.loads((out / "summary.json").read_text())

@@ -531,4 +531,6 @@ def test_lambda_is_scored_on_the_split_through_the_cli_by_default(tmp_path):
     assert cv["folds"] == 1 and all(len(r["scores"]) <= 1 for r in cv["rows"])
     assert any(r["mean"] is not None for r in cv["rows"])  # scored, each on the validation split
     assert summary["options"]["lambda_cv"] is False and "lambda-cv" not in summary["command"]  # the default
-    assert "<h3>λ on the validation split</h3>" in (out / "report.html").read_text()
+    report = (out / "report.html").read_text()
+    assert "<h3>λ on the validation split</h3>" in report
+    assert '<th class="n">validation score</th>' in report and '<th class="n">folds run</th>' not in report
